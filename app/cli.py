@@ -1,0 +1,214 @@
+"""The ``caredesk`` command: the GUI by default, sub-commands for scripted work.
+
+Heavy imports (Qt, SQLAlchemy, reportlab) happen inside the command that needs
+them, so ``caredesk --help`` and the GUI's first paint stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from app import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="caredesk",
+        description="CareDesk: front-desk software for small clinics. "
+        "With no command, opens the clinic used last (or the setup wizard).",
+    )
+    parser.add_argument("--version", action="version", version=f"CareDesk {__version__}")
+    parser.add_argument("--db", type=Path, metavar="PATH", help="open the clinic database at PATH")
+    parser.add_argument(
+        "--demo", action="store_true", help="open the demo clinic (created on first use)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    seed = commands.add_parser(
+        "seed",
+        help="create a large deterministic clinic database (benchmarks, demos)",
+        description="Create a new encrypted clinic database filled with realistic made-up data. "
+        "The key goes to the OS keyring, or comes from CAREDESK_PASSPHRASE where there is none.",
+    )
+    seed.add_argument("--db", type=Path, required=True, metavar="PATH", help="new database file")
+    seed.add_argument("--patients", type=_positive_int, default=2000, help="default: 2000")
+    seed.add_argument("--years", type=_positive_int, default=2, help="years of history (2)")
+    seed.add_argument("--seed", type=_non_negative_int, default=7, help="random seed (7)")
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    for name, text in (
+        ("upgrade", "back up, then upgrade the database to this version's schema"),
+        ("check", "check the file's integrity, encryption and references"),
+    ):
+        sub = db_commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        sub.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+
+    audit = commands.add_parser("audit", help="audit trail", description="Audit trail tools.")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="prove no audit row was edited or deleted",
+        description="Recompute the audit trail's hash chain and name any edited or deleted row.",
+    )
+    verify.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    return parser
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _fail(text: str, code: int = EXIT_FAILED) -> int:
+    print(f"caredesk: {text}", file=sys.stderr, flush=True)
+    return code
+
+
+def _database_path(args) -> Path | None:
+    from app.services.clinic import last_used_database
+
+    return args.db or last_used_database()
+
+
+def _open_for_cli(path: Path, *, upgrade: bool = False):
+    from app.services.clinic import open_clinic
+
+    return open_clinic(path, upgrade=upgrade)
+
+
+def _cmd_db(args) -> int:
+    from app.data import migrate
+    from app.data.database import check_integrity
+
+    path = _database_path(args)
+    if path is None:
+        return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
+    clinic = _open_for_cli(path, upgrade=args.db_command == "upgrade")
+    try:
+        if args.db_command == "upgrade":
+            if clinic.backup_before_upgrade:
+                _say(f"Upgraded to {migrate.head_revision()}.")
+                _say(f"Backup of the old version: {clinic.backup_before_upgrade}")
+            else:
+                _say(f"Already up to date ({migrate.head_revision()}).")
+            return EXIT_OK
+        report = check_integrity(clinic.db)
+        if report.ok:
+            _say(f"{path}: OK (integrity, encryption and references checked)")
+            return EXIT_OK
+        for problem in report.problems:
+            _say(problem)
+        return _fail(f"{len(report.problems)} problem(s) found in {path}")
+    finally:
+        clinic.db.close()
+
+
+def _cmd_audit(args) -> int:
+    from app.services.audit import verify_chain
+
+    path = _database_path(args)
+    if path is None:
+        return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
+    clinic = _open_for_cli(path)
+    try:
+        result = verify_chain(clinic.db)
+    finally:
+        clinic.db.close()
+    if result.ok:
+        _say(f"Audit trail intact: {result.rows_checked} rows, every hash and link verified.")
+        return EXIT_OK
+    for problem in result.problems:
+        _say(f"TAMPERED: {problem}")
+    return _fail(f"the audit trail has {len(result.problems)} problem(s)")
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        line = f"\r{stage:<24} [{'#' * filled}{'.' * (width - filled)}] {done:>7}/{total}"
+        if line != self._last:
+            sys.stderr.write(line)
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._last = line
+
+
+def _cmd_seed(args) -> int:
+    from app.services.seed import create_seeded_clinic
+
+    bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    passphrase = os.environ.get("CAREDESK_PASSPHRASE")
+    clinic = create_seeded_clinic(
+        args.db,
+        patients=args.patients,
+        years=args.years,
+        seed=args.seed,
+        passphrase=passphrase,
+        progress=bar,
+    )
+    clinic.db.close()
+    _say(f"Seeded {args.patients} patients over {args.years} year(s) into {args.db}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from app.data.errors import CareDeskError
+
+    try:
+        if args.command == "seed":
+            return _cmd_seed(args)
+        if args.command == "db":
+            return _cmd_db(args)
+        if args.command == "audit":
+            return _cmd_audit(args)
+    except CareDeskError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+    from app.ui.application import run_gui
+
+    return run_gui(db_path=args.db, demo=args.demo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Persistence only: engine, keys, models, migrations, backup.  Imports nothing above it."""

@@ -1,0 +1,256 @@
+"""Opening, creating and checking the encrypted clinic database.
+
+Connections are made by an engine ``creator`` rather than a URL, because the
+URL form pastes the passphrase into a PRAGMA unescaped.  Every connection is
+keyed, then proven with a first read *before* any statement that could write
+(``journal_mode = WAL`` rewrites the header), so a wrong key leaves the file
+byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlcipher3.dbapi2 as sqlcipher
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from app.data.errors import (
+    DatabaseDamagedError,
+    DatabaseExistsError,
+    DatabaseLockedError,
+    DatabaseMissingError,
+    NetworkShareError,
+    NotACareDeskDatabaseError,
+)
+from app.data.keys import SALT_BYTES, DatabaseKey
+
+SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
+# SQLCipher's smallest file is one encrypted 4 KiB page.
+MIN_DATABASE_BYTES = 4096
+NETWORK_FILESYSTEMS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "afs",
+    "ncpfs",
+    "9p",
+    "fuse.sshfs",
+    "sshfs",
+    "davfs",
+    "fuse.davfs2",
+    "glusterfs",
+    "ceph",
+    "webdav",
+    "fuse.rclone",
+}
+
+
+def _keyed_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
+    """A new DB-API connection, keyed and proven; raises DatabaseLockedError on a wrong key."""
+    # check_same_thread=False: the pool hands connections to worker threads, one at a time.
+    conn = sqlcipher.connect(str(path), check_same_thread=False)
+    try:
+        # A wrong key is reported to the user by us; SQLCipher need not log it to stderr.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = {key.pragma_literal()}")
+        conn.execute("PRAGMA cipher_compatibility = 4")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher.DatabaseError:
+            raise DatabaseLockedError() from None
+        # SQLCipher does not encrypt temporary files: keep them in memory.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def is_network_path(path: Path, mounts: Path = Path("/proc/mounts")) -> bool:
+    """True when the folder holding ``path`` is on a network file system."""
+    folder = path.resolve().parent
+    text_path = str(folder)
+    if sys.platform == "win32":
+        if text_path.startswith("\\\\"):
+            return True
+        import ctypes
+
+        drive = os.path.splitdrive(text_path)[0] + "\\"
+        DRIVE_REMOTE = 4
+        return ctypes.windll.kernel32.GetDriveTypeW(drive) == DRIVE_REMOTE
+    if mounts.exists():
+        best, best_type = "", ""
+        for line in mounts.read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            mount_point = parts[1].replace("\\040", " ")
+            inside = text_path == mount_point or text_path.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) > len(best):
+                best, best_type = mount_point, parts[2]
+        return best_type in NETWORK_FILESYSTEMS
+    return False  # macOS and others: no cheap check; the installer keeps data local
+
+
+def check_file_looks_encrypted(path: Path) -> None:
+    """Reject files that cannot be a CareDesk database, before trying a key on them."""
+    if not path.exists():
+        raise DatabaseMissingError(str(path))
+    if path.is_dir():
+        raise NotACareDeskDatabaseError("it is a folder.")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(SALT_BYTES)
+    if head == SQLITE_PLAIN_HEADER:
+        raise NotACareDeskDatabaseError(
+            "it is an unencrypted SQLite file. CareDesk only opens encrypted clinic databases."
+        )
+    if size < MIN_DATABASE_BYTES:
+        raise NotACareDeskDatabaseError("it is too small to hold a clinic database.")
+
+
+@dataclass
+class Database:
+    """An open clinic database: its engine and a unit-of-work factory."""
+
+    path: Path
+    engine: Engine
+    _sessions: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def uow(self) -> Iterator[Session]:
+        """One session, one transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(path: Path, key: DatabaseKey) -> Engine:
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: _keyed_connection(path, key),
+        module=sqlcipher,
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=4,
+    )
+
+    # pysqlite's own transaction handling defers BEGIN until the first write;
+    # emit BEGIN ourselves so a unit of work reads one consistent snapshot.
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def connect(path: Path, key: DatabaseKey) -> Database:
+    """Open an existing encrypted database with ``key`` (no schema checks)."""
+    path = Path(path)
+    check_file_looks_encrypted(path)
+    if is_network_path(path):
+        raise NetworkShareError(str(path))
+    engine = _make_engine(path, key)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except DatabaseLockedError:
+        engine.dispose()
+        raise
+    except Exception as exc:  # damaged pages surface here as DatabaseError
+        engine.dispose()
+        if isinstance(getattr(exc, "orig", exc), sqlcipher.DatabaseError):
+            raise DatabaseDamagedError(type(exc).__name__) from None
+        raise
+    return Database(path=path, engine=engine)
+
+
+def create_empty(path: Path, key: DatabaseKey) -> Database:
+    """Create a new, empty encrypted database file (the schema comes from migrations)."""
+    path = Path(path)
+    if path.exists():
+        raise DatabaseExistsError(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if is_network_path(path):
+        raise NetworkShareError(str(path))
+    engine = _make_engine(path, key)
+    with engine.begin() as conn:
+        # Writing one page makes SQLCipher lay down the salt (the database id).
+        conn.execute(text("CREATE TABLE IF NOT EXISTS _caredesk_init (x INTEGER)"))
+        conn.execute(text("DROP TABLE _caredesk_init"))
+    return Database(path=path, engine=engine)
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_integrity(db: Database) -> IntegrityReport:
+    """PRAGMA integrity_check, cipher_integrity_check and foreign_key_check, in plain words."""
+    problems: list[str] = []
+    with db.engine.connect() as conn:
+        rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
+        if rows != ["ok"]:
+            problems += [f"integrity: {r}" for r in rows]
+        problems += [
+            f"encryption: {r[0]}"
+            for r in conn.exec_driver_sql("PRAGMA cipher_integrity_check").fetchall()
+        ]
+        problems += [
+            f"foreign key: {r[0]} row {r[1]} points at a missing {r[2]}"
+            for r in conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        ]
+    return IntegrityReport(problems)
+
+
+def backup_copy(db: Database, target: Path, key: DatabaseKey) -> Path:
+    """Write an encrypted copy of the whole database to ``target`` with ``key``.
+
+    ``sqlcipher_export`` copies schema and rows into an attached database
+    keyed with the same key, so the backup is as protected as the original.
+    """
+    target = Path(target)
+    if target.exists():
+        raise DatabaseExistsError(str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = db.engine.raw_connection()
+    try:
+        dbapi_conn = raw.driver_connection
+        quoted_target = "'" + str(target).replace("'", "''") + "'"
+        dbapi_conn.execute(f"ATTACH DATABASE {quoted_target} AS backup KEY {key.pragma_literal()}")
+        try:
+            dbapi_conn.execute("SELECT sqlcipher_export('backup')")
+            version = dbapi_conn.execute("PRAGMA main.user_version").fetchone()[0]
+            dbapi_conn.execute(f"PRAGMA backup.user_version = {int(version)}")
+        finally:
+            dbapi_conn.execute("DETACH DATABASE backup")
+    finally:
+        raw.close()
+    return target

@@ -1,0 +1,118 @@
+"""Patients: demographics, contact details, consents to be contacted, the journey stage.
+
+A patient row is never deleted: it is deactivated, or merged into another
+record (``merged_into_id``).  Every table that refers to a patient does so with
+ON DELETE RESTRICT, so a stray DELETE fails instead of taking a history with it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.data.models.base import Base, TimestampMixin, VersionedMixin, check_in
+from app.data.types import utc_now
+
+
+class JourneyStage(StrEnum):
+    LEAD = "lead"
+    CONSULTED = "consulted"
+    PLAN_PRESENTED = "plan_presented"
+    PLAN_ACCEPTED = "plan_accepted"
+    IN_TREATMENT = "in_treatment"
+    COMPLETED = "completed"
+    RECALL = "recall"
+    INACTIVE = "inactive"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    INTERSEX = "intersex"
+    UNKNOWN = "unknown"
+
+
+class Patient(TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        CheckConstraint(
+            check_in("journey_stage", [s.value for s in JourneyStage]), name="journey_stage_known"
+        ),
+        CheckConstraint(
+            "sex IS NULL OR " + check_in("sex", [s.value for s in Sex]), name="sex_known"
+        ),
+        CheckConstraint("length(first_name) > 0 AND length(last_name) > 0", name="names_not_empty"),
+        CheckConstraint(
+            "merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_self"
+        ),
+        # A merged record is kept only as a pointer: it must not show up as active.
+        CheckConstraint("merged_into_id IS NULL OR is_active = false", name="merged_is_inactive"),
+        Index("ix_patients_last_name_first_name", "last_name", "first_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The number printed on forms and typed at the desk; unique per clinic.
+    chart_number: Mapped[str] = mapped_column(String(20), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100))
+    preferred_name: Mapped[str] = mapped_column(String(100), default="")
+    # Lower-case, accent-free "last first preferred middle" kept by the service layer,
+    # so "nguyen" finds "Nguyễn" with a plain indexed prefix match on any backend.
+    search_name: Mapped[str] = mapped_column(String(420), default="", index=True)
+    # Leads often have no date of birth yet.
+    date_of_birth: Mapped[date | None] = mapped_column(index=True)
+    sex: Mapped[str | None] = mapped_column(String(10))
+    pronouns: Mapped[str] = mapped_column(String(30), default="")
+
+    # Phones are stored normalised (E.164, e.g. "+15552013344") so any typed
+    # format finds them through these indexes.
+    mobile_phone: Mapped[str] = mapped_column(String(20), default="", index=True)
+    home_phone: Mapped[str] = mapped_column(String(20), default="", index=True)
+    work_phone: Mapped[str] = mapped_column(String(20), default="", index=True)
+    # Stored lower-case by the service layer.
+    email: Mapped[str] = mapped_column(String(254), default="", index=True)
+    address_line1: Mapped[str] = mapped_column(String(120), default="")
+    address_line2: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(80), default="")
+    region: Mapped[str] = mapped_column(String(80), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    # A language tag ("en", "es"): chooses the language of printed documents.
+    preferred_language: Mapped[str] = mapped_column(String(10), default="en")
+
+    # Consent to be contacted must be given explicitly, hence False by default.
+    may_text: Mapped[bool] = mapped_column(default=False)
+    may_email: Mapped[bool] = mapped_column(default=False)
+    may_voicemail: Mapped[bool] = mapped_column(default=False)
+
+    emergency_contact_name: Mapped[str] = mapped_column(String(120), default="")
+    emergency_contact_phone: Mapped[str] = mapped_column(String(20), default="")
+    emergency_contact_relation: Mapped[str] = mapped_column(String(40), default="")
+
+    # Shown in red in the record header.
+    medical_alerts: Mapped[str] = mapped_column(Text, default="")
+    allergies: Mapped[str] = mapped_column(Text, default="")
+    medications: Mapped[str] = mapped_column(Text, default="")
+
+    lead_source: Mapped[str] = mapped_column(String(60), default="", index=True)
+    journey_stage: Mapped[str] = mapped_column(
+        String(20), default=JourneyStage.LEAD.value, index=True
+    )
+    # "Days in stage" on the pipeline cards.
+    journey_stage_since: Mapped[datetime] = mapped_column(default=utc_now)
+    inactive_reason: Mapped[str] = mapped_column(String(200), default="")
+    # The provider the patient usually sees (pipeline filter); deactivated, never deleted.
+    primary_provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="RESTRICT"), index=True
+    )
+
+    # Set when this record was merged into another; the kept record holds the history.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="RESTRICT"), index=True
+    )
+    merged_at: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(default=True)

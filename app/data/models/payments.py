@@ -1,0 +1,307 @@
+"""Money owed and money received: charges, payment plans with installments,
+payments with their allocations, and account adjustments.
+
+Patient balance = charges − payments (net of refunds) − adjustments that
+reduce it + adjustments that add to it; one service function computes it.
+Nothing here is ever deleted: payments and adjustments are voided with a
+reason, payment plans get a new terms version when their terms change.
+Amounts are non-negative Decimals; the *kind* of a row says which way it moves
+the balance, so a sign error can never be stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.data.models.base import Base, TimestampMixin, VersionedMixin, check_in
+from app.data.types import utc_now
+
+
+class PaymentPlanStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Frequency(StrEnum):
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    MONTHLY = "monthly"
+    CUSTOM = "custom"
+
+
+class LateFeeKind(StrEnum):
+    NONE = "none"
+    AMOUNT = "amount"
+    PERCENT = "percent"
+
+
+class PaymentMethod(StrEnum):
+    CASH = "cash"
+    CARD = "card"
+    CHEQUE = "cheque"
+    BANK_TRANSFER = "bank_transfer"
+    FINANCING = "financing"
+    INSURANCE = "insurance"
+
+
+class PaymentKind(StrEnum):
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+class AdjustmentKind(StrEnum):
+    DISCOUNT = "discount"
+    WRITE_OFF = "write_off"
+    INSURANCE_PAYMENT = "insurance_payment"
+    FEE = "fee"
+
+
+#: Adjustments that add to what the patient owes; all others reduce it.
+BALANCE_INCREASING_ADJUSTMENTS = frozenset({AdjustmentKind.FEE})
+
+
+class ChargeKind(StrEnum):
+    TREATMENT = "treatment"
+    NO_SHOW_FEE = "no_show_fee"
+    LATE_CANCEL_FEE = "late_cancel_fee"
+    LATE_PAYMENT_FEE = "late_payment_fee"
+    OTHER = "other"
+
+
+# Either not voided at all, or voided with who, when and a reason.
+_VOID_CHECK = (
+    "(voided_at IS NULL AND voided_by_id IS NULL AND void_reason = '') OR "
+    "(voided_at IS NOT NULL AND voided_by_id IS NOT NULL AND void_reason <> '')"
+)
+
+
+class Charge(TimestampMixin, Base):
+    """Something the patient owes: completed treatment, a no-show fee, a late fee."""
+
+    __tablename__ = "charges"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", [k.value for k in ChargeKind]), name="kind_known"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        Index("ix_charges_patient_posted_at", "patient_id", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(20), default=ChargeKind.TREATMENT.value)
+    posted_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    # The day the service was given (reports group by it, not by posting time).
+    service_date: Mapped[date]
+    description: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    treatment_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_items.id", ondelete="RESTRICT"), index=True
+    )
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id", ondelete="RESTRICT"), index=True
+    )
+    # For a late-payment fee: the installment that was late.
+    installment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installments.id", ondelete="RESTRICT"), index=True
+    )
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="RESTRICT"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+
+
+class PaymentPlan(TimestampMixin, VersionedMixin, Base):
+    """Terms for paying an amount over time. ``terms_version`` counts term changes;
+    ``version`` (from VersionedMixin) is the optimistic lock of the row."""
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (
+        CheckConstraint(
+            check_in("status", [s.value for s in PaymentPlanStatus]), name="status_known"
+        ),
+        CheckConstraint(
+            check_in("frequency", [f.value for f in Frequency]), name="frequency_known"
+        ),
+        CheckConstraint(
+            check_in("late_fee_kind", [k.value for k in LateFeeKind]), name="late_fee_kind_known"
+        ),
+        CheckConstraint(
+            "total_amount >= 0 AND down_payment >= 0"
+            " AND financed_amount >= 0 AND late_fee_amount >= 0",
+            name="amounts_not_negative",
+        ),
+        CheckConstraint("down_payment <= total_amount", name="down_payment_within_total"),
+        CheckConstraint("installment_count > 0", name="installment_count_positive"),
+        CheckConstraint("apr_basis_points >= 0", name="apr_not_negative"),
+        CheckConstraint("late_fee_basis_points >= 0", name="late_fee_percent_not_negative"),
+        CheckConstraint("grace_days >= 0", name="grace_days_not_negative"),
+        CheckConstraint("terms_version > 0", name="terms_version_positive"),
+        Index("ix_payment_plans_patient_status", "patient_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    treatment_plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_plans.id", ondelete="RESTRICT"), index=True
+    )
+    # The earlier terms this version replaces (kept read-only, status "superseded").
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_plans.id", ondelete="RESTRICT"), index=True
+    )
+    terms_version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(20), default=PaymentPlanStatus.DRAFT.value)
+    plan_date: Mapped[date]
+    total_amount: Mapped[Decimal]
+    down_payment: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    financed_amount: Mapped[Decimal]
+    installment_count: Mapped[int]
+    frequency: Mapped[str] = mapped_column(String(10), default=Frequency.MONTHLY.value)
+    first_due_on: Mapped[date]
+    # Percentages in basis points (990 = 9.90 %): exact integers, and not money.
+    apr_basis_points: Mapped[int] = mapped_column(default=0)
+    late_fee_kind: Mapped[str] = mapped_column(String(10), default=LateFeeKind.NONE.value)
+    late_fee_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    late_fee_basis_points: Mapped[int] = mapped_column(default=0)
+    grace_days: Mapped[int] = mapped_column(default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    signed_at: Mapped[datetime | None]
+    # The signed agreement PDF.
+    agreement_document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stored_documents.id", ondelete="RESTRICT")
+    )
+
+    installments: Mapped[list[Installment]] = relationship(
+        back_populates="payment_plan",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Installment.sequence",
+    )
+
+
+class Installment(Base):
+    """One row of a payment plan's schedule."""
+
+    __tablename__ = "installments"
+    __table_args__ = (
+        UniqueConstraint("payment_plan_id", "sequence"),
+        CheckConstraint("sequence > 0", name="sequence_positive"),
+        CheckConstraint(
+            "amount >= 0 AND principal >= 0 AND interest >= 0 AND balance_after >= 0",
+            name="amounts_not_negative",
+        ),
+        # Integers in cents: the split is exact, so it can be enforced.
+        CheckConstraint("amount = principal + interest", name="amount_is_principal_plus_interest"),
+        Index("ix_installments_due_on", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Part of its plan's terms: a draft plan takes its schedule with it; a plan
+    # with payments cannot be deleted anyway (allocations restrict it).
+    payment_plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id", ondelete="CASCADE"))
+    sequence: Mapped[int]
+    due_on: Mapped[date]
+    amount: Mapped[Decimal]
+    principal: Mapped[Decimal]
+    interest: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    # Remaining principal after this installment is paid.
+    balance_after: Mapped[Decimal]
+
+    payment_plan: Mapped[PaymentPlan] = relationship(back_populates="installments")
+
+
+class Payment(TimestampMixin, VersionedMixin, Base):
+    """Money received (or refunded). Voided with a reason, never deleted."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(check_in("method", [m.value for m in PaymentMethod]), name="method_known"),
+        CheckConstraint(check_in("kind", [k.value for k in PaymentKind]), name="kind_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(_VOID_CHECK, name="void_complete"),
+        Index("ix_payments_patient_received_at", "patient_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(10), default=PaymentKind.PAYMENT.value)
+    method: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal]
+    received_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    # Card slip, cheque number, transfer id …
+    reference: Mapped[str] = mapped_column(String(80), default="")
+    notes: Mapped[str] = mapped_column(String(300), default="")
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    # A refund points at the payment it gives back.
+    refund_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="RESTRICT"), index=True
+    )
+    voided_at: Mapped[datetime | None]
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    void_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    allocations: Mapped[list[PaymentAllocation]] = relationship(back_populates="payment")
+
+
+class PaymentAllocation(Base):
+    """Part of a payment applied to an installment or a charge; the unallocated
+    remainder of a payment is the patient's credit."""
+
+    __tablename__ = "payment_allocations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "installment_id IS NOT NULL OR charge_id IS NOT NULL", name="applied_to_something"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="RESTRICT"), index=True
+    )
+    installment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("installments.id", ondelete="RESTRICT"), index=True
+    )
+    charge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("charges.id", ondelete="RESTRICT"), index=True
+    )
+    amount: Mapped[Decimal]
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+
+
+class AccountAdjustment(TimestampMixin, VersionedMixin, Base):
+    """A discount, write-off, insurance payment or fee on the patient's account."""
+
+    __tablename__ = "account_adjustments"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", [k.value for k in AdjustmentKind]), name="kind_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # Write-offs and discounts must say why (month-end review reads these).
+        CheckConstraint("length(reason) > 0", name="reason_given"),
+        CheckConstraint(_VOID_CHECK, name="void_complete"),
+        Index("ix_account_adjustments_patient_posted_at", "patient_id", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(String(200))
+    posted_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    charge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("charges.id", ondelete="RESTRICT"), index=True
+    )
+    # The payer, for insurance payments.
+    insurance_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("insurance_policies.id", ondelete="RESTRICT")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    voided_at: Mapped[datetime | None]
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    void_reason: Mapped[str] = mapped_column(String(200), default="")

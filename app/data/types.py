@@ -1,0 +1,53 @@
+"""Column types shared by every model: money as integer cents, datetimes as UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime
+from sqlalchemy.types import TypeDecorator
+
+from app.money import from_minor_units, to_minor_units
+
+
+class Money(TypeDecorator[Decimal]):
+    """A ``Decimal`` amount stored as integer hundredths.
+
+    SQLAlchemy's ``Numeric`` goes through float on SQLite, which loses cents;
+    an integer column is exact on every backend.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect) -> int | None:
+        return None if value is None else to_minor_units(value)
+
+    def process_result_value(self, value: int | None, dialect) -> Decimal | None:
+        return None if value is None else from_minor_units(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored as UTC, returned as UTC-aware.
+
+    Naive datetimes are refused: a naive value is a bug waiting to show up
+    as an appointment an hour off after the clocks change.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: CareDesk stores timezone-aware UTC only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,100 @@
+"""Domain errors, each carrying the sentence the user sees.
+
+The UI catches ``CareDeskError`` and shows ``str(error)``; anything else is a
+bug, logged without patient data and reported once.
+"""
+
+from __future__ import annotations
+
+from app.data.errors import (
+    CareDeskError,
+    DatabaseDamagedError,
+    DatabaseExistsError,
+    DatabaseLockedError,
+    DatabaseMissingError,
+    DatabaseTooNewError,
+    NetworkShareError,
+    NotACareDeskDatabaseError,
+)
+
+__all__ = [
+    "AccountLockedError",
+    "CareDeskError",
+    "ConcurrentEditError",
+    "DatabaseDamagedError",
+    "DatabaseExistsError",
+    "DatabaseLockedError",
+    "DatabaseMissingError",
+    "DatabaseTooNewError",
+    "KeyRequiredError",
+    "LoginFailedError",
+    "NetworkShareError",
+    "NotACareDeskDatabaseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ValidationError",
+    "WeakPasswordError",
+]
+
+
+class ValidationError(CareDeskError):
+    """Input that cannot be saved; ``field`` names the form field to highlight."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class WeakPasswordError(ValidationError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, field="password")
+
+
+class LoginFailedError(CareDeskError):
+    def __init__(self) -> None:
+        super().__init__("The username or password is not right.")
+
+
+class AccountLockedError(CareDeskError):
+    def __init__(self, minutes_left: int) -> None:
+        unit = "minute" if minutes_left == 1 else "minutes"
+        super().__init__(
+            "This account is locked after too many failed sign-ins. "
+            f"Try again in {minutes_left} {unit}, or ask the owner to unlock it."
+        )
+        self.minutes_left = minutes_left
+
+
+class PermissionDeniedError(CareDeskError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Your role does not allow you to {what}.")
+
+
+class NotFoundError(CareDeskError):
+    pass
+
+
+class ConcurrentEditError(CareDeskError):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} was changed on another workstation while you were editing. "
+            "Reload it to see the latest version."
+        )
+
+
+class KeyRequiredError(CareDeskError):
+    """The keyring holds no key for this database (or there is no keyring)."""
+
+    def __init__(self, keyring_missing: bool) -> None:
+        if keyring_missing:
+            message = (
+                "This computer has no key store, so CareDesk needs the clinic's passphrase "
+                "(or the recovery key from the recovery kit) to open the database."
+            )
+        else:
+            message = (
+                "This computer's key store has no key for this clinic database. Type the "
+                "recovery key from the clinic's recovery kit (or the passphrase)."
+            )
+        super().__init__(message)
+        self.keyring_missing = keyring_missing

@@ -1,0 +1,28 @@
+"""The unit of work services use: one session, one transaction, one actor for the audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from app.data.database import Database
+from app.services.actor import Actor
+
+#: session.info key the automatic audit reads; its presence turns auditing on.
+ACTOR_KEY = "caredesk_actor"
+
+
+@contextmanager
+def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
+    """Open a transaction whose every insert, update and delete is audited as ``actor``.
+
+    ``actor=None`` means the system itself (setup, migrations) did it.
+    """
+    # Imported for its side effect: registers the automatic audit listener.
+    from app.services import audit  # noqa: F401
+
+    with db.uow() as session:
+        session.info[ACTOR_KEY] = actor
+        yield session

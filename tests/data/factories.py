@@ -1,0 +1,76 @@
+"""Plain helpers that add valid rows, so a test can change exactly one thing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from itertools import count
+
+from sqlalchemy.orm import Session
+
+from app.data.models import Appointment, Patient, Provider, Role, Service, Staff
+
+_serial = count(1)
+
+
+def add_staff(session: Session, **overrides) -> Staff:
+    n = next(_serial)
+    staff = Staff(
+        username=f"user{n}",
+        full_name=f"Staff Member {n}",
+        role=Role.COORDINATOR.value,
+        password_hash="not-a-real-hash",
+    )
+    for name, value in overrides.items():
+        setattr(staff, name, value)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def add_patient(session: Session, **overrides) -> Patient:
+    n = next(_serial)
+    patient = Patient(
+        chart_number=f"C{n:06d}",
+        first_name="Ana",
+        last_name=f"Example{n}",
+        date_of_birth=date(1980, 5, 17),
+    )
+    for name, value in overrides.items():
+        setattr(patient, name, value)
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+def add_provider(session: Session, **overrides) -> Provider:
+    provider = Provider(name=f"Provider {next(_serial)}", title="Dr.")
+    for name, value in overrides.items():
+        setattr(provider, name, value)
+    session.add(provider)
+    session.flush()
+    return provider
+
+
+def add_service(session: Session, **overrides) -> Service:
+    service = Service(name=f"Service {next(_serial)}", fee=Decimal("120.00"))
+    for name, value in overrides.items():
+        setattr(service, name, value)
+    session.add(service)
+    session.flush()
+    return service
+
+
+def add_appointment(session: Session, patient: Patient, provider: Provider, **overrides) -> Appointment:
+    starts = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    appointment = Appointment(
+        patient_id=patient.id,
+        provider_id=provider.id,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=30),
+    )
+    for name, value in overrides.items():
+        setattr(appointment, name, value)
+    session.add(appointment)
+    session.flush()
+    return appointment

@@ -1,0 +1,131 @@
+"""Alembic: from an empty file to head, from the previous revision to head, and back."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from app.data import migrate
+from app.data.database import Database, connect, create_empty
+from app.data.keys import DatabaseKey
+from app.data.models import Base
+
+POSTGRES_MAX_IDENTIFIER = 63
+AUDIT_TRIGGERS = {"audit_log_no_update", "audit_log_no_delete"}
+
+
+def _triggers(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return {name for (name,) in rows}
+
+
+def _schema_differences(db: Database) -> list:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_db: Database) -> None:
+    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0002"
+    assert not migrate.needs_upgrade(migrated_db)
+    tables = set(inspect(migrated_db.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    assert _schema_differences(migrated_db) == []
+    assert _triggers(migrated_db) == AUDIT_TRIGGERS
+
+
+def test_a_model_change_without_migration_is_noticed(migrated_db: Database) -> None:
+    """The comparison above is only worth something if it sees a missing column."""
+    with migrated_db.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE patients DROP COLUMN pronouns")
+    differences = _schema_differences(migrated_db)
+    assert any(d[0] == "add_column" and d[3].name == "pronouns" for d in differences)
+
+
+def test_upgrade_from_0001_adds_triggers_and_keeps_rows(db_path: Path, db_key: DatabaseKey) -> None:
+    db = create_empty(db_path, db_key)
+    try:
+        migrate.upgrade(db, "0001")
+        assert migrate.current_revision(db) == "0001"
+        assert _triggers(db) == set()
+        at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO staff (username, full_name, role, password_hash, is_active,"
+                    " failed_logins, must_change_password, may_break_glass, created_at,"
+                    " updated_at, version) VALUES ('owner', 'Olivia Owner', 'owner', 'h', 1,"
+                    " 0, 0, 0, :at, :at, 1)"
+                ),
+                {"at": at.replace(tzinfo=None)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, username, action, entity, fields, detail,"
+                    " break_glass, prev_hash, hash) VALUES (:at, 'owner', 'login', '', '', '',"
+                    " 0, :prev, :hash)"
+                ),
+                {"at": at.replace(tzinfo=None), "prev": "0" * 64, "hash": "a" * 64},
+            )
+        # An older file on disk, reopened by a newer CareDesk.
+        db.close()
+        db = connect(db_path, db_key)
+        assert migrate.needs_upgrade(db)
+        migrate.upgrade(db)
+        assert migrate.current_revision(db) == "0002"
+        assert _triggers(db) == AUDIT_TRIGGERS
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT username FROM staff").scalars().all() == ["owner"]
+            assert conn.exec_driver_sql("SELECT action, hash FROM audit_log").all() == [
+                ("login", "a" * 64)
+            ]
+    finally:
+        db.close()
+
+
+def test_downgrade_to_base_and_upgrade_again(migrated_db: Database) -> None:
+    cfg = migrate._config()
+    with migrated_db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert _triggers(migrated_db) == set()
+    with migrated_db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(inspect(migrated_db.engine).get_table_names()) == {"alembic_version"}
+    migrate.upgrade(migrated_db)
+    assert _schema_differences(migrated_db) == []
+
+
+def test_schema_compiles_for_postgresql_with_names_postgres_accepts() -> None:
+    """The same models must serve PostgreSQL later: DDL compiles, no name is truncated."""
+    dialect = postgresql.dialect()
+    too_long = []
+    for table in Base.metadata.sorted_tables:
+        ddl = str(CreateTable(table).compile(dialect=dialect))
+        too_long += [n for n in re.findall(r"CONSTRAINT (\w+)", ddl) if len(n) > 63]
+        for index in table.indexes:
+            statement = str(CreateIndex(index).compile(dialect=dialect))
+            name = re.search(r"INDEX (\w+) ON", statement).group(1)
+            if len(name) > POSTGRES_MAX_IDENTIFIER:
+                too_long.append(name)
+    assert too_long == []
+
+
+@pytest.mark.parametrize("table", sorted(Base.metadata.tables))
+def test_every_foreign_key_says_what_happens_on_delete(table: str) -> None:
+    """ON DELETE is a decision per reference (patients are never cascade-deleted)."""
+    for fk in Base.metadata.tables[table].foreign_keys:
+        assert fk.ondelete in {"RESTRICT", "CASCADE", "SET NULL"}, fk
+        if fk.column.table.name == "patients":
+            assert fk.ondelete == "RESTRICT", fk

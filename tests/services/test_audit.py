@@ -1,0 +1,98 @@
+"""The audit trail records what happened and detects tampering."""
+
+import itertools
+
+import pytest
+from sqlalchemy import select
+
+from app.data.models.audit import AuditEntry
+from app.data.models.staff import Role
+from app.services import audit, staff
+from app.services.audit import AuditFilter
+from app.services.errors import PermissionDeniedError
+from tests.conftest import STAFF_PASSWORD
+
+
+def _tamper(db, sql: str) -> None:
+    """What an attacker with the key would do: drop the guards, then edit."""
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        conn.exec_driver_sql(sql)
+
+
+def test_fresh_clinic_chain_verifies(clinic, owner):
+    result = audit.verify_chain(clinic.db)
+    assert result.ok, result.problems
+    assert result.rows_checked >= 3  # setup writes, clinic created, owner's login
+
+
+def test_creates_and_updates_are_recorded_with_field_names(clinic, owner):
+    row = staff.create_staff(
+        clinic.db, owner, "rita", "Rita Reyes", Role.RECEPTIONIST, STAFF_PASSWORD
+    )
+    staff.update_staff(
+        clinic.db,
+        owner,
+        row.id,
+        full_name="Rita M. Reyes",
+        role=Role.RECEPTIONIST,
+        may_break_glass=False,
+    )
+    entries = audit.list_entries(clinic.db, owner, AuditFilter(staff_id=owner.staff_id))
+    created = next(e for e in entries if e.action == "create" and e.entity == "staff")
+    updated = next(e for e in entries if e.action == "update" and e.entity == "staff")
+    assert created.entity_id == row.id
+    assert updated.fields == "full_name"
+    # Names of fields only: the new value never enters the log.
+    assert all("Rita" not in (e.fields + e.detail) for e in entries)
+
+
+def test_edited_row_is_named(clinic, owner):
+    _tamper(clinic.db, "UPDATE audit_log SET username = 'mallory' WHERE id = 2")
+    result = audit.verify_chain(clinic.db)
+    assert not result.ok
+    assert result.problems == ["row 2 was changed after it was written"]
+
+
+def test_deleted_row_is_named(clinic, owner):
+    staff.create_staff(clinic.db, owner, "rita", "Rita", Role.RECEPTIONIST, STAFF_PASSWORD)
+    _tamper(clinic.db, "DELETE FROM audit_log WHERE id = 3")
+    result = audit.verify_chain(clinic.db)
+    assert result.problems == ["row 3 deleted (the chain jumps to row 4)"]
+
+
+def test_rewritten_chain_after_a_deletion_is_still_caught(clinic, owner):
+    # Deleting a row and renumbering the rest breaks the next row's link.
+    _tamper(clinic.db, "DELETE FROM audit_log WHERE id = 2")
+    _tamper(clinic.db, "UPDATE audit_log SET id = id - 1 WHERE id > 2")
+    result = audit.verify_chain(clinic.db)
+    assert "row 2 does not follow the row before it" in result.problems
+
+
+def test_the_log_cannot_be_edited_through_the_database(clinic, owner):
+    from sqlalchemy.exc import DatabaseError
+
+    with pytest.raises(DatabaseError, match="append-only"), clinic.db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_log SET username = 'x'")
+    with pytest.raises(DatabaseError, match="append-only"), clinic.db.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log")
+
+
+def test_only_owners_browse_the_log(clinic, owner, make_staff):
+    rita = make_staff("rita", Role.RECEPTIONIST)
+    with pytest.raises(PermissionDeniedError, match="read the audit log"):
+        audit.list_entries(clinic.db, rita, AuditFilter())
+    total = audit.count_entries(clinic.db, owner, AuditFilter())
+    logins = audit.list_entries(clinic.db, owner, AuditFilter(action="login"))
+    assert {e.username for e in logins} == {"owner", "rita"}
+    page = audit.list_entries(clinic.db, owner, AuditFilter(), offset=0, limit=3)
+    assert len(page) == 3 and page[0].id == total  # newest first
+
+
+def test_chain_hashes_are_unique_and_linked(clinic, owner):
+    with clinic.db.uow() as s:
+        query = select(AuditEntry.prev_hash, AuditEntry.hash).order_by(AuditEntry.id)
+        rows = s.execute(query).all()
+    for before, after in itertools.pairwise(rows):
+        assert after.prev_hash == before.hash

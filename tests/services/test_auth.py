@@ -1,0 +1,135 @@
+"""Signing in, lockout, the lock screen and emergency access."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.data.models.audit import AuditEntry
+from app.data.models.staff import Role, Staff
+from app.data.types import utc_now
+from app.services import auth, staff
+from app.services.errors import (
+    AccountLockedError,
+    LoginFailedError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from tests.conftest import OWNER_PASSWORD, STAFF_PASSWORD
+
+
+def _actions(db, username=None):
+    with db.uow() as s:
+        query = select(AuditEntry.action).order_by(AuditEntry.id)
+        if username:
+            query = query.where(AuditEntry.username == username)
+        return list(s.scalars(query))
+
+
+def test_owner_signs_in_with_any_username_case(clinic):
+    actor = auth.login(clinic.db, "  OWNER ", OWNER_PASSWORD)
+    assert actor.username == "owner"
+    assert actor.role is Role.OWNER
+    assert actor.full_name == "Olivia Owner"
+    assert _actions(clinic.db)[-1] == "login"
+
+
+@pytest.mark.parametrize(
+    "username,password",
+    [
+        ("owner", "wrong password entirely"),
+        ("nobody", OWNER_PASSWORD),
+        ("owner", ""),
+    ],
+)
+def test_wrong_credentials_give_one_message_and_are_audited(clinic, username, password):
+    with pytest.raises(LoginFailedError, match="username or password is not right"):
+        auth.login(clinic.db, username, password)
+    assert _actions(clinic.db)[-1] == "login_failed"
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(clinic, owner):
+    staff.create_staff(clinic.db, owner, "rita", "Rita Reyes", Role.RECEPTIONIST, STAFF_PASSWORD)
+    for _ in range(4):
+        with pytest.raises(LoginFailedError):
+            auth.login(clinic.db, "rita", "not her password")
+    with pytest.raises(AccountLockedError, match="5 minutes"):
+        auth.login(clinic.db, "rita", "not her password")
+    with pytest.raises(AccountLockedError):
+        auth.login(clinic.db, "rita", STAFF_PASSWORD)
+    assert "account_locked" in _actions(clinic.db, "system")
+    rows = staff.list_staff(clinic.db, owner)
+    assert next(r for r in rows if r.username == "rita").locked
+
+    staff.unlock_account(clinic.db, owner, next(r.id for r in rows if r.username == "rita"))
+    assert auth.login(clinic.db, "rita", STAFF_PASSWORD).username == "rita"
+    assert "account_unlocked" in _actions(clinic.db, "owner")
+
+
+def test_lock_expires_after_five_minutes(clinic, owner):
+    staff.create_staff(clinic.db, owner, "rita", "Rita Reyes", Role.RECEPTIONIST, STAFF_PASSWORD)
+    for _ in range(5):
+        with pytest.raises((LoginFailedError, AccountLockedError)):
+            auth.login(clinic.db, "rita", "not her password")
+    with clinic.db.uow() as s:  # let the clock run: the lock ended a second ago
+        s.execute(
+            update(Staff)
+            .where(Staff.username == "rita")
+            .values(locked_until=utc_now() - timedelta(seconds=1))
+        )
+    assert auth.login(clinic.db, "rita", STAFF_PASSWORD).username == "rita"
+
+
+def test_a_successful_sign_in_resets_the_failure_count(clinic, owner):
+    staff.create_staff(clinic.db, owner, "rita", "Rita Reyes", Role.RECEPTIONIST, STAFF_PASSWORD)
+    for _ in range(4):
+        with pytest.raises(LoginFailedError):
+            auth.login(clinic.db, "rita", "typo")
+    auth.login(clinic.db, "rita", STAFF_PASSWORD)
+    for _ in range(4):  # four more: still not locked
+        with pytest.raises(LoginFailedError):
+            auth.login(clinic.db, "rita", "typo")
+
+
+def test_deactivated_staff_cannot_sign_in(clinic, owner, make_staff):
+    rita = make_staff("rita", Role.RECEPTIONIST)
+    staff.set_active(clinic.db, owner, rita.staff_id, False)
+    with pytest.raises(LoginFailedError):
+        auth.login(clinic.db, "rita", STAFF_PASSWORD)
+
+
+def test_only_the_user_who_locked_the_screen_can_unlock_it(clinic, owner, make_staff):
+    make_staff("rita", Role.RECEPTIONIST)
+    auth.lock_screen(clinic.db, owner, idle=True)
+    with pytest.raises(ValidationError, match="locked by Olivia Owner"):
+        auth.unlock_screen(clinic.db, owner, "rita", STAFF_PASSWORD)
+    with pytest.raises(LoginFailedError):
+        auth.unlock_screen(clinic.db, owner, "owner", "wrong")
+    again = auth.unlock_screen(clinic.db, owner, "owner", OWNER_PASSWORD)
+    assert again.staff_id == owner.staff_id
+    assert _actions(clinic.db, "owner")[-3:] == ["screen_locked", "login", "screen_unlocked"]
+
+
+def test_emergency_access_needs_a_grant_and_a_reason(clinic, owner, make_staff):
+    rita = make_staff("rita", Role.RECEPTIONIST)
+    with pytest.raises(PermissionDeniedError, match="owner must grant"):
+        auth.start_emergency_access(clinic.db, rita, "patient collapsed in the waiting room")
+    staff.update_staff(
+        clinic.db,
+        owner,
+        rita.staff_id,
+        full_name="Rita",
+        role=Role.RECEPTIONIST,
+        may_break_glass=True,
+    )
+    with pytest.raises(ValidationError, match="Say why"):
+        auth.start_emergency_access(clinic.db, rita, "  urgent ")
+    elevated = auth.start_emergency_access(clinic.db, rita, "patient collapsed in the waiting room")
+    assert elevated.in_emergency
+    auth.lock_screen(clinic.db, elevated, idle=False)
+    after_unlock = auth.unlock_screen(clinic.db, elevated, "rita", STAFF_PASSWORD)
+    assert after_unlock.in_emergency, "emergency access lasts the whole session"
+    with clinic.db.uow() as s:
+        flagged = list(s.scalars(select(AuditEntry.action).where(AuditEntry.break_glass)))
+    assert flagged[:2] == ["emergency_access", "screen_locked"]
+    assert "screen_unlocked" in flagged
