@@ -47,6 +47,14 @@ def upgrade(db: Database, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def downgrade(db: Database, revision: str) -> None:
+    """Step the schema back (developers and tests; clinics only ever move forward)."""
+    cfg = _config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
 def autogenerate_revision(db: Database, message: str) -> None:
     """Developer tool: write a new revision from the models' differences (see README)."""
     cfg = _config()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.data.database import Database
 from app.services.actor import Actor
+from app.services.errors import ConcurrentEditError
 
 #: session.info key the automatic audit reads; its presence turns auditing on.
 ACTOR_KEY = "caredesk_actor"
@@ -23,6 +26,15 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
     # Imported for its side effect: registers the automatic audit listener.
     from app.services import audit  # noqa: F401
 
-    with db.uow() as session:
-        session.info[ACTOR_KEY] = actor
-        yield session
+    try:
+        with db.uow() as session:
+            session.info[ACTOR_KEY] = actor
+            yield session
+    except StaleDataError:
+        raise ConcurrentEditError("This record") from None
+    except OperationalError as exc:
+        # SQLite refuses a write from a transaction whose snapshot another
+        # workstation has since changed: the same conflict, seen earlier.
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            raise ConcurrentEditError("This record") from None
+        raise

@@ -61,7 +61,9 @@ def add_service(session: Session, **overrides) -> Service:
     return service
 
 
-def add_appointment(session: Session, patient: Patient, provider: Provider, **overrides) -> Appointment:
+def add_appointment(
+    session: Session, patient: Patient, provider: Provider, **overrides
+) -> Appointment:
     starts = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     appointment = Appointment(
         patient_id=patient.id,

@@ -55,7 +55,12 @@ def _appointment(s: Session, **kw):
 
 
 def _working_hours(s: Session, **kw):
-    values = {"provider_id": add_provider(s).id, "weekday": 0, "start_minute": 540, "end_minute": 1020}
+    values = {
+        "provider_id": add_provider(s).id,
+        "weekday": 0,
+        "start_minute": 540,
+        "end_minute": 1020,
+    }
     s.add(WorkingHours(**(values | kw)))
     s.flush()
 
@@ -151,7 +156,11 @@ def _task(s: Session, **kw):
 
 
 def _referral(s: Session, **kw):
-    values = {"patient_id": add_patient(s).id, "direction": "outgoing", "referred_on": date(2026, 1, 1)}
+    values = {
+        "patient_id": add_patient(s).id,
+        "direction": "outgoing",
+        "referred_on": date(2026, 1, 1),
+    }
     s.add(Referral(**(values | kw)))
     s.flush()
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -94,14 +93,9 @@ def test_upgrade_from_0001_adds_triggers_and_keeps_rows(db_path: Path, db_key: D
 
 
 def test_downgrade_to_base_and_upgrade_again(migrated_db: Database) -> None:
-    cfg = migrate._config()
-    with migrated_db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
+    migrate.downgrade(migrated_db, "0001")
     assert _triggers(migrated_db) == set()
-    with migrated_db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "base")
+    migrate.downgrade(migrated_db, "base")
     assert set(inspect(migrated_db.engine).get_table_names()) == {"alembic_version"}
     migrate.upgrade(migrated_db)
     assert _schema_differences(migrated_db) == []

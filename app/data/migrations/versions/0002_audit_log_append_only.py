@@ -8,6 +8,10 @@ The hash chain lets ``caredesk audit verify`` *detect* an edited or deleted
 row; these triggers make the database *refuse* the edit in the first place
 (for anything short of rewriting the schema).  SQLite and PostgreSQL spell
 triggers differently, so each gets its own DDL.
+
+Note for later revisions: on SQLite, Alembic's batch mode alters a table by
+copying it, which drops its triggers; a revision that batch-alters audit_log
+must create these triggers again.
 """
 
 from alembic import op
