@@ -1,0 +1,335 @@
+"""Locale-aware formatting and translations, in one place.
+
+Everything a person reads — amounts, dates, times, numbers — is formatted here
+with Babel for the clinic's (or the patient's) locale, and every translated
+string comes from :func:`translator`.  Money is always :class:`~decimal.Decimal`;
+a float is refused.  Datetimes are stored in UTC and converted to the clinic's
+time zone only here, at the edge.  No Qt import: services and documents use
+this module too.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+import unicodedata
+import zoneinfo
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from functools import cache
+from typing import Literal
+
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from babel.core import get_global
+
+from app.paths import resources_dir
+
+#: The gettext domain of every CareDesk catalog (resources/locale/<lang>/LC_MESSAGES/caredesk.mo).
+GETTEXT_DOMAIN = "caredesk"
+
+#: Languages with a translation; any other language falls back to English.
+TRANSLATED_LANGUAGES = ("en", "es")
+
+#: Locales offered by the setup wizard, in the order shown.
+SUPPORTED_LOCALES = ("en_US", "en_GB", "en_CA", "en_AU", "es_ES", "es_MX", "es_US")
+
+DEFAULT_LOCALE = "en_US"
+
+#: Money is kept to this many decimal places (cents, pence, centavos).
+MONEY_PLACES = 2
+
+DateFormat = Literal["short", "medium", "long", "full"]
+
+
+# --- locales ---------------------------------------------------------------------------------
+
+
+def _locale(locale: str | Locale) -> Locale:
+    """Parse a locale name (``es_ES`` or ``es-ES``), with a message a user can act on."""
+    if isinstance(locale, Locale):
+        return locale
+    try:
+        return Locale.parse(str(locale).replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"Unknown language/region setting: {locale!r}.") from None
+
+
+def language_of(locale: str | Locale) -> str:
+    """The language part of a locale: ``es_MX`` → ``es``."""
+    return _locale(locale).language
+
+
+def supported_locales() -> list[tuple[str, str]]:
+    """``(code, display name)`` for the setup wizard, each name in its own language.
+
+    >>> supported_locales()[4]
+    ('es_ES', 'Español (España)')
+    """
+    result = []
+    for code in SUPPORTED_LOCALES:
+        name = _locale(code).get_display_name(code) or code
+        result.append((code, name[:1].upper() + name[1:]))
+    return result
+
+
+def currency_for_locale(locale: str | Locale) -> str:
+    """The currency a clinic in this locale most likely uses (ISO 4217): en_GB → GBP."""
+    parsed = _locale(locale)
+    if parsed.territory:
+        currencies = babel_numbers.get_territory_currencies(parsed.territory)
+        if currencies:
+            return currencies[0]
+    return "USD"
+
+
+# --- time zones ------------------------------------------------------------------------------
+
+#: Zones the clinics we serve are most often in, offered first in the wizard.
+_COMMON_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "America/Toronto",
+    "America/Vancouver",
+    "America/Edmonton",
+    "America/Winnipeg",
+    "America/Halifax",
+    "America/St_Johns",
+    "America/Mexico_City",
+    "America/Monterrey",
+    "America/Tijuana",
+    "America/Cancun",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Madrid",
+    "Atlantic/Canary",
+    "Australia/Sydney",
+    "Australia/Melbourne",
+    "Australia/Brisbane",
+    "Australia/Adelaide",
+    "Australia/Perth",
+    "Australia/Hobart",
+    "Australia/Darwin",
+    "Pacific/Auckland",
+)
+
+# Aliases and legacy names that only confuse a person picking from a list.
+_LEGACY_ZONE = re.compile(r"^(Etc/|SystemV/|US/|Canada/|Mexico/|Brazil/|Chile/)|^[^/]+$")
+
+
+def common_timezones(locale: str | Locale | None = None) -> list[str]:
+    """IANA zone names for a picker: the locale's region first, then common ones, then the rest.
+
+    Legacy aliases (``US/Eastern``, ``EST5EDT``, ``Etc/GMT+5``) are left out; every
+    name returned opens with :class:`zoneinfo.ZoneInfo`.
+    """
+    available = zoneinfo.available_timezones()
+    first: list[str] = []
+    if locale is not None:
+        territory = _locale(locale).territory
+        territory_zones = get_global("territory_zones").get(territory or "", [])
+        ordered = [z for z in _COMMON_ZONES if z in territory_zones]
+        ordered += sorted(z for z in territory_zones if z not in ordered)
+        first.extend(z for z in ordered if z in available)
+    first.extend(z for z in _COMMON_ZONES if z in available and z not in first)
+    rest = sorted(z for z in available if z not in first and not _LEGACY_ZONE.search(z))
+    return first + rest
+
+
+def clinic_zone(timezone: str) -> zoneinfo.ZoneInfo:
+    """The clinic's time zone, with a clear message for a name that does not exist."""
+    try:
+        return zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"Unknown time zone: {timezone!r}.") from None
+
+
+def to_clinic_time(value: datetime, timezone: str) -> datetime:
+    """A stored (UTC-aware) datetime as wall-clock time in the clinic's zone."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("stored datetimes must be timezone-aware (UTC); got a naive datetime")
+    return value.astimezone(clinic_zone(timezone))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def _require_decimal(value: object, what: str) -> Decimal:
+    if isinstance(value, float):
+        raise TypeError(f"{what} must never be a float; pass a Decimal")
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"{what} must be a Decimal or an int, not {type(value).__name__}")
+    return Decimal(value)
+
+
+def format_money(amount: Decimal, currency: str, locale: str | Locale) -> str:
+    """``Decimal('1234.56')`` → ``$1,234.56`` (en_US, USD) or ``1.234,56 €`` (es_ES, EUR)."""
+    value = _require_decimal(amount, "money")
+    return babel_numbers.format_currency(value, currency, locale=_locale(locale))
+
+
+def format_number(value: Decimal | int, locale: str | Locale, *, places: int | None = None) -> str:
+    """A plain number with the locale's separators; ``places`` fixes the decimals shown."""
+    number = _require_decimal(value, "a number")
+    if places is None:
+        return babel_numbers.format_decimal(number, locale=_locale(locale))
+    pattern = "#,##0" + ("." + "0" * places if places > 0 else "")
+    return babel_numbers.format_decimal(
+        number.quantize(Decimal(1).scaleb(-places)), format=pattern, locale=_locale(locale)
+    )
+
+
+def format_percent(value: Decimal, locale: str | Locale) -> str:
+    """``Decimal('0.125')`` → ``12.5%`` / ``12,5 %``."""
+    number = _require_decimal(value, "a percentage")
+    return babel_numbers.format_percent(number, format="#,##0.##%", locale=_locale(locale))
+
+
+def format_date(value: date, locale: str | Locale, format: DateFormat = "medium") -> str:
+    """A calendar date (no time zone involved): ``Nov 23, 2026`` / ``23 nov 2026``.
+
+    ``format="long"`` gives ``November 23, 2026`` / ``23 de noviembre de 2026``.
+    """
+    if isinstance(value, datetime):
+        raise TypeError("format_date takes a date; use format_datetime for a moment in time")
+    return babel_dates.format_date(value, format=format, locale=_locale(locale))
+
+
+def format_datetime(
+    value: datetime,
+    timezone: str,
+    locale: str | Locale,
+    date_format: DateFormat = "medium",
+    time_format: DateFormat = "short",
+) -> str:
+    """A stored UTC moment as the clinic's wall-clock date and time: ``Nov 23, 2026, 9:30 AM``.
+
+    The conversion to the clinic's zone happens here (daylight saving included);
+    ``value`` must be timezone-aware.
+    """
+    local = to_clinic_time(value, timezone)
+    parsed = _locale(locale)
+    date_text = babel_dates.format_date(local.date(), format=date_format, locale=parsed)
+    time_text = babel_dates.format_time(
+        local, format=time_format, tzinfo=local.tzinfo, locale=parsed
+    )
+    # The locale decides how date and time are joined ("{1}, {0}", "{1} 'a' las {0}", ...).
+    pattern = str(babel_dates.get_datetime_format(date_format, locale=parsed)).replace("'", "")
+    return pattern.replace("{1}", date_text).replace("{0}", time_text)
+
+
+def format_time(
+    value: datetime | time, timezone: str | None, locale: str | Locale, format: DateFormat = "short"
+) -> str:
+    """Time of day: a UTC datetime is converted to the clinic's zone; a bare time is shown as is."""
+    if isinstance(value, datetime):
+        if timezone is None:
+            raise ValueError("a time zone is needed to show a stored datetime")
+        value = to_clinic_time(value, timezone)
+        return babel_dates.format_time(
+            value, format=format, tzinfo=value.tzinfo, locale=_locale(locale)
+        )
+    return babel_dates.format_time(value, format=format, locale=_locale(locale))
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+# What may remain once the sign and currency symbols/codes are removed: digits and separators.
+_AMOUNT_CHARS = re.compile(r"^(?=.*[0-9])[0-9.,'\s\u00a0\u202f]+$")
+
+
+def _strip_currency(text: str) -> str:
+    """Drop currency symbols and letters at either end only; letters inside stay (and fail)."""
+    start, end = 0, len(text)
+    while start < end and (_is_currency_char(text[start]) or text[start].isspace()):
+        start += 1
+    while end > start and (_is_currency_char(text[end - 1]) or text[end - 1].isspace()):
+        end -= 1
+    return text[start:end]
+
+
+def _is_currency_char(ch: str) -> bool:
+    return ch.isalpha() or unicodedata.category(ch) == "Sc"
+
+
+def parse_money(text: str, locale: str | Locale, *, allow_negative: bool = False) -> Decimal:
+    """What a person typed → a Decimal amount, read with the locale's separators.
+
+    Currency symbols and codes around the number are ignored (``$1,234.50``,
+    ``1.234,50 €``, ``USD 20``).  Anything else — letters, two decimal marks,
+    more than two decimal places, a negative amount unless allowed — raises
+    :class:`ValueError` whose message says what to type instead.
+    """
+    parsed_locale = _locale(locale)
+    example = babel_numbers.format_decimal(
+        Decimal("1234.56"), format="#,##0.00", locale=parsed_locale
+    )
+    original = (text or "").strip()
+    if not original:
+        raise ValueError(f"Enter an amount, for example {example}.")
+    # The sign may come before or after the symbol: "-$5", "$-5", "-5 €".
+    cleaned = _strip_currency(original)
+    sign = ""
+    if cleaned[:1] in ("-", "−", "+"):
+        sign, cleaned = cleaned[0], _strip_currency(cleaned[1:])
+    negative = sign in ("-", "−")
+    if not _AMOUNT_CHARS.match(cleaned):
+        raise ValueError(f"“{original}” is not an amount. Type it like {example}.")
+    digits = cleaned.strip()
+    # People type group separators as spaces or apostrophes; Babel only knows the locale's own.
+    group = babel_numbers.get_group_symbol(parsed_locale)
+    digits = re.sub(r"[\s\u00a0\u202f']", group if group.isspace() else "", digits)
+    try:
+        amount = babel_numbers.parse_decimal(digits, locale=parsed_locale, strict=True)
+    except babel_numbers.NumberFormatError:
+        raise ValueError(f"“{original}” is not an amount. Type it like {example}.") from None
+    if not amount.is_finite():
+        raise ValueError(f"“{original}” is not an amount. Type it like {example}.")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MONEY_PLACES:
+        raise ValueError(
+            f"“{original}” has more than {MONEY_PLACES} decimal places. Type it like {example}."
+        )
+    if negative:
+        amount = -amount
+    if amount < 0 and not allow_negative:
+        raise ValueError(f"“{original}” is negative; enter an amount of zero or more.")
+    return amount
+
+
+# --- translations ----------------------------------------------------------------------------
+
+
+def locale_dir() -> str:
+    return str(resources_dir() / "locale")
+
+
+@cache
+def translator(locale: str | None) -> gettext.NullTranslations:
+    """The message catalog for a locale (English when none is compiled or the language is unknown).
+
+    Catalogs are ``resources/locale/<lang>/LC_MESSAGES/caredesk.mo``; ``es_MX``
+    uses an ``es_MX`` catalog when one exists, else ``es``.  Treat the result as
+    read-only: it is shared.
+    """
+    if not locale:
+        return gettext.NullTranslations()
+    try:
+        parsed = _locale(locale)
+    except ValueError:
+        return gettext.NullTranslations()
+    if parsed.language not in TRANSLATED_LANGUAGES:
+        return gettext.NullTranslations()
+    languages = [str(parsed), parsed.language]
+    return gettext.translation(GETTEXT_DOMAIN, locale_dir(), languages=languages, fallback=True)

@@ -1,0 +1,271 @@
+"""Formatting and parsing for the locales CareDesk ships (app.i18n)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app import i18n
+from app.documents.labels import gettext_for
+from app.i18n import (
+    common_timezones,
+    currency_for_locale,
+    format_date,
+    format_datetime,
+    format_money,
+    format_number,
+    parse_money,
+    supported_locales,
+    translator,
+)
+
+NBSP = "\xa0"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "expected"),
+    [
+        (Decimal("1234.56"), "USD", "en_US", "$1,234.56"),
+        (Decimal("1234.56"), "EUR", "es_ES", f"1.234,56{NBSP}€"),
+        (Decimal("1234.5"), "GBP", "en_GB", "£1,234.50"),
+        (Decimal("0.05"), "CAD", "en_CA", "$0.05"),
+        (Decimal("1234567.89"), "MXN", "es_MX", "$1,234,567.89"),
+        (Decimal("-20"), "USD", "en_US", "-$20.00"),
+        (Decimal("1234.56"), "USD", "es_US", "$1,234.56"),
+        (Decimal("99.99"), "AUD", "en_AU", "$99.99"),
+    ],
+)
+def test_format_money(amount, currency, locale, expected):
+    assert format_money(amount, currency, locale) == expected
+
+
+@pytest.mark.parametrize("bad", [1234.56, 0.1, "12.00", None, True])
+def test_format_money_refuses_float_and_non_numbers(bad):
+    with pytest.raises(TypeError):
+        format_money(bad, "USD", "en_US")
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "expected"),
+    [
+        ("1234.56", "en_US", Decimal("1234.56")),
+        ("$1,234.56", "en_US", Decimal("1234.56")),
+        (" 20 ", "en_US", Decimal("20")),
+        ("USD 20.5", "en_US", Decimal("20.5")),
+        (".50", "en_US", Decimal("0.50")),
+        ("1.234,56 €", "es_ES", Decimal("1234.56")),
+        ("1234,56", "es_ES", Decimal("1234.56")),
+        ("1 234,56", "es_ES", Decimal("1234.56")),
+        ("£1,000", "en_GB", Decimal("1000")),
+        ("$1,234.56", "es_MX", Decimal("1234.56")),
+    ],
+)
+def test_parse_money_reads_the_locale_separators(text, locale, expected):
+    parsed = parse_money(text, locale)
+
+    assert parsed == expected
+    assert isinstance(parsed, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "message"),
+    [
+        ("", "en_US", "Enter an amount, for example 1,234.56."),
+        ("abc", "en_US", "“abc” is not an amount. Type it like 1,234.56."),
+        ("12a4", "en_US", "“12a4” is not an amount. Type it like 1,234.56."),
+        ("1e5", "en_US", "“1e5” is not an amount. Type it like 1,234.56."),
+        ("NaN", "en_US", "“NaN” is not an amount. Type it like 1,234.56."),
+        ("1.2.3", "en_US", "“1.2.3” is not an amount. Type it like 1,234.56."),
+        ("--5", "en_US", "“--5” is not an amount. Type it like 1,234.56."),
+        ("1,234.567", "en_US", "“1,234.567” has more than 2 decimal places."),
+        ("-5", "en_US", "“-5” is negative; enter an amount of zero or more."),
+        ("1234.56", "es_ES", "“1234.56” is not an amount. Type it like 1.234,56."),
+        ("$", "es_ES", "“$” is not an amount. Type it like 1.234,56."),
+    ],
+)
+def test_parse_money_bad_input_says_what_to_type(text, locale, message):
+    with pytest.raises(ValueError) as raised:
+        parse_money(text, locale)
+
+    assert str(raised.value).startswith(message)
+
+
+def test_parse_money_takes_negative_amounts_when_allowed():
+    assert parse_money("-$5.25", "en_US", allow_negative=True) == Decimal("-5.25")
+    assert parse_money("$-5.25", "en_US", allow_negative=True) == Decimal("-5.25")
+
+
+money_amounts = st.decimals(
+    min_value=Decimal("-99999999.99"),
+    max_value=Decimal("99999999.99"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
+
+
+@given(amount=money_amounts, locale=st.sampled_from(i18n.SUPPORTED_LOCALES))
+def test_money_round_trips_through_the_screen(amount, locale):
+    """What CareDesk shows, typed back in, is the same amount — exact, as a Decimal."""
+    shown = format_money(amount, currency_for_locale(locale), locale)
+    parsed = parse_money(shown, locale, allow_negative=True)
+
+    assert parsed == amount
+    assert isinstance(parsed, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        # Spring forward, 8 March 2026: 2:00 EST becomes 3:00 EDT.
+        (datetime(2026, 3, 8, 6, 59, tzinfo=UTC), "Mar 8, 2026, 1:59 AM"),
+        (datetime(2026, 3, 8, 7, 0, tzinfo=UTC), "Mar 8, 2026, 3:00 AM"),
+        # Fall back, 1 November 2026: 1:30 happens twice.
+        (datetime(2026, 11, 1, 5, 30, tzinfo=UTC), "Nov 1, 2026, 1:30 AM"),
+        (datetime(2026, 11, 1, 6, 30, tzinfo=UTC), "Nov 1, 2026, 1:30 AM"),
+        (datetime(2026, 11, 1, 7, 30, tzinfo=UTC), "Nov 1, 2026, 2:30 AM"),
+        # The UTC date is the 24th; in New York it is still the 23rd.
+        (datetime(2026, 11, 24, 3, 0, tzinfo=UTC), "Nov 23, 2026, 10:00 PM"),
+    ],
+)
+def test_format_datetime_converts_utc_to_the_clinic_zone_across_dst(moment, expected):
+    shown = format_datetime(moment, "America/New_York", "en_US")
+
+    assert shown.replace("\u202f", " ") == expected
+
+
+def test_format_datetime_spanish_long():
+    moment = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+    assert format_datetime(moment, "Europe/Madrid", "es_ES", "long") == (
+        "23 de noviembre de 2026, 16:00"
+    )
+
+
+def test_format_datetime_refuses_naive_and_unknown_zones():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        format_datetime(datetime(2026, 1, 1, 12, 0), "America/New_York", "en_US")
+    with pytest.raises(ValueError, match="Unknown time zone"):
+        format_datetime(datetime(2026, 1, 1, tzinfo=UTC), "Mars/Olympus_Mons", "en_US")
+
+
+@pytest.mark.parametrize(
+    ("locale", "form", "expected"),
+    [
+        ("en_US", "medium", "Nov 23, 2026"),
+        ("en_US", "long", "November 23, 2026"),
+        ("en_GB", "medium", "23 Nov 2026"),
+        ("es_ES", "long", "23 de noviembre de 2026"),
+        ("es_MX", "short", "23/11/26"),
+    ],
+)
+def test_format_date(locale, form, expected):
+    assert format_date(date(2026, 11, 23), locale, form) == expected
+
+
+def test_format_date_refuses_a_datetime():
+    with pytest.raises(TypeError):
+        format_date(datetime(2026, 11, 23, tzinfo=UTC), "en_US")
+
+
+@pytest.mark.parametrize(
+    ("value", "locale", "places", "expected"),
+    [
+        (Decimal("1234.5"), "en_US", None, "1,234.5"),
+        (Decimal("1234.5"), "es_ES", 2, "1.234,50"),
+        (1234567, "es_MX", None, "1,234,567"),
+        (Decimal("2.345"), "en_US", 1, "2.3"),
+    ],
+)
+def test_format_number(value, locale, places, expected):
+    assert format_number(value, locale, places=places) == expected
+
+
+def test_format_number_refuses_float():
+    with pytest.raises(TypeError):
+        format_number(1.5, "en_US")  # type: ignore[arg-type]
+
+
+def test_supported_locales_for_the_wizard():
+    locales = dict(supported_locales())
+
+    assert list(locales) == ["en_US", "en_GB", "en_CA", "en_AU", "es_ES", "es_MX", "es_US"]
+    assert locales["en_US"] == "English (United States)"
+    assert locales["es_ES"] == "Español (España)"
+    assert locales["es_MX"] == "Español (México)"
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency"),
+    [
+        ("en_US", "USD"),
+        ("en_GB", "GBP"),
+        ("en_CA", "CAD"),
+        ("en_AU", "AUD"),
+        ("es_ES", "EUR"),
+        ("es_MX", "MXN"),
+        ("es_US", "USD"),
+        ("es", "USD"),
+    ],
+)
+def test_currency_for_locale(locale, currency):
+    assert currency_for_locale(locale) == currency
+
+
+def test_unknown_locale_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown language/region"):
+        currency_for_locale("xx_YY_ZZ!")
+
+
+def test_common_timezones_put_the_usual_first_and_all_open():
+    zones = common_timezones()
+
+    assert zones[0] == "America/New_York"
+    assert len(zones) == len(set(zones)) > 300
+    assert "US/Eastern" not in zones and "EST5EDT" not in zones and "UTC" not in zones
+    for name in zones:
+        zoneinfo.ZoneInfo(name)
+
+
+def test_common_timezones_start_with_the_locale_region():
+    spain = common_timezones("es_ES")
+    mexico = common_timezones("es_MX")
+
+    assert spain[:3] == ["Europe/Madrid", "Atlantic/Canary", "Africa/Ceuta"]
+    assert mexico[0] == "America/Mexico_City"
+
+
+def test_translator_falls_back_to_english_without_a_catalog(tmp_path, monkeypatch):
+    monkeypatch.setattr(i18n, "locale_dir", lambda: str(tmp_path))
+    translator.cache_clear()
+    try:
+        for locale in ("en_US", "es_ES", "fr_FR", None, "not a locale"):
+            assert translator(locale).gettext("Patient") == "Patient"
+    finally:
+        translator.cache_clear()
+
+
+def test_translator_uses_a_compiled_catalog(tmp_path, monkeypatch):
+    catalog = Catalog(locale="es", domain="caredesk")
+    catalog.add("Patient", "Paciente (catálogo)")
+    folder = tmp_path / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "caredesk.mo", "wb") as mo:
+        write_mo(mo, catalog)
+    monkeypatch.setattr(i18n, "locale_dir", lambda: str(tmp_path))
+    translator.cache_clear()
+    try:
+        assert translator("es_MX").gettext("Patient") == "Paciente (catálogo)"
+        assert translator("en_US").gettext("Patient") == "Patient"
+        # A compiled catalog wins over the documents' built-in Spanish; gaps fall back to it.
+        assert gettext_for("es_ES")("Patient") == "Paciente (catálogo)"
+        assert gettext_for("es_ES")("Chart no.") == "N.º de historia"
+    finally:
+        translator.cache_clear()
