@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sqlcipher3.dbapi2 as sqlcipher
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -214,19 +215,23 @@ class IntegrityReport:
 
 def check_integrity(db: Database) -> IntegrityReport:
     """PRAGMA integrity_check, cipher_integrity_check and foreign_key_check, in plain words."""
+    checks = {
+        "integrity": lambda rows: [f"integrity: {r[0]}" for r in rows if r[0] != "ok"],
+        "cipher_integrity": lambda rows: [f"encryption: {r[0]}" for r in rows],
+        "foreign_key": lambda rows: [
+            f"foreign key: {r[0]} row {r[1]} points at a missing {r[2]}" for r in rows
+        ],
+    }
     problems: list[str] = []
     with db.engine.connect() as conn:
-        rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
-        if rows != ["ok"]:
-            problems += [f"integrity: {r}" for r in rows]
-        problems += [
-            f"encryption: {r[0]}"
-            for r in conn.exec_driver_sql("PRAGMA cipher_integrity_check").fetchall()
-        ]
-        problems += [
-            f"foreign key: {r[0]} row {r[1]} points at a missing {r[2]}"
-            for r in conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        ]
+        for name, describe in checks.items():
+            # A damaged page can make a check itself fail: that is a finding, not a crash.
+            try:
+                rows = conn.exec_driver_sql(f"PRAGMA {name}_check").fetchall()
+            except DBAPIError as exc:
+                problems.append(f"{name.replace('_', ' ')} check could not finish: {exc.orig}")
+                continue
+            problems += describe(rows)
     return IntegrityReport(problems)
 
 

@@ -232,10 +232,16 @@ def _provider_data(p: Provider) -> ProviderData:
         staff_id=p.staff_id,
         is_active=p.is_active,
         hours=tuple(Interval(h.weekday, h.start_minute, h.end_minute) for h in p.working_hours),
+        # Weekly breaks only: dated ones (a day off, a course) belong to the calendar.
         breaks=tuple(
-            Interval(b.weekday, b.start_minute, b.end_minute, b.label)
-            for b in sorted(p.breaks, key=lambda b: (b.weekday, b.start_minute))
-            if b.weekday is not None
+            sorted(
+                (
+                    Interval(b.weekday, b.start_minute, b.end_minute, b.label)
+                    for b in p.breaks
+                    if b.weekday is not None
+                ),
+                key=lambda i: (i.weekday, i.start_minute),
+            )
         ),
         id=p.id,
         version=p.version,

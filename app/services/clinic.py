@@ -64,7 +64,7 @@ def validate_details(details: ClinicDetails) -> ClinicDetails:
         raise ValidationError("The clinic's name is longer than 120 characters.", field="name")
     try:
         ZoneInfo(details.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         raise ValidationError(
             f"“{details.timezone}” is not a time zone CareDesk knows.", field="timezone"
         ) from None

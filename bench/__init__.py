@@ -1,0 +1,1 @@
+"""CareDesk benchmarks: ``python -m bench NAME [--db PATH] [--json]`` (see DESIGN.md)."""

@@ -1,0 +1,55 @@
+"""``python -m bench NAME [--db PATH] [--json]``: run one benchmark, or ``all`` of them.
+
+With ``--json`` each benchmark prints exactly one JSON object on one line of
+stdout (progress and notes go to stderr).  The exit status is 1 when a
+benchmark could not run (its JSON line then carries an ``error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import cipher, open_db, startup
+
+BENCHMARKS = {"startup": startup.run, "open": open_db.run, "cipher": cipher.run}
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="CareDesk benchmarks on a large seeded clinic (made once, cached in "
+        "bench/.cache/).",
+    )
+    parser.add_argument("name", choices=[*BENCHMARKS, "all"], help="which benchmark")
+    parser.add_argument(
+        "--db", type=Path, metavar="PATH", help="use this clinic instead of the seeded one"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON line per benchmark")
+    parser.add_argument("--patients", type=_positive, default=100_000, help="default: 100000")
+    parser.add_argument("--years", type=_positive, default=10, help="default: 10")
+    parser.add_argument("--seed", type=int, default=7, help="default: 7")
+    parser.add_argument("--runs", type=_positive, help="timed runs (default: per benchmark)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    failed = False
+    for name in names:
+        result = BENCHMARKS[name](args)
+        failed = failed or "error" in result
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

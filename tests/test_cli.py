@@ -1,0 +1,197 @@
+"""The ``caredesk`` command as a script sees it: real processes, exit codes and messages."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import __version__
+
+REPO = Path(__file__).resolve().parent.parent
+PASSPHRASE = "cli-test-passphrase-1"
+SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"], ["audit"],
+                ["audit", "verify"])  # fmt: skip
+
+
+def run(args: list[str], data_dir: Path, *, passphrase: str | None = PASSPHRASE, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREDESK_")}
+    env["CAREDESK_DATA_DIR"] = str(data_dir)
+    # Never the developer's real keyring: the CLI falls back to CAREDESK_PASSPHRASE.
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    if passphrase is not None:
+        env["CAREDESK_PASSPHRASE"] = passphrase
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def no_traceback(result) -> bool:
+    return "Traceback" not in result.stdout + result.stderr
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Path:
+    """A small clinic made by ``caredesk seed`` itself."""
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "seeded.caredesk"
+    result = run(
+        ["seed", "--db", str(path), "--patients", "30", "--years", "1", "--seed", "5"],
+        folder / "userdata",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Seeded 30 patients" in result.stdout
+    return path
+
+
+def test_version(tmp_path):
+    result = run(["--version"], tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"CareDesk {__version__}"
+
+
+@pytest.mark.parametrize("command", SUB_COMMANDS, ids=lambda c: " ".join(c) or "caredesk")
+def test_every_command_has_help(tmp_path, command):
+    result = run([*command, "--help"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: caredesk")
+    assert no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--patients", "0"], "must be 1 or more"),
+        (["--patients", "abc"], "is not a whole number"),
+        (["--years", "-1"], "must be 1 or more"),
+        (["--seed", "x"], "is not a whole number"),
+    ],
+)
+def test_seed_with_bad_numbers_says_which_and_exits_2(tmp_path, args, message):
+    target = tmp_path / "new.caredesk"
+    result = run(["seed", "--db", str(target), *args], tmp_path / "userdata")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert no_traceback(result)
+    assert not target.exists()
+
+
+def test_seed_without_a_database_path_exits_2(tmp_path):
+    result = run(["seed", "--patients", "10"], tmp_path)
+    assert result.returncode == 2
+    assert "--db" in result.stderr and "required" in result.stderr
+
+
+def test_seed_without_keyring_or_passphrase_explains_what_to_do(tmp_path):
+    target = tmp_path / "new.caredesk"
+    result = run(["seed", "--db", str(target), "--patients", "5"], tmp_path, passphrase=None)
+    assert result.returncode == 1
+    assert "passphrase" in result.stderr
+    assert no_traceback(result)
+    assert not target.exists()
+
+
+@pytest.mark.slow
+def test_seed_never_overwrites_a_file(seeded, tmp_path):
+    before = digest(seeded)
+    result = run(["seed", "--db", str(seeded), "--patients", "5"], tmp_path)
+    assert result.returncode == 1
+    assert "already exists" in result.stderr and "not overwrite" in result.stderr
+    assert no_traceback(result)
+    assert digest(seeded) == before
+
+
+@pytest.mark.slow
+def test_db_check_passes_on_a_seeded_clinic(seeded, tmp_path):
+    result = run(["db", "check", "--db", str(seeded)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+@pytest.mark.slow
+def test_db_check_reports_a_damaged_page(seeded, tmp_path):
+    damaged = tmp_path / "damaged.caredesk"
+    shutil.copy(seeded, damaged)
+    data = bytearray(damaged.read_bytes())
+    middle = (len(data) // 4096 // 2) * 4096 + 100
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    damaged.write_bytes(bytes(data))
+    result = run(["db", "check", "--db", str(damaged)], tmp_path)
+    assert no_traceback(result)
+    assert result.returncode == 1
+    assert "problem" in result.stderr
+
+
+@pytest.mark.slow
+def test_db_upgrade_says_up_to_date(seeded, tmp_path):
+    before = digest(seeded)
+    result = run(["db", "upgrade", "--db", str(seeded)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert digest(seeded) == before
+
+
+@pytest.mark.slow
+def test_audit_verify_intact_then_tampered(seeded, tmp_path):
+    result = run(["audit", "verify", "--db", str(seeded)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "intact" in result.stdout
+
+    from app.data.database import connect
+    from app.data.keys import DatabaseKey
+
+    tampered = tmp_path / "tampered.caredesk"
+    shutil.copy(seeded, tampered)
+    db = connect(tampered, DatabaseKey(passphrase=PASSPHRASE))
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+            conn.exec_driver_sql("UPDATE audit_log SET detail = 'nothing happened' WHERE id = 2")
+    finally:
+        db.close()
+    result = run(["audit", "verify", "--db", str(tampered)], tmp_path)
+    assert result.returncode == 1
+    assert "TAMPERED" in result.stdout and "row 2" in result.stdout
+    assert no_traceback(result)
+
+
+@pytest.mark.parametrize("command", [["db", "check"], ["db", "upgrade"], ["audit", "verify"]])
+def test_a_missing_clinic_file_is_named(tmp_path, command):
+    missing = tmp_path / "nowhere.caredesk"
+    result = run([*command, "--db", str(missing)], tmp_path)
+    assert result.returncode == 1
+    assert "There is no clinic database at" in result.stderr
+    assert no_traceback(result)
+
+
+def test_files_that_are_not_clinics_get_a_sentence(tmp_path):
+    plain = tmp_path / "plain.sqlite"
+    with sqlite3.connect(plain) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    noise = tmp_path / "noise.caredesk"
+    noise.write_bytes(os.urandom(16384))
+    before = digest(noise)
+    for path, expected in ((plain, "unencrypted SQLite"), (noise, "could not be unlocked")):
+        result = run(["db", "check", "--db", str(path)], tmp_path)
+        assert result.returncode == 1, path
+        assert expected in result.stderr
+        assert no_traceback(result)
+    assert digest(noise) == before
