@@ -15,6 +15,8 @@ class Actor:
     role: Role
     #: Set while emergency (break-glass) access is open; every action is flagged.
     emergency_reason: str | None = None
+    #: The owner reset this password: the user chooses a new one before anything else.
+    must_change_password: bool = False
 
     @property
     def in_emergency(self) -> bool:

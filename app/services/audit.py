@@ -84,6 +84,7 @@ def _append(
     patient_id: int | None = None,
     fields: Iterable[str] = (),
     detail: str = "",
+    username: str | None = None,
 ) -> None:
     # Core statements on the session's connection: safe inside a flush, and the
     # chain read and the insert share one transaction.
@@ -95,7 +96,7 @@ def _append(
         "id": (last.id + 1) if last else 1,
         "at": utc_now(),
         "staff_id": actor.staff_id if actor else None,
-        "username": actor.username if actor else "system",
+        "username": username or (actor.username if actor else "system"),
         "action": str(action),
         "entity": entity,
         "entity_id": entity_id,
@@ -110,7 +111,11 @@ def _append(
 
 
 def record(session: Session, action: AuditAction, **details) -> None:
-    """Append one audit row as the unit of work's actor (login, open, print, export…)."""
+    """Append one audit row as the unit of work's actor (login, open, print, export…).
+
+    ``username=`` names the account concerned when nobody is signed in yet
+    (a failed sign-in).
+    """
     _append(session, session.info.get(ACTOR_KEY), action, **details)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from app.services.errors import (
     LoginFailedError,
     PermissionDeniedError,
     ValidationError,
+    WeakPasswordError,
 )
 from app.services.uow import unit_of_work
 
@@ -30,7 +32,13 @@ def normalise_username(username: str) -> str:
 
 
 def _actor_for(staff: Staff) -> Actor:
-    return Actor(staff.id, staff.username, staff.full_name, Role(staff.role))
+    return Actor(
+        staff.id,
+        staff.username,
+        staff.full_name,
+        Role(staff.role),
+        must_change_password=staff.must_change_password,
+    )
 
 
 def _find(session, username: str) -> Staff | None:
@@ -45,7 +53,13 @@ def login(db: Database, username: str, password: str) -> Actor:
         now = utc_now()
         if staff is None or not staff.is_active:
             passwords.verify_password(None, password)  # same cost as a real check
-            record(session, AuditAction.LOGIN_FAILED, detail="unknown or inactive username")
+            # What was typed is not recorded: people type passwords into the username box.
+            record(
+                session,
+                AuditAction.LOGIN_FAILED,
+                username="(unknown)" if staff is None else staff.username,
+                detail="unknown username" if staff is None else "account deactivated",
+            )
             failure = LoginFailedError()
         elif staff.locked_until is not None and staff.locked_until > now:
             minutes = math.ceil((staff.locked_until - now).total_seconds() / 60)
@@ -54,6 +68,7 @@ def login(db: Database, username: str, password: str) -> Actor:
                 AuditAction.LOGIN_FAILED,
                 entity="staff",
                 entity_id=staff.id,
+                username=staff.username,
                 detail="account locked",
             )
             failure = AccountLockedError(minutes)
@@ -64,12 +79,19 @@ def login(db: Database, username: str, password: str) -> Actor:
                 AuditAction.LOGIN_FAILED,
                 entity="staff",
                 entity_id=staff.id,
+                username=staff.username,
                 detail=f"wrong password ({staff.failed_logins} in a row)",
             )
             if staff.failed_logins >= MAX_FAILED_LOGINS:
                 staff.locked_until = now + LOCKOUT
                 staff.failed_logins = 0
-                record(session, AuditAction.ACCOUNT_LOCKED, entity="staff", entity_id=staff.id)
+                record(
+                    session,
+                    AuditAction.ACCOUNT_LOCKED,
+                    entity="staff",
+                    entity_id=staff.id,
+                    username=staff.username,
+                )
                 failure = AccountLockedError(math.ceil(LOCKOUT.total_seconds() / 60))
             else:
                 failure = LoginFailedError()
@@ -146,6 +168,22 @@ def start_emergency_access(db: Database, actor: Actor, reason: str) -> Actor:
             detail=reason,
         )
     return elevated
+
+
+def change_own_password(
+    db: Database, actor: Actor, current_password: str, new_password: str
+) -> Actor:
+    """A user sets their own password: the current one first, then a strong, different one."""
+    with unit_of_work(db, actor) as session:
+        staff = session.get(Staff, actor.staff_id)
+        if staff is None or not passwords.verify_password(staff.password_hash, current_password):
+            raise ValidationError("The current password is not right.", field="current_password")
+        if new_password == current_password:
+            raise WeakPasswordError("Choose a password different from the current one.")
+        passwords.check_strength(new_password, username=staff.username)
+        staff.password_hash = passwords.hash_password(new_password)
+        staff.must_change_password = False
+    return replace(actor, must_change_password=False)
 
 
 def clinic_has_staff(db: Database) -> bool:

@@ -13,8 +13,12 @@ from app.services.errors import WeakPasswordError
 
 MIN_LENGTH = 12
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
-# Verified against when the username is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("caredesk-timing-equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both paths cost the same time."""
+    return _hasher.hash("caredesk-timing-equaliser")
 
 
 @cache
@@ -44,7 +48,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

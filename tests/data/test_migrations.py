@@ -123,3 +123,7 @@ def test_every_foreign_key_says_what_happens_on_delete(table: str) -> None:
         assert fk.ondelete in {"RESTRICT", "CASCADE", "SET NULL"}, fk
         if fk.column.table.name == "patients":
             assert fk.ondelete == "RESTRICT", fk
+
+
+def test_head_revision_constant_matches_the_scripts() -> None:
+    assert migrate.HEAD_REVISION == migrate.head_revision()

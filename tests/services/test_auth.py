@@ -57,7 +57,8 @@ def test_five_failures_lock_the_account_even_for_the_right_password(clinic, owne
         auth.login(clinic.db, "rita", "not her password")
     with pytest.raises(AccountLockedError):
         auth.login(clinic.db, "rita", STAFF_PASSWORD)
-    assert "account_locked" in _actions(clinic.db, "system")
+    # Failed attempts name the account, so the owner sees whose password is being guessed.
+    assert _actions(clinic.db, "rita")[-3:] == ["login_failed", "account_locked", "login_failed"]
     rows = staff.list_staff(clinic.db, owner)
     assert next(r for r in rows if r.username == "rita").locked
 
@@ -107,7 +108,12 @@ def test_only_the_user_who_locked_the_screen_can_unlock_it(clinic, owner, make_s
         auth.unlock_screen(clinic.db, owner, "owner", "wrong")
     again = auth.unlock_screen(clinic.db, owner, "owner", OWNER_PASSWORD)
     assert again.staff_id == owner.staff_id
-    assert _actions(clinic.db, "owner")[-3:] == ["screen_locked", "login", "screen_unlocked"]
+    assert _actions(clinic.db, "owner")[-4:] == [
+        "screen_locked",
+        "login_failed",
+        "login",
+        "screen_unlocked",
+    ]
 
 
 def test_emergency_access_needs_a_grant_and_a_reason(clinic, owner, make_staff):
@@ -133,3 +139,30 @@ def test_emergency_access_needs_a_grant_and_a_reason(clinic, owner, make_staff):
         flagged = list(s.scalars(select(AuditEntry.action).where(AuditEntry.break_glass)))
     assert flagged[:2] == ["emergency_access", "screen_locked"]
     assert "screen_unlocked" in flagged
+
+
+def test_unknown_usernames_are_not_written_to_the_log(clinic):
+    with pytest.raises(LoginFailedError):
+        auth.login(clinic.db, "my secret password", "x")
+    with clinic.db.uow() as s:
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
+    assert (last.username, last.detail) == ("(unknown)", "unknown username")
+
+
+def test_after_a_reset_the_user_must_choose_their_own_password(clinic, owner, make_staff):
+    rita = make_staff("rita", Role.RECEPTIONIST)
+    assert not rita.must_change_password
+    staff.reset_password(clinic.db, owner, rita.staff_id, "temporary-pass-4471")
+    rita = auth.login(clinic.db, "rita", "temporary-pass-4471")
+    assert rita.must_change_password
+    with pytest.raises(ValidationError, match="current password is not right"):
+        auth.change_own_password(clinic.db, rita, "wrong", "my-own-new-pass-2026")
+    with pytest.raises(ValidationError, match="different from the current"):
+        auth.change_own_password(clinic.db, rita, "temporary-pass-4471", "temporary-pass-4471")
+    with pytest.raises(ValidationError, match="at least 12"):
+        auth.change_own_password(clinic.db, rita, "temporary-pass-4471", "short")
+    rita = auth.change_own_password(clinic.db, rita, "temporary-pass-4471", "my-own-new-pass-2026")
+    assert not rita.must_change_password
+    assert not auth.login(clinic.db, "rita", "my-own-new-pass-2026").must_change_password
+    with pytest.raises(LoginFailedError):
+        auth.login(clinic.db, "rita", "temporary-pass-4471")

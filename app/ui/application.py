@@ -1,0 +1,231 @@
+"""Starting the GUI: the application object, the exception handler, and the open → login flow.
+
+Heavy modules (SQLAlchemy, the services, Babel, reportlab) are imported only
+once the login window is painted, so the first window appears fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import paths
+from app.ui import crash, ops
+from app.ui.login import LoginWindow
+
+if TYPE_CHECKING:
+    from app.services.actor import Actor
+    from app.services.clinic import OpenClinic
+    from app.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def configure_application(app: QApplication) -> None:
+    """Names (for QSettings), the window icon and the style sheet."""
+    app.setApplicationName(paths.APP_NAME)
+    app.setOrganizationName(paths.APP_AUTHOR)
+    app.setApplicationDisplayName("CareDesk")
+    with contextlib.suppress(FileNotFoundError):
+        app.setWindowIcon(QIcon(str(paths.resource("icons", "caredesk.svg"))))
+    try:
+        icons = paths.resources_dir().joinpath("icons").as_posix()
+        style = paths.resource("style.qss").read_text(encoding="utf-8")
+        app.setStyleSheet(style.replace("{icons}", icons))
+    except FileNotFoundError:
+        pass
+
+
+def resolve_database_path(db_path: Path | None, demo: bool) -> Path:
+    if db_path is not None:
+        return Path(db_path)
+    if demo:
+        return paths.demo_database_path()
+    # Read directly (as services.clinic.last_used_database does) to keep start-up imports light.
+    try:
+        text = paths.last_used_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        text = ""
+    last = Path(text) if text else None
+    return last if last is not None and last.exists() else paths.default_database_path()
+
+
+def show_fatal(message: str) -> None:
+    """A problem CareDesk cannot go past (not a database, damaged, on a network share)."""
+    box = QMessageBox(QMessageBox.Icon.Critical, "CareDesk", message, QMessageBox.StandardButton.Ok)
+    box.setObjectName("fatalMessage")
+    box.exec()
+
+
+class AppController(QObject):
+    """Walks the user from start-up to the main window and back on sign-out.
+
+    ``finished(code)`` says CareDesk is done; :func:`run_gui` ends the event loop on it.
+    """
+
+    finished = Signal(int)
+
+    def __init__(self, path: Path, demo: bool = False) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.demo = demo
+        self.clinic: OpenClinic | None = None
+        self.details = None
+        self.login_window: LoginWindow | None = None
+        self.main_window: MainWindow | None = None
+        self.wizard = None
+        self.exit_code = 0
+
+    # --- start --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self.path.exists():
+            self._run_wizard()
+            return
+        self.login_window = LoginWindow(None)
+        self._connect_login()
+        self.login_window.show()
+        # Open (imports, keyring, key check) once the window has been painted.
+        QTimer.singleShot(0, self.open_database)
+
+    def _run_wizard(self) -> None:
+        from app.ui.setup_wizard import SetupWizard
+
+        self.wizard = SetupWizard(self.path)
+        self.wizard.finished.connect(self.on_wizard_finished)
+        self.wizard.show()
+
+    @Slot(int)
+    def on_wizard_finished(self, _result: int) -> None:
+        wizard, self.wizard = self.wizard, None
+        if wizard is None or wizard.clinic is None:
+            self.quit(0)
+            return
+        self.clinic = wizard.clinic
+        wizard.deleteLater()
+        self._clinic_ready()
+
+    @Slot()
+    def open_database(self) -> None:
+        from app.services.clinic import open_clinic
+        from app.services.errors import CareDeskError, DatabaseLockedError, KeyRequiredError
+        from app.ui.key_dialog import KeyDialog
+
+        try:
+            try:
+                self.clinic = open_clinic(self.path)
+            except KeyRequiredError as needed:
+                error = None
+                while self.clinic is None:
+                    key = KeyDialog.ask(self.login_window, str(needed), error)
+                    if key is None:
+                        self.quit(0)
+                        return
+                    try:
+                        self.clinic = open_clinic(self.path, key)
+                    except DatabaseLockedError as wrong:
+                        error = str(wrong)
+        except CareDeskError as exc:
+            show_fatal(str(exc))
+            self.quit(1)
+            return
+        self._clinic_ready()
+
+    def _clinic_ready(self) -> None:
+        from app.services.clinic import get_details
+
+        assert self.clinic is not None
+        self.details = get_details(self.clinic.db)
+        if self.login_window is None:
+            self.login_window = LoginWindow(None)
+            self._connect_login()
+        self.login_window.set_clinic(self.clinic.db, self.details.name)
+        self.login_window.show()
+        self.login_window.raise_()
+        self.login_window.activateWindow()
+
+    def _connect_login(self) -> None:
+        assert self.login_window is not None
+        self.login_window.signed_in.connect(self.on_login_signed_in)
+        self.login_window.closed.connect(self.on_login_closed)
+
+    # --- signed in ----------------------------------------------------------------------------
+
+    @Slot(object)
+    def on_login_signed_in(self, actor: Actor) -> None:
+        from app.services.clinic import get_details
+        from app.ui.context import UiContext
+        from app.ui.main_window import MainWindow
+
+        assert self.clinic is not None and self.login_window is not None
+        self.details = get_details(self.clinic.db)
+        ctx = UiContext(self.clinic, actor, self.details, demo=self.demo)
+        self.main_window = MainWindow(ctx)
+        self.main_window.signed_out.connect(self.on_main_signed_out)
+        self.main_window.closed.connect(self.on_main_closed)
+        self.main_window.start()
+        self.login_window.hide()
+
+    @Slot()
+    def on_main_signed_out(self) -> None:
+        window, self.main_window = self.main_window, None
+        if window is not None:
+            self.details = window.ctx.details
+            window.deleteLater()
+        assert self.login_window is not None and self.clinic is not None
+        self.login_window.set_clinic(self.clinic.db, self.details.name)
+        self.login_window.show()
+        self.login_window.activateWindow()
+
+    @Slot()
+    def on_main_closed(self) -> None:
+        self.quit(0)
+
+    @Slot()
+    def on_login_closed(self) -> None:
+        if self.main_window is None:
+            self.quit(0)
+
+    def quit(self, code: int) -> None:
+        self.exit_code = code
+        for window in (self.login_window, self.main_window, self.wizard):
+            if window is not None:
+                window.hide()
+        self.finished.emit(code)
+
+    def shutdown(self) -> None:
+        """Let queued writes (the sign-out audit row) finish, then close the database."""
+        ops.wait_for_done()
+        if self.clinic is not None:
+            self.clinic.db.close()
+            self.clinic = None
+
+
+def run_gui(db_path: Path | None, demo: bool) -> int:
+    """Run CareDesk's windows until the user quits; returns the process exit code."""
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    configure_application(app)
+    app.setQuitOnLastWindowClosed(False)  # the controller decides when CareDesk is done
+    log_handler = crash.setup_logging(paths.log_dir())
+    handler = crash.ExceptionHandler()
+    handler.install()
+    controller = AppController(resolve_database_path(db_path, demo), demo)
+    controller.finished.connect(app.exit)
+    try:
+        QTimer.singleShot(0, controller.start)
+        code = app.exec()
+        return code or controller.exit_code
+    finally:
+        controller.shutdown()
+        handler.uninstall()
+        logging.getLogger("app").removeHandler(log_handler)
+        logging.getLogger("caredesk").removeHandler(log_handler)
+        log_handler.close()

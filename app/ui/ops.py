@@ -1,0 +1,180 @@
+"""Background work: run a function off the GUI thread, get the outcome back on it.
+
+In the spirit of Anki's ``QueryOp``/``CollectionOp``: the function runs on a
+worker thread, opens its own unit of work through a service and returns plain
+data; ``on_success`` / ``on_failure`` then run on the GUI thread.  Reads share a
+small pool; writes go through a single worker, one at a time, in order.
+
+    ops.run_query(lambda: list_staff(db, actor), on_success=model.set_rows)
+    ops.run_write(lambda: create_staff(db, actor, ...), on_success=..., on_failure=...)
+
+Never touch a widget inside the function, never return an ORM object from it.
+Unexpected exceptions (anything that is not a ``CareDeskError``) are also sent
+to the global exception handler, which logs them and tells the user once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from app.data.errors import CareDeskError
+
+SuccessCallback = Callable[[Any], None]
+FailureCallback = Callable[[BaseException], None]
+
+GENERIC_FAILURE = (
+    "Something went wrong and this could not be done. "
+    "The details were written to CareDesk's log; nothing else was changed."
+)
+
+
+def user_message(exc: BaseException) -> str:
+    """The sentence to show for a failed operation: the domain error's own, else a generic one."""
+    return str(exc) if isinstance(exc, CareDeskError) else GENERIC_FAILURE
+
+
+class _Op:
+    __slots__ = ("fn", "on_failure", "on_success", "owner")
+
+    def __init__(
+        self,
+        fn: Callable[[], Any],
+        on_success: SuccessCallback | None,
+        on_failure: FailureCallback | None,
+        owner: QObject | None,
+    ) -> None:
+        self.fn = fn
+        self.on_success = on_success
+        self.on_failure = on_failure
+        self.owner = owner
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; the queued signal carries each outcome back to it."""
+
+    delivered = Signal(object, object, bool)  # op, value or exception, ok
+    #: Emitted on the GUI thread after every operation's callbacks ran (tests wait on it).
+    finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = 0
+        self.delivered.connect(self._on_delivered)
+
+    @Slot(object, object, bool)
+    def _on_delivered(self, op: _Op, value: Any, ok: bool) -> None:
+        self.pending -= 1
+        try:
+            if op.owner is not None and not shiboken6.isValid(op.owner):
+                return  # the window that asked is gone; nobody to tell
+            if ok:
+                if op.on_success is not None:
+                    op.on_success(value)
+            else:
+                _fail(op, value)
+        finally:
+            self.finished.emit()
+
+
+def _fail(op: _Op, exc: BaseException) -> None:
+    if not isinstance(exc, CareDeskError):
+        from app.ui import crash
+
+        crash.report(exc)
+    if op.on_failure is not None:
+        op.on_failure(exc)
+    elif isinstance(exc, CareDeskError):
+        from app.ui.widgets.messages import show_warning
+
+        show_warning(None, str(exc))
+
+
+class _Runnable(QRunnable):
+    def __init__(self, op: _Op, relay: _Relay) -> None:
+        super().__init__()
+        self._op = op
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            value, ok = self._op.fn(), True
+        except BaseException as exc:  # delivered to the GUI thread, never swallowed
+            value, ok = exc, False
+        self._relay.delivered.emit(self._op, value, ok)
+
+
+class _Runner:
+    def __init__(self) -> None:
+        self._relay: _Relay | None = None
+        self._readers: QThreadPool | None = None
+        self._writer: QThreadPool | None = None
+
+    def _ready(self) -> _Relay:
+        if self._relay is None:  # created on first use, on the GUI thread
+            self._relay = _Relay()
+            self._readers = QThreadPool()
+            self._readers.setMaxThreadCount(2)
+            self._writer = QThreadPool()
+            self._writer.setMaxThreadCount(1)  # one write at a time, in order
+        return self._relay
+
+    def submit(self, op: _Op, *, write: bool) -> None:
+        relay = self._ready()
+        relay.pending += 1
+        pool = self._writer if write else self._readers
+        assert pool is not None
+        pool.start(_Runnable(op, relay))
+
+    @property
+    def relay(self) -> _Relay:
+        return self._ready()
+
+    def wait_for_done(self, msecs: int = 30_000) -> bool:
+        """Block until every worker is idle (shutdown and tests only; callbacks still queue)."""
+        if self._relay is None:
+            return True
+        assert self._readers is not None and self._writer is not None
+        return self._writer.waitForDone(msecs) and self._readers.waitForDone(msecs)
+
+
+_runner = _Runner()
+
+
+def run_query(
+    fn: Callable[[], Any],
+    *,
+    on_success: SuccessCallback | None = None,
+    on_failure: FailureCallback | None = None,
+    owner: QObject | None = None,
+) -> None:
+    """Run a read on a worker thread; callbacks run on the GUI thread (unless ``owner`` died)."""
+    _runner.submit(_Op(fn, on_success, on_failure, owner), write=False)
+
+
+def run_write(
+    fn: Callable[[], Any],
+    *,
+    on_success: SuccessCallback | None = None,
+    on_failure: FailureCallback | None = None,
+    owner: QObject | None = None,
+) -> None:
+    """Run a write on the single writer thread, after every write submitted before it."""
+    _runner.submit(_Op(fn, on_success, on_failure, owner), write=True)
+
+
+def pending() -> int:
+    """Operations submitted whose callbacks have not run yet."""
+    return _runner.relay.pending
+
+
+def finished_signal() -> Signal:
+    """Emitted after each operation's callbacks ran (for tests: ``qtbot.waitSignal``)."""
+    return _runner.relay.finished
+
+
+def wait_for_done(msecs: int = 30_000) -> bool:
+    return _runner.wait_for_done(msecs)

@@ -1,0 +1,43 @@
+"""The main window's pages, in navigation order: later areas add one line each.
+
+A page is a QWidget class constructed as ``Page(ctx, parent)``; it is imported
+and built the first time the user opens it, so start-up stays fast.  A page
+shows only when it is listed here *and* the signed-in role has its permission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+from app.services.permissions import Permission
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    title: str
+    permission: Permission
+    #: "package.module:ClassName", imported on first use.
+    factory: str
+
+    def load(self) -> type:
+        module_name, _, class_name = self.factory.partition(":")
+        return getattr(import_module(module_name), class_name)
+
+
+PAGES: list[PageSpec] = [
+    # PageSpec("today", "Today", Permission.VIEW_SCHEDULE, "app.ui.today:TodayPage"),
+    # PageSpec("calendar", "Calendar", Permission.VIEW_SCHEDULE, "app.ui.calendar:CalendarPage"),
+    # PageSpec("patients", "Patients", Permission.VIEW_PATIENTS, "app.ui.patients:PatientsPage"),
+    # PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans:PlansPage"),
+    # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
+    # PageSpec("reports", "Reports", Permission.VIEW_REPORTS, "app.ui.reports:ReportsPage"),
+    PageSpec(
+        "settings",
+        "Settings",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.settings_page:SettingsPage",
+    ),
+    PageSpec("audit", "Audit log", Permission.VIEW_AUDIT_LOG, "app.ui.audit_window:AuditWindow"),
+]

@@ -1,0 +1,218 @@
+"""Render CareDesk's windows to PNG files: ``python -m app.ui.screenshots OUTDIR``.
+
+Builds a sample clinic in a temporary folder (with an in-memory key store, so
+nothing touches this computer's keyring or CareDesk's real data), then grabs
+the setup wizard, the login window, the main window's pages and the lock screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SAMPLE_PASSWORD = "harbour lights 2031 tea"
+STAFF = (
+    ("carla", "Carla Mendes", "coordinator"),
+    ("rita", "Rita Okafor", "receptionist"),
+    ("drpark", "Dr. Daniel Park", "provider"),
+    ("sam", "Sam Whitaker", "receptionist"),
+)
+
+
+def _use_memory_keyring() -> None:
+    import keyring
+    import keyring.backend
+
+    class MemoryKeyring(keyring.backend.KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.entries: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.entries.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.entries[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.entries.pop((service, username), None)
+
+    keyring.set_keyring(MemoryKeyring())
+
+
+def _settle(app, widget) -> None:
+    widget.show()
+    for _ in range(5):
+        app.processEvents()
+
+
+def _save(app, widget, path: Path) -> None:
+    _settle(app, widget)
+    widget.grab().save(str(path))
+    print(path)
+
+
+def _sample_clinic(folder: Path):
+    from app.data.models.staff import Role
+    from app.services import auth, staff
+    from app.services.clinic import ClinicDetails, create_clinic
+    from app.services.errors import LoginFailedError
+
+    details = ClinicDetails(
+        name="Harbour Dental Care",
+        timezone="America/New_York",
+        address_line1="120 Harbour Street, Suite 4",
+        city="Portland",
+        region="ME",
+        postal_code="04101",
+        phone="(207) 555-0142",
+        email="desk@harbourdental.example",
+    )
+    clinic = create_clinic(
+        folder / "sample.caredesk", details, "olivia", "Olivia Bennett", SAMPLE_PASSWORD
+    )
+    owner = auth.login(clinic.db, "olivia", SAMPLE_PASSWORD)
+    for username, name, role in STAFF:
+        row = staff.create_staff(clinic.db, owner, username, name, Role(role), SAMPLE_PASSWORD)
+        if username == "carla":
+            staff.update_staff(
+                clinic.db, owner, row.id, full_name=name, role=Role(role), may_break_glass=True
+            )
+    carla = auth.login(clinic.db, "carla", SAMPLE_PASSWORD)
+    auth.start_emergency_access(clinic.db, carla, "Patient reports a severe allergic reaction")
+    auth.logout(clinic.db, carla)
+    for _ in range(2):
+        with contextlib.suppress(LoginFailedError):
+            auth.login(clinic.db, "sam", "wrong password")
+    auth.login(clinic.db, "rita", SAMPLE_PASSWORD)
+    return clinic
+
+
+def render(outdir: Path) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QWizard
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    _use_memory_keyring()
+    work = Path(tempfile.mkdtemp(prefix="caredesk-shots-"))
+    os.environ["CAREDESK_DATA_DIR"] = str(work / "userdata")
+    app = QApplication.instance() or QApplication(sys.argv)
+    from app.ui.application import configure_application
+
+    configure_application(app)
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(work / "qsettings"))
+
+    from app.services import auth
+    from app.services.clinic import get_details
+    from app.ui import ops
+    from app.ui.context import UiContext
+    from app.ui.login import LoginWindow
+    from app.ui.main_window import MainWindow
+    from app.ui.setup_wizard import SetupWizard
+
+    # The setup wizard, filled in as a new owner would.
+    wizard = SetupWizard(work / "new.caredesk")
+    wizard.resize(760, 720)
+    _save(app, wizard, outdir / "01-setup-welcome.png")
+    wizard.next()
+    form = wizard.clinic_page.form
+    form.name_edit.setText("Harbour Dental Care")
+    form.address_line1_edit.setText("120 Harbour Street, Suite 4")
+    form.city_edit.setText("Portland")
+    form.region_edit.setText("ME")
+    form.postal_code_edit.setText("04101")
+    form.phone_edit.setText("12")
+    form.set_timezone("America/New_York")
+    form._touched.update({"name", "phone"})
+    form.edited.emit()
+    _save(app, wizard, outdir / "02-setup-clinic-error.png")
+    form.phone_edit.setText("(207) 555-0142")
+    form.edited.emit()
+    wizard.next()
+    owner = wizard.owner_page
+    owner.full_name_edit.setText("Olivia Bennett")
+    owner.username_edit.setText("olivia")
+    owner.password_edit.setText(SAMPLE_PASSWORD)
+    owner.confirm_edit.setText(SAMPLE_PASSWORD)
+    owner._touched.update({"full_name", "username", "password", "confirm"})
+    owner.completeChanged.emit()
+    _save(app, wizard, outdir / "03-setup-owner.png")
+    wizard.next()
+    _save(app, wizard, outdir / "04-setup-summary.png")
+    wizard.button(QWizard.WizardButton.CommitButton).click()
+    ops.wait_for_done()
+    while ops.pending():
+        app.processEvents()
+    _save(app, wizard, outdir / "05-setup-recovery-kit.png")
+    ops.wait_for_done()
+    if wizard.clinic is not None:
+        wizard.clinic.db.close()
+    wizard.hide()
+
+    clinic = _sample_clinic(work)
+    details = get_details(clinic.db)
+    login = LoginWindow(clinic.db, details.name)
+    login.login.username_edit.setText("rita")
+    _save(app, login, outdir / "06-login.png")
+    login.login.password_edit.setText("not it")
+    login.login.show_message("The username or password is not right.")
+    _save(app, login, outdir / "07-login-failed.png")
+    login.hide()
+
+    owner_actor = auth.login(clinic.db, "olivia", SAMPLE_PASSWORD)
+    ctx = UiContext(clinic, owner_actor, details)
+    window = MainWindow(ctx)
+    window.resize(1180, 760)
+    window.start()
+    _save(app, window, outdir / "08-main-settings-clinic.png")
+    settings = window.show_page("settings")
+    settings.tabs.setCurrentWidget(settings.tab("staff"))
+    while ops.pending():
+        app.processEvents()
+    staff_tab = settings.tab("staff")
+    staff_tab.table.selectRow(0)
+    _save(app, window, outdir / "09-main-settings-staff.png")
+    window.show_page("audit")
+    while ops.pending():
+        app.processEvents()
+    _save(app, window, outdir / "10-main-audit-log.png")
+    window.show_page("settings")
+    settings.tabs.setCurrentIndex(0)
+    settings.tab("clinic").form.phone_edit.setText("(207) 555-01")
+    window.screen_lock.lock(idle=True)
+    while ops.pending():
+        app.processEvents()
+    _save(app, window, outdir / "11-main-locked.png")
+    window.screen_lock.stop()
+    window.hide()
+
+    rita = auth.login(clinic.db, "rita", SAMPLE_PASSWORD)
+    rita_window = MainWindow(UiContext(clinic, rita, details))
+    rita_window.resize(1180, 760)
+    _save(app, rita_window, outdir / "12-main-receptionist-home.png")
+    rita_window.hide()
+    ops.wait_for_done()
+    while ops.pending():
+        app.processEvents()
+    clinic.db.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", type=Path, help="folder for the PNG files")
+    args = parser.parse_args(argv)
+    render(args.outdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

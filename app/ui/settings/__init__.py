@@ -1,0 +1,1 @@
+"""The owner's Settings page: one tab per area (clinic details, staff accounts, …)."""

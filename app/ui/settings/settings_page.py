@@ -1,0 +1,68 @@
+"""The Settings page: one tab per area; a later area adds one line to ``TABS``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from app.services.permissions import Permission
+from app.ui.context import UiContext
+
+
+@dataclass(frozen=True)
+class SettingsTab:
+    key: str
+    title: str
+    permission: Permission
+    factory: str  # "module:Class", built as Class(ctx, parent)
+
+    def load(self) -> type:
+        module_name, _, class_name = self.factory.partition(":")
+        return getattr(import_module(module_name), class_name)
+
+
+TABS: list[SettingsTab] = [
+    SettingsTab(
+        "clinic",
+        "Clinic details",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.clinic_details:ClinicDetailsTab",
+    ),
+    SettingsTab(
+        "providers", "Providers", Permission.MANAGE_SETTINGS, "app.ui.settings.catalog:ProvidersTab"
+    ),
+    SettingsTab("rooms", "Rooms", Permission.MANAGE_SETTINGS, "app.ui.settings.catalog:RoomsTab"),
+    SettingsTab(
+        "services", "Services", Permission.MANAGE_SETTINGS, "app.ui.settings.catalog:ServicesTab"
+    ),
+    SettingsTab(
+        "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"
+    ),
+]
+
+
+class SettingsPage(QWidget):
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        title = QLabel("Settings")
+        title.setObjectName("pageTitle")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.setDocumentMode(True)
+        self.tab_widgets: dict[str, QWidget] = {}
+        for spec in TABS:
+            if ctx.allows(spec.permission):
+                widget = spec.load()(ctx, self.tabs)
+                self.tab_widgets[spec.key] = widget
+                self.tabs.addTab(widget, spec.title)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 0)
+        layout.setSpacing(12)
+        layout.addWidget(title)
+        layout.addWidget(self.tabs, 1)
+
+    def tab(self, key: str) -> QWidget:
+        return self.tab_widgets[key]

@@ -1,0 +1,179 @@
+"""Navigation follows the role; the status bar says who is signed in."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialog
+
+from app.services.audit import AuditFilter, list_entries
+from app.services.staff import list_staff, update_staff
+from app.ui import ops
+from app.ui.audit_window import AuditWindow
+from app.ui.main_window import EmergencyAccessDialog, MainWindow
+from app.ui.settings.settings_page import SettingsPage
+
+from .conftest import make_context
+
+
+def test_owner_sees_settings_and_audit(qtbot, owner_ctx):
+    window = MainWindow(owner_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    assert window.page_titles() == ["Settings", "Audit log"]
+    assert isinstance(window.stack.currentWidget(), SettingsPage)
+    assert "Olivia Owner · Owner" in window.user_label.text()
+    assert not window.emergency_badge.isVisible()
+    assert window.windowTitle() == "CareDesk — Harbour Dental Care"
+    audit = window.show_page("audit")
+    assert isinstance(audit, AuditWindow)
+
+
+def test_receptionist_sees_neither_settings_nor_audit_but_a_home_page(qtbot, receptionist_ctx):
+    window = MainWindow(receptionist_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    assert window.page_titles() == []
+    assert not window.nav.isVisible()
+    home = window.stack.currentWidget()
+    assert home is window.home_page
+    text = home.summary.text()
+    assert "Harbour Dental Care" in text
+    assert "Rita Reception" in text and "Receptionist" in text
+    assert "Book, move or cancel appointments" in text
+    assert "audit log" not in text.lower()  # not something a receptionist may do
+
+
+def test_geometry_is_remembered(qtbot, owner_ctx):
+    window = MainWindow(owner_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    window.resize(780, 520)  # the offscreen screen is 800 × 600
+    size = window.size()
+    window.close()
+    assert QSettings().value("main_window/geometry") is not None
+    again = MainWindow(owner_ctx)
+    qtbot.addWidget(again)
+    assert again.size() == size
+
+
+def test_emergency_access_shows_the_badge_and_flags_actions(
+    qtbot, clinic, owner_ctx, receptionist, monkeypatch
+):
+    update_staff(
+        clinic.db,
+        owner_ctx.actor,
+        receptionist.id,
+        full_name="Rita Reception",
+        role=receptionist.role,
+        may_break_glass=True,
+    )
+    ctx = make_context(clinic, "rita", "blue tulips on friday 9")
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.start()
+    monkeypatch.setattr(
+        EmergencyAccessDialog,
+        "ask",
+        classmethod(lambda cls, parent: "Patient collapsed in the waiting room"),
+    )
+    monkeypatch.setattr("app.ui.main_window.show_info", lambda *a, **k: None)
+    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+        window.emergency_action.trigger()
+    assert ctx.actor.in_emergency
+    assert window.emergency_badge.isVisible()
+    assert window.emergency_badge.text() == "EMERGENCY ACCESS"
+    assert not window.emergency_action.isEnabled()
+    rows = list_entries(clinic.db, owner_ctx.actor, AuditFilter(action="emergency_access"))
+    assert rows and rows[0].break_glass
+
+
+def test_emergency_access_refused_without_a_grant(qtbot, receptionist_ctx, monkeypatch):
+    window = MainWindow(receptionist_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    monkeypatch.setattr(
+        EmergencyAccessDialog, "ask", classmethod(lambda cls, parent: "Needed for a patient now")
+    )
+    shown: list[str] = []
+    monkeypatch.setattr("app.ui.main_window.show_warning", lambda _p, text: shown.append(text))
+    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+        window.emergency_action.trigger()
+    assert not receptionist_ctx.actor.in_emergency
+    assert not window.emergency_badge.isVisible()
+    assert shown and "an owner must grant it first" in shown[0]
+
+
+def test_emergency_dialog_escape_cancels(qtbot):
+    dialog = EmergencyAccessDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.keyClick(dialog, "\x1b")
+    assert dialog.result() == QDialog.DialogCode.Rejected
+
+
+def test_sign_out_returns_to_login(qtbot, owner_ctx):
+    window = MainWindow(owner_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    with qtbot.waitSignal(window.signed_out):
+        window.sign_out_button.click()
+    ops.wait_for_done()
+    qtbot.waitUntil(lambda: ops.pending() == 0)
+    assert len(list_staff(owner_ctx.db, owner_ctx.actor)) == 1
+    actions = [r.action for r in list_entries(owner_ctx.db, owner_ctx.actor, AuditFilter())]
+    assert actions[0] == "logout"
+
+
+def test_a_reset_password_must_be_replaced_before_work_starts(
+    qtbot, clinic, owner_ctx, receptionist, monkeypatch
+):
+    from app.services import auth, staff
+    from app.ui.change_password import ChangePasswordDialog, PasswordChange
+
+    staff.reset_password(clinic.db, owner_ctx.actor, receptionist.id, "temporary-pass-4471")
+    asked = []
+
+    def ask(cls, parent, *, forced, error=None):
+        asked.append((forced, error))
+        if error is None:  # first try: too short, the dialog comes back with the reason
+            return PasswordChange("temporary-pass-4471", "short")
+        return PasswordChange("temporary-pass-4471", "sunny harbour days 2027")
+
+    monkeypatch.setattr(ChangePasswordDialog, "ask", classmethod(ask))
+    ctx = make_context(clinic, "rita", "temporary-pass-4471")
+    assert ctx.actor.must_change_password
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.start()
+    qtbot.waitUntil(lambda: len(asked) == 2 and ops.pending() == 0)
+    assert asked[0] == (True, None)
+    assert "at least 12" in str(asked[1][1])
+    qtbot.waitUntil(lambda: not window.ctx.actor.must_change_password)
+    assert auth.login(clinic.db, "rita", "sunny harbour days 2027").username == "rita"
+
+
+def test_refusing_to_change_a_reset_password_signs_out(
+    qtbot, clinic, owner_ctx, receptionist, monkeypatch
+):
+    from app.services import staff
+    from app.ui.change_password import ChangePasswordDialog
+
+    staff.reset_password(clinic.db, owner_ctx.actor, receptionist.id, "temporary-pass-4471")
+    monkeypatch.setattr(ChangePasswordDialog, "ask", classmethod(lambda cls, *a, **k: None))
+    window = MainWindow(make_context(clinic, "rita", "temporary-pass-4471"))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.signed_out):
+        window.start()
+
+
+def test_change_password_dialog_checks_the_repeat(qtbot):
+    from app.ui.change_password import ChangePasswordDialog
+
+    dialog = ChangePasswordDialog(None, forced=False)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.current_edit, "old password 123")
+    qtbot.keyClicks(dialog.new_edit, "new password 4567")
+    qtbot.keyClicks(dialog.confirm_edit, "new password 4568")
+    dialog.on_accept_clicked()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert "not the same" in dialog.fields["confirm"].error()
