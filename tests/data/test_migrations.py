@@ -126,4 +126,4 @@ def test_every_foreign_key_says_what_happens_on_delete(table: str) -> None:
 
 
 def test_head_revision_constant_matches_the_scripts() -> None:
-    assert migrate.HEAD_REVISION == migrate.head_revision()
+    assert migrate.head_revision() == migrate.HEAD_REVISION
