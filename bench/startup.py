@@ -4,7 +4,9 @@ Each run is a new process.  The GUI, when ``CAREDESK_BENCH_EXIT_ON_LOGIN_PAINT=1
 is set, prints a line starting with ``CAREDESK_LOGIN_PAINTED`` on stdout at the
 login window's first paint and exits; the time from spawning the process to
 that line is the figure (median of 5 after one warm-up start that compiles
-byte code and fills the OS file cache).
+byte code and fills the OS file cache).  With the flag set to ``ready`` the GUI
+reports once the clinic is unlocked behind the window and a user can sign in:
+that second figure is printed beside the first.
 """
 
 from __future__ import annotations
@@ -26,17 +28,18 @@ TIMEOUT_S = 60
 
 def gui_honours_flag() -> bool:
     """Whether some module of the GUI reads the flag (else every run would just hang)."""
-    return any(ENV_FLAG in path.read_text(encoding="utf-8")
-               for path in (REPO / "app" / "ui").rglob("*.py"))  # fmt: skip
+    return any(
+        ENV_FLAG in path.read_text(encoding="utf-8") for path in (REPO / "app" / "ui").rglob("*.py")
+    )
 
 
 class StartFailed(Exception):
     pass
 
 
-def one_start(db: Path) -> float:
+def one_start(db: Path, mode: str = "1") -> float:
     """Seconds from spawning the process to the paint marker on its stdout."""
-    env = child_environment(**{ENV_FLAG: "1"})
+    env = child_environment(**{ENV_FLAG: mode})
     with tempfile.TemporaryFile(mode="w+") as errors:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -87,6 +90,7 @@ def run(args) -> dict:
     try:
         one_start(db)
         times = [one_start(db) for _ in range(runs)]
+        ready_times = [one_start(db, "ready") for _ in range(runs)]
     except StartFailed as failure:
         result = {"bench": "startup", "n": 0, "error": str(failure), "target_ms": TARGET_MS}
         emit(result, f"startup: {failure}", args.json)
@@ -97,10 +101,12 @@ def run(args) -> dict:
         "p50_ms": median_ms(times),
         "p95_ms": p95_ms(times),
         "target_ms": TARGET_MS,
+        "ready_p50_ms": median_ms(ready_times),
     }
     human = (
         f"startup (spawn → login window painted): median {result['p50_ms']} ms, "
-        f"p95 {result['p95_ms']} ms over {runs} starts (target ≤ {TARGET_MS} ms)"
+        f"p95 {result['p95_ms']} ms over {runs} starts (target ≤ {TARGET_MS} ms); "
+        f"clinic unlocked and sign-in possible: median {result['ready_p50_ms']} ms"
     )
     emit(result, human, args.json)
     return result
