@@ -226,7 +226,7 @@ class AuditWindow(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((185, 90, 190, 130, 70, 120)):
+        for column, width in enumerate((185, 110, 160, 140, 70, 130)):
             self.table.setColumnWidth(column, width)
 
         legend = QLabel("⚠ Rows in red were done under emergency (break-glass) access.")

@@ -70,9 +70,8 @@ class HomePage(QWidget):
             clinic_lines.append(escape(contact))
         self.summary.setText(
             f"<p>{'<br>'.join(clinic_lines)}</p>"
-            f"<p>You are signed in as <b>{escape(actor.full_name)}</b> "
-            f"({escape(actor.username)}), with the role "
-            f"<b>{escape(role_label(actor.role))}</b>.</p>"
+            f"<p>You are signed in as <b>{escape(actor.full_name)}</b>, "
+            f"{escape(role_label(actor.role)).lower()}.</p>"
             f"<p>Your role lets you:</p><ul>{items}</ul>"
             "<p>Press <b>Ctrl+L</b> to lock the screen when you step away from the desk; "
             "it also locks itself after "

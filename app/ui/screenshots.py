@@ -1,7 +1,7 @@
 """Render CareDesk's windows to PNG files: ``python -m app.ui.screenshots OUTDIR``.
 
-Builds a sample clinic in a temporary folder (with an in-memory key store, so
-nothing touches this computer's keyring or CareDesk's real data), then grabs
+Builds the demo clinic's data in a temporary folder (with an in-memory key store,
+so nothing touches this computer's keyring or CareDesk's real data), then grabs
 the setup wizard, the login window, the main window's pages and the lock screen.
 """
 
@@ -17,12 +17,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SAMPLE_PASSWORD = "harbour lights 2031 tea"
-STAFF = (
-    ("carla", "Carla Mendes", "coordinator"),
-    ("rita", "Rita Okafor", "receptionist"),
-    ("drpark", "Dr. Daniel Park", "provider"),
-    ("sam", "Sam Whitaker", "receptionist"),
-)
 
 
 def _use_memory_keyring() -> None:
@@ -60,39 +54,19 @@ def _save(app, widget, path: Path) -> None:
     print(path)
 
 
-def _sample_clinic(folder: Path):
-    from app.data.models.staff import Role
-    from app.services import auth, staff
-    from app.services.clinic import ClinicDetails, create_clinic
+def _demo_clinic(folder: Path):
+    """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
+    from app.services import auth
     from app.services.errors import LoginFailedError
+    from app.services.seed import DEMO_PASSWORD, create_seeded_clinic
 
-    details = ClinicDetails(
-        name="Harbour Dental Care",
-        timezone="America/New_York",
-        address_line1="120 Harbour Street, Suite 4",
-        city="Portland",
-        region="ME",
-        postal_code="04101",
-        phone="(207) 555-0142",
-        email="desk@harbourdental.example",
-    )
-    clinic = create_clinic(
-        folder / "sample.caredesk", details, "olivia", "Olivia Bennett", SAMPLE_PASSWORD
-    )
-    owner = auth.login(clinic.db, "olivia", SAMPLE_PASSWORD)
-    for username, name, role in STAFF:
-        row = staff.create_staff(clinic.db, owner, username, name, Role(role), SAMPLE_PASSWORD)
-        if username == "carla":
-            staff.update_staff(
-                clinic.db, owner, row.id, full_name=name, role=Role(role), may_break_glass=True
-            )
-    carla = auth.login(clinic.db, "carla", SAMPLE_PASSWORD)
-    auth.start_emergency_access(clinic.db, carla, "Patient reports a severe allergic reaction")
-    auth.logout(clinic.db, carla)
+    clinic = create_seeded_clinic(folder / "demo.caredesk", patients=2000, years=2, seed=2026)
+    coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
+    auth.logout(clinic.db, coordinator)
     for _ in range(2):
         with contextlib.suppress(LoginFailedError):
-            auth.login(clinic.db, "sam", "wrong password")
-    auth.login(clinic.db, "rita", SAMPLE_PASSWORD)
+            auth.login(clinic.db, "receptionist", "wrong password")
+    auth.login(clinic.db, "receptionist", DEMO_PASSWORD)
     return clinic
 
 
@@ -158,17 +132,19 @@ def render(outdir: Path) -> None:
         wizard.clinic.db.close()
     wizard.hide()
 
-    clinic = _sample_clinic(work)
+    from app.services.seed import DEMO_PASSWORD
+
+    clinic = _demo_clinic(work)
     details = get_details(clinic.db)
     login = LoginWindow(clinic.db, details.name)
-    login.login.username_edit.setText("rita")
+    login.login.username_edit.setText("receptionist")
     _save(app, login, outdir / "06-login.png")
     login.login.password_edit.setText("not it")
     login.login.show_message("The username or password is not right.")
     _save(app, login, outdir / "07-login-failed.png")
     login.hide()
 
-    owner_actor = auth.login(clinic.db, "olivia", SAMPLE_PASSWORD)
+    owner_actor = auth.login(clinic.db, "owner", DEMO_PASSWORD)
     ctx = UiContext(clinic, owner_actor, details)
     window = MainWindow(ctx)
     window.resize(1180, 760)
@@ -181,6 +157,12 @@ def render(outdir: Path) -> None:
     staff_tab = settings.tab("staff")
     staff_tab.table.selectRow(0)
     _save(app, window, outdir / "09-main-settings-staff.png")
+    for number, key in ((13, "providers"), (14, "services")):
+        settings.tabs.setCurrentWidget(settings.tab(key))
+        while ops.pending():
+            app.processEvents()
+        _save(app, window, outdir / f"{number}-main-settings-{key}.png")
+    settings.tabs.setCurrentIndex(0)
     window.show_page("audit")
     while ops.pending():
         app.processEvents()
@@ -195,7 +177,7 @@ def render(outdir: Path) -> None:
     window.screen_lock.stop()
     window.hide()
 
-    rita = auth.login(clinic.db, "rita", SAMPLE_PASSWORD)
+    rita = auth.login(clinic.db, "receptionist", DEMO_PASSWORD)
     rita_window = MainWindow(UiContext(clinic, rita, details))
     rita_window.resize(1180, 760)
     _save(app, rita_window, outdir / "12-main-receptionist-home.png")
