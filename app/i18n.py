@@ -147,7 +147,8 @@ def clinic_zone(timezone: str) -> zoneinfo.ZoneInfo:
     """The clinic's time zone, with a clear message for a name that does not exist."""
     try:
         return zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+    # OSError: a region folder such as "America" is not a zone (IsADirectoryError).
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ValueError(f"Unknown time zone: {timezone!r}.") from None
 
 

@@ -178,6 +178,7 @@ def test_weak_owner_password_leaves_nothing_behind(tmp_path, clinic_details, mem
     [
         ({"name": "   "}, "name"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": "America"}, "timezone"),
         ({"locale": "xx_YY"}, "locale"),
         ({"currency": "DOUBLOONS"}, "currency"),
         ({"phone": "12"}, "phone"),
