@@ -11,37 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
-import keyring.backend
-import keyring.errors
 import pytest
 
-
-class InMemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend (the keyring API end to end) that forgets on exit."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.entries[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError(username) from None
+from app.data.keys import MemoryKeyring
 
 
 @pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[InMemoryKeyring]:
+def memory_keyring() -> Iterator[MemoryKeyring]:
     previous = keyring.get_keyring()
-    backend = InMemoryKeyring()
+    backend = MemoryKeyring()
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)

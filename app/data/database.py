@@ -9,6 +9,7 @@ byte-identical.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -202,6 +203,13 @@ def create_empty(path: Path, key: DatabaseKey) -> Database:
         conn.execute(text("CREATE TABLE IF NOT EXISTS _caredesk_init (x INTEGER)"))
         conn.execute(text("DROP TABLE _caredesk_init"))
     return Database(path=path, engine=engine)
+
+
+def remove_database_files(path: Path) -> None:
+    """Delete a database file with its -wal/-shm/-journal companions (a failed creation)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(path) + suffix).unlink()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keyring
+import keyring.backend
 import keyring.errors
 
 KEYRING_SERVICE = "caredesk"
@@ -146,3 +147,29 @@ def passphrase_from_environment() -> DatabaseKey | None:
     """The CLI's fallback where there is no keyring: ``CAREDESK_PASSPHRASE``."""
     value = os.environ.get(PASSPHRASE_ENV)
     return parse_recovery_input(value) if value else None
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring that forgets everything on exit.
+
+    For the test suite, the screenshot script and the installer's self-test: the
+    real keyring API end to end, without touching this computer's key store.
+    """
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.entries[(service, username)]
+        except KeyError:
+            raise keyring.errors.PasswordDeleteError(username) from None

@@ -17,7 +17,13 @@ from sqlalchemy import inspect as sa_inspect
 
 from app import paths
 from app.data import keys, migrate
-from app.data.database import Database, backup_copy, check_file_looks_encrypted, connect
+from app.data.database import (
+    Database,
+    backup_copy,
+    check_file_looks_encrypted,
+    connect,
+    remove_database_files,
+)
 from app.data.database import create_empty as create_empty_database
 from app.data.errors import DatabaseDamagedError, DatabaseLockedError, NotACareDeskDatabaseError
 from app.data.keys import DatabaseKey, KeyringUnavailable
@@ -131,12 +137,6 @@ class OpenClinic:
         return self.db.path
 
 
-def _remove_database_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(path) + suffix).unlink()
-
-
 def create_clinic(
     path: Path,
     details: ClinicDetails,
@@ -179,7 +179,7 @@ def create_clinic(
             keys.store_key(db_id, key)
     except BaseException:
         db.close()
-        _remove_database_files(path)
+        remove_database_files(path)
         if db_id is not None:
             with contextlib.suppress(KeyringUnavailable):
                 keys.forget_key(db_id)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app import paths
 from app.data import keys
+from app.data.database import remove_database_files
 from app.data.errors import DatabaseDamagedError, DatabaseLockedError
 from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.services.clinic import OpenClinic, open_clinic
@@ -43,12 +44,6 @@ def _demo_key(path: Path) -> DatabaseKey:
     return stored or DatabaseKey(passphrase=DEMO_PASSPHRASE)
 
 
-def _remove_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(path) + suffix).unlink()
-
-
 def open_or_create_demo(
     today: date | None = None, *, progress: Progress | None = None
 ) -> OpenClinic:
@@ -66,12 +61,12 @@ def open_or_create_demo(
             log.warning(
                 "the demo clinic could not be opened; setting it aside and making a new one"
             )
-            _remove_files(aside)
+            remove_database_files(aside)
             os.replace(path, aside)
     # Built under another name and renamed when complete, so an interrupted first run
     # never leaves a half-made demo behind to be opened next time.
     partial = path.with_name(path.name + ".partial")
-    _remove_files(partial)
+    remove_database_files(partial)
     clinic = create_seeded_clinic(
         partial,
         patients=DEMO_PATIENTS,
@@ -86,7 +81,8 @@ def open_or_create_demo(
     # Closing the last connection folds the write-ahead log into the file; should one be
     # left, it moves with the file so nothing written is lost.
     for suffix in ("-wal", "-shm"):
-        _remove_files(Path(str(path) + suffix))
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(path) + suffix).unlink()
         with contextlib.suppress(FileNotFoundError):
             os.replace(str(partial) + suffix, str(path) + suffix)
     os.replace(partial, path)

@@ -45,6 +45,7 @@ from faker import Faker
 from sqlalchemy import Connection, Table, func, select, update
 
 from app.data import keys
+from app.data.database import remove_database_files
 from app.data.keys import KeyringUnavailable
 from app.data.models import (
     AccountAdjustment,
@@ -2465,12 +2466,6 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
-def _remove_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(path) + suffix).unlink()
-
-
 def create_seeded_clinic(
     path: Path,
     *,
@@ -2511,7 +2506,7 @@ def create_seeded_clinic(
             )
     except BaseException:
         clinic.db.close()
-        _remove_files(path)
+        remove_database_files(path)
         if clinic.key_in_keyring:
             with contextlib.suppress(KeyringUnavailable, ValueError, OSError):
                 keys.forget_key(keys.database_id(path))

@@ -21,23 +21,8 @@ SAMPLE_PASSWORD = "harbour lights 2031 tea"
 
 def _use_memory_keyring() -> None:
     import keyring
-    import keyring.backend
 
-    class MemoryKeyring(keyring.backend.KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.entries.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.entries.pop((service, username), None)
+    from app.data.keys import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
 

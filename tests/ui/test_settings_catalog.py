@@ -11,7 +11,6 @@ from app.services import catalog
 from app.services.catalog import Interval, ProviderData, RoomData, ServiceData
 from app.ui import ops
 from app.ui.settings.catalog import (
-    CatalogTableModel,
     ProviderDialog,
     ProvidersTab,
     RoomDialog,
@@ -19,6 +18,7 @@ from app.ui.settings.catalog import (
     ServiceDialog,
     ServicesTab,
 )
+from app.ui.widgets.row_table import RowTableModel
 
 
 def _settle(qtbot) -> None:
@@ -172,6 +172,6 @@ def test_room_dialog_keeps_id_and_version(qtbot):
 def test_catalog_model_passes_the_model_tester(qtmodeltester, owner_ctx, qtbot):
     tab = ServicesTab(owner_ctx)
     qtbot.addWidget(tab)
-    model: CatalogTableModel = tab.model
+    model: RowTableModel = tab.model
     model.set_rows([ServiceData("A", id=1), ServiceData("B", id=2, is_active=False)])
     qtmodeltester.check(model)

@@ -8,12 +8,11 @@ its own dialog.  Nothing is deleted: appointments keep referring to it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -21,7 +20,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QBrush, QColor, QKeySequence
+from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -59,67 +58,9 @@ from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField
 from app.ui.widgets.messages import show_warning
+from app.ui.widgets.row_table import Column, RowTableModel
 
 Index = QModelIndex | QPersistentModelIndex
-
-
-@dataclass(frozen=True)
-class Column:
-    title: str
-    text: Callable[[Any], str]
-    #: A "#rrggbb" colour shown as a swatch in this column, if any.
-    swatch: Callable[[Any], str] | None = None
-    align_right: bool = False
-
-
-class CatalogTableModel(QAbstractTableModel):
-    """Rows of plain catalog data (ProviderData / RoomData / ServiceData)."""
-
-    def __init__(self, columns: list[Column], parent=None) -> None:
-        super().__init__(parent)
-        self.columns = columns
-        self._rows: list[Any] = []
-
-    def set_rows(self, rows: list[Any]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row_at(self, row: int) -> Any | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.columns)
-        ):
-            return self.columns[section].title
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        if not 0 <= index.column() < len(self.columns):
-            return None
-        row, column = self._rows[index.row()], self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row)
-        if role == Qt.ItemDataRole.DecorationRole and column.swatch is not None:
-            return QColor(column.swatch(row))
-        if role == Qt.ItemDataRole.ForegroundRole and not row.is_active:
-            return QBrush(QColor("#8a8f98"))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.UserRole:
-            return row.id
-        return None
 
 
 class ColourButton(QPushButton):
@@ -478,7 +419,7 @@ class CatalogTab(QWidget):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.model = CatalogTableModel(self.columns(), self)
+        self.model = RowTableModel(self.columns(), self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import import_module
-
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.services.permissions import Permission
 from app.ui.context import UiContext
+from app.ui.pages import PageSpec
 
-
-@dataclass(frozen=True)
-class SettingsTab:
-    key: str
-    title: str
-    permission: Permission
-    factory: str  # "module:Class", built as Class(ctx, parent)
-
-    def load(self) -> type:
-        module_name, _, class_name = self.factory.partition(":")
-        return getattr(import_module(module_name), class_name)
-
+# A tab is described like a main-window page: built on first use, shown by permission.
+SettingsTab = PageSpec
 
 TABS: list[SettingsTab] = [
     SettingsTab(

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
-from PySide6.QtGui import QBrush, QColor, QKeySequence
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Slot
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,75 +34,35 @@ from app.ui.context import UiContext
 from app.ui.labels import role_label
 from app.ui.widgets.form_field import FieldErrors, FormField
 from app.ui.widgets.messages import show_warning
+from app.ui.widgets.row_table import Column, RowTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 
 
-class StaffTableModel(QAbstractTableModel):
+def staff_status(row: StaffRow) -> str:
+    if not row.is_active:
+        return "Inactive"
+    return "Locked out" if row.locked else "Active"
+
+
+class StaffTableModel(RowTableModel):
     """Staff accounts as plain rows (``StaffRow``), one per line."""
 
-    COLUMNS = ("Name", "Username", "Role", "Status", "Emergency access", "Last sign-in")
-
     def __init__(self, format_time: Callable[[Any], str] = str, parent=None) -> None:
-        super().__init__(parent)
-        self._rows: list[StaffRow] = []
-        self._format_time = format_time
-
-    def set_rows(self, rows: list[StaffRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row_at(self, row: int) -> StaffRow | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
-
-    @staticmethod
-    def status_text(row: StaffRow) -> str:
-        if not row.is_active:
-            return "Inactive"
-        return "Locked out" if row.locked else "Active"
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row, column = self._rows[index.row()], index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return row.full_name
-            if column == 1:
-                return row.username
-            if column == 2:
-                return role_label(row.role)
-            if column == 3:
-                return self.status_text(row)
-            if column == 4:
-                return "Allowed" if row.may_break_glass else "—"
-            if column == 5:
-                return self._format_time(row.last_login_at) if row.last_login_at else "Never"
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if not row.is_active:
-                return QBrush(QColor("#8a8f98"))
-            if column == 3 and row.locked:
-                return QBrush(QColor("#b3261e"))
-        if role == Qt.ItemDataRole.UserRole:
-            return row.id
-        return None
+        super().__init__(
+            [
+                Column("Name", lambda r: r.full_name),
+                Column("Username", lambda r: r.username),
+                Column("Role", lambda r: role_label(r.role)),
+                Column("Status", staff_status, colour=lambda r: "#b3261e" if r.locked else None),
+                Column("Emergency access", lambda r: "Allowed" if r.may_break_glass else "—"),
+                Column(
+                    "Last sign-in",
+                    lambda r: format_time(r.last_login_at) if r.last_login_at else "Never",
+                ),
+            ],
+            parent,
+        )
 
 
 @dataclass(frozen=True)

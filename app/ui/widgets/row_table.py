@@ -1,0 +1,79 @@
+"""A table model for lists of plain rows: the columns say what each cell shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    text: Callable[[Any], str]
+    #: A "#rrggbb" colour shown as a swatch in this column, if any.
+    swatch: Callable[[Any], str] | None = None
+    align_right: bool = False
+    #: A "#rrggbb" text colour for this cell (e.g. red for "Locked out"), or None.
+    colour: Callable[[Any], str | None] | None = None
+
+
+class RowTableModel(QAbstractTableModel):
+    """Rows of plain data objects (dataclasses), one per line, described by ``Column``s.
+
+    Rows with ``is_active`` false are greyed; ``UserRole`` gives the row's ``id``.
+    """
+
+    def __init__(self, columns: list[Column], parent=None) -> None:
+        super().__init__(parent)
+        self.columns = columns
+        self._rows: list[Any] = []
+
+    def set_rows(self, rows: list[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def row_at(self, row: int) -> Any | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.columns)
+        ):
+            return self.columns[section].title
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        if not 0 <= index.column() < len(self.columns):
+            return None
+        row, column = self._rows[index.row()], self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.text(row)
+        if role == Qt.ItemDataRole.DecorationRole and column.swatch is not None:
+            return QColor(column.swatch(row))
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if not getattr(row, "is_active", True):
+                return QBrush(QColor("#8a8f98"))
+            colour = column.colour(row) if column.colour else None
+            return QBrush(QColor(colour)) if colour else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return row.id
+        return None
