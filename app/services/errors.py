@@ -31,6 +31,8 @@ __all__ = [
     "NetworkShareError",
     "NotACareDeskDatabaseError",
     "NotFoundError",
+    "NoteLockedError",
+    "PatientChangedError",
     "PermissionDeniedError",
     "ValidationError",
     "WeakPasswordError",
@@ -98,3 +100,25 @@ class KeyRequiredError(CareDeskError):
             )
         super().__init__(message)
         self.keyring_missing = keyring_missing
+
+
+class PatientChangedError(ConcurrentEditError):
+    """Someone else saved this patient since the form was loaded."""
+
+    def __init__(self, changed_by: str, changed_at) -> None:
+        when = changed_at.strftime("%H:%M") if changed_at is not None else "a moment ago"
+        CareDeskError.__init__(
+            self,
+            f"This patient was changed by {changed_by} at {when} while you were editing. "
+            "Reload to see their changes, or overwrite them with yours.",
+        )
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+
+class NoteLockedError(CareDeskError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This consultation note is signed and locked; it cannot be changed. "
+            "Add an addendum to correct or complete it."
+        )
