@@ -80,6 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recompute the audit trail's hash chain and name any edited or deleted row.",
     )
     verify.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+
+    patients = commands.add_parser("patients", help="patients", description="Patient tools.")
+    patient_commands = patients.add_subparsers(
+        dest="patients_command", metavar="ACTION", required=True
+    )
+    search = patient_commands.add_parser(
+        "search",
+        help="find patients as the Patients page does",
+        description="Find patients by name, phone, e-mail, date of birth or chart number "
+        "(the same search as the Patients page). Prints id, chart number, name, date of "
+        "birth and phone; the search is recorded in the audit trail.",
+    )
+    search.add_argument("query", metavar="QUERY", help='e.g. "nguyen", "(512) 555-0142"')
+    search.add_argument("--json", action="store_true", help="print one JSON list")
+    search.add_argument("--limit", type=_positive_int, default=50, help="most results (50)")
+    search.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
     return parser
 
 
@@ -150,6 +166,40 @@ def _cmd_audit(args) -> int:
     return _fail(f"the audit trail has {len(result.problems)} problem(s)")
 
 
+def _cmd_patients(args) -> int:
+    import json
+
+    from app.services.patients import system_search
+
+    path = _database_path(args)
+    if path is None:
+        return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
+    clinic = _open_for_cli(path)
+    try:
+        hits = system_search(clinic.db, args.query, limit=args.limit)
+    finally:
+        clinic.db.close()
+    if args.json:
+        rows = [
+            {
+                "id": hit.id,
+                "chart_number": hit.chart_number,
+                "name": hit.display_name,
+                "date_of_birth": hit.date_of_birth.isoformat() if hit.date_of_birth else None,
+                "phone": hit.phone,
+            }
+            for hit in hits
+        ]
+        _say(json.dumps(rows, ensure_ascii=False))
+        return EXIT_OK
+    for hit in hits:
+        born = hit.date_of_birth.isoformat() if hit.date_of_birth else "-"
+        _say(f"{hit.id}\t{hit.chart_number}\t{hit.display_name}\t{born}\t{hit.phone or '-'}")
+    if not hits:
+        _say("No patient matches.")
+    return EXIT_OK
+
+
 class _ProgressBar:
     """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
 
@@ -200,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_db(args)
         if args.command == "audit":
             return _cmd_audit(args)
+        if args.command == "patients":
+            return _cmd_patients(args)
     except CareDeskError as error:
         return _fail(str(error))
     except KeyboardInterrupt:

@@ -11,9 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import cipher, open_db, startup
+from bench import cipher, open_db, search, startup
 
-BENCHMARKS = {"startup": startup.run, "open": open_db.run, "cipher": cipher.run}
+BENCHMARKS = {
+    "startup": startup.run,
+    "open": open_db.run,
+    "cipher": cipher.run,
+    "search": search.run,
+}
 
 
 def _positive(text: str) -> int:

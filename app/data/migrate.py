@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 #: The newest revision, so that opening an up-to-date clinic needs no Alembic import.
 #: tests/data/test_migrations.py checks it against the migration scripts.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def _config() -> Config:
@@ -58,23 +58,44 @@ def needs_upgrade(db: Database) -> bool:
     return current != head_revision()
 
 
+def _run(db: Database, step) -> None:
+    """Run ``step(cfg)`` in one transaction, foreign keys checked once at the end on SQLite.
+
+    Batch mode rebuilds a table by copying it and dropping the original; with
+    enforcement on, SQLite refuses to drop a table other rows refer to.  SQLite's
+    own recipe for schema changes: enforcement off (outside the transaction),
+    change, ``PRAGMA foreign_key_check`` before commit, enforcement on again.
+    """
+    cfg = _config()
+    with db.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        driver = conn.connection.driver_connection
+        if sqlite:
+            driver.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left {len(broken)} broken references")
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys = ON")
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
     from alembic import command
 
-    cfg = _config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    _run(db, lambda cfg: command.upgrade(cfg, revision))
 
 
 def downgrade(db: Database, revision: str) -> None:
     """Step the schema back (developers and tests; clinics only ever move forward)."""
     from alembic import command
 
-    cfg = _config()
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+    _run(db, lambda cfg: command.downgrade(cfg, revision))
 
 
 def autogenerate_revision(db: Database, message: str) -> None:

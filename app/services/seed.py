@@ -31,7 +31,6 @@ import contextlib
 import heapq
 import json
 import random
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from app.data.models import (
     InsuranceVerification,
     NoteAddendum,
     Patient,
+    PatientSearchTerm,
     Payment,
     PaymentAllocation,
     PaymentPlan,
@@ -83,6 +83,7 @@ from app.data.models.base import Base
 from app.money import round_money
 from app.services.audit import AuditAction, record
 from app.services.clinic import ClinicDetails, OpenClinic, create_clinic
+from app.services.patients import fold_for_search, patient_search_name, search_terms
 from app.services.staff import add_staff_row
 from app.services.uow import unit_of_work
 
@@ -373,21 +374,18 @@ _APPOINTMENT_NOTES = ("Prefers morning appointments", "Needs extra time: anxious
                       "Bring previous x-rays", "Will come by bus; may be a few minutes late",
                       "Interpreter not needed: speaks Spanish with Sofía",
                       "Wants to discuss payment options at check-out")  # fmt: skip
+#: The journey the simulation tracks, in the stages the front desk works with.
+_STAGE_OF_OLD = {
+    "consulted": "consultation",
+    "plan_presented": "consultation",
+    "in_treatment": "in_treatment",
+    "completed": "follow_up",
+    "recall": "follow_up",
+    "inactive": "inactive",
+}
 _HOLIDAYS = {(1, 1), (7, 4), (12, 24), (12, 25), (12, 31)}
 
 # --- small helpers --------------------------------------------------------------------------
-
-
-def fold_for_search(text: str) -> str:
-    """Lower-case, accent-free, single-spaced: how ``patients.search_name`` stores names."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())
-
-
-def patient_search_name(first: str, middle: str, last: str, preferred: str) -> str:
-    """The ``search_name`` of a patient: "last first preferred middle", folded."""
-    return fold_for_search(" ".join(p for p in (last, first, preferred, middle) if p))
 
 
 def _money(text: str | Decimal) -> Decimal:
@@ -2268,10 +2266,35 @@ class _Seeder:
         total = self.n_patients
         for pid in range(1, total + 1):
             row = self.out.add(Patient, self.patient_row(pid))
-            if row["journey_stage"] == "recall":
+            self.write_search_terms(row)
+            if self.journey(pid)[0] == "recall":
                 self.recall_outreach(pid)
             if pid % 5000 == 0 or pid == total:
                 self.progress("Writing patients", pid, total)
+
+    def write_search_terms(self, row: dict) -> None:
+        terms = search_terms(
+            first_name=row["first_name"],
+            middle_name=row["middle_name"],
+            last_name=row["last_name"],
+            preferred_name=row["preferred_name"],
+            phones=(row["mobile_phone"], row["home_phone"], row["work_phone"]),
+            email=row["email"],
+            chart_number=row["chart_number"],
+        )
+        for term, kind in sorted(terms):
+            self.out.add(PatientSearchTerm, {"patient_id": row["id"], "term": term, "kind": kind})
+
+    def stage(self, pid: int) -> tuple[str, datetime, str]:
+        """The journey of :meth:`journey` in the front desk's stages (see JourneyStage)."""
+        old, since, reason = self.journey(pid)
+        if old == "inactive" and reason == "Did not book":
+            return "lost", since, reason
+        if old == "lead":
+            return ("booked" if self.state[pid].future else "inquiry"), since, reason
+        if old == "plan_accepted":
+            return ("booked" if self.state[pid].future else "consultation"), since, reason
+        return _STAGE_OF_OLD[old], since, reason
 
     def recall_outreach(self, pid: int) -> None:
         """Patients due back get a reminder about six months after their last visit."""
@@ -2303,9 +2326,9 @@ class _Seeder:
         rng = random.Random(self.seed * 1_000_003 + pid + 7_777_777)
         registered = self.registered_at(pid)
         state = self.state[pid]
-        stage, since, reason = self.journey(pid)
+        stage, since, reason = self.stage(pid)
         target = self.merged_into.get(pid)
-        lead_without_dob = stage == "lead" and not state.future and rng.random() < 0.4
+        lead_without_dob = stage == "inquiry" and not state.future and rng.random() < 0.4
         city, zips, _ = _CITIES[_weighted(rng, [(i, c[2]) for i, c in enumerate(_CITIES)])]
         email = ""
         if rng.random() < 0.82:
@@ -2356,7 +2379,7 @@ class _Seeder:
             "lead_source": self.lead_source[pid],
             "journey_stage": stage,
             "journey_stage_since": since,
-            "inactive_reason": reason,
+            "journey_reason": reason,
             "primary_provider_id": primary,
             "merged_into_id": target,
             "merged_at": since if target else None,

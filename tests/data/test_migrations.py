@@ -35,7 +35,7 @@ def _schema_differences(db: Database) -> list:
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_db: Database) -> None:
-    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0002"
+    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0003"
     assert not migrate.needs_upgrade(migrated_db)
     tables = set(inspect(migrated_db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -81,7 +81,7 @@ def test_upgrade_from_0001_adds_triggers_and_keeps_rows(db_path: Path, db_key: D
         db = connect(db_path, db_key)
         assert migrate.needs_upgrade(db)
         migrate.upgrade(db)
-        assert migrate.current_revision(db) == "0002"
+        assert migrate.current_revision(db) == "0003"
         assert _triggers(db) == AUDIT_TRIGGERS
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT username FROM staff").scalars().all() == ["owner"]
@@ -127,3 +127,70 @@ def test_every_foreign_key_says_what_happens_on_delete(table: str) -> None:
 
 def test_head_revision_constant_matches_the_scripts() -> None:
     assert migrate.head_revision() == migrate.HEAD_REVISION
+
+
+def test_upgrade_from_0002_maps_journey_stages_and_keeps_triggers_and_references(
+    db_path: Path, db_key: DatabaseKey
+) -> None:
+    db = create_empty(db_path, db_key)
+    try:
+        migrate.upgrade(db, "0002")
+        at = datetime(2026, 1, 5, 9, 30)
+        old_stages = ["lead", "consulted", "plan_accepted", "in_treatment", "recall", "inactive"]
+        with db.engine.begin() as conn:
+            for n, stage in enumerate(old_stages, start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO patients (id, chart_number, first_name, middle_name,"
+                        " last_name, preferred_name, search_name, pronouns, mobile_phone,"
+                        " home_phone, work_phone, email, address_line1, address_line2, city,"
+                        " region, postal_code, country, preferred_language, may_text,"
+                        " may_email, may_voicemail, emergency_contact_name,"
+                        " emergency_contact_phone, emergency_contact_relation, medical_alerts,"
+                        " allergies, medications, lead_source, journey_stage,"
+                        " journey_stage_since, inactive_reason, is_active, created_at,"
+                        " updated_at, version) VALUES (:id, :chart, 'Ann', '', 'Lee', '', '',"
+                        " '', '', '', '', '', '', '', '', '', '', '', 'en', 0, 0, 0, '', '', '',"
+                        " '', '', '', '', :stage, :at, :reason, :active, :at, :at, 1)"
+                    ),
+                    {
+                        "id": n,
+                        "chart": f"P{n:06d}",
+                        "stage": stage,
+                        "at": at,
+                        "reason": "Moved away" if stage == "inactive" else "",
+                        "active": stage != "inactive",
+                    },
+                )
+            # A row in another table refers to a patient: the rebuild must keep it valid.
+            conn.execute(
+                text(
+                    "INSERT INTO communication_entries (patient_id, occurred_at, channel,"
+                    " direction, purpose, summary, follow_up_needed, created_at)"
+                    " VALUES (1, :at, 'call', 'inbound', 'general', 'x', 0, :at)"
+                ),
+                {"at": at},
+            )
+        migrate.upgrade(db)
+        assert migrate.current_revision(db) == "0003"
+        assert _triggers(db) == AUDIT_TRIGGERS
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT journey_stage, journey_reason FROM patients ORDER BY id"
+            ).all()
+        assert rows == [
+            ("inquiry", ""),
+            ("consultation", ""),
+            ("consultation", ""),
+            ("in_treatment", ""),
+            ("follow_up", ""),
+            ("inactive", "Moved away"),
+        ]
+        assert _schema_differences(db) == []
+        migrate.downgrade(db, "0002")
+        with db.engine.connect() as conn:
+            stages = conn.exec_driver_sql("SELECT journey_stage FROM patients ORDER BY id")
+            assert stages.scalars().all()[0] == "lead"
+        assert _triggers(db) == AUDIT_TRIGGERS
+    finally:
+        db.close()

@@ -15,7 +15,7 @@ from app.data.models.contacts import Contact
 from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDocument
 from app.data.models.insurance import InsurancePolicy, InsuranceVerification, PreAuthorization
 from app.data.models.notes import ConsultationNote, NoteAddendum
-from app.data.models.patients import JourneyStage, Patient
+from app.data.models.patients import JourneyStage, Patient, PatientSearchTerm, SearchTermKind
 from app.data.models.payments import (
     AccountAdjustment,
     Charge,
@@ -58,6 +58,7 @@ __all__ = [
     "JourneyStage",
     "NoteAddendum",
     "Patient",
+    "PatientSearchTerm",
     "Payment",
     "PaymentAllocation",
     "PaymentPlan",
@@ -67,6 +68,7 @@ __all__ = [
     "Referral",
     "Role",
     "Room",
+    "SearchTermKind",
     "Service",
     "ServiceRequiredConsent",
     "Staff",

@@ -18,14 +18,21 @@ from app.data.types import utc_now
 
 
 class JourneyStage(StrEnum):
-    LEAD = "lead"
-    CONSULTED = "consulted"
-    PLAN_PRESENTED = "plan_presented"
-    PLAN_ACCEPTED = "plan_accepted"
+    INQUIRY = "inquiry"
+    CONSULTATION = "consultation"
+    BOOKED = "booked"
     IN_TREATMENT = "in_treatment"
-    COMPLETED = "completed"
-    RECALL = "recall"
+    FOLLOW_UP = "follow_up"
+    # The two stages that carry a reason (``journey_reason``).
     INACTIVE = "inactive"
+    LOST = "lost"
+
+
+class SearchTermKind(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    CHART = "chart"
 
 
 class Sex(StrEnum):
@@ -100,11 +107,12 @@ class Patient(TimestampMixin, VersionedMixin, Base):
 
     lead_source: Mapped[str] = mapped_column(String(60), default="", index=True)
     journey_stage: Mapped[str] = mapped_column(
-        String(20), default=JourneyStage.LEAD.value, index=True
+        String(20), default=JourneyStage.INQUIRY.value, index=True
     )
     # "Days in stage" on the pipeline cards.
     journey_stage_since: Mapped[datetime] = mapped_column(default=utc_now)
-    inactive_reason: Mapped[str] = mapped_column(String(200), default="")
+    # Why the patient is lost or inactive; empty in the other stages.
+    journey_reason: Mapped[str] = mapped_column(String(200), default="")
     # The provider the patient usually sees (pipeline filter); deactivated, never deleted.
     primary_provider_id: Mapped[int | None] = mapped_column(
         ForeignKey("providers.id", ondelete="RESTRICT"), index=True
@@ -116,3 +124,23 @@ class Patient(TimestampMixin, VersionedMixin, Base):
     )
     merged_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class PatientSearchTerm(Base):
+    """One searchable word of a patient (folded name word, phone digits, email, chart number).
+
+    Kept by the service layer (``app.services.patients.index_patient``); a prefix
+    search is a range scan on ``term`` (``term >= q AND term < q_next``), which any
+    backend's plain B-tree index serves.
+    """
+
+    __tablename__ = "patient_search_terms"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", [k.value for k in SearchTermKind]), name="kind_known"),
+    )
+
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="RESTRICT"), primary_key=True
+    )
+    term: Mapped[str] = mapped_column(String(254), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -1,0 +1,91 @@
+"""The patient journey: events move it forward only; staff override with reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.services import patients
+from app.services.errors import ValidationError
+from app.services.patients import PatientForm
+from app.services.uow import unit_of_work
+
+
+@pytest.fixture
+def patient_id(clinic, owner) -> int:
+    form = PatientForm(first_name="Ana", last_name="Ruiz")
+    return patients.create_patient(clinic.db, owner, form).id
+
+
+def _event(clinic, owner, patient_id, event) -> str:
+    with unit_of_work(clinic.db, owner) as session:
+        patients.advance_journey(session, patient_id, event)
+    return patients.open_patient(clinic.db, owner, patient_id).journey_stage
+
+
+def test_events_move_forward_and_never_back(clinic, owner, patient_id) -> None:
+    steps = [
+        ("consultation_note", "consultation"),
+        ("booked", "booked"),
+        ("consultation_note", "booked"),
+        ("treatment_started", "in_treatment"),
+        ("booked", "in_treatment"),
+        ("treatment_completed", "follow_up"),
+    ]
+    for event, expected in steps:
+        assert _event(clinic, owner, patient_id, event) == expected, event
+
+
+@pytest.mark.parametrize("stage", ["lost", "inactive"])
+def test_events_never_revive_lost_or_inactive_patients(clinic, owner, patient_id, stage) -> None:
+    patients.set_journey_stage(clinic.db, owner, patient_id, stage, "Chose another clinic")
+    assert _event(clinic, owner, patient_id, "booked") == stage
+
+
+def test_lost_and_inactive_need_a_reason(clinic, owner, patient_id) -> None:
+    for stage in ("lost", "inactive"):
+        with pytest.raises(ValidationError):
+            patients.set_journey_stage(clinic.db, owner, patient_id, stage, "  ")
+    with pytest.raises(ValidationError):
+        patients.set_journey_stage(clinic.db, owner, patient_id, "prospect")
+
+
+def test_staff_override_records_stage_reason_and_since(clinic, owner, patient_id) -> None:
+    before = patients.open_patient(clinic.db, owner, patient_id)
+    lost = patients.set_journey_stage(clinic.db, owner, patient_id, "lost", "Price")
+    assert (lost.journey_stage, lost.journey_reason, lost.is_active) == ("lost", "Price", True)
+    assert lost.journey_stage_since >= before.journey_stage_since
+    back = patients.set_journey_stage(clinic.db, owner, patient_id, "booked", "ignored")
+    assert (back.journey_stage, back.journey_reason) == ("booked", "")
+    inactive = patients.set_journey_stage(clinic.db, owner, patient_id, "inactive", "Moved")
+    assert not inactive.is_active
+
+
+def test_unknown_events_are_a_programming_error(clinic, owner, patient_id) -> None:
+    with pytest.raises(ValueError):
+        _event(clinic, owner, patient_id, "teleported")
+
+
+def test_pipeline_has_every_stage_and_filters_by_lead_source(clinic, owner, patient_id) -> None:
+    other = patients.create_patient(
+        clinic.db, owner, PatientForm(first_name="Bo", last_name="Lee", lead_source="Instagram")
+    )
+    patients.set_journey_stage(clinic.db, owner, other.id, "lost", "Price")
+    board = patients.pipeline(clinic.db, owner)
+    assert list(board) == [
+        "inquiry",
+        "consultation",
+        "booked",
+        "in_treatment",
+        "follow_up",
+        "inactive",
+        "lost",
+    ]
+    (card,) = board["inquiry"]
+    assert (card.patient_id, card.name, card.days_in_stage) == (patient_id, "Ruiz, Ana", 0)
+    assert card.next_step == "Book a consultation"
+    assert card.open_plan_value == 0
+    (lost,) = board["lost"]
+    assert (lost.patient_id, lost.next_step, lost.lead_source) == (other.id, "Price", "Instagram")
+    filtered = patients.pipeline(clinic.db, owner, lead_source="Instagram")
+    assert [c.patient_id for cards in filtered.values() for c in cards] == [other.id]
+    assert patients.lead_sources(clinic.db, owner) == ["Instagram"]

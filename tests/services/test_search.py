@@ -1,0 +1,154 @@
+"""Patient search: accents, name words, phone formats, dates of birth, chart numbers, paging."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.services import patients
+from app.services.errors import PermissionDeniedError
+from app.services.patients import PatientForm
+
+
+@pytest.fixture
+def people(clinic, owner) -> dict[str, int]:
+    rows = {
+        "zoe": PatientForm(
+            first_name="Zoë",
+            last_name="Nguyễn",
+            preferred_name="Zo",
+            date_of_birth=date(1985, 3, 14),
+            mobile_phone="(512) 555-0142",
+            email="zoe.nguyen@example.com",
+        ),
+        "jose": PatientForm(
+            first_name="José",
+            last_name="Núñez García",
+            date_of_birth=date(1990, 7, 1),
+            home_phone="737-555-0100",
+        ),
+        "ann": PatientForm(first_name="Ann", last_name="Smith-Jones", email="ann@example.org"),
+    }
+    return {key: patients.create_patient(clinic.db, owner, f).id for key, f in rows.items()}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("zoe", ["zoe"]),
+        ("nguyen", ["zoe"]),
+        ("NGUYỄN zo", ["zoe"]),
+        ("nguyen ann", []),
+        ("garcia", ["jose"]),
+        ("nunez jo", ["jose"]),
+        ("jones", ["ann"]),
+        ("smith-j", ["ann"]),
+        ("(512) 555-0142", ["zoe"]),
+        ("5125550142", ["zoe"]),
+        ("+1 512 555", ["zoe"]),
+        ("512-555", ["zoe"]),
+        ("737.555.0100", ["jose"]),
+        ("zoe.nguyen@ex", ["zoe"]),
+        ("ann@", ["ann"]),
+        ("1985-03-14", ["zoe"]),
+        ("3/14/85", ["zoe"]),
+        ("03/14/1985", ["zoe"]),
+        ("7/1/1990", ["jose"]),
+        ("P000003", ["ann"]),
+        ("p000002", ["jose"]),
+        ("", []),
+        ("   ", []),
+        ("\x00", []),
+        ("qqq", []),
+    ],
+)
+def test_search_finds(clinic, owner, people, query, expected) -> None:
+    hits = patients.search_patients(clinic.db, owner, query)
+    assert [h.id for h in hits] == [people[k] for k in expected]
+
+
+def test_hits_carry_what_the_list_shows(clinic, owner, people) -> None:
+    (hit,) = patients.search_patients(clinic.db, owner, "zoe")
+    assert hit.display_name == "Nguyễn, Zoë (Zo)"
+    assert hit.phone == "(512) 555-0142"
+    assert hit.chart_number == "P000001"
+    assert hit.journey_stage == "inquiry"
+
+
+def test_results_are_in_name_order_and_page_with_offset(clinic, owner) -> None:
+    for first in ("Carl", "Amy", "Bea", "Dan"):
+        patients.create_patient(clinic.db, owner, PatientForm(first_name=first, last_name="Lee"))
+    page1 = patients.search_patients(clinic.db, owner, "lee", limit=2)
+    page2 = patients.search_patients(clinic.db, owner, "lee", limit=2, offset=2)
+    assert [h.first_name for h in page1 + page2] == ["Amy", "Bea", "Carl", "Dan"]
+
+
+def test_inactive_patients_only_when_asked(clinic, owner, people) -> None:
+    patients.set_journey_stage(clinic.db, owner, people["ann"], "inactive", "Moved away")
+    assert patients.search_patients(clinic.db, owner, "jones") == []
+    found = patients.search_patients(clinic.db, owner, "jones", include_inactive=True)
+    assert [h.id for h in found] == [people["ann"]]
+
+
+def test_search_needs_permission_to_see_patients(clinic, owner, make_staff, monkeypatch) -> None:
+    from app.services import permissions
+
+    rita = make_staff("rita", "receptionist")
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, rita.role, frozenset())
+    with pytest.raises(PermissionDeniedError):
+        patients.search_patients(clinic.db, rita, "zoe")
+
+
+_letters = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéüñøç", min_size=2, max_size=12)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    last=_letters,
+    first=_letters,
+    phone_tail=st.integers(min_value=0, max_value=9999),
+    user=st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True),
+)
+def test_every_patient_is_found_by_own_last_name_phone_and_email(
+    clinic, owner, last, first, phone_tail, user
+) -> None:
+    phone = f"512555{phone_tail:04d}"
+    created = patients.create_patient(
+        clinic.db,
+        owner,
+        PatientForm(
+            first_name=first.title(),
+            last_name=last.title(),
+            mobile_phone=phone,
+            email=f"{user}@example.com",
+        ),
+    )
+    for query in (last.upper(), f"({phone[:3]}) {phone[3:6]}-{phone[6:]}", f"{user}@example.com"):
+        found = patients.search_patients(clinic.db, owner, query, limit=1000)
+        assert created.id in [h.id for h in found], query
+
+
+def test_command_line_search_is_audited_as_system_without_the_query(clinic, owner, people) -> None:
+    from app.services import audit
+
+    hits = patients.system_search(clinic.db, "nguyen")
+    assert [h.id for h in hits] == [people["zoe"]]
+    (row,) = audit.list_entries(clinic.db, owner, audit.AuditFilter(action="export"))
+    assert row.username == "system"
+    assert row.detail == "command-line patient search: 1 result(s)"
+    assert "nguyen" not in row.detail
+
+
+@pytest.mark.parametrize("query", ["nguyen", "nunez jo", "512-555", "ann@", "p000002"])
+def test_broad_words_take_the_name_order_plan_with_the_same_results(
+    clinic, owner, people, monkeypatch, query
+) -> None:
+    narrow = patients.search_patients(clinic.db, owner, query)
+    monkeypatch.setattr(patients, "BROAD_WORD", 1)
+    assert patients.search_patients(clinic.db, owner, query) == narrow
+    assert narrow
