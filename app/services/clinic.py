@@ -261,6 +261,12 @@ def upgrade_database(db: Database, key: DatabaseKey) -> Path:
         with contextlib.suppress(KeyringUnavailable):
             keys.store_key(keys.database_id(backup), key)
     migrate.upgrade(db)
+    from app.services.patients import index_unindexed_patients
+
+    with db.uow() as session:
+        indexed = index_unindexed_patients(session)
+    if indexed:
+        log.info("search terms written for %d patients", indexed)
     with unit_of_work(db, None) as session:
         record(
             session,

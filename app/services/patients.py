@@ -154,6 +154,22 @@ def index_patient(session: Session, patient: Patient) -> None:
         session.execute(insert(PatientSearchTerm), rows)
 
 
+def index_unindexed_patients(session: Session) -> int:
+    """Give search terms to patients that have none (rows written before migration 0003).
+
+    Runs after a schema upgrade, in a plain data-layer session: filling an index
+    is bookkeeping, not a change anyone made to a record, so it is not audited
+    row by row (the upgrade itself is).
+    """
+    has_terms = select(PatientSearchTerm.patient_id).where(
+        PatientSearchTerm.patient_id == Patient.id
+    )
+    missing = session.scalars(select(Patient).where(~has_terms.exists())).all()
+    for patient in missing:
+        index_patient(session, patient)
+    return len(missing)
+
+
 # --- plain data -------------------------------------------------------------------------------
 
 

@@ -152,3 +152,22 @@ def test_broad_words_take_the_name_order_plan_with_the_same_results(
     monkeypatch.setattr(patients, "BROAD_WORD", 1)
     assert patients.search_patients(clinic.db, owner, query) == narrow
     assert narrow
+
+
+def test_patients_written_before_the_search_index_are_indexed_on_upgrade(clinic, owner) -> None:
+    from sqlalchemy import delete
+
+    from app.data.models.patients import PatientSearchTerm
+
+    created = patients.create_patient(
+        clinic.db, owner, PatientForm(first_name="Zoë", last_name="Nguyễn", email="zn@example.com")
+    )
+    with clinic.db.uow() as session:  # as a database from before migration 0003 holds it
+        session.execute(delete(PatientSearchTerm).where(PatientSearchTerm.patient_id == created.id))
+    assert patients.search_patients(clinic.db, owner, "nguyen") == []
+    with clinic.db.uow() as session:
+        assert patients.index_unindexed_patients(session) == 1
+    with clinic.db.uow() as session:
+        assert patients.index_unindexed_patients(session) == 0
+    assert [h.id for h in patients.search_patients(clinic.db, owner, "nguyen")] == [created.id]
+    assert [h.id for h in patients.search_patients(clinic.db, owner, "zn@ex")] == [created.id]
