@@ -31,7 +31,7 @@ from app.services import permissions
 from app.services.actor import Actor
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.permissions import Permission
-from app.services.uow import unit_of_work
+from app.services.uow import assign_changed, unit_of_work
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -321,7 +321,7 @@ def save_provider(db: Database, actor: Actor, data: ProviderData) -> ProviderDat
             session.add(provider)
         else:
             provider = _load_for_update(session, Provider, data.id, data.version, "provider")
-        for name in (
+        editable = (
             "name",
             "title",
             "credentials",
@@ -329,9 +329,8 @@ def save_provider(db: Database, actor: Actor, data: ProviderData) -> ProviderDat
             "colour",
             "staff_id",
             "is_active",
-        ):
-            if getattr(provider, name) != getattr(data, name):
-                setattr(provider, name, getattr(data, name))
+        )
+        assign_changed(provider, {name: getattr(data, name) for name in editable})
         wanted_hours = [(h.weekday, h.start_minute, h.end_minute) for h in data.hours]
         if [(h.weekday, h.start_minute, h.end_minute) for h in provider.working_hours] != (
             wanted_hours
@@ -369,9 +368,7 @@ def save_room(db: Database, actor: Actor, data: RoomData) -> RoomData:
             session.add(room)
         else:
             room = _load_for_update(session, Room, data.id, data.version, "room")
-        for attr, value in (("name", name), ("colour", colour), ("is_active", data.is_active)):
-            if getattr(room, attr) != value:
-                setattr(room, attr, value)
+        assign_changed(room, {"name": name, "colour": colour, "is_active": data.is_active})
         session.flush()
         return _room_data(room)
 
@@ -403,8 +400,6 @@ def save_service(db: Database, actor: Actor, data: ServiceData) -> ServiceData:
             "description": data.description,
             "is_active": data.is_active,
         }
-        for attr, value in values.items():
-            if getattr(service, attr) != value:
-                setattr(service, attr, value)
+        assign_changed(service, values)
         session.flush()
         return _service_data(service)

@@ -36,7 +36,7 @@ from app.services.audit import AuditAction, record
 from app.services.errors import KeyRequiredError, NotFoundError, ValidationError
 from app.services.permissions import Permission
 from app.services.staff import add_staff_row
-from app.services.uow import unit_of_work
+from app.services.uow import assign_changed, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -306,9 +306,7 @@ def update_details(db: Database, actor: Actor, details: ClinicDetails) -> Clinic
         row = session.get(ClinicSettings, 1)
         if row is None:
             raise NotFoundError("This clinic database has no clinic details.")
-        for name, value in _settings_values(details).items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
+        assign_changed(row, _settings_values(details))
     return details
 
 

@@ -45,7 +45,7 @@ from app.services.tasks import (
     staff_name,
     tidy_text,
 )
-from app.services.uow import unit_of_work
+from app.services.uow import assign_changed, unit_of_work
 
 MAX_AMOUNT = Decimal("1000000.00")
 _UPCOMING = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
@@ -317,9 +317,7 @@ def save_policy(db: Database, actor: Actor, patient_id: int, data: PolicyData) -
             ),
             "is_active": data.active,
         }
-        for name, value in values.items():
-            if getattr(policy, name) != value:
-                setattr(policy, name, value)
+        assign_changed(policy, values)
         session.flush()
         return _policy_line(session, policy, _max_age(session))
 
@@ -527,9 +525,7 @@ def save_preauth(db: Database, actor: Actor, patient_id: int, data: PreauthData)
             "expires_on": data.expires_on,
             "policy_id": data.policy_id,
         }
-        for name, value in values.items():
-            if getattr(pa, name) != value:
-                setattr(pa, name, value)
+        assign_changed(pa, values)
         session.flush()
         return _preauth_line(session, pa, clinic_today(session))
 

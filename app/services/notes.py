@@ -25,7 +25,7 @@ from app.services.audit import AuditAction, record
 from app.services.errors import NoteLockedError, NotFoundError, ValidationError
 from app.services.permissions import Permission
 from app.services.tasks import clinic_today, patient_or_error, staff_name, tidy_text
-from app.services.uow import unit_of_work
+from app.services.uow import assign_changed, unit_of_work
 
 #: Room for a long consultation pasted from elsewhere; beyond it the field says so.
 NOTE_TEXT_MAX = 20_000
@@ -240,12 +240,9 @@ def start_note(
 
 
 def _apply(note: ConsultationNote, data: NoteFields) -> None:
-    for f in fields(NoteFields):
-        value = getattr(data, f.name)
-        if f.name == "decision":
-            value = value or None
-        if getattr(note, f.name) != value:
-            setattr(note, f.name, value)
+    values = {f.name: getattr(data, f.name) for f in fields(NoteFields)}
+    values["decision"] = values["decision"] or None
+    assign_changed(note, values)
 
 
 def save_draft(db: Database, actor: Actor, note_id: int, data: NoteFields) -> datetime:

@@ -50,7 +50,7 @@ from app.services.audit import AuditAction, record
 from app.services.balances import patient_balance
 from app.services.errors import NotFoundError, PatientChangedError, ValidationError
 from app.services.permissions import Permission
-from app.services.uow import unit_of_work
+from app.services.uow import assign_changed, unit_of_work
 
 # --- folding and the search index ------------------------------------------------------------
 
@@ -898,9 +898,7 @@ def update_patient(
         if patient.version != expected_version and not overwrite:
             changed_by, changed_at = _last_change(session, patient_id)
             raise PatientChangedError(changed_by or "another user", changed_at)
-        for name in FORM_FIELDS:
-            if getattr(patient, name) != getattr(clean, name):
-                setattr(patient, name, getattr(clean, name))
+        assign_changed(patient, {name: getattr(clean, name) for name in FORM_FIELDS})
         index_patient(session, patient)
         session.flush()
         return _record_of(session, patient)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy.exc import OperationalError
@@ -15,6 +15,14 @@ from app.services.errors import ConcurrentEditError
 
 #: session.info key the automatic audit reads; its presence turns auditing on.
 ACTOR_KEY = "caredesk_actor"
+
+
+def assign_changed(row: object, values: Mapping[str, object]) -> None:
+    """Set only the attributes whose value differs, so the audit names just what changed
+    and an unchanged save does not bump the row's version."""
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
 
 
 @contextmanager
