@@ -43,6 +43,12 @@ def add_patient(session: Session, **overrides) -> Patient:
     return patient
 
 
+def add_named_patient(db, first: str = "Zoë", last: str = "Nguyễn") -> int:
+    """A patient row written straight to the database (no patients service involved)."""
+    with db.uow() as session:
+        return add_patient(session, first_name=first, last_name=last, date_of_birth=None).id
+
+
 def add_provider(session: Session, **overrides) -> Provider:
     provider = Provider(name=f"Provider {next(_serial)}", title="Dr.")
     for name, value in overrides.items():

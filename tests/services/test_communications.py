@@ -4,24 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.data.models.patients import Patient
 from app.data.types import utc_now
 from app.services import communications
 from app.services.communications import ContactEntry
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
-
-
-def add_patient(db, first="Zoë", last="Nguyễn") -> int:
-    with db.uow() as session:
-        patient = Patient(chart_number=f"C{first}{last}"[:20], first_name=first, last_name=last)
-        session.add(patient)
-        session.flush()
-        return patient.id
-
-
-@pytest.fixture
-def patient_id(clinic):
-    return add_patient(clinic.db)
+from tests.data.factories import add_named_patient
 
 
 @pytest.fixture
@@ -97,7 +84,7 @@ def test_bad_entries_are_refused_with_their_field(clinic, owner, patient_id, ent
 
 
 def test_log_is_newest_first_and_per_patient(clinic, owner, patient_id):
-    other = add_patient(clinic.db, "Ana", "Other")
+    other = add_named_patient(clinic.db, "Ana", "Other")
     times = [datetime(2025, 3, d, 15, tzinfo=UTC) for d in (1, 3, 2)]
     for n, when in enumerate(times):
         entry = ContactEntry("call", "outbound", f"call {n}", occurred_at=when)

@@ -6,26 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
-from app.data.models.patients import Patient
 from app.services import documents
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20
-
-
-def add_patient(db, first="Zoë", last="Nguyễn") -> int:
-    with db.uow() as session:
-        patient = Patient(chart_number=f"C{first}{last}"[:20], first_name=first, last_name=last)
-        session.add(patient)
-        session.flush()
-        return patient.id
-
-
-@pytest.fixture
-def patient_id(clinic):
-    return add_patient(clinic.db)
 
 
 def audit_rows(db, action):

@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from app.data.models.appointments import Appointment
 from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
-from app.data.models.patients import Patient
 from app.data.models.tasks import Task
 from app.data.types import utc_now
 from app.services import catalog, insurance
@@ -22,14 +21,7 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.insurance import PolicyData, PreauthData
-
-
-def add_patient(db, first="Zoë", last="Nguyễn") -> int:
-    with db.uow() as session:
-        patient = Patient(chart_number=f"C{first}{last}"[:20], first_name=first, last_name=last)
-        session.add(patient)
-        session.flush()
-        return patient.id
+from tests.data.factories import add_named_patient
 
 
 def add_contact(db, organisation, kind="payer", active=True) -> int:
@@ -38,11 +30,6 @@ def add_contact(db, organisation, kind="payer", active=True) -> int:
         session.add(contact)
         session.flush()
         return contact.id
-
-
-@pytest.fixture
-def patient_id(clinic):
-    return add_patient(clinic.db)
 
 
 @pytest.fixture
@@ -155,7 +142,7 @@ def test_updates_are_checked_against_the_version(clinic, owner, patient_id, paye
     assert not second.is_primary and second.version == first.version + 1
     with pytest.raises(ConcurrentEditError):
         insurance.save_policy(clinic.db, owner, patient_id, replace(data, member_id="NEW"))
-    other = add_patient(clinic.db, "Ana", "Other")
+    other = add_named_patient(clinic.db, "Ana", "Other")
     with pytest.raises(NotFoundError):
         insurance.save_policy(clinic.db, owner, other, replace(data, version=second.version))
 
@@ -306,8 +293,8 @@ def test_preauth_update_uses_units_and_records_the_decision(clinic, owner, patie
 def test_queue_lists_upcoming_visits_with_stale_or_missing_verification(
     clinic, owner, book, patient_id, payer_id
 ):
-    fresh_patient = add_patient(clinic.db, "Fresh", "Verified")
-    no_policy = add_patient(clinic.db, "No", "Insurance")
+    fresh_patient = add_named_patient(clinic.db, "Fresh", "Verified")
+    no_policy = add_named_patient(clinic.db, "No", "Insurance")
     stale = insurance.save_policy(clinic.db, owner, patient_id, policy(payer_id))
     fresh = insurance.save_policy(clinic.db, owner, fresh_patient, policy(payer_id))
     insurance.record_verification(clinic.db, owner, fresh.id, method="phone", result="active")

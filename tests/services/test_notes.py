@@ -20,19 +20,7 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.notes import Decision, NoteFields
-
-
-def add_patient(db, first="Zoë", last="Nguyễn") -> int:
-    with db.uow() as session:
-        patient = Patient(chart_number=f"C{first}{last}"[:20], first_name=first, last_name=last)
-        session.add(patient)
-        session.flush()
-        return patient.id
-
-
-@pytest.fixture
-def patient_id(clinic):
-    return add_patient(clinic.db)
+from tests.data.factories import add_named_patient
 
 
 @pytest.fixture
@@ -319,7 +307,7 @@ def test_every_opening_of_a_note_body_is_audited(clinic, coordinator, provider, 
 
 
 def test_list_notes_is_newest_first_and_per_patient(clinic, coordinator, patient_id):
-    other = add_patient(clinic.db, "Ana", "Other")
+    other = add_named_patient(clinic.db, "Ana", "Other")
     first = notes.start_note(clinic.db, coordinator, patient_id)
     second = notes.start_note(clinic.db, coordinator, patient_id)
     notes.start_note(clinic.db, coordinator, other)

@@ -5,23 +5,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import update
 
-from app.data.models.patients import Patient
 from app.data.models.tasks import Task
 from app.services import tasks
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
-
-
-def add_patient(db, first="Zoë", last="Nguyễn") -> int:
-    with db.uow() as session:
-        patient = Patient(chart_number=f"C{first}{last}"[:20], first_name=first, last_name=last)
-        session.add(patient)
-        session.flush()
-        return patient.id
-
-
-@pytest.fixture
-def patient_id(clinic):
-    return add_patient(clinic.db)
 
 
 def test_task_for_a_patient_round_trips(clinic, owner, make_staff, patient_id):
