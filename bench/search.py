@@ -7,8 +7,10 @@ e-mail prefixes, dates of birth (clinic short format and ISO) and chart numbers.
 
 Reported: median and p95 of ``search_patients`` (permission check, unit of work,
 clinic settings, SQL, rows turned into PatientHits), and its ratio to the bare
-SQL it runs: the same final SELECT, built beforehand, executed on an open
-connection and fetched (the app's per-word breadth probe counts as overhead).
+SQL it runs: the very statements the call sent to SQLite for the search
+(captured once per query with an engine event), replayed with their parameters
+on an open connection and fetched.  Reading the clinic's settings and opening
+the transaction count as the app's overhead.
 """
 
 from __future__ import annotations
@@ -79,12 +81,26 @@ def _queries(db, n: int, seed: int = 3) -> list[str]:
     return queries
 
 
+def _statements_of(db, call) -> list[tuple[str, tuple]]:
+    """The SQL ``call`` sends that reads patients or their search terms, with parameters."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, tuple]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM patient" in statement or "JOIN patient" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    return sent
+
+
 def run(args) -> dict:
     use_bench_environment()
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from app.data.models.clinic import ClinicSettings
     from app.services import auth, patients
     from app.services.clinic import open_clinic
     from app.services.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -95,27 +111,22 @@ def run(args) -> dict:
         db = clinic.db
         actor = auth.login(db, DEMO_ACCOUNTS[0].username, DEMO_PASSWORD)
         queries = _queries(db, args.runs or QUERIES)
-        with db.uow() as session:
-            settings = session.get(ClinicSettings, 1)
-            region, locale = settings.country, settings.locale
-            today = datetime.now(ZoneInfo(settings.timezone)).date()
-            # The final SELECT of each query, with the plan the app chooses for it.
-            statements = [
-                patients.search_statement(session, q, region=region, locale=locale, today=today)
-                for q in queries
-            ]
+        # The search statements each query runs, captured from the app's own call.
+        statements = [_statements_of(db, lambda q=q: patients.search_patients(db, actor, q))
+                      for q in queries]  # fmt: skip
         log(f"search: {len(queries)} queries on {path.name} …")
         app_times: list[float] = []
         sql_times: list[float] = []
         hits = 0
         with db.engine.connect() as conn:
-            for query, statement in zip(queries, statements, strict=True):
+            for query, sent in zip(queries, statements, strict=True):
 
                 def app_call(query=query):
                     return patients.search_patients(db, actor, query)
 
-                def bare_sql(statement=statement):
-                    return conn.execute(statement).all()
+                def bare_sql(sent=sent):
+                    for sql, parameters in sent:
+                        conn.exec_driver_sql(sql, parameters).all()
 
                 app_times += timed(app_call, 1, warmup=1)
                 sql_times += timed(bare_sql, 1, warmup=1)

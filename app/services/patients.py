@@ -10,6 +10,7 @@ so the same query serves SQLite and PostgreSQL); several words must all match.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, fields, replace
@@ -20,8 +21,8 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from babel.dates import parse_date
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.data.database import Database
 from app.data.models import Base
@@ -183,10 +184,15 @@ class PatientHit:
     first_name: str
     preferred_name: str
     date_of_birth: date | None
-    phone: str  # national format, for display
+    phone_e164: str  # the first of mobile, home, work; ``phone`` formats it
     email: str
     journey_stage: str
     is_active: bool
+
+    @property
+    def phone(self) -> str:
+        """The phone in national format, for display (formatted when first shown)."""
+        return display_phone(self.phone_e164)
 
     @property
     def display_name(self) -> str:
@@ -376,6 +382,7 @@ def normalise_phone(text: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)  # a search list shows the same numbers over and over
 def display_phone(e164: str) -> str:
     """A stored E.164 number in its country's national format ("(512) 555-0123")."""
     if not e164:
@@ -462,7 +469,6 @@ _HIT_COLUMNS = (
 
 
 def _hit(row) -> PatientHit:
-    phone = row.mobile_phone or row.home_phone or row.work_phone or ""
     return PatientHit(
         id=row.id,
         chart_number=row.chart_number,
@@ -470,7 +476,7 @@ def _hit(row) -> PatientHit:
         first_name=row.first_name,
         preferred_name=row.preferred_name,
         date_of_birth=row.date_of_birth,
-        phone=display_phone(phone),
+        phone_e164=row.mobile_phone or row.home_phone or row.work_phone or "",
         email=row.email,
         journey_stage=row.journey_stage,
         is_active=row.is_active,
@@ -603,89 +609,154 @@ def parse_date_of_birth(text: str, locale: str, today: date) -> date | None:
     return parsed
 
 
-#: A word matching more search terms than this is "broad" (one or two letters, a common
-#: area code): the search then walks patients in name order and checks each one's terms,
-#: stopping at the page; a narrower word is looked up in the index first.
-BROAD_WORD = 2000
+# --- search: tiers of results, each fetched a page at a time ---------------------------------
+#
+# Results come in tiers, so that the first page of any query is a short index walk:
+#   1. patients whose last name starts with the first typed word, in name order (a range
+#      on the indexed ``search_name``, which starts with the folded last name);
+#   2. everyone else whose name words, e-mail (or, for digits, phone) match, in the order
+#      of the matching word (a range on the indexed ``term``) — "h" lists the Halls and
+#      Harrises first, then the Hannahs and Henrys.
+# A chart number typed exactly comes before phone matches; a date of birth lists its
+# patients in name order.  Each tier stops at the page, so one letter is as fast as ten.
+
+_ByTerm = aliased(PatientSearchTerm)
 
 
-def _term_match(session: Session | None, condition):
-    """``condition`` on a patient's terms, as the cheaper of two plans for this word."""
-    broad = session is not None and (
-        session.scalar(
-            select(func.count()).select_from(
-                select(PatientSearchTerm.patient_id).where(condition).limit(BROAD_WORD).subquery()
-            )
-        )
-        >= BROAD_WORD
+def _word_on(terms, word: str):
+    """``word`` is a prefix of one of a patient's name or e-mail words (in the ``terms`` alias)."""
+    return and_(_prefix(terms.term, word[:_MAX_TERM]), terms.kind != SearchTermKind.PHONE.value)
+
+
+def _has_word(word: str):
+    other = aliased(PatientSearchTerm)
+    return (
+        select(other.patient_id)
+        .where(other.patient_id == Patient.id, _word_on(other, word))
+        .exists()
     )
-    if broad:
+
+
+@dataclass(frozen=True)
+class _NameOrderTier:
+    """Patients meeting ``where``, in name order."""
+
+    where: tuple
+
+    def _statement(self):
+        return select(Patient.id).where(*self.where)
+
+    def fetch(self, conn: Connection, offset: int, limit: int) -> list[int]:
+        statement = self._statement().order_by(Patient.search_name, Patient.id)
+        return list(conn.scalars(statement.limit(limit).offset(offset)))
+
+    def count(self, conn: Connection) -> int:
+        return conn.scalar(select(func.count()).select_from(self._statement().subquery()))
+
+
+@dataclass(frozen=True)
+class _TermOrderTier:
+    """Patients with a search term meeting ``term``, in the order of that term, each once."""
+
+    term: object  # a condition on the ``_ByTerm`` alias
+    where: tuple  # conditions on the patient
+
+    def _statement(self):
         return (
-            select(PatientSearchTerm.patient_id)
-            .where(PatientSearchTerm.patient_id == Patient.id, condition)
-            .exists()
+            select(_ByTerm.patient_id)
+            .join(Patient, Patient.id == _ByTerm.patient_id)
+            .where(self.term, *self.where)
         )
-    return Patient.id.in_(select(PatientSearchTerm.patient_id).where(condition))
+
+    def fetch(self, conn: Connection, offset: int, limit: int) -> list[int]:
+        # A patient may match twice (a mobile and a home number with the same area code),
+        # so walk the index in growing batches until the page has enough distinct patients.
+        statement = self._statement().order_by(_ByTerm.term, _ByTerm.patient_id)
+        wanted = offset + limit
+        found: dict[int, None] = {}
+        walked, batch = 0, max(64, 2 * wanted)
+        while len(found) < wanted:
+            chunk = conn.scalars(statement.limit(batch).offset(walked)).all()
+            found.update(dict.fromkeys(chunk))
+            walked += len(chunk)
+            if len(chunk) < batch:
+                break
+            batch *= 2
+        return list(found)[offset:wanted]
+
+    def count(self, conn: Connection) -> int:
+        return conn.scalar(
+            self._statement().with_only_columns(func.count(_ByTerm.patient_id.distinct()))
+        )
 
 
-def _conditions(session, text: str, region: str, locale: str, today: date) -> list | None:
+#: Probing how many terms a word matches stops here: past it, a word is simply "broad".
+_PROBE_CAP = 500
+
+
+def _narrowest(conn: Connection, words: list[str]) -> str:
+    """The word matching the fewest terms (ties: the longest), to drive the second tier.
+
+    The probe counts index entries only (any kind of term): a cheap estimate is enough.
+    """
+    if len(words) == 1:
+        return words[0]
+
+    def breadth(word: str) -> tuple[int, int]:
+        probe = select(_ByTerm.term).where(_prefix(_ByTerm.term, word)).limit(_PROBE_CAP)
+        return conn.scalar(select(func.count()).select_from(probe.subquery())), -len(word)
+
+    return min(words, key=breadth)
+
+
+def _tiers(conn: Connection, text: str, region: str, locale: str, today: date, active) -> list:
     born = parse_date_of_birth(text, locale, today)
     if born is not None:
-        return [Patient.date_of_birth == born]
+        return [_NameOrderTier((Patient.date_of_birth == born, *active))]
     digits = "".join(ch for ch in text if ch.isdigit())
     if _PHONE_LIKE.fullmatch(text) and digits:
         wanted = digits
         if not text.startswith("+"):
-            try:
+            with contextlib.suppress(phonenumbers.NumberParseException):
                 number = phonenumbers.parse(text, region or "US")
                 if phonenumbers.is_possible_number(number):
                     wanted = str(number.national_number)
-            except phonenumbers.NumberParseException:
-                pass
-        phone = and_(
-            PatientSearchTerm.kind == SearchTermKind.PHONE.value,
-            _prefix(PatientSearchTerm.term, wanted),
+        by_chart = Patient.id.in_(
+            select(PatientSearchTerm.patient_id).where(
+                PatientSearchTerm.kind == SearchTermKind.CHART.value,
+                PatientSearchTerm.term == (digits.lstrip("0") or "0"),
+            )
         )
-        chart = and_(
-            PatientSearchTerm.kind == SearchTermKind.CHART.value,
-            PatientSearchTerm.term == (digits.lstrip("0") or "0"),
-        )
-        return [_term_match(session, or_(phone, chart))]
-    words = fold_for_search(text).split()
+        phone = and_(_ByTerm.kind == SearchTermKind.PHONE.value, _prefix(_ByTerm.term, wanted))
+        return [_NameOrderTier((by_chart, *active)), _TermOrderTier(phone, (~by_chart, *active))]
+    words = [word[:_MAX_TERM] for word in fold_for_search(text).split()]
+    if not words:
+        return []
+    first, others = words[0], words[1:]
+    last_name_first = _prefix(Patient.search_name, first)
+    driver = _narrowest(conn, words)
     return [
-        _term_match(
-            session,
-            and_(
-                _prefix(PatientSearchTerm.term, word[:_MAX_TERM]),
-                PatientSearchTerm.kind != SearchTermKind.PHONE.value,
-            ),
-        )
-        for word in words
+        _NameOrderTier((last_name_first, *[_has_word(w) for w in others], *active)),
+        _TermOrderTier(
+            _word_on(_ByTerm, driver),
+            (~last_name_first, *[_has_word(w) for w in words if w != driver], *active),
+        ),
     ]
 
 
-def search_statement(
-    session: Session | None, query: str, *, region: str, locale: str, today: date,
-    limit: int = 50, offset: int = 0, include_inactive: bool = False,
-):  # fmt: skip
-    """The SQL :func:`search_patients` runs (None for an empty query); the bench times it bare.
-
-    With a session, each word's breadth is probed first to choose the plan (see BROAD_WORD).
-    """
-    text = _clean(query, multiline=False)
-    if not text:
-        return None
-    conditions = _conditions(session, text, region, locale, today)
-    if not conditions:
-        return None
-    statement = select(*_HIT_COLUMNS).where(*conditions)
-    if not include_inactive:
-        statement = statement.where(Patient.is_active.is_(True))
-    return (
-        statement.order_by(Patient.last_name, Patient.first_name, Patient.id)
-        .limit(limit)
-        .offset(offset)
-    )
+def _page(conn: Connection, tiers: list, offset: int, limit: int) -> list[int]:
+    """``limit`` patient ids from ``offset`` on, across the tiers in order."""
+    ids: list[int] = []
+    for tier in tiers:
+        if len(ids) >= limit:
+            break
+        got = tier.fetch(conn, offset, limit - len(ids))
+        if got:
+            ids += got
+            offset = 0  # this tier ran out inside the page: the next one starts at its top
+        elif offset:
+            offset = max(0, offset - tier.count(conn))
+    return ids
 
 
 def search_in_session(
@@ -693,20 +764,24 @@ def search_in_session(
     include_inactive: bool = False,
 ) -> list[PatientHit]:  # fmt: skip
     """:func:`search_patients` inside an open session (permission already checked)."""
-    settings = _settings(session)
-    statement = search_statement(
-        session,
-        query,
-        region=settings.country,
-        locale=settings.locale,
-        today=_today(settings),
-        limit=limit,
-        offset=offset,
-        include_inactive=include_inactive,
-    )
-    if statement is None:
+    text = _clean(query, multiline=False)
+    if not text or limit <= 0:
         return []
-    return [_hit(row) for row in session.execute(statement)]
+    # Core statements on the session's connection: no ORM objects are needed for a list.
+    conn = session.connection()
+    country, locale, timezone = conn.execute(
+        select(ClinicSettings.country, ClinicSettings.locale, ClinicSettings.timezone).where(
+            ClinicSettings.id == 1
+        )
+    ).one()
+    today = datetime.now(ZoneInfo(timezone)).date()
+    active = () if include_inactive else (Patient.is_active.is_(True),)
+    tiers = _tiers(conn, text, country, locale, today, active)
+    ids = _page(conn, tiers, max(0, offset), limit)
+    if not ids:
+        return []
+    rows = {row.id: row for row in conn.execute(select(*_HIT_COLUMNS).where(Patient.id.in_(ids)))}
+    return [_hit(rows[i]) for i in ids]
 
 
 def search_patients(
@@ -716,7 +791,8 @@ def search_patients(
     """Patients matching every typed word: name prefixes (accent-insensitive), phone in any
     format, e-mail prefix, date of birth (ISO or the clinic's short format) or chart number.
 
-    Ordered by last name, first name, id; an empty query finds nobody.
+    Last-name matches come first, in name order, then the other matches in the order of
+    the word they matched (see the tiers above); an empty query finds nobody.
     """
     permissions.require(actor, Permission.VIEW_PATIENTS)
     with db.uow() as session:
@@ -877,6 +953,17 @@ def open_patient(db: Database, actor: Actor, patient_id: int) -> PatientRecord:
             patient_id=patient.id,
         )
         return _record_of(session, patient)
+
+
+def patient_header(db: Database, actor: Actor, patient_id: int) -> PatientRecord:
+    """The same record as :func:`open_patient`, read again for a window already open.
+
+    Not audited: only the first opening of a record window is an access event; a
+    refresh after a change (header, Details tab) is not a new one.
+    """
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with db.uow() as session:
+        return _record_of(session, _get(session, patient_id))
 
 
 def update_patient(

@@ -144,14 +144,53 @@ def test_command_line_search_is_audited_as_system_without_the_query(clinic, owne
     assert "nguyen" not in row.detail
 
 
-@pytest.mark.parametrize("query", ["nguyen", "nunez jo", "512-555", "ann@", "p000002"])
-def test_broad_words_take_the_name_order_plan_with_the_same_results(
-    clinic, owner, people, monkeypatch, query
+@pytest.fixture
+def h_people(clinic, owner) -> dict[str, int]:
+    forms = {
+        "hall": PatientForm(first_name="Amy", last_name="Hall", mobile_phone="512-555-0101"),
+        "harris": PatientForm(first_name="Ben", last_name="Harris", home_phone="512-555-0199"),
+        "hannah": PatientForm(
+            first_name="Hannah",
+            last_name="Adams",
+            mobile_phone="512-555-0102",
+            home_phone="512-555-0103",  # two numbers with one prefix: still listed once
+        ),
+        "henry": PatientForm(first_name="Henry", last_name="Baker", email="hb@example.com"),
+        "hugo": PatientForm(first_name="Carl", last_name="Diaz", preferred_name="Hugo"),
+    }
+    return {key: patients.create_patient(clinic.db, owner, f).id for key, f in forms.items()}
+
+
+def test_last_name_matches_come_first_then_other_words_in_word_order(
+    clinic, owner, h_people
 ) -> None:
-    narrow = patients.search_patients(clinic.db, owner, query)
-    monkeypatch.setattr(patients, "BROAD_WORD", 1)
-    assert patients.search_patients(clinic.db, owner, query) == narrow
-    assert narrow
+    found = patients.search_patients(clinic.db, owner, "h")
+    # Henry Baker matches by his first name and by his e-mail; he is listed once, at "hb@…".
+    expected = ["hall", "harris", "hannah", "henry", "hugo"]
+    assert [h.id for h in found] == [h_people[k] for k in expected]
+
+
+@pytest.mark.parametrize("query", ["h", "ha", "512555", "512-555-01", "h b"])
+def test_pages_join_up_across_the_tiers(clinic, owner, h_people, query) -> None:
+    whole = [h.id for h in patients.search_patients(clinic.db, owner, query, limit=100)]
+    assert whole and len(whole) == len(set(whole))
+    for size in (1, 2, 3):
+        paged = []
+        for offset in range(0, len(whole) + size, size):
+            paged += [
+                h.id
+                for h in patients.search_patients(
+                    clinic.db, owner, query, limit=size, offset=offset
+                )
+            ]
+        assert paged == whole, (query, size)
+
+
+def test_an_exact_chart_number_comes_before_phone_matches(clinic, owner, h_people) -> None:
+    chart_of_harris = patients.open_patient(clinic.db, owner, h_people["harris"]).chart_number
+    digits = chart_of_harris.lstrip("P").lstrip("0")
+    found = patients.search_patients(clinic.db, owner, digits)
+    assert found[0].id == h_people["harris"]
 
 
 def test_patients_written_before_the_search_index_are_indexed_on_upgrade(clinic, owner) -> None:
@@ -164,7 +203,7 @@ def test_patients_written_before_the_search_index_are_indexed_on_upgrade(clinic,
     )
     with clinic.db.uow() as session:  # as a database from before migration 0003 holds it
         session.execute(delete(PatientSearchTerm).where(PatientSearchTerm.patient_id == created.id))
-    assert patients.search_patients(clinic.db, owner, "nguyen") == []
+    assert patients.search_patients(clinic.db, owner, "zn@ex") == []
     with clinic.db.uow() as session:
         assert patients.index_unindexed_patients(session) == 1
     with clinic.db.uow() as session:

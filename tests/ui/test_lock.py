@@ -42,6 +42,8 @@ def test_idle_lock_keeps_unsaved_input(qtbot, window, owner_ctx):
     window.screen_lock.idle.timer.start()
     with qtbot.waitSignal(window.screen_lock.locked, timeout=5_000):
         pass
+    # Back to a long countdown, so a busy machine cannot lock again straight after unlocking.
+    window.screen_lock.idle.timer.setInterval(60_000)
     overlay = window.screen_lock.overlay
     assert overlay.isVisible()
     assert overlay.geometry() == window.centralWidget().rect()
