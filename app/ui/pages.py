@@ -27,9 +27,15 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
+    PageSpec("patients", "Patients", Permission.VIEW_PATIENTS, "app.ui.patients.page:PatientsPage"),
+    PageSpec(
+        "pipeline",
+        "Pipeline",
+        Permission.VIEW_PATIENTS,
+        "app.ui.patients.pipeline_page:PipelinePage",
+    ),
     # PageSpec("today", "Today", Permission.VIEW_SCHEDULE, "app.ui.today:TodayPage"),
     # PageSpec("calendar", "Calendar", Permission.VIEW_SCHEDULE, "app.ui.calendar:CalendarPage"),
-    # PageSpec("patients", "Patients", Permission.VIEW_PATIENTS, "app.ui.patients:PatientsPage"),
     # PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans:PlansPage"),
     # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
     # PageSpec("reports", "Reports", Permission.VIEW_REPORTS, "app.ui.reports:ReportsPage"),

@@ -10,17 +10,19 @@ from app.services.staff import list_staff, update_staff
 from app.ui import ops
 from app.ui.audit_window import AuditWindow
 from app.ui.main_window import EmergencyAccessDialog, MainWindow
+from app.ui.patients.page import PatientsPage
 from app.ui.settings.settings_page import SettingsPage
 
 from .conftest import make_context
 
 
-def test_owner_sees_settings_and_audit(qtbot, owner_ctx):
+def test_owner_sees_every_page_and_starts_on_patients(qtbot, owner_ctx):
     window = MainWindow(owner_ctx)
     qtbot.addWidget(window)
     window.start()
-    assert window.page_titles() == ["Settings", "Audit log"]
-    assert isinstance(window.stack.currentWidget(), SettingsPage)
+    assert window.page_titles() == ["Patients", "Pipeline", "Settings", "Audit log"]
+    assert isinstance(window.stack.currentWidget(), PatientsPage)
+    assert isinstance(window.show_page("settings"), SettingsPage)
     assert "Olivia Owner · Owner" in window.user_label.text()
     assert not window.emergency_badge.isVisible()
     assert window.windowTitle() == "CareDesk — Harbour Dental Care"
@@ -28,7 +30,15 @@ def test_owner_sees_settings_and_audit(qtbot, owner_ctx):
     assert isinstance(audit, AuditWindow)
 
 
-def test_receptionist_sees_neither_settings_nor_audit_but_a_home_page(qtbot, receptionist_ctx):
+def test_receptionist_sees_patients_but_neither_settings_nor_audit(qtbot, receptionist_ctx):
+    window = MainWindow(receptionist_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    assert window.page_titles() == ["Patients", "Pipeline"]
+
+
+def test_a_role_with_no_pages_gets_a_home_page(qtbot, receptionist_ctx, monkeypatch):
+    monkeypatch.setattr("app.ui.main_window.PAGES", [])
     window = MainWindow(receptionist_ctx)
     qtbot.addWidget(window)
     window.start()
@@ -77,9 +87,8 @@ def test_emergency_access_shows_the_badge_and_flags_actions(
         classmethod(lambda cls, parent: "Patient collapsed in the waiting room"),
     )
     monkeypatch.setattr("app.ui.main_window.show_info", lambda *a, **k: None)
-    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
-        window.emergency_action.trigger()
-    assert ctx.actor.in_emergency
+    window.emergency_action.trigger()
+    qtbot.waitUntil(lambda: ctx.actor.in_emergency, timeout=10_000)
     assert window.emergency_badge.isVisible()
     assert window.emergency_badge.text() == "EMERGENCY ACCESS"
     assert not window.emergency_action.isEnabled()
@@ -96,8 +105,8 @@ def test_emergency_access_refused_without_a_grant(qtbot, receptionist_ctx, monke
     )
     shown: list[str] = []
     monkeypatch.setattr("app.ui.main_window.show_warning", lambda _p, text: shown.append(text))
-    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
-        window.emergency_action.trigger()
+    window.emergency_action.trigger()
+    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
     assert not receptionist_ctx.actor.in_emergency
     assert not window.emergency_badge.isVisible()
     assert shown and "an owner must grant it first" in shown[0]
