@@ -6,7 +6,7 @@ A log, so entries are added and never edited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +33,8 @@ class ContactEntry:
     summary: str
     follow_up_needed: bool = False
     occurred_at: datetime | None = None
+    #: When to follow up (a clinic-local date); giving one means a follow-up is needed.
+    follow_up_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class ContactLine:
     staff: str
     summary: str
     follow_up_needed: bool
+    follow_up_on: date | None = None
 
 
 def validate_entry(entry: ContactEntry) -> ContactEntry:
@@ -66,12 +69,18 @@ def validate_entry(entry: ContactEntry) -> ContactEntry:
             raise ValidationError("The time of the contact needs a time zone.", "occurred_at")
         if occurred_at > utc_now() + _CLOCK_SLACK:
             raise ValidationError("The contact cannot be in the future.", field="occurred_at")
+    follow_up_on = entry.follow_up_on
+    if follow_up_on is not None and (
+        not isinstance(follow_up_on, date) or isinstance(follow_up_on, datetime)
+    ):
+        raise ValidationError("The follow-up date must be a date.", field="follow_up_on")
     return ContactEntry(
         channel=entry.channel,
         direction=entry.direction,
         summary=summary,
-        follow_up_needed=bool(entry.follow_up_needed),
+        follow_up_needed=bool(entry.follow_up_needed) or follow_up_on is not None,
         occurred_at=occurred_at,
+        follow_up_on=follow_up_on,
     )
 
 
@@ -84,6 +93,7 @@ def _line(session: Session, row: CommunicationEntry) -> ContactLine:
         staff=staff_name(session, row.staff_id),
         summary=row.summary,
         follow_up_needed=row.follow_up_needed,
+        follow_up_on=row.follow_up_on,
     )
 
 
@@ -101,6 +111,7 @@ def log_contact(db: Database, actor: Actor, patient_id: int, entry: ContactEntry
             staff_id=actor.staff_id,
             summary=entry.summary,
             follow_up_needed=entry.follow_up_needed,
+            follow_up_on=entry.follow_up_on,
         )
         session.add(row)
         session.flush()

@@ -130,6 +130,22 @@ def task_line(session: Session, task: Task) -> TaskLine:
     )
 
 
+@dataclass(frozen=True)
+class Assignee:
+    id: int
+    name: str
+
+
+def list_assignees(db: Database, actor: Actor) -> list[Assignee]:
+    """Active staff a task can be given to, by name (anyone who may open records may ask)."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with db.uow() as session:
+        rows = session.scalars(
+            select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.full_name, Staff.id)
+        )
+        return [Assignee(s.id, s.full_name) for s in rows]
+
+
 def list_tasks(
     db: Database, actor: Actor, *, patient_id: int | None = None, open_only: bool = True
 ) -> list[TaskLine]:

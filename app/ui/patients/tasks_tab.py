@@ -1,0 +1,413 @@
+"""Record → Tasks: this patient's follow-ups and calls to make; overdue ones in red."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from PySide6.QtCore import QDate, QLocale, Qt, Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.errors import ValidationError
+from app.services.permissions import Permission
+from app.services.tasks import Assignee, TaskLine
+from app.ui import ops
+from app.ui.changes import Changes
+from app.ui.context import UiContext
+from app.ui.patients.record_tabs import RecordTab
+from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.row_table import Column, RowTableModel, list_table
+
+KIND_LABELS: dict[str, str] = {
+    "general": "General",
+    "follow_up": "Follow-up",
+    "call": "Call",
+    "insurance_verification": "Insurance check",
+    "recall": "Recall",
+    "collections": "Collections",
+    "referral": "Referral",
+}
+STATUS_LABELS = {"open": "Open", "done": "Done", "cancelled": "Cancelled"}
+OVERDUE_RED = "#b3261e"
+DONE_GREY = "#8a8f98"
+TITLE_MAX = 200
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def clinic_today(ctx: UiContext) -> date:
+    from app.i18n import clinic_zone
+
+    return datetime.now(clinic_zone(ctx.details.timezone)).date()
+
+
+class TaskTableModel(RowTableModel):
+    """Task lines; open ones past their due date are red, finished ones grey."""
+
+    def __init__(self, ctx: UiContext, parent=None) -> None:
+        self.ctx = ctx
+        self.today = clinic_today(ctx)
+        super().__init__(
+            [
+                Column("Due", self._due, colour=self._colour),
+                Column("Task", lambda t: t.title, colour=self._colour),
+                Column("Kind", lambda t: kind_label(t.kind), colour=self._colour),
+                Column("Assigned to", lambda t: t.assignee or "Anyone", colour=self._colour),
+                Column("Status", self._status, colour=self._colour),
+            ],
+            parent,
+        )
+
+    def set_rows(self, rows: list) -> None:
+        self.today = clinic_today(self.ctx)  # a record left open overnight
+        super().set_rows(rows)
+
+    def is_overdue(self, task: TaskLine) -> bool:
+        return task.status == "open" and task.due_on is not None and task.due_on < self.today
+
+    def _due(self, task: TaskLine) -> str:
+        from app.i18n import format_date
+
+        if task.due_on is None:
+            return "No date"
+        return format_date(task.due_on, self.ctx.details.locale)
+
+    def _status(self, task: TaskLine) -> str:
+        if self.is_overdue(task):
+            days = (self.today - task.due_on).days  # type: ignore[operator]
+            return f"Overdue by {days} day{'s' if days != 1 else ''}"
+        if task.status == "open" and task.due_on == self.today:
+            return "Due today"
+        return STATUS_LABELS.get(task.status, task.status)
+
+    def _colour(self, task: TaskLine) -> str | None:
+        if self.is_overdue(task):
+            return OVERDUE_RED
+        return DONE_GREY if task.status != "open" else None
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
+            task = self.row_at(index.row())
+            return task.title if task is not None and index.column() == 1 else None
+        return super().data(index, role)
+
+
+class AddTaskDialog(QDialog):
+    """A task for this patient; writes it itself and closes once it is saved."""
+
+    def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.patient_id = patient_id
+        self.added: TaskLine | None = None
+        self._saving = False
+        self.setWindowTitle("Add task")
+        self.setObjectName("addTaskDialog")
+
+        self.title_edit = QLineEdit()
+        self.title_edit.setObjectName("taskTitleEdit")
+        self.title_edit.setMaxLength(TITLE_MAX)
+        self.title_edit.setPlaceholderText("e.g. Call back about the whitening estimate")
+        self.kind_combo = QComboBox()
+        for value, label in KIND_LABELS.items():
+            self.kind_combo.addItem(label, value)
+        self.due_check = QCheckBox("&Due by")
+        self.due_check.setChecked(True)
+        tomorrow = clinic_today(ctx) + timedelta(days=1)
+        self.due_edit = QDateEdit(QDate(tomorrow.year, tomorrow.month, tomorrow.day))
+        self.due_edit.setCalendarPopup(True)
+        locale = QLocale(ctx.details.locale)
+        self.due_edit.setLocale(locale)
+        self.due_edit.setDisplayFormat(locale.dateFormat(QLocale.FormatType.ShortFormat))
+        due_row = QWidget()
+        row = QHBoxLayout(due_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.due_check)
+        row.addWidget(self.due_edit)
+        row.addStretch(1)
+        self.assignee_combo = QComboBox()
+        self.assignee_combo.setObjectName("assigneeCombo")
+        self.assignee_combo.addItem("Anyone at the desk", None)
+
+        self.fields: dict[str, FormField] = {
+            "title": FormField(self.title_edit),
+            "kind": FormField(self.kind_combo),
+            "due_on": FormField(due_row),
+            "assignee_id": FormField(self.assignee_combo),
+        }
+        self.errors = FieldErrors(self.fields)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("fieldError")
+        self.message_label.setWordWrap(True)
+        self.message_label.hide()
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("&Task", self.fields["title"])
+        form.addRow("&Kind", self.fields["kind"])
+        form.addRow("", self.fields["due_on"])
+        form.addRow("&Assigned to", self.fields["assignee_id"])
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setText("&Add task")
+        self.save_button.setDefault(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(460)
+        self._connect_signals()
+        self.title_edit.setFocus()
+        self._load_assignees()
+
+    def _connect_signals(self) -> None:
+        self.buttons.accepted.connect(self.on_save_clicked)
+        self.buttons.rejected.connect(self.reject)
+        self.due_check.toggled.connect(self.due_edit.setEnabled)
+
+    def _load_assignees(self) -> None:
+        from app.services.tasks import list_assignees
+
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: list_assignees(db, actor),
+            on_success=self.on_assignees_loaded,
+            on_failure=lambda exc: self._show_message(ops.user_message(exc)),
+            owner=self,
+        )
+
+    def on_assignees_loaded(self, assignees: list[Assignee]) -> None:
+        for person in assignees:
+            self.assignee_combo.addItem(person.name, person.id)
+        mine = self.assignee_combo.findData(self.ctx.actor.staff_id)
+        if mine >= 0:
+            self.assignee_combo.setCurrentIndex(mine)
+
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+
+    def due_on(self) -> date | None:
+        if not self.due_check.isChecked():
+            return None
+        d = self.due_edit.date()
+        return date(d.year(), d.month(), d.day())
+
+    @Slot()
+    def on_save_clicked(self) -> None:
+        from app.services.tasks import add_task
+
+        if self._saving:
+            return
+        self._saving = True
+        self.save_button.setEnabled(False)
+        self._show_message("")
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        title, kind, due_on = self.title_edit.text(), self.kind_combo.currentData(), self.due_on()
+        assignee_id = self.assignee_combo.currentData()
+        ops.run_write(
+            lambda: add_task(
+                db,
+                actor,
+                title=title,
+                patient_id=patient_id,
+                due_on=due_on,
+                assignee_id=assignee_id,
+                kind=kind,
+            ),
+            on_success=self.on_task_added,
+            on_failure=self.on_add_failed,
+            owner=self,
+        )
+
+    def on_task_added(self, line: TaskLine) -> None:
+        self._saving = False
+        self.added = line
+        self.ctx.bus.publish(Changes(patients=True))
+        self.accept()
+
+    def on_add_failed(self, exc: BaseException) -> None:
+        self._saving = False
+        self.save_button.setEnabled(True)
+        if isinstance(exc, ValidationError) and self.errors.show(exc):
+            return
+        self.errors.clear()
+        self._show_message(ops.user_message(exc))
+
+    def reject(self) -> None:
+        if not self._saving:  # closing mid-save would hide whether it was saved
+            super().reject()
+
+    @classmethod
+    def ask(cls, ctx: UiContext, parent: QWidget | None, patient_id: int) -> bool:
+        """Show the dialog; True when a task was added."""
+        dialog = cls(ctx, patient_id, parent)
+        try:
+            return dialog.exec() == QDialog.DialogCode.Accepted
+        finally:
+            dialog.deleteLater()
+
+
+class TasksTab(RecordTab):
+    """Open tasks soonest due first; completed ones behind "Show completed"."""
+
+    def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, patient_id, parent)
+        self.loaded = False
+        may_edit = ctx.allows(Permission.EDIT_PATIENTS)
+        self.add_button = QPushButton("&Add task…")
+        self.add_button.setObjectName("addTaskButton")
+        self.add_button.setShortcut(QKeySequence("Ctrl+T"))
+        self.add_button.setToolTip("Add a task for this patient (Ctrl+T)")
+        self.done_button = QPushButton("&Mark done")
+        self.done_button.setObjectName("markDoneButton")
+        self.done_button.setShortcut(QKeySequence("Ctrl+D"))
+        self.done_button.setToolTip("Mark the selected task done (Ctrl+D)")
+        self.add_button.setVisible(may_edit)
+        self.done_button.setVisible(may_edit)
+        self.show_done_check = QCheckBox("Show &completed")
+        self.show_done_check.setObjectName("showCompletedCheck")
+
+        self.model = TaskTableModel(ctx, self)
+        self.table = list_table(self.model, "tasksTable")
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.table.horizontalHeader()
+        for column in range(len(self.model.columns)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.empty_label = QLabel("Loading…")
+        self.empty_label.setObjectName("emptyState")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: #6b7280;")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty_label)
+        self.stack.setCurrentWidget(self.empty_label)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("fieldError")
+        self.message_label.setWordWrap(True)
+        self.message_label.hide()
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.add_button)
+        bar.addWidget(self.done_button)
+        bar.addStretch(1)
+        bar.addWidget(self.show_done_check)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addLayout(bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.stack, 1)
+        self._connect_signals()
+        self._update_buttons()
+        self.reload()
+
+    def _connect_signals(self) -> None:
+        self.add_button.clicked.connect(self.on_add_clicked)
+        self.done_button.clicked.connect(self.on_done_clicked)
+        self.show_done_check.toggled.connect(lambda _checked: self.reload())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.model.modelReset.connect(self._update_buttons)
+        self.ctx.bus.changed.connect(self.on_bus_changed)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        from app.services.tasks import list_tasks
+
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        open_only = not self.show_done_check.isChecked()
+        ops.run_query(
+            lambda: list_tasks(db, actor, patient_id=patient_id, open_only=open_only),
+            on_success=self.on_tasks_loaded,
+            on_failure=self._show_error,
+            owner=self,
+        )
+
+    def on_tasks_loaded(self, tasks: list[TaskLine]) -> None:
+        selected = self.selected()
+        self.loaded = True
+        self.message_label.hide()
+        self.model.set_rows(tasks)
+        if tasks:
+            self.stack.setCurrentWidget(self.table)
+            if selected is not None:
+                self.select_id(selected.id)
+            return
+        if self.show_done_check.isChecked():
+            text = "No tasks for this patient yet."
+        else:
+            text = "No open tasks for this patient."
+        if self.ctx.allows(Permission.EDIT_PATIENTS):
+            text += " Use “Add task…” (Ctrl+T) for a follow-up or a call to make."
+        self.empty_label.setText(text)
+        self.stack.setCurrentWidget(self.empty_label)
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.message_label.setText(ops.user_message(exc))
+        self.message_label.show()
+
+    def selected(self) -> TaskLine | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()) if rows else None
+
+    def select_id(self, task_id: int) -> None:
+        for row in range(self.model.rowCount()):
+            if self.model.row_at(row).id == task_id:  # type: ignore[union-attr]
+                self.table.selectRow(row)
+                return
+
+    def _update_buttons(self) -> None:
+        task = self.selected()
+        self.done_button.setEnabled(task is not None and task.status == "open")
+
+    # --- actions ------------------------------------------------------------------------------
+
+    @Slot()
+    def on_add_clicked(self) -> None:
+        AddTaskDialog.ask(self.ctx, self, self.patient_id)
+
+    @Slot()
+    def on_done_clicked(self) -> None:
+        from app.services.tasks import complete_task
+
+        task = self.selected()
+        if task is None or task.status != "open":
+            return
+        db, actor, task_id = self.ctx.db, self.ctx.actor, task.id
+        self.done_button.setEnabled(False)
+        ops.run_write(
+            lambda: complete_task(db, actor, task_id),
+            on_success=lambda _line: self.ctx.bus.publish(Changes(patients=True)),
+            on_failure=self.on_done_failed,
+            owner=self,
+        )
+
+    def on_done_failed(self, exc: BaseException) -> None:
+        self._show_error(exc)
+        self._update_buttons()
+
+    @Slot(object)
+    def on_bus_changed(self, changes: Changes) -> None:
+        if changes.patients:
+            self.reload()

@@ -1,0 +1,153 @@
+"""Record → Appointments: upcoming and past visits from the real service, with the no-show count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QBrush
+
+from app.data.models import Patient
+from app.data.models.providers import Room
+from app.services.patients import AppointmentHistory, AppointmentLine
+from app.ui.changes import Changes
+from app.ui.patients.appointments_tab import (
+    NO_SHOW_RED,
+    AppointmentsTab,
+    AppointmentTableModel,
+    history_summary,
+)
+from tests.data.factories import add_appointment, add_provider, add_service
+
+
+def add_visits(db, patient_id: int) -> None:
+    """Two visits ahead, three behind: a completed one, a no-show and a late cancellation."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    with db.uow() as session:
+        patient = session.get(Patient, patient_id)
+        provider = add_provider(session, name="Dr Amal Haddad")
+        cleaning = add_service(session, name="Hygiene cleaning")
+        whitening = add_service(session, name="Whitening 😀")
+        room = Room(name="Chair 2")
+        session.add(room)
+        session.flush()
+
+        def visit(days: int, **extra) -> None:
+            starts = now + timedelta(days=days)
+            values = {"service_id": cleaning.id, "room_id": room.id, **extra}
+            add_appointment(
+                session,
+                patient,
+                provider,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=45),
+                **values,
+            )
+
+        visit(30, notes="Bring the night guard")
+        visit(3, status="confirmed", service_id=whitening.id)
+        visit(-10, status="completed")
+        visit(-40, status="no_show", notes="Did not answer two calls.\nSecond line of notes.")
+        visit(-70, status="cancelled", late_cancel=True, cancelled_by="patient")
+
+
+def cells(model, row: int) -> list[str]:
+    return [model.data(model.index(row, c)) for c in range(model.columnCount())]
+
+
+def make_tab(qtbot, ctx, patient_id) -> AppointmentsTab:
+    tab = AppointmentsTab(ctx, patient_id)
+    qtbot.addWidget(tab)
+    tab.resize(1000, 600)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.summary_label.text() != "", timeout=10_000)
+    return tab
+
+
+def test_upcoming_and_past_are_listed_with_the_reliability_line(
+    qtbot, clinic, coordinator_ctx, patient_id
+):
+    add_visits(clinic.db, patient_id)
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+
+    assert tab.upcoming_model.rowCount() == 2
+    assert tab.past_model.rowCount() == 3
+    soonest = cells(tab.upcoming_model, 0)
+    assert soonest[1:5] == ["Whitening 😀", "Dr Amal Haddad", "Chair 2", "Confirmed"]
+    assert " – " in soonest[0]  # start and end time
+    past = [cells(tab.past_model, r)[4] for r in range(3)]
+    assert past == ["Completed", "No-show", "Cancelled"]  # newest first
+    assert cells(tab.past_model, 2)[5] == "Late cancel"
+    no_show = tab.past_model.data(tab.past_model.index(1, 4), Qt.ItemDataRole.ForegroundRole)
+    assert isinstance(no_show, QBrush) and no_show.color().name() == NO_SHOW_RED
+    # Notes stay on one line in the table; the whole note is the tooltip.
+    notes = tab.past_model.index(1, 6)
+    assert "\n" not in tab.past_model.data(notes)
+    assert "Second line" in tab.past_model.data(notes, Qt.ItemDataRole.ToolTipRole)
+    assert tab.summary_label.text() == "1 no-show · 1 late cancellation"
+    assert tab.upcoming_stack.currentWidget() is tab.upcoming_table
+
+
+def test_empty_history_says_so(qtbot, coordinator_ctx, patient_id):
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    assert tab.upcoming_stack.currentWidget() is tab.upcoming_empty
+    assert tab.upcoming_empty.isVisible()
+    assert tab.upcoming_empty.text() == "No upcoming appointments."
+    assert tab.past_empty.text() == "No past appointments yet."
+    assert tab.summary_label.text() == "No no-shows or late cancellations."
+
+
+def test_refreshes_when_appointments_change(qtbot, clinic, coordinator_ctx, patient_id):
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    add_visits(clinic.db, patient_id)
+    coordinator_ctx.bus.publish(Changes(documents=True))  # not ours: nothing reloads
+    coordinator_ctx.bus.publish(Changes(appointments=True))
+    qtbot.waitUntil(lambda: tab.upcoming_model.rowCount() == 2, timeout=10_000)
+    assert tab.upcoming_table.isVisible()
+
+
+def test_times_are_shown_in_the_clinic_zone(qtbot, coordinator_ctx):
+    model = AppointmentTableModel(coordinator_ctx)
+    starts = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York
+    model.set_rows(
+        [
+            AppointmentLine(
+                1, starts, starts + timedelta(minutes=30), "no_show", "", "Dr A", "", False, ""
+            )
+        ]
+    )
+    # Babel puts a narrow no-break space before AM/PM.
+    text = model.data(model.index(0, 0)).replace("\u202f", " ")
+    assert text == "Mar 2, 2026, 10:00 AM – 10:30 AM"
+    assert model.data(model.index(0, 1)) == "—"
+
+
+def test_model_passes_the_model_tester(qtmodeltester, coordinator_ctx):
+    model = AppointmentTableModel(coordinator_ctx)
+    starts = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    line = AppointmentLine(
+        1,
+        starts,
+        starts + timedelta(minutes=30),
+        "completed",
+        "Exam",
+        "Dr A",
+        "Chair 1",
+        False,
+        "x",
+    )
+    model.set_rows(
+        [
+            line,
+            AppointmentLine(
+                2, starts, starts + timedelta(hours=1), "cancelled", "", "Dr B", "", True, ""
+            ),
+        ]
+    )
+    qtmodeltester.check(model)
+    assert model.data(QModelIndex()) is None
+
+
+def test_summary_counts_plurals():
+    history = AppointmentHistory(upcoming=[], past=[], no_shows=3, late_cancels=1)
+    assert history_summary(history) == "3 no-shows · 1 late cancellation"

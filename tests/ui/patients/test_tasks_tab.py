@@ -1,0 +1,166 @@
+"""Record → Tasks: open tasks from the real service, overdue in red, add and complete."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
+
+from app.services import tasks
+from app.services.tasks import TaskLine
+from app.ui.patients.tasks_tab import (
+    OVERDUE_RED,
+    AddTaskDialog,
+    TasksTab,
+    TaskTableModel,
+    clinic_today,
+)
+
+
+def add(ctx, patient_id, title, due_on=None, **extra) -> TaskLine:
+    return tasks.add_task(
+        ctx.db, ctx.actor, title=title, patient_id=patient_id, due_on=due_on, **extra
+    )
+
+
+def make_tab(qtbot, ctx, patient_id) -> TasksTab:
+    tab = TasksTab(ctx, patient_id)
+    qtbot.addWidget(tab)
+    tab.resize(900, 400)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.loaded, timeout=10_000)
+    return tab
+
+
+def column(tab, col: int) -> list[str]:
+    return [tab.model.data(tab.model.index(r, col)) for r in range(tab.model.rowCount())]
+
+
+def test_open_tasks_with_overdue_in_red(qtbot, coordinator_ctx, patient_id):
+    today = clinic_today(coordinator_ctx)
+    add(coordinator_ctx, patient_id, "Chase the referral letter", today - timedelta(days=3))
+    add(
+        coordinator_ctx,
+        patient_id,
+        "Call about the estimate 😀",
+        today + timedelta(days=2),
+        kind="call",
+        assignee_id=coordinator_ctx.actor.staff_id,
+    )
+    add(coordinator_ctx, patient_id, "Recall in six months")
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    assert column(tab, 1) == [
+        "Chase the referral letter",
+        "Call about the estimate 😀",
+        "Recall in six months",
+    ]
+    assert column(tab, 2) == ["General", "Call", "General"]
+    assert column(tab, 3) == ["Anyone", "Cora Coordinator", "Anyone"]
+    assert column(tab, 4) == ["Overdue by 3 days", "Open", "Open"]
+    assert column(tab, 0)[2] == "No date"
+    overdue = tab.model.data(tab.model.index(0, 1), Qt.ItemDataRole.ForegroundRole)
+    assert isinstance(overdue, QBrush) and overdue.color().name() == OVERDUE_RED
+    assert tab.model.data(tab.model.index(1, 1), Qt.ItemDataRole.ForegroundRole) is None
+
+
+def test_mark_done_folds_the_task_behind_show_completed(qtbot, coordinator_ctx, patient_id):
+    add(coordinator_ctx, patient_id, "Send X-rays to the lab", date(2030, 1, 1))
+    add(coordinator_ctx, patient_id, "Verify insurance", date(2030, 2, 1))
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    assert not tab.done_button.isEnabled()
+    tab.table.selectRow(0)
+    assert tab.done_button.isEnabled()
+    qtbot.mouseClick(tab.done_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=10_000)
+    assert column(tab, 1) == ["Verify insurance"]
+
+    qtbot.mouseClick(tab.show_done_check, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 2, timeout=10_000)
+    assert column(tab, 4) == ["Open", "Done"]
+    tab.table.selectRow(1)
+    assert not tab.done_button.isEnabled()  # a done task cannot be done again
+
+
+def test_empty_states(qtbot, coordinator_ctx, patient_id):
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    assert tab.empty_label.isVisible()
+    assert tab.empty_label.text().startswith("No open tasks for this patient.")
+    tab.show_done_check.setChecked(True)
+    qtbot.waitUntil(lambda: tab.empty_label.text().startswith("No tasks for this patient yet."))
+
+
+def make_dialog(qtbot, ctx, patient_id, parent=None) -> AddTaskDialog:
+    dialog = AddTaskDialog(ctx, patient_id, parent)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitUntil(lambda: dialog.assignee_combo.count() > 1, timeout=10_000)
+    return dialog
+
+
+def test_add_task_through_the_dialog(qtbot, coordinator_ctx, patient_id):
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    dialog = make_dialog(qtbot, coordinator_ctx, patient_id, tab)
+    # The signed-in person is suggested; everyone active can be chosen.
+    assert dialog.assignee_combo.currentText() == "Cora Coordinator"
+    names = [dialog.assignee_combo.itemText(i) for i in range(dialog.assignee_combo.count())]
+    assert names == ["Anyone at the desk", "Cora Coordinator", "Olivia Owner"]
+    dialog.assignee_combo.setCurrentIndex(dialog.assignee_combo.findText("Olivia Owner"))
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("follow_up"))
+    qtbot.keyClicks(dialog.title_edit, "Check healing after extraction")
+    qtbot.keyClick(dialog.title_edit, Qt.Key.Key_Return)  # Enter saves
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=10_000)
+    assert dialog.result() == AddTaskDialog.DialogCode.Accepted
+    assert column(tab, 1) == ["Check healing after extraction"]
+    assert column(tab, 2) == ["Follow-up"]
+    assert column(tab, 3) == ["Olivia Owner"]
+    assert dialog.added.due_on == clinic_today(coordinator_ctx) + timedelta(days=1)
+
+
+def test_empty_title_is_refused_beside_the_field(qtbot, coordinator_ctx, patient_id):
+    dialog = make_dialog(qtbot, coordinator_ctx, patient_id)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.fields["title"].error() != "", timeout=10_000)
+    assert dialog.fields["title"].error() == "Type the task."
+    assert dialog.isVisible()
+    assert tasks.list_tasks(coordinator_ctx.db, coordinator_ctx.actor, patient_id=patient_id) == []
+
+
+def test_no_due_date_when_unchecked(qtbot, coordinator_ctx, patient_id):
+    dialog = make_dialog(qtbot, coordinator_ctx, patient_id)
+    qtbot.mouseClick(dialog.due_check, Qt.MouseButton.LeftButton)
+    assert not dialog.due_edit.isEnabled()
+    assert dialog.due_on() is None
+
+
+def test_ctrl_t_opens_the_dialog(qtbot, coordinator_ctx, patient_id, monkeypatch):
+    asked: list[int] = []
+    monkeypatch.setattr(
+        AddTaskDialog, "ask", classmethod(lambda cls, ctx, parent, pid: asked.append(pid))
+    )
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    tab.activateWindow()
+    qtbot.waitUntil(tab.isActiveWindow)
+    tab.show_done_check.setFocus()
+    qtbot.keyClick(tab.show_done_check, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: asked == [patient_id])  # a shortcut's click lands a moment later
+
+
+def test_provider_reads_but_cannot_add(qtbot, provider_ctx, patient_id):
+    tab = make_tab(qtbot, provider_ctx, patient_id)
+    assert not tab.add_button.isVisible() and not tab.done_button.isVisible()
+    assert tab.empty_label.text() == "No open tasks for this patient."
+
+
+def test_task_model_passes_the_model_tester(qtmodeltester, coordinator_ctx):
+    model = TaskTableModel(coordinator_ctx)
+    when = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    model.set_rows(
+        [
+            TaskLine(1, 1, "N, Z", "Call", model.today, "", "open", "call", when),
+            TaskLine(2, 1, "N, Z", "Old", date(2020, 1, 1), "Rita", "done", "general", when),
+        ]
+    )
+    qtmodeltester.check(model)
+    assert model.data(model.index(0, 4)) == "Due today"
+    assert model.data(model.index(1, 4)) == "Done"  # done long ago is not overdue
