@@ -269,6 +269,13 @@ def list_payers(db: Database, actor: Actor) -> list[tuple[int, str]]:
         return sorted(((c.id, _payer_name(c)) for c in rows), key=lambda t: t[1].casefold())
 
 
+def verification_max_age_days(db: Database, actor: Actor) -> int:
+    """How many days a verification stays fresh before a policy is flagged as stale."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with db.uow() as session:
+        return _max_age(session).days
+
+
 def list_policies(db: Database, actor: Actor, patient_id: int) -> list[PolicyLine]:
     """The patient's policies: active first, primary before others."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
