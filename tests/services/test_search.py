@@ -210,3 +210,43 @@ def test_patients_written_before_the_search_index_are_indexed_on_upgrade(clinic,
         assert patients.index_unindexed_patients(session) == 0
     assert [h.id for h in patients.search_patients(clinic.db, owner, "nguyen")] == [created.id]
     assert [h.id for h in patients.search_patients(clinic.db, owner, "zn@ex")] == [created.id]
+
+
+def _statements_of(db, call) -> list[str]:
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    return sent
+
+
+def test_names_need_no_settings_and_no_second_query_for_the_rows(clinic, owner, h_people) -> None:
+    sent = _statements_of(clinic.db, lambda: patients.search_patients(clinic.db, owner, "h"))
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2  # the two tiers, each with the columns the list shows
+    assert not any("clinic_settings" in s for s in reads)
+    sent = _statements_of(clinic.db, lambda: patients.search_patients(clinic.db, owner, "512555"))
+    assert any("clinic_settings" in s for s in sent)  # a phone number needs the country
+
+
+def test_a_known_shape_is_reused_with_new_values(clinic, owner, h_people, monkeypatch) -> None:
+    for query in ("h", "h b", "512555", "3/14/85", "P000002", "hall hall"):
+        patients.search_patients(clinic.db, owner, query, include_inactive=True)
+
+    def build_again(*args):
+        raise AssertionError("a statement was built again")
+
+    monkeypatch.setattr(patients._Compiled, "of", build_again)
+    found = patients.search_patients(clinic.db, owner, "ha", include_inactive=True)
+    assert [h.id for h in found] == [h_people[k] for k in ("hall", "harris", "hannah")]
+    found = patients.search_patients(clinic.db, owner, "harris b", include_inactive=True)
+    assert [h.id for h in found] == [h_people["harris"]]
+    assert patients.search_patients(clinic.db, owner, "hall hall", include_inactive=True)
