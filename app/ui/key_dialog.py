@@ -36,7 +36,7 @@ class KeyDialog(QDialog):
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_edit.setPlaceholderText("Passphrase or recovery key")
         self.show_check = QCheckBox("&Show what I type")
-        self.error_label = QLabel(error or "")
+        self.error_label = QLabel(error or "", self)
         self.error_label.setObjectName("fieldError")
         self.error_label.setWordWrap(True)
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)

@@ -34,7 +34,7 @@ class LoginWidget(QFrame):
         self.title_label = QLabel(title)
         self.title_label.setObjectName("loginTitle")
         self.title_label.setWordWrap(True)
-        self.subtitle_label = QLabel(subtitle)
+        self.subtitle_label = QLabel(subtitle, self)
         self.subtitle_label.setObjectName("loginSubtitle")
         self.subtitle_label.setWordWrap(True)
         self.subtitle_label.setVisible(bool(subtitle))

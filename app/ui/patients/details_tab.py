@@ -150,7 +150,6 @@ class DetailsTab(RecordTab):
         self.save_button.setObjectName("primaryButton")
         self.save_button.setToolTip("Save (Ctrl+S)")
         for button in (self.cancel_button, self.save_button):
-            button.setVisible(self.can_edit)
             button.setEnabled(False)
 
         bar = QHBoxLayout()
@@ -163,6 +162,8 @@ class DetailsTab(RecordTab):
 
         layout.addWidget(scroll, 1)
         layout.addLayout(bar)
+        for button in (self.cancel_button, self.save_button):
+            button.setVisible(self.can_edit)
 
         if not self.can_edit:
             self._show_notice("Your role can read this record but not change it.")

@@ -162,12 +162,6 @@ class DocumentsTab(RecordTab):
         self.print_button = QPushButton("&Print…")
         self.print_button.setShortcut(QKeySequence.StandardKey.Print)
         self.print_button.setToolTip("Print (Ctrl+P)")
-        may_add = ctx.allows(Permission.EDIT_PATIENTS)
-        may_export = ctx.allows(Permission.PRINT_DOCUMENTS)
-        for widget in (self.add_button, self.kind_combo, self.kind_label):
-            widget.setVisible(may_add)
-        self.save_button.setVisible(may_export)
-        self.print_button.setVisible(may_export)
 
         self.model = DocumentTableModel(ctx, self)
         self.table = list_table(self.model, "documentsTable")
@@ -205,6 +199,12 @@ class DocumentsTab(RecordTab):
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.message_label)
+        may_add = ctx.allows(Permission.EDIT_PATIENTS)
+        may_export = ctx.allows(Permission.PRINT_DOCUMENTS)
+        for widget in (self.add_button, self.kind_combo, self.kind_label):
+            widget.setVisible(may_add)
+        self.save_button.setVisible(may_export)
+        self.print_button.setVisible(may_export)
         for first, second in (
             (self.kind_combo, self.add_button),
             (self.add_button, self.open_button),

@@ -273,15 +273,6 @@ class InsuranceTab(RecordTab):
         self.message_label.setObjectName("fieldHint")
         self.message_label.setWordWrap(True)
 
-        for button in (
-            self.add_policy_button,
-            self.edit_policy_button,
-            self.record_button,
-            self.add_preauth_button,
-            self.edit_preauth_button,
-        ):
-            button.setVisible(can_edit)
-
         policies = QWidget()
         policies_layout = QVBoxLayout(policies)
         policies_layout.setContentsMargins(0, 0, 0, 0)
@@ -328,6 +319,14 @@ class InsuranceTab(RecordTab):
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.message_label)
+        for button in (
+            self.add_policy_button,
+            self.edit_policy_button,
+            self.record_button,
+            self.add_preauth_button,
+            self.edit_preauth_button,
+        ):
+            button.setVisible(can_edit)
 
         self._connect_signals()
         self._update_views()

@@ -98,16 +98,11 @@ class NotesTab(RecordTab):
         self.new_button = QPushButton("&New consultation note")
         self.new_button.setObjectName("newNoteButton")
         self.new_button.setToolTip("Start a draft note for this patient")
-        self.new_button.setVisible(
-            ctx.allows(Permission.WRITE_NOTES) and ctx.allows(Permission.READ_NOTE_BODIES)
-        )
 
         self.sign_button = QPushButton("&Sign && lock…")
         self.sign_button.setObjectName("signNoteButton")
-        self.sign_button.setVisible(ctx.allows(Permission.SIGN_NOTES))
         self.addendum_button = QPushButton("&Add addendum…")
         self.addendum_button.setObjectName("addAddendumButton")
-        self.addendum_button.setVisible(ctx.allows(Permission.WRITE_NOTES))
         self.save_status_label = QLabel()
         self.save_status_label.setObjectName("saveStatus")
         self.save_status_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -151,6 +146,11 @@ class NotesTab(RecordTab):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(self.splitter)
+        self.new_button.setVisible(
+            ctx.allows(Permission.WRITE_NOTES) and ctx.allows(Permission.READ_NOTE_BODIES)
+        )
+        self.sign_button.setVisible(ctx.allows(Permission.SIGN_NOTES))
+        self.addendum_button.setVisible(ctx.allows(Permission.WRITE_NOTES))
         QWidget.setTabOrder(self.new_button, self.table)
 
         self._connect_signals()

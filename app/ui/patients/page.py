@@ -75,11 +75,9 @@ class PatientsPage(QWidget):
             "Select two patients in the results (Ctrl+click) who are the same person."
         )
         self.merge_button.setEnabled(False)
-        self.merge_button.setVisible(ctx.allows(Permission.MERGE_PATIENTS))
         self.new_button = QPushButton("&New patient…")
         self.new_button.setObjectName("primaryButton")
         self.new_button.setToolTip("Add a patient (Ctrl+N)")
-        self.new_button.setVisible(ctx.allows(Permission.EDIT_PATIENTS))
 
         self.search_edit = SearchEdit()
         self.search_edit.setObjectName("patientSearch")
@@ -143,6 +141,8 @@ class PatientsPage(QWidget):
         layout.setSpacing(12)
         layout.addLayout(header)
         layout.addWidget(self.tabs, 1)
+        self.merge_button.setVisible(ctx.allows(Permission.MERGE_PATIENTS))
+        self.new_button.setVisible(ctx.allows(Permission.EDIT_PATIENTS))
 
         self.find_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         self.new_shortcut = QShortcut(QKeySequence("Ctrl+N"), self)
@@ -165,10 +165,13 @@ class PatientsPage(QWidget):
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setStretchLastSection(True)
         header.setHighlightSections(False)
-        for column, width in enumerate((250, 150, 140, 230, 100)):
-            table.setColumnWidth(column, width)
+        # The name takes whatever width is left, so the list never scrolls sideways.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(60)
+        for column, width in enumerate((0, 140, 130, 220, 90, 120)):
+            if column:
+                table.setColumnWidth(column, width)
         return table
 
     def _connect_signals(self) -> None:

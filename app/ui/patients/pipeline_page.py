@@ -804,7 +804,6 @@ class PipelinePage(QWidget):
             if stage.value == JourneyStage.FOLLOW_UP.value:
                 self.move_menu.addSeparator()
         self.move_button.setMenu(self.move_menu)
-        self.move_button.setVisible(self._can_move)
         self.move_shortcut = QAction("Move to…", self)
         self.move_shortcut.setShortcut(QKeySequence("Ctrl+M"))
         self.move_shortcut.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -876,6 +875,7 @@ class PipelinePage(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.scroll, 1)
         layout.addLayout(footer)
+        self.move_button.setVisible(self._can_move)
         self._connect_signals()
         self._update_buttons()
         self._load_filters()

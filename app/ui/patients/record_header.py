@@ -207,11 +207,9 @@ class RecordHeader(QFrame):
         self.change_stage_button = QPushButton("Change stage…")
         self.change_stage_button.setObjectName("linkButton")
         self.change_stage_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.change_stage_button.setVisible(can_edit)
         self.log_call_button = QPushButton("&Log a call")
         self.log_call_button.setObjectName("logCallButton")
         self.log_call_button.setToolTip("Note a phone call with this patient in the log")
-        self.log_call_button.setVisible(can_edit)
 
         name_row = QHBoxLayout()
         name_row.setSpacing(10)
@@ -258,6 +256,8 @@ class RecordHeader(QFrame):
         )
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
+        self.change_stage_button.setVisible(can_edit)
+        self.log_call_button.setVisible(can_edit)
         self._connect_signals()
 
     def _connect_signals(self) -> None:

@@ -281,8 +281,6 @@ class TasksTab(RecordTab):
         self.done_button.setObjectName("markDoneButton")
         self.done_button.setShortcut(QKeySequence("Ctrl+D"))
         self.done_button.setToolTip("Mark the selected task done (Ctrl+D)")
-        self.add_button.setVisible(may_edit)
-        self.done_button.setVisible(may_edit)
         self.show_done_check = QCheckBox("Show &completed")
         self.show_done_check.setObjectName("showCompletedCheck")
 
@@ -318,6 +316,8 @@ class TasksTab(RecordTab):
         layout.addLayout(bar)
         layout.addWidget(self.message_label)
         layout.addWidget(self.stack, 1)
+        self.add_button.setVisible(may_edit)
+        self.done_button.setVisible(may_edit)
         self._connect_signals()
         self._update_buttons()
         self.reload()

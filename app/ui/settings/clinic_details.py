@@ -39,7 +39,6 @@ class ClinicDetailsTab(QWidget):
         self.status_label = QLabel()
         self.status_label.setObjectName("fieldHint")
         self.reprint_button = QPushButton("&Reprint recovery kit…")
-        self.reprint_button.setVisible(ctx.actor.role == Role.OWNER)
         self.reprint_button.setToolTip(
             "Save the recovery kit PDF again: the key that opens this clinic's data."
         )
@@ -66,6 +65,7 @@ class ClinicDetailsTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
+        self.reprint_button.setVisible(ctx.actor.role == Role.OWNER)
 
         self._loaded: ClinicDetails = ctx.details
         self.form.set_details(ctx.details)
