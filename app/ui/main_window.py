@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self._pages: dict[str, QWidget] = {}
         self._specs: list[PageSpec] = []
         self._signing_out = False
+        self._hidden_records: list[QWidget] = []
 
         host = QWidget()
         host.setObjectName("centralHost")
@@ -148,10 +149,10 @@ class MainWindow(QMainWindow):
         self.emergency_badge.setToolTip("Every action in this session is flagged in the audit log.")
         self.demo_badge = QLabel("DEMO CLINIC")
         self.demo_badge.setObjectName("demoBadge")
-        self.demo_badge.setVisible(self.ctx.demo)
         bar.addWidget(self.user_label)
         bar.addWidget(self.emergency_badge)
         bar.addWidget(self.demo_badge)
+        self.demo_badge.setVisible(self.ctx.demo)
         self.lock_button = QPushButton("Lock  (Ctrl+L)")
         self.lock_button.setObjectName("statusButton")
         self.lock_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -307,6 +308,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_screen_lock_locked(self) -> None:
+        # Patient records open in their own windows must not stay readable behind the lock;
+        # they keep whatever was typed in them and come back on unlock.
+        from app.ui.patients.windows import record_windows_of
+
+        self._hidden_records = [w for w in record_windows_of(self.ctx) if w.isVisible()]
+        for window in self._hidden_records:
+            window.hide()
         for action in (self.lock_action, self.emergency_action, *self._go_actions):
             action.setEnabled(False)
         self.menuBar().setEnabled(False)
@@ -319,6 +327,9 @@ class MainWindow(QMainWindow):
         self.menuBar().setEnabled(True)
         self.lock_button.setEnabled(True)
         self.refresh_status()
+        for window in self._hidden_records:
+            window.show()
+        self._hidden_records = []
 
     @Slot()
     def on_sign_out_triggered(self) -> None:
@@ -365,6 +376,17 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        from app.ui.patients.windows import record_windows_of
+
+        # Each record window asks about its own unsaved changes; "Cancel" there keeps
+        # CareDesk open and signed in.
+        for window in record_windows_of(self.ctx):
+            window.show()
+            window.close()
+        if any(w.isVisible() for w in record_windows_of(self.ctx)):
+            self._signing_out = False
+            event.ignore()
+            return
         settings = QSettings()
         settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         settings.setValue(STATE_KEY, self.saveState())

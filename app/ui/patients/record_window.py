@@ -67,6 +67,8 @@ class PatientRecordWindow(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setObjectName("patientRecordWindow")
         self.setWindowTitle("Patient record — CareDesk")
+        # Ask for the record first: the query runs while the widgets below are built.
+        self._open()
 
         # Children are made inside their parents (top-down): re-parenting a finished tree
         # under the style sheet costs a second styling pass, and the record must open fast.
@@ -101,7 +103,6 @@ class PatientRecordWindow(QWidget):
         self._connect_signals()
         self._restore_geometry()
         self.tab_widget.tabBar().setFocus()
-        self._open()
 
     def _make_shortcuts(self) -> None:
         for number in range(1, min(len(self.specs), 9) + 1):

@@ -27,6 +27,11 @@ def open_patient_record(ctx: UiContext, patient_id: int, parent: QWidget | None 
     return window
 
 
+def record_windows_of(ctx: UiContext) -> list[QWidget]:
+    """The record windows this signed-in user has open (hidden on lock, closed on sign-out)."""
+    return [window for (owner, _), window in _open.items() if owner == id(ctx)]
+
+
 def open_record_windows() -> list[QWidget]:
-    """Every record window still open (the main window closes them on sign-out)."""
+    """Every record window still open, whoever opened it."""
     return list(_open.values())
