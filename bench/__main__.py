@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import cipher, open_db, search, startup
+from bench import cipher, open_db, record_open, search, startup
 
 BENCHMARKS = {
     "startup": startup.run,
     "open": open_db.run,
     "cipher": cipher.run,
     "search": search.run,
+    "record": record_open.run,
 }
 
 
