@@ -18,33 +18,54 @@ class FormField(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(editor)
-        self.hint_label = QLabel(hint, self)
-        self.hint_label.setObjectName("fieldHint")
-        self.hint_label.setWordWrap(True)
-        self.hint_label.setVisible(bool(hint))
-        layout.addWidget(self.hint_label)
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("fieldError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setVisible(False)
-        layout.addWidget(self.error_label)
+        # The hint and error lines are made when first needed: a form has dozens of fields,
+        # most never show either, and every label costs a styling pass when a window opens.
+        self._hint_label: QLabel | None = None
+        self._error_label: QLabel | None = None
+        if hint:
+            self.set_hint(hint)
         self.setFocusProxy(editor)
 
+    @property
+    def hint_label(self) -> QLabel:
+        if self._hint_label is None:
+            self._hint_label = QLabel(self)
+            self._hint_label.setObjectName("fieldHint")
+            self._hint_label.setWordWrap(True)
+            self.layout().insertWidget(1, self._hint_label)  # between the editor and the error
+            self._hint_label.setVisible(False)
+        return self._hint_label
+
+    @property
+    def error_label(self) -> QLabel:
+        if self._error_label is None:
+            self._error_label = QLabel(self)
+            self._error_label.setObjectName("fieldError")
+            self._error_label.setWordWrap(True)
+            self._error_label.setTextFormat(Qt.TextFormat.PlainText)
+            self.layout().addWidget(self._error_label)
+            self._error_label.setVisible(False)
+        return self._error_label
+
     def set_error(self, message: str | None) -> None:
-        self.error_label.setText(message or "")
-        self.error_label.setVisible(bool(message))
-        self.editor.setProperty("invalid", bool(message))
+        if message or self._error_label is not None:
+            self.error_label.setText(message or "")
+            self.error_label.setVisible(bool(message))
+        invalid = bool(message)
+        if bool(self.editor.property("invalid")) == invalid:
+            return  # re-polishing is costly, and forms clear every field on each keystroke
+        self.editor.setProperty("invalid", invalid)
         # Re-polish so the style sheet's [invalid="true"] border follows the property.
         self.editor.style().unpolish(self.editor)
         self.editor.style().polish(self.editor)
 
     def error(self) -> str:
-        return self.error_label.text()
+        return self._error_label.text() if self._error_label is not None else ""
 
     def set_hint(self, text: str) -> None:
-        self.hint_label.setText(text)
-        self.hint_label.setVisible(bool(text))
+        if text or self._hint_label is not None:
+            self.hint_label.setText(text)
+            self.hint_label.setVisible(bool(text))
 
 
 class FieldErrors:
