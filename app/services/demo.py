@@ -87,3 +87,25 @@ def open_or_create_demo(
             os.replace(str(partial) + suffix, str(path) + suffix)
     os.replace(partial, path)
     return open_clinic(path, key)
+
+
+def showcase_patient(db) -> tuple[int, int]:
+    """A demo patient worth showing (README screenshots): the one with the most visits among
+    those with insurance and a signed consultation note; with that latest signed note's id."""
+    from sqlalchemy import func, select
+
+    from app.data.models.appointments import Appointment
+    from app.data.models.insurance import InsurancePolicy
+    from app.data.models.notes import ConsultationNote
+
+    with db.uow() as session:
+        patient_id, note_id = session.execute(
+            select(ConsultationNote.patient_id, func.max(ConsultationNote.id))
+            .join(InsurancePolicy, InsurancePolicy.patient_id == ConsultationNote.patient_id)
+            .join(Appointment, Appointment.patient_id == ConsultationNote.patient_id)
+            .where(ConsultationNote.status == "signed")
+            .group_by(ConsultationNote.patient_id)
+            .order_by(func.count(Appointment.id.distinct()).desc(), ConsultationNote.patient_id)
+            .limit(1)
+        ).one()
+    return patient_id, note_id

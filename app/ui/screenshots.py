@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import os
 import sys
 import tempfile
@@ -29,8 +30,31 @@ def _use_memory_keyring() -> None:
 
 def _settle(app, widget) -> None:
     widget.show()
+    _wait_for_ops()
     for _ in range(5):
         app.processEvents()
+
+
+def _pause(milliseconds: int) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(milliseconds, loop.quit)
+    loop.exec()
+
+
+def _wait_for_ops() -> None:
+    """Let background queries land (waiting in a short event loop, not a busy loop)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from app.ui import ops
+
+    for _ in range(500):
+        if not ops.pending():
+            break
+        loop = QEventLoop()
+        QTimer.singleShot(10, loop.quit)
+        loop.exec()
 
 
 def _save(app, widget, path: Path) -> None:
@@ -45,7 +69,12 @@ def _demo_clinic(folder: Path):
     from app.services.errors import LoginFailedError
     from app.services.seed import DEMO_PASSWORD, create_seeded_clinic
 
-    clinic = create_seeded_clinic(folder / "demo.caredesk", patients=2000, years=2, seed=2026)
+    # Anchored at the latest Tuesday (all providers work), so the demo looks like this week.
+    today = datetime.date.today()
+    tuesday = today - datetime.timedelta(days=(today.weekday() - 1) % 7)
+    clinic = create_seeded_clinic(
+        folder / "demo.caredesk", patients=2000, years=2, seed=2026, today=tuesday
+    )
     coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
     auth.logout(clinic.db, coordinator)
     for _ in range(2):
@@ -134,8 +163,8 @@ def render(outdir: Path) -> None:
     window = MainWindow(ctx)
     window.resize(1180, 760)
     window.start()
-    _save(app, window, outdir / "08-main-settings-clinic.png")
     settings = window.show_page("settings")
+    _save(app, window, outdir / "08-main-settings-clinic.png")
     settings.tabs.setCurrentWidget(settings.tab("staff"))
     while ops.pending():
         app.processEvents()
@@ -165,12 +194,93 @@ def render(outdir: Path) -> None:
     rita = auth.login(clinic.db, "receptionist", DEMO_PASSWORD)
     rita_window = MainWindow(UiContext(clinic, rita, details))
     rita_window.resize(1180, 760)
-    _save(app, rita_window, outdir / "12-main-receptionist-home.png")
+    rita_window.start()
+    _save(app, rita_window, outdir / "12-main-receptionist.png")
     rita_window.hide()
+
+    coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
+    _patients_area(app, UiContext(clinic, coordinator, details), outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()
     clinic.db.close()
+
+
+def _showcase_patient(clinic, owner) -> int:
+    """A demo patient with a long history, a signed note, insurance and a little of everything."""
+    from app.services import documents, notes, tasks
+    from app.services.demo import showcase_patient
+
+    patient_id, note_id = showcase_patient(clinic.db)
+    notes.add_addendum(
+        clinic.db,
+        owner,
+        note_id,
+        "Patient called back: prefers morning visits and asked for the payment plan options "
+        "in writing. Handout sent by e-mail.",
+    )
+    documents.add_document(
+        clinic.db, owner, patient_id, "referral-letter.pdf", _sample_pdf(), kind="referral_letter"
+    )
+    tasks.add_task(
+        clinic.db,
+        owner,
+        title="Call about the treatment plan decision",
+        patient_id=patient_id,
+        due_on=datetime.date.today() + datetime.timedelta(days=2),
+    )
+    return patient_id
+
+
+def _sample_pdf() -> bytes:
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(72, 760, "Referral letter (demo)")
+    page.save()
+    return buffer.getvalue()
+
+
+def _patients_area(app, ctx, outdir: Path) -> None:
+    """The Patients page mid-search, a patient record (each tab) and the Pipeline."""
+    from app.services import auth
+    from app.services.seed import DEMO_PASSWORD
+    from app.ui.main_window import MainWindow
+    from app.ui.patients.record_window import PatientRecordWindow
+
+    window = MainWindow(ctx)
+    window.resize(1180, 760)
+    window.start()
+    page = window.show_page("patients")
+    page.search_edit.setText("gar")
+    _pause(200)  # the search waits for a pause in typing
+    _save(app, window, outdir / "15-patients-search.png")
+    page.tabs.setCurrentWidget(page.queue)
+    _save(app, window, outdir / "16-patients-insurance-to-verify.png")
+    window.show_page("pipeline")
+    _save(app, window, outdir / "24-pipeline.png")
+    window.hide()
+
+    owner = auth.login(ctx.db, "owner", DEMO_PASSWORD)
+    patient_id = _showcase_patient(ctx.clinic, owner)
+    record = PatientRecordWindow(ctx, patient_id)
+    record.resize(1180, 780)
+    for number, spec in enumerate(record.specs, start=17):
+        record.tab_widget.setCurrentIndex(record.tab_index(spec.key))
+        _wait_for_ops()
+        if spec.key == "notes":  # the latest note: signed, with an addendum
+            from PySide6.QtWidgets import QScrollArea
+
+            editor = record.tabs["notes"].editor
+            record.tabs["notes"].table.selectRow(0)
+            _pause(100)
+            _wait_for_ops()
+            editor.findChild(QScrollArea).ensureWidgetVisible(editor.addenda_box)
+        _save(app, record, outdir / f"{number}-record-{spec.key}.png")
+    record.close()
 
 
 def main(argv: list[str] | None = None) -> int:
