@@ -174,19 +174,18 @@ class VerificationQueue(QWidget):
         self.stack.setCurrentWidget(self.empty_label)
 
     def _load_staff(self) -> None:
-        """Who can be given a check: everyone active if the role may see staff, else oneself."""
+        """Who can be given a check: every active colleague (oneself first)."""
         me = self.ctx.actor
         self._staff = [(me.staff_id, me.full_name)]
-        if self.ctx.allows(Permission.MANAGE_STAFF):
-            from app.services.staff import list_staff
+        from app.services.tasks import list_assignees
 
-            db, actor = self.ctx.db, self.ctx.actor
-            ops.run_query(lambda: list_staff(db, actor), on_success=self._on_staff, owner=self)
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(lambda: list_assignees(db, actor), on_success=self._on_staff, owner=self)
         self._build_assign_menu()
 
     def _on_staff(self, rows) -> None:
         me = self.ctx.actor.staff_id
-        others = [(r.id, r.full_name) for r in rows if r.is_active and r.id != me]
+        others = [(r.id, r.name) for r in rows if r.id != me]
         self._staff = self._staff[:1] + others
         self._build_assign_menu()
 
