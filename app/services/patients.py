@@ -1353,6 +1353,26 @@ def _open_plan_values(session: Session, patient_ids: list[int]) -> dict[int, Dec
     return values
 
 
+def pipeline_counts(
+    db: Database, actor: Actor, *, provider_id: int | None = None, lead_source: str | None = None
+) -> dict[str, int]:
+    """How many patients each journey stage holds (with :func:`pipeline`'s filters), however
+    many of them the board shows."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    query = (
+        select(Patient.journey_stage, func.count())
+        .where(Patient.merged_into_id.is_(None))
+        .group_by(Patient.journey_stage)
+    )
+    if provider_id is not None:
+        query = query.where(Patient.primary_provider_id == provider_id)
+    if lead_source:
+        query = query.where(Patient.lead_source == lead_source)
+    with db.uow() as session:
+        counted = {stage: count for stage, count in session.execute(query)}
+    return {stage.value: counted.get(stage.value, 0) for stage in JourneyStage}
+
+
 def pipeline(
     db: Database,
     actor: Actor,

@@ -89,3 +89,18 @@ def test_pipeline_has_every_stage_and_filters_by_lead_source(clinic, owner, pati
     filtered = patients.pipeline(clinic.db, owner, lead_source="Instagram")
     assert [c.patient_id for cards in filtered.values() for c in cards] == [other.id]
     assert patients.lead_sources(clinic.db, owner) == ["Instagram"]
+
+
+def test_pipeline_counts_every_patient_of_a_stage_not_only_those_shown(
+    clinic, owner, patient_id
+) -> None:
+    for n in range(3):
+        patients.create_patient(
+            clinic.db, owner, PatientForm(first_name=f"P{n}", last_name="Lee", lead_source="Web")
+        )
+    shown = patients.pipeline(clinic.db, owner, limit_per_stage=2)
+    assert len(shown["inquiry"]) == 2
+    counts = patients.pipeline_counts(clinic.db, owner)
+    assert counts["inquiry"] == 4 and counts["lost"] == 0
+    assert list(counts) == list(shown)
+    assert patients.pipeline_counts(clinic.db, owner, lead_source="Web")["inquiry"] == 3

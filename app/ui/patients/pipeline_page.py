@@ -609,7 +609,7 @@ class StageColumn(QFrame):
     def set_summary(
         self, count: int, capped: bool, value: str | None, has_value: bool = True
     ) -> None:
-        shown = f"{count:,}+" if capped else f"{count:,}"
+        shown = f"{count:,}"
         self.count_label.setText(shown)
         self.count_label.setAccessibleName(f"{shown} patients")
         if value is None:
@@ -622,7 +622,8 @@ class StageColumn(QFrame):
         self.strip.set_caption(f"{stage_label(self.stage)}  ·  {shown}")
         if capped:
             self.count_label.setToolTip(
-                f"Showing the {count:,} patients longest in this stage; filter to see others."
+                f"{shown} patients; the board shows the {LIMIT_PER_STAGE:,} longest in this "
+                "stage. Filter by provider or lead source to see the others."
             )
         else:
             self.count_label.setToolTip(f"{shown} patients")
@@ -760,6 +761,8 @@ class PipelinePage(QWidget):
         self._can_move = ctx.allows(Permission.EDIT_PATIENTS)
         self._sees_plans = ctx.allows(Permission.VIEW_PLANS)
         self._board: dict[str, list[PipelineCard]] = {s.value: [] for s in JourneyStage}
+        #: How many patients each stage holds (the board loads at most LIMIT_PER_STAGE).
+        self._counts: dict[str, int] = {}
         self._generation = 0
         self._stale = False
         self._reselect: list[int] = []
@@ -979,7 +982,7 @@ class PipelinePage(QWidget):
 
     def reload(self) -> None:
         """Fetch the board again with the current filters (on a worker thread)."""
-        from app.services.patients import pipeline
+        from app.services.patients import pipeline, pipeline_counts
 
         self._stale = False
         self._generation += 1
@@ -988,22 +991,28 @@ class PipelinePage(QWidget):
         provider_id = self.provider_combo.currentData()
         lead_source = self.lead_source_combo.currentData()
         self.status_label.setText("Loading…")
+
+        def load() -> tuple[dict[str, list[PipelineCard]], dict[str, int]]:
+            filters = {"provider_id": provider_id, "lead_source": lead_source}
+            board = pipeline(db, actor, limit_per_stage=LIMIT_PER_STAGE, **filters)
+            return board, pipeline_counts(db, actor, **filters)
+
         ops.run_query(
-            lambda: pipeline(
-                db,
-                actor,
-                provider_id=provider_id,
-                lead_source=lead_source,
-                limit_per_stage=LIMIT_PER_STAGE,
-            ),
-            on_success=lambda board: self.on_board_loaded(generation, board),
+            load,
+            on_success=lambda loaded: self.on_board_loaded(generation, *loaded),
             on_failure=self.on_board_failed,
             owner=self,
         )
 
-    def on_board_loaded(self, generation: int, board: dict[str, list[PipelineCard]]) -> None:
+    def on_board_loaded(
+        self,
+        generation: int,
+        board: dict[str, list[PipelineCard]],
+        counts: dict[str, int] | None = None,
+    ) -> None:
         if generation != self._generation:
             return  # a newer filter's answer is on its way
+        self._counts = counts or {}
         keep = self._reselect or [c.patient_id for c in self.selected_cards()]
         self._reselect = []
         focus_stage = self._focused_stage()
@@ -1024,9 +1033,11 @@ class PipelinePage(QWidget):
             total, shown_total = total + len(cards), shown_total + len(shown)
             self.models[stage].set_cards(shown)
             value = sum((c.open_plan_value for c in shown), Decimal("0.00"))
-            capped = not needle and len(cards) >= LIMIT_PER_STAGE
+            # The stage may hold more patients than the board loads: say how many it holds.
+            count = len(shown) if needle else max(len(cards), self._counts.get(stage, 0))
+            capped = not needle and count > len(cards)
             self.columns[stage].set_summary(
-                len(shown),
+                count,
                 capped,
                 self._format_money(value) if self._sees_plans else None,
                 has_value=value > 0,
