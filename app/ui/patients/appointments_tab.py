@@ -17,7 +17,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
-from app.ui.widgets.row_table import Column, RowTableModel, list_table
+from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 STATUS_LABELS: dict[str, str] = {
     "scheduled": "Scheduled",
@@ -127,8 +127,8 @@ class AppointmentsTab(RecordTab):
         self.past_model = AppointmentTableModel(ctx, self)
         self.upcoming_table = self._table(self.upcoming_model, "upcomingTable")
         self.past_table = self._table(self.past_model, "pastTable")
-        self.upcoming_empty = self._empty_label("No upcoming appointments.")
-        self.past_empty = self._empty_label("No past appointments yet.")
+        self.upcoming_empty = empty_state_label("No upcoming appointments.")
+        self.past_empty = empty_state_label("No past appointments yet.")
         self.upcoming_stack = self._stack(self.upcoming_table, self.upcoming_empty)
         self.past_stack = self._stack(self.past_table, self.past_empty)
 
@@ -170,14 +170,6 @@ class AppointmentsTab(RecordTab):
             width = min(width + 8, _COLUMN_CAPS.get(column, width + 8))
             for table in tables:
                 table.setColumnWidth(column, width)
-
-    @staticmethod
-    def _empty_label(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setObjectName("emptyState")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setStyleSheet("color: #6b7280;")
-        return label
 
     @staticmethod
     def _stack(table: QTableView, empty: QLabel) -> QStackedWidget:

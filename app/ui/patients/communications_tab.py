@@ -22,7 +22,7 @@ from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.log_contact import CHANNEL_LABELS, LogContactDialog, channel_label
 from app.ui.patients.record_tabs import RecordTab
-from app.ui.widgets.row_table import Column, RowTableModel, list_table
+from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 FOLLOW_UP_AMBER = "#a15c00"
 DIRECTION_SHORT = {"inbound": "Inbound", "outbound": "Outbound"}
@@ -107,11 +107,7 @@ class CommunicationsTab(RecordTab):
         for column in range(len(self.model.columns)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(SUMMARY_COLUMN, QHeaderView.ResizeMode.Stretch)
-        self.empty_label = QLabel()
-        self.empty_label.setObjectName("emptyState")
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color: #6b7280;")
+        self.empty_label = empty_state_label()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)

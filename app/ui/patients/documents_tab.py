@@ -36,7 +36,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
-from app.ui.widgets.row_table import Column, RowTableModel, list_table
+from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 # Printing a PDF would need QtPdf to render its pages, and PySide6-Essentials (what
 # CareDesk ships) does not include it; so a PDF opens in the system viewer, which
@@ -171,11 +171,7 @@ class DocumentsTab(RecordTab):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(self.model.columns)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.empty_label = QLabel("Loading…")
-        self.empty_label.setObjectName("emptyState")
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color: #6b7280;")
+        self.empty_label = empty_state_label("Loading…")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)

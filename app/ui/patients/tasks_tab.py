@@ -31,7 +31,7 @@ from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.widgets.form_field import FieldErrors, FormField
-from app.ui.widgets.row_table import Column, RowTableModel, list_table
+from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 KIND_LABELS: dict[str, str] = {
     "general": "General",
@@ -292,11 +292,7 @@ class TasksTab(RecordTab):
         for column in range(len(self.model.columns)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.empty_label = QLabel("Loading…")
-        self.empty_label.setObjectName("emptyState")
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color: #6b7280;")
+        self.empty_label = empty_state_label("Loading…")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -93,3 +93,13 @@ def list_table(model: QAbstractTableModel, name: str = "") -> QTableView:
     table.setAlternatingRowColors(True)
     table.setShowGrid(False)
     return table
+
+
+def empty_state_label(text: str = "") -> QLabel:
+    """The grey, centred sentence a list shows in place of its table when it has no rows."""
+    label = QLabel(text)
+    label.setObjectName("emptyState")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #6b7280;")
+    return label
