@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     DELETE = "delete"
     PRINT = "print"
     EXPORT = "export"
+    DOUBLE_BOOKED = "double_booked"
     RECOVERY_KIT = "recovery_kit"
     AUDIT_VIEWED = "audit_viewed"
 
