@@ -1,0 +1,1 @@
+"""The appointment book: day, week and month views."""
