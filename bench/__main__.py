@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import cipher, open_db, record_open, search, startup
+from bench import calendar, cipher, open_db, record_open, search, startup
 
 BENCHMARKS = {
     "startup": startup.run,
@@ -19,6 +19,8 @@ BENCHMARKS = {
     "cipher": cipher.run,
     "search": search.run,
     "record": record_open.run,
+    "calendar": calendar.run,
+    "availability": lambda args: __import__("bench.availability", fromlist=["run"]).run(args),
 }
 
 

@@ -151,6 +151,18 @@ def seeded_database(patients: int, years: int, seed: int) -> SeededDatabase:
     return SeededDatabase(path, passphrase_path, patients, years, seed)
 
 
+def scratch_copy(source: Path, folder: Path) -> Path:
+    """A file copy of a cached database (same key) that a benchmark may change and drop."""
+    import shutil
+
+    target = folder / source.name
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(str(source) + suffix)
+        if part.exists():
+            shutil.copyfile(part, Path(str(target) + suffix))
+    return target
+
+
 def _make_passphrase_copy(path: Path, target: Path) -> None:
     from app.data.database import backup_copy
     from app.data.keys import DatabaseKey

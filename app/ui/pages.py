@@ -27,6 +27,7 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
+    PageSpec("calendar", "Calendar", Permission.VIEW_SCHEDULE, "app.ui.calendar.page:CalendarPage"),
     PageSpec("patients", "Patients", Permission.VIEW_PATIENTS, "app.ui.patients.page:PatientsPage"),
     PageSpec(
         "pipeline",
@@ -35,7 +36,6 @@ PAGES: list[PageSpec] = [
         "app.ui.patients.pipeline_page:PipelinePage",
     ),
     # PageSpec("today", "Today", Permission.VIEW_SCHEDULE, "app.ui.today:TodayPage"),
-    # PageSpec("calendar", "Calendar", Permission.VIEW_SCHEDULE, "app.ui.calendar:CalendarPage"),
     # PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans:PlansPage"),
     # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
     # PageSpec("reports", "Reports", Permission.VIEW_REPORTS, "app.ui.reports:ReportsPage"),
