@@ -36,7 +36,6 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
-    QPainterPath,
     QPaintEvent,
     QPen,
 )
@@ -1120,32 +1119,32 @@ class ScheduleGrid(QAbstractScrollArea):
         white = QColor("#ffffff")
         fill = _mix(base, white, 0.86 if no_show else 0.78)
         selected = self._current is placed and not ghost
-        p.save()
-        p.setClipRect(rect.adjusted(-2, -2, 2, 2), Qt.ClipOperation.IntersectClip)
         if dimmed:
             p.setOpacity(0.35)
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        outer = QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5)
+        p.setPen(Qt.PenStyle.NoPen)
         if dimmed:
             # The block left behind by a drag: a pale shape, so the ghost stands out.
-            p.fillPath(path, fill)
+            p.setBrush(fill)
+            p.drawRoundedRect(outer, 4, 4)
         else:
             # The colour stripe on the left: the whole shape in the colour, the body over it.
-            p.fillPath(path, base)
-            body = QPainterPath()
-            body.setFillRule(Qt.FillRule.WindingFill)
-            body.addRoundedRect(QRectF(rect).adjusted(4.5, 0.5, -0.5, -0.5), 3, 3)
-            body.addRect(QRectF(rect).adjusted(4.5, 0.5, -4.5, -0.5))
-            p.fillPath(body, fill)
+            p.setBrush(base)
+            p.drawRoundedRect(outer, 4, 4)
+            p.setBrush(fill)
+            p.drawRoundedRect(QRectF(rect).adjusted(4.5, 0.5, -0.5, -0.5), 3, 3)
+            p.fillRect(QRectF(rect).adjusted(4.5, 0.5, -4.5, -0.5), fill)
         pen = QPen(_SELECTED, 2) if selected else QPen(_mix(base, white, 0.25), 1)
         if ghost:
             pen = QPen(base.darker(130), 1.5, Qt.PenStyle.DashLine)
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawPath(path)
-        p.setClipRect(rect.adjusted(1, 1, -1, -1), Qt.ClipOperation.IntersectClip)
+        p.drawRoundedRect(outer, 4, 4)
+        # No clip per block (it costs more than the text): every line is elided to the
+        # block's width and only as many lines as fit its height are drawn.
         self._paint_block_text(p, block, rect.adjusted(7, 1, -3, -1), no_show, time_override)
-        p.restore()
+        if dimmed:
+            p.setOpacity(1.0)
 
     def _elide(self, metrics: QFontMetrics, text: str, width: int) -> str:
         # Eliding is the slowest step of a paint; the same texts come back at the same widths.
@@ -1174,7 +1173,10 @@ class ScheduleGrid(QAbstractScrollArea):
         time_override: str | None,
     ) -> None:
         line_height = self._fm.height()
-        lines_available = max(1, area.height() // line_height)
+        ascent = self._bold_fm.ascent()
+        lines_available = area.height() // line_height
+        if lines_available < 1:
+            return  # a sliver of a block (5 minutes at the widest zoom): colour only
         width = area.width()
         if width < 12:
             return
@@ -1195,7 +1197,7 @@ class ScheduleGrid(QAbstractScrollArea):
             if x_right - w < area.left() + 30:
                 break
             p.setPen(colour)
-            p.drawText(QRect(x_right - w + 1, y, w, line_height), Qt.AlignmentFlag.AlignLeft, text)
+            p.drawText(QPoint(x_right - w + 1, y + ascent), text)
             x_right -= w + 3
 
         glyph = STATUS_GLYPHS.get(block.status, "")
@@ -1204,11 +1206,7 @@ class ScheduleGrid(QAbstractScrollArea):
         p.setFont(self._strike if no_show else self._bold)
         p.setPen(text_colour)
         name_width = x_right - area.left()
-        p.drawText(
-            QRect(area.left(), y, name_width, line_height),
-            Qt.AlignmentFlag.AlignLeft,
-            self._elide(name_fm, name, name_width),
-        )
+        p.drawText(QPoint(area.left(), y + ascent), self._elide(name_fm, name, name_width))
         if lines_available < 2:
             return
 
@@ -1228,11 +1226,7 @@ class ScheduleGrid(QAbstractScrollArea):
         for text, colour in parts:
             y += line_height
             p.setPen(colour)
-            p.drawText(
-                QRect(area.left(), y, width, line_height),
-                Qt.AlignmentFlag.AlignLeft,
-                self._elide(self._fm, text, width),
-            )
+            p.drawText(QPoint(area.left(), y + ascent), self._elide(self._fm, text, width))
 
     def _paint_header(self, p: QPainter, width: int, height: int) -> None:
         p.fillRect(0, 0, width, height, _HEADER_BACKGROUND)
