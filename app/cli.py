@@ -96,6 +96,39 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print one JSON list")
     search.add_argument("--limit", type=_positive_int, default=50, help="most results (50)")
     search.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+
+    calendar = commands.add_parser(
+        "calendar", help="appointment book exports", description="Appointment book exports."
+    )
+    calendar_commands = calendar.add_subparsers(
+        dest="calendar_command", metavar="ACTION", required=True
+    )
+    daysheet = calendar_commands.add_parser(
+        "daysheet",
+        help="print one provider's day sheet to a PDF",
+        description="Write one provider's day sheet (the day's appointments, working hours "
+        "and totals) to a PDF. It names patients: the print is recorded in the audit trail.",
+    )
+    daysheet.add_argument("--provider", required=True, metavar="NAME", help='e.g. "Dr. Okafor"')
+    daysheet.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the day to print")
+    daysheet.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
+    daysheet.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    ics = calendar_commands.add_parser(
+        "export-ics",
+        help="export one provider's appointments to an iCalendar (.ics) file",
+        description="Write one provider's appointments from --from to --to (at most 366 days) "
+        "to an .ics file any calendar app can import. Events carry the service and room only; "
+        "--with-names adds patient names (the file leaves the encrypted database). "
+        "The export is recorded in the audit trail.",
+    )
+    ics.add_argument("--provider", required=True, metavar="NAME", help='e.g. "Dr. Okafor"')
+    ics.add_argument("--from", dest="first_day", required=True, metavar="YYYY-MM-DD")
+    ics.add_argument("--to", dest="last_day", required=True, metavar="YYYY-MM-DD")
+    ics.add_argument(
+        "--with-names", action="store_true", help="put patient names in the events' titles"
+    )
+    ics.add_argument("--out", type=Path, required=True, metavar="F.ics", help=".ics file to write")
+    ics.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
     return parser
 
 
@@ -200,6 +233,82 @@ def _cmd_patients(args) -> int:
     return EXIT_OK
 
 
+def _cli_date(text: str, option: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise _UsageError(f"{option} must be a date like 2026-06-16, not “{text}”") from None
+
+
+class _UsageError(Exception):
+    """Input the person typing the command can fix: one line on stderr, exit code 2."""
+
+
+def _check_writable(out: Path) -> None:
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise _UsageError(f"--out {out} is a folder; give a file name")
+    if not folder.is_dir():
+        raise _UsageError(f"cannot write {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise _UsageError(f"cannot write {out}: the folder {folder} is not writable")
+
+
+def _write_file(out: Path, data: bytes) -> None:
+    """Write through a temporary file beside ``out``: a failure leaves no partial file."""
+    import tempfile
+
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".caredesk-", dir=out.parent)
+    except OSError as exc:
+        raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, out)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _cmd_calendar(args) -> int:
+    from app.services.calendar_export import (
+        check_range,
+        system_day_sheet_pdf,
+        system_export_ics,
+    )
+    from app.services.errors import ValidationError
+
+    try:
+        if args.calendar_command == "daysheet":
+            day = _cli_date(args.date, "--date")
+        else:
+            first_day = _cli_date(args.first_day, "--from")
+            last_day = _cli_date(args.last_day, "--to")
+            check_range(first_day, last_day)
+        _check_writable(args.out)
+        path = _database_path(args)
+        if path is None:
+            return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
+        clinic = _open_for_cli(path)
+        try:
+            if args.calendar_command == "daysheet":
+                data = system_day_sheet_pdf(clinic.db, args.provider, day)
+            else:
+                data = system_export_ics(
+                    clinic.db, args.provider, first_day, last_day, with_names=args.with_names
+                )
+        finally:
+            clinic.db.close()
+        _write_file(args.out, data)
+    except (_UsageError, ValidationError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    _say(f"Wrote {args.out}")
+    return EXIT_OK
+
+
 class _ProgressBar:
     """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
 
@@ -252,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_audit(args)
         if args.command == "patients":
             return _cmd_patients(args)
+        if args.command == "calendar":
+            return _cmd_calendar(args)
     except CareDeskError as error:
         return _fail(str(error))
     except KeyboardInterrupt:

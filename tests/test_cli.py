@@ -17,7 +17,8 @@ from app import __version__
 REPO = Path(__file__).resolve().parent.parent
 PASSPHRASE = "cli-test-passphrase-1"
 SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"], ["audit"],
-                ["audit", "verify"])  # fmt: skip
+                ["audit", "verify"], ["patients"], ["patients", "search"], ["calendar"],
+                ["calendar", "daysheet"], ["calendar", "export-ics"])  # fmt: skip
 
 
 def run(args: list[str], data_dir: Path, *, passphrase: str | None = PASSPHRASE, timeout=120):
