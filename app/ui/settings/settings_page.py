@@ -26,6 +26,12 @@ TABS: list[SettingsTab] = [
         "services", "Services", Permission.MANAGE_SETTINGS, "app.ui.settings.catalog:ServicesTab"
     ),
     SettingsTab(
+        "scheduling",
+        "Scheduling",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.scheduling_tab:SchedulingTab",
+    ),
+    SettingsTab(
         "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"
     ),
 ]

@@ -1,0 +1,274 @@
+"""Settings → Scheduling: the late-cancel window, no-show / late-cancel fees, opening hours."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from PySide6.QtCore import QTime, Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.i18n import format_money, parse_money
+from app.services.appointment_status import SchedulingSettings
+from app.services.errors import ValidationError
+from app.ui import ops
+from app.ui.changes import Changes
+from app.ui.context import UiContext
+from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.messages import show_warning
+
+
+def _minute_of(edit: QTimeEdit) -> int:
+    t = edit.time()
+    return t.hour() * 60 + t.minute()
+
+
+def _time_of(minute: int) -> QTime:
+    minute = min(minute, 23 * 60 + 59)  # 24:00 closes at the last minute a QTime shows
+    return QTime(minute // 60, minute % 60)
+
+
+class SchedulingTab(QWidget):
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._loaded: SchedulingSettings | None = None
+        self._filling = False
+
+        self.hours_spin = QSpinBox()
+        self.hours_spin.setObjectName("lateCancelHours")
+        self.hours_spin.setRange(0, 168)
+        self.hours_spin.setSuffix(" hours")
+        self.hours_spin.setMaximumWidth(160)
+        self.fees_check = QCheckBox("&Charge no-show and late-cancellation fees")
+        self.fees_check.setObjectName("chargeFeesCheck")
+        self.no_show_edit = QLineEdit()
+        self.no_show_edit.setObjectName("noShowFee")
+        self.late_fee_edit = QLineEdit()
+        self.late_fee_edit.setObjectName("lateCancelFee")
+        for edit in (self.no_show_edit, self.late_fee_edit):
+            edit.setMaximumWidth(160)
+        self.opens_edit = QTimeEdit()
+        self.opens_edit.setObjectName("opensAt")
+        self.closes_edit = QTimeEdit()
+        self.closes_edit.setObjectName("closesAt")
+        for edit in (self.opens_edit, self.closes_edit):
+            edit.setDisplayFormat("h:mm AP" if ctx.details.locale.startswith("en") else "HH:mm")
+            edit.setMaximumWidth(160)
+            edit.setMinimumHeight(self.no_show_edit.sizeHint().height())
+
+        self.fields: dict[str, FormField] = {
+            "late_cancel_hours": FormField(
+                self.hours_spin,
+                "A cancellation by the patient less than this long before the visit counts "
+                "as a late cancellation.",
+            ),
+            "charge_fees": FormField(
+                self.fees_check,
+                "Off: no-shows and late cancellations are counted, but nothing is charged.",
+            ),
+            "no_show_fee": FormField(self.no_show_edit),
+            "late_cancel_fee": FormField(self.late_fee_edit),
+            "opens_at_minute": FormField(self.opens_edit),
+            "closes_at_minute": FormField(
+                self.closes_edit, "The calendar's day and week views show these hours."
+            ),
+        }
+        self.errors = FieldErrors(self.fields)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Late-cancellation &window", self.fields["late_cancel_hours"])
+        form.addRow("Fees", self.fields["charge_fees"])
+        form.addRow("&No-show fee", self.fields["no_show_fee"])
+        form.addRow("&Late-cancellation fee", self.fields["late_cancel_fee"])
+        form.addRow("Clinic &opens at", self.fields["opens_at_minute"])
+        form.addRow("Clinic c&loses at", self.fields["closes_at_minute"])
+        form_box = QWidget()
+        form_box.setLayout(form)
+        form_box.setMaximumWidth(720)
+
+        self.save_button = QPushButton("&Save changes")
+        self.save_button.setObjectName("primaryButton")
+        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_button.setToolTip("Save changes (Ctrl+S)")
+        self.cancel_button = QPushButton("&Undo changes")
+        self.cancel_button.setObjectName("undoButton")
+        self.status_label = QLabel()
+        self.status_label.setObjectName("fieldHint")
+
+        body = QWidget()
+        body.setObjectName("pageBody")
+        column = QVBoxLayout(body)
+        column.setContentsMargins(24, 20, 24, 20)
+        column.addWidget(form_box)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("pageScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(24, 8, 24, 12)
+        buttons.addStretch(1)
+        buttons.addWidget(self.status_label)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+
+        self.setEnabled(False)  # until the settings are loaded
+        self._connect_signals()
+        self.reload()
+
+    def _connect_signals(self) -> None:
+        self.hours_spin.valueChanged.connect(self.on_form_edited)
+        self.fees_check.toggled.connect(self.on_form_edited)
+        self.no_show_edit.textEdited.connect(self.on_form_edited)
+        self.late_fee_edit.textEdited.connect(self.on_form_edited)
+        self.opens_edit.timeChanged.connect(self.on_form_edited)
+        self.closes_edit.timeChanged.connect(self.on_form_edited)
+        self.save_button.clicked.connect(self.on_save_clicked)
+        self.cancel_button.clicked.connect(self.on_cancel_clicked)
+        self.ctx.bus.changed.connect(self.on_bus_changed)
+
+    # --- values -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        from app.services.appointment_status import get_scheduling_settings
+
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: get_scheduling_settings(db, actor),
+            on_success=self.set_settings,
+            on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
+            owner=self,
+        )
+
+    def _money_text(self, amount: Decimal) -> str:
+        return format_money(amount, self.ctx.details.currency, self.ctx.details.locale)
+
+    def set_settings(self, settings: SchedulingSettings) -> None:
+        self._loaded = settings
+        self._filling = True
+        self.hours_spin.setValue(settings.late_cancel_hours)
+        self.fees_check.setChecked(settings.charge_fees)
+        self.no_show_edit.setText(self._money_text(settings.no_show_fee))
+        self.late_fee_edit.setText(self._money_text(settings.late_cancel_fee))
+        self.opens_edit.setTime(_time_of(settings.opens_at_minute))
+        self.closes_edit.setTime(_time_of(settings.closes_at_minute))
+        self._filling = False
+        self.errors.clear()
+        self.setEnabled(True)
+        self._update_buttons()
+
+    def _closes_minute(self) -> int:
+        assert self._loaded is not None
+        minute = _minute_of(self.closes_edit)
+        # 24:00 is shown as 23:59; leave it at midnight unless the user changed it.
+        if self._loaded.closes_at_minute == 1440 and minute == 23 * 60 + 59:
+            return 1440
+        return minute
+
+    def settings(self) -> SchedulingSettings:
+        """The form's values; raises ValidationError (with its field) for an unreadable fee."""
+        assert self._loaded is not None
+        fees = {}
+        for name, edit in (
+            ("no_show_fee", self.no_show_edit),
+            ("late_cancel_fee", self.late_fee_edit),
+        ):
+            try:
+                fees[name] = parse_money(edit.text(), self.ctx.details.locale)
+            except ValueError as exc:
+                raise ValidationError(str(exc), field=name) from None
+        return SchedulingSettings(
+            late_cancel_hours=self.hours_spin.value(),
+            charge_fees=self.fees_check.isChecked(),
+            no_show_fee=fees["no_show_fee"],
+            late_cancel_fee=fees["late_cancel_fee"],
+            opens_at_minute=_minute_of(self.opens_edit),
+            closes_at_minute=self._closes_minute(),
+            version=self._loaded.version,
+        )
+
+    def is_dirty(self) -> bool:
+        if self._loaded is None:
+            return False
+        try:
+            return self.settings() != self._loaded
+        except ValidationError:
+            return True
+
+    def _update_buttons(self) -> None:
+        dirty = self.is_dirty()
+        self.save_button.setEnabled(dirty)
+        self.cancel_button.setEnabled(dirty)
+        fees_on = self.fees_check.isChecked()
+        self.no_show_edit.setEnabled(fees_on)
+        self.late_fee_edit.setEnabled(fees_on)
+
+    # --- slots --------------------------------------------------------------------------------
+
+    @Slot()
+    def on_form_edited(self) -> None:
+        if self._filling:
+            return
+        self.status_label.clear()
+        self._update_buttons()
+
+    @Slot()
+    def on_save_clicked(self) -> None:
+        from app.services.appointment_status import update_scheduling_settings
+
+        try:
+            settings = self.settings()
+        except ValidationError as exc:
+            self.errors.show(exc)
+            return
+        self.errors.clear()
+        db, actor = self.ctx.db, self.ctx.actor
+        self.save_button.setEnabled(False)
+        self.status_label.setText("Saving…")
+        ops.run_write(
+            lambda: update_scheduling_settings(db, actor, settings),
+            on_success=self._on_saved,
+            on_failure=self._on_save_failed,
+            owner=self,
+        )
+
+    def _on_saved(self, settings: SchedulingSettings) -> None:
+        self.set_settings(settings)
+        self.status_label.setText("✓ Saved.")
+        self.ctx.bus.publish(Changes(clinic=True, appointments=True))
+
+    def _on_save_failed(self, exc: BaseException) -> None:
+        self.status_label.clear()
+        self._update_buttons()
+        if not (isinstance(exc, ValidationError) and self.errors.show(exc)):
+            show_warning(self, ops.user_message(exc))
+
+    @Slot()
+    def on_cancel_clicked(self) -> None:
+        if self._loaded is not None:
+            self.set_settings(self._loaded)
+        self.status_label.clear()
+
+    @Slot(object)
+    def on_bus_changed(self, changes: Changes) -> None:
+        # The clinic details tab saves the same row: take its new version when nothing is typed.
+        if changes.clinic and not self.is_dirty():
+            self.reload()
