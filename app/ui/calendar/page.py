@@ -897,7 +897,7 @@ class CalendarPage(QWidget):
 
             LogContactDialog.ask(self.ctx, self, block.patient_id)
         elif choice == "waitlist":
-            self.add_to_waitlist(block)
+            self.add_to_waitlist(block, keeps_booking=False)
 
     def show_freed_slot(self, block: AppointmentBlock) -> None:
         """Show who on the waitlist could take the time that just freed up."""
@@ -906,9 +906,11 @@ class CalendarPage(QWidget):
         if resource is not None:
             self.grid.set_highlighted_slots([(resource, block.starts_at, block.ends_at)])
 
-    def add_to_waitlist(self, block: AppointmentBlock) -> None:
+    def add_to_waitlist(self, block: AppointmentBlock, *, keeps_booking: bool = True) -> None:
+        """Put the patient on the waitlist; while they keep this booking, a match must beat it."""
         from app.ui.calendar.waitlist_panel import WaitlistEntryDialog
 
+        current = block.id if keeps_booking and block.status in ("scheduled", "confirmed") else None
         WaitlistEntryDialog.ask(
             self.ctx,
             self,
@@ -916,5 +918,5 @@ class CalendarPage(QWidget):
             patient_name=block.patient_name,
             service_id=block.service_id,
             provider_id=block.provider_id,
-            current_appointment_id=block.id if block.status in ("scheduled", "confirmed") else None,
+            current_appointment_id=current,
         )

@@ -296,3 +296,46 @@ def test_a_provider_sees_the_book_but_cannot_change_it(qtbot, make_page, clinic,
     assert page.schedule is not None  # the book is there to read
     assert not page.new_button.isEnabled()
     assert not page.find_button.isEnabled()
+
+
+def test_cancelling_shows_who_on_the_waitlist_could_take_the_slot(
+    qtbot, make_page, owner_ctx, book, monkeypatch
+):
+    from app.services import waitlist
+    from app.services.waitlist import WaitlistData
+    from app.ui.calendar import status_dialogs
+    from app.ui.calendar.waitlist_panel import WaitlistEntryDialog
+
+    booked(owner_ctx, book, "09:00", "09:45", day=MONDAY + timedelta(days=7))
+    waitlist.add_to_waitlist(
+        owner_ctx.db, owner_ctx.actor, WaitlistData(patient_id=book.bo, service_id=book.filling)
+    )
+    monkeypatch.setattr(
+        status_dialogs.CancelDialog,
+        "ask",
+        classmethod(lambda cls, ctx, parent, summary: ("patient", "Car trouble")),
+    )
+    monkeypatch.setattr(
+        status_dialogs.NextStepDialog, "ask", classmethod(lambda cls, *a, **k: "waitlist")
+    )
+    asked = []
+    monkeypatch.setattr(
+        WaitlistEntryDialog, "ask", classmethod(lambda cls, ctx, parent, **kw: asked.append(kw))
+    )
+    page = make_page(day=MONDAY + timedelta(days=7))
+    block = page.schedule.blocks[0]
+    page.cancel(block)
+    wait_loaded(qtbot, page)
+    qtbot.waitUntil(lambda: page.waitlist.in_matches_mode)
+    qtbot.waitUntil(lambda: page.waitlist.model.rowCount() == 1)
+    assert page.grid.highlighted_slot_count() == 1
+    assert page.schedule.blocks == ()  # the cancelled visit left the book
+    assert asked == [
+        dict(
+            patient_id=book.ana,
+            patient_name="Ruiz, Ana",
+            service_id=book.filling,
+            provider_id=book.ada,
+            current_appointment_id=None,
+        )
+    ]
