@@ -1179,7 +1179,8 @@ def _blocks(
     if not ids:
         return []
     column = Appointment.provider_id if by == "provider" else Appointment.room_id
-    rows = session.execute(
+    # A Core statement on the connection: no ORM entities to build for a read-only view.
+    rows = session.connection().execute(
         select(
             Appointment.id,
             Appointment.version,
