@@ -521,6 +521,9 @@ def _holding(starts_at: datetime, ends_at: datetime, ignore: Iterable[int]):
         Appointment.status.in_(HOLDS_TIME),
         Appointment.starts_at < ends_at,
         Appointment.ends_at > starts_at,
+        # No visit is longer than MAX_DURATION: this lower bound lets the (resource,
+        # starts_at) indexes read only the window instead of ten years of history.
+        Appointment.starts_at > starts_at - MAX_DURATION,
     ]
     ignore = [i for i in ignore if i is not None]
     if ignore:
