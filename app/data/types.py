@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, String, type_coerce
 from sqlalchemy.types import TypeDecorator
 
 from app.money import from_minor_units, to_minor_units
@@ -47,6 +47,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+def stored_text(column):
+    """A :class:`UTCDateTime` column read back as the text SQLite keeps, for
+    :func:`parse_stored_utc`: hundreds of rows parse several times faster that way."""
+    return type_coerce(column, String)
+
+
+def parse_stored_utc(text: str) -> datetime:
+    """The UTC-aware datetime a :class:`UTCDateTime` column stores as ``text``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def utc_now() -> datetime:

@@ -517,7 +517,9 @@ class ScheduleGrid(QAbstractScrollArea):
         end_local = block.ends_at.astimezone(self._zone)
         lines = [block.patient_name]
         if block.patient_phone:
-            lines.append(block.patient_phone)
+            from app.services.patients import display_phone
+
+            lines.append(display_phone(block.patient_phone))
         if block.service_name:
             lines.append(block.service_name)
         who = block.provider_name

@@ -467,7 +467,7 @@ def test_after_a_drop_the_block_stays_put_until_new_data_arrives(qtbot, grid) ->
     # The page commits and hands over the new schedule: now it moves.
     moved = schedule.blocks[0]
     new_start = local(MONDAY, 11, 0)
-    moved = replace(moved, starts_at=new_start, ends_at=new_start + timedelta(minutes=45))
+    moved = moved._replace(starts_at=new_start, ends_at=new_start + timedelta(minutes=45))
     grid.set_schedule(make_schedule(MONDAY, 1, PROVIDERS[:2], [moved, *schedule.blocks[1:]]))
     assert grid.block_rect(1).top() > before.top() + 100
 
