@@ -30,6 +30,15 @@ PAGES: list[PageSpec] = [
     PageSpec("calendar", "Calendar", Permission.VIEW_SCHEDULE, "app.ui.calendar.page:CalendarPage"),
     PageSpec("patients", "Patients", Permission.VIEW_PATIENTS, "app.ui.patients.page:PatientsPage"),
     PageSpec(
+        "confirmations",
+        "Confirmations",
+        Permission.VIEW_SCHEDULE,
+        "app.ui.calendar.confirmation_list:ConfirmationListPage",
+    ),
+    PageSpec(
+        "recalls", "Recalls", Permission.VIEW_SCHEDULE, "app.ui.calendar.recall_list:RecallListPage"
+    ),
+    PageSpec(
         "pipeline",
         "Pipeline",
         Permission.VIEW_PATIENTS,

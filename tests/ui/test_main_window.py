@@ -9,6 +9,7 @@ from app.services.audit import AuditFilter, list_entries
 from app.services.staff import list_staff, update_staff
 from app.ui import ops
 from app.ui.audit_window import AuditWindow
+from app.ui.calendar.page import CalendarPage
 from app.ui.main_window import EmergencyAccessDialog, MainWindow
 from app.ui.patients.page import PatientsPage
 from app.ui.settings.settings_page import SettingsPage
@@ -16,12 +17,21 @@ from app.ui.settings.settings_page import SettingsPage
 from .conftest import make_context
 
 
-def test_owner_sees_every_page_and_starts_on_patients(qtbot, owner_ctx):
+def test_owner_sees_every_page_and_starts_on_the_calendar(qtbot, owner_ctx):
     window = MainWindow(owner_ctx)
     qtbot.addWidget(window)
     window.start()
-    assert window.page_titles() == ["Patients", "Pipeline", "Settings", "Audit log"]
-    assert isinstance(window.stack.currentWidget(), PatientsPage)
+    assert window.page_titles() == [
+        "Calendar",
+        "Patients",
+        "Confirmations",
+        "Recalls",
+        "Pipeline",
+        "Settings",
+        "Audit log",
+    ]
+    assert isinstance(window.stack.currentWidget(), CalendarPage)
+    assert isinstance(window.show_page("patients"), PatientsPage)
     assert isinstance(window.show_page("settings"), SettingsPage)
     assert "Olivia Owner · Owner" in window.user_label.text()
     assert not window.emergency_badge.isVisible()
@@ -34,7 +44,7 @@ def test_receptionist_sees_patients_but_neither_settings_nor_audit(qtbot, recept
     window = MainWindow(receptionist_ctx)
     qtbot.addWidget(window)
     window.start()
-    assert window.page_titles() == ["Patients", "Pipeline"]
+    assert window.page_titles() == ["Calendar", "Patients", "Confirmations", "Recalls", "Pipeline"]
 
 
 def test_a_role_with_no_pages_gets_a_home_page(qtbot, receptionist_ctx, monkeypatch):
@@ -53,11 +63,16 @@ def test_a_role_with_no_pages_gets_a_home_page(qtbot, receptionist_ctx, monkeypa
     assert "audit log" not in text.lower()  # not something a receptionist may do
 
 
-def test_geometry_is_remembered(qtbot, owner_ctx):
+def test_geometry_is_remembered(qtbot, owner_ctx, monkeypatch):
+    # The offscreen screen is 800 × 600, narrower than the calendar page's toolbar (about
+    # 1,150 pixels with the navigation), so this window shows the other pages only.
+    from app.ui.pages import PAGES
+
+    monkeypatch.setattr("app.ui.main_window.PAGES", [p for p in PAGES if p.key != "calendar"])
     window = MainWindow(owner_ctx)
     qtbot.addWidget(window)
     window.start()
-    window.resize(780, 520)  # the offscreen screen is 800 × 600
+    window.resize(780, 520)
     size = window.size()
     window.close()
     assert QSettings().value("main_window/geometry") is not None

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -46,9 +47,9 @@ from app.ui.widgets.messages import show_info, show_warning
 VIEWS = ("day", "week", "month")
 ZOOMS = (15, 10, 5)
 COLOUR_MODES = (
-    ("provider", "Colour by provider"),
-    ("service", "Colour by service"),
-    ("status", "Colour by status"),
+    ("provider", "Provider colours"),
+    ("service", "Service colours"),
+    ("status", "Status colours"),
 )
 _SETTINGS_PREFIX = "calendar/"
 
@@ -159,10 +160,13 @@ class CalendarPage(QWidget):
         self.by_combo.addItem("Providers", "provider")
         self.by_combo.addItem("Rooms", "room")
         self.resource_combo = QComboBox(objectName="resourceCombo")
-        self.resource_combo.setMinimumContentsLength(16)
+        self.resource_combo.setMinimumContentsLength(12)
+        self.resource_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.zoom_combo = QComboBox(objectName="zoomCombo")
         for minutes in ZOOMS:
-            self.zoom_combo.addItem(f"{minutes}-minute rows", minutes)
+            self.zoom_combo.addItem(f"{minutes} min rows", minutes)
         self.colour_combo = QComboBox(objectName="colourCombo")
         for key, label in COLOUR_MODES:
             self.colour_combo.addItem(label, key)
@@ -188,6 +192,10 @@ class CalendarPage(QWidget):
         for button in (self.new_button, self.find_button):
             button.setEnabled(self.can_book)
 
+        # Two rows that fit a 1280-pixel screen beside the navigation: where and what
+        # (date, view) above; actions, then how to show it (columns, rows, colours) below.
+        for label in (self.title,):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.addWidget(self.prev_button)
         bar.addWidget(self.today_button)
@@ -196,20 +204,20 @@ class CalendarPage(QWidget):
         bar.addSpacing(8)
         bar.addWidget(self.title, 1)
         bar.addLayout(view_row)
-        bar.addSpacing(8)
-        bar.addWidget(self.by_combo)
-        bar.addWidget(self.resource_combo)
-        bar.addWidget(self.zoom_combo)
-        bar.addWidget(self.colour_combo)
         tools = QHBoxLayout()
         tools.addWidget(self.new_button)
         tools.addWidget(self.find_button)
         tools.addWidget(self.export_button)
         tools.addWidget(self.undo_button)
-        tools.addStretch(1)
         self.status_line = QLabel(objectName="calendarStatus")
         self.status_line.setStyleSheet("color: #555;")
-        tools.addWidget(self.status_line)
+        self.status_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        tools.addSpacing(8)
+        tools.addWidget(self.status_line, 1)
+        tools.addWidget(self.by_combo)
+        tools.addWidget(self.resource_combo)
+        tools.addWidget(self.zoom_combo)
+        tools.addWidget(self.colour_combo)
 
         self.grid = ScheduleGrid(self, locale=self.ctx.details.locale)
         self.grid.setObjectName("scheduleGrid")
@@ -567,6 +575,14 @@ class CalendarPage(QWidget):
         )
         self.show_day_of(slot.starts_at)
 
+    def show_day_of_appointment(self, appointment_id: int) -> None:
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: scheduling.appointment_block(db, actor, appointment_id),
+            on_success=lambda block: self.show_day_of(block.starts_at),
+            owner=self,
+        )
+
     def show_day_of(self, moment: datetime) -> None:
         day = to_clinic_time(moment, self.ctx.details.timezone).date()
         if self.view == "month":
@@ -865,33 +881,19 @@ class CalendarPage(QWidget):
     def next_step(self, block: AppointmentBlock, choice: str | None) -> None:
         """After a cancellation or no-show: the freed slot's waitlist matches, then the step."""
         self.show_freed_slot(block)
-        if choice == "reschedule":
-            self.pin(block)
-            slot = None
-            if self.can_book:
-                from app.ui.calendar.next_available import NextAvailableDialog
+        if choice == "reschedule" and self.can_book:
+            from app.ui.calendar.booking_flow import find_and_book
 
-                slot = NextAvailableDialog.ask(
-                    self.ctx,
-                    self,
-                    patient_id=block.patient_id,
-                    patient_name=block.patient_name,
-                    service_id=block.service_id,
-                )
-            if slot is not None:
-                self.remove_pinned(block.id)
-                self.book(
-                    starts_at=slot.starts_at,
-                    ends_at=slot.ends_at,
-                    provider_id=slot.provider_id,
-                    room_id=slot.room_id,
-                    patient_id=block.patient_id,
-                    patient_name=block.patient_name,
-                    service_id=block.service_id,
-                    notes=block.notes,
-                )
-            else:
-                self.remove_pinned(block.id)
+            booked = find_and_book(
+                self.ctx,
+                self,
+                patient_id=block.patient_id,
+                patient_name=block.patient_name,
+                service_id=block.service_id,
+                notes=block.notes,
+            )
+            if booked:
+                self.show_day_of_appointment(booked[0])
         elif choice == "log_call":
             from app.ui.patients.log_contact import LogContactDialog
 

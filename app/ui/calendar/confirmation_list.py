@@ -1,0 +1,404 @@
+"""The confirmation list: a day's unconfirmed visits, called one after another.
+
+Pick the day (tomorrow by default), select a line, press Confirmed (Ctrl+Return),
+Left message or No answer: the call goes into the patient's communication log,
+"Confirmed" confirms the visit and the line leaves the list, and the selection
+moves on to the next patient.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QDate, QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.data.types import utc_now
+from app.i18n import format_date, format_time
+from app.services.confirmations import ConfirmationLine
+from app.services.permissions import Permission
+from app.ui import ops
+from app.ui.changes import Changes
+from app.ui.context import UiContext
+from app.ui.widgets.messages import show_warning
+from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+
+RED = "#b3261e"
+STATUS_COLUMN = 7
+GREEN = "#1e7d32"
+OUTCOME_WORDS = {
+    "confirmed": "confirmed",
+    "left_message": "left message",
+    "no_answer": "no answer",
+    "wrong_number": "wrong number",
+}
+
+
+def attempts_text(line: ConfirmationLine) -> str:
+    if line.attempts == 0:
+        return "—"
+    calls = "1 call" if line.attempts == 1 else f"{line.attempts} calls"
+    return f"{calls} · {OUTCOME_WORDS.get(line.last_outcome or '', line.last_outcome or '')}"
+
+
+def consents_text(line: ConfirmationLine) -> str:
+    missing = len(line.consent_warnings)
+    if missing == 0:
+        return "—"
+    return "1 form unsigned" if missing == 1 else f"{missing} forms unsigned"
+
+
+def phone_text(line: ConfirmationLine) -> str:
+    if not line.phone:
+        return "No phone on file"
+    return line.phone if line.may_voicemail else f"{line.phone} · no voicemail"
+
+
+class ConfirmationModel(RowTableModel):
+    """The day's lines; the consents cell explains itself in a tooltip."""
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
+            line = self.row_at(index.row())
+            title = self.columns[index.column()].title if index.column() < len(self.columns) else ""
+            if line is not None and title == "Consents" and line.consent_warnings:
+                return "\n".join(line.consent_warnings)
+            if line is not None and title == "Phone" and line.phone:
+                text = "may text" if line.may_text else "no texts"
+                mail = "voicemail OK" if line.may_voicemail else "no voicemail"
+                return f"{line.phone}: {text}, {mail}"
+            return None
+        return super().data(index, role)
+
+
+class ConfirmationListPage(QWidget):
+    """The confirmation calls for one day; ``day()`` / ``set_day()`` choose it."""
+
+    #: Emitted after each load with the number of visits still to confirm.
+    count_changed = Signal(int)
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("confirmationListPage")
+        self.ctx = ctx
+        self._generation = 0
+        self._day = self.tomorrow()
+        self._select_row_after_load: int | None = None
+
+        title = QLabel("Confirmation calls")
+        title.setObjectName("pageTitle")
+        title.setStyleSheet("font-size: 16pt; font-weight: 600;")
+        self.previous_button = QToolButton(self)
+        self.previous_button.setObjectName("previousDay")
+        self.previous_button.setText("◀")
+        self.previous_button.setToolTip("Previous day (Alt+Left)")
+        self.previous_button.setShortcut(QKeySequence("Alt+Left"))
+        self.date_edit = QDateEdit(self)
+        self.date_edit.setObjectName("confirmationDate")
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("ddd, MMM d, yyyy")
+        self.date_edit.setDate(QDate(self._day.year, self._day.month, self._day.day))
+        self.next_button = QToolButton(self)
+        self.next_button.setObjectName("nextDay")
+        self.next_button.setText("▶")
+        self.next_button.setToolTip("Next day (Alt+Right)")
+        self.next_button.setShortcut(QKeySequence("Alt+Right"))
+        self.tomorrow_button = QPushButton("T&omorrow", self)
+        self.tomorrow_button.setObjectName("tomorrowButton")
+        self.show_confirmed = QCheckBox("&Show confirmed", self)
+        self.show_confirmed.setObjectName("showConfirmed")
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("confirmationCount")
+        self.count_label.setStyleSheet("font-weight: 600;")
+
+        self.model = ConfirmationModel(
+            [
+                Column("Time", self._time_text),
+                Column("Patient", lambda r: r.patient_name),
+                Column("Phone", phone_text, colour=lambda r: None if r.phone else RED),
+                Column("Provider", lambda r: r.provider_name),
+                Column("Service", lambda r: r.service_name or "—"),
+                Column(
+                    "Consents", consents_text, colour=lambda r: RED if r.consent_warnings else None
+                ),
+                Column("Calls", attempts_text),
+                Column(
+                    "Status",
+                    lambda r: "Confirmed" if r.is_confirmed else "To confirm",
+                    colour=lambda r: GREEN if r.is_confirmed else None,
+                ),
+            ],
+            self,
+        )
+        self.table = list_table(self.model, "confirmationTable")
+        self.table.setParent(self)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((80, 170, 210, 150, 160, 130, 150)):
+            self.table.setColumnWidth(column, width)
+        self.table.setColumnHidden(STATUS_COLUMN, True)  # all "To confirm" until ticked
+        self.empty_label = empty_state_label()
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty_label)
+
+        self.confirmed_button = QPushButton("&Confirmed", self)
+        self.confirmed_button.setObjectName("confirmedButton")
+        self.confirmed_button.setToolTip("The patient confirmed the visit (Ctrl+Return)")
+        self.confirm_shortcut = QShortcut(QKeySequence("Ctrl+Return"), self)
+        self.confirm_shortcut_enter = QShortcut(QKeySequence("Ctrl+Enter"), self)
+        self.left_message_button = QPushButton("&Left message", self)
+        self.left_message_button.setObjectName("leftMessageButton")
+        self.no_answer_button = QPushButton("&No answer", self)
+        self.no_answer_button.setObjectName("noAnswerButton")
+        self.wrong_number_button = QPushButton("&Wrong number", self)
+        self.wrong_number_button.setObjectName("wrongNumberButton")
+        self.open_button = QPushButton("Open &record", self)
+        self.open_button.setObjectName("openRecordButton")
+        self._call_buttons = {
+            "confirmed": self.confirmed_button,
+            "left_message": self.left_message_button,
+            "no_answer": self.no_answer_button,
+            "wrong_number": self.wrong_number_button,
+        }
+        can_call = ctx.allows(Permission.MANAGE_APPOINTMENTS)
+        for button in self._call_buttons.values():
+            button.setVisible(can_call)
+        self.confirm_shortcut.setEnabled(can_call)
+        self.confirm_shortcut_enter.setEnabled(can_call)
+
+        day_bar = QHBoxLayout()
+        day_bar.setSpacing(6)
+        day_bar.addWidget(title)
+        day_bar.addSpacing(16)
+        day_bar.addWidget(self.previous_button)
+        day_bar.addWidget(self.date_edit)
+        day_bar.addWidget(self.next_button)
+        day_bar.addWidget(self.tomorrow_button)
+        day_bar.addSpacing(12)
+        day_bar.addWidget(self.show_confirmed)
+        day_bar.addStretch(1)
+        day_bar.addWidget(self.count_label)
+        action_bar = QHBoxLayout()
+        action_bar.setSpacing(8)
+        action_bar.addWidget(self.confirmed_button)
+        action_bar.addWidget(self.left_message_button)
+        action_bar.addWidget(self.no_answer_button)
+        action_bar.addWidget(self.wrong_number_button)
+        action_bar.addStretch(1)
+        action_bar.addWidget(self.open_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(10)
+        layout.addLayout(day_bar)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(action_bar)
+
+        self._connect_signals()
+        self._update_buttons()
+        self.reload()
+
+    def _connect_signals(self) -> None:
+        self.previous_button.clicked.connect(self.on_previous_clicked)
+        self.next_button.clicked.connect(self.on_next_clicked)
+        self.tomorrow_button.clicked.connect(self.on_tomorrow_clicked)
+        self.date_edit.dateChanged.connect(self.on_date_changed)
+        self.show_confirmed.toggled.connect(self.on_show_confirmed_toggled)
+        self.table.doubleClicked.connect(self.on_table_double_clicked)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda _selected, _deselected: self._update_buttons()
+        )
+        self.model.modelReset.connect(self._update_buttons)
+        for outcome, button in self._call_buttons.items():
+            button.clicked.connect(lambda _=False, o=outcome: self.record_call(o))
+        self.confirm_shortcut.activated.connect(self.on_confirm_shortcut_activated)
+        self.confirm_shortcut_enter.activated.connect(self.on_confirm_shortcut_activated)
+        self.open_button.clicked.connect(self.on_open_clicked)
+        self.ctx.bus.changed.connect(self.on_bus_changed)
+
+    # --- the day -------------------------------------------------------------------------------
+
+    def tomorrow(self) -> date:
+        return utc_now().astimezone(ZoneInfo(self.ctx.details.timezone)).date() + timedelta(days=1)
+
+    def day(self) -> date:
+        return self._day
+
+    def set_day(self, day: date) -> None:
+        self.date_edit.setDate(QDate(day.year, day.month, day.day))
+
+    def _day_text(self, day: date) -> str:
+        return format_date(day, self.ctx.details.locale, "EEE, MMM d")
+
+    def _time_text(self, line: ConfirmationLine) -> str:
+        d = self.ctx.details
+        return format_time(line.starts_at, d.timezone, d.locale)
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        from app.services.confirmations import confirmation_list
+
+        self._generation += 1
+        generation, day = self._generation, self._day
+        include = self.show_confirmed.isChecked()
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: confirmation_list(db, actor, day, include_confirmed=include),
+            on_success=lambda rows: self._on_loaded(generation, rows),
+            on_failure=lambda exc: self._on_failed(generation, exc),
+            owner=self,
+        )
+
+    def _on_loaded(self, generation: int, rows: list[ConfirmationLine]) -> None:
+        if generation != self._generation:
+            return
+        self._show_rows(rows)
+
+    def _show_rows(self, rows: list[ConfirmationLine]) -> None:
+        selected = self.current_line()
+        row_to_select = self._select_row_after_load
+        self._select_row_after_load = None
+        self.model.set_rows(rows)
+        if row_to_select is None and selected is not None:
+            row_to_select = next(
+                (i for i, r in enumerate(rows) if r.appointment_id == selected.appointment_id),
+                None,
+            )
+        if rows:
+            self.table.selectRow(min(row_to_select or 0, len(rows) - 1))
+        to_confirm = sum(1 for r in rows if not r.is_confirmed)
+        self.count_label.setText(
+            "Nothing to confirm" if to_confirm == 0 else f"{to_confirm} to confirm"
+        )
+        self.empty_label.setText(f"Every appointment on {self._day_text(self._day)} is confirmed.")
+        self.stack.setCurrentWidget(self.table if rows else self.empty_label)
+        self._update_buttons()
+        self.count_changed.emit(to_confirm)
+
+    def _on_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self.model.set_rows([])
+        self.count_label.setText("")
+        self.empty_label.setText(ops.user_message(exc))
+        self.stack.setCurrentWidget(self.empty_label)
+
+    def rows(self) -> list[ConfirmationLine]:
+        return [self.model.row_at(r) for r in range(self.model.rowCount())]
+
+    def current_line(self) -> ConfirmationLine | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()) if rows else None
+
+    def _update_buttons(self) -> None:
+        line = self.current_line()
+        callable_line = line is not None and not line.is_confirmed
+        for button in self._call_buttons.values():
+            button.setEnabled(callable_line)
+        self.open_button.setEnabled(line is not None)
+
+    # --- calls ---------------------------------------------------------------------------------
+
+    def record_call(self, outcome: str) -> None:
+        """Log a confirmation call with ``outcome`` for the selected line."""
+        from app.services.confirmations import record_confirmation_call
+
+        line = self.current_line()
+        if line is None or line.is_confirmed:
+            return
+        for button in self._call_buttons.values():
+            button.setEnabled(False)  # one call at a time; the reload enables them again
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_write(
+            lambda: record_confirmation_call(db, actor, line.appointment_id, line.version, outcome),
+            on_success=self._on_call_recorded,
+            on_failure=self._on_call_failed,
+            owner=self,
+        )
+
+    def _on_call_recorded(self, updated: ConfirmationLine) -> None:
+        rows = self.rows()
+        index = next((i for i, r in enumerate(rows) if r.appointment_id == updated.id), None)
+        if index is not None:
+            if updated.is_confirmed and not self.show_confirmed.isChecked():
+                del rows[index]
+                self._select_row_after_load = index  # the next patient
+            else:
+                rows[index] = updated
+                # Left a message: move on to the next patient too.
+                self._select_row_after_load = min(index + 1, len(rows) - 1)
+            self._show_rows(rows)
+        self.ctx.bus.publish(Changes(appointments=True, patients=True))
+
+    def _on_call_failed(self, exc: BaseException) -> None:
+        show_warning(self, ops.user_message(exc))
+        self.reload()
+
+    # --- slots ---------------------------------------------------------------------------------
+
+    @Slot()
+    def on_previous_clicked(self) -> None:
+        self.set_day(self._day - timedelta(days=1))
+
+    @Slot()
+    def on_next_clicked(self) -> None:
+        self.set_day(self._day + timedelta(days=1))
+
+    @Slot()
+    def on_tomorrow_clicked(self) -> None:
+        self.set_day(self.tomorrow())
+
+    @Slot(QDate)
+    def on_date_changed(self, value: QDate) -> None:
+        self._day = date(value.year(), value.month(), value.day())
+        self.reload()
+
+    @Slot(bool)
+    def on_show_confirmed_toggled(self, checked: bool) -> None:
+        self.table.setColumnHidden(STATUS_COLUMN, not checked)
+        self.reload()
+
+    @Slot()
+    def on_confirm_shortcut_activated(self) -> None:
+        if self.confirmed_button.isVisible() and self.confirmed_button.isEnabled():
+            self.record_call("confirmed")
+
+    @Slot(QModelIndex)
+    def on_table_double_clicked(self, index: QModelIndex) -> None:
+        line = self.model.row_at(index.row())
+        if line is not None:
+            self._open_record(line.patient_id)
+
+    @Slot()
+    def on_open_clicked(self) -> None:
+        line = self.current_line()
+        if line is not None:
+            self._open_record(line.patient_id)
+
+    def _open_record(self, patient_id: int) -> None:
+        from app.ui.patients import windows
+
+        windows.open_patient_record(self.ctx, patient_id)
+
+    @Slot(object)
+    def on_bus_changed(self, changes: Changes) -> None:
+        if changes.appointments or changes.patients:
+            self.reload()

@@ -1,0 +1,201 @@
+"""The recall list: who is due back (last completed recall visit + interval), nothing booked."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from app.data.models import Appointment
+from app.data.models.communications import CommunicationEntry
+from app.data.types import utc_now
+from app.services import communications
+from app.services.errors import PermissionDeniedError, ValidationError
+from app.services.recalls import recall_list, record_recall_contact
+from tests.data.factories import add_patient, add_provider, add_service
+
+NY = ZoneInfo("America/New_York")  # the clinic fixture's zone
+AS_OF = date(2026, 6, 16)
+
+
+def local(y, m, d, hh=10, mm=0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=NY)
+
+
+@pytest.fixture
+def desk(clinic):
+    """Builders for a small clinic: a 180-day hygiene recall, a 365-day exam, a filling."""
+
+    class Desk:
+        def __init__(self) -> None:
+            with clinic.db.uow() as s:
+                self.provider_id = add_provider(s, name="Maya Chen").id
+                self.hygiene = add_service(s, name="Hygiene visit", recall_interval_days=180).id
+                self.exam = add_service(s, name="Annual exam", recall_interval_days=365).id
+                self.filling = add_service(s, name="Filling").id
+
+        def patient(self, last: str, **values) -> int:
+            with clinic.db.uow() as s:
+                return add_patient(s, first_name="Ana", last_name=last, **values).id
+
+        def visit(self, patient_id: int, service_id: int, at: datetime, status="completed"):
+            with clinic.db.uow() as s:
+                starts = at.astimezone(NY)
+                s.add(
+                    Appointment(
+                        patient_id=patient_id,
+                        provider_id=self.provider_id,
+                        service_id=service_id,
+                        starts_at=starts,
+                        ends_at=starts + timedelta(minutes=30),
+                        status=status,
+                    )
+                )
+
+        def contact(self, patient_id: int, at: datetime, purpose="recall", outcome="no_answer"):
+            with clinic.db.uow() as s:
+                s.add(
+                    CommunicationEntry(
+                        patient_id=patient_id,
+                        occurred_at=at,
+                        channel="call",
+                        direction="outbound",
+                        purpose=purpose,
+                        outcome=outcome,
+                    )
+                )
+
+    return Desk()
+
+
+def _ids(lines) -> list[int]:
+    return [line.patient_id for line in lines]
+
+
+def test_due_date_is_the_last_visits_local_date_plus_the_interval(clinic, owner, desk):
+    ana = desk.patient("Ruiz", mobile_phone="+12075550123")
+    desk.visit(ana, desk.hygiene, local(2025, 12, 1, 10, 0))
+    # 23:30 in New York is already Dec 2 in UTC: the visit still counts as Dec 1.
+    ben = desk.patient("Okafor")
+    desk.visit(ben, desk.hygiene, local(2025, 12, 1, 23, 30))
+
+    lines = recall_list(clinic.db, owner, as_of=AS_OF)
+    assert len(lines) == 2
+    for line in lines:
+        assert line.last_visit_on == date(2025, 12, 1)
+        assert line.due_on == date(2026, 5, 30)  # Dec 1 + 180 days
+        assert line.days_overdue == 17
+        assert line.service_name == "Hygiene visit"
+    ruiz = next(line for line in lines if line.patient_id == ana)
+    assert (ruiz.patient_name, ruiz.phone) == ("Ruiz, Ana", "(207) 555-0123")
+
+
+def test_not_yet_due_unless_planning_ahead(clinic, owner, desk):
+    cara = desk.patient("Silva")
+    desk.visit(cara, desk.exam, local(2025, 6, 20))  # due Jun 20, 2026
+    assert recall_list(clinic.db, owner, as_of=AS_OF) == []
+    assert recall_list(clinic.db, owner, as_of=date(2026, 6, 20))[0].days_overdue == 0
+    (line,) = recall_list(clinic.db, owner, as_of=AS_OF, due_within_days=7)
+    assert (line.due_on, line.days_overdue) == (date(2026, 6, 20), -4)
+    assert recall_list(clinic.db, owner, as_of=AS_OF, due_within_days=3) == []
+
+
+def test_only_the_last_completed_recall_visit_counts(clinic, owner, desk):
+    dora = desk.patient("Kim")
+    desk.visit(dora, desk.hygiene, local(2024, 1, 10))
+    desk.visit(dora, desk.hygiene, local(2026, 3, 1))  # due Aug 28, 2026
+    desk.visit(dora, desk.filling, local(2026, 4, 1))  # no recall: ignored
+    eli = desk.patient("Novak")
+    desk.visit(eli, desk.hygiene, local(2025, 1, 5))  # due Jul 4, 2025
+    desk.visit(eli, desk.hygiene, local(2025, 11, 1), status="no_show")
+    desk.visit(eli, desk.exam, local(2025, 12, 1), status="cancelled")
+
+    (line,) = recall_list(clinic.db, owner, as_of=AS_OF)
+    assert line.patient_id == eli
+    assert (line.due_on, line.days_overdue) == (date(2025, 7, 4), 347)
+    assert _ids(recall_list(clinic.db, owner, as_of=date(2026, 8, 28))) == [eli, dora]
+
+
+def test_most_overdue_first_and_limit(clinic, owner, desk):
+    recent = desk.patient("Adams")
+    desk.visit(recent, desk.hygiene, local(2025, 12, 1))
+    oldest = desk.patient("Baker")
+    desk.visit(oldest, desk.exam, local(2023, 3, 1))
+    middle = desk.patient("Cole")
+    desk.visit(middle, desk.hygiene, local(2025, 6, 1))
+    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF)) == [oldest, middle, recent]
+    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF, limit=2)) == [oldest, middle]
+
+
+def test_a_future_appointment_that_holds_time_takes_the_patient_off(clinic, owner, desk):
+    booked = desk.patient("Booked")
+    desk.visit(booked, desk.hygiene, local(2025, 1, 5))
+    desk.visit(booked, desk.filling, utc_now() + timedelta(days=10), status="scheduled")
+    cancelled = desk.patient("Cancelled")
+    desk.visit(cancelled, desk.hygiene, local(2025, 1, 5))
+    desk.visit(cancelled, desk.hygiene, utc_now() + timedelta(days=10), status="cancelled")
+    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF)) == [cancelled]
+
+
+def test_inactive_and_merged_patients_are_left_out(clinic, owner, desk):
+    kept = desk.patient("Kept")
+    desk.visit(kept, desk.hygiene, local(2025, 1, 5))
+    gone = desk.patient("Gone", is_active=False)
+    desk.visit(gone, desk.hygiene, local(2025, 1, 5))
+    merged = desk.patient("Merged", is_active=False, merged_into_id=kept)
+    desk.visit(merged, desk.hygiene, local(2025, 1, 5))
+    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF)) == [kept]
+
+
+def test_contacts_hide_the_patient_for_n_days_then_they_come_back(clinic, owner, desk):
+    ana = desk.patient("Ruiz")
+    desk.visit(ana, desk.hygiene, local(2025, 12, 1))  # due May 30, 2026
+    desk.contact(ana, local(2025, 11, 20))  # before the last visit: not counted
+    desk.contact(ana, local(2026, 5, 20), purpose="general")  # not a recall contact
+    desk.contact(ana, local(2026, 5, 25), outcome="no_answer")
+    desk.contact(ana, local(2026, 6, 5, 16, 0), outcome="left_message")
+
+    assert recall_list(clinic.db, owner, as_of=AS_OF) == []  # Jun 5 + 14 days > Jun 16
+    assert recall_list(clinic.db, owner, as_of=date(2026, 6, 18)) == []
+    (line,) = recall_list(clinic.db, owner, as_of=date(2026, 6, 19))
+    assert (line.contacts, line.last_contact_outcome) == (2, "left_message")
+    assert line.last_contact_at == local(2026, 6, 5, 16, 0)
+    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF, hide_contacted_days=7)) == [ana]
+    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF, hide_contacted_days=0)) == [ana]
+
+
+def test_recording_a_recall_call_logs_it_and_hides_the_patient(clinic, make_staff, desk):
+    rita = make_staff("rita", "receptionist", "Rita Reception")
+    ana = desk.patient("Ruiz")
+    desk.visit(ana, desk.hygiene, local(2025, 1, 5))
+    today = utc_now().astimezone(NY).date()
+    assert _ids(recall_list(clinic.db, rita)) == [ana]
+
+    record_recall_contact(clinic.db, rita, ana, "left_message", "Asked her to call back")
+    assert recall_list(clinic.db, rita) == []
+    (line,) = recall_list(clinic.db, rita, as_of=today + timedelta(days=14))
+    assert (line.contacts, line.last_contact_outcome) == (1, "left_message")
+    (logged,) = communications.list_contacts(clinic.db, rita, ana)
+    assert logged.summary == "Recall call: left a message.\nAsked her to call back"
+    assert logged.staff == "Rita Reception"
+    with clinic.db.uow() as s:
+        entry = s.scalars(select(CommunicationEntry)).one()
+        assert (entry.purpose, entry.channel, entry.direction) == ("recall", "call", "outbound")
+
+
+def test_bad_recall_requests_are_refused(clinic, make_staff, desk):
+    ana = desk.patient("Ruiz")
+    paul = make_staff("paul", "provider")
+    rita = make_staff("rita", "receptionist")
+    with pytest.raises(ValidationError) as raised:
+        record_recall_contact(clinic.db, rita, ana, "confirmed")
+    assert raised.value.field == "outcome"
+    with pytest.raises(PermissionDeniedError):
+        record_recall_contact(clinic.db, paul, ana, "reached")
+    merged = desk.patient("Merged", is_active=False, merged_into_id=ana)
+    with pytest.raises(ValidationError, match="merged"):
+        record_recall_contact(clinic.db, rita, merged, "reached")
+    with pytest.raises(ValidationError):
+        recall_list(clinic.db, rita, hide_contacted_days=-1)
