@@ -1187,46 +1187,50 @@ def _blocks(
         return []
     column = Appointment.provider_id if by == "provider" else Appointment.room_id
     # A Core statement on the connection: no ORM entities to build for a read-only view.
-    rows = session.connection().execute(
-        select(
-            Appointment.id,
-            Appointment.version,
-            Appointment.patient_id,
-            Patient.last_name,
-            Patient.first_name,
-            Patient.mobile_phone,
-            Patient.home_phone,
-            Patient.medical_alerts,
-            Patient.allergies,
-            Appointment.provider_id,
-            Provider.title,
-            Provider.name,
-            Provider.colour,
-            stored_text(Appointment.starts_at),
-            stored_text(Appointment.ends_at),
-            Appointment.status,
-            Appointment.service_id,
-            Service.name,
-            Service.colour,
-            Appointment.room_id,
-            Room.name,
-            Appointment.notes,
-            Appointment.double_booked,
-            stored_text(Appointment.arrived_at),
-            Appointment.series_id,
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                Appointment.id,
+                Appointment.version,
+                Appointment.patient_id,
+                Patient.last_name,
+                Patient.first_name,
+                Patient.mobile_phone,
+                Patient.home_phone,
+                Patient.medical_alerts,
+                Patient.allergies,
+                Appointment.provider_id,
+                Provider.title,
+                Provider.name,
+                Provider.colour,
+                stored_text(Appointment.starts_at),
+                stored_text(Appointment.ends_at),
+                Appointment.status,
+                Appointment.service_id,
+                Service.name,
+                Service.colour,
+                Appointment.room_id,
+                Room.name,
+                Appointment.notes,
+                Appointment.double_booked,
+                stored_text(Appointment.arrived_at),
+                Appointment.series_id,
+            )
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .join(Provider, Provider.id == Appointment.provider_id)
+            .outerjoin(Service, Service.id == Appointment.service_id)
+            .outerjoin(Room, Room.id == Appointment.room_id)
+            .where(
+                column.in_(ids),
+                Appointment.starts_at < window.ends_at,
+                Appointment.starts_at >= window.starts_at,
+                Appointment.status.in_(SHOWN_ON_CALENDAR),
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
         )
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .join(Provider, Provider.id == Appointment.provider_id)
-        .outerjoin(Service, Service.id == Appointment.service_id)
-        .outerjoin(Room, Room.id == Appointment.room_id)
-        .where(
-            column.in_(ids),
-            Appointment.starts_at < window.ends_at,
-            Appointment.starts_at >= window.starts_at,
-            Appointment.status.in_(SHOWN_ON_CALENDAR),
-        )
-        .order_by(Appointment.starts_at, Appointment.id)
-    ).all()
+        .all()
+    )
     return [
         AppointmentBlock(
             id=r[0],
