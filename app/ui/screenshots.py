@@ -200,6 +200,7 @@ def render(outdir: Path) -> None:
 
     coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
     _patients_area(app, UiContext(clinic, coordinator, details), outdir)
+    _calendar_area(app, UiContext(clinic, coordinator, details), outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()
@@ -281,6 +282,98 @@ def _patients_area(app, ctx, outdir: Path) -> None:
             editor.findChild(QScrollArea).ensureWidgetVisible(editor.addenda_box)
         _save(app, record, outdir / f"{number}-record-{spec.key}.png")
     record.close()
+
+
+def _calendar_area(app, ctx, outdir: Path) -> None:
+    """The calendar's day, week and month views, booking into a clash, the waitlist matching a
+    freed slot, finding the next free slot, and the confirmation and recall lists."""
+    from app.data.errors import CareDeskError
+    from app.services import scheduling, waitlist
+    from app.services.appointment_status import cancel_appointment
+    from app.ui.calendar.booking_dialog import BookingDialog
+    from app.ui.calendar.next_available import NextAvailableDialog
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(ctx)
+    window.resize(1440, 880)
+    window.start()
+    page = window.show_page("calendar")
+    # The demo's own "today" (its latest Tuesday): every provider works, and the morning's
+    # visits have arrived, been treated or completed.
+    today = datetime.date.today()
+    page.set_day(today - datetime.timedelta(days=(today.weekday() - 1) % 7))
+    _wait_for_ops()
+    page.grid.scroll_to_time(7 * 60 + 30)
+    _save(app, window, outdir / "25-calendar-day.png")
+
+    # Booking into a clash: another patient over the first booked visit of the day.
+    blocks = sorted(page.schedule.blocks, key=lambda b: b.starts_at)
+    taken = next(b for b in blocks if b.status in ("scheduled", "confirmed") and b.service_id)
+    other = next(b for b in blocks if b.patient_id != taken.patient_id)
+    dialog = BookingDialog(
+        ctx,
+        window,
+        starts_at=taken.starts_at + datetime.timedelta(minutes=15),
+        provider_id=taken.provider_id,
+        patient_id=other.patient_id,
+        patient_name=other.patient_name,
+        service_id=taken.service_id,
+    )
+    dialog.open()
+    _pause(400)  # the live check waits for a pause in typing
+    _save(app, dialog, outdir / "28-booking-conflict.png")
+    dialog.reject()
+
+    # A cancellation frees a slot; the waitlist shows who could take it.
+    freed = next(b for b in reversed(blocks) if b.status in ("scheduled", "confirmed"))
+    for patient in (b for b in blocks if b.patient_id != freed.patient_id):
+        data = waitlist.WaitlistData(
+            patient_id=patient.patient_id, service_id=freed.service_id, notes="Wants sooner"
+        )
+        try:
+            waitlist.add_to_waitlist(ctx.db, ctx.actor, data)
+        except CareDeskError:  # already waiting, or not eligible: try the next
+            continue
+        if len(waitlist.list_waitlist(ctx.db, ctx.actor)) >= 6:
+            break
+    cancel_appointment(
+        ctx.db, ctx.actor, freed.id, freed.version, by="patient", reason="Car trouble"
+    )
+    page.refresh()
+    _wait_for_ops()
+    page.show_freed_slot(freed)
+    _wait_for_ops()
+    page.grid.select_block(None)
+    zone = scheduling.ZoneInfo(ctx.details.timezone)
+    page.grid.scroll_to_time(max(8 * 60, scheduling.wall_minute(freed.starts_at, zone) - 120))
+    _save(app, window, outdir / "29-calendar-waitlist-matches.png")
+
+    page.set_view("week")
+    page.resource_combo.setCurrentIndex(1)  # the first provider's week
+    _wait_for_ops()
+    page.grid.scroll_to_time(8 * 60)
+    _save(app, window, outdir / "26-calendar-week.png")
+    page.set_view("month")
+    _wait_for_ops()
+    _save(app, window, outdir / "27-calendar-month.png")
+
+    finder = NextAvailableDialog(
+        ctx,
+        window,
+        patient_id=other.patient_id,
+        patient_name=other.patient_name,
+        service_id=taken.service_id,
+    )
+    finder.open()
+    _pause(300)
+    _save(app, finder, outdir / "30-next-available.png")
+    finder.reject()
+
+    window.show_page("confirmations")
+    _save(app, window, outdir / "31-confirmations.png")
+    window.show_page("recalls")
+    _save(app, window, outdir / "32-recalls.png")
+    window.hide()
 
 
 def main(argv: list[str] | None = None) -> int:

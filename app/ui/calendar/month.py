@@ -66,6 +66,11 @@ def appointments_text(count: int) -> str:
     return "1 appointment" if count == 1 else f"{count} appointments"
 
 
+def booked_text(count: int) -> str:
+    """The short form a day cell has room for: "12 booked", "Nothing booked"."""
+    return f"{count} booked" if count else "Nothing booked"
+
+
 def load_colour(booked: int, working: int) -> QColor:
     """Green while there is room, amber when the day fills up, red when it is full."""
     share = booked / working if working > 0 else 1.0
@@ -318,7 +323,7 @@ class MonthOverview(QWidget):
         p.setFont(self._font)
         lines: list[tuple[str, QColor]] = []
         if capacity.appointments or not closed:
-            lines.append((appointments_text(capacity.appointments), _TEXT))
+            lines.append((booked_text(capacity.appointments), _TEXT))
         lines.append((free_text(capacity), _MUTED))
         bar_height = 6
         room_bottom = inner.bottom() - (bar_height + 4 if not closed else 0)

@@ -245,7 +245,7 @@ class CalendarPage(QWidget):
         pin_hint.setStyleSheet("color: #666; font-size: 11px;")
         self.pinboard = QListWidget(side)
         self.pinboard.setObjectName("pinboard")
-        self.pinboard.setMaximumHeight(150)
+        self.pinboard.setMaximumHeight(110)
         self.unpin_button = QPushButton("Take off the pinboard", side)
         self.unpin_button.setObjectName("unpinButton")
         self.unpin_button.setEnabled(False)
@@ -265,7 +265,7 @@ class CalendarPage(QWidget):
         self.splitter.addWidget(self.stack)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 1)
-        self.splitter.setSizes([1000, 300])
+        self.splitter.setSizes([1000, 380])
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
