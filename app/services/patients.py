@@ -49,6 +49,7 @@ from app.services import permissions
 from app.services.actor import Actor
 from app.services.audit import AuditAction, record
 from app.services.balances import patient_balance
+from app.services.compiled import compiled_rows
 from app.services.errors import NotFoundError, PatientChangedError, ValidationError
 from app.services.permissions import Permission
 from app.services.uow import assign_changed, unit_of_work
@@ -626,68 +627,10 @@ def parse_date_of_birth(text: str, locale: str, today: date) -> date | None:
 # 100,000 patients), so building a statement and running it through SQLAlchemy's execution
 # machinery used to cost several times the SQL itself (the issue's target: at most 1.5x).
 # Hence every statement below has a fixed *shape* with named bind parameters: it is built
-# and compiled once per shape and dialect (``_Compiled``), and a search only binds values.
+# and compiled once per shape and dialect (``app.services.compiled``), and a search only
+# binds values.
 
 _ByTerm = aliased(PatientSearchTerm)
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    """A statement compiled for one dialect: its SQL, and how to bind and read values."""
-
-    sql: str
-    names: tuple[str, ...] | None  # parameter order for positional DBAPIs, else None
-    defaults: dict  # values bound when the statement was built (literals, kinds)
-    binds: dict  # parameter name -> the type's bind processor (e.g. date -> text on SQLite)
-    results: tuple  # per column: the type's result processor, or None
-
-    @classmethod
-    def of(cls, statement, dialect) -> _Compiled:
-        compiled = statement.compile(dialect=dialect)
-        if "POSTCOMPILE" in compiled.string:  # pragma: no cover - a shape must be fixed
-            raise ValueError("a search statement must not expand its parameters")
-        processors = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
-        }
-        return cls(
-            sql=compiled.string,
-            names=tuple(compiled.positiontup) if compiled.positional else None,
-            defaults=dict(compiled.params),
-            binds={name: p for name, p in processors.items() if p is not None},
-            results=tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in statement.selected_columns
-            ),
-        )
-
-
-_COMPILED: dict[tuple, _Compiled] = {}
-
-
-def _rows(conn: Connection, shape: tuple, build, **values) -> list[list]:
-    """Rows of the statement ``build()`` makes, with ``values`` for its named bind parameters.
-
-    ``shape`` names the statement: ``build`` runs once per shape and dialect, and later
-    searches reuse its compiled SQL, run with ``exec_driver_sql`` (the same path as any
-    plain SQL, engine events included) with the statement's own type conversions.  Speed is
-    the only reason: see the comment above.
-    """
-    key = (conn.dialect.name, shape)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = _Compiled.of(build(), conn.dialect)
-    params = {**compiled.defaults, **values}
-    for name, process in compiled.binds.items():
-        params[name] = process(params[name])
-    if compiled.names is not None:
-        params = tuple(params[name] for name in compiled.names)
-    rows = [list(row) for row in conn.exec_driver_sql(compiled.sql, params).all()]
-    for i, process in enumerate(compiled.results):
-        if process is not None:
-            for row in rows:
-                row[i] = process(row[i])
-    return rows
 
 
 def _starts(column, name: str):
@@ -742,14 +685,16 @@ class _NameOrderTier:
                 .offset(bindparam("offset"))
             )
 
-        return _rows(conn, ("name", *self.shape), build, **self.values, limit=limit, offset=offset)
+        return compiled_rows(
+            conn, ("name", *self.shape), build, **self.values, limit=limit, offset=offset
+        )
 
     def count(self, conn: Connection) -> int:
         def build():
             matching = select(Patient.id).where(*self.where()).subquery()
             return select(func.count()).select_from(matching)
 
-        return _rows(conn, ("name count", *self.shape), build, **self.values)[0][0]
+        return compiled_rows(conn, ("name count", *self.shape), build, **self.values)[0][0]
 
 
 @dataclass(frozen=True)
@@ -782,7 +727,7 @@ class _TermOrderTier:
         found: dict[int, list] = {}
         walked, batch = 0, max(64, 2 * wanted)
         while len(found) < wanted:
-            chunk = _rows(
+            chunk = compiled_rows(
                 conn, ("term", *self.shape), build, **self.values, limit=batch, offset=walked
             )
             for row in chunk:
@@ -797,7 +742,7 @@ class _TermOrderTier:
         def build():
             return self._joined(func.count(_ByTerm.patient_id.distinct()))
 
-        return _rows(conn, ("term count", *self.shape), build, **self.values)[0][0]
+        return compiled_rows(conn, ("term count", *self.shape), build, **self.values)[0][0]
 
 
 #: Probing how many terms a word matches stops here: past it, a word is simply "broad".
@@ -822,7 +767,7 @@ def _narrowest(conn: Connection, words: list[str]) -> str:
         return select(*[breadth(i) for i in range(len(words))])
 
     values = _numbered("w", words)
-    (counts,) = _rows(conn, ("probe", len(words)), build, **values, cap=_PROBE_CAP)
+    (counts,) = compiled_rows(conn, ("probe", len(words)), build, **values, cap=_PROBE_CAP)
     return min(zip(counts, words, strict=True), key=lambda cw: (cw[0], -len(cw[1])))[1]
 
 
@@ -833,7 +778,7 @@ def _clinic_settings(conn: Connection) -> tuple[str, str, str]:
         columns = (ClinicSettings.country, ClinicSettings.locale, ClinicSettings.timezone)
         return select(*columns).where(ClinicSettings.id == 1)
 
-    (row,) = _rows(conn, ("settings",), build)
+    (row,) = compiled_rows(conn, ("settings",), build)
     return tuple(row)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services import patients
+from app.services import compiled, patients
 from app.services.errors import PermissionDeniedError
 from app.services.patients import PatientForm
 
@@ -244,7 +244,7 @@ def test_a_known_shape_is_reused_with_new_values(clinic, owner, h_people, monkey
     def build_again(*args):
         raise AssertionError("a statement was built again")
 
-    monkeypatch.setattr(patients._Compiled, "of", build_again)
+    monkeypatch.setattr(compiled.CompiledStatement, "of", build_again)
     found = patients.search_patients(clinic.db, owner, "ha", include_inactive=True)
     assert [h.id for h in found] == [h_people[k] for k in ("hall", "harris", "hannah")]
     found = patients.search_patients(clinic.db, owner, "harris b", include_inactive=True)
