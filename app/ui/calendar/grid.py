@@ -354,15 +354,20 @@ class ScheduleGrid(QAbstractScrollArea):
                 first, last = min(first, a), max(last, b)
 
         self._placed = []
-        for block in schedule.blocks:
-            resource_id = block.resource_id(schedule.by)
-            day = block.starts_at.astimezone(self._zone).date()
-            index = self._column_index.get((resource_id, day)) if resource_id is not None else None
+        column_index, zone, by_room = self._column_index, self._zone, schedule.by == "room"
+        starts, ends = [], []
+        for block in schedule.blocks:  # ~700 in a busy week: one time zone conversion each
+            resource_id = block.room_id if by_room else block.provider_id
+            local = block.starts_at.astimezone(zone)
+            index = column_index.get((resource_id, local.date()))
             if index is None:
                 continue
-            start, end = self._span_minutes(block.starts_at, block.ends_at)
+            start, end = self._span_minutes(block.starts_at, block.ends_at, local)
             self._placed.append(_Placed(block, index, start, end))
-            first, last = min(first, start), max(last, end)
+            starts.append(start)
+            ends.append(end)
+        if starts:
+            first, last = min(first, min(starts)), max(last, max(ends))
         self._first_minute = max(0, (first // 60) * 60)
         self._last_minute = min(25 * 60, math.ceil(last / 60) * 60)
         if self._last_minute <= self._first_minute:
@@ -547,9 +552,15 @@ class ScheduleGrid(QAbstractScrollArea):
 
     # --- geometry ----------------------------------------------------------------------------
 
-    def _span_minutes(self, starts_at: datetime, ends_at: datetime) -> tuple[int, int]:
-        """(wall minute of the start, that + true length), clipped to the day."""
-        start = wall_minute(starts_at, self._zone)
+    def _span_minutes(
+        self, starts_at: datetime, ends_at: datetime, local: datetime | None = None
+    ) -> tuple[int, int]:
+        """(wall minute of the start, that + true length), clipped to the day.
+
+        ``local`` is ``starts_at`` in the clinic's zone when the caller has it already.
+        """
+        local = local or starts_at.astimezone(self._zone)
+        start = local.hour * 60 + local.minute
         length = max(1, round((ends_at - starts_at).total_seconds() / 60))
         return start, min(start + length, 25 * 60)
 
