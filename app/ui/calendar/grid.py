@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -190,15 +190,29 @@ class _Column:
 
 @dataclass
 class _Placed:
-    """A block with its place in the grid (minutes) and its rectangle (content pixels)."""
+    """A block with its place in the grid (minutes) and its rectangle (content pixels).
+
+    The rectangle is worked out when first asked for (painting, hit tests): a busy week
+    has ~700 blocks and only the columns in view need theirs.
+    """
 
     block: AppointmentBlock
     column: int
     start: int
     end: int
+    layout: Callable[[_Placed], QRect] = field(repr=False)
     lane: int = 0
     lanes: int = 1
-    rect: QRect = field(default_factory=QRect)
+    _rect: QRect | None = field(default=None, repr=False)
+
+    @property
+    def rect(self) -> QRect:
+        if self._rect is None:
+            self._rect = self.layout(self)
+        return self._rect
+
+    def forget_rect(self) -> None:
+        self._rect = None
 
 
 @dataclass
@@ -355,6 +369,7 @@ class ScheduleGrid(QAbstractScrollArea):
 
         self._placed = []
         column_index, zone, by_room = self._column_index, self._zone, schedule.by == "room"
+        layout = self._placed_rect
         starts, ends = [], []
         for block in schedule.blocks:  # ~700 in a busy week: one time zone conversion each
             resource_id = block.room_id if by_room else block.provider_id
@@ -363,7 +378,7 @@ class ScheduleGrid(QAbstractScrollArea):
             if index is None:
                 continue
             start, end = self._span_minutes(block.starts_at, block.ends_at, local)
-            self._placed.append(_Placed(block, index, start, end))
+            self._placed.append(_Placed(block, index, start, end, layout))
             starts.append(start)
             ends.append(end)
         if starts:
@@ -602,14 +617,15 @@ class ScheduleGrid(QAbstractScrollArea):
         y1 = self._y_of(end)
         return QRect(x0, y0 + 1, max(4, x1 - x0 - 2), max(6, y1 - y0 - 2))
 
+    def _placed_rect(self, placed: _Placed) -> QRect:
+        return self._block_rect(placed.column, placed.start, placed.end, placed.lane, placed.lanes)
+
     def _relayout(self) -> None:
         count = max(1, len(self._columns))
         available = self.viewport().width()
         self._column_width = max(float(MIN_COLUMN_WIDTH), available / count)
         for placed in self._placed:
-            placed.rect = self._block_rect(
-                placed.column, placed.start, placed.end, placed.lane, placed.lanes
-            )
+            placed.forget_rect()
         size = self._content_size()
         viewport = self.viewport().size()
         hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
