@@ -35,10 +35,9 @@ from app.services.actor import Actor
 from app.services.errors import NotFoundError, ValidationError
 from app.services.permissions import Permission
 from app.services.scheduling import (
-    HOLDS_TIME,
-    MAX_DURATION,
     at_local,
     clinic_zone,
+    holding_time,
     provider_days,
 )
 
@@ -196,14 +195,7 @@ def _busy_by(
     else:
         times = (Appointment.starts_at, Appointment.ends_at)
     rows = session.execute(
-        select(column, *times).where(
-            column.in_(ids),
-            Appointment.status.in_(HOLDS_TIME),
-            # A lower bound on starts_at lets the (resource, starts_at) index serve the query.
-            Appointment.starts_at > starts_at - MAX_DURATION - timedelta(days=1),
-            Appointment.starts_at < ends_at,
-            Appointment.ends_at > starts_at,
-        )
+        select(column, *times).where(column.in_(ids), holding_time(starts_at, ends_at))
     )
     out: dict[int, list[Interval]] = {}
     if in_sql:

@@ -522,7 +522,9 @@ def validate_request(session: Session, request: AppointmentRequest) -> None:
         raise ValidationError("The notes are longer than 2,000 characters.", field="notes")
 
 
-def _holding(starts_at: datetime, ends_at: datetime, ignore: Iterable[int]):
+def holding_time(starts_at: datetime, ends_at: datetime, ignore: Iterable[int] = ()):
+    """The condition for appointments that hold time overlapping ``starts_at``–``ends_at``
+    (touching ends do not overlap): what clashes, what is busy, what is not free."""
     conditions = [
         Appointment.status.in_(HOLDS_TIME),
         Appointment.starts_at < ends_at,
@@ -562,7 +564,7 @@ def find_clashes(
         .join(Provider, Provider.id == Appointment.provider_id)
         .outerjoin(Service, Service.id == Appointment.service_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
-        .where(_holding(request.starts_at, request.ends_at, ignore), who)
+        .where(holding_time(request.starts_at, request.ends_at, ignore), who)
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
     for appt, patient, provider, service_name, room_name in rows:
@@ -1115,7 +1117,7 @@ def busy_spans(
             Appointment.starts_at,
             Appointment.ends_at,
         )
-        .where(_holding(starts_at, ends_at, ()), or_(*who))
+        .where(holding_time(starts_at, ends_at, ()), or_(*who))
         .order_by(Appointment.starts_at)
     )
     wanted = {"provider": set(providers), "room": set(rooms), "patient": set(patients)}

@@ -34,7 +34,7 @@ from app.services.actor import Actor
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.patients import display_phone
 from app.services.permissions import Permission
-from app.services.scheduling import HOLDS_TIME, at_local, clinic_zone, wall_minute
+from app.services.scheduling import HOLDS_TIME, at_local, clinic_zone, holding_time, wall_minute
 from app.services.tasks import patient_name, tidy_text
 from app.services.uow import unit_of_work
 
@@ -535,12 +535,8 @@ def _patient_busy(
     """The patient holds another booking then (the one they would move from does not count)."""
     query = select(Appointment.id).where(
         Appointment.patient_id == line.patient_id,
-        Appointment.status.in_(HOLDS_TIME),
-        Appointment.starts_at < ends_at,
-        Appointment.ends_at > starts_at,
+        holding_time(starts_at, ends_at, [line.current_appointment_id]),
     )
-    if line.current_appointment_id is not None:
-        query = query.where(Appointment.id != line.current_appointment_id)
     return session.scalars(query.limit(1)).first() is not None
 
 
