@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.patients import AppointmentHistory, AppointmentLine
+from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -134,10 +137,17 @@ class AppointmentsTab(RecordTab):
 
         upcoming_title = QLabel("<b>Upcoming</b>")
         past_title = QLabel("<b>Past</b>")
+        self.book_button = QPushButton("Book a visit…", self)
+        self.book_button.setObjectName("bookVisitButton")
+        self.book_button.setToolTip("Find the next free slot for this patient and book it")
+        self.book_button.setVisible(ctx.allows(Permission.MANAGE_APPOINTMENTS))
+        top = QHBoxLayout()
+        top.addWidget(self.summary_label, 1)
+        top.addWidget(self.book_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(6)
-        layout.addWidget(self.summary_label)
+        layout.addLayout(top)
         layout.addWidget(self.message_label)
         layout.addWidget(upcoming_title)
         layout.addWidget(self.upcoming_stack, 2)
@@ -181,6 +191,17 @@ class AppointmentsTab(RecordTab):
 
     def _connect_signals(self) -> None:
         self.ctx.bus.changed.connect(self.on_bus_changed)
+        self.book_button.clicked.connect(self.on_book_clicked)
+
+    def patient_name(self) -> str:
+        record = getattr(self.window(), "record", None)
+        return f"{record.form.last_name}, {record.form.first_name}" if record is not None else ""
+
+    @Slot()
+    def on_book_clicked(self) -> None:
+        from app.ui.calendar.booking_flow import find_and_book
+
+        find_and_book(self.ctx, self, patient_id=self.patient_id, patient_name=self.patient_name())
 
     # --- data ---------------------------------------------------------------------------------
 

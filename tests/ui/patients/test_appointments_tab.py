@@ -151,3 +151,17 @@ def test_model_passes_the_model_tester(qtmodeltester, coordinator_ctx):
 def test_summary_counts_plurals():
     history = AppointmentHistory(upcoming=[], past=[], no_shows=3, late_cancels=1)
     assert history_summary(history) == "3 no-shows · 1 late cancellation"
+
+
+def test_book_a_visit_finds_a_slot_for_this_patient(
+    qtbot, coordinator_ctx, provider_ctx, patient_id, monkeypatch
+):
+    from app.ui.calendar import booking_flow
+
+    asked = []
+    monkeypatch.setattr(booking_flow, "find_and_book", lambda ctx, parent, **kw: asked.append(kw))
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    assert tab.book_button.isVisible()
+    qtbot.mouseClick(tab.book_button, Qt.MouseButton.LeftButton)
+    assert asked == [{"patient_id": patient_id, "patient_name": ""}]  # no record window here
+    assert not make_tab(qtbot, provider_ctx, patient_id).book_button.isVisible()
