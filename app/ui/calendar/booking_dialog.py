@@ -739,10 +739,17 @@ class BookingDialog(QDialog):
             return
         rows = self.series_rows_to_book()
         clashing = [i for i in rows if preview.checks[i].clashes]
-        text = f"{len(rows)} of {len(preview.requests)} visits will be booked."
         if clashing:
+            # Nothing is booked while a visit clashes: say what to do about it first.
             numbers = ", ".join(str(i + 1) for i in clashing)
-            text += f" Visit {numbers} clash{'es' if len(clashing) == 1 else ''}: skip it or change the time."  # noqa: E501
+            one = len(clashing) == 1
+            text = (
+                f"Visit{'' if one else 's'} {numbers} clash{'es' if one else ''}: "
+                f"skip {'it' if one else 'them'} or change the time, then book "
+                f"{len(rows) - len(clashing)} of {len(preview.requests)} visits."
+            )
+        else:
+            text = f"{len(rows)} of {len(preview.requests)} visits will be booked."
         self.series_summary.setText(text)
 
     # --- saving ---------------------------------------------------------------------------------

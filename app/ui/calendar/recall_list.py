@@ -206,6 +206,8 @@ class RecallListPage(QWidget):
 
         self._generation += 1
         generation = self._generation
+        # Ten years of visits take a moment on a large clinic: say so meanwhile.
+        self.count_label.setText("Looking for patients due…")
         within, hide = self.due_within.value(), self.hide_days.value()
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(

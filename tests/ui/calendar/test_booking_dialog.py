@@ -341,7 +341,9 @@ def test_series_previews_clash_and_books_the_rest(qtbot, coordinator_ctx, owner_
     assert table.item(1, 5).foreground().color().name() == "#b3261e"
     assert table.item(0, 3).text() == "Dr. Daniel Okafor"
     assert table.item(0, 4).text() == "Operatory 1"
-    assert "Visit 2 clashes" in dialog.series_summary.text()
+    assert dialog.series_summary.text() == (
+        "Visit 2 clashes: skip it or change the time, then book 2 of 3 visits."
+    )
 
     table.item(1, 0).setCheckState(Qt.CheckState.Checked)  # skip the clashing visit
     assert dialog.series_summary.text() == "2 of 3 visits will be booked."
