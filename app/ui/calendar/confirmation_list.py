@@ -11,18 +11,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDate, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QDate, Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QPushButton,
-    QStackedWidget,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -31,20 +27,13 @@ from app.i18n import format_date, format_time
 from app.services.confirmations import ConfirmationLine
 from app.services.permissions import Permission
 from app.ui import ops
+from app.ui.calendar.patient_list import GREEN, OUTCOME_WORDS, RED, PatientListPage
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
-from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.row_table import Column, RowTableModel
 
-RED = "#b3261e"
 STATUS_COLUMN = 7
-GREEN = "#1e7d32"
-OUTCOME_WORDS = {
-    "confirmed": "confirmed",
-    "left_message": "left message",
-    "no_answer": "no answer",
-    "wrong_number": "wrong number",
-}
 
 
 def attempts_text(line: ConfirmationLine) -> str:
@@ -84,23 +73,26 @@ class ConfirmationModel(RowTableModel):
         return super().data(index, role)
 
 
-class ConfirmationListPage(QWidget):
+class ConfirmationListPage(PatientListPage):
     """The confirmation calls for one day; ``day()`` / ``set_day()`` choose it."""
 
-    #: Emitted after each load with the number of visits still to confirm.
-    count_changed = Signal(int)
+    model_class = ConfirmationModel
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("confirmationListPage")
         self.ctx = ctx
-        self._generation = 0
         self._day = self.tomorrow()
         self._select_row_after_load: int | None = None
+        super().__init__(
+            ctx,
+            parent,
+            title="Confirmation calls",
+            table_name="confirmationTable",
+            widths=(80, 170, 210, 150, 160, 130, 150),
+        )
+        self.setObjectName("confirmationListPage")
+        self.count_label.setObjectName("confirmationCount")
+        self.table.setColumnHidden(STATUS_COLUMN, True)  # all "To confirm" until ticked
 
-        title = QLabel("Confirmation calls")
-        title.setObjectName("pageTitle")
-        title.setStyleSheet("font-size: 16pt; font-weight: 600;")
         self.previous_button = QToolButton(self)
         self.previous_button.setObjectName("previousDay")
         self.previous_button.setText("◀")
@@ -120,44 +112,6 @@ class ConfirmationListPage(QWidget):
         self.tomorrow_button.setObjectName("tomorrowButton")
         self.show_confirmed = QCheckBox("&Show confirmed", self)
         self.show_confirmed.setObjectName("showConfirmed")
-        self.count_label = QLabel(self)
-        self.count_label.setObjectName("confirmationCount")
-        self.count_label.setStyleSheet("font-weight: 600;")
-
-        self.model = ConfirmationModel(
-            [
-                Column("Time", self._time_text),
-                Column("Patient", lambda r: r.patient_name),
-                Column("Phone", phone_text, colour=lambda r: None if r.phone else RED),
-                Column("Provider", lambda r: r.provider_name),
-                Column("Service", lambda r: r.service_name or "—"),
-                Column(
-                    "Consents", consents_text, colour=lambda r: RED if r.consent_warnings else None
-                ),
-                Column("Calls", attempts_text),
-                Column(
-                    "Status",
-                    lambda r: "Confirmed" if r.is_confirmed else "To confirm",
-                    colour=lambda r: GREEN if r.is_confirmed else None,
-                ),
-            ],
-            self,
-        )
-        self.table = list_table(self.model, "confirmationTable")
-        self.table.setParent(self)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((80, 170, 210, 150, 160, 130, 150)):
-            self.table.setColumnWidth(column, width)
-        self.table.setColumnHidden(STATUS_COLUMN, True)  # all "To confirm" until ticked
-        self.empty_label = empty_state_label()
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.empty_label)
 
         self.confirmed_button = QPushButton("&Confirmed", self)
         self.confirmed_button.setObjectName("confirmedButton")
@@ -170,8 +124,6 @@ class ConfirmationListPage(QWidget):
         self.no_answer_button.setObjectName("noAnswerButton")
         self.wrong_number_button = QPushButton("&Wrong number", self)
         self.wrong_number_button.setObjectName("wrongNumberButton")
-        self.open_button = QPushButton("Open &record", self)
-        self.open_button.setObjectName("openRecordButton")
         self._call_buttons = {
             "confirmed": self.confirmed_button,
             "left_message": self.left_message_button,
@@ -186,34 +138,34 @@ class ConfirmationListPage(QWidget):
 
         day_bar = QHBoxLayout()
         day_bar.setSpacing(6)
-        day_bar.addWidget(title)
-        day_bar.addSpacing(16)
         day_bar.addWidget(self.previous_button)
         day_bar.addWidget(self.date_edit)
         day_bar.addWidget(self.next_button)
         day_bar.addWidget(self.tomorrow_button)
         day_bar.addSpacing(12)
         day_bar.addWidget(self.show_confirmed)
-        day_bar.addStretch(1)
-        day_bar.addWidget(self.count_label)
-        action_bar = QHBoxLayout()
-        action_bar.setSpacing(8)
-        action_bar.addWidget(self.confirmed_button)
-        action_bar.addWidget(self.left_message_button)
-        action_bar.addWidget(self.no_answer_button)
-        action_bar.addWidget(self.wrong_number_button)
-        action_bar.addStretch(1)
-        action_bar.addWidget(self.open_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.setSpacing(10)
-        layout.addLayout(day_bar)
-        layout.addWidget(self.stack, 1)
-        layout.addLayout(action_bar)
-
+        actions = QHBoxLayout()
+        actions.setSpacing(8)
+        for button in self._call_buttons.values():
+            actions.addWidget(button)
         self._connect_signals()
-        self._update_buttons()
-        self.reload()
+        self.lay_out(day_bar, actions)
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("Time", self._time_text),
+            Column("Patient", lambda r: r.patient_name),
+            Column("Phone", phone_text, colour=lambda r: None if r.phone else RED),
+            Column("Provider", lambda r: r.provider_name),
+            Column("Service", lambda r: r.service_name or "—"),
+            Column("Consents", consents_text, colour=lambda r: RED if r.consent_warnings else None),
+            Column("Calls", attempts_text),
+            Column(
+                "Status",
+                lambda r: "Confirmed" if r.is_confirmed else "To confirm",
+                colour=lambda r: GREEN if r.is_confirmed else None,
+            ),
+        ]
 
     def _connect_signals(self) -> None:
         self.previous_button.clicked.connect(self.on_previous_clicked)
@@ -221,17 +173,10 @@ class ConfirmationListPage(QWidget):
         self.tomorrow_button.clicked.connect(self.on_tomorrow_clicked)
         self.date_edit.dateChanged.connect(self.on_date_changed)
         self.show_confirmed.toggled.connect(self.on_show_confirmed_toggled)
-        self.table.doubleClicked.connect(self.on_table_double_clicked)
-        self.table.selectionModel().selectionChanged.connect(
-            lambda _selected, _deselected: self._update_buttons()
-        )
-        self.model.modelReset.connect(self._update_buttons)
         for outcome, button in self._call_buttons.items():
             button.clicked.connect(lambda _=False, o=outcome: self.record_call(o))
         self.confirm_shortcut.activated.connect(self.on_confirm_shortcut_activated)
         self.confirm_shortcut_enter.activated.connect(self.on_confirm_shortcut_activated)
-        self.open_button.clicked.connect(self.on_open_clicked)
-        self.ctx.bus.changed.connect(self.on_bus_changed)
 
     # --- the day -------------------------------------------------------------------------------
 
@@ -253,26 +198,14 @@ class ConfirmationListPage(QWidget):
 
     # --- data ----------------------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def fetch(self):
         from app.services.confirmations import confirmation_list
 
-        self._generation += 1
-        generation, day = self._generation, self._day
+        db, actor, day = self.ctx.db, self.ctx.actor, self._day
         include = self.show_confirmed.isChecked()
-        db, actor = self.ctx.db, self.ctx.actor
-        ops.run_query(
-            lambda: confirmation_list(db, actor, day, include_confirmed=include),
-            on_success=lambda rows: self._on_loaded(generation, rows),
-            on_failure=lambda exc: self._on_failed(generation, exc),
-            owner=self,
-        )
+        return lambda: confirmation_list(db, actor, day, include_confirmed=include)
 
-    def _on_loaded(self, generation: int, rows: list[ConfirmationLine]) -> None:
-        if generation != self._generation:
-            return
-        self._show_rows(rows)
-
-    def _show_rows(self, rows: list[ConfirmationLine]) -> None:
+    def show_rows(self, rows: list[ConfirmationLine]) -> None:
         selected = self.current_line()
         row_to_select = self._select_row_after_load
         self._select_row_after_load = None
@@ -290,25 +223,10 @@ class ConfirmationListPage(QWidget):
         )
         self.empty_label.setText(f"Every appointment on {self._day_text(self._day)} is confirmed.")
         self.stack.setCurrentWidget(self.table if rows else self.empty_label)
-        self._update_buttons()
+        self.update_buttons()
         self.count_changed.emit(to_confirm)
 
-    def _on_failed(self, generation: int, exc: BaseException) -> None:
-        if generation != self._generation:
-            return
-        self.model.set_rows([])
-        self.count_label.setText("")
-        self.empty_label.setText(ops.user_message(exc))
-        self.stack.setCurrentWidget(self.empty_label)
-
-    def rows(self) -> list[ConfirmationLine]:
-        return [self.model.row_at(r) for r in range(self.model.rowCount())]
-
-    def current_line(self) -> ConfirmationLine | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.row_at(rows[0].row()) if rows else None
-
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         line = self.current_line()
         callable_line = line is not None and not line.is_confirmed
         for button in self._call_buttons.values():
@@ -345,7 +263,7 @@ class ConfirmationListPage(QWidget):
                 rows[index] = updated
                 # Left a message: move on to the next patient too.
                 self._select_row_after_load = min(index + 1, len(rows) - 1)
-            self._show_rows(rows)
+            self.show_rows(rows)
         self.ctx.bus.publish(Changes(appointments=True, patients=True))
 
     def _on_call_failed(self, exc: BaseException) -> None:
@@ -380,25 +298,3 @@ class ConfirmationListPage(QWidget):
     def on_confirm_shortcut_activated(self) -> None:
         if self.confirmed_button.isVisible() and self.confirmed_button.isEnabled():
             self.record_call("confirmed")
-
-    @Slot(QModelIndex)
-    def on_table_double_clicked(self, index: QModelIndex) -> None:
-        line = self.model.row_at(index.row())
-        if line is not None:
-            self._open_record(line.patient_id)
-
-    @Slot()
-    def on_open_clicked(self) -> None:
-        line = self.current_line()
-        if line is not None:
-            self._open_record(line.patient_id)
-
-    def _open_record(self, patient_id: int) -> None:
-        from app.ui.patients import windows
-
-        windows.open_patient_record(self.ctx, patient_id)
-
-    @Slot(object)
-    def on_bus_changed(self, changes: Changes) -> None:
-        if changes.appointments or changes.patients:
-            self.reload()
