@@ -15,6 +15,8 @@ to the global exception handler, which logs them and tells the user once.
 
 from __future__ import annotations
 
+import itertools
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -56,18 +58,30 @@ class _Op:
 class _Relay(QObject):
     """Lives on the GUI thread; the queued signal carries each outcome back to it."""
 
-    delivered = Signal(object, object, bool)  # op, value or exception, ok
+    delivered = Signal(int, object, bool)  # operation number, value or exception, ok
     #: Emitted on the GUI thread after every operation's callbacks ran (tests wait on it).
     finished = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.pending = 0
+        # The operations under way, by number.  Only the GUI thread holds them, so the
+        # callbacks' widgets are never released (destroyed) on a worker thread, which
+        # crashes Qt: the worker gets the function alone and hands back a number.
+        self.operations: dict[int, _Op] = {}
+        self._numbers = itertools.count(1)
         self.delivered.connect(self._on_delivered)
 
-    @Slot(object, object, bool)
-    def _on_delivered(self, op: _Op, value: Any, ok: bool) -> None:
+    def add(self, op: _Op) -> int:
+        number = next(self._numbers)
+        self.operations[number] = op
+        self.pending += 1
+        return number
+
+    @Slot(int, object, bool)
+    def _on_delivered(self, number: int, value: Any, ok: bool) -> None:
         self.pending -= 1
+        op = self.operations.pop(number)
         try:
             if op.owner is not None and not shiboken6.isValid(op.owner):
                 return  # the window that asked is gone; nobody to tell
@@ -94,17 +108,24 @@ def _fail(op: _Op, exc: BaseException) -> None:
 
 
 class _Runnable(QRunnable):
-    def __init__(self, op: _Op, relay: _Relay) -> None:
+    def __init__(self, number: int, fn: Callable[[], Any], relay: _Relay) -> None:
         super().__init__()
-        self._op = op
+        self._number = number
+        self._fn: Callable[[], Any] | None = fn
         self._relay = relay
 
     def run(self) -> None:
+        fn, self._fn = self._fn, None
+        assert fn is not None
         try:
-            value, ok = self._op.fn(), True
+            value, ok = fn(), True
         except BaseException as exc:  # delivered to the GUI thread, never swallowed
+            # The failed call's frames may hold widgets: keep the lines for the log but
+            # not their locals, so nothing GUI-owned is released on this thread.
+            traceback.clear_frames(exc.__traceback__)
             value, ok = exc, False
-        self._relay.delivered.emit(self._op, value, ok)
+        del fn  # the GUI thread's copy of the operation keeps it until the callbacks ran
+        self._relay.delivered.emit(self._number, value, ok)
 
 
 class _Runner:
@@ -124,10 +145,10 @@ class _Runner:
 
     def submit(self, op: _Op, *, write: bool) -> None:
         relay = self._ready()
-        relay.pending += 1
+        number = relay.add(op)
         pool = self._writer if write else self._readers
         assert pool is not None
-        pool.start(_Runnable(op, relay))
+        pool.start(_Runnable(number, op.fn, relay))
 
     @property
     def relay(self) -> _Relay:
