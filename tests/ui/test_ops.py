@@ -40,5 +40,5 @@ def test_what_an_operation_captures_is_released_on_the_gui_thread(qtbot):
     ops.wait_for_done()
     qtbot.waitUntil(lambda: ops.pending() == 0)
     gc.collect()
-    assert results == [1, "ValidationError"]
+    assert sorted(map(str, results)) == ["1", "ValidationError"]  # two readers: any order
     assert Holder.released_on == [threading.get_ident()] * 2
