@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -12,7 +13,9 @@ from app.data.models.payments import (
     BALANCE_INCREASING_ADJUSTMENTS,
     AccountAdjustment,
     Charge,
+    Installment,
     Payment,
+    PaymentAllocation,
     PaymentKind,
 )
 from app.services import permissions
@@ -62,6 +65,34 @@ def patient_balance(session: Session, patient_id: int) -> Decimal:
         ),
     )
     return charges + refunded + fees - paid - credits
+
+
+def installment_paid(session: Session, installment_ids: Iterable[int]) -> dict[int, Decimal]:
+    """What has been paid towards each installment: allocations of payments not voided.
+
+    Every installment asked about is in the answer (0.00 when nothing is paid).
+    """
+    ids = list(installment_ids)
+    paid = dict.fromkeys(ids, ZERO)
+    for chunk_start in range(0, len(ids), 500):  # stay under SQLite's variable limit
+        chunk = ids[chunk_start : chunk_start + 500]
+        rows = session.execute(
+            select(PaymentAllocation.installment_id, func.sum(PaymentAllocation.amount))
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.installment_id.in_(chunk), Payment.voided_at.is_(None))
+            .group_by(PaymentAllocation.installment_id)
+        )
+        for installment_id, amount in rows:
+            paid[installment_id] = amount if amount is not None else ZERO
+    return paid
+
+
+def plan_installments_paid(session: Session, payment_plan_id: int) -> dict[int, Decimal]:
+    """:func:`installment_paid` for every installment of one payment plan."""
+    ids = session.scalars(
+        select(Installment.id).where(Installment.payment_plan_id == payment_plan_id)
+    ).all()
+    return installment_paid(session, ids)
 
 
 def patient_balance_for(db: Database, actor: Actor, patient_id: int) -> Decimal:

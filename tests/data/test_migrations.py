@@ -35,7 +35,7 @@ def _schema_differences(db: Database) -> list:
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_db: Database) -> None:
-    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0003"
+    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0004"
     assert not migrate.needs_upgrade(migrated_db)
     tables = set(inspect(migrated_db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -81,7 +81,7 @@ def test_upgrade_from_0001_adds_triggers_and_keeps_rows(db_path: Path, db_key: D
         db = connect(db_path, db_key)
         assert migrate.needs_upgrade(db)
         migrate.upgrade(db)
-        assert migrate.current_revision(db) == "0003"
+        assert migrate.current_revision(db) == migrate.head_revision()
         assert _triggers(db) == AUDIT_TRIGGERS
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT username FROM staff").scalars().all() == ["owner"]
@@ -172,7 +172,7 @@ def test_upgrade_from_0002_maps_journey_stages_and_keeps_triggers_and_references
                 {"at": at},
             )
         migrate.upgrade(db)
-        assert migrate.current_revision(db) == "0003"
+        assert migrate.current_revision(db) == migrate.head_revision()
         assert _triggers(db) == AUDIT_TRIGGERS
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql(
@@ -194,3 +194,19 @@ def test_upgrade_from_0002_maps_journey_stages_and_keeps_triggers_and_references
         assert _triggers(db) == AUDIT_TRIGGERS
     finally:
         db.close()
+
+
+def test_upgrade_from_0003_gives_an_existing_clinic_the_default_apr_cap(clinic) -> None:
+    """A clinic made before plans and payments keeps its settings and gains the APR cap."""
+    db = clinic.db
+    migrate.downgrade(db, "0003")
+    with db.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("clinic_settings")}
+    assert "max_apr_basis_points" not in columns
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT name, max_apr_basis_points FROM clinic_settings").one()
+        assert "day_closeouts" in inspect(conn).get_table_names()
+    assert row == ("Bayside Dental", 3600)
+    assert _triggers(db) == AUDIT_TRIGGERS
+    assert _schema_differences(db) == []

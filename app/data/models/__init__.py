@@ -19,6 +19,7 @@ from app.data.models.patients import JourneyStage, Patient, PatientSearchTerm, S
 from app.data.models.payments import (
     AccountAdjustment,
     Charge,
+    DayCloseOut,
     Installment,
     Payment,
     PaymentAllocation,
@@ -52,6 +53,7 @@ __all__ = [
     "ConsentVersion",
     "ConsultationNote",
     "Contact",
+    "DayCloseOut",
     "Installment",
     "InsurancePolicy",
     "InsuranceVerification",

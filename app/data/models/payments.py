@@ -169,6 +169,8 @@ class PaymentPlan(TimestampMixin, VersionedMixin, Base):
     late_fee_basis_points: Mapped[int] = mapped_column(default=0)
     grace_days: Mapped[int] = mapped_column(default=0)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Why a plan was cancelled (the patient stopped treatment, paid in full elsewhere …).
+    cancel_reason: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     signed_at: Mapped[datetime | None]
     # The signed agreement PDF.
@@ -305,3 +307,23 @@ class AccountAdjustment(TimestampMixin, VersionedMixin, Base):
     voided_at: Mapped[datetime | None]
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     void_reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class DayCloseOut(TimestampMixin, Base):
+    """The end-of-day count of the drawer: what the payments say per method, what was
+    counted, and the difference.  A recount of the same day adds a row; the newest counts."""
+
+    __tablename__ = "day_closeouts"
+    __table_args__ = (Index("ix_day_closeouts_business_day", "business_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The clinic-local day the payments were taken.
+    business_day: Mapped[date]
+    closed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    # JSON {method: "123.45"}: read and written whole, one small object per close-out.
+    expected: Mapped[str] = mapped_column(Text)
+    counted: Mapped[str] = mapped_column(Text)
+    # Counted − expected over all methods (negative: the drawer is short).
+    difference: Mapped[Decimal]
+    note: Mapped[str] = mapped_column(String(300), default="")

@@ -1,0 +1,1 @@
+"""Treatment plans, payment plans and payments: the record tabs, windows and the Plans & Payments page."""
