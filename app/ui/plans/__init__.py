@@ -1,1 +1,1 @@
-"""Treatment plans, payment plans and payments: the record tabs, windows and the Plans & Payments page."""
+"""Treatment plans, payment plans and payments: record tabs, windows, the Plans page."""
