@@ -1798,6 +1798,7 @@ class _Seeder:
             installments.append(installment)
         if down > 0:
             self.pay(pid, down, decided + timedelta(minutes=10), method="card")
+        self.plan_interest(pid, plan_id, schedule, decided, cancelled)
         for n, installment in enumerate(installments):
             due_at = self.at(installment["due_on"], 10 * H)
             if cancelled and n >= 2:
@@ -1866,12 +1867,50 @@ class _Seeder:
                 "late_fee_kind": "amount",
                 "late_fee_amount": _money("25.00"),
                 "grace_days": 10,
-                "notes": "Cancelled: patient stopped treatment" if cancelled else "",
+                "notes": "",
+                "cancel_reason": "Patient stopped treatment" if cancelled else "",
                 "created_by_id": self.staff["coordinator"],
                 "signed_at": min(decided + timedelta(minutes=5), self.now),
             }
             | self.stamp(decided),
         )
+
+    def plan_interest(self, pid, plan_id, schedule, signed: datetime, cancelled: bool) -> None:
+        """Interest is owed from signing: one finance charge (the payment plans' rule); a plan
+        cancelled after its second installment gives back the interest not yet due."""
+        interest = sum((row[4] for row in schedule), Decimal("0.00"))
+        if interest <= 0:
+            return
+        self.out.add(
+            Charge,
+            {
+                "id": self.ids.next(Charge),
+                "patient_id": pid,
+                "kind": "other",
+                "posted_at": signed,
+                "service_date": self.local_day(signed),
+                "description": f"Finance charge, payment plan #{plan_id}",
+                "amount": interest,
+                "created_by_id": self.staff["coordinator"],
+            }
+            | self.stamp(signed),
+        )
+        unearned = sum((row[4] for row in schedule[2:]), Decimal("0.00"))
+        cancelled_at = self.at(schedule[1][1], 12 * H) if len(schedule) > 1 else None
+        if cancelled and unearned > 0 and cancelled_at is not None and cancelled_at <= self.now:
+            self.out.add(
+                AccountAdjustment,
+                {
+                    "id": self.ids.next(AccountAdjustment),
+                    "patient_id": pid,
+                    "kind": "write_off",
+                    "amount": unearned,
+                    "reason": "Unearned plan interest",
+                    "posted_at": cancelled_at,
+                    "created_by_id": self.staff["coordinator"],
+                }
+                | self.stamp(cancelled_at),
+            )
 
     def request_preauths(self, plan: dict, decided: datetime) -> None:
         pid = plan["patient_id"]

@@ -177,6 +177,21 @@ def test_money_on_a_payment_plan_adds_up(seeded):
         assert financed == principals == rest
 
 
+def test_interest_on_a_payment_plan_is_charged_once_at_signing(seeded):
+    """Balances include what an APR plan costs: one finance charge of the schedule's interest."""
+    with seeded.db.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT p.id, sum(i.interest),"
+            " (SELECT sum(c.amount) FROM charges c"
+            "   WHERE c.description = 'Finance charge, payment plan #' || p.id)"
+            " FROM payment_plans p JOIN installments i ON i.payment_plan_id = p.id"
+            " GROUP BY p.id"
+        ).fetchall()
+    assert any(interest > 0 for _, interest, _ in rows)
+    for _, interest, charged in rows:
+        assert (charged or 0) == interest
+
+
 @pytest.mark.parametrize(
     "financed,count,apr",
     [
