@@ -41,7 +41,7 @@ from app.data.models.providers import Provider, Room, Service
 from app.data.models.staff import Staff
 from app.money import ZERO
 from app.services import patients as patients_service
-from app.services import permissions, scheduling
+from app.services import permissions, scheduling, visit_charges
 from app.services.actor import Actor
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.permissions import Permission
@@ -131,6 +131,8 @@ class StatusResult:
     late_cancel: bool = False
     #: A no-show fee taken back because the no-show was undone.
     fee_reversed: Decimal = ZERO
+    #: What completing the visit charged the patient (treatment; 0.00 when nothing).
+    charged: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -412,6 +414,14 @@ def change_status(
                 appointment.arrived_at = kept_arrival  # the arrival itself was real
             if from_status == S.NO_SHOW:
                 fee_reversed = _reverse_no_show_fee(session, actor, appointment)
+            if from_status == S.COMPLETED:
+                fee_reversed += visit_charges.completion_undone(
+                    session, actor, appointment, now
+                ).reversed
+        charged = ZERO
+        if to_status == S.COMPLETED:
+            session.flush()  # the appointment's id and completed_at for the item
+            charged = visit_charges.visit_completed(session, actor, appointment, now).charged
         warnings: tuple[str, ...] = ()
         if to_status == S.ARRIVED and from_status != S.IN_TREATMENT:
             warnings = tuple(
@@ -421,7 +431,9 @@ def change_status(
         if event is not None:
             patients_service.advance_journey(session, appointment.patient_id, event)
         session.flush()
-        return _result(appointment, warnings=warnings, fee_reversed=fee_reversed)
+        return _result(
+            appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged
+        )
 
 
 def cancel_appointment(

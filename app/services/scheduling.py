@@ -942,43 +942,53 @@ def book_series(
     if len({r.patient_id for r in requests}) != 1:
         raise ValueError("a series belongs to one patient")
     with unit_of_work(db, actor) as session:
-        _lock_book(session)
-        for request in requests:
-            validate_request(session, request)
-        all_clashes = _series_clashes(session, requests)
-        for clashes in all_clashes:
-            _refuse_clashes(actor, clashes, double_book)
-        series = AppointmentSeries(
-            patient_id=requests[0].patient_id,
-            description=description.strip()[:200],
-            created_by_id=actor.staff_id,
+        return book_series_in(session, actor, requests, description=description,
+                              double_book=double_book)  # fmt: skip
+
+
+def book_series_in(
+    session: Session,
+    actor: Actor,
+    requests: Sequence[AppointmentRequest],
+    *,
+    description: str = "",
+    double_book: bool = False,
+) -> list[BookingResult]:
+    """:func:`book_series` inside a caller's unit of work (a treatment phase books its
+    visits and marks its items scheduled in one transaction): the write lock, each
+    instance's checks, the double-booking override, the series row, the visits."""
+    _lock_book(session)
+    for request in requests:
+        validate_request(session, request)
+    all_clashes = _series_clashes(session, requests)
+    for clashes in all_clashes:
+        _refuse_clashes(actor, clashes, double_book)
+    series = AppointmentSeries(
+        patient_id=requests[0].patient_id,
+        description=description.strip()[:200],
+        created_by_id=actor.staff_id,
+    )
+    session.add(series)
+    session.flush()
+    booked = [
+        _write_new(
+            session, actor, request, series_id=series.id, double_book=double_book, clashes=clashes
         )
-        session.add(series)
-        session.flush()
-        booked = [
-            _write_new(
-                session,
-                actor,
-                request,
-                series_id=series.id,
-                double_book=double_book,
-                clashes=clashes,
-            )
-            for request, clashes in zip(requests, all_clashes, strict=True)
-        ]
-        ids = [a.id for a in booked]
-        return [
-            BookingResult(
-                a.id,
-                a.version,
-                tuple(
-                    booking_warnings(
-                        session, a.patient_id, a.service_id, a.starts_at, ignore_appointment_ids=ids
-                    )
-                ),
-            )
-            for a in booked
-        ]
+        for request, clashes in zip(requests, all_clashes, strict=True)
+    ]
+    ids = [a.id for a in booked]
+    return [
+        BookingResult(
+            a.id,
+            a.version,
+            tuple(
+                booking_warnings(
+                    session, a.patient_id, a.service_id, a.starts_at, ignore_appointment_ids=ids
+                )
+            ),
+        )
+        for a in booked
+    ]
 
 
 # --- changing a booking -----------------------------------------------------------------------

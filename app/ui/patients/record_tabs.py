@@ -63,6 +63,13 @@ RECORD_TABS: list[TabSpec] = [
         Permission.VIEW_SCHEDULE,
         _P + "appointments_tab:AppointmentsTab",
     ),
+    TabSpec(
+        "plans",
+        "Treatment plans",
+        Permission.VIEW_PLANS,
+        "app.ui.plans.plans_tab:TreatmentPlansTab",
+    ),
+    TabSpec("account", "Account", Permission.VIEW_PLANS, "app.ui.plans.account_tab:AccountTab"),
     TabSpec("notes", "Consultation notes", Permission.VIEW_PATIENTS, _P + "notes_tab:NotesTab"),
     TabSpec(
         "communications",

@@ -1,0 +1,744 @@
+"""The treatment plan editor: a patient's plans, the chosen case's options side by side.
+
+Each option is a pane: phases as parent rows (title, status, phase totals), items as
+children, grand totals below.  Buttons act on the option last clicked; they are enabled
+by its status and by the signed-in role (a receptionist sees plans but cannot edit).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.money import ZERO
+from app.services import treatment_plans as tp
+from app.services.permissions import Permission
+from app.ui import ops
+from app.ui.changes import Changes
+from app.ui.context import UiContext
+from app.ui.widgets.messages import show_warning
+
+EMPTY_TEXT = "No treatment plans yet — New plan (Ctrl+N)"
+COLUMNS = ["Phase / item", "Area", "Qty", "Fee", "Discount", "Ins. estimate", "Patient", "Status"]
+MONEY_COLUMNS = (3, 4, 5, 6)
+
+
+def _money(ctx: UiContext, amount: Decimal) -> str:
+    from app.i18n import format_money
+
+    return format_money(amount, ctx.details.currency, ctx.details.locale)
+
+
+def _status(status: str) -> str:
+    return tp.STATUS_LABELS.get(status) or tp.ITEM_STATUS_LABELS.get(status, status)
+
+
+# --- small dialogs ---------------------------------------------------------------------------
+
+
+class TextDialog(QDialog):
+    """One line of text (a title, a reason)."""
+
+    def __init__(self, parent: QWidget | None, title: str, label: str, text: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.edit = QLineEdit(text)
+        self.edit.setMaxLength(200)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow(label, self.edit)
+        form.addRow(buttons)
+        self.resize(420, self.sizeHint().height())
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
+        dialog = cls(parent, title, label, text)
+        try:
+            ok = dialog.exec() == QDialog.DialogCode.Accepted
+            return dialog.edit.text().strip() if ok else None
+        finally:
+            dialog.deleteLater()
+
+
+class ItemDialog(QDialog):
+    """A plan item: a catalogue service (type-ahead) or free text, with its money."""
+
+    def __init__(
+        self,
+        ctx: UiContext,
+        services: list,
+        parent: QWidget | None,
+        item: tp.PlanItem | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.services = [s for s in services if s.is_active or (item and s.id == item.service_id)]
+        self.values: dict | None = None
+        self.setWindowTitle("Edit item" if item else "Add item")
+        self.service_combo = QComboBox()
+        self.service_combo.setObjectName("serviceCombo")
+        self.service_combo.setEditable(True)
+        self.service_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.service_combo.addItem("(free text — not in the catalogue)", None)
+        for s in self.services:
+            label = f"{s.code} — {s.name}" if s.code else s.name
+            self.service_combo.addItem(label, s.id)
+        completer = self.service_combo.completer()
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.description = QLineEdit(item.description if item else "")
+        self.description.setMaxLength(200)
+        self.area = QLineEdit(item.area if item else "")
+        self.area.setPlaceholderText("Tooth (#14) or body area")
+        self.quantity = QSpinBox()
+        self.quantity.setRange(1, tp.MAX_QUANTITY)
+        self.quantity.setValue(item.quantity if item else 1)
+        self.fee = QLineEdit(self._text(item.fee) if item else "")
+        self.fee.setPlaceholderText("From the catalogue")
+        self.discount = QLineEdit(self._text(item.discount) if item else "")
+        self.estimate = QLineEdit(self._text(item.insurance_estimate) if item else "")
+        self.portion = QLabel()
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b3261e")
+        self.error.setWordWrap(True)
+        if item is not None and item.service_id is not None:
+            index = self.service_combo.findData(item.service_id)
+            self.service_combo.setCurrentIndex(max(0, index))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.on_ok_clicked)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("&Service", self.service_combo)
+        form.addRow("&Description", self.description)
+        form.addRow("&Area", self.area)
+        form.addRow("&Quantity", self.quantity)
+        form.addRow("Unit &fee", self.fee)
+        form.addRow("Dis&count (line)", self.discount)
+        form.addRow("&Insurance estimate", self.estimate)
+        form.addRow("Patient portion", self.portion)
+        form.addRow(self.error)
+        form.addRow(buttons)
+        for edit in (self.fee, self.discount, self.estimate):
+            edit.textChanged.connect(self.on_amount_changed)
+        self.quantity.valueChanged.connect(self.on_amount_changed)
+        self.service_combo.currentIndexChanged.connect(self.on_service_changed)
+        self.on_amount_changed()
+        self.resize(460, self.sizeHint().height())
+
+    def _text(self, amount: Decimal) -> str:
+        from app.i18n import format_number
+
+        return format_number(amount, self.ctx.details.locale, places=2)
+
+    def _service(self):
+        service_id = self.service_combo.currentData()
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def _parse(self, edit: QLineEdit, default: Decimal | None) -> Decimal | None:
+        from app.i18n import parse_money
+
+        text = edit.text().strip()
+        return parse_money(text, self.ctx.details.locale) if text else default
+
+    @Slot()
+    def on_service_changed(self) -> None:
+        service = self._service()
+        if service is not None:
+            self.description.setPlaceholderText(service.name)
+            self.fee.setPlaceholderText(f"Catalogue: {self._text(service.fee)}")
+        self.on_amount_changed()
+
+    def _read(self) -> dict:
+        service = self._service()
+        fee = self._parse(self.fee, service.fee if service else None)
+        return {
+            "service_id": service.id if service else None,
+            "description": self.description.text(),
+            "area": self.area.text(),
+            "quantity": self.quantity.value(),
+            "fee": fee,
+            "discount": self._parse(self.discount, ZERO),
+            "insurance_estimate": self._parse(self.estimate, ZERO),
+        }
+
+    @Slot()
+    def on_amount_changed(self) -> None:
+        try:
+            v = self._read()
+            if v["fee"] is None:
+                self.portion.setText("—")
+                return
+            a = tp.line_amounts(
+                v["fee"], v["quantity"], v["discount"], v["insurance_estimate"],
+                self.ctx.details.currency,
+            )  # fmt: skip
+            self.portion.setText(_money(self.ctx, a.patient_portion))
+            self.error.setText("")
+        except (ValueError, tp.ValidationError) as exc:
+            self.portion.setText("—")
+            self.error.setText(str(exc))
+
+    @Slot()
+    def on_ok_clicked(self) -> None:
+        try:
+            values = self._read()
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            return
+        self.values = values
+        self.accept()
+
+    @classmethod
+    def ask(cls, ctx: UiContext, services: list, parent: QWidget | None, item=None) -> dict | None:
+        dialog = cls(ctx, services, parent, item)
+        try:
+            return dialog.values if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
+
+
+class AcceptDialog(QDialog):
+    """Which phases the patient accepts (all ticked to begin with), and why not the others."""
+
+    def __init__(self, parent: QWidget | None, plan: tp.PlanDetail) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Accept {plan.alternative_label or plan.title}")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("The patient accepts these phases:"))
+        self.boxes: list[tuple[int, QCheckBox]] = []
+        for phase in plan.phases:
+            box = QCheckBox(f"{phase.title} — {_status(phase.status)}")
+            box.setChecked(True)
+            layout.addWidget(box)
+            self.boxes.append((phase.id, box))
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("Why not the others (e.g. “Will decide after phase 1”)")
+        layout.addWidget(self.reason)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, plan: tp.PlanDetail) -> tuple[list[int], str] | None:
+        dialog = cls(parent, plan)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return [pid for pid, box in dialog.boxes if box.isChecked()], dialog.reason.text()
+        finally:
+            dialog.deleteLater()
+
+
+# --- one option's pane -----------------------------------------------------------------------
+
+
+class OptionPane(QFrame):
+    """One option of the case: a tree of phases and items, and its totals."""
+
+    activated = Signal(int)  # plan id
+
+    def __init__(self, ctx: UiContext, plan: tp.PlanDetail, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.plan = plan
+        self.setObjectName("optionPane")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        heading = plan.alternative_label + " — " if plan.alternative_label else ""
+        self.title = QLabel(f"<b>{heading}{plan.title}</b> · {_status(plan.status)}")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.info = QLabel(self._info())
+        self.info.setWordWrap(True)
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(len(COLUMNS))
+        self.tree.setHeaderLabels(COLUMNS)
+        for column in (2, *MONEY_COLUMNS):
+            self.tree.headerItem().setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        self._fill()
+        self.totals = QLabel(self._totals_text())
+        self.totals.setObjectName("planTotals")
+        self.totals.setTextFormat(Qt.TextFormat.RichText)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.info)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.totals)
+        self.tree.itemSelectionChanged.connect(lambda: self.activated.emit(self.plan.id))
+        self.tree.clicked.connect(lambda _i: self.activated.emit(self.plan.id))
+
+    def _info(self) -> str:
+        from app.i18n import format_datetime
+
+        parts = []
+        if self.plan.provider_name:
+            parts.append(self.plan.provider_name)
+        if self.plan.presented_at is not None:
+            when = format_datetime(
+                self.plan.presented_at, self.ctx.details.timezone, self.ctx.details.locale
+            )
+            parts.append(f"Presented by {self.plan.presented_by_name or 'CareDesk'}, {when}")
+        if self.plan.decline_reason:
+            parts.append(f"Declined: {self.plan.decline_reason}")
+        return " · ".join(parts) or "Not presented yet"
+
+    def _fill(self) -> None:
+        m = lambda amount: _money(self.ctx, amount)  # noqa: E731
+        for phase in self.plan.phases:
+            t = phase.totals
+            row = QTreeWidgetItem(
+                [phase.title, "", "", m(t.fee_total), m(t.discount), m(t.insurance_estimate),
+                 m(t.patient_portion), _status(phase.status)]
+            )  # fmt: skip
+            row.setData(0, Qt.ItemDataRole.UserRole, ("phase", phase.id))
+            font = row.font(0)
+            font.setBold(True)
+            for column in range(len(COLUMNS)):
+                row.setFont(column, font)
+            if phase.decline_reason:
+                row.setToolTip(7, phase.decline_reason)
+            for item in phase.items:
+                child = QTreeWidgetItem(
+                    [item.description, item.area, str(item.quantity), m(item.fee),
+                     m(item.discount), m(item.insurance_estimate), m(item.patient_portion),
+                     _status(item.status)]
+                )  # fmt: skip
+                child.setData(0, Qt.ItemDataRole.UserRole, ("item", item.id))
+                for column in (2, *MONEY_COLUMNS):
+                    child.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
+                row.addChild(child)
+            for column in MONEY_COLUMNS:
+                row.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
+            self.tree.addTopLevelItem(row)
+        self.tree.expandAll()
+
+    def _totals_text(self) -> str:
+        t = self.plan.totals
+        m = lambda amount: _money(self.ctx, amount)  # noqa: E731
+        return (
+            f"Fees {m(t.fee_total)} · Discount {m(t.discount)} · "
+            f"Insurance estimate {m(t.insurance_estimate)} · "
+            f"<b>Patient portion {m(t.patient_portion)}</b>"
+        )
+
+    def selected(self) -> tuple[str, int] | None:
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def current_phase_id(self) -> int | None:
+        chosen = self.selected()
+        if chosen is None:
+            return self.plan.phases[-1].id if self.plan.phases else None
+        kind, row_id = chosen
+        if kind == "phase":
+            return row_id
+        return next(p.id for p in self.plan.phases for i in p.items if i.id == row_id)
+
+
+# --- the editor ------------------------------------------------------------------------------
+
+
+class TreatmentPlanEditor(QWidget):
+    """The patient's plans; the chosen plan and its alternatives side by side."""
+
+    loaded = Signal()
+
+    def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.patient_id = patient_id
+        self.plans: list[tp.PlanSummary] = []
+        self.options: list[tp.PlanDetail] = []
+        self.panes: list[OptionPane] = []
+        self.current_plan_id: int | None = None
+        self.services: list = []
+        self._wanted_plan: int | None = None
+
+        self.plan_combo = QComboBox()
+        self.plan_combo.setObjectName("planCombo")
+        self.plan_combo.setMinimumContentsLength(30)
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setObjectName("emptyState")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+
+        self.buttons: dict[str, QPushButton] = {}
+        bar = QHBoxLayout()
+        for key, text, keys in (
+            ("new", "&New plan", "Ctrl+N"),
+            ("phase", "Add &phase", "Ctrl+Shift+P"),
+            ("item", "Add &item", "Ctrl+I"),
+            ("edit", "&Edit", "F2"),
+            ("remove", "Remove", "Delete"),
+            ("present", "P&resent", "Ctrl+Shift+R"),
+            ("accept", "&Accept…", "Ctrl+Shift+A"),
+            ("decline", "&Decline…", "Ctrl+Shift+D"),
+            ("alternative", "Add al&ternative", "Ctrl+Shift+T"),
+            ("schedule", "&Schedule phase…", "Ctrl+Shift+S"),
+            ("payment", "Pa&yment plan…", "Ctrl+Shift+Y"),
+        ):
+            button = QPushButton(text)
+            button.setObjectName(f"{key}Button")
+            button.setToolTip(keys)
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(button.animateClick)
+            self.buttons[key] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("&Plan:"))
+        top.itemAt(0).widget().setBuddy(self.plan_combo)
+        top.addWidget(self.plan_combo, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(bar)
+        layout.addWidget(self.empty_label, 1)
+        layout.addWidget(self.splitter, 1)
+        self._connect_signals()
+        self._update_buttons()
+        self.reload()
+        if ctx.allows(Permission.MANAGE_PLANS):
+            from app.services import catalog
+
+            ops.run_query(
+                lambda: catalog.load_catalog(ctx.db, ctx.actor, include_inactive=False),
+                on_success=self._on_catalog,
+                owner=self,
+            )
+
+    def _connect_signals(self) -> None:
+        b = self.buttons
+        b["new"].clicked.connect(self.on_new_clicked)
+        b["phase"].clicked.connect(self.on_phase_clicked)
+        b["item"].clicked.connect(self.on_item_clicked)
+        b["edit"].clicked.connect(self.on_edit_clicked)
+        b["remove"].clicked.connect(self.on_remove_clicked)
+        b["present"].clicked.connect(self.on_present_clicked)
+        b["accept"].clicked.connect(self.on_accept_clicked)
+        b["decline"].clicked.connect(self.on_decline_clicked)
+        b["alternative"].clicked.connect(self.on_alternative_clicked)
+        b["schedule"].clicked.connect(self.on_schedule_clicked)
+        b["payment"].clicked.connect(self.on_payment_clicked)
+        self.plan_combo.activated.connect(self.on_plan_chosen)
+        self.ctx.bus.changed.connect(self.on_bus_changed)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def _on_catalog(self, catalog) -> None:
+        self.services = catalog.services
+
+    def reload(self, plan_id: int | None = None) -> None:
+        if plan_id is not None:
+            self._wanted_plan = plan_id
+        ctx, pid = self.ctx, self.patient_id
+        ops.run_query(
+            lambda: tp.list_plans(ctx.db, ctx.actor, pid),
+            on_success=self._on_plans,
+            on_failure=self._on_failure,
+            owner=self,
+        )
+
+    def _on_plans(self, plans: list[tp.PlanSummary]) -> None:
+        self.plans = plans
+        self.plan_combo.clear()
+        for plan in plans:
+            label = f"{plan.alternative_label}: " if plan.alternative_label else ""
+            self.plan_combo.addItem(
+                f"{label}{plan.title} — {_status(plan.status)}"
+                f" — {_money(self.ctx, plan.totals.patient_portion)}",
+                plan.id,
+            )
+        wanted = self._wanted_plan or self.current_plan_id
+        if wanted not in {p.id for p in plans}:
+            wanted = plans[0].id if plans else None
+        if wanted is None:
+            self._show_options([])
+            return
+        self.plan_combo.setCurrentIndex(self.plan_combo.findData(wanted))
+        self._load_case(wanted)
+
+    def _load_case(self, plan_id: int) -> None:
+        ctx = self.ctx
+        self.current_plan_id = plan_id
+        ops.run_query(
+            lambda: tp.load_options(ctx.db, ctx.actor, plan_id),
+            on_success=self._show_options,
+            on_failure=self._on_failure,
+            owner=self,
+        )
+
+    def _show_options(self, options: list[tp.PlanDetail]) -> None:
+        self.options = options
+        for pane in self.panes:
+            pane.setParent(None)
+            pane.deleteLater()
+        self.panes = []
+        for plan in options:
+            pane = OptionPane(self.ctx, plan, self.splitter)
+            pane.activated.connect(self.on_pane_activated)
+            self.splitter.addWidget(pane)
+            self.panes.append(pane)
+        if options and self.current_plan_id not in {o.id for o in options}:
+            self.current_plan_id = options[0].id
+        self.empty_label.setVisible(not options)
+        self.splitter.setVisible(bool(options))
+        self._wanted_plan = None
+        self._highlight()
+        self._update_buttons()
+        self.loaded.emit()
+
+    def _highlight(self) -> None:
+        for pane in self.panes:
+            current = pane.plan.id == self.current_plan_id
+            pane.setStyleSheet("#optionPane { border: 2px solid #3b6fb6; }" if current else "")
+
+    def current_plan(self) -> tp.PlanDetail | None:
+        return next((o for o in self.options if o.id == self.current_plan_id), None)
+
+    def current_pane(self) -> OptionPane | None:
+        return next((p for p in self.panes if p.plan.id == self.current_plan_id), None)
+
+    def _update_buttons(self) -> None:
+        plan = self.current_plan()
+        manage = self.ctx.allows(Permission.MANAGE_PLANS)
+        editable = manage and plan is not None and plan.editable
+        has_phase = editable and bool(plan.phases)
+        pane = self.current_pane()
+        selected = pane.selected() if pane else None
+        agreed = plan is not None and plan.status in tp.AGREED
+        enabled = {
+            "new": manage,
+            "phase": editable,
+            "item": has_phase,
+            "edit": editable and selected is not None,
+            "remove": editable and selected is not None,
+            "present": manage and plan is not None and plan.status == "draft",
+            "accept": manage and plan is not None and plan.status == "presented",
+            "decline": manage and plan is not None and plan.status == "presented",
+            "alternative": manage
+            and plan is not None
+            and plan.status in tp.EDITABLE
+            and not any(o.status in tp.AGREED for o in self.options),
+            "schedule": manage
+            and self.ctx.allows(Permission.MANAGE_APPOINTMENTS)
+            and agreed
+            and any(i.status == "accepted" for p in plan.phases for i in p.items),
+            "payment": manage and agreed,
+        }
+        for key, button in self.buttons.items():
+            button.setEnabled(bool(enabled[key]))
+        if plan is not None and agreed:
+            self.buttons["edit"].setToolTip("Accepted plans are frozen: what was agreed stays.")
+
+    # --- slots --------------------------------------------------------------------------------
+
+    @Slot(int)
+    def on_plan_chosen(self, index: int) -> None:
+        plan_id = self.plan_combo.itemData(index)
+        if plan_id is not None:
+            self._load_case(plan_id)
+
+    @Slot(int)
+    def on_pane_activated(self, plan_id: int) -> None:
+        if plan_id != self.current_plan_id:
+            self.current_plan_id = plan_id
+            self._highlight()
+        self._update_buttons()
+
+    @Slot(object)
+    def on_bus_changed(self, changes: Changes) -> None:
+        if changes.plans or changes.appointments or changes.patients:
+            self.reload()
+
+    def _on_failure(self, exc: BaseException) -> None:
+        show_warning(self, ops.user_message(exc))
+
+    def _write(self, fn) -> None:
+        def done(result) -> None:
+            plan_id = getattr(result, "id", None)
+            self.reload(plan_id if isinstance(plan_id, int) else self.current_plan_id)
+            self.ctx.bus.publish(Changes(plans=True))
+
+        ops.run_write(fn, on_success=done, on_failure=self._on_failure, owner=self)
+
+    @Slot()
+    def on_new_clicked(self) -> None:
+        title = TextDialog.ask(self, "New treatment plan", "&Title")
+        if not title:
+            return
+        ctx, pid = self.ctx, self.patient_id
+        self._write(lambda: tp.create_plan(ctx.db, ctx.actor, pid, title))
+
+    @Slot()
+    def on_phase_clicked(self) -> None:
+        plan = self.current_plan()
+        if plan is None:
+            return
+        number = len(plan.phases) + 1
+        title = TextDialog.ask(self, "Add phase", "&Title", f"Phase {number} — ")
+        if not title:
+            return
+        ctx = self.ctx
+        self._write(lambda: tp.add_phase(ctx.db, ctx.actor, plan.id, plan.version, title))
+
+    @Slot()
+    def on_item_clicked(self) -> None:
+        plan, pane = self.current_plan(), self.current_pane()
+        if plan is None or pane is None or pane.current_phase_id() is None:
+            return
+        phase_id = pane.current_phase_id()
+        values = ItemDialog.ask(self.ctx, self.services, self)
+        if values is None:
+            return
+        ctx = self.ctx
+        self._write(lambda: tp.add_item(ctx.db, ctx.actor, phase_id, plan.version, **values))
+
+    def _selected_item(self) -> tp.PlanItem | None:
+        plan, pane = self.current_plan(), self.current_pane()
+        chosen = pane.selected() if pane else None
+        if plan is None or chosen is None or chosen[0] != "item":
+            return None
+        return next(i for p in plan.phases for i in p.items if i.id == chosen[1])
+
+    @Slot()
+    def on_edit_clicked(self) -> None:
+        plan, pane = self.current_plan(), self.current_pane()
+        chosen = pane.selected() if pane else None
+        if plan is None or chosen is None:
+            return
+        ctx = self.ctx
+        if chosen[0] == "phase":
+            phase = next(p for p in plan.phases if p.id == chosen[1])
+            title = TextDialog.ask(self, "Rename phase", "&Title", phase.title)
+            if title:
+                self._write(
+                    lambda: tp.update_phase(
+                        ctx.db, ctx.actor, phase.id, plan.version,
+                        title=title, description=phase.description,
+                    )
+                )  # fmt: skip
+            return
+        item = self._selected_item()
+        values = ItemDialog.ask(self.ctx, self.services, self, item)
+        if item is None or values is None:
+            return
+        if values["fee"] is None:
+            values["fee"] = item.fee
+        self._write(lambda: tp.update_item(ctx.db, ctx.actor, item.id, plan.version, **values))
+
+    @Slot()
+    def on_remove_clicked(self) -> None:
+        plan, pane = self.current_plan(), self.current_pane()
+        chosen = pane.selected() if pane else None
+        if plan is None or chosen is None:
+            return
+        ctx = self.ctx
+        kind, row_id = chosen
+        remove = tp.remove_phase if kind == "phase" else tp.remove_item
+        self._write(lambda: remove(ctx.db, ctx.actor, row_id, plan.version))
+
+    @Slot()
+    def on_present_clicked(self) -> None:
+        plan = self.current_plan()
+        if plan is not None:
+            ctx = self.ctx
+            self._write(lambda: tp.present_plan(ctx.db, ctx.actor, plan.id, plan.version))
+
+    @Slot()
+    def on_accept_clicked(self) -> None:
+        plan = self.current_plan()
+        if plan is None:
+            return
+        answer = AcceptDialog.ask(self, plan)
+        if answer is None:
+            return
+        phase_ids, reason = answer
+        ctx = self.ctx
+        self._write(
+            lambda: tp.accept_plan(
+                ctx.db, ctx.actor, plan.id, plan.version, phase_ids, reason=reason
+            )
+        )
+
+    @Slot()
+    def on_decline_clicked(self) -> None:
+        plan = self.current_plan()
+        if plan is None:
+            return
+        reason = TextDialog.ask(self, "Decline plan", "&Reason")
+        if reason is None:
+            return
+        ctx = self.ctx
+        self._write(lambda: tp.decline_plan(ctx.db, ctx.actor, plan.id, plan.version, reason))
+
+    @Slot()
+    def on_alternative_clicked(self) -> None:
+        plan = self.current_plan()
+        if plan is not None:
+            ctx = self.ctx
+            self._write(lambda: tp.add_alternative(ctx.db, ctx.actor, plan.id, plan.version))
+
+    @Slot()
+    def on_schedule_clicked(self) -> None:
+        from app.ui.plans.schedule_phase_dialog import SchedulePhaseDialog
+
+        plan, pane = self.current_plan(), self.current_pane()
+        if plan is None or pane is None:
+            return
+        phase_id = pane.current_phase_id()
+        phase = next((p for p in plan.phases if p.id == phase_id), None)
+        if phase is None or not any(i.status == "accepted" for i in phase.items):
+            phase = next(
+                (p for p in plan.phases if any(i.status == "accepted" for i in p.items)), None
+            )
+        if phase is None:
+            return
+        if SchedulePhaseDialog.ask(self.ctx, self, plan, phase):
+            self.reload(plan.id)
+
+    @Slot()
+    def on_payment_clicked(self) -> None:
+        plan = self.current_plan()
+        if plan is None:
+            return
+        from app.ui.plans.payment_plan_window import open_payment_plan_window
+
+        open_payment_plan_window(self.ctx, self, self.patient_id, treatment_plan_id=plan.id)
