@@ -129,6 +129,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ics.add_argument("--out", type=Path, required=True, metavar="F.ics", help=".ics file to write")
     ics.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+
+    plans = commands.add_parser("plans", help="payment plans", description="Payment plan tools.")
+    plan_commands = plans.add_subparsers(dest="plans_command", metavar="ACTION", required=True)
+    quote = plan_commands.add_parser(
+        "quote",
+        help="print a payment plan's schedule (no database needed)",
+        description="Print the schedule the payment plan window would preview: due date, "
+        "amount, principal, interest and remaining balance of each installment, with totals. "
+        "Give --installments or --installment-amount.",
+    )
+    quote.add_argument("--amount", required=True, metavar="TOTAL", help="total amount, e.g. 4800")
+    quote.add_argument("--down", default="0", metavar="AMOUNT", help="down payment (0)")
+    quote.add_argument("--installments", metavar="N", help="number of installments")
+    quote.add_argument("--installment-amount", metavar="AMOUNT", help="amount of each installment")
+    quote.add_argument(
+        "--frequency",
+        default="monthly",
+        choices=["weekly", "biweekly", "monthly"],
+        help="how often installments are due (monthly)",
+    )
+    quote.add_argument("--first", required=True, metavar="YYYY-MM-DD", help="first due date")
+    quote.add_argument("--plan-date", metavar="YYYY-MM-DD", help="default: today")
+    quote.add_argument("--apr", default="0", metavar="PERCENT", help="annual rate, e.g. 9.9 (0)")
+    quote.add_argument(
+        "--max-apr", default="36", metavar="PERCENT", help="the legal APR cap to check against (36)"
+    )
+    quote.add_argument("--currency", default="USD", metavar="CODE", help="currency (USD)")
+    quote.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -309,6 +337,113 @@ def _cmd_calendar(args) -> int:
     return EXIT_OK
 
 
+def _cli_amount(text: str | None, option: str):
+    from decimal import Decimal, InvalidOperation
+
+    if text is None:
+        return None
+    problem = f"{option} must be an amount like 4800 or 1250.50, not “{text}”"
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise _UsageError(problem) from None
+    if not value.is_finite():
+        raise _UsageError(problem)
+    # 4800 → 4800.00 (more than two places is left for the schedule's own refusal).
+    return value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value
+
+
+def _cli_count(text: str | None, option: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise _UsageError(f"{option} must be a whole number, not “{text}”") from None
+
+
+def _quote_schedule(args):
+    from datetime import date
+
+    from app.data.models.payments import Frequency
+    from app.services.installments import ScheduleTerms, build_schedule, parse_apr
+
+    plan_date = _cli_date(args.plan_date, "--plan-date") if args.plan_date else date.today()
+    terms = ScheduleTerms(
+        total_amount=_cli_amount(args.amount, "--amount"),
+        down_payment=_cli_amount(args.down, "--down"),
+        installment_count=_cli_count(args.installments, "--installments"),
+        installment_amount=_cli_amount(args.installment_amount, "--installment-amount"),
+        frequency=Frequency(args.frequency),
+        first_due_on=_cli_date(args.first, "--first"),
+        plan_date=plan_date,
+        apr_basis_points=parse_apr(args.apr, "en_US"),
+        currency=args.currency.upper(),
+    )
+    return build_schedule(terms, max_apr_basis_points=parse_apr(args.max_apr, "en_US"))
+
+
+def _cmd_plans(args) -> int:
+    import json
+
+    from app.services.errors import ValidationError
+
+    try:
+        schedule = _quote_schedule(args)
+    except (_UsageError, ValidationError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    if args.json:
+        terms = schedule.terms
+        _say(
+            json.dumps(
+                {
+                    "total_amount": str(terms.total_amount),
+                    "down_payment": str(terms.down_payment),
+                    "financed": str(schedule.financed),
+                    "apr_basis_points": terms.apr_basis_points,
+                    "frequency": str(terms.frequency),
+                    "currency": terms.currency,
+                    "installment_count": schedule.installment_count,
+                    "regular_payment": str(schedule.regular_payment),
+                    "total_interest": str(schedule.total_interest),
+                    "total_of_payments": str(schedule.total_of_payments),
+                    "installments": [
+                        {
+                            "sequence": row.sequence,
+                            "due_on": row.due_on.isoformat(),
+                            "amount": str(row.amount),
+                            "principal": str(row.principal),
+                            "interest": str(row.interest),
+                            "remaining": str(row.balance_after),
+                        }
+                        for row in schedule.rows
+                    ],
+                }
+            )
+        )
+        return EXIT_OK
+    header = f"{'#':>3}  {'Due':<10}  {'Amount':>12}  {'Principal':>12}  {'Interest':>10}  "
+    header += f"{'Remaining':>12}"
+    _say(
+        f"Financed {schedule.financed} {schedule.terms.currency} in "
+        f"{schedule.installment_count} {schedule.terms.frequency} installments, "
+        f"APR {schedule.terms.apr_basis_points / 100:.2f} %"
+    )
+    _say(header)
+    _say("-" * len(header))
+    for row in schedule.rows:
+        _say(
+            f"{row.sequence:>3}  {row.due_on.isoformat():<10}  {row.amount:>12,}  "
+            f"{row.principal:>12,}  {row.interest:>10,}  {row.balance_after:>12,}"
+        )
+    _say("-" * len(header))
+    _say(
+        f"{'Total':<15}  {schedule.total_of_payments:>12,}  {schedule.financed:>12,}  "
+        f"{schedule.total_interest:>10,}"
+    )
+    return EXIT_OK
+
+
 class _ProgressBar:
     """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
 
@@ -363,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_patients(args)
         if args.command == "calendar":
             return _cmd_calendar(args)
+        if args.command == "plans":
+            return _cmd_plans(args)
     except CareDeskError as error:
         return _fail(str(error))
     except KeyboardInterrupt:
