@@ -1,0 +1,272 @@
+"""Record → Account and the take-payment dialog, driven from the keyboard."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QFont
+from PySide6.QtWidgets import QDialog
+
+from app.services import payments
+from app.services.clinic import get_details
+from app.services.payments import PaymentInput
+from app.ui.patients.record_tabs import RECORD_TABS
+from app.ui.plans.account_tab import CREDIT_GREEN, OWED_RED, AccountTab
+from app.ui.plans.payment_dialogs import AdjustmentDialog, RefundDialog, VoidDialog
+from app.ui.plans.take_payment import TakePaymentDialog
+from tests.services.test_payments import add_charge, add_plan, balance_of, paid_of
+
+D = Decimal
+
+
+@pytest.fixture
+def account(clinic, patient_id):
+    """A 300.00 crown charge and an active plan of three 100.00 installments."""
+    add_charge(clinic.db, patient_id, "300.00")
+    _plan_id, ids = add_plan(clinic.db, patient_id, ["100.00", "100.00", "100.00"])
+    return ids
+
+
+def make_tab(qtbot, ctx, patient_id) -> AccountTab:
+    tab = AccountTab(ctx, patient_id)
+    qtbot.addWidget(tab)
+    tab.resize(1000, 600)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.loaded, timeout=10_000)
+    return tab
+
+
+def make_dialog(qtbot, ctx, patient_id, parent=None, **kwargs) -> TakePaymentDialog:
+    dialog = TakePaymentDialog(ctx, patient_id, parent, **kwargs)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitUntil(lambda: dialog.context is not None, timeout=10_000)
+    return dialog
+
+
+def column(model, col: int) -> list[str]:
+    return [model.data(model.index(r, col)) for r in range(model.rowCount())]
+
+
+def test_the_account_tab_is_registered_after_treatment_plans():
+    keys = [spec.key for spec in RECORD_TABS]
+    assert "account" in keys
+    spec = RECORD_TABS[keys.index("account")]
+    assert spec.load() is AccountTab
+    before = "plans" if "plans" in keys else "appointments"
+    assert keys.index("account") == keys.index(before) + 1
+
+
+def test_type_amount_press_c_then_enter(qtbot, receptionist_ctx, patient_id, account):
+    tab = make_tab(qtbot, receptionist_ctx, patient_id)
+    assert tab.balance_label.text() == "Owes $300.00"
+    dialog = make_dialog(qtbot, receptionist_ctx, patient_id, tab)
+    assert dialog.focusWidget() is dialog.amount_edit
+    qtbot.keyClicks(dialog.amount_edit, "150")
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_K)  # card …
+    assert dialog.method_combo.currentData() == "card"
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_C)  # … no, cash
+    assert dialog.method_combo.currentData() == "cash"
+    assert dialog.amount_edit.text() == "150"  # the method key is not typed into the amount
+    assert "Pays installment 1" in dialog.preview_label.text()
+    assert "$50.00" in dialog.preview_label.text()
+    assert "owes $150.00" in dialog.preview_label.text()
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    assert dialog.result_value.allocations[0].amount == D("100.00")
+    assert paid_of(receptionist_ctx.db, account) == [D("100.00"), D("50.00"), D("0.00")]
+    qtbot.waitUntil(lambda: tab.balance_label.text() == "Owes $150.00", timeout=10_000)
+    assert column(tab.model, 1) == ["Charge", "Payment"]
+    assert column(tab.model, 5) == ["$300.00", "−$150.00"]
+    assert column(tab.model, 6) == ["$300.00", "$150.00"]
+    assert column(tab.plan_model, 4) == ["$150.00"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("abc", "is not an amount"),
+        ("-20", "negative"),
+        ("10.555", "more than 2 decimal places"),
+        ("0", "more than zero"),
+    ],
+)
+def test_bad_amount_shows_a_sentence_and_saves_nothing(
+    qtbot, receptionist_ctx, patient_id, account, typed, message
+):
+    dialog = make_dialog(qtbot, receptionist_ctx, patient_id)
+    qtbot.keyClicks(dialog.amount_edit, typed)
+    assert message in dialog.fields["amount"].error()
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Return)
+    assert dialog.isVisible()
+    assert message in dialog.fields["amount"].error()
+    ops_done(qtbot)
+    assert balance_of(receptionist_ctx.db, patient_id) == D("300.00")
+
+
+def ops_done(qtbot) -> None:
+    from app.ui import ops
+
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+
+
+def test_amount_in_the_clinic_locale(qtbot, clinic, receptionist_ctx, patient_id, owner_ctx):
+    from dataclasses import replace
+
+    receptionist_ctx.details = replace(get_details(clinic.db), locale="es_ES", currency="EUR")
+    dialog = make_dialog(qtbot, receptionist_ctx, patient_id)
+    qtbot.keyClicks(dialog.amount_edit, "1.234,56")
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_B)
+    assert dialog.amount() == D("1234.56")
+    assert dialog.fields["amount"].error() == ""
+    # A bank transfer needs a reference: refused beside the field, nothing stored.
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.fields["reference"].error() != "", timeout=10_000)
+    assert "needs a reference" in dialog.fields["reference"].error()
+    assert balance_of(receptionist_ctx.db, patient_id) == D("0.00")
+    qtbot.keyClicks(dialog.reference_edit, "TR-2026-118")
+    qtbot.keyClick(dialog.reference_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    assert balance_of(receptionist_ctx.db, patient_id) == D("-1234.56")
+
+
+def test_a_chosen_installment_and_account_credit(qtbot, receptionist_ctx, patient_id, account):
+    dialog = make_dialog(qtbot, receptionist_ctx, patient_id, installment_id=account[2])
+    assert dialog.apply_combo.currentData() == account[2]
+    qtbot.keyClicks(dialog.amount_edit, "40")
+    assert "Pays installment 3" in dialog.preview_label.text()
+    dialog.apply_combo.setCurrentIndex(dialog.apply_combo.findData("credit"))
+    assert "$40.00 stays on the account as credit" in dialog.preview_label.text()
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Enter)
+    qtbot.waitUntil(lambda: dialog.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    assert paid_of(receptionist_ctx.db, account) == [D("0.00")] * 3
+
+
+def test_escape_cancels(qtbot, receptionist_ctx, patient_id):
+    dialog = make_dialog(qtbot, receptionist_ctx, patient_id)
+    qtbot.keyClicks(dialog.amount_edit, "25")
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Escape)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert balance_of(receptionist_ctx.db, patient_id) == D("0.00")
+
+
+def test_shortcut_opens_take_payment(qtbot, receptionist_ctx, patient_id, monkeypatch):
+    asked: list[int] = []
+    monkeypatch.setattr(
+        TakePaymentDialog,
+        "ask",
+        classmethod(lambda cls, ctx, parent, pid, **kw: asked.append(pid)),
+    )
+    tab = make_tab(qtbot, receptionist_ctx, patient_id)
+    tab.activateWindow()
+    qtbot.waitUntil(tab.isActiveWindow)
+    tab.table.setFocus()
+    qtbot.keyClick(
+        tab.table,
+        Qt.Key.Key_P,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: asked == [patient_id])  # a shortcut's click lands a moment later
+
+
+def test_receptionist_sees_no_owner_corrections(qtbot, receptionist_ctx, patient_id):
+    tab = make_tab(qtbot, receptionist_ctx, patient_id)
+    assert tab.take_button.isVisible()
+    assert not tab.void_button.isVisible()
+    assert not tab.refund_button.isVisible()
+    assert not tab.adjust_button.isVisible()
+    assert "No charges or payments" in tab.empty_label.text()
+
+
+def test_provider_only_reads(qtbot, provider_ctx, patient_id, account):
+    tab = make_tab(qtbot, provider_ctx, patient_id)
+    assert not tab.take_button.isVisible()
+    assert tab.balance_label.text() == "Owes $300.00"
+
+
+def test_void_from_the_tab(qtbot, owner_ctx, patient_id, account, monkeypatch):
+    db, actor = owner_ctx.db, owner_ctx.actor
+    paid = payments.record_payment(db, actor, patient_id, PaymentInput(D("120.00"), "card"))
+    tab = make_tab(qtbot, owner_ctx, patient_id)
+    assert not tab.void_button.isEnabled()
+    tab.table.selectRow(0)  # the charge cannot be voided
+    assert not tab.void_button.isEnabled()
+    tab.select_entry("payment", paid.payment_id)
+    assert tab.void_button.isEnabled() and tab.refund_button.isEnabled()
+
+    errors: list[str] = []
+
+    def answer(cls, ctx, parent, **kwargs):
+        dialog = cls(ctx, parent, **kwargs)
+        qtbot.addWidget(dialog)
+        dialog.open()
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)  # no reason yet
+        qtbot.waitUntil(lambda: dialog.fields["reason"].error() != "", timeout=10_000)
+        errors.append(dialog.fields["reason"].error())
+        # After a refusal, Enter still voids (it does not fall to Cancel).
+        qtbot.keyClicks(dialog.reason_edit, "Card declined afterwards")
+        qtbot.keyClick(dialog.reason_edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: dialog.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+        return True
+
+    monkeypatch.setattr(VoidDialog, "ask", classmethod(answer))
+    qtbot.mouseClick(tab.void_button, Qt.MouseButton.LeftButton)
+    assert errors == ["Give a reason."]
+    qtbot.waitUntil(lambda: tab.balance_label.text() == "Owes $300.00", timeout=10_000)
+    assert paid_of(db, account) == [D("0.00")] * 3
+    assert column(tab.model, 1) == ["Charge", "Payment (voided)"]
+    font = tab.model.data(tab.model.index(1, 2), Qt.ItemDataRole.FontRole)
+    assert isinstance(font, QFont) and font.strikeOut()
+    grey = tab.model.data(tab.model.index(1, 2), Qt.ItemDataRole.ForegroundRole)
+    assert isinstance(grey, QBrush) and grey.color().name() == "#8a8f98"
+    tip = tab.model.data(tab.model.index(1, 2), Qt.ItemDataRole.ToolTipRole)
+    assert "by Olivia Owner: Card declined afterwards" in tip
+    tab.select_entry("payment", paid.payment_id)
+    assert not tab.void_button.isEnabled()
+
+
+def test_refund_and_adjustment_dialogs(qtbot, owner_ctx, patient_id, account):
+    db, actor = owner_ctx.db, owner_ctx.actor
+    paid = payments.record_payment(db, actor, patient_id, PaymentInput(D("350.00"), "cash"))
+    tab = make_tab(qtbot, owner_ctx, patient_id)
+    assert tab.balance_label.text() == "Credit $50.00"
+    assert CREDIT_GREEN in tab.balance_label.styleSheet()
+
+    refund = RefundDialog(owner_ctx, tab, payment_id=paid.payment_id, refundable=D("350.00"))
+    qtbot.addWidget(refund)
+    refund.open()
+    assert refund.amount_edit.text() == "350.00"
+    refund.amount_edit.setText("400")
+    qtbot.keyClicks(refund.reason_edit, "Paid twice")
+    qtbot.keyClick(refund.reason_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: refund.fields["amount"].error() != "", timeout=10_000)
+    assert "At most $350.00" in refund.fields["amount"].error()
+    refund.amount_edit.setText("50")
+    qtbot.keyClick(refund.reason_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: refund.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.balance_label.text() == "Settled — $0.00", timeout=10_000)
+
+    adjust = AdjustmentDialog(owner_ctx, tab, patient_id=patient_id)
+    qtbot.addWidget(adjust)
+    adjust.open()
+    adjust.kind_combo.setCurrentIndex(adjust.kind_combo.findData("fee"))
+    qtbot.keyClicks(adjust.amount_edit, "25")
+    qtbot.keyClicks(adjust.reason_edit, "Returned cheque fee")
+    qtbot.keyClick(adjust.reason_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: adjust.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.balance_label.text() == "Owes $25.00", timeout=10_000)
+    assert OWED_RED in tab.balance_label.styleSheet()
+    assert column(tab.model, 1)[-1] == "Adjustment"
+    assert column(tab.model, 5)[-2:] == ["$50.00", "$25.00"]  # both add to what is owed
+    assert tab.model.rowCount() == 4
+
+
+def test_models_pass_the_model_tester(qtbot, qtmodeltester, owner_ctx, patient_id, account):
+    payments.record_payment(
+        owner_ctx.db, owner_ctx.actor, patient_id, PaymentInput(D("10.00"), "cash")
+    )
+    tab = make_tab(qtbot, owner_ctx, patient_id)
+    qtmodeltester.check(tab.model)
+    qtmodeltester.check(tab.plan_model)
