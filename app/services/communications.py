@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.data.database import Database
-from app.data.models.communications import Channel, CommunicationEntry, Direction
+from app.data.models.communications import Channel, CommunicationEntry, Direction, Purpose
 from app.data.types import utc_now
 from app.services import permissions
 from app.services.actor import Actor
@@ -35,6 +35,8 @@ class ContactEntry:
     occurred_at: datetime | None = None
     #: When to follow up (a clinic-local date); giving one means a follow-up is needed.
     follow_up_on: date | None = None
+    #: Why (the collections and recall lists count contacts by it).
+    purpose: str = Purpose.GENERAL.value
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def validate_entry(entry: ContactEntry) -> ContactEntry:
         raise ValidationError("Choose how the contact happened.", field="channel")
     if entry.direction not in {d.value for d in Direction}:
         raise ValidationError("Choose inbound or outbound.", field="direction")
+    if entry.purpose not in {p.value for p in Purpose}:
+        raise ValidationError("Choose why the contact happened.", field="purpose")
     summary = tidy_text(
         entry.summary,
         "summary",
@@ -81,6 +85,7 @@ def validate_entry(entry: ContactEntry) -> ContactEntry:
         follow_up_needed=bool(entry.follow_up_needed) or follow_up_on is not None,
         occurred_at=occurred_at,
         follow_up_on=follow_up_on,
+        purpose=entry.purpose,
     )
 
 
@@ -112,6 +117,7 @@ def log_contact(db: Database, actor: Actor, patient_id: int, entry: ContactEntry
             summary=entry.summary,
             follow_up_needed=entry.follow_up_needed,
             follow_up_on=entry.follow_up_on,
+            purpose=entry.purpose,
         )
         session.add(row)
         session.flush()

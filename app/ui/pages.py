@@ -45,7 +45,7 @@ PAGES: list[PageSpec] = [
         "app.ui.patients.pipeline_page:PipelinePage",
     ),
     # PageSpec("today", "Today", Permission.VIEW_SCHEDULE, "app.ui.today:TodayPage"),
-    # PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans:PlansPage"),
+    PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans.page:PlansPage"),
     # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
     # PageSpec("reports", "Reports", Permission.VIEW_REPORTS, "app.ui.reports:ReportsPage"),
     PageSpec(

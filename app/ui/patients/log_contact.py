@@ -63,10 +63,12 @@ class LogContactDialog(QDialog):
         parent: QWidget | None = None,
         *,
         channel: str = "call",
+        purpose: str = "general",
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.patient_id = patient_id
+        self.purpose = purpose
         self.logged: ContactLine | None = None
         self._saving = False
         self.setWindowTitle("Log contact")
@@ -186,6 +188,7 @@ class LogContactDialog(QDialog):
             follow_up_needed=self.follow_up_check.isChecked(),
             occurred_at=self.occurred_at(),
             follow_up_on=self.follow_up_on(),
+            purpose=self.purpose,
         )
 
     # --- slots --------------------------------------------------------------------------------
@@ -233,10 +236,15 @@ class LogContactDialog(QDialog):
 
     @classmethod
     def ask(
-        cls, ctx: UiContext, parent: QWidget | None, patient_id: int, channel: str = "phone"
+        cls,
+        ctx: UiContext,
+        parent: QWidget | None,
+        patient_id: int,
+        channel: str = "phone",
+        purpose: str = "general",
     ) -> bool:
         """Show the dialog; True when an entry was added to the log."""
-        dialog = cls(ctx, patient_id, parent, channel=channel)
+        dialog = cls(ctx, patient_id, parent, channel=channel, purpose=purpose)
         try:
             return dialog.exec() == QDialog.DialogCode.Accepted
         finally:

@@ -1,0 +1,751 @@
+"""The Plans & Payments page: open plans, accepted phases nobody booked, payment plans,
+the collections queue and the day's payments with the end-of-day close-out.
+
+Each tab loads the first time it is shown, in the background; a change to plans,
+payments, appointments or patients marks the tabs that show them stale, and the
+one on screen reloads at once.  Enter or a double-click on a line opens the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+from PySide6.QtCore import QDate, QLocale, QModelIndex, Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.i18n import format_date, format_money, format_time, parse_money, to_clinic_time
+from app.services.permissions import Permission
+from app.services.plans_overview import METHODS, OPEN_STATUSES
+from app.ui import ops
+from app.ui.changes import Changes
+from app.ui.context import UiContext
+from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+
+RED = "#b3261e"
+GREEN = "#1e7d32"
+#: Lines a tab shows at most; its count line says when there are more.
+SHOWN_AT_MOST = 500
+STATUS_WORDS = {
+    "draft": "Draft",
+    "presented": "Presented",
+    "accepted": "Accepted",
+    "partly_accepted": "Partly accepted",
+    "in_progress": "In progress",
+}
+METHOD_WORDS = {
+    "cash": "Cash",
+    "card": "Card",
+    "cheque": "Cheque",
+    "bank_transfer": "Bank transfer",
+    "financing": "Financing",
+    "insurance": "Insurance",
+}
+OUTCOME_WORDS = {
+    "reached": "reached",
+    "confirmed": "confirmed",
+    "left_message": "left message",
+    "no_answer": "no answer",
+    "wrong_number": "wrong number",
+}
+
+
+def days_text(days: int) -> str:
+    """A span of days as the desk says it: "12 days", "5 months", "3 years"."""
+    if days < 60:
+        return "today" if days == 0 else "1 day" if days == 1 else f"{days} days"
+    if days < 730:
+        return f"{days // 30} months"
+    return f"{days // 365} years"
+
+
+class Section(QWidget):
+    """One tab: a heading line, a table (or a sentence when it is empty), loaded in the
+    background by ``fetch()`` and shown by ``show_rows()``."""
+
+    #: Changes flags that make this tab's figures stale.
+    watches: tuple[str, ...] = ()
+
+    def __init__(self, page: PlansPage, name: str, empty_text: str) -> None:
+        super().__init__(page.tabs)
+        self.page = page
+        self.ctx = page.ctx
+        self.setObjectName(name)
+        self.loaded = False
+        self.stale = True
+        self._generation = 0
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName(f"{name}Count")
+        self.model = RowTableModel(self.columns(), self)
+        self.table = list_table(self.model, f"{name}Table")
+        self.table.setParent(self)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.empty_label = empty_state_label(empty_text)
+        self.empty_label.setParent(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty_label)
+        self.stack.setCurrentWidget(self.empty_label)
+        self.empty_label.setText("Loading…")
+        self._empty_text = empty_text
+        self.top = QHBoxLayout()
+        self.top.addWidget(self.count_label)
+        self.top.addStretch(1)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(8, 8, 8, 8)
+        self.layout_.addLayout(self.top)
+        self.layout_.addWidget(self.stack, 1)
+        self.table.activated.connect(self.on_table_activated)
+
+    # --- what subclasses give ---------------------------------------------------------------
+
+    def columns(self) -> list[Column]:  # pragma: no cover - every section overrides it
+        raise NotImplementedError
+
+    def fetch(self) -> Callable[[], object]:  # pragma: no cover
+        raise NotImplementedError
+
+    def rows_of(self, result) -> list:
+        return list(result)
+
+    def count_text(self, rows: list, result) -> str:
+        return f"{len(rows)} lines"
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def money(self, amount: Decimal) -> str:
+        return format_money(amount, self.ctx.details.currency, self.ctx.details.locale)
+
+    def day(self, value: date | None) -> str:
+        return format_date(value, self.ctx.details.locale) if value else "—"
+
+    def reload(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        self.stale = False
+        self.loaded = True
+        ops.run_query(
+            self.fetch(),
+            on_success=lambda result: self._on_loaded(generation, result),
+            on_failure=self._on_failed,
+            owner=self,
+        )
+
+    def _on_loaded(self, generation: int, result) -> None:
+        if generation != self._generation:
+            return  # a newer load is on its way
+        rows = self.rows_of(result)
+        selected = self.current_line()
+        self.model.set_rows(rows[:SHOWN_AT_MOST])
+        if rows:
+            index = next(
+                (i for i, r in enumerate(rows[:SHOWN_AT_MOST]) if selected and r.id == selected.id),
+                0,
+            )
+            self.table.selectRow(index)
+        self.count_label.setText(self.count_text(rows, result))
+        self.empty_label.setText(self._empty_text)
+        self.stack.setCurrentWidget(self.table if rows else self.empty_label)
+        self.shown(result)
+
+    def shown(self, result) -> None:
+        """After a load: subclasses update what sits beside the table."""
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.stale = True
+        self.empty_label.setText(ops.user_message(exc))
+        self.stack.setCurrentWidget(self.empty_label)
+
+    def current_line(self):
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()) if rows else None
+
+    def patient_of(self, line) -> int:
+        return line.patient_id
+
+    @Slot(QModelIndex)
+    def on_table_activated(self, index: QModelIndex) -> None:
+        line = self.model.row_at(index.row())
+        if line is not None:
+            from app.ui.patients import windows
+
+            windows.open_patient_record(self.ctx, self.patient_of(line), self.window())
+
+
+class OpenPlansSection(Section):
+    watches = ("plans", "patients")
+
+    def __init__(self, page: PlansPage) -> None:
+        super().__init__(
+            page,
+            "openPlans",
+            "No open treatment plans: plans being drafted, presented, accepted or under way "
+            "appear here with their value.",
+        )
+        self.status_combo = QComboBox(self)
+        self.status_combo.setObjectName("openPlanStatus")
+        self.status_combo.addItem("All open plans", None)
+        for status in OPEN_STATUSES:
+            self.status_combo.addItem(STATUS_WORDS[status], status)
+        status_label = QLabel("&Show", self)
+        status_label.setBuddy(self.status_combo)
+        self.top.addWidget(status_label)
+        self.top.addWidget(self.status_combo)
+        self.strip = QHBoxLayout()
+        self.strip.setSpacing(8)
+        self.status_cards: dict[str, QLabel] = {}
+        for status in OPEN_STATUSES:
+            card = QLabel(self)
+            card.setObjectName(f"status_{status}")
+            card.setTextFormat(Qt.TextFormat.RichText)
+            card.setStyleSheet(
+                "QLabel { border: 1px solid #d0d4da; border-radius: 6px; padding: 6px 10px;"
+                " background: #f7f8fa; }"
+            )
+            self.status_cards[status] = card
+            self.strip.addWidget(card, 1)
+        self.layout_.insertLayout(1, self.strip)
+        self.status_combo.currentIndexChanged.connect(self.on_status_changed)
+        for column, width in enumerate((190, 220, 80, 120, 110, 110, 135, 120)):
+            self.table.setColumnWidth(column, width)
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("Patient", lambda r: r.patient_name),
+            Column("Plan", lambda r: r.title),
+            Column("Option", lambda r: r.option or "—"),
+            Column("Status", lambda r: STATUS_WORDS.get(r.status, r.status)),
+            Column("Presented", lambda r: self.day(r.presented_on)),
+            Column("Decided", lambda r: self.day(r.decided_on)),
+            Column("Patient portion", lambda r: self.money(r.patient_portion), align_right=True),
+            Column("Total", lambda r: self.money(r.total), align_right=True),
+            Column("In status", lambda r: days_text(r.days_in_status), align_right=True),
+        ]
+
+    def fetch(self):
+        from app.services.plans_overview import open_plans
+
+        db, actor, status = self.ctx.db, self.ctx.actor, self.status_combo.currentData()
+        return lambda: open_plans(db, actor, status=status, limit=SHOWN_AT_MOST)
+
+    def rows_of(self, result) -> list:
+        return list(result.lines)
+
+    def count_text(self, rows, result) -> str:
+        if result.line_count > len(rows):
+            return f"The {len(rows)} newest of {result.line_count} plans"
+        return "1 plan" if result.line_count == 1 else f"{result.line_count} plans"
+
+    def shown(self, result) -> None:
+        for total in result.totals:
+            self.status_cards[total.status].setText(
+                f"<b>{STATUS_WORDS[total.status]}</b> · {total.count}<br>"
+                f"{self.money(total.total)} "
+                f"<span style='color:#6b7280'>(patient {self.money(total.patient_portion)})</span>"
+            )
+
+    @Slot()
+    def on_status_changed(self) -> None:
+        self.reload()
+
+
+class UnscheduledSection(Section):
+    watches = ("plans", "appointments", "patients")
+
+    def __init__(self, page: PlansPage) -> None:
+        super().__init__(
+            page,
+            "unscheduled",
+            "Every accepted phase has a visit booked. Accepted phases with nothing booked — "
+            "where treatment is most often lost — appear here, the longest waiting first.",
+        )
+        for column, width in enumerate((190, 130, 200, 200, 120, 110)):
+            self.table.setColumnWidth(column, width)
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("Patient", lambda r: r.patient_name),
+            Column("Phone", lambda r: r.phone or "No phone on file"),
+            Column("Plan", lambda r: r.plan_title),
+            Column("Phase", lambda r: r.phase_title),
+            Column("Value", lambda r: self.money(r.patient_portion), align_right=True),
+            Column("Accepted", lambda r: self.day(r.accepted_on)),
+            Column(
+                "Waiting",
+                lambda r: days_text(r.days_waiting),
+                align_right=True,
+                colour=lambda r: RED if r.days_waiting >= 30 else None,
+            ),
+        ]
+
+    def fetch(self):
+        from app.services.plans_overview import accepted_not_scheduled
+
+        db, actor = self.ctx.db, self.ctx.actor
+        return lambda: accepted_not_scheduled(db, actor, limit=SHOWN_AT_MOST + 1)
+
+    def count_text(self, rows, result) -> str:
+        if len(rows) > SHOWN_AT_MOST:
+            return f"The {SHOWN_AT_MOST} phases waiting longest"
+        return "1 phase waiting" if len(rows) == 1 else f"{len(rows)} phases waiting"
+
+
+class PaymentPlansSection(Section):
+    watches = ("plans", "payments", "patients")
+
+    def __init__(self, page: PlansPage) -> None:
+        super().__init__(
+            page,
+            "paymentPlans",
+            "No active payment plans. Plans patients are paying off appear here with their "
+            "next due date and anything overdue.",
+        )
+        for column, width in enumerate((190, 130, 110, 110, 110, 110, 80, 120)):
+            self.table.setColumnWidth(column, width)
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("Patient", lambda r: r.patient_name),
+            Column("Phone", lambda r: r.phone or "No phone on file"),
+            Column("Financed", lambda r: self.money(r.financed_amount), align_right=True),
+            Column("Paid to date", lambda r: self.money(r.paid_to_date), align_right=True),
+            Column("Next due", lambda r: self.day(r.next_due_on)),
+            Column(
+                "Next amount",
+                lambda r: self.money(r.next_due_amount) if r.next_due_on else "—",
+                align_right=True,
+            ),
+            Column(
+                "Overdue",
+                lambda r: str(r.overdue_count) if r.overdue_count else "—",
+                align_right=True,
+            ),
+            Column(
+                "Overdue amount",
+                lambda r: self.money(r.overdue_amount) if r.overdue_count else "—",
+                align_right=True,
+                colour=lambda r: RED if r.overdue_count else None,
+            ),
+            Column(
+                "Days late",
+                lambda r: days_text(r.days_late) if r.overdue_count else "—",
+                align_right=True,
+                colour=lambda r: RED if r.days_late >= 30 else None,
+            ),
+        ]
+
+    def fetch(self):
+        from app.services.plans_overview import payment_plans_due
+
+        db, actor = self.ctx.db, self.ctx.actor
+        return lambda: payment_plans_due(db, actor, limit=SHOWN_AT_MOST + 1)
+
+    def count_text(self, rows, result) -> str:
+        late = sum(1 for r in rows if r.overdue_count)
+        shown = f"The first {SHOWN_AT_MOST}" if len(rows) > SHOWN_AT_MOST else str(len(rows))
+        noun = "active payment plan" if len(rows) == 1 else "active payment plans"
+        return f"{shown} {noun} · {late} with overdue installments"
+
+
+class CollectionsSection(Section):
+    watches = ("plans", "payments", "patients")
+
+    def __init__(self, page: PlansPage) -> None:
+        super().__init__(
+            page,
+            "collections",
+            "Nobody is behind on a payment plan. Patients with overdue installments appear "
+            "here, the longest overdue first.",
+        )
+        self.call_button = QPushButton("&Log a call…", self)
+        self.call_button.setObjectName("logCollectionsCall")
+        self.call_button.setToolTip("Log a collections call with the selected patient (Ctrl+L)")
+        self.call_button.setVisible(self.ctx.allows(Permission.EDIT_PATIENTS))
+        self.call_shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
+        self.top.addWidget(self.call_button)
+        self.call_button.clicked.connect(self.on_call_clicked)
+        self.call_shortcut.activated.connect(self.on_call_clicked)
+        self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
+        self.call_button.setEnabled(False)
+        for column, width in enumerate((190, 130, 90, 110, 115, 110, 210)):
+            self.table.setColumnWidth(column, width)
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("Patient", lambda r: r.patient_name),
+            Column("Phone", lambda r: r.phone or "No phone on file"),
+            Column(
+                "Overdue",
+                lambda r: days_text(r.days_overdue),
+                align_right=True,
+                colour=lambda r: RED if r.days_overdue >= 60 else None,
+            ),
+            Column("Amount", lambda r: self.money(r.amount_overdue), align_right=True),
+            Column("Installments", lambda r: str(r.installments_overdue), align_right=True),
+            Column("Oldest due", lambda r: self.day(r.oldest_due_on)),
+            Column("Last contact", self._contact_text),
+            Column("Plan", lambda r: ", ".join(f"#{i}" for i in r.payment_plan_ids)),
+        ]
+
+    def _contact_text(self, line) -> str:
+        if line.last_contact_at is None:
+            return "Not contacted"
+        day = to_clinic_time(line.last_contact_at, self.ctx.details.timezone).date()
+        outcome = OUTCOME_WORDS.get(line.last_contact_outcome or "", "")
+        text = format_date(day, self.ctx.details.locale)
+        return f"{text} · {outcome}" if outcome else text
+
+    def fetch(self):
+        from app.services.plans_overview import collections_queue
+
+        db, actor = self.ctx.db, self.ctx.actor
+        return lambda: collections_queue(db, actor, limit=SHOWN_AT_MOST + 1)
+
+    def count_text(self, rows, result) -> str:
+        if len(rows) > SHOWN_AT_MOST:
+            return f"The {SHOWN_AT_MOST} longest overdue patients"
+        total = sum((r.amount_overdue for r in rows), Decimal("0.00"))
+        noun = "patient" if len(rows) == 1 else "patients"
+        return f"{len(rows)} {noun} overdue · {self.money(total)} owed"
+
+    def shown(self, result) -> None:
+        self.on_selection_changed()
+
+    @Slot()
+    def on_selection_changed(self, *_args) -> None:
+        self.call_button.setEnabled(self.current_line() is not None)
+
+    @Slot()
+    def on_call_clicked(self) -> None:
+        line = self.current_line()
+        if line is None or not self.ctx.allows(Permission.EDIT_PATIENTS):
+            return
+        from app.ui.patients.log_contact import LogContactDialog
+
+        if LogContactDialog.ask(self.ctx, self, line.patient_id, "phone", purpose="collections"):
+            self.reload()  # the line shows its new last contact
+
+
+class TodaySection(Section):
+    watches = ("payments", "patients")
+
+    def __init__(self, page: PlansPage) -> None:
+        super().__init__(
+            page,
+            "todayPayments",
+            "No payments were taken on this day. Payments and refunds appear here as the "
+            "desk records them.",
+        )
+        today = page.clinic_today()
+        self.day_edit = QDateEdit(QDate(today.year, today.month, today.day), self)
+        self.day_edit.setObjectName("paymentsDay")
+        self.day_edit.setCalendarPopup(True)
+        self.day_edit.setMaximumDate(QDate(today.year, today.month, today.day))
+        locale = QLocale(self.ctx.details.locale)
+        self.day_edit.setLocale(locale)
+        self.day_edit.setDisplayFormat(locale.dateFormat(QLocale.FormatType.ShortFormat))
+        day_label = QLabel("&Day", self)
+        day_label.setBuddy(self.day_edit)
+        self.top.insertWidget(0, day_label)
+        self.top.insertWidget(1, self.day_edit)
+        self.top.insertSpacing(2, 12)
+
+        # The close-out: one line per method, counted → difference as it is typed.
+        self.closeout = QWidget(self)
+        self.closeout.setObjectName("closeOut")
+        grid = QGridLayout(self.closeout)
+        grid.setContentsMargins(0, 4, 0, 4)
+        grid.setHorizontalSpacing(14)
+        for column, title in enumerate(("Method", "Payments", "Expected", "Counted", "Difference")):
+            header = QLabel(f"<b>{title}</b>", self.closeout)
+            if column in (1, 2, 4):
+                header.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(header, 0, column)
+        self.expected: dict[str, Decimal] = dict.fromkeys(METHODS, Decimal("0.00"))
+        self.count_labels: dict[str, QLabel] = {}
+        self.expected_labels: dict[str, QLabel] = {}
+        self.counted_edits: dict[str, QLineEdit] = {}
+        self.difference_labels: dict[str, QLabel] = {}
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for row, method in enumerate(METHODS, start=1):
+            grid.addWidget(QLabel(METHOD_WORDS[method], self.closeout), row, 0)
+            self.count_labels[method] = QLabel("0", self.closeout)
+            self.expected_labels[method] = QLabel(self.closeout)
+            edit = QLineEdit(self.closeout)
+            edit.setObjectName(f"counted_{method}")
+            edit.setAlignment(right)
+            edit.setMaximumWidth(140)
+            self.counted_edits[method] = edit
+            self.difference_labels[method] = QLabel(self.closeout)
+            self.difference_labels[method].setObjectName(f"difference_{method}")
+            for widget in (
+                self.count_labels[method],
+                self.expected_labels[method],
+                self.difference_labels[method],
+            ):
+                widget.setAlignment(right)
+            grid.addWidget(self.count_labels[method], row, 1)
+            grid.addWidget(self.expected_labels[method], row, 2)
+            grid.addWidget(edit, row, 3)
+            grid.addWidget(self.difference_labels[method], row, 4)
+            edit.textChanged.connect(self.on_counted_changed)
+        total_row = len(METHODS) + 1
+        grid.addWidget(QLabel("<b>Total</b>", self.closeout), total_row, 0)
+        self.expected_total = QLabel(self.closeout)
+        self.expected_total.setAlignment(right)
+        self.difference_total = QLabel(self.closeout)
+        self.difference_total.setObjectName("differenceTotal")
+        self.difference_total.setAlignment(right)
+        grid.addWidget(self.expected_total, total_row, 2)
+        grid.addWidget(self.difference_total, total_row, 4)
+        grid.setColumnStretch(5, 1)
+        self.note_edit = QLineEdit(self.closeout)
+        self.note_edit.setObjectName("closeOutNote")
+        self.note_edit.setPlaceholderText("Why the count differs (needed when it does)")
+        self.note_edit.setMaxLength(300)
+        self.save_button = QPushButton("&Save close-out", self.closeout)
+        self.save_button.setObjectName("saveCloseOut")
+        self.save_button.setVisible(self.ctx.allows(Permission.TAKE_PAYMENTS))
+        self.closeout_message = QLabel(self.closeout)
+        self.closeout_message.setObjectName("closeOutMessage")
+        self.closeout_message.setWordWrap(True)
+        note_label = QLabel("&Note", self.closeout)
+        note_label.setBuddy(self.note_edit)
+        grid.addWidget(note_label, total_row + 1, 0)
+        grid.addWidget(self.note_edit, total_row + 1, 1, 1, 4)
+        grid.addWidget(self.save_button, total_row + 1, 5, Qt.AlignmentFlag.AlignLeft)
+        grid.addWidget(self.closeout_message, total_row + 2, 0, 1, 6)
+        self.layout_.addWidget(self.closeout)
+        for column, width in enumerate((80, 200, 120, 110, 150)):
+            self.table.setColumnWidth(column, width)
+        self.day_edit.dateChanged.connect(self.on_day_changed)
+        self.save_button.clicked.connect(self.on_save_clicked)
+        self.note_edit.returnPressed.connect(self.on_save_clicked)
+        self._update_differences()
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("Time", self._time_text),
+            Column("Patient", lambda r: r.patient_name),
+            Column("Method", lambda r: METHOD_WORDS.get(r.method, r.method)),
+            Column(
+                "Amount",
+                lambda r: self.money(r.amount),
+                align_right=True,
+                colour=lambda r: RED if r.amount < 0 else None,
+            ),
+            Column("Reference", lambda r: r.reference or "—"),
+            Column("Taken by", lambda r: r.taken_by or "—"),
+        ]
+
+    def _time_text(self, line) -> str:
+        return format_time(line.received_at, self.ctx.details.timezone, self.ctx.details.locale)
+
+    def chosen_day(self) -> date:
+        d = self.day_edit.date()
+        return date(d.year(), d.month(), d.day())
+
+    def fetch(self):
+        from app.services.plans_overview import last_close_out, payments_by_method
+
+        db, actor, day = self.ctx.db, self.ctx.actor, self.chosen_day()
+        return lambda: (payments_by_method(db, actor, day), last_close_out(db, actor, day))
+
+    def rows_of(self, result) -> list:
+        return list(result[0].lines)
+
+    def count_text(self, rows, result) -> str:
+        day = result[0]
+        noun = "payment" if len(rows) == 1 else "payments"
+        return f"{len(rows)} {noun} · {self.money(day.net_total)} net"
+
+    def shown(self, result) -> None:
+        day, last = result
+        self.expected = day.expected()
+        for total in day.totals:
+            self.count_labels[total.method].setText(str(total.count))
+            self.expected_labels[total.method].setText(self.money(total.net))
+        self.expected_total.setText(self.money(day.net_total))
+        if last is not None:
+            when = format_time(last.closed_at, self.ctx.details.timezone, self.ctx.details.locale)
+            verdict = (
+                "the count matched"
+                if last.balanced
+                else f"difference {self.money(last.difference)}"
+            )
+            self.closeout_message.setStyleSheet(f"color: {GREEN if last.balanced else RED};")
+            self.closeout_message.setText(
+                f"Closed by {last.closed_by or 'someone'} at "
+                f"{when}: {verdict}. "
+                "Saving again records a recount; the newest counts."
+            )
+        else:
+            self.closeout_message.setStyleSheet("")
+            self.closeout_message.setText("This day has not been closed out yet.")
+        self._update_differences()
+
+    def counted(self) -> tuple[dict[str, Decimal], str | None]:
+        """The amounts typed (empty = 0.00), or the first problem with what was typed."""
+        amounts: dict[str, Decimal] = {}
+        for method, edit in self.counted_edits.items():
+            text = edit.text().strip()
+            if not text:
+                amounts[method] = Decimal("0.00")
+                continue
+            try:
+                amounts[method] = parse_money(text, self.ctx.details.locale)
+            except ValueError as exc:
+                return amounts, f"{METHOD_WORDS[method]}: {exc}"
+        return amounts, None
+
+    def _update_differences(self) -> None:
+        amounts, problem = self.counted()
+        total = Decimal("0.00")
+        all_match = problem is None
+        for method in METHODS:
+            label = self.difference_labels[method]
+            if method not in amounts:
+                label.setText("")
+                continue
+            difference = amounts[method] - self.expected.get(method, Decimal("0.00"))
+            total += difference
+            all_match = all_match and difference == 0
+            label.setText("✓" if difference == 0 else self.money(difference))
+            label.setStyleSheet(f"color: {GREEN if difference == 0 else RED};")
+        self.difference_total.setText(self.money(total) if problem is None else "")
+        self.difference_total.setStyleSheet(f"color: {GREEN if all_match else RED};")
+        if problem is not None:
+            self.closeout_message.setStyleSheet(f"color: {RED};")
+            self.closeout_message.setText(problem)
+        self.save_button.setEnabled(problem is None)
+
+    @Slot()
+    def on_counted_changed(self) -> None:
+        self._update_differences()
+
+    @Slot()
+    def on_day_changed(self) -> None:
+        for edit in self.counted_edits.values():
+            edit.blockSignals(True)
+            edit.clear()
+            edit.blockSignals(False)
+        self.note_edit.clear()
+        self.reload()
+
+    @Slot()
+    def on_save_clicked(self) -> None:
+        from app.services.plans_overview import close_out_day
+
+        amounts, problem = self.counted()
+        if problem is not None or not self.save_button.isVisible():
+            return
+        self.save_button.setEnabled(False)
+        db, actor, day, note = self.ctx.db, self.ctx.actor, self.chosen_day(), self.note_edit.text()
+        ops.run_write(
+            lambda: close_out_day(db, actor, day, amounts, note),
+            on_success=self.on_closed,
+            on_failure=self.on_close_failed,
+            owner=self,
+        )
+
+    def on_closed(self, _closeout) -> None:
+        self.save_button.setEnabled(True)
+        self.ctx.bus.publish(Changes(payments=True))
+
+    def on_close_failed(self, exc: BaseException) -> None:
+        self.save_button.setEnabled(True)
+        self.closeout_message.setStyleSheet(f"color: {RED};")
+        self.closeout_message.setText(ops.user_message(exc))
+        if getattr(exc, "field", None) == "note":
+            self.note_edit.setFocus()
+
+
+class PlansPage(QWidget):
+    """Open plans, unscheduled phases, payment plans, collections and the day's payments."""
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("plansPage")
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("plansTabs")
+        self.open_plans = OpenPlansSection(self)
+        self.unscheduled = UnscheduledSection(self)
+        self.payment_plans = PaymentPlansSection(self)
+        self.collections = CollectionsSection(self)
+        self.today = TodaySection(self)
+        self.sections: list[Section] = [
+            self.open_plans,
+            self.unscheduled,
+            self.payment_plans,
+            self.collections,
+            self.today,
+        ]
+        titles = (
+            "&1 Open plans",
+            "&2 Accepted, not scheduled",
+            "&3 Payment plans",
+            "&4 Collections",
+            "&5 Payments by day",
+        )
+        for section, title in zip(self.sections, titles, strict=True):
+            self.tabs.addTab(section, title)
+        self.shortcuts = []
+        for n in range(len(self.sections)):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{n + 1}"), self)
+            shortcut.activated.connect(lambda n=n: self.tabs.setCurrentIndex(n))
+            self.shortcuts.append(shortcut)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        self.tabs.currentChanged.connect(self.on_tab_changed)
+        self.ctx.bus.changed.connect(self.on_changed)
+
+    def clinic_today(self) -> date:
+        from app.i18n import utc_now
+
+        return to_clinic_time(utc_now(), self.ctx.details.timezone).date()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._load_current()
+
+    def _load_current(self) -> None:
+        section = self.tabs.currentWidget()
+        if isinstance(section, Section) and section.stale:
+            section.reload()
+
+    @Slot(int)
+    def on_tab_changed(self, _index: int) -> None:
+        if self.isVisible():
+            self._load_current()
+        section = self.tabs.currentWidget()
+        if isinstance(section, Section):
+            section.table.setFocus()
+
+    @Slot(object)
+    def on_changed(self, changes: Changes) -> None:
+        for section in self.sections:
+            if any(getattr(changes, flag, False) for flag in section.watches):
+                section.stale = True
+        if self.isVisible():
+            self._load_current()
