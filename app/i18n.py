@@ -251,17 +251,28 @@ _AMOUNT_CHARS = re.compile(r"^(?=.*[0-9])[0-9.,'\s\u00a0\u202f]+$")
 
 
 def _strip_currency(text: str) -> str:
-    """Drop currency symbols and letters at either end only; letters inside stay (and fail)."""
-    start, end = 0, len(text)
-    while start < end and (_is_currency_char(text[start]) or text[start].isspace()):
-        start += 1
-    while end > start and (_is_currency_char(text[end - 1]) or text[end - 1].isspace()):
-        end -= 1
-    return text[start:end]
+    """Drop a currency sign or code at either end: "$", "€", "US$", "CA$", "USD", "eur".
+
+    Only those: any other letter ("450x") leaves the amount unreadable, so a slip of
+    the finger is refused rather than read as 450.
+    """
+    text = text.strip()
+    while True:
+        stripped = _CURRENCY_AT_START.sub("", text, count=1).strip()
+        stripped = _CURRENCY_AT_END.sub("", stripped, count=1).strip()
+        if stripped == text:
+            return text
+        text = stripped
 
 
-def _is_currency_char(ch: str) -> bool:
-    return ch.isalpha() or unicodedata.category(ch) == "Sc"
+_SIGNS = re.escape(
+    "".join(chr(c) for c in range(0x20, 0x3000) if unicodedata.category(chr(c)) == "Sc")
+)
+_CODES = "|".join(sorted(babel_numbers.list_currencies()))
+# An ISO 4217 code as a word ("USD 20"), or up to three letters fused to a sign ("US$").
+_CURRENCY = rf"(?:(?i:{_CODES})(?![A-Za-z])|[A-Za-z]{{0,3}}[{_SIGNS}]+)"
+_CURRENCY_AT_START = re.compile(rf"^{_CURRENCY}")
+_CURRENCY_AT_END = re.compile(rf"(?<![A-Za-z]){_CURRENCY}$")
 
 
 def parse_money(text: str, locale: str | Locale, *, allow_negative: bool = False) -> Decimal:

@@ -65,6 +65,8 @@ def test_format_money_refuses_float_and_non_numbers(bad):
         ("1 234,56", "es_ES", Decimal("1234.56")),
         ("£1,000", "en_GB", Decimal("1000")),
         ("$1,234.56", "es_MX", Decimal("1234.56")),
+        ("US$ 1,234.56", "es_US", Decimal("1234.56")),
+        ("20 eur", "es_ES", Decimal("20")),
     ],
 )
 def test_parse_money_reads_the_locale_separators(text, locale, expected):
@@ -88,6 +90,11 @@ def test_parse_money_reads_the_locale_separators(text, locale, expected):
         ("-5", "en_US", "“-5” is negative; enter an amount of zero or more."),
         ("1234.56", "es_ES", "“1234.56” is not an amount. Type it like 1.234,56."),
         ("$", "es_ES", "“$” is not an amount. Type it like 1.234,56."),
+        # A stray letter is a typo, not a currency: never read "450x" as 450.
+        ("450x", "en_US", "“450x” is not an amount. Type it like 1,234.56."),
+        ("x450", "en_US", "“x450” is not an amount. Type it like 1,234.56."),
+        ("45 dollars", "en_US", "“45 dollars” is not an amount. Type it like 1,234.56."),
+        ("USD", "en_US", "“USD” is not an amount. Type it like 1,234.56."),
     ],
 )
 def test_parse_money_bad_input_says_what_to_type(text, locale, message):
