@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -29,6 +31,8 @@ from app.ui.labels import role_label
 from app.ui.lock import ScreenLock
 from app.ui.pages import PAGES, PageSpec
 from app.ui.widgets.messages import show_info, show_warning
+
+_log = logging.getLogger(__name__)
 
 GEOMETRY_KEY = "main_window/geometry"
 STATE_KEY = "main_window/state"
@@ -268,8 +272,26 @@ class MainWindow(QMainWindow):
         """Show the window and start the idle countdown."""
         self.show()
         self.screen_lock.start()
+        self._assess_late_fees()
         if self.ctx.actor.must_change_password:
             QTimer.singleShot(0, lambda: self.on_change_password_triggered(forced=True))
+
+    def _assess_late_fees(self) -> None:
+        """Late fees fall due while nobody is signed in: the first sign-in of the day charges
+        them (as the system, each installment once), and open views refresh."""
+        from app.services.payment_plans import assess_late_fees
+
+        db, bus = self.ctx.db, self.ctx.bus
+
+        def charged(fees: list) -> None:
+            if fees:
+                bus.publish(Changes(payments=True, plans=True))
+
+        def failed(exc: BaseException) -> None:
+            _log.warning("late fees were not assessed: %s", type(exc).__name__)
+
+        ops.run_write(lambda: assess_late_fees(db, None), on_success=charged,
+                      on_failure=failed, owner=self)  # fmt: skip
 
     @Slot()
     def on_change_password_triggered(

@@ -27,6 +27,7 @@ def test_owner_sees_every_page_and_starts_on_the_calendar(qtbot, owner_ctx):
         "Confirmations",
         "Recalls",
         "Pipeline",
+        "Plans & Payments",
         "Settings",
         "Audit log",
     ]
@@ -44,7 +45,14 @@ def test_receptionist_sees_patients_but_neither_settings_nor_audit(qtbot, recept
     window = MainWindow(receptionist_ctx)
     qtbot.addWidget(window)
     window.start()
-    assert window.page_titles() == ["Calendar", "Patients", "Confirmations", "Recalls", "Pipeline"]
+    assert window.page_titles() == [
+        "Calendar",
+        "Patients",
+        "Confirmations",
+        "Recalls",
+        "Pipeline",
+        "Plans & Payments",
+    ]
 
 
 def test_a_role_with_no_pages_gets_a_home_page(qtbot, receptionist_ctx, monkeypatch):
@@ -201,3 +209,55 @@ def test_change_password_dialog_checks_the_repeat(qtbot):
     dialog.on_accept_clicked()
     assert dialog.result() != QDialog.DialogCode.Accepted
     assert "not the same" in dialog.fields["confirm"].error()
+
+
+def test_signing_in_charges_the_late_fees_that_fell_due(qtbot, owner_ctx):
+    """Nobody runs a nightly job at a clinic: the first sign-in charges overdue installments'
+    late fees (once each), as the system."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from app.data.models import Charge, Installment, PaymentPlan
+    from tests.data.factories import add_named_patient
+
+    patient_id = add_named_patient(owner_ctx.db)
+    due = date.today() - timedelta(days=20)
+    with owner_ctx.db.uow() as session:
+        plan = PaymentPlan(
+            patient_id=patient_id,
+            status="active",
+            plan_date=due - timedelta(days=30),
+            total_amount=Decimal("300.00"),
+            financed_amount=Decimal("300.00"),
+            installment_count=1,
+            first_due_on=due,
+            late_fee_kind="amount",
+            late_fee_amount=Decimal("25.00"),
+            grace_days=10,
+        )
+        plan.installments.append(
+            Installment(
+                sequence=1,
+                due_on=due,
+                amount=Decimal("300.00"),
+                principal=Decimal("300.00"),
+                balance_after=Decimal("0.00"),
+            )
+        )
+        session.add(plan)
+    for _ in range(2):  # a second sign-in charges nothing more
+        window = MainWindow(owner_ctx)
+        qtbot.addWidget(window)
+        window.start()
+        ops.wait_for_done()
+        qtbot.waitUntil(lambda: ops.pending() == 0)
+        window.close()
+    with owner_ctx.db.uow() as session:
+        fees = session.scalars(select(Charge).where(Charge.kind == "late_payment_fee")).all()
+        assert [(f.amount, f.installment_id) for f in fees] == [
+            (Decimal("25.00"), session.scalar(select(Installment.id)))
+        ]
+    entries = list_entries(owner_ctx.db, owner_ctx.actor, AuditFilter(patient_id=patient_id))
+    assert [e.username for e in entries if e.entity == "charges"] == ["system"]
