@@ -21,6 +21,8 @@ BENCHMARKS = {
     "record": record_open.run,
     "calendar": calendar.run,
     "availability": lambda args: __import__("bench.availability", fromlist=["run"]).run(args),
+    "schedule": lambda args: __import__("bench.plans", fromlist=["x"]).run_schedule(args),
+    "collections": lambda args: __import__("bench.plans", fromlist=["x"]).run_collections(args),
 }
 
 

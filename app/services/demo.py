@@ -109,3 +109,24 @@ def showcase_patient(db) -> tuple[int, int]:
             .limit(1)
         ).one()
     return patient_id, note_id
+
+
+def showcase_options(db) -> tuple[int, int]:
+    """(patient id, plan id) of the demo's newest case presented as two options, for the
+    screenshots of the plan editor's side-by-side view."""
+    from sqlalchemy import func, select
+
+    from app.data.models import Patient, TreatmentPlan
+
+    with db.uow() as session:
+        newest = (
+            select(func.max(TreatmentPlan.id))
+            .join(Patient, Patient.id == TreatmentPlan.patient_id)
+            .where(TreatmentPlan.option_group.is_not(None), Patient.is_active)
+            .group_by(TreatmentPlan.option_group)
+            .having(func.count(TreatmentPlan.id) == 2)
+            .order_by(func.max(TreatmentPlan.id).desc())
+            .limit(1)
+        )
+        plan = session.get(TreatmentPlan, session.scalar(newest))
+        return plan.patient_id, plan.id

@@ -201,6 +201,7 @@ def render(outdir: Path) -> None:
     coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
     _patients_area(app, UiContext(clinic, coordinator, details), outdir)
     _calendar_area(app, UiContext(clinic, coordinator, details), outdir)
+    _plans_area(app, UiContext(clinic, coordinator, details), outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()
@@ -245,6 +246,20 @@ def _sample_pdf() -> bytes:
     return buffer.getvalue()
 
 
+#: The record's tabs keep the numbers they had when each area landed.
+_RECORD_TAB_SHOTS = {
+    "details": 17,
+    "insurance": 18,
+    "appointments": 19,
+    "notes": 20,
+    "communications": 21,
+    "documents": 22,
+    "tasks": 23,
+    "plans": 33,
+    "account": 34,
+}
+
+
 def _patients_area(app, ctx, outdir: Path) -> None:
     """The Patients page mid-search, a patient record (each tab) and the Pipeline."""
     from app.services import auth
@@ -269,7 +284,8 @@ def _patients_area(app, ctx, outdir: Path) -> None:
     patient_id = _showcase_patient(ctx.clinic, owner)
     record = PatientRecordWindow(ctx, patient_id)
     record.resize(1180, 780)
-    for number, spec in enumerate(record.specs, start=17):
+    for spec in record.specs:
+        number = _RECORD_TAB_SHOTS[spec.key]
         record.tab_widget.setCurrentIndex(record.tab_index(spec.key))
         _wait_for_ops()
         if spec.key == "notes":  # the latest note: signed, with an addendum
@@ -374,6 +390,52 @@ def _calendar_area(app, ctx, outdir: Path) -> None:
     window.show_page("recalls")
     _save(app, window, outdir / "32-recalls.png")
     window.hide()
+
+
+def _plans_area(app, ctx, outdir: Path) -> None:
+    """A case presented as Option A / Option B, a payment plan's APR preview, the
+    collections queue and the day's payments."""
+    from app.services.demo import showcase_options
+    from app.ui.main_window import MainWindow
+    from app.ui.plans.payment_plan_window import PaymentPlanWindow
+    from app.ui.plans.plan_window import open_plan_window
+
+    patient_id, plan_id = showcase_options(ctx.db)
+    window = open_plan_window(ctx, None, patient_id, plan_id)
+    window.resize(1440, 760)
+    _wait_for_ops()
+    _pause(100)
+    _wait_for_ops()
+    _save(app, window, outdir / "35-plan-editor-options.png")
+    window.close()
+
+    payment = PaymentPlanWindow(ctx, patient_id)
+    payment.resize(1240, 800)
+    payment.show()
+    _wait_for_ops()
+    payment.total.setText("4,800.00")
+    payment.down.setText("300.00")
+    payment.split_value.setText("12")
+    payment.apr.setText("9.9")
+    payment.first_due.setDate(payment.first_due.date().addMonths(1))
+    payment.refresh_preview()
+    _save(app, payment, outdir / "36-payment-plan-preview.png")
+    payment.close()
+
+    main = MainWindow(ctx)
+    main.resize(1440, 820)
+    main.start()
+    page = main.show_page("plans")
+    page.tabs.setCurrentWidget(page.collections)
+    _wait_for_ops()
+    _save(app, main, outdir / "37-collections.png")
+    page.tabs.setCurrentWidget(page.unscheduled)
+    _wait_for_ops()
+    _save(app, main, outdir / "38-accepted-not-scheduled.png")
+    page.tabs.setCurrentWidget(page.today)
+    _wait_for_ops()
+    _save(app, main, outdir / "39-payments-by-day.png")
+    main.hide()
 
 
 def main(argv: list[str] | None = None) -> int:
