@@ -197,15 +197,29 @@ def _cmd_db(args) -> int:
             else:
                 _say(f"Already up to date ({migrate.head_revision()}).")
             return EXIT_OK
-        report = check_integrity(clinic.db)
-        if report.ok:
-            _say(f"{path}: OK (integrity, encryption and references checked)")
+        problems = list(check_integrity(clinic.db).problems)
+        if not problems:
+            problems += _money_problems(clinic.db)
+        if not problems:
+            _say(f"{path}: OK (integrity, encryption, references and installments checked)")
             return EXIT_OK
-        for problem in report.problems:
+        for problem in problems:
             _say(problem)
-        return _fail(f"{len(report.problems)} problem(s) found in {path}")
+        return _fail(f"{len(problems)} problem(s) found in {path}")
     finally:
         clinic.db.close()
+
+
+def _money_problems(db) -> list[str]:
+    """Installments whose recorded payments differ from their live allocations."""
+    from app.services import balances
+
+    with db.uow() as session:
+        wrong = balances.unbalanced_installments(session)
+    return [
+        f"installment {installment_id}: what it was paid differs from its allocations"
+        for installment_id in wrong
+    ]
 
 
 def _cmd_audit(args) -> int:

@@ -126,6 +126,31 @@ def test_db_check_passes_on_a_seeded_clinic(seeded, tmp_path):
 
 
 @pytest.mark.slow
+def test_db_check_names_an_installment_paid_differently_from_its_allocations(
+    seeded, tmp_path, monkeypatch
+):
+    from app.data.database import connect
+    from app.services.clinic import find_key
+
+    copy = tmp_path / "edited.caredesk"
+    shutil.copy(seeded, copy)
+    monkeypatch.setenv("CAREDESK_PASSPHRASE", PASSPHRASE)
+    db = connect(copy, find_key(copy)[0])
+    with db.engine.begin() as conn:  # an edit behind CareDesk's back
+        installment_id = conn.exec_driver_sql(
+            "SELECT id FROM installments WHERE paid_amount > 0 LIMIT 1"
+        ).scalar()
+        conn.exec_driver_sql(
+            f"UPDATE installments SET paid_amount = paid_amount - 1 WHERE id = {installment_id}"
+        )
+    db.close()
+    result = run(["db", "check", "--db", str(copy)], tmp_path)
+    assert no_traceback(result)
+    assert result.returncode == 1
+    assert f"installment {installment_id}: what it was paid differs" in result.stdout
+
+
+@pytest.mark.slow
 def test_db_check_reports_a_damaged_page(seeded, tmp_path):
     damaged = tmp_path / "damaged.caredesk"
     shutil.copy(seeded, damaged)

@@ -26,65 +26,82 @@ from app.services.permissions import Permission
 ZERO = Decimal("0.00")
 
 
-def _total(session: Session, query) -> Decimal:
-    value = session.execute(query).scalar()
-    return value if value is not None else ZERO
-
-
 def patient_balance(session: Session, patient_id: int) -> Decimal:
     """What the patient owes: charges + refunds + fees − payments − other adjustments.
 
     Voided payments and adjustments count for nothing; a negative balance is a credit.
     """
-    charges = _total(
-        session, select(func.sum(Charge.amount)).where(Charge.patient_id == patient_id)
-    )
-    live_payments = (Payment.patient_id == patient_id) & Payment.voided_at.is_(None)
-    paid = _total(
-        session,
-        select(func.sum(Payment.amount)).where(live_payments, Payment.kind == PaymentKind.PAYMENT),
-    )
-    refunded = _total(
-        session,
-        select(func.sum(Payment.amount)).where(live_payments, Payment.kind == PaymentKind.REFUND),
-    )
-    live_adjustments = (
-        AccountAdjustment.patient_id == patient_id
-    ) & AccountAdjustment.voided_at.is_(None)
-    increasing = [k.value for k in BALANCE_INCREASING_ADJUSTMENTS]
-    fees = _total(
-        session,
-        select(func.sum(AccountAdjustment.amount)).where(
-            live_adjustments, AccountAdjustment.kind.in_(increasing)
-        ),
-    )
-    credits = _total(
-        session,
-        select(func.sum(AccountAdjustment.amount)).where(
-            live_adjustments, AccountAdjustment.kind.not_in(increasing)
-        ),
-    )
-    return charges + refunded + fees - paid - credits
+    return patient_balances(session, [patient_id])[patient_id]
+
+
+def patient_balances(session: Session, patient_ids: Iterable[int]) -> dict[int, Decimal]:
+    """:func:`patient_balance` of many patients at once (lists show a balance per row):
+    three grouped sums per 500 patients instead of five queries per patient."""
+    ids = list(dict.fromkeys(patient_ids))
+    owed = dict.fromkeys(ids, ZERO)
+    increasing = {k.value for k in BALANCE_INCREASING_ADJUSTMENTS}
+    for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
+        chunk = ids[start : start + 500]
+        for patient_id, amount in session.execute(
+            select(Charge.patient_id, func.sum(Charge.amount))
+            .where(Charge.patient_id.in_(chunk))
+            .group_by(Charge.patient_id)
+        ):
+            owed[patient_id] += amount
+        for patient_id, kind, amount in session.execute(
+            select(Payment.patient_id, Payment.kind, func.sum(Payment.amount))
+            .where(Payment.patient_id.in_(chunk), Payment.voided_at.is_(None))
+            .group_by(Payment.patient_id, Payment.kind)
+        ):
+            # A refund gives money back: the patient owes it again.
+            owed[patient_id] += amount if kind == PaymentKind.REFUND else -amount
+        for patient_id, kind, amount in session.execute(
+            select(AccountAdjustment.patient_id, AccountAdjustment.kind,
+                   func.sum(AccountAdjustment.amount))
+            .where(AccountAdjustment.patient_id.in_(chunk), AccountAdjustment.voided_at.is_(None))
+            .group_by(AccountAdjustment.patient_id, AccountAdjustment.kind)
+        ):  # fmt: skip
+            owed[patient_id] += amount if kind in increasing else -amount
+    return owed
 
 
 def installment_paid(session: Session, installment_ids: Iterable[int]) -> dict[int, Decimal]:
-    """What has been paid towards each installment: allocations of payments not voided.
-
-    Every installment asked about is in the answer (0.00 when nothing is paid).
-    """
+    """What has been paid towards each installment: the allocations of payments not voided
+    (kept on the installment as ``paid_amount`` by :mod:`app.services.payments`; see
+    :func:`live_allocations` for the sum itself).  Every installment asked about is in
+    the answer (0.00 when nothing is paid)."""
     ids = list(installment_ids)
     paid = dict.fromkeys(ids, ZERO)
     for chunk_start in range(0, len(ids), 500):  # stay under SQLite's variable limit
         chunk = ids[chunk_start : chunk_start + 500]
         rows = session.execute(
-            select(PaymentAllocation.installment_id, func.sum(PaymentAllocation.amount))
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
-            .where(PaymentAllocation.installment_id.in_(chunk), Payment.voided_at.is_(None))
-            .group_by(PaymentAllocation.installment_id)
+            select(Installment.id, Installment.paid_amount).where(Installment.id.in_(chunk))
         )
         for installment_id, amount in rows:
-            paid[installment_id] = amount if amount is not None else ZERO
+            paid[installment_id] = amount
     return paid
+
+
+def live_allocations(session: Session) -> dict[int, Decimal]:
+    """The sum of live allocations per installment, from the allocations themselves: what
+    ``paid_amount`` must equal (tests and ``caredesk db check`` compare the two)."""
+    rows = session.execute(
+        select(PaymentAllocation.installment_id, func.sum(PaymentAllocation.amount))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(PaymentAllocation.installment_id.is_not(None), Payment.voided_at.is_(None))
+        .group_by(PaymentAllocation.installment_id)
+    )
+    return {installment_id: amount for installment_id, amount in rows}
+
+
+def unbalanced_installments(session: Session) -> list[int]:
+    """Installments whose ``paid_amount`` differs from their live allocations (none, ever)."""
+    allocated = live_allocations(session)
+    return [
+        installment_id
+        for installment_id, paid in session.execute(select(Installment.id, Installment.paid_amount))
+        if paid != allocated.get(installment_id, ZERO)
+    ]
 
 
 def plan_installments_paid(session: Session, payment_plan_id: int) -> dict[int, Decimal]:

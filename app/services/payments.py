@@ -405,6 +405,14 @@ def _voided_note(session: Session, row, settings: ClinicSettings) -> str:
     return f"voided on {when} by {_staff_name(session, row.voided_by_id)}"
 
 
+def _move_paid(session: Session, installment_id: int, amount: Decimal) -> None:
+    """Keep ``Installment.paid_amount`` equal to its live allocations: every allocation,
+    release and void in this module goes through here (the database refuses an
+    installment paid below 0 or beyond its amount)."""
+    installment = session.get(Installment, installment_id)
+    installment.paid_amount = installment.paid_amount + amount
+
+
 def _void(session: Session, actor: Actor, row, reason: str) -> None:
     row.voided_at = utc_now()
     row.voided_by_id = actor.staff_id
@@ -746,6 +754,7 @@ def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> Pay
                     amount=allocation.amount,
                 )
             )
+            _move_paid(session, allocation.installment_id, allocation.amount)
         session.flush()
         payment_plans.settle_plan_statuses(session, patient_id)
         return PaymentResult(
@@ -779,6 +788,10 @@ def void_payment(db, actor: Actor, payment_id: int, version: int, reason: str) -
                 "This payment has refunds: void the refunds first, then the payment."
             )
         _void(session, actor, payment, cleaned)
+        # A voided payment's allocations stay on file but pay nothing any more.
+        for allocation in payment.allocations:
+            if allocation.installment_id is not None:
+                _move_paid(session, allocation.installment_id, -allocation.amount)
         session.flush()
         payment_plans.settle_plan_statuses(session, payment.patient_id)
         return VoidResult(balances.patient_balance(session, payment.patient_id))
@@ -840,6 +853,7 @@ def refund_payment(
                 take = min(allocation.amount, to_release)
                 released.append(Allocation(inst.id, inst.payment_plan_id, inst.sequence, take))
                 to_release -= take
+                _move_paid(session, inst.id, -take)
                 if take == allocation.amount:
                     # An allocation is "this much of the payment went to that installment";
                     # none is left, so the row goes (the deletion is in the audit trail).

@@ -2589,6 +2589,15 @@ def _fill(
             _Seeder(
                 conn, patients=patients, years=years, seed=seed, today=today, progress=progress
             ).run()
+            # What each installment has been paid: its live allocations (the payments
+            # service keeps this as it allocates; the seed writes allocations in bulk).
+            conn.exec_driver_sql(
+                "UPDATE installments SET paid_amount = ("
+                " SELECT coalesce(sum(a.amount), 0) FROM payment_allocations a"
+                " JOIN payments p ON p.id = a.payment_id AND p.voided_at IS NULL"
+                " WHERE a.installment_id = installments.id)"
+            )
+            conn.commit()
             progress("Checking references", 0, 1)
             problems = driver.execute("PRAGMA foreign_key_check").fetchall()
             if problems:

@@ -14,6 +14,7 @@ from app.data.models.payments import (
     Charge,
     ChargeKind,
     Frequency,
+    Installment,
     LateFeeKind,
     Payment,
     PaymentAllocation,
@@ -82,6 +83,9 @@ def pay(db, patient_id, installment_id, amount) -> None:
                 payment_id=payment.id, installment_id=installment_id, amount=D(amount)
             )
         )
+        # What the payments service keeps beside each allocation.
+        installment = session.get(Installment, installment_id)
+        installment.paid_amount += D(amount)
 
 
 def balance(db, patient_id) -> Decimal:

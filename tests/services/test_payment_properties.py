@@ -60,6 +60,8 @@ def _check_invariants(db, owner, patient_id: int, expected: Decimal) -> None:
         paid = balances.installment_paid(session, [i.id for i in installments])
         for inst in installments:
             assert ZERO <= paid[inst.id] <= inst.amount
+        # What lists read (paid_amount) is what the live allocations say.
+        assert balances.unbalanced_installments(session) == []
         rows = session.execute(
             select(Payment.id, Payment.amount, func.coalesce(func.sum(PaymentAllocation.amount), 0))
             .outerjoin(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)

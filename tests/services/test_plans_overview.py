@@ -158,6 +158,8 @@ def pay(
         session.add(
             PaymentAllocation(payment_id=payment.id, installment_id=installment.id, amount=D(part))
         )
+        if not voided:  # what the payments service keeps beside each allocation
+            installment.paid_amount += D(part)
     session.flush()
     return payment
 

@@ -177,6 +177,14 @@ def test_money_on_a_payment_plan_adds_up(seeded):
         assert financed == principals == rest
 
 
+def test_what_each_installment_was_paid_is_its_live_allocations(seeded):
+    from app.services import balances
+
+    with seeded.db.uow() as session:
+        assert balances.unbalanced_installments(session) == []
+        assert any(balances.live_allocations(session).values())
+
+
 def test_interest_on_a_payment_plan_is_charged_once_at_signing(seeded):
     """Balances include what an APR plan costs: one finance charge of the schedule's interest."""
     with seeded.db.engine.connect() as conn:

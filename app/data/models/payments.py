@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.data.models.base import Base, TimestampMixin, VersionedMixin, check_in
@@ -199,7 +199,16 @@ class Installment(Base):
         ),
         # Integers in cents: the split is exact, so it can be enforced.
         CheckConstraint("amount = principal + interest", name="amount_is_principal_plus_interest"),
+        # An installment is never over-allocated: the database refuses it, too.
+        CheckConstraint("paid_amount >= 0 AND paid_amount <= amount", name="paid_within_amount"),
         Index("ix_installments_due_on", "due_on"),
+        # The collections queue and "overdue" lists read only what is still owed.
+        Index(
+            "ix_installments_unpaid_due_on",
+            "due_on",
+            sqlite_where=text("paid_amount < amount"),
+            postgresql_where=text("paid_amount < amount"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -213,6 +222,10 @@ class Installment(Base):
     interest: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     # Remaining principal after this installment is paid.
     balance_after: Mapped[Decimal]
+    # What live (not voided) payments have allocated to it: the sum of its allocations,
+    # kept by app.services.payments — the one module that allocates, releases and voids —
+    # so "what is overdue" is read from an index instead of summed over every allocation.
+    paid_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
 
     payment_plan: Mapped[PaymentPlan] = relationship(back_populates="installments")
 

@@ -7,8 +7,13 @@ Create Date: 2026-12-04
 ``clinic_settings.max_apr_basis_points`` is the clinic's legal cap on a payment
 plan's APR (36 % unless the owner sets another).  ``payment_plans.cancel_reason``
 says why a plan stopped.  ``day_closeouts`` keeps each end-of-day drawer count
-beside what the payments said.  Only columns are added, so no table is rebuilt
-and audit_log's triggers stay.
+beside what the payments said.
+
+``installments.paid_amount`` is what live payments allocated to each installment
+(filled here from the allocations; kept by the payments service from then on),
+with a check that it stays between 0 and the amount and a partial index of the
+installments still owed, which the collections queue reads.  ``installments`` is
+rebuilt in batch mode for the check; audit_log is not touched, so its triggers stay.
 """
 
 import sqlalchemy as sa
@@ -51,8 +56,35 @@ def upgrade() -> None:
     )
     op.create_index("ix_day_closeouts_business_day", "day_closeouts", ["business_day"])
 
+    op.add_column(
+        "installments",
+        sa.Column("paid_amount", sa.BigInteger(), nullable=False, server_default="0"),
+    )
+    op.execute(
+        "UPDATE installments SET paid_amount = ("
+        " SELECT coalesce(sum(a.amount), 0) FROM payment_allocations a"
+        " JOIN payments p ON p.id = a.payment_id AND p.voided_at IS NULL"
+        " WHERE a.installment_id = installments.id)"
+    )
+    with op.batch_alter_table("installments", recreate="always") as batch:
+        batch.create_check_constraint(
+            op.f("ck_installments_paid_within_amount"),
+            "paid_amount >= 0 AND paid_amount <= amount",
+        )
+    op.create_index(
+        "ix_installments_unpaid_due_on",
+        "installments",
+        ["due_on"],
+        sqlite_where=sa.text("paid_amount < amount"),
+        postgresql_where=sa.text("paid_amount < amount"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_installments_unpaid_due_on", table_name="installments")
+    with op.batch_alter_table("installments", recreate="always") as batch:
+        batch.drop_constraint(op.f("ck_installments_paid_within_amount"), type_="check")
+        batch.drop_column("paid_amount")
     op.drop_index("ix_day_closeouts_business_day", table_name="day_closeouts")
     op.drop_table("day_closeouts")
     with op.batch_alter_table("payment_plans") as batch:
