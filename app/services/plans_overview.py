@@ -3,10 +3,11 @@ payment plans and what is overdue on them, the collections queue, the day's
 payments by method and the end-of-day close-out of the drawer.
 
 Everything here reads many rows, so each list is one or two aggregate queries
-(no query per row).  What an installment has been paid is the sum of the
-allocations of payments that are not voided — the rule of
-:func:`app.services.balances.installment_paid`, done here inside the grouped
-query so the collections queue stays fast over years of plans.
+(no query per row).  What an installment has been paid is its ``paid_amount``
+(the live allocations, kept by the payments service; the rule of
+:func:`app.services.balances.installment_paid`), and a partial index of unpaid
+installments keeps the collections queue fast over years of plans.  Balances
+come from :func:`app.services.balances.patient_balances`, like everywhere else.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from app.data.models.plans import (
 from app.data.models.staff import Staff
 from app.data.types import Money, utc_now
 from app.money import ZERO
-from app.services import permissions, scheduling
+from app.services import balances, permissions, scheduling
 from app.services.actor import Actor
 from app.services.errors import ValidationError
 from app.services.patients import display_phone
@@ -529,6 +530,8 @@ class CollectionLine:
     last_contact_outcome: str | None = None
     #: Every active plan of the patient with something overdue.
     payment_plan_ids: tuple[int, ...] = field(default=())
+    #: The patient's whole balance (``balances.patient_balances``: the record header's figure).
+    balance: Decimal = ZERO
 
     @property
     def id(self) -> int:
@@ -606,6 +609,7 @@ def collections_queue(
         if limit is not None:
             order = order[:limit]
         contacts = _last_contacts(session, [e["row"].patient_id for e in order])
+        owed = balances.patient_balances(session, [e["row"].patient_id for e in order])
     return [
         CollectionLine(
             patient_id=e["row"].patient_id,
@@ -619,6 +623,7 @@ def collections_queue(
             last_contact_at=contacts.get(e["row"].patient_id, (None, None))[0],
             last_contact_outcome=contacts.get(e["row"].patient_id, (None, None))[1],
             payment_plan_ids=tuple(sorted(e["plans"])),
+            balance=owed[e["row"].patient_id],
         )
         for e in order
     ]

@@ -327,6 +327,12 @@ def test_payment_plan_with_nothing_overdue_sorts_after_late_ones(clinic, owner):
     assert lines[0].next_due_on is None
 
 
+def balances_for(db, actor, patient_id):
+    from app.services.balances import patient_balance_for
+
+    return patient_balance_for(db, actor, patient_id)
+
+
 def test_collections_queue_one_line_per_patient_longest_overdue_first(clinic, owner):
     with clinic.db.uow() as s:
         ana = add_patient(s, first_name="Ana", last_name="Alvarez", mobile_phone="+12075550111")
@@ -373,6 +379,11 @@ def test_collections_queue_one_line_per_patient_longest_overdue_first(clinic, ow
     assert (ben_line.amount_overdue, ben_line.installments_overdue) == (D("175.00"), 2)
     assert ben_line.payment_plan_id == b_id
     assert ben_line.last_contact_at == _at(date(2026, 6, 2))
+    # The same balance as the record header (no charges here: Ben's 25.00 is a credit).
+    assert ben_line.balance == D("-25.00")
+    assert [line.balance for line in lines] == [
+        balances_for(clinic.db, owner, line.patient_id) for line in lines
+    ]
     assert ben_line.last_contact_outcome == "left_message"
     assert (ana_line.amount_overdue, ana_line.installments_overdue) == (D("140.00"), 2)
     assert ana_line.payment_plan_id == a1_id and ana_line.payment_plan_ids == (a1_id, a2_id)

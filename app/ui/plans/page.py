@@ -383,7 +383,7 @@ class CollectionsSection(Section):
         self.call_shortcut.activated.connect(self.on_call_clicked)
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
         self.call_button.setEnabled(False)
-        for column, width in enumerate((190, 130, 90, 110, 115, 110, 210)):
+        for column, width in enumerate((190, 130, 90, 110, 110, 100, 110, 210)):
             self.table.setColumnWidth(column, width)
 
     def columns(self) -> list[Column]:
@@ -397,6 +397,7 @@ class CollectionsSection(Section):
                 colour=lambda r: RED if r.days_overdue >= 60 else None,
             ),
             Column("Amount", lambda r: self.money(r.amount_overdue), align_right=True),
+            Column("Balance", lambda r: self.money(r.balance), align_right=True),
             Column("Installments", lambda r: str(r.installments_overdue), align_right=True),
             Column("Oldest due", lambda r: self.day(r.oldest_due_on)),
             Column("Last contact", self._contact_text),

@@ -128,7 +128,7 @@ def test_collections_call_logs_a_collections_contact_and_updates_the_line(
     wait_loaded(qtbot, page.collections)
     section = page.collections
     assert section.model.rowCount() == 1
-    assert section.model.index(0, 6).data() == "Not contacted"
+    assert section.model.index(0, 7).data() == "Not contacted"
     assert section.call_button.isEnabled()
 
     def answer(ctx, parent, patient_id, channel="phone", purpose="general"):
@@ -142,7 +142,7 @@ def test_collections_call_logs_a_collections_contact_and_updates_the_line(
 
     monkeypatch.setattr("app.ui.patients.log_contact.LogContactDialog.ask", answer)
     qtbot.keyClick(section.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: section.model.index(0, 6).data() != "Not contacted", timeout=10_000)
+    qtbot.waitUntil(lambda: section.model.index(0, 7).data() != "Not contacted", timeout=10_000)
     with clinic.db.uow() as s:
         entry = s.scalars(select(CommunicationEntry)).one()
         assert entry.purpose == Purpose.COLLECTIONS.value
