@@ -11,11 +11,14 @@ of installments not yet due.  Schedules come from :mod:`app.services.installment
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date as babel_format_date
+from babel.dates import get_date_format
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -255,6 +258,66 @@ def _accepted_treatment_plan(
             field="treatment_plan",
         )
     return plan
+
+
+# --- due dates as the clinic types them --------------------------------------------------------
+
+_DATE_LIKE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")
+_DUE_DATE_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def due_date_pattern(locale: str) -> str:
+    """The clinic locale's short numeric date with a four-digit year (a Babel/CLDR
+    pattern): ``M/d/yyyy`` (en_US), ``d/M/yyyy`` (es_ES), ``dd.MM.yyyy`` (de_DE)."""
+    return re.sub(r"y+", "yyyy", get_date_format("short", locale=locale).pattern)
+
+
+def format_due_date(value: date, locale: str) -> str:
+    """A due date as the clinic types it: ``1/31/2027`` (en_US), ``31/1/2027`` (es_ES)."""
+    return babel_format_date(value, format=due_date_pattern(locale), locale=locale)
+
+
+def parse_due_date(text: str, locale: str) -> date | None:
+    """A due date typed in the clinic locale's short format or as ISO (2027-01-31);
+    None when it is not a date.  A two-digit year is this century (due dates are ahead)."""
+    text = text.strip()
+    if not _DATE_LIKE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    # The day, month and year in the order the locale writes them; strictly (31/1 in a
+    # month-first locale is refused, not guessed).
+    pattern = get_date_format("short", locale=locale).pattern
+    order = sorted("dMy", key=lambda letter: pattern.find(letter))
+    numbers = dict(zip(order, (int(n) for n in re.split(r"[/.\-]", text)), strict=True))
+    if 100 <= numbers["y"] < 1000:
+        return None
+    year = numbers["y"] + 2000 if numbers["y"] < 100 else numbers["y"]
+    try:
+        return date(year, numbers["M"], numbers["d"])
+    except ValueError:
+        return None
+
+
+def parse_due_dates(text: str, locale: str, *, example: date | None = None) -> tuple[date, ...]:
+    """Custom due dates typed one after another (commas, semicolons, spaces or new lines
+    between them), in the clinic's format or ISO.  Raises ValidationError naming the
+    first one that is not a date, with an example in the clinic's format."""
+    dates = []
+    for part in _DUE_DATE_SEPARATORS.split(text.strip()):
+        if not part:
+            continue
+        parsed = parse_due_date(part, locale)
+        if parsed is None:
+            sample = format_due_date(example or date(2027, 1, 31), locale)
+            raise ValidationError(
+                f"“{part}” is not a date; type dates like {sample}, separated by commas.",
+                field="custom_due_dates",
+            )
+        dates.append(parsed)
+    return tuple(dates)
 
 
 def validate_late_fee(terms: PaymentPlanTerms) -> None:

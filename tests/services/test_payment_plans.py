@@ -471,3 +471,50 @@ def test_who_may_do_what(clinic, make_staff, patient_id, signed_apr_plan):
         with pytest.raises(PermissionDeniedError):
             attempt()
     assert pp.create_payment_plan(clinic.db, provider, patient_id, plan_terms()).id
+
+
+# --- custom due dates typed in the clinic's format -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "expected"),
+    [
+        ("1/31/2027", "en_US", date(2027, 1, 31)),
+        ("1/31/27", "en_US", date(2027, 1, 31)),
+        ("31/1/2027", "es_ES", date(2027, 1, 31)),
+        ("31/01/2027", "en_GB", date(2027, 1, 31)),
+        ("31.01.2027", "de_DE", date(2027, 1, 31)),
+        ("2027-01-31", "en_US", date(2027, 1, 31)),  # ISO is always understood
+        ("2027-01-31", "es_ES", date(2027, 1, 31)),
+        ("31/1/2027", "en_US", None),  # month first: 31 is not a month, never guessed
+        ("2/30/2027", "en_US", None),
+        ("1/31/202", "en_US", None),
+        ("1/31", "en_US", None),
+        ("Jan 31, 2027", "en_US", None),
+        ("", "en_US", None),
+    ],
+)
+def test_a_due_date_is_read_in_the_clinics_format(text, locale, expected):
+    assert pp.parse_due_date(text, locale) == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "shown"),
+    [("en_US", "1/31/2027"), ("es_ES", "31/1/2027"), ("de_DE", "31.01.2027")],
+)
+def test_a_due_date_is_shown_in_the_clinics_format_and_reads_back(locale, shown):
+    assert pp.format_due_date(date(2027, 1, 31), locale) == shown
+    assert pp.parse_due_date(shown, locale) == date(2027, 1, 31)
+
+
+def test_a_list_of_due_dates_names_the_first_bad_one():
+    assert pp.parse_due_dates("31/1/2027; 28/2/2027\n2027-03-31  30/4/2027", "es_ES") == (
+        date(2027, 1, 31), date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30),
+    )  # fmt: skip
+    assert pp.parse_due_dates("  ", "en_US") == ()
+    with pytest.raises(ValidationError) as refused:
+        pp.parse_due_dates("1/31/2027, 31/2/2027, 3/31/2027", "en_US", example=date(2028, 1, 31))
+    assert refused.value.field == "custom_due_dates"
+    assert str(refused.value) == (
+        "“31/2/2027” is not a date; type dates like 1/31/2028, separated by commas."
+    )

@@ -12,11 +12,13 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QLocale, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
+    QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -58,6 +60,19 @@ LATE_FEES = [
     (LateFeeKind.AMOUNT, "Fixed amount"),
     (LateFeeKind.PERCENT, "Percent of the late installment"),
 ]
+#: The state of a saved installment, as the desk says it ("overdue" gets its days).
+STATE_TEXT = {
+    pp.InstallmentState.PAID: "paid",
+    pp.InstallmentState.PARTLY_PAID: "partly paid",
+    pp.InstallmentState.DUE: "due today",
+    pp.InstallmentState.OVERDUE: "overdue",
+    pp.InstallmentState.UPCOMING: "upcoming",
+}
+STATE_COLOUR = {
+    pp.InstallmentState.PAID: "#1e7b34",
+    pp.InstallmentState.OVERDUE: "#b3261e",
+    pp.InstallmentState.DUE: "#8a5300",
+}
 STATUS_TEXT = {
     PaymentPlanStatus.DRAFT: "Draft — not signed yet",
     PaymentPlanStatus.ACTIVE: "Signed and active",
@@ -65,6 +80,87 @@ STATUS_TEXT = {
     PaymentPlanStatus.COMPLETED: "Paid off",
     PaymentPlanStatus.CANCELLED: "Cancelled",
 }
+
+
+#: What became of unpaid installments of a plan that no longer runs.
+CLOSED_TEXT = {
+    PaymentPlanStatus.CANCELLED: "cancelled",
+    PaymentPlanStatus.SUPERSEDED: "moved to the new version",
+}
+
+
+def state_text(row: pp.InstallmentView, plan_status: PaymentPlanStatus | None = None) -> str:
+    """ "paid", "partly paid", "due today", "overdue 12 days", "upcoming"; on a cancelled
+    or superseded plan an unpaid installment no longer falls due: "cancelled"."""
+    closed = CLOSED_TEXT.get(plan_status) if plan_status is not None else None
+    if closed and row.state != pp.InstallmentState.PAID:
+        return f"partly paid, {closed}" if row.paid > 0 else closed
+    if row.state == pp.InstallmentState.OVERDUE:
+        return f"overdue {row.days_late} day{'' if row.days_late == 1 else 's'}"
+    return STATE_TEXT[row.state]
+
+
+class CancelPlanDialog(QDialog):
+    """Why the payment plan is cancelled (required); says what cancelling does."""
+
+    def __init__(self, plan: pp.PaymentPlanView, money, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("cancelPlanDialog")
+        self.setWindowTitle("Cancel payment plan")
+        intro = QLabel(
+            f"Cancel payment plan #{plan.id} (version {plan.terms_version})? "
+            f"{money(plan.paid)} paid so far stays paid; {money(plan.outstanding)} still "
+            "owed stays on the patient's account, and no more installments fall due. "
+            "Interest of installments not yet due is credited back. This cannot be undone.",
+            self,
+        )
+        intro.setWordWrap(True)
+        self.reason = QLineEdit(self)
+        self.reason.setObjectName("cancelReason")
+        self.reason.setMaxLength(200)
+        self.reason.setPlaceholderText("e.g. Patient moved away; paying in full instead")
+        self.field = FormField(self.reason, parent=self)
+        form = QFormLayout()
+        form.addRow("&Reason", self.field)
+        self.buttons = QDialogButtonBox(self)
+        self.ok_button = self.buttons.addButton(
+            "Cancel &plan", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.keep_button = self.buttons.addButton(
+            "&Keep plan", QDialogButtonBox.ButtonRole.RejectRole
+        )
+        # Enter in the reason field is "Cancel plan" (handled here, not by a default
+        # button, so it does not depend on which window is active).
+        for button in (self.ok_button, self.keep_button):
+            button.setAutoDefault(False)
+        self.reason.returnPressed.connect(self.on_accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.buttons.accepted.connect(self.on_accept)
+        self.buttons.rejected.connect(self.reject)
+        self.reason.setFocus()
+        self.setMinimumWidth(520)
+
+    def value(self) -> str:
+        return " ".join(self.reason.text().split())
+
+    def on_accept(self) -> None:
+        if not self.value():
+            self.field.set_error("Say why the payment plan is cancelled.")
+            self.reason.setFocus()
+            return
+        self.accept()
+
+    @classmethod
+    def ask(cls, plan: pp.PaymentPlanView, money, parent: QWidget | None = None) -> str | None:
+        """The reason, or None when the user keeps the plan."""
+        dialog = cls(plan, money, parent)
+        try:
+            return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()
 
 
 def _qdate(value: date) -> QDate:
@@ -154,10 +250,16 @@ class PaymentPlanWindow(QWidget):
             self.frequency.addItem(text, value)
         self.custom_dates = QLineEdit(form_box)
         self.custom_dates.setObjectName("customDates")
-        self.custom_dates.setPlaceholderText("2027-02-01, 2027-03-15, …")
+        locale = self._locale()
+        example = (date(2027, 1, 31), date(2027, 2, 28))
+        self.custom_dates.setPlaceholderText(
+            ", ".join(pp.format_due_date(d, locale) for d in example) + ", …"
+        )
         self.first_due = QDateEdit(form_box)
         self.first_due.setCalendarPopup(True)
-        self.first_due.setDisplayFormat("yyyy-MM-dd")
+        self.first_due.setLocale(QLocale(locale))
+        # The clinic's short date (Qt and CLDR agree on d, M and yyyy).
+        self.first_due.setDisplayFormat(pp.due_date_pattern(locale))
         self.apr = QLineEdit(form_box)
         self.apr.setObjectName("apr")
         self.apr.setPlaceholderText("0 = no interest")
@@ -176,7 +278,9 @@ class PaymentPlanWindow(QWidget):
             "down_payment": FormField(self.down, parent=form_box),
             "installment_count": FormField(self.split_value, parent=form_box),
             "custom_due_dates": FormField(
-                self.custom_dates, "One date per installment, in order.", form_box
+                self.custom_dates,
+                "One date per installment, in order, separated by commas.",
+                form_box,
             ),
             "first_due_on": FormField(self.first_due, parent=form_box),
             "apr": FormField(self.apr, "Annual percentage rate, e.g. 9.9", form_box),
@@ -210,11 +314,8 @@ class PaymentPlanWindow(QWidget):
         self.model = RowTableModel(self._columns(), self)
         self.table = list_table(self.model, "schedulePreview")
         self.table.setParent(self)
-        header = self.table.horizontalHeader()
-        # Money columns share the width evenly so the figures line up under their titles.
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(False)
+        self.table.setWordWrap(False)
+        self._size_columns()
         right.addWidget(self.table, 1)
         self.totals = QLabel("", self)
         self.totals.setObjectName("scheduleTotals")
@@ -233,7 +334,11 @@ class PaymentPlanWindow(QWidget):
         self.sign_button = QPushButton("Si&gn", self)
         self.sign_button.setToolTip("The patient signed: make the plan active")
         self.change_button = QPushButton("&Change terms…", self)
+        self.cancel_plan_button = QPushButton("Cancel &plan…", self)
+        self.cancel_plan_button.setObjectName("cancelPlanButton")
+        self.cancel_plan_button.setToolTip("Stop this plan, with a reason")
         self.close_button = QPushButton("Close", self)
+        buttons.addWidget(self.cancel_plan_button)
         buttons.addStretch(1)
         for button in (self.change_button, self.save_button, self.sign_button, self.close_button):
             buttons.addWidget(button)
@@ -242,18 +347,21 @@ class PaymentPlanWindow(QWidget):
         order = [self.source, self.total, self.down, self.split, self.split_value,
                  self.frequency, self.custom_dates, self.first_due, self.apr,
                  self.late_fee_kind, self.late_fee_value, self.grace_days, self.notes,
-                 self.table, self.change_button, self.save_button, self.sign_button,
-                 self.close_button]  # fmt: skip
+                 self.table, self.cancel_plan_button, self.change_button, self.save_button,
+                 self.sign_button, self.close_button]  # fmt: skip
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
         self._update_visibility()
         self.resize(1040, 620)
 
-    def _columns(self) -> list[Column]:
+    def _columns(self, *, saved: bool = False) -> list[Column]:
+        """The schedule's columns; a saved plan's installments add what was paid and
+        where each stands."""
+
         def money(getter):
             return lambda row: self._money(getter(row))
 
-        return [
+        columns = [
             Column("#", lambda r: str(r.sequence), align_right=True),
             Column("Due", lambda r: format_date(r.due_on, self._locale())),
             Column("Amount", money(lambda r: r.amount), align_right=True),
@@ -261,6 +369,39 @@ class PaymentPlanWindow(QWidget):
             Column("Interest", money(lambda r: r.interest), align_right=True),
             Column("Remaining", money(lambda r: r.balance_after), align_right=True),
         ]
+        if saved:
+
+            def status() -> PaymentPlanStatus | None:
+                return self.plan.status if self.plan is not None else None
+
+            def colour(row) -> str | None:
+                return None if status() in CLOSED_TEXT else STATE_COLOUR.get(row.state)
+
+            columns += [
+                Column("Paid", money(lambda r: r.paid), align_right=True),
+                Column("State", lambda r: state_text(r, status()), colour=colour),
+            ]
+        return columns
+
+    def _show_rows(self, rows: list, *, saved: bool) -> None:
+        """Put rows in the table, switching between the preview's and the saved columns."""
+        columns = self._columns(saved=saved)
+        if len(columns) != len(self.model.columns):
+            self.model.beginResetModel()
+            self.model.columns = columns
+            self.model.endResetModel()
+            self._size_columns()
+        self.model.set_rows(rows)
+
+    def _size_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        # Money columns share the width evenly so the figures line up under their titles;
+        # "#", the due date and the state take what their text needs.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for column, title in enumerate(c.title for c in self.model.columns):
+            if title in ("#", "Due", "State"):
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
 
     def _connect_signals(self) -> None:
         for editor in (self.total, self.down, self.split_value, self.custom_dates, self.apr,
@@ -273,6 +414,7 @@ class PaymentPlanWindow(QWidget):
         self.save_button.clicked.connect(self.on_save_clicked)
         self.sign_button.clicked.connect(self.on_sign_clicked)
         self.change_button.clicked.connect(self.on_change_clicked)
+        self.cancel_plan_button.clicked.connect(self.on_cancel_plan_clicked)
         self.close_button.clicked.connect(self.close)
         self.version_picker.activated.connect(self.on_version_picked)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
@@ -333,6 +475,10 @@ class PaymentPlanWindow(QWidget):
         self.change_button.setVisible(
             may_manage and status == PaymentPlanStatus.ACTIVE and not self.revising
         )
+        self.cancel_plan_button.setVisible(
+            may_manage and status == PaymentPlanStatus.ACTIVE and not self.revising
+        )
+        self.cancel_plan_button.setEnabled(True)
 
     def _editable(self) -> bool:
         return self.save_button.isVisible()
@@ -351,18 +497,11 @@ class PaymentPlanWindow(QWidget):
             raise ValidationError(str(error), field=field) from None
 
     def _custom_dates(self) -> tuple[date, ...]:
-        dates = []
-        for part in self.custom_dates.text().replace(";", ",").split(","):
-            if not part.strip():
-                continue
-            try:
-                dates.append(date.fromisoformat(part.strip()))
-            except ValueError:
-                raise ValidationError(
-                    f"“{part.strip()}” is not a date; type dates like 2027-02-01.",
-                    field="custom_due_dates",
-                ) from None
-        return tuple(dates)
+        """Typed in the clinic's date format (or ISO); the first bad one is named."""
+        today = self._today()
+        return pp.parse_due_dates(
+            self.custom_dates.text(), self._locale(), example=date(today.year + 1, 1, 31)
+        )
 
     def read_terms(self) -> pp.PaymentPlanTerms:
         """The form as terms; raises ValidationError naming the field that is wrong."""
@@ -448,9 +587,11 @@ class PaymentPlanWindow(QWidget):
             )
         except ValidationError as error:
             self.schedule = None
-            self.model.set_rows([])
-            self.totals.setText("")
+            self._show_rows([], saved=False)
             shown = self._show_error_without_focus(error)
+            self.totals.setText(
+                "No schedule yet: correct the terms marked on the left." if shown else ""
+            )
             self.problem.setText("" if shown else str(error))
             self.sign_button.setEnabled(False)
             self.save_button.setEnabled(False)
@@ -458,7 +599,7 @@ class PaymentPlanWindow(QWidget):
         self.errors.clear()
         self.problem.setText("")
         self.schedule = schedule
-        self.model.set_rows(list(schedule.rows))
+        self._show_rows(list(schedule.rows), saved=False)
         self._show_totals(schedule)
         self.save_button.setEnabled(True)
         self.sign_button.setEnabled(True)
@@ -536,7 +677,15 @@ class PaymentPlanWindow(QWidget):
             else "Free amount"
         )
         self.heading.setText(f"Payment plan #{plan.id} · version {plan.terms_version}")
-        self.status_label.setText(STATUS_TEXT[plan.status])
+        status = STATUS_TEXT[plan.status]
+        if plan.status == PaymentPlanStatus.CANCELLED and plan.cancel_reason:
+            status += f": {plan.cancel_reason}"
+        self.status_label.setText(status)
+        self.status_label.setStyleSheet(
+            "color: #b3261e; font-weight: 600;"
+            if plan.status == PaymentPlanStatus.CANCELLED
+            else ""
+        )
         blocked = [
             self.total, self.down, self.split, self.split_value, self.frequency,
             self.custom_dates, self.first_due, self.apr, self.late_fee_kind,
@@ -549,7 +698,9 @@ class PaymentPlanWindow(QWidget):
         self.split.setCurrentIndex(0)
         self.split_value.setText(str(plan.installment_count))
         self.frequency.setCurrentIndex(self.frequency.findData(plan.frequency))
-        self.custom_dates.setText(", ".join(d.isoformat() for d in plan.custom_due_dates))
+        self.custom_dates.setText(
+            ", ".join(pp.format_due_date(d, self._locale()) for d in plan.custom_due_dates)
+        )
         self.first_due.setDate(_qdate(plan.first_due_on))
         self.apr.setText(
             "" if not plan.apr_basis_points else str(Decimal(plan.apr_basis_points) / 100)
@@ -578,7 +729,7 @@ class PaymentPlanWindow(QWidget):
         self.problem.setText("")
         # The saved installments, not a recomputation: this is what was agreed.
         self.preview_title.setText("Schedule (as saved)")
-        self.model.set_rows(list(plan.installments))
+        self._show_rows(list(plan.installments), saved=True)
         self.totals.setText(
             f"{plan.installment_count} installments · financed "
             f"{self._money(plan.financed_amount)} · interest {self._money(plan.total_interest)}"
@@ -619,6 +770,31 @@ class PaymentPlanWindow(QWidget):
         self._set_editable(True)
         self.refresh_preview()
         self.split_value.setFocus()
+
+    def on_cancel_plan_clicked(self) -> None:
+        plan = self.plan
+        if (
+            plan is None
+            or plan.status != PaymentPlanStatus.ACTIVE
+            or not self.cancel_plan_button.isVisible()
+        ):
+            return
+        reason = CancelPlanDialog.ask(plan, self._money, self)
+        if reason is None:
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+        self.cancel_plan_button.setEnabled(False)
+
+        def failed(error: BaseException) -> None:
+            self.cancel_plan_button.setEnabled(True)
+            self._on_failed(error)
+
+        ops.run_write(
+            lambda: pp.cancel_payment_plan(db, actor, plan.id, plan.version, reason),
+            on_success=self._on_saved,
+            on_failure=failed,
+            owner=self,
+        )
 
     def on_save_clicked(self) -> None:
         if not self._editable() or not self.save_button.isEnabled():

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.data.models.payments import PaymentPlanStatus
 from app.services import payment_plans as pp
@@ -168,3 +168,210 @@ def test_escape_closes_and_a_receptionist_only_reads(
     with qtbot.waitSignal(window.destroyed, timeout=5_000):
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     ops.wait_for_done()
+
+
+# --- cancelling, custom dates in the clinic's format, the saved installments' state ----------
+
+
+def _shot(window, name: str) -> None:
+    window.resize(1180, 640)
+    QApplication.processEvents()  # let the layout settle (hidden error lines)
+    window.grab().save(f"/tmp/shots/{name}.png")
+
+
+def _signed_plan_with_payments(ctx, patient_id) -> pp.PaymentPlanView:
+    """Signed 90 days ago at 9.9 % APR, monthly from 60 days ago: the first installment
+    paid, the second partly paid (so overdue), the rest not yet due."""
+    from datetime import timedelta
+
+    from tests.services.test_payment_plans import pay
+
+    today = pp.plan_settings(ctx.db, ctx.actor).today
+    start = today - timedelta(days=90)
+    terms = pp.PaymentPlanTerms(
+        frequency="monthly", first_due_on=today - timedelta(days=60), plan_date=start,
+        total_amount=D("2400.00"), down_payment=D("200.00"), installment_count=6,
+        apr_basis_points=990,
+    )  # fmt: skip
+    draft = pp.create_payment_plan(ctx.db, ctx.actor, patient_id, terms, today=start)
+    plan = pp.sign_payment_plan(ctx.db, ctx.actor, draft.id, draft.version, today=start)
+    pay(ctx.db, patient_id, plan.installments[0].id, str(plan.installments[0].amount))
+    pay(ctx.db, patient_id, plan.installments[1].id, "100.00")
+    return pp.load_payment_plan(ctx.db, ctx.actor, plan.id)
+
+
+def _open_saved(qtbot, ctx, parent, patient_id, plan_id) -> PaymentPlanWindow:
+    window = open_payment_plan_window(ctx, parent, patient_id, payment_plan_id=plan_id)
+    qtbot.waitUntil(lambda: window.plan is not None)
+    return window
+
+
+def test_the_saved_schedule_shows_paid_and_state_the_preview_does_not(
+    qtbot, qtmodeltester, coordinator_ctx, parent, patient_id
+):
+    window = _open(qtbot, coordinator_ctx, parent, patient_id)
+    _type(qtbot, window.total, "4,800.00")
+    _type(qtbot, window.down, "300")
+    _type(qtbot, window.apr, "9.9")
+    headers = [window.model.headerData(c, Qt.Orientation.Horizontal)
+               for c in range(window.model.columnCount())]  # fmt: skip
+    assert headers == ["#", "Due", "Amount", "Principal", "Interest", "Remaining"]
+    _shot(window, "payment_plan_draft_apr")
+    window.close()
+
+    plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
+    window = _open_saved(qtbot, coordinator_ctx, parent, patient_id, plan.id)
+    qtmodeltester.check(window.model)
+    headers = [window.model.headerData(c, Qt.Orientation.Horizontal)
+               for c in range(window.model.columnCount())]  # fmt: skip
+    assert headers[-2:] == ["Paid", "State"]
+    first, second = plan.installments[:2]
+    row = [window.model.index(0, c).data() for c in range(8)]
+    assert row[6] == f"${first.amount:,}" and row[7] == "paid"
+    assert window.model.index(1, 6).data() == "$100.00"
+    assert window.model.index(1, 7).data() == f"overdue {second.days_late} days"
+    assert second.days_late > 0
+    assert [window.model.index(r, 7).data() for r in range(2, 6)].count("upcoming") >= 3
+    assert window.model.index(1, 7).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert "paid $" in window.totals.text() and "outstanding $" in window.totals.text()
+    _shot(window, "payment_plan_signed_payments")
+
+
+def test_state_text_says_how_late():
+    def row(state, days=0):
+        return pp.InstallmentView(
+            id=1, sequence=1, due_on=date(2027, 1, 1), amount=D("1"), principal=D("1"),
+            interest=D("0"), balance_after=D("0"), paid=D("0"), outstanding=D("1"),
+            state=state, days_late=days,
+        )  # fmt: skip
+
+    from app.ui.plans.payment_plan_window import state_text
+
+    S = pp.InstallmentState
+    cancelled = PaymentPlanStatus.CANCELLED
+    assert state_text(row(S.OVERDUE, 5), cancelled) == "cancelled"
+    assert state_text(row(S.PAID), cancelled) == "paid"
+    assert [state_text(row(S.PAID)), state_text(row(S.PARTLY_PAID)), state_text(row(S.DUE)),
+            state_text(row(S.UPCOMING)), state_text(row(S.OVERDUE, 1)),
+            state_text(row(S.OVERDUE, 12))] == [
+        "paid", "partly paid", "due today", "upcoming", "overdue 1 day", "overdue 12 days",
+    ]  # fmt: skip
+
+
+def test_cancel_a_signed_plan_with_a_reason(
+    qtbot, coordinator_ctx, parent, patient_id, monkeypatch
+):
+    from app.ui.plans import payment_plan_window as ppw
+
+    plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
+    window = _open_saved(qtbot, coordinator_ctx, parent, patient_id, plan.id)
+    assert window.cancel_plan_button.isVisible() and window.change_button.isVisible()
+
+    answers = [None, "Patient moved  away"]
+    monkeypatch.setattr(ppw.CancelPlanDialog, "ask", classmethod(lambda c, *a: answers.pop(0)))
+    qtbot.mouseClick(window.cancel_plan_button, Qt.MouseButton.LeftButton)  # "Keep plan"
+    ops.wait_for_done()
+    assert pp.load_payment_plan(coordinator_ctx.db, coordinator_ctx.actor, plan.id).status is (
+        PaymentPlanStatus.ACTIVE
+    )
+    with qtbot.waitSignal(window.saved, timeout=10_000) as cancelled:
+        qtbot.mouseClick(window.cancel_plan_button, Qt.MouseButton.LeftButton)
+    assert cancelled.args[0].status is PaymentPlanStatus.CANCELLED
+    stored = pp.load_payment_plan(coordinator_ctx.db, coordinator_ctx.actor, plan.id)
+    assert (stored.status, stored.cancel_reason) == (
+        PaymentPlanStatus.CANCELLED, "Patient moved away",
+    )  # fmt: skip
+    assert window.status_label.text() == "Cancelled: Patient moved away"
+    for button in (window.cancel_plan_button, window.change_button, window.save_button,
+                   window.sign_button):  # fmt: skip
+        assert not button.isVisible()
+    assert not window.apr.isEnabled() and not window.total.isEnabled()
+    assert window.model.columnCount() == 8 and window.model.rowCount() == 6
+    # Nothing falls due any more: no "overdue" on a cancelled plan.
+    assert [window.model.index(r, 7).data() for r in range(3)] == [
+        "paid", "partly paid, cancelled", "cancelled",
+    ]  # fmt: skip
+    assert window.model.index(1, 7).data(Qt.ItemDataRole.ForegroundRole) is None
+    _shot(window, "payment_plan_cancelled")
+
+
+def test_the_cancel_dialog_needs_a_reason(qtbot, coordinator_ctx, patient_id):
+    from app.ui.plans.payment_plan_window import CancelPlanDialog
+
+    plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
+    dialog = CancelPlanDialog(plan, lambda amount: f"${amount:,}")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    assert dialog.focusWidget() is dialog.reason
+    qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)  # Enter with no reason: refused
+    qtbot.waitUntil(lambda: "Say why" in dialog.field.error())
+    assert dialog.isVisible()
+    QApplication.processEvents()
+    dialog.grab().save("/tmp/shots/cancel_plan_dialog_error.png")
+    qtbot.keyClicks(dialog.reason, "Paying in full instead")
+    qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.result() == dialog.DialogCode.Accepted)
+    assert dialog.value() == "Paying in full instead"
+
+
+def test_the_cancel_dialog_escape_keeps_the_plan(qtbot, coordinator_ctx, patient_id):
+    from app.ui.plans.payment_plan_window import CancelPlanDialog
+
+    plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
+    dialog = CancelPlanDialog(plan, lambda amount: f"${amount:,}")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.reason, "typed then changed my mind")
+    qtbot.keyClick(dialog.reason, Qt.Key.Key_Escape)
+    assert dialog.result() == dialog.DialogCode.Rejected
+
+
+def test_a_receptionist_cannot_cancel(qtbot, coordinator_ctx, receptionist_ctx, parent, patient_id):
+    plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
+    window = _open_saved(qtbot, receptionist_ctx, parent, patient_id, plan.id)
+    assert not window.cancel_plan_button.isVisible() and not window.change_button.isVisible()
+    window.on_cancel_plan_clicked()  # the shortcut path refuses too
+    ops.wait_for_done()
+    stored = pp.load_payment_plan(coordinator_ctx.db, coordinator_ctx.actor, plan.id)
+    assert stored.status is PaymentPlanStatus.ACTIVE
+
+
+def test_custom_due_dates_in_the_clinics_format(qtbot, coordinator_ctx, parent, patient_id):
+    from datetime import timedelta
+
+    window = _open(qtbot, coordinator_ctx, parent, patient_id)
+    today = window.settings.today
+    days = [today + timedelta(days=n) for n in (20, 51, 80)]
+    us = [f"{d.month}/{d.day}/{d.year}" for d in days]  # the clinic is en_US
+    assert window.custom_dates.placeholderText().startswith("1/31/2027, 2/28/2027")
+    _type(qtbot, window.total, "900")
+    window.frequency.setCurrentIndex(window.frequency.findData("custom"))
+    assert window.custom_dates.isVisible() and not window.first_due.isVisible()
+    _type(qtbot, window.split_value, "")
+    # A bad date is named beside the field, with an example in the clinic's format.
+    _type(qtbot, window.custom_dates, f"{us[0]}, 2/30/2027")
+    error = window.fields["custom_due_dates"].error()
+    assert error.startswith("“2/30/2027” is not a date; type dates like 1/31/")
+    assert window.model.rowCount() == 0 and not window.save_button.isEnabled()
+    assert window.totals.text() == "No schedule yet: correct the terms marked on the left."
+    _shot(window, "payment_plan_custom_dates_error")
+    # The locale's format and ISO mixed; commas or spaces between them.
+    _type(qtbot, window.custom_dates, f"{us[0]}, {days[1].isoformat()} {us[2]}")
+    assert window.fields["custom_due_dates"].error() == ""
+    assert [r.due_on for r in window.schedule.rows] == days
+    assert [window.model.index(r, 2).data() for r in range(3)] == ["$300.00"] * 3
+    with qtbot.waitSignal(window.saved, timeout=10_000) as saved:
+        qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    assert saved.args[0].custom_due_dates == tuple(days)
+    # Shown back in the clinic's format.
+    assert window.custom_dates.text() == ", ".join(us)
+
+
+def test_the_first_due_date_is_shown_in_the_clinics_format(qtbot, coordinator_ctx, parent,
+                                                          patient_id):  # fmt: skip
+    window = _open(qtbot, coordinator_ctx, parent, patient_id)
+    window.first_due.setDate(QDate(2027, 1, 31))
+    assert window.first_due.text() == "1/31/2027"
