@@ -538,95 +538,138 @@ class CollectionLine:
         return self.patient_id
 
 
-def _overdue_per_plan(today: date):
-    """Per active payment plan: its overdue installments (due before ``today``, not paid in
-    full), how many, how much is still owed on them and the oldest due date."""
-    # "Still owed" spelled as the partial index's condition, so only unpaid rows are read.
-    overdue = _installments_with_paid(
-        Installment.due_on < today, Installment.paid_amount < Installment.amount
-    ).subquery()
+@dataclass(frozen=True)
+class CollectionsQueue:
+    #: The longest overdue first (at most ``limit`` of them).
+    lines: tuple[CollectionLine, ...]
+    #: Every patient overdue, and what they owe on overdue installments, beyond the limit too.
+    patient_count: int
+    amount_overdue: Decimal
+
+
+def _overdue_installments(today: date, *conditions):
+    """Installments of active plans due before ``today`` and not paid in full — spelled with
+    the partial index's own condition, so only the unpaid installments are read."""
     return (
-        select(
-            overdue.c.plan_id,
-            func.count().label("count"),
-            func.sum(overdue.c.amount - overdue.c.paid).label("owed"),
-            func.min(overdue.c.due_on).label("oldest"),
+        select()
+        .select_from(Installment)
+        .join(PaymentPlan, PaymentPlan.id == Installment.payment_plan_id)
+        .where(
+            PaymentPlan.status == PaymentPlanStatus.ACTIVE.value,
+            Installment.due_on < today,
+            Installment.paid_amount < Installment.amount,
+            *conditions,
         )
-        .where(overdue.c.paid < overdue.c.amount)
-        .group_by(overdue.c.plan_id)
-        .subquery()
     )
 
 
 def collections_queue(
-    db: Database, actor: Actor, *, today: date | None = None, limit: int | None = None
-) -> list[CollectionLine]:
+    db: Database,
+    actor: Actor,
+    *,
+    today: date | None = None,
+    limit: int | None = None,
+    patient_id: int | None = None,
+) -> CollectionsQueue:
     """One line per patient with overdue installments on an active payment plan, the
-    longest overdue first, with what is owed and the last collections contact."""
+    longest overdue first (then the most owed), with what is owed, the patient's balance
+    and the last collections contact."""
     permissions.require(actor, Permission.VIEW_PLANS)
+    owed = Installment.amount - Installment.paid_amount
+    oldest = func.min(Installment.due_on)
     with db.uow() as session:
         today = _clinic_today(session, today)
-        per_plan = _overdue_per_plan(today)
-        rows = session.execute(
-            select(
+        only = (PaymentPlan.patient_id == patient_id,) if patient_id is not None else ()
+        # Grouped, ordered and cut in the database: a queue of thousands costs one query.
+        per_patient = (
+            _overdue_installments(today, *only)
+            .add_columns(
                 PaymentPlan.patient_id,
-                per_plan.c.plan_id,
-                per_plan.c.count,
-                _money(per_plan.c.owed).label("owed"),
-                per_plan.c.oldest,
+                func.count().label("count"),
+                _money(func.sum(owed)).label("owed"),
+                oldest.label("oldest"),
+                func.count().over().label("patients"),
+                _money(func.sum(func.sum(owed)).over()).label("all_owed"),
+            )
+            .group_by(PaymentPlan.patient_id)
+            .order_by(oldest, func.sum(owed).desc(), PaymentPlan.patient_id)
+        )
+        if limit is not None:
+            per_patient = per_patient.limit(limit)
+        rows = session.execute(per_patient).all()
+        ids = [r.patient_id for r in rows]
+        people = _people(session, ids)
+        plans = _overdue_plans(session, today, ids)
+        contacts = _last_contacts(session, ids)
+        balance = balances.patient_balances(session, ids)
+    lines = []
+    for r in rows:
+        last, first, phone = people[r.patient_id]
+        patient_plans = plans[r.patient_id]  # (oldest due, plan id), oldest first
+        contact_at, outcome = contacts.get(r.patient_id, (None, None))
+        lines.append(
+            CollectionLine(
+                patient_id=r.patient_id,
+                patient_name=_name(last, first),
+                phone=phone,
+                payment_plan_id=patient_plans[0][1],
+                oldest_due_on=_as_date(r.oldest),
+                days_overdue=(today - _as_date(r.oldest)).days,
+                amount_overdue=r.owed,
+                installments_overdue=r.count,
+                last_contact_at=contact_at,
+                last_contact_outcome=outcome,
+                payment_plan_ids=tuple(sorted(plan for _, plan in patient_plans)),
+                balance=balance[r.patient_id],
+            )
+        )
+    return CollectionsQueue(
+        tuple(lines),
+        rows[0].patients if rows else 0,
+        rows[0].all_owed if rows else ZERO,
+    )
+
+
+def _people(session: Session, patient_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """(last name, first name, phone) of each patient, 500 at a time."""
+    out = {}
+    for start in range(0, len(patient_ids), 500):
+        chunk = patient_ids[start : start + 500]
+        for row in session.execute(
+            select(
+                Patient.id,
                 Patient.last_name,
                 Patient.first_name,
                 Patient.mobile_phone,
                 Patient.home_phone,
                 Patient.work_phone,
+            ).where(Patient.id.in_(chunk))
+        ):
+            out[row.id] = (
+                row.last_name,
+                row.first_name,
+                _phone(row.mobile_phone, row.home_phone, row.work_phone),
             )
-            .join(PaymentPlan, PaymentPlan.id == per_plan.c.plan_id)
-            .join(Patient, Patient.id == PaymentPlan.patient_id)
-        ).all()
-        # A patient with two plans overdue is one call: fold their plans together.
-        patients: dict[int, dict] = {}
-        for r in rows:
-            oldest = _as_date(r.oldest)
-            entry = patients.get(r.patient_id)
-            if entry is None:
-                patients[r.patient_id] = entry = {
-                    "row": r,
-                    "plans": [],
-                    "oldest": oldest,
-                    "plan_id": r.plan_id,
-                    "count": 0,
-                    "owed": ZERO,
-                }
-            elif (oldest, r.plan_id) < (entry["oldest"], entry["plan_id"]):
-                entry.update(oldest=oldest, plan_id=r.plan_id)
-            entry["plans"].append(r.plan_id)
-            entry["count"] += r.count
-            entry["owed"] += r.owed
-        order = sorted(
-            patients.values(),
-            key=lambda e: (e["oldest"], -e["owed"], e["row"].last_name, e["row"].first_name),
-        )
-        if limit is not None:
-            order = order[:limit]
-        contacts = _last_contacts(session, [e["row"].patient_id for e in order])
-        owed = balances.patient_balances(session, [e["row"].patient_id for e in order])
-    return [
-        CollectionLine(
-            patient_id=e["row"].patient_id,
-            patient_name=_name(e["row"].last_name, e["row"].first_name),
-            phone=_phone(e["row"].mobile_phone, e["row"].home_phone, e["row"].work_phone),
-            payment_plan_id=e["plan_id"],
-            oldest_due_on=e["oldest"],
-            days_overdue=(today - e["oldest"]).days,
-            amount_overdue=e["owed"],
-            installments_overdue=e["count"],
-            last_contact_at=contacts.get(e["row"].patient_id, (None, None))[0],
-            last_contact_outcome=contacts.get(e["row"].patient_id, (None, None))[1],
-            payment_plan_ids=tuple(sorted(e["plans"])),
-            balance=owed[e["row"].patient_id],
-        )
-        for e in order
-    ]
+    return out
+
+
+def _overdue_plans(
+    session: Session, today: date, patient_ids: list[int]
+) -> dict[int, list[tuple[date, int]]]:
+    """Each patient's plans with something overdue, as (oldest overdue due date, plan id),
+    oldest first: the first is the plan to talk about."""
+    out: dict[int, list[tuple[date, int]]] = {pid: [] for pid in patient_ids}
+    for start in range(0, len(patient_ids), 500):
+        chunk = patient_ids[start : start + 500]
+        for patient_id, plan_id, oldest in session.execute(
+            _overdue_installments(today, PaymentPlan.patient_id.in_(chunk))
+            .add_columns(PaymentPlan.patient_id, PaymentPlan.id, func.min(Installment.due_on))
+            .group_by(PaymentPlan.id)
+        ):
+            out[patient_id].append((_as_date(oldest), plan_id))
+    for plans in out.values():
+        plans.sort()
+    return out
 
 
 def _last_contacts(
@@ -657,8 +700,8 @@ def collection_line(
     db: Database, actor: Actor, patient_id: int, *, today: date | None = None
 ) -> CollectionLine | None:
     """The collections line of one patient (None when nothing is overdue any more)."""
-    lines = collections_queue(db, actor, today=today)
-    return next((line for line in lines if line.patient_id == patient_id), None)
+    queue = collections_queue(db, actor, today=today, patient_id=patient_id)
+    return queue.lines[0] if queue.lines else None
 
 
 # --- the day's payments ------------------------------------------------------------------------
@@ -888,6 +931,7 @@ __all__ = [
     "OPEN_STATUSES",
     "CloseOut",
     "CollectionLine",
+    "CollectionsQueue",
     "DayPaymentLine",
     "DayPayments",
     "MethodTotal",

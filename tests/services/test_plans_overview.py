@@ -372,8 +372,10 @@ def test_collections_queue_one_line_per_patient_longest_overdue_first(clinic, ow
         )
         ids = (ana.id, ben.id, a1.id, a2.id, b.id)
     ana_id, ben_id, a1_id, a2_id, b_id = ids
-    lines = po.collections_queue(clinic.db, owner, today=TODAY)
+    queue = po.collections_queue(clinic.db, owner, today=TODAY)
+    lines = queue.lines
     assert [line.patient_id for line in lines] == [ben_id, ana_id]
+    assert (queue.patient_count, queue.amount_overdue) == (2, D("315.00"))
     ben_line, ana_line = lines
     assert ben_line.days_overdue == (TODAY - date(2026, 3, 15)).days
     assert (ben_line.amount_overdue, ben_line.installments_overdue) == (D("175.00"), 2)
@@ -389,13 +391,17 @@ def test_collections_queue_one_line_per_patient_longest_overdue_first(clinic, ow
     assert ana_line.payment_plan_id == a1_id and ana_line.payment_plan_ids == (a1_id, a2_id)
     assert ana_line.last_contact_at is None
     assert ana_line.phone == "(207) 555-0111"
-    assert po.collections_queue(clinic.db, owner, today=TODAY, limit=1)[0].patient_id == ben_id
+    first = po.collections_queue(clinic.db, owner, today=TODAY, limit=1)
+    assert [line.patient_id for line in first.lines] == [ben_id]
+    # The counts beyond the limit still cover everyone overdue.
+    assert (first.patient_count, first.amount_overdue) == (2, D("315.00"))
     assert po.collection_line(clinic.db, owner, ana_id, today=TODAY) == ana_line
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_collections_queue_agrees_with_balances_installment_paid(clinic, owner, seed):
-    """The grouped SQL sum of the queue and balances.installment_paid are the same rule."""
+    """The queue's grouped query and a plain walk over balances.installment_paid agree
+    (random payments, some voided, some partial)."""
     rng = random.Random(seed)
     with clinic.db.uow() as s:
         for _ in range(6):
@@ -411,6 +417,8 @@ def test_collections_queue_agrees_with_balances_installment_paid(clinic, owner, 
                     )
                     pay(s, patient, part, to=[(installment, part)], voided=rng.random() < 0.3)
     with clinic.db.uow() as s:
+        # What the queue reads (paid_amount) is what the live allocations say.
+        assert balances.unbalanced_installments(s) == []
         expected: dict[int, tuple[Decimal, int, date]] = {}
         active = s.scalars(select(PaymentPlan).where(PaymentPlan.status == "active")).all()
         for plan in active:
@@ -426,7 +434,7 @@ def test_collections_queue_agrees_with_balances_installment_paid(clinic, owner, 
                     )
     got = {
         line.patient_id: (line.amount_overdue, line.installments_overdue, line.oldest_due_on)
-        for line in po.collections_queue(clinic.db, owner, today=TODAY)
+        for line in po.collections_queue(clinic.db, owner, today=TODAY).lines
     }
     assert got == expected
     assert got  # the random data has something overdue
@@ -522,4 +530,4 @@ def test_close_out_refuses_a_future_day_and_needs_take_payments(
     closed = po.close_out_day(clinic.db, receptionist_actor, TODAY, {}, today=TODAY)
     assert closed.balanced and closed.closed_by == "Rita Reception"
     # Every role sees the page's lists.
-    assert po.collections_queue(clinic.db, provider_actor, today=TODAY) == []
+    assert po.collections_queue(clinic.db, provider_actor, today=TODAY).lines == ()

@@ -416,14 +416,17 @@ class CollectionsSection(Section):
         from app.services.plans_overview import collections_queue
 
         db, actor = self.ctx.db, self.ctx.actor
-        return lambda: collections_queue(db, actor, limit=SHOWN_AT_MOST + 1)
+        return lambda: collections_queue(db, actor, limit=SHOWN_AT_MOST)
+
+    def rows_of(self, result) -> list:
+        return list(result.lines)
 
     def count_text(self, rows, result) -> str:
-        if len(rows) > SHOWN_AT_MOST:
-            return f"The {SHOWN_AT_MOST} longest overdue patients"
-        total = sum((r.amount_overdue for r in rows), Decimal("0.00"))
-        noun = "patient" if len(rows) == 1 else "patients"
-        return f"{len(rows)} {noun} overdue · {self.money(total)} owed"
+        noun = "patient" if result.patient_count == 1 else "patients"
+        text = f"{result.patient_count:,} {noun} overdue · {self.money(result.amount_overdue)} owed"
+        if result.patient_count > len(rows):
+            text += f" · the {len(rows):,} longest overdue shown"
+        return text
 
     def shown(self, result) -> None:
         self.on_selection_changed()

@@ -74,7 +74,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_installments_unpaid_due_on",
         "installments",
-        ["due_on"],
+        ["due_on", "payment_plan_id", "amount", "paid_amount"],
         sqlite_where=sa.text("paid_amount < amount"),
         postgresql_where=sa.text("paid_amount < amount"),
     )
