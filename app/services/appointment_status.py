@@ -431,9 +431,7 @@ def change_status(
         if event is not None:
             patients_service.advance_journey(session, appointment.patient_id, event)
         session.flush()
-        return _result(
-            appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged
-        )
+        return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
 
 
 def cancel_appointment(

@@ -321,9 +321,7 @@ def plan_status(db, plan_id: int) -> str:
         return session.get(PaymentPlan, plan_id).status
 
 
-def test_paying_the_last_installment_completes_the_plan_and_a_void_reopens_it(
-    db, owner, pid, plan
-):
+def test_paying_the_last_installment_completes_the_plan_and_a_void_reopens_it(db, owner, pid, plan):
     plan_id, _ids = plan
     pay(db, owner, pid, "200.00")
     assert plan_status(db, plan_id) == "active"
