@@ -32,6 +32,12 @@ TABS: list[SettingsTab] = [
         "app.ui.settings.scheduling_tab:SchedulingTab",
     ),
     SettingsTab(
+        "payment_plans",
+        "Payment plans",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.payment_plans_tab:PaymentPlansTab",
+    ),
+    SettingsTab(
         "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"
     ),
 ]
