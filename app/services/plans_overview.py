@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import and_, case, func, select, type_coerce
+from sqlalchemy import and_, case, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from app.data.database import Database
@@ -576,7 +576,6 @@ def collections_queue(
     and the last collections contact."""
     permissions.require(actor, Permission.VIEW_PLANS)
     owed = Installment.amount - Installment.paid_amount
-    oldest = func.min(Installment.due_on)
     with db.uow() as session:
         today = _clinic_today(session, today)
         only = (PaymentPlan.patient_id == patient_id,) if patient_id is not None else ()
@@ -586,13 +585,16 @@ def collections_queue(
             .add_columns(
                 PaymentPlan.patient_id,
                 func.count().label("count"),
-                _money(func.sum(owed)).label("owed"),
-                oldest.label("oldest"),
+                # A group always has a row, so its sum is never NULL: no coalesce needed.
+                type_coerce(func.sum(owed), Money()).label("owed"),
+                func.min(Installment.due_on).label("oldest"),
                 func.count().over().label("patients"),
-                _money(func.sum(func.sum(owed)).over()).label("all_owed"),
+                type_coerce(func.sum(func.sum(owed)).over(), Money()).label("all_owed"),
             )
             .group_by(PaymentPlan.patient_id)
-            .order_by(oldest, func.sum(owed).desc(), PaymentPlan.patient_id)
+            .order_by(
+                literal_column("oldest"), literal_column("owed").desc(), PaymentPlan.patient_id
+            )
         )
         if limit is not None:
             per_patient = per_patient.limit(limit)
