@@ -119,10 +119,16 @@ def showcase_options(db) -> tuple[int, int]:
     from app.data.models import Patient, TreatmentPlan
 
     with db.uow() as session:
+        # Still being decided (presented, not accepted or declined): what a coordinator
+        # puts side by side in front of the patient.
         newest = (
             select(func.max(TreatmentPlan.id))
             .join(Patient, Patient.id == TreatmentPlan.patient_id)
-            .where(TreatmentPlan.option_group.is_not(None), Patient.is_active)
+            .where(
+                TreatmentPlan.option_group.is_not(None),
+                TreatmentPlan.status == "presented",
+                Patient.is_active,
+            )
             .group_by(TreatmentPlan.option_group)
             .having(func.count(TreatmentPlan.id) == 2)
             .order_by(func.max(TreatmentPlan.id).desc())

@@ -433,6 +433,12 @@ def _plans_area(app, ctx, outdir: Path) -> None:
     _wait_for_ops()
     _save(app, main, outdir / "38-accepted-not-scheduled.png")
     page.tabs.setCurrentWidget(page.today)
+    # The demo's own today (its latest Tuesday): a day with payments, not yet counted.
+    from PySide6.QtCore import QDate
+
+    today = datetime.date.today()
+    tuesday = today - datetime.timedelta(days=(today.weekday() - 1) % 7)
+    page.today.day_edit.setDate(QDate(tuesday.year, tuesday.month, tuesday.day))
     _wait_for_ops()
     _save(app, main, outdir / "39-payments-by-day.png")
     main.hide()

@@ -375,15 +375,18 @@ class CollectionsSection(Section):
         )
         self.call_button = QPushButton("&Log a call…", self)
         self.call_button.setObjectName("logCollectionsCall")
-        self.call_button.setToolTip("Log a collections call with the selected patient (Ctrl+L)")
+        # Ctrl+L locks the screen everywhere in the main window; this is Ctrl+Shift+L.
+        self.call_button.setToolTip(
+            "Log a collections call with the selected patient (Ctrl+Shift+L)"
+        )
         self.call_button.setVisible(self.ctx.allows(Permission.EDIT_PATIENTS))
-        self.call_shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
+        self.call_shortcut = QShortcut(QKeySequence("Ctrl+Shift+L"), self)
         self.top.addWidget(self.call_button)
         self.call_button.clicked.connect(self.on_call_clicked)
         self.call_shortcut.activated.connect(self.on_call_clicked)
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
         self.call_button.setEnabled(False)
-        for column, width in enumerate((190, 130, 90, 110, 110, 100, 110, 210)):
+        for column, width in enumerate((190, 130, 90, 100, 130, 110, 110, 210)):
             self.table.setColumnWidth(column, width)
 
     def columns(self) -> list[Column]:
@@ -397,12 +400,18 @@ class CollectionsSection(Section):
                 colour=lambda r: RED if r.days_overdue >= 60 else None,
             ),
             Column("Amount", lambda r: self.money(r.amount_overdue), align_right=True),
-            Column("Balance", lambda r: self.money(r.balance), align_right=True),
+            Column("Balance", self._balance_text, align_right=True),
             Column("Installments", lambda r: str(r.installments_overdue), align_right=True),
             Column("Oldest due", lambda r: self.day(r.oldest_due_on)),
             Column("Last contact", self._contact_text),
             Column("Plan", lambda r: ", ".join(f"#{i}" for i in r.payment_plan_ids)),
         ]
+
+    def _balance_text(self, line) -> str:
+        # The record header's words: what is owed, or a credit (paid ahead of treatment).
+        if line.balance < 0:
+            return f"{self.money(-line.balance)} credit"
+        return self.money(line.balance)
 
     def _contact_text(self, line) -> str:
         if line.last_contact_at is None:
@@ -710,11 +719,8 @@ class PlansPage(QWidget):
         )
         for section, title in zip(self.sections, titles, strict=True):
             self.tabs.addTab(section, title)
-        self.shortcuts = []
-        for n in range(len(self.sections)):
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{n + 1}"), self)
-            shortcut.activated.connect(lambda n=n: self.tabs.setCurrentIndex(n))
-            self.shortcuts.append(shortcut)
+        # Alt+1 … Alt+5 switch tabs (the titles' mnemonics); Ctrl+1 … are the main
+        # window's pages.
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)

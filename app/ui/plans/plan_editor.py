@@ -41,7 +41,16 @@ from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
 
 EMPTY_TEXT = "No treatment plans yet — New plan (Ctrl+N)"
-COLUMNS = ["Phase / item", "Area", "Qty", "Fee", "Discount", "Ins. estimate", "Patient", "Status"]
+COLUMNS = [
+    "Phase / item",
+    "Area",
+    "Qty",
+    "Fee",
+    "Discount",
+    "Ins. estimate",
+    "Patient pays",
+    "Status",
+]
 MONEY_COLUMNS = (3, 4, 5, 6)
 
 
@@ -347,6 +356,16 @@ class OptionPane(QFrame):
                 row.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
             self.tree.addTopLevelItem(row)
         self.tree.expandAll()
+        # Side by side, every pixel counts: a column that says nothing on this option (no
+        # discounts, no areas) gives its width to the item names.
+        items = [item for phase in self.plan.phases for item in phase.items]
+        self.tree.setColumnHidden(COLUMNS.index("Area"), not any(i.area for i in items))
+        self.tree.setColumnHidden(COLUMNS.index("Discount"), not any(i.discount for i in items))
+        for row in range(self.tree.topLevelItemCount()):
+            phase_row = self.tree.topLevelItem(row)
+            phase_row.setToolTip(0, phase_row.text(0))
+            for n in range(phase_row.childCount()):
+                phase_row.child(n).setToolTip(0, phase_row.child(n).text(0))
 
     def _totals_text(self) -> str:
         t = self.plan.totals

@@ -95,7 +95,7 @@ def test_tabs_load_lazily_and_enter_opens_the_record(qtbot, page, data, monkeypa
     qtbot.keyClick(page.open_plans.table, Qt.Key.Key_Return)
     assert calls == [data]
 
-    qtbot.keyClick(page, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
     assert page.tabs.currentWidget() is page.unscheduled
     wait_loaded(qtbot, page.unscheduled)
     (line,) = [page.unscheduled.model.row_at(0)]
@@ -141,7 +141,8 @@ def test_collections_call_logs_a_collections_contact_and_updates_the_line(
         return True
 
     monkeypatch.setattr("app.ui.patients.log_contact.LogContactDialog.ask", answer)
-    qtbot.keyClick(section.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(section.table, Qt.Key.Key_L, shift_ctrl)
     qtbot.waitUntil(lambda: section.model.index(0, 7).data() != "Not contacted", timeout=10_000)
     with clinic.db.uow() as s:
         entry = s.scalars(select(CommunicationEntry)).one()
@@ -149,7 +150,7 @@ def test_collections_call_logs_a_collections_contact_and_updates_the_line(
 
 
 def test_close_out_shows_the_difference_live_and_saves(qtbot, page, clinic):
-    qtbot.keyClick(page, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page, Qt.Key.Key_5, Qt.KeyboardModifier.AltModifier)
     section = page.today
     wait_loaded(qtbot, section)
     assert section.model.rowCount() == 1
