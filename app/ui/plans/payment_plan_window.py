@@ -12,7 +12,7 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
-from PySide6.QtCore import QDate, QLocale, Qt, Signal
+from PySide6.QtCore import QDate, QLocale, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -337,18 +337,28 @@ class PaymentPlanWindow(QWidget):
         self.cancel_plan_button = QPushButton("Cancel &plan…", self)
         self.cancel_plan_button.setObjectName("cancelPlanButton")
         self.cancel_plan_button.setToolTip("Stop this plan, with a reason")
+        self.down_payment_button = QPushButton("Take &down payment…", self)
+        self.down_payment_button.setObjectName("takeDownPaymentButton")
+        self.down_payment_button.setToolTip("Record the down payment the patient pays at signing")
         self.close_button = QPushButton("Close", self)
         buttons.addWidget(self.cancel_plan_button)
         buttons.addStretch(1)
-        for button in (self.change_button, self.save_button, self.sign_button, self.close_button):
+        for button in (
+            self.down_payment_button,
+            self.change_button,
+            self.save_button,
+            self.sign_button,
+            self.close_button,
+        ):
             buttons.addWidget(button)
         layout.addLayout(buttons)
 
         order = [self.source, self.total, self.down, self.split, self.split_value,
                  self.frequency, self.custom_dates, self.first_due, self.apr,
                  self.late_fee_kind, self.late_fee_value, self.grace_days, self.notes,
-                 self.table, self.cancel_plan_button, self.change_button, self.save_button,
-                 self.sign_button, self.close_button]  # fmt: skip
+                 self.table, self.cancel_plan_button, self.down_payment_button,
+                 self.change_button, self.save_button, self.sign_button,
+                 self.close_button]  # fmt: skip
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
         self._update_visibility()
@@ -415,6 +425,7 @@ class PaymentPlanWindow(QWidget):
         self.sign_button.clicked.connect(self.on_sign_clicked)
         self.change_button.clicked.connect(self.on_change_clicked)
         self.cancel_plan_button.clicked.connect(self.on_cancel_plan_clicked)
+        self.down_payment_button.clicked.connect(self.on_down_payment_clicked)
         self.close_button.clicked.connect(self.close)
         self.version_picker.activated.connect(self.on_version_picked)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
@@ -479,6 +490,13 @@ class PaymentPlanWindow(QWidget):
             may_manage and status == PaymentPlanStatus.ACTIVE and not self.revising
         )
         self.cancel_plan_button.setEnabled(True)
+        self.down_payment_button.setVisible(
+            self.ctx.allows(Permission.TAKE_PAYMENTS)
+            and status == PaymentPlanStatus.ACTIVE
+            and not self.revising
+            and self.plan is not None
+            and self.plan.down_payment > 0
+        )
 
     def _editable(self) -> bool:
         return self.save_button.isVisible()
@@ -830,6 +848,24 @@ class PaymentPlanWindow(QWidget):
         self.save_button.setEnabled(False)
         self.sign_button.setEnabled(False)
         ops.run_write(work, on_success=self._on_saved, on_failure=self._on_save_failed, owner=self)
+
+    @Slot()
+    def on_down_payment_clicked(self) -> None:
+        """The down payment is paid at signing and belongs to no installment: it goes on the
+        account (the take-payment dialog, typed in and still editable)."""
+        from app.ui.plans.take_payment import TakePaymentDialog
+
+        plan = self.plan
+        if plan is None:
+            return
+        TakePaymentDialog.ask(
+            self.ctx,
+            self,
+            plan.patient_id,
+            amount=plan.down_payment,
+            note=f"Down payment, payment plan #{plan.id}",
+            to_credit=True,
+        )
 
     def _on_saved(self, plan: pp.PaymentPlanView) -> None:
         self.show_plan(plan)

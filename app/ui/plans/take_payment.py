@@ -114,6 +114,9 @@ class TakePaymentDialog(QDialog):
         parent: QWidget | None = None,
         *,
         installment_id: int | None = None,
+        amount: Decimal | None = None,
+        note: str = "",
+        to_credit: bool = False,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -202,8 +205,17 @@ class TakePaymentDialog(QDialog):
         self.setTabOrder(self.notes_edit, self.apply_combo)
         for widget in (self.amount_edit, self.method_combo, self.apply_combo):
             widget.installEventFilter(self)
+        # A payment that is already known (a plan's down payment): typed in, still editable.
+        if amount is not None:
+            from app.i18n import format_number
+
+            self.amount_edit.setText(format_number(amount, ctx.details.locale, places=2))
+        self.notes_edit.setText(note)
+        if to_credit:
+            self.apply_combo.setCurrentIndex(self.apply_combo.findData(APPLY_CREDIT))
         self._connect_signals()
         self.amount_edit.setFocus()
+        self.amount_edit.selectAll()
         self._load()
 
     def _connect_signals(self) -> None:
@@ -388,9 +400,20 @@ class TakePaymentDialog(QDialog):
         patient_id: int,
         *,
         installment_id: int | None = None,
+        amount: Decimal | None = None,
+        note: str = "",
+        to_credit: bool = False,
     ) -> PaymentResult | None:
         """Show the dialog; the recorded payment, or None when cancelled."""
-        dialog = cls(ctx, patient_id, parent, installment_id=installment_id)
+        dialog = cls(
+            ctx,
+            patient_id,
+            parent,
+            installment_id=installment_id,
+            amount=amount,
+            note=note,
+            to_credit=to_credit,
+        )
         try:
             dialog.exec()
             return dialog.result_value

@@ -270,3 +270,29 @@ def test_models_pass_the_model_tester(qtbot, qtmodeltester, owner_ctx, patient_i
     tab = make_tab(qtbot, owner_ctx, patient_id)
     qtmodeltester.check(tab.model)
     qtmodeltester.check(tab.plan_model)
+
+
+def test_a_known_amount_comes_typed_in_and_can_go_to_credit(
+    qtbot, receptionist_ctx, patient_id, account
+):
+    """A plan's down payment: amount and note filled in, applied to the account, Enter."""
+    from app.data.models import Payment
+
+    dialog = make_dialog(
+        qtbot,
+        receptionist_ctx,
+        patient_id,
+        amount=D("1234.5"),
+        note="Down payment, payment plan #7",
+        to_credit=True,
+    )
+    assert dialog.amount_edit.text() == "1,234.50"
+    assert dialog.apply_combo.currentData() == "credit"
+    assert "$1,234.50 stays on the account as credit" in dialog.preview_label.text()
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_K)
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Enter)
+    qtbot.waitUntil(lambda: dialog.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    assert paid_of(receptionist_ctx.db, account) == [D("0.00")] * 3
+    with receptionist_ctx.db.uow() as session:
+        payment = session.get(Payment, dialog.result_value.payment_id)
+        assert (payment.amount, payment.notes) == (D("1234.50"), "Down payment, payment plan #7")

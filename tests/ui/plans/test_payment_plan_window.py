@@ -375,3 +375,27 @@ def test_the_first_due_date_is_shown_in_the_clinics_format(qtbot, coordinator_ct
     window = _open(qtbot, coordinator_ctx, parent, patient_id)
     window.first_due.setDate(QDate(2027, 1, 31))
     assert window.first_due.text() == "1/31/2027"
+
+
+def test_a_signed_plan_offers_to_take_its_down_payment(
+    qtbot, coordinator_ctx, parent, patient_id, monkeypatch
+):
+    plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
+    asked = []
+    monkeypatch.setattr(
+        "app.ui.plans.take_payment.TakePaymentDialog.ask",
+        lambda ctx, parent, pid, **kwargs: asked.append((pid, kwargs)),
+    )
+    window = _open_saved(qtbot, coordinator_ctx, parent, patient_id, plan.id)
+    assert window.down_payment_button.isVisible()
+    qtbot.mouseClick(window.down_payment_button, Qt.MouseButton.LeftButton)
+    assert asked == [
+        (
+            patient_id,
+            {
+                "amount": D("200.00"),
+                "note": f"Down payment, payment plan #{plan.id}",
+                "to_credit": True,
+            },
+        )
+    ]
