@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont, QKeySequence
@@ -22,6 +23,7 @@ from app.data.models.payments import AdjustmentKind
 from app.services.payments import ADJUSTMENT_LABELS, AccountOverview, LedgerEntry, PlanLine
 from app.services.permissions import Permission
 from app.ui import ops
+from app.ui.calendar.export_dialog import PathChooser, ask_save_path
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
@@ -32,6 +34,7 @@ OWED_RED = "#b3261e"
 CREDIT_GREEN = "#1e7d32"
 SETTLED_GREY = "#374151"
 TAKE_PAYMENT_KEYS = "Ctrl+Shift+P"
+RECEIPT_FILTER = "PDF documents (*.pdf)"
 FEE_LABEL = ADJUSTMENT_LABELS[AdjustmentKind.FEE]
 
 ENTRY_LABELS = {
@@ -204,6 +207,15 @@ class AccountTab(RecordTab):
         self.adjust_button = QPushButton("Ad&justment…")
         self.adjust_button.setObjectName("adjustmentButton")
         self.adjust_button.setToolTip("Post a discount, write-off, insurance payment or fee")
+        self.receipt_button = QPushButton("Print &receipt…")
+        self.receipt_button.setObjectName("printReceiptButton")
+        self.receipt_button.setToolTip(
+            "Save the selected payment's or refund's receipt as a PDF, in the patient's language"
+        )
+        #: Asks where to save a receipt (tests answer it without a modal dialog).
+        self.choose_receipt_path: PathChooser = ask_save_path
+        self.saved_receipt: Path | None = None
+        self._select_after_load: tuple[str, int] | None = None
 
         self.model = LedgerTableModel(ctx, self)
         self.table = list_table(self.model, "ledgerTable")
@@ -245,6 +257,10 @@ class AccountTab(RecordTab):
         self.message_label.setObjectName("fieldError")
         self.message_label.setWordWrap(True)
         self.message_label.hide()
+        self.status_label = QLabel()
+        self.status_label.setObjectName("accountStatusLabel")
+        self.status_label.setWordWrap(True)
+        self.status_label.hide()
 
         top = QHBoxLayout()
         balance_box = QVBoxLayout()
@@ -255,6 +271,7 @@ class AccountTab(RecordTab):
         for button in (self.take_button, self.refund_button, self.void_button, self.adjust_button):
             bar.addWidget(button)
         bar.addStretch(1)
+        bar.addWidget(self.receipt_button)
         plans_bar = QHBoxLayout()
         plans_bar.addWidget(self.plans_title)
         plans_bar.addStretch(1)
@@ -265,6 +282,7 @@ class AccountTab(RecordTab):
         layout.addLayout(top)
         layout.addLayout(bar)
         layout.addWidget(self.message_label)
+        layout.addWidget(self.status_label)
         layout.addWidget(self.stack, 3)
         layout.addLayout(plans_bar)
         layout.addWidget(self.plans_stack, 1)
@@ -274,6 +292,7 @@ class AccountTab(RecordTab):
         for button in (self.refund_button, self.void_button, self.adjust_button):
             button.setVisible(may_correct)
         self.new_plan_button.setVisible(ctx.allows(Permission.MANAGE_PLANS))
+        self.receipt_button.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
         self._connect_signals()
         self._update_buttons()
         self.reload()
@@ -283,6 +302,7 @@ class AccountTab(RecordTab):
         self.refund_button.clicked.connect(self.on_refund_clicked)
         self.void_button.clicked.connect(self.on_void_clicked)
         self.adjust_button.clicked.connect(self.on_adjust_clicked)
+        self.receipt_button.clicked.connect(self.on_receipt_clicked)
         self.open_plan_button.clicked.connect(self.on_open_plan_clicked)
         self.new_plan_button.clicked.connect(self.on_new_plan_clicked)
         self.plan_table.doubleClicked.connect(lambda _index: self.on_open_plan_clicked())
@@ -336,7 +356,10 @@ class AccountTab(RecordTab):
         self.model.set_rows(rows)
         if rows:
             self.stack.setCurrentWidget(self.table)
-            if selected is not None:
+            if self._select_after_load is not None:
+                self.select_entry(*self._select_after_load)
+                self._select_after_load = None
+            elif selected is not None:
                 self.select_entry(selected.entry.entry_type, selected.entry.entry_id)
             else:
                 self.table.scrollToBottom()
@@ -380,6 +403,9 @@ class AccountTab(RecordTab):
             entry is not None and entry.entry_type != "charge" and not entry.voided
         )
         self.open_plan_button.setEnabled(self.selected_plan() is not None)
+        self.receipt_button.setEnabled(
+            entry is not None and entry.entry_type in ("payment", "refund")
+        )
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -387,7 +413,63 @@ class AccountTab(RecordTab):
     def on_take_clicked(self) -> None:
         from app.ui.plans.take_payment import TakePaymentDialog
 
-        TakePaymentDialog.ask(self.ctx, self, self.patient_id)
+        result = TakePaymentDialog.ask(self.ctx, self, self.patient_id)
+        if result is not None and self.ctx.allows(Permission.PRINT_DOCUMENTS):
+            self.offer_receipt(result.payment_id)
+
+    def offer_receipt(self, payment_id: int) -> None:
+        """Right after a payment: select it (once the ledger reloads) so Print receipt… is one
+        click or Enter away, and say so."""
+        from app.documents.receipt import receipt_number
+
+        self._select_after_load = ("payment", payment_id)
+        self.select_entry("payment", payment_id)
+        self._show_status(
+            f"Payment recorded as receipt {receipt_number(payment_id)}. "
+            "Use “Print receipt…” to give the patient a copy."
+        )
+        self.receipt_button.setFocus()
+
+    def _show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.show()
+
+    @Slot()
+    def on_receipt_clicked(self) -> None:
+        from app.services.receipts import receipt_filename, receipt_pdf
+        from app.ui.calendar.export_dialog import write_file
+
+        row = self.selected()
+        if row is None or row.entry.entry_type not in ("payment", "refund"):
+            return
+        payment_id = row.entry.entry_id
+        path = self.choose_receipt_path(
+            self, Path.home() / receipt_filename(payment_id), RECEIPT_FILTER
+        )
+        if path is None:
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def work() -> Path:
+            # The service audits the print; the file is written all or nothing.
+            write_file(path, receipt_pdf(db, actor, payment_id))
+            return path
+
+        self.receipt_button.setEnabled(False)
+        ops.run_write(
+            work, on_success=self.on_receipt_saved, on_failure=self.on_receipt_failed, owner=self
+        )
+
+    def on_receipt_saved(self, path: Path) -> None:
+        self.saved_receipt = path
+        self.message_label.hide()
+        self._update_buttons()
+        self._show_status(f"✓ Receipt saved to {path}")
+        self.ctx.bus.publish(Changes(audit=True))
+
+    def on_receipt_failed(self, exc: BaseException) -> None:
+        self._update_buttons()
+        self._show_error(exc)
 
     @Slot()
     def on_refund_clicked(self) -> None:

@@ -296,3 +296,53 @@ def test_a_known_amount_comes_typed_in_and_can_go_to_credit(
     with receptionist_ctx.db.uow() as session:
         payment = session.get(Payment, dialog.result_value.payment_id)
         assert (payment.amount, payment.notes) == (D("1234.50"), "Down payment, payment plan #7")
+
+
+def test_print_receipt_saves_the_selected_payments_pdf(
+    qtbot, receptionist_ctx, patient_id, account, tmp_path, monkeypatch
+):
+    """Take a payment: the tab offers its receipt; Print receipt… saves the PDF, audited."""
+    from sqlalchemy import select
+
+    from app.data.models import AuditEntry
+    from app.ui.changes import Changes
+    from tests.documents.pdfread import pdf_pages_text
+
+    def take(cls, ctx, parent, pid, **kwargs):
+        # What the dialog does on Enter: record, then tell the open views.
+        result = payments.record_payment(ctx.db, ctx.actor, pid, PaymentInput(D("150.00"), "cash"))
+        ctx.bus.publish(Changes(payments=True))
+        return result
+
+    monkeypatch.setattr(TakePaymentDialog, "ask", classmethod(take))
+    tab = make_tab(qtbot, receptionist_ctx, patient_id)
+    assert tab.receipt_button.isVisible() and not tab.receipt_button.isEnabled()
+    tab.table.selectRow(0)  # a charge has no receipt
+    assert not tab.receipt_button.isEnabled()
+
+    qtbot.mouseClick(tab.take_button, Qt.MouseButton.LeftButton)
+    assert "Payment recorded as receipt R-" in tab.status_label.text()
+    # The new payment comes selected once the ledger reloads: one click prints its receipt.
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.receipt_button.isEnabled(), timeout=10_000)
+    payment = tab.selected().entry
+    assert payment.entry_type == "payment"
+
+    asked: list[str] = []
+
+    def choose(parent, suggested, file_filter):
+        asked.append(suggested.name)
+        return tmp_path / "receipt.pdf"
+
+    tab.choose_receipt_path = choose
+    qtbot.mouseClick(tab.receipt_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.saved_receipt is not None, timeout=10_000)
+    number = f"R-{payment.entry_id:06d}"
+    assert asked == [f"Receipt {number}.pdf"]
+    assert tab.status_label.text() == f"✓ Receipt saved to {tmp_path / 'receipt.pdf'}"
+    (page,) = pdf_pages_text((tmp_path / "receipt.pdf").read_bytes())
+    assert f"Receipt {number}" in page and "Zoë Nguyễn" in page
+    assert "Installment 1 of payment plan" in page and "Balance due $150.00" in page
+    with receptionist_ctx.db.uow() as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert (entry.action, entry.entity_id) == ("print", payment.entry_id)
