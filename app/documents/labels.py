@@ -101,6 +101,45 @@ SPANISH: dict[str, str] = {
     "Date stored": "Guardada el",
     "Stored by": "Guardada por",
     "Place": "Lugar",
+    # --- the payment receipt ---
+    "Cash": "Efectivo",
+    "Card": "Tarjeta",
+    "Cheque": "Cheque",
+    "Bank transfer": "Transferencia bancaria",
+    "Financing company": "Financiera",
+    "Insurance": "Seguro",
+    "VOID — %(reason)s": "ANULADO — %(reason)s",
+    "Voided %(when)s by %(who)s": "Anulado el %(when)s por %(who)s",
+    "This receipt is void: the money on it does not count.": (
+        "Este recibo está anulado: el importe que figura en él no cuenta."
+    ),
+    "Refunded": "Reembolsado",
+    "Received": "Recibido",
+    "Refunded by": "Reembolsado por",
+    "Received by": "Recibido por",
+    "Amount": "Importe",
+    "Method": "Forma de pago",
+    "Reference": "Referencia",
+    "Reason": "Motivo",
+    "Note": "Nota",
+    "Installment %(n)s of payment plan #%(plan)s": "Cuota %(n)s del plan de pagos n.º %(plan)s",
+    "Charge": "Cargo",
+    "Account credit": "Saldo a favor en la cuenta",
+    "Refunded %(when)s, receipt %(number)s": "Reembolsado el %(when)s, recibo %(number)s",
+    "Refunded, receipt %(number)s": "Reembolsado, recibo %(number)s",
+    "Refund of receipt %(number)s": "Reembolso del recibo %(number)s",
+    "Description": "Concepto",
+    "Total": "Total",
+    "Credit on account": "Saldo a favor",
+    "Balance due": "Saldo pendiente",
+    "Account balance as of %(when)s": "Saldo de la cuenta a %(when)s",
+    "Account balance": "Saldo de la cuenta",
+    "Refund receipt": "Recibo de reembolso",
+    "Receipt": "Recibo",
+    "Refund": "Reembolso",
+    "What this payment paid": "A qué se aplicó este pago",
+    "Thank you for your payment.": "Gracias por su pago.",
+    "Receipt %(number)s": "Recibo %(number)s",
     # --- the day sheet ---
     "%(h)s h %(m)s min": "%(h)s h %(m)s min",
     "%(h)s h": "%(h)s h",
@@ -125,6 +164,80 @@ SPANISH: dict[str, str] = {
     "Day totals": "Totales del día",
     "Day sheet": "Hoja del día",
     "Appointments of %(provider)s": "Citas de %(provider)s",
+    # --- the treatment-plan handout ---
+    "Option %(letter)s": "Opción %(letter)s",
+    "Your treatment plan": "Su plan de tratamiento",
+    "Your treatment options": "Sus opciones de tratamiento",
+    "Treatment": "Tratamiento",
+    "Phases": "Fases",
+    "Treatment items": "Tratamientos incluidos",
+    "Fees": "Honorarios",
+    "Discounts": "Descuentos",
+    "Insurance estimate": "Estimación del seguro",
+    "You pay": "Usted paga",
+    "Your options side by side": "Sus opciones, una al lado de la otra",
+    "We talked about more than one way to treat you. Each option is explained in detail on "
+    "the pages that follow.": (
+        "Hablamos de más de una forma de tratarle. Cada opción se explica en detalle en las "
+        "páginas siguientes."
+    ),
+    "Visits:": "Visitas:",
+    "To be scheduled. We will call you to book.": (
+        "Por programar. Le llamaremos para reservar la cita."
+    ),
+    "done": "realizada",
+    "Area": "Zona",
+    "Qty": "Cant.",
+    "Fee": "Honorario",
+    "Discount": "Descuento",
+    "Phase total": "Total de la fase",
+    "Total for %(option)s": "Total de la %(option)s",
+    "Total for this plan": "Total de este plan",
+    "Your provider: %(name)s": "Su profesional: %(name)s",
+    "Phase %(n)s: %(title)s": "Fase %(n)s: %(title)s",
+    "No treatment in this phase.": "Esta fase no incluye tratamientos.",
+    "Your payment plan": "Su plan de pagos",
+    "These are the terms you signed.": "Estas son las condiciones que usted firmó.",
+    "These terms are a proposal until you sign the payment plan agreement.": (
+        "Estas condiciones son una propuesta hasta que firme el acuerdo del plan de pagos."
+    ),
+    "Down payment": "Pago inicial",
+    "Amount financed": "Importe financiado",
+    "Annual percentage rate (APR)": "Tasa de porcentaje anual (APR)",
+    "Finance charge (interest)": "Cargo financiero (intereses)",
+    "Total of payments": "Total de los pagos",
+    "Payment": "Pago",
+    "Due date": "Fecha de vencimiento",
+    "Total of installments": "Total de las cuotas",
+    "Next steps": "Próximos pasos",
+    "Thank you for choosing your treatment with us. Keep this copy of what you agreed.": (
+        "Gracias por elegir su tratamiento con nosotros. Guarde esta copia de lo que aceptó."
+    ),
+    "We will call you to book any visits still to be scheduled.": (
+        "Le llamaremos para reservar las visitas que falten por programar."
+    ),
+    "Ask us about a payment plan if you would like to spread the cost.": (
+        "Pregúntenos por un plan de pagos si desea repartir el coste."
+    ),
+    "Take this handout home and read it at your own pace.": (
+        "Llévese este documento a casa y léalo con calma."
+    ),
+    "When you are ready, tell us which treatment you choose so we can book your visits.": (
+        "Cuando esté listo, díganos qué tratamiento elige para reservar sus visitas."
+    ),
+    "Insurance amounts are estimates: your insurer decides what it pays, and you pay the "
+    "difference.": (
+        "Los importes del seguro son estimaciones: su aseguradora decide cuánto paga y usted "
+        "paga la diferencia."
+    ),
+    "Questions? We are here to help": "¿Tiene preguntas? Estamos para ayudarle",
+    "Accepted on %(date)s": "Aceptado el %(date)s",
+    "Prepared for %(name)s on %(date)s": "Preparado para %(name)s el %(date)s",
+    "This handout explains the treatment we recommend, in the order we plan to do it, and "
+    "what it costs. Amounts are in %(currency)s.": (
+        "Este documento explica el tratamiento que le recomendamos, en el orden en que "
+        "pensamos realizarlo, y lo que cuesta. Los importes están en %(currency)s."
+    ),
 }
 
 _BUILTIN: dict[str, dict[str, str]] = {"es": SPANISH}

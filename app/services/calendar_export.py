@@ -23,7 +23,6 @@ from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Room, Service
-from app.documents.common import ClinicLetterhead
 from app.documents.day_sheet import (
     DaySheet,
     DaySheetRow,
@@ -38,6 +37,7 @@ from app.services.balances import patient_balance
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients import display_phone
 from app.services.permissions import Permission
+from app.services.printing import clinic_letterhead
 from app.services.uow import unit_of_work
 
 __all__ = [
@@ -204,21 +204,6 @@ def _appointments(session: Session, provider_id: int, starts: datetime, ends: da
     return session.execute(query).all()
 
 
-def _letterhead(settings: ClinicSettings) -> ClinicLetterhead:
-    city_line = " ".join(p for p in (settings.city, settings.region, settings.postal_code) if p)
-    return ClinicLetterhead(
-        name=settings.name,
-        address_lines=(settings.address_line1, settings.address_line2, city_line),
-        phone=settings.phone,
-        email=settings.email,
-        logo_png=settings.logo_png,
-        privacy_line=settings.privacy_line,
-        paper_size=settings.paper_size,  # type: ignore[arg-type]
-        locale=settings.locale,
-        timezone=settings.timezone,
-    )
-
-
 def _patient_phone(patient: Patient) -> str:
     return display_phone(patient.mobile_phone or patient.home_phone or patient.work_phone)
 
@@ -276,7 +261,7 @@ def _day_sheet(session: Session, provider_id: int, day: date) -> DaySheet:
         balances_due=sum((b for b in balances.values() if b > 0), Decimal("0.00")),
     )
     sheet = DaySheet(
-        letterhead=_letterhead(settings),
+        letterhead=clinic_letterhead(settings),
         provider_name=", ".join(
             part for part in (provider_display_name(provider), provider.credentials) if part
         ),

@@ -81,16 +81,8 @@ def _line(session: Session, doc: StoredDocument) -> DocumentLine:
     )
 
 
-def add_document(
-    db: Database,
-    actor: Actor,
-    patient_id: int,
-    filename: str,
-    content: bytes,
-    kind: str = "scan",
-) -> DocumentLine:
-    """Store a PDF/PNG/JPEG in the patient's record; anything else or too large is refused."""
-    permissions.require(actor, Permission.EDIT_PATIENTS)
+def _checked(filename: str, content: bytes, kind: str) -> tuple[str, bytes, str]:
+    """The clean file name, the bytes and their real type; refuses what cannot be stored."""
     name = _clean_filename(filename)
     if kind not in {k.value for k in DocumentKind}:
         raise ValidationError(f"“{kind}” is not a kind of document CareDesk knows.", "kind")
@@ -112,21 +104,52 @@ def add_document(
             "only those can be stored.",
             field="content",
         )
+    return name, content, mime
+
+
+def add_document_in(
+    session: Session,
+    actor: Actor | None,
+    patient_id: int,
+    filename: str,
+    content: bytes,
+    kind: str = "scan",
+) -> DocumentLine:
+    """Store a document inside the caller's unit of work (same checks as :func:`add_document`).
+
+    For services that keep a document as part of a larger change (the handout frozen when
+    a plan is accepted): both are written, or neither.  The caller checks permissions.
+    """
+    name, content, mime = _checked(filename, content, kind)
+    patient_or_error(session, patient_id)
+    doc = StoredDocument(
+        patient_id=patient_id,
+        kind=kind,
+        filename=name,
+        mime_type=mime,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size_bytes=len(content),
+        created_by_id=actor.staff_id if actor is not None else None,
+    )
+    session.add(doc)
+    session.flush()
+    return _line(session, doc)
+
+
+def add_document(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    filename: str,
+    content: bytes,
+    kind: str = "scan",
+) -> DocumentLine:
+    """Store a PDF/PNG/JPEG in the patient's record; anything else or too large is refused."""
+    permissions.require(actor, Permission.EDIT_PATIENTS)
+    _checked(filename, content, kind)
     with unit_of_work(db, actor) as session:
-        patient_or_error(session, patient_id)
-        doc = StoredDocument(
-            patient_id=patient_id,
-            kind=kind,
-            filename=name,
-            mime_type=mime,
-            content=content,
-            sha256=hashlib.sha256(content).hexdigest(),
-            size_bytes=len(content),
-            created_by_id=actor.staff_id,
-        )
-        session.add(doc)
-        session.flush()
-        return _line(session, doc)
+        return add_document_in(session, actor, patient_id, filename, content, kind)
 
 
 def list_documents(db: Database, actor: Actor, patient_id: int) -> list[DocumentLine]:

@@ -992,6 +992,10 @@ def accept_plan(
         for other in _group_members(session, plan):
             if other.id != plan.id and other.status in EDITABLE:
                 _decline(other, f"Chose {label}"[:200], now)
+        # The patient's copy of what they accepted, frozen with the decision (same transaction).
+        from app.services.plan_handouts import store_accepted_handout
+
+        store_accepted_handout(session, actor, plan, now)
         return _finish(session, plan)
 
 

@@ -419,6 +419,7 @@ class TreatmentPlanEditor(QWidget):
         self.splitter.setChildrenCollapsible(False)
 
         self.buttons: dict[str, QPushButton] = {}
+        self._handout_dir = None
         bar = QHBoxLayout()
         for key, text, keys in (
             ("new", "&New plan", "Ctrl+N"),
@@ -432,6 +433,7 @@ class TreatmentPlanEditor(QWidget):
             ("alternative", "Add al&ternative", "Ctrl+Shift+T"),
             ("schedule", "&Schedule phase…", "Ctrl+Shift+S"),
             ("payment", "Pa&yment plan…", "Ctrl+Shift+Y"),
+            ("handout", "Print &handout…", "Ctrl+Shift+H"),
         ):
             button = QPushButton(text)
             button.setObjectName(f"{key}Button")
@@ -466,6 +468,7 @@ class TreatmentPlanEditor(QWidget):
     def _connect_signals(self) -> None:
         b = self.buttons
         b["new"].clicked.connect(self.on_new_clicked)
+        b["handout"].clicked.connect(self.on_handout_clicked)
         b["phase"].clicked.connect(self.on_phase_clicked)
         b["item"].clicked.connect(self.on_item_clicked)
         b["edit"].clicked.connect(self.on_edit_clicked)
@@ -581,6 +584,9 @@ class TreatmentPlanEditor(QWidget):
             and agreed
             and any(i.status == "accepted" for p in plan.phases for i in p.items),
             "payment": manage and agreed,
+            "handout": self.ctx.allows(Permission.PRINT_DOCUMENTS)
+            and plan is not None
+            and any(p.items for p in plan.phases),
         }
         for key, button in self.buttons.items():
             button.setEnabled(bool(enabled[key]))
@@ -617,6 +623,80 @@ class TreatmentPlanEditor(QWidget):
             self.ctx.bus.publish(Changes(plans=True))
 
         ops.run_write(fn, on_success=done, on_failure=self._on_failure, owner=self)
+
+    def open_external(self, url) -> bool:
+        from PySide6.QtGui import QDesktopServices
+
+        return QDesktopServices.openUrl(url)
+
+    def _handout_folder(self):
+        from PySide6.QtCore import QDir, QTemporaryDir
+
+        if self._handout_dir is None:
+            temp = QTemporaryDir(QDir.temp().filePath("caredesk-XXXXXX"))
+            if not temp.isValid():
+                raise OSError("no private temporary folder")
+            # The private copy goes with the editor (the record window closing).
+            self.destroyed.connect(lambda *_: temp.remove())
+            self._handout_dir = temp
+        return self._handout_dir
+
+    def show_handout(self, filename: str, content: bytes) -> None:
+        """Open the handout in the PDF viewer (private temp copy), to print from there."""
+        import os
+        from pathlib import Path
+
+        from PySide6.QtCore import QUrl
+
+        from app.ui.patients.documents_tab import safe_filename
+
+        try:
+            path = Path(self._handout_folder().path()) / safe_filename(filename)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(content)
+        except OSError:
+            show_warning(
+                self,
+                "CareDesk could not prepare the handout for the viewer "
+                "(the temporary folder is not writable).",
+            )
+            return
+        if not self.open_external(QUrl.fromLocalFile(str(path))):
+            show_warning(
+                self,
+                "No program on this computer opens PDF files. The accepted handout is kept "
+                "in the patient's Documents, where “Save a copy…” can export it.",
+            )
+
+    @Slot()
+    def on_handout_clicked(self) -> None:
+        """An accepted plan reprints the copy frozen at acceptance; others print as they are."""
+        from app.services import plan_handouts
+
+        plan = self.current_plan()
+        if plan is None:
+            return
+        db, actor, plan_id = self.ctx.db, self.ctx.actor, plan.id
+        agreed = plan.status in tp.AGREED
+        title = plan.title
+
+        def fetch() -> tuple[str, bytes]:
+            if agreed:
+                stored = plan_handouts.accepted_handout(db, actor, plan_id, purpose="print")
+                if stored is not None:
+                    line, content = stored
+                    return line.filename, content
+            return f"Treatment plan handout - {title}.pdf", plan_handouts.plan_handout_pdf(
+                db, actor, plan_id
+            )
+
+        ops.run_write(
+            fetch,
+            on_success=lambda result: self.show_handout(*result),
+            on_failure=self._on_failure,
+            owner=self,
+        )
 
     @Slot()
     def on_new_clicked(self) -> None:

@@ -119,3 +119,39 @@ def test_two_options_side_by_side(qtbot, coordinator_ctx, patient_id, services, 
     )
     assert editor.current_plan_id == b.id
     editor.grab().save(str(tmp_path / "options.png"))
+
+
+def test_print_handout_opens_the_frozen_copy_of_an_accepted_plan(
+    qtbot, coordinator_ctx, patient_id, services, monkeypatch
+):
+    from app.services import plan_handouts
+
+    exam, _implant = services
+    db, actor = coordinator_ctx.db, coordinator_ctx.actor
+    plan = tp.create_plan(db, actor, patient_id, "Check-up")
+    plan = tp.add_phase(db, actor, plan.id, plan.version, "Exam")
+    editor = _editor(qtbot, coordinator_ctx, patient_id)
+    assert not editor.buttons["handout"].isEnabled()  # nothing to print yet
+    plan = tp.add_item(db, actor, plan.phases[0].id, plan.version, service_id=exam)
+    editor.reload(plan.id)
+    _settle(qtbot)
+    opened: list[bytes] = []
+    from pathlib import Path
+
+    monkeypatch.setattr(
+        editor,
+        "open_external",
+        lambda url: opened.append(Path(url.toLocalFile()).read_bytes()) or True,
+    )
+    qtbot.mouseClick(editor.buttons["handout"], Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    assert len(opened) == 1 and opened[0].startswith(b"%PDF-")  # the live draft
+
+    plan = tp.present_plan(db, actor, plan.id, plan.version)
+    tp.accept_plan(db, actor, plan.id, plan.version)
+    editor.reload(plan.id)
+    _settle(qtbot)
+    qtbot.mouseClick(editor.buttons["handout"], Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    _line, frozen = plan_handouts.accepted_handout(db, actor, plan.id)
+    assert opened[1] == frozen

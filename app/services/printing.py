@@ -1,0 +1,60 @@
+"""What every printed document's data shares: the clinic's letterhead, the patient banner
+and the locale the document is written in — one place, so a receipt, a handout and a day
+sheet look alike and speak the patient's language the same way."""
+
+from __future__ import annotations
+
+from babel import Locale, UnknownLocaleError
+
+from app.data.models.clinic import ClinicSettings
+from app.data.models.patients import Patient
+from app.documents.common import ClinicLetterhead, PatientBanner
+
+#: Languages patient documents are printed in (``Patient.preferred_language`` values).
+DOCUMENT_LANGUAGES = ("en", "es")
+#: Where a language is usually written when the clinic's own country has no such locale.
+_USUAL_TERRITORY = {"en": "US", "es": "US"}
+
+
+def clinic_letterhead(settings: ClinicSettings) -> ClinicLetterhead:
+    """The clinic's name, address, phone, logo and privacy line, as Settings holds them."""
+    city_line = " ".join(p for p in (settings.city, settings.region, settings.postal_code) if p)
+    return ClinicLetterhead(
+        name=settings.name,
+        address_lines=(settings.address_line1, settings.address_line2, city_line),
+        phone=settings.phone,
+        email=settings.email,
+        logo_png=settings.logo_png,
+        privacy_line=settings.privacy_line,
+        paper_size=settings.paper_size,  # type: ignore[arg-type]
+        locale=settings.locale,
+        timezone=settings.timezone,
+    )
+
+
+def patient_banner(patient: Patient) -> PatientBanner:
+    """Name, date of birth and chart number: on every page, so a loose page finds its patient."""
+    name = " ".join(p for p in (patient.first_name, patient.last_name) if p)
+    return PatientBanner(
+        name=name, date_of_birth=patient.date_of_birth, chart_number=patient.chart_number
+    )
+
+
+def document_locale(clinic_locale: str, language: str | None) -> str:
+    """The locale a document is written in: the patient's language with the clinic's region
+    when Babel knows that pair ("es" in an en_US clinic → es_US: Spanish words, "$1,234.56"),
+    else the language's usual region; a language CareDesk does not print in → English."""
+    language = (language or "en").split("_")[0].split("-")[0].lower()
+    if language not in DOCUMENT_LANGUAGES:
+        language = "en"
+    clinic = Locale.parse(clinic_locale.replace("-", "_"))
+    if clinic.language == language:
+        return str(clinic)
+    for territory in (clinic.territory, _USUAL_TERRITORY[language]):
+        if not territory:
+            continue
+        try:
+            return str(Locale.parse(f"{language}_{territory}"))
+        except (UnknownLocaleError, ValueError):
+            continue
+    return language
