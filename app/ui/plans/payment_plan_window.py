@@ -407,10 +407,21 @@ class PaymentPlanWindow(QWidget):
         header = self.table.horizontalHeader()
         # Money columns share the width evenly so the figures line up under their titles;
         # "#", the due date and the state take what their text needs.
+        # Their widths come from the widest text they can hold, measured once: sizing them
+        # to their contents would measure every row on every keystroke's preview.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        metrics = self.table.fontMetrics()
+        widest = {
+            "#": "000",
+            "Due": format_date(date(2027, 9, 30), self._locale()),
+            "State": "partly paid, cancelled",
+        }
         for column, title in enumerate(c.title for c in self.model.columns):
-            if title in ("#", "Due", "State"):
-                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+            if title in widest:
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+                width = max(metrics.horizontalAdvance(widest[title]),
+                            metrics.horizontalAdvance(title))  # fmt: skip
+                header.resizeSection(column, width + 24)
         header.setStretchLastSection(False)
 
     def _connect_signals(self) -> None:
