@@ -17,6 +17,16 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+#: ``caredesk print DOCUMENT`` → the option naming the row it prints.  Intake forms and
+#: consent forms join here (with ``--template NAME``) when their services land.
+PRINT_ROW_OPTION = {
+    "receipt": "payment",
+    "plan": "plan",
+    "agreement": "plan",
+    "referral": "referral",
+}
+PRINTABLE_DOCUMENTS = tuple(PRINT_ROW_OPTION)
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -157,6 +167,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quote.add_argument("--currency", default="USD", metavar="CODE", help="currency (USD)")
     quote.add_argument("--json", action="store_true", help="print one JSON object")
+
+    printer = commands.add_parser(
+        "print",
+        help="print one patient document to a PDF",
+        description="Write one of a patient's documents to a PDF: a payment receipt "
+        "(--payment), a treatment-plan handout (--plan: the treatment plan), a payment plan "
+        "agreement (--plan: the payment plan) or a referral letter (--referral). Documents "
+        "print in the patient's preferred language (a referral letter, read by the "
+        "specialist, in the clinic's) unless --lang says otherwise. An existing file is "
+        "never overwritten. The print is recorded in the audit trail.",
+    )
+    printer.add_argument(
+        "document",
+        choices=PRINTABLE_DOCUMENTS,
+        metavar="DOCUMENT",
+        help=" | ".join(PRINTABLE_DOCUMENTS),
+    )
+    printer.add_argument("--patient", required=True, type=_positive_int, metavar="ID")
+    printer.add_argument("--payment", type=_positive_int, metavar="ID", help="receipt: the payment")
+    printer.add_argument(
+        "--plan",
+        type=_positive_int,
+        metavar="ID",
+        help="plan: the treatment plan; agreement: the payment plan",
+    )
+    printer.add_argument("--referral", type=_positive_int, metavar="ID", help="the referral")
+    printer.add_argument(
+        "--lang", metavar="LANG", help="en or es (default: the patient's language)"
+    )
+    printer.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
+    printer.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
     return parser
 
 
@@ -458,6 +499,66 @@ def _cmd_plans(args) -> int:
     return EXIT_OK
 
 
+def _print_row(args) -> int:
+    """The id of the row ``args.document`` prints; every other row option is refused."""
+    wanted = PRINT_ROW_OPTION[args.document]
+    for option in ("payment", "plan", "referral"):
+        if option != wanted and getattr(args, option) is not None:
+            raise _UsageError(f"--{option} does not apply to print {args.document}")
+    row = getattr(args, wanted)
+    if row is None:
+        raise _UsageError(f"print {args.document} needs --{wanted} ID")
+    return row
+
+
+def _print_language(text: str | None) -> str | None:
+    from app.services.printing import DOCUMENT_LANGUAGES
+
+    if text is None:
+        return None
+    language = text.strip().lower()
+    if language not in DOCUMENT_LANGUAGES:
+        choices = " or ".join(DOCUMENT_LANGUAGES)
+        raise _UsageError(f"--lang must be {choices}, not “{text}”")
+    return language
+
+
+def _cmd_print(args) -> int:
+    from app.services.agreements import system_agreement_pdf
+    from app.services.errors import NotFoundError, ValidationError
+    from app.services.plan_handouts import system_plan_handout_pdf
+    from app.services.receipts import system_receipt_pdf
+    from app.services.referral_letters import system_referral_letter_pdf
+
+    printers = {
+        "receipt": system_receipt_pdf,
+        "plan": system_plan_handout_pdf,
+        "agreement": system_agreement_pdf,
+        "referral": system_referral_letter_pdf,
+    }
+    try:
+        row = _print_row(args)
+        language = _print_language(args.lang)
+        _check_writable(args.out)
+        if args.out.exists():
+            raise _UsageError(f"{args.out} already exists; choose another file name")
+        path = _database_path(args)
+        if path is None:
+            return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
+        clinic = _open_for_cli(path)
+        try:
+            data = printers[args.document](clinic.db, args.patient, row, language=language)
+        finally:
+            clinic.db.close()
+        if args.out.exists():  # written by someone else meanwhile
+            raise _UsageError(f"{args.out} already exists; choose another file name")
+        _write_file(args.out, data)
+    except (_UsageError, ValidationError, NotFoundError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    _say(f"Wrote {args.out}")
+    return EXIT_OK
+
+
 class _ProgressBar:
     """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
 
@@ -514,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_calendar(args)
         if args.command == "plans":
             return _cmd_plans(args)
+        if args.command == "print":
+            return _cmd_print(args)
     except CareDeskError as error:
         return _fail(str(error))
     except KeyboardInterrupt:

@@ -240,18 +240,42 @@ def plan_handout_data(
         handout = handout_in(session, plan_id, language=language)
         plan = session.get(TreatmentPlan, plan_id)
         assert plan is not None
-        record(
-            session,
-            AuditAction.PRINT,
-            entity="treatment_plans",
-            entity_id=plan_id,
-            patient_id=plan.patient_id,
-            detail=(
-                f"treatment plan handout ({handout.locale}): {len(handout.options)} option(s), "
-                f"{_item_count(handout)} item(s)"
-            ),
-        )
+        _audit_print(session, plan, handout)
         return handout
+
+
+def _audit_print(session: Session, plan: TreatmentPlan, handout: PlanHandout) -> None:
+    record(
+        session,
+        AuditAction.PRINT,
+        entity="treatment_plans",
+        entity_id=plan.id,
+        patient_id=plan.patient_id,
+        detail=(
+            f"treatment plan handout ({handout.locale}): {len(handout.options)} option(s), "
+            f"{_item_count(handout)} item(s)"
+        ),
+    )
+
+
+def system_plan_handout_pdf(
+    db: Database, patient_id: int, plan_id: int, *, language: str | None = None
+) -> bytes:
+    """The handout for ``caredesk print plan``: audited as the system; a plan of another
+    patient is refused."""
+    from app.data.models.patients import Patient
+
+    with unit_of_work(db, None) as session:
+        if session.get(Patient, patient_id) is None:
+            raise NotFoundError(f"No patient has id {patient_id}.")
+        plan = session.get(TreatmentPlan, plan_id)
+        if plan is None:
+            raise NotFoundError(f"No treatment plan has id {plan_id}.")
+        if plan.patient_id != patient_id:
+            raise NotFoundError(f"Treatment plan #{plan_id} belongs to another patient.")
+        handout = handout_in(session, plan_id, language=language)
+        _audit_print(session, plan, handout)
+    return build_plan_handout(handout)
 
 
 def plan_handout_pdf(

@@ -37,6 +37,7 @@ __all__ = [
     "receipt_filename",
     "receipt_number",
     "receipt_pdf",
+    "system_receipt_pdf",
 ]
 
 ZERO = Decimal("0.00")
@@ -172,6 +173,23 @@ def receipt_pdf(
 ) -> bytes:
     """The receipt as PDF bytes (audited as a print)."""
     return build_receipt(receipt_data(db, actor, payment_id, language=language))
+
+
+def system_receipt_pdf(
+    db: Database, patient_id: int, payment_id: int, *, language: str | None = None
+) -> bytes:
+    """The receipt for ``caredesk print``: nobody is signed in, so the print is audited as
+    the system; a payment of another patient is refused (the command names both)."""
+    with unit_of_work(db, None) as session:
+        if session.get(Patient, patient_id) is None:
+            raise NotFoundError(f"No patient has id {patient_id}.")
+        payment = session.get(Payment, payment_id)
+        if payment is None:
+            raise NotFoundError(f"No payment has id {payment_id}.")
+        if payment.patient_id != patient_id:
+            raise NotFoundError(f"Payment #{payment_id} belongs to another patient.")
+        receipt = _receipt(session, payment_id, language, utc_now())
+    return build_receipt(receipt)
 
 
 def receipt_filename(payment_id: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from PySide6.QtCore import QDate, QLocale, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -43,12 +44,14 @@ from app.services.installments import (
 )
 from app.services.permissions import Permission
 from app.ui import ops
+from app.ui.calendar.export_dialog import PathChooser, ask_save_path
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
 
+AGREEMENT_FILTER = "PDF documents (*.pdf)"
 FREQUENCIES = [
     (Frequency.MONTHLY, "Monthly"),
     (Frequency.BIWEEKLY, "Every two weeks"),
@@ -340,10 +343,24 @@ class PaymentPlanWindow(QWidget):
         self.down_payment_button = QPushButton("Take &down payment…", self)
         self.down_payment_button.setObjectName("takeDownPaymentButton")
         self.down_payment_button.setToolTip("Record the down payment the patient pays at signing")
+        self.agreement_button = QPushButton("Print &agreement…", self)
+        self.agreement_button.setObjectName("printAgreementButton")
+        self.agreement_button.setToolTip(
+            "Save this plan's agreement (terms, schedule, late fees, signature lines) as a PDF, "
+            "in the patient's language"
+        )
+        #: Asks where to save the agreement (tests answer it without a modal dialog).
+        self.choose_agreement_path: PathChooser = ask_save_path
+        self.saved_agreement: Path | None = None
+        self.agreement_status = QLabel(self)
+        self.agreement_status.setObjectName("agreementStatus")
+        self.agreement_status.hide()
         self.close_button = QPushButton("Close", self)
         buttons.addWidget(self.cancel_plan_button)
+        buttons.addWidget(self.agreement_status)
         buttons.addStretch(1)
         for button in (
+            self.agreement_button,
             self.down_payment_button,
             self.change_button,
             self.save_button,
@@ -356,7 +373,8 @@ class PaymentPlanWindow(QWidget):
         order = [self.source, self.total, self.down, self.split, self.split_value,
                  self.frequency, self.custom_dates, self.first_due, self.apr,
                  self.late_fee_kind, self.late_fee_value, self.grace_days, self.notes,
-                 self.table, self.cancel_plan_button, self.down_payment_button,
+                 self.table, self.cancel_plan_button, self.agreement_button,
+                 self.down_payment_button,
                  self.change_button, self.save_button, self.sign_button,
                  self.close_button]  # fmt: skip
         for first, second in itertools.pairwise(order):
@@ -437,6 +455,7 @@ class PaymentPlanWindow(QWidget):
         self.change_button.clicked.connect(self.on_change_clicked)
         self.cancel_plan_button.clicked.connect(self.on_cancel_plan_clicked)
         self.down_payment_button.clicked.connect(self.on_down_payment_clicked)
+        self.agreement_button.clicked.connect(self.on_agreement_clicked)
         self.close_button.clicked.connect(self.close)
         self.version_picker.activated.connect(self.on_version_picked)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
@@ -501,6 +520,13 @@ class PaymentPlanWindow(QWidget):
             may_manage and status == PaymentPlanStatus.ACTIVE and not self.revising
         )
         self.cancel_plan_button.setEnabled(True)
+        # A saved plan only: a draft prints for signing, a signed one for a copy.
+        self.agreement_button.setVisible(
+            self.ctx.allows(Permission.PRINT_DOCUMENTS)
+            and self.plan is not None
+            and not self.revising
+        )
+        self.agreement_button.setEnabled(True)
         self.down_payment_button.setVisible(
             self.ctx.allows(Permission.TAKE_PAYMENTS)
             and status == PaymentPlanStatus.ACTIVE
@@ -766,6 +792,46 @@ class PaymentPlanWindow(QWidget):
         )
 
     # --- actions ----------------------------------------------------------------------------
+
+    @Slot()
+    def on_agreement_clicked(self) -> None:
+        from app.services.agreements import agreement_filename, agreement_pdf
+        from app.ui.calendar.export_dialog import write_file
+
+        if self.plan is None:
+            return
+        plan_id, version = self.plan.id, self.plan.terms_version
+        path = self.choose_agreement_path(
+            self, Path.home() / agreement_filename(plan_id, version), AGREEMENT_FILTER
+        )
+        if path is None:
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def work() -> Path:
+            # The service audits the print; the file is written all or nothing.
+            write_file(path, agreement_pdf(db, actor, plan_id))
+            return path
+
+        self.agreement_button.setEnabled(False)
+        self.agreement_status.hide()
+        ops.run_write(
+            work,
+            on_success=self.on_agreement_saved,
+            on_failure=self.on_agreement_failed,
+            owner=self,
+        )
+
+    def on_agreement_saved(self, path: Path) -> None:
+        self.saved_agreement = path
+        self.agreement_button.setEnabled(True)
+        self.agreement_status.setText(f"✓ Agreement saved to {path}")
+        self.agreement_status.show()
+        self.ctx.bus.publish(Changes(audit=True))
+
+    def on_agreement_failed(self, error: BaseException) -> None:
+        self.agreement_button.setEnabled(True)
+        self._on_failed(error)
 
     def on_version_picked(self, index: int) -> None:
         plan_id = self.version_picker.itemData(index)

@@ -399,3 +399,25 @@ def test_a_signed_plan_offers_to_take_its_down_payment(
             },
         )
     ]
+
+
+def test_print_agreement_saves_the_pdf_of_the_plan(
+    qtbot, coordinator_ctx, parent, patient_id, tmp_path
+):
+    from tests.documents.pdfread import pdf_pages_text
+
+    ctx = coordinator_ctx
+    terms = pp.PaymentPlanTerms(
+        frequency="monthly", first_due_on=date(2030, 1, 31), total_amount=D("1200.00"),
+        installment_count=6,
+    )  # fmt: skip
+    draft = pp.create_payment_plan(ctx.db, ctx.actor, patient_id, terms)
+    window = _open_saved(qtbot, ctx, parent, patient_id, draft.id)
+    qtbot.waitUntil(lambda: window.agreement_button.isVisible())
+    target = tmp_path / "agreement.pdf"
+    window.choose_agreement_path = lambda _parent, _suggested, _filter: target
+    qtbot.mouseClick(window.agreement_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.saved_agreement == target, timeout=10_000)
+    text = " ".join(pdf_pages_text(target.read_bytes()))
+    assert "Payment plan agreement" in text and "Number of installments 6" in text
+    assert "Agreement saved" in window.agreement_status.text()
