@@ -247,8 +247,7 @@ SPANISH: dict[str, str] = {
         "%(when)s, %(fee)s, una sola vez por esa cuota."
     ),
     "Replaced by a newer version of this plan: these terms no longer apply.": (
-        "Sustituido por una versión más reciente de este plan: estas condiciones ya no se "
-        "aplican."
+        "Sustituido por una versión más reciente de este plan: estas condiciones ya no se aplican."
     ),
     "This payment plan was cancelled: these terms no longer apply.": (
         "Este plan de pagos se canceló: estas condiciones ya no se aplican."

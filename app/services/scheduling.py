@@ -633,15 +633,12 @@ def _service_name(session: Session, service_id: int) -> str:
     return session.scalar(select(Service.name).where(Service.id == service_id)) or "This service"
 
 
-def consent_warnings(session: Session, patient_id: int, service_id: int | None) -> list[str]:
-    """The consents the service requires that the patient has not signed (check-in repeats it)."""
-    if service_id is None:
-        return []
-    required = session.scalars(
-        select(ServiceRequiredConsent.consent_template_id).where(
-            ServiceRequiredConsent.service_id == service_id
-        )
-    ).all()
+def unsigned_consent_template_ids(
+    session: Session, patient_id: int, template_ids: Iterable[int]
+) -> list[int]:
+    """Of these consent templates, the ones the patient has no signed copy of (any version
+    counts: a signed copy keeps its wording when the template is edited later)."""
+    required = list(dict.fromkeys(template_ids))
     if not required:
         return []
     signed = set(
@@ -655,7 +652,21 @@ def consent_warnings(session: Session, patient_id: int, service_id: int | None) 
             )
         )
     )
-    missing = [t for t in required if t not in signed]
+    return [t for t in required if t not in signed]
+
+
+def consent_warnings(session: Session, patient_id: int, service_id: int | None) -> list[str]:
+    """The consents the service requires that the patient has not signed (check-in repeats it)."""
+    if service_id is None:
+        return []
+    required = session.scalars(
+        select(ServiceRequiredConsent.consent_template_id).where(
+            ServiceRequiredConsent.service_id == service_id
+        )
+    ).all()
+    if not required:
+        return []
+    missing = unsigned_consent_template_ids(session, patient_id, required)
     if not missing:
         return []
     titles = dict(
@@ -663,9 +674,9 @@ def consent_warnings(session: Session, patient_id: int, service_id: int | None) 
             select(ConsentVersion.template_id, ConsentVersion.title)
             .join(ConsentTemplate, ConsentTemplate.id == ConsentVersion.template_id)
             .where(ConsentVersion.template_id.in_(missing))
-            .order_by(ConsentVersion.version)
+            .order_by(ConsentVersion.language == "en", ConsentVersion.version)
         ).all()
-    )  # the latest version's title wins
+    )  # the latest English version's title wins (staff read English; Spanish is for patients)
     service = _service_name(session, service_id)
     return [
         f"{service} needs the “{titles.get(t, 'consent')}” form signed; it is not signed yet."

@@ -38,6 +38,12 @@ TABS: list[SettingsTab] = [
         "app.ui.settings.payment_plans_tab:PaymentPlansTab",
     ),
     SettingsTab(
+        "consents",
+        "Consent forms",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.consents_tab:ConsentsTab",
+    ),
+    SettingsTab(
         "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"
     ),
 ]
