@@ -17,9 +17,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-#: ``caredesk print DOCUMENT`` → the option naming the row it prints.  Intake forms and
-#: consent forms join here (with ``--template NAME``) when their services land.
-PRINT_ROW_OPTION = {
+#: ``caredesk print DOCUMENT`` → the option naming the row it prints (None: the patient
+#: alone; a consent form names its template with ``--template NAME``).
+PRINT_ROW_OPTION: dict[str, str | None] = {
+    "intake": None,
+    "consent": None,
     "receipt": "payment",
     "plan": "plan",
     "agreement": "plan",
@@ -193,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="plan: the treatment plan; agreement: the payment plan",
     )
     printer.add_argument("--referral", type=_positive_int, metavar="ID", help="the referral")
+    printer.add_argument(
+        "--template", metavar="NAME", help="consent: the consent form (general_treatment, laser …)"
+    )
+    printer.add_argument(
+        "--blank",
+        action="store_true",
+        help="intake: the empty, fillable form with the patient's banner (not pre-filled)",
+    )
     printer.add_argument(
         "--lang", metavar="LANG", help="en or es (default: the patient's language)"
     )
@@ -499,12 +509,14 @@ def _cmd_plans(args) -> int:
     return EXIT_OK
 
 
-def _print_row(args) -> int:
+def _print_row(args) -> int | None:
     """The id of the row ``args.document`` prints; every other row option is refused."""
     wanted = PRINT_ROW_OPTION[args.document]
     for option in ("payment", "plan", "referral"):
         if option != wanted and getattr(args, option) is not None:
             raise _UsageError(f"--{option} does not apply to print {args.document}")
+    if wanted is None:
+        return None
     row = getattr(args, wanted)
     if row is None:
         raise _UsageError(f"print {args.document} needs --{wanted} ID")
@@ -525,12 +537,26 @@ def _print_language(text: str | None) -> str | None:
 
 def _cmd_print(args) -> int:
     from app.services.agreements import system_agreement_pdf
+    from app.services.consents import system_consent_pdf
     from app.services.errors import NotFoundError, ValidationError
+    from app.services.intake import system_intake_pdf
     from app.services.plan_handouts import system_plan_handout_pdf
     from app.services.receipts import system_receipt_pdf
     from app.services.referral_letters import system_referral_letter_pdf
 
+    if args.blank and args.document != "intake":
+        return _fail(f"--blank does not apply to print {args.document}", EXIT_USAGE)
+    if (args.template is not None) != (args.document == "consent"):
+        if args.template is None:
+            return _fail("print consent needs --template NAME (e.g. laser)", EXIT_USAGE)
+        return _fail(f"--template does not apply to print {args.document}", EXIT_USAGE)
     printers = {
+        "consent": lambda db, patient, _row, language: system_consent_pdf(
+            db, patient, args.template, language=language
+        ),
+        "intake": lambda db, patient, _row, language: system_intake_pdf(
+            db, patient, blank=args.blank, language=language
+        ),
         "receipt": system_receipt_pdf,
         "plan": system_plan_handout_pdf,
         "agreement": system_agreement_pdf,

@@ -155,7 +155,7 @@ def test_an_existing_file_is_never_overwritten(seeded, tmp_path, capsys):
     ("args", "message"),
     [
         (["receipt", "--patient", "1", "--payment", "1"], "arguments are required: --out"),
-        (["intake", "--patient", "1", "--out", "x.pdf"], "invalid choice: 'intake'"),
+        (["letter", "--patient", "1", "--out", "x.pdf"], "invalid choice: 'letter'"),
         (["receipt", "--patient", "Zoë", "--out", "x.pdf"], "is not a whole number"),
     ],
 )  # fmt: skip
@@ -183,3 +183,40 @@ def test_language_override_spanish_for_an_english_patient(seeded, clinic, tmp_pa
                str(seeded["referral"]), "--lang", "ES", "--out", str(out))  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert "Carta de derivación" in text_of(out)
+
+
+def test_intake_form_pre_filled_or_blank(seeded, tmp_path, capsys):
+    from pypdf import PdfReader
+
+    filled, blank = tmp_path / "intake.pdf", tmp_path / "blank.pdf"
+    patient = str(seeded["patient"])
+    assert run(seeded, "intake", "--patient", patient, "--out", str(filled)) == 0
+    assert "Zoë Muñoz" in text_of(filled)
+    assert run(seeded, "intake", "--patient", patient, "--blank", "--out", str(blank)) == 0
+    assert PdfReader(str(blank)).get_fields()  # fillable on a tablet
+
+
+def test_consent_form_for_a_wet_signature(seeded, tmp_path, capsys):
+    out = tmp_path / "consent.pdf"
+    code = run(seeded, "consent", "--patient", str(seeded["patient"]), "--template", "laser",
+               "--lang", "en", "--out", str(out))  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert "Zoë Muñoz" in text_of(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["consent"], "print consent needs --template NAME"),
+        (["intake", "--template", "laser"], "--template does not apply to print intake"),
+        (["receipt", "--payment", "1", "--blank"], "--blank does not apply to print receipt"),
+        (["intake", "--payment", "1"], "--payment does not apply to print intake"),
+        (["consent", "--template", "no_such_form"], "no_such_form"),
+    ],
+)
+def test_intake_and_consent_refuse_what_does_not_apply(seeded, tmp_path, capsys, args, message):
+    out = tmp_path / "x.pdf"
+    code = run(seeded, *args, "--patient", str(seeded["patient"]), "--out", str(out))
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

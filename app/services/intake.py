@@ -192,3 +192,16 @@ def intake_pdf(
 def blank_intake_pdf(db: Database, actor: Actor, language: str = "en") -> bytes:
     """A blank, fillable intake form for the clipboard or a tablet, in ``language``."""
     return intake_pdf(db, actor, blank=True, language=language)
+
+
+def system_intake_pdf(
+    db: Database, patient_id: int, *, blank: bool = False, language: str | None = None
+) -> bytes:
+    """The intake form for ``caredesk print intake``: nobody is signed in, so the print is
+    audited as the system."""
+    _check_language(language)
+    with unit_of_work(db, None) as session:
+        if session.get(Patient, patient_id) is None:
+            raise NotFoundError(f"No patient has id {patient_id}.")
+        form = _intake_in(session, patient_id, blank, language)
+    return build_intake_form(form)
