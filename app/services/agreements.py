@@ -76,7 +76,9 @@ def agreement_in(
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
     chosen = _language(patient, language)
-    view = payment_plans._view(session, plan, today or payment_plans._clinic_today(settings))
+    view = payment_plans.payment_plan_view(
+        session, plan, today or payment_plans.clinic_today(settings)
+    )
     if not view.installments:
         raise ValidationError("This payment plan has no installments to print.")
     agreement = PaymentAgreement(

@@ -191,7 +191,8 @@ def _settings(session: Session) -> ClinicSettings:
     return settings
 
 
-def _clinic_today(settings: ClinicSettings) -> date:
+def clinic_today(settings: ClinicSettings) -> date:
+    """The clinic's own date (its time zone), for due dates and days late."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
@@ -506,7 +507,9 @@ def _versions(session: Session, plan: PaymentPlan) -> tuple[PlanVersion, ...]:
     )
 
 
-def _view(session: Session, plan: PaymentPlan, today: date) -> PaymentPlanView:
+def payment_plan_view(session: Session, plan: PaymentPlan, today: date) -> PaymentPlanView:
+    """A plan's terms, versions and installments (paid, outstanding, state) inside the
+    caller's unit of work; documents print from it."""
     settings = _settings(session)
     paid = balances.plan_installments_paid(session, plan.id)
     rows = _installment_views(plan, paid, today)
@@ -549,7 +552,7 @@ def load_payment_plan(
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
         plan = _get_plan(session, payment_plan_id)
-        return _view(session, plan, today or _clinic_today(_settings(session)))
+        return payment_plan_view(session, plan, today or clinic_today(_settings(session)))
 
 
 def list_payment_plans(
@@ -560,7 +563,7 @@ def list_payment_plans(
     with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError("This patient no longer exists.")
-        today = today or _clinic_today(_settings(session))
+        today = today or clinic_today(_settings(session))
         plans = session.scalars(
             select(PaymentPlan)
             .where(PaymentPlan.patient_id == patient_id)
@@ -609,7 +612,7 @@ def plan_settings(db: Database, actor: Actor) -> PlanSettings:
     with unit_of_work(db, actor) as session:
         settings = _settings(session)
         return PlanSettings(
-            today=_clinic_today(settings),
+            today=clinic_today(settings),
             currency=settings.currency,
             locale=settings.locale,
             max_apr_basis_points=settings.max_apr_basis_points,
@@ -624,7 +627,7 @@ def revision_amount(
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
         plan = _get_plan(session, payment_plan_id)
-        unpaid, unearned = _unpaid(session, plan, today or _clinic_today(_settings(session)))
+        unpaid, unearned = _unpaid(session, plan, today or clinic_today(_settings(session)))
         return unpaid - unearned
 
 
@@ -636,7 +639,7 @@ def preview_payment_plan(
     with unit_of_work(db, actor) as session:
         settings = _settings(session)
         total = _total_for(session, terms, treatment_plan_id, None)
-        return schedule_for(terms, total, terms.plan_date or _clinic_today(settings), settings)
+        return schedule_for(terms, total, terms.plan_date or clinic_today(settings), settings)
 
 
 def _total_for(
@@ -678,7 +681,7 @@ def create_payment_plan(
         if session.get(Patient, patient_id) is None:
             raise NotFoundError("This patient no longer exists.")
         settings = _settings(session)
-        today = today or _clinic_today(settings)
+        today = today or clinic_today(settings)
         total = _total_for(session, terms, treatment_plan_id, patient_id)
         plan_date = terms.plan_date or today
         schedule = schedule_for(terms, total, plan_date, settings)
@@ -691,7 +694,7 @@ def create_payment_plan(
         _apply_terms(plan, terms, total, plan_date, schedule)
         session.add(plan)
         session.flush()
-        return _view(session, plan, today)
+        return payment_plan_view(session, plan, today)
 
 
 def update_payment_plan_draft(
@@ -714,7 +717,7 @@ def update_payment_plan_draft(
             )
         _check_version(plan, expected_version)
         settings = _settings(session)
-        today = today or _clinic_today(settings)
+        today = today or clinic_today(settings)
         total = _total_for(session, terms, plan.treatment_plan_id, plan.patient_id)
         plan_date = terms.plan_date or plan.plan_date
         schedule = schedule_for(terms, total, plan_date, settings)
@@ -723,7 +726,7 @@ def update_payment_plan_draft(
         session.flush()
         _apply_terms(plan, terms, total, plan_date, schedule)
         session.flush()
-        return _view(session, plan, today)
+        return payment_plan_view(session, plan, today)
 
 
 def sign_payment_plan(
@@ -744,12 +747,12 @@ def sign_payment_plan(
             raise ValidationError("This payment plan is already signed.")
         _check_version(plan, expected_version)
         settings = _settings(session)
-        today = today or _clinic_today(settings)
+        today = today or clinic_today(settings)
         plan.status = PaymentPlanStatus.ACTIVE.value
         plan.signed_at = now or utc_now()
         _finance_charge(session, plan, actor, today)
         session.flush()
-        return _view(session, plan, today)
+        return payment_plan_view(session, plan, today)
 
 
 def revise_payment_plan(
@@ -774,7 +777,7 @@ def revise_payment_plan(
             raise ValidationError("This payment plan is still a draft; edit it directly.")
         _check_version(old, expected_version)
         settings = _settings(session)
-        today = today or _clinic_today(settings)
+        today = today or clinic_today(settings)
         unpaid, unearned = _unpaid(session, old, today)
         total = unpaid - unearned
         if total <= 0:
@@ -801,7 +804,7 @@ def revise_payment_plan(
         session.flush()
         _finance_charge(session, new, actor, today)
         session.flush()
-        return _view(session, new, today)
+        return payment_plan_view(session, new, today)
 
 
 def cancel_payment_plan(
@@ -824,14 +827,14 @@ def cancel_payment_plan(
         plan = _get_plan(session, payment_plan_id)
         _refuse_if_closed(plan)
         _check_version(plan, expected_version)
-        today = today or _clinic_today(_settings(session))
+        today = today or clinic_today(_settings(session))
         if plan.status == PaymentPlanStatus.ACTIVE:
             _unpaid_total, unearned = _unpaid(session, plan, today)
             _credit_unearned_interest(session, plan, unearned, actor)
         plan.status = PaymentPlanStatus.CANCELLED.value
         plan.cancel_reason = reason
         session.flush()
-        return _view(session, plan, today)
+        return payment_plan_view(session, plan, today)
 
 
 def assess_late_fees(
@@ -845,7 +848,7 @@ def assess_late_fees(
     charged: list[LateFeeCharged] = []
     with unit_of_work(db, actor) as session:
         settings = _settings(session)
-        today = today or _clinic_today(settings)
+        today = today or clinic_today(settings)
         plans = session.scalars(
             select(PaymentPlan).where(
                 PaymentPlan.status == PaymentPlanStatus.ACTIVE.value,

@@ -179,7 +179,7 @@ def _members(session: Session, plan: TreatmentPlan) -> list[TreatmentPlan]:
     """The plan alone once decided; before, every option of its case not turned down."""
     if plan.status in tp.AGREED or plan.status == tp.P.DECLINED:
         return [plan]
-    members = tp._group_members(session, plan)
+    members = tp.option_group_members(session, plan)
     return [m for m in members if m.id == plan.id or m.status != tp.P.DECLINED]
 
 
@@ -202,7 +202,7 @@ def handout_in(
     patient = session.get(Patient, plan.patient_id)
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
-    options = tuple(_option(session, tp._detail(session, m)) for m in _members(session, plan))
+    options = tuple(_option(session, tp.plan_detail(session, m)) for m in _members(session, plan))
     if not any(phase.items for option in options for phase in option.phases):
         raise ValidationError("Add at least one item before printing the handout.", field="items")
     now = now or utc_now()

@@ -439,7 +439,8 @@ def _sum(items: Sequence[PlanItem]) -> Totals:
     return total
 
 
-def _detail(session: Session, plan: TreatmentPlan) -> PlanDetail:
+def plan_detail(session: Session, plan: TreatmentPlan) -> PlanDetail:
+    """One plan with its phases, items and totals, inside the caller's unit of work."""
     service_ids = {i.service_id for ph in plan.phases for i in ph.items if i.service_id}
     codes = {}
     if service_ids:
@@ -496,10 +497,11 @@ def _detail(session: Session, plan: TreatmentPlan) -> PlanDetail:
 def _finish(session: Session, plan: TreatmentPlan) -> PlanDetail:
     session.flush()
     session.expire_all()  # collections reload in their (new) position order
-    return _detail(session, plan)
+    return plan_detail(session, plan)
 
 
-def _group_members(session: Session, plan: TreatmentPlan) -> list[TreatmentPlan]:
+def option_group_members(session: Session, plan: TreatmentPlan) -> list[TreatmentPlan]:
+    """The options of ``plan``'s case (Option A, B …) in order; the plan alone if it has none."""
     if plan.option_group is None:
         return [plan]
     return list(
@@ -530,7 +532,7 @@ def list_plans(db: Database, actor: Actor, patient_id: int) -> list[PlanSummary]
         for members in groups.values():
             members.sort(key=lambda p: (p.alternative_label, p.id))
             for plan in members:
-                detail = _detail(session, plan)
+                detail = plan_detail(session, plan)
                 result.append(
                     PlanSummary(
                         id=plan.id,
@@ -552,14 +554,16 @@ def load_plan(db: Database, actor: Actor, plan_id: int) -> PlanDetail:
     """One plan with its phases, items and totals."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
-        return _detail(session, _plan(session, plan_id))
+        return plan_detail(session, _plan(session, plan_id))
 
 
 def load_options(db: Database, actor: Actor, plan_id: int) -> list[PlanDetail]:
     """The plan and its alternatives (the same case), Option A first."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
-        return [_detail(session, p) for p in _group_members(session, _plan(session, plan_id))]
+        return [
+            plan_detail(session, p) for p in option_group_members(session, _plan(session, plan_id))
+        ]
 
 
 def compare_options(db: Database, actor: Actor, plan_id: int) -> OptionComparison:
@@ -879,7 +883,7 @@ def present_plan(
 
 
 def _snapshot(session: Session, plan: TreatmentPlan, actor: Actor, now: datetime) -> str:
-    detail = _detail(session, plan)
+    detail = plan_detail(session, plan)
     staff = session.get(Staff, actor.staff_id) if actor.staff_id else None
 
     def money(t: Totals) -> dict:
@@ -989,7 +993,7 @@ def accept_plan(
         session.flush()
         plan.accepted_snapshot = _snapshot(session, plan, actor, now)
         label = plan.alternative_label or plan.title
-        for other in _group_members(session, plan):
+        for other in option_group_members(session, plan):
             if other.id != plan.id and other.status in EDITABLE:
                 _decline(other, f"Chose {label}"[:200], now)
         # The patient's copy of what they accepted, frozen with the decision (same transaction).
@@ -1039,7 +1043,7 @@ def add_alternative(
     permissions.require(actor, Permission.MANAGE_PLANS)
     with unit_of_work(db, actor) as session:
         plan = _plan(session, plan_id, version)
-        members = _group_members(session, plan)
+        members = option_group_members(session, plan)
         if any(m.status in AGREED for m in members):
             raise ValidationError(
                 "The patient has already chosen an option of this case.", field="status"
