@@ -684,17 +684,22 @@ def _renumber(rows: Sequence) -> None:
             row.position = position
 
 
+def _move_within(rows: Sequence, row, offset: int) -> None:
+    """Move ``row`` ``offset`` places among its siblings (the ends stay put) and renumber."""
+    ordered = list(rows)
+    index = ordered.index(row)
+    target = max(0, min(len(ordered) - 1, index + offset))
+    ordered.insert(target, ordered.pop(index))
+    _renumber(ordered)
+
+
 def move_phase(db: Database, actor: Actor, phase_id: int, version: int, offset: int) -> PlanDetail:
     """Move a phase up (offset −1) or down (+1); the ends stay put."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     with unit_of_work(db, actor) as session:
         phase = _phase(session, phase_id)
         plan = _editable_plan(session, phase.plan_id, version)
-        phases = list(plan.phases)
-        index = phases.index(phase)
-        target = max(0, min(len(phases) - 1, index + offset))
-        phases.insert(target, phases.pop(index))
-        _renumber(phases)
+        _move_within(plan.phases, phase, offset)
         _touch(plan)
         return _finish(session, plan)
 
@@ -835,11 +840,7 @@ def move_item(db: Database, actor: Actor, item_id: int, version: int, offset: in
         item = _item(session, item_id)
         phase = item.phase
         plan = _editable_plan(session, phase.plan_id, version)
-        items = list(phase.items)
-        index = items.index(item)
-        target = max(0, min(len(items) - 1, index + offset))
-        items.insert(target, items.pop(index))
-        _renumber(items)
+        _move_within(phase.items, item, offset)
         _touch(plan)
         return _finish(session, plan)
 
