@@ -15,7 +15,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from PySide6.QtCore import QDir, Qt, QTemporaryDir, QUrl, Slot
+from PySide6.QtCore import QDir, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
+from app.ui.widgets.private_copies import PrivateCopies
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 # Printing a PDF would need QtPdf to render its pages, and PySide6-Essentials (what
@@ -140,7 +141,7 @@ class DocumentsTab(RecordTab):
     def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(ctx, patient_id, parent)
         self.loaded = False
-        self._temp_dir: QTemporaryDir | None = None
+        self._copies = PrivateCopies(self)
 
         self.add_button = QPushButton("&Add from disk…")
         self.add_button.setObjectName("addDocumentButton")
@@ -294,23 +295,8 @@ class DocumentsTab(RecordTab):
     def _show_error(self, exc: BaseException) -> None:
         self._show_message(ops.user_message(exc), error=True)
 
-    def _temp_folder(self) -> QTemporaryDir:
-        if self._temp_dir is None:
-            temp = QTemporaryDir(QDir.temp().filePath("caredesk-XXXXXX"))
-            if not temp.isValid():
-                raise OSError("no private temporary folder")
-            # The folder goes with the tab (the record window closing), not with the app.
-            self.destroyed.connect(lambda *_: temp.remove())
-            self._temp_dir = temp
-        return self._temp_dir
-
     def _write_private_copy(self, line: DocumentLine, content: bytes) -> Path:
-        folder = Path(self._temp_folder().path())
-        path = folder / f"{line.id}-{safe_filename(line.filename)}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-        return path
+        return self._copies.write(f"{line.id}-{safe_filename(line.filename)}", content)
 
     def _open_in_viewer(self, line: DocumentLine, content: bytes) -> bool:
         try:

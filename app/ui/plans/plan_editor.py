@@ -39,6 +39,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
+from app.ui.widgets.private_copies import PrivateCopies
 
 EMPTY_TEXT = "No treatment plans yet — New plan (Ctrl+N)"
 COLUMNS = [
@@ -419,7 +420,8 @@ class TreatmentPlanEditor(QWidget):
         self.splitter.setChildrenCollapsible(False)
 
         self.buttons: dict[str, QPushButton] = {}
-        self._handout_dir = None
+        # The handout handed to the PDF viewer goes with the editor (the record window closing).
+        self._copies = PrivateCopies(self)
         bar = QHBoxLayout()
         for key, text, keys in (
             ("new", "&New plan", "Ctrl+N"),
@@ -629,32 +631,14 @@ class TreatmentPlanEditor(QWidget):
 
         return QDesktopServices.openUrl(url)
 
-    def _handout_folder(self):
-        from PySide6.QtCore import QDir, QTemporaryDir
-
-        if self._handout_dir is None:
-            temp = QTemporaryDir(QDir.temp().filePath("caredesk-XXXXXX"))
-            if not temp.isValid():
-                raise OSError("no private temporary folder")
-            # The private copy goes with the editor (the record window closing).
-            self.destroyed.connect(lambda *_: temp.remove())
-            self._handout_dir = temp
-        return self._handout_dir
-
     def show_handout(self, filename: str, content: bytes) -> None:
         """Open the handout in the PDF viewer (private temp copy), to print from there."""
-        import os
-        from pathlib import Path
-
         from PySide6.QtCore import QUrl
 
         from app.ui.patients.documents_tab import safe_filename
 
         try:
-            path = Path(self._handout_folder().path()) / safe_filename(filename)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as file:
-                file.write(content)
+            path = self._copies.write(safe_filename(filename), content)
         except OSError:
             show_warning(
                 self,
