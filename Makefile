@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint screenshots bench clean
+.PHONY: install run test lint screenshots bench catalogs clean
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ lint: install
 ## PNGs of the main windows with demo data, for the README.
 screenshots: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m app.ui.screenshots docs/screenshots
+
+## Bring new printed-document strings into the Spanish catalog, drop unused ones; then fill in
+## the empty msgstr lines of resources/locale/es/LC_MESSAGES/caredesk.po (the tests list them).
+catalogs: install
+	@mkdir -p build
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ --add-location=file --sort-by-file \
+	    --no-wrap --project=CareDesk --copyright-holder=CareDesk -o build/caredesk.pot app
+	$(VENV)/bin/pybabel -q update -i build/caredesk.pot -d resources/locale -D caredesk \
+	    --no-wrap --ignore-obsolete --ignore-pot-creation-date
 
 bench: install
 	$(PY) -m bench all

@@ -35,7 +35,7 @@ from app.documents.common import (
     table_style,
     text,
 )
-from app.documents.labels import Translate, gettext_for
+from app.documents.labels import N_, Translate, gettext_for
 from app.i18n import format_date, format_money, format_percent
 
 __all__ = [
@@ -48,11 +48,6 @@ __all__ = [
 
 ZERO = Decimal("0.00")
 WARN_RED = colors.HexColor("#B42318")
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for ``pybabel extract`` where it is defined; translated when printed."""
-    return message
 
 
 #: Printed words for ``Frequency`` values.
