@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint screenshots bench catalogs clean
+.PHONY: install run test lint screenshots bench catalogs bundle clean
 
 install: $(STAMP)
 
@@ -25,8 +25,8 @@ test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2
 
 lint: install
-	$(VENV)/bin/ruff check app tests bench
-	$(VENV)/bin/ruff format --check app tests bench
+	$(VENV)/bin/ruff check app tests bench installers
+	$(VENV)/bin/ruff format --check app tests bench installers
 
 ## PNGs of the main windows with demo data, for the README.
 screenshots: install
@@ -43,6 +43,11 @@ catalogs: install
 
 bench: install
 	$(PY) -m bench all
+
+## One-folder bundle for this OS: dist/caredesk/ (+ dist/CareDesk-<version>-linux-x86_64.tar.gz
+## on Linux), checked with the bundled program's own --self-test.  See installers/README.md.
+bundle: install
+	PY=$(PY) bash installers/build.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

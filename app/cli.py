@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="open the demo clinic (created on first use)"
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation headless (encrypted database, PDFs, Qt) and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     seed = commands.add_parser(
@@ -626,6 +631,10 @@ def _cmd_seed(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from app.selftest import run
+
+        return run()
     from app.data.errors import CareDeskError
 
     try:

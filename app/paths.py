@@ -19,13 +19,73 @@ APP_AUTHOR = "CareDesk"
 
 #: Overrides the user-data folder (tests, portable installs, the demo in CI).
 DATA_DIR_ENV = "CAREDESK_DATA_DIR"
+#: "1": keep the data in the machine-wide folder that every user of this PC shares.
+SYSTEM_WIDE_ENV = "CAREDESK_SYSTEM_WIDE"
+#: Written beside the executable by the installer's "shared by all users" option:
+#: ``[data]`` / ``scope = machine`` (or ``user``).
+INSTALL_CONFIG_NAME = "caredesk.ini"
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def install_config_file() -> Path | None:
+    """``caredesk.ini`` beside the installed program (a frozen bundle only), if present."""
+    if not getattr(sys, "frozen", False):
+        return None
+    path = Path(sys.executable).resolve().parent / INSTALL_CONFIG_NAME
+    return path if path.is_file() else None
+
+
+def system_wide() -> bool:
+    """Whether this installation keeps clinic data per machine instead of per user.
+
+    ``CAREDESK_SYSTEM_WIDE`` decides when set; otherwise the installer's ``caredesk.ini``.
+    A value CareDesk cannot read stops it with a message naming the setting, rather than
+    quietly opening a different (empty) data folder.
+    """
+    value = os.environ.get(SYSTEM_WIDE_ENV)
+    if value is not None:
+        flag = value.strip().lower()
+        if flag in _TRUE or flag in _FALSE:
+            return flag in _TRUE
+        raise ValueError(f"{SYSTEM_WIDE_ENV} must be 1 or 0, not “{value}”.")
+    config = install_config_file()
+    if config is None:
+        return False
+    import configparser
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(config, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{config} cannot be read: {error}".splitlines()[0]) from None
+    scope = parser.get("data", "scope", fallback="user").strip().lower()
+    if scope not in ("user", "machine"):
+        raise ValueError(f"{config}: [data] scope must be “user” or “machine”, not “{scope}”.")
+    return scope == "machine"
 
 
 def data_dir() -> Path:
-    """The folder that holds clinic databases, backups and logs (created on demand)."""
+    """The folder that holds clinic databases, backups and logs (created on demand).
+
+    Per user by default; per machine (``platformdirs.site_data_dir``) when the install
+    says so (:func:`system_wide`).  Never inside the install folder.
+    """
     override = os.environ.get(DATA_DIR_ENV)
-    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
-    path.mkdir(parents=True, exist_ok=True)
+    if override:
+        path = Path(override)
+    elif system_wide():
+        path = Path(platformdirs.site_data_dir(APP_NAME, APP_AUTHOR))
+    else:
+        path = Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise PermissionError(
+            f"CareDesk cannot create its data folder {path}: this user may not write there. "
+            "Ask whoever installed CareDesk to give users write access to it."
+        ) from None
     return path
 
 
@@ -70,4 +130,8 @@ def resource(*parts: str) -> Path:
 
 
 def migrations_dir() -> Path:
+    """The Alembic environment; the spec copies it to the same place inside the bundle."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root) / "app" / "data" / "migrations"
     return Path(__file__).resolve().parent / "data" / "migrations"

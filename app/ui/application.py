@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
-from app import paths
+from app import __version__, paths
 from app.ui import crash, ops
 from app.ui.login import LoginWindow
 
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 #: "ready" once the clinic is open behind it and a user could sign in.
 BENCH_EXIT_ENV = "CAREDESK_BENCH_EXIT_ON_LOGIN_PAINT"
 BENCH_MARKER = "CAREDESK_LOGIN_PAINTED"
+#: With the flag above: save a PNG of the painted login window here before exiting
+#: (the bundled app's screenshot for the installers' closing note).
+BENCH_GRAB_ENV = "CAREDESK_BENCH_GRAB"
 
 
 class _ExitOnPaint(QObject):
@@ -42,7 +45,14 @@ class _ExitOnPaint(QObject):
             watched.removeEventFilter(self)
             # Reported as the paint is handled; the process ends once it is drawn.
             print(f"{BENCH_MARKER} {os.environ.get(BENCH_EXIT_ENV, '')}", flush=True)
-            QTimer.singleShot(0, lambda: os._exit(0))
+            grab_to = os.environ.get(BENCH_GRAB_ENV)
+
+            def finish() -> None:
+                if grab_to and isinstance(watched, QWidget):
+                    watched.grab().save(grab_to)
+                os._exit(0)
+
+            QTimer.singleShot(0, finish)
         return False
 
 
@@ -57,6 +67,9 @@ def configure_application(app: QApplication) -> None:
     app.setApplicationName(paths.APP_NAME)
     app.setOrganizationName(paths.APP_AUTHOR)
     app.setApplicationDisplayName("CareDesk")
+    app.setApplicationVersion(__version__)
+    # Wayland and the Linux taskbars match windows to installers/linux/caredesk.desktop.
+    app.setDesktopFileName("caredesk")
     with contextlib.suppress(FileNotFoundError):
         app.setWindowIcon(QIcon(str(paths.resource("icons", "caredesk.svg"))))
     try:
