@@ -23,6 +23,7 @@ BENCHMARKS = {
     "availability": lambda args: __import__("bench.availability", fromlist=["run"]).run(args),
     "schedule": lambda args: __import__("bench.plans", fromlist=["x"]).run_schedule(args),
     "collections": lambda args: __import__("bench.plans", fromlist=["x"]).run_collections(args),
+    "documents": lambda args: __import__("bench.documents", fromlist=["run"]).run(args),
 }
 
 

@@ -29,7 +29,7 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.lib.utils import ImageReader
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -135,14 +135,30 @@ def check_logo(data: bytes) -> tuple[int, int]:
     not at every print.
     """
     try:
-        width, height = ImageReader(io.BytesIO(data)).getSize()
+        reader = ImageReader(io.BytesIO(data))
+        width, height = reader.getSize()
     except Exception:
         raise ValueError(
             "That file is not a picture CareDesk can print. Choose a PNG or JPEG image."
         ) from None
     if width <= 0 or height <= 0:
         raise ValueError("That picture is empty. Choose a PNG or JPEG image.")
+    try:
+        # The header alone gave the size; a file cut short fails only when its pixels are read.
+        reader.getRGBData()
+    except Exception:
+        raise ValueError(
+            "That picture is damaged (the file may not have finished copying). "
+            "Choose a PNG or JPEG image."
+        ) from None
     return width, height
+
+
+def logo_size_on_page(width: int, height: int) -> tuple[float, float]:
+    """(width, height) in points a ``width`` × ``height`` pixel logo prints at: scaled into
+    the letterhead's logo box, keeping its proportions."""
+    scale = min(LOGO_MAX_HEIGHT / height, LOGO_MAX_WIDTH / width)
+    return width * scale, height * scale
 
 
 # --- styles ----------------------------------------------------------------------------------
@@ -272,13 +288,25 @@ class _NumberedCanvas(Canvas):
 # --- the page template -----------------------------------------------------------------------
 
 MARGIN = 0.5 * inch
-_LOGO_MAX_HEIGHT = 0.6 * inch
-_LOGO_MAX_WIDTH = 1.8 * inch
+#: The box the clinic's logo is scaled into on the letterhead (points), keeping its proportions.
+LOGO_MAX_HEIGHT = 0.6 * inch
+LOGO_MAX_WIDTH = 1.8 * inch
 _NAME_SIZE = 13.0
+_TITLE_SIZE = 11.0
+_TITLE_LEADING = 12.5
 _LINE_SIZE = 8.5
 _LINE_LEADING = 10.5
 _BANNER_HEIGHT = 20.0
 _GAP = 8.0
+
+
+def _title_lines(title: str, width: float) -> list[str]:
+    """The header's document title in at most two lines of ``width`` (the second cut short)."""
+    lines = simpleSplit(title, FONT_BOLD, _TITLE_SIZE, width) or [""]
+    if len(lines) <= 2:
+        return lines
+    rest = " ".join(lines[1:])
+    return [lines[0], _fit(rest, FONT_BOLD, _TITLE_SIZE, width)]
 
 
 def _fit(value: str, font: str, size: float, width: float) -> str:
@@ -374,8 +402,7 @@ class ClinicDocTemplate(BaseDocTemplate):
             # Settings refuses bad logos; one that slipped through must not stop printing.
             log.warning("clinic logo is not a readable image; printing without it")
             return None
-        scale = min(_LOGO_MAX_HEIGHT / height, _LOGO_MAX_WIDTH / width)
-        return ImageReader(io.BytesIO(data)), width * scale, height * scale
+        return ImageReader(io.BytesIO(data)), *logo_size_on_page(width, height)
 
     def _contact_line(self) -> str:
         _ = self.translate
@@ -393,15 +420,28 @@ class ClinicDocTemplate(BaseDocTemplate):
             lines.append(contact)
         return lines
 
+    def _text_left(self) -> float:
+        """Where the clinic's name and address start: after the logo, if there is one."""
+        return MARGIN + (self._logo[1] + 12 if self._logo else 0.0)
+
+    def _header_title_lines(self, available: float) -> list[str]:
+        """The document title's lines in the header, beside ``available`` points of text."""
+        name_natural = pdfmetrics.stringWidth(self.letterhead.name, FONT_BOLD, _NAME_SIZE)
+        title_column = max(available * 0.45, available - name_natural - 18)
+        return _title_lines(self.document_title, title_column)
+
     def _measure_header(self) -> float:
         text_height = _NAME_SIZE + 4 + _LINE_LEADING * len(self._text_lines())
         logo_height = self._logo[2] if self._logo else 0.0
-        return max(text_height, logo_height)
+        available = PAPER_SIZES[self.letterhead.paper_size][0] - MARGIN - self._text_left()
+        title_rows = len(self._header_title_lines(available))
+        title_height = _NAME_SIZE + (title_rows - 1) * _TITLE_LEADING + 4
+        return max(text_height, logo_height, title_height)
 
     def _privacy_paragraph(self) -> Paragraph:
         _ = self.translate
         line = self.letterhead.privacy_line or _(
-            "Confidential: contains protected health information."
+            "Confidential patient information, handled under the clinic's privacy policy."
         )
         return Paragraph(text(line), document_styles().fine)
 
@@ -418,35 +458,43 @@ class ClinicDocTemplate(BaseDocTemplate):
     def _draw_header(self, canvas: Canvas) -> None:
         page_width, page_height = self.pagesize
         top = page_height - MARGIN
-        left = MARGIN
         right = page_width - MARGIN
         if self._logo:
             image, width, height = self._logo
             canvas.drawImage(
-                image, left, top - height, width, height, mask="auto", preserveAspectRatio=True
+                image, MARGIN, top - height, width, height, mask="auto", preserveAspectRatio=True
             )
-            left += width + 12
+        left = self._text_left()
 
-        # The document's title sits at the right of the clinic's name.
-        title_size = 11.0
-        title = _fit(self.document_title, FONT_BOLD, title_size, (right - left) * 0.45)
-        title_width = pdfmetrics.stringWidth(title, FONT_BOLD, title_size)
+        # The document's title sits at the right of the clinic's name.  A long title (Spanish
+        # ones are) beside a wide logo wraps onto a second line rather than being cut short;
+        # the name keeps what the title leaves, and lines beside the title stop short of it.
+        available = right - left
+        title_lines = self._header_title_lines(available)
+        title_width = max(
+            pdfmetrics.stringWidth(line, FONT_BOLD, _TITLE_SIZE) for line in title_lines
+        )
         canvas.setFillColor(ACCENT)
-        canvas.setFont(FONT_BOLD, title_size)
-        canvas.drawRightString(right, top - _NAME_SIZE, title)
+        canvas.setFont(FONT_BOLD, _TITLE_SIZE)
+        for row, line in enumerate(title_lines):
+            canvas.drawRightString(right, top - _NAME_SIZE - row * _TITLE_LEADING, line)
+        beside_title = available - title_width - 18
+        title_bottom = top - _NAME_SIZE - (len(title_lines) - 1) * _TITLE_LEADING - 3
 
-        name_width = right - left - title_width - 18
         canvas.setFillColor(INK)
         canvas.setFont(FONT_BOLD, _NAME_SIZE)
         canvas.drawString(
-            left, top - _NAME_SIZE, _fit(self.letterhead.name, FONT_BOLD, _NAME_SIZE, name_width)
+            left,
+            top - _NAME_SIZE,
+            _fit(self.letterhead.name, FONT_BOLD, _NAME_SIZE, beside_title),
         )
         canvas.setFillColor(MUTED)
         canvas.setFont(FONT, _LINE_SIZE)
         y = top - _NAME_SIZE - 4
         for line in self._text_lines():
             y -= _LINE_LEADING
-            canvas.drawString(left, y, _fit(line, FONT, _LINE_SIZE, right - left))
+            width = beside_title if y + _LINE_SIZE > title_bottom else available
+            canvas.drawString(left, y, _fit(line, FONT, _LINE_SIZE, width))
 
         rule_y = top - self._header_height - _GAP / 2
         canvas.setStrokeColor(RULE)

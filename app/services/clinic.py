@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,9 +30,11 @@ from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.data.models.clinic import PAPER_SIZES, ClinicSettings
 from app.data.models.staff import Role
 from app.data.types import utc_now
+from app.documents.common import LOGO_MAX_HEIGHT, LOGO_MAX_WIDTH, check_logo, logo_size_on_page
 from app.services import permissions
 from app.services.actor import Actor
 from app.services.audit import AuditAction, record
+from app.services.consents import install_starter_consents_in
 from app.services.errors import KeyRequiredError, NotFoundError, ValidationError
 from app.services.permissions import Permission
 from app.services.staff import add_staff_row
@@ -59,6 +61,134 @@ class ClinicDetails:
     email: str = ""
     paper_size: str = "letter"
     idle_lock_minutes: int = 10
+    #: The letterhead's logo, a PNG or JPEG file's bytes as chosen; None prints no logo.
+    logo_png: bytes | None = field(default=None, repr=False)
+
+
+# --- the clinic's logo ------------------------------------------------------------------------
+
+#: The largest logo file accepted: a letterhead logo prints under 2 inches wide, and the
+#: bytes are stored in the database and read for every printed page.
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+#: The most pixels on the logo's longer side (it prints under 2 inches wide: 6000 px is
+#: 3000 dpi), so a poster-sized picture is not decoded at every print.
+LOGO_MAX_PIXELS = 6000
+#: What the logo chooser offers (a file dialog filter).
+LOGO_FILE_FILTER = "PNG or JPEG images (*.png *.jpg *.jpeg)"
+#: The box on the letterhead the logo is scaled into, (width, height) in inches.
+LOGO_BOX_INCHES = (LOGO_MAX_WIDTH / 72.0, LOGO_MAX_HEIGHT / 72.0)
+_LOGO_FORMATS = "Choose a PNG or JPEG image."
+
+# Formats people often have a logo in that reportlab either cannot print or prints badly
+# (a GIF's palette, an SVG is not a bitmap at all): named, so the message says what it is.
+_OTHER_PICTURES: tuple[tuple[str, tuple[bytes, ...]], ...] = (
+    ("GIF", (b"GIF87a", b"GIF89a")),
+    ("BMP", (b"BM",)),
+    ("TIFF", (b"II*\x00", b"MM\x00*")),
+    ("PDF", (b"%PDF",)),
+)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _picture_kind(data: bytes) -> str | None:
+    """ "PNG", "JPEG", another picture format's name, or None when the bytes say nothing."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    for name, signatures in _OTHER_PICTURES:
+        if data.startswith(signatures):
+            return name
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "SVG"
+    return None
+
+
+def check_logo_data(data: bytes) -> bytes:
+    """A logo is a non-empty PNG or JPEG picture of at most :data:`LOGO_MAX_BYTES` that
+    reportlab can read (:func:`app.documents.common.check_logo`); ValidationError otherwise."""
+    if not data:
+        raise ValidationError(f"That file is empty. {_LOGO_FORMATS}", field="logo_png")
+    if len(data) > LOGO_MAX_BYTES:
+        raise ValidationError(
+            f"That picture is {_megabytes(len(data))}; a logo can be at most "
+            f"{LOGO_MAX_BYTES // (1024 * 1024)} MB. Save a smaller copy (it prints under "
+            "2 inches wide) and choose it again.",
+            field="logo_png",
+        )
+    kind = _picture_kind(data)
+    if kind not in (None, "PNG", "JPEG"):
+        raise ValidationError(
+            f"That is {'an' if kind == 'SVG' else 'a'} {kind} picture, which CareDesk cannot "
+            "print as the logo. "
+            f"{_LOGO_FORMATS} (Most drawing programs can save a copy as PNG.)",
+            field="logo_png",
+        )
+    try:
+        width, height = check_logo(data)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="logo_png") from None
+    if max(width, height) > LOGO_MAX_PIXELS:
+        raise ValidationError(
+            f"That picture is {width} × {height} pixels; a logo can be at most "
+            f"{LOGO_MAX_PIXELS} pixels across. Save a smaller copy and choose it again.",
+            field="logo_png",
+        )
+    if kind is None:  # a picture, but in a format the letterhead is not made for
+        raise ValidationError(
+            f"That picture is not a PNG or JPEG image. {_LOGO_FORMATS}", field="logo_png"
+        )
+    return data
+
+
+def logo_print_size(data: bytes) -> tuple[float, float]:
+    """(width, height) in inches that the letterhead prints the logo at (it is scaled to fit
+    the letterhead's logo box, keeping its proportions); Settings previews it at this size."""
+    width, height = logo_size_on_page(*check_logo(data))
+    return width / 72.0, height / 72.0
+
+
+def read_logo_file(path: Path | str) -> bytes:
+    """The bytes of a logo file chosen in Settings, checked by :func:`check_logo_data`;
+    a missing, unreadable or too large file is refused before it is read."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ValidationError(
+            f"“{path.name}” could not be found. It may have been moved or renamed; "
+            "choose it again.",
+            field="logo_png",
+        ) from None
+    except OSError:
+        raise ValidationError(
+            f"“{path.name}” could not be opened. {_LOGO_FORMATS}", field="logo_png"
+        ) from None
+    if path.is_dir():
+        raise ValidationError(f"“{path.name}” is a folder. {_LOGO_FORMATS}", field="logo_png")
+    if size > LOGO_MAX_BYTES:
+        # Refused before reading: a huge file would only fill memory to be turned down.
+        raise ValidationError(
+            f"“{path.name}” is {_megabytes(size)}; a logo can be at most "
+            f"{LOGO_MAX_BYTES // (1024 * 1024)} MB. Save a smaller copy (it prints under "
+            "2 inches wide) and choose it again.",
+            field="logo_png",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise ValidationError(
+            f"“{path.name}” could not be read. Check that it is not open in another "
+            "program, then choose it again.",
+            field="logo_png",
+        ) from None
+    return check_logo_data(data)
 
 
 def validate_details(details: ClinicDetails) -> ClinicDetails:
@@ -105,6 +235,7 @@ def validate_details(details: ClinicDetails) -> ClinicDetails:
         raise ValidationError(
             "The idle lock is between 1 and 240 minutes.", field="idle_lock_minutes"
         )
+    logo = check_logo_data(details.logo_png) if details.logo_png is not None else None
     return ClinicDetails(
         name=name,
         timezone=details.timezone,
@@ -120,6 +251,7 @@ def validate_details(details: ClinicDetails) -> ClinicDetails:
         email=email,
         paper_size=details.paper_size,
         idle_lock_minutes=details.idle_lock_minutes,
+        logo_png=logo,
     )
 
 
@@ -146,7 +278,8 @@ def create_clinic(
     *,
     passphrase: str | None = None,
 ) -> OpenClinic:
-    """Create the encrypted database, its schema, the clinic's settings and the first owner.
+    """Create the encrypted database, its schema, the clinic's settings, the first owner and
+    the starter consent forms, in one transaction.
 
     A random raw key goes into the OS keyring; where there is no keyring the
     clinic is keyed with ``passphrase`` instead.  Nothing is left behind on failure.
@@ -173,6 +306,9 @@ def create_clinic(
             owner = add_staff_row(
                 session, owner_username, owner_full_name, Role.OWNER, owner_password
             )
+            # Installed now, not on first use, so Settings → Consent forms and "required
+            # consents" on services have the starter set from the clinic's first day.
+            install_starter_consents_in(session)
             record(session, AuditAction.CLINIC_CREATED, entity="staff", entity_id=owner.id)
         if use_keyring:
             db_id = keys.database_id(path)

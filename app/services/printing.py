@@ -16,6 +16,10 @@ DOCUMENT_LANGUAGES = ("en", "es")
 _USUAL_TERRITORY = {"en": "US", "es": "US"}
 
 
+#: The privacy line a new clinic starts with (the column's default); documents translate it.
+DEFAULT_PRIVACY_LINE: str = ClinicSettings.privacy_line.default.arg
+
+
 def clinic_letterhead(settings: ClinicSettings) -> ClinicLetterhead:
     """The clinic's name, address, phone, logo and privacy line, as Settings holds them."""
     city_line = " ".join(p for p in (settings.city, settings.region, settings.postal_code) if p)
@@ -25,7 +29,8 @@ def clinic_letterhead(settings: ClinicSettings) -> ClinicLetterhead:
         phone=settings.phone,
         email=settings.email,
         logo_png=settings.logo_png,
-        privacy_line=settings.privacy_line,
+        # The clinic never changed the footer: print the default in the document's language.
+        privacy_line="" if settings.privacy_line == DEFAULT_PRIVACY_LINE else settings.privacy_line,
         paper_size=settings.paper_size,  # type: ignore[arg-type]
         locale=settings.locale,
         timezone=settings.timezone,

@@ -28,6 +28,7 @@ from app.services.actor import Actor
 from app.services.audit import AuditAction, record
 from app.services.documents import DocumentLine, add_document_in
 from app.services.errors import NotFoundError, ValidationError
+from app.services.patients import display_phone
 from app.services.permissions import Permission
 from app.services.printing import (
     DOCUMENT_LANGUAGES,
@@ -56,14 +57,14 @@ def _recipient(contact: Contact) -> Recipient:
         address_lines=tuple(
             line for line in (contact.address_line1, contact.address_line2, city_line) if line
         ),
-        phone=contact.phone,
-        fax=contact.fax,
+        phone=display_phone(contact.phone),
+        fax=display_phone(contact.fax),
         email=contact.email,
     )
 
 
 def _patient_phone(patient: Patient) -> str:
-    return patient.mobile_phone or patient.home_phone or patient.work_phone
+    return display_phone(patient.mobile_phone or patient.home_phone or patient.work_phone)
 
 
 def referral_letter_in(

@@ -93,7 +93,8 @@ def test_every_module_that_translates_is_extracted():
         path.relative_to(REPO / "app").as_posix()
         for path in (REPO / "app").rglob("*.py")
         if "gettext_for(" in path.read_text(encoding="utf-8")
-        and path.name not in {"labels.py", "i18n.py"}
+        # labels.py defines gettext_for; the self-test only reads a translation back.
+        and path.name not in {"labels.py", "i18n.py", "selftest.py"}
     ]
     assert translating
     outside = [

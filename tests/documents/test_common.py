@@ -88,7 +88,14 @@ def test_default_privacy_line_when_the_clinic_has_none(letterhead):
     plain = dataclasses.replace(letterhead, privacy_line="")
     pages = pdf_pages_text(render_document(plain, long_story(1), title="x"))
 
-    assert "Confidential: contains protected health information." in pages[0]
+    assert "Confidential patient information, handled under the clinic's privacy" in pages[0]
+
+
+def test_the_default_privacy_line_prints_in_the_documents_language(letterhead):
+    plain = dataclasses.replace(letterhead, privacy_line="")
+    pages = pdf_pages_text(render_document(plain, long_story(1), title="x", locale="es_US"))
+
+    assert "Información confidencial del paciente" in pages[0]
 
 
 def test_documents_embed_dejavu_only(letterhead):

@@ -264,3 +264,32 @@ def test_keys_never_show_in_repr():
     key = DatabaseKey.generate()
     assert key.raw.hex() not in repr(key)
     assert "hidden" in repr(DatabaseKey(passphrase="secret phrase here"))
+
+
+def test_a_new_clinic_has_the_starter_consent_forms_from_day_one(clinic):
+    from sqlalchemy import func, select
+
+    from app.data.models.audit import AuditEntry
+    from app.data.models.documents import ConsentTemplate, ConsentVersion
+    from app.services import consents
+
+    starter_keys = [key for key, _wordings in consents.starter_consents()]
+    assert len(starter_keys) == 5
+    with clinic.db.uow() as session:
+        keys_now = session.scalars(select(ConsentTemplate.key).order_by(ConsentTemplate.id))
+        assert list(keys_now) == starter_keys
+        languages = session.execute(
+            select(ConsentVersion.language, func.count()).group_by(ConsentVersion.language)
+        ).all()
+        assert dict(languages) == {"en": 5, "es": 5}
+        # Written by the set-up itself, in the same transaction that created the clinic.
+        created = session.scalars(
+            select(AuditEntry.entity).where(AuditEntry.action == "create")
+        ).all()
+        assert created.count("consent_templates") == 5
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "clinic_created")) == 1  # fmt: skip
+    # Idempotent: installing again adds nothing.
+    assert consents.install_starter_consents(clinic.db, None) == 0
+    with clinic.db.uow() as session:
+        assert session.scalar(select(func.count()).select_from(ConsentTemplate)) == 5

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.data.models import AuditEntry
 from app.data.models.contacts import Contact
 from app.data.models.documents import StoredDocument
+from app.data.models.patients import Patient
 from app.data.models.referrals import Referral
 from app.services import referral_letters as rl
 from app.services.errors import NotFoundError, ValidationError
@@ -125,3 +126,17 @@ def test_storing_the_letter_keeps_it_with_the_patient_and_the_referral(clinic, o
         assert (stored.patient_id, stored.kind) == (patient_id, "referral_letter")
         assert stored.filename == f"Referral letter #{referral_id}.pdf"
         assert stored.content.startswith(b"%PDF")
+
+
+def test_phone_numbers_print_as_people_write_them(clinic, owner, patient_id):
+    referral_id = add_referral(clinic.db, patient_id)
+    with clinic.db.uow() as session:
+        referral = session.get(Referral, referral_id)
+        contact = session.get(Contact, referral.contact_id)
+        contact.phone, contact.fax = "+13055550199", "+13055550198"
+        session.get(Patient, patient_id).mobile_phone = "+15125550229"
+
+    letter = rl.referral_letter_data(clinic.db, owner, referral_id)
+
+    assert (letter.recipient.phone, letter.recipient.fax) == ("(305) 555-0199", "(305) 555-0198")
+    assert letter.patient_phone == "(512) 555-0229"

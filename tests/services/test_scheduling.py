@@ -466,7 +466,7 @@ def test_booked_visits_use_up_the_approved_units(clinic, owner, book, crown):
 
 def test_unsigned_required_consent_is_named(clinic, owner, book):
     with clinic.db.uow() as s:
-        template = ConsentTemplate(key="injectables")
+        template = ConsentTemplate(key="injectables_short_form")
         s.add(template)
         s.flush()
         version = ConsentVersion(

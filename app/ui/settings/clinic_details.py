@@ -1,12 +1,17 @@
-"""Settings → Clinic details: the clinic's name, address, locale and the idle lock."""
+"""Settings → Clinic details: the clinic's name, address, locale, paper size, the idle lock
+and the logo printed on every document's letterhead."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Slot
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QByteArray, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -16,21 +21,140 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.staff import Role
-from app.services.clinic import ClinicDetails
+from app.services.clinic import (
+    LOGO_BOX_INCHES,
+    LOGO_FILE_FILTER,
+    LOGO_MAX_BYTES,
+    ClinicDetails,
+    logo_print_size,
+    read_logo_file,
+)
 from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.clinic_form import ClinicDetailsForm
+from app.ui.widgets.form_field import FormField
 from app.ui.widgets.messages import show_warning
+
+#: (parent) → the logo file the user chose, or None when they cancelled.  Tests pass their own.
+LogoChooser = Callable[[QWidget], "Path | None"]
+
+_NO_LOGO = "No logo: documents print the clinic's name only."
+
+
+def choose_logo_file(parent: QWidget) -> Path | None:
+    path, _filter = QFileDialog.getOpenFileName(
+        parent, "Choose the clinic's logo", "", f"{LOGO_FILE_FILTER};;All files (*)"
+    )
+    return Path(path) if path else None
+
+
+class LogoPicker(QWidget):
+    """The logo as it will print (its size on paper), with "Choose logo…" and "Remove logo"."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._data: bytes | None = None
+        self.preview = QLabel()
+        self.preview.setObjectName("logoPreview")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.preview.setWordWrap(True)
+        self.preview.setStyleSheet(
+            "QLabel#logoPreview { background: white; color: #52606D;"
+            " border: 1px dashed #9AA5B1; padding: 4px; }"
+        )
+        self.choose_button = QPushButton("Choose lo&go…")
+        self.choose_button.setToolTip(
+            f"A PNG or JPEG image of at most {LOGO_MAX_BYTES // (1024 * 1024)} MB."
+        )
+        self.remove_button = QPushButton("Remo&ve logo")
+        buttons = QVBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.choose_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(12)
+        row.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignTop)
+        row.addLayout(buttons)
+        row.addStretch(1)
+        QWidget.setTabOrder(self.choose_button, self.remove_button)
+        self.setFocusProxy(self.choose_button)
+        self._fit_preview_box()
+        self._show()
+
+    def _inches(self, value: float) -> int:
+        return round(value * self.logicalDpiX())
+
+    def _fit_preview_box(self) -> None:
+        # The box plus the label's padding and border, so the logo inside is at print size.
+        width, height = (self._inches(v) for v in LOGO_BOX_INCHES)
+        self.preview.setFixedSize(width + 10, max(height, 2 * self.fontMetrics().height()) + 10)
+
+    def logo(self) -> bytes | None:
+        return self._data
+
+    def set_logo(self, data: bytes | None) -> None:
+        if data == self._data:
+            return
+        self._data = data
+        self._show()
+        self.changed.emit()
+
+    def _show(self) -> None:
+        self.remove_button.setEnabled(self._data is not None)
+        pixmap = QPixmap()
+        if self._data is None or not pixmap.loadFromData(QByteArray(self._data)):
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText(_NO_LOGO)
+            self.preview.setToolTip("")
+            return
+        width_in, height_in = logo_print_size(self._data)
+        ratio = self.devicePixelRatioF()
+        scaled = pixmap.scaled(
+            round(self._inches(width_in) * ratio),
+            round(self._inches(height_in) * ratio),
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        scaled.setDevicePixelRatio(ratio)
+        self.preview.setText("")
+        self.preview.setPixmap(scaled)
+        self.preview.setToolTip(
+            f"Prints {width_in:.2f} × {height_in:.2f} in at the top left of every page."
+        )
 
 
 class ClinicDetailsTab(QWidget):
-    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: UiContext,
+        parent: QWidget | None = None,
+        *,
+        choose_logo: LogoChooser = choose_logo_file,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.choose_logo = choose_logo
         self.form = ClinicDetailsForm(with_settings=True)
         self.form.setMaximumWidth(720)
+        self.logo_picker = LogoPicker()
+        self.logo_field = FormField(
+            self.logo_picker,
+            f"Printed on every document's letterhead. PNG or JPEG, at most "
+            f"{LOGO_MAX_BYTES // (1024 * 1024)} MB; shown here at the size it prints.",
+        )
+        # One more row of the same form, so its label lines up with the fields above.
+        form_layout = self.form.layout()
+        assert isinstance(form_layout, QFormLayout)
+        form_layout.addRow("Letterhead logo", self.logo_field)
+        QWidget.setTabOrder(self.form.idle_lock_spin, self.logo_picker.choose_button)
+        QWidget.setTabOrder(self.logo_picker.choose_button, self.logo_picker.remove_button)
+
         self.save_button = QPushButton("&Save changes")
         self.save_button.setObjectName("primaryButton")
         self.save_button.setShortcut(QKeySequence.StandardKey.Save)
@@ -68,18 +192,30 @@ class ClinicDetailsTab(QWidget):
         self.reprint_button.setVisible(ctx.actor.role == Role.OWNER)
 
         self._loaded: ClinicDetails = ctx.details
-        self.form.set_details(ctx.details)
+        self._show_details(ctx.details)
         self._update_buttons()
         self._connect_signals()
 
     def _connect_signals(self) -> None:
         self.form.edited.connect(self.on_form_edited)
+        self.logo_picker.changed.connect(self.on_form_edited)
+        self.logo_picker.choose_button.clicked.connect(self.on_choose_logo_clicked)
+        self.logo_picker.remove_button.clicked.connect(self.on_remove_logo_clicked)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
         self.reprint_button.clicked.connect(self.on_reprint_clicked)
 
+    def details(self) -> ClinicDetails:
+        """What the tab shows now: the form's fields and the chosen logo."""
+        return replace(self.form.details(), logo_png=self.logo_picker.logo())
+
+    def _show_details(self, details: ClinicDetails) -> None:
+        self.form.set_details(details)
+        self.logo_picker.set_logo(details.logo_png)
+        self.logo_field.set_error(None)
+
     def is_dirty(self) -> bool:
-        return self.form.details() != self._loaded
+        return self.details() != self._loaded
 
     def _update_buttons(self) -> None:
         dirty = self.is_dirty()
@@ -91,11 +227,50 @@ class ClinicDetailsTab(QWidget):
         self.status_label.clear()
         self._update_buttons()
 
+    # --- the logo -----------------------------------------------------------------------------
+
+    @Slot()
+    def on_choose_logo_clicked(self) -> None:
+        path = self.choose_logo(self)
+        if path is None:
+            return
+        self.logo_field.set_error(None)
+        self.logo_picker.choose_button.setEnabled(False)
+        self.status_label.setText("Reading the logo…")
+        # Read on a worker: the file may sit on a slow network share.
+        ops.run_query(
+            lambda: read_logo_file(path),
+            on_success=self._on_logo_read,
+            on_failure=self._on_logo_refused,
+            owner=self,
+        )
+
+    def _on_logo_read(self, data: bytes) -> None:
+        self.logo_picker.choose_button.setEnabled(True)
+        self.status_label.clear()
+        self.logo_picker.set_logo(data)
+        self._update_buttons()
+
+    def _on_logo_refused(self, exc: BaseException) -> None:
+        # The logo shown before stays: a bad file loses nothing.
+        self.logo_picker.choose_button.setEnabled(True)
+        self.status_label.clear()
+        self.logo_field.set_error(ops.user_message(exc))
+        self.logo_picker.choose_button.setFocus()
+
+    @Slot()
+    def on_remove_logo_clicked(self) -> None:
+        self.logo_field.set_error(None)
+        self.logo_picker.set_logo(None)
+        self.logo_picker.choose_button.setFocus()
+
+    # --- saving -------------------------------------------------------------------------------
+
     @Slot()
     def on_save_clicked(self) -> None:
         from app.services.clinic import update_details
 
-        db, actor, details = self.ctx.db, self.ctx.actor, self.form.details()
+        db, actor, details = self.ctx.db, self.ctx.actor, self.details()
         self.save_button.setEnabled(False)
         self.status_label.setText("Saving…")
         ops.run_write(
@@ -108,7 +283,7 @@ class ClinicDetailsTab(QWidget):
     def _on_saved(self, details: ClinicDetails) -> None:
         self.ctx.details = details
         self._loaded = details
-        self.form.set_details(details)
+        self._show_details(details)
         self._update_buttons()
         self.status_label.setText("✓ Saved.")
         self.ctx.bus.publish(Changes(clinic=True))
@@ -116,12 +291,15 @@ class ClinicDetailsTab(QWidget):
     def _on_save_failed(self, exc: BaseException) -> None:
         self.status_label.clear()
         self._update_buttons()
-        if not (isinstance(exc, ValidationError) and self.form.errors.show(exc)):
+        if isinstance(exc, ValidationError) and exc.field == "logo_png":
+            self.logo_field.set_error(str(exc))
+            self.logo_picker.choose_button.setFocus()
+        elif not (isinstance(exc, ValidationError) and self.form.errors.show(exc)):
             show_warning(self, ops.user_message(exc))
 
     @Slot()
     def on_cancel_clicked(self) -> None:
-        self.form.set_details(self._loaded)
+        self._show_details(self._loaded)
         self.status_label.clear()
         self._update_buttons()
 
