@@ -6,7 +6,12 @@ alternatives under their own headings (unless the body already shows them), then
 signature block — patient or representative signature, printed name, date,
 relationship, witness signature, name and date — kept together on one page.  A long
 body flows across pages.  The small print at the end names the template and version,
-so a signed paper copy can be matched to its wording.  No session, no Qt here.
+so a signed paper copy can be matched to its wording.
+
+A consent signed on screen (``ConsentForm.signature`` set) prints the same wording with
+the signature block filled in: the captured signature image on the signature line, the
+date and time signed, the signer's printed name and relationship to the patient, and the
+witness.  No session, no Qt here.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table
+from reportlab.lib.units import inch
+from reportlab.lib.utils import ImageReader
+from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, Spacer, Table
 
 from app.documents.common import (
     INK,
@@ -29,8 +36,34 @@ from app.documents.common import (
     text,
 )
 from app.documents.labels import Translate, gettext_for
+from app.i18n import format_datetime
 
-__all__ = ["ConsentForm", "build_consent"]
+__all__ = ["SIGNER_RELATIONSHIPS", "ConsentForm", "ConsentSignature", "build_consent"]
+
+#: Who may sign a consent, as stored (``stored_documents.signer_relationship``) → printed.
+SIGNER_RELATIONSHIPS: dict[str, str] = {
+    "self": "The patient",
+    "parent_or_guardian": "Parent or legal guardian",
+    "legal_representative": "Legal representative",
+}
+
+#: The signature prints at most this large on its line (about 2.6 × 0.8 inches).
+_SIGNATURE_MAX_WIDTH = 2.6 * inch
+_SIGNATURE_MAX_HEIGHT = 0.8 * inch
+
+
+@dataclass(frozen=True)
+class ConsentSignature:
+    """A signature captured on screen, and who signed and witnessed it."""
+
+    #: The signature as a PNG (ink on white or transparent), already checked by the service.
+    png: bytes
+    signer_name: str
+    #: A key of :data:`SIGNER_RELATIONSHIPS`.
+    relationship: str
+    #: UTC-aware; printed in the clinic's time zone.
+    signed_at: datetime
+    witness_name: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,8 @@ class ConsentForm:
     risks: str = ""
     alternatives: str = ""
     printed_at: datetime | None = None
+    #: Set for a consent signed on screen: the signature block prints filled in.
+    signature: ConsentSignature | None = None
 
 
 def _paragraphs(value: str, style: ParagraphStyle) -> list[Flowable]:
@@ -76,6 +111,9 @@ def _styles() -> dict[str, ParagraphStyle]:
             leading=10,
             textColor=MUTED,
             spaceAfter=0,
+        ),
+        "filled": ParagraphStyle(
+            "ConsentFilled", parent=base.body, fontSize=10, leading=12.5, spaceAfter=0
         ),
         "affirm": ParagraphStyle(
             "ConsentAffirm",
@@ -131,6 +169,85 @@ def _signature_block(width: float, st: dict[str, ParagraphStyle], _: Translate) 
     )
 
 
+def _relationship_label(relationship: str, _: Translate) -> str:
+    # The msgids are written out so pybabel extracts them.
+    labels = {
+        "self": _("The patient"),
+        "parent_or_guardian": _("Parent or legal guardian"),
+        "legal_representative": _("Legal representative"),
+    }
+    return labels.get(relationship, relationship)
+
+
+def _signature_image(png: bytes) -> Image:
+    """The signature scaled to fit its line, keeping its proportions."""
+    pixel_width, pixel_height = ImageReader(io.BytesIO(png)).getSize()
+    scale = min(_SIGNATURE_MAX_WIDTH / pixel_width, _SIGNATURE_MAX_HEIGHT / pixel_height)
+    image = Image(io.BytesIO(png), width=pixel_width * scale, height=pixel_height * scale)
+    image.hAlign = "LEFT"
+    return image
+
+
+def _signed_block(
+    form: ConsentForm,
+    signature: ConsentSignature,
+    width: float,
+    st: dict[str, ParagraphStyle],
+    _: Translate,
+) -> Table:
+    """The signature block filled in: the signature on its line, then names and dates."""
+    wide, narrow = width * 0.64, width * 0.32
+    gap = width - wide - narrow
+    # The medium date fits the narrow column in either language ("4 dic 2026, 9:56 p.m.").
+    when = format_datetime(
+        signature.signed_at, form.letterhead.timezone, form.locale, "medium", "short"
+    )
+
+    def label(message: str) -> Paragraph:
+        return Paragraph(text(message), st["line_label"])
+
+    def value(content: str) -> Paragraph:
+        return Paragraph(text(content), st["filled"])
+
+    rows = [
+        [_signature_image(signature.png), "", value(when)],
+        [
+            label(_("Signature of patient or legal representative")),
+            "",
+            label(_("Date and time signed")),
+        ],
+        [
+            value(signature.signer_name),
+            "",
+            value(_relationship_label(signature.relationship, _)),
+        ],
+        [
+            label(_("Name of patient or legal representative (print)")),
+            "",
+            label(_("Relationship to the patient")),
+        ],
+        [value(signature.witness_name), "", value(when)],
+        [label(_("Name of witness (print)")), "", label(_("Witness date"))],
+    ]
+    commands: list[tuple] = [
+        ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+    ]
+    for row in (0, 2, 4):
+        commands.append(("LINEBELOW", (0, row), (0, row), 0.8, INK))
+        commands.append(("LINEBELOW", (2, row), (2, row), 0.8, INK))
+        commands.append(("TOPPADDING", (0, row), (-1, row), 10))
+    return Table(
+        rows,
+        colWidths=[wide, gap, narrow],
+        style=table_style(*commands),
+        hAlign="LEFT",
+    )
+
+
 def _story(form: ConsentForm, width: float, _: Translate) -> list[Flowable]:
     base = document_styles()
     st = _styles()
@@ -147,13 +264,38 @@ def _story(form: ConsentForm, width: float, _: Translate) -> list[Flowable]:
         "understand it, and that my questions have been answered."
     )
     story.append(Spacer(1, 8))
+    signature = form.signature
+    block = (
+        _signature_block(width, st, _)
+        if signature is None
+        else _signed_block(form, signature, width, st, _)
+    )
+    evidence: list[Flowable] = []
+    if signature is not None:
+        when = format_datetime(
+            signature.signed_at, form.letterhead.timezone, form.locale, "long", "short"
+        )
+        evidence.append(
+            Paragraph(
+                text(
+                    _("Signed on screen at %(clinic)s on %(when)s, witnessed by %(witness)s.")
+                    % {
+                        "clinic": form.letterhead.name,
+                        "when": when,
+                        "witness": signature.witness_name,
+                    }
+                ),
+                base.fine,
+            )
+        )
     story.append(
         KeepTogether(
             [
                 Paragraph(text(_("Signatures")), base.heading),
                 Paragraph(text(affirm), st["affirm"]),
-                _signature_block(width, st, _),
+                block,
                 Spacer(1, 6),
+                *evidence,
                 Paragraph(
                     text(
                         _("Form %(key)s, version %(version)s (%(language)s)")
@@ -172,7 +314,8 @@ def _story(form: ConsentForm, width: float, _: Translate) -> list[Flowable]:
 
 
 def build_consent(form: ConsentForm) -> bytes:
-    """The consent PDF, in ``form.locale`` and the clinic's paper size."""
+    """The consent PDF, in ``form.locale`` and the clinic's paper size; signed when
+    ``form.signature`` is set, else with blank lines for a wet signature."""
     _ = gettext_for(form.locale)
     buffer = io.BytesIO()
     doc = ClinicDocTemplate(
@@ -182,7 +325,7 @@ def build_consent(form: ConsentForm) -> bytes:
         locale=form.locale,
         patient=form.patient,
         printed_at=form.printed_at,
-        subject=_("Consent form"),
+        subject=_("Consent form") if form.signature is None else _("Signed consent form"),
     )
     doc.build(_story(form, doc.width, _))
     return buffer.getvalue()

@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     PRINT = "print"
+    CONSENT_SIGNED = "consent_signed"
     EXPORT = "export"
     DOUBLE_BOOKED = "double_booked"
     RECOVERY_KIT = "recovery_kit"

@@ -13,10 +13,11 @@ Spanish) ships in ``resources/consents/`` and is installed on first use or by
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -25,7 +26,12 @@ from sqlalchemy.orm import Session
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.clinic import ClinicSettings
-from app.data.models.documents import ConsentTemplate, ConsentVersion
+from app.data.models.documents import (
+    ConsentTemplate,
+    ConsentVersion,
+    DocumentKind,
+    StoredDocument,
+)
 from app.data.models.patients import Patient
 from app.data.models.plans import (
     ItemStatus,
@@ -36,12 +42,18 @@ from app.data.models.plans import (
 )
 from app.data.models.providers import Provider, Service, ServiceRequiredConsent
 from app.data.models.staff import Staff
-from app.documents.consent import ConsentForm, build_consent
+from app.documents.consent import (
+    SIGNER_RELATIONSHIPS,
+    ConsentForm,
+    ConsentSignature,
+    build_consent,
+)
 from app.i18n import format_date, to_clinic_time, utc_now
 from app.paths import resource
 from app.services import permissions
 from app.services.actor import Actor
 from app.services.audit import AuditAction, record
+from app.services.documents import add_document_in
 from app.services.errors import NotFoundError, ValidationError
 from app.services.permissions import Permission
 from app.services.printing import (
@@ -51,18 +63,25 @@ from app.services.printing import (
     patient_banner,
 )
 from app.services.scheduling import unsigned_consent_template_ids
+from app.services.tasks import staff_name
 from app.services.uow import unit_of_work
 
 __all__ = [
     "CONSENT_LANGUAGES",
     "PLACEHOLDERS",
+    "SIGNER_RELATIONSHIPS",
+    "ConsentPreview",
     "ConsentTemplateLine",
     "ConsentVersionInfo",
     "ConsentWording",
+    "SignedConsent",
+    "SigningChoices",
     "UnsignedConsent",
+    "check_signature_png",
     "check_wording",
     "consent_data",
     "consent_pdf",
+    "consent_preview",
     "consent_versions",
     "fill_placeholders",
     "install_starter_consents",
@@ -70,6 +89,9 @@ __all__ = [
     "list_consent_templates",
     "placeholders_in",
     "save_consent_version",
+    "sign_consent",
+    "signed_consents",
+    "signing_choices",
     "starter_consents",
     "unsigned_required_consents",
 ]
@@ -457,6 +479,9 @@ def _consent_form(
     procedure: str,
     provider_id: int | None,
     language: str | None,
+    *,
+    audit_print: bool = True,
+    printed_at: datetime | None = None,
 ) -> ConsentForm:
     patient = session.get(Patient, patient_id)
     if patient is None:
@@ -479,7 +504,7 @@ def _consent_form(
     if version is None:
         raise NotFoundError(f"The consent form “{template_key}” has no wording to print.")
     locale = document_locale(settings.locale, version.language)
-    printed_at = utc_now()
+    printed_at = printed_at or utc_now()
     banner = patient_banner(patient)
     values = {
         "patient_name": banner.name,
@@ -505,6 +530,8 @@ def _consent_form(
         alternatives="" if "alternatives" in used else version.alternatives,
         printed_at=printed_at,
     )
+    if not audit_print:
+        return form
     record(
         session,
         AuditAction.PRINT,
@@ -583,6 +610,10 @@ class UnsignedConsent:
     #: The services (booked visits or accepted plan items) that require it.
     services: tuple[str, ...]
 
+    @property
+    def id(self) -> str:
+        return self.template_key
+
 
 def unsigned_required_consents(
     db: Database, actor: Actor, patient_id: int
@@ -637,3 +668,373 @@ def unsigned_required_consents(
                 title = fill_placeholders(latest.title, values).strip(" :,-")
             result.append(UnsignedConsent(template.key, title or template.key, services))
         return result
+
+
+# --- signing on screen ------------------------------------------------------------------------
+
+#: A signature smaller than this (in ink pixels) is a slip of the pen, not a signature.
+_MIN_INK_PIXELS = 40
+#: Larger than any signature pad makes; bigger "signatures" are refused, not stored.
+_MAX_SIGNATURE_BYTES = 2 * 1024 * 1024
+_MAX_SIGNATURE_PIXELS = 4000 * 2000
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_NO_SIGNATURE = "The consent cannot be saved as signed without a signature. Ask the signer to sign."
+
+
+@dataclass(frozen=True)
+class ConsentPreview:
+    """The filled wording shown on screen while the patient reads and signs."""
+
+    template_key: str
+    version: int
+    language: str
+    title: str
+    body: str
+    risks: str
+    alternatives: str
+
+
+@dataclass(frozen=True)
+class SigningChoices:
+    """What the sign-a-consent dialog offers for one patient."""
+
+    patient_name: str
+    #: The patient's preferred document language ("en" / "es").
+    language: str
+    #: (key, English title) of each active template.
+    templates: tuple[tuple[str, str], ...]
+    #: (id, printed name) of each active provider.
+    providers: tuple[tuple[int, str], ...]
+    #: (id, full name) of each active staff member who can witness.
+    staff: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class SignedConsent:
+    """A signed consent on file: which wording, who signed, who witnessed, when."""
+
+    document_id: int
+    patient_id: int
+    template_key: str
+    title: str
+    version: int
+    language: str
+    signed_at: datetime
+    signer_name: str
+    #: A key of :data:`SIGNER_RELATIONSHIPS` ("" for a scanned copy that does not say).
+    signer_relationship: str
+    witness_name: str
+    witness_staff_id: int | None
+    filename: str
+    sha256: str
+    size: int
+    recorded_by: str
+
+    @property
+    def id(self) -> int:
+        return self.document_id
+
+
+def check_signature_png(signature_png: bytes | None) -> None:
+    """Refuse what is not a real signature: nothing, not a PNG, or a blank picture."""
+    if not signature_png:
+        raise ValidationError(_NO_SIGNATURE, field="signature")
+    if not isinstance(signature_png, bytes | bytearray) or not bytes(signature_png).startswith(
+        _PNG_MAGIC
+    ):
+        raise ValidationError(
+            "The signature could not be read (it is not a PNG picture). Ask the signer to "
+            "sign again.",
+            field="signature",
+        )
+    if len(signature_png) > _MAX_SIGNATURE_BYTES:
+        raise ValidationError(
+            "The signature picture is too large to store. Clear the pad and sign again.",
+            field="signature",
+        )
+    # Pillow comes with reportlab, which prints the signature from the same bytes.
+    from PIL import Image, ImageChops, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(bytes(signature_png))) as image:
+            width, height = image.size
+            if width * height > _MAX_SIGNATURE_PIXELS:
+                raise ValidationError(
+                    "The signature picture is too large to store. Clear the pad and sign again.",
+                    field="signature",
+                )
+            luminance, alpha = image.convert("LA").split()
+            # Ink: a dark pixel that is not transparent.
+            dark = luminance.point(lambda v: 255 if v < 160 else 0)
+            opaque = alpha.point(lambda v: 255 if v >= 128 else 0)
+            ink = ImageChops.multiply(dark, opaque).histogram()[255]
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValidationError(
+            "The signature could not be read (the picture is damaged). Ask the signer to "
+            "sign again.",
+            field="signature",
+        ) from None
+    if ink < _MIN_INK_PIXELS:
+        raise ValidationError(
+            "The signature is blank: there is no ink on it. Ask the signer to sign.",
+            field="signature",
+        )
+
+
+def _signable_patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFoundError("That patient no longer exists.")
+    if patient.merged_into_id is not None:
+        raise ValidationError(
+            "This record was merged into another one; sign the consent on that record."
+        )
+    if not patient.is_active:
+        raise ValidationError(
+            "This patient's record is deactivated. Reactivate it before signing a consent."
+        )
+    return patient
+
+
+def signing_choices(db: Database, actor: Actor, patient_id: int) -> SigningChoices:
+    """The templates, providers and witnesses the sign-a-consent dialog offers."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with unit_of_work(db, actor) as session:
+        patient = _signable_patient(session, patient_id)
+        _ensure_starter_set(session, actor)
+        templates = []
+        for template in session.scalars(
+            select(ConsentTemplate).where(ConsentTemplate.is_active).order_by(ConsentTemplate.id)
+        ):
+            latest = _latest(session, template.id, "en")
+            title = template.key
+            if latest is not None:
+                values = dict.fromkeys(PLACEHOLDERS, "")
+                title = fill_placeholders(latest.title, values).strip(" :,-") or template.key
+            templates.append((template.key, title))
+        providers = tuple(
+            (provider.id, _provider_name(session, provider.id))
+            for provider in session.scalars(
+                select(Provider)
+                .where(Provider.is_active)
+                .order_by(Provider.position, Provider.name)
+            )
+        )
+        staff = tuple(
+            (member.id, member.full_name)
+            for member in session.scalars(
+                select(Staff).where(Staff.is_active).order_by(Staff.full_name)
+            )
+        )
+        language = (patient.preferred_language or "en").lower()
+        return SigningChoices(
+            patient_name=patient_banner(patient).name,
+            language=language if language in CONSENT_LANGUAGES else "en",
+            templates=tuple(templates),
+            providers=providers,
+            staff=staff,
+        )
+
+
+def consent_preview(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    template_key: str,
+    *,
+    language: str | None = None,
+    procedure: str = "",
+    provider_id: int | None = None,
+) -> ConsentPreview:
+    """The wording the patient will sign, filled in, for reading on screen (not a print)."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with unit_of_work(db, actor) as session:
+        _signable_patient(session, patient_id)
+        form = _consent_form(
+            session,
+            actor,
+            patient_id,
+            template_key,
+            procedure,
+            provider_id,
+            language,
+            audit_print=False,
+        )
+        return ConsentPreview(
+            template_key=form.template_key,
+            version=form.version,
+            language=form.language,
+            title=form.title,
+            body=form.body,
+            risks=form.risks,
+            alternatives=form.alternatives,
+        )
+
+
+def _witness(
+    session: Session, witness_staff_id: int | None, witness_name: str
+) -> tuple[int | None, str]:
+    if witness_staff_id is not None:
+        member = session.get(Staff, witness_staff_id)
+        if member is None or not member.is_active:
+            raise ValidationError(
+                "The witness chosen is not an active staff member. Choose another witness.",
+                field="witness",
+            )
+        return member.id, member.full_name
+    name = " ".join((witness_name or "").split())
+    if not name:
+        raise ValidationError(
+            "Name the witness: the staff member or other adult who saw the consent signed.",
+            field="witness",
+        )
+    if len(name) > 120:
+        raise ValidationError("Keep the witness's name under 120 characters.", field="witness")
+    return None, name
+
+
+def _signer(signer_name: str, relationship: str) -> tuple[str, str]:
+    name = " ".join((signer_name or "").split())
+    if not name:
+        raise ValidationError(
+            "Type the signer's name as it should print under the signature.", field="signer_name"
+        )
+    if len(name) > 120:
+        raise ValidationError("Keep the signer's name under 120 characters.", field="signer_name")
+    if relationship not in SIGNER_RELATIONSHIPS:
+        known = ", ".join(SIGNER_RELATIONSHIPS)
+        raise ValidationError(
+            f"“{relationship}” is not who can sign a consent (one of: {known}).",
+            field="relationship",
+        )
+    return name, relationship
+
+
+def _signed_line(session: Session, doc: StoredDocument) -> SignedConsent:
+    version = session.get(ConsentVersion, doc.consent_version_id)
+    template = session.get(ConsentTemplate, version.template_id) if version else None
+    return SignedConsent(
+        document_id=doc.id,
+        patient_id=doc.patient_id,
+        template_key=template.key if template else "",
+        title=doc.title or (version.title if version else ""),
+        version=version.version if version else 0,
+        language=version.language if version else "",
+        signed_at=doc.signed_at,
+        signer_name=doc.signer_name,
+        signer_relationship=doc.signer_relationship,
+        witness_name=doc.witness_name,
+        witness_staff_id=doc.witness_staff_id,
+        filename=doc.filename,
+        sha256=doc.sha256,
+        size=doc.size_bytes,
+        recorded_by=staff_name(session, doc.created_by_id),
+    )
+
+
+def sign_consent(
+    db: Database,
+    actor: Actor,
+    *,
+    patient_id: int,
+    template_key: str,
+    signature_png: bytes | None,
+    signer_name: str,
+    relationship: str = "self",
+    witness_staff_id: int | None = None,
+    witness_name: str = "",
+    language: str | None = None,
+    procedure: str = "",
+    provider_id: int | None = None,
+) -> SignedConsent:
+    """Store a consent signed on screen: the template's current wording in ``language`` (the
+    patient's by default) printed with the signature, kept with its SHA-256 and version, and
+    audited.  Without a real signature, signer name or witness nothing is stored."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    permissions.require(actor, Permission.EDIT_PATIENTS)
+    check_signature_png(signature_png)
+    name, relationship = _signer(signer_name, relationship)
+    with unit_of_work(db, actor) as session:
+        patient = _signable_patient(session, patient_id)
+        witness_id, witness = _witness(session, witness_staff_id, witness_name)
+        signed_at = utc_now()
+        form = _consent_form(
+            session,
+            actor,
+            patient_id,
+            template_key,
+            procedure,
+            provider_id,
+            language,
+            audit_print=False,
+            printed_at=signed_at,
+        )
+        form = replace(
+            form,
+            signature=ConsentSignature(
+                png=bytes(signature_png),
+                signer_name=name,
+                relationship=relationship,
+                signed_at=signed_at,
+                witness_name=witness,
+            ),
+        )
+        pdf = build_consent(form)
+        template = _template(session, template_key)
+        version = session.scalar(
+            select(ConsentVersion).where(
+                ConsentVersion.template_id == template.id,
+                ConsentVersion.language == form.language,
+                ConsentVersion.version == form.version,
+            )
+        )
+        stamp = to_clinic_time(signed_at, session.get(ClinicSettings, 1).timezone)
+        line = add_document_in(
+            session,
+            actor,
+            patient.id,
+            f"consent-{template.key}-v{form.version}-{form.language}-"
+            f"{stamp:%Y%m%d-%H%M%S}-signed.pdf",
+            pdf,
+            kind=DocumentKind.CONSENT.value,
+        )
+        doc = session.get(StoredDocument, line.id)
+        doc.title = form.title[:200]
+        doc.consent_version_id = version.id
+        doc.signed_at = signed_at
+        doc.signer_name = name
+        doc.signer_relationship = relationship
+        doc.witness_name = witness
+        doc.witness_staff_id = witness_id
+        session.flush()
+        record(
+            session,
+            AuditAction.CONSENT_SIGNED,
+            entity="stored_documents",
+            entity_id=doc.id,
+            patient_id=patient.id,
+            detail=(
+                f"consent {template.key} v{form.version} ({form.language}) signed on screen; "
+                f"sha256 {doc.sha256}"
+            ),
+        )
+        return _signed_line(session, doc)
+
+
+def signed_consents(db: Database, actor: Actor, patient_id: int) -> list[SignedConsent]:
+    """The patient's signed consents on file, newest first (without their bytes)."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with unit_of_work(db, actor) as session:
+        if session.get(Patient, patient_id) is None:
+            raise NotFoundError("That patient no longer exists.")
+        docs = session.scalars(
+            select(StoredDocument)
+            .where(
+                StoredDocument.patient_id == patient_id,
+                StoredDocument.kind == DocumentKind.CONSENT.value,
+                StoredDocument.signed_at.is_not(None),
+                StoredDocument.consent_version_id.is_not(None),
+            )
+            .order_by(StoredDocument.signed_at.desc(), StoredDocument.id.desc())
+        )
+        return [_signed_line(session, doc) for doc in docs]

@@ -25,6 +25,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "update": "Changed",
     "delete": "Deleted",
     "print": "Printed",
+    "consent_signed": "Consent signed",
     "export": "Exported",
     "recovery_kit": "Recovery kit printed",
     "audit_viewed": "Audit log viewed",

@@ -122,5 +122,12 @@ class StoredDocument(Base):
     # When the patient signed (signature captured on screen or a wet signature scanned).
     signed_at: Mapped[datetime | None]
     witness_name: Mapped[str] = mapped_column(String(120), default="")
+    # A consent signed on screen: who signed (the patient or someone for them) and which
+    # staff member witnessed it, when the witness was one.
+    signer_name: Mapped[str] = mapped_column(String(120), default="")
+    signer_relationship: Mapped[str] = mapped_column(String(30), default="")
+    witness_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="RESTRICT")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))

@@ -77,6 +77,7 @@ RECORD_TABS: list[TabSpec] = [
         Permission.VIEW_PATIENTS,
         _P + "communications_tab:CommunicationsTab",
     ),
+    TabSpec("consents", "Consents", Permission.VIEW_PATIENTS, _P + "consents_tab:ConsentsTab"),
     TabSpec("documents", "Documents", Permission.VIEW_PATIENTS, _P + "documents_tab:DocumentsTab"),
     TabSpec("tasks", "Tasks", Permission.VIEW_PATIENTS, _P + "tasks_tab:TasksTab"),
 ]

@@ -24,6 +24,11 @@ from app.ui.widgets.messages import show_warning
 GEOMETRY_KEY = "patientRecord/geometry"
 
 
+def tab_key(number: int) -> str:
+    """The digit that selects the ``number``-th tab with Ctrl: 1–9, then 0 for the tenth."""
+    return str(number % 10)
+
+
 class UnsavedChangesDialog:
     """Save / Discard / Cancel for one tab with unsaved edits."""
 
@@ -90,8 +95,8 @@ class PatientRecordWindow(QWidget):
             box.setContentsMargins(0, 0, 0, 0)
             self._containers.append(container)
             self.tab_widget.addTab(container, spec.title)
-            if number <= 9:
-                self.tab_widget.setTabToolTip(number - 1, f"{spec.title} (Ctrl+{number})")
+            if number <= 10:
+                self.tab_widget.setTabToolTip(number - 1, f"{spec.title} (Ctrl+{tab_key(number)})")
         self.details: DetailsTab = DetailsTab(ctx, patient_id, self._containers[0], autoload=False)
         if "details" in [s.key for s in self.specs]:
             self._place("details", self.details)
@@ -105,8 +110,8 @@ class PatientRecordWindow(QWidget):
         self.tab_widget.tabBar().setFocus()
 
     def _make_shortcuts(self) -> None:
-        for number in range(1, min(len(self.specs), 9) + 1):
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+        for number in range(1, min(len(self.specs), 10) + 1):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{tab_key(number)}"), self)
             shortcut.activated.connect(lambda n=number: self.tab_widget.setCurrentIndex(n - 1))
         QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self.on_save_shortcut)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.close)
