@@ -39,9 +39,8 @@ from app.ui.patients.record_tabs import RecordTab
 from app.ui.widgets.private_copies import PrivateCopies
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
-# Printing a PDF would need QtPdf to render its pages, and PySide6-Essentials (what
-# CareDesk ships) does not include it; so a PDF opens in the system viewer, which
-# prints it.  Images are printed here with QPrinter + QPainter.
+# A PDF prints through CareDesk's own preview (QtPdf renders its pages, no file on disk);
+# an image is printed here with QPrinter + QPainter.
 KIND_LABELS: dict[str, str] = {
     "scan": "Scan",
     "consent": "Consent form",
@@ -107,6 +106,25 @@ def _save_copy(db, actor, document_id: int, path: str) -> DocumentLine:
     return line
 
 
+def preview_stored_pdf(parent: QWidget, ctx: UiContext, line: DocumentLine, content: bytes):
+    """The print preview of a stored PDF (a signed consent, a letter): print or save a copy."""
+    from app.ui.print_preview import PrintSubject, show_document_preview
+
+    return show_document_preview(
+        parent,
+        ctx=ctx,
+        title=line.filename,
+        filename=safe_filename(line.filename),
+        subject=PrintSubject(
+            f"document #{line.id} ({kind_label(line.kind).lower()})",
+            "stored_documents",
+            line.id,
+            line.patient_id,
+        ),
+        content=content,
+    )
+
+
 class DocumentTableModel(RowTableModel):
     def __init__(self, ctx: UiContext, parent=None) -> None:
         self.ctx = ctx
@@ -142,6 +160,8 @@ class DocumentsTab(RecordTab):
         super().__init__(ctx, patient_id, parent)
         self.loaded = False
         self._copies = PrivateCopies(self)
+        #: The last print preview opened (tests drive it).
+        self.preview = None
 
         self.add_button = QPushButton("&Add from disk…")
         self.add_button.setObjectName("addDocumentButton")
@@ -407,10 +427,8 @@ class DocumentsTab(RecordTab):
 
     def print_document(self, line: DocumentLine, content: bytes) -> None:
         if line.mime_type == "application/pdf":
-            if self._open_in_viewer(line, content):
-                self._show_message(
-                    f"“{line.filename}” opened in your PDF viewer: print it from there."
-                )
+            self.preview = preview_stored_pdf(self, self.ctx, line, content)
+            self._show_message(f"“{line.filename}” is open in the print preview.")
             return
         image = QImage.fromData(content)
         if image.isNull():

@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -160,6 +162,55 @@ class ChangeStageDialog(QDialog):
         return dialog.stage(), dialog.reason()
 
 
+class ConsentChoiceDialog(QDialog):
+    """Which consent form to print for a wet signature, and for which procedure."""
+
+    def __init__(self, parent: QWidget | None, templates: list[tuple[str, str]]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Print a consent form")
+        self.template_combo = QComboBox()
+        self.template_combo.setObjectName("consentTemplateCombo")
+        for key, title in templates:
+            self.template_combo.addItem(title, key)
+        self.procedure_edit = QLineEdit()
+        self.procedure_edit.setObjectName("consentProcedureEdit")
+        self.procedure_edit.setMaxLength(200)
+        self.procedure_edit.setPlaceholderText(
+            "Optional: left blank, it prints as a line to fill in"
+        )
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("&Consent form", self.template_combo)
+        form.addRow("&Procedure", self.procedure_edit)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Preview…")
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(440)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+    def choice(self) -> tuple[str, str, str]:
+        """The template's key, its title and the procedure typed."""
+        return (
+            self.template_combo.currentData(),
+            self.template_combo.currentText(),
+            self.procedure_edit.text().strip(),
+        )
+
+    @classmethod
+    def ask(
+        cls, parent: QWidget | None, templates: list[tuple[str, str]]
+    ) -> tuple[str, str, str] | None:
+        dialog = cls(parent, templates)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.choice()
+
+
 class RecordHeader(QFrame):
     """Name, alerts, balance, next appointment, journey stage and the quick actions."""
 
@@ -210,6 +261,19 @@ class RecordHeader(QFrame):
         self.log_call_button = QPushButton("&Log a call")
         self.log_call_button.setObjectName("logCallButton")
         self.log_call_button.setToolTip("Note a phone call with this patient in the log")
+        self.print_button = QToolButton()
+        self.print_button.setObjectName("printMenuButton")
+        self.print_button.setText("&Print")
+        self.print_button.setToolTip("Print a form for this patient")
+        self.print_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.print_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.print_menu = QMenu(self.print_button)
+        self.intake_action = self.print_menu.addAction("&Intake form (pre-filled)")
+        self.blank_intake_action = self.print_menu.addAction("&Blank intake form")
+        self.consent_action = self.print_menu.addAction("&Consent form for signature…")
+        self.print_button.setMenu(self.print_menu)
+        #: The last print preview opened (tests drive it).
+        self.preview = None
 
         name_row = QHBoxLayout()
         name_row.setSpacing(10)
@@ -251,18 +315,24 @@ class RecordHeader(QFrame):
         grid.addLayout(money, 0, 2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         grid.addLayout(next_box, 1, 0)
         grid.addLayout(stage_box, 1, 1)
-        grid.addWidget(
-            self.log_call_button, 1, 2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
-        )
+        actions = QHBoxLayout()
+        actions.setSpacing(8)
+        actions.addWidget(self.print_button)
+        actions.addWidget(self.log_call_button)
+        grid.addLayout(actions, 1, 2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         self.change_stage_button.setVisible(can_edit)
         self.log_call_button.setVisible(can_edit)
+        self.print_button.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
         self._connect_signals()
 
     def _connect_signals(self) -> None:
         self.change_stage_button.clicked.connect(self.on_change_stage_clicked)
         self.log_call_button.clicked.connect(self.on_log_call_clicked)
+        self.intake_action.triggered.connect(lambda: self.print_intake(blank=False))
+        self.blank_intake_action.triggered.connect(lambda: self.print_intake(blank=True))
+        self.consent_action.triggered.connect(self.on_consent_clicked)
         self.ctx.bus.changed.connect(self.on_bus_changed)
 
     # --- showing --------------------------------------------------------------------------------
@@ -400,3 +470,67 @@ class RecordHeader(QFrame):
             show_warning(self.window(), "Calls cannot be logged from this window yet.")
             return
         LogContactDialog.ask(self.ctx, self.window(), self.patient_id, channel="phone")
+
+    # --- printing -------------------------------------------------------------------------------
+
+    def print_intake(self, *, blank: bool) -> None:
+        """Preview the intake form, pre-filled from the record or blank for the clipboard."""
+        from app.services.intake import intake_pdf
+        from app.ui.print_preview import PrintSubject, show_print_preview
+
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        kind = "blank intake form" if blank else "intake form"
+        self.preview = show_print_preview(
+            self,
+            ctx=self.ctx,
+            title=kind.capitalize(),
+            filename=f"{kind.capitalize()}.pdf",
+            subject=PrintSubject(kind, "patients", patient_id, patient_id),
+            render=lambda language: intake_pdf(
+                db, actor, patient_id, blank=blank, language=language
+            ),
+        )
+
+    @Slot()
+    def on_consent_clicked(self) -> None:
+        from app.services.print_jobs import printable_consents
+
+        db, actor = self.ctx.db, self.ctx.actor
+
+        ops.run_write(
+            lambda: printable_consents(db, actor),
+            on_success=self.on_consent_templates_loaded,
+            on_failure=lambda exc: show_warning(self.window(), ops.user_message(exc)),
+            owner=self,
+        )
+
+    def on_consent_templates_loaded(self, templates: list[tuple[str, str]]) -> None:
+        if not templates:
+            show_warning(
+                self.window(),
+                "No consent form is switched on. The owner turns them on in "
+                "Settings → Consent forms.",
+            )
+            return
+        chosen = ConsentChoiceDialog.ask(self.window(), templates)
+        if chosen is not None:
+            self.print_consent(*chosen)
+
+    def print_consent(self, key: str, title: str, procedure: str = "") -> None:
+        """Preview a consent form for a wet signature (procedure optional)."""
+        from app.services.consents import consent_pdf
+        from app.ui.print_preview import PrintSubject, show_print_preview
+
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        self.preview = show_print_preview(
+            self,
+            ctx=self.ctx,
+            title=title,
+            filename=f"{title}.pdf",
+            subject=PrintSubject(
+                f"consent form {key} for signing", "patients", patient_id, patient_id
+            ),
+            render=lambda language: consent_pdf(
+                db, actor, patient_id, key, procedure=procedure, language=language
+            ),
+        )

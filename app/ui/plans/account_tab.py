@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont, QKeySequence
@@ -23,18 +22,17 @@ from app.data.models.payments import AdjustmentKind
 from app.services.payments import ADJUSTMENT_LABELS, AccountOverview, LedgerEntry, PlanLine
 from app.services.permissions import Permission
 from app.ui import ops
-from app.ui.calendar.export_dialog import PathChooser, ask_save_path
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.plans.take_payment import balance_sentence, day, money
+from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 OWED_RED = "#b3261e"
 CREDIT_GREEN = "#1e7d32"
 SETTLED_GREY = "#374151"
 TAKE_PAYMENT_KEYS = "Ctrl+Shift+P"
-RECEIPT_FILTER = "PDF documents (*.pdf)"
 FEE_LABEL = ADJUSTMENT_LABELS[AdjustmentKind.FEE]
 
 ENTRY_LABELS = {
@@ -210,11 +208,11 @@ class AccountTab(RecordTab):
         self.receipt_button = QPushButton("Print &receipt…")
         self.receipt_button.setObjectName("printReceiptButton")
         self.receipt_button.setToolTip(
-            "Save the selected payment's or refund's receipt as a PDF, in the patient's language"
+            "Preview the selected payment's or refund's receipt in the patient's language, "
+            "then print it or save a copy"
         )
-        #: Asks where to save a receipt (tests answer it without a modal dialog).
-        self.choose_receipt_path: PathChooser = ask_save_path
-        self.saved_receipt: Path | None = None
+        #: The last receipt preview opened (tests drive it).
+        self.receipt_preview: PrintPreviewDialog | None = None
         self._select_after_load: tuple[str, int] | None = None
 
         self.model = LedgerTableModel(ctx, self)
@@ -436,40 +434,25 @@ class AccountTab(RecordTab):
 
     @Slot()
     def on_receipt_clicked(self) -> None:
+        from app.documents.receipt import receipt_number
         from app.services.receipts import receipt_filename, receipt_pdf
-        from app.ui.calendar.export_dialog import write_file
 
         row = self.selected()
         if row is None or row.entry.entry_type not in ("payment", "refund"):
             return
         payment_id = row.entry.entry_id
-        path = self.choose_receipt_path(
-            self, Path.home() / receipt_filename(payment_id), RECEIPT_FILTER
-        )
-        if path is None:
-            return
         db, actor = self.ctx.db, self.ctx.actor
-
-        def work() -> Path:
-            # The service audits the print; the file is written all or nothing.
-            write_file(path, receipt_pdf(db, actor, payment_id))
-            return path
-
-        self.receipt_button.setEnabled(False)
-        ops.run_write(
-            work, on_success=self.on_receipt_saved, on_failure=self.on_receipt_failed, owner=self
+        number = receipt_number(payment_id)
+        # The service audits each rendering as a print; the preview audits what is
+        # sent to a printer or saved.
+        self.receipt_preview = show_print_preview(
+            self,
+            ctx=self.ctx,
+            title=f"Receipt {number}",
+            filename=receipt_filename(payment_id),
+            subject=PrintSubject(f"receipt {number}", "payments", payment_id, self.patient_id),
+            render=lambda language: receipt_pdf(db, actor, payment_id, language=language),
         )
-
-    def on_receipt_saved(self, path: Path) -> None:
-        self.saved_receipt = path
-        self.message_label.hide()
-        self._update_buttons()
-        self._show_status(f"✓ Receipt saved to {path}")
-        self.ctx.bus.publish(Changes(audit=True))
-
-    def on_receipt_failed(self, exc: BaseException) -> None:
-        self._update_buttons()
-        self._show_error(exc)
 
     @Slot()
     def on_refund_clicked(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from PySide6.QtCore import QDate, QLocale, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -44,14 +43,13 @@ from app.services.installments import (
 )
 from app.services.permissions import Permission
 from app.ui import ops
-from app.ui.calendar.export_dialog import PathChooser, ask_save_path
 from app.ui.changes import Changes
 from app.ui.context import UiContext
+from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.widgets.form_field import FieldErrors, FormField
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
 
-AGREEMENT_FILTER = "PDF documents (*.pdf)"
 FREQUENCIES = [
     (Frequency.MONTHLY, "Monthly"),
     (Frequency.BIWEEKLY, "Every two weeks"),
@@ -346,18 +344,13 @@ class PaymentPlanWindow(QWidget):
         self.agreement_button = QPushButton("Print &agreement…", self)
         self.agreement_button.setObjectName("printAgreementButton")
         self.agreement_button.setToolTip(
-            "Save this plan's agreement (terms, schedule, late fees, signature lines) as a PDF, "
-            "in the patient's language"
+            "Preview this plan's agreement (terms, schedule, late fees, signature lines) in "
+            "the patient's language, then print it or save a copy"
         )
-        #: Asks where to save the agreement (tests answer it without a modal dialog).
-        self.choose_agreement_path: PathChooser = ask_save_path
-        self.saved_agreement: Path | None = None
-        self.agreement_status = QLabel(self)
-        self.agreement_status.setObjectName("agreementStatus")
-        self.agreement_status.hide()
+        #: The last agreement preview opened (tests drive it).
+        self.agreement_preview: PrintPreviewDialog | None = None
         self.close_button = QPushButton("Close", self)
         buttons.addWidget(self.cancel_plan_button)
-        buttons.addWidget(self.agreement_status)
         buttons.addStretch(1)
         for button in (
             self.agreement_button,
@@ -796,42 +789,26 @@ class PaymentPlanWindow(QWidget):
     @Slot()
     def on_agreement_clicked(self) -> None:
         from app.services.agreements import agreement_filename, agreement_pdf
-        from app.ui.calendar.export_dialog import write_file
 
         if self.plan is None:
             return
         plan_id, version = self.plan.id, self.plan.terms_version
-        path = self.choose_agreement_path(
-            self, Path.home() / agreement_filename(plan_id, version), AGREEMENT_FILTER
-        )
-        if path is None:
-            return
         db, actor = self.ctx.db, self.ctx.actor
-
-        def work() -> Path:
-            # The service audits the print; the file is written all or nothing.
-            write_file(path, agreement_pdf(db, actor, plan_id))
-            return path
-
-        self.agreement_button.setEnabled(False)
-        self.agreement_status.hide()
-        ops.run_write(
-            work,
-            on_success=self.on_agreement_saved,
-            on_failure=self.on_agreement_failed,
-            owner=self,
+        # The service audits each rendering as a print; the preview audits what is
+        # sent to a printer or saved.
+        self.agreement_preview = show_print_preview(
+            self,
+            ctx=self.ctx,
+            title=f"Payment plan agreement #{plan_id} v{version}",
+            filename=agreement_filename(plan_id, version),
+            subject=PrintSubject(
+                f"payment plan agreement #{plan_id} v{version}",
+                "payment_plans",
+                plan_id,
+                self.patient_id,
+            ),
+            render=lambda language: agreement_pdf(db, actor, plan_id, language=language),
         )
-
-    def on_agreement_saved(self, path: Path) -> None:
-        self.saved_agreement = path
-        self.agreement_button.setEnabled(True)
-        self.agreement_status.setText(f"✓ Agreement saved to {path}")
-        self.agreement_status.show()
-        self.ctx.bus.publish(Changes(audit=True))
-
-    def on_agreement_failed(self, error: BaseException) -> None:
-        self.agreement_button.setEnabled(True)
-        self._on_failed(error)
 
     def on_version_picked(self, index: int) -> None:
         plan_id = self.version_picker.itemData(index)

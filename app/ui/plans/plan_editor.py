@@ -38,8 +38,13 @@ from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
+from app.ui.print_preview import (
+    PrintPreviewDialog,
+    PrintSubject,
+    show_document_preview,
+    show_print_preview,
+)
 from app.ui.widgets.messages import show_warning
-from app.ui.widgets.private_copies import PrivateCopies
 
 EMPTY_TEXT = "No treatment plans yet — New plan (Ctrl+N)"
 COLUMNS = [
@@ -420,8 +425,8 @@ class TreatmentPlanEditor(QWidget):
         self.splitter.setChildrenCollapsible(False)
 
         self.buttons: dict[str, QPushButton] = {}
-        # The handout handed to the PDF viewer goes with the editor (the record window closing).
-        self._copies = PrivateCopies(self)
+        #: The last handout preview opened (tests drive it).
+        self.handout_preview: PrintPreviewDialog | None = None
         bar = QHBoxLayout()
         for key, text, keys in (
             ("new", "&New plan", "Ctrl+N"),
@@ -626,58 +631,59 @@ class TreatmentPlanEditor(QWidget):
 
         ops.run_write(fn, on_success=done, on_failure=self._on_failure, owner=self)
 
-    def open_external(self, url) -> bool:
-        from PySide6.QtGui import QDesktopServices
-
-        return QDesktopServices.openUrl(url)
-
-    def show_handout(self, filename: str, content: bytes) -> None:
-        """Open the handout in the PDF viewer (private temp copy), to print from there."""
-        from PySide6.QtCore import QUrl
-
-        from app.ui.patients.documents_tab import safe_filename
-
-        try:
-            path = self._copies.write(safe_filename(filename), content)
-        except OSError:
-            show_warning(
-                self,
-                "CareDesk could not prepare the handout for the viewer "
-                "(the temporary folder is not writable).",
-            )
-            return
-        if not self.open_external(QUrl.fromLocalFile(str(path))):
-            show_warning(
-                self,
-                "No program on this computer opens PDF files. The accepted handout is kept "
-                "in the patient's Documents, where “Save a copy…” can export it.",
-            )
-
     @Slot()
     def on_handout_clicked(self) -> None:
-        """An accepted plan reprints the copy frozen at acceptance; others print as they are."""
+        """An accepted plan reprints the copy frozen at acceptance; others print as they are,
+        in the language chosen in the preview."""
         from app.services import plan_handouts
 
         plan = self.current_plan()
         if plan is None:
             return
         db, actor, plan_id = self.ctx.db, self.ctx.actor, plan.id
-        agreed = plan.status in tp.AGREED
-        title = plan.title
+        subject = PrintSubject(
+            f"treatment plan handout #{plan_id}", "treatment_plans", plan_id, self.patient_id
+        )
+        title = f"Treatment plan handout — {plan.title}"
+        if plan.status not in tp.AGREED:
+            self.handout_preview = show_print_preview(
+                self,
+                ctx=self.ctx,
+                title=title,
+                filename=f"Treatment plan handout - {plan.title}.pdf",
+                subject=subject,
+                render=lambda language: plan_handouts.plan_handout_pdf(
+                    db, actor, plan_id, language=language
+                ),
+            )
+            return
 
-        def fetch() -> tuple[str, bytes]:
-            if agreed:
-                stored = plan_handouts.accepted_handout(db, actor, plan_id, purpose="print")
-                if stored is not None:
-                    line, content = stored
-                    return line.filename, content
-            return f"Treatment plan handout - {title}.pdf", plan_handouts.plan_handout_pdf(
-                db, actor, plan_id
+        def fetched(stored) -> None:
+            if stored is None:  # accepted before handouts were kept: print it as it is now
+                self.handout_preview = show_print_preview(
+                    self,
+                    ctx=self.ctx,
+                    title=title,
+                    filename=f"Treatment plan handout - {plan.title}.pdf",
+                    subject=subject,
+                    render=lambda language: plan_handouts.plan_handout_pdf(
+                        db, actor, plan_id, language=language
+                    ),
+                )
+                return
+            line, content = stored
+            self.handout_preview = show_document_preview(
+                self,
+                ctx=self.ctx,
+                title=f"{title} (as accepted)",
+                filename=line.filename,
+                subject=subject,
+                content=content,
             )
 
         ops.run_write(
-            fetch,
-            on_success=lambda result: self.show_handout(*result),
+            lambda: plan_handouts.accepted_handout(db, actor, plan_id, purpose="print"),
+            on_success=fetched,
             on_failure=self._on_failure,
             owner=self,
         )

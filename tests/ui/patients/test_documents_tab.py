@@ -170,17 +170,29 @@ def test_print_an_image_to_a_printer(
     assert len(PdfReader(output).pages) == 1
 
 
-def test_print_a_pdf_opens_the_system_viewer(
-    qtbot, coordinator_ctx, patient_id, pdf_file, monkeypatch
+def test_print_a_pdf_opens_it_in_the_print_preview(
+    qtbot, coordinator_ctx, patient_id, pdf_file, tmp_path
 ):
     stored(coordinator_ctx, patient_id, pdf_file)
     tab = make_tab(qtbot, coordinator_ctx, patient_id)
-    opened: list[QUrl] = []
-    monkeypatch.setattr(tab, "open_external", lambda url: opened.append(url) or True)
     qtbot.mouseClick(tab.print_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(opened) == 1, timeout=10_000)
-    assert "print it from there" in tab.message_label.text()
-    assert Path(opened[0].toLocalFile()).read_bytes() == pdf_file.read_bytes()
+    qtbot.waitUntil(lambda: tab.preview is not None, timeout=10_000)
+    preview = tab.preview
+    assert preview.content() == pdf_file.read_bytes() and preview.page_count() >= 1
+    assert not preview.language_combo.isVisible()  # a stored PDF is in one language
+    assert "is open in the print preview" in tab.message_label.text()
+    out = tmp_path / "printed.pdf"
+
+    def to_pdf_file(_parent, _count, _current):
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(out))
+        return printer
+
+    preview.choose_printer = to_pdf_file
+    with qtbot.waitSignal(preview.printed, timeout=20_000):
+        qtbot.mouseClick(preview.print_button, Qt.MouseButton.LeftButton)
+    assert len(PdfReader(out).pages) == preview.page_count()
 
 
 def test_provider_sees_no_add_button(qtbot, provider_ctx, patient_id):

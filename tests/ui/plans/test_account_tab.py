@@ -301,7 +301,8 @@ def test_a_known_amount_comes_typed_in_and_can_go_to_credit(
 def test_print_receipt_saves_the_selected_payments_pdf(
     qtbot, receptionist_ctx, patient_id, account, tmp_path, monkeypatch
 ):
-    """Take a payment: the tab offers its receipt; Print receipt… saves the PDF, audited."""
+    """Take a payment: the tab offers its receipt; Print receipt… previews it (audited as a
+    print), and a copy saved from the preview is audited as an export."""
     from sqlalchemy import select
 
     from app.data.models import AuditEntry
@@ -328,21 +329,29 @@ def test_print_receipt_saves_the_selected_payments_pdf(
     payment = tab.selected().entry
     assert payment.entry_type == "payment"
 
+    qtbot.mouseClick(tab.receipt_button, Qt.MouseButton.LeftButton)
+    preview = tab.receipt_preview
+    assert preview is not None and preview.isVisible()
+    qtbot.waitUntil(lambda: preview.page_count() == 1, timeout=10_000)
+    number = f"R-{payment.entry_id:06d}"
+    assert preview.windowTitle() == f"Print preview — Receipt {number}"
+    (page,) = pdf_pages_text(preview.content())
+    assert f"Receipt {number}" in page and "Zoë Nguyễn" in page
+    assert "Installment 1 of payment plan" in page and "Balance due $150.00" in page
+
     asked: list[str] = []
 
-    def choose(parent, suggested, file_filter):
+    def choose(parent, suggested):
         asked.append(suggested.name)
         return tmp_path / "receipt.pdf"
 
-    tab.choose_receipt_path = choose
-    qtbot.mouseClick(tab.receipt_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tab.saved_receipt is not None, timeout=10_000)
-    number = f"R-{payment.entry_id:06d}"
+    preview.choose_save_path = choose
+    with qtbot.waitSignal(preview.saved, timeout=10_000):
+        qtbot.mouseClick(preview.save_button, Qt.MouseButton.LeftButton)
     assert asked == [f"Receipt {number}.pdf"]
-    assert tab.status_label.text() == f"✓ Receipt saved to {tmp_path / 'receipt.pdf'}"
-    (page,) = pdf_pages_text((tmp_path / "receipt.pdf").read_bytes())
-    assert f"Receipt {number}" in page and "Zoë Nguyễn" in page
-    assert "Installment 1 of payment plan" in page and "Balance due $150.00" in page
+    assert (tmp_path / "receipt.pdf").read_bytes() == preview.content()
     with receptionist_ctx.db.uow() as session:
-        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
-        assert (entry.action, entry.entity_id) == ("print", payment.entry_id)
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).all()
+        saved, rendered = entries[0], entries[1]
+        assert (saved.action, saved.entity_id) == ("export", payment.entry_id)
+        assert (rendered.action, rendered.entity_id) == ("print", payment.entry_id)

@@ -414,10 +414,16 @@ def test_print_agreement_saves_the_pdf_of_the_plan(
     draft = pp.create_payment_plan(ctx.db, ctx.actor, patient_id, terms)
     window = _open_saved(qtbot, ctx, parent, patient_id, draft.id)
     qtbot.waitUntil(lambda: window.agreement_button.isVisible())
-    target = tmp_path / "agreement.pdf"
-    window.choose_agreement_path = lambda _parent, _suggested, _filter: target
     qtbot.mouseClick(window.agreement_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.saved_agreement == target, timeout=10_000)
-    text = " ".join(pdf_pages_text(target.read_bytes()))
+    preview = window.agreement_preview
+    assert preview is not None
+    qtbot.waitUntil(lambda: preview.page_count() > 0, timeout=10_000)
+    text = " ".join(pdf_pages_text(preview.content()))
     assert "Payment plan agreement" in text and "Number of installments 6" in text
-    assert "Agreement saved" in window.agreement_status.text()
+    assert "Zoë Nguyễn" in text
+    target = tmp_path / "agreement.pdf"
+    preview.choose_save_path = lambda _parent, suggested: target
+    with qtbot.waitSignal(preview.saved, timeout=10_000):
+        qtbot.mouseClick(preview.save_button, Qt.MouseButton.LeftButton)
+    assert target.read_bytes() == preview.content()
+    assert preview.filename == f"Payment plan agreement #{draft.id} v1.pdf"

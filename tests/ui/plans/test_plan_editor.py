@@ -121,10 +121,11 @@ def test_two_options_side_by_side(qtbot, coordinator_ctx, patient_id, services, 
     editor.grab().save(str(tmp_path / "options.png"))
 
 
-def test_print_handout_opens_the_frozen_copy_of_an_accepted_plan(
-    qtbot, coordinator_ctx, patient_id, services, monkeypatch
+def test_print_handout_previews_the_live_plan_then_the_frozen_copy_once_accepted(
+    qtbot, coordinator_ctx, patient_id, services
 ):
     from app.services import plan_handouts
+    from tests.documents.pdfread import pdf_pages_text
 
     exam, _implant = services
     db, actor = coordinator_ctx.db, coordinator_ctx.actor
@@ -135,17 +136,12 @@ def test_print_handout_opens_the_frozen_copy_of_an_accepted_plan(
     plan = tp.add_item(db, actor, plan.phases[0].id, plan.version, service_id=exam)
     editor.reload(plan.id)
     _settle(qtbot)
-    opened: list[bytes] = []
-    from pathlib import Path
-
-    monkeypatch.setattr(
-        editor,
-        "open_external",
-        lambda url: opened.append(Path(url.toLocalFile()).read_bytes()) or True,
-    )
     qtbot.mouseClick(editor.buttons["handout"], Qt.MouseButton.LeftButton)
     _settle(qtbot)
-    assert len(opened) == 1 and opened[0].startswith(b"%PDF-")  # the live draft
+    live = editor.handout_preview
+    assert live is not None and live.language_combo.isVisible()  # the live draft
+    text = " ".join(pdf_pages_text(live.content()))
+    assert "Zoë Nguyễn" in text and "Exam and X-rays" in text
 
     plan = tp.present_plan(db, actor, plan.id, plan.version)
     tp.accept_plan(db, actor, plan.id, plan.version)
@@ -153,5 +149,8 @@ def test_print_handout_opens_the_frozen_copy_of_an_accepted_plan(
     _settle(qtbot)
     qtbot.mouseClick(editor.buttons["handout"], Qt.MouseButton.LeftButton)
     _settle(qtbot)
+    frozen_preview = editor.handout_preview
+    assert frozen_preview is not live
     _line, frozen = plan_handouts.accepted_handout(db, actor, plan.id)
-    assert opened[1] == frozen
+    assert frozen_preview.content() == frozen  # exactly what the patient accepted
+    assert not frozen_preview.language_combo.isVisible()
