@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint screenshots bench catalogs bundle clean
+.PHONY: install run test lint screenshots samples bench catalogs bundle clean
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ catalogs: install
 	    --no-wrap --project=CareDesk --copyright-holder=CareDesk -o build/caredesk.pot app
 	$(VENV)/bin/pybabel -q update -i build/caredesk.pot -d resources/locale -D caredesk \
 	    --no-wrap --ignore-obsolete --ignore-pot-creation-date
+
+## Page 1 of every printed document, in English and Spanish, as PNGs (needs pdftoppm).
+samples: install
+	$(PY) -m app.document_samples docs/screenshots/documents
 
 bench: install
 	$(PY) -m bench all

@@ -408,7 +408,7 @@ class ClinicDocTemplate(BaseDocTemplate):
         _ = self.translate
         parts = []
         if self.letterhead.phone:
-            parts.append(f"{_('Phone')} {self.letterhead.phone}")
+            parts.append(_("Phone") + " " + self.letterhead.phone)
         if self.letterhead.email:
             parts.append(self.letterhead.email)
         return "   ·   ".join(parts)
@@ -427,7 +427,8 @@ class ClinicDocTemplate(BaseDocTemplate):
     def _header_title_lines(self, available: float) -> list[str]:
         """The document title's lines in the header, beside ``available`` points of text."""
         name_natural = pdfmetrics.stringWidth(self.letterhead.name, FONT_BOLD, _NAME_SIZE)
-        title_column = max(available * 0.45, available - name_natural - 18)
+        # The clinic's name comes first; the title wraps in what is left (at least 30%).
+        title_column = max(available * 0.30, available - name_natural - 18)
         return _title_lines(self.document_title, title_column)
 
     def _measure_header(self) -> float:

@@ -33,7 +33,7 @@ from app.documents.common import (
     table_style,
     text,
 )
-from app.documents.labels import Translate, gettext_for
+from app.documents.labels import N_, Translate, gettext_for
 from app.i18n import format_date, format_money, format_time
 
 __all__ = [
@@ -49,13 +49,13 @@ ALERT = colors.HexColor("#B42318")
 
 #: Printed words for the stored status values.
 STATUS_LABELS = {
-    "scheduled": "Scheduled",
-    "confirmed": "Confirmed",
-    "arrived": "Arrived",
-    "in_treatment": "In treatment",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "no_show": "No-show",
+    "scheduled": N_("Scheduled"),
+    "confirmed": N_("Confirmed"),
+    "arrived": N_("Arrived"),
+    "in_treatment": N_("In treatment"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "no_show": N_("No-show"),
 }
 
 
@@ -172,9 +172,10 @@ def _span_text(span: DaySheetSpan, sheet: DaySheet) -> str:
 
 def _hours_line(sheet: DaySheet, _: Translate) -> str:
     if not sheet.working and not sheet.breaks:
-        return f"<b>{text(_('Not scheduled to work this day.'))}</b>"
+        return "<b>" + text(_("Not scheduled to work this day.")) + "</b>"
     working = ", ".join(_span_text(s, sheet) for s in sheet.working) or "—"
-    parts = [f"<b>{text(_('Working hours:'))}</b> {text(working)}"]
+    working_label = text(_("Working hours:"))
+    parts = [f"<b>{working_label}</b> {text(working)}"]
     if sheet.breaks:
         breaks = ", ".join(
             f"{text(s.label)} {text(_span_text(s, sheet))}"
@@ -182,7 +183,8 @@ def _hours_line(sheet: DaySheet, _: Translate) -> str:
             else text(_span_text(s, sheet))
             for s in sheet.breaks
         )
-        parts.append(f"<b>{text(_('Breaks:'))}</b> {breaks}")
+        breaks_label = text(_("Breaks:"))
+        parts.append(f"<b>{breaks_label}</b> {breaks}")
     return "&nbsp;&nbsp;&nbsp;·&nbsp;&nbsp;&nbsp;".join(parts)
 
 

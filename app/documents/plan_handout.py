@@ -506,7 +506,7 @@ def _next_steps(handout: PlanHandout, _: Translate) -> list[Flowable]:
     contact += [text(line) for line in lh.address_lines]
     reach = []
     if lh.phone:
-        reach.append(f"{text(_('Phone'))} {text(lh.phone)}")
+        reach.append(text(_("Phone")) + " " + text(lh.phone))
     if lh.email:
         reach.append(text(lh.email))
     if reach:

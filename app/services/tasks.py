@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
+from app.data.models.referrals import Referral, ReferralDirection
 from app.data.models.staff import Staff
 from app.data.models.tasks import Task, TaskKind, TaskStatus
 from app.data.types import utc_now
@@ -113,10 +114,15 @@ class TaskLine:
     status: str
     kind: str
     created_at: datetime
+    #: The referral the task is about (chasing it, sending its letter), if any.
+    referral_id: int | None = None
+    #: That referral is one we send to a chosen specialist, so it has a letter to print.
+    referral_letter_ready: bool = False
 
 
 def task_line(session: Session, task: Task) -> TaskLine:
     patient = session.get(Patient, task.patient_id) if task.patient_id is not None else None
+    referral = session.get(Referral, task.referral_id) if task.referral_id is not None else None
     return TaskLine(
         id=task.id,
         patient_id=task.patient_id,
@@ -127,6 +133,13 @@ def task_line(session: Session, task: Task) -> TaskLine:
         status=task.status,
         kind=task.kind,
         created_at=task.created_at,
+        referral_id=task.referral_id,
+        referral_letter_ready=(
+            referral is not None
+            and referral.patient_id == task.patient_id
+            and referral.direction == ReferralDirection.OUTGOING.value
+            and referral.contact_id is not None
+        ),
     )
 
 

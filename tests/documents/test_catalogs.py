@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from babel.util import pathmatch
 
 from app.documents.labels import gettext_for
 from app.i18n import translator
@@ -87,8 +89,6 @@ def test_every_module_that_translates_is_extracted():
     """A module calling ``gettext_for`` outside babel.cfg's paths would print English."""
     with BABEL_CFG.open(encoding="utf-8") as cfg:
         method_map, _options = parse_mapping_cfg(cfg)
-    from babel.util import pathmatch
-
     translating = [
         path.relative_to(REPO / "app").as_posix()
         for path in (REPO / "app").rglob("*.py")
@@ -102,6 +102,34 @@ def test_every_module_that_translates_is_extracted():
     ]
 
     assert not outside, f"add these to babel.cfg: {outside}"
+
+
+def in_scope_modules() -> list[Path]:
+    with BABEL_CFG.open(encoding="utf-8") as cfg:
+        method_map, _options = parse_mapping_cfg(cfg)
+    return [
+        path
+        for path in sorted((REPO / "app").rglob("*.py"))
+        if any(
+            pathmatch(pattern, path.relative_to(REPO / "app").as_posix())
+            for pattern, _ in method_map
+        )
+    ]
+
+
+def test_no_translated_string_hides_inside_an_f_string():
+    """``pybabel extract`` cannot see ``_("...")`` inside an f-string: it would print English."""
+    hidden = []
+    for path in in_scope_modules():
+        with path.open("rb") as source:
+            for token in tokenize.tokenize(source.readline):
+                prefix = re.match(r"[A-Za-z]*", token.string).group(0).lower()
+                is_f_string = token.type == tokenize.STRING and "f" in prefix
+                if is_f_string and re.search(r"\bN?_\(", token.string):
+                    hidden.append(f"{path.name}:{token.start[0]}")
+
+    assert len(in_scope_modules()) > 10
+    assert not hidden, f"move these _() calls out of the f-string: {hidden}"
 
 
 @pytest.mark.slow

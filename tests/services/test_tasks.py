@@ -94,3 +94,26 @@ def test_missing_things_and_permissions(clinic, owner, make_staff):
     with pytest.raises(PermissionDeniedError):
         tasks.add_task(clinic.db, provider, title="x")
     assert tasks.list_tasks(clinic.db, provider) == []
+
+
+def _task_about(db, patient_id, referral_id) -> int:
+    with db.uow() as session:
+        task = Task(kind="referral", title="Send", patient_id=patient_id, referral_id=referral_id)
+        session.add(task)
+        session.flush()
+        return task.id
+
+
+def test_task_line_carries_its_referral_and_whether_it_has_a_letter(clinic, owner, patient_id):
+    from tests.services.test_referral_letters import add_referral
+
+    outgoing = add_referral(clinic.db, patient_id)
+    incoming = add_referral(clinic.db, patient_id, direction="incoming")
+    no_specialist = add_referral(clinic.db, patient_id, contact_id=None)
+    for referral_id in (outgoing, incoming, no_specialist):
+        _task_about(clinic.db, patient_id, referral_id)
+    plain = tasks.add_task(clinic.db, owner, title="Call back", patient_id=patient_id)
+    assert (plain.referral_id, plain.referral_letter_ready) == (None, False)
+    lines = tasks.list_tasks(clinic.db, owner, patient_id=patient_id)
+    by_referral = {line.referral_id: line.referral_letter_ready for line in lines}
+    assert by_referral == {outgoing: True, incoming: False, no_specialist: False, None: False}

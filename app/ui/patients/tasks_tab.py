@@ -1,4 +1,8 @@
-"""Record → Tasks: this patient's follow-ups and calls to make; overdue ones in red."""
+"""Record → Tasks: this patient's follow-ups and calls to make; overdue ones in red.
+
+A task about an outgoing referral also prints that referral's letter to the specialist
+("Referral letter…", Alt+R), in the same print preview as every other document.
+"""
 
 from __future__ import annotations
 
@@ -46,10 +50,32 @@ STATUS_LABELS = {"open": "Open", "done": "Done", "cancelled": "Cancelled"}
 OVERDUE_RED = "#b3261e"
 DONE_GREY = "#8a8f98"
 TITLE_MAX = 200
+LETTER_TIP = "Select a task about a referral to print its letter to the specialist"
 
 
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def clinic_document_language(ctx: UiContext) -> str:
+    """The clinic's own language when documents print in it, else English."""
+    from app.i18n import language_of
+    from app.ui.print_preview import LANGUAGE_CHOICES
+
+    language = language_of(ctx.details.locale)
+    return language if language in dict(LANGUAGE_CHOICES) else "en"
+
+
+def letter_tip(task: TaskLine | None) -> str:
+    """Why "Referral letter…" is (not) available for ``task``."""
+    if task is None or task.referral_id is None:
+        return LETTER_TIP
+    if not task.referral_letter_ready:
+        return (
+            "This task's referral has no letter to print: a letter is written only for a "
+            "referral we send, once the specialist it goes to is chosen."
+        )
+    return f"Preview and print the letter of referral #{task.referral_id} to the specialist"
 
 
 def clinic_today(ctx: UiContext) -> date:
@@ -281,6 +307,11 @@ class TasksTab(RecordTab):
         self.done_button.setObjectName("markDoneButton")
         self.done_button.setShortcut(QKeySequence("Ctrl+D"))
         self.done_button.setToolTip("Mark the selected task done (Ctrl+D)")
+        # Alt+L is the record header's "Log a call"; R is free on this tab and its header.
+        self.letter_button = QPushButton("&Referral letter…")
+        self.letter_button.setObjectName("referralLetterButton")
+        self.letter_button.setToolTip(LETTER_TIP)
+        self.letter_preview = None
         self.show_done_check = QCheckBox("Show &completed")
         self.show_done_check.setObjectName("showCompletedCheck")
 
@@ -305,6 +336,7 @@ class TasksTab(RecordTab):
         bar = QHBoxLayout()
         bar.addWidget(self.add_button)
         bar.addWidget(self.done_button)
+        bar.addWidget(self.letter_button)
         bar.addStretch(1)
         bar.addWidget(self.show_done_check)
         layout = QVBoxLayout(self)
@@ -314,6 +346,7 @@ class TasksTab(RecordTab):
         layout.addWidget(self.stack, 1)
         self.add_button.setVisible(may_edit)
         self.done_button.setVisible(may_edit)
+        self.letter_button.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
         self._connect_signals()
         self._update_buttons()
         self.reload()
@@ -321,6 +354,7 @@ class TasksTab(RecordTab):
     def _connect_signals(self) -> None:
         self.add_button.clicked.connect(self.on_add_clicked)
         self.done_button.clicked.connect(self.on_done_clicked)
+        self.letter_button.clicked.connect(self.on_letter_clicked)
         self.show_done_check.toggled.connect(lambda _checked: self.reload())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.model.modelReset.connect(self._update_buttons)
@@ -376,6 +410,8 @@ class TasksTab(RecordTab):
     def _update_buttons(self) -> None:
         task = self.selected()
         self.done_button.setEnabled(task is not None and task.status == "open")
+        self.letter_button.setEnabled(task is not None and task.referral_letter_ready)
+        self.letter_button.setToolTip(letter_tip(task))
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -397,6 +433,30 @@ class TasksTab(RecordTab):
             on_success=lambda _line: self.ctx.bus.publish(Changes(patients=True)),
             on_failure=self.on_done_failed,
             owner=self,
+        )
+
+    @Slot()
+    def on_letter_clicked(self) -> None:
+        """Preview the selected task's referral letter, in the clinic's language (the
+        specialist reads it); the service refuses an incoming referral or one without a
+        specialist, and the preview then shows its sentence."""
+        from app.services.referral_letters import letter_filename, referral_letter_pdf
+        from app.ui.print_preview import PrintSubject, show_print_preview
+
+        task = self.selected()
+        if task is None or task.referral_id is None:
+            return
+        db, actor, referral_id = self.ctx.db, self.ctx.actor, task.referral_id
+        self.letter_preview = show_print_preview(
+            self,
+            ctx=self.ctx,
+            title=f"Referral letter #{referral_id}",
+            filename=letter_filename(referral_id),
+            subject=PrintSubject(
+                f"referral letter #{referral_id}", "referrals", referral_id, self.patient_id
+            ),
+            render=lambda language: referral_letter_pdf(db, actor, referral_id, language=language),
+            language=clinic_document_language(self.ctx),
         )
 
     def on_done_failed(self, exc: BaseException) -> None:

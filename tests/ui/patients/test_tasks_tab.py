@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
@@ -164,3 +165,78 @@ def test_task_model_passes_the_model_tester(qtmodeltester, coordinator_ctx):
     qtmodeltester.check(model)
     assert model.data(model.index(0, 4)) == "Due today"
     assert model.data(model.index(1, 4)) == "Done"  # done long ago is not overdue
+
+
+def add_referral_task(db, patient_id, title="Send the referral to the surgeon", **overrides):
+    """An outgoing referral to Dr. Łucja Peña (as the letter service tests make it) and an
+    open task about it; the referral's id."""
+    from app.data.models.tasks import Task
+    from tests.services.test_referral_letters import add_referral
+
+    referral_id = add_referral(db, patient_id, **overrides)
+    with db.uow() as session:
+        session.add(
+            Task(kind="referral", title=title, patient_id=patient_id, referral_id=referral_id)
+        )
+    return referral_id
+
+
+def row_titled(tab, title: str) -> int:
+    return column(tab, 1).index(title)
+
+
+@pytest.mark.parametrize("role", ["coordinator_ctx", "receptionist_ctx"])
+def test_referral_letter_prints_from_the_task(qtbot, request, role, patient_id):
+    from tests.documents.pdfread import pdf_pages_text
+
+    ctx = request.getfixturevalue(role)
+    add(ctx, patient_id, "Call back", date(2030, 1, 1))
+    referral_id = add_referral_task(ctx.db, patient_id)
+    tab = make_tab(qtbot, ctx, patient_id)
+    assert tab.letter_button.isVisible() and not tab.letter_button.isEnabled()
+    assert tab.letter_button.text() == "&Referral letter…"
+    tab.table.selectRow(row_titled(tab, "Call back"))
+    assert tab.selected().referral_id is None
+    assert not tab.letter_button.isEnabled()
+    tab.table.selectRow(row_titled(tab, "Send the referral to the surgeon"))
+    assert tab.selected().referral_id == referral_id
+    assert tab.letter_button.isEnabled()
+
+    qtbot.mouseClick(tab.letter_button, Qt.MouseButton.LeftButton)
+    preview = tab.letter_preview
+    assert preview is not None and preview.isVisible()
+    qtbot.waitUntil(lambda: preview.page_count() >= 1, timeout=10_000)
+    assert preview.windowTitle() == f"Print preview — Referral letter #{referral_id}"
+    assert preview.filename == f"Referral letter #{referral_id}.pdf"
+    assert preview.language() == "en"  # the clinic's language: the specialist reads it
+    text = " ".join(pdf_pages_text(preview.content()))
+    assert "Dr. Łucja Peña" in text and "Zoë Nguyễn" in text
+    preview.close()
+
+
+def test_referral_letter_is_not_offered_for_an_incoming_referral(
+    qtbot, coordinator_ctx, patient_id
+):
+    add_referral_task(coordinator_ctx.db, patient_id, "Thank the dentist", direction="incoming")
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    tab.table.selectRow(0)
+    assert tab.selected().referral_id is not None
+    assert not tab.letter_button.isEnabled()
+    assert "only for a referral we send" in tab.letter_button.toolTip()
+
+
+def test_a_refused_letter_shows_the_services_sentence(qtbot, coordinator_ctx, patient_id):
+    from app.data.models.referrals import Referral
+
+    referral_id = add_referral_task(coordinator_ctx.db, patient_id)
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    tab.table.selectRow(0)
+    assert tab.letter_button.isEnabled()
+    with coordinator_ctx.db.uow() as session:  # someone else turns it around meanwhile
+        session.get(Referral, referral_id).direction = "incoming"
+    qtbot.mouseClick(tab.letter_button, Qt.MouseButton.LeftButton)
+    preview = tab.letter_preview
+    with qtbot.waitSignal(preview.failed, timeout=10_000) as failed:
+        pass
+    assert "a letter is written only for a referral we send" in failed.args[0]
+    preview.close()
