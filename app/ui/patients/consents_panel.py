@@ -13,6 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QStackedWidget,
@@ -90,7 +91,9 @@ class ConsentsPanel(QWidget):
             self,
         )
         self.signed_table = list_table(self.signed_model, "signedConsentsTable")
-        self.signed_table.horizontalHeader().setStretchLastSection(True)
+        # The form's name takes the spare width; the short columns stay beside their headers.
+        self.signed_table.horizontalHeader().setStretchLastSection(False)
+        self.signed_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.signed_stack = QStackedWidget()
         self.signed_stack.addWidget(self.signed_table)
         self.signed_empty = empty_state_label(NOTHING_ON_FILE)

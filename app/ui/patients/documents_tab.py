@@ -180,7 +180,7 @@ class DocumentsTab(RecordTab):
         self.save_button = QPushButton("&Save a copy…")
         self.save_button.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.save_button.setToolTip("Save a copy outside CareDesk (Ctrl+Shift+S)")
-        self.print_button = QPushButton("&Print…")
+        self.print_button = QPushButton("Pri&nt…")  # Alt+P is the record header's Print menu
         self.print_button.setShortcut(QKeySequence.StandardKey.Print)
         self.print_button.setToolTip("Print (Ctrl+P)")
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -261,12 +260,10 @@ class RecordHeader(QFrame):
         self.log_call_button = QPushButton("&Log a call")
         self.log_call_button.setObjectName("logCallButton")
         self.log_call_button.setToolTip("Note a phone call with this patient in the log")
-        self.print_button = QToolButton()
+        # A push button with a menu, so it looks like its neighbour "Log a call".
+        self.print_button = QPushButton("&Print")
         self.print_button.setObjectName("printMenuButton")
-        self.print_button.setText("&Print")
         self.print_button.setToolTip("Print a form for this patient")
-        self.print_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.print_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.print_menu = QMenu(self.print_button)
         self.intake_action = self.print_menu.addAction("&Intake form (pre-filled)")
         self.blank_intake_action = self.print_menu.addAction("&Blank intake form")
