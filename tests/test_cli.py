@@ -221,3 +221,22 @@ def test_files_that_are_not_clinics_get_a_sentence(tmp_path):
         assert expected in result.stderr
         assert no_traceback(result)
     assert digest(noise) == before
+
+
+def test_keyring_detection_never_picks_the_memory_keyring(tmp_path):
+    """Defining ``MemoryKeyring`` registers it with keyring; were it chosen on a PC without a
+    key store, a new clinic's key would be filed in memory and lost at exit (as happened to
+    ``caredesk seed`` before).  Checked in a fresh process, as keyring detects only once."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    # An empty keyring configuration folder: whatever this machine has, detection runs.
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    probe = (
+        "import app.data.keys, app.services.seed, keyring; "
+        "print(type(keyring.get_keyring()).__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and result.stdout.strip() != "MemoryKeyring"

@@ -157,6 +157,10 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
     """
 
     priority = 1  # type: ignore[assignment]
+    #: Never chosen by keyring's own detection, only by ``keyring.set_keyring(MemoryKeyring())``:
+    #: defining a backend class registers it, and a clinic created on a PC without a key store
+    #: would otherwise file its key here and lose it when the program exits.
+    viable = False
 
     def __init__(self) -> None:
         super().__init__()
