@@ -645,7 +645,8 @@ class TreatmentPlanEditor(QWidget):
             f"treatment plan handout #{plan_id}", "treatment_plans", plan_id, self.patient_id
         )
         title = f"Treatment plan handout — {plan.title}"
-        if plan.status not in tp.AGREED:
+
+        def preview_as_it_is_now() -> None:
             self.handout_preview = show_print_preview(
                 self,
                 ctx=self.ctx,
@@ -656,20 +657,14 @@ class TreatmentPlanEditor(QWidget):
                     db, actor, plan_id, language=language
                 ),
             )
+
+        if plan.status not in tp.AGREED:
+            preview_as_it_is_now()
             return
 
         def fetched(stored) -> None:
             if stored is None:  # accepted before handouts were kept: print it as it is now
-                self.handout_preview = show_print_preview(
-                    self,
-                    ctx=self.ctx,
-                    title=title,
-                    filename=f"Treatment plan handout - {plan.title}.pdf",
-                    subject=subject,
-                    render=lambda language: plan_handouts.plan_handout_pdf(
-                        db, actor, plan_id, language=language
-                    ),
-                )
+                preview_as_it_is_now()
                 return
             line, content = stored
             self.handout_preview = show_document_preview(
