@@ -136,3 +136,125 @@ def showcase_options(db) -> tuple[int, int]:
         )
         plan = session.get(TreatmentPlan, session.scalar(newest))
         return plan.patient_id, plan.id
+
+
+def showcase_consents(db, owner, patient_id: int) -> None:
+    """For the screenshots: the demo catalogue requires no consents, so here the patient's
+    booked services need two and one other form is signed on screen (both lists show)."""
+    from sqlalchemy import select
+
+    from app.data.models import (
+        Appointment,
+        ConsentTemplate,
+        ServiceRequiredConsent,
+        TreatmentItem,
+        TreatmentPhase,
+        TreatmentPlan,
+    )
+    from app.services import consents
+
+    with db.uow() as session:
+        booked = select(Appointment.service_id).where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(("scheduled", "confirmed")),
+            Appointment.service_id.is_not(None),
+        )
+        accepted = (
+            select(TreatmentItem.service_id)
+            .join(TreatmentPhase, TreatmentPhase.id == TreatmentItem.phase_id)
+            .join(TreatmentPlan, TreatmentPlan.id == TreatmentPhase.plan_id)
+            .where(
+                TreatmentPlan.patient_id == patient_id,
+                TreatmentPlan.status.in_(("accepted", "partly_accepted", "in_progress")),
+                TreatmentItem.status.in_(("accepted", "scheduled")),
+                TreatmentItem.service_id.is_not(None),
+            )
+        )
+        service_ids = sorted(set(session.scalars(booked)) | set(session.scalars(accepted)))
+    if not service_ids:
+        service_ids = [_book_next_visit(db, owner, patient_id, "Porcelain crown")]
+    with db.uow() as session:
+        templates = session.scalars(
+            select(ConsentTemplate.id).where(
+                ConsentTemplate.key.in_(("general_treatment", "photography_release"))
+            )
+        ).all()
+        for service_id in service_ids[:1]:
+            for template_id in templates:
+                session.add(
+                    ServiceRequiredConsent(service_id=service_id, consent_template_id=template_id)
+                )
+    consents.sign_consent(
+        db,
+        owner,
+        patient_id=patient_id,
+        template_key="financial_policy",
+        signature_png=_sample_signature(),
+        signer_name=_patient_name(db, patient_id),
+        witness_staff_id=owner.staff_id,
+    )
+
+
+def _book_next_visit(db, owner, patient_id: int, service_name: str) -> int:
+    """Book the patient's next ``service_name`` visit at the first free time; its service id."""
+    from sqlalchemy import select
+
+    from app.data.models import Provider, Service
+    from app.services import availability, scheduling
+
+    with db.uow() as session:
+        service = session.scalars(select(Service).where(Service.name == service_name)).one()
+        service_id, minutes = service.id, service.default_duration_minutes
+        provider_ids = tuple(session.scalars(select(Provider.id).where(Provider.is_active)))
+    slot = availability.find_next_available(
+        db,
+        owner,
+        availability.SlotQuery(
+            duration_minutes=minutes,
+            provider_ids=provider_ids,
+            patient_id=patient_id,
+            service_id=service_id,
+            count=1,
+        ),
+    )[0]
+    scheduling.book_appointment(
+        db,
+        owner,
+        scheduling.AppointmentRequest(
+            patient_id=patient_id,
+            provider_id=slot.provider_id,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            service_id=service_id,
+            room_id=slot.room_id,
+        ),
+    )
+    return service_id
+
+
+def _patient_name(db, patient_id: int) -> str:
+    from app.data.models import Patient
+
+    with db.uow() as session:
+        patient = session.get(Patient, patient_id)
+        return f"{patient.first_name} {patient.last_name}"
+
+
+def _sample_signature() -> bytes:
+    """A hand-written-looking squiggle, as the signature pad would save it."""
+    import io
+    import math
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (600, 160), "white")
+    pen = ImageDraw.Draw(image)
+    points = [
+        (30 + x * 5.4, 95 - 38 * math.sin(x / 6.5) * math.exp(-x / 140) - (12 if x % 37 < 6 else 0))
+        for x in range(100)
+    ]
+    pen.line(points, fill="#1b2a4a", width=5, joint="curve")
+    pen.line([(60, 128), (520, 118)], fill="#1b2a4a", width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -211,7 +211,7 @@ def render(outdir: Path) -> None:
 def _showcase_patient(clinic, owner) -> int:
     """A demo patient with a long history, a signed note, insurance and a little of everything."""
     from app.services import documents, notes, tasks
-    from app.services.demo import showcase_patient
+    from app.services.demo import showcase_consents, showcase_patient
 
     patient_id, note_id = showcase_patient(clinic.db)
     notes.add_addendum(
@@ -231,130 +231,8 @@ def _showcase_patient(clinic, owner) -> int:
         patient_id=patient_id,
         due_on=datetime.date.today() + datetime.timedelta(days=2),
     )
-    _showcase_consents(clinic, owner, patient_id)
+    showcase_consents(clinic.db, owner, patient_id)
     return patient_id
-
-
-def _showcase_consents(clinic, owner, patient_id: int) -> None:
-    """The demo catalogue requires no consents; here the patient's booked services need two,
-    and one other form was signed on screen, so the Consents tab shows both lists."""
-    from sqlalchemy import select
-
-    from app.data.models import (
-        Appointment,
-        ConsentTemplate,
-        ServiceRequiredConsent,
-        TreatmentItem,
-        TreatmentPhase,
-        TreatmentPlan,
-    )
-    from app.services import consents
-
-    with clinic.db.uow() as session:
-        booked = select(Appointment.service_id).where(
-            Appointment.patient_id == patient_id,
-            Appointment.status.in_(("scheduled", "confirmed")),
-            Appointment.service_id.is_not(None),
-        )
-        accepted = (
-            select(TreatmentItem.service_id)
-            .join(TreatmentPhase, TreatmentPhase.id == TreatmentItem.phase_id)
-            .join(TreatmentPlan, TreatmentPlan.id == TreatmentPhase.plan_id)
-            .where(
-                TreatmentPlan.patient_id == patient_id,
-                TreatmentPlan.status.in_(("accepted", "partly_accepted", "in_progress")),
-                TreatmentItem.status.in_(("accepted", "scheduled")),
-                TreatmentItem.service_id.is_not(None),
-            )
-        )
-        service_ids = sorted(set(session.scalars(booked)) | set(session.scalars(accepted)))
-    if not service_ids:
-        service_ids = [_book_next_visit(clinic, owner, patient_id, "Porcelain crown")]
-    with clinic.db.uow() as session:
-        templates = session.scalars(
-            select(ConsentTemplate.id).where(
-                ConsentTemplate.key.in_(("general_treatment", "photography_release"))
-            )
-        ).all()
-        for service_id in service_ids[:1]:
-            for template_id in templates:
-                session.add(
-                    ServiceRequiredConsent(service_id=service_id, consent_template_id=template_id)
-                )
-    consents.sign_consent(
-        clinic.db,
-        owner,
-        patient_id=patient_id,
-        template_key="financial_policy",
-        signature_png=_sample_signature(),
-        signer_name=_patient_name(clinic, patient_id),
-        witness_staff_id=owner.staff_id,
-    )
-
-
-def _book_next_visit(clinic, owner, patient_id: int, service_name: str) -> int:
-    """Book the patient's next ``service_name`` visit at the first free time; its service id."""
-    from sqlalchemy import select
-
-    from app.data.models import Provider, Service
-    from app.services import availability, scheduling
-
-    with clinic.db.uow() as session:
-        service = session.scalars(select(Service).where(Service.name == service_name)).one()
-        service_id, minutes = service.id, service.default_duration_minutes
-        provider_ids = tuple(session.scalars(select(Provider.id).where(Provider.is_active)))
-    slot = availability.find_next_available(
-        clinic.db,
-        owner,
-        availability.SlotQuery(
-            duration_minutes=minutes,
-            provider_ids=provider_ids,
-            patient_id=patient_id,
-            service_id=service_id,
-            count=1,
-        ),
-    )[0]
-    scheduling.book_appointment(
-        clinic.db,
-        owner,
-        scheduling.AppointmentRequest(
-            patient_id=patient_id,
-            provider_id=slot.provider_id,
-            starts_at=slot.starts_at,
-            ends_at=slot.ends_at,
-            service_id=service_id,
-            room_id=slot.room_id,
-        ),
-    )
-    return service_id
-
-
-def _patient_name(clinic, patient_id: int) -> str:
-    from app.data.models import Patient
-
-    with clinic.db.uow() as session:
-        patient = session.get(Patient, patient_id)
-        return f"{patient.first_name} {patient.last_name}"
-
-
-def _sample_signature() -> bytes:
-    """A hand-written-looking squiggle, as the signature pad would save it."""
-    import io
-    import math
-
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (600, 160), "white")
-    pen = ImageDraw.Draw(image)
-    points = [
-        (30 + x * 5.4, 95 - 38 * math.sin(x / 6.5) * math.exp(-x / 140) - (12 if x % 37 < 6 else 0))
-        for x in range(100)
-    ]
-    pen.line(points, fill="#1b2a4a", width=5, joint="curve")
-    pen.line([(60, 128), (520, 118)], fill="#1b2a4a", width=4)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _sample_pdf() -> bytes:
