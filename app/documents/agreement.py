@@ -17,7 +17,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
@@ -31,6 +30,7 @@ from app.documents.common import (
     ClinicDocTemplate,
     ClinicLetterhead,
     PatientBanner,
+    cell_styles,
     document_styles,
     table_style,
     text,
@@ -163,27 +163,12 @@ def late_fee_rule(agreement: PaymentAgreement, _: Translate) -> str:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = document_styles()
-    cell = ParagraphStyle("AgreementCell", parent=base.body, fontSize=9, leading=11.5, spaceAfter=0)
+    st = cell_styles("Agreement", document_styles().body, fontSize=9, leading=11.5, spaceAfter=0)
+    cell = st["cell"]
     return {
-        "cell": cell,
+        **st,
         "label": ParagraphStyle("AgreementLabel", parent=cell, textColor=MUTED, fontSize=8.5),
         "value": ParagraphStyle("AgreementValue", parent=cell, fontName=FONT_BOLD),
-        "bold": ParagraphStyle("AgreementBold", parent=cell, fontName=FONT_BOLD),
-        "right": ParagraphStyle("AgreementRight", parent=cell, alignment=TA_RIGHT),
-        "right_bold": ParagraphStyle(
-            "AgreementRightBold", parent=cell, fontName=FONT_BOLD, alignment=TA_RIGHT
-        ),
-        "head": ParagraphStyle(
-            "AgreementHead", parent=cell, fontName=FONT_BOLD, textColor=colors.white
-        ),
-        "head_right": ParagraphStyle(
-            "AgreementHeadRight",
-            parent=cell,
-            fontName=FONT_BOLD,
-            textColor=colors.white,
-            alignment=TA_RIGHT,
-        ),
         "warning": ParagraphStyle(
             "AgreementWarning", parent=cell, fontName=FONT_BOLD, fontSize=11, textColor=WARN_RED
         ),

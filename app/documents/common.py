@@ -25,7 +25,7 @@ from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
@@ -241,6 +241,24 @@ def document_styles() -> DocumentStyles:
             spaceAfter=2,
         ),
     )
+
+
+def cell_styles(prefix: str, parent: ParagraphStyle, **cell: Any) -> dict[str, ParagraphStyle]:
+    """The paragraph styles of a table's cells — plain, bold, right-aligned (bold), and the
+    white header row — built on ``parent`` with ``cell``'s overrides (size, leading, …).
+    A document adds its own styles beside these; ``prefix`` names them in the PDF."""
+    plain = ParagraphStyle(f"{prefix}Cell", parent=parent, **cell)
+    head = ParagraphStyle(f"{prefix}Head", parent=plain, fontName=FONT_BOLD, textColor=colors.white)
+    return {
+        "cell": plain,
+        "bold": ParagraphStyle(f"{prefix}Bold", parent=plain, fontName=FONT_BOLD),
+        "right": ParagraphStyle(f"{prefix}Right", parent=plain, alignment=TA_RIGHT),
+        "right_bold": ParagraphStyle(
+            f"{prefix}RightBold", parent=plain, fontName=FONT_BOLD, alignment=TA_RIGHT
+        ),
+        "head": head,
+        "head_right": ParagraphStyle(f"{prefix}HeadRight", parent=head, alignment=TA_RIGHT),
+    }
 
 
 def table_style(*commands: tuple[Any, ...]) -> TableStyle:

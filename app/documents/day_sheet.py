@@ -16,7 +16,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table
 
@@ -29,6 +28,7 @@ from app.documents.common import (
     TINT,
     ClinicDocTemplate,
     ClinicLetterhead,
+    cell_styles,
     document_styles,
     table_style,
     text,
@@ -131,23 +131,11 @@ _COLUMN_SHARES = (0.11, 0.25, 0.18, 0.12, 0.23, 0.11)
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = document_styles()
-    cell = ParagraphStyle("DaySheetCell", parent=base.small, fontSize=8.5, leading=10.5)
+    st = cell_styles("DaySheet", document_styles().small, fontSize=8.5, leading=10.5)
+    cell = st["cell"]
     return {
-        "cell": cell,
-        "bold": ParagraphStyle("DaySheetBold", parent=cell, fontName=FONT_BOLD),
+        **st,
         "muted": ParagraphStyle("DaySheetMuted", parent=cell, textColor=MUTED, fontSize=7.8),
-        "head": ParagraphStyle(
-            "DaySheetHead", parent=cell, fontName=FONT_BOLD, textColor=colors.white
-        ),
-        "head_right": ParagraphStyle(
-            "DaySheetHeadRight",
-            parent=cell,
-            fontName=FONT_BOLD,
-            textColor=colors.white,
-            alignment=TA_RIGHT,
-        ),
-        "right": ParagraphStyle("DaySheetRight", parent=cell, alignment=TA_RIGHT),
         "alert": ParagraphStyle(
             "DaySheetAlert", parent=cell, fontName=FONT_BOLD, textColor=ALERT, fontSize=7.8
         ),

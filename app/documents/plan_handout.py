@@ -20,13 +20,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
 from app.documents.common import (
     ACCENT,
-    FONT_BOLD,
     INK,
     MUTED,
     RULE,
@@ -34,6 +33,7 @@ from app.documents.common import (
     ClinicDocTemplate,
     ClinicLetterhead,
     PatientBanner,
+    cell_styles,
     document_styles,
     table_style,
     text,
@@ -154,19 +154,12 @@ _OPTION_LABEL = re.compile(r"^Option ([A-Z])$")
 
 def _styles() -> dict[str, ParagraphStyle]:
     base = document_styles()
-    cell = ParagraphStyle("HandoutCell", parent=base.small, fontSize=8.5, leading=10.5)
-    head = ParagraphStyle("HandoutHead", parent=cell, fontName=FONT_BOLD, textColor=colors.white)
+    st = cell_styles("Handout", base.small, fontSize=8.5, leading=10.5)
+    cell = st["cell"]
     return {
-        "cell": cell,
-        "bold": ParagraphStyle("HandoutBold", parent=cell, fontName=FONT_BOLD),
+        **st,
         "muted": ParagraphStyle("HandoutMuted", parent=cell, textColor=MUTED),
-        "right": ParagraphStyle("HandoutRight", parent=cell, alignment=TA_RIGHT),
-        "right_bold": ParagraphStyle(
-            "HandoutRightBold", parent=cell, alignment=TA_RIGHT, fontName=FONT_BOLD
-        ),
         "center": ParagraphStyle("HandoutCenter", parent=cell, alignment=TA_CENTER),
-        "head": head,
-        "head_right": ParagraphStyle("HandoutHeadRight", parent=head, alignment=TA_RIGHT),
         "phase": ParagraphStyle(
             "HandoutPhase", parent=base.heading, fontSize=10.5, leading=13, textColor=INK
         ),

@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Literal
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table
 
@@ -33,6 +32,7 @@ from app.documents.common import (
     ClinicDocTemplate,
     ClinicLetterhead,
     PatientBanner,
+    cell_styles,
     document_styles,
     table_style,
     text,
@@ -136,26 +136,11 @@ class Receipt:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = document_styles()
-    cell = ParagraphStyle("ReceiptCell", parent=base.body, fontSize=9.5, leading=12.5, spaceAfter=0)
+    st = cell_styles("Receipt", document_styles().body, fontSize=9.5, leading=12.5, spaceAfter=0)
+    cell = st["cell"]
     return {
-        "cell": cell,
+        **st,
         "label": ParagraphStyle("ReceiptLabel", parent=cell, textColor=MUTED, fontSize=9),
-        "bold": ParagraphStyle("ReceiptBold", parent=cell, fontName=FONT_BOLD),
-        "right": ParagraphStyle("ReceiptRight", parent=cell, alignment=TA_RIGHT),
-        "right_bold": ParagraphStyle(
-            "ReceiptRightBold", parent=cell, fontName=FONT_BOLD, alignment=TA_RIGHT
-        ),
-        "head": ParagraphStyle(
-            "ReceiptHead", parent=cell, fontName=FONT_BOLD, textColor=colors.white
-        ),
-        "head_right": ParagraphStyle(
-            "ReceiptHeadRight",
-            parent=cell,
-            fontName=FONT_BOLD,
-            textColor=colors.white,
-            alignment=TA_RIGHT,
-        ),
         "amount": ParagraphStyle(
             "ReceiptAmount", parent=cell, fontName=FONT_BOLD, fontSize=16, leading=20
         ),
