@@ -153,7 +153,7 @@ def test_a_change_saved_elsewhere_is_picked_up(qtbot, tab, owner_ctx):
 def test_a_stale_save_is_explained(qtbot, tab, owner_ctx, monkeypatch):
     warnings = []
     monkeypatch.setattr(
-        "app.ui.settings.payment_plans_tab.show_warning", lambda parent, text: warnings.append(text)
+        "app.ui.settings.form_tab.show_warning", lambda parent, text: warnings.append(text)
     )
     current = get_payment_plan_settings(owner_ctx.db, owner_ctx.actor)
     update_payment_plan_settings(

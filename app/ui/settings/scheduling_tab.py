@@ -4,30 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from PySide6.QtCore import QTime, Slot
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QTimeEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QTime
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QSpinBox, QTimeEdit, QWidget
 
 from app.i18n import format_money, parse_money
 from app.services.appointment_status import SchedulingSettings
 from app.services.errors import ValidationError
-from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
+from app.ui.settings.form_tab import SettingsFormTab
 from app.ui.widgets.form_field import FieldErrors, FormField
-from app.ui.widgets.messages import show_warning
 
 
 def _minute_of(edit: QTimeEdit) -> int:
@@ -40,12 +26,11 @@ def _time_of(minute: int) -> QTime:
     return QTime(minute // 60, minute % 60)
 
 
-class SchedulingTab(QWidget):
+class SchedulingTab(SettingsFormTab):
+    saved_changes = Changes(clinic=True, appointments=True)
+
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self._loaded: SchedulingSettings | None = None
-        self._filling = False
+        super().__init__(ctx, parent)
 
         self.hours_spin = QSpinBox()
         self.hours_spin.setObjectName("lateCancelHours")
@@ -99,81 +84,36 @@ class SchedulingTab(QWidget):
         form_box.setLayout(form)
         form_box.setMaximumWidth(720)
 
-        self.save_button = QPushButton("&Save changes")
-        self.save_button.setObjectName("primaryButton")
-        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_button.setToolTip("Save changes (Ctrl+S)")
-        self.cancel_button = QPushButton("&Undo changes")
-        self.cancel_button.setObjectName("undoButton")
-        self.status_label = QLabel()
-        self.status_label.setObjectName("fieldHint")
-
-        body = QWidget()
-        body.setObjectName("pageBody")
-        column = QVBoxLayout(body)
-        column.setContentsMargins(24, 20, 24, 20)
-        column.addWidget(form_box)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setObjectName("pageScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(24, 8, 24, 12)
-        buttons.addStretch(1)
-        buttons.addWidget(self.status_label)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(buttons)
-
-        self.setEnabled(False)  # until the settings are loaded
-        self._connect_signals()
-        self.reload()
-
-    def _connect_signals(self) -> None:
         self.hours_spin.valueChanged.connect(self.on_form_edited)
         self.fees_check.toggled.connect(self.on_form_edited)
         self.no_show_edit.textEdited.connect(self.on_form_edited)
         self.late_fee_edit.textEdited.connect(self.on_form_edited)
         self.opens_edit.timeChanged.connect(self.on_form_edited)
         self.closes_edit.timeChanged.connect(self.on_form_edited)
-        self.save_button.clicked.connect(self.on_save_clicked)
-        self.cancel_button.clicked.connect(self.on_cancel_clicked)
-        self.ctx.bus.changed.connect(self.on_bus_changed)
+        self.finish(form_box)
 
     # --- values -------------------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def loader(self):
         from app.services.appointment_status import get_scheduling_settings
 
-        db, actor = self.ctx.db, self.ctx.actor
-        ops.run_query(
-            lambda: get_scheduling_settings(db, actor),
-            on_success=self.set_settings,
-            on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
-            owner=self,
-        )
+        return get_scheduling_settings
+
+    def saver(self):
+        from app.services.appointment_status import update_scheduling_settings
+
+        return update_scheduling_settings
 
     def _money_text(self, amount: Decimal) -> str:
         return format_money(amount, self.ctx.details.currency, self.ctx.details.locale)
 
-    def set_settings(self, settings: SchedulingSettings) -> None:
-        self._loaded = settings
-        self._filling = True
+    def fill(self, settings: SchedulingSettings) -> None:
         self.hours_spin.setValue(settings.late_cancel_hours)
         self.fees_check.setChecked(settings.charge_fees)
         self.no_show_edit.setText(self._money_text(settings.no_show_fee))
         self.late_fee_edit.setText(self._money_text(settings.late_cancel_fee))
         self.opens_edit.setTime(_time_of(settings.opens_at_minute))
         self.closes_edit.setTime(_time_of(settings.closes_at_minute))
-        self._filling = False
-        self.errors.clear()
-        self.setEnabled(True)
-        self._update_buttons()
 
     def _closes_minute(self) -> int:
         assert self._loaded is not None
@@ -205,70 +145,8 @@ class SchedulingTab(QWidget):
             version=self._loaded.version,
         )
 
-    def is_dirty(self) -> bool:
-        if self._loaded is None:
-            return False
-        try:
-            return self.settings() != self._loaded
-        except ValidationError:
-            return True
-
     def _update_buttons(self) -> None:
-        dirty = self.is_dirty()
-        self.save_button.setEnabled(dirty)
-        self.cancel_button.setEnabled(dirty)
+        super()._update_buttons()
         fees_on = self.fees_check.isChecked()
         self.no_show_edit.setEnabled(fees_on)
         self.late_fee_edit.setEnabled(fees_on)
-
-    # --- slots --------------------------------------------------------------------------------
-
-    @Slot()
-    def on_form_edited(self) -> None:
-        if self._filling:
-            return
-        self.status_label.clear()
-        self._update_buttons()
-
-    @Slot()
-    def on_save_clicked(self) -> None:
-        from app.services.appointment_status import update_scheduling_settings
-
-        try:
-            settings = self.settings()
-        except ValidationError as exc:
-            self.errors.show(exc)
-            return
-        self.errors.clear()
-        db, actor = self.ctx.db, self.ctx.actor
-        self.save_button.setEnabled(False)
-        self.status_label.setText("Saving…")
-        ops.run_write(
-            lambda: update_scheduling_settings(db, actor, settings),
-            on_success=self._on_saved,
-            on_failure=self._on_save_failed,
-            owner=self,
-        )
-
-    def _on_saved(self, settings: SchedulingSettings) -> None:
-        self.set_settings(settings)
-        self.status_label.setText("✓ Saved.")
-        self.ctx.bus.publish(Changes(clinic=True, appointments=True))
-
-    def _on_save_failed(self, exc: BaseException) -> None:
-        self.status_label.clear()
-        self._update_buttons()
-        if not (isinstance(exc, ValidationError) and self.errors.show(exc)):
-            show_warning(self, ops.user_message(exc))
-
-    @Slot()
-    def on_cancel_clicked(self) -> None:
-        if self._loaded is not None:
-            self.set_settings(self._loaded)
-        self.status_label.clear()
-
-    @Slot(object)
-    def on_bus_changed(self, changes: Changes) -> None:
-        # The clinic details tab saves the same row: take its new version when nothing is typed.
-        if changes.clinic and not self.is_dirty():
-            self.reload()

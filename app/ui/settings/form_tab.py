@@ -1,0 +1,177 @@
+"""The skeleton of a Settings tab that edits one settings record: load, fill, save, undo.
+
+A tab builds its fields, then calls :meth:`SettingsFormTab.finish` with the form.  It
+supplies the service functions (:meth:`loader`, :meth:`saver`), how the record fills the
+form (:meth:`fill`) and how the form reads back (:meth:`settings`, raising
+ValidationError with its field); saving, undoing, the dirty state, the status line and
+taking another tab's newer version of the same row happen here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from app.services.errors import ValidationError
+from app.ui import ops
+from app.ui.changes import Changes
+from app.ui.context import UiContext
+from app.ui.widgets.form_field import FieldErrors
+from app.ui.widgets.messages import show_warning
+
+
+class SettingsFormTab(QWidget):
+    #: What a save changes, for the other windows (the clinic row, and what it governs).
+    saved_changes = Changes(clinic=True)
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._loaded: Any = None
+        self._filling = False
+        self.errors: FieldErrors
+
+        self.save_button = QPushButton("&Save changes")
+        self.save_button.setObjectName("primaryButton")
+        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_button.setToolTip("Save changes (Ctrl+S)")
+        self.cancel_button = QPushButton("&Undo changes")
+        self.cancel_button.setObjectName("undoButton")
+        self.status_label = QLabel()
+        self.status_label.setObjectName("fieldHint")
+
+    def finish(self, form_box: QWidget) -> None:
+        """Lay out ``form_box`` above the buttons, wire them up and load the settings."""
+        body = QWidget()
+        body.setObjectName("pageBody")
+        column = QVBoxLayout(body)
+        column.setContentsMargins(24, 20, 24, 20)
+        column.addWidget(form_box)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("pageScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(24, 8, 24, 12)
+        buttons.addStretch(1)
+        buttons.addWidget(self.status_label)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+
+        self.setEnabled(False)  # until the settings are loaded
+        self.save_button.clicked.connect(self.on_save_clicked)
+        self.cancel_button.clicked.connect(self.on_cancel_clicked)
+        self.ctx.bus.changed.connect(self.on_bus_changed)
+        self.reload()
+
+    # --- what each tab supplies ---------------------------------------------------------------
+
+    def loader(self) -> Callable[..., Any]:
+        """The service function ``(db, actor) -> settings`` (run on a worker)."""
+        raise NotImplementedError
+
+    def saver(self) -> Callable[..., Any]:
+        """The service function ``(db, actor, settings) -> saved settings``."""
+        raise NotImplementedError
+
+    def fill(self, settings: Any) -> None:
+        """Show ``settings`` in the form's widgets."""
+        raise NotImplementedError
+
+    def settings(self) -> Any:
+        """The form's values; raises ValidationError (with its field) for unreadable text."""
+        raise NotImplementedError
+
+    # --- values -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        # The worker gets the service function and plain values, never this widget.
+        load, db, actor = self.loader(), self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: load(db, actor),
+            on_success=self.set_settings,
+            on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
+            owner=self,
+        )
+
+    def set_settings(self, settings: Any) -> None:
+        self._loaded = settings
+        self._filling = True
+        self.fill(settings)
+        self._filling = False
+        self.errors.clear()
+        self.setEnabled(True)
+        self._update_buttons()
+
+    def is_dirty(self) -> bool:
+        if self._loaded is None:
+            return False
+        try:
+            return self.settings() != self._loaded
+        except ValidationError:
+            return True
+
+    def _update_buttons(self) -> None:
+        dirty = self.is_dirty()
+        self.save_button.setEnabled(dirty)
+        self.cancel_button.setEnabled(dirty)
+
+    # --- slots --------------------------------------------------------------------------------
+
+    @Slot()
+    def on_form_edited(self) -> None:
+        if self._filling:
+            return
+        self.status_label.clear()
+        self._update_buttons()
+
+    @Slot()
+    def on_save_clicked(self) -> None:
+        try:
+            settings = self.settings()
+        except ValidationError as exc:
+            self.errors.show(exc)
+            return
+        self.errors.clear()
+        save, db, actor = self.saver(), self.ctx.db, self.ctx.actor
+        self.save_button.setEnabled(False)
+        self.status_label.setText("Saving…")
+        ops.run_write(
+            lambda: save(db, actor, settings),
+            on_success=self._on_saved,
+            on_failure=self._on_save_failed,
+            owner=self,
+        )
+
+    def _on_saved(self, settings: Any) -> None:
+        self.set_settings(settings)
+        self.status_label.setText("✓ Saved.")
+        self.ctx.bus.publish(self.saved_changes)
+
+    def _on_save_failed(self, exc: BaseException) -> None:
+        self.status_label.clear()
+        self._update_buttons()
+        if not (isinstance(exc, ValidationError) and self.errors.show(exc)):
+            show_warning(self, ops.user_message(exc))
+
+    @Slot()
+    def on_cancel_clicked(self) -> None:
+        if self._loaded is not None:
+            self.set_settings(self._loaded)
+        self.status_label.clear()
+
+    @Slot(object)
+    def on_bus_changed(self, changes: Changes) -> None:
+        # Other tabs save the same row: take its new version when nothing is typed.
+        if changes.clinic and not self.is_dirty():
+            self.reload()
