@@ -24,10 +24,10 @@ from app.services.audit import AuditAction, record
 from app.services.errors import NotFoundError, ValidationError
 from app.services.permissions import Permission
 from app.services.printing import (
-    DOCUMENT_LANGUAGES,
     clinic_letterhead,
     document_locale,
     patient_banner,
+    patient_language,
 )
 from app.services.uow import unit_of_work
 
@@ -38,17 +38,6 @@ __all__ = [
     "agreement_pdf",
     "system_agreement_pdf",
 ]
-
-
-def _language(patient: Patient, override: str | None) -> str:
-    if override is not None:
-        if override not in DOCUMENT_LANGUAGES:
-            raise ValidationError(
-                f"Agreements print in English or Spanish, not “{override}”.", field="language"
-            )
-        return override
-    preferred = (patient.preferred_language or "en").lower()
-    return preferred if preferred in DOCUMENT_LANGUAGES else "en"
 
 
 def agreement_in(
@@ -75,7 +64,7 @@ def agreement_in(
     patient = session.get(Patient, plan.patient_id)
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
-    chosen = _language(patient, language)
+    chosen = patient_language(patient, language, what="Agreements")
     view = payment_plans.payment_plan_view(
         session, plan, today or payment_plans.clinic_today(settings)
     )

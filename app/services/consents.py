@@ -61,6 +61,7 @@ from app.services.printing import (
     clinic_letterhead,
     document_locale,
     patient_banner,
+    patient_language,
 )
 from app.services.scheduling import unsigned_consent_template_ids
 from app.services.tasks import staff_name
@@ -493,12 +494,8 @@ def _consent_form(
     template = _template(session, template_key)
     if not template.is_active:
         raise ValidationError("This consent form is switched off in Settings → Consent forms.")
-    wanted = (
-        _language(language)
-        if language is not None
-        else ((patient.preferred_language or "en").lower())
-    )
-    version = _latest(session, template.id, wanted) if wanted in CONSENT_LANGUAGES else None
+    wanted = _language(language) if language is not None else patient_language(patient)
+    version = _latest(session, template.id, wanted)
     if version is None:  # no wording in the patient's language yet: English
         version = _latest(session, template.id, "en")
     if version is None:
@@ -826,10 +823,9 @@ def signing_choices(db: Database, actor: Actor, patient_id: int) -> SigningChoic
                 select(Staff).where(Staff.is_active).order_by(Staff.full_name)
             )
         )
-        language = (patient.preferred_language or "en").lower()
         return SigningChoices(
             patient_name=patient_banner(patient).name,
-            language=language if language in CONSENT_LANGUAGES else "en",
+            language=patient_language(patient),
             templates=tuple(templates),
             providers=providers,
             staff=staff,

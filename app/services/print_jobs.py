@@ -21,7 +21,7 @@ from app.services.actor import Actor
 from app.services.audit import AuditAction, record
 from app.services.errors import NotFoundError
 from app.services.permissions import Permission
-from app.services.printing import DOCUMENT_LANGUAGES
+from app.services.printing import patient_language
 from app.services.uow import unit_of_work
 
 __all__ = [
@@ -57,8 +57,7 @@ def patient_document_language(db: Database, actor: Actor, patient_id: int | None
         patient = session.get(Patient, patient_id)
         if patient is None:
             raise NotFoundError("This patient no longer exists.")
-        preferred = (patient.preferred_language or "en").lower()
-    return preferred if preferred in DOCUMENT_LANGUAGES else "en"
+        return patient_language(patient)
 
 
 def printable_consents(db: Database, actor: Actor) -> list[tuple[str, str]]:

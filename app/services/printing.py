@@ -9,6 +9,7 @@ from babel import Locale, UnknownLocaleError
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.documents.common import ClinicLetterhead, PatientBanner
+from app.services.errors import ValidationError
 
 #: Languages patient documents are printed in (``Patient.preferred_language`` values).
 DOCUMENT_LANGUAGES = ("en", "es")
@@ -43,6 +44,22 @@ def patient_banner(patient: Patient) -> PatientBanner:
     return PatientBanner(
         name=name, date_of_birth=patient.date_of_birth, chart_number=patient.chart_number
     )
+
+
+def patient_language(
+    patient: Patient, override: str | None = None, *, what: str = "Documents"
+) -> str:
+    """The language a patient's document prints in: ``override`` when the desk chose one
+    (refused, naming ``what`` — "Receipts" — unless CareDesk prints in it), else the patient's
+    preferred language, else English, the clinic's working language."""
+    if override is not None:
+        if override not in DOCUMENT_LANGUAGES:
+            raise ValidationError(
+                f"{what} print in English or Spanish, not “{override}”.", field="language"
+            )
+        return override
+    preferred = (patient.preferred_language or "en").lower()
+    return preferred if preferred in DOCUMENT_LANGUAGES else "en"
 
 
 def document_locale(clinic_locale: str, language: str | None) -> str:

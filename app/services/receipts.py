@@ -26,9 +26,15 @@ from app.services import permissions
 from app.services.actor import Actor
 from app.services.audit import AuditAction, record
 from app.services.balances import patient_balance
-from app.services.errors import NotFoundError, ValidationError
+from app.services.errors import NotFoundError
 from app.services.permissions import Permission
-from app.services.printing import clinic_letterhead, document_locale, patient_banner
+from app.services.printing import (
+    DOCUMENT_LANGUAGES,
+    clinic_letterhead,
+    document_locale,
+    patient_banner,
+    patient_language,
+)
 from app.services.uow import unit_of_work
 
 __all__ = [
@@ -43,19 +49,7 @@ __all__ = [
 ZERO = Decimal("0.00")
 
 #: Languages a receipt prints in (``Patient.preferred_language`` values).
-RECEIPT_LANGUAGES = ("en", "es")
-
-
-def _language(patient: Patient, override: str | None) -> str:
-    if override is not None:
-        if override not in RECEIPT_LANGUAGES:
-            raise ValidationError(
-                f"Receipts print in English or Spanish, not “{override}”.", field="language"
-            )
-        return override
-    preferred = (patient.preferred_language or "en").lower()
-    # A language receipts do not print in yet gets English, the clinic's working language.
-    return preferred if preferred in RECEIPT_LANGUAGES else "en"
+RECEIPT_LANGUAGES = DOCUMENT_LANGUAGES
 
 
 def _staff_name(session: Session, staff_id: int | None) -> str:
@@ -114,7 +108,7 @@ def _receipt(
     if settings is None:  # pragma: no cover - every clinic is created with its settings
         raise NotFoundError("This clinic database has no clinic details.")
     patient = session.get(Patient, payment.patient_id)
-    chosen = _language(patient, language)
+    chosen = patient_language(patient, language, what="Receipts")
     locale = document_locale(settings.locale, chosen)
     is_refund = payment.kind == PaymentKind.REFUND.value
     if is_refund:
