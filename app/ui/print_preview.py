@@ -13,6 +13,7 @@ next — pages sent to a printer, a copy written to a file — is audited throug
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressDialog,
     QPushButton,
     QStackedWidget,
     QToolButton,
@@ -64,6 +66,8 @@ _ERROR_STYLE = "color: #b3261e; font-weight: 600;"
 _UNSAFE_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 Render = Callable[[str], bytes]
+#: Called before each page is prepared with (pages done, pages in all); False cancels.
+PrintProgress = Callable[[int, int], bool]
 PrinterChooser = Callable[[QWidget, int, int], "object | None"]
 SavePathChooser = Callable[[QWidget, Path], "Path | None"]
 
@@ -98,6 +102,12 @@ def ask_pdf_save_path(parent: QWidget, suggested: Path) -> Path | None:
     if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
         return None
     return Path(dialog.selectedFiles()[0])
+
+
+class PrintOutcome(enum.Enum):
+    PRINTED = "printed"
+    FAILED = "failed"  # the printer could not be started or refused a page
+    CANCELLED = "cancelled"  # the user stopped it; the job was aborted, nothing printed
 
 
 def _printed_pages(printer, page_count: int) -> range:
@@ -533,7 +543,11 @@ class PrintPreviewDialog(QDialog):
         if not len(pages):
             self._show_status(self._("The pages chosen are not in this document."), error=True)
             return
-        if not self.print_pages(printer, pages):
+        outcome = self._print_with_progress(printer, pages)
+        if outcome is PrintOutcome.CANCELLED:
+            self._show_status(self._("Printing cancelled: nothing was sent to the printer."))
+            return
+        if outcome is PrintOutcome.FAILED:
             self._show_status(
                 self._(
                     "The printer could not be started. Check it is on and connected, "
@@ -563,22 +577,69 @@ class PrintPreviewDialog(QDialog):
             owner=self,
         )
 
-    def print_pages(self, printer, pages: range) -> bool:
+    def _progress_dialog(self, total: int) -> QProgressDialog:
+        """A "Preparing page 3 of 15…" window with Cancel: each page is rasterised at printer
+        resolution, which takes a moment a receptionist should see and be able to stop."""
+        dialog = QProgressDialog(self)
+        dialog.setObjectName("print_progress")
+        dialog.setWindowTitle(self._("Printing"))
+        dialog.setCancelButtonText(self._("Cancel"))
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(400)
+        dialog.setMinimumWidth(360)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.setRange(0, total)
+        return dialog
+
+    def _print_with_progress(self, printer, pages: range) -> PrintOutcome:
+        if len(pages) < 2:
+            return self.print_pages(printer, pages)
+        dialog = self._progress_dialog(len(pages))
+
+        def progress(done: int, total: int) -> bool:
+            if done < total:
+                dialog.setLabelText(
+                    self._("Preparing page %(page)s of %(pages)s for the printer…")
+                    % {"page": done + 1, "pages": total}
+                )
+            dialog.setValue(done)  # a modal progress dialog processes events here
+            return not dialog.wasCanceled()
+
+        try:
+            return self.print_pages(printer, pages, progress=progress)
+        finally:
+            dialog.close()
+            dialog.deleteLater()
+
+    def print_pages(
+        self, printer, pages: range, *, progress: PrintProgress | None = None
+    ) -> PrintOutcome:
         """Paint ``pages`` onto ``printer``: each fitted to the printable area, proportions
-        kept, rendered at the printer's resolution (up to :data:`MAX_PRINT_DPI`)."""
+        kept, rendered at the printer's resolution (up to :data:`MAX_PRINT_DPI`).
+
+        ``progress`` is told before each page and once at the end; when it answers False
+        the job is aborted, so a printer receives nothing."""
         from PySide6.QtPrintSupport import QPrinter
 
         printer.setDocName(self.filename)
         to_pdf_file = printer.outputFormat() == QPrinter.OutputFormat.PdfFormat
         painter = QPainter()
         if not painter.begin(printer):
-            return False
+            return PrintOutcome.FAILED
+        total = len(pages)
+        partial_file: Path | None = None
         try:
             resolution = max(1, printer.resolution())
             raster = min(1.0, MAX_PRINT_DPI / resolution)
             for n, page in enumerate(pages):
+                if progress is not None and not progress(n, total):
+                    # Qt cannot abort "print to PDF file"; the half-written file goes instead.
+                    if not printer.abort() and to_pdf_file and printer.outputFileName():
+                        partial_file = Path(printer.outputFileName())
+                    return PrintOutcome.CANCELLED
                 if n and not printer.newPage():
-                    return False
+                    return PrintOutcome.FAILED
                 area = painter.viewport()
                 size = self.document.pagePointSize(page)
                 fitted = QSize(
@@ -595,9 +656,13 @@ class PrintPreviewDialog(QDialog):
                 painter.drawImage(target, image)
                 if to_pdf_file:
                     _draw_text_layer(painter, self.document, page, target)
+            if progress is not None:
+                progress(total, total)
         finally:
             painter.end()
-        return True
+            if partial_file is not None:
+                partial_file.unlink(missing_ok=True)
+        return PrintOutcome.PRINTED
 
     @Slot()
     def on_save_clicked(self) -> None:

@@ -381,7 +381,9 @@ def test_default_start_is_now(clinic, owner, data):
     [slot] = find_next_available(
         clinic.db, owner, SlotQuery(duration_minutes=30, provider_ids=(pid,), count=1)
     )
-    assert before <= slot.starts_at <= before + timedelta(minutes=5)
+    # Working hours end at midnight, so in the last half hour of the clinic's day the
+    # first 30-minute slot is midnight: up to one duration later, never more.
+    assert before <= slot.starts_at <= before + timedelta(minutes=30)
 
 
 @pytest.mark.parametrize(

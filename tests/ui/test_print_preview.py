@@ -12,6 +12,7 @@ from pypdf import PdfReader, PdfWriter
 from PySide6.QtCore import Qt
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrinter
+from PySide6.QtWidgets import QProgressDialog
 from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
@@ -411,3 +412,89 @@ def test_the_record_headers_print_menu_previews_intake_and_consent_forms(
     consent = " ".join(pdf_pages_text(header.preview.content()))
     assert "Zoë Nguyễn" in consent and "Implant placement" in consent
     assert any(r.entity == "consent_versions" for r in _audit(clinic, "print"))
+
+
+def test_a_long_print_job_shows_its_progress(qtbot, coordinator_ctx, patient_id, tmp_path):
+    dialog = _handout_preview(
+        qtbot, coordinator_ctx, patient_id, _plan(coordinator_ctx, patient_id, items=90)
+    )
+    out = tmp_path / "printed.pdf"
+    dialog.choose_printer = _pdf_printer(out)
+    seen: list[tuple[str, int, int]] = []
+    make_dialog = dialog._progress_dialog
+
+    def watched(total: int):
+        progress = make_dialog(total)
+        set_value = progress.setValue
+
+        def record(value: int) -> None:
+            seen.append((progress.labelText(), value, progress.maximum()))
+            set_value(value)
+
+        progress.setValue = record
+        return progress
+
+    dialog._progress_dialog = watched
+    with qtbot.waitSignal(dialog.printed, timeout=30_000):
+        qtbot.mouseClick(dialog.print_button, Qt.MouseButton.LeftButton)
+
+    pages = dialog.page_count()
+    assert pages > 1 and len(PdfReader(out).pages) == pages
+    assert seen[0] == (f"Preparing page 1 of {pages} for the printer…", 0, pages)
+    assert seen[-1][1:] == (pages, pages)
+    qtbot.waitUntil(lambda: not dialog.findChildren(QProgressDialog))  # gone once sent
+
+
+def test_cancelling_a_print_job_part_way_sends_nothing(
+    qtbot, clinic, coordinator_ctx, patient_id, tmp_path
+):
+    dialog = _handout_preview(
+        qtbot, coordinator_ctx, patient_id, _plan(coordinator_ctx, patient_id, items=90)
+    )
+    out = tmp_path / "printed.pdf"
+    dialog.choose_printer = _pdf_printer(out)
+    make_dialog = dialog._progress_dialog
+
+    def cancelled_on_page_two(total: int):
+        progress = make_dialog(total)
+        set_value = progress.setValue
+
+        def cancel_at_page_two(value: int) -> None:
+            set_value(value)
+            if value == 1:
+                progress.cancel()  # what the Cancel button does
+
+        progress.setValue = cancel_at_page_two
+        return progress
+
+    dialog._progress_dialog = cancelled_on_page_two
+    qtbot.mouseClick(dialog.print_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+
+    assert dialog.status_label.text() == "Printing cancelled: nothing was sent to the printer."
+    assert not [r for r in _audit(clinic, "print") if r.detail.startswith("sent to printer")]
+    assert not out.exists()
+    assert dialog.print_button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.findChildren(QProgressDialog))
+
+
+def test_a_one_page_job_prints_without_a_progress_window(
+    qtbot, coordinator_ctx, patient_id, tmp_path
+):
+    dialog = _handout_preview(
+        qtbot, coordinator_ctx, patient_id, _plan(coordinator_ctx, patient_id, items=90)
+    )
+    out = tmp_path / "page1.pdf"
+    choose = _pdf_printer(out)
+
+    def first_page_only(parent, count, current):
+        printer = choose(parent, count, current)
+        printer.setPrintRange(QPrinter.PrintRange.PageRange)
+        printer.setFromTo(1, 1)
+        return printer
+
+    dialog.choose_printer = first_page_only
+    dialog._progress_dialog = lambda total: pytest.fail("no progress window for one page")
+    with qtbot.waitSignal(dialog.printed, timeout=30_000):
+        qtbot.mouseClick(dialog.print_button, Qt.MouseButton.LeftButton)
+    assert len(PdfReader(out).pages) == 1
