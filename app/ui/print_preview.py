@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.documents.labels import gettext_for
 from app.services import print_jobs
+from app.services.documents import DocumentLine
 from app.services.print_jobs import PrintSubject
 from app.ui import ops
 from app.ui.changes import Changes
@@ -66,6 +67,8 @@ _ERROR_STYLE = "color: #b3261e; font-weight: 600;"
 _UNSAFE_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 Render = Callable[[str], bytes]
+#: Stores the document, in the language given, in the patient's record; answers its line.
+Keep = Callable[[str], DocumentLine]
 #: Called before each page is prepared with (pages done, pages in all); False cancels.
 PrintProgress = Callable[[int, int], bool]
 PrinterChooser = Callable[[QWidget, int, int], "object | None"]
@@ -166,6 +169,8 @@ class PrintPreviewDialog(QDialog):
     printed = Signal(str, int)
     #: A copy was written (and audited): its path.
     saved = Signal(str)
+    #: The document was kept in the patient's record: the stored file's name.
+    kept = Signal(str)
 
     def __init__(
         self,
@@ -177,6 +182,7 @@ class PrintPreviewDialog(QDialog):
         render: Render | None = None,
         content: bytes | None = None,
         language: str | None = None,
+        keep: Keep | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -187,6 +193,9 @@ class PrintPreviewDialog(QDialog):
         # The name offered in Save a copy…: whatever the title held, a name every disk takes.
         self.filename = _UNSAFE_NAME.sub("_", filename).strip(" .") or "document.pdf"
         self._render = render
+        self._keep = keep
+        #: The language of the copy already kept from this window ("" none yet).
+        self._kept_language = ""
         self._content = b""
         self._language = language or ""
         self._generation = 0
@@ -255,10 +264,16 @@ class PrintPreviewDialog(QDialog):
         self.save_button = QPushButton(_("&Save a copy…"))
         self.save_button.setObjectName("saveCopyButton")
         self.save_button.setToolTip(_("Save a copy as a PDF file (Ctrl+S)"))
+        self.keep_button = QPushButton(_("&Keep in the record"))
+        self.keep_button.setObjectName("keepInRecordButton")
+        self.keep_button.setToolTip(
+            _("Store this document, as shown, in the patient's Documents tab")
+        )
+        self.keep_button.setVisible(keep is not None)
         self.close_button = QPushButton(_("Close"))
         self.close_button.setObjectName("closePreviewButton")
         self.close_button.setToolTip(_("Close (Esc)"))
-        for button in (self.print_button, self.save_button, self.close_button):
+        for button in (self.print_button, self.save_button, self.keep_button, self.close_button):
             button.setAutoDefault(False)
 
         self.status_label = QLabel()
@@ -281,6 +296,7 @@ class PrintPreviewDialog(QDialog):
         bar.addSpacing(12)
         bar.addWidget(self.page_label)
         bar.addStretch(1)
+        bar.addWidget(self.keep_button)
         bar.addWidget(self.save_button)
         bar.addWidget(self.print_button)
         bar.addWidget(self.close_button)
@@ -328,6 +344,7 @@ class PrintPreviewDialog(QDialog):
         self.zoom_out_button.clicked.connect(self.on_zoom_out)
         self.fit_width_button.clicked.connect(self.on_fit_width)
         self.fit_page_button.clicked.connect(self.on_fit_page)
+        self.keep_button.clicked.connect(self.on_keep_clicked)
         self.print_button.clicked.connect(self.on_print_clicked)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.close_button.clicked.connect(self.reject)
@@ -364,6 +381,7 @@ class PrintPreviewDialog(QDialog):
             self.fit_page_button,
         ):
             widget.setEnabled(ready)
+        self.keep_button.setEnabled(ready and self._kept_language != self._language)
         self.language_combo.setEnabled(not self.busy)
 
     def _select_language(self, language: str) -> None:
@@ -711,6 +729,33 @@ class PrintPreviewDialog(QDialog):
             owner=self,
         )
 
+    @Slot()
+    def on_keep_clicked(self) -> None:
+        """Store the document in the patient's record (rendered again by the service, in the
+        language shown), once per language: the Documents tab then lists it."""
+        if self._keep is None or not self.page_count() or self.busy:
+            return
+        if self._kept_language == self._language:
+            return
+        keep, language = self._keep, self._language
+        self.keep_button.setEnabled(False)
+
+        def done(line: DocumentLine) -> None:
+            self._kept_language = language
+            self._set_ready(bool(self._content))
+            self._show_status(
+                self._("Kept in the patient's documents as %(name)s.") % {"name": line.filename}
+            )
+            self.ctx.bus.publish(Changes(documents=True, referrals=True, audit=True))
+            self.kept.emit(line.filename)
+
+        def failed(exc: BaseException) -> None:
+            self._set_ready(bool(self._content))
+            self._show_status(ops.user_message(exc), error=True)
+            self.failed.emit(ops.user_message(exc))
+
+        ops.run_write(lambda: keep(language), on_success=done, on_failure=failed, owner=self)
+
     # --- closing --------------------------------------------------------------------------------
 
     @Slot()
@@ -742,9 +787,11 @@ def show_print_preview(
     subject: PrintSubject,
     render: Render,
     language: str | None = None,
+    keep: Keep | None = None,
 ) -> PrintPreviewDialog:
     """Open the preview of a document rendered by ``render(language)`` on a worker (the
-    service audits it).  ``language`` None: the patient's preferred language."""
+    service audits it).  ``language`` None: the patient's preferred language.  ``keep``
+    adds *Keep in the record*, which stores the document through that service call."""
     return _open(
         PrintPreviewDialog(
             ctx,
@@ -753,6 +800,7 @@ def show_print_preview(
             subject=subject,
             render=render,
             language=language,
+            keep=keep,
             parent=parent.window() if parent is not None else None,
         )
     )

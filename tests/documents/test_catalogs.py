@@ -77,6 +77,26 @@ def test_placeholders_survive_translation():
     assert not [problem for problem in spanish_catalog().check()]
 
 
+def _mnemonic(label: str) -> str | None:
+    """The Alt+letter of a button label ("Im&primir…" → "p"; "&&" is a literal ampersand)."""
+    found = re.search(r"(?<!&)&([^&\s])", label.replace("&&", ""))
+    return found.group(1).lower() if found else None
+
+
+def test_no_two_buttons_of_one_window_share_an_alt_key_in_either_language():
+    by_window: dict[str, list[tuple[str, str]]] = {}
+    for message in spanish_catalog():
+        if message.id and "&" in message.id:
+            for where, _line in message.locations:
+                by_window.setdefault(where, []).append((message.id, message.string))
+    assert by_window, "the print preview's buttons carry Alt keys"
+    for where, labels in by_window.items():
+        for language, column in (("en", 0), ("es", 1)):
+            keys = [_mnemonic(pair[column]) for pair in labels]
+            assert None not in keys, (where, language, labels)
+            assert len(set(keys)) == len(keys), (where, language, [p[column] for p in labels])
+
+
 def test_the_extraction_finds_the_documents_strings():
     found = extracted()
 

@@ -440,7 +440,11 @@ class TasksTab(RecordTab):
         """Preview the selected task's referral letter, in the clinic's language (the
         specialist reads it); the service refuses an incoming referral or one without a
         specialist, and the preview then shows its sentence."""
-        from app.services.referral_letters import letter_filename, referral_letter_pdf
+        from app.services.referral_letters import (
+            letter_filename,
+            referral_letter_pdf,
+            store_referral_letter,
+        )
         from app.ui.print_preview import PrintSubject, show_print_preview
 
         task = self.selected()
@@ -457,6 +461,12 @@ class TasksTab(RecordTab):
             ),
             render=lambda language: referral_letter_pdf(db, actor, referral_id, language=language),
             language=clinic_document_language(self.ctx),
+            # The chart keeps a copy of what was sent to the specialist.
+            keep=(
+                (lambda language: store_referral_letter(db, actor, referral_id, language=language))
+                if self.ctx.allows(Permission.MANAGE_REFERRALS)
+                else None
+            ),
         )
 
     def on_done_failed(self, exc: BaseException) -> None:

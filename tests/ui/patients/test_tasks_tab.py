@@ -211,6 +211,47 @@ def test_referral_letter_prints_from_the_task(qtbot, request, role, patient_id):
     assert preview.language() == "en"  # the clinic's language: the specialist reads it
     text = " ".join(pdf_pages_text(preview.content()))
     assert "Dr. Łucja Peña" in text and "Zoë Nguyễn" in text
+    # Only staff who manage referrals file the letter in the chart.
+    assert preview.keep_button.isVisible() == (role == "coordinator_ctx")
+    preview.close()
+
+
+def test_the_letter_sent_is_kept_in_the_patients_documents(
+    qtbot, clinic, coordinator_ctx, patient_id
+):
+    from app.data.models.referrals import Referral
+    from app.services.documents import document_content, list_documents
+    from tests.documents.pdfread import pdf_pages_text
+
+    ctx = coordinator_ctx
+    referral_id = add_referral_task(ctx.db, patient_id)
+    tab = make_tab(qtbot, ctx, patient_id)
+    tab.table.selectRow(0)
+    qtbot.mouseClick(tab.letter_button, Qt.MouseButton.LeftButton)
+    preview = tab.letter_preview
+    qtbot.waitUntil(lambda: preview.keep_button.isEnabled(), timeout=10_000)
+    assert preview.keep_button.text() == "&Keep in the record"
+
+    with qtbot.waitSignal(preview.kept, timeout=10_000) as kept:
+        qtbot.mouseClick(preview.keep_button, Qt.MouseButton.LeftButton)
+
+    name = f"Referral letter #{referral_id}.pdf"
+    assert kept.args == [name]
+    assert preview.status_label.text() == f"Kept in the patient's documents as {name}."
+    assert not preview.keep_button.isEnabled()  # once is enough for this letter
+    (line,) = list_documents(ctx.db, ctx.actor, patient_id)
+    assert (line.filename, line.kind) == (name, "referral_letter")
+    with ctx.db.uow() as session:
+        assert session.get(Referral, referral_id).letter_document_id == line.id
+    _, content = document_content(ctx.db, ctx.actor, line.id)
+    stored = " ".join(pdf_pages_text(content))
+    assert "Dr. Łucja Peña" in stored and "Zoë Nguyễn" in stored
+
+    # The letter in Spanish is another letter: it may be kept too.
+    preview.language_combo.setCurrentIndex(preview.language_combo.findData("es"))
+    preview.language_combo.activated.emit(preview.language_combo.currentIndex())
+    qtbot.waitUntil(lambda: preview.language() == "es", timeout=10_000)
+    assert preview.keep_button.isEnabled()
     preview.close()
 
 
