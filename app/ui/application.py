@@ -123,6 +123,10 @@ class AppController(QObject):
     # --- start --------------------------------------------------------------------------------
 
     def start(self) -> None:
+        from app.ui.widgets.private_copies import remove_leftover_copies
+
+        # Document copies a crashed CareDesk left for the viewer: patient data, unencrypted.
+        remove_leftover_copies()
         demo = self.demo and self.path == paths.demo_database_path()
         if not self.path.exists() and not demo:
             self._run_wizard()

@@ -3,7 +3,8 @@
 Opening a document needs a real file for the system viewer.  That file goes in a
 private folder (owner-only permissions) that is deleted when this tab goes away;
 it is the one place patient data touches the disk unencrypted, for as long as the
-record is open.  The tradeoff: a viewer that is still showing the file keeps it
+record is open (after a crash, until CareDesk next starts: see ``private_copies``).
+The tradeoff: a viewer that is still showing the file keeps it
 readable until it closes it, and some viewers keep their own recent-files list.
 Saving a copy is the user's explicit choice and is audited by the service.
 """
