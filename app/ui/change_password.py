@@ -8,7 +8,6 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -16,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.errors import ValidationError
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,11 @@ class ChangePasswordDialog(QDialog):
             "confirm": FormField(self.confirm_edit),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Current password", self.fields["current_password"])
         form.addRow("&New password", self.fields["password"])
         form.addRow("&Repeat new password", self.fields["confirm"])
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Change password")
+        buttons, _accept = dialog_buttons("Change password")
         if forced:
             buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Sign out")
         buttons.accepted.connect(self.on_accept_clicked)

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.widgets.form_field import dialog_buttons
+
 if TYPE_CHECKING:
     from app.data.keys import DatabaseKey
 
@@ -41,10 +43,7 @@ class KeyDialog(QDialog):
         self.error_label.setWordWrap(True)
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setVisible(bool(error))
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Open clinic")
+        self.buttons, _accept = dialog_buttons("&Open clinic")
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("&Quit")
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

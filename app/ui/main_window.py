@@ -8,7 +8,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -30,6 +29,7 @@ from app.ui.home_page import HomePage
 from app.ui.labels import role_label
 from app.ui.lock import ScreenLock
 from app.ui.pages import PAGES, PageSpec
+from app.ui.widgets.form_field import dialog_buttons
 from app.ui.widgets.messages import show_info, show_warning
 
 _log = logging.getLogger(__name__)
@@ -56,10 +56,7 @@ class EmergencyAccessDialog(QDialog):
         )
         self.reason_edit.setTabChangesFocus(True)
         self.reason_edit.setFixedHeight(90)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Open emergency access")
+        buttons, _accept = dialog_buttons("Open emergency access")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

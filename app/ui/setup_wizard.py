@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QTimeZone, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.ui import ops
 from app.ui.widgets.clinic_form import ClinicDetailsForm
-from app.ui.widgets.form_field import FormField
+from app.ui.widgets.form_field import FormField, form_message, growing_form
 
 WELCOME, CLINIC, OWNER, PASSPHRASE, SUMMARY, RECOVERY = range(6)
 
@@ -106,8 +105,7 @@ class OwnerPage(QWizardPage):
         self.strength_label = QLabel()
         self.strength_label.setObjectName("strengthOk")
         self.strength_label.setWordWrap(True)
-        form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form(self)
         form.addRow("&Full name", self.fields["full_name"])
         form.addRow("&Username", self.fields["username"])
         form.addRow("&Password", self.fields["password"])
@@ -192,8 +190,7 @@ class PassphrasePage(QWizardPage):
             ),
             "confirm": FormField(self.confirm_edit),
         }
-        form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form(self)
         form.addRow("&Passphrase", self.fields["passphrase"])
         form.addRow("&Repeat passphrase", self.fields["confirm"])
         self.passphrase_edit.textEdited.connect(self.completeChanged)
@@ -228,10 +225,7 @@ class SummaryPage(QWizardPage):
         self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label = QLabel()
         self.status_label.setObjectName("fieldHint")
-        self.error_label = QLabel()
-        self.error_label.setObjectName("fieldError")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
+        self.error_label = form_message()
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary_label)
         layout.addStretch(1)
@@ -342,10 +336,7 @@ class RecoveryPage(QWizardPage):
         self.status_label = QLabel()
         self.status_label.setObjectName("strengthOk")
         self.status_label.setWordWrap(True)
-        self.error_label = QLabel()
-        self.error_label.setObjectName("fieldError")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
+        self.error_label = form_message()
         self.later_check = QCheckBox("I will print it later from Settings → Clinic details")
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)

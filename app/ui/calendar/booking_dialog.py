@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -56,7 +55,7 @@ from app.ui import ops
 from app.ui.calendar.patient_picker import PatientPicker
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, form_message, growing_form
 from app.ui.widgets.messages import show_warning
 
 #: Edits pause this long before the book is checked (each change restarts the wait).
@@ -212,8 +211,7 @@ class BookingDialog(QDialog):
         self.fields["duration"].setFocusProxy(self.time_edit)
         self.errors = FieldErrors(self.fields)
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for label, name, buddy in (
             ("&Patient", "patient", self.patient_picker.edit),
@@ -304,11 +302,7 @@ class BookingDialog(QDialog):
         self.free_label.setObjectName("fieldHint")
         self.free_label.setVisible(True)
 
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.setVisible(False)
+        self.message_label = form_message()
         self.double_book_button = QPushButton("&Double-book anyway")
         self.double_book_button.setObjectName("doubleBookButton")
         self.double_book_button.setAutoDefault(False)

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QRadioButton,
@@ -38,7 +37,7 @@ from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 
 #: (parent, suggested path, file-type filter) → the chosen path, or None when cancelled.
 PathChooser = Callable[[QWidget, Path, str], "Path | None"]
@@ -193,8 +192,7 @@ class ExportScheduleDialog(QDialog):
         self.close_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
 
         # One form for both modes (the labels line up); each mode shows its own rows.
-        self.form = QFormLayout()
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form = growing_form()
         self.form.addRow("&Provider", self.fields["provider"])
         self.form.addRow("", self.empty_label)
         self.form.addRow("Export", modes)

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -53,7 +52,7 @@ from app.services.errors import ValidationError
 from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -168,8 +167,7 @@ class NextAvailableDialog(QDialog):
             "count": FormField(self.count_spin),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         if patient_name:
             patient_label = QLabel(patient_name)
             patient_label.setObjectName("patientLabel")

@@ -40,6 +40,7 @@ from app.services.appointment_status import (
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
+from app.ui.widgets.form_field import form_message
 from app.ui.widgets.messages import show_info, show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
@@ -147,10 +148,7 @@ class CancelDialog(QDialog):
         self.late_label = QLabel()
         self.late_label.setObjectName("lateCancelLine")
         self.late_label.setWordWrap(True)
-        self.error_label = QLabel()
-        self.error_label.setObjectName("fieldError")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
+        self.error_label = form_message()
 
         form = QFormLayout()
         form.addRow("Cancelled", by_row)

@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -39,7 +37,13 @@ from app.services.waitlist import SlotMatches, WaitlistData, WaitlistLine, Waitl
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import (
+    FieldErrors,
+    FormField,
+    dialog_buttons,
+    form_message,
+    growing_form,
+)
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
@@ -466,13 +470,9 @@ class WaitlistEntryDialog(QDialog):
             "notes": FormField(self.notes_edit),
         }
         self.errors = FieldErrors(self.fields)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("Patient", self.patient_label)
         if entry is not None and entry.current_appointment_text:
             current = QLabel(f"{entry.current_appointment_text} — only earlier slots are offered")
@@ -486,13 +486,8 @@ class WaitlistEntryDialog(QDialog):
         form.addRow("", self.fields["wanted_before"])
         form.addRow("&Notes", self.fields["notes"])
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.buttons, self.save_button = dialog_buttons("&Save" if entry else "&Add to waitlist")
         self.save_button.setObjectName("saveButton")
-        self.save_button.setText("&Save" if entry else "&Add to waitlist")
-        self.save_button.setDefault(True)
         self.save_button.setEnabled(False)  # until the services and providers are loaded
         layout = QVBoxLayout(self)
         layout.addLayout(form)

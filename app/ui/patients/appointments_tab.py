@@ -20,6 +20,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
+from app.ui.widgets.form_field import form_message
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 STATUS_LABELS: dict[str, str] = {
@@ -121,10 +122,7 @@ class AppointmentsTab(RecordTab):
         self.summary_label = QLabel()
         self.summary_label.setObjectName("appointmentSummary")
         self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
         self.upcoming_model = AppointmentTableModel(ctx, self)
         self.past_model = AppointmentTableModel(ctx, self)

@@ -22,6 +22,7 @@ from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.log_contact import CHANNEL_LABELS, LogContactDialog, channel_label
 from app.ui.patients.record_tabs import RecordTab
+from app.ui.widgets.form_field import form_message
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 FOLLOW_UP_AMBER = "#a15c00"
@@ -111,10 +112,7 @@ class CommunicationsTab(RecordTab):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
         bar = QHBoxLayout()
         bar.addWidget(self.log_button)

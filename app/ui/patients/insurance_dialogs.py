@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QGridLayout,
     QLabel,
     QLineEdit,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.services.errors import ValidationError
 from app.services.insurance import PolicyData, PreauthData, validate_policy, validate_preauth
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 
 RELATION_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}
 METHOD_LABELS = {
@@ -76,10 +75,7 @@ def _select(combo: QComboBox, value) -> None:
 
 
 def _buttons(dialog: QDialog, ok_text: str) -> QDialogButtonBox:
-    buttons = QDialogButtonBox(
-        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-    )
-    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons, _accept = dialog_buttons(ok_text)
     buttons.rejected.connect(dialog.reject)
     return buttons
 
@@ -166,8 +162,7 @@ class PolicyDialog(QDialog):
         }
         self.errors = FieldErrors(self.fields)
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         f = self.fields
         form.addRow("Pa&yer", f["payer_id"])
         form.addRow("P&lan", f["plan_name"])
@@ -332,8 +327,7 @@ class VerificationDialog(QDialog):
             "reference": FormField(self.reference_edit),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&How", self.fields["method"])
         form.addRow("&Result", self.fields["result"])
         form.addRow("Re&ference number", self.fields["reference"])
@@ -420,8 +414,7 @@ class PreauthDialog(QDialog):
             "policy_id": FormField(self.policy_combo),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         f = self.fields
         form.addRow("&Procedure or service", f["service"])
         form.addRow("&Status", f["status"])

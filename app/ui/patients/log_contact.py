@@ -13,10 +13,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDateTimeEdit,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
@@ -27,7 +24,13 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import (
+    FieldErrors,
+    FormField,
+    dialog_buttons,
+    form_message,
+    growing_form,
+)
 
 CHANNEL_LABELS: dict[str, str] = {
     "call": "Phone call",
@@ -125,24 +128,15 @@ class LogContactDialog(QDialog):
             "follow_up_on": FormField(follow_up_row),
         }
         self.errors = FieldErrors(self.fields)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&How", self.fields["channel"])
         form.addRow("&Direction", self.fields["direction"])
         form.addRow("&When", self.fields["occurred_at"])
         form.addRow("&Summary", self.fields["summary"])
         form.addRow("", self.fields["follow_up_on"])
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setText("&Save to log")
-        self.save_button.setDefault(True)
+        self.buttons, self.save_button = dialog_buttons("&Save to log")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message_label)

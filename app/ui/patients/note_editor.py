@@ -14,8 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QFrame,
     QLabel,
     QLineEdit,
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.services.errors import ValidationError
 from app.services.notes import Addendum, Decision, NoteFields
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 
 #: The decisions as the user reads them, in the order the combo offers them.
 DECISION_LABELS: dict[str, str] = {
@@ -123,8 +121,7 @@ class NoteEditor(QWidget):
         self.errors = FieldErrors(self.fields)
         self.fields["follow_up_on"].hint_label.setObjectName("followUpHint")
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.setVerticalSpacing(8)
         f = self.fields
@@ -380,10 +377,7 @@ class AddendumDialog(QDialog):
         self.text_edit.setPlaceholderText("Correction or addition")
         self.fields = {"text": FormField(self.text_edit)}
         self.errors = FieldErrors(self.fields)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add addendum")
+        self.buttons, _accept = dialog_buttons("Add addendum")
         self.buttons.accepted.connect(self.on_accept_clicked)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

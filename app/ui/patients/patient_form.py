@@ -34,7 +34,7 @@ from app.data.models.patients import Sex
 from app.services.errors import ValidationError
 from app.services.patients import PatientForm, parse_date_of_birth, validate_patient
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FormField
+from app.ui.widgets.form_field import FormField, growing_form
 
 SEX_LABELS = {
     Sex.FEMALE.value: "Female",
@@ -233,8 +233,7 @@ class PatientFormWidget(QWidget):
     def _section(self, title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
         box = QGroupBox(title, self)
         box.setObjectName("formSection")
-        form = QFormLayout(box)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form(box)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         form.setHorizontalSpacing(12)
         form.setVerticalSpacing(6)

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -59,7 +58,7 @@ from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FormField
+from app.ui.widgets.form_field import FormField, dialog_buttons
 from app.ui.widgets.messages import show_warning
 
 Index = QModelIndex | QPersistentModelIndex
@@ -686,11 +685,7 @@ class JourneyReasonDialog(QDialog):
         )
         reason_label = QLabel("&Reason")
         reason_label.setBuddy(self.reason_combo)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(f"Move to {label}")
+        self.buttons, self.ok_button = dialog_buttons(f"Move to {label}")
         self.ok_button.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

@@ -10,8 +10,6 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -34,7 +32,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.patient_form import LANGUAGES, format_birth_date
-from app.ui.widgets.form_field import FormField
+from app.ui.widgets.form_field import FormField, dialog_buttons, growing_form
 from app.ui.widgets.messages import show_warning
 
 STAGE_LABELS: dict[str, str] = {
@@ -114,14 +112,10 @@ class ChangeStageDialog(QDialog):
         self.reason_field = FormField(
             self.reason_edit, "Needed when the patient is lost or inactive."
         )
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Stage", self.stage_combo)
         form.addRow("&Reason", self.reason_field)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Change stage")
+        self.buttons, _accept = dialog_buttons("Change stage")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
@@ -177,14 +171,10 @@ class ConsentChoiceDialog(QDialog):
         self.procedure_edit.setPlaceholderText(
             "Optional: left blank, it prints as a line to fill in"
         )
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Consent form", self.template_combo)
         form.addRow("&Procedure", self.procedure_edit)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Preview…")
+        self.buttons, _accept = dialog_buttons("Preview…")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)

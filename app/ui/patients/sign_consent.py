@@ -17,7 +17,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -33,7 +32,7 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, form_message
 from app.ui.widgets.messages import show_info
 from app.ui.widgets.signature_pad import SignaturePad
 
@@ -155,16 +154,9 @@ class SignConsentDialog(QDialog):
             "signature": FormField(self.pad),
         }
         self.errors = FieldErrors(self.fields)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setText("&Save signed consent")
+        self.buttons, self.save_button = dialog_buttons("&Save signed consent")
         self.save_button.setObjectName("saveSignedButton")
         self.save_button.setEnabled(False)
         self.save_button.setDefault(True)

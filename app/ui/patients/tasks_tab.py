@@ -15,11 +15,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QStackedWidget,
@@ -34,7 +31,13 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import (
+    FieldErrors,
+    FormField,
+    dialog_buttons,
+    form_message,
+    growing_form,
+)
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 KIND_LABELS: dict[str, str] = {
@@ -179,22 +182,13 @@ class AddTaskDialog(QDialog):
             "assignee_id": FormField(self.assignee_combo),
         }
         self.errors = FieldErrors(self.fields)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.message_label = form_message()
+        form = growing_form()
         form.addRow("&Task", self.fields["title"])
         form.addRow("&Kind", self.fields["kind"])
         form.addRow("", self.fields["due_on"])
         form.addRow("&Assigned to", self.fields["assignee_id"])
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setText("&Add task")
-        self.save_button.setDefault(True)
+        self.buttons, self.save_button = dialog_buttons("&Add task")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message_label)
@@ -328,10 +322,7 @@ class TasksTab(RecordTab):
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty_label)
         self.stack.setCurrentWidget(self.empty_label)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
         bar = QHBoxLayout()
         bar.addWidget(self.add_button)

@@ -27,6 +27,7 @@ from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.plans.take_payment import balance_sentence, day, money
 from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
+from app.ui.widgets.form_field import form_message
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
 OWED_RED = "#b3261e"
@@ -251,10 +252,7 @@ class AccountTab(RecordTab):
         self.plans_stack.addWidget(self.plans_empty_label)
         self.plans_stack.setCurrentWidget(self.plans_empty_label)
 
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
         self.status_label = QLabel()
         self.status_label.setObjectName("accountStatusLabel")
         self.status_label.setWordWrap(True)

@@ -14,8 +14,6 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -28,7 +26,13 @@ from app.services.payments import ADJUSTMENT_LABELS, METHOD_LABELS
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import (
+    FieldErrors,
+    FormField,
+    dialog_buttons,
+    form_message,
+    growing_form,
+)
 
 
 def _money(ctx: UiContext, amount: Decimal) -> str:
@@ -51,20 +55,11 @@ class _AccountWriteDialog(QDialog):
         self.intro_label = QLabel()
         self.intro_label.setObjectName("dialogIntro")
         self.intro_label.setWordWrap(True)
-        self.form = QFormLayout()
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form = growing_form()
         self.fields: dict[str, FormField] = {}
         self.errors = FieldErrors(self.fields)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.save_button.setText(self.save_text)
-        self.save_button.setDefault(True)
+        self.message_label = form_message()
+        self.buttons, self.save_button = dialog_buttons(self.save_text)
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro_label)
         layout.addLayout(self.form)

@@ -14,8 +14,6 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -37,7 +35,13 @@ from app.services.payments import (
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import (
+    FieldErrors,
+    FormField,
+    dialog_buttons,
+    form_message,
+    growing_form,
+)
 
 #: One key per method, shown beside the method box.
 METHOD_KEYS: dict[Qt.Key, PaymentMethod] = {
@@ -172,24 +176,15 @@ class TakePaymentDialog(QDialog):
             "installment": FormField(self.apply_combo),
         }
         self.errors = FieldErrors(self.fields)
-        self.message_label = QLabel()
-        self.message_label.setObjectName("fieldError")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
+        self.message_label = form_message()
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Amount", self.fields["amount"])
         form.addRow("&Method", self.fields["method"])
         form.addRow("&Reference", self.fields["reference"])
         form.addRow("&Note", self.fields["notes"])
         form.addRow("Apply &to", self.fields["installment"])
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.record_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.record_button.setText("&Record payment")
-        self.record_button.setDefault(True)
+        self.buttons, self.record_button = dialog_buttons("&Record payment")
         self.record_button.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.patient_label)

@@ -54,7 +54,7 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
 
@@ -93,10 +93,7 @@ class ColourButton(QPushButton):
 
 
 def _dialog_buttons(dialog: QDialog, ok_text: str) -> QDialogButtonBox:
-    buttons = QDialogButtonBox(
-        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-    )
-    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons, _accept = dialog_buttons(ok_text)
     buttons.accepted.connect(dialog.accept)
     buttons.rejected.connect(dialog.reject)
     return buttons
@@ -188,8 +185,7 @@ class ServiceDialog(_CatalogDialog):
             "colour": FormField(self.colour_button),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Name", self.fields["name"])
         form.addRow("Co&de", self.fields["code"])
         form.addRow("Ca&tegory", self.fields["category"])
@@ -364,8 +360,7 @@ class ProviderDialog(_CatalogDialog):
         self.fields["hours"] = hours_field
         self.fields["breaks"] = hours_field
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Title", self.title_edit)
         form.addRow("&Name", self.fields["name"])
         form.addRow("C&redentials", self.credentials_edit)

@@ -7,7 +7,6 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -30,7 +29,7 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
 
@@ -90,8 +89,7 @@ class ConsentsTab(QWidget):
             "alternatives": FormField(self.alternatives_edit),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Language", self.language_combo)
         form.addRow("&Title", self.fields["title"])
         form.addRow("&Body", self.fields["body"])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from app.services.plan_settings import PaymentPlanSettings, format_cap, parse_cap
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SettingsFormTab
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 
 CAP_HINT = (
     "Payment plans may not charge more than this annual rate (your state's or country's "
@@ -42,8 +42,7 @@ class PaymentPlansTab(SettingsFormTab):
             "max_apr_basis_points": FormField(cap_row, CAP_HINT),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Highest APR allowed", self.fields["max_apr_basis_points"])
         form_box = QWidget()
         form_box.setLayout(form)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from PySide6.QtCore import QTime
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QSpinBox, QTimeEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QLineEdit, QSpinBox, QTimeEdit, QWidget
 
 from app.i18n import format_money, parse_money
 from app.services.appointment_status import SchedulingSettings
@@ -13,7 +13,7 @@ from app.services.errors import ValidationError
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SettingsFormTab
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 
 
 def _minute_of(edit: QTimeEdit) -> int:
@@ -72,8 +72,7 @@ class SchedulingTab(SettingsFormTab):
             ),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("Late-cancellation &window", self.fields["late_cancel_hours"])
         form.addRow("Fees", self.fields["charge_fees"])
         form.addRow("&No-show fee", self.fields["no_show_fee"])

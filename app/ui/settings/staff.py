@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -30,7 +29,7 @@ from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.labels import role_label
-from app.ui.widgets.form_field import FieldErrors, FormField
+from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
 
@@ -103,8 +102,7 @@ class StaffDialog(QDialog):
             "confirm": FormField(self.confirm_edit),
         }
         self.errors = FieldErrors(self.fields)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         form.addRow("&Full name", self.fields["full_name"])
         form.addRow("&Username", self.fields["username"])
         form.addRow("&Role", self.fields["role"])
@@ -115,12 +113,7 @@ class StaffDialog(QDialog):
         else:
             self.fields["password"].hide()
             self.fields["confirm"].hide()
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
-            "Save" if editing else "Create account"
-        )
+        self.buttons, _accept = dialog_buttons("Save" if editing else "Create account")
         self.buttons.accepted.connect(self.on_accept_clicked)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -191,10 +184,7 @@ class ResetPasswordDialog(QDialog):
         form = QFormLayout()
         form.addRow("&New password", self.fields["password"])
         form.addRow("&Repeat", self.fields["confirm"])
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Set password")
+        buttons, _accept = dialog_buttons("Set password")
         buttons.accepted.connect(self.on_accept_clicked)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -1,9 +1,20 @@
-"""A form field with its own error line: the message appears in red right under the input."""
+"""A form field with its own error line: the message appears in red right under the input.
+
+Also the parts every form dialog is built from — :func:`growing_form`, :func:`form_message`
+and :func:`dialog_buttons` — so each dialog lays out, warns and answers Enter the same way.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.data.errors import CareDeskError
 
@@ -88,3 +99,33 @@ class FieldErrors:
         field.set_error(str(error))
         field.editor.setFocus()
         return True
+
+
+def growing_form(parent: QWidget | None = None) -> QFormLayout:
+    """A form layout whose editors take the dialog's full width, on every platform style."""
+    form = QFormLayout(parent) if parent is not None else QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def form_message() -> QLabel:
+    """The red line under a form for what belongs to no single field; hidden until set.
+    Plain text: it shows service sentences that may quote names typed by users."""
+    label = QLabel()
+    label.setObjectName("fieldError")
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.hide()
+    return label
+
+
+def dialog_buttons(accept_text: str) -> tuple[QDialogButtonBox, QPushButton]:
+    """The button row of a form dialog: the accepting button, named for what it does and
+    pressed by Enter, beside Cancel.  The caller connects them."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    button.setText(accept_text)
+    button.setDefault(True)
+    return buttons, button
