@@ -67,8 +67,9 @@ def test_an_unmarked_folder_goes_once_it_is_a_minute_old(tmp_path):
     for folder in (old, new):
         folder.mkdir(mode=0o700)
         (folder / "3-letter.pdf").write_bytes(b"PHI")
-    an_hour_ago = time.time() - 3600
-    os.utime(old, (an_hour_ago, an_hour_ago))
+    now = time.time()
+    os.utime(old, (now - 3600, now - 3600))
+    os.utime(new, (now, now))
 
     assert remove_leftover_copies(tmp_path) == 1
     assert not old.exists() and new.exists()  # new: a CareDesk may be about to lock it
