@@ -78,6 +78,7 @@ __all__ = [
     "SignedConsent",
     "SigningChoices",
     "UnsignedConsent",
+    "active_providers_in",
     "check_signature_png",
     "check_wording",
     "consent_data",
@@ -462,6 +463,16 @@ def save_consent_version(
 # --- printing ---------------------------------------------------------------------------------
 
 
+def active_providers_in(session: Session) -> tuple[tuple[int, str], ...]:
+    """(id, name as a consent prints it) of each active provider, in the clinic's order."""
+    return tuple(
+        (provider.id, _provider_name(session, provider.id))
+        for provider in session.scalars(
+            select(Provider).where(Provider.is_active).order_by(Provider.position, Provider.name)
+        )
+    )
+
+
 def _provider_name(session: Session, provider_id: int | None) -> str:
     if provider_id is None:
         return ""
@@ -809,14 +820,7 @@ def signing_choices(db: Database, actor: Actor, patient_id: int) -> SigningChoic
                 values = dict.fromkeys(PLACEHOLDERS, "")
                 title = fill_placeholders(latest.title, values).strip(" :,-") or template.key
             templates.append((template.key, title))
-        providers = tuple(
-            (provider.id, _provider_name(session, provider.id))
-            for provider in session.scalars(
-                select(Provider)
-                .where(Provider.is_active)
-                .order_by(Provider.position, Provider.name)
-            )
-        )
+        providers = active_providers_in(session)
         staff = tuple(
             (member.id, member.full_name)
             for member in session.scalars(

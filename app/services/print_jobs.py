@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.data.database import Database
+from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.documents import ConsentTemplate, ConsentVersion
 from app.data.models.patients import Patient
+from app.data.types import utc_now
 from app.services import permissions
 from app.services.actor import Actor
 from app.services.audit import AuditAction, record
@@ -25,6 +27,7 @@ from app.services.printing import patient_language
 from app.services.uow import unit_of_work
 
 __all__ = [
+    "ConsentPrintChoices",
     "PrintSubject",
     "patient_document_language",
     "printable_consents",
@@ -60,11 +63,45 @@ def patient_document_language(db: Database, actor: Actor, patient_id: int | None
         return patient_language(patient)
 
 
-def printable_consents(db: Database, actor: Actor) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class ConsentPrintChoices:
+    """What the print-a-consent dialog offers: (key, title) of each form switched on, and
+    (id, printed name) of each active provider, whose name fills ``{provider}``."""
+
+    templates: list[tuple[str, str]]
+    providers: tuple[tuple[int, str], ...]
+    #: Who the form is most likely for: the provider of the patient's next booked visit,
+    #: else the patient's own provider (None: nobody, or no longer active).
+    default_provider_id: int | None = None
+
+
+def _likely_provider(session, patient_id: int) -> int | None:
+    next_visit = session.scalar(
+        select(Appointment.provider_id)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(
+                (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
+            ),
+            Appointment.starts_at >= utc_now(),
+        )
+        .order_by(Appointment.starts_at)
+        .limit(1)
+    )
+    if next_visit is not None:
+        return next_visit
+    patient = session.get(Patient, patient_id)
+    return patient.primary_provider_id if patient is not None else None
+
+
+def printable_consents(
+    db: Database, actor: Actor, patient_id: int | None = None
+) -> ConsentPrintChoices:
     """The consent forms the desk may print for a signature: (key, newest English title —
-    else any language's) of each template switched on, in the order they were made.  The
+    else any language's) of each template switched on, in the order they were made, and
+    the providers one may name (with ``patient_id``, the likely one first chosen).  The
     starter set is installed on first use, as printing one would."""
-    from app.services.consents import install_starter_consents_in
+    from app.services.consents import active_providers_in, install_starter_consents_in
 
     permissions.require(actor, Permission.PRINT_DOCUMENTS)
     with unit_of_work(db, actor) as session:
@@ -85,7 +122,10 @@ def printable_consents(db: Database, actor: Actor) -> list[tuple[str, str]]:
             ).first()
             if newest is not None:
                 found.append((template.key, newest.title))
-        return found
+        providers = active_providers_in(session)
+        likely = _likely_provider(session, patient_id) if patient_id is not None else None
+        active = {provider_id for provider_id, _name in providers}
+        return ConsentPrintChoices(found, providers, likely if likely in active else None)
 
 
 def _detail(text: str) -> str:

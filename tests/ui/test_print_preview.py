@@ -23,7 +23,7 @@ from app.services.errors import ValidationError
 from app.services.print_jobs import PrintSubject
 from app.ui import ops
 from app.ui.print_preview import PrintPreviewDialog, show_document_preview, show_print_preview
-from tests.data.factories import add_service
+from tests.data.factories import add_provider, add_service
 from tests.documents.pdfread import pdf_pages_text
 from tests.ui.patients.conftest import coordinator_ctx, patient_id
 
@@ -399,19 +399,58 @@ def test_the_record_headers_print_menu_previews_intake_and_consent_forms(
     blank = PdfReader(io.BytesIO(header.preview.content()))
     assert blank.get_fields()  # fillable on a tablet
 
-    offered: list[list[tuple[str, str]]] = []
+    with clinic.db.uow() as s:
+        provider_id = add_provider(s, name="Fay Moss", credentials="DDS").id
+    offered = []
 
-    def choose(cls, parent, templates):
-        offered.append(templates)
-        return templates[0][0], templates[0][1], "Implant placement"
+    def choose(cls, parent, choices):
+        offered.append(choices)
+        dialog = cls(parent, choices)
+        qtbot.addWidget(dialog)
+        combo = dialog.provider_combo
+        assert combo.itemText(0) == "A line to fill in by hand"
+        assert combo.currentData() is None  # no visit booked, no provider of their own
+        combo.setCurrentIndex(combo.findData(provider_id))
+        dialog.procedure_edit.setText("Implant placement")
+        return dialog.choice()
 
     monkeypatch.setattr(ConsentChoiceDialog, "ask", classmethod(choose))
     header.consent_action.trigger()
     _settle(qtbot)
-    assert offered and len(offered[0]) >= 5  # the starter set
+    assert offered and len(offered[0].templates) >= 5  # the starter set
     consent = " ".join(pdf_pages_text(header.preview.content()))
     assert "Zoë Nguyễn" in consent and "Implant placement" in consent
+    assert "performed by Dr. Fay Moss, DDS" in consent
     assert any(r.entity == "consent_versions" for r in _audit(clinic, "print"))
+
+
+def test_the_consent_dialog_names_the_next_visits_provider_first(
+    qtbot, clinic, coordinator_ctx, patient_id
+):
+    from datetime import timedelta
+
+    from app.data.models import Patient
+    from app.data.types import utc_now
+    from app.services.print_jobs import printable_consents
+    from app.ui.patients.record_header import ConsentChoiceDialog
+    from tests.data.factories import add_appointment
+
+    with clinic.db.uow() as s:
+        first = add_provider(s, name="Ada Park", position=1)
+        second = add_provider(s, name="Fay Moss", credentials="DDS", position=2)
+        starts = utc_now() + timedelta(days=3)
+        add_appointment(
+            s, s.get(Patient, patient_id), second, starts_at=starts,
+            ends_at=starts + timedelta(minutes=30),
+        )  # fmt: skip
+        first_id, second_id = first.id, second.id
+    choices = printable_consents(coordinator_ctx.db, coordinator_ctx.actor, patient_id)
+    dialog = ConsentChoiceDialog(None, choices)
+    qtbot.addWidget(dialog)
+    combo = dialog.provider_combo
+    assert [combo.itemData(i) for i in range(combo.count())][:3] == [None, first_id, second_id]
+    assert combo.currentText() == "Dr. Fay Moss, DDS"
+    assert dialog.choice()[3] == second_id
 
 
 def test_a_long_print_job_shows_its_progress(qtbot, coordinator_ctx, patient_id, tmp_path):

@@ -28,6 +28,7 @@ from app.services import patients
 from app.services.errors import ValidationError
 from app.services.patients import PatientRecord
 from app.services.permissions import Permission
+from app.services.print_jobs import ConsentPrintChoices
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -155,16 +156,28 @@ class ChangeStageDialog(QDialog):
         return dialog.stage(), dialog.reason()
 
 
-class ConsentChoiceDialog(QDialog):
-    """Which consent form to print for a wet signature, and for which procedure."""
+#: The provider choice that prints ``{provider}`` as a line to write on.
+PROVIDER_BY_HAND = "A line to fill in by hand"
 
-    def __init__(self, parent: QWidget | None, templates: list[tuple[str, str]]) -> None:
+
+class ConsentChoiceDialog(QDialog):
+    """Which consent form to print for a wet signature, for which procedure and provider."""
+
+    def __init__(self, parent: QWidget | None, choices: ConsentPrintChoices) -> None:
         super().__init__(parent)
         self.setWindowTitle("Print a consent form")
         self.template_combo = QComboBox()
         self.template_combo.setObjectName("consentTemplateCombo")
-        for key, title in templates:
+        for key, title in choices.templates:
             self.template_combo.addItem(title, key)
+        self.provider_combo = QComboBox()
+        self.provider_combo.setObjectName("consentProviderCombo")
+        self.provider_combo.addItem(PROVIDER_BY_HAND, None)
+        for provider_id, name in choices.providers:
+            self.provider_combo.addItem(name, provider_id)
+        self.provider_combo.setCurrentIndex(
+            max(0, self.provider_combo.findData(choices.default_provider_id))
+        )
         self.procedure_edit = QLineEdit()
         self.procedure_edit.setObjectName("consentProcedureEdit")
         self.procedure_edit.setMaxLength(200)
@@ -174,6 +187,7 @@ class ConsentChoiceDialog(QDialog):
         form = growing_form()
         form.addRow("&Consent form", self.template_combo)
         form.addRow("&Procedure", self.procedure_edit)
+        form.addRow("P&rovider", self.provider_combo)
         self.buttons, _accept = dialog_buttons("Preview…")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -182,19 +196,21 @@ class ConsentChoiceDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
-    def choice(self) -> tuple[str, str, str]:
-        """The template's key, its title and the procedure typed."""
+    def choice(self) -> tuple[str, str, str, int | None]:
+        """The template's key, its title, the procedure typed and the provider's id (None:
+        a line to fill in)."""
         return (
             self.template_combo.currentData(),
             self.template_combo.currentText(),
             self.procedure_edit.text().strip(),
+            self.provider_combo.currentData(),
         )
 
     @classmethod
     def ask(
-        cls, parent: QWidget | None, templates: list[tuple[str, str]]
-    ) -> tuple[str, str, str] | None:
-        dialog = cls(parent, templates)
+        cls, parent: QWidget | None, choices: ConsentPrintChoices
+    ) -> tuple[str, str, str, int | None] | None:
+        dialog = cls(parent, choices)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.choice()
@@ -482,29 +498,31 @@ class RecordHeader(QFrame):
     def on_consent_clicked(self) -> None:
         from app.services.print_jobs import printable_consents
 
-        db, actor = self.ctx.db, self.ctx.actor
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
 
         ops.run_write(
-            lambda: printable_consents(db, actor),
+            lambda: printable_consents(db, actor, patient_id),
             on_success=self.on_consent_templates_loaded,
             on_failure=lambda exc: show_warning(self.window(), ops.user_message(exc)),
             owner=self,
         )
 
-    def on_consent_templates_loaded(self, templates: list[tuple[str, str]]) -> None:
-        if not templates:
+    def on_consent_templates_loaded(self, choices: ConsentPrintChoices) -> None:
+        if not choices.templates:
             show_warning(
                 self.window(),
                 "No consent form is switched on. The owner turns them on in "
                 "Settings → Consent forms.",
             )
             return
-        chosen = ConsentChoiceDialog.ask(self.window(), templates)
+        chosen = ConsentChoiceDialog.ask(self.window(), choices)
         if chosen is not None:
             self.print_consent(*chosen)
 
-    def print_consent(self, key: str, title: str, procedure: str = "") -> None:
-        """Preview a consent form for a wet signature (procedure optional)."""
+    def print_consent(
+        self, key: str, title: str, procedure: str = "", provider_id: int | None = None
+    ) -> None:
+        """Preview a consent form for a wet signature (procedure and provider optional)."""
         from app.services.consents import consent_pdf
         from app.ui.print_preview import PrintSubject, show_print_preview
 
@@ -518,6 +536,12 @@ class RecordHeader(QFrame):
                 f"consent form {key} for signing", "patients", patient_id, patient_id
             ),
             render=lambda language: consent_pdf(
-                db, actor, patient_id, key, procedure=procedure, language=language
+                db,
+                actor,
+                patient_id,
+                key,
+                procedure=procedure,
+                provider_id=provider_id,
+                language=language,
             ),
         )
