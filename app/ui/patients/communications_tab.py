@@ -88,7 +88,7 @@ class CommunicationsTab(RecordTab):
         self._lines: list[ContactLine] = []
         self.loaded = False
 
-        self.log_button = QPushButton("&Log contact…")
+        self.log_button = QPushButton("Log &contact…")
         self.log_button.setObjectName("logContactButton")
         self.log_button.setShortcut(QKeySequence("Ctrl+L"))
         self.log_button.setToolTip("Log a call, email, text, letter or visit (Ctrl+L)")

@@ -174,7 +174,7 @@ class DocumentsTab(RecordTab):
         self.kind_combo.setObjectName("documentKindCombo")
         for value, label in KIND_LABELS.items():
             self.kind_combo.addItem(label, value)
-        self.kind_label = QLabel("File &as")
+        self.kind_label = QLabel("&File as")
         self.kind_label.setBuddy(self.kind_combo)
         self.open_button = QPushButton("&Open")
         self.open_button.setToolTip("Open in the system viewer (Enter)")

@@ -264,34 +264,34 @@ class PatientFormWidget(QWidget):
                 [
                     ("&First name *", f["first_name"]),
                     ("Middle name", f["middle_name"]),
-                    ("&Last name *", f["last_name"]),
+                    ("Last &name *", f["last_name"]),
                     ("&Preferred name", f["preferred_name"]),
                     ("Date of &birth", f["date_of_birth"]),
-                    ("&Sex", f["sex"]),
-                    ("Pro&nouns", f["pronouns"]),
-                    ("Lea&d source", f["lead_source"]),
+                    ("Se&x", f["sex"]),
+                    ("Pronouns", f["pronouns"]),
+                    ("Lead source", f["lead_source"]),
                 ],
             ),
             "contact": self._section(
                 "Contact",
                 [
-                    ("&Mobile phone", f["mobile_phone"]),
+                    ("M&obile phone", f["mobile_phone"]),
                     ("&Home phone", f["home_phone"]),
                     ("&Work phone", f["work_phone"]),
                     ("&E-mail", f["email"]),
-                    ("Lan&guage", f["preferred_language"]),
+                    ("Lang&uage", f["preferred_language"]),
                 ],
             ),
             "consents": self._section("Consents", [("Contact by", consents)]),
             "address": self._section(
                 "Address",
                 [
-                    ("Addr&ess", f["address_line1"]),
+                    ("Add&ress", f["address_line1"]),
                     ("", f["address_line2"]),
-                    ("&City", f["city"]),
+                    ("Cit&y", f["city"]),
                     ("State / region", f["region"]),
                     ("Postal code", f["postal_code"]),
-                    ("C&ountry", f["country"]),
+                    ("&Country", f["country"]),
                 ],
             ),
             "emergency": self._section(
@@ -305,7 +305,7 @@ class PatientFormWidget(QWidget):
         }
         medical = self._section(
             "Medical",
-            [("&Allergies", f["allergies"]), ("Medica&tions", f["medications"])],
+            [("Aller&gies", f["allergies"]), ("Me&dications", f["medications"])],
         )
         medical_form = medical.layout()
         assert isinstance(medical_form, QFormLayout)

@@ -267,7 +267,7 @@ class RecordHeader(QFrame):
         self.log_call_button.setObjectName("logCallButton")
         self.log_call_button.setToolTip("Note a phone call with this patient in the log")
         # A push button with a menu, so it looks like its neighbour "Log a call".
-        self.print_button = QPushButton("&Print")
+        self.print_button = QPushButton("Pr&int")
         self.print_button.setObjectName("printMenuButton")
         self.print_button.setToolTip("Print a form for this patient")
         self.print_menu = QMenu(self.print_button)

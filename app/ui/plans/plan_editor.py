@@ -430,8 +430,8 @@ class TreatmentPlanEditor(QWidget):
         bar = QHBoxLayout()
         for key, text, keys in (
             ("new", "&New plan", "Ctrl+N"),
-            ("phase", "Add &phase", "Ctrl+Shift+P"),
-            ("item", "Add &item", "Ctrl+I"),
+            ("phase", "Add p&hase", "Ctrl+Shift+P"),
+            ("item", "Add ite&m", "Ctrl+I"),
             ("edit", "&Edit", "F2"),
             ("remove", "Remove", "Delete"),
             ("present", "P&resent", "Ctrl+Shift+R"),
@@ -440,7 +440,7 @@ class TreatmentPlanEditor(QWidget):
             ("alternative", "Add al&ternative", "Ctrl+Shift+T"),
             ("schedule", "&Schedule phase…", "Ctrl+Shift+S"),
             ("payment", "Pa&yment plan…", "Ctrl+Shift+Y"),
-            ("handout", "Print &handout…", "Ctrl+Shift+H"),
+            ("handout", "Print hand&out…", "Ctrl+Shift+H"),
         ):
             button = QPushButton(text)
             button.setObjectName(f"{key}Button")

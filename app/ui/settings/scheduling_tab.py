@@ -78,7 +78,7 @@ class SchedulingTab(SettingsFormTab):
         form.addRow("&No-show fee", self.fields["no_show_fee"])
         form.addRow("&Late-cancellation fee", self.fields["late_cancel_fee"])
         form.addRow("Clinic &opens at", self.fields["opens_at_minute"])
-        form.addRow("Clinic c&loses at", self.fields["closes_at_minute"])
+        form.addRow("Clinic closes &at", self.fields["closes_at_minute"])
         form_box = QWidget()
         form_box.setLayout(form)
         form_box.setMaximumWidth(720)

@@ -157,7 +157,7 @@ class ClinicDetailsForm(QWidget):
         form.addRow("&Language and region", f["locale"])
         form.addRow("&Currency", f["currency"])
         if with_settings:
-            form.addRow("Pape&r size", f["paper_size"])
+            form.addRow("Paper si&ze", f["paper_size"])
             form.addRow("&Idle lock", f["idle_lock_minutes"])
         else:
             for name in ("paper_size", "idle_lock_minutes"):
