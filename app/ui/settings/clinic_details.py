@@ -8,14 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal, Slot
-from PySide6.QtGui import QKeySequence, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +32,7 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
+from app.ui.settings.form_tab import SaveBar, scrolled_page
 from app.ui.widgets.clinic_form import ClinicDetailsForm
 from app.ui.widgets.form_field import FormField
 from app.ui.widgets.messages import show_warning
@@ -155,40 +155,19 @@ class ClinicDetailsTab(QWidget):
         QWidget.setTabOrder(self.form.idle_lock_spin, self.logo_picker.choose_button)
         QWidget.setTabOrder(self.logo_picker.choose_button, self.logo_picker.remove_button)
 
-        self.save_button = QPushButton("&Save changes")
-        self.save_button.setObjectName("primaryButton")
-        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_button.setToolTip("Save changes (Ctrl+S)")
-        self.cancel_button = QPushButton("&Undo changes")
-        self.status_label = QLabel()
-        self.status_label.setObjectName("fieldHint")
+        bar = SaveBar()
+        self.save_button, self.cancel_button = bar.save_button, bar.cancel_button
+        self.status_label = bar.status_label
         self.reprint_button = QPushButton("&Reprint recovery kit…")
         self.reprint_button.setToolTip(
             "Save the recovery kit PDF again: the key that opens this clinic's data."
         )
 
-        body = QWidget()
-        body.setObjectName("pageBody")
-        column = QVBoxLayout(body)
-        column.setContentsMargins(24, 20, 24, 20)
-        column.addWidget(self.form)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setObjectName("pageScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(24, 8, 24, 12)
-        buttons.addWidget(self.reprint_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.status_label)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
+        bar.layout.insertWidget(0, self.reprint_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(scrolled_page(self.form), 1)
+        layout.addLayout(bar.layout)
         self.reprint_button.setVisible(ctx.actor.role == Role.OWNER)
 
         self._loaded: ClinicDetails = ctx.details

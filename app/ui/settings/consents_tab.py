@@ -4,15 +4,12 @@ saving an edit as a new version, and each template's read-only version history."
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -29,6 +26,7 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
+from app.ui.settings.form_tab import SaveBar
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
@@ -116,14 +114,9 @@ class ConsentsTab(QWidget):
         self.history_view.setMaximumHeight(110)
         self.history_view.setPlaceholderText("Choose a version to read its wording.")
 
-        self.save_button = QPushButton("&Save as new version")
-        self.save_button.setObjectName("primaryButton")
-        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_button.setToolTip("Save the wording as a new version (Ctrl+S)")
-        self.cancel_button = QPushButton("&Undo changes")
-        self.cancel_button.setObjectName("undoButton")
-        self.status_label = QLabel()
-        self.status_label.setObjectName("fieldHint")
+        bar = SaveBar("&Save as new version", "Save the wording as a new version (Ctrl+S)")
+        self.save_button, self.cancel_button = bar.save_button, bar.cancel_button
+        self.status_label = bar.status_label
 
         editor = QWidget()
         editor_column = QVBoxLayout(editor)
@@ -137,16 +130,10 @@ class ConsentsTab(QWidget):
         splitter.addWidget(editor)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(24, 8, 24, 12)
-        buttons.addStretch(1)
-        buttons.addWidget(self.status_label)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 0)
         layout.addWidget(splitter, 1)
-        layout.addLayout(buttons)
+        layout.addLayout(bar.layout)
 
         self.setEnabled(False)  # until the templates are loaded
         self._connect_signals()

@@ -5,6 +5,9 @@ supplies the service functions (:meth:`loader`, :meth:`saver`), how the record f
 form (:meth:`fill`) and how the form reads back (:meth:`settings`, raising
 ValidationError with its field); saving, undoing, the dirty state, the status line and
 taking another tab's newer version of the same row happen here, once.
+
+:class:`SaveBar` and :func:`scrolled_page` are also used by the tabs that do not fit that
+skeleton (Clinic details, Consent forms), so every Settings tab ends in the same row.
 """
 
 from __future__ import annotations
@@ -24,6 +27,44 @@ from app.ui.widgets.form_field import FieldErrors
 from app.ui.widgets.messages import show_warning
 
 
+class SaveBar:
+    """The row under a Settings tab: [what the tab adds] … status, Undo changes, Save."""
+
+    def __init__(
+        self, save_text: str = "&Save changes", save_tip: str = "Save changes (Ctrl+S)"
+    ) -> None:
+        self.save_button = QPushButton(save_text)
+        self.save_button.setObjectName("primaryButton")
+        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_button.setToolTip(save_tip)
+        self.cancel_button = QPushButton("&Undo changes")
+        self.cancel_button.setObjectName("undoButton")
+        self.status_label = QLabel()
+        self.status_label.setObjectName("fieldHint")
+        self.layout = QHBoxLayout()
+        self.layout.setContentsMargins(24, 8, 24, 12)
+        self.layout.addStretch(1)
+        self.layout.addWidget(self.status_label)
+        self.layout.addWidget(self.cancel_button)
+        self.layout.addWidget(self.save_button)
+
+
+def scrolled_page(content: QWidget) -> QScrollArea:
+    """``content`` at the top of a frameless page that scrolls when the window is short."""
+    body = QWidget()
+    body.setObjectName("pageBody")
+    column = QVBoxLayout(body)
+    column.setContentsMargins(24, 20, 24, 20)
+    column.addWidget(content)
+    column.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setObjectName("pageScroll")
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(body)
+    return scroll
+
+
 class SettingsFormTab(QWidget):
     #: What a save changes, for the other windows (the clinic row, and what it governs).
     saved_changes = Changes(clinic=True)
@@ -35,38 +76,17 @@ class SettingsFormTab(QWidget):
         self._filling = False
         self.errors: FieldErrors
 
-        self.save_button = QPushButton("&Save changes")
-        self.save_button.setObjectName("primaryButton")
-        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_button.setToolTip("Save changes (Ctrl+S)")
-        self.cancel_button = QPushButton("&Undo changes")
-        self.cancel_button.setObjectName("undoButton")
-        self.status_label = QLabel()
-        self.status_label.setObjectName("fieldHint")
+        self.bar = SaveBar()
+        self.save_button = self.bar.save_button
+        self.cancel_button = self.bar.cancel_button
+        self.status_label = self.bar.status_label
 
     def finish(self, form_box: QWidget) -> None:
         """Lay out ``form_box`` above the buttons, wire them up and load the settings."""
-        body = QWidget()
-        body.setObjectName("pageBody")
-        column = QVBoxLayout(body)
-        column.setContentsMargins(24, 20, 24, 20)
-        column.addWidget(form_box)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setObjectName("pageScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(24, 8, 24, 12)
-        buttons.addStretch(1)
-        buttons.addWidget(self.status_label)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(scrolled_page(form_box), 1)
+        layout.addLayout(self.bar.layout)
 
         self.setEnabled(False)  # until the settings are loaded
         self.save_button.clicked.connect(self.on_save_clicked)
