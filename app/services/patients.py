@@ -522,8 +522,10 @@ def _appointment_lines(session: Session, query) -> list[AppointmentLine]:
 _UPCOMING = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
 
 
-def _next_appointment(session: Session, patient_id: int) -> AppointmentLine | None:
-    query = (
+def next_visit_query(patient_id: int):
+    """The patient's next booked visit (scheduled or confirmed, not yet started), as a
+    select of at most one ``Appointment``: the record header's "Next appointment"."""
+    return (
         select(Appointment)
         .where(
             Appointment.patient_id == patient_id,
@@ -533,7 +535,10 @@ def _next_appointment(session: Session, patient_id: int) -> AppointmentLine | No
         .order_by(Appointment.starts_at)
         .limit(1)
     )
-    lines = _appointment_lines(session, query)
+
+
+def _next_appointment(session: Session, patient_id: int) -> AppointmentLine | None:
+    lines = _appointment_lines(session, next_visit_query(patient_id))
     return lines[0] if lines else None
 
 

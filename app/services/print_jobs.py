@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.data.database import Database
-from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.documents import ConsentTemplate, ConsentVersion
 from app.data.models.patients import Patient
-from app.data.types import utc_now
 from app.services import permissions
 from app.services.actor import Actor
 from app.services.audit import AuditAction, record
 from app.services.errors import NotFoundError
+from app.services.patients import next_visit_query
 from app.services.permissions import Permission
 from app.services.printing import patient_language
 from app.services.uow import unit_of_work
@@ -76,20 +75,9 @@ class ConsentPrintChoices:
 
 
 def _likely_provider(session, patient_id: int) -> int | None:
-    next_visit = session.scalar(
-        select(Appointment.provider_id)
-        .where(
-            Appointment.patient_id == patient_id,
-            Appointment.status.in_(
-                (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
-            ),
-            Appointment.starts_at >= utc_now(),
-        )
-        .order_by(Appointment.starts_at)
-        .limit(1)
-    )
+    next_visit = session.scalars(next_visit_query(patient_id)).first()
     if next_visit is not None:
-        return next_visit
+        return next_visit.provider_id
     patient = session.get(Patient, patient_id)
     return patient.primary_provider_id if patient is not None else None
 
