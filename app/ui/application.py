@@ -126,7 +126,8 @@ class AppController(QObject):
         from app.ui.widgets.private_copies import remove_leftover_copies
 
         # Document copies a crashed CareDesk left for the viewer: patient data, unencrypted.
-        remove_leftover_copies()
+        # Once the first window is up: listing the temporary folder is no reason to wait.
+        QTimer.singleShot(0, remove_leftover_copies)
         demo = self.demo and self.path == paths.demo_database_path()
         if not self.path.exists() and not demo:
             self._run_wizard()

@@ -120,4 +120,4 @@ def test_caredesk_clears_leftovers_as_it_starts(qtbot, tmp_path, monkeypatch):
     controller = AppController(tmp_path / "none-yet.caredesk")
     controller.start()
     qtbot.addWidget(controller.wizard)
-    assert not left.parent.exists()
+    qtbot.waitUntil(lambda: not left.parent.exists())
