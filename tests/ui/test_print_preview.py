@@ -98,11 +98,16 @@ def _audit(clinic, action: str) -> list[AuditEntry]:
         ]
 
 
-def _pdf_printer(path: Path):
+def _pdf_printer(path: Path, pages: tuple[int, int] | None = None):
+    """What the print dialog would answer: a PDF-file printer, with a page range if given."""
+
     def choose(_parent, _count: int, _current: int):
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         printer.setOutputFileName(str(path))
+        if pages is not None:
+            printer.setPrintRange(QPrinter.PrintRange.PageRange)
+            printer.setFromTo(*pages)
         return printer
 
     return choose
@@ -255,15 +260,7 @@ def test_print_honours_the_page_range_and_ctrl_p(qtbot, coordinator_ctx, patient
         qtbot, coordinator_ctx, patient_id, _plan(coordinator_ctx, patient_id, items=90)
     )
     out = tmp_path / "page2.pdf"
-    choose = _pdf_printer(out)
-
-    def second_page_only(parent, count, current):
-        printer = choose(parent, count, current)
-        printer.setPrintRange(QPrinter.PrintRange.PageRange)
-        printer.setFromTo(2, 2)
-        return printer
-
-    dialog.choose_printer = second_page_only
+    dialog.choose_printer = _pdf_printer(out, pages=(2, 2))
     with qtbot.waitSignal(dialog.printed, timeout=30_000):
         qtbot.keyClick(dialog, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     (page,) = PdfReader(out).pages
@@ -524,15 +521,7 @@ def test_a_one_page_job_prints_without_a_progress_window(
         qtbot, coordinator_ctx, patient_id, _plan(coordinator_ctx, patient_id, items=90)
     )
     out = tmp_path / "page1.pdf"
-    choose = _pdf_printer(out)
-
-    def first_page_only(parent, count, current):
-        printer = choose(parent, count, current)
-        printer.setPrintRange(QPrinter.PrintRange.PageRange)
-        printer.setFromTo(1, 1)
-        return printer
-
-    dialog.choose_printer = first_page_only
+    dialog.choose_printer = _pdf_printer(out, pages=(1, 1))
     dialog._progress_dialog = lambda total: pytest.fail("no progress window for one page")
     with qtbot.waitSignal(dialog.printed, timeout=30_000):
         qtbot.mouseClick(dialog.print_button, Qt.MouseButton.LeftButton)
