@@ -226,13 +226,13 @@ def _fail(text: str, code: int = EXIT_FAILED) -> int:
 
 
 def _database_path(args) -> Path | None:
-    from app.services.clinic import last_used_database
+    from app.services.clinic.clinics import last_used_database
 
     return args.db or last_used_database()
 
 
 def _open_for_cli(path: Path, *, upgrade: bool = False):
-    from app.services.clinic import open_clinic
+    from app.services.clinic.clinics import open_clinic
 
     return open_clinic(path, upgrade=upgrade)
 
@@ -268,7 +268,7 @@ def _cmd_db(args) -> int:
 
 def _money_problems(db) -> list[str]:
     """Installments whose recorded payments differ from their live allocations."""
-    from app.services import balances
+    from app.services.billing import balances
 
     with db.uow() as session:
         wrong = balances.unbalanced_installments(session)
@@ -279,7 +279,7 @@ def _money_problems(db) -> list[str]:
 
 
 def _cmd_audit(args) -> int:
-    from app.services.audit import verify_chain
+    from app.services.clinic.audit import verify_chain
 
     path = _database_path(args)
     if path is None:
@@ -300,7 +300,7 @@ def _cmd_audit(args) -> int:
 def _cmd_patients(args) -> int:
     import json
 
-    from app.services.patients import system_search
+    from app.services.patients.records import system_search
 
     path = _database_path(args)
     if path is None:
@@ -372,12 +372,12 @@ def _write_file(out: Path, data: bytes) -> None:
 
 
 def _cmd_calendar(args) -> int:
-    from app.services.calendar_export import (
+    from app.services.errors import ValidationError
+    from app.services.scheduling.calendar_export import (
         check_range,
         system_day_sheet_pdf,
         system_export_ics,
     )
-    from app.services.errors import ValidationError
 
     try:
         if args.calendar_command == "daysheet":
@@ -436,7 +436,7 @@ def _quote_schedule(args):
     from datetime import date
 
     from app.data.models.payments import Frequency
-    from app.services.installments import ScheduleTerms, build_schedule, parse_apr
+    from app.services.billing.installments import ScheduleTerms, build_schedule, parse_apr
 
     plan_date = _cli_date(args.plan_date, "--plan-date") if args.plan_date else date.today()
     terms = ScheduleTerms(
@@ -529,7 +529,7 @@ def _print_row(args) -> int | None:
 
 
 def _print_language(text: str | None) -> str | None:
-    from app.services.printing import DOCUMENT_LANGUAGES
+    from app.services.clinic.printing import DOCUMENT_LANGUAGES
 
     if text is None:
         return None
@@ -541,13 +541,13 @@ def _print_language(text: str | None) -> str | None:
 
 
 def _cmd_print(args) -> int:
-    from app.services.agreements import system_agreement_pdf
-    from app.services.consents import system_consent_pdf
+    from app.services.billing.agreements import system_agreement_pdf
+    from app.services.billing.plan_handouts import system_plan_handout_pdf
+    from app.services.billing.receipts import system_receipt_pdf
     from app.services.errors import NotFoundError, ValidationError
-    from app.services.intake import system_intake_pdf
-    from app.services.plan_handouts import system_plan_handout_pdf
-    from app.services.receipts import system_receipt_pdf
-    from app.services.referral_letters import system_referral_letter_pdf
+    from app.services.patients.consents import system_consent_pdf
+    from app.services.patients.intake import system_intake_pdf
+    from app.services.patients.referral_letters import system_referral_letter_pdf
 
     if args.blank and args.document != "intake":
         return _fail(f"--blank does not apply to print {args.document}", EXIT_USAGE)
@@ -612,7 +612,7 @@ class _ProgressBar:
 
 
 def _cmd_seed(args) -> int:
-    from app.services.seed import create_seeded_clinic
+    from app.demo.seed import create_seeded_clinic
 
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     passphrase = os.environ.get("CAREDESK_PASSPHRASE")

@@ -1,7 +1,7 @@
 """Render page 1 of every printed document to PNG: ``python -m app.document_samples OUTDIR``.
 
 Builds a throw-away encrypted demo clinic in a temporary folder (made-up data from
-:func:`app.services.seed.create_seeded_clinic`, keyed through an in-memory key store
+:func:`app.demo.seed.create_seeded_clinic`, keyed through an in-memory key store
 and with its own user-data folder, so nothing touches this computer's keyring or
 CareDesk's real data), gives it a letterhead logo and one patient, "Zoë
 Nguyễn-Muñoz", whose record has an address, insurance, a medical history, a
@@ -145,7 +145,7 @@ def _find_case(db) -> SampleCase:
 
     from app.data.models.appointments import Appointment
     from app.data.models.payments import PaymentPlan
-    from app.services.demo import showcase_options
+    from app.demo.demo_clinic import showcase_options
 
     with db.uow() as session:
         row = session.execute(text(_CASE_QUERY)).one_or_none()
@@ -186,7 +186,7 @@ def _make_her_zoe(db, case: SampleCase) -> None:
     from app.data.models.insurance import InsurancePolicy
     from app.data.models.patients import Patient
     from app.data.models.plans import TreatmentPlan
-    from app.services.patients import index_patient
+    from app.services.patients.records import index_patient
 
     with db.uow() as session:
         patient = session.get(Patient, case.patient_id)
@@ -235,9 +235,9 @@ class SampleClinic:
 
 def build_sample_clinic(folder: Path) -> SampleClinic:
     """The throw-away demo clinic in ``folder``, with its logo and Zoë's record."""
-    from app.services import auth
-    from app.services.clinic import get_details, update_details
-    from app.services.seed import DEMO_PASSWORD, create_seeded_clinic
+    from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import get_details, update_details
 
     clinic = create_seeded_clinic(
         folder / "samples.caredesk", patients=_SEED_PATIENTS, years=1, seed=_SEED
@@ -262,7 +262,7 @@ Printer = Callable[[SampleClinic, str], bytes]
 
 def _consent(key: str) -> Printer:
     def render(s: SampleClinic, language: str) -> bytes:
-        from app.services.consents import consent_pdf
+        from app.services.patients.consents import consent_pdf
 
         return consent_pdf(
             s.clinic.db,
@@ -282,8 +282,8 @@ def _consent(key: str) -> Printer:
 def _day_sheet(s: SampleClinic, language: str) -> bytes:
     """The day sheet is for staff and prints in the clinic's language: the Spanish one is
     what a clinic set to Spanish (es_US) prints."""
-    from app.services.calendar_export import day_sheet_pdf
-    from app.services.clinic import get_details, update_details
+    from app.services.clinic.clinics import get_details, update_details
+    from app.services.scheduling.calendar_export import day_sheet_pdf
 
     db = s.clinic.db
     details = get_details(db)
@@ -298,11 +298,11 @@ def _day_sheet(s: SampleClinic, language: str) -> bytes:
 
 
 def _printers() -> dict[str, Printer]:
-    from app.services.agreements import agreement_pdf
-    from app.services.intake import blank_intake_pdf, intake_pdf
-    from app.services.plan_handouts import plan_handout_pdf
-    from app.services.receipts import receipt_pdf
-    from app.services.referral_letters import referral_letter_pdf
+    from app.services.billing.agreements import agreement_pdf
+    from app.services.billing.plan_handouts import plan_handout_pdf
+    from app.services.billing.receipts import receipt_pdf
+    from app.services.patients.intake import blank_intake_pdf, intake_pdf
+    from app.services.patients.referral_letters import referral_letter_pdf
 
     printers: dict[str, Printer] = {
         "intake-blank": lambda s, lang: blank_intake_pdf(s.clinic.db, s.actor, lang),

@@ -46,7 +46,7 @@ class Context:
     """What the steps hand on to each other, and what the summary reports."""
 
     folder: Path
-    clinic: object = None  # app.services.clinic.OpenClinic once "database" ran
+    clinic: object = None  # app.services.clinic.clinics.OpenClinic once "database" ran
     actor: object = None
     patient_id: int | None = None
     pdfs: dict[str, bytes] = field(default_factory=dict)
@@ -74,7 +74,7 @@ def _database(ctx: Context) -> None:
 
     from app.data import migrate
     from app.data.database import check_file_looks_encrypted
-    from app.services.clinic import ClinicDetails, create_clinic, open_clinic
+    from app.services.clinic.clinics import ClinicDetails, create_clinic, open_clinic
 
     path = ctx.folder / "selftest.caredesk"
     details = ClinicDetails(
@@ -104,8 +104,13 @@ def _database(ctx: Context) -> None:
 
 
 def _patient(ctx: Context) -> None:
-    from app.services import auth
-    from app.services.patients import PatientForm, create_patient, open_patient, search_patients
+    from app.services.clinic import auth
+    from app.services.patients.records import (
+        PatientForm,
+        create_patient,
+        open_patient,
+        search_patients,
+    )
 
     db = ctx.clinic.db
     ctx.actor = auth.login(db, "owner", OWNER_PASSWORD)
@@ -133,7 +138,7 @@ def _patient(ctx: Context) -> None:
 def _pdf(language: str) -> Callable[[Context], None]:
     def render(ctx: Context) -> None:
         from app.documents.labels import gettext_for
-        from app.services.intake import intake_pdf
+        from app.services.patients.intake import intake_pdf
 
         data = intake_pdf(ctx.clinic.db, ctx.actor, ctx.patient_id, language=language)
         if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-64:]:

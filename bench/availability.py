@@ -71,7 +71,7 @@ def _fill(db, now: datetime) -> tuple[tuple[int, ...], int]:
     from sqlalchemy import insert, select
 
     from app.data.models import Appointment, Patient, Provider
-    from app.services.scheduling import HOLDS_TIME, clinic_zone, provider_days
+    from app.services.scheduling.booking import HOLDS_TIME, clinic_zone, provider_days
 
     rng = random.Random(11)
     gap = timedelta(minutes=DURATION)
@@ -148,10 +148,10 @@ def _back_to_back(rng, pid, patients, start: datetime, end: datetime) -> list[di
 def run(args) -> dict:
     use_bench_environment()
     from app.data.database import connect
-    from app.services import auth
-    from app.services.availability import SlotQuery, find_next_available
-    from app.services.clinic import find_key
-    from app.services.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import find_key
+    from app.services.scheduling.availability import SlotQuery, find_next_available
 
     path = args.db or seeded_database(args.patients, args.years, args.seed).path
     key, _from_keyring = find_key(path)

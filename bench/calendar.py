@@ -51,14 +51,14 @@ def _busy_week(db) -> tuple[date, int]:
 
     from app.data.models import Appointment, Patient, Provider
     from app.data.models.providers import ProviderBreak, WorkingHours
-    from app.services.scheduling import (
+    from app.demo.seed import SEED_TODAY
+    from app.services.scheduling.booking import (
         HOLDS_TIME,
         at_local,
         busy_spans,
         clinic_zone,
         provider_days,
     )
-    from app.services.seed import SEED_TODAY
 
     rng = random.Random(4)
     monday = SEED_TODAY - timedelta(days=SEED_TODAY.weekday()) + timedelta(days=7)
@@ -221,9 +221,9 @@ def run(args) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from app.data.database import connect
-    from app.services import auth
-    from app.services.clinic import OpenClinic, find_key, get_details
-    from app.services.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import OpenClinic, find_key, get_details
     from app.ui import ops
     from app.ui.application import configure_application
     from app.ui.calendar.page import CalendarPage

@@ -166,7 +166,7 @@ def scratch_copy(source: Path, folder: Path) -> Path:
 def _make_passphrase_copy(path: Path, target: Path) -> None:
     from app.data.database import backup_copy
     from app.data.keys import DatabaseKey
-    from app.services.clinic import open_clinic
+    from app.services.clinic.clinics import open_clinic
 
     use_bench_environment()
     log("Making the passphrase-keyed copy…")

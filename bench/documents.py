@@ -71,7 +71,7 @@ def _cycling(ids: list[int], render: Callable[[int], bytes]) -> Callable[[], byt
 
 def _big_plan(db, actor, patient_id: int) -> int:
     """A plan with BIG_HANDOUT_ITEMS items over 6 phases, written through the service."""
-    from app.services import treatment_plans as tp
+    from app.services.billing import treatment_plans as tp
 
     plan = tp.create_plan(db, actor, patient_id, "Full-mouth rehabilitation")
     per_phase = BIG_HANDOUT_ITEMS // 6
@@ -109,15 +109,15 @@ def run(args) -> dict:
     use_bench_environment()
     from app.data import migrate
     from app.data.database import connect
-    from app.services import auth
-    from app.services.agreements import agreement_pdf
-    from app.services.clinic import find_key
-    from app.services.consents import consent_pdf
-    from app.services.intake import blank_intake_pdf, intake_pdf
-    from app.services.plan_handouts import plan_handout_pdf
-    from app.services.receipts import receipt_pdf
-    from app.services.referral_letters import referral_letter_pdf
-    from app.services.seed import DEMO_PASSWORD
+    from app.demo.seed import DEMO_PASSWORD
+    from app.services.billing.agreements import agreement_pdf
+    from app.services.billing.plan_handouts import plan_handout_pdf
+    from app.services.billing.receipts import receipt_pdf
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import find_key
+    from app.services.patients.consents import consent_pdf
+    from app.services.patients.intake import blank_intake_pdf, intake_pdf
+    from app.services.patients.referral_letters import referral_letter_pdf
 
     path = Path(args.db) if args.db else seeded_database(args.patients, args.years, args.seed).path
     key, _from_keyring = find_key(path)

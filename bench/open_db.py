@@ -55,7 +55,7 @@ def run(args) -> dict:
     use_bench_environment()
     from app.data.database import connect
     from app.data.keys import DatabaseKey
-    from app.services.clinic import find_key, open_clinic
+    from app.services.clinic.clinics import find_key, open_clinic
 
     runs = args.runs or 20
     if args.db:

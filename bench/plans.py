@@ -41,7 +41,7 @@ PLAN_COPIES = 24
 
 def _terms():
     from app.data.models.payments import Frequency
-    from app.services.installments import ScheduleTerms
+    from app.services.billing.installments import ScheduleTerms
 
     return ScheduleTerms(
         total_amount=Decimal("14800.00"),
@@ -57,7 +57,7 @@ def _terms():
 def run_schedule(args) -> dict:
     """Build the 60-row APR schedule; then build it and show it in the window's preview."""
     use_bench_environment()
-    from app.services.installments import build_schedule
+    from app.services.billing.installments import build_schedule
 
     terms = _terms()
     runs = args.runs or SCHEDULE_RUNS
@@ -88,9 +88,9 @@ def _preview_times(terms, runs: int) -> list[float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from app.services import auth
-    from app.services.clinic import ClinicDetails, create_clinic
-    from app.services.patients import PatientForm, create_patient
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import ClinicDetails, create_clinic
+    from app.services.patients.records import PatientForm, create_patient
     from app.ui import ops
     from app.ui.application import configure_application
     from app.ui.context import UiContext
@@ -197,7 +197,7 @@ def _pin_today(today: date | None) -> None:
     queue is measured as of that day, and again as of the real date, where every active
     plan looks months behind (the worst case)."""
     global _REAL_CLINIC_TODAY
-    from app.services import plans_overview
+    from app.services.billing import plans_overview
 
     if _REAL_CLINIC_TODAY is None:
         _REAL_CLINIC_TODAY = plans_overview._clinic_today
@@ -213,9 +213,9 @@ def run_collections(args) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from app.data.database import connect
-    from app.services import auth
-    from app.services.clinic import OpenClinic, find_key, get_details
-    from app.services.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, SEED_TODAY
+    from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, SEED_TODAY
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import OpenClinic, find_key, get_details
     from app.ui import ops
     from app.ui.application import configure_application
     from app.ui.context import UiContext

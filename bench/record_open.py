@@ -83,9 +83,9 @@ def run(args) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from app.services import auth
-    from app.services.clinic import get_details, open_clinic
-    from app.services.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import get_details, open_clinic
     from app.ui.application import configure_application
     from app.ui.context import UiContext
 

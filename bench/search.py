@@ -101,9 +101,10 @@ def _statements_of(db, call) -> list[tuple[str, tuple]]:
 
 def run(args) -> dict:
     use_bench_environment()
-    from app.services import auth, patients
-    from app.services.clinic import open_clinic
-    from app.services.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import open_clinic
+    from app.services.patients import records as patients
 
     path = args.db or seeded_database(args.patients, args.years, args.seed).path
     clinic = open_clinic(path)

@@ -40,7 +40,7 @@ STAFF_PASSWORD = "violet-lantern-harbour-42"
 
 @pytest.fixture
 def clinic_details():
-    from app.services.clinic import ClinicDetails
+    from app.services.clinic.clinics import ClinicDetails
 
     return ClinicDetails(
         name="Bayside Dental",
@@ -59,7 +59,7 @@ def clinic_details():
 @pytest.fixture
 def clinic(tmp_path: Path, clinic_details):
     """A freshly created encrypted clinic with one owner (username ``owner``)."""
-    from app.services.clinic import create_clinic
+    from app.services.clinic.clinics import create_clinic
 
     opened = create_clinic(
         tmp_path / "clinic.caredesk", clinic_details, "owner", "Olivia Owner", OWNER_PASSWORD
@@ -70,7 +70,7 @@ def clinic(tmp_path: Path, clinic_details):
 
 @pytest.fixture
 def owner(clinic):
-    from app.services import auth
+    from app.services.clinic import auth
 
     return auth.login(clinic.db, "owner", OWNER_PASSWORD)
 
@@ -78,7 +78,7 @@ def owner(clinic):
 @pytest.fixture
 def make_staff(clinic, owner):
     """Create a staff member with a role and return their signed-in Actor."""
-    from app.services import auth, staff
+    from app.services.clinic import auth, staff
 
     def make(username: str, role: str, full_name: str | None = None):
         staff.create_staff(

@@ -130,7 +130,7 @@ def test_db_check_names_an_installment_paid_differently_from_its_allocations(
     seeded, tmp_path, monkeypatch
 ):
     from app.data.database import connect
-    from app.services.clinic import find_key
+    from app.services.clinic.clinics import find_key
 
     copy = tmp_path / "edited.caredesk"
     shutil.copy(seeded, copy)
@@ -231,8 +231,7 @@ def test_keyring_detection_never_picks_the_memory_keyring(tmp_path):
     # An empty keyring configuration folder: whatever this machine has, detection runs.
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     probe = (
-        "import app.data.keys, app.services.seed, keyring; "
-        "print(type(keyring.get_keyring()).__name__)"
+        "import app.data.keys, app.demo.seed, keyring; print(type(keyring.get_keyring()).__name__)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.cli import main
 from app.data.models import AuditEntry
-from app.services import treatment_plans as tp
+from app.services.billing import treatment_plans as tp
 from tests.data.factories import add_named_patient
 from tests.documents.pdfread import pdf_pages_text
 from tests.services.test_agreements import make_plan

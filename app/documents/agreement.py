@@ -5,7 +5,7 @@ The terms box reads like a truth-in-lending disclosure (amount financed, APR, fi
 charge, total of payments); the schedule lists every installment with its principal and
 interest and repeats its header on each page, so a 60-month plan stays readable.  A plan
 that was replaced by a newer version, or cancelled, says so at the top.  Built by
-``app.services.agreements``; no session, no Qt here.
+``app.services.billing.agreements``; no session, no Qt here.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class AgreementInstallment:
 
 @dataclass(frozen=True)
 class PaymentAgreement:
-    """Everything the agreement prints; built by ``app.services.agreements``."""
+    """Everything the agreement prints; built by ``app.services.billing.agreements``."""
 
     letterhead: ClinicLetterhead
     patient: PatientBanner

@@ -1,7 +1,7 @@
 """The consent form printed for a wet signature.
 
 In the common look (letterhead, patient banner, "Page N of M"): the title, the body
-with its placeholders already filled by ``app.services.consents``, the risks and the
+with its placeholders already filled by ``app.services.patients.consents``, the risks and the
 alternatives under their own headings (unless the body already shows them), then the
 signature block — patient or representative signature, printed name, date,
 relationship, witness signature, name and date — kept together on one page.  A long
@@ -68,7 +68,10 @@ class ConsentSignature:
 
 @dataclass(frozen=True)
 class ConsentForm:
-    """Everything a printed consent shows; built by ``app.services.consents.consent_data``."""
+    """Everything a printed consent shows.
+
+    Built by ``app.services.patients.consents.consent_data``.
+    """
 
     letterhead: ClinicLetterhead
     patient: PatientBanner

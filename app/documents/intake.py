@@ -10,7 +10,7 @@ checkboxes) under printed labels, so the same file prints for a pen or opens on 
 tablet.  The **pre-filled** form prints what the record holds as text in the
 embedded DejaVu Sans (form fields can only use the 14 standard PDF fonts, which
 cannot show "Nguyễn"); anything the record lacks — no address, no insurance — is
-an empty line to write on, never "None".  Built by ``app.services.intake``; no
+an empty line to write on, never "None".  Built by ``app.services.patients.intake``; no
 session, no Qt here.
 """
 
@@ -155,7 +155,7 @@ class IntakePatient:
 
 @dataclass(frozen=True)
 class IntakeForm:
-    """Everything the intake form prints; built by ``app.services.intake.intake_data``.
+    """Everything the intake form prints; built by ``app.services.patients.intake.intake_data``.
 
     ``patient`` None is the blank, fillable form; ``banner`` names the patient a blank
     form was printed for (or is None for a stack of forms for the clipboard).

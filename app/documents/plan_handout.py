@@ -7,7 +7,7 @@ the options are compared side by side before their details.  A payment plan, whe
 one exists, is printed with its schedule, APR and total of payments.  The handout
 ends with the next steps and how to reach the clinic.
 
-Built from :class:`PlanHandout` (``app.services.plan_handouts`` fills it); no
+Built from :class:`PlanHandout` (``app.services.billing.plan_handouts`` fills it); no
 session, no Qt.
 """
 

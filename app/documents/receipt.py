@@ -7,7 +7,7 @@ plans, account credit, what was later refunded — summing to the amount; and
 the patient's account balance when printed.  A refund prints "Refund of
 receipt R-000120" with a negative amount.  A voided payment or refund prints
 "VOID — reason" in a red band across the top, so a reprint can never pass for
-a live receipt.  Built by ``app.services.receipts``; no session, no Qt here.
+a live receipt.  Built by ``app.services.billing.receipts``; no session, no Qt here.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class ReceiptLine:
 
 @dataclass(frozen=True)
 class Receipt:
-    """Everything a receipt prints; built by ``app.services.receipts.receipt_data``."""
+    """Everything a receipt prints; built by ``app.services.billing.receipts.receipt_data``."""
 
     letterhead: ClinicLetterhead
     patient: PatientBanner

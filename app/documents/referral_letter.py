@@ -5,7 +5,7 @@ A letter on the clinic's letterhead (the common look, with the patient banner on
 page): the date, the specialist's name and address, a "Re:" line naming the patient, an
 URGENT mark when the referral is urgent, the reason in the provider's words, how to reach
 the patient, the enclosed records, and the referring provider's name under "Sincerely".
-Built by ``app.services.referral_letters``; no session, no Qt here.
+Built by ``app.services.patients.referral_letters``; no session, no Qt here.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Recipient:
 
 @dataclass(frozen=True)
 class ReferralLetter:
-    """Everything the letter prints; built by ``app.services.referral_letters``."""
+    """Everything the letter prints; built by ``app.services.patients.referral_letters``."""
 
     letterhead: ClinicLetterhead
     patient: PatientBanner

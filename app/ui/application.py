@@ -22,8 +22,8 @@ from app.ui import crash, ops
 from app.ui.login import LoginWindow
 
 if TYPE_CHECKING:
-    from app.services.actor import Actor
-    from app.services.clinic import OpenClinic
+    from app.services.clinic.actor import Actor
+    from app.services.clinic.clinics import OpenClinic
     from app.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class AppController(QObject):
     @Slot()
     def open_demo(self) -> None:
         """Open the demo clinic, making it first (a few seconds, with a progress dialog)."""
-        from app.services.demo import DEMO_PATIENTS, open_or_create_demo
+        from app.demo.demo_clinic import DEMO_PATIENTS, open_or_create_demo
 
         relay = _ProgressRelay(self)
         dialog: QProgressDialog | None = None
@@ -202,7 +202,7 @@ class AppController(QObject):
 
     @Slot()
     def open_database(self) -> None:
-        from app.services.clinic import open_clinic
+        from app.services.clinic.clinics import open_clinic
         from app.services.errors import CareDeskError, DatabaseLockedError, KeyRequiredError
         from app.ui.key_dialog import KeyDialog
 
@@ -227,7 +227,7 @@ class AppController(QObject):
         self._clinic_ready()
 
     def _clinic_ready(self) -> None:
-        from app.services.clinic import get_details
+        from app.services.clinic.clinics import get_details
 
         assert self.clinic is not None
         self.details = get_details(self.clinic.db)
@@ -251,7 +251,7 @@ class AppController(QObject):
 
     @Slot(object)
     def on_login_signed_in(self, actor: Actor) -> None:
-        from app.services.clinic import get_details
+        from app.services.clinic.clinics import get_details
         from app.ui.context import UiContext
         from app.ui.main_window import MainWindow
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.audit import AuditAction, AuditFilter, AuditRow
+from app.services.clinic.audit import AuditAction, AuditFilter, AuditRow
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -271,14 +271,14 @@ class AuditWindow(QWidget):
         return format_datetime(value, details.timezone, details.locale, "medium", "medium")
 
     def _fetch_for(self, audit_filter: AuditFilter) -> Fetch:
-        from app.services.audit import list_entries
+        from app.services.clinic.audit import list_entries
 
         db, actor = self.ctx.db, self.ctx.actor
         return lambda offset, limit: list_entries(db, actor, audit_filter, offset, limit)
 
     def _load_users(self) -> None:
-        from app.services.permissions import Permission
-        from app.services.staff import list_staff
+        from app.services.clinic.permissions import Permission
+        from app.services.clinic.staff import list_staff
 
         if not self.ctx.allows(Permission.MANAGE_STAFF):
             return
@@ -305,7 +305,7 @@ class AuditWindow(QWidget):
         )
 
     def _update_count(self) -> None:
-        from app.services.audit import count_entries
+        from app.services.clinic.audit import count_entries
 
         count = count_entries(self.ctx.db, self.ctx.actor, self.current_filter())
         self.count_label.setText(f"{count:,} entr{'y' if count == 1 else 'ies'}")
@@ -350,7 +350,7 @@ class AuditWindow(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._noted:
-            from app.services.audit import note_audit_viewed
+            from app.services.clinic.audit import note_audit_viewed
 
             self._noted = True
             db, actor = self.ctx.db, self.ctx.actor

@@ -9,8 +9,8 @@ from app.ui.changes import ChangeBus
 
 if TYPE_CHECKING:
     from app.data.database import Database
-    from app.services.actor import Actor
-    from app.services.clinic import ClinicDetails, OpenClinic
+    from app.services.clinic.actor import Actor
+    from app.services.clinic.clinics import ClinicDetails, OpenClinic
 
 
 @dataclass
@@ -32,6 +32,6 @@ class UiContext:
         return self.clinic.db
 
     def allows(self, permission) -> bool:
-        from app.services.permissions import role_allows
+        from app.services.clinic.permissions import role_allows
 
         return role_allows(self.actor.role, permission, emergency=self.actor.in_emergency)

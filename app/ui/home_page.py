@@ -7,7 +7,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from app.services.permissions import DESCRIPTIONS, Permission, role_allows
+from app.services.clinic.permissions import DESCRIPTIONS, Permission, role_allows
 from app.ui.context import UiContext
 from app.ui.labels import role_label
 

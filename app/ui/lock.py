@@ -24,7 +24,7 @@ from app.ui import ops
 from app.ui.login import LoginWidget
 
 if TYPE_CHECKING:
-    from app.services.actor import Actor
+    from app.services.clinic.actor import Actor
     from app.ui.context import UiContext
 
 _INPUT_EVENTS = frozenset(
@@ -149,7 +149,7 @@ class ScreenLock(QObject):
     def lock(self, *, idle: bool = False) -> None:
         if self.is_locked:
             return
-        from app.services import auth
+        from app.services.clinic import auth
 
         self.is_locked = True
         self.idle.timer.stop()
@@ -177,7 +177,7 @@ class ScreenLock(QObject):
 
     @Slot(str, str)
     def on_login_sign_in_requested(self, username: str, password: str) -> None:
-        from app.services import auth
+        from app.services.clinic import auth
 
         self.overlay.login.set_busy(True)
         db, actor = self.ctx.db, self.ctx.actor

@@ -18,7 +18,7 @@ from app.ui import ops
 
 if TYPE_CHECKING:
     from app.data.database import Database
-    from app.services.actor import Actor
+    from app.services.clinic.actor import Actor
 
 
 class LoginWidget(QFrame):
@@ -180,7 +180,7 @@ class LoginWindow(QWidget):
 
     @Slot(str, str)
     def on_login_sign_in_requested(self, username: str, password: str) -> None:
-        from app.services import auth
+        from app.services.clinic import auth
 
         db = self.db
         if db is None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.actor import Actor
+from app.services.clinic.actor import Actor
 from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
     def _assess_late_fees(self) -> None:
         """Late fees fall due while nobody is signed in: the first sign-in of the day charges
         them (as the system, each installment once), and open views refresh."""
-        from app.services.payment_plans import assess_late_fees
+        from app.services.billing.payment_plans import assess_late_fees
 
         db, bus = self.ctx.db, self.ctx.bus
 
@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
     def on_change_password_triggered(
         self, forced: bool = False, error: ValidationError | None = None
     ) -> None:
-        from app.services import auth
+        from app.services.clinic import auth
         from app.ui.change_password import ChangePasswordDialog
 
         change = ChangePasswordDialog.ask(self, forced=forced, error=error)
@@ -362,7 +362,7 @@ class MainWindow(QMainWindow):
         reason = EmergencyAccessDialog.ask(self)
         if reason is None:
             return
-        from app.services import auth
+        from app.services.clinic import auth
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_write(
@@ -410,7 +410,7 @@ class MainWindow(QMainWindow):
         settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         settings.setValue(STATE_KEY, self.saveState())
         self.screen_lock.stop()
-        from app.services import auth
+        from app.services.clinic import auth
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_write(lambda: auth.logout(db, actor))

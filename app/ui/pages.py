@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
 
 
 @dataclass(frozen=True)

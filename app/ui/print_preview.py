@@ -8,7 +8,7 @@ The window owns its bytes and drops them when it closes.
 
 Rendering is audited as a print by the service that builds the document; what happens
 next — pages sent to a printer, a copy written to a file — is audited through
-:mod:`app.services.print_jobs`.
+:mod:`app.services.patients.print_jobs`.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.documents.labels import gettext_for
-from app.services import print_jobs
-from app.services.documents import DocumentLine
-from app.services.print_jobs import PrintSubject
+from app.services.patients import print_jobs
+from app.services.patients.documents import DocumentLine
+from app.services.patients.print_jobs import PrintSubject
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext

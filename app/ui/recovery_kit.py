@@ -12,8 +12,8 @@ from app.data.errors import CareDeskError
 from app.ui import ops
 
 if TYPE_CHECKING:
-    from app.services.actor import Actor
-    from app.services.clinic import ClinicDetails, OpenClinic
+    from app.services.clinic.actor import Actor
+    from app.services.clinic.clinics import ClinicDetails, OpenClinic
 
 
 def letterhead_for(details: ClinicDetails):
@@ -36,7 +36,7 @@ def build_kit_pdf(
 ) -> bytes:
     """The kit's PDF bytes (runs on a worker: the service audits the print)."""
     from app.documents.recovery_kit import RecoveryKitData, build_recovery_kit
-    from app.services.clinic import recovery_kit_info
+    from app.services.clinic.clinics import recovery_kit_info
 
     info = recovery_kit_info(clinic, actor)
     data = RecoveryKitData(

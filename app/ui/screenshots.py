@@ -65,9 +65,9 @@ def _save(app, widget, path: Path) -> None:
 
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
-    from app.services import auth
+    from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
+    from app.services.clinic import auth
     from app.services.errors import LoginFailedError
-    from app.services.seed import DEMO_PASSWORD, create_seeded_clinic
 
     # Anchored at the latest Tuesday (all providers work), so the demo looks like this week.
     today = datetime.date.today()
@@ -99,8 +99,8 @@ def render(outdir: Path) -> None:
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(work / "qsettings"))
 
-    from app.services import auth
-    from app.services.clinic import get_details
+    from app.services.clinic import auth
+    from app.services.clinic.clinics import get_details
     from app.ui import ops
     from app.ui.context import UiContext
     from app.ui.login import LoginWindow
@@ -146,7 +146,7 @@ def render(outdir: Path) -> None:
         wizard.clinic.db.close()
     wizard.hide()
 
-    from app.services.seed import DEMO_PASSWORD
+    from app.demo.seed import DEMO_PASSWORD
 
     clinic = _demo_clinic(work)
     details = get_details(clinic.db)
@@ -210,8 +210,8 @@ def render(outdir: Path) -> None:
 
 def _showcase_patient(clinic, owner) -> int:
     """A demo patient with a long history, a signed note, insurance and a little of everything."""
-    from app.services import documents, notes, tasks
-    from app.services.demo import showcase_consents, showcase_patient
+    from app.demo.demo_clinic import showcase_consents, showcase_patient
+    from app.services.patients import documents, notes, tasks
 
     patient_id, note_id = showcase_patient(clinic.db)
     notes.add_addendum(
@@ -264,8 +264,8 @@ _RECORD_TAB_SHOTS = {
 
 def _patients_area(app, ctx, outdir: Path) -> None:
     """The Patients page mid-search, a patient record (each tab) and the Pipeline."""
-    from app.services import auth
-    from app.services.seed import DEMO_PASSWORD
+    from app.demo.seed import DEMO_PASSWORD
+    from app.services.clinic import auth
     from app.ui.main_window import MainWindow
     from app.ui.patients.record_window import PatientRecordWindow
 
@@ -306,8 +306,9 @@ def _calendar_area(app, ctx, outdir: Path) -> None:
     """The calendar's day, week and month views, booking into a clash, the waitlist matching a
     freed slot, finding the next free slot, and the confirmation and recall lists."""
     from app.data.errors import CareDeskError
-    from app.services import scheduling, waitlist
-    from app.services.appointment_status import cancel_appointment
+    from app.services.scheduling import booking as scheduling
+    from app.services.scheduling import waitlist
+    from app.services.scheduling.appointment_status import cancel_appointment
     from app.ui.calendar.booking_dialog import BookingDialog
     from app.ui.calendar.next_available import NextAvailableDialog
     from app.ui.main_window import MainWindow
@@ -397,7 +398,7 @@ def _calendar_area(app, ctx, outdir: Path) -> None:
 def _plans_area(app, ctx, outdir: Path) -> None:
     """A case presented as Option A / Option B, a payment plan's APR preview, the
     collections queue and the day's payments."""
-    from app.services.demo import showcase_options
+    from app.demo.demo_clinic import showcase_options
     from app.ui.main_window import MainWindow
     from app.ui.plans.payment_plan_window import PaymentPlanWindow
     from app.ui.plans.plan_window import open_plan_window

@@ -126,9 +126,9 @@ class OwnerPage(QWizardPage):
 
     def problems(self) -> dict[str, str]:
         """Field → what is wrong, for every field (empty when the page is complete)."""
-        from app.services import passwords
+        from app.services.clinic import passwords
+        from app.services.clinic.staff import validate_username
         from app.services.errors import ValidationError
-        from app.services.staff import validate_username
 
         found: dict[str, str] = {}
         if not " ".join(self.full_name_edit.text().split()):
@@ -274,7 +274,7 @@ class SummaryPage(QWizardPage):
         return False
 
     def _start_creating(self) -> None:
-        from app.services.clinic import create_clinic
+        from app.services.clinic.clinics import create_clinic
 
         w = self._wizard
         details = w.clinic_page.form.details()

@@ -11,9 +11,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from app.data.models.clinic import ClinicSettings
-from app.services import auth
-from app.services.clinic import get_details, update_details
-from app.services.intake import blank_intake_pdf
+from app.services.clinic import auth
+from app.services.clinic.clinics import get_details, update_details
+from app.services.patients.intake import blank_intake_pdf
 from tests.conftest import OWNER_PASSWORD
 from tests.documents.pdfread import pdf_pages_text
 

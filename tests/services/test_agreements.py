@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from app.data.models import AuditEntry
 from app.data.models.payments import Frequency, LateFeeKind
-from app.services import agreements
-from app.services import payment_plans as pp
+from app.services.billing import agreements
+from app.services.billing import payment_plans as pp
 from app.services.errors import NotFoundError, ValidationError
 from tests.data.factories import add_named_patient
 from tests.documents.pdfread import pdf_pages_text

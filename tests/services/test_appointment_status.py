@@ -16,10 +16,10 @@ from app.data.models.documents import ConsentTemplate, ConsentVersion
 from app.data.models.patients import Patient
 from app.data.models.payments import Charge
 from app.data.models.providers import ServiceRequiredConsent
-from app.services import appointment_status as st
-from app.services import scheduling
-from app.services.balances import patient_balance
+from app.services.billing.balances import patient_balance
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
+from app.services.scheduling import appointment_status as st
+from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
 #: 10:00 in Portland, Maine (the test clinic's zone) on Mon, Mar 2, 2026.

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
 from app.data.models.staff import Role
-from app.services import audit, staff
-from app.services.audit import AuditFilter
+from app.services.clinic import audit, staff
+from app.services.clinic.audit import AuditFilter
 from app.services.errors import PermissionDeniedError
 from tests.conftest import STAFF_PASSWORD
 

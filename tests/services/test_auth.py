@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from app.data.models.audit import AuditEntry
 from app.data.models.staff import Role, Staff
 from app.data.types import utc_now
-from app.services import auth, staff
+from app.services.clinic import auth, staff
 from app.services.errors import (
     AccountLockedError,
     LoginFailedError,

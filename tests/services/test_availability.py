@@ -18,8 +18,8 @@ from sqlalchemy import event
 from app.data.models import Appointment, Provider
 from app.data.models.clinic import ClinicSettings
 from app.data.models.providers import ProviderBreak, Room, WorkingHours
-from app.services.availability import SlotQuery, describe_empty, find_next_available
 from app.services.errors import NotFoundError, ValidationError
+from app.services.scheduling.availability import SlotQuery, describe_empty, find_next_available
 from tests.data.factories import add_patient, add_provider
 
 NY = ZoneInfo("America/New_York")
@@ -411,7 +411,7 @@ def test_provider_model_name_is_used(clinic, owner, data, monday_booked):
 
 def test_busy_times_read_the_same_without_sqlite_helpers(clinic, data, monday_booked):
     """Another database (PostgreSQL later) reads typed datetimes: same epoch seconds."""
-    from app.services.availability import _busy_by
+    from app.services.scheduling.availability import _busy_by
 
     data.book(monday_booked, local(MONDAY, 16), local(MONDAY, 16, 30, 15))
     args = (Appointment.provider_id, (monday_booked,), local(MONDAY, 0), local(MONDAY, 23))
@@ -427,7 +427,7 @@ def test_sweep_matches_a_brute_force_search(clinic, owner, data):
     patient over a week: the sweep finds exactly what checking every candidate finds."""
     import random
 
-    from app.services.scheduling import provider_days
+    from app.services.scheduling.booking import provider_days
 
     rng = random.Random(4)
     a = data.provider("Amira Haddad")

@@ -9,7 +9,7 @@ import pytest
 
 from app.data.models import AccountAdjustment, Charge, Installment, Payment, PaymentPlan
 from app.data.models.payments import PaymentAllocation
-from app.services import balances
+from app.services.billing import balances
 from tests.data.factories import add_patient
 
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

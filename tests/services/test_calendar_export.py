@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from app.data.models import Appointment, AuditEntry, ProviderBreak, Room, WorkingHours
 from app.data.models.payments import Charge
-from app.services import calendar_export
 from app.services.errors import ValidationError
+from app.services.scheduling import calendar_export
 from tests.data.factories import add_patient, add_provider, add_service
 
 ZONE = ZoneInfo("America/New_York")

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.services import catalog
-from app.services.catalog import Interval, ProviderData, RoomData, ServiceData
+from app.services.clinic import catalog
+from app.services.clinic.catalog import Interval, ProviderData, RoomData, ServiceData
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
 
 NINE, FIVE, NOON, ONE = 9 * 60, 17 * 60, 12 * 60, 13 * 60

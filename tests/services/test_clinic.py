@@ -12,8 +12,8 @@ from sqlalchemy import text
 from app.data import keys, migrate
 from app.data.database import create_empty, is_network_path
 from app.data.keys import DatabaseKey, parse_recovery_input
-from app.services import clinic as clinic_service
-from app.services.clinic import create_clinic, open_clinic
+from app.services.clinic import clinics as clinic_service
+from app.services.clinic.clinics import create_clinic, open_clinic
 from app.services.errors import (
     DatabaseDamagedError,
     DatabaseExistsError,
@@ -271,7 +271,7 @@ def test_a_new_clinic_has_the_starter_consent_forms_from_day_one(clinic):
 
     from app.data.models.audit import AuditEntry
     from app.data.models.documents import ConsentTemplate, ConsentVersion
-    from app.services import consents
+    from app.services.patients import consents
 
     starter_keys = [key for key, _wordings in consents.starter_consents()]
     assert len(starter_keys) == 5

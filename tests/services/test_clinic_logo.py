@@ -9,16 +9,16 @@ from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
 from app.data.models.clinic import ClinicSettings
-from app.services import clinic as clinic_service
-from app.services.clinic import (
+from app.services.clinic import clinics as clinic_service
+from app.services.clinic.clinics import (
     LOGO_BOX_INCHES,
     LOGO_MAX_BYTES,
     check_logo_data,
     logo_print_size,
     read_logo_file,
 )
+from app.services.clinic.printing import clinic_letterhead
 from app.services.errors import ValidationError
-from app.services.printing import clinic_letterhead
 
 
 def picture(fmt: str, size: tuple[int, int] = (300, 100), color: str = "#1D4E89") -> bytes:

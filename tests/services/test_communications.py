@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.data.types import utc_now
-from app.services import communications
-from app.services.communications import ContactEntry
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from app.services.patients import communications
+from app.services.patients.communications import ContactEntry
 from tests.data.factories import add_named_patient
 
 

@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.services import communications
-from app.services.communications import ContactEntry
 from app.services.errors import ValidationError
+from app.services.patients import communications
+from app.services.patients.communications import ContactEntry
 
 
 def test_follow_up_date_is_kept_and_implies_follow_up(clinic, owner, patient_id):

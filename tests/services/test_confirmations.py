@@ -13,14 +13,15 @@ from app.data.models.audit import AuditEntry
 from app.data.models.communications import CommunicationEntry
 from app.data.models.documents import ConsentTemplate, ConsentVersion
 from app.data.models.providers import ServiceRequiredConsent
-from app.services import communications, scheduling
-from app.services.confirmations import confirmation_list, record_confirmation_call
 from app.services.errors import (
     ConcurrentEditError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from app.services.patients import communications
+from app.services.scheduling import booking as scheduling
+from app.services.scheduling.confirmations import confirmation_list, record_confirmation_call
 from tests.data.factories import add_patient, add_provider, add_service
 
 # The clinic fixture is in America/New_York: in June local time is UTC-4.

@@ -18,9 +18,10 @@ from app.data.models import AuditEntry
 from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDocument
 from app.data.models.patients import Patient
 from app.data.models.providers import ServiceRequiredConsent
-from app.services import consents, documents, scheduling
-from app.services.consents import ConsentWording
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from app.services.patients import consents, documents
+from app.services.patients.consents import ConsentWording
+from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 from tests.documents.pdfread import pdf_pages_text
 

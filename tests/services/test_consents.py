@@ -14,9 +14,10 @@ from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDoc
 from app.data.models.patients import Patient
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.data.models.providers import ServiceRequiredConsent
-from app.services import consents, scheduling
-from app.services.consents import ConsentWording
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from app.services.patients import consents
+from app.services.patients.consents import ConsentWording
+from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_appointment, add_provider, add_service
 from tests.documents.pdfread import pdf_pages_text
 

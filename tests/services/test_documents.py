@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
-from app.services import documents
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from app.services.patients import documents
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20

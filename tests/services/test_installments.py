@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.data.models.payments import Frequency
-from app.services.errors import ValidationError
-from app.services.installments import (
+from app.services.billing.installments import (
     PERIODS_PER_YEAR,
     ScheduleTerms,
     build_schedule,
     due_dates,
     parse_apr,
 )
+from app.services.errors import ValidationError
 
 D = Decimal
 PLAN_DAY = date(2026, 12, 1)

@@ -12,15 +12,16 @@ from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
 from app.data.models.tasks import Task
 from app.data.types import utc_now
-from app.services import catalog, insurance
-from app.services.catalog import ProviderData
+from app.services.clinic import catalog
+from app.services.clinic.catalog import ProviderData
 from app.services.errors import (
     ConcurrentEditError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
-from app.services.insurance import PolicyData, PreauthData
+from app.services.patients import insurance
+from app.services.patients.insurance import PolicyData, PreauthData
 from tests.data.factories import add_named_patient
 
 

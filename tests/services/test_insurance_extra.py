@@ -3,7 +3,7 @@
 from sqlalchemy import update
 
 from app.data.models.clinic import ClinicSettings
-from app.services import insurance
+from app.services.patients import insurance
 
 
 def test_verification_max_age_follows_the_clinic_setting(clinic, owner):

@@ -13,8 +13,8 @@ from app.data.models import AuditEntry
 from app.data.models.contacts import Contact
 from app.data.models.insurance import InsurancePolicy
 from app.data.models.patients import Patient
-from app.services import intake
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from app.services.patients import intake
 from tests.documents.pdfread import pdf_pages_text
 
 
@@ -163,7 +163,7 @@ def test_asking_for_nothing_or_a_missing_patient_is_refused(clinic, receptionist
 
 def test_printing_needs_the_print_permission(clinic, receptionist, patient_id, monkeypatch):
     from app.data.models import Role
-    from app.services.permissions import ROLE_PERMISSIONS, Permission
+    from app.services.clinic.permissions import ROLE_PERMISSIONS, Permission
 
     monkeypatch.setitem(
         ROLE_PERMISSIONS,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import patients
+from app.services.clinic.uow import unit_of_work
 from app.services.errors import ValidationError
-from app.services.patients import PatientForm
-from app.services.uow import unit_of_work
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 
 
 @pytest.fixture

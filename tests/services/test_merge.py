@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from app.data.models import Base
 from app.data.models.communications import CommunicationEntry
 from app.data.models.payments import Charge
-from app.services import audit, patients
+from app.services.clinic import audit
+from app.services.clinic.uow import unit_of_work
 from app.services.errors import PermissionDeniedError, ValidationError
-from app.services.patients import PatientForm
-from app.services.uow import unit_of_work
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 
 
 def _add_history(clinic, owner, patient_id: int) -> None:

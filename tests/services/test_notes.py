@@ -11,15 +11,16 @@ from app.data.models.notes import ConsultationNote
 from app.data.models.patients import Patient
 from app.data.models.tasks import Task
 from app.data.types import utc_now
-from app.services import catalog, notes, tasks
-from app.services.catalog import ProviderData
+from app.services.clinic import catalog
+from app.services.clinic.catalog import ProviderData
 from app.services.errors import (
     NoteLockedError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
-from app.services.notes import Decision, NoteFields
+from app.services.patients import notes, tasks
+from app.services.patients.notes import Decision, NoteFields
 from tests.data.factories import add_named_patient
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from app.services.clinic.passwords import check_strength, hash_password, verify_password
 from app.services.errors import WeakPasswordError
-from app.services.passwords import check_strength, hash_password, verify_password
 
 
 @pytest.mark.parametrize(

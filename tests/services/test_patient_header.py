@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from app.services import audit, patients
+from app.services.clinic import audit
 from app.services.errors import NotFoundError
-from app.services.patients import PatientForm
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 
 
 def _opened(clinic, owner, patient_id: int) -> int:

@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from app.services import audit, patients
+from app.services.clinic import audit
 from app.services.errors import PatientChangedError, PermissionDeniedError, ValidationError
-from app.services.patients import PatientForm
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 
 TODAY = date(2026, 11, 23)
 
@@ -137,7 +138,7 @@ def test_duplicates_are_found_by_name_and_birthday_phone_or_email(clinic, owner)
 
 
 def test_balance_of_a_new_patient_is_zero(clinic, owner) -> None:
-    from app.services import balances
+    from app.services.billing import balances
 
     created = patients.create_patient(clinic.db, owner, form())
     assert balances.patient_balance_for(clinic.db, owner, created.id) == 0
@@ -148,7 +149,7 @@ def test_appointment_history_splits_upcoming_and_past_and_counts_misses(clinic, 
 
     from app.data.models.appointments import Appointment
     from app.data.models.providers import Provider
-    from app.services.uow import unit_of_work
+    from app.services.clinic.uow import unit_of_work
 
     created = patients.create_patient(clinic.db, owner, form())
     now = datetime.now(UTC).replace(microsecond=0)

@@ -28,15 +28,15 @@ from app.data.models.plans import (
     TreatmentPhase,
     TreatmentPlan,
 )
-from app.services import payment_plans as pp
-from app.services.balances import patient_balance
+from app.services.billing import payment_plans as pp
+from app.services.billing.balances import patient_balance
+from app.services.billing.payment_plans import InstallmentState, PaymentPlanTerms
 from app.services.errors import (
     ConcurrentEditError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
-from app.services.payment_plans import InstallmentState, PaymentPlanTerms
 
 D = Decimal
 TODAY = date(2027, 1, 10)

@@ -22,9 +22,9 @@ from app.data.models.payments import (
     PaymentMethod,
     PaymentPlan,
 )
-from app.services import balances, payments
+from app.services.billing import balances, payments
+from app.services.billing.payments import PaymentInput
 from app.services.errors import ValidationError
-from app.services.payments import PaymentInput
 from tests.data.factories import add_named_patient
 from tests.services.test_payments import add_charge, add_plan
 

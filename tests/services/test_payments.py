@@ -19,14 +19,14 @@ from app.data.models.payments import (
     PaymentPlan,
     PaymentPlanStatus,
 )
-from app.services import balances, payments
+from app.services.billing import balances, payments
+from app.services.billing.payments import PaymentInput
 from app.services.errors import (
     ConcurrentEditError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
-from app.services.payments import PaymentInput
 from tests.data.factories import add_named_patient
 
 D = Decimal

@@ -3,9 +3,9 @@
 import pytest
 
 from app.data.models.staff import Role
-from app.services.actor import Actor
+from app.services.clinic.actor import Actor
+from app.services.clinic.permissions import Permission, require, role_allows
 from app.services.errors import PermissionDeniedError
-from app.services.permissions import Permission, require, role_allows
 
 ROLES = [Role.OWNER, Role.COORDINATOR, Role.RECEPTIONIST, Role.PROVIDER]
 

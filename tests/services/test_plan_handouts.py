@@ -14,11 +14,11 @@ from app.data.models.patients import Patient
 from app.data.models.payments import Frequency
 from app.data.models.plans import TreatmentPlan
 from app.data.models.providers import Service
-from app.services import documents
-from app.services import payment_plans as pp
-from app.services import plan_handouts as ph
-from app.services import treatment_plans as tp
+from app.services.billing import payment_plans as pp
+from app.services.billing import plan_handouts as ph
+from app.services.billing import treatment_plans as tp
 from app.services.errors import ValidationError
+from app.services.patients import documents
 from tests.data.factories import add_patient, add_provider, add_service
 from tests.documents.pdfread import pdf_pages_text
 

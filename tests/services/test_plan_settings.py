@@ -12,16 +12,16 @@ from sqlalchemy import select
 from app.data.models.audit import AuditEntry
 from app.data.models.payments import Frequency
 from app.data.models.staff import Role
-from app.services import payment_plans
-from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
-from app.services.installments import ScheduleTerms, build_schedule
-from app.services.plan_settings import (
+from app.services.billing import payment_plans
+from app.services.billing.installments import ScheduleTerms, build_schedule
+from app.services.billing.plan_settings import (
     PaymentPlanSettings,
     format_cap,
     get_payment_plan_settings,
     parse_cap,
     update_payment_plan_settings,
 )
+from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
 
 
 def test_defaults_are_36_percent(clinic, owner):

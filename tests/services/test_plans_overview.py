@@ -20,8 +20,8 @@ from app.data.models.payments import (
     PaymentPlan,
 )
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
-from app.services import balances
-from app.services import plans_overview as po
+from app.services.billing import balances
+from app.services.billing import plans_overview as po
 from app.services.errors import PermissionDeniedError, ValidationError
 from tests.data.factories import add_appointment, add_patient, add_provider
 
@@ -328,7 +328,7 @@ def test_payment_plan_with_nothing_overdue_sorts_after_late_ones(clinic, owner):
 
 
 def balances_for(db, actor, patient_id):
-    from app.services.balances import patient_balance_for
+    from app.services.billing.balances import patient_balance_for
 
     return patient_balance_for(db, actor, patient_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.printing import document_locale
+from app.services.clinic.printing import document_locale
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app.data.models import Appointment
 from app.data.models.communications import CommunicationEntry
 from app.data.types import utc_now
-from app.services import communications
 from app.services.errors import PermissionDeniedError, ValidationError
-from app.services.recalls import recall_list, record_recall_contact
+from app.services.patients import communications
+from app.services.scheduling.recalls import recall_list, record_recall_contact
 from tests.data.factories import add_patient, add_provider, add_service
 
 NY = ZoneInfo("America/New_York")  # the clinic fixture's zone

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.data.models import AuditEntry
 from app.data.models.patients import Patient
-from app.services import balances, payments, receipts
+from app.services.billing import balances, payments, receipts
+from app.services.billing.payments import PaymentInput
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
-from app.services.payments import PaymentInput
 from tests.documents.pdfread import pdf_pages_text
 from tests.services.test_payments import add_charge, add_plan, version_of
 
@@ -165,7 +165,7 @@ def test_printing_is_audited_without_the_patients_name(clinic, receptionist, pat
 def test_unknown_payment_and_a_role_that_may_not_print(
     clinic, receptionist, patient_id, monkeypatch
 ):
-    from app.services import permissions
+    from app.services.clinic import permissions
 
     with pytest.raises(NotFoundError):
         receipts.receipt_data(clinic.db, receptionist, 999_999)

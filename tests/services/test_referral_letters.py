@@ -12,8 +12,8 @@ from app.data.models.contacts import Contact
 from app.data.models.documents import StoredDocument
 from app.data.models.patients import Patient
 from app.data.models.referrals import Referral
-from app.services import referral_letters as rl
 from app.services.errors import NotFoundError, ValidationError
+from app.services.patients import referral_letters as rl
 from tests.data.factories import add_named_patient, add_provider
 from tests.documents.pdfread import pdf_pages_text
 from tests.services.test_receipts import set_language

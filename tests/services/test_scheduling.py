@@ -18,13 +18,13 @@ from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDoc
 from app.data.models.insurance import PreAuthorization
 from app.data.models.patients import Patient
 from app.data.models.providers import ProviderBreak, Room, ServiceRequiredConsent, WorkingHours
-from app.services import scheduling as sch
 from app.services.errors import (
     ConcurrentEditError,
     PermissionDeniedError,
     ValidationError,
 )
-from app.services.scheduling import AppointmentRequest, ConflictError
+from app.services.scheduling import booking as sch
+from app.services.scheduling.booking import AppointmentRequest, ConflictError
 from tests.data.factories import add_patient, add_provider, add_service
 
 ZONE = ZoneInfo("America/New_York")  # the test clinic's zone

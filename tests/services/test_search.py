@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services import compiled, patients
+from app.services.clinic import compiled
 from app.services.errors import PermissionDeniedError
-from app.services.patients import PatientForm
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_inactive_patients_only_when_asked(clinic, owner, people) -> None:
 
 
 def test_search_needs_permission_to_see_patients(clinic, owner, make_staff, monkeypatch) -> None:
-    from app.services import permissions
+    from app.services.clinic import permissions
 
     rita = make_staff("rita", "receptionist")
     monkeypatch.setitem(permissions.ROLE_PERMISSIONS, rita.role, frozenset())
@@ -134,7 +135,7 @@ def test_every_patient_is_found_by_own_last_name_phone_and_email(
 
 
 def test_command_line_search_is_audited_as_system_without_the_query(clinic, owner, people) -> None:
-    from app.services import audit
+    from app.services.clinic import audit
 
     hits = patients.system_search(clinic.db, "nguyen")
     assert [h.id for h in hits] == [people["zoe"]]

@@ -14,9 +14,11 @@ import pytest
 
 from app import paths
 from app.data.database import check_integrity
-from app.services import auth, demo, seed
-from app.services.catalog import load_catalog, validate_provider, validate_service
-from app.services.clinic import open_clinic
+from app.demo import demo_clinic as demo
+from app.demo import seed
+from app.services.clinic import auth
+from app.services.clinic.catalog import load_catalog, validate_provider, validate_service
+from app.services.clinic.clinics import open_clinic
 
 SMALL = {"patients": 50, "years": 1}
 # Tables whose every row the seed writes itself (the set-up's own rows are compared apart).
@@ -178,7 +180,7 @@ def test_money_on_a_payment_plan_adds_up(seeded):
 
 
 def test_what_each_installment_was_paid_is_its_live_allocations(seeded):
-    from app.services import balances
+    from app.services.billing import balances
 
     with seeded.db.uow() as session:
         assert balances.unbalanced_installments(session) == []
@@ -305,7 +307,7 @@ def test_a_failed_seed_leaves_no_file_behind(tmp_path, monkeypatch):
 
 
 def test_seeded_patients_use_the_new_journey_and_are_found_by_the_search(seeded):
-    from app.services import patients
+    from app.services.patients import records as patients
 
     with seeded.db.engine.connect() as conn:
         stages = set(conn.exec_driver_sql("SELECT DISTINCT journey_stage FROM patients").scalars())

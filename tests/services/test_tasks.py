@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import update
 
 from app.data.models.tasks import Task
-from app.services import tasks
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
+from app.services.patients import tasks
 
 
 def test_task_for_a_patient_round_trips(clinic, owner, make_staff, patient_id):

@@ -1,6 +1,7 @@
 """Who a task can be given to: active staff, by name."""
 
-from app.services import staff, tasks
+from app.services.clinic import staff
+from app.services.patients import tasks
 
 
 def test_assignees_are_active_staff_by_name(clinic, owner, make_staff):

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from app.data.models.appointments import Appointment
 from app.data.models.plans import TreatmentItem
 from app.data.models.providers import ProviderBreak, Service, WorkingHours
-from app.services import scheduling
-from app.services import treatment_plans as tp
+from app.services.billing import treatment_plans as tp
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
+from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_patient, add_provider, add_service
 
 D = Decimal

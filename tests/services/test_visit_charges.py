@@ -12,11 +12,12 @@ from sqlalchemy import select
 from app.data.models.appointments import Appointment
 from app.data.models.payments import AccountAdjustment, Charge
 from app.data.models.plans import TreatmentItem
-from app.services import appointment_status as st
-from app.services import scheduling, visit_charges
-from app.services import treatment_plans as tp
-from app.services.balances import patient_balance
-from app.services.uow import unit_of_work
+from app.services.billing import treatment_plans as tp
+from app.services.billing import visit_charges
+from app.services.billing.balances import patient_balance
+from app.services.clinic.uow import unit_of_work
+from app.services.scheduling import appointment_status as st
+from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_service
 from tests.services.test_treatment_plans import Clinic, build
 

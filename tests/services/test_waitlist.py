@@ -11,14 +11,14 @@ from sqlalchemy import update
 
 from app.data.models.appointments import WaitlistEntry
 from app.data.types import utc_now
-from app.services import waitlist
 from app.services.errors import (
     ConcurrentEditError,
     PermissionDeniedError,
     ValidationError,
 )
-from app.services.scheduling import at_local
-from app.services.waitlist import WaitlistData
+from app.services.scheduling import waitlist
+from app.services.scheduling.booking import at_local
+from app.services.scheduling.waitlist import WaitlistData
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
 ZONE = ZoneInfo("America/New_York")  # the clinic fixture's zone

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from app.data.models.staff import Role
-from app.services import auth, staff
-from app.services.clinic import ClinicDetails, OpenClinic, create_clinic, get_details
+from app.services.clinic import auth, staff
+from app.services.clinic.clinics import ClinicDetails, OpenClinic, create_clinic, get_details
 from app.ui import ops
 from app.ui.context import UiContext
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog
 
-from app.services.audit import AuditFilter, list_entries
-from app.services.staff import list_staff, update_staff
+from app.services.clinic.audit import AuditFilter, list_entries
+from app.services.clinic.staff import list_staff, update_staff
 from app.ui import ops
 from app.ui.audit_window import AuditWindow
 from app.ui.calendar.page import CalendarPage
@@ -159,7 +159,7 @@ def test_sign_out_returns_to_login(qtbot, owner_ctx):
 def test_a_reset_password_must_be_replaced_before_work_starts(
     qtbot, clinic, owner_ctx, receptionist, monkeypatch
 ):
-    from app.services import auth, staff
+    from app.services.clinic import auth, staff
     from app.ui.change_password import ChangePasswordDialog, PasswordChange
 
     staff.reset_password(clinic.db, owner_ctx.actor, receptionist.id, "temporary-pass-4471")
@@ -187,7 +187,7 @@ def test_a_reset_password_must_be_replaced_before_work_starts(
 def test_refusing_to_change_a_reset_password_signs_out(
     qtbot, clinic, owner_ctx, receptionist, monkeypatch
 ):
-    from app.services import staff
+    from app.services.clinic import staff
     from app.ui.change_password import ChangePasswordDialog
 
     staff.reset_password(clinic.db, owner_ctx.actor, receptionist.id, "temporary-pass-4471")

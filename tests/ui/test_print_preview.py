@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
 from app.data.models.patients import Patient
-from app.services import plan_handouts
-from app.services import treatment_plans as tp
+from app.services.billing import plan_handouts
+from app.services.billing import treatment_plans as tp
 from app.services.errors import ValidationError
-from app.services.print_jobs import PrintSubject
+from app.services.patients.print_jobs import PrintSubject
 from app.ui import ops
 from app.ui.print_preview import PrintPreviewDialog, show_document_preview, show_print_preview
 from tests.data.factories import add_provider, add_service
@@ -428,7 +428,7 @@ def test_the_consent_dialog_names_the_next_visits_provider_first(
 
     from app.data.models import Patient
     from app.data.types import utc_now
-    from app.services.print_jobs import printable_consents
+    from app.services.patients.print_jobs import printable_consents
     from app.ui.patients.record_header import ConsentChoiceDialog
     from tests.data.factories import add_appointment
 

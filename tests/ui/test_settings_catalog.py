@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from PySide6.QtCore import Qt
 
-from app.services import catalog
-from app.services.catalog import Interval, ProviderData, RoomData, ServiceData
+from app.services.clinic import catalog
+from app.services.clinic.catalog import Interval, ProviderData, RoomData, ServiceData
 from app.ui import ops
 from app.ui.settings.catalog import (
     ProviderDialog,

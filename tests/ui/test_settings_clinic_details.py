@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from app.services.audit import AuditFilter, list_entries
-from app.services.clinic import LOGO_MAX_BYTES, get_details
+from app.services.clinic.audit import AuditFilter, list_entries
+from app.services.clinic.clinics import LOGO_MAX_BYTES, get_details
 from app.ui import ops
 from app.ui.settings.clinic_details import ClinicDetailsTab
 

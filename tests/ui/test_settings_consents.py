@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.services.consents import consent_versions
+from app.services.patients.consents import consent_versions
 from app.ui import ops
 from app.ui.settings.consents_tab import ConsentsTab
 from app.ui.settings.settings_page import SettingsPage

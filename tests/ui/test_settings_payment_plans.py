@@ -7,8 +7,11 @@ from dataclasses import replace
 import pytest
 from PySide6.QtCore import Qt
 
-from app.services.clinic import get_details
-from app.services.plan_settings import get_payment_plan_settings, update_payment_plan_settings
+from app.services.billing.plan_settings import (
+    get_payment_plan_settings,
+    update_payment_plan_settings,
+)
+from app.services.clinic.clinics import get_details
 from app.ui import ops
 from app.ui.settings.payment_plans_tab import PaymentPlansTab
 from app.ui.settings.settings_page import SettingsPage

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import Qt, QTime
 
-from app.services.appointment_status import get_scheduling_settings
+from app.services.scheduling.appointment_status import get_scheduling_settings
 from app.ui import ops
 from app.ui.settings.scheduling_tab import SchedulingTab
 from app.ui.settings.settings_page import SettingsPage

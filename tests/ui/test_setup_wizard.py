@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QWizard
 
-from app.services import auth
-from app.services.clinic import get_details, open_clinic
+from app.services.clinic import auth
+from app.services.clinic.clinics import get_details, open_clinic
 from app.ui import ops
 from app.ui.recovery_kit import RecoveryKitSaver
 from app.ui.setup_wizard import CLINIC, OWNER, RECOVERY, SUMMARY, WELCOME, SetupWizard

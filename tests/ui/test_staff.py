@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from PySide6.QtCore import Qt
 
 from app.data.models.staff import Role
-from app.services import auth
+from app.services.clinic import auth
+from app.services.clinic.staff import StaffRow, list_staff
 from app.services.errors import AccountLockedError, LoginFailedError
-from app.services.staff import StaffRow, list_staff
 from app.ui import ops
 from app.ui.settings.staff import StaffDialog, StaffFormValues, StaffTab, StaffTableModel
 

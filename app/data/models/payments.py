@@ -227,7 +227,7 @@ class Installment(Base):
     # Remaining principal after this installment is paid.
     balance_after: Mapped[Decimal]
     # What live (not voided) payments have allocated to it: the sum of its allocations,
-    # kept by app.services.payments — the one module that allocates, releases and voids —
+    # kept by app.services.billing.payments — the one module that allocates, releases and voids —
     # so "what is overdue" is read from an index instead of summed over every allocation.
     paid_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
 

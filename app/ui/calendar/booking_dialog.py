@@ -40,11 +40,11 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
-from app.services import scheduling
-from app.services.catalog import Catalog, ProviderData, RoomData, ServiceData
+from app.services.clinic.catalog import Catalog, ProviderData, RoomData, ServiceData
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.permissions import Permission
-from app.services.scheduling import (
+from app.services.scheduling import booking as scheduling
+from app.services.scheduling.booking import (
     AppointmentBlock,
     AppointmentRequest,
     BookingCheck,
@@ -399,7 +399,7 @@ class BookingDialog(QDialog):
         return i18n.clinic_zone(self.ctx.details.timezone)
 
     def _load_catalog(self) -> None:
-        from app.services.catalog import load_catalog
+        from app.services.clinic.catalog import load_catalog
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 from app.data.types import utc_now
 from app.i18n import format_date, format_time
-from app.services.confirmations import ConfirmationLine
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.scheduling.confirmations import ConfirmationLine
 from app.ui import ops
 from app.ui.calendar.patient_list import GREEN, OUTCOME_WORDS, RED, PatientListPage
 from app.ui.changes import Changes
@@ -199,7 +199,7 @@ class ConfirmationListPage(PatientListPage):
     # --- data ----------------------------------------------------------------------------------
 
     def fetch(self):
-        from app.services.confirmations import confirmation_list
+        from app.services.scheduling.confirmations import confirmation_list
 
         db, actor, day = self.ctx.db, self.ctx.actor, self._day
         include = self.show_confirmed.isChecked()
@@ -237,7 +237,7 @@ class ConfirmationListPage(PatientListPage):
 
     def record_call(self, outcome: str) -> None:
         """Log a confirmation call with ``outcome`` for the selected line."""
-        from app.services.confirmations import record_confirmation_call
+        from app.services.scheduling.confirmations import record_confirmation_call
 
         line = self.current_line()
         if line is None or line.is_confirmed:

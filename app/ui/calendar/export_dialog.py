@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.errors import CareDeskError
-from app.services.calendar_export import ProviderChoice
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.permissions import Permission
+from app.services.scheduling.calendar_export import ProviderChoice
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -230,7 +230,7 @@ class ExportScheduleDialog(QDialog):
         return clinic_zone(self.ctx.details.timezone)
 
     def _load_providers(self) -> None:
-        from app.services.calendar_export import export_providers
+        from app.services.scheduling.calendar_export import export_providers
 
         if not self.ctx.allows(Permission.VIEW_SCHEDULE):
             self._show_message("Your role does not allow you to see the appointment book.")
@@ -295,7 +295,7 @@ class ExportScheduleDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.calendar_export import check_range, day_sheet_pdf, export_ics
+        from app.services.scheduling.calendar_export import check_range, day_sheet_pdf, export_ics
 
         provider = self.provider()
         if self._saving or provider is None:

@@ -35,7 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
-from app.services.availability import (
+from app.services.clinic.catalog import Catalog, load_catalog
+from app.services.clinic.permissions import Permission
+from app.services.errors import ValidationError
+from app.services.scheduling.availability import (
     MAX_COUNT,
     MAX_DURATION_MINUTES,
     MIN_DURATION_MINUTES,
@@ -44,12 +47,9 @@ from app.services.availability import (
     find_next_available,
     validate_query,
 )
-from app.services.availability import (
+from app.services.scheduling.availability import (
     Slot as FreeSlot,
 )
-from app.services.catalog import Catalog, load_catalog
-from app.services.errors import ValidationError
-from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form

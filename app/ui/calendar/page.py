@@ -34,9 +34,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import format_date, format_datetime, to_clinic_time, utc_now
-from app.services import scheduling
-from app.services.permissions import Permission
-from app.services.scheduling import AppointmentBlock, CalendarResource, ConflictError, Schedule
+from app.services.clinic.permissions import Permission
+from app.services.scheduling import booking as scheduling
+from app.services.scheduling.booking import (
+    AppointmentBlock,
+    CalendarResource,
+    ConflictError,
+    Schedule,
+)
 from app.ui import ops
 from app.ui.calendar.grid import ScheduleGrid
 from app.ui.calendar.month import MonthOverview
@@ -600,7 +605,7 @@ class CalendarPage(QWidget):
     def on_waitlist_book_requested(self, line, slot) -> None:
         if not self.can_book:
             return
-        from app.services import waitlist
+        from app.services.scheduling import waitlist
 
         prefill = dict(
             patient_id=line.patient_id, patient_name=line.patient_name, service_id=line.service_id
@@ -848,7 +853,7 @@ class CalendarPage(QWidget):
         run_status_change(self.ctx, self, block.id, block.version, status)
 
     def _with_summary(self, block: AppointmentBlock, then) -> None:
-        from app.services.appointment_status import appointment_summary
+        from app.services.scheduling.appointment_status import appointment_summary
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(

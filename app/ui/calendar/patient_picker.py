@@ -1,6 +1,6 @@
 """Pick a patient by typing: a line edit with a list of matches that follows the keyboard.
 
-Each keystroke restarts a short wait, then :func:`app.services.patients.search_patients`
+Each keystroke restarts a short wait, then :func:`app.services.patients.records.search_patients`
 runs off the GUI thread; an answer for an older text is dropped.  The list shows name,
 date of birth and phone; its last row offers "New patient “<typed>”…".  Up/Down move,
 Enter picks, Escape closes the list (or goes back to the patient chosen before).
@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.patients import PatientHit
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.patients.records import PatientHit
 from app.ui import ops
 from app.ui.context import UiContext
 
@@ -252,7 +252,7 @@ class PatientPicker(QWidget):
         self._run_search_now()
 
     def _run_search_now(self) -> None:
-        from app.services import patients
+        from app.services.patients import records as patients
 
         self.search_timer.stop()
         query = self.query()
@@ -380,7 +380,7 @@ class PatientPicker(QWidget):
         self.patient_chosen.emit(patient_id, display)
 
     def _create_new(self, typed: str) -> None:
-        from app.services import patients
+        from app.services.patients import records as patients
         from app.ui.patients.new_patient import NewPatientDialog
 
         self._hide_popup()

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import format_date, to_clinic_time
-from app.services.permissions import Permission
-from app.services.recalls import RecallLine
+from app.services.clinic.permissions import Permission
+from app.services.scheduling.recalls import RecallLine
 from app.ui import ops
 from app.ui.calendar.patient_list import OUTCOME_WORDS, RED, PatientListPage
 from app.ui.changes import Changes
@@ -144,7 +144,7 @@ class RecallListPage(PatientListPage):
     # --- data -----------------------------------------------------------------------------------
 
     def fetch(self):
-        from app.services.recalls import recall_list
+        from app.services.scheduling.recalls import recall_list
 
         # Ten years of visits take a moment on a large clinic: say so meanwhile.
         self.count_label.setText("Looking for patients due…")
@@ -202,7 +202,7 @@ class RecallListPage(PatientListPage):
 
     def log_call(self, outcome: str) -> None:
         """Log a recall call with ``outcome`` for the selected patient."""
-        from app.services.recalls import record_recall_contact
+        from app.services.scheduling.recalls import record_recall_contact
 
         line = self.current_line()
         if line is None:

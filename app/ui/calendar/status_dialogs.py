@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.data.models.appointments import CancelledBy
 from app.i18n import format_datetime, format_money, format_time
-from app.services.appointment_status import (
+from app.services.scheduling.appointment_status import (
     COMMON_CANCEL_REASONS,
     STATUS_LABELS,
     AppointmentSummary,
@@ -326,7 +326,7 @@ def run_status_change(
 
     ``on_done(result)`` runs after a successful write; failures are shown to the user.
     """
-    from app.services.appointment_status import change_status
+    from app.services.scheduling.appointment_status import change_status
 
     db, actor = ctx.db, ctx.actor
 
@@ -357,7 +357,7 @@ def run_cancel(
     on_done: Callable[[str | None], None] | None = None,
 ) -> None:
     """Ask who and why, cancel, then offer the next step; ``on_done(choice)`` after the write."""
-    from app.services.appointment_status import cancel_appointment
+    from app.services.scheduling.appointment_status import cancel_appointment
 
     answer = CancelDialog.ask(ctx, parent, summary)
     if answer is None:
@@ -388,7 +388,7 @@ def run_no_show(
     on_done: Callable[[str | None], None] | None = None,
 ) -> None:
     """Mark a no-show, tell about the fee, then offer the next step (``on_done(choice)``)."""
-    from app.services.appointment_status import mark_no_show
+    from app.services.scheduling.appointment_status import mark_no_show
 
     db, actor = ctx.db, ctx.actor
 
@@ -499,7 +499,7 @@ class AppointmentDetailsDialog(QDialog):
     # --- loading ------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.appointment_status import appointment_summary, status_history
+        from app.services.scheduling.appointment_status import appointment_summary, status_history
 
         db, actor, appointment_id = self.ctx.db, self.ctx.actor, self.appointment_id
         self._generation += 1
@@ -564,7 +564,7 @@ class AppointmentDetailsDialog(QDialog):
         self.action_buttons = {}
         if summary is None:
             return
-        from app.services.permissions import Permission
+        from app.services.clinic.permissions import Permission
 
         if not self.ctx.allows(Permission.MANAGE_APPOINTMENTS):
             return

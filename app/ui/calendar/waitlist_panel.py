@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.catalog import Catalog
+from app.services.clinic.catalog import Catalog
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.permissions import Permission
-from app.services.waitlist import SlotMatches, WaitlistData, WaitlistLine, WaitlistMatch
+from app.services.scheduling.waitlist import SlotMatches, WaitlistData, WaitlistLine, WaitlistMatch
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -219,7 +219,7 @@ class WaitlistPanel(QWidget):
     # --- loading ------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        from app.services import waitlist
+        from app.services.scheduling import waitlist
 
         self._serial += 1
         serial = self._serial
@@ -338,7 +338,7 @@ class WaitlistPanel(QWidget):
 
     @Slot()
     def on_remove_clicked(self) -> None:
-        from app.services.waitlist import remove_from_waitlist
+        from app.services.scheduling.waitlist import remove_from_waitlist
 
         line = self.selected_line()
         if line is None or not self.ctx.allows(Permission.MANAGE_APPOINTMENTS):
@@ -508,7 +508,7 @@ class WaitlistEntryDialog(QDialog):
         self.before_edit.setMinimumDate(today.addDays(1))
 
     def _load_catalog(self) -> None:
-        from app.services.catalog import load_catalog
+        from app.services.clinic.catalog import load_catalog
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
@@ -566,7 +566,7 @@ class WaitlistEntryDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.waitlist import add_to_waitlist, update_waitlist_entry
+        from app.services.scheduling.waitlist import add_to_waitlist, update_waitlist_entry
 
         if self._saving or not self.save_button.isEnabled():
             return

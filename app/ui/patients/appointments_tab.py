@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.patients import AppointmentHistory, AppointmentLine
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.patients.records import AppointmentHistory, AppointmentLine
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -204,7 +204,7 @@ class AppointmentsTab(RecordTab):
     # --- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.patients import appointment_history
+        from app.services.patients.records import appointment_history
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.communications import ContactLine
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.patients.communications import ContactLine
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -139,7 +139,7 @@ class CommunicationsTab(RecordTab):
     # --- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.communications import list_contacts
+        from app.services.patients.communications import list_contacts
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(

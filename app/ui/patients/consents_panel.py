@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.consents import SignedConsent, UnsignedConsent
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.patients.consents import SignedConsent, UnsignedConsent
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -159,7 +159,7 @@ class ConsentsPanel(QWidget):
 
     def refresh(self) -> None:
         """Reload both lists on a worker (a refresh asked for while one runs runs after it)."""
-        from app.services.consents import signed_consents, unsigned_required_consents
+        from app.services.patients.consents import signed_consents, unsigned_required_consents
 
         if self._loading:
             self._reload_again = True

@@ -31,7 +31,7 @@ class ConsentsTab(RecordTab):
 
     @Slot(int)
     def on_open_document_requested(self, document_id: int) -> None:
-        from app.services.documents import document_content
+        from app.services.patients.documents import document_content
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_write(

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
-from app.services import patients
+from app.services.clinic.permissions import Permission
 from app.services.errors import PatientChangedError, ValidationError
-from app.services.patients import PatientRecord
-from app.services.permissions import Permission
+from app.services.patients import records as patients
+from app.services.patients.records import PatientRecord
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.documents import MAX_DOCUMENT_BYTES, DocumentLine
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.permissions import Permission
+from app.services.patients.documents import MAX_DOCUMENT_BYTES, DocumentLine
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -81,7 +81,7 @@ def safe_filename(name: str) -> str:
 
 
 def _read_and_add(db, actor, patient_id: int, path: str, kind: str) -> DocumentLine:
-    from app.services.documents import add_document
+    from app.services.patients.documents import add_document
 
     try:
         content = Path(path).read_bytes()
@@ -95,7 +95,7 @@ def _read_and_add(db, actor, patient_id: int, path: str, kind: str) -> DocumentL
 
 
 def _save_copy(db, actor, document_id: int, path: str) -> DocumentLine:
-    from app.services.documents import document_content
+    from app.services.patients.documents import document_content
 
     line, content = document_content(db, actor, document_id, purpose="save")
     try:
@@ -270,7 +270,7 @@ class DocumentsTab(RecordTab):
     # --- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.documents import list_documents
+        from app.services.patients.documents import list_documents
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(
@@ -375,7 +375,7 @@ class DocumentsTab(RecordTab):
 
     @Slot()
     def on_open_clicked(self) -> None:
-        from app.services.documents import document_content
+        from app.services.patients.documents import document_content
 
         line = self.selected()
         if line is None:
@@ -413,7 +413,7 @@ class DocumentsTab(RecordTab):
 
     @Slot()
     def on_print_clicked(self) -> None:
-        from app.services.documents import document_content
+        from app.services.patients.documents import document_content
 
         line = self.selected()
         if line is None:

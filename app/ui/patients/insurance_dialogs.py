@@ -27,7 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.errors import ValidationError
-from app.services.insurance import PolicyData, PreauthData, validate_policy, validate_preauth
+from app.services.patients.insurance import (
+    PolicyData,
+    PreauthData,
+    validate_policy,
+    validate_preauth,
+)
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 
 RELATION_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}

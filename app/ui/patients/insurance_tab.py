@@ -25,15 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.clinic.permissions import Permission
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
-from app.services.insurance import (
+from app.services.patients.insurance import (
     PolicyData,
     PolicyLine,
     PreauthData,
     PreauthLine,
     VerificationLine,
 )
-from app.services.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -371,7 +371,7 @@ class InsuranceTab(RecordTab):
     # --- loading --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services import insurance
+        from app.services.patients import insurance
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
 
@@ -458,7 +458,7 @@ class InsuranceTab(RecordTab):
 
     @Slot()
     def on_policy_selected(self, *_args) -> None:
-        from app.services.insurance import list_verifications
+        from app.services.patients.insurance import list_verifications
 
         self._update_buttons()
         policy = self.selected_policy()
@@ -558,7 +558,7 @@ class InsuranceTab(RecordTab):
     def _ask_policy(
         self, initial: PolicyData | None, error: ValidationError | None, payer_name: str
     ) -> None:
-        from app.services.insurance import save_policy
+        from app.services.patients.insurance import save_policy
 
         data = PolicyDialog.ask(
             self,
@@ -582,7 +582,7 @@ class InsuranceTab(RecordTab):
     def on_record_clicked(
         self, initial: VerificationValues | None = None, error: ValidationError | None = None
     ) -> None:
-        from app.services.insurance import record_verification
+        from app.services.patients.insurance import record_verification
 
         policy = self.selected_policy()
         if policy is None:
@@ -639,7 +639,7 @@ class InsuranceTab(RecordTab):
         )
 
     def _ask_preauth(self, initial: PreauthData | None, error: ValidationError | None) -> None:
-        from app.services.insurance import save_preauth
+        from app.services.patients.insurance import save_preauth
 
         data = PreauthDialog.ask(
             self, policies=self._policy_choices(), initial=initial, error=error

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.communications import ContactEntry, ContactLine
 from app.services.errors import ValidationError
+from app.services.patients.communications import ContactEntry, ContactLine
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -193,7 +193,7 @@ class LogContactDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.communications import log_contact
+        from app.services.patients.communications import log_contact
 
         if self._saving:
             return

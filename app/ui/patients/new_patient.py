@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
-from app.services import patients
 from app.services.errors import ValidationError
-from app.services.patients import DuplicateMatch, PatientRecord
+from app.services.patients import records as patients
+from app.services.patients.records import DuplicateMatch, PatientRecord
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext

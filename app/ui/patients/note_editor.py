@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.errors import ValidationError
-from app.services.notes import Addendum, Decision, NoteFields
+from app.services.patients.notes import Addendum, Decision, NoteFields
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 
 #: The decisions as the user reads them, in the order the combo offers them.

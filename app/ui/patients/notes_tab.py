@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.notes import NoteStatus
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.notes import Decision, NoteContent, NoteFields, NoteSummary
-from app.services.permissions import Permission
+from app.services.patients.notes import Decision, NoteContent, NoteFields, NoteSummary
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -194,7 +194,7 @@ class NotesTab(RecordTab):
     # --- loading --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.notes import list_notes
+        from app.services.patients.notes import list_notes
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(
@@ -226,7 +226,7 @@ class NotesTab(RecordTab):
             self._show_content(None)
 
     def _load_providers(self) -> None:
-        from app.services.catalog import load_catalog
+        from app.services.clinic.catalog import load_catalog
 
         if not self.ctx.allows(Permission.VIEW_SCHEDULE):
             return
@@ -272,7 +272,7 @@ class NotesTab(RecordTab):
         self._open(note_id)
 
     def _open(self, note_id: int) -> None:
-        from app.services.notes import open_note
+        from app.services.patients.notes import open_note
 
         db, actor = self.ctx.db, self.ctx.actor
         self._show_placeholder("Opening the note…")
@@ -374,7 +374,7 @@ class NotesTab(RecordTab):
         self.autosave_timer.stop()
         if not self._dirty or not self._editable():
             return False
-        from app.services.notes import save_draft
+        from app.services.patients.notes import save_draft
 
         assert self._content is not None
         db, actor, note_id = self.ctx.db, self.ctx.actor, self._content.summary.id
@@ -458,7 +458,7 @@ class NotesTab(RecordTab):
 
     @Slot()
     def on_new_clicked(self) -> None:
-        from app.services.notes import start_note
+        from app.services.patients.notes import start_note
 
         self.flush_draft()
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
@@ -478,7 +478,7 @@ class NotesTab(RecordTab):
 
     @Slot()
     def on_sign_clicked(self) -> None:
-        from app.services.notes import save_draft, sign_note
+        from app.services.patients.notes import save_draft, sign_note
 
         if self._content is None or self._content.summary.status != NoteStatus.DRAFT.value:
             return
@@ -513,7 +513,7 @@ class NotesTab(RecordTab):
 
     @Slot()
     def on_addendum_clicked(self, text: str = "", error: ValidationError | None = None) -> None:
-        from app.services.notes import add_addendum
+        from app.services.patients.notes import add_addendum
 
         if self._content is None or self._content.summary.status != NoteStatus.SIGNED.value:
             return

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.patients import PatientHit
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.patients.records import PatientHit
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -200,7 +200,7 @@ class PatientsPage(QWidget):
 
     def _search(self, query: str, offset: int, limit: int) -> list[PatientHit]:
         """Runs on a worker thread (through the model): one page of hits."""
-        from app.services import patients
+        from app.services.patients import records as patients
 
         return patients.search_patients(
             self.ctx.db, self.ctx.actor, query, limit=limit, offset=offset
@@ -211,7 +211,7 @@ class PatientsPage(QWidget):
         return birth_date_text(born, details.locale, details.timezone)
 
     def reload_recent(self) -> None:
-        from app.services import patients
+        from app.services.patients import records as patients
 
         self._recent_generation += 1
         generation = self._recent_generation

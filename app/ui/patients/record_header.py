@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 
 from app import i18n
 from app.data.models.patients import JourneyStage
-from app.services import patients
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.patients import PatientRecord
-from app.services.permissions import Permission
-from app.services.print_jobs import ConsentPrintChoices
+from app.services.patients import records as patients
+from app.services.patients.print_jobs import ConsentPrintChoices
+from app.services.patients.records import PatientRecord
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -478,7 +478,7 @@ class RecordHeader(QFrame):
 
     def print_intake(self, *, blank: bool) -> None:
         """Preview the intake form, pre-filled from the record or blank for the clipboard."""
-        from app.services.intake import intake_pdf
+        from app.services.patients.intake import intake_pdf
         from app.ui.print_preview import PrintSubject, show_print_preview
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
@@ -496,7 +496,7 @@ class RecordHeader(QFrame):
 
     @Slot()
     def on_consent_clicked(self) -> None:
-        from app.services.print_jobs import printable_consents
+        from app.services.patients.print_jobs import printable_consents
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
 
@@ -523,7 +523,7 @@ class RecordHeader(QFrame):
         self, key: str, title: str, procedure: str = "", provider_id: int | None = None
     ) -> None:
         """Preview a consent form for a wet signature (procedure and provider optional)."""
-        from app.services.consents import consent_pdf
+        from app.services.patients.consents import consent_pdf
         from app.ui.print_preview import PrintSubject, show_print_preview
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id

@@ -13,7 +13,7 @@ from importlib import import_module
 
 from PySide6.QtWidgets import QWidget
 
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
 from app.ui.context import UiContext
 
 

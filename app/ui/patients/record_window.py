@@ -12,8 +12,8 @@ from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
-from app.services import patients
-from app.services.patients import PatientRecord
+from app.services.patients import records as patients
+from app.services.patients.records import PatientRecord
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.patients.details_tab import DetailsTab

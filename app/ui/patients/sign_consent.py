@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.consents import ConsentPreview, SignedConsent, SigningChoices
 from app.services.errors import ValidationError
+from app.services.patients.consents import ConsentPreview, SignedConsent, SigningChoices
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -252,7 +252,7 @@ class SignConsentDialog(QDialog):
     # --- loading --------------------------------------------------------------------------------
 
     def _load_choices(self) -> None:
-        from app.services.consents import signing_choices
+        from app.services.patients.consents import signing_choices
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(
@@ -303,7 +303,7 @@ class SignConsentDialog(QDialog):
 
     @Slot()
     def refresh_preview(self) -> None:
-        from app.services.consents import consent_preview
+        from app.services.patients.consents import consent_preview
 
         self._preview_timer.stop()
         key = self.template_combo.currentData()
@@ -411,7 +411,7 @@ class SignConsentDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.consents import sign_consent
+        from app.services.patients.consents import sign_consent
 
         if not self.can_save() or self.preview is None:
             return

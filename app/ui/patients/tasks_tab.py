@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.permissions import Permission
-from app.services.tasks import Assignee, TaskLine
+from app.services.patients.tasks import Assignee, TaskLine
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -204,7 +204,7 @@ class AddTaskDialog(QDialog):
         self.due_check.toggled.connect(self.due_edit.setEnabled)
 
     def _load_assignees(self) -> None:
-        from app.services.tasks import list_assignees
+        from app.services.patients.tasks import list_assignees
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
@@ -233,7 +233,7 @@ class AddTaskDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.tasks import add_task
+        from app.services.patients.tasks import add_task
 
         if self._saving:
             return
@@ -354,7 +354,7 @@ class TasksTab(RecordTab):
     # --- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.tasks import list_tasks
+        from app.services.patients.tasks import list_tasks
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         open_only = not self.show_done_check.isChecked()
@@ -412,7 +412,7 @@ class TasksTab(RecordTab):
 
     @Slot()
     def on_done_clicked(self) -> None:
-        from app.services.tasks import complete_task
+        from app.services.patients.tasks import complete_task
 
         task = self.selected()
         if task is None or task.status != "open":
@@ -431,7 +431,7 @@ class TasksTab(RecordTab):
         """Preview the selected task's referral letter, in the clinic's language (the
         specialist reads it); the service refuses an incoming referral or one without a
         specialist, and the preview then shows its sentence."""
-        from app.services.referral_letters import (
+        from app.services.patients.referral_letters import (
             letter_filename,
             referral_letter_pdf,
             store_referral_letter,

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.insurance import VerificationQueueLine
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.patients.insurance import VerificationQueueLine
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -137,7 +137,7 @@ class VerificationQueue(QWidget):
         return format_date(to_clinic_time(line.last_verified_at, d.timezone).date(), d.locale)
 
     def reload(self) -> None:
-        from app.services.insurance import verification_queue
+        from app.services.patients.insurance import verification_queue
 
         self._generation += 1
         generation, days = self._generation, self.days_combo.currentData()
@@ -177,7 +177,7 @@ class VerificationQueue(QWidget):
         """Who can be given a check: every active colleague (oneself first)."""
         me = self.ctx.actor
         self._staff = [(me.staff_id, me.full_name)]
-        from app.services.tasks import list_assignees
+        from app.services.patients.tasks import list_assignees
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(lambda: list_assignees(db, actor), on_success=self._on_staff, owner=self)
@@ -231,7 +231,7 @@ class VerificationQueue(QWidget):
 
     def assign_to(self, staff_id: int) -> None:
         """Give the selected visit's check to ``staff_id`` (the "Assign to…" menu)."""
-        from app.services.insurance import assign_verification
+        from app.services.patients.insurance import assign_verification
 
         line = self.current_line()
         if line is None:

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.payments import AdjustmentKind
-from app.services.payments import ADJUSTMENT_LABELS, AccountOverview, LedgerEntry, PlanLine
-from app.services.permissions import Permission
+from app.services.billing.payments import ADJUSTMENT_LABELS, AccountOverview, LedgerEntry, PlanLine
+from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -311,7 +311,7 @@ class AccountTab(RecordTab):
     # --- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.payments import account_overview
+        from app.services.billing.payments import account_overview
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(
@@ -433,7 +433,7 @@ class AccountTab(RecordTab):
     @Slot()
     def on_receipt_clicked(self) -> None:
         from app.documents.receipt import receipt_number
-        from app.services.receipts import receipt_filename, receipt_pdf
+        from app.services.billing.receipts import receipt_filename, receipt_pdf
 
         row = self.selected()
         if row is None or row.entry.entry_type not in ("payment", "refund"):
@@ -455,7 +455,7 @@ class AccountTab(RecordTab):
     @Slot()
     def on_refund_clicked(self) -> None:
         from app.data.models.payments import PaymentMethod
-        from app.services.payments import METHOD_LABELS
+        from app.services.billing.payments import METHOD_LABELS
         from app.ui.plans.payment_dialogs import RefundDialog
 
         row = self.selected()

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import format_date, format_money, format_time, parse_money, to_clinic_time
-from app.services.permissions import Permission
-from app.services.plans_overview import METHODS, OPEN_STATUSES
+from app.services.billing.plans_overview import METHODS, OPEN_STATUSES
+from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -239,7 +239,7 @@ class OpenPlansSection(Section):
         ]
 
     def fetch(self):
-        from app.services.plans_overview import open_plans
+        from app.services.billing.plans_overview import open_plans
 
         db, actor, status = self.ctx.db, self.ctx.actor, self.status_combo.currentData()
         return lambda: open_plans(db, actor, status=status, limit=SHOWN_AT_MOST)
@@ -295,7 +295,7 @@ class UnscheduledSection(Section):
         ]
 
     def fetch(self):
-        from app.services.plans_overview import accepted_not_scheduled
+        from app.services.billing.plans_overview import accepted_not_scheduled
 
         db, actor = self.ctx.db, self.ctx.actor
         return lambda: accepted_not_scheduled(db, actor, limit=SHOWN_AT_MOST + 1)
@@ -351,7 +351,7 @@ class PaymentPlansSection(Section):
         ]
 
     def fetch(self):
-        from app.services.plans_overview import payment_plans_due
+        from app.services.billing.plans_overview import payment_plans_due
 
         db, actor = self.ctx.db, self.ctx.actor
         return lambda: payment_plans_due(db, actor, limit=SHOWN_AT_MOST + 1)
@@ -422,7 +422,7 @@ class CollectionsSection(Section):
         return f"{text} · {outcome}" if outcome else text
 
     def fetch(self):
-        from app.services.plans_overview import collections_queue
+        from app.services.billing.plans_overview import collections_queue
 
         db, actor = self.ctx.db, self.ctx.actor
         return lambda: collections_queue(db, actor, limit=SHOWN_AT_MOST)
@@ -575,7 +575,7 @@ class TodaySection(Section):
         return date(d.year(), d.month(), d.day())
 
     def fetch(self):
-        from app.services.plans_overview import last_close_out, payments_by_method
+        from app.services.billing.plans_overview import last_close_out, payments_by_method
 
         db, actor, day = self.ctx.db, self.ctx.actor, self.chosen_day()
         return lambda: (payments_by_method(db, actor, day), last_close_out(db, actor, day))
@@ -663,7 +663,7 @@ class TodaySection(Section):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.plans_overview import close_out_day
+        from app.services.billing.plans_overview import close_out_day
 
         amounts, problem = self.counted()
         if problem is not None or not self.save_button.isVisible():

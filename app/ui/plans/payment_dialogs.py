@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.payments import AdjustmentKind, PaymentMethod
+from app.services.billing.payments import ADJUSTMENT_LABELS, METHOD_LABELS
 from app.services.errors import ValidationError
-from app.services.payments import ADJUSTMENT_LABELS, METHOD_LABELS
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -167,7 +167,7 @@ class VoidDialog(_AccountWriteDialog):
         self.reason_edit.setFocus()
 
     def write(self):
-        from app.services import payments
+        from app.services.billing import payments
 
         db, actor, entry_id, version = self.ctx.db, self.ctx.actor, self.entry_id, self.version
         reason = self.reason_edit.text()
@@ -245,7 +245,7 @@ class RefundDialog(_AccountWriteDialog):
         self.amount_edit.setFocus()
 
     def write(self):
-        from app.services import payments
+        from app.services.billing import payments
 
         amount = self.parse_amount(self.amount_edit)
         if amount is None:
@@ -298,7 +298,7 @@ class AdjustmentDialog(_AccountWriteDialog):
         self.kind_combo.setFocus()
 
     def write(self):
-        from app.services import payments
+        from app.services.billing import payments
 
         amount = self.parse_amount(self.amount_edit)
         if amount is None:

@@ -1,6 +1,6 @@
 """The payment plan window: terms on the left, the schedule they make on the right.
 
-The preview is :func:`app.services.installments.build_schedule` run on every
+The preview is :func:`app.services.billing.installments.build_schedule` run on every
 keystroke (it is pure and takes well under a millisecond), so what the patient
 is shown is exactly what ``caredesk plans quote`` prints and what is saved.
 A signed plan is read-only; "Change terms…" makes a new version of it.
@@ -33,15 +33,15 @@ from PySide6.QtWidgets import (
 from app.data.errors import CareDeskError
 from app.data.models.payments import Frequency, LateFeeKind, PaymentPlanStatus
 from app.i18n import format_date, format_money, parse_money
-from app.services import payment_plans as pp
-from app.services.errors import ValidationError
-from app.services.installments import (
+from app.services.billing import payment_plans as pp
+from app.services.billing.installments import (
     Schedule,
     ScheduleTerms,
     build_schedule,
     parse_apr,
 )
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
+from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -788,7 +788,7 @@ class PaymentPlanWindow(QWidget):
 
     @Slot()
     def on_agreement_clicked(self) -> None:
-        from app.services.agreements import agreement_filename, agreement_pdf
+        from app.services.billing.agreements import agreement_filename, agreement_pdf
 
         if self.plan is None:
             return

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.money import ZERO
-from app.services import treatment_plans as tp
-from app.services.permissions import Permission
+from app.services.billing import treatment_plans as tp
+from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -464,7 +464,7 @@ class TreatmentPlanEditor(QWidget):
         self._update_buttons()
         self.reload()
         if ctx.allows(Permission.MANAGE_PLANS):
-            from app.services import catalog
+            from app.services.clinic import catalog
 
             ops.run_query(
                 lambda: catalog.load_catalog(ctx.db, ctx.actor, include_inactive=False),
@@ -635,7 +635,7 @@ class TreatmentPlanEditor(QWidget):
     def on_handout_clicked(self) -> None:
         """An accepted plan reprints the copy frozen at acceptance; others print as they are,
         in the language chosen in the preview."""
-        from app.services import plan_handouts
+        from app.services.billing import plan_handouts
 
         plan = self.current_plan()
         if plan is None:

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import clinic_zone, format_datetime, format_time
-from app.services import catalog as catalog_service
-from app.services import treatment_plans as tp
+from app.services.billing import treatment_plans as tp
+from app.services.clinic import catalog as catalog_service
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext

@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.payments import PaymentMethod
-from app.services.errors import ValidationError
-from app.services.payments import (
+from app.services.billing.payments import (
     METHOD_LABELS,
     REFERENCE_REQUIRED,
     AllocationPreview,
@@ -32,6 +31,7 @@ from app.services.payments import (
     PaymentResult,
     preview_allocation,
 )
+from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -228,7 +228,7 @@ class TakePaymentDialog(QDialog):
     # --- loading ------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        from app.services.payments import payment_context
+        from app.services.billing.payments import payment_context
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_query(
@@ -338,7 +338,7 @@ class TakePaymentDialog(QDialog):
 
     @Slot()
     def on_record_clicked(self) -> None:
-        from app.services.payments import record_payment
+        from app.services.billing.payments import record_payment
 
         if self._saving or self.context is None:
             return

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.catalog import (
+from app.services.clinic.catalog import (
     WEEKDAYS,
     Catalog,
     Interval,
@@ -481,7 +481,7 @@ class CatalogTab(QWidget):
         self.ctx.bus.changed.connect(self.on_bus_changed)
 
     def reload(self) -> None:
-        from app.services.catalog import load_catalog
+        from app.services.clinic.catalog import load_catalog
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
@@ -629,7 +629,7 @@ class ProvidersTab(CatalogTab):
 
     def _staff_choices(self) -> list[tuple[int, str]]:
         # A handful of rows from a small table: read when the dialog opens.
-        from app.services.staff import list_staff
+        from app.services.clinic.staff import list_staff
 
         if not self.ctx.allows(self._manage_staff()):
             return []
@@ -637,7 +637,7 @@ class ProvidersTab(CatalogTab):
 
     @staticmethod
     def _manage_staff():
-        from app.services.permissions import Permission
+        from app.services.clinic.permissions import Permission
 
         return Permission.MANAGE_STAFF
 
@@ -645,7 +645,7 @@ class ProvidersTab(CatalogTab):
         return ProviderDialog.ask(self, initial, error, staff_choices=self._staff_choices())
 
     def save(self, values: ProviderData) -> ProviderData:
-        from app.services.catalog import save_provider
+        from app.services.clinic.catalog import save_provider
 
         return save_provider(self.ctx.db, self.ctx.actor, values)
 
@@ -673,7 +673,7 @@ class RoomsTab(CatalogTab):
         return RoomDialog.ask(self, initial, error)
 
     def save(self, values: RoomData) -> RoomData:
-        from app.services.catalog import save_room
+        from app.services.clinic.catalog import save_room
 
         return save_room(self.ctx.db, self.ctx.actor, values)
 
@@ -711,6 +711,6 @@ class ServicesTab(CatalogTab):
         return ServiceDialog.ask(self, initial, error, locale=self.ctx.details.locale)
 
     def save(self, values: ServiceData) -> ServiceData:
-        from app.services.catalog import save_service
+        from app.services.clinic.catalog import save_service
 
         return save_service(self.ctx.db, self.ctx.actor, values)

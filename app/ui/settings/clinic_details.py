@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.staff import Role
-from app.services.clinic import (
+from app.services.clinic.clinics import (
     LOGO_BOX_INCHES,
     LOGO_FILE_FILTER,
     LOGO_MAX_BYTES,
@@ -247,7 +247,7 @@ class ClinicDetailsTab(QWidget):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.clinic import update_details
+        from app.services.clinic.clinics import update_details
 
         db, actor, details = self.ctx.db, self.ctx.actor, self.details()
         self.save_button.setEnabled(False)

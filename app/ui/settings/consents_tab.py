@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import format_datetime
-from app.services.consents import (
+from app.services.errors import ValidationError
+from app.services.patients.consents import (
     PLACEHOLDERS,
     ConsentTemplateLine,
     ConsentVersionInfo,
     ConsentWording,
 )
-from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -156,7 +156,7 @@ class ConsentsTab(QWidget):
         return format_datetime(version.created_at, details.timezone, details.locale)
 
     def reload(self, select_key: str | None = None) -> None:
-        from app.services.consents import list_consent_templates
+        from app.services.patients.consents import list_consent_templates
 
         db, actor = self.ctx.db, self.ctx.actor
         key = select_key or self.current_key()
@@ -205,7 +205,7 @@ class ConsentsTab(QWidget):
         self._load_history()
 
     def _load_history(self) -> None:
-        from app.services.consents import consent_versions
+        from app.services.patients.consents import consent_versions
 
         key = self.current_key()
         self.history_model.set_rows([])
@@ -271,7 +271,7 @@ class ConsentsTab(QWidget):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.services.consents import check_wording, save_consent_version
+        from app.services.patients.consents import check_wording, save_consent_version
 
         key = self.current_key()
         if key is None:

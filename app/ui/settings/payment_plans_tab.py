@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from app.services.plan_settings import PaymentPlanSettings, format_cap, parse_cap
+from app.services.billing.plan_settings import PaymentPlanSettings, format_cap, parse_cap
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SettingsFormTab
@@ -55,12 +55,12 @@ class PaymentPlansTab(SettingsFormTab):
     # --- values -------------------------------------------------------------------------------
 
     def loader(self):
-        from app.services.plan_settings import get_payment_plan_settings
+        from app.services.billing.plan_settings import get_payment_plan_settings
 
         return get_payment_plan_settings
 
     def saver(self):
-        from app.services.plan_settings import update_payment_plan_settings
+        from app.services.billing.plan_settings import update_payment_plan_settings
 
         return update_payment_plan_settings
 

@@ -8,8 +8,8 @@ from PySide6.QtCore import QTime
 from PySide6.QtWidgets import QCheckBox, QLineEdit, QSpinBox, QTimeEdit, QWidget
 
 from app.i18n import format_money, parse_money
-from app.services.appointment_status import SchedulingSettings
 from app.services.errors import ValidationError
+from app.services.scheduling.appointment_status import SchedulingSettings
 from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SettingsFormTab
@@ -94,12 +94,12 @@ class SchedulingTab(SettingsFormTab):
     # --- values -------------------------------------------------------------------------------
 
     def loader(self):
-        from app.services.appointment_status import get_scheduling_settings
+        from app.services.scheduling.appointment_status import get_scheduling_settings
 
         return get_scheduling_settings
 
     def saver(self):
-        from app.services.appointment_status import update_scheduling_settings
+        from app.services.scheduling.appointment_status import update_scheduling_settings
 
         return update_scheduling_settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from app.services.permissions import Permission
+from app.services.clinic.permissions import Permission
 from app.ui.context import UiContext
 from app.ui.pages import PageSpec
 

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.staff import Role
+from app.services.clinic.staff import StaffRow
 from app.services.errors import ValidationError
-from app.services.staff import StaffRow
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -273,7 +273,7 @@ class StaffTab(QWidget):
     # --- data ---------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        from app.services.staff import list_staff
+        from app.services.clinic.staff import list_staff
 
         db, actor = self.ctx.db, self.ctx.actor
         selected = self.selected()
@@ -329,7 +329,7 @@ class StaffTab(QWidget):
 
     @Slot()
     def on_new_clicked(self, initial: StaffFormValues | None = None, error=None) -> None:
-        from app.services.staff import create_staff
+        from app.services.clinic.staff import create_staff
 
         values = StaffDialog.ask(self, editing=False, initial=initial, error=error)
         if values is None:
@@ -345,7 +345,7 @@ class StaffTab(QWidget):
 
     @Slot()
     def on_edit_clicked(self, initial: StaffFormValues | None = None, error=None) -> None:
-        from app.services.staff import update_staff
+        from app.services.clinic.staff import update_staff
 
         row = self.selected()
         if row is None:
@@ -372,7 +372,7 @@ class StaffTab(QWidget):
 
     @Slot()
     def on_active_clicked(self) -> None:
-        from app.services.staff import set_active
+        from app.services.clinic.staff import set_active
 
         row = self.selected()
         if row is None:
@@ -387,7 +387,7 @@ class StaffTab(QWidget):
 
     @Slot()
     def on_reset_clicked(self, error: ValidationError | None = None) -> None:
-        from app.services.staff import reset_password
+        from app.services.clinic.staff import reset_password
 
         row = self.selected()
         if row is None:
@@ -404,7 +404,7 @@ class StaffTab(QWidget):
 
     @Slot()
     def on_unlock_clicked(self) -> None:
-        from app.services.staff import unlock_account
+        from app.services.clinic.staff import unlock_account
 
         row = self.selected()
         if row is None:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.clinic import ClinicDetails, validate_details
+from app.services.clinic.clinics import ClinicDetails, validate_details
 from app.services.errors import ValidationError
 from app.ui.widgets.form_field import FieldErrors, FormField
 

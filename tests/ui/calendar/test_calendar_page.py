@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from app.data.models import Appointment
 from app.data.models.providers import ProviderBreak, Room, WorkingHours
-from app.services import scheduling as sch
+from app.services.scheduling import booking as sch
 from app.ui import ops
 from app.ui.calendar import page as page_module
 from app.ui.calendar.page import CalendarPage
@@ -287,7 +287,7 @@ def test_the_block_menu_offers_what_the_status_allows(make_page, owner_ctx, book
 
 def test_a_provider_sees_the_book_but_cannot_change_it(qtbot, make_page, clinic, book):
     from app.data.models.staff import Role
-    from app.services import auth, staff
+    from app.services.clinic import auth, staff
     from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
 
     owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)
@@ -301,8 +301,8 @@ def test_a_provider_sees_the_book_but_cannot_change_it(qtbot, make_page, clinic,
 def test_cancelling_shows_who_on_the_waitlist_could_take_the_slot(
     qtbot, make_page, owner_ctx, book, monkeypatch
 ):
-    from app.services import waitlist
-    from app.services.waitlist import WaitlistData
+    from app.services.scheduling import waitlist
+    from app.services.scheduling.waitlist import WaitlistData
     from app.ui.calendar import status_dialogs
     from app.ui.calendar.waitlist_panel import WaitlistEntryDialog
 

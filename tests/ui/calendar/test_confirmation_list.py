@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt
 from app.data.models import Appointment
 from app.data.models.staff import Role
 from app.data.types import utc_now
-from app.services import auth, communications, staff
-from app.services.scheduling import at_local
+from app.services.clinic import auth, staff
+from app.services.patients import communications
+from app.services.scheduling.booking import at_local
 from app.ui.calendar.confirmation_list import ConfirmationListPage
 from tests.data.factories import add_patient, add_provider, add_service
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context

@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QImage
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
-from app.services.scheduling import (
+from app.services.scheduling.booking import (
     AppointmentBlock,
     CalendarResource,
     ResourceDay,

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog
 
 from app.data.models import Appointment
 from app.data.models.providers import Room, WorkingHours
-from app.services.availability import Slot
+from app.services.scheduling.availability import Slot
 from app.ui import ops
 from app.ui.calendar.next_available import NextAvailableDialog
 from tests.data.factories import add_patient, add_provider, add_service
@@ -213,7 +213,7 @@ def test_weekday_and_window_reach_the_service(qtbot, receptionist_ctx, book):
 
 def test_provider_may_look_but_not_book(qtbot, clinic, book):
     from app.data.models.staff import Role
-    from app.services import auth, staff
+    from app.services.clinic import auth, staff
     from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
 
     owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
-from app.services import patients
-from app.services.patients import PatientForm
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 from app.ui.calendar.patient_picker import PatientPicker
 from app.ui.patients.new_patient import NewPatientDialog
 

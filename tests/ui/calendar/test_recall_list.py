@@ -12,8 +12,9 @@ from sqlalchemy import select
 from app.data.models import Appointment
 from app.data.models.staff import Role
 from app.data.types import utc_now
-from app.services import auth, communications, staff
-from app.services.scheduling import at_local
+from app.services.clinic import auth, staff
+from app.services.patients import communications
+from app.services.scheduling.booking import at_local
 from app.ui.calendar.recall_list import RecallListPage
 from tests.data.factories import add_patient, add_provider, add_service
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from app.data.models.appointments import Appointment, AppointmentStatusChange, CancelledBy
-from app.services import appointment_status as st
-from app.services import scheduling
+from app.services.scheduling import appointment_status as st
+from app.services.scheduling import booking as scheduling
 from app.ui import ops
 from app.ui.calendar import status_dialogs as sd
 from app.ui.calendar.status_dialogs import AppointmentDetailsDialog, CancelDialog, NextStepDialog
@@ -260,7 +260,7 @@ def test_details_dialog_checks_in_then_offers_undo(qtbot, receptionist_ctx):
 
 def test_details_dialog_read_only_for_a_provider(qtbot, clinic, owner_ctx):
     from app.data.models.staff import Role
-    from app.services import staff
+    from app.services.clinic import staff
     from tests.ui.conftest import STAFF_PASSWORD, make_context
 
     staff.create_staff(clinic.db, owner_ctx.actor, "paul", "Dr Paul", Role.PROVIDER, STAFF_PASSWORD)

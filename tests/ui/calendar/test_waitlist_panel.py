@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import QWidget
 
 from app.data.types import utc_now
-from app.services import waitlist
-from app.services.scheduling import at_local
-from app.services.waitlist import WaitlistData
+from app.services.scheduling import waitlist
+from app.services.scheduling.booking import at_local
+from app.services.scheduling.waitlist import WaitlistData
 from app.ui.calendar import waitlist_panel as panel_module
 from app.ui.calendar.waitlist_panel import WaitlistEntryDialog, WaitlistPanel
 from app.ui.changes import Changes
@@ -178,7 +178,7 @@ def test_remove_asks_a_reason_and_the_entry_leaves_the_list(qtbot, owner_ctx, bo
 
 def test_a_provider_sees_the_list_but_cannot_book_edit_or_remove(qtbot, clinic, book):
     from app.data.models.staff import Role
-    from app.services import auth, staff
+    from app.services.clinic import auth, staff
 
     owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)
     staff.create_staff(clinic.db, owner, "paul", "Dr Paul Provider", Role.PROVIDER, STAFF_PASSWORD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.data.models.staff import Role
-from app.services import auth, staff
+from app.services.clinic import auth, staff
 from app.ui.context import UiContext
 from tests.data.factories import add_named_patient
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context

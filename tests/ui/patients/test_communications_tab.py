@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 
-from app.services import communications
-from app.services.communications import ContactEntry, ContactLine
+from app.services.patients import communications
+from app.services.patients.communications import ContactEntry, ContactLine
 from app.ui import ops
 from app.ui.patients.communications_tab import CommunicationsTab, ContactTableModel
 from app.ui.patients.log_contact import LogContactDialog

@@ -9,8 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.services import auth, patients
-from app.services.patients import PatientForm
+from app.services.clinic import auth
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 from app.ui import ops
 from app.ui.patients.details_tab import ConflictDialog, DetailsTab
 from tests.ui.conftest import OWNER_PASSWORD

@@ -12,8 +12,8 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.services import documents
-from app.services.documents import MAX_DOCUMENT_BYTES, DocumentLine
+from app.services.patients import documents
+from app.services.patients.documents import MAX_DOCUMENT_BYTES, DocumentLine
 from app.ui.patients.documents_tab import DocumentsTab, DocumentTableModel
 
 

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from app.data.models.contacts import Contact
 from app.data.types import utc_now
-from app.services import insurance
-from app.services.insurance import PolicyData, PreauthData
+from app.services.patients import insurance
+from app.services.patients.insurance import PolicyData, PreauthData
 from app.ui import ops
 from app.ui.patients.insurance_dialogs import (
     COVERAGE_MESSAGE,

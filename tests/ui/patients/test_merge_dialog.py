@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.data.models.payments import Charge
-from app.services import patients
-from app.services.patients import PatientForm
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.patients.merge_dialog import MergeDialog, moved_summary

@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
 from app.data.models import Patient
-from app.services import auth, patients
+from app.services.clinic import auth
+from app.services.patients import records as patients
 from app.ui import ops
 from app.ui.patients import new_patient
 from app.ui.patients.new_patient import NewPatientDialog, split_typed_name

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from app.data.models.audit import AuditEntry
 from app.data.models.notes import ConsultationNote
 from app.data.models.tasks import Task
-from app.services import catalog, notes
-from app.services.catalog import ProviderData
+from app.services.clinic import catalog
+from app.services.clinic.catalog import ProviderData
 from app.services.errors import NoteLockedError
-from app.services.notes import NoteFields, NoteSummary
+from app.services.patients import notes
+from app.services.patients.notes import NoteFields, NoteSummary
 from app.ui import ops
 from app.ui.patients.note_editor import AddendumDialog, SignNoteDialog
 from app.ui.patients.notes_tab import BODY_HIDDEN, NotesListModel, NotesTab

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt
 
-from app.services import auth, patients
-from app.services.patients import PatientForm
+from app.services.clinic import auth
+from app.services.patients import records as patients
+from app.services.patients.records import PatientForm
 from app.ui import ops
 from app.ui.main_window import MainWindow
 from app.ui.patients import record_window

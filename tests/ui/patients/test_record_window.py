@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from app.data.models import Patient
 from app.data.models.audit import AuditEntry
 from app.data.models.payments import Charge
-from app.services import auth, patients
+from app.services.clinic import auth
+from app.services.patients import records as patients
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.patients import record_header, record_window

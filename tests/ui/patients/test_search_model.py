@@ -7,8 +7,8 @@ from datetime import date
 
 from PySide6.QtCore import Qt
 
-from app.services import patients
-from app.services.patients import PatientHit, index_patient
+from app.services.patients import records as patients
+from app.services.patients.records import PatientHit, index_patient
 from app.ui import ops
 from app.ui.patients.search_model import PatientSearchModel, birth_date_text
 from app.ui.widgets.row_table import list_table

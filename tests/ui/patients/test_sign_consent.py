@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.data.models.documents import ConsentTemplate
 from app.data.models.patients import Patient
 from app.data.models.providers import ServiceRequiredConsent
-from app.services import consents, documents
+from app.services.patients import consents, documents
 from app.ui import ops
 from app.ui.patients.sign_consent import SignConsentDialog
 from tests.data.factories import add_appointment, add_provider, add_service

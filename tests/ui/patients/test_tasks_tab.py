@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 
-from app.services import tasks
-from app.services.tasks import TaskLine
+from app.services.patients import tasks
+from app.services.patients.tasks import TaskLine
 from app.ui.patients.tasks_tab import (
     OVERDUE_RED,
     AddTaskDialog,
@@ -220,7 +220,7 @@ def test_the_letter_sent_is_kept_in_the_patients_documents(
     qtbot, clinic, coordinator_ctx, patient_id
 ):
     from app.data.models.referrals import Referral
-    from app.services.documents import document_content, list_documents
+    from app.services.patients.documents import document_content, list_documents
     from tests.documents.pdfread import pdf_pages_text
 
     ctx = coordinator_ctx

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import QDialog
 
-from app.services import payments
-from app.services.clinic import get_details
-from app.services.payments import PaymentInput
+from app.services.billing import payments
+from app.services.billing.payments import PaymentInput
+from app.services.clinic.clinics import get_details
 from app.ui.patients.record_tabs import RECORD_TABS
 from app.ui.plans.account_tab import CREDIT_GREEN, OWED_RED, AccountTab
 from app.ui.plans.payment_dialogs import AdjustmentDialog, RefundDialog, VoidDialog

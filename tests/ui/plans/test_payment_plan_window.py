@@ -10,8 +10,8 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.data.models.payments import PaymentPlanStatus
-from app.services import payment_plans as pp
-from app.services.installments import ScheduleTerms, build_schedule
+from app.services.billing import payment_plans as pp
+from app.services.billing.installments import ScheduleTerms, build_schedule
 from app.ui import ops
 from app.ui.plans.payment_plan_window import PaymentPlanWindow, open_payment_plan_window
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import Qt
 
-from app.services import treatment_plans as tp
+from app.services.billing import treatment_plans as tp
 from app.ui import ops
 from app.ui.plans import plan_editor as pe
 from app.ui.plans.plan_editor import TreatmentPlanEditor
@@ -124,7 +124,7 @@ def test_two_options_side_by_side(qtbot, coordinator_ctx, patient_id, services, 
 def test_print_handout_previews_the_live_plan_then_the_frozen_copy_once_accepted(
     qtbot, coordinator_ctx, patient_id, services
 ):
-    from app.services import plan_handouts
+    from app.services.billing import plan_handouts
     from tests.documents.pdfread import pdf_pages_text
 
     exam, _implant = services

@@ -14,7 +14,7 @@ from app.data.models.communications import CommunicationEntry, Purpose
 from app.data.models.payments import DayCloseOut, Installment, Payment, PaymentPlan
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.i18n import utc_now
-from app.services.scheduling import clinic_zone
+from app.services.scheduling.booking import clinic_zone
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.pages import PAGES
@@ -133,7 +133,7 @@ def test_collections_call_logs_a_collections_contact_and_updates_the_line(
 
     def answer(ctx, parent, patient_id, channel="phone", purpose="general"):
         # What the dialog does when the user saves: the service call with its purpose.
-        from app.services.communications import ContactEntry, log_contact
+        from app.services.patients.communications import ContactEntry, log_contact
 
         assert (patient_id, purpose) == (data, "collections")
         entry = ContactEntry("call", "outbound", "Promised to pay Friday", purpose=purpose)

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from app.data.models.appointments import Appointment
 from app.data.models.plans import TreatmentItem
 from app.data.models.providers import Room, WorkingHours
-from app.services import scheduling
-from app.services import treatment_plans as tp
+from app.services.billing import treatment_plans as tp
+from app.services.scheduling import booking as scheduling
 from app.ui import ops
 from app.ui.plans.schedule_phase_dialog import SchedulePhaseDialog, qt_datetime_format
 from tests.data.factories import add_patient, add_provider, add_service

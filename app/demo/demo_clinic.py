@@ -1,0 +1,261 @@
+"""The demo clinic (``caredesk --demo``): made up on first use, opened as it is afterwards.
+
+It lives at :func:`app.paths.demo_database_path` and holds :data:`DEMO_PATIENTS`
+made-up patients with :data:`DEMO_YEARS` years of history up to the day it was
+created, plus bookings for the three months after it, so the calendar has a past
+and a future.  Sign in with any of :data:`app.demo.seed.DEMO_ACCOUNTS` and
+:data:`app.demo.seed.DEMO_PASSWORD`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from datetime import date
+from pathlib import Path
+
+from app import paths
+from app.data import keys
+from app.data.database import remove_database_files
+from app.data.errors import DatabaseDamagedError, DatabaseLockedError
+from app.data.keys import DatabaseKey, KeyringUnavailable
+from app.demo.seed import Progress, create_seeded_clinic
+from app.services.clinic.clinics import OpenClinic, open_clinic
+from app.services.errors import KeyRequiredError
+
+log = logging.getLogger(__name__)
+
+DEMO_PATIENTS = 2000
+DEMO_YEARS = 2
+DEMO_SEED = 2026
+#: Where the computer has no keyring, the demo clinic is locked with this fixed, published
+#: passphrase.  That is safe only because every record in it is made up: never put real
+#: patients into the demo clinic.
+DEMO_PASSPHRASE = "caredesk-demo-clinic-made-up-data"
+
+
+def _demo_key(path: Path) -> DatabaseKey:
+    """The demo's raw key from the keyring when it has one, else the published passphrase."""
+    try:
+        stored = keys.load_key(keys.database_id(path))
+    except (KeyringUnavailable, ValueError, OSError):
+        stored = None
+    return stored or DatabaseKey(passphrase=DEMO_PASSPHRASE)
+
+
+def open_or_create_demo(
+    today: date | None = None, *, progress: Progress | None = None
+) -> OpenClinic:
+    """Open the demo clinic, creating it first if there is none (a few seconds, with progress).
+
+    ``today`` anchors the made-up history (default: the real date).  A demo that can no
+    longer be unlocked (its keyring entry was lost) is set aside and made again.
+    """
+    path = paths.demo_database_path()
+    if path.exists():
+        try:
+            return open_clinic(path, _demo_key(path))
+        except (DatabaseLockedError, DatabaseDamagedError, KeyRequiredError):
+            aside = path.with_name(path.stem + "-unreadable" + path.suffix)
+            log.warning(
+                "the demo clinic could not be opened; setting it aside and making a new one"
+            )
+            remove_database_files(aside)
+            os.replace(path, aside)
+    # Built under another name and renamed when complete, so an interrupted first run
+    # never leaves a half-made demo behind to be opened next time.
+    partial = path.with_name(path.name + ".partial")
+    remove_database_files(partial)
+    clinic = create_seeded_clinic(
+        partial,
+        patients=DEMO_PATIENTS,
+        years=DEMO_YEARS,
+        seed=DEMO_SEED,
+        passphrase=DEMO_PASSPHRASE,
+        progress=progress,
+        today=today or date.today(),
+    )
+    key = clinic.key
+    clinic.db.close()
+    # Closing the last connection folds the write-ahead log into the file; should one be
+    # left, it moves with the file so nothing written is lost.
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(path) + suffix).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(str(partial) + suffix, str(path) + suffix)
+    os.replace(partial, path)
+    return open_clinic(path, key)
+
+
+def showcase_patient(db) -> tuple[int, int]:
+    """A demo patient worth showing (README screenshots): the one with the most visits among
+    those with insurance and a signed consultation note; with that latest signed note's id."""
+    from sqlalchemy import func, select
+
+    from app.data.models.appointments import Appointment
+    from app.data.models.insurance import InsurancePolicy
+    from app.data.models.notes import ConsultationNote
+
+    with db.uow() as session:
+        patient_id, note_id = session.execute(
+            select(ConsultationNote.patient_id, func.max(ConsultationNote.id))
+            .join(InsurancePolicy, InsurancePolicy.patient_id == ConsultationNote.patient_id)
+            .join(Appointment, Appointment.patient_id == ConsultationNote.patient_id)
+            .where(ConsultationNote.status == "signed")
+            .group_by(ConsultationNote.patient_id)
+            .order_by(func.count(Appointment.id.distinct()).desc(), ConsultationNote.patient_id)
+            .limit(1)
+        ).one()
+    return patient_id, note_id
+
+
+def showcase_options(db) -> tuple[int, int]:
+    """(patient id, plan id) of the demo's newest case presented as two options, for the
+    screenshots of the plan editor's side-by-side view."""
+    from sqlalchemy import func, select
+
+    from app.data.models import Patient, TreatmentPlan
+
+    with db.uow() as session:
+        # Still being decided (presented, not accepted or declined): what a coordinator
+        # puts side by side in front of the patient.
+        newest = (
+            select(func.max(TreatmentPlan.id))
+            .join(Patient, Patient.id == TreatmentPlan.patient_id)
+            .where(
+                TreatmentPlan.option_group.is_not(None),
+                TreatmentPlan.status == "presented",
+                Patient.is_active,
+            )
+            .group_by(TreatmentPlan.option_group)
+            .having(func.count(TreatmentPlan.id) == 2)
+            .order_by(func.max(TreatmentPlan.id).desc())
+            .limit(1)
+        )
+        plan = session.get(TreatmentPlan, session.scalar(newest))
+        return plan.patient_id, plan.id
+
+
+def showcase_consents(db, owner, patient_id: int) -> None:
+    """For the screenshots: the demo catalogue requires no consents, so here the patient's
+    booked services need two and one other form is signed on screen (both lists show)."""
+    from sqlalchemy import select
+
+    from app.data.models import (
+        Appointment,
+        ConsentTemplate,
+        ServiceRequiredConsent,
+        TreatmentItem,
+        TreatmentPhase,
+        TreatmentPlan,
+    )
+    from app.services.patients import consents
+
+    with db.uow() as session:
+        booked = select(Appointment.service_id).where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(("scheduled", "confirmed")),
+            Appointment.service_id.is_not(None),
+        )
+        accepted = (
+            select(TreatmentItem.service_id)
+            .join(TreatmentPhase, TreatmentPhase.id == TreatmentItem.phase_id)
+            .join(TreatmentPlan, TreatmentPlan.id == TreatmentPhase.plan_id)
+            .where(
+                TreatmentPlan.patient_id == patient_id,
+                TreatmentPlan.status.in_(("accepted", "partly_accepted", "in_progress")),
+                TreatmentItem.status.in_(("accepted", "scheduled")),
+                TreatmentItem.service_id.is_not(None),
+            )
+        )
+        service_ids = sorted(set(session.scalars(booked)) | set(session.scalars(accepted)))
+    if not service_ids:
+        service_ids = [_book_next_visit(db, owner, patient_id, "Porcelain crown")]
+    with db.uow() as session:
+        templates = session.scalars(
+            select(ConsentTemplate.id).where(
+                ConsentTemplate.key.in_(("general_treatment", "photography_release"))
+            )
+        ).all()
+        for service_id in service_ids[:1]:
+            for template_id in templates:
+                session.add(
+                    ServiceRequiredConsent(service_id=service_id, consent_template_id=template_id)
+                )
+    consents.sign_consent(
+        db,
+        owner,
+        patient_id=patient_id,
+        template_key="financial_policy",
+        signature_png=_sample_signature(),
+        signer_name=_patient_name(db, patient_id),
+        witness_staff_id=owner.staff_id,
+    )
+
+
+def _book_next_visit(db, owner, patient_id: int, service_name: str) -> int:
+    """Book the patient's next ``service_name`` visit at the first free time; its service id."""
+    from sqlalchemy import select
+
+    from app.data.models import Provider, Service
+    from app.services.scheduling import availability
+    from app.services.scheduling import booking as scheduling
+
+    with db.uow() as session:
+        service = session.scalars(select(Service).where(Service.name == service_name)).one()
+        service_id, minutes = service.id, service.default_duration_minutes
+        provider_ids = tuple(session.scalars(select(Provider.id).where(Provider.is_active)))
+    slot = availability.find_next_available(
+        db,
+        owner,
+        availability.SlotQuery(
+            duration_minutes=minutes,
+            provider_ids=provider_ids,
+            patient_id=patient_id,
+            service_id=service_id,
+            count=1,
+        ),
+    )[0]
+    scheduling.book_appointment(
+        db,
+        owner,
+        scheduling.AppointmentRequest(
+            patient_id=patient_id,
+            provider_id=slot.provider_id,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            service_id=service_id,
+            room_id=slot.room_id,
+        ),
+    )
+    return service_id
+
+
+def _patient_name(db, patient_id: int) -> str:
+    from app.data.models import Patient
+
+    with db.uow() as session:
+        patient = session.get(Patient, patient_id)
+        return f"{patient.first_name} {patient.last_name}"
+
+
+def _sample_signature() -> bytes:
+    """A hand-written-looking squiggle, as the signature pad would save it."""
+    import io
+    import math
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (600, 160), "white")
+    pen = ImageDraw.Draw(image)
+    points = [
+        (30 + x * 5.4, 95 - 38 * math.sin(x / 6.5) * math.exp(-x / 140) - (12 if x % 37 < 6 else 0))
+        for x in range(100)
+    ]
+    pen.line(points, fill="#1b2a4a", width=5, joint="curve")
+    pen.line([(60, 128), (520, 118)], fill="#1b2a4a", width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -1,0 +1,962 @@
+"""Payments, refunds, voids and adjustments on a patient's account, and its ledger.
+
+A payment is allocated to the installment the user chose first, then to the patient's
+*active* payment plans' installments, oldest due first, each up to what it still owes;
+what is left is account credit (unallocated).  Nothing is deleted: payments and
+adjustments are voided with a reason.  A refund gives back part of a payment; when it is
+more than the payment's unallocated part, the payment's allocations are released newest
+installment first, so no installment shows money that went back.  Voiding a refund
+restores nothing automatically: the money is back on the account as unallocated credit
+of the original payment (take a new payment to an installment if that is wanted).
+Balances come from :mod:`app.services.billing.balances`, the one place they are computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.data.models.clinic import ClinicSettings
+from app.data.models.insurance import InsurancePolicy
+from app.data.models.patients import Patient
+from app.data.models.payments import (
+    BALANCE_INCREASING_ADJUSTMENTS,
+    AccountAdjustment,
+    AdjustmentKind,
+    Charge,
+    Installment,
+    Payment,
+    PaymentAllocation,
+    PaymentKind,
+    PaymentMethod,
+    PaymentPlan,
+    PaymentPlanStatus,
+)
+from app.data.models.staff import Staff
+from app.data.types import utc_now
+from app.i18n import clinic_zone, format_date, format_money
+from app.money import STORED_PLACES
+from app.services.billing import balances, payment_plans
+from app.services.clinic import audit, permissions
+from app.services.clinic.actor import Actor
+from app.services.clinic.permissions import Permission
+from app.services.clinic.uow import unit_of_work
+from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+
+ZERO = Decimal("0.00")
+
+#: Methods whose payments must carry a reference (cheque number, transfer id, contract).
+REFERENCE_REQUIRED = frozenset(
+    {PaymentMethod.CHEQUE, PaymentMethod.BANK_TRANSFER, PaymentMethod.FINANCING}
+)
+
+METHOD_LABELS: dict[PaymentMethod, str] = {
+    PaymentMethod.CASH: "Cash",
+    PaymentMethod.CARD: "Card",
+    PaymentMethod.CHEQUE: "Cheque",
+    PaymentMethod.BANK_TRANSFER: "Bank transfer",
+    PaymentMethod.FINANCING: "Financing company",
+    PaymentMethod.INSURANCE: "Insurance",
+}
+
+ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
+    AdjustmentKind.DISCOUNT: "Discount",
+    AdjustmentKind.WRITE_OFF: "Write-off",
+    AdjustmentKind.INSURANCE_PAYMENT: "Insurance payment",
+    AdjustmentKind.FEE: "Fee",
+}
+
+#: Payment plans whose installments take new money.
+_OPEN_PLAN_STATUSES = (PaymentPlanStatus.ACTIVE.value,)
+
+_REASON_LENGTH = 200
+_REFERENCE_LENGTH = 80
+_NOTES_LENGTH = 300
+
+
+# --- plain data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    amount: Decimal
+    method: PaymentMethod | str
+    reference: str = ""
+    notes: str = ""
+    received_at: datetime | None = None
+    #: Pay this installment first (then the rest oldest due first).
+    installment_id: int | None = None
+    #: Keep the whole payment on the account as credit (no installment gets it).
+    to_credit: bool = False
+
+
+@dataclass(frozen=True)
+class OpenInstallment:
+    """An installment of an active payment plan that still owes something."""
+
+    installment_id: int
+    payment_plan_id: int
+    sequence: int
+    due_on: date
+    amount: Decimal
+    outstanding: Decimal
+
+
+@dataclass(frozen=True)
+class Allocation:
+    installment_id: int
+    payment_plan_id: int
+    sequence: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class AllocationPreview:
+    allocations: tuple[Allocation, ...]
+    unallocated: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment_id: int
+    allocations: tuple[Allocation, ...]
+    unallocated: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: int
+    released: tuple[Allocation, ...]
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class AdjustmentResult:
+    adjustment_id: int
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class PaymentContext:
+    """What the take-payment dialog needs: the balance and the installments money can go to."""
+
+    patient_id: int
+    patient_name: str
+    currency: str
+    locale: str
+    balance: Decimal
+    open_installments: tuple[OpenInstallment, ...]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One line of the account: ``effect`` is what it does to the balance (0 when voided)."""
+
+    entry_type: str  # "charge", "payment", "refund", "adjustment"
+    entry_id: int
+    at: datetime
+    description: str
+    method: str  # payment method or adjustment kind ("" for a charge)
+    reference: str
+    amount: Decimal
+    effect: Decimal
+    running_balance: Decimal
+    voided: bool
+    void_note: str
+    version: int
+    #: For a payment: what may still be refunded; otherwise 0.
+    refundable: Decimal
+    #: For a payment: live refunds of it (it cannot be voided while there are any).
+    live_refunds: int
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    charges: Decimal
+    payments: Decimal  # net of refunds
+    adjustments: Decimal  # net reduction (discounts, write-offs, insurance − fees)
+    balance: Decimal
+    credit: Decimal  # the balance below zero, as a positive amount
+    unallocated: Decimal  # live payment money not applied to any installment
+
+
+@dataclass(frozen=True)
+class AccountLedger:
+    patient_id: int
+    currency: str
+    entries: tuple[LedgerEntry, ...]
+    summary: AccountSummary
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    payment_plan_id: int
+    status: str
+    terms_version: int
+    plan_date: date
+    financed_amount: Decimal
+    paid: Decimal
+    remaining: Decimal
+    next_due_on: date | None
+    next_due_amount: Decimal
+    overdue_count: int
+    overdue_amount: Decimal
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    ledger: AccountLedger
+    plans: tuple[PlanLine, ...]
+    open_installments: tuple[OpenInstallment, ...]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _settings(session: Session) -> ClinicSettings:
+    settings = session.get(ClinicSettings, 1)
+    if settings is None:  # pragma: no cover - every clinic is created with its settings
+        raise NotFoundError("The clinic's settings are missing.")
+    return settings
+
+
+def _today(settings: ClinicSettings) -> date:
+    return datetime.now(clinic_zone(settings.timezone)).date()
+
+
+def _patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFoundError("This patient no longer exists.")
+    return patient
+
+
+def _staff_name(session: Session, staff_id: int | None) -> str:
+    if staff_id is None:
+        return "the system"
+    staff = session.get(Staff, staff_id)
+    return staff.full_name if staff is not None else "a former staff member"
+
+
+def validate_amount(amount: object, currency: str = "USD", *, field: str = "amount") -> Decimal:
+    """A positive Decimal with no more places than the currency has; a sentence otherwise."""
+    if isinstance(amount, (float, bool)):
+        raise ValidationError("Enter the amount as a number with at most two decimals.", field)
+    try:
+        value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError(f"“{amount}” is not an amount.", field) from None
+    if not value.is_finite():
+        raise ValidationError(f"“{amount}” is not an amount.", field)
+    if value < 0:
+        raise ValidationError("The amount cannot be negative.", field)
+    if value == 0:
+        raise ValidationError("The amount must be more than zero.", field)
+    places = min(get_currency_precision(currency), STORED_PLACES)
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise ValidationError(
+            f"The amount has more than {places} decimal places."
+            if places
+            else "The amount cannot have decimals in this currency.",
+            field,
+        )
+    return value.quantize(Decimal("0.01"))
+
+
+def _reason(text: str, what: str = "reason") -> str:
+    cleaned = " ".join((text or "").split())
+    if not cleaned:
+        raise ValidationError(f"Give a {what}.", field="reason")
+    if len(cleaned) > _REASON_LENGTH:
+        raise ValidationError(
+            f"The {what} is too long (at most {_REASON_LENGTH} characters).", field="reason"
+        )
+    return cleaned
+
+
+def _method(value: PaymentMethod | str) -> PaymentMethod:
+    try:
+        return PaymentMethod(value)
+    except ValueError:
+        raise ValidationError("Choose how the money was paid.", field="method") from None
+
+
+def _open_installments(session: Session, patient_id: int) -> list[OpenInstallment]:
+    rows = session.execute(
+        select(Installment)
+        .join(PaymentPlan, PaymentPlan.id == Installment.payment_plan_id)
+        .where(
+            PaymentPlan.patient_id == patient_id,
+            PaymentPlan.status.in_(_OPEN_PLAN_STATUSES),
+        )
+        .order_by(Installment.due_on, PaymentPlan.id, Installment.sequence)
+    ).scalars()
+    installments = list(rows)
+    paid = balances.installment_paid(session, [i.id for i in installments])
+    result = []
+    for inst in installments:
+        outstanding = inst.amount - paid[inst.id]
+        if outstanding > 0:
+            result.append(
+                OpenInstallment(
+                    inst.id,
+                    inst.payment_plan_id,
+                    inst.sequence,
+                    inst.due_on,
+                    inst.amount,
+                    outstanding,
+                )
+            )
+    return result
+
+
+def preview_allocation(
+    open_installments: Sequence[OpenInstallment],
+    amount: Decimal,
+    *,
+    installment_id: int | None = None,
+    to_credit: bool = False,
+) -> AllocationPreview:
+    """Where ``amount`` would go: the chosen installment first, then oldest due first.
+
+    Pure: the take-payment dialog calls it as the user types; :func:`record_payment`
+    uses it to write the allocations, so the preview is what happens.
+    """
+    if amount <= 0:
+        return AllocationPreview((), ZERO)
+    if to_credit:
+        return AllocationPreview((), amount)
+    ordered = list(open_installments)
+    if installment_id is not None:
+        chosen = [i for i in ordered if i.installment_id == installment_id]
+        ordered = chosen + [i for i in ordered if i.installment_id != installment_id]
+    left = amount
+    allocations = []
+    for inst in ordered:
+        if left <= 0:
+            break
+        share = min(left, inst.outstanding)
+        if share > 0:
+            allocations.append(
+                Allocation(inst.installment_id, inst.payment_plan_id, inst.sequence, share)
+            )
+            left -= share
+    return AllocationPreview(tuple(allocations), left)
+
+
+def _check_chosen_installment(session: Session, patient_id: int, installment_id: int) -> None:
+    inst = session.get(Installment, installment_id)
+    if inst is None or inst.payment_plan.patient_id != patient_id:
+        raise NotFoundError("That installment no longer exists.")
+    status = inst.payment_plan.status
+    if status in (PaymentPlanStatus.CANCELLED.value, PaymentPlanStatus.SUPERSEDED.value):
+        raise ValidationError(
+            f"This payment plan is {status}: a payment cannot go to it. "
+            "Apply the payment to the current plan or to the account.",
+            field="installment",
+        )
+    if status != PaymentPlanStatus.ACTIVE.value:
+        raise ValidationError(
+            f"This payment plan is {status}, not active: a payment cannot go to it yet.",
+            field="installment",
+        )
+    paid = balances.installment_paid(session, [inst.id])[inst.id]
+    if paid >= inst.amount:
+        raise ValidationError(
+            f"Installment {inst.sequence} is already paid in full.", field="installment"
+        )
+
+
+def _payment(session: Session, payment_id: int, patient_id: int | None = None) -> Payment:
+    payment = session.get(Payment, payment_id)
+    if payment is None or (patient_id is not None and payment.patient_id != patient_id):
+        raise NotFoundError("That payment no longer exists.")
+    return payment
+
+
+def _live_refunds(session: Session, payment_id: int) -> list[Payment]:
+    return list(
+        session.scalars(
+            select(Payment).where(Payment.refund_of_id == payment_id, Payment.voided_at.is_(None))
+        )
+    )
+
+
+def _allocated(payment: Payment) -> Decimal:
+    return sum((a.amount for a in payment.allocations), ZERO)
+
+
+def _voided_note(session: Session, row, settings: ClinicSettings) -> str:
+    when = format_date(
+        row.voided_at.astimezone(clinic_zone(settings.timezone)).date(), settings.locale
+    )
+    return f"voided on {when} by {_staff_name(session, row.voided_by_id)}"
+
+
+def _move_paid(session: Session, installment_id: int, amount: Decimal) -> None:
+    """Keep ``Installment.paid_amount`` equal to its live allocations: every allocation,
+    release and void in this module goes through here (the database refuses an
+    installment paid below 0 or beyond its amount)."""
+    installment = session.get(Installment, installment_id)
+    installment.paid_amount = installment.paid_amount + amount
+
+
+def _void(session: Session, actor: Actor, row, reason: str) -> None:
+    row.voided_at = utc_now()
+    row.voided_by_id = actor.staff_id
+    row.void_reason = reason
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def payment_context(db, actor: Actor, patient_id: int) -> PaymentContext:
+    """The balance and open installments a payment can be applied to."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    with unit_of_work(db, actor) as session:
+        settings = _settings(session)
+        patient = _patient(session, patient_id)
+        name = " ".join(p for p in (patient.first_name, patient.last_name) if p)
+        return PaymentContext(
+            patient_id,
+            name,
+            settings.currency,
+            settings.locale,
+            balances.patient_balance(session, patient_id),
+            tuple(_open_installments(session, patient_id)),
+        )
+
+
+def _ledger(session: Session, patient_id: int, settings: ClinicSettings) -> AccountLedger:
+    raw: list[tuple[datetime, int, int, dict]] = []  # (when, type order, id, fields)
+
+    for charge in session.scalars(select(Charge).where(Charge.patient_id == patient_id)):
+        raw.append(
+            (
+                charge.posted_at,
+                0,
+                charge.id,
+                dict(
+                    entry_type="charge",
+                    description=charge.description,
+                    method="",
+                    reference="",
+                    amount=charge.amount,
+                    effect=charge.amount,
+                    voided=False,
+                    void_note="",
+                    version=0,
+                    refundable=ZERO,
+                    live_refunds=0,
+                ),
+            )
+        )
+
+    payments = list(session.scalars(select(Payment).where(Payment.patient_id == patient_id)))
+    refunded: dict[int, Decimal] = {}
+    refund_count: dict[int, int] = {}
+    for p in payments:
+        if p.kind == PaymentKind.REFUND.value and p.voided_at is None and p.refund_of_id:
+            refunded[p.refund_of_id] = refunded.get(p.refund_of_id, ZERO) + p.amount
+            refund_count[p.refund_of_id] = refund_count.get(p.refund_of_id, 0) + 1
+    by_id = {p.id: p for p in payments}
+    sequences = dict(
+        session.execute(
+            select(Installment.id, Installment.sequence)
+            .join(PaymentPlan, PaymentPlan.id == Installment.payment_plan_id)
+            .where(PaymentPlan.patient_id == patient_id)
+        ).all()
+    )
+    for p in payments:
+        voided = p.voided_at is not None
+        method = METHOD_LABELS.get(PaymentMethod(p.method), p.method)
+        if p.kind == PaymentKind.REFUND.value:
+            original = by_id.get(p.refund_of_id) if p.refund_of_id else None
+            of = ""
+            if original is not None:
+                day = format_date(_local_day(original.received_at, settings), settings.locale)
+                of = f" of the {day} payment"
+            description = f"Refund{of} — {p.notes}" if p.notes else f"Refund{of}"
+            effect = ZERO if voided else p.amount
+            refundable = ZERO
+            order = 2
+        else:
+            refundable = ZERO if voided else p.amount - refunded.get(p.id, ZERO)
+            description = _applied_to(p, sequences, p.amount - refunded.get(p.id, ZERO), settings)
+            if p.notes:
+                description = f"{description} — {p.notes}"
+            effect = ZERO if voided else -p.amount
+            order = 1
+        note = ""
+        if voided:
+            note = f"{_voided_note(session, p, settings)}: {p.void_reason}"
+        raw.append(
+            (
+                p.received_at,
+                order,
+                p.id,
+                dict(
+                    entry_type="refund" if p.kind == PaymentKind.REFUND.value else "payment",
+                    description=description,
+                    method=method,
+                    reference=p.reference,
+                    amount=p.amount,
+                    effect=effect,
+                    voided=voided,
+                    void_note=note,
+                    version=p.version,
+                    refundable=refundable,
+                    live_refunds=refund_count.get(p.id, 0),
+                ),
+            )
+        )
+
+    for adj in session.scalars(
+        select(AccountAdjustment).where(AccountAdjustment.patient_id == patient_id)
+    ):
+        voided = adj.voided_at is not None
+        kind = AdjustmentKind(adj.kind)
+        sign = 1 if kind in BALANCE_INCREASING_ADJUSTMENTS else -1
+        raw.append(
+            (
+                adj.posted_at,
+                3,
+                adj.id,
+                dict(
+                    entry_type="adjustment",
+                    description=f"{ADJUSTMENT_LABELS[kind]} — {adj.reason}",
+                    method=ADJUSTMENT_LABELS[kind],
+                    reference="",
+                    amount=adj.amount,
+                    effect=ZERO if voided else sign * adj.amount,
+                    voided=voided,
+                    void_note=(
+                        f"{_voided_note(session, adj, settings)}: {adj.void_reason}"
+                        if voided
+                        else ""
+                    ),
+                    version=adj.version,
+                    refundable=ZERO,
+                    live_refunds=0,
+                ),
+            )
+        )
+
+    raw.sort(key=lambda r: (r[0], r[1], r[2]))
+    running = ZERO
+    entries = []
+    charges = paid = adjusted = ZERO
+    for at, _order, entry_id, fields in raw:
+        running += fields["effect"]
+        kind = fields["entry_type"]
+        if kind == "charge":
+            charges += fields["effect"]
+        elif kind in ("payment", "refund"):
+            paid -= fields["effect"]
+        else:
+            adjusted -= fields["effect"]
+        entries.append(LedgerEntry(at=at, entry_id=entry_id, running_balance=running, **fields))
+
+    balance = balances.patient_balance(session, patient_id)
+    allocated = _total_live_allocated(session, patient_id)
+    summary = AccountSummary(
+        charges=charges,
+        payments=paid,
+        adjustments=adjusted,
+        balance=balance,
+        credit=-balance if balance < 0 else ZERO,
+        unallocated=max(paid - allocated, ZERO),
+    )
+    return AccountLedger(patient_id, settings.currency, tuple(entries), summary)
+
+
+def _applied_to(
+    payment: Payment, sequences: dict[int, int], left: Decimal, settings: ClinicSettings
+) -> str:
+    """Where a payment's money went: "To installments 1, 2 · $50.00 credit"."""
+    numbers = sorted(
+        {sequences[a.installment_id] for a in payment.allocations if a.installment_id in sequences}
+    )
+    credit = left - _allocated(payment)
+    parts = []
+    if numbers:
+        noun = "installment" if len(numbers) == 1 else "installments"
+        parts.append(f"To {noun} {', '.join(str(n) for n in numbers)}")
+    if credit > 0:
+        amount = format_money(credit, settings.currency, settings.locale)
+        parts.append(f"{amount} credit" if parts else "Account credit")
+    return " · ".join(parts) or "Payment"
+
+
+def _local_day(value: datetime, settings: ClinicSettings) -> date:
+    return value.astimezone(clinic_zone(settings.timezone)).date()
+
+
+def _total_live_allocated(session: Session, patient_id: int) -> Decimal:
+    value = session.execute(
+        select(func.sum(PaymentAllocation.amount))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(Payment.patient_id == patient_id, Payment.voided_at.is_(None))
+    ).scalar()
+    return value if value is not None else ZERO
+
+
+def account_ledger(db, actor: Actor, patient_id: int) -> AccountLedger:
+    """Every charge, payment, refund and adjustment in date order with a running balance.
+
+    Voided rows are listed (and marked) but count for nothing; the last running balance
+    is :func:`balances.patient_balance`.
+    """
+    permissions.require(actor, Permission.VIEW_PLANS)
+    with unit_of_work(db, actor) as session:
+        _patient(session, patient_id)
+        return _ledger(session, patient_id, _settings(session))
+
+
+def _plan_lines(session: Session, patient_id: int, today: date) -> list[PlanLine]:
+    plans = session.scalars(
+        select(PaymentPlan)
+        .where(PaymentPlan.patient_id == patient_id)
+        .order_by(PaymentPlan.plan_date.desc(), PaymentPlan.id.desc())
+    ).all()
+    lines = []
+    for plan in plans:
+        paid = balances.plan_installments_paid(session, plan.id)
+        total = sum((i.amount for i in plan.installments), ZERO)
+        paid_total = sum(paid.values(), ZERO)
+        next_due_on = None
+        next_due_amount = ZERO
+        overdue_count = 0
+        overdue_amount = ZERO
+        live = plan.status == PaymentPlanStatus.ACTIVE.value
+        for inst in plan.installments:
+            owed = inst.amount - paid.get(inst.id, ZERO)
+            if owed <= 0 or not live:
+                continue
+            if inst.due_on < today:
+                overdue_count += 1
+                overdue_amount += owed
+            elif next_due_on is None:
+                next_due_on, next_due_amount = inst.due_on, owed
+        lines.append(
+            PlanLine(
+                plan.id,
+                plan.status,
+                plan.terms_version,
+                plan.plan_date,
+                plan.financed_amount,
+                paid_total,
+                max(total - paid_total, ZERO),
+                next_due_on,
+                next_due_amount,
+                overdue_count,
+                overdue_amount,
+            )
+        )
+    return lines
+
+
+def account_overview(
+    db, actor: Actor, patient_id: int, *, today: date | None = None
+) -> AccountOverview:
+    """The account tab in one read: ledger, payment plans (next due, overdue), open installments."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    with unit_of_work(db, actor) as session:
+        _patient(session, patient_id)
+        settings = _settings(session)
+        today = today or _today(settings)
+        return AccountOverview(
+            _ledger(session, patient_id, settings),
+            tuple(_plan_lines(session, patient_id, today)),
+            tuple(_open_installments(session, patient_id)),
+        )
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> PaymentResult:
+    """Record money received and allocate it: chosen installment, then oldest due first;
+    the rest stays on the account as credit."""
+    permissions.require(actor, Permission.TAKE_PAYMENTS)
+    with unit_of_work(db, actor) as session:
+        settings = _settings(session)
+        _patient(session, patient_id)
+        amount = validate_amount(data.amount, settings.currency)
+        method = _method(data.method)
+        reference = " ".join((data.reference or "").split())
+        notes = (data.notes or "").strip()
+        if method in REFERENCE_REQUIRED and not reference:
+            what = {
+                PaymentMethod.CHEQUE: "the cheque number",
+                PaymentMethod.BANK_TRANSFER: "the transfer reference",
+                PaymentMethod.FINANCING: "the financing company's reference",
+            }[method]
+            raise ValidationError(
+                f"A {METHOD_LABELS[method].lower()} payment needs a reference: type {what}.",
+                field="reference",
+            )
+        if len(reference) > _REFERENCE_LENGTH:
+            raise ValidationError(
+                f"The reference is too long (at most {_REFERENCE_LENGTH} characters).",
+                field="reference",
+            )
+        if len(notes) > _NOTES_LENGTH:
+            raise ValidationError(
+                f"The note is too long (at most {_NOTES_LENGTH} characters).", field="notes"
+            )
+        if data.received_at is not None and (
+            data.received_at.tzinfo is None or data.received_at.utcoffset() is None
+        ):
+            raise ValueError("received_at must be timezone-aware")
+        if data.installment_id is not None and data.to_credit:
+            raise ValidationError(
+                "Choose either an installment or the account, not both.", field="installment"
+            )
+        if data.installment_id is not None:
+            _check_chosen_installment(session, patient_id, data.installment_id)
+        preview = preview_allocation(
+            _open_installments(session, patient_id),
+            amount,
+            installment_id=data.installment_id,
+            to_credit=data.to_credit,
+        )
+        payment = Payment(
+            patient_id=patient_id,
+            kind=PaymentKind.PAYMENT.value,
+            method=method.value,
+            amount=amount,
+            reference=reference,
+            notes=notes,
+            received_by_id=actor.staff_id,
+        )
+        if data.received_at is not None:
+            payment.received_at = data.received_at
+        session.add(payment)
+        session.flush()
+        for allocation in preview.allocations:
+            session.add(
+                PaymentAllocation(
+                    payment_id=payment.id,
+                    installment_id=allocation.installment_id,
+                    amount=allocation.amount,
+                )
+            )
+            _move_paid(session, allocation.installment_id, allocation.amount)
+        session.flush()
+        payment_plans.settle_plan_statuses(session, patient_id)
+        return PaymentResult(
+            payment.id,
+            preview.allocations,
+            preview.unallocated,
+            balances.patient_balance(session, patient_id),
+        )
+
+
+def void_payment(db, actor: Actor, payment_id: int, version: int, reason: str) -> VoidResult:
+    """Void a payment or a refund with a reason; its allocations stop counting.
+
+    A payment with live refunds cannot be voided (void the refunds first).  Voiding a
+    refund puts the money back on the account as credit; nothing is re-allocated.
+    """
+    permissions.require(actor, Permission.VOID_PAYMENTS)
+    with unit_of_work(db, actor) as session:
+        settings = _settings(session)
+        payment = _payment(session, payment_id)
+        what = "refund" if payment.kind == PaymentKind.REFUND.value else "payment"
+        if payment.voided_at is not None:
+            raise ValidationError(
+                f"This {what} was already {_voided_note(session, payment, settings)}."
+            )
+        if payment.version != version:
+            raise ConcurrentEditError(f"This {what}")
+        cleaned = _reason(reason)
+        if what == "payment" and _live_refunds(session, payment.id):
+            raise ValidationError(
+                "This payment has refunds: void the refunds first, then the payment."
+            )
+        _void(session, actor, payment, cleaned)
+        # A voided payment's allocations stay on file but pay nothing any more.
+        for allocation in payment.allocations:
+            if allocation.installment_id is not None:
+                _move_paid(session, allocation.installment_id, -allocation.amount)
+        session.flush()
+        payment_plans.settle_plan_statuses(session, payment.patient_id)
+        return VoidResult(balances.patient_balance(session, payment.patient_id))
+
+
+def refund_payment(
+    db,
+    actor: Actor,
+    payment_id: int,
+    amount: Decimal,
+    method: PaymentMethod | str,
+    reason: str,
+    *,
+    refunded_at: datetime | None = None,
+) -> RefundResult:
+    """Give back part or all of a payment (at most what has not been refunded yet).
+
+    The payment's unallocated part goes first; beyond it, its allocations are released
+    newest installment first, so no installment shows money that went back.
+    """
+    permissions.require(actor, Permission.VOID_PAYMENTS)
+    with unit_of_work(db, actor) as session:
+        settings = _settings(session)
+        payment = _payment(session, payment_id)
+        if payment.kind != PaymentKind.PAYMENT.value:
+            raise ValidationError("A refund cannot be refunded; void it instead.")
+        if payment.voided_at is not None:
+            raise ValidationError(
+                f"This payment was {_voided_note(session, payment, settings)}: "
+                "there is nothing to refund."
+            )
+        value = validate_amount(amount, settings.currency)
+        refund_method = _method(method)
+        cleaned = _reason(reason)
+        already = sum((r.amount for r in _live_refunds(session, payment.id)), ZERO)
+        left = payment.amount - already
+        if left <= 0:
+            raise ValidationError("This payment has already been refunded in full.")
+        if value > left:
+            raise ValidationError(
+                "At most "
+                f"{format_money(left, settings.currency, settings.locale)} of this payment "
+                "can be refunded.",
+                field="amount",
+            )
+        free = payment.amount - already - _allocated(payment)
+        to_release = value - max(free, ZERO)
+        released: list[Allocation] = []
+        if to_release > 0:
+            allocations = sorted(
+                (a for a in payment.allocations if a.installment_id is not None),
+                key=lambda a: _installment_order(session, a.installment_id),
+                reverse=True,
+            )
+            for allocation in allocations:
+                if to_release <= 0:
+                    break
+                inst = session.get(Installment, allocation.installment_id)
+                take = min(allocation.amount, to_release)
+                released.append(Allocation(inst.id, inst.payment_plan_id, inst.sequence, take))
+                to_release -= take
+                _move_paid(session, inst.id, -take)
+                if take == allocation.amount:
+                    # An allocation is "this much of the payment went to that installment";
+                    # none is left, so the row goes (the deletion is in the audit trail).
+                    session.delete(allocation)
+                else:
+                    allocation.amount = allocation.amount - take
+        refund = Payment(
+            patient_id=payment.patient_id,
+            kind=PaymentKind.REFUND.value,
+            method=refund_method.value,
+            amount=value,
+            notes=cleaned,
+            received_by_id=actor.staff_id,
+            refund_of_id=payment.id,
+        )
+        if refunded_at is not None:
+            refund.received_at = refunded_at
+        session.add(refund)
+        session.flush()
+        audit.record(
+            session,
+            audit.AuditAction.UPDATE,
+            entity="payments",
+            entity_id=payment.id,
+            patient_id=payment.patient_id,
+            detail=f"refund {refund.id} of {value}: {cleaned}",
+        )
+        payment_plans.settle_plan_statuses(session, payment.patient_id)
+        return RefundResult(
+            refund.id, tuple(released), balances.patient_balance(session, payment.patient_id)
+        )
+
+
+def _installment_order(session: Session, installment_id: int) -> tuple[date, int, int]:
+    inst = session.get(Installment, installment_id)
+    return (inst.due_on, inst.payment_plan_id, inst.sequence)
+
+
+def add_adjustment(
+    db,
+    actor: Actor,
+    patient_id: int,
+    kind: AdjustmentKind | str,
+    amount: Decimal,
+    reason: str,
+    *,
+    insurance_policy_id: int | None = None,
+    posted_at: datetime | None = None,
+) -> AdjustmentResult:
+    """Post a discount, write-off, insurance payment (reduce the balance) or a fee (adds)."""
+    permissions.require(actor, Permission.VOID_PAYMENTS)
+    with unit_of_work(db, actor) as session:
+        settings = _settings(session)
+        _patient(session, patient_id)
+        try:
+            adjustment_kind = AdjustmentKind(kind)
+        except ValueError:
+            raise ValidationError("Choose the kind of adjustment.", field="kind") from None
+        value = validate_amount(amount, settings.currency)
+        cleaned = _reason(reason)
+        if insurance_policy_id is not None:
+            if adjustment_kind != AdjustmentKind.INSURANCE_PAYMENT:
+                raise ValidationError(
+                    "Only an insurance payment names an insurance policy.", field="policy"
+                )
+            policy = session.get(InsurancePolicy, insurance_policy_id)
+            if policy is None or policy.patient_id != patient_id:
+                raise ValidationError("That insurance policy is not this patient's.", "policy")
+        adjustment = AccountAdjustment(
+            patient_id=patient_id,
+            kind=adjustment_kind.value,
+            amount=value,
+            reason=cleaned,
+            insurance_policy_id=insurance_policy_id,
+            created_by_id=actor.staff_id,
+        )
+        if posted_at is not None:
+            adjustment.posted_at = posted_at
+        session.add(adjustment)
+        session.flush()
+        return AdjustmentResult(adjustment.id, balances.patient_balance(session, patient_id))
+
+
+def void_adjustment(db, actor: Actor, adjustment_id: int, version: int, reason: str) -> VoidResult:
+    """Void an adjustment with a reason; it stops counting."""
+    permissions.require(actor, Permission.VOID_PAYMENTS)
+    with unit_of_work(db, actor) as session:
+        settings = _settings(session)
+        adjustment = session.get(AccountAdjustment, adjustment_id)
+        if adjustment is None:
+            raise NotFoundError("That adjustment no longer exists.")
+        if adjustment.voided_at is not None:
+            raise ValidationError(
+                f"This adjustment was already {_voided_note(session, adjustment, settings)}."
+            )
+        if adjustment.version != version:
+            raise ConcurrentEditError("This adjustment")
+        _void(session, actor, adjustment, _reason(reason))
+        session.flush()
+        return VoidResult(balances.patient_balance(session, adjustment.patient_id))
+
+
+def methods() -> Iterable[tuple[PaymentMethod, str]]:
+    """Payment methods with their labels, in the order the dialogs show them."""
+    return METHOD_LABELS.items()

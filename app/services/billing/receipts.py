@@ -1,0 +1,191 @@
+"""Payment receipts: the data a receipt prints, read in one unit of work, and the audited print.
+
+A receipt is printed in the patient's preferred language (or the one the
+desk chooses), in the clinic's country: a Spanish-speaking patient of a US
+clinic gets ``es_US`` — Spanish words and dates, dollars written the US way.
+The balance on it is :func:`app.services.billing.balances.patient_balance` at the
+moment of printing: the same figure the record header shows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.data.database import Database
+from app.data.models.clinic import ClinicSettings
+from app.data.models.patients import Patient
+from app.data.models.payments import Charge, Installment, Payment, PaymentKind
+from app.data.models.staff import Staff
+from app.data.types import utc_now
+from app.documents.receipt import Receipt, ReceiptLine, build_receipt, receipt_number
+from app.services.billing.balances import patient_balance
+from app.services.clinic import permissions
+from app.services.clinic.actor import Actor
+from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.permissions import Permission
+from app.services.clinic.printing import (
+    DOCUMENT_LANGUAGES,
+    clinic_letterhead,
+    document_locale,
+    patient_banner,
+    patient_language,
+)
+from app.services.clinic.uow import unit_of_work
+from app.services.errors import NotFoundError
+
+__all__ = [
+    "RECEIPT_LANGUAGES",
+    "receipt_data",
+    "receipt_filename",
+    "receipt_number",
+    "receipt_pdf",
+    "system_receipt_pdf",
+]
+
+ZERO = Decimal("0.00")
+
+#: Languages a receipt prints in (``Patient.preferred_language`` values).
+RECEIPT_LANGUAGES = DOCUMENT_LANGUAGES
+
+
+def _staff_name(session: Session, staff_id: int | None) -> str:
+    if staff_id is None:
+        return ""
+    staff = session.get(Staff, staff_id)
+    return staff.full_name if staff is not None else ""
+
+
+def _payment_lines(session: Session, payment: Payment) -> tuple[ReceiptLine, ...]:
+    """Where the payment's money went: installments and charges it paid, what was later
+    refunded, and what stayed on the account — adding up to the payment's amount."""
+    lines: list[ReceiptLine] = []
+    allocated = ZERO
+    installments: list[tuple[tuple, ReceiptLine]] = []
+    for allocation in payment.allocations:
+        allocated += allocation.amount
+        if allocation.installment_id is not None:
+            inst = session.get(Installment, allocation.installment_id)
+            line = ReceiptLine(
+                "installment",
+                allocation.amount,
+                payment_plan_id=inst.payment_plan_id,
+                sequence=inst.sequence,
+            )
+            installments.append(((inst.due_on, inst.payment_plan_id, inst.sequence), line))
+        elif allocation.charge_id is not None:
+            charge = session.get(Charge, allocation.charge_id)
+            lines.append(ReceiptLine("charge", allocation.amount, description=charge.description))
+    # Installments in the order they fall due (the order the money was applied).
+    lines[:0] = [line for _key, line in sorted(installments, key=lambda pair: pair[0])]
+    refunds = session.scalars(
+        select(Payment)
+        .where(Payment.refund_of_id == payment.id, Payment.voided_at.is_(None))
+        .order_by(Payment.received_at, Payment.id)
+    ).all()
+    refunded = ZERO
+    for refund in refunds:
+        refunded += refund.amount
+        lines.append(
+            ReceiptLine("refunded", refund.amount, payment_id=refund.id, at=refund.received_at)
+        )
+    credit = payment.amount - allocated - refunded
+    if credit > 0:
+        lines.append(ReceiptLine("credit", credit))
+    return tuple(lines)
+
+
+def _receipt(
+    session: Session, payment_id: int, language: str | None, printed_at: datetime
+) -> Receipt:
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFoundError("That payment no longer exists.")
+    settings = session.get(ClinicSettings, 1)
+    if settings is None:  # pragma: no cover - every clinic is created with its settings
+        raise NotFoundError("This clinic database has no clinic details.")
+    patient = session.get(Patient, payment.patient_id)
+    chosen = patient_language(patient, language, what="Receipts")
+    locale = document_locale(settings.locale, chosen)
+    is_refund = payment.kind == PaymentKind.REFUND.value
+    if is_refund:
+        lines: tuple[ReceiptLine, ...] = (
+            ReceiptLine("refund_of", -payment.amount, payment_id=payment.refund_of_id),
+        )
+    else:
+        lines = _payment_lines(session, payment)
+    receipt = Receipt(
+        letterhead=clinic_letterhead(settings),
+        patient=patient_banner(patient),
+        locale=locale,
+        currency=settings.currency,
+        payment_id=payment.id,
+        kind="refund" if is_refund else "payment",
+        received_at=payment.received_at,
+        amount=payment.amount,
+        method=payment.method,
+        reference=payment.reference,
+        received_by=_staff_name(session, payment.received_by_id),
+        notes=payment.notes,
+        lines=lines,
+        balance=patient_balance(session, payment.patient_id),
+        printed_at=printed_at,
+        voided=payment.voided_at is not None,
+        void_reason=payment.void_reason,
+        voided_at=payment.voided_at,
+        voided_by=_staff_name(session, payment.voided_by_id),
+    )
+    record(
+        session,
+        AuditAction.PRINT,
+        entity="payments",
+        entity_id=payment.id,
+        patient_id=payment.patient_id,
+        detail=f"receipt {receipt.number} ({chosen})" + (" marked void" if receipt.voided else ""),
+    )
+    return receipt
+
+
+def receipt_data(
+    db: Database, actor: Actor, payment_id: int, *, language: str | None = None
+) -> Receipt:
+    """What the receipt of payment (or refund) ``payment_id`` prints; audited as a print.
+
+    ``language`` ("en"/"es") overrides the patient's preferred language.
+    """
+    permissions.require(actor, Permission.VIEW_PLANS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
+    with unit_of_work(db, actor) as session:
+        return _receipt(session, payment_id, language, utc_now())
+
+
+def receipt_pdf(
+    db: Database, actor: Actor, payment_id: int, *, language: str | None = None
+) -> bytes:
+    """The receipt as PDF bytes (audited as a print)."""
+    return build_receipt(receipt_data(db, actor, payment_id, language=language))
+
+
+def system_receipt_pdf(
+    db: Database, patient_id: int, payment_id: int, *, language: str | None = None
+) -> bytes:
+    """The receipt for ``caredesk print``: nobody is signed in, so the print is audited as
+    the system; a payment of another patient is refused (the command names both)."""
+    with unit_of_work(db, None) as session:
+        if session.get(Patient, patient_id) is None:
+            raise NotFoundError(f"No patient has id {patient_id}.")
+        payment = session.get(Payment, payment_id)
+        if payment is None:
+            raise NotFoundError(f"No payment has id {payment_id}.")
+        if payment.patient_id != patient_id:
+            raise NotFoundError(f"Payment #{payment_id} belongs to another patient.")
+        receipt = _receipt(session, payment_id, language, utc_now())
+    return build_receipt(receipt)
+
+
+def receipt_filename(payment_id: int) -> str:
+    """A file name for a saved receipt: ``Receipt R-000123.pdf`` (no patient name in it)."""
+    return f"Receipt {receipt_number(payment_id)}.pdf"

@@ -1,0 +1,268 @@
+"""The audit trail: who did what, when, to which record — tamper-evident.
+
+Every row's SHA-256 covers its own fields and the previous row's hash, so an
+edited row no longer matches its hash and a deleted row breaks the chain.
+Inserts, updates and deletes made in a unit of work are recorded automatically
+(field names only, never values); logins, record opens, prints and exports are
+recorded by the services that do them, through :func:`record`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from app.data.database import Database
+from app.data.models.audit import GENESIS_HASH, AuditEntry
+from app.data.types import utc_now
+from app.services.clinic import permissions
+from app.services.clinic.actor import Actor
+from app.services.clinic.permissions import Permission
+from app.services.clinic.uow import ACTOR_KEY, unit_of_work
+
+
+class AuditAction(StrEnum):
+    CLINIC_CREATED = "clinic_created"
+    DATABASE_UPGRADED = "database_upgraded"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    ACCOUNT_LOCKED = "account_locked"
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    LOGOUT = "logout"
+    SCREEN_LOCKED = "screen_locked"
+    SCREEN_UNLOCKED = "screen_unlocked"
+    EMERGENCY_ACCESS = "emergency_access"
+    RECORD_OPENED = "record_opened"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    PRINT = "print"
+    CONSENT_SIGNED = "consent_signed"
+    EXPORT = "export"
+    DOUBLE_BOOKED = "double_booked"
+    RECOVERY_KIT = "recovery_kit"
+    AUDIT_VIEWED = "audit_viewed"
+
+
+# Bookkeeping columns whose changes say nothing about who saw or changed what.
+_UNAUDITED_FIELDS = frozenset(
+    {"updated_at", "created_at", "version", "last_login_at", "failed_logins", "locked_until"}
+)
+
+
+def _digest(row: dict) -> str:
+    payload = [
+        row["id"],
+        row["at"].isoformat(),
+        row["staff_id"],
+        row["username"],
+        row["action"],
+        row["entity"],
+        row["entity_id"],
+        row["patient_id"],
+        row["fields"],
+        row["detail"],
+        bool(row["break_glass"]),
+        row["prev_hash"],
+    ]
+    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _append(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    *,
+    entity: str = "",
+    entity_id: int | None = None,
+    patient_id: int | None = None,
+    fields: Iterable[str] = (),
+    detail: str = "",
+    username: str | None = None,
+) -> None:
+    # Core statements on the session's connection: safe inside a flush, and the
+    # chain read and the insert share one transaction.
+    conn = session.connection()
+    last = conn.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    row = {
+        "id": (last.id + 1) if last else 1,
+        "at": utc_now(),
+        "staff_id": actor.staff_id if actor else None,
+        "username": username or (actor.username if actor else "system"),
+        "action": str(action),
+        "entity": entity,
+        "entity_id": entity_id,
+        "patient_id": patient_id,
+        "fields": ",".join(sorted(fields)),
+        "detail": detail[:500],
+        "break_glass": bool(actor and actor.in_emergency),
+        "prev_hash": last.hash if last else GENESIS_HASH,
+    }
+    row["hash"] = _digest(row)
+    conn.execute(insert(AuditEntry).values(**row))
+
+
+def record(session: Session, action: AuditAction, **details) -> None:
+    """Append one audit row as the unit of work's actor (login, open, print, export…).
+
+    ``username=`` names the account concerned when nobody is signed in yet
+    (a failed sign-in).
+    """
+    _append(session, session.info.get(ACTOR_KEY), action, **details)
+
+
+def _patient_id_of(obj) -> int | None:
+    if type(obj).__tablename__ == "patients":
+        return obj.id
+    return getattr(obj, "patient_id", None)
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_flushed_changes(session: Session, _flush_context) -> None:
+    if ACTOR_KEY not in session.info:
+        return  # a raw data-layer session (seeding, migrations): nothing to attribute
+    actor = session.info[ACTOR_KEY]
+    changes: list[tuple[AuditAction, object, list[str]]] = []
+    for obj in session.new:
+        changes.append((AuditAction.CREATE, obj, []))
+    for obj in session.dirty:
+        state = inspect(obj)
+        changed = [
+            attr.key
+            for attr in state.attrs
+            if attr.key not in _UNAUDITED_FIELDS and attr.history.has_changes()
+        ]
+        if changed:
+            changes.append((AuditAction.UPDATE, obj, changed))
+    for obj in session.deleted:
+        changes.append((AuditAction.DELETE, obj, []))
+    for action, obj, fields in changes:
+        if isinstance(obj, AuditEntry):
+            continue
+        _append(
+            session,
+            actor,
+            action,
+            entity=type(obj).__tablename__,
+            entity_id=getattr(obj, "id", None),
+            patient_id=_patient_id_of(obj),
+            fields=fields,
+        )
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    rows_checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(db: Database) -> ChainCheck:
+    """Recompute every row's hash and link; name each edited row and each gap."""
+    problems: list[str] = []
+    expected_prev = GENESIS_HASH
+    expected_id = 1
+    count = 0
+    with db.uow() as session:
+        rows = session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id))
+        for row in rows.mappings():
+            count += 1
+            if row["id"] != expected_id:
+                missing = (
+                    f"row {expected_id}"
+                    if row["id"] == expected_id + 1
+                    else f"rows {expected_id}–{row['id'] - 1}"
+                )
+                problems.append(f"{missing} deleted (the chain jumps to row {row['id']})")
+            elif row["prev_hash"] != expected_prev:
+                problems.append(f"row {row['id']} does not follow the row before it")
+            if _digest(dict(row)) != row["hash"]:
+                problems.append(f"row {row['id']} was changed after it was written")
+            expected_prev = row["hash"]
+            expected_id = row["id"] + 1
+    return ChainCheck(rows_checked=count, problems=problems)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    staff_id: int | None = None
+    patient_id: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    username: str
+    action: str
+    entity: str
+    entity_id: int | None
+    patient_id: int | None
+    fields: str
+    detail: str
+    break_glass: bool
+
+
+def _filtered(query, f: AuditFilter):
+    if f.staff_id is not None:
+        query = query.where(AuditEntry.staff_id == f.staff_id)
+    if f.patient_id is not None:
+        query = query.where(AuditEntry.patient_id == f.patient_id)
+    if f.action:
+        query = query.where(AuditEntry.action == f.action)
+    if f.since is not None:
+        query = query.where(AuditEntry.at >= f.since)
+    if f.until is not None:
+        query = query.where(AuditEntry.at < f.until)
+    return query
+
+
+def count_entries(db: Database, actor: Actor, f: AuditFilter) -> int:
+    permissions.require(actor, Permission.VIEW_AUDIT_LOG)
+    with db.uow() as session:
+        return session.scalar(_filtered(select(func.count(AuditEntry.id)), f)) or 0
+
+
+def list_entries(
+    db: Database, actor: Actor, f: AuditFilter, offset: int = 0, limit: int = 200
+) -> list[AuditRow]:
+    """Audit rows newest first, one page at a time (owners only)."""
+    permissions.require(actor, Permission.VIEW_AUDIT_LOG)
+    with db.uow() as session:
+        query = _filtered(select(AuditEntry), f).order_by(AuditEntry.id.desc())
+        return [
+            AuditRow(
+                e.id,
+                e.at,
+                e.username,
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.patient_id,
+                e.fields,
+                e.detail,
+                e.break_glass,
+            )
+            for e in session.scalars(query.offset(offset).limit(limit))
+        ]
+
+
+def note_audit_viewed(db: Database, actor: Actor) -> None:
+    with unit_of_work(db, actor) as session:
+        record(session, AuditAction.AUDIT_VIEWED)

@@ -1,0 +1,353 @@
+"""Find next available: the earliest free slots for a visit of a given length.
+
+A slot is free when the provider works the whole span (``scheduling.provider_days``,
+breaks already cut out; a slot never straddles two working spans), nothing that
+holds time (``scheduling.HOLDS_TIME``) overlaps it for the provider, the room or
+the patient, and it sits inside the patient's preferred weekdays and wall-clock
+window.  Touching ends (one visit ends at 10:20, the next starts at 10:20) are free.
+
+Candidate starts are the 5-minute (``step_minutes``) grid from each working
+span's start, plus every free stretch's own start (a span start, the end of a
+booking, the start of the preferred window), so no time is wasted after a
+booking that ends off the grid.
+
+Constant work in the database: the busy time of each resource kind for the
+whole horizon is read in one query, then swept in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from app.data.database import Database
+from app.data.models.appointments import Appointment
+from app.data.models.patients import Patient
+from app.data.models.providers import Provider, Room, Service
+from app.data.types import utc_now
+from app.services.clinic import permissions
+from app.services.clinic.actor import Actor
+from app.services.clinic.permissions import Permission
+from app.services.errors import NotFoundError, ValidationError
+from app.services.scheduling.booking import (
+    at_local,
+    clinic_zone,
+    holding_time,
+    provider_days,
+)
+
+MIN_DURATION_MINUTES = 5
+MAX_DURATION_MINUTES = 720
+MAX_COUNT = 50
+MAX_HORIZON_DAYS = 365
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    """What to look for.
+
+    ``weekdays``: Monday = 0 … Sunday = 6; empty means any day.
+    ``earliest_minute``/``latest_minute``: the local wall-clock window (minutes after
+    midnight) the whole visit must fit in.  ``not_before`` defaults to now; the
+    horizon is ``horizon_days`` local dates starting with ``not_before``'s date.
+    """
+
+    duration_minutes: int
+    provider_ids: tuple[int, ...]
+    room_id: int | None = None
+    weekdays: frozenset[int] = frozenset()
+    earliest_minute: int = 0
+    latest_minute: int = 1440
+    not_before: datetime | None = None
+    horizon_days: int = 42
+    count: int = 10
+    step_minutes: int = 5
+    patient_id: int | None = None
+    service_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A free stretch a visit fits in (UTC-aware ends)."""
+
+    provider_id: int
+    provider_name: str
+    room_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    room_name: str = ""
+
+    @property
+    def minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def validate_query(query: SlotQuery) -> None:
+    """Refuse a search that cannot mean anything (ValidationError naming the field)."""
+    duration = query.duration_minutes
+    if not isinstance(duration, int) or not (
+        MIN_DURATION_MINUTES <= duration <= MAX_DURATION_MINUTES
+    ):
+        raise ValidationError(
+            f"A visit lasts from {MIN_DURATION_MINUTES} minutes to "
+            f"{MAX_DURATION_MINUTES // 60} hours; {duration} minutes cannot be searched for.",
+            field="duration",
+        )
+    if not 1 <= query.count <= MAX_COUNT:
+        raise ValidationError(f"Ask for between 1 and {MAX_COUNT} slots at a time.", field="count")
+    if not 1 <= query.horizon_days <= MAX_HORIZON_DAYS:
+        raise ValidationError(
+            f"Search between 1 day and {MAX_HORIZON_DAYS} days ahead.", field="horizon"
+        )
+    if not query.provider_ids:
+        raise ValidationError("Choose at least one provider to search.", field="providers")
+    if not 1 <= query.step_minutes <= 60:
+        raise ValidationError("Slots start every 1 to 60 minutes.", field="step")
+    if any(not 0 <= d <= 6 for d in query.weekdays):
+        raise ValidationError("A preferred day is not a weekday.", field="weekdays")
+    if not (0 <= query.earliest_minute < query.latest_minute <= 1440):
+        raise ValidationError("The earliest time must be before the latest time.", field="earliest")
+    if query.not_before is not None and query.not_before.tzinfo is None:
+        raise ValueError("not_before must be timezone-aware (UTC)")
+
+
+def _providers(session: Session, ids: tuple[int, ...]) -> dict[int, str]:
+    """Names of the providers searched, checking each exists and is active."""
+    rows = {p.id: p for p in session.scalars(select(Provider).where(Provider.id.in_(set(ids))))}
+    names = {}
+    for pid in ids:
+        provider = rows.get(pid)
+        if provider is None:
+            raise NotFoundError("One of the chosen providers is no longer on file.")
+        label = f"{provider.title} {provider.name}".strip()
+        if not provider.is_active:
+            raise ValidationError(
+                f"{label} is no longer active and cannot be booked.", field="providers"
+            )
+        names[pid] = label
+    return names
+
+
+def _room_name(session: Session, room_id: int | None) -> str:
+    if room_id is None:
+        return ""
+    room = session.get(Room, room_id)
+    if room is None:
+        raise NotFoundError("That room is no longer on file.")
+    if not room.is_active:
+        raise ValidationError(f"{room.name} has been removed and cannot be booked.", field="room")
+    return room.name
+
+
+def _check_patient(session: Session, patient_id: int | None) -> None:
+    if patient_id is None:
+        return
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFoundError("That patient is not on file.")
+    if patient.merged_into_id is not None:
+        raise ValidationError(
+            "This patient's record was merged into another; search for the kept record.",
+            field="patient",
+        )
+
+
+# --- busy time -------------------------------------------------------------------------------
+
+#: Seconds since the epoch (UTC): the sweep compares plain integers, not aware datetimes.
+Interval = tuple[int, int]
+
+
+def _epoch(moment: datetime) -> int:
+    return math.ceil(moment.timestamp())
+
+
+def _busy_by(
+    session: Session,
+    column: InstrumentedAttribute,
+    ids: tuple[int, ...],
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    in_sql: bool | None = None,
+) -> dict[int, list[Interval]]:
+    """Time held by appointments of these resources, in one range query.
+
+    On SQLite the database turns the stored times into epoch seconds itself
+    (``unixepoch``): a third of the cost of building aware datetimes per row.
+    """
+    if not ids:
+        return {}
+    if in_sql is None:
+        in_sql = session.get_bind().dialect.name == "sqlite"
+    if in_sql:
+        times = (func.unixepoch(Appointment.starts_at),
+                 func.unixepoch(Appointment.ends_at, "subsec"))  # fmt: skip
+    else:
+        times = (Appointment.starts_at, Appointment.ends_at)
+    rows = session.execute(
+        select(column, *times).where(column.in_(ids), holding_time(starts_at, ends_at))
+    )
+    out: dict[int, list[Interval]] = {}
+    if in_sql:
+        for rid, s, e in rows:
+            out.setdefault(rid, []).append((s, math.ceil(e)))
+    else:
+        for rid, s, e in rows:
+            out.setdefault(rid, []).append((int(s.timestamp()), _epoch(e)))
+    return out
+
+
+def _merged(intervals: list[Interval]) -> list[Interval]:
+    """Sorted, with overlapping or touching intervals joined."""
+    out: list[Interval] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _load_busy(
+    session: Session, query: SlotQuery, starts_at: datetime, ends_at: datetime
+) -> dict[int, list[Interval]]:
+    """Per provider: everything that blocks a slot (their own, the room's, the patient's)."""
+    by_provider = _busy_by(session, Appointment.provider_id, query.provider_ids, starts_at, ends_at)
+    shared: list[Interval] = []
+    if query.room_id is not None:
+        room = _busy_by(session, Appointment.room_id, (query.room_id,), starts_at, ends_at)
+        shared += room.get(query.room_id, [])
+    if query.patient_id is not None:
+        patient = _busy_by(session, Appointment.patient_id, (query.patient_id,), starts_at, ends_at)
+        shared += patient.get(query.patient_id, [])
+    return {pid: _merged(by_provider.get(pid, []) + shared) for pid in query.provider_ids}
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+
+def _starts_in(
+    free_start: int,
+    free_end: int,
+    grid_origin: int,
+    step: int,
+    duration: int,
+    not_before: int,
+    limit: int,
+) -> list[int]:
+    """Candidate starts in one free stretch: its own start, then the grid from ``grid_origin``."""
+    last = free_end - duration
+    out: list[int] = []
+    if free_start > last:
+        return out
+    if free_start >= not_before:
+        out.append(free_start)
+        # The first grid point strictly after the stretch's start.
+        moment = grid_origin + ((free_start - grid_origin) // step + 1) * step
+    else:
+        # The first grid point at or after ``not_before``.
+        moment = grid_origin + -((grid_origin - not_before) // step) * step
+    while moment <= last and len(out) < limit:
+        out.append(moment)
+        moment += step
+    return out
+
+
+def find_next_available(db: Database, actor: Actor, query: SlotQuery) -> list[Slot]:
+    """The earliest ``query.count`` free slots within the horizon, in time order.
+
+    Ties (the same start) are ordered as ``query.provider_ids`` lists the providers.
+    """
+    permissions.require(actor, Permission.VIEW_SCHEDULE)
+    validate_query(query)
+    # A provider ticked twice is searched once.
+    query = replace(query, provider_ids=tuple(dict.fromkeys(query.provider_ids)))
+    moment = (query.not_before or utc_now()).astimezone(UTC)
+    duration = query.duration_minutes * 60
+    step = query.step_minutes * 60
+    with db.uow() as session:
+        names = _providers(session, query.provider_ids)
+        room_name = _room_name(session, query.room_id)
+        _check_patient(session, query.patient_id)
+        if query.service_id is not None and session.get(Service, query.service_id) is None:
+            raise NotFoundError("That service is no longer in the catalogue.")
+        zone = clinic_zone(session)
+        first_day = moment.astimezone(zone).date()
+        last_day = first_day + timedelta(days=query.horizon_days - 1)
+        horizon_end = at_local(last_day + timedelta(days=1), 0, zone)
+        working = provider_days(session, query.provider_ids, first_day, last_day)
+        busy = _load_busy(session, query, moment, horizon_end)
+
+    not_before = _epoch(moment)
+    order = {pid: i for i, pid in enumerate(query.provider_ids)}
+    busy_ends = {pid: [e for _, e in spans] for pid, spans in busy.items()}
+    found: list[tuple[int, int, int]] = []
+    day = first_day
+    while day <= last_day and len(found) < query.count:
+        if not query.weekdays or day.weekday() in query.weekdays:
+            window_start = _epoch(at_local(day, query.earliest_minute, zone))
+            window_end = _epoch(at_local(day, query.latest_minute, zone))
+            for pid in query.provider_ids:
+                resource_day = working.get((pid, day))
+                if resource_day is None:
+                    continue
+                blocks, ends = busy[pid], busy_ends[pid]
+                day_found = 0
+                for span in resource_day.working:
+                    origin = _epoch(span.starts_at)
+                    lo = max(origin, window_start)
+                    hi = min(_epoch(span.ends_at), window_end)
+                    if hi - lo < duration or hi - duration < not_before:
+                        continue
+                    # The first busy interval that ends after ``lo`` (merged: ends increase).
+                    i = bisect_right(ends, lo)
+                    free_start = lo
+                    while free_start < hi and day_found < query.count:
+                        if i < len(blocks) and blocks[i][0] < hi:
+                            b_start, b_end = blocks[i]
+                            free_end = min(b_start, hi)
+                            i += 1
+                        else:
+                            b_end = free_end = hi
+                        if free_end - free_start >= duration:
+                            for start in _starts_in(
+                                free_start, free_end, origin, step, duration,
+                                not_before, query.count - day_found,
+                            ):  # fmt: skip
+                                found.append((start, order[pid], pid))
+                                day_found += 1
+                        free_start = max(free_start, b_end)
+        day += timedelta(days=1)
+
+    found.sort()
+    span = timedelta(seconds=duration)
+    slots = []
+    for start, _, pid in found[: query.count]:
+        starts_at = datetime.fromtimestamp(start, UTC)
+        slots.append(Slot(pid, names[pid], query.room_id, starts_at, starts_at + span, room_name))
+    return slots
+
+
+def describe_empty(query: SlotQuery) -> str:
+    """The sentence shown when nothing was found, with what to try next."""
+    weeks, days = divmod(query.horizon_days, 7)
+    if days:
+        horizon = "day" if query.horizon_days == 1 else f"{query.horizon_days} days"
+    else:
+        horizon = "week" if weeks == 1 else f"{weeks} weeks"
+    who = "this provider" if len(query.provider_ids) == 1 else "these providers"
+    return (
+        f"No free {query.duration_minutes}-minute slot in the next {horizon} for {who}. "
+        "Try more providers, other days or a longer horizon."
+    )
