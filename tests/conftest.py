@@ -7,13 +7,44 @@ import os
 # Before anything imports Qt: render offscreen, never on a real screen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import dataclasses
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import argon2
 import keyring
 import pytest
 
-from app.data.keys import MemoryKeyring
+from app import paths
+from app.data import keys
+from app.data.keys import DatabaseKey, MemoryKeyring
+from app.services.clinic import passwords
+
+#: What the product hashes staff passwords with; tests/services/test_passwords.py checks it.
+PRODUCTION_PASSWORD_HASHER = passwords._hasher
+#: argon2id at its smallest cost (one pass over 8 KiB instead of three over 64 MiB on four
+#: lanes): a sign-in then costs microseconds, not ~0.2 s of CPU, in a suite that signs in
+#: thousands of times.  Only the cost differs; the algorithm and the code paths are the same.
+CHEAP_PASSWORD_HASHER = argon2.PasswordHasher.from_parameters(
+    dataclasses.replace(
+        argon2.profiles.RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1
+    )
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", CHEAP_PASSWORD_HASHER)
+        yield
+
+
+@pytest.fixture
+def production_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests that check the product's own argon2 cost."""
+    monkeypatch.setattr(passwords, "_hasher", PRODUCTION_PASSWORD_HASHER)
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +62,18 @@ def user_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "userdata"
     monkeypatch.setenv("CAREDESK_DATA_DIR", str(folder))
     monkeypatch.delenv("CAREDESK_PASSPHRASE", raising=False)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def temp_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own temporary folder, for Python (``tempfile``), Qt
+    (``QDir.tempPath()``) and the processes it starts (``TMPDIR``): no test sees, or sweeps
+    away, what another test running beside it left in the shared one.  Not inside
+    ``tmp_path``, which some tests expect to hold only what they wrote."""
+    folder = tmp_path_factory.mktemp("temp")
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
 
 
@@ -56,9 +99,70 @@ def clinic_details():
     )
 
 
+class ClinicTemplates:
+    """Clinics created once per test session (per xdist worker) and copied file-wise per test.
+
+    Creating a clinic runs every Alembic migration and writes the starter consent forms
+    (~0.4 s of CPU); copying the closed file and opening the copy costs ~5 ms.  A copy is
+    the same encrypted SQLCipher database, its key filed in the test's own keyring, in the
+    test's own folder: no test sees another's changes.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._made: dict[tuple, tuple[Path, DatabaseKey]] = {}
+
+    def copy(self, path: Path, details, owner_username: str, owner_full_name: str, password: str):
+        """What ``create_clinic(path, details, owner…)`` returns, from a copy of a template."""
+        from app.services.clinic.clinics import open_clinic
+
+        made = (details, owner_username, owner_full_name, password)
+        if made not in self._made:
+            self._made[made] = self._create(*made)
+        template, key = self._made[made]
+        shutil.copyfile(template, path)
+        keys.store_key(keys.database_id(path), key)
+        return open_clinic(path)
+
+    def _create(self, *made) -> tuple[Path, DatabaseKey]:
+        from app.services.clinic.clinics import create_clinic
+
+        folder = self._folder / f"template-{len(self._made)}"
+        previous = keyring.get_keyring()
+        # Its own keyring and user-data folder: the test that happens to need the template
+        # first must not find the template's key or its "last used" file among its own.
+        keyring.set_keyring(MemoryKeyring())
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv(paths.DATA_DIR_ENV, str(folder / "userdata"))
+                opened = create_clinic(folder / "clinic.caredesk", *made)
+        finally:
+            keyring.set_keyring(previous)
+        opened.db.close()
+        # Closing the last connection checkpoints the write-ahead log into the file: the
+        # file alone is the whole database.
+        assert not Path(f"{opened.path}-wal").exists(), "the template's WAL was not checkpointed"
+        return opened.path, opened.key
+
+
+@pytest.fixture(scope="session")
+def clinic_templates(tmp_path_factory: pytest.TempPathFactory) -> ClinicTemplates:
+    return ClinicTemplates(tmp_path_factory.mktemp("clinic-templates"))
+
+
 @pytest.fixture
-def clinic(tmp_path: Path, clinic_details):
-    """A freshly created encrypted clinic with one owner (username ``owner``)."""
+def clinic(tmp_path: Path, clinic_details, clinic_templates: ClinicTemplates):
+    """An encrypted clinic of the test's own with one owner (username ``owner``)."""
+    opened = clinic_templates.copy(
+        tmp_path / "clinic.caredesk", clinic_details, "owner", "Olivia Owner", OWNER_PASSWORD
+    )
+    yield opened
+    opened.db.close()
+
+
+@pytest.fixture
+def created_clinic(tmp_path: Path, clinic_details):
+    """Like ``clinic``, but made by ``create_clinic`` itself, for the tests of creating one."""
     from app.services.clinic.clinics import create_clinic
 
     opened = create_clinic(

@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import keyring
@@ -19,18 +18,13 @@ from app.paths import DATA_DIR_ENV
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("caredesk-selftest-*")}
-
-
 def _run(steps=selftest.STEPS) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = selftest.run(steps, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
-def test_self_test_passes_with_one_summary_line(memory_keyring, user_data_dir):
-    before = _leftovers()
+def test_self_test_passes_with_one_summary_line(memory_keyring, user_data_dir, temp_folder):
     code, out, err = _run()
     assert code == selftest.EXIT_OK, err
     assert err == ""
@@ -39,15 +33,16 @@ def test_self_test_passes_with_one_summary_line(memory_keyring, user_data_dir):
     assert line.startswith("CareDesk ") and "self-test passed" in line
     for shown in ("keyring", "SQLCipher", "patient", "pdf-en", "pdf-es", "qt (offscreen"):
         assert shown in line
-    # Nothing left on disk, and the test's own keyring and data folder are back in place.
-    assert _leftovers() == before
+    # Nothing left on disk (the test's own temporary folder is empty again), and the test's
+    # own keyring and data folder are back in place.
+    assert list(temp_folder.iterdir()) == []
     assert keyring.get_keyring() is memory_keyring
     assert memory_keyring.entries == {}
     assert os.environ[DATA_DIR_ENV] == str(user_data_dir)
     assert not user_data_dir.exists() or not any(user_data_dir.iterdir())
 
 
-def test_a_failing_step_is_named_and_the_rest_do_not_run(memory_keyring):
+def test_a_failing_step_is_named_and_the_rest_do_not_run(memory_keyring, temp_folder):
     ran = []
 
     def broken(_ctx):
@@ -57,7 +52,6 @@ def test_a_failing_step_is_named_and_the_rest_do_not_run(memory_keyring):
         ran.append("after")
 
     steps = (*selftest.STEPS[:3], ("pdf-en", broken), ("later", after))
-    before = _leftovers()
     code, out, err = _run(steps)
     assert code == selftest.EXIT_FAILED
     assert out == ""
@@ -66,7 +60,7 @@ def test_a_failing_step_is_named_and_the_rest_do_not_run(memory_keyring):
     )
     assert ran == []
     # The clinic the earlier steps opened was closed and removed with its folder.
-    assert _leftovers() == before
+    assert list(temp_folder.iterdir()) == []
     assert keyring.get_keyring() is memory_keyring
 
 

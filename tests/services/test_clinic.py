@@ -37,6 +37,13 @@ def _fingerprint(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def clinic(created_clinic):
+    """These tests are about creating a clinic: theirs is made by ``create_clinic`` itself,
+    not copied from the session's template."""
+    return created_clinic
+
+
+@pytest.fixture
 def no_keyring():
     previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())

@@ -1,7 +1,17 @@
+import argon2
 import pytest
+from sqlalchemy import select
 
-from app.services.clinic.passwords import check_strength, hash_password, verify_password
+from app.data.models.staff import Staff
+from app.services.clinic import auth, passwords
+from app.services.clinic.passwords import (
+    check_strength,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from app.services.errors import WeakPasswordError
+from tests.conftest import OWNER_PASSWORD, PRODUCTION_PASSWORD_HASHER
 
 
 @pytest.mark.parametrize(
@@ -41,3 +51,33 @@ def test_hashes_are_argon2id_and_verify():
     assert not verify_password(stored, "violet-lantern-harbour-43")
     assert not verify_password(None, "anything")
     assert not verify_password("not a hash", "anything")
+
+
+def test_the_product_hashes_with_argon2id_at_rfc_9106_cost(production_password_hashing):
+    # The suite hashes at the cheapest cost (tests/conftest.py); the product never does.
+    stored = hash_password("violet-lantern-harbour-42")
+    params = argon2.extract_parameters(stored)
+    assert params.type is argon2.Type.ID
+    assert params.time_cost >= 3
+    assert params.memory_cost >= 64 * 1024  # KiB
+    assert params.parallelism >= 1
+    assert verify_password(stored, "violet-lantern-harbour-42")
+    assert not verify_password(stored, "violet-lantern-harbour-43")
+    assert not needs_rehash(stored)
+
+
+def test_a_cheaper_hash_is_replaced_at_the_products_cost_on_sign_in(clinic, monkeypatch):
+    def owner_hash() -> str:
+        with clinic.db.uow() as session:
+            query = select(Staff.password_hash).where(Staff.username == "owner")
+            return session.scalars(query).one()
+
+    cheap = owner_hash()  # the clinic was made at the suite's cost
+    assert argon2.extract_parameters(cheap).time_cost == 1
+    monkeypatch.setattr(passwords, "_hasher", PRODUCTION_PASSWORD_HASHER)
+    auth.login(clinic.db, "owner", OWNER_PASSWORD)
+    rehashed = owner_hash()
+    assert argon2.extract_parameters(rehashed) == argon2.extract_parameters(
+        hash_password("any other password")
+    )
+    assert not needs_rehash(rehashed) and verify_password(rehashed, OWNER_PASSWORD)

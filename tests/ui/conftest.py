@@ -10,9 +10,10 @@ from PySide6.QtCore import QSettings
 
 from app.data.models.staff import Role
 from app.services.clinic import auth, staff
-from app.services.clinic.clinics import ClinicDetails, OpenClinic, create_clinic, get_details
+from app.services.clinic.clinics import ClinicDetails, OpenClinic, get_details
 from app.ui import ops
 from app.ui.context import UiContext
+from tests.conftest import ClinicTemplates
 
 OWNER_PASSWORD = "harbour lights 2031 tea"
 STAFF_PASSWORD = "blue tulips on friday 9"
@@ -61,8 +62,8 @@ def drain_ops(qtbot) -> Iterator[None]:
 
 
 @pytest.fixture
-def clinic(tmp_path: Path) -> Iterator[OpenClinic]:
-    opened = create_clinic(
+def clinic(tmp_path: Path, clinic_templates: ClinicTemplates) -> Iterator[OpenClinic]:
+    opened = clinic_templates.copy(
         tmp_path / "clinic.caredesk", DETAILS, "olivia", "Olivia Owner", OWNER_PASSWORD
     )
     yield opened
