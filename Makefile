@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m app --demo
 
-## Install everything and run the whole test suite.
+## Install everything and run the whole test suite.  Two workers, each test file on one
+## worker (`--dist loadfile`): a file's module-scoped seeded clinic is made once, and the
+## files with the most tests are handed out first so no long one is left for the end.
 test: install
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check app tests bench installers

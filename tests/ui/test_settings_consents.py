@@ -54,7 +54,6 @@ def test_lists_the_starter_set_and_shows_each_language(qtbot, owner_ctx):
     _settle(qtbot)
     assert tab.title_edit.text().startswith("Consentimiento para tratamiento con láser")
     assert not tab.save_button.isEnabled()
-    tab.grab().save("/tmp/settings_consents.png")
 
 
 def test_edit_and_save_creates_a_version_and_keeps_the_old(qtbot, owner_ctx):
@@ -91,4 +90,3 @@ def test_an_unknown_placeholder_is_refused_inline_naming_it(qtbot, owner_ctx):
     assert tab.fields["body"].error() == ""
     versions = consent_versions(owner_ctx.db, owner_ctx.actor, "laser", "en")
     assert len(versions) == 1  # nothing saved
-    tab.grab().save("/tmp/settings_consents_error.png")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.data.models.payments import PaymentPlanStatus
 from app.services.billing import payment_plans as pp
@@ -173,12 +173,6 @@ def test_escape_closes_and_a_receptionist_only_reads(
 # --- cancelling, custom dates in the clinic's format, the saved installments' state ----------
 
 
-def _shot(window, name: str) -> None:
-    window.resize(1180, 640)
-    QApplication.processEvents()  # let the layout settle (hidden error lines)
-    window.grab().save(f"/tmp/shots/{name}.png")
-
-
 def _signed_plan_with_payments(ctx, patient_id) -> pp.PaymentPlanView:
     """Signed 90 days ago at 9.9 % APR, monthly from 60 days ago: the first installment
     paid, the second partly paid (so overdue), the rest not yet due."""
@@ -216,7 +210,6 @@ def test_the_saved_schedule_shows_paid_and_state_the_preview_does_not(
     headers = [window.model.headerData(c, Qt.Orientation.Horizontal)
                for c in range(window.model.columnCount())]  # fmt: skip
     assert headers == ["#", "Due", "Amount", "Principal", "Interest", "Remaining"]
-    _shot(window, "payment_plan_draft_apr")
     window.close()
 
     plan = _signed_plan_with_payments(coordinator_ctx, patient_id)
@@ -234,7 +227,6 @@ def test_the_saved_schedule_shows_paid_and_state_the_preview_does_not(
     assert [window.model.index(r, 7).data() for r in range(2, 6)].count("upcoming") >= 3
     assert window.model.index(1, 7).data(Qt.ItemDataRole.ForegroundRole) is not None
     assert "paid $" in window.totals.text() and "outstanding $" in window.totals.text()
-    _shot(window, "payment_plan_signed_payments")
 
 
 def test_state_text_says_how_late():
@@ -292,7 +284,6 @@ def test_cancel_a_signed_plan_with_a_reason(
         "paid", "partly paid, cancelled", "cancelled",
     ]  # fmt: skip
     assert window.model.index(1, 7).data(Qt.ItemDataRole.ForegroundRole) is None
-    _shot(window, "payment_plan_cancelled")
 
 
 def test_the_cancel_dialog_needs_a_reason(qtbot, coordinator_ctx, patient_id):
@@ -309,8 +300,6 @@ def test_the_cancel_dialog_needs_a_reason(qtbot, coordinator_ctx, patient_id):
     qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)  # Enter with no reason: refused
     qtbot.waitUntil(lambda: "Say why" in dialog.field.error())
     assert dialog.isVisible()
-    QApplication.processEvents()
-    dialog.grab().save("/tmp/shots/cancel_plan_dialog_error.png")
     qtbot.keyClicks(dialog.reason, "Paying in full instead")
     qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: dialog.result() == dialog.DialogCode.Accepted)
@@ -357,7 +346,6 @@ def test_custom_due_dates_in_the_clinics_format(qtbot, coordinator_ctx, parent, 
     assert error.startswith("“2/30/2027” is not a date; type dates like 1/31/")
     assert window.model.rowCount() == 0 and not window.save_button.isEnabled()
     assert window.totals.text() == "No schedule yet: correct the terms marked on the left."
-    _shot(window, "payment_plan_custom_dates_error")
     # The locale's format and ISO mixed; commas or spaces between them.
     _type(qtbot, window.custom_dates, f"{us[0]}, {days[1].isoformat()} {us[2]}")
     assert window.fields["custom_due_dates"].error() == ""
