@@ -6,6 +6,7 @@ import pytest
 
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ValidationError
+from app.services.patients import journey
 from app.services.patients import records as patients
 from app.services.patients.records import PatientForm
 
@@ -18,7 +19,7 @@ def patient_id(clinic, owner) -> int:
 
 def _event(clinic, owner, patient_id, event) -> str:
     with unit_of_work(clinic.db, owner) as session:
-        patients.advance_journey(session, patient_id, event)
+        journey.advance_journey(session, patient_id, event)
     return patients.open_patient(clinic.db, owner, patient_id).journey_stage
 
 
@@ -37,26 +38,26 @@ def test_events_move_forward_and_never_back(clinic, owner, patient_id) -> None:
 
 @pytest.mark.parametrize("stage", ["lost", "inactive"])
 def test_events_never_revive_lost_or_inactive_patients(clinic, owner, patient_id, stage) -> None:
-    patients.set_journey_stage(clinic.db, owner, patient_id, stage, "Chose another clinic")
+    journey.set_journey_stage(clinic.db, owner, patient_id, stage, "Chose another clinic")
     assert _event(clinic, owner, patient_id, "booked") == stage
 
 
 def test_lost_and_inactive_need_a_reason(clinic, owner, patient_id) -> None:
     for stage in ("lost", "inactive"):
         with pytest.raises(ValidationError):
-            patients.set_journey_stage(clinic.db, owner, patient_id, stage, "  ")
+            journey.set_journey_stage(clinic.db, owner, patient_id, stage, "  ")
     with pytest.raises(ValidationError):
-        patients.set_journey_stage(clinic.db, owner, patient_id, "prospect")
+        journey.set_journey_stage(clinic.db, owner, patient_id, "prospect")
 
 
 def test_staff_override_records_stage_reason_and_since(clinic, owner, patient_id) -> None:
     before = patients.open_patient(clinic.db, owner, patient_id)
-    lost = patients.set_journey_stage(clinic.db, owner, patient_id, "lost", "Price")
+    lost = journey.set_journey_stage(clinic.db, owner, patient_id, "lost", "Price")
     assert (lost.journey_stage, lost.journey_reason, lost.is_active) == ("lost", "Price", True)
     assert lost.journey_stage_since >= before.journey_stage_since
-    back = patients.set_journey_stage(clinic.db, owner, patient_id, "booked", "ignored")
+    back = journey.set_journey_stage(clinic.db, owner, patient_id, "booked", "ignored")
     assert (back.journey_stage, back.journey_reason) == ("booked", "")
-    inactive = patients.set_journey_stage(clinic.db, owner, patient_id, "inactive", "Moved")
+    inactive = journey.set_journey_stage(clinic.db, owner, patient_id, "inactive", "Moved")
     assert not inactive.is_active
 
 
@@ -69,8 +70,8 @@ def test_pipeline_has_every_stage_and_filters_by_lead_source(clinic, owner, pati
     other = patients.create_patient(
         clinic.db, owner, PatientForm(first_name="Bo", last_name="Lee", lead_source="Instagram")
     )
-    patients.set_journey_stage(clinic.db, owner, other.id, "lost", "Price")
-    board = patients.pipeline(clinic.db, owner)
+    journey.set_journey_stage(clinic.db, owner, other.id, "lost", "Price")
+    board = journey.pipeline(clinic.db, owner)
     assert list(board) == [
         "inquiry",
         "consultation",
@@ -86,7 +87,7 @@ def test_pipeline_has_every_stage_and_filters_by_lead_source(clinic, owner, pati
     assert card.open_plan_value == 0
     (lost,) = board["lost"]
     assert (lost.patient_id, lost.next_step, lost.lead_source) == (other.id, "Price", "Instagram")
-    filtered = patients.pipeline(clinic.db, owner, lead_source="Instagram")
+    filtered = journey.pipeline(clinic.db, owner, lead_source="Instagram")
     assert [c.patient_id for cards in filtered.values() for c in cards] == [other.id]
     assert patients.lead_sources(clinic.db, owner) == ["Instagram"]
 
@@ -98,9 +99,9 @@ def test_pipeline_counts_every_patient_of_a_stage_not_only_those_shown(
         patients.create_patient(
             clinic.db, owner, PatientForm(first_name=f"P{n}", last_name="Lee", lead_source="Web")
         )
-    shown = patients.pipeline(clinic.db, owner, limit_per_stage=2)
+    shown = journey.pipeline(clinic.db, owner, limit_per_stage=2)
     assert len(shown["inquiry"]) == 2
-    counts = patients.pipeline_counts(clinic.db, owner)
+    counts = journey.pipeline_counts(clinic.db, owner)
     assert counts["inquiry"] == 4 and counts["lost"] == 0
     assert list(counts) == list(shown)
-    assert patients.pipeline_counts(clinic.db, owner, lead_source="Web")["inquiry"] == 3
+    assert journey.pipeline_counts(clinic.db, owner, lead_source="Web")["inquiry"] == 3

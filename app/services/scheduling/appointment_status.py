@@ -46,7 +46,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
-from app.services.patients import records as patients_service
+from app.services.patients import journey, phones
 from app.services.scheduling import booking as scheduling
 
 S = AppointmentStatus
@@ -431,7 +431,7 @@ def change_status(
             )
         event = _JOURNEY_EVENTS.get(to_status)
         if event is not None:
-            patients_service.advance_journey(session, appointment.patient_id, event)
+            journey.advance_journey(session, appointment.patient_id, event)
         session.flush()
         return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
 
@@ -585,7 +585,7 @@ def appointment_summary(
         phone = ""
         if patient is not None:
             raw = patient.mobile_phone or patient.home_phone or patient.work_phone
-            phone = patients_service.display_phone(raw)
+            phone = phones.display_phone(raw)
         nexts = allowed_next(a.status, a.starts_at, now, zone)
         undo = _undo_target(a.status, _history(session, a.id))
         charge = settings.charge_no_show_fee

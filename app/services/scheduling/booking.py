@@ -51,7 +51,7 @@ from app.services.clinic.compiled import compiled_rows
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import CareDeskError, NotFoundError, ValidationError
-from app.services.patients import records as patients_service
+from app.services.patients import journey
 
 ResourceKind = Literal["provider", "room"]
 
@@ -849,7 +849,7 @@ def _write_new(
     session.flush()
     if clashes:
         _audit_double_book(session, appointment, clashes)
-    patients_service.advance_journey(session, request.patient_id, "booked")
+    journey.advance_journey(session, request.patient_id, "booked")
     return appointment
 
 

@@ -38,7 +38,7 @@ from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import clinic_letterhead
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
-from app.services.patients.records import display_phone
+from app.services.patients.phones import display_phone
 from app.services.scheduling import booking as scheduling
 
 __all__ = [

@@ -32,7 +32,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
-from app.services.patients.records import display_phone
+from app.services.patients.phones import display_phone
 from app.services.patients.tasks import tidy_text
 from app.services.scheduling import booking as scheduling
 

@@ -537,7 +537,7 @@ class ScheduleGrid(QAbstractScrollArea):
         end_local = block.ends_at.astimezone(self._zone)
         lines = [block.patient_name]
         if block.patient_phone:
-            from app.services.patients.records import display_phone
+            from app.services.patients.phones import display_phone
 
             lines.append(display_phone(block.patient_phone))
         if block.service_name:

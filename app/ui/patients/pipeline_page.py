@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
 from app.data.errors import CareDeskError
 from app.data.models.patients import JourneyStage
 from app.services.clinic.permissions import Permission
-from app.services.patients.records import PipelineCard
+from app.services.patients.journey import PipelineCard
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -731,7 +731,7 @@ class MoveOutcome:
 
 def move_patients_to(db, actor, patient_ids: list[int], stage: str, reason: str) -> MoveOutcome:
     """Move each patient in turn (worker thread); stop at the first refusal and say which."""
-    from app.services.patients.records import set_journey_stage
+    from app.services.patients.journey import set_journey_stage
 
     moved: list[int] = []
     for patient_id in patient_ids:
@@ -977,7 +977,7 @@ class PipelinePage(QWidget):
 
     def reload(self) -> None:
         """Fetch the board again with the current filters (on a worker thread)."""
-        from app.services.patients.records import pipeline, pipeline_counts
+        from app.services.patients.journey import pipeline, pipeline_counts
 
         self._stale = False
         self._generation += 1

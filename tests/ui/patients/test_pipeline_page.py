@@ -14,8 +14,8 @@ from app.data.models import Provider
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.i18n import utc_now
 from app.services.errors import ValidationError
-from app.services.patients import records as patients_service
-from app.services.patients.records import PipelineCard, pipeline
+from app.services.patients import journey
+from app.services.patients.journey import PipelineCard, pipeline
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.patients import pipeline_page as pipeline_module
@@ -335,7 +335,7 @@ def test_a_refused_move_is_explained(qtbot, coordinator_ctx, board, monkeypatch)
     def refuse(db, actor, patient_id, stage, reason=""):
         raise ValidationError("This record was merged into another one; change that one instead.")
 
-    monkeypatch.setattr(patients_service, "set_journey_stage", refuse)
+    monkeypatch.setattr(journey, "set_journey_stage", refuse)
     page = _open_page(qtbot, coordinator_ctx)
     _click_card(qtbot, page, "inquiry", board["zoe"])
     page.move_actions["booked"].trigger()
@@ -381,7 +381,7 @@ def test_selecting_in_one_column_clears_the_other(qtbot, coordinator_ctx, board)
 
 def test_board_refreshes_when_another_window_changes_a_patient(qtbot, coordinator_ctx, board):
     page = _open_page(qtbot, coordinator_ctx)
-    patients_service.set_journey_stage(
+    journey.set_journey_stage(
         coordinator_ctx.db, coordinator_ctx.actor, board["lena"], "in_treatment"
     )
     coordinator_ctx.bus.publish(Changes(appointments=True))
