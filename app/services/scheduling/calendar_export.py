@@ -39,6 +39,7 @@ from app.services.clinic.printing import clinic_letterhead
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
+from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
 
 __all__ = [
@@ -59,7 +60,7 @@ __all__ = [
 MAX_EXPORT_DAYS = 366
 
 #: Statuses printed on the day sheet: what the calendar shows (no cancelled visits).
-_ON_DAY_SHEET = scheduling.SHOWN_ON_CALENDAR
+_ON_DAY_SHEET = appointment_book.SHOWN_ON_CALENDAR
 #: iCalendar's STATUS for a visit whose patient has confirmed (or already came).
 _CONFIRMED = frozenset(
     {
