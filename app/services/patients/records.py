@@ -10,7 +10,6 @@ import contextlib
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.audit import AuditEntry
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import JourneyStage, Patient, Sex
 from app.data.models.providers import Provider, Room, Service
 from app.data.types import utc_now
@@ -27,6 +25,7 @@ from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import NotFoundError, PatientChangedError, ValidationError
@@ -123,20 +122,6 @@ class PatientRecord:
     next_appointment: AppointmentLine | None
     last_changed_by: str
     last_changed_at: datetime | None
-
-
-# --- clinic settings --------------------------------------------------------------------------
-
-
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
-
-
-def _today(settings: ClinicSettings) -> date:
-    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -310,7 +295,6 @@ def _last_change(session: Session, patient_id: int) -> tuple[str, datetime | Non
 
 def patient_record_of(session: Session, patient: Patient) -> PatientRecord:
     """The whole record of ``patient`` as the record window shows it (caller's session)."""
-    settings = _settings(session)
     changed_by, changed_at = _last_change(session, patient.id)
     return PatientRecord(
         id=patient.id,
@@ -322,7 +306,7 @@ def patient_record_of(session: Session, patient: Patient) -> PatientRecord:
         journey_reason=patient.journey_reason,
         is_active=patient.is_active,
         merged_into_id=patient.merged_into_id,
-        age=_age(patient.date_of_birth, _today(settings)),
+        age=_age(patient.date_of_birth, clinic_today(session)),
         balance=patient_balance(session, patient.id),
         next_appointment=_next_appointment(session, patient.id),
         last_changed_by=changed_by,
@@ -364,8 +348,7 @@ def find_duplicates(
     """Existing patients with the same name and date of birth, a shared phone, or the e-mail."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
     with db.uow() as session:
-        settings = _settings(session)
-        region = settings.country
+        region = clinic_settings(session).country
         phones = set()
         for name in ("mobile_phone", "home_phone", "work_phone"):
             typed = clean_typed_text(getattr(form, name), multiline=False)
@@ -423,8 +406,9 @@ def create_patient(db: Database, actor: Actor, form: PatientForm) -> PatientReco
     """Save a new patient (validated) with the next chart number; stage "inquiry"."""
     permissions.require(actor, Permission.EDIT_PATIENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
-        clean = validate_patient(form, region=settings.country, today=_today(settings))
+        clean = validate_patient(
+            form, region=clinic_settings(session).country, today=clinic_today(session)
+        )
         patient = Patient(
             chart_number=_next_chart_number(session),
             journey_stage=JourneyStage.INQUIRY.value,
@@ -477,8 +461,9 @@ def update_patient(
     (unless ``overwrite``)."""
     permissions.require(actor, Permission.EDIT_PATIENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
-        clean = validate_patient(form, region=settings.country, today=_today(settings))
+        clean = validate_patient(
+            form, region=clinic_settings(session).country, today=clinic_today(session)
+        )
         patient = get_patient(session, patient_id)
         if patient.version != expected_version and not overwrite:
             changed_by, changed_at = _last_change(session, patient_id)

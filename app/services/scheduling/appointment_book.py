@@ -25,6 +25,7 @@ from app.data.models.providers import Provider, Room, Service
 from app.data.types import UTCDateTime, parse_stored_utc, stored_text
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.compiled import compiled_rows
 from app.services.clinic.permissions import Permission
 from app.services.errors import NotFoundError
@@ -33,7 +34,6 @@ from app.services.scheduling.booking import (
     ResourceDay,
     TimeSpan,
     at_local,
-    clinic_zone,
     provider_days,
     provider_label,
 )

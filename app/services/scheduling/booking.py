@@ -46,6 +46,7 @@ from app.data.models.providers import (
 from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import CareDeskError, NotFoundError, ValidationError
@@ -101,12 +102,6 @@ class ResourceDay:
 
 
 # --- local time ------------------------------------------------------------------------------
-
-
-def clinic_zone(session: Session) -> ZoneInfo:
-    """The clinic's time zone (UTC before set-up: a fresh test database has no settings)."""
-    settings = session.get(ClinicSettings, 1)
-    return ZoneInfo(settings.timezone) if settings is not None else ZoneInfo("UTC")
 
 
 def at_local(day: date, minute: int, zone: ZoneInfo) -> datetime:
