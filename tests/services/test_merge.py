@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.data.models import Base
 from app.data.models.communications import CommunicationEntry
 from app.data.models.payments import Charge
-from app.services.clinic import audit
+from app.services.clinic import audit_log
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import PermissionDeniedError, ValidationError
 from app.services.patients import merge
@@ -66,9 +66,9 @@ def test_every_reference_moves_and_the_duplicate_points_at_the_kept_record(
     assert kept.balance == Decimal("120.00")
     # The kept record is found by the duplicate's details no longer; the duplicate is hidden.
     assert [h.id for h in patient_search.search_patients(clinic.db, owner, "ruiz")] == [keep_id]
-    rows = audit.list_entries(clinic.db, owner, audit.AuditFilter(patient_id=dup_id))
+    rows = audit_log.list_entries(clinic.db, owner, audit_log.AuditFilter(patient_id=dup_id))
     assert any("merged into patient" in row.detail for row in rows)
-    assert audit.verify_chain(clinic.db).ok
+    assert audit_log.verify_chain(clinic.db).ok
 
 
 def test_every_table_that_refers_to_patients_is_known_to_the_merge() -> None:

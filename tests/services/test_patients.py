@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from app.services.clinic import audit
+from app.services.clinic import audit_log
 from app.services.errors import PatientChangedError, PermissionDeniedError, ValidationError
 from app.services.patients import records as patients
 from app.services.patients import search as patient_search
@@ -84,8 +84,8 @@ def test_opening_a_record_is_audited_and_listed_as_recent(clinic, owner, make_st
     patients.open_patient(clinic.db, desk, ana.id)
     assert [h.id for h in patient_search.recent_patients(clinic.db, desk)] == [ana.id, zoe.id]
     assert patient_search.recent_patients(clinic.db, owner) == []
-    opened = audit.list_entries(
-        clinic.db, owner, audit.AuditFilter(action="record_opened", patient_id=ana.id)
+    opened = audit_log.list_entries(
+        clinic.db, owner, audit_log.AuditFilter(action="record_opened", patient_id=ana.id)
     )
     assert [row.username for row in opened] == ["rita", "rita"]
 
