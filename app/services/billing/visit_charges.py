@@ -27,7 +27,8 @@ from app.data.models.payments import AccountAdjustment, AdjustmentKind, Charge, 
 from app.data.models.plans import ItemStatus, PlanStatus, TreatmentItem, TreatmentPhase
 from app.data.models.providers import Service
 from app.money import ZERO, round_money
-from app.services.billing.treatment_plans import AGREED, _currency
+from app.services.billing.plan_details import AGREED
+from app.services.billing.treatment_plans import _currency
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 
