@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.services.clinic.uow import unit_of_work
-from app.services.errors import ValidationError
-from app.services.patients import journey
+from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
+from app.services.patients import journey, merge
 from app.services.patients import records as patients
 from app.services.patients.records import PatientForm
 
@@ -105,3 +105,66 @@ def test_pipeline_counts_every_patient_of_a_stage_not_only_those_shown(
     assert counts["inquiry"] == 4 and counts["lost"] == 0
     assert list(counts) == list(shown)
     assert journey.pipeline_counts(clinic.db, owner, lead_source="Web")["inquiry"] == 3
+
+
+@pytest.fixture
+def three(clinic, owner) -> dict[str, int]:
+    """Three inquiries: Ruiz, Lee and Okafor."""
+    return {
+        last: patients.create_patient(
+            clinic.db, owner, PatientForm(first_name=first, last_name=last)
+        ).id
+        for first, last in (("Ana", "Ruiz"), ("Bo", "Lee"), ("Chi", "Okafor"))
+    }
+
+
+def _board_versions(clinic, owner, *ids: int) -> dict[int, int]:
+    cards = {c.patient_id: c for cs in journey.pipeline(clinic.db, owner).values() for c in cs}
+    return {pid: cards[pid].version for pid in ids}
+
+
+def _stages(clinic, owner, ids) -> list[str]:
+    return [patients.open_patient(clinic.db, owner, pid).journey_stage for pid in ids]
+
+
+def test_several_patients_move_together_with_the_reason(clinic, owner, three) -> None:
+    ids = [three["Ruiz"], three["Lee"]]
+    seen = _board_versions(clinic, owner, *ids)
+    moved = journey.set_journey_stages(clinic.db, owner, seen, "lost", " Chose  another clinic ")
+    assert moved == ids
+    for pid in ids:
+        record = patients.open_patient(clinic.db, owner, pid)
+        assert (record.journey_stage, record.journey_reason) == ("lost", "Chose another clinic")
+    assert _stages(clinic, owner, [three["Okafor"]]) == ["inquiry"]
+
+
+def test_one_stale_card_moves_nobody_and_names_the_patient(clinic, owner, three) -> None:
+    ids = [three["Ruiz"], three["Lee"]]
+    seen = _board_versions(clinic, owner, *ids)
+    # Someone else moves Lee after the board was read.
+    journey.set_journey_stage(clinic.db, owner, three["Lee"], "booked")
+    with pytest.raises(ConcurrentEditError, match="The record of Lee, Bo was changed"):
+        journey.set_journey_stages(clinic.db, owner, seen, "consultation")
+    assert _stages(clinic, owner, ids) == ["inquiry", "booked"]
+
+
+def test_a_merged_record_in_the_batch_moves_nobody(clinic, owner, three) -> None:
+    ids = [three["Ruiz"], three["Lee"]]
+    merge.merge_patients(clinic.db, owner, three["Okafor"], three["Lee"])
+    seen = _board_versions(clinic, owner, three["Ruiz"]) | {
+        three["Lee"]: patients.open_patient(clinic.db, owner, three["Lee"]).version
+    }
+    with pytest.raises(ValidationError, match="The record of Lee, Bo was merged"):
+        journey.set_journey_stages(clinic.db, owner, seen, "consultation")
+    assert _stages(clinic, owner, ids) == ["inquiry", "inactive"]
+
+
+def test_moving_several_needs_the_right_to_change_records_and_a_reason(
+    clinic, owner, make_staff, three
+) -> None:
+    seen = _board_versions(clinic, owner, three["Ruiz"])
+    with pytest.raises(PermissionDeniedError):
+        journey.set_journey_stages(clinic.db, make_staff("hana", "provider"), seen, "booked")
+    with pytest.raises(ValidationError):
+        journey.set_journey_stages(clinic.db, owner, seen, "inactive", "  ")
+    assert _stages(clinic, owner, [three["Ruiz"]]) == ["inquiry"]

@@ -7,6 +7,7 @@ decisions, with a reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,7 +29,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
-from app.services.errors import ValidationError
+from app.services.errors import ConcurrentEditError, ValidationError
 from app.services.patients.records import PatientRecord, get_patient, patient_record_of
 from app.services.patients.search import clean_typed_text
 
@@ -59,11 +60,9 @@ def move_to_stage(patient: Patient, stage: str, reason: str) -> None:
     patient.is_active = stage != JourneyStage.INACTIVE.value
 
 
-def set_journey_stage(
-    db: Database, actor: Actor, patient_id: int, stage: str, reason: str = ""
-) -> PatientRecord:
-    """Staff override of the journey stage; lost and inactive need a reason."""
-    permissions.require(actor, Permission.EDIT_PATIENTS)
+def _stage_reason(stage: str, reason: str) -> str:
+    """The reason kept with a staff move to ``stage``: required for lost and inactive,
+    dropped for the other stages."""
     if stage not in {s.value for s in JourneyStage}:
         raise ValidationError("Choose one of the journey stages.", field="journey_stage")
     reason = clean_typed_text(reason, multiline=False)
@@ -71,16 +70,51 @@ def set_journey_stage(
         raise ValidationError("Say why the patient is lost or inactive.", field="journey_reason")
     if len(reason) > 200:
         raise ValidationError("The reason is too long: at most 200 characters.", "journey_reason")
+    return reason if stage in _WITH_REASON else ""
+
+
+def _refuse_merged(patient: Patient, what: str) -> None:
+    if patient.merged_into_id is not None:
+        raise ValidationError(
+            f"{what} was merged into another one; change that one instead.",
+            field="journey_stage",
+        )
+
+
+def set_journey_stage(
+    db: Database, actor: Actor, patient_id: int, stage: str, reason: str = ""
+) -> PatientRecord:
+    """Staff override of the journey stage; lost and inactive need a reason."""
+    permissions.require(actor, Permission.EDIT_PATIENTS)
+    reason = _stage_reason(stage, reason)
     with unit_of_work(db, actor) as session:
         patient = get_patient(session, patient_id)
-        if patient.merged_into_id is not None:
-            raise ValidationError(
-                "This record was merged into another one; change that one instead.",
-                field="journey_stage",
-            )
-        move_to_stage(patient, stage, reason if stage in _WITH_REASON else "")
+        _refuse_merged(patient, "This record")
+        move_to_stage(patient, stage, reason)
         session.flush()
         return patient_record_of(session, patient)
+
+
+def set_journey_stages(
+    db: Database, actor: Actor, seen_versions: Mapping[int, int], stage: str, reason: str = ""
+) -> list[int]:
+    """Move several patients to ``stage`` in one transaction (the pipeline board): all or none.
+
+    ``seen_versions`` maps each patient's id to the record version the caller showed; a
+    record changed since, or merged into another, refuses the whole move and the message
+    names that patient.  Returns the ids moved, in the order given.
+    """
+    permissions.require(actor, Permission.EDIT_PATIENTS)
+    reason = _stage_reason(stage, reason)
+    with unit_of_work(db, actor) as session:
+        for patient_id, version in seen_versions.items():
+            patient = get_patient(session, patient_id)
+            what = f"The record of {patient.last_name}, {patient.first_name}"
+            if patient.version != version:
+                raise ConcurrentEditError(what)
+            _refuse_merged(patient, what)
+            move_to_stage(patient, stage, reason)
+    return list(seen_versions)
 
 
 def advance_journey(session: Session, patient_id: int, event: str) -> None:
@@ -111,6 +145,8 @@ class PipelineCard:
     open_plan_value: Decimal
     provider: str
     lead_source: str
+    #: The record's version the board read: moving the card checks it.
+    version: int
 
 
 #: What the coordinator does next for a patient in each stage (lost and inactive show why).
@@ -201,6 +237,7 @@ def pipeline(
                     Patient.journey_stage_since,
                     Patient.journey_reason,
                     Patient.lead_source,
+                    Patient.version,
                     Provider.name,
                 )
                 .outerjoin(Provider, Provider.id == Patient.primary_provider_id)
@@ -225,6 +262,7 @@ def pipeline(
                     open_plan_value=values.get(r.id, Decimal("0.00")),
                     provider=r.name or "",
                     lead_source=r.lead_source,
+                    version=r.version,
                 )
                 for r in rows
             ]
