@@ -84,7 +84,7 @@ class AppointmentBlock(NamedTuple):
     double_booked: bool = False
     arrived_at: datetime | None = None
     series_id: int | None = None
-    #: E.164, as stored; ``patients.display_phone`` formats it when shown.
+    #: E.164, as stored; ``phones.display_phone`` formats it when shown.
     patient_phone: str = ""
     has_alerts: bool = False
 
