@@ -279,7 +279,7 @@ def _money_problems(db) -> list[str]:
 
 
 def _cmd_audit(args) -> int:
-    from app.services.clinic.audit import verify_chain
+    from app.services.clinic.audit_log import verify_chain
 
     path = _database_path(args)
     if path is None:
@@ -300,7 +300,7 @@ def _cmd_audit(args) -> int:
 def _cmd_patients(args) -> int:
     import json
 
-    from app.services.patients.records import system_search
+    from app.services.patients.search import system_search
 
     path = _database_path(args)
     if path is None:

@@ -186,7 +186,7 @@ def _make_her_zoe(db, case: SampleCase) -> None:
     from app.data.models.insurance import InsurancePolicy
     from app.data.models.patients import Patient
     from app.data.models.plans import TreatmentPlan
-    from app.services.patients.records import index_patient
+    from app.services.patients.search import index_patient
 
     with db.uow() as session:
         patient = session.get(Patient, case.patient_id)

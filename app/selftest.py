@@ -105,12 +105,8 @@ def _database(ctx: Context) -> None:
 
 def _patient(ctx: Context) -> None:
     from app.services.clinic import auth
-    from app.services.patients.records import (
-        PatientForm,
-        create_patient,
-        open_patient,
-        search_patients,
-    )
+    from app.services.patients.records import PatientForm, create_patient, open_patient
+    from app.services.patients.search import search_patients
 
     db = ctx.clinic.db
     ctx.actor = auth.login(db, "owner", OWNER_PASSWORD)

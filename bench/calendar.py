@@ -52,13 +52,8 @@ def _busy_week(db) -> tuple[date, int]:
     from app.data.models import Appointment, Patient, Provider
     from app.data.models.providers import ProviderBreak, WorkingHours
     from app.demo.seed import SEED_TODAY
-    from app.services.scheduling.booking import (
-        HOLDS_TIME,
-        at_local,
-        busy_spans,
-        clinic_zone,
-        provider_days,
-    )
+    from app.services.clinic.clock import clinic_zone
+    from app.services.scheduling.booking import HOLDS_TIME, at_local, busy_spans, provider_days
 
     rng = random.Random(4)
     monday = SEED_TODAY - timedelta(days=SEED_TODAY.weekday()) + timedelta(days=7)

@@ -104,7 +104,7 @@ def run(args) -> dict:
     from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
     from app.services.clinic import auth
     from app.services.clinic.clinics import open_clinic
-    from app.services.patients import records as patients
+    from app.services.patients import search as patient_search
 
     path = args.db or seeded_database(args.patients, args.years, args.seed).path
     clinic = open_clinic(path)
@@ -113,7 +113,7 @@ def run(args) -> dict:
         actor = auth.login(db, DEMO_ACCOUNTS[0].username, DEMO_PASSWORD)
         queries = _queries(db, args.runs or QUERIES)
         # The search statements each query runs, captured from the app's own call.
-        statements = [_statements_of(db, lambda q=q: patients.search_patients(db, actor, q))
+        statements = [_statements_of(db, lambda q=q: patient_search.search_patients(db, actor, q))
                       for q in queries]  # fmt: skip
         log(f"search: {len(queries)} queries on {path.name} …")
         app_times: list[float] = []
@@ -123,7 +123,7 @@ def run(args) -> dict:
             for query, sent in zip(queries, statements, strict=True):
 
                 def app_call(query=query):
-                    return patients.search_patients(db, actor, query)
+                    return patient_search.search_patients(db, actor, query)
 
                 def bare_sql(sent=sent):
                     for sql, parameters in sent:

@@ -48,3 +48,121 @@ def test_layers_do_not_import_upwards(layer, forbidden):
 
 def test_ui_never_builds_queries():
     assert _offenders(_modules("ui"), ("sqlalchemy",)) == []
+
+
+# --- import circles ------------------------------------------------------------------------
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _only_for_type_checkers(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): its body never runs."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_statements(nodes):
+    """Every import among ``nodes`` and inside them (functions, methods, branches), except
+    in the body of an ``if TYPE_CHECKING:`` block (its ``else:`` does run)."""
+    for node in nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif _only_for_type_checkers(node):
+            yield from _import_statements(node.orelse)
+        else:
+            yield from _import_statements(ast.iter_child_nodes(node))
+
+
+def _imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
+    """The ``known`` modules that module ``name`` (at ``path``) imports; ``from pkg import
+    sub`` imports the submodule ``pkg.sub`` when there is one, else ``pkg``."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in _import_statements(ast.parse(path.read_text(encoding="utf-8")).body):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+            continue
+        base = node.module or ""
+        if node.level:  # relative: "." is this package, ".." its parent …
+            anchor = package.rsplit(".", node.level - 1)[0]
+            base = f"{anchor}.{base}" if base else anchor
+        found.update(
+            f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+            for alias in node.names
+        )
+    return (found & known) - {name}
+
+
+def _import_graph(root: Path) -> dict[str, set[str]]:
+    paths = {_module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    return {name: _imported_modules(path, name, set(paths)) for name, path in paths.items()}
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for following in graph[todo.pop()] - seen:
+            seen.add(following)
+            todo.append(following)
+    return seen
+
+
+def _circles(graph: dict[str, set[str]]) -> list[str]:
+    """Each tangle of modules that import one another (a strongly connected component),
+    named by a shortest circle from its alphabetically first module."""
+    reaches = {module: _reachable(graph, module) for module in graph}
+    found, tangled = [], set()
+    for start in sorted(graph):
+        tangle = {m for m in reaches[start] if start in reaches[m]}
+        if start in tangled or len(tangle) < 2:
+            continue
+        tangled |= tangle
+        # Breadth first from ``start`` inside the tangle until the walk comes back to it.
+        came_from: dict[str, str] = {}
+        frontier = [start]
+        while start not in came_from:
+            reached = []
+            for module in frontier:
+                for following in sorted((graph[module] & tangle) - came_from.keys()):
+                    came_from[following] = module
+                    reached.append(following)
+            frontier = reached
+        circle = [start]
+        while circle[-1] != start or len(circle) == 1:
+            circle.append(came_from[circle[-1]])
+        line = " → ".join(reversed(circle))
+        if len(tangle) > len(circle) - 1:
+            line += f" (tangled with {', '.join(sorted(tangle - set(circle)))})"
+        found.append(line)
+    return found
+
+
+def test_no_import_circles():
+    """No module imports, even inside a function, a module that imports it back: a circle
+    only works by import-order luck and hides which of the two is the lower one."""
+    circles = _circles(_import_graph(APP))
+    assert circles == [], "import circles:\n" + "\n".join(circles)
+
+
+def test_circle_check_counts_function_level_imports_but_not_type_checking(tmp_path):
+    package = tmp_path / "app" / "area"
+    package.mkdir(parents=True)
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "low.py").write_text("def f():\n    from app.area import high\n")
+    (package / "high.py").write_text("from app.area.low import f\n")
+    (package / "typed.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from app.area import low\n"
+    )
+    (package / "relative.py").write_text("from . import typed\n")
+    graph = _import_graph(tmp_path / "app")
+    assert graph["app.area.typed"] == set()
+    assert graph["app.area.relative"] == {"app.area.typed"}
+    assert _circles(graph) == ["app.area.high → app.area.low → app.area.high"]

@@ -85,7 +85,7 @@ from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clinics import ClinicDetails, OpenClinic, create_clinic
 from app.services.clinic.staff import add_staff_row
 from app.services.clinic.uow import unit_of_work
-from app.services.patients.records import fold_for_search, patient_search_name, search_terms
+from app.services.patients.search import fold_for_search, patient_search_name, search_terms
 
 #: The password of every demo account (README and screenshots cite it). Made-up data only.
 DEMO_PASSWORD = "caredesk-demo-2026"

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.clinic.audit import AuditAction, AuditFilter, AuditRow
+from app.services.clinic.audit import AuditAction
+from app.services.clinic.audit_log import AuditFilter, AuditRow
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -271,7 +272,7 @@ class AuditWindow(QWidget):
         return format_datetime(value, details.timezone, details.locale, "medium", "medium")
 
     def _fetch_for(self, audit_filter: AuditFilter) -> Fetch:
-        from app.services.clinic.audit import list_entries
+        from app.services.clinic.audit_log import list_entries
 
         db, actor = self.ctx.db, self.ctx.actor
         return lambda offset, limit: list_entries(db, actor, audit_filter, offset, limit)
@@ -305,7 +306,7 @@ class AuditWindow(QWidget):
         )
 
     def _update_count(self) -> None:
-        from app.services.clinic.audit import count_entries
+        from app.services.clinic.audit_log import count_entries
 
         count = count_entries(self.ctx.db, self.ctx.actor, self.current_filter())
         self.count_label.setText(f"{count:,} entr{'y' if count == 1 else 'ies'}")
@@ -350,7 +351,7 @@ class AuditWindow(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._noted:
-            from app.services.clinic.audit import note_audit_viewed
+            from app.services.clinic.audit_log import note_audit_viewed
 
             self._noted = True
             db, actor = self.ctx.db, self.ctx.actor

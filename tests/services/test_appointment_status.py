@@ -18,8 +18,8 @@ from app.data.models.payments import Charge
 from app.data.models.providers import ServiceRequiredConsent
 from app.services.billing.balances import patient_balance
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
+from app.services.scheduling import appointment_book
 from app.services.scheduling import appointment_status as st
-from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
 #: 10:00 in Portland, Maine (the test clinic's zone) on Mon, Mar 2, 2026.
@@ -441,7 +441,7 @@ def test_settings_defaults_and_save(clinic, owner):
         48, Decimal("40.00"), 450,
     )  # fmt: skip
     with clinic.db.uow() as session:
-        assert scheduling.opening_minutes(session) == (450, 1140)
+        assert appointment_book.opening_minutes(session) == (450, 1140)
 
 
 @pytest.mark.parametrize(

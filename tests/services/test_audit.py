@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.data.models.audit import AuditEntry
 from app.data.models.staff import Role
-from app.services.clinic import audit, staff
-from app.services.clinic.audit import AuditFilter
+from app.services.clinic import audit_log, staff
+from app.services.clinic.audit_log import AuditFilter
 from app.services.errors import PermissionDeniedError
 from tests.conftest import STAFF_PASSWORD
 
@@ -22,7 +22,7 @@ def _tamper(db, sql: str) -> None:
 
 
 def test_fresh_clinic_chain_verifies(clinic, owner):
-    result = audit.verify_chain(clinic.db)
+    result = audit_log.verify_chain(clinic.db)
     assert result.ok, result.problems
     assert result.rows_checked >= 3  # setup writes, clinic created, owner's login
 
@@ -39,7 +39,7 @@ def test_creates_and_updates_are_recorded_with_field_names(clinic, owner):
         role=Role.RECEPTIONIST,
         may_break_glass=False,
     )
-    entries = audit.list_entries(clinic.db, owner, AuditFilter(staff_id=owner.staff_id))
+    entries = audit_log.list_entries(clinic.db, owner, AuditFilter(staff_id=owner.staff_id))
     created = next(e for e in entries if e.action == "create" and e.entity == "staff")
     updated = next(e for e in entries if e.action == "update" and e.entity == "staff")
     assert created.entity_id == row.id
@@ -50,7 +50,7 @@ def test_creates_and_updates_are_recorded_with_field_names(clinic, owner):
 
 def test_edited_row_is_named(clinic, owner):
     _tamper(clinic.db, "UPDATE audit_log SET username = 'mallory' WHERE id = 2")
-    result = audit.verify_chain(clinic.db)
+    result = audit_log.verify_chain(clinic.db)
     assert not result.ok
     assert result.problems == ["row 2 was changed after it was written"]
 
@@ -58,7 +58,7 @@ def test_edited_row_is_named(clinic, owner):
 def test_deleted_row_is_named(clinic, owner):
     staff.create_staff(clinic.db, owner, "rita", "Rita", Role.RECEPTIONIST, STAFF_PASSWORD)
     _tamper(clinic.db, "DELETE FROM audit_log WHERE id = 3")
-    result = audit.verify_chain(clinic.db)
+    result = audit_log.verify_chain(clinic.db)
     assert result.problems == ["row 3 deleted (the chain jumps to row 4)"]
 
 
@@ -66,7 +66,7 @@ def test_rewritten_chain_after_a_deletion_is_still_caught(clinic, owner):
     # Deleting a row and renumbering the rest breaks the next row's link.
     _tamper(clinic.db, "DELETE FROM audit_log WHERE id = 2")
     _tamper(clinic.db, "UPDATE audit_log SET id = id - 1 WHERE id > 2")
-    result = audit.verify_chain(clinic.db)
+    result = audit_log.verify_chain(clinic.db)
     assert "row 2 does not follow the row before it" in result.problems
 
 
@@ -82,11 +82,11 @@ def test_the_log_cannot_be_edited_through_the_database(clinic, owner):
 def test_only_owners_browse_the_log(clinic, owner, make_staff):
     rita = make_staff("rita", Role.RECEPTIONIST)
     with pytest.raises(PermissionDeniedError, match="read the audit log"):
-        audit.list_entries(clinic.db, rita, AuditFilter())
-    total = audit.count_entries(clinic.db, owner, AuditFilter())
-    logins = audit.list_entries(clinic.db, owner, AuditFilter(action="login"))
+        audit_log.list_entries(clinic.db, rita, AuditFilter())
+    total = audit_log.count_entries(clinic.db, owner, AuditFilter())
+    logins = audit_log.list_entries(clinic.db, owner, AuditFilter(action="login"))
     assert {e.username for e in logins} == {"owner", "rita"}
-    page = audit.list_entries(clinic.db, owner, AuditFilter(), offset=0, limit=3)
+    page = audit_log.list_entries(clinic.db, owner, AuditFilter(), offset=0, limit=3)
     assert len(page) == 3 and page[0].id == total  # newest first
 
 

@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 from app.data.models import Base
 from app.data.models.communications import CommunicationEntry
 from app.data.models.payments import Charge
-from app.services.clinic import audit
+from app.services.clinic import audit_log
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import PermissionDeniedError, ValidationError
+from app.services.patients import merge
 from app.services.patients import records as patients
+from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 
 
@@ -47,10 +49,10 @@ def test_every_reference_moves_and_the_duplicate_points_at_the_kept_record(
     clinic, owner, pair
 ) -> None:
     keep_id, dup_id = pair
-    result = patients.merge_patients(clinic.db, owner, keep_id, dup_id)
+    result = merge.merge_patients(clinic.db, owner, keep_id, dup_id)
     assert result.moved == {"charges": 1, "communication_entries": 1}
     with clinic.db.uow() as session:
-        for table_name, column in patients.patient_references():
+        for table_name, column in merge.patient_references():
             if table_name == "patient_search_terms" or column == "merged_into_id":
                 continue
             column_obj = Base.metadata.tables[table_name].c[column]
@@ -63,14 +65,14 @@ def test_every_reference_moves_and_the_duplicate_points_at_the_kept_record(
     kept = patients.open_patient(clinic.db, owner, keep_id)
     assert kept.balance == Decimal("120.00")
     # The kept record is found by the duplicate's details no longer; the duplicate is hidden.
-    assert [h.id for h in patients.search_patients(clinic.db, owner, "ruiz")] == [keep_id]
-    rows = audit.list_entries(clinic.db, owner, audit.AuditFilter(patient_id=dup_id))
+    assert [h.id for h in patient_search.search_patients(clinic.db, owner, "ruiz")] == [keep_id]
+    rows = audit_log.list_entries(clinic.db, owner, audit_log.AuditFilter(patient_id=dup_id))
     assert any("merged into patient" in row.detail for row in rows)
-    assert audit.verify_chain(clinic.db).ok
+    assert audit_log.verify_chain(clinic.db).ok
 
 
 def test_every_table_that_refers_to_patients_is_known_to_the_merge() -> None:
-    references = patients.patient_references()
+    references = merge.patient_references()
     tables = {t for t, _ in references}
     assert {"appointments", "charges", "payments", "communication_entries"} <= tables
 
@@ -79,28 +81,28 @@ def test_every_table_that_refers_to_patients_is_known_to_the_merge() -> None:
 def test_only_coordinators_and_owners_merge(clinic, make_staff, pair, who) -> None:
     actor = make_staff("someone", who)
     with pytest.raises(PermissionDeniedError):
-        patients.merge_patients(clinic.db, actor, *pair)
+        merge.merge_patients(clinic.db, actor, *pair)
 
 
 def test_a_record_is_not_merged_twice_or_into_itself(clinic, owner, pair) -> None:
     keep_id, dup_id = pair
     with pytest.raises(ValidationError):
-        patients.merge_patients(clinic.db, owner, keep_id, keep_id)
-    patients.merge_patients(clinic.db, owner, keep_id, dup_id)
+        merge.merge_patients(clinic.db, owner, keep_id, keep_id)
+    merge.merge_patients(clinic.db, owner, keep_id, dup_id)
     with pytest.raises(ValidationError):
-        patients.merge_patients(clinic.db, owner, keep_id, dup_id)
+        merge.merge_patients(clinic.db, owner, keep_id, dup_id)
 
 
 def test_a_failed_merge_changes_nothing(clinic, owner, pair, monkeypatch) -> None:
     keep_id, dup_id = pair
-    original = patients.index_patient
+    original = patient_search.index_patient
 
     def failing(session, patient):
         original(session, patient)
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(patients, "index_patient", failing)
+    monkeypatch.setattr(merge, "index_patient", failing)
     with pytest.raises(RuntimeError):
-        patients.merge_patients(clinic.db, owner, keep_id, dup_id)
+        merge.merge_patients(clinic.db, owner, keep_id, dup_id)
     assert patients.open_patient(clinic.db, owner, dup_id).merged_into_id is None
     assert patients.open_patient(clinic.db, owner, dup_id).balance == Decimal("120.00")

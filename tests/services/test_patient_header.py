@@ -6,15 +6,15 @@ from datetime import date
 
 import pytest
 
-from app.services.clinic import audit
+from app.services.clinic import audit_log
 from app.services.errors import NotFoundError
 from app.services.patients import records as patients
 from app.services.patients.records import PatientForm
 
 
 def _opened(clinic, owner, patient_id: int) -> int:
-    rows = audit.list_entries(
-        clinic.db, owner, audit.AuditFilter(action="record_opened", patient_id=patient_id)
+    rows = audit_log.list_entries(
+        clinic.db, owner, audit_log.AuditFilter(action="record_opened", patient_id=patient_id)
     )
     return len(rows)
 

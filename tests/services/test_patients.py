@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from app.services.clinic import audit
+from app.services.clinic import audit_log
 from app.services.errors import PatientChangedError, PermissionDeniedError, ValidationError
 from app.services.patients import records as patients
+from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 
 TODAY = date(2026, 11, 23)
@@ -81,10 +82,10 @@ def test_opening_a_record_is_audited_and_listed_as_recent(clinic, owner, make_st
     patients.open_patient(clinic.db, desk, ana.id)
     patients.open_patient(clinic.db, desk, zoe.id)
     patients.open_patient(clinic.db, desk, ana.id)
-    assert [h.id for h in patients.recent_patients(clinic.db, desk)] == [ana.id, zoe.id]
-    assert patients.recent_patients(clinic.db, owner) == []
-    opened = audit.list_entries(
-        clinic.db, owner, audit.AuditFilter(action="record_opened", patient_id=ana.id)
+    assert [h.id for h in patient_search.recent_patients(clinic.db, desk)] == [ana.id, zoe.id]
+    assert patient_search.recent_patients(clinic.db, owner) == []
+    opened = audit_log.list_entries(
+        clinic.db, owner, audit_log.AuditFilter(action="record_opened", patient_id=ana.id)
     )
     assert [row.username for row in opened] == ["rita", "rita"]
 
@@ -108,8 +109,8 @@ def test_a_stale_save_names_who_changed_the_patient(clinic, owner, make_staff) -
 def test_an_edit_is_found_by_the_new_name_only(clinic, owner) -> None:
     created = patients.create_patient(clinic.db, owner, form())
     patients.update_patient(clinic.db, owner, created.id, created.version, form(last_name="Tran"))
-    assert [h.id for h in patients.search_patients(clinic.db, owner, "tran")] == [created.id]
-    assert patients.search_patients(clinic.db, owner, "nguyen") == []
+    assert [h.id for h in patient_search.search_patients(clinic.db, owner, "tran")] == [created.id]
+    assert patient_search.search_patients(clinic.db, owner, "nguyen") == []
 
 
 def test_providers_cannot_edit_patients(clinic, owner, make_staff) -> None:

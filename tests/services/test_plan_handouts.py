@@ -15,6 +15,7 @@ from app.data.models.payments import Frequency
 from app.data.models.plans import TreatmentPlan
 from app.data.models.providers import Service
 from app.services.billing import payment_plans as pp
+from app.services.billing import plan_details
 from app.services.billing import plan_handouts as ph
 from app.services.billing import treatment_plans as tp
 from app.services.errors import ValidationError
@@ -43,7 +44,7 @@ def ids(clinic):
         }
 
 
-def build(db, actor, ids) -> tp.PlanDetail:
+def build(db, actor, ids) -> plan_details.PlanDetail:
     plan = tp.create_plan(db, actor, ids["patient"], "Replace #14", provider_id=ids["provider"])
     plan = tp.add_phase(db, actor, plan.id, plan.version, "Imaging", "X-rays and a scan.")
     plan = tp.add_item(db, actor, plan.phases[0].id, plan.version, service_id=ids["exam"])

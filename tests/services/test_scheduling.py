@@ -23,6 +23,7 @@ from app.services.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as sch
 from app.services.scheduling.booking import AppointmentRequest, ConflictError
 from tests.data.factories import add_patient, add_provider, add_service
@@ -681,7 +682,7 @@ def test_load_schedule_for_a_day_by_provider_and_by_room(clinic, owner, book):
     sch.book_appointment(
         clinic.db, owner, book.request(patient_id=book.bo, day=MONDAY + timedelta(days=1))
     )
-    schedule = sch.load_schedule(clinic.db, owner, MONDAY, 1)
+    schedule = appointment_book.load_schedule(clinic.db, owner, MONDAY, 1)
     assert [r.name for r in schedule.resources] == ["Dr. Ada Lovelace", "Ben Carter"]
     assert [b.id for b in schedule.blocks] == [a.appointment_id]
     block = schedule.blocks[0]
@@ -692,7 +693,7 @@ def test_load_schedule_for_a_day_by_provider_and_by_room(clinic, owner, book):
     )
     assert schedule.blocks_for(book.ada, MONDAY) == [block]
     assert schedule.resource_days[(book.ada, MONDAY)].breaks[0].label == "Lunch"
-    by_room = sch.load_schedule(clinic.db, owner, MONDAY, 1, by="room")
+    by_room = appointment_book.load_schedule(clinic.db, owner, MONDAY, 1, by="room")
     assert [r.name for r in by_room.resources] == ["Operatory 1", "Operatory 2"]
     assert by_room.blocks_for(book.room2, MONDAY) == [block]
 
@@ -707,14 +708,16 @@ def test_a_late_evening_appointment_belongs_to_its_local_day(clinic, owner, book
                 ends_at=at(MONDAY, "23:55"),
             )
         )
-    schedule = sch.load_schedule(clinic.db, owner, MONDAY, 1)
+    schedule = appointment_book.load_schedule(clinic.db, owner, MONDAY, 1)
     assert len(schedule.blocks_for(book.ada, MONDAY)) == 1
-    assert sch.load_schedule(clinic.db, owner, MONDAY + timedelta(days=1), 1).blocks == ()
+    assert (
+        appointment_book.load_schedule(clinic.db, owner, MONDAY + timedelta(days=1), 1).blocks == ()
+    )
 
 
 def test_month_overview_counts_and_free_time(clinic, owner, book):
     sch.book_appointment(clinic.db, owner, book.request(start="09:00", end="10:30"))
-    days = sch.month_overview(clinic.db, owner, 2027, 3)
+    days = appointment_book.month_overview(clinic.db, owner, 2027, 3)
     assert len(days) == 31
     monday = days[0]
     assert (monday.appointments, monday.booked_minutes) == (1, 90)

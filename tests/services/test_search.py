@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from app.services.clinic import compiled
 from app.services.errors import PermissionDeniedError
+from app.services.patients import journey
 from app.services.patients import records as patients
+from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 
 
@@ -67,12 +69,12 @@ def people(clinic, owner) -> dict[str, int]:
     ],
 )
 def test_search_finds(clinic, owner, people, query, expected) -> None:
-    hits = patients.search_patients(clinic.db, owner, query)
+    hits = patient_search.search_patients(clinic.db, owner, query)
     assert [h.id for h in hits] == [people[k] for k in expected]
 
 
 def test_hits_carry_what_the_list_shows(clinic, owner, people) -> None:
-    (hit,) = patients.search_patients(clinic.db, owner, "zoe")
+    (hit,) = patient_search.search_patients(clinic.db, owner, "zoe")
     assert hit.display_name == "Nguyễn, Zoë (Zo)"
     assert hit.phone == "(512) 555-0142"
     assert hit.chart_number == "P000001"
@@ -82,15 +84,15 @@ def test_hits_carry_what_the_list_shows(clinic, owner, people) -> None:
 def test_results_are_in_name_order_and_page_with_offset(clinic, owner) -> None:
     for first in ("Carl", "Amy", "Bea", "Dan"):
         patients.create_patient(clinic.db, owner, PatientForm(first_name=first, last_name="Lee"))
-    page1 = patients.search_patients(clinic.db, owner, "lee", limit=2)
-    page2 = patients.search_patients(clinic.db, owner, "lee", limit=2, offset=2)
+    page1 = patient_search.search_patients(clinic.db, owner, "lee", limit=2)
+    page2 = patient_search.search_patients(clinic.db, owner, "lee", limit=2, offset=2)
     assert [h.first_name for h in page1 + page2] == ["Amy", "Bea", "Carl", "Dan"]
 
 
 def test_inactive_patients_only_when_asked(clinic, owner, people) -> None:
-    patients.set_journey_stage(clinic.db, owner, people["ann"], "inactive", "Moved away")
-    assert patients.search_patients(clinic.db, owner, "jones") == []
-    found = patients.search_patients(clinic.db, owner, "jones", include_inactive=True)
+    journey.set_journey_stage(clinic.db, owner, people["ann"], "inactive", "Moved away")
+    assert patient_search.search_patients(clinic.db, owner, "jones") == []
+    found = patient_search.search_patients(clinic.db, owner, "jones", include_inactive=True)
     assert [h.id for h in found] == [people["ann"]]
 
 
@@ -100,7 +102,7 @@ def test_search_needs_permission_to_see_patients(clinic, owner, make_staff, monk
     rita = make_staff("rita", "receptionist")
     monkeypatch.setitem(permissions.ROLE_PERMISSIONS, rita.role, frozenset())
     with pytest.raises(PermissionDeniedError):
-        patients.search_patients(clinic.db, rita, "zoe")
+        patient_search.search_patients(clinic.db, rita, "zoe")
 
 
 _letters = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéüñøç", min_size=2, max_size=12)
@@ -130,16 +132,16 @@ def test_every_patient_is_found_by_own_last_name_phone_and_email(
         ),
     )
     for query in (last.upper(), f"({phone[:3]}) {phone[3:6]}-{phone[6:]}", f"{user}@example.com"):
-        found = patients.search_patients(clinic.db, owner, query, limit=1000)
+        found = patient_search.search_patients(clinic.db, owner, query, limit=1000)
         assert created.id in [h.id for h in found], query
 
 
 def test_command_line_search_is_audited_as_system_without_the_query(clinic, owner, people) -> None:
-    from app.services.clinic import audit
+    from app.services.clinic import audit_log
 
-    hits = patients.system_search(clinic.db, "nguyen")
+    hits = patient_search.system_search(clinic.db, "nguyen")
     assert [h.id for h in hits] == [people["zoe"]]
-    (row,) = audit.list_entries(clinic.db, owner, audit.AuditFilter(action="export"))
+    (row,) = audit_log.list_entries(clinic.db, owner, audit_log.AuditFilter(action="export"))
     assert row.username == "system"
     assert row.detail == "command-line patient search: 1 result(s)"
     assert "nguyen" not in row.detail
@@ -165,7 +167,7 @@ def h_people(clinic, owner) -> dict[str, int]:
 def test_last_name_matches_come_first_then_other_words_in_word_order(
     clinic, owner, h_people
 ) -> None:
-    found = patients.search_patients(clinic.db, owner, "h")
+    found = patient_search.search_patients(clinic.db, owner, "h")
     # Henry Baker matches by his first name and by his e-mail; he is listed once, at "hb@…".
     expected = ["hall", "harris", "hannah", "henry", "hugo"]
     assert [h.id for h in found] == [h_people[k] for k in expected]
@@ -173,14 +175,14 @@ def test_last_name_matches_come_first_then_other_words_in_word_order(
 
 @pytest.mark.parametrize("query", ["h", "ha", "512555", "512-555-01", "h b"])
 def test_pages_join_up_across_the_tiers(clinic, owner, h_people, query) -> None:
-    whole = [h.id for h in patients.search_patients(clinic.db, owner, query, limit=100)]
+    whole = [h.id for h in patient_search.search_patients(clinic.db, owner, query, limit=100)]
     assert whole and len(whole) == len(set(whole))
     for size in (1, 2, 3):
         paged = []
         for offset in range(0, len(whole) + size, size):
             paged += [
                 h.id
-                for h in patients.search_patients(
+                for h in patient_search.search_patients(
                     clinic.db, owner, query, limit=size, offset=offset
                 )
             ]
@@ -190,7 +192,7 @@ def test_pages_join_up_across_the_tiers(clinic, owner, h_people, query) -> None:
 def test_an_exact_chart_number_comes_before_phone_matches(clinic, owner, h_people) -> None:
     chart_of_harris = patients.open_patient(clinic.db, owner, h_people["harris"]).chart_number
     digits = chart_of_harris.lstrip("P").lstrip("0")
-    found = patients.search_patients(clinic.db, owner, digits)
+    found = patient_search.search_patients(clinic.db, owner, digits)
     assert found[0].id == h_people["harris"]
 
 
@@ -204,13 +206,15 @@ def test_patients_written_before_the_search_index_are_indexed_on_upgrade(clinic,
     )
     with clinic.db.uow() as session:  # as a database from before migration 0003 holds it
         session.execute(delete(PatientSearchTerm).where(PatientSearchTerm.patient_id == created.id))
-    assert patients.search_patients(clinic.db, owner, "zn@ex") == []
+    assert patient_search.search_patients(clinic.db, owner, "zn@ex") == []
     with clinic.db.uow() as session:
-        assert patients.index_unindexed_patients(session) == 1
+        assert patient_search.index_unindexed_patients(session) == 1
     with clinic.db.uow() as session:
-        assert patients.index_unindexed_patients(session) == 0
-    assert [h.id for h in patients.search_patients(clinic.db, owner, "nguyen")] == [created.id]
-    assert [h.id for h in patients.search_patients(clinic.db, owner, "zn@ex")] == [created.id]
+        assert patient_search.index_unindexed_patients(session) == 0
+    assert [h.id for h in patient_search.search_patients(clinic.db, owner, "nguyen")] == [
+        created.id
+    ]
+    assert [h.id for h in patient_search.search_patients(clinic.db, owner, "zn@ex")] == [created.id]
 
 
 def _statements_of(db, call) -> list[str]:
@@ -230,24 +234,26 @@ def _statements_of(db, call) -> list[str]:
 
 
 def test_names_need_no_settings_and_no_second_query_for_the_rows(clinic, owner, h_people) -> None:
-    sent = _statements_of(clinic.db, lambda: patients.search_patients(clinic.db, owner, "h"))
+    sent = _statements_of(clinic.db, lambda: patient_search.search_patients(clinic.db, owner, "h"))
     reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2  # the two tiers, each with the columns the list shows
     assert not any("clinic_settings" in s for s in reads)
-    sent = _statements_of(clinic.db, lambda: patients.search_patients(clinic.db, owner, "512555"))
+    sent = _statements_of(
+        clinic.db, lambda: patient_search.search_patients(clinic.db, owner, "512555")
+    )
     assert any("clinic_settings" in s for s in sent)  # a phone number needs the country
 
 
 def test_a_known_shape_is_reused_with_new_values(clinic, owner, h_people, monkeypatch) -> None:
     for query in ("h", "h b", "512555", "3/14/85", "P000002", "hall hall"):
-        patients.search_patients(clinic.db, owner, query, include_inactive=True)
+        patient_search.search_patients(clinic.db, owner, query, include_inactive=True)
 
     def build_again(*args):
         raise AssertionError("a statement was built again")
 
     monkeypatch.setattr(compiled.CompiledStatement, "of", build_again)
-    found = patients.search_patients(clinic.db, owner, "ha", include_inactive=True)
+    found = patient_search.search_patients(clinic.db, owner, "ha", include_inactive=True)
     assert [h.id for h in found] == [h_people[k] for k in ("hall", "harris", "hannah")]
-    found = patients.search_patients(clinic.db, owner, "harris b", include_inactive=True)
+    found = patient_search.search_patients(clinic.db, owner, "harris b", include_inactive=True)
     assert [h.id for h in found] == [h_people["harris"]]
-    assert patients.search_patients(clinic.db, owner, "hall hall", include_inactive=True)
+    assert patient_search.search_patients(clinic.db, owner, "hall hall", include_inactive=True)

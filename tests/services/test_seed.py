@@ -308,7 +308,8 @@ def test_a_failed_seed_leaves_no_file_behind(tmp_path, monkeypatch):
 
 
 def test_seeded_patients_use_the_new_journey_and_are_found_by_the_search(seeded):
-    from app.services.patients import records as patients
+    from app.data.models.patients import JourneyStage
+    from app.services.patients import search as patient_search
 
     with seeded.db.engine.connect() as conn:
         stages = set(conn.exec_driver_sql("SELECT DISTINCT journey_stage FROM patients").scalars())
@@ -316,11 +317,11 @@ def test_seeded_patients_use_the_new_journey_and_are_found_by_the_search(seeded)
             "SELECT id, last_name, mobile_phone, email FROM patients"
             " WHERE is_active AND mobile_phone <> '' AND email <> '' ORDER BY id LIMIT 20"
         ).fetchall()
-    assert stages <= {s.value for s in patients.JourneyStage}
+    assert stages <= {s.value for s in JourneyStage}
     assert {"inquiry", "follow_up"} <= stages
     assert rows
     with seeded.db.uow() as session:
         for row in rows:
             for query in (row.last_name, row.mobile_phone[2:], row.email):
-                found = patients.search_in_session(session, query, limit=10_000)
+                found = patient_search.search_in_session(session, query, limit=10_000)
                 assert row.id in [h.id for h in found], query

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.data.models.appointments import Appointment
 from app.data.models.plans import TreatmentItem
 from app.data.models.providers import ProviderBreak, Service, WorkingHours
+from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
 from app.services.scheduling import booking as scheduling
@@ -73,7 +74,7 @@ def desk(make_staff):
     return make_staff("rita", "receptionist", "Rita Reception")
 
 
-def build(db, actor, c, *, phases=2) -> tp.PlanDetail:
+def build(db, actor, c, *, phases=2) -> plan_details.PlanDetail:
     """A plan: phase 1 exam; phase 2 implant + crown (#14), the crown with a discount."""
     plan = tp.create_plan(db, actor, c.patient, "Replace #14", provider_id=c.provider)
     plan = tp.add_phase(db, actor, plan.id, plan.version, "Consultation and imaging")
@@ -163,8 +164,8 @@ def test_build_a_plan_with_totals_per_phase_and_overall(clinic, coordinator, c):
     (exam,) = plan.phases[0].items
     assert (exam.description, exam.fee, exam.service_code) == ("Exam and X-rays", D("95.00"), "EX1")
     phase2 = plan.phases[1].totals
-    assert phase2 == tp.Totals(D("3050.00"), D("125.00"), D("500.00"), D("2425.00"))
-    assert plan.totals == tp.Totals(D("3145.00"), D("125.00"), D("500.00"), D("2520.00"))
+    assert phase2 == plan_details.Totals(D("3050.00"), D("125.00"), D("500.00"), D("2425.00"))
+    assert plan.totals == plan_details.Totals(D("3145.00"), D("125.00"), D("500.00"), D("2520.00"))
     assert plan.status == "draft" and plan.provider_name == "Dr. Ada Lovelace"
 
 
@@ -359,7 +360,7 @@ def test_alternatives_side_by_side_and_accepting_one_declines_the_others(clinic,
     assert [o.label for o in comparison.options] == ["Option A", "Option B"]
     assert [o.totals.patient_portion for o in comparison.options] == [D("2520.00"), D("2495.00")]
     assert comparison.options[1].phases[1] == (
-        "Implant placement", tp.Totals(D("2400.00"), D("0.00"), D("0.00"), D("2400.00")),
+        "Implant placement", plan_details.Totals(D("2400.00"), D("0.00"), D("0.00"), D("2400.00")),
     )  # fmt: skip
     for plan in (a, b):
         plan = tp.load_plan(clinic.db, coordinator, plan.id)
@@ -386,7 +387,7 @@ def test_a_third_option_gets_the_next_letter(clinic, coordinator, c):
 # --- scheduling a phase ----------------------------------------------------------------------
 
 
-def _accepted(db, actor, c) -> tp.PlanDetail:
+def _accepted(db, actor, c) -> plan_details.PlanDetail:
     plan = build(db, actor, c)
     plan = tp.present_plan(db, actor, plan.id, plan.version)
     return tp.accept_plan(db, actor, plan.id, plan.version)

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
 from app.services.clinic import auth
-from app.services.clinic.audit import AuditFilter, AuditRow, count_entries, list_entries
+from app.services.clinic.audit_log import AuditFilter, AuditRow, count_entries, list_entries
 from app.services.errors import LoginFailedError
 from app.ui import ops
 from app.ui.audit_window import EMERGENCY_BACKGROUND, AuditTableModel, AuditWindow

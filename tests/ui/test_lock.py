@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.services.clinic.audit import AuditFilter, list_entries
+from app.services.clinic.audit_log import AuditFilter, list_entries
 from app.ui import ops
 from app.ui.main_window import MainWindow
 

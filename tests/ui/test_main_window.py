@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog
 
-from app.services.clinic.audit import AuditFilter, list_entries
+from app.services.clinic.audit_log import AuditFilter, list_entries
 from app.services.clinic.staff import list_staff, update_staff
 from app.ui import ops
 from app.ui.audit_window import AuditWindow

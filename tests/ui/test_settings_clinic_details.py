@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from app.services.clinic.audit import AuditFilter, list_entries
+from app.services.clinic.audit_log import AuditFilter, list_entries
 from app.services.clinic.clinics import LOGO_MAX_BYTES, get_details
 from app.ui import ops
 from app.ui.settings.clinic_details import ClinicDetailsTab

@@ -129,7 +129,7 @@ class Patient(TimestampMixin, VersionedMixin, Base):
 class PatientSearchTerm(Base):
     """One searchable word of a patient (folded name word, phone digits, email, chart number).
 
-    Kept by the service layer (``app.services.patients.records.index_patient``); a prefix
+    Kept by the service layer (``app.services.patients.search.index_patient``); a prefix
     search is a range scan on ``term`` (``term >= q AND term < q_next``), which any
     backend's plain B-tree index serves.
     """

@@ -23,7 +23,7 @@ from app.data.models.clinic import ClinicSettings
 from app.data.models.documents import DocumentKind
 from app.data.models.patients import Patient
 from app.data.models.payments import PaymentPlan, PaymentPlanStatus
-from app.data.models.plans import TreatmentPlan
+from app.data.models.plans import PlanStatus, TreatmentPlan
 from app.data.models.providers import Service
 from app.documents.plan_handout import (
     HandoutInstallment,
@@ -38,7 +38,13 @@ from app.documents.plan_handout import (
 )
 from app.i18n import utc_now
 from app.money import ZERO
-from app.services.billing import treatment_plans as tp
+from app.services.billing.plan_details import (
+    AGREED,
+    PlanDetail,
+    Totals,
+    option_group_members,
+    plan_detail,
+)
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
@@ -80,7 +86,7 @@ def _settings(session: Session) -> ClinicSettings:
     return settings
 
 
-def _totals(t: tp.Totals) -> HandoutTotals:
+def _totals(t: Totals) -> HandoutTotals:
     return HandoutTotals(t.fee_total, t.discount, t.insurance_estimate, t.patient_portion)
 
 
@@ -110,11 +116,11 @@ def _visits(session: Session, phase_ids: list[int]) -> dict[int, list[HandoutVis
     return visits
 
 
-def _option(session: Session, detail: tp.PlanDetail) -> HandoutOption:
+def _option(session: Session, detail: PlanDetail) -> HandoutOption:
     # Once the patient has decided, the handout shows what they agreed to, not what they
     # turned down.
-    decided = detail.status in tp.AGREED
-    phases = [p for p in detail.phases if not decided or p.status in tp.AGREED]
+    decided = detail.status in AGREED
+    phases = [p for p in detail.phases if not decided or p.status in AGREED]
     visits = _visits(session, [p.id for p in phases])
     handout_phases = tuple(
         HandoutPhase(
@@ -177,10 +183,10 @@ def _payment_plan(session: Session, plan_id: int) -> HandoutPaymentPlan | None:
 
 def _members(session: Session, plan: TreatmentPlan) -> list[TreatmentPlan]:
     """The plan alone once decided; before, every option of its case not turned down."""
-    if plan.status in tp.AGREED or plan.status == tp.P.DECLINED:
+    if plan.status in AGREED or plan.status == PlanStatus.DECLINED:
         return [plan]
-    members = tp.option_group_members(session, plan)
-    return [m for m in members if m.id == plan.id or m.status != tp.P.DECLINED]
+    members = option_group_members(session, plan)
+    return [m for m in members if m.id == plan.id or m.status != PlanStatus.DECLINED]
 
 
 def handout_in(
@@ -202,13 +208,13 @@ def handout_in(
     patient = session.get(Patient, plan.patient_id)
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
-    options = tuple(_option(session, tp.plan_detail(session, m)) for m in _members(session, plan))
+    options = tuple(_option(session, plan_detail(session, m)) for m in _members(session, plan))
     if not any(phase.items for option in options for phase in option.phases):
         raise ValidationError("Add at least one item before printing the handout.", field="items")
     now = now or utc_now()
     zone = ZoneInfo(settings.timezone)
     decided: date | None = None
-    if plan.status in tp.AGREED and plan.decided_at is not None:
+    if plan.status in AGREED and plan.decided_at is not None:
         decided = _aware(plan.decided_at).astimezone(zone).date()
     return PlanHandout(
         letterhead=clinic_letterhead(settings),
@@ -218,7 +224,7 @@ def handout_in(
         options=options,
         prepared_on=now.astimezone(zone).date(),
         accepted_on=decided,
-        payment_plan=_payment_plan(session, plan.id) if plan.status in tp.AGREED else None,
+        payment_plan=_payment_plan(session, plan.id) if plan.status in AGREED else None,
     )
 
 

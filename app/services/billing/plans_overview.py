@@ -46,10 +46,11 @@ from app.money import ZERO
 from app.services.billing import balances
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ValidationError
-from app.services.patients.records import display_phone
+from app.services.patients.phones import display_phone
 from app.services.patients.tasks import staff_name
 from app.services.scheduling import booking as scheduling
 
@@ -90,7 +91,7 @@ def _phone(mobile: str | None, home: str | None, work: str | None) -> str:
 def _clinic_today(session: Session, today: date | None) -> date:
     if today is not None:
         return today
-    return utc_now().astimezone(scheduling.clinic_zone(session)).date()
+    return utc_now().astimezone(clinic_zone(session)).date()
 
 
 def _local_day(value: datetime | None, session_zone) -> date | None:
@@ -182,7 +183,7 @@ def open_plans(
     if limit < 0 or offset < 0:
         raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
     with db.uow() as session:
-        zone = scheduling.clinic_zone(session)
+        zone = clinic_zone(session)
         today = _clinic_today(session, today)
         values = _plan_values()
         totals_rows = session.execute(
@@ -291,7 +292,7 @@ def accepted_not_scheduled(
     visit booked for them (cancelled and no-show visits do not count); oldest first."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
-        zone = scheduling.clinic_zone(session)
+        zone = clinic_zone(session)
         today = _clinic_today(session, today)
         booked = (
             select(Appointment.id)
@@ -757,7 +758,7 @@ class DayPayments:
 
 
 def _day_payments(session: Session, day: date) -> DayPayments:
-    zone = scheduling.clinic_zone(session)
+    zone = clinic_zone(session)
     start = scheduling.at_local(day, 0, zone)
     end = scheduling.at_local(day, 24 * 60, zone)
     taker = aliased(Staff)

@@ -12,20 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from app.data.database import Database
 from app.data.models.audit import GENESIS_HASH, AuditEntry
 from app.data.types import utc_now
-from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import ACTOR_KEY, unit_of_work
+
+#: session.info key the automatic audit reads; its presence turns auditing on.
+ACTOR_KEY = "caredesk_actor"
 
 
 class AuditAction(StrEnum):
@@ -57,7 +54,9 @@ _UNAUDITED_FIELDS = frozenset(
 )
 
 
-def _digest(row: dict) -> str:
+def chain_digest(row: dict) -> str:
+    """What an audit row's ``hash`` must be: the SHA-256 of its fields and the previous
+    row's hash (a ``hash`` key in ``row`` is not part of it)."""
     payload = [
         row["id"],
         row["at"].isoformat(),
@@ -108,7 +107,7 @@ def _append(
         "break_glass": bool(actor and actor.in_emergency),
         "prev_hash": last.hash if last else GENESIS_HASH,
     }
-    row["hash"] = _digest(row)
+    row["hash"] = chain_digest(row)
     conn.execute(insert(AuditEntry).values(**row))
 
 
@@ -158,111 +157,3 @@ def _audit_flushed_changes(session: Session, _flush_context) -> None:
             patient_id=_patient_id_of(obj),
             fields=fields,
         )
-
-
-@dataclass(frozen=True)
-class ChainCheck:
-    rows_checked: int
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify_chain(db: Database) -> ChainCheck:
-    """Recompute every row's hash and link; name each edited row and each gap."""
-    problems: list[str] = []
-    expected_prev = GENESIS_HASH
-    expected_id = 1
-    count = 0
-    with db.uow() as session:
-        rows = session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id))
-        for row in rows.mappings():
-            count += 1
-            if row["id"] != expected_id:
-                missing = (
-                    f"row {expected_id}"
-                    if row["id"] == expected_id + 1
-                    else f"rows {expected_id}–{row['id'] - 1}"
-                )
-                problems.append(f"{missing} deleted (the chain jumps to row {row['id']})")
-            elif row["prev_hash"] != expected_prev:
-                problems.append(f"row {row['id']} does not follow the row before it")
-            if _digest(dict(row)) != row["hash"]:
-                problems.append(f"row {row['id']} was changed after it was written")
-            expected_prev = row["hash"]
-            expected_id = row["id"] + 1
-    return ChainCheck(rows_checked=count, problems=problems)
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    staff_id: int | None = None
-    patient_id: int | None = None
-    action: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    id: int
-    at: datetime
-    username: str
-    action: str
-    entity: str
-    entity_id: int | None
-    patient_id: int | None
-    fields: str
-    detail: str
-    break_glass: bool
-
-
-def _filtered(query, f: AuditFilter):
-    if f.staff_id is not None:
-        query = query.where(AuditEntry.staff_id == f.staff_id)
-    if f.patient_id is not None:
-        query = query.where(AuditEntry.patient_id == f.patient_id)
-    if f.action:
-        query = query.where(AuditEntry.action == f.action)
-    if f.since is not None:
-        query = query.where(AuditEntry.at >= f.since)
-    if f.until is not None:
-        query = query.where(AuditEntry.at < f.until)
-    return query
-
-
-def count_entries(db: Database, actor: Actor, f: AuditFilter) -> int:
-    permissions.require(actor, Permission.VIEW_AUDIT_LOG)
-    with db.uow() as session:
-        return session.scalar(_filtered(select(func.count(AuditEntry.id)), f)) or 0
-
-
-def list_entries(
-    db: Database, actor: Actor, f: AuditFilter, offset: int = 0, limit: int = 200
-) -> list[AuditRow]:
-    """Audit rows newest first, one page at a time (owners only)."""
-    permissions.require(actor, Permission.VIEW_AUDIT_LOG)
-    with db.uow() as session:
-        query = _filtered(select(AuditEntry), f).order_by(AuditEntry.id.desc())
-        return [
-            AuditRow(
-                e.id,
-                e.at,
-                e.username,
-                e.action,
-                e.entity,
-                e.entity_id,
-                e.patient_id,
-                e.fields,
-                e.detail,
-                e.break_glass,
-            )
-            for e in session.scalars(query.offset(offset).limit(limit))
-        ]
-
-
-def note_audit_viewed(db: Database, actor: Actor) -> None:
-    with unit_of_work(db, actor) as session:
-        record(session, AuditAction.AUDIT_VIEWED)

@@ -397,7 +397,7 @@ def upgrade_database(db: Database, key: DatabaseKey) -> Path:
         with contextlib.suppress(KeyringUnavailable):
             keys.store_key(keys.database_id(backup), key)
     migrate.upgrade(db)
-    from app.services.patients.records import index_unindexed_patients
+    from app.services.patients.search import index_unindexed_patients
 
     with db.uow() as session:
         indexed = index_unindexed_patients(session)

@@ -11,10 +11,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.data.database import Database
 from app.services.clinic.actor import Actor
-from app.services.errors import ConcurrentEditError
 
-#: session.info key the automatic audit reads; its presence turns auditing on.
-ACTOR_KEY = "caredesk_actor"
+# The trail registers its flush listener when imported: every unit of work is audited.
+from app.services.clinic.audit import ACTOR_KEY
+from app.services.errors import ConcurrentEditError
 
 
 def assign_changed(row: object, values: Mapping[str, object]) -> None:
@@ -31,9 +31,6 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
 
     ``actor=None`` means the system itself (setup, migrations) did it.
     """
-    # Imported for its side effect: registers the automatic audit listener.
-    from app.services.clinic import audit  # noqa: F401
-
     try:
         with db.uow() as session:
             session.info[ACTOR_KEY] = actor

@@ -1,7 +1,8 @@
 """A patient's record and everything filed in it.
 
-Demographics, search, duplicates, merging and the journey (``records``); insurance,
-consultation notes, consent forms, documents, the communication log and the work queue
-(``tasks``); the intake form, referral letters and what happens to a printed document
-(``print_jobs``).
+The record itself, its duplicates and appointment history (``records``), finding patients
+(``search``), phone numbers (``phones``), the journey and its pipeline board (``journey``),
+merging two records of one person (``merge``); insurance, consultation notes, consent
+forms, documents, the communication log and the work queue (``tasks``); the intake form,
+referral letters and what happens to a printed document (``print_jobs``).
 """

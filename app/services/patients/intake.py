@@ -36,7 +36,7 @@ from app.services.clinic.printing import (
 )
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
-from app.services.patients.records import display_phone
+from app.services.patients.phones import display_phone
 
 __all__ = ["blank_intake_pdf", "intake_data", "intake_pdf"]
 

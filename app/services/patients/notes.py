@@ -25,6 +25,7 @@ from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import NoteLockedError, NotFoundError, ValidationError
+from app.services.patients.journey import advance_journey
 from app.services.patients.tasks import clinic_today, patient_or_error, staff_name, tidy_text
 
 #: Room for a long consultation pasted from elsewhere; beyond it the field says so.
@@ -232,9 +233,6 @@ def start_note(
         )
         session.add(note)
         session.flush()
-        # Imported here: patients.py is the bigger module and imports nothing of notes.
-        from app.services.patients.records import advance_journey
-
         advance_journey(session, patient_id, "consultation_note")
         return _content(session, note)
 

@@ -43,10 +43,11 @@ from app.money import ZERO
 from app.services.billing import visit_charges
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
-from app.services.patients import records as patients_service
+from app.services.patients import journey, phones
 from app.services.scheduling import booking as scheduling
 
 S = AppointmentStatus
@@ -311,7 +312,7 @@ def _service_name(session: Session, service_id: int | None) -> str:
 def _add_fee(
     session: Session, actor: Actor, appointment: Appointment, kind: ChargeKind, amount: Decimal
 ) -> None:
-    zone = scheduling.clinic_zone(session)
+    zone = clinic_zone(session)
     local = appointment.starts_at.astimezone(zone)
     what = "No-show fee" if kind == ChargeKind.NO_SHOW_FEE else "Late cancellation fee"
     service = _service_name(session, appointment.service_id)
@@ -400,7 +401,7 @@ def change_status(
         appointment = _load(session, appointment_id, version)
         from_status = appointment.status
         check_transition(from_status, to_status)
-        zone = scheduling.clinic_zone(session)
+        zone = clinic_zone(session)
         _time_rules(appointment, to_status, now, zone)
         kept_arrival = appointment.arrived_at
         scheduling.record_status_change(
@@ -431,7 +432,7 @@ def change_status(
             )
         event = _JOURNEY_EVENTS.get(to_status)
         if event is not None:
-            patients_service.advance_journey(session, appointment.patient_id, event)
+            journey.advance_journey(session, appointment.patient_id, event)
         session.flush()
         return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
 
@@ -509,7 +510,7 @@ def mark_no_show(
     with unit_of_work(db, actor) as session:
         appointment = _load(session, appointment_id, version)
         check_transition(appointment.status, S.NO_SHOW)
-        _time_rules(appointment, S.NO_SHOW, now, scheduling.clinic_zone(session))
+        _time_rules(appointment, S.NO_SHOW, now, clinic_zone(session))
         settings = _settings(session)
         scheduling.record_status_change(
             session, appointment, S.NO_SHOW.value, actor, reason=reason, at=now
@@ -580,12 +581,12 @@ def appointment_summary(
         provider = session.get(Provider, a.provider_id)
         room = session.get(Room, a.room_id) if a.room_id is not None else None
         settings = _settings(session)
-        zone = scheduling.clinic_zone(session)
+        zone = clinic_zone(session)
         no_shows, late_cancels = attendance_counts(session, a.patient_id)
         phone = ""
         if patient is not None:
             raw = patient.mobile_phone or patient.home_phone or patient.work_phone
-            phone = patients_service.display_phone(raw)
+            phone = phones.display_phone(raw)
         nexts = allowed_next(a.status, a.starts_at, now, zone)
         undo = _undo_target(a.status, _history(session, a.id))
         charge = settings.charge_no_show_fee

@@ -32,14 +32,10 @@ from app.data.models.providers import Provider, Room, Service
 from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.errors import NotFoundError, ValidationError
-from app.services.scheduling.booking import (
-    at_local,
-    clinic_zone,
-    holding_time,
-    provider_days,
-)
+from app.services.scheduling.booking import at_local, holding_time, provider_days
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 720

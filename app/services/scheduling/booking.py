@@ -18,10 +18,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.data.database import Database
@@ -44,16 +43,14 @@ from app.data.models.providers import (
     ServiceRequiredConsent,
     WorkingHours,
 )
-from app.data.types import UTCDateTime, parse_stored_utc, stored_text, utc_now
+from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.compiled import compiled_rows
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import CareDeskError, NotFoundError, ValidationError
-from app.services.patients import records as patients_service
-
-ResourceKind = Literal["provider", "room"]
+from app.services.patients import journey
 
 #: Statuses that hold their time: a cancelled appointment frees its slot; a no-show
 #: is history (the time has passed) and does not block a rebooking either.
@@ -64,16 +61,13 @@ HOLDS_TIME = (
     AppointmentStatus.IN_TREATMENT.value,
     AppointmentStatus.COMPLETED.value,
 )
-#: Statuses the calendar draws (cancelled ones would only hide the free time).
-SHOWN_ON_CALENDAR = (*HOLDS_TIME, AppointmentStatus.NO_SHOW.value)
-
 #: Bookings further out than this are a typo (2076 for 2026), not a plan.
 MAX_YEARS_AHEAD = 5
 #: A single visit longer than this is a typo too (8:00 to 20:00 the next day).
 MAX_DURATION = timedelta(hours=12)
 
 
-# --- plain data the views and dialogs read ------------------------------------------------------
+# --- spans of time and when a provider can be booked -------------------------------------------
 
 
 @dataclass(frozen=True, order=True)
@@ -94,17 +88,6 @@ class TimeSpan:
 
 
 @dataclass(frozen=True)
-class CalendarResource:
-    """A column of the day view: a provider or a room."""
-
-    kind: ResourceKind
-    id: int
-    name: str
-    colour: str
-    is_active: bool = True
-
-
-@dataclass(frozen=True)
 class ResourceDay:
     """When one resource can be booked on one local date.
 
@@ -118,93 +101,7 @@ class ResourceDay:
     breaks: tuple[TimeSpan, ...] = ()
 
 
-class AppointmentBlock(NamedTuple):
-    """An appointment as the calendar draws and drags it.
-
-    A named tuple rather than a dataclass: a busy week holds ~700 of them and
-    building tuples is several times cheaper (the week view's load budget).
-    """
-
-    id: int
-    version: int
-    patient_id: int
-    patient_name: str
-    provider_id: int
-    provider_name: str
-    provider_colour: str
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    service_id: int | None = None
-    service_name: str = ""
-    service_colour: str = "#9b9b9b"
-    room_id: int | None = None
-    room_name: str = ""
-    notes: str = ""
-    double_booked: bool = False
-    arrived_at: datetime | None = None
-    series_id: int | None = None
-    #: E.164, as stored; ``patients.display_phone`` formats it when shown.
-    patient_phone: str = ""
-    has_alerts: bool = False
-
-    @property
-    def minutes(self) -> int:
-        return int((self.ends_at - self.starts_at).total_seconds() // 60)
-
-    def resource_id(self, kind: ResourceKind) -> int | None:
-        return self.provider_id if kind == "provider" else self.room_id
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Everything a day or week view draws for ``days`` local dates from ``first_day``."""
-
-    first_day: date
-    days: int
-    timezone: str
-    by: ResourceKind
-    #: The grid's local wall-clock range, minutes after midnight.
-    opens_minute: int
-    closes_minute: int
-    resources: tuple[CalendarResource, ...]
-    resource_days: dict[tuple[int, date], ResourceDay]
-    blocks: tuple[AppointmentBlock, ...]
-
-    @property
-    def dates(self) -> list[date]:
-        return [self.first_day + timedelta(days=i) for i in range(self.days)]
-
-    def blocks_for(self, resource_id: int, day: date) -> list[AppointmentBlock]:
-        zone = ZoneInfo(self.timezone)
-        return [
-            b
-            for b in self.blocks
-            if b.resource_id(self.by) == resource_id and b.starts_at.astimezone(zone).date() == day
-        ]
-
-
-@dataclass(frozen=True)
-class DayCapacity:
-    """One day of the month overview."""
-
-    day: date
-    appointments: int
-    booked_minutes: int
-    working_minutes: int
-
-    @property
-    def free_minutes(self) -> int:
-        return max(0, self.working_minutes - self.booked_minutes)
-
-
 # --- local time ------------------------------------------------------------------------------
-
-
-def clinic_zone(session: Session) -> ZoneInfo:
-    """The clinic's time zone (UTC before set-up: a fresh test database has no settings)."""
-    settings = session.get(ClinicSettings, 1)
-    return ZoneInfo(settings.timezone) if settings is not None else ZoneInfo("UTC")
 
 
 def at_local(day: date, minute: int, zone: ZoneInfo) -> datetime:
@@ -305,30 +202,6 @@ def provider_days(
             )
         day += timedelta(days=1)
     return result
-
-
-def room_days(
-    session: Session, room_ids: Sequence[int], first_day: date, last_day: date
-) -> dict[tuple[int, date], ResourceDay]:
-    """A room can be booked whenever the clinic is open."""
-    zone = clinic_zone(session)
-    opens, closes = opening_minutes(session)
-    result = {}
-    day = first_day
-    while day <= last_day:
-        span = TimeSpan(at_local(day, opens, zone), at_local(day, closes, zone))
-        for rid in room_ids:
-            result[(rid, day)] = ResourceDay(rid, day, (span,))
-        day += timedelta(days=1)
-    return result
-
-
-def opening_minutes(session: Session) -> tuple[int, int]:
-    """The calendar grid's local range: the clinic's opening hours."""
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:
-        return 8 * 60, 18 * 60
-    return settings.opens_at_minute, settings.closes_at_minute
 
 
 # --- status bookkeeping ------------------------------------------------------------------------
@@ -462,7 +335,8 @@ def _patient_label(patient: Patient) -> str:
     return f"{patient.last_name}, {patient.first_name}"
 
 
-def _provider_label(provider: Provider) -> str:
+def provider_label(provider: Provider) -> str:
+    """How messages and calendar columns name a provider ("Dr. Hana Sato")."""
     return f"{provider.title} {provider.name}".strip()
 
 
@@ -502,7 +376,7 @@ def validate_request(session: Session, request: AppointmentRequest) -> None:
         )
     provider = session.get(Provider, request.provider_id)
     if provider is None or not provider.is_active:
-        name = _provider_label(provider) if provider is not None else "That provider"
+        name = provider_label(provider) if provider is not None else "That provider"
         raise ValidationError(
             f"{name} is no longer active; choose another provider.", field="provider"
         )
@@ -573,7 +447,7 @@ def find_clashes(
         if appt.provider_id == request.provider_id:
             clashes.append(
                 Clash(
-                    "provider", f"{_provider_label(provider)} already sees {what} {when}.", appt.id
+                    "provider", f"{provider_label(provider)} already sees {what} {when}.", appt.id
                 )
             )
         elif request.room_id is not None and appt.room_id == request.room_id:
@@ -582,7 +456,7 @@ def find_clashes(
             clashes.append(
                 Clash(
                     "patient",
-                    f"{_patient_label(patient)} is already booked with {_provider_label(provider)}"
+                    f"{_patient_label(patient)} is already booked with {provider_label(provider)}"
                     f"{' for ' + service_name if service_name else ''} {when}.",
                     appt.id,
                 )
@@ -597,7 +471,7 @@ def _hours_clashes(session: Session, request: AppointmentRequest, labels: _Label
     last = (request.ends_at - timedelta(microseconds=1)).astimezone(zone).date()
     days = provider_days(session, [request.provider_id], first, last)
     provider = session.get(Provider, request.provider_id)
-    name = _provider_label(provider)
+    name = provider_label(provider)
     working = [s for d in days.values() for s in d.working]
     covered = any(
         s.starts_at <= request.starts_at and request.ends_at <= s.ends_at for s in working
@@ -849,7 +723,7 @@ def _write_new(
     session.flush()
     if clashes:
         _audit_double_book(session, appointment, clashes)
-    patients_service.advance_journey(session, request.patient_id, "booked")
+    journey.advance_journey(session, request.patient_id, "booked")
     return appointment
 
 
@@ -1108,7 +982,7 @@ def move_appointment(
     return update_appointment(db, actor, appointment_id, version, request, double_book=double_book)
 
 
-# --- reading the book -------------------------------------------------------------------------
+# --- time held -------------------------------------------------------------------------------
 
 
 def busy_spans(
@@ -1147,229 +1021,4 @@ def busy_spans(
         for kind, key in (("provider", provider_id), ("room", room_id), ("patient", patient_id)):
             if key in wanted[kind]:
                 result[(kind, key)].append(span)
-    return result
-
-
-def list_resources(session: Session, by: ResourceKind, resource_ids=None) -> list[CalendarResource]:
-    """Active providers (or rooms) in the clinic's column order; named ids even if inactive."""
-    model = Provider if by == "provider" else Room
-    query = select(model).order_by(model.position, model.name, model.id)
-    if resource_ids is not None:
-        query = query.where(model.id.in_(list(resource_ids)))
-    else:
-        query = query.where(model.is_active.is_(True))
-    resources = []
-    for row in session.scalars(query):
-        name = _provider_label(row) if by == "provider" else row.name
-        resources.append(CalendarResource(by, row.id, name, row.colour, row.is_active))
-    return resources
-
-
-def load_schedule(
-    db: Database,
-    actor: Actor,
-    first_day: date,
-    days: int,
-    *,
-    by: ResourceKind = "provider",
-    resource_ids: Sequence[int] | None = None,
-) -> Schedule:
-    """Everything the day or week view draws: columns, bookable time and appointments."""
-    permissions.require(actor, Permission.VIEW_SCHEDULE)
-    if not 1 <= days <= 42:
-        raise ValueError("a schedule covers 1 to 42 days")
-    last_day = first_day + timedelta(days=days - 1)
-    with db.uow() as session:
-        zone = clinic_zone(session)
-        opens, closes = opening_minutes(session)
-        resources = list_resources(session, by, resource_ids)
-        ids = [r.id for r in resources]
-        if by == "provider":
-            resource_days = provider_days(session, ids, first_day, last_day)
-        else:
-            resource_days = room_days(session, ids, first_day, last_day)
-        window = TimeSpan(
-            at_local(first_day, 0, zone), at_local(last_day + timedelta(days=1), 0, zone)
-        )
-        blocks = _blocks(session, window, by, ids)
-    return Schedule(
-        first_day=first_day,
-        days=days,
-        timezone=zone.key,
-        by=by,
-        opens_minute=opens,
-        closes_minute=closes,
-        resources=tuple(resources),
-        resource_days=resource_days,
-        blocks=tuple(blocks),
-    )
-
-
-def _blocks(
-    session: Session, window: TimeSpan, by: ResourceKind, ids: list[int]
-) -> list[AppointmentBlock]:
-    """The appointments the calendar draws in ``window`` for these providers (or rooms).
-
-    A busy week holds ~700 of them and the view's budget is tens of milliseconds, so the
-    statement is compiled once per shape (``compiled_rows``), reads only appointments and
-    patients (the few providers, services and rooms are looked up in Python), and the
-    times are parsed from their stored text.
-    """
-    if not ids:
-        return []
-    names = [f"r{i}" for i in range(len(ids))]
-
-    def build():
-        column = Appointment.provider_id if by == "provider" else Appointment.room_id
-        return (
-            select(
-                Appointment.id,
-                Appointment.version,
-                Appointment.patient_id,
-                Patient.last_name + ", " + Patient.first_name,
-                Appointment.provider_id,
-                stored_text(Appointment.starts_at),
-                stored_text(Appointment.ends_at),
-                Appointment.status,
-                Appointment.service_id,
-                Appointment.room_id,
-                Appointment.notes,
-                Appointment.double_booked,
-                stored_text(Appointment.arrived_at),
-                Appointment.series_id,
-                func.coalesce(
-                    func.nullif(Patient.mobile_phone, ""), func.nullif(Patient.home_phone, ""), ""
-                ),
-                or_(func.trim(Patient.medical_alerts) != "", func.trim(Patient.allergies) != ""),
-            )
-            .join(Patient, Patient.id == Appointment.patient_id)
-            .where(
-                column.in_([bindparam(name) for name in names]),
-                Appointment.starts_at < bindparam("window_end", type_=UTCDateTime),
-                Appointment.starts_at >= bindparam("window_start", type_=UTCDateTime),
-                Appointment.status.in_([literal(status) for status in SHOWN_ON_CALENDAR]),
-            )
-            .order_by(Appointment.starts_at, Appointment.id)
-        )
-
-    rows = compiled_rows(
-        session.connection(),
-        ("calendar blocks", by, len(ids)),
-        build,
-        window_start=window.starts_at,
-        window_end=window.ends_at,
-        **dict(zip(names, ids, strict=True)),
-    )
-    providers = {
-        pid: (f"{title} {name}".strip(), colour)
-        for pid, title, name, colour in session.execute(
-            select(Provider.id, Provider.title, Provider.name, Provider.colour)
-        )
-    }
-    services = dict.fromkeys([None], ("", "#9b9b9b")) | {
-        sid: (name, colour)
-        for sid, name, colour in session.execute(select(Service.id, Service.name, Service.colour))
-    }
-    rooms = {None: ""} | dict(session.execute(select(Room.id, Room.name)).all())
-    blocks = []
-    for row in rows:
-        (
-            aid,
-            version,
-            patient_id,
-            patient_name,
-            provider_id,
-            starts,
-            ends,
-            status,
-            service_id,
-            room_id,
-            notes,
-            double_booked,
-            arrived,
-            series_id,
-            phone,
-            alerts,
-        ) = row
-        provider_name, provider_colour = providers[provider_id]
-        service_name, service_colour = services[service_id]
-        blocks.append(
-            AppointmentBlock(
-                aid,
-                version,
-                patient_id,
-                patient_name,
-                provider_id,
-                provider_name,
-                provider_colour,
-                parse_stored_utc(starts),
-                parse_stored_utc(ends),
-                status,
-                service_id,
-                service_name,
-                service_colour,
-                room_id,
-                rooms[room_id],
-                notes,
-                bool(double_booked),
-                parse_stored_utc(arrived) if arrived is not None else None,
-                series_id,
-                phone,
-                bool(alerts),
-            )
-        )
-    return blocks
-
-
-def appointment_block(db: Database, actor: Actor, appointment_id: int) -> AppointmentBlock:
-    """One appointment as the calendar shows it (the pinboard and the edit dialog read it)."""
-    permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
-        appt = session.get(Appointment, appointment_id)
-        if appt is None:
-            raise NotFoundError("That appointment no longer exists.")
-        window = TimeSpan(appt.starts_at, appt.starts_at + timedelta(seconds=1))
-        blocks = [
-            b
-            for b in _blocks(session, window, "provider", [appt.provider_id])
-            if b.id == appointment_id
-        ]
-        if not blocks:
-            raise NotFoundError("That appointment is no longer on the calendar.")
-        return blocks[0]
-
-
-def month_overview(
-    db: Database, actor: Actor, year: int, month: int, *, provider_ids: Sequence[int] | None = None
-) -> list[DayCapacity]:
-    """Per local date of the month: appointments, booked and bookable minutes of the providers."""
-    permissions.require(actor, Permission.VIEW_SCHEDULE)
-    first = date(year, month, 1)
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    with db.uow() as session:
-        zone = clinic_zone(session)
-        ids = [r.id for r in list_resources(session, "provider", provider_ids)]
-        days = provider_days(session, ids, first, last)
-        window = TimeSpan(at_local(first, 0, zone), at_local(last + timedelta(days=1), 0, zone))
-        counts: dict[date, int] = defaultdict(int)
-        booked: dict[date, int] = defaultdict(int)
-        if ids:
-            rows = session.execute(
-                select(Appointment.starts_at, Appointment.ends_at).where(
-                    Appointment.provider_id.in_(ids),
-                    Appointment.starts_at >= window.starts_at,
-                    Appointment.starts_at < window.ends_at,
-                    Appointment.status.in_(HOLDS_TIME),
-                )
-            )
-            for start, end in rows:
-                day = start.astimezone(zone).date()
-                counts[day] += 1
-                booked[day] += int((end - start).total_seconds() // 60)
-    result = []
-    day = first
-    while day <= last:
-        working = sum(s.minutes for pid in ids for s in days[(pid, day)].working)
-        result.append(DayCapacity(day, counts[day], booked[day], working))
-        day += timedelta(days=1)
     return result

@@ -34,11 +34,13 @@ from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import clinic_letterhead
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
-from app.services.patients.records import display_phone
+from app.services.patients.phones import display_phone
+from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
 
 __all__ = [
@@ -59,7 +61,7 @@ __all__ = [
 MAX_EXPORT_DAYS = 366
 
 #: Statuses printed on the day sheet: what the calendar shows (no cancelled visits).
-_ON_DAY_SHEET = scheduling.SHOWN_ON_CALENDAR
+_ON_DAY_SHEET = appointment_book.SHOWN_ON_CALENDAR
 #: iCalendar's STATUS for a visit whose patient has confirmed (or already came).
 _CONFIRMED = frozenset(
     {
@@ -219,7 +221,7 @@ def _patient_name(patient: Patient) -> str:
 def _day_sheet(session: Session, provider_id: int, day: date) -> DaySheet:
     settings = _settings(session)
     provider = _provider(session, provider_id)
-    zone = scheduling.clinic_zone(session)
+    zone = clinic_zone(session)
     span = scheduling.local_day_span(day, zone)
     resource_day = scheduling.provider_days(session, [provider_id], day, day)[(provider_id, day)]
     rows: list[DaySheetRow] = []
@@ -321,7 +323,7 @@ def _ics(
     check_range(first_day, last_day)
     settings = _settings(session)
     provider = _provider(session, provider_id)
-    zone = scheduling.clinic_zone(session)
+    zone = clinic_zone(session)
     starts = scheduling.at_local(first_day, 0, zone)
     ends = scheduling.at_local(last_day + timedelta(days=1), 0, zone)
     slug = clinic_slug(settings.name)

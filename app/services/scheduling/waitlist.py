@@ -31,18 +31,13 @@ from app.data.models.providers import Provider, Service
 from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
-from app.services.patients.records import display_phone
+from app.services.patients.phones import display_phone
 from app.services.patients.tasks import patient_name, tidy_text
-from app.services.scheduling.booking import (
-    HOLDS_TIME,
-    at_local,
-    clinic_zone,
-    holding_time,
-    wall_minute,
-)
+from app.services.scheduling.booking import HOLDS_TIME, at_local, holding_time, wall_minute
 
 MINUTES_PER_DAY = 24 * 60
 ANY_PROVIDER = "Any provider"

@@ -44,8 +44,8 @@ from app.services.clinic.catalog import Catalog, ProviderData, RoomData, Service
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.scheduling import booking as scheduling
+from app.services.scheduling.appointment_book import AppointmentBlock
 from app.services.scheduling.booking import (
-    AppointmentBlock,
     AppointmentRequest,
     BookingCheck,
     BookingResult,

@@ -12,7 +12,7 @@ up with 9:00 on the other days and a visit across the change keeps its length.
 
 The grid never books or moves anything: it asks (``slot_requested``,
 ``move_requested``) and keeps drawing what it was given until the page hands it
-a new :class:`~app.services.scheduling.booking.Schedule`.
+a new :class:`~app.services.scheduling.appointment_book.Schedule`.
 """
 
 from __future__ import annotations
@@ -43,14 +43,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QToolTip, QWidget
 
 from app import i18n
-from app.services.scheduling.booking import (
-    AppointmentBlock,
-    CalendarResource,
-    Schedule,
-    at_local,
-    local_day_span,
-    wall_minute,
-)
+from app.services.scheduling.appointment_book import AppointmentBlock, CalendarResource, Schedule
+from app.services.scheduling.booking import at_local, local_day_span, wall_minute
 
 #: Minutes per row the zoom offers, coarse to fine.
 ZOOM_STEPS = (15, 10, 5)
@@ -537,7 +531,7 @@ class ScheduleGrid(QAbstractScrollArea):
         end_local = block.ends_at.astimezone(self._zone)
         lines = [block.patient_name]
         if block.patient_phone:
-            from app.services.patients.records import display_phone
+            from app.services.patients.phones import display_phone
 
             lines.append(display_phone(block.patient_phone))
         if block.service_name:

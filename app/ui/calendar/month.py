@@ -22,7 +22,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from app import i18n
-from app.services.scheduling.booking import DayCapacity
+from app.services.scheduling.appointment_book import DayCapacity
 
 WEEKDAY_HEADER_HEIGHT = 26
 
@@ -80,7 +80,8 @@ def load_colour(booked: int, working: int) -> QColor:
 
 
 class MonthOverview(QWidget):
-    """Weeks × 7 days (Monday first) of :class:`~app.services.scheduling.booking.DayCapacity`."""
+    """Weeks × 7 days (Monday first) of
+    :class:`~app.services.scheduling.appointment_book.DayCapacity`."""
 
     #: A day double-clicked or Enter on the selected day: open it in the day view.
     day_activated = Signal(object)

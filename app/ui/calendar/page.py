@@ -35,13 +35,10 @@ from PySide6.QtWidgets import (
 
 from app.i18n import format_date, format_datetime, to_clinic_time, utc_now
 from app.services.clinic.permissions import Permission
+from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
-from app.services.scheduling.booking import (
-    AppointmentBlock,
-    CalendarResource,
-    ConflictError,
-    Schedule,
-)
+from app.services.scheduling.appointment_book import AppointmentBlock, CalendarResource, Schedule
+from app.services.scheduling.booking import ConflictError
 from app.ui import ops
 from app.ui.calendar.grid import ScheduleGrid
 from app.ui.calendar.month import MonthOverview
@@ -120,7 +117,7 @@ class CalendarPage(QWidget):
         self.ctx = ctx
         self.day = self.today()
         self.view = "day"
-        self.by: scheduling.ResourceKind = "provider"
+        self.by: appointment_book.ResourceKind = "provider"
         self.week_resource: int | None = None  # None: every provider (or room) side by side
         self.schedule: Schedule | None = None
         self.resources: list[CalendarResource] = []
@@ -398,7 +395,7 @@ class CalendarPage(QWidget):
             year, month = self.day.year, self.day.month
             ids = None if self.by == "room" or self.week_resource is None else [self.week_resource]
             ops.run_query(
-                lambda: scheduling.month_overview(db, actor, year, month, provider_ids=ids),
+                lambda: appointment_book.month_overview(db, actor, year, month, provider_ids=ids),
                 on_success=lambda days: self.on_month_loaded(serial, year, month, days),
                 on_failure=self.on_load_failed,
                 owner=self,
@@ -409,7 +406,7 @@ class CalendarPage(QWidget):
         by = self.by
         ids = [self.week_resource] if self.view == "week" and self.week_resource else None
         ops.run_query(
-            lambda: scheduling.load_schedule(db, actor, first, days, by=by, resource_ids=ids),
+            lambda: appointment_book.load_schedule(db, actor, first, days, by=by, resource_ids=ids),
             on_success=lambda schedule: self.on_schedule_loaded(serial, schedule),
             on_failure=self.on_load_failed,
             owner=self,
@@ -583,7 +580,7 @@ class CalendarPage(QWidget):
     def show_day_of_appointment(self, appointment_id: int) -> None:
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
-            lambda: scheduling.appointment_block(db, actor, appointment_id),
+            lambda: appointment_book.appointment_block(db, actor, appointment_id),
             on_success=lambda block: self.show_day_of(block.starts_at),
             owner=self,
         )
@@ -676,7 +673,7 @@ class CalendarPage(QWidget):
         db, actor = self.ctx.db, self.ctx.actor
 
         def write():
-            current = scheduling.appointment_block(db, actor, appointment_id)
+            current = appointment_book.appointment_block(db, actor, appointment_id)
             return scheduling.move_appointment(
                 db,
                 actor,
@@ -770,7 +767,7 @@ class CalendarPage(QWidget):
             self.move(current, after)
 
         ops.run_query(
-            lambda: scheduling.appointment_block(db, actor, block.id),
+            lambda: appointment_book.appointment_block(db, actor, block.id),
             on_success=fresh_then_move,
             on_failure=lambda exc: (
                 show_warning(self, ops.user_message(exc)),

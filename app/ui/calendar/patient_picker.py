@@ -1,6 +1,6 @@
 """Pick a patient by typing: a line edit with a list of matches that follows the keyboard.
 
-Each keystroke restarts a short wait, then :func:`app.services.patients.records.search_patients`
+Each keystroke restarts a short wait, then :func:`app.services.patients.search.search_patients`
 runs off the GUI thread; an answer for an older text is dropped.  The list shows name,
 date of birth and phone; its last row offers "New patient “<typed>”…".  Up/Down move,
 Enter picks, Escape closes the list (or goes back to the patient chosen before).
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.clinic.permissions import Permission
-from app.services.patients.records import PatientHit
+from app.services.patients.search import PatientHit
 from app.ui import ops
 from app.ui.context import UiContext
 
@@ -252,7 +252,7 @@ class PatientPicker(QWidget):
         self._run_search_now()
 
     def _run_search_now(self) -> None:
-        from app.services.patients import records as patients
+        from app.services.patients import search as patient_search
 
         self.search_timer.stop()
         query = self.query()
@@ -262,7 +262,7 @@ class PatientPicker(QWidget):
         generation = self._generation
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
-            lambda: patients.search_patients(db, actor, query, limit=MATCH_LIMIT),
+            lambda: patient_search.search_patients(db, actor, query, limit=MATCH_LIMIT),
             on_success=lambda hits: self._on_hits(generation, query, hits),
             on_failure=lambda exc: self._on_search_failed(generation, exc),
             owner=self,

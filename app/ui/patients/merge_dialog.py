@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.patients.records import MergeResult, PatientHit
+from app.services.patients.merge import MergeResult
+from app.services.patients.search import PatientHit
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -168,7 +169,7 @@ class MergeDialog(QDialog):
     def on_merge_clicked(self) -> None:
         if not self.confirm_check.isChecked() or self.result_value is not None:
             return
-        from app.services.patients.records import merge_patients
+        from app.services.patients.merge import merge_patients
 
         self._merging = True
         self.merge_button.setEnabled(False)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.clinic.permissions import Permission
-from app.services.patients.records import PatientHit
+from app.services.patients.search import PatientHit
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -200,9 +200,9 @@ class PatientsPage(QWidget):
 
     def _search(self, query: str, offset: int, limit: int) -> list[PatientHit]:
         """Runs on a worker thread (through the model): one page of hits."""
-        from app.services.patients import records as patients
+        from app.services.patients import search as patient_search
 
-        return patients.search_patients(
+        return patient_search.search_patients(
             self.ctx.db, self.ctx.actor, query, limit=limit, offset=offset
         )
 
@@ -211,13 +211,13 @@ class PatientsPage(QWidget):
         return birth_date_text(born, details.locale, details.timezone)
 
     def reload_recent(self) -> None:
-        from app.services.patients import records as patients
+        from app.services.patients import search as patient_search
 
         self._recent_generation += 1
         generation = self._recent_generation
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
-            lambda: patients.recent_patients(db, actor, limit=RECENT_LIMIT),
+            lambda: patient_search.recent_patients(db, actor, limit=RECENT_LIMIT),
             on_success=lambda rows: self._on_recent_loaded(generation, rows),
             on_failure=lambda exc: self._on_recent_failed(generation, exc),
             owner=self,

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.data.models.patients import Sex
 from app.services.errors import ValidationError
-from app.services.patients.records import PatientForm, parse_date_of_birth, validate_patient
+from app.services.patients.records import PatientForm, validate_patient
+from app.services.patients.search import parse_date_of_birth
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FormField, growing_form
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -51,10 +50,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.errors import CareDeskError
 from app.data.models.patients import JourneyStage
 from app.services.clinic.permissions import Permission
-from app.services.patients.records import PipelineCard
+from app.services.patients.journey import PipelineCard, set_journey_stages
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.context import UiContext
@@ -723,26 +721,6 @@ class JourneyReasonDialog(QDialog):
 # --- the page -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MoveOutcome:
-    moved: list[int]
-    error: CareDeskError | None
-
-
-def move_patients_to(db, actor, patient_ids: list[int], stage: str, reason: str) -> MoveOutcome:
-    """Move each patient in turn (worker thread); stop at the first refusal and say which."""
-    from app.services.patients.records import set_journey_stage
-
-    moved: list[int] = []
-    for patient_id in patient_ids:
-        try:
-            set_journey_stage(db, actor, patient_id, stage, reason)
-        except CareDeskError as exc:
-            return MoveOutcome(moved, exc)
-        moved.append(patient_id)
-    return MoveOutcome(moved, None)
-
-
 class PipelinePage(QWidget):
     """The patient journey as a board: who is where, for how long, and what comes next."""
 
@@ -977,7 +955,7 @@ class PipelinePage(QWidget):
 
     def reload(self) -> None:
         """Fetch the board again with the current filters (on a worker thread)."""
-        from app.services.patients.records import pipeline, pipeline_counts
+        from app.services.patients.journey import pipeline, pipeline_counts
 
         self._stale = False
         self._generation += 1
@@ -1107,39 +1085,35 @@ class PipelinePage(QWidget):
         """Move the patients to ``stage`` (asking why first for Inactive and Lost)."""
         if not self._can_move:
             return
-        cards = {c.patient_id: c for cards in self._board.values() for c in cards}
-        ids = [
-            pid
+        on_board = {c.patient_id: c for cards in self._board.values() for c in cards}
+        # A card no longer on the board (it reloaded during the drag) has no version to check.
+        cards = [
+            on_board[pid]
             for pid in dict.fromkeys(patient_ids)
-            if getattr(cards.get(pid), "stage", None) != stage
+            if pid in on_board and on_board[pid].stage != stage
         ]
-        if not ids:
+        if not cards:
             return
         reason = ""
         if stage in REASON_STAGES:
-            names = [cards[pid].name if pid in cards else "this patient" for pid in ids]
-            answer = JourneyReasonDialog.ask(self, stage, names)
+            answer = JourneyReasonDialog.ask(self, stage, [c.name for c in cards])
             if answer is None:
                 return
             reason = answer
         db, actor = self.ctx.db, self.ctx.actor
+        seen_versions = {c.patient_id: c.version for c in cards}
         self.status_label.setText(f"Moving to {stage_label(stage)}…")
         ops.run_write(
-            lambda: move_patients_to(db, actor, ids, stage, reason),
+            lambda: set_journey_stages(db, actor, seen_versions, stage, reason),
             on_success=self.on_move_done,
             on_failure=self.on_move_failed,
             owner=self,
         )
 
     @Slot(object)
-    def on_move_done(self, outcome: MoveOutcome) -> None:
-        if outcome.moved:
-            self._reselect = list(outcome.moved)
-            self.ctx.bus.publish(Changes(patients=True))
-        else:
-            self.status_label.setText("Nothing was moved.")
-        if outcome.error is not None:
-            show_warning(self, ops.user_message(outcome.error))
+    def on_move_done(self, moved: list[int]) -> None:
+        self._reselect = list(moved)
+        self.ctx.bus.publish(Changes(patients=True))
 
     @Slot(object)
     def on_move_failed(self, exc: BaseException) -> None:

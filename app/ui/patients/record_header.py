@@ -26,6 +26,7 @@ from app import i18n
 from app.data.models.patients import JourneyStage
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
+from app.services.patients import journey
 from app.services.patients import records as patients
 from app.services.patients.print_jobs import ConsentPrintChoices
 from app.services.patients.records import PatientRecord
@@ -449,7 +450,7 @@ class RecordHeader(QFrame):
         stage, reason = answer
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         ops.run_write(
-            lambda: patients.set_journey_stage(db, actor, patient_id, stage, reason),
+            lambda: journey.set_journey_stage(db, actor, patient_id, stage, reason),
             on_success=self.on_stage_saved,
             on_failure=self.on_stage_failed,
             owner=self,

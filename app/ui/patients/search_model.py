@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from app.services.patients.records import PatientHit
+from app.services.patients.search import PatientHit
 from app.ui import ops
 
 Index = QModelIndex | QPersistentModelIndex

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.money import ZERO
+from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
 from app.services.clinic.permissions import Permission
 from app.ui import ops
@@ -109,7 +110,7 @@ class ItemDialog(QDialog):
         ctx: UiContext,
         services: list,
         parent: QWidget | None,
-        item: tp.PlanItem | None = None,
+        item: plan_details.PlanItem | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -243,7 +244,7 @@ class ItemDialog(QDialog):
 class AcceptDialog(QDialog):
     """Which phases the patient accepts (all ticked to begin with), and why not the others."""
 
-    def __init__(self, parent: QWidget | None, plan: tp.PlanDetail) -> None:
+    def __init__(self, parent: QWidget | None, plan: plan_details.PlanDetail) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Accept {plan.alternative_label or plan.title}")
         layout = QVBoxLayout(self)
@@ -265,7 +266,9 @@ class AcceptDialog(QDialog):
         layout.addWidget(buttons)
 
     @classmethod
-    def ask(cls, parent: QWidget | None, plan: tp.PlanDetail) -> tuple[list[int], str] | None:
+    def ask(
+        cls, parent: QWidget | None, plan: plan_details.PlanDetail
+    ) -> tuple[list[int], str] | None:
         dialog = cls(parent, plan)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
@@ -283,7 +286,9 @@ class OptionPane(QFrame):
 
     activated = Signal(int)  # plan id
 
-    def __init__(self, ctx: UiContext, plan: tp.PlanDetail, parent: QWidget | None) -> None:
+    def __init__(
+        self, ctx: UiContext, plan: plan_details.PlanDetail, parent: QWidget | None
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.plan = plan
@@ -409,7 +414,7 @@ class TreatmentPlanEditor(QWidget):
         self.ctx = ctx
         self.patient_id = patient_id
         self.plans: list[tp.PlanSummary] = []
-        self.options: list[tp.PlanDetail] = []
+        self.options: list[plan_details.PlanDetail] = []
         self.panes: list[OptionPane] = []
         self.current_plan_id: int | None = None
         self.services: list = []
@@ -534,7 +539,7 @@ class TreatmentPlanEditor(QWidget):
             owner=self,
         )
 
-    def _show_options(self, options: list[tp.PlanDetail]) -> None:
+    def _show_options(self, options: list[plan_details.PlanDetail]) -> None:
         self.options = options
         for pane in self.panes:
             pane.setParent(None)
@@ -559,7 +564,7 @@ class TreatmentPlanEditor(QWidget):
             current = pane.plan.id == self.current_plan_id
             pane.setStyleSheet("#optionPane { border: 2px solid #3b6fb6; }" if current else "")
 
-    def current_plan(self) -> tp.PlanDetail | None:
+    def current_plan(self) -> plan_details.PlanDetail | None:
         return next((o for o in self.options if o.id == self.current_plan_id), None)
 
     def current_pane(self) -> OptionPane | None:
@@ -572,7 +577,7 @@ class TreatmentPlanEditor(QWidget):
         has_phase = editable and bool(plan.phases)
         pane = self.current_pane()
         selected = pane.selected() if pane else None
-        agreed = plan is not None and plan.status in tp.AGREED
+        agreed = plan is not None and plan.status in plan_details.AGREED
         enabled = {
             "new": manage,
             "phase": editable,
@@ -584,8 +589,8 @@ class TreatmentPlanEditor(QWidget):
             "decline": manage and plan is not None and plan.status == "presented",
             "alternative": manage
             and plan is not None
-            and plan.status in tp.EDITABLE
-            and not any(o.status in tp.AGREED for o in self.options),
+            and plan.status in plan_details.EDITABLE
+            and not any(o.status in plan_details.AGREED for o in self.options),
             "schedule": manage
             and self.ctx.allows(Permission.MANAGE_APPOINTMENTS)
             and agreed
@@ -658,7 +663,7 @@ class TreatmentPlanEditor(QWidget):
                 ),
             )
 
-        if plan.status not in tp.AGREED:
+        if plan.status not in plan_details.AGREED:
             preview_as_it_is_now()
             return
 
@@ -715,7 +720,7 @@ class TreatmentPlanEditor(QWidget):
         ctx = self.ctx
         self._write(lambda: tp.add_item(ctx.db, ctx.actor, phase_id, plan.version, **values))
 
-    def _selected_item(self) -> tp.PlanItem | None:
+    def _selected_item(self) -> plan_details.PlanItem | None:
         plan, pane = self.current_plan(), self.current_pane()
         chosen = pane.selected() if pane else None
         if plan is None or chosen is None or chosen[0] != "item":

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import clinic_zone, format_datetime, format_time
+from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
 from app.services.clinic import catalog as catalog_service
 from app.ui import ops
@@ -58,7 +59,11 @@ class SchedulePhaseDialog(QDialog):
     """Books one visit per accepted item of the phase, all or none."""
 
     def __init__(
-        self, ctx: UiContext, parent: QWidget | None, plan: tp.PlanDetail, phase: tp.PlanPhase
+        self,
+        ctx: UiContext,
+        parent: QWidget | None,
+        plan: plan_details.PlanDetail,
+        phase: plan_details.PlanPhase,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -302,7 +307,11 @@ class SchedulePhaseDialog(QDialog):
 
     @classmethod
     def ask(
-        cls, ctx: UiContext, parent: QWidget | None, plan: tp.PlanDetail, phase: tp.PlanPhase
+        cls,
+        ctx: UiContext,
+        parent: QWidget | None,
+        plan: plan_details.PlanDetail,
+        phase: plan_details.PlanPhase,
     ) -> bool:
         """True when the phase's visits were booked."""
         dialog = cls(ctx, parent, plan, phase)

@@ -17,6 +17,7 @@ from app.services.clinic import auth, catalog, staff
 from app.services.clinic.catalog import Interval, ProviderData, RoomData, ServiceData
 from app.services.patients import records as patients
 from app.services.patients.records import PatientForm
+from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.booking import AppointmentRequest
 from app.ui.calendar.booking_dialog import BookingDialog
@@ -277,7 +278,7 @@ def test_removed_room_and_inactive_provider_show_beside_their_fields(qtbot, owne
 
 def test_edit_mode_moves_the_visit(qtbot, owner_ctx, book):
     appt_id = book_visit(owner_ctx, book, book.ana, at(book.day, 9))
-    block = scheduling.appointment_block(owner_ctx.db, owner_ctx.actor, appt_id)
+    block = appointment_book.appointment_block(owner_ctx.db, owner_ctx.actor, appt_id)
     dialog = open_dialog(qtbot, owner_ctx, starts_at=block.starts_at, appointment=block)
     assert dialog.windowTitle() == "Edit appointment"
     assert not dialog.series_check.isVisible()

@@ -11,14 +11,8 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QImage
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
-from app.services.scheduling.booking import (
-    AppointmentBlock,
-    CalendarResource,
-    ResourceDay,
-    Schedule,
-    TimeSpan,
-    at_local,
-)
+from app.services.scheduling.appointment_book import AppointmentBlock, CalendarResource, Schedule
+from app.services.scheduling.booking import ResourceDay, TimeSpan, at_local
 from app.ui.calendar.grid import EMPTY_TEXT, ROW_HEIGHT, ScheduleGrid
 
 ZONE_NAME = "America/Chicago"

@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
-from app.services.scheduling.booking import DayCapacity
+from app.services.scheduling.appointment_book import DayCapacity
 from app.ui.calendar.month import MonthOverview, free_text, hours_text
 
 YEAR, MONTH = 2026, 6  # June 2026 starts on a Monday

@@ -8,7 +8,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
+from app.services.patients import merge
 from app.services.patients import records as patients
+from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 from app.ui.calendar.patient_picker import PatientPicker
 from app.ui.patients.new_patient import NewPatientDialog
@@ -33,7 +35,7 @@ def people(owner_ctx) -> dict[str, int]:
     }
     # A duplicate of Zoë merged into her record: never offered again.
     duplicate = add("Zoe", "Nguyen", date(1991, 3, 8), "")
-    patients.merge_patients(db, actor, ids["zoe"], duplicate)
+    merge.merge_patients(db, actor, ids["zoe"], duplicate)
     return ids
 
 
@@ -101,7 +103,7 @@ def test_enter_before_the_matches_land_picks_the_top_one(qtbot, owner_ctx, peopl
 def test_an_older_answer_is_dropped(qtbot, owner_ctx, people):
     picker = make_picker(qtbot, owner_ctx)
     type_and_wait(qtbot, picker, "ruiz")
-    stale = patients.search_patients(owner_ctx.db, owner_ctx.actor, "ngu")
+    stale = patient_search.search_patients(owner_ctx.db, owner_ctx.actor, "ngu")
     picker._on_hits(picker._generation - 1, "ngu", stale)
     assert [h.id for h in picker.matches()] == [people["ana"]]
 

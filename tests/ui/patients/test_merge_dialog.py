@@ -9,7 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.data.models.payments import Charge
+from app.services.patients import merge
 from app.services.patients import records as patients
+from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 from app.ui import ops
 from app.ui.changes import Changes
@@ -35,7 +37,7 @@ def pair(clinic, owner_ctx):
                 amount=Decimal("120.00"),
             )
         )
-    hits = patients.search_patients(clinic.db, owner_ctx.actor, "ruiz")
+    hits = patient_search.search_patients(clinic.db, owner_ctx.actor, "ruiz")
     return hits  # Ana (kept by default: the older record), Anna
 
 
@@ -93,7 +95,7 @@ def test_a_refused_merge_says_why_and_can_be_tried_again(
     def refuse(*_args):
         raise ValidationError("One of these records was already merged into another.")
 
-    monkeypatch.setattr(patients, "merge_patients", refuse)
+    monkeypatch.setattr(merge, "merge_patients", refuse)
     dialog = _dialog(qtbot, coordinator_ctx, *pair)
     dialog.confirm_check.click()
     qtbot.mouseClick(dialog.merge_button, Qt.MouseButton.LeftButton)

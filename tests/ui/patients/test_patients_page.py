@@ -17,7 +17,8 @@ from app.services.clinic import catalog
 from app.services.clinic.catalog import ProviderData
 from app.services.patients import insurance
 from app.services.patients import records as patients
-from app.services.patients.records import PatientForm, index_patient
+from app.services.patients.records import PatientForm
+from app.services.patients.search import index_patient
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.patients import windows

@@ -10,12 +10,12 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QWidget
 
-from app.data.models import Provider
+from app.data.models import Patient, Provider
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.i18n import utc_now
 from app.services.errors import ValidationError
-from app.services.patients import records as patients_service
-from app.services.patients.records import PipelineCard, pipeline
+from app.services.patients import journey
+from app.services.patients.journey import PipelineCard, pipeline
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.patients import pipeline_page as pipeline_module
@@ -116,7 +116,9 @@ def _open_page(qtbot, ctx) -> PipelinePage:
     return page
 
 
-def _click_card(qtbot, page: PipelinePage, stage: str, patient_id: int) -> None:
+def _click_card(
+    qtbot, page: PipelinePage, stage: str, patient_id: int, modifier=Qt.KeyboardModifier.NoModifier
+) -> None:
     column = page.columns[stage]
     if column.is_collapsed():
         column.set_collapsed(False)
@@ -124,7 +126,7 @@ def _click_card(qtbot, page: PipelinePage, stage: str, patient_id: int) -> None:
     row = model.row_of(patient_id)
     assert row is not None
     rect = view.visualRect(model.index(row))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
 
 
 def test_cards_land_in_their_stage_columns_with_counts_and_values(qtbot, coordinator_ctx, board):
@@ -331,11 +333,57 @@ def test_dropping_on_the_folded_lost_strip_asks_why(qtbot, coordinator_ctx, boar
     assert _stage_of(coordinator_ctx, board["omar"]) == "lost"
 
 
+def test_moving_several_cards_is_one_write(qtbot, coordinator_ctx, board, monkeypatch):
+    writes, moves = [], []
+    run_write, set_stages = ops.run_write, pipeline_module.set_journey_stages
+
+    def counted_write(fn, **callbacks):
+        writes.append(fn)
+        run_write(fn, **callbacks)
+
+    def recorded_move(db, actor, seen_versions, stage, reason=""):
+        moves.append((list(seen_versions), stage))
+        return set_stages(db, actor, seen_versions, stage, reason)
+
+    monkeypatch.setattr(ops, "run_write", counted_write)
+    monkeypatch.setattr(pipeline_module, "set_journey_stages", recorded_move)
+    page = _open_page(qtbot, coordinator_ctx)
+    _click_card(qtbot, page, "inquiry", board["omar"])
+    _click_card(qtbot, page, "inquiry", board["lena"], Qt.KeyboardModifier.ControlModifier)
+    page.move_actions["consultation"].trigger()
+    _settle(qtbot)
+    qtbot.waitUntil(lambda: len(_names(page, "consultation")) == 2)
+
+    assert len(writes) == 1
+    assert moves == [([board["omar"], board["lena"]], "consultation")]
+    assert _names(page, "consultation") == ["Haddad, Omar", "Berg, Lena"]
+    assert _stage_of(coordinator_ctx, board["lena"]) == "consultation"
+
+
+def test_a_card_changed_elsewhere_moves_nobody_and_says_whose(qtbot, coordinator_ctx, board):
+    page = _open_page(qtbot, coordinator_ctx)
+    _click_card(qtbot, page, "inquiry", board["omar"])
+    _click_card(qtbot, page, "inquiry", board["lena"], Qt.KeyboardModifier.ControlModifier)
+    with coordinator_ctx.db.uow() as session:  # another workstation, after the board loaded
+        session.get(Patient, board["lena"]).lead_source = "Walk-in"
+    page.move_actions["consultation"].trigger()
+    _settle(qtbot)
+
+    boxes = [b for b in page.findChildren(QMessageBox) if b.isVisible()]
+    assert [b.text() for b in boxes] == [
+        "The record of Berg, Lena was changed on another workstation while you were editing. "
+        "Reload it to see the latest version."
+    ]
+    assert _stage_of(coordinator_ctx, board["omar"]) == "inquiry"
+    assert _stage_of(coordinator_ctx, board["lena"]) == "inquiry"
+    boxes[0].close()
+
+
 def test_a_refused_move_is_explained(qtbot, coordinator_ctx, board, monkeypatch):
-    def refuse(db, actor, patient_id, stage, reason=""):
+    def refuse(db, actor, seen_versions, stage, reason=""):
         raise ValidationError("This record was merged into another one; change that one instead.")
 
-    monkeypatch.setattr(patients_service, "set_journey_stage", refuse)
+    monkeypatch.setattr(pipeline_module, "set_journey_stages", refuse)
     page = _open_page(qtbot, coordinator_ctx)
     _click_card(qtbot, page, "inquiry", board["zoe"])
     page.move_actions["booked"].trigger()
@@ -381,7 +429,7 @@ def test_selecting_in_one_column_clears_the_other(qtbot, coordinator_ctx, board)
 
 def test_board_refreshes_when_another_window_changes_a_patient(qtbot, coordinator_ctx, board):
     page = _open_page(qtbot, coordinator_ctx)
-    patients_service.set_journey_stage(
+    journey.set_journey_stage(
         coordinator_ctx.db, coordinator_ctx.actor, board["lena"], "in_treatment"
     )
     coordinator_ctx.bus.publish(Changes(appointments=True))
@@ -413,7 +461,7 @@ def test_card_model_holds_thousands_without_a_widget_per_card(qtbot, qtmodeltest
     model = StageCardModel("inquiry", can_move=True)
     cards = [
         PipelineCard(
-            i, f"Patient {i}", "inquiry", i % 40, "Book a consultation", Decimal(0), "", ""
+            i, f"Patient {i}", "inquiry", i % 40, "Book a consultation", Decimal(0), "", "", 1
         )
         for i in range(1, 3001)
     ]

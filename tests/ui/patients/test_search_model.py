@@ -7,8 +7,8 @@ from datetime import date
 
 from PySide6.QtCore import Qt
 
-from app.services.patients import records as patients
-from app.services.patients.records import PatientHit, index_patient
+from app.services.patients import search as patient_search
+from app.services.patients.search import PatientHit, index_patient
 from app.ui import ops
 from app.ui.patients.search_model import PatientSearchModel, birth_date_text
 from app.ui.widgets.row_table import list_table
@@ -100,7 +100,9 @@ def test_scrolling_the_real_search_fetches_the_next_page(qtbot, clinic, owner_ct
             index_patient(session, add_patient(session, first_name="Ana", last_name=f"Lee{n:03d}"))
     db, actor = clinic.db, owner_ctx.actor
     model = PatientSearchModel(
-        lambda q, offset, limit: patients.search_patients(db, actor, q, limit=limit, offset=offset)
+        lambda q, offset, limit: patient_search.search_patients(
+            db, actor, q, limit=limit, offset=offset
+        )
     )
     table = list_table(model)
     qtbot.addWidget(table)

@@ -10,7 +10,7 @@ plus inactive and lost (both with a reason, ``journey_reason``, formerly
 onto the nearest old one.
 
 ``patient_search_terms`` holds one row per searchable word of a patient; the
-service layer keeps it (``app.services.patients.index_patient``).  Existing
+service layer keeps it (``app.services.patients.search.index_patient``).  Existing
 patients are indexed the next time they are saved; seeded databases are written
 with their terms.
 
