@@ -25,7 +25,7 @@ from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import ACTOR_KEY, unit_of_work
+from app.services.clinic.uow import ACTOR_KEY, note_written, unit_of_work
 
 
 class AuditAction(StrEnum):
@@ -110,6 +110,7 @@ def _append(
     }
     row["hash"] = _digest(row)
     conn.execute(insert(AuditEntry).values(**row))
+    note_written(session, AuditEntry.__tablename__)
 
 
 def record(session: Session, action: AuditAction, **details) -> None:
