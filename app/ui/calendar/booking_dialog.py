@@ -53,7 +53,6 @@ from app.services.scheduling.booking import (
 )
 from app.ui import ops
 from app.ui.calendar.patient_picker import PatientPicker
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, form_message, growing_form
 from app.ui.widgets.messages import show_warning
@@ -808,7 +807,6 @@ class BookingDialog(QDialog):
     def on_saved(self, results: list[BookingResult]) -> None:
         self._set_saving(False)
         self.booked_ids = [r.appointment_id for r in results]
-        self.ctx.bus.publish(Changes(appointments=True, patients=True))
         warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
         if warnings:
             noun = "Saved" if self.appointment else "Booked"

@@ -35,7 +35,6 @@ from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.scheduling.calendar_export import ProviderChoice
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
 
@@ -343,8 +342,6 @@ class ExportScheduleDialog(QDialog):
         self.saved_label.show()
         self.close_button.setText("&Close")
         self._fit_height()
-        # The print or export was written to the audit trail.
-        self.ctx.bus.publish(Changes(audit=True))
 
     def on_save_failed(self, exc: BaseException) -> None:
         self._saving = False

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import format_date, format_datetime, to_clinic_time, utc_now
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.booking import (
@@ -45,7 +46,6 @@ from app.services.scheduling.booking import (
 from app.ui import ops
 from app.ui.calendar.grid import ScheduleGrid
 from app.ui.calendar.month import MonthOverview
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_info, show_warning
 
@@ -622,7 +622,6 @@ class CalendarPage(QWidget):
             db, actor, entry_id = self.ctx.db, self.ctx.actor, line.id
             ops.run_write(
                 lambda: waitlist.mark_waitlist_booked(db, actor, entry_id, booked[0]),
-                on_success=lambda _r: self.ctx.bus.publish(Changes(appointments=True)),
                 on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
                 owner=self,
             )
@@ -697,7 +696,6 @@ class CalendarPage(QWidget):
         )
 
     def _after_write(self, warnings=()) -> None:
-        self.ctx.bus.publish(Changes(appointments=True, patients=True))
         if warnings:
             show_info(self, "\n\n".join(warnings))
 

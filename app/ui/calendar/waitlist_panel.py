@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.catalog import Catalog
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.scheduling.waitlist import SlotMatches, WaitlistData, WaitlistLine, WaitlistMatch
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -349,7 +349,6 @@ class WaitlistPanel(QWidget):
         db, actor, entry_id, version = self.ctx.db, self.ctx.actor, line.id, line.version
         ops.run_write(
             lambda: remove_from_waitlist(db, actor, entry_id, reason, version=version),
-            on_success=lambda _r: self.ctx.bus.publish(Changes(appointments=True)),
             on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
             owner=self,
         )
@@ -585,7 +584,6 @@ class WaitlistEntryDialog(QDialog):
     def on_saved(self, line: WaitlistLine) -> None:
         self._saving = False
         self.saved_id = line.id
-        self.ctx.bus.publish(Changes(appointments=True))
         self.accept()
 
     def on_save_failed(self, exc: BaseException) -> None:

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 from app.services.errors import ValidationError
 from app.services.patients.communications import ContactEntry, ContactLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -211,7 +210,6 @@ class LogContactDialog(QDialog):
     def on_contact_logged(self, line: ContactLine) -> None:
         self._saving = False
         self.logged = line
-        self.ctx.bus.publish(Changes(patients=True))
         self.accept()
 
     def on_log_failed(self, exc: BaseException) -> None:

@@ -27,7 +27,6 @@ from app.services.errors import ValidationError
 from app.services.patients import records as patients
 from app.services.patients.records import DuplicateMatch, PatientRecord
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.patient_form import PatientFormWidget
 from app.ui.widgets.messages import show_warning
@@ -271,7 +270,6 @@ class NewPatientDialog(QDialog):
     def on_created(self, record: PatientRecord) -> None:
         self._set_busy(False)
         self.created_id = record.id
-        self.ctx.bus.publish(Changes(patients=True))
         self._closing = True
         self.accept()
 

@@ -53,10 +53,10 @@ from PySide6.QtWidgets import (
 
 from app.data.errors import CareDeskError
 from app.data.models.patients import JourneyStage
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.records import PipelineCard
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FormField, dialog_buttons
 from app.ui.widgets.messages import show_warning
@@ -1135,7 +1135,6 @@ class PipelinePage(QWidget):
     def on_move_done(self, outcome: MoveOutcome) -> None:
         if outcome.moved:
             self._reselect = list(outcome.moved)
-            self.ctx.bus.publish(Changes(patients=True))
         else:
             self.status_label.setText("Nothing was moved.")
         if outcome.error is not None:

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from app.services.errors import ValidationError
 from app.services.patients.consents import ConsentPreview, SignedConsent, SigningChoices
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, form_message
 from app.ui.widgets.messages import show_info
@@ -443,7 +442,6 @@ class SignConsentDialog(QDialog):
     def on_consent_signed(self, signed: SignedConsent) -> None:
         self._saving = False
         self.result_consent = signed
-        self.ctx.bus.publish(Changes(documents=True, patients=True))
         self.signed.emit(signed)
         show_info(
             self.parentWidget(),

@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.patients.tasks import Assignee, TaskLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.widgets.form_field import (
@@ -261,7 +261,6 @@ class AddTaskDialog(QDialog):
     def on_task_added(self, line: TaskLine) -> None:
         self._saving = False
         self.added = line
-        self.ctx.bus.publish(Changes(patients=True))
         self.accept()
 
     def on_add_failed(self, exc: BaseException) -> None:
@@ -421,7 +420,6 @@ class TasksTab(RecordTab):
         self.done_button.setEnabled(False)
         ops.run_write(
             lambda: complete_task(db, actor, task_id),
-            on_success=lambda _line: self.ctx.bus.publish(Changes(patients=True)),
             on_failure=self.on_done_failed,
             owner=self,
         )

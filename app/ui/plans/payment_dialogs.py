@@ -24,7 +24,6 @@ from app.data.models.payments import AdjustmentKind, PaymentMethod
 from app.services.billing.payments import ADJUSTMENT_LABELS, METHOD_LABELS
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -107,7 +106,6 @@ class _AccountWriteDialog(QDialog):
     def on_saved(self, result: Any) -> None:
         self._saving = False
         self.saved = result
-        self.ctx.bus.publish(Changes(payments=True, plans=True))
         self.accept()
 
     def on_failed(self, exc: BaseException) -> None:

@@ -34,7 +34,6 @@ from app.i18n import clinic_zone, format_datetime, format_time
 from app.services.billing import treatment_plans as tp
 from app.services.clinic import catalog as catalog_service
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.row_table import empty_state_label
 
@@ -287,7 +286,6 @@ class SchedulePhaseDialog(QDialog):
         self._say("Booking…")
 
         def done(_result) -> None:
-            ctx.bus.publish(Changes(plans=True, appointments=True))
             self.accept()
 
         def failed(exc: BaseException) -> None:

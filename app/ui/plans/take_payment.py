@@ -33,7 +33,6 @@ from app.services.billing.payments import (
 )
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -365,7 +364,6 @@ class TakePaymentDialog(QDialog):
     def on_payment_recorded(self, result: PaymentResult) -> None:
         self._saving = False
         self.result_value = result
-        self.ctx.bus.publish(Changes(payments=True, plans=True))
         self.accept()
 
     def on_record_failed(self, exc: BaseException) -> None:

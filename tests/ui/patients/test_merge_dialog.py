@@ -9,10 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.data.models.payments import Charge
+from app.services.changes import Changes
 from app.services.patients import records as patients
 from app.services.patients.records import PatientForm
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.patients.merge_dialog import MergeDialog, moved_summary
 
 
