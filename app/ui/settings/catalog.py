@@ -407,6 +407,7 @@ class CatalogTab(QWidget):
     """A table of one kind of resource with New / Edit / Deactivate and "show inactive"."""
 
     noun = "item"
+    #: The kind of change that makes its list stale (the flag it reloads on).
     changes = Changes()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
