@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.audit import AuditAction
 from app.services.clinic.audit_log import AuditFilter, AuditRow
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.labels import audit_action_label, entity_label
 

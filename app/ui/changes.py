@@ -1,37 +1,24 @@
 """The app-level broadcast of what a write changed, so open views refresh only that.
 
-Every successful write in the UI ends with ``changes_bus.changed.emit(Changes(...))``;
-views connect to ``changed`` and look at the flags they care about.  No view
-polls and no window reaches into another.
+Nobody publishes by hand: :mod:`app.ui.ops` collects the :class:`Changes` each operation's
+units of work committed and announces them on the GUI thread; the bus of the session
+whose database they were committed to broadcasts them on ``changed``.  Views
+connect to ``changed`` and look at the flags they care about.  No view polls and no
+window reaches into another.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
+from app.services.changes import Changes
+from app.ui import ops
 
-@dataclass(frozen=True)
-class Changes:
-    """Which kinds of thing a write changed.  Later areas add one flag each."""
-
-    clinic: bool = False
-    staff: bool = False
-    audit: bool = False
-    providers: bool = False
-    rooms: bool = False
-    services: bool = False
-    patients: bool = False
-    appointments: bool = False
-    notes: bool = False
-    plans: bool = False
-    payments: bool = False
-    referrals: bool = False
-    documents: bool = False
-
-    def any(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+if TYPE_CHECKING:
+    from app.data.database import Database
 
 
 class ChangeBus(QObject):
@@ -39,10 +26,20 @@ class ChangeBus(QObject):
 
     changed = Signal(object)  # Changes
 
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self._db = db
+        # The relay lives as long as the application; Qt drops the connection with the bus.
+        ops.committed_signal().connect(self.on_committed)
+
+    @Slot(object, object)
+    def on_committed(self, db: Database, changes: Changes) -> None:
+        if db is self._db:  # another clinic's session (tests open several) is not ours
+            self.publish(changes)
+
     def publish(self, changes: Changes) -> None:
+        """Broadcast ``changes`` to this session's views."""
         # Every write is audited, so the audit view refreshes after any change.
         if changes.any() and not changes.audit:
-            from dataclasses import replace
-
             changes = replace(changes, audit=True)
         self.changed.emit(changes)

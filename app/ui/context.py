@@ -24,8 +24,11 @@ class UiContext:
     clinic: OpenClinic
     actor: Actor
     details: ClinicDetails
-    bus: ChangeBus = field(default_factory=ChangeBus)
     demo: bool = False
+    bus: ChangeBus = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bus = ChangeBus(self.clinic.db)
 
     @property
     def db(self) -> Database:

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.actor import Actor
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.home_page import HomePage
 from app.ui.labels import role_label
@@ -278,17 +278,12 @@ class MainWindow(QMainWindow):
         them (as the system, each installment once), and open views refresh."""
         from app.services.billing.payment_plans import assess_late_fees
 
-        db, bus = self.ctx.db, self.ctx.bus
-
-        def charged(fees: list) -> None:
-            if fees:
-                bus.publish(Changes(payments=True, plans=True))
+        db = self.ctx.db
 
         def failed(exc: BaseException) -> None:
             _log.warning("late fees were not assessed: %s", type(exc).__name__)
 
-        ops.run_write(lambda: assess_late_fees(db, None), on_success=charged,
-                      on_failure=failed, owner=self)  # fmt: skip
+        ops.run_write(lambda: assess_late_fees(db, None), on_failure=failed, owner=self)
 
     @Slot()
     def on_change_password_triggered(
@@ -376,7 +371,6 @@ class MainWindow(QMainWindow):
         self.ctx.actor = actor
         self.refresh_status()
         self.rebuild_navigation()
-        self.ctx.bus.publish(Changes(audit=True))
         show_info(
             self,
             "Emergency access is open until you sign out. Every action is flagged in the "

@@ -11,6 +11,12 @@ small pool; writes go through a single worker, one at a time, in order.
 Never touch a widget inside the function, never return an ORM object from it.
 Unexpected exceptions (anything that is not a ``CareDeskError``) are also sent
 to the global exception handler, which logs them and tells the user once.
+
+Whatever the function's units of work committed (a write, or the audit row a read
+leaves) is collected on the worker and announced on the GUI thread once the callbacks
+ran (or as soon as one of them waits on the user), by :func:`committed_signal`; each
+:class:`~app.ui.changes.ChangeBus` broadcasts what concerns its database.  Callers never
+announce changes themselves.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from app.data.errors import CareDeskError
+from app.services.changes import Changes, collect_changes
 
 SuccessCallback = Callable[[Any], None]
 FailureCallback = Callable[[BaseException], None]
@@ -40,7 +47,7 @@ def user_message(exc: BaseException) -> str:
 
 
 class _Op:
-    __slots__ = ("fn", "on_failure", "on_success", "owner")
+    __slots__ = ("announced", "committed", "fn", "on_failure", "on_success", "owner")
 
     def __init__(
         self,
@@ -53,14 +60,22 @@ class _Op:
         self.on_success = on_success
         self.on_failure = on_failure
         self.owner = owner
+        #: [(Database, Changes)] the function's units of work committed, once delivered.
+        self.committed: list[tuple[Any, Changes]] = []
+        self.announced = False
 
 
 class _Relay(QObject):
     """Lives on the GUI thread; the queued signal carries each outcome back to it."""
 
-    delivered = Signal(int, object, bool)  # operation number, value or exception, ok
+    #: operation number, value or exception, ok, [(Database, Changes)] it committed
+    delivered = Signal(int, object, bool, object)
+    #: (Database, Changes) an operation committed; every ChangeBus hears it.
+    committed = Signal(object, object)
     #: Emitted on the GUI thread after every operation's callbacks ran (tests wait on it).
     finished = Signal()
+    #: operation number; connected queued, see _on_delivered.
+    _announce_soon = Signal(int)
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,6 +86,7 @@ class _Relay(QObject):
         self.operations: dict[int, _Op] = {}
         self._numbers = itertools.count(1)
         self.delivered.connect(self._on_delivered)
+        self._announce_soon.connect(self._on_announce_soon, Qt.ConnectionType.QueuedConnection)
 
     def add(self, op: _Op) -> int:
         number = next(self._numbers)
@@ -78,10 +94,15 @@ class _Relay(QObject):
         self.pending += 1
         return number
 
-    @Slot(int, object, bool)
-    def _on_delivered(self, number: int, value: Any, ok: bool) -> None:
-        self.pending -= 1
-        op = self.operations.pop(number)
+    @Slot(int, object, bool, object)
+    def _on_delivered(self, number: int, value: Any, ok: bool, committed: list) -> None:
+        op = self.operations[number]
+        op.committed = committed
+        # What was committed is announced after the callbacks, which may first set what the
+        # views read when they refresh (the clinic's new details) — unless a callback waits
+        # on the user in a dialog: its event loop runs this queued call, so the views behind
+        # the dialog show the change meanwhile.
+        self._announce_soon.emit(number)
         try:
             if op.owner is not None and not shiboken6.isValid(op.owner):
                 return  # the window that asked is gone; nobody to tell
@@ -91,7 +112,25 @@ class _Relay(QObject):
             else:
                 _fail(op, value)
         finally:
+            del self.operations[number]
+            self.pending -= 1
+            # Even when the asking window is gone or the function failed after a commit:
+            # what was committed changed, and the open views must hear of it.
+            self._announce(op)
             self.finished.emit()
+
+    @Slot(int)
+    def _on_announce_soon(self, number: int) -> None:
+        op = self.operations.get(number)
+        if op is not None:  # still in its callbacks: one of them waits on the user
+            self._announce(op)
+
+    def _announce(self, op: _Op) -> None:
+        if op.announced:
+            return
+        op.announced = True
+        for db, changes in op.committed:
+            self.committed.emit(db, changes)
 
 
 def _fail(op: _Op, exc: BaseException) -> None:
@@ -117,15 +156,16 @@ class _Runnable(QRunnable):
     def run(self) -> None:
         fn, self._fn = self._fn, None
         assert fn is not None
-        try:
-            value, ok = fn(), True
-        except BaseException as exc:  # delivered to the GUI thread, never swallowed
-            # The failed call's frames may hold widgets: keep the lines for the log but
-            # not their locals, so nothing GUI-owned is released on this thread.
-            traceback.clear_frames(exc.__traceback__)
-            value, ok = exc, False
+        with collect_changes() as collected:
+            try:
+                value, ok = fn(), True
+            except BaseException as exc:  # delivered to the GUI thread, never swallowed
+                # The failed call's frames may hold widgets: keep the lines for the log but
+                # not their locals, so nothing GUI-owned is released on this thread.
+                traceback.clear_frames(exc.__traceback__)
+                value, ok = exc, False
         del fn  # the GUI thread's copy of the operation keeps it until the callbacks ran
-        self._relay.delivered.emit(self._number, value, ok)
+        self._relay.delivered.emit(self._number, value, ok, collected.committed)
 
 
 class _Runner:
@@ -190,6 +230,12 @@ def run_write(
 def pending() -> int:
     """Operations submitted whose callbacks have not run yet."""
     return _runner.relay.pending
+
+
+def committed_signal() -> Signal:
+    """Emitted on the GUI thread with (Database, Changes) for what an operation committed,
+    once its callbacks ran (or wait on the user); every ChangeBus listens to it."""
+    return _runner.relay.committed
 
 
 def finished_signal() -> Signal:

@@ -42,7 +42,6 @@ from app.services.patients import print_jobs
 from app.services.patients.documents import DocumentLine
 from app.services.patients.print_jobs import PrintSubject
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 
 __all__ = [
@@ -442,7 +441,6 @@ class PrintPreviewDialog(QDialog):
         self._select_language(language)
         self._show_status("")
         self._show_pdf(content)
-        self.ctx.bus.publish(Changes(audit=True))
 
     def _on_render_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
@@ -583,7 +581,6 @@ class PrintPreviewDialog(QDialog):
                 self._("Sent %(pages)s page(s) to %(printer)s.")
                 % {"pages": printed, "printer": name or self._("the printer")}
             )
-            self.ctx.bus.publish(Changes(audit=True))
             self.printed.emit(name, printed)
 
         ops.run_write(
@@ -711,7 +708,6 @@ class PrintPreviewDialog(QDialog):
 
         def done(saved: str) -> None:
             self._show_status(self._("Saved a copy to %(path)s.") % {"path": saved})
-            self.ctx.bus.publish(Changes(audit=True))
             self.saved.emit(saved)
 
         self.save_button.setEnabled(False)
@@ -746,7 +742,6 @@ class PrintPreviewDialog(QDialog):
             self._show_status(
                 self._("Kept in the patient's documents as %(name)s.") % {"name": line.filename}
             )
-            self.ctx.bus.publish(Changes(documents=True, referrals=True, audit=True))
             self.kept.emit(line.filename)
 
         def failed(exc: BaseException) -> None:

@@ -1,10 +1,15 @@
-"""Background operations: what the worker thread may and may not hold."""
+"""Background operations: what the worker thread may and may not hold; what they announce."""
 
 from __future__ import annotations
 
 import gc
 import threading
 
+import shiboken6
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QWidget
+
+from app.services.changes import Changes
 from app.services.errors import ValidationError
 from app.ui import ops
 
@@ -42,3 +47,114 @@ def test_what_an_operation_captures_is_released_on_the_gui_thread(qtbot):
     gc.collect()
     assert sorted(map(str, results)) == ["1", "ValidationError"]  # two readers: any order
     assert Holder.released_on == [threading.get_ident()] * 2
+
+
+# --- the changes an operation committed -------------------------------------------------------
+
+
+def _add_rita(ctx):
+    from app.data.models.staff import Role
+    from app.services.clinic import staff
+    from tests.ui.conftest import STAFF_PASSWORD
+
+    db, actor = ctx.db, ctx.actor
+    return lambda: staff.create_staff(
+        db, actor, "rita", "Rita Reception", Role.RECEPTIONIST, STAFF_PASSWORD
+    )
+
+
+def test_a_write_announces_what_it_committed_on_the_gui_thread_after_its_callback(qtbot, owner_ctx):
+    steps: list[str] = []
+    heard: list[tuple[Changes, int]] = []
+
+    def on_changed(changes: Changes) -> None:
+        steps.append("announced")
+        heard.append((changes, threading.get_ident()))
+
+    owner_ctx.bus.changed.connect(on_changed)
+    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+        ops.run_write(_add_rita(owner_ctx), on_success=lambda _row: steps.append("callback"))
+    assert steps == ["callback", "announced"]
+    assert heard == [(Changes(staff=True, audit=True), threading.get_ident())]
+
+
+def test_what_was_committed_is_announced_though_the_asking_window_is_gone(qtbot, owner_ctx):
+    heard: list[Changes] = []
+    owner_ctx.bus.changed.connect(heard.append)
+    window = QWidget()
+    called: list[object] = []
+    ops.run_write(_add_rita(owner_ctx), on_success=called.append, owner=window)
+    shiboken6.delete(window)  # closed before the write came back
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert called == [] and heard == [Changes(staff=True, audit=True)]
+
+
+def test_a_function_that_fails_after_a_commit_still_announces_it(qtbot, owner_ctx, clinic):
+    from app.services.patients import records as patients
+    from tests.data.factories import add_named_patient
+
+    patient_id = add_named_patient(clinic.db)
+    db, actor = owner_ctx.db, owner_ctx.actor
+
+    def open_then_fail():
+        patients.open_patient(db, actor, patient_id)  # commits its audit row
+        raise ValidationError("No.")
+
+    heard: list[Changes] = []
+    failures: list[BaseException] = []
+    owner_ctx.bus.changed.connect(heard.append)
+    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+        ops.run_query(open_then_fail, on_failure=failures.append)
+    assert [type(f) for f in failures] == [ValidationError]
+    assert heard == [Changes(audit=True)]
+
+
+def test_nothing_committed_announces_nothing(qtbot, owner_ctx):
+    heard: list[Changes] = []
+    owner_ctx.bus.changed.connect(heard.append)
+    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+        ops.run_write(lambda: 1, on_success=lambda _v: None)
+    assert heard == []
+
+
+def test_another_clinics_session_does_not_hear_the_write(qtbot, owner_ctx, tmp_path):
+    from app.services.clinic.clinics import create_clinic
+    from app.ui.context import UiContext
+    from tests.ui.conftest import DETAILS, OWNER_PASSWORD
+
+    other = create_clinic(tmp_path / "other.caredesk", DETAILS, "olivia", "Olivia", OWNER_PASSWORD)
+    try:
+        from app.services.clinic import auth
+
+        other_ctx = UiContext(
+            other, auth.login(other.db, "olivia", OWNER_PASSWORD), owner_ctx.details
+        )
+        ours: list[Changes] = []
+        theirs: list[Changes] = []
+        owner_ctx.bus.changed.connect(ours.append)
+        other_ctx.bus.changed.connect(theirs.append)
+        with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+            ops.run_write(_add_rita(owner_ctx))
+        assert ours == [Changes(staff=True, audit=True)] and theirs == []
+    finally:
+        ops.wait_for_done()
+        other.db.close()
+
+
+def test_a_callback_waiting_on_the_user_sees_the_views_refreshed_meanwhile(qtbot, owner_ctx):
+    """A question asked after a write (what next after a cancellation?) sits in front of
+    views that already show the change."""
+    heard: list[Changes] = []
+    owner_ctx.bus.changed.connect(heard.append)
+    seen_while_asking: list[list[Changes]] = []
+
+    def ask_the_user(_row) -> None:
+        loop = QEventLoop()  # what a modal dialog's exec() runs
+        QTimer.singleShot(50, loop.quit)
+        loop.exec()
+        seen_while_asking.append(list(heard))
+
+    with qtbot.waitSignal(ops.finished_signal(), timeout=10_000):
+        ops.run_write(_add_rita(owner_ctx), on_success=ask_the_user)
+    assert seen_while_asking == [[Changes(staff=True, audit=True)]]
+    assert heard == [Changes(staff=True, audit=True)]  # once, not again after the callback

@@ -137,7 +137,7 @@ def test_undo_changes_restores_the_saved_value(qtbot, tab):
 
 
 def test_a_change_saved_elsewhere_is_picked_up(qtbot, tab, owner_ctx):
-    from app.ui.changes import Changes
+    from app.services.changes import Changes
 
     current = get_payment_plan_settings(owner_ctx.db, owner_ctx.actor)
     update_payment_plan_settings(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.data.models.audit import GENESIS_HASH, AuditEntry
 from app.data.types import utc_now
+from app.services.changes import note_written
 from app.services.clinic.actor import Actor
 
 #: session.info key the automatic audit reads; its presence turns auditing on.
@@ -109,6 +110,7 @@ def _append(
     }
     row["hash"] = chain_digest(row)
     conn.execute(insert(AuditEntry).values(**row))
+    note_written(session, AuditEntry.__tablename__)
 
 
 def record(session: Session, action: AuditAction, **details) -> None:

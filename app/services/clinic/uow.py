@@ -1,20 +1,33 @@
-"""The unit of work services use: one session, one transaction, one actor for the audit."""
+"""The unit of work services use: one session, one transaction, one actor for the audit,
+and, once committed, the Changes it caused (see :mod:`app.services.changes`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.data.database import Database
+from app.services.changes import (
+    CHANGED_COLUMNS_KEY,
+    COLUMN_FLAGS,
+    WRITTEN_TABLES_KEY,
+    changes_of_writes,
+    note_committed,
+)
 from app.services.clinic.actor import Actor
 
 # The trail registers its flush listener when imported: every unit of work is audited.
 from app.services.clinic.audit import ACTOR_KEY
 from app.services.errors import ConcurrentEditError
+
+#: Execution option of a statement run only for the lock it takes (a no-op UPDATE that holds
+#: SQLite's write lock): it changes nothing any view shows, so no view hears of it.
+LOCK_ONLY = "caredesk_lock_only"
 
 
 def assign_changed(row: object, values: Mapping[str, object]) -> None:
@@ -31,9 +44,13 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
 
     ``actor=None`` means the system itself (setup, migrations) did it.
     """
+    written: set[str] = set()
+    changed_columns: set[tuple[str, str]] = set()
     try:
         with db.uow() as session:
             session.info[ACTOR_KEY] = actor
+            session.info[WRITTEN_TABLES_KEY] = written
+            session.info[CHANGED_COLUMNS_KEY] = changed_columns
             yield session
     except StaleDataError:
         raise ConcurrentEditError("This record") from None
@@ -43,3 +60,34 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):
             raise ConcurrentEditError("This record") from None
         raise
+    # Reached only once the transaction committed: a rolled-back write changed nothing.
+    note_committed(db, changes_of_writes(written, changed_columns))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_tables(session: Session, _flush_context) -> None:
+    written = session.info.get(WRITTEN_TABLES_KEY)
+    if written is None:
+        return  # a raw data-layer session: nobody collects its changes
+    for obj in (*session.new, *session.deleted):
+        written.add(type(obj).__tablename__)
+    changed_columns = session.info[CHANGED_COLUMNS_KEY]
+    for obj in session.dirty:
+        # Dirty means "touched"; only a changed column is written (a collection's change
+        # is written to the other side's table, counted there).
+        if not session.is_modified(obj, include_collections=False):
+            continue
+        table = type(obj).__tablename__
+        written.add(table)
+        for attr in inspect(obj).attrs:
+            if (table, attr.key) in COLUMN_FLAGS and attr.history.has_changes():
+                changed_columns.add((table, attr.key))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_executed_writes(state: ORMExecuteState) -> None:
+    written = state.session.info.get(WRITTEN_TABLES_KEY)
+    if written is None or not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if not state.execution_options.get(LOCK_ONLY, False):
+        written.add(state.statement.table.name)

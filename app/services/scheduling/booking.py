@@ -48,7 +48,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import LOCK_ONLY, unit_of_work
 from app.services.errors import CareDeskError, NotFoundError, ValidationError
 from app.services.patients import journey
 
@@ -668,7 +668,10 @@ def _lock_book(session: Session) -> None:
 
     (A no-op UPDATE takes the lock even when it changes nothing.)
     """
-    session.execute(update(ClinicSettings).where(ClinicSettings.id == 1).values(id=1))
+    session.execute(
+        update(ClinicSettings).where(ClinicSettings.id == 1).values(id=1),
+        execution_options={LOCK_ONLY: True},
+    )
 
 
 def _refuse_clashes(actor: Actor, clashes: Sequence[Clash], double_book: bool) -> None:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
-    QDialog,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -53,10 +52,10 @@ from app.services.scheduling.booking import (
 )
 from app.ui import ops
 from app.ui.calendar.patient_picker import PatientPicker
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, form_message, growing_form
 from app.ui.widgets.messages import show_warning
+from app.ui.widgets.write_dialog import WriteDialog
 
 #: Edits pause this long before the book is checked (each change restarts the wait).
 CHECK_DELAY_MS = 150
@@ -90,7 +89,7 @@ class _SeriesPreview:
     checks: list[BookingCheck]
 
 
-class BookingDialog(QDialog):
+class BookingDialog(WriteDialog):
     """``booked_ids`` holds the appointments saved once the dialog is accepted."""
 
     def __init__(
@@ -108,8 +107,7 @@ class BookingDialog(QDialog):
         notes: str = "",
         appointment: AppointmentBlock | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.appointment = appointment
         if appointment is not None:
             starts_at, ends_at = appointment.starts_at, appointment.ends_at
@@ -125,7 +123,6 @@ class BookingDialog(QDialog):
         self._catalog = Catalog()
         self._check_generation = 0
         self._checked_key: tuple | None = None
-        self._saving = False
         self._save_when_checked = False
         self._skipped: set[int] = set()
         self.setObjectName("bookingDialog")
@@ -445,7 +442,7 @@ class BookingDialog(QDialog):
         self.on_form_changed()
 
     def on_catalog_failed(self, exc: BaseException) -> None:
-        self._show_message(ops.user_message(exc))
+        self.show_message(ops.user_message(exc))
 
     def _service_text(self, service: ServiceData) -> str:
         suffix = "" if service.is_active else " (no longer offered)"
@@ -631,7 +628,7 @@ class BookingDialog(QDialog):
         self._show_check(BookingCheck())
         self.free_label.setVisible(False)
         if not self._show_field_error(exc):
-            self._show_message(ops.user_message(exc))
+            self.show_message(ops.user_message(exc))
         self._save_when_checked = False
 
     def _after_check(self) -> None:
@@ -749,7 +746,7 @@ class BookingDialog(QDialog):
     # --- saving ---------------------------------------------------------------------------------
 
     def _save(self, *, double_book: bool) -> None:
-        if self._saving or not self.ready:
+        if self.saving or not self.ready:
             return
         self.errors.clear()
         self.message_label.setVisible(False)
@@ -775,7 +772,7 @@ class BookingDialog(QDialog):
                 return
             requests = [preview.requests[i] for i in self.series_rows_to_book()]
             if not requests:
-                self._show_message("Every visit is skipped: there is nothing to book.")
+                self.show_message("Every visit is skipped: there is nothing to book.")
                 return
             description = self.service_combo.currentText() if self.service() else ""
 
@@ -797,18 +794,14 @@ class BookingDialog(QDialog):
             def fn() -> list[BookingResult]:
                 return [scheduling.book_appointment(db, actor, request, double_book=double_book)]
 
-        self._set_saving(True)
-        ops.run_write(fn, on_success=self.on_saved, on_failure=self.on_save_failed, owner=self)
+        self.save_with(fn)
 
-    def _set_saving(self, saving: bool) -> None:
-        self._saving = saving
-        self.save_button.setEnabled(not saving and self.ready)
-        self.double_book_button.setEnabled(not saving)
+    def update_buttons(self) -> None:
+        self.save_button.setEnabled(not self.saving and self.ready)
+        self.double_book_button.setEnabled(not self.saving)
 
     def on_saved(self, results: list[BookingResult]) -> None:
-        self._set_saving(False)
         self.booked_ids = [r.appointment_id for r in results]
-        self.ctx.bus.publish(Changes(appointments=True, patients=True))
         warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
         if warnings:
             noun = "Saved" if self.appointment else "Booked"
@@ -817,15 +810,14 @@ class BookingDialog(QDialog):
                 f"{noun}. Please note:\n\n" + "\n".join(f"• {w}" for w in warnings),
                 title="Before the visit",
             )
-        self.accept()
+        super().on_saved(results)
 
     def on_save_failed(self, exc: BaseException) -> None:
-        self._set_saving(False)
         if isinstance(exc, ConflictError):
             self._show_conflict(exc)
             return
         if not self._show_field_error(exc):
-            self._show_message(ops.user_message(exc))
+            self.show_message(ops.user_message(exc))
 
     def _show_conflict(self, exc: ConflictError) -> None:
         if not self.is_series():
@@ -836,12 +828,12 @@ class BookingDialog(QDialog):
         # A single visit's clashes are listed just above; a series names the first one here.
         what = f"Some visits clash: {exc}" if self.is_series() else "This time is taken."
         if allowed:
-            self._show_message(
+            self.show_message(
                 f"{what} Choose another time, provider or room — or, if the patient really "
                 "must be seen then, double-book on purpose (it is recorded)."
             )
         else:
-            self._show_message(
+            self.show_message(
                 f"{what} Choose another time, provider or room. Only an owner or a "
                 "coordinator can double-book."
             )
@@ -853,13 +845,12 @@ class BookingDialog(QDialog):
         name = getattr(exc, "field", None)
         if name in self.series_fields and self.is_series():
             self.series_fields[name].set_error(str(exc))
-            self._show_message(str(exc))
+            self.show_message(str(exc))
             return True
         return self.errors.show(exc)
 
-    def _show_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setVisible(bool(text))
+    def show_message(self, text: str) -> None:
+        super().show_message(text)
         self._fit_later()
 
     def _fit_later(self) -> None:
@@ -904,18 +895,8 @@ class BookingDialog(QDialog):
                                 self.ctx.details.locale)  # fmt: skip
         self.fee_label.setText(f"Fee {fee}")
 
-    def reject(self) -> None:
-        # While a booking is being written, closing would hide whether it was saved.
-        if not self._saving:
-            super().reject()
-
     @classmethod
     def ask(cls, ctx: UiContext, parent: QWidget | None, **kw) -> list[int] | None:
         """Show the dialog; the ids of the appointments booked or changed, or None."""
         dialog = cls(ctx, parent, **kw)
-        try:
-            if dialog.exec() == QDialog.DialogCode.Accepted:
-                return list(dialog.booked_ids)
-            return None
-        finally:
-            dialog.deleteLater()
+        return list(dialog.booked_ids) if dialog.run() else None

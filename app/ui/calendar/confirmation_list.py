@@ -28,7 +28,6 @@ from app.services.clinic.permissions import Permission
 from app.services.scheduling.confirmations import ConfirmationLine
 from app.ui import ops
 from app.ui.calendar.patient_list import GREEN, OUTCOME_WORDS, RED, PatientListPage
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel
@@ -264,7 +263,6 @@ class ConfirmationListPage(PatientListPage):
                 # Left a message: move on to the next patient too.
                 self._select_row_after_load = min(index + 1, len(rows) - 1)
             self.show_rows(rows)
-        self.ctx.bus.publish(Changes(appointments=True, patients=True))
 
     def _on_call_failed(self, exc: BaseException) -> None:
         show_warning(self, ops.user_message(exc))

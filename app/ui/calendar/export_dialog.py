@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
@@ -35,9 +34,9 @@ from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.scheduling.calendar_export import ProviderChoice
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
+from app.ui.widgets.write_dialog import WriteDialog
 
 #: (parent, suggested path, file-type filter) → the chosen path, or None when cancelled.
 PathChooser = Callable[[QWidget, Path, str], "Path | None"]
@@ -99,7 +98,7 @@ def _pydate(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
 
-class ExportScheduleDialog(QDialog):
+class ExportScheduleDialog(WriteDialog):
     """Pick a provider and a day (PDF) or a range (.ics), then Save… to a file."""
 
     def __init__(
@@ -111,12 +110,10 @@ class ExportScheduleDialog(QDialog):
         day: date | None = None,
         choose_path: PathChooser | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.choose_path: PathChooser = choose_path or ask_save_path
         self.saved_path: Path | None = None
         self._wanted_provider = provider_id
-        self._saving = False
         self.setWindowTitle("Export schedule — CareDesk")
         self.setObjectName("exportScheduleDialog")
         today = day or datetime.now(self._zone()).date()
@@ -233,13 +230,13 @@ class ExportScheduleDialog(QDialog):
         from app.services.scheduling.calendar_export import export_providers
 
         if not self.ctx.allows(Permission.VIEW_SCHEDULE):
-            self._show_message("Your role does not allow you to see the appointment book.")
+            self.show_message("Your role does not allow you to see the appointment book.")
             return
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_query(
             lambda: export_providers(db, actor),
             on_success=self.on_providers_loaded,
-            on_failure=lambda exc: self._show_message(ops.user_message(exc)),
+            on_failure=lambda exc: self.show_message(ops.user_message(exc)),
             owner=self,
         )
 
@@ -298,7 +295,7 @@ class ExportScheduleDialog(QDialog):
         from app.services.scheduling.calendar_export import check_range, day_sheet_pdf, export_ics
 
         provider = self.provider()
-        if self._saving or provider is None:
+        if self.saving or provider is None:
             return
         self.errors.clear()
         self.message_label.hide()
@@ -329,33 +326,20 @@ class ExportScheduleDialog(QDialog):
             write_file(path, build())
             return path
 
-        self._saving = True
-        self.save_button.setEnabled(False)
         self.saved_label.hide()
-        ops.run_write(work, on_success=self.on_saved, on_failure=self.on_save_failed, owner=self)
+        self.save_with(work)
 
     def on_saved(self, path: Path) -> None:
-        self._saving = False
-        self.save_button.setEnabled(True)
+        # The dialog stays open: another day or range may follow.
         self.saved_path = path
         what = "Day sheet" if path.suffix.lower() == ".pdf" else "Calendar file"
         self.saved_label.setText(f"✓ {what} saved to {path}")
         self.saved_label.show()
         self.close_button.setText("&Close")
         self._fit_height()
-        # The print or export was written to the audit trail.
-        self.ctx.bus.publish(Changes(audit=True))
 
-    def on_save_failed(self, exc: BaseException) -> None:
-        self._saving = False
-        self.save_button.setEnabled(True)
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self._show_message(ops.user_message(exc))
-
-    def _show_message(self, message: str) -> None:
-        self.message_label.setText(message)
-        self.message_label.show()
+    def show_message(self, text: str) -> None:
+        super().show_message(text)
         self._fit_height()
 
     def _fit_height(self) -> None:
@@ -364,11 +348,6 @@ class ExportScheduleDialog(QDialog):
         needed = self.layout().totalHeightForWidth(self.width())
         if needed > self.height():
             self.resize(self.width(), needed)
-
-    def reject(self) -> None:
-        # While the file is being written, closing would hide whether it was saved.
-        if not self._saving:
-            super().reject()
 
     @classmethod
     def ask(
@@ -380,8 +359,5 @@ class ExportScheduleDialog(QDialog):
     ) -> Path | None:
         """Show the dialog; the last file saved, or None when nothing was saved."""
         dialog = cls(ctx, parent, provider_id=provider_id, day=day)
-        try:
-            dialog.exec()
-            return dialog.saved_path
-        finally:
-            dialog.deleteLater()
+        dialog.run()
+        return dialog.saved_path

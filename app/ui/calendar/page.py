@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.i18n import format_date, format_datetime, to_clinic_time, utc_now
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
@@ -42,7 +43,6 @@ from app.services.scheduling.booking import ConflictError
 from app.ui import ops
 from app.ui.calendar.grid import ScheduleGrid
 from app.ui.calendar.month import MonthOverview
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_info, show_warning
 
@@ -619,7 +619,6 @@ class CalendarPage(QWidget):
             db, actor, entry_id = self.ctx.db, self.ctx.actor, line.id
             ops.run_write(
                 lambda: waitlist.mark_waitlist_booked(db, actor, entry_id, booked[0]),
-                on_success=lambda _r: self.ctx.bus.publish(Changes(appointments=True)),
                 on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
                 owner=self,
             )
@@ -694,7 +693,6 @@ class CalendarPage(QWidget):
         )
 
     def _after_write(self, warnings=()) -> None:
-        self.ctx.bus.publish(Changes(appointments=True, patients=True))
         if warnings:
             show_info(self, "\n\n".join(warnings))
 

@@ -23,7 +23,6 @@ from app.services.clinic.permissions import Permission
 from app.services.scheduling.recalls import RecallLine
 from app.ui import ops
 from app.ui.calendar.patient_list import OUTCOME_WORDS, RED, PatientListPage
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column
@@ -211,7 +210,6 @@ class RecallListPage(PatientListPage):
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_write(
             lambda: record_recall_contact(db, actor, line.patient_id, outcome),
-            on_success=lambda _id: self.ctx.bus.publish(Changes(patients=True)),
             on_failure=self._on_write_failed,
             owner=self,
         )

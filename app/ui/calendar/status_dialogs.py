@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.data.models.appointments import CancelledBy
 from app.i18n import format_datetime, format_money, format_time
+from app.services.changes import Changes
 from app.services.scheduling.appointment_status import (
     COMMON_CANCEL_REASONS,
     STATUS_LABELS,
@@ -38,7 +39,6 @@ from app.services.scheduling.appointment_status import (
     is_late_cancel,
 )
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import form_message
 from app.ui.widgets.messages import show_info, show_warning
@@ -309,11 +309,6 @@ def _fee_sentence(ctx: UiContext, summary: AppointmentSummary, result: StatusRes
     return " ".join(parts)
 
 
-def _publish(ctx: UiContext, result: StatusResult) -> None:
-    money = bool(result.fee_added or result.fee_reversed)
-    ctx.bus.publish(Changes(appointments=True, patients=True, payments=money))
-
-
 def run_status_change(
     ctx: UiContext,
     parent: QWidget | None,
@@ -331,7 +326,6 @@ def run_status_change(
     db, actor = ctx.db, ctx.actor
 
     def done(result: StatusResult) -> None:
-        _publish(ctx, result)
         if result.warnings:
             show_warning(parent, "\n\n".join(result.warnings), "Before treatment")
         if result.fee_reversed > 0:
@@ -366,7 +360,6 @@ def run_cancel(
     db, actor = ctx.db, ctx.actor
 
     def done(result: StatusResult) -> None:
-        _publish(ctx, result)
         choice = NextStepDialog.ask(
             ctx, parent, summary, "cancelled", _fee_sentence(ctx, summary, result)
         )
@@ -393,7 +386,6 @@ def run_no_show(
     db, actor = ctx.db, ctx.actor
 
     def done(result: StatusResult) -> None:
-        _publish(ctx, result)
         choice = NextStepDialog.ask(
             ctx, parent, summary, "no_show", _fee_sentence(ctx, summary, result)
         )

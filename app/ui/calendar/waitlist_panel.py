@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
-    QDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -30,12 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.catalog import Catalog
 from app.services.clinic.permissions import Permission
-from app.services.errors import ValidationError
 from app.services.scheduling.waitlist import SlotMatches, WaitlistData, WaitlistLine, WaitlistMatch
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -46,6 +44,7 @@ from app.ui.widgets.form_field import (
 )
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.write_dialog import WriteDialog
 
 EMPTY_LIST = "Nobody is waiting for an earlier slot."
 EMPTY_MATCHES = "Nobody on the waitlist fits this slot."
@@ -349,7 +348,6 @@ class WaitlistPanel(QWidget):
         db, actor, entry_id, version = self.ctx.db, self.ctx.actor, line.id, line.version
         ops.run_write(
             lambda: remove_from_waitlist(db, actor, entry_id, reason, version=version),
-            on_success=lambda _r: self.ctx.bus.publish(Changes(appointments=True)),
             on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
             owner=self,
         )
@@ -369,7 +367,7 @@ def _minute(value: QTime, *, end: bool = False) -> int:
     return MINUTES_PER_DAY if end and minute == MINUTES_PER_DAY - 1 else minute
 
 
-class WaitlistEntryDialog(QDialog):
+class WaitlistEntryDialog(WriteDialog):
     """Adds a patient to the waitlist or changes what they would accept; saves before closing."""
 
     def __init__(
@@ -384,12 +382,10 @@ class WaitlistEntryDialog(QDialog):
         current_appointment_id: int | None = None,
         entry: WaitlistLine | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.entry = entry
         self.saved_id: int | None = None
-        self._saving = False
         self._service_id = entry.service_id if entry is not None else service_id
         self._provider_id = entry.provider_id if entry is not None else provider_id
         self._current_appointment_id = (
@@ -568,38 +564,19 @@ class WaitlistEntryDialog(QDialog):
     def on_save_clicked(self) -> None:
         from app.services.scheduling.waitlist import add_to_waitlist, update_waitlist_entry
 
-        if self._saving or not self.save_button.isEnabled():
+        if self.saving or not self.save_button.isEnabled():
             return
-        self._saving = True
-        self.save_button.setEnabled(False)
-        self.message_label.hide()
+        self.show_message("")
         db, actor, data = self.ctx.db, self.ctx.actor, self.entry_data()
         write = update_waitlist_entry if self.entry is not None else add_to_waitlist
-        ops.run_write(
-            lambda: write(db, actor, data),
-            on_success=self.on_saved,
-            on_failure=self.on_save_failed,
-            owner=self,
-        )
+        self.save_with(lambda: write(db, actor, data))
 
     def on_saved(self, line: WaitlistLine) -> None:
-        self._saving = False
         self.saved_id = line.id
-        self.ctx.bus.publish(Changes(appointments=True))
-        self.accept()
+        super().on_saved(line)
 
-    def on_save_failed(self, exc: BaseException) -> None:
-        self._saving = False
-        self.save_button.setEnabled(self.service_combo.count() > 0)
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self.errors.clear()
-        self.message_label.setText(ops.user_message(exc))
-        self.message_label.show()
-
-    def reject(self) -> None:
-        if not self._saving:  # closing mid-save would hide whether it was saved
-            super().reject()
+    def update_buttons(self) -> None:
+        self.save_button.setEnabled(not self.saving and self.service_combo.count() > 0)
 
     @classmethod
     def ask(
@@ -625,8 +602,4 @@ class WaitlistEntryDialog(QDialog):
             current_appointment_id=current_appointment_id,
             entry=entry,
         )
-        try:
-            accepted = dialog.exec() == QDialog.DialogCode.Accepted
-            return dialog.saved_id if accepted else None
-        finally:
-            dialog.deleteLater()
+        return dialog.saved_id if dialog.run() else None

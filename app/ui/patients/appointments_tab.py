@@ -14,10 +14,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.records import AppointmentHistory, AppointmentLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.widgets.form_field import form_message

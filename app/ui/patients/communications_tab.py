@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.communications import ContactLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.log_contact import CHANNEL_LABELS, LogContactDialog, channel_label
 from app.ui.patients.record_tabs import RecordTab

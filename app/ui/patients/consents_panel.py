@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.consents import SignedConsent, UnsignedConsent
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.sign_consent import RELATIONSHIP_LABELS, SignConsentDialog
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import PatientChangedError, ValidationError
 from app.services.patients import records as patients
 from app.services.patients.records import PatientRecord
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.patient_form import PatientFormWidget
 from app.ui.patients.record_tabs import RecordTab
@@ -291,7 +291,6 @@ class DetailsTab(RecordTab):
         self._saving = False
         self.set_record(record)
         self.status_label.setText("Saved.")
-        self.ctx.bus.publish(Changes(patients=True))
         self._finish_close_callbacks(True)
 
     def on_save_failed(self, exc: BaseException) -> None:

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.patients.documents import MAX_DOCUMENT_BYTES, DocumentLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.widgets.private_copies import PrivateCopies
@@ -364,7 +364,6 @@ class DocumentsTab(RecordTab):
 
         def added(line: DocumentLine) -> None:
             self._show_message(f"Added “{line.filename}”.")
-            self.ctx.bus.publish(Changes(documents=True))
 
         ops.run_write(
             lambda: _read_and_add(db, actor, patient_id, path, kind),

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.patients.insurance import (
@@ -35,7 +36,6 @@ from app.services.patients.insurance import (
     VerificationLine,
 )
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.insurance_dialogs import (
     METHOD_LABELS,
@@ -514,7 +514,6 @@ class InsuranceTab(RecordTab):
     def _write(self, fn: Callable[[], Any], done: str, retry=None) -> None:
         def succeeded(_result) -> None:
             self.message_label.setText(done)
-            self.ctx.bus.publish(Changes(patients=True))
 
         def failed(exc: BaseException) -> None:
             if retry is not None and isinstance(exc, ValidationError):

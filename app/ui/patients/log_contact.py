@@ -12,17 +12,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDateTimeEdit,
-    QDialog,
     QHBoxLayout,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from app.services.errors import ValidationError
 from app.services.patients.communications import ContactEntry, ContactLine
-from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -31,6 +27,7 @@ from app.ui.widgets.form_field import (
     form_message,
     growing_form,
 )
+from app.ui.widgets.write_dialog import WriteDialog
 
 CHANNEL_LABELS: dict[str, str] = {
     "call": "Phone call",
@@ -56,7 +53,7 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, channel.replace("_", " ").capitalize())
 
 
-class LogContactDialog(QDialog):
+class LogContactDialog(WriteDialog):
     """Writes the entry itself and closes only once it is saved; problems show beside fields."""
 
     def __init__(
@@ -68,12 +65,10 @@ class LogContactDialog(QDialog):
         channel: str = "call",
         purpose: str = "general",
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.purpose = purpose
         self.logged: ContactLine | None = None
-        self._saving = False
         self.setWindowTitle("Log contact")
         self.setObjectName("logContactDialog")
 
@@ -195,38 +190,15 @@ class LogContactDialog(QDialog):
     def on_save_clicked(self) -> None:
         from app.services.patients.communications import log_contact
 
-        if self._saving:
+        if self.saving:
             return
-        self._saving = True
-        self.save_button.setEnabled(False)
-        self.message_label.hide()
+        self.show_message("")
         db, actor, patient_id, entry = self.ctx.db, self.ctx.actor, self.patient_id, self.entry()
-        ops.run_write(
-            lambda: log_contact(db, actor, patient_id, entry),
-            on_success=self.on_contact_logged,
-            on_failure=self.on_log_failed,
-            owner=self,
-        )
+        self.save_with(lambda: log_contact(db, actor, patient_id, entry))
 
-    def on_contact_logged(self, line: ContactLine) -> None:
-        self._saving = False
+    def on_saved(self, line: ContactLine) -> None:
         self.logged = line
-        self.ctx.bus.publish(Changes(patients=True))
-        self.accept()
-
-    def on_log_failed(self, exc: BaseException) -> None:
-        self._saving = False
-        self.save_button.setEnabled(True)
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self.errors.clear()
-        self.message_label.setText(ops.user_message(exc))
-        self.message_label.show()
-
-    def reject(self) -> None:
-        # While the entry is being written, closing would hide whether it was saved.
-        if not self._saving:
-            super().reject()
+        super().on_saved(line)
 
     @classmethod
     def ask(
@@ -238,8 +210,4 @@ class LogContactDialog(QDialog):
         purpose: str = "general",
     ) -> bool:
         """Show the dialog; True when an entry was added to the log."""
-        dialog = cls(ctx, patient_id, parent, channel=channel, purpose=purpose)
-        try:
-            return dialog.exec() == QDialog.DialogCode.Accepted
-        finally:
-            dialog.deleteLater()
+        return cls(ctx, patient_id, parent, channel=channel, purpose=purpose).run()

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 from app.services.patients.merge import MergeResult
 from app.services.patients.search import PatientHit
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.search_model import birth_date_text, stage_label
 
@@ -200,16 +199,6 @@ class MergeDialog(QDialog):
         self.result_label.show()
         self.cancel_button.setText("Close")
         self.cancel_button.setFocus()
-        self.ctx.bus.publish(
-            Changes(
-                patients=True,
-                appointments=True,
-                notes=True,
-                plans=True,
-                payments=True,
-                documents=True,
-            )
-        )
         self.merged.emit(result)
 
     def _on_failed(self, exc: BaseException) -> None:

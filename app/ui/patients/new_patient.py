@@ -11,7 +11,6 @@ from functools import partial
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,10 +26,10 @@ from app.services.errors import ValidationError
 from app.services.patients import records as patients
 from app.services.patients.records import DuplicateMatch, PatientRecord
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.patient_form import PatientFormWidget
 from app.ui.widgets.messages import show_warning
+from app.ui.widgets.write_dialog import WriteDialog
 
 _DUPLICATE_STYLE = """
 #duplicateWarning { background: #fff4e5; border: 1px solid #f2a541; border-radius: 6px; }
@@ -68,15 +67,13 @@ class DiscardNewPatient:
         return answer == QMessageBox.StandardButton.Discard
 
 
-class NewPatientDialog(QDialog):
+class NewPatientDialog(WriteDialog):
     def __init__(
         self, ctx: UiContext, parent: QWidget | None = None, initial_name: str = ""
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.created_id: int | None = None
         self.opened_id: int | None = None
-        self._busy = False
         self._closing = False
         self.setWindowTitle("New patient — CareDesk")
         self.setObjectName("newPatientDialog")
@@ -153,7 +150,7 @@ class NewPatientDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        if self._busy:
+        if self.saving:
             return
         if self.form.refresh_errors(show_all=True):
             self.form.focus_first_error()
@@ -161,16 +158,26 @@ class NewPatientDialog(QDialog):
             return
         form = self.form.form()
         db, actor = self.ctx.db, self.ctx.actor
-        self._set_busy(True, "Looking for this patient on file…")
+        # Saving starts with the look for duplicates: the dialog waits for it as for the write.
+        self._set_looking(True)
+        self.status_label.setText("Looking for this patient on file…")
         ops.run_query(
             lambda: patients.find_duplicates(db, actor, form),
             on_success=self.on_duplicates_found,
-            on_failure=self.on_save_failed,
+            on_failure=self.on_duplicates_failed,
             owner=self,
         )
 
+    def _set_looking(self, looking: bool) -> None:
+        self.saving = looking
+        self.update_buttons()
+
+    def on_duplicates_failed(self, exc: BaseException) -> None:
+        self._set_looking(False)
+        self.on_save_failed(exc)
+
     def on_duplicates_found(self, matches: list[DuplicateMatch]) -> None:
-        self._set_busy(False)
+        self._set_looking(False)
         if matches:
             self._show_duplicates(matches)
         else:
@@ -256,51 +263,33 @@ class NewPatientDialog(QDialog):
     # --- creating -------------------------------------------------------------------------------
 
     def create(self) -> None:
-        if self._busy:
+        if self.saving:
             return
         form = self.form.form()
         db, actor = self.ctx.db, self.ctx.actor
-        self._set_busy(True, "Saving…")
-        ops.run_write(
-            lambda: patients.create_patient(db, actor, form),
-            on_success=self.on_created,
-            on_failure=self.on_save_failed,
-            owner=self,
-        )
+        self.status_label.setText("Saving…")
+        self.save_with(lambda: patients.create_patient(db, actor, form))
 
-    def on_created(self, record: PatientRecord) -> None:
-        self._set_busy(False)
+    def on_saved(self, record: PatientRecord) -> None:
         self.created_id = record.id
-        self.ctx.bus.publish(Changes(patients=True))
         self._closing = True
-        self.accept()
+        super().on_saved(record)
 
     def on_save_failed(self, exc: BaseException) -> None:
-        self._set_busy(False)
         self.status_label.setText("Not saved.")
         if not (isinstance(exc, ValidationError) and self.form.show_error(exc)):
             show_warning(self, ops.user_message(exc))
 
-    def _set_busy(self, busy: bool, text: str = "") -> None:
-        self._busy = busy
-        self.save_button.setEnabled(not busy)
-        if busy or text:
-            self.status_label.setText(text)
-
     # --- closing --------------------------------------------------------------------------------
 
-    def reject(self) -> None:
-        """Escape, Cancel and the window's close button: ask first if something was typed."""
-        if not self._closing and self.form.is_dirty() and not DiscardNewPatient.ask(self):
-            return
-        self._closing = True
-        super().reject()
+    def may_discard(self) -> bool:
+        """Ask first if something was typed (once: closing goes on after the answer)."""
+        if self._closing or not self.form.is_dirty() or DiscardNewPatient.ask(self):
+            self._closing = True
+        return self._closing
 
     @classmethod
     def ask(cls, ctx: UiContext, parent: QWidget | None, initial_name: str = "") -> int | None:
         """The new patient's id, or None (cancelled, or an existing record was opened)."""
         dialog = cls(ctx, parent, initial_name)
-        accepted = dialog.exec() == QDialog.DialogCode.Accepted
-        created = dialog.created_id if accepted else None
-        dialog.deleteLater()
-        return created
+        return dialog.created_id if dialog.run() else None

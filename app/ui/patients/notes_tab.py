@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.notes import NoteStatus
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.patients.notes import Decision, NoteContent, NoteFields, NoteSummary
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.note_editor import AddendumDialog, NoteEditor, SignNoteDialog, decision_label
 from app.ui.patients.record_tabs import RecordTab
@@ -412,7 +412,6 @@ class NotesTab(RecordTab):
             self._failed = False
             self.editor.errors.clear()
             self._set_status(f"Draft saved {self._format_time(saved_at)}")
-        self.ctx.bus.publish(Changes(notes=True))
 
     def _on_draft_failed(self, serial: int, exc: BaseException) -> None:
         self._in_flight -= 1
@@ -467,7 +466,6 @@ class NotesTab(RecordTab):
         def started(content: NoteContent) -> None:
             self._show_content(content)
             self.editor.reason_edit.setFocus()
-            self.ctx.bus.publish(Changes(notes=True, patients=True))
 
         ops.run_write(
             lambda: start_note(db, actor, patient_id, provider_id),
@@ -499,7 +497,6 @@ class NotesTab(RecordTab):
 
         def signed(content: NoteContent) -> None:
             self._show_content(content)
-            self.ctx.bus.publish(Changes(notes=True, patients=True))
 
         def failed(exc: BaseException) -> None:
             self._dirty = True
@@ -524,7 +521,6 @@ class NotesTab(RecordTab):
 
         def added(content: NoteContent) -> None:
             self._show_content(content)
-            self.ctx.bus.publish(Changes(notes=True))
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, ValidationError):

@@ -51,10 +51,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.patients import JourneyStage
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.journey import PipelineCard, set_journey_stages
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FormField, dialog_buttons
 from app.ui.widgets.messages import show_warning
@@ -1113,7 +1113,6 @@ class PipelinePage(QWidget):
     @Slot(object)
     def on_move_done(self, moved: list[int]) -> None:
         self._reselect = list(moved)
-        self.ctx.bus.publish(Changes(patients=True))
 
     @Slot(object)
     def on_move_failed(self, exc: BaseException) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app import i18n
 from app.data.models.patients import JourneyStage
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.patients import journey
@@ -31,7 +32,6 @@ from app.services.patients import records as patients
 from app.services.patients.print_jobs import ConsentPrintChoices
 from app.services.patients.records import PatientRecord
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.patient_form import LANGUAGES, format_birth_date
 from app.ui.widgets.form_field import FormField, dialog_buttons, growing_form
@@ -458,7 +458,6 @@ class RecordHeader(QFrame):
 
     def on_stage_saved(self, record: PatientRecord) -> None:
         self.set_record(record)
-        self.ctx.bus.publish(Changes(patients=True))
 
     def on_stage_failed(self, exc: BaseException) -> None:
         message = ops.user_message(exc)

@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -27,14 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.errors import ValidationError
 from app.services.patients.consents import ConsentPreview, SignedConsent, SigningChoices
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, form_message
 from app.ui.widgets.messages import show_info
 from app.ui.widgets.signature_pad import SignaturePad
+from app.ui.widgets.write_dialog import WriteDialog
 
 LANGUAGE_LABELS: dict[str, str] = {"en": "English", "es": "Español (Spanish)"}
 RELATIONSHIP_LABELS: dict[str, str] = {
@@ -67,8 +65,9 @@ def preview_html(preview: ConsentPreview) -> str:
     return "".join(parts)
 
 
-class SignConsentDialog(QDialog):
-    """Captures a signed consent for one patient and stores it; closes once it is saved."""
+class SignConsentDialog(WriteDialog):
+    """Captures a signed consent for one patient and stores it; closes once it is saved.
+    When saving fails the signature stays on the pad: nobody should sign twice for our error."""
 
     #: The consent just stored (a ``SignedConsent``).
     signed = Signal(object)
@@ -82,14 +81,12 @@ class SignConsentDialog(QDialog):
         template_key: str | None = None,
         procedure: str = "",
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.result_consent: SignedConsent | None = None
         self.choices: SigningChoices | None = None
         self.preview: ConsentPreview | None = None
         self._wanted_template = template_key
-        self._saving = False
         self._preview_generation = 0
         self.setWindowTitle("Sign a consent form")
         self.setObjectName("signConsentDialog")
@@ -242,8 +239,8 @@ class SignConsentDialog(QDialog):
         self.procedure_edit.textEdited.connect(self.on_procedure_edited)
         self._preview_timer.timeout.connect(self.refresh_preview)
         self.relationship_combo.currentIndexChanged.connect(self.on_relationship_changed)
-        self.name_edit.textChanged.connect(self.update_save_button)
-        self.witness_combo.currentTextChanged.connect(self.update_save_button)
+        self.name_edit.textChanged.connect(self.update_buttons)
+        self.witness_combo.currentTextChanged.connect(self.update_buttons)
         self.pad.changed.connect(self.on_pad_changed)
         self.clear_button.clicked.connect(self.pad.clear)
         self.undo_button.clicked.connect(self.pad.undo)
@@ -274,7 +271,7 @@ class SignConsentDialog(QDialog):
                 self.template_combo.findData(self._wanted_template) if self._wanted_template else 0
             )
             if index < 0:
-                self._show_message(
+                self.show_message(
                     "That consent form is switched off or no longer exists; choose another."
                 )
                 index = 0
@@ -298,8 +295,8 @@ class SignConsentDialog(QDialog):
         self.pad.setFocus()
 
     def on_load_failed(self, exc: BaseException) -> None:
-        self._show_message(ops.user_message(exc))
-        self.update_save_button()
+        self.show_message(ops.user_message(exc))
+        self.update_buttons()
 
     @Slot()
     def refresh_preview(self) -> None:
@@ -312,7 +309,7 @@ class SignConsentDialog(QDialog):
         self._preview_generation += 1
         generation = self._preview_generation
         self.preview = None
-        self.update_save_button()
+        self.update_buttons()
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         language = self.language_combo.currentData()
         procedure = self.procedure_edit.text()
@@ -346,15 +343,15 @@ class SignConsentDialog(QDialog):
         self.version_label.setText(note)
         self.errors.clear()
         self.message_label.hide()
-        self.update_save_button()
+        self.update_buttons()
 
     def on_preview_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._preview_generation:
             return
         self.text_view.clear()
         self.version_label.clear()
-        self._show_message(ops.user_message(exc))
-        self.update_save_button()
+        self.show_message(ops.user_message(exc))
+        self.update_buttons()
 
     # --- slots ----------------------------------------------------------------------------------
 
@@ -383,10 +380,10 @@ class SignConsentDialog(QDialog):
         self.undo_button.setEnabled(self.pad.can_undo())
         self.redo_button.setEnabled(self.pad.can_redo())
         self.fields["signature"].set_error(None)
-        self.update_save_button()
+        self.update_buttons()
 
     @Slot()
-    def update_save_button(self) -> None:
+    def update_buttons(self) -> None:
         self.undo_button.setEnabled(self.pad.can_undo())
         self.redo_button.setEnabled(self.pad.can_redo())
         self.clear_button.setEnabled(self.pad.stroke_count() > 0)
@@ -395,7 +392,7 @@ class SignConsentDialog(QDialog):
     def can_save(self) -> bool:
         """Ink on the pad, a printed name, a witness and the wording loaded."""
         return (
-            not self._saving
+            not self.saving
             and self.preview is not None
             and not self.pad.is_empty()
             and bool(self.name_edit.text().strip())
@@ -415,9 +412,7 @@ class SignConsentDialog(QDialog):
 
         if not self.can_save() or self.preview is None:
             return
-        self._saving = True
-        self.update_save_button()
-        self.message_label.hide()
+        self.show_message("")
         self.errors.clear()
         witness_staff_id, witness_name = self._witness()
         arguments = {
@@ -433,41 +428,17 @@ class SignConsentDialog(QDialog):
             "provider_id": self.provider_combo.currentData(),
         }
         db, actor = self.ctx.db, self.ctx.actor
-        ops.run_write(
-            lambda: sign_consent(db, actor, **arguments),
-            on_success=self.on_consent_signed,
-            on_failure=self.on_sign_failed,
-            owner=self,
-        )
+        self.save_with(lambda: sign_consent(db, actor, **arguments))
 
-    def on_consent_signed(self, signed: SignedConsent) -> None:
-        self._saving = False
+    def on_saved(self, signed: SignedConsent) -> None:
         self.result_consent = signed
-        self.ctx.bus.publish(Changes(documents=True, patients=True))
         self.signed.emit(signed)
         show_info(
             self.parentWidget(),
             f"The signed “{signed.title}” (version {signed.version}) is saved in the "
             "patient's documents.",
         )
-        self.accept()
-
-    def on_sign_failed(self, exc: BaseException) -> None:
-        # The signature stays on the pad: nobody should have to sign twice for our error.
-        self._saving = False
-        self.update_save_button()
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self._show_message(ops.user_message(exc))
-
-    def _show_message(self, message: str) -> None:
-        self.message_label.setText(message)
-        self.message_label.show()
-
-    def reject(self) -> None:
-        # While the consent is being written, closing would hide whether it was saved.
-        if not self._saving:
-            super().reject()
+        super().on_saved(signed)
 
     @classmethod
     def ask(
@@ -479,8 +450,5 @@ class SignConsentDialog(QDialog):
     ) -> SignedConsent | None:
         """Show the dialog; the consent stored, or None when it was closed without signing."""
         dialog = cls(ctx, patient_id, parent, template_key=template_key)
-        try:
-            dialog.exec()
-            return dialog.result_consent
-        finally:
-            dialog.deleteLater()
+        dialog.run()
+        return dialog.result_consent

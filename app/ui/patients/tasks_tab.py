@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
-    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
@@ -24,11 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
-from app.services.errors import ValidationError
 from app.services.patients.tasks import Assignee, TaskLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.widgets.form_field import (
@@ -39,6 +37,7 @@ from app.ui.widgets.form_field import (
     growing_form,
 )
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.write_dialog import WriteDialog
 
 KIND_LABELS: dict[str, str] = {
     "general": "General",
@@ -138,15 +137,13 @@ class TaskTableModel(RowTableModel):
         return super().data(index, role)
 
 
-class AddTaskDialog(QDialog):
+class AddTaskDialog(WriteDialog):
     """A task for this patient; writes it itself and closes once it is saved."""
 
     def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.added: TaskLine | None = None
-        self._saving = False
         self.setWindowTitle("Add task")
         self.setObjectName("addTaskDialog")
 
@@ -210,7 +207,7 @@ class AddTaskDialog(QDialog):
         ops.run_query(
             lambda: list_assignees(db, actor),
             on_success=self.on_assignees_loaded,
-            on_failure=lambda exc: self._show_message(ops.user_message(exc)),
+            on_failure=lambda exc: self.show_message(ops.user_message(exc)),
             owner=self,
         )
 
@@ -220,10 +217,6 @@ class AddTaskDialog(QDialog):
         mine = self.assignee_combo.findData(self.ctx.actor.staff_id)
         if mine >= 0:
             self.assignee_combo.setCurrentIndex(mine)
-
-    def _show_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setVisible(bool(text))
 
     def due_on(self) -> date | None:
         if not self.due_check.isChecked():
@@ -235,15 +228,13 @@ class AddTaskDialog(QDialog):
     def on_save_clicked(self) -> None:
         from app.services.patients.tasks import add_task
 
-        if self._saving:
+        if self.saving:
             return
-        self._saving = True
-        self.save_button.setEnabled(False)
-        self._show_message("")
+        self.show_message("")
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         title, kind, due_on = self.title_edit.text(), self.kind_combo.currentData(), self.due_on()
         assignee_id = self.assignee_combo.currentData()
-        ops.run_write(
+        self.save_with(
             lambda: add_task(
                 db,
                 actor,
@@ -252,38 +243,17 @@ class AddTaskDialog(QDialog):
                 due_on=due_on,
                 assignee_id=assignee_id,
                 kind=kind,
-            ),
-            on_success=self.on_task_added,
-            on_failure=self.on_add_failed,
-            owner=self,
+            )
         )
 
-    def on_task_added(self, line: TaskLine) -> None:
-        self._saving = False
+    def on_saved(self, line: TaskLine) -> None:
         self.added = line
-        self.ctx.bus.publish(Changes(patients=True))
-        self.accept()
-
-    def on_add_failed(self, exc: BaseException) -> None:
-        self._saving = False
-        self.save_button.setEnabled(True)
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self.errors.clear()
-        self._show_message(ops.user_message(exc))
-
-    def reject(self) -> None:
-        if not self._saving:  # closing mid-save would hide whether it was saved
-            super().reject()
+        super().on_saved(line)
 
     @classmethod
     def ask(cls, ctx: UiContext, parent: QWidget | None, patient_id: int) -> bool:
         """Show the dialog; True when a task was added."""
-        dialog = cls(ctx, patient_id, parent)
-        try:
-            return dialog.exec() == QDialog.DialogCode.Accepted
-        finally:
-            dialog.deleteLater()
+        return cls(ctx, patient_id, parent).run()
 
 
 class TasksTab(RecordTab):
@@ -421,7 +391,6 @@ class TasksTab(RecordTab):
         self.done_button.setEnabled(False)
         ops.run_write(
             lambda: complete_task(db, actor, task_id),
-            on_success=lambda _line: self.ctx.bus.publish(Changes(patients=True)),
             on_failure=self.on_done_failed,
             owner=self,
         )

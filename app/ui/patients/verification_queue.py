@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.insurance import VerificationQueueLine
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, list_table
@@ -239,7 +239,6 @@ class VerificationQueue(QWidget):
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_write(
             lambda: assign_verification(db, actor, line.appointment_id, staff_id),
-            on_success=lambda _r: self.ctx.bus.publish(Changes(patients=True)),
             on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
             owner=self,
         )

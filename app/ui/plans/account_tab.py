@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
 
 from app.data.models.payments import AdjustmentKind
 from app.services.billing.payments import ADJUSTMENT_LABELS, AccountOverview, LedgerEntry, PlanLine
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
 from app.ui.plans.take_payment import balance_sentence, day, money

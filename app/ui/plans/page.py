@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 
 from app.i18n import format_date, format_money, format_time, parse_money, to_clinic_time
 from app.services.billing.plans_overview import METHODS, OPEN_STATUSES
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 
@@ -679,7 +679,6 @@ class TodaySection(Section):
 
     def on_closed(self, _closeout) -> None:
         self.save_button.setEnabled(True)
-        self.ctx.bus.publish(Changes(payments=True))
 
     def on_close_failed(self, exc: BaseException) -> None:
         self.save_button.setEnabled(True)

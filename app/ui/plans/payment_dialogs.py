@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -23,8 +22,6 @@ from PySide6.QtWidgets import (
 from app.data.models.payments import AdjustmentKind, PaymentMethod
 from app.services.billing.payments import ADJUSTMENT_LABELS, METHOD_LABELS
 from app.services.errors import ValidationError
-from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -33,6 +30,7 @@ from app.ui.widgets.form_field import (
     form_message,
     growing_form,
 )
+from app.ui.widgets.write_dialog import WriteDialog
 
 
 def _money(ctx: UiContext, amount: Decimal) -> str:
@@ -41,16 +39,13 @@ def _money(ctx: UiContext, amount: Decimal) -> str:
     return format_money(amount, ctx.details.currency, ctx.details.locale)
 
 
-class _AccountWriteDialog(QDialog):
+class _AccountWriteDialog(WriteDialog):
     """A small form whose Save runs one payments-service write in the background."""
 
     save_text = "&Save"
 
     def __init__(self, ctx: UiContext, parent: QWidget | None, title: str) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.saved: Any = None
-        self._saving = False
+        super().__init__(ctx, parent)
         self.setWindowTitle(title)
         self.intro_label = QLabel()
         self.intro_label.setObjectName("dialogIntro")
@@ -93,43 +88,14 @@ class _AccountWriteDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        if self._saving:
+        if self.saving:
             return
-        self.message_label.hide()
+        self.show_message("")
         self.errors.clear()
         call = self.write()
         if call is None:
             return
-        self._saving = True
-        self.save_button.setEnabled(False)
-        ops.run_write(call, on_success=self.on_saved, on_failure=self.on_failed, owner=self)
-
-    def on_saved(self, result: Any) -> None:
-        self._saving = False
-        self.saved = result
-        self.ctx.bus.publish(Changes(payments=True, plans=True))
-        self.accept()
-
-    def on_failed(self, exc: BaseException) -> None:
-        self._saving = False
-        self.save_button.setEnabled(True)
-        # Disabling the focused button made Cancel the default: Enter must save again.
-        self.save_button.setDefault(True)
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self.message_label.setText(ops.user_message(exc))
-        self.message_label.show()
-
-    def reject(self) -> None:
-        if not self._saving:  # closing mid-save would hide whether it was stored
-            super().reject()
-
-    @classmethod
-    def _run(cls, dialog: _AccountWriteDialog) -> bool:
-        try:
-            return dialog.exec() == QDialog.DialogCode.Accepted
-        finally:
-            dialog.deleteLater()
+        self.save_with(call)
 
 
 class VoidDialog(_AccountWriteDialog):
@@ -187,16 +153,14 @@ class VoidDialog(_AccountWriteDialog):
         description: str,
     ) -> bool:
         """Show the dialog; True when the entry was voided."""
-        return cls._run(
-            cls(
-                ctx,
-                parent,
-                entry_type=entry_type,
-                entry_id=entry_id,
-                version=version,
-                description=description,
-            )
-        )
+        return cls(
+            ctx,
+            parent,
+            entry_type=entry_type,
+            entry_id=entry_id,
+            version=version,
+            description=description,
+        ).run()
 
 
 def _method_combo() -> QComboBox:
@@ -265,9 +229,7 @@ class RefundDialog(_AccountWriteDialog):
         method: str = PaymentMethod.CASH.value,
     ) -> bool:
         """Show the dialog; True when a refund was recorded."""
-        return cls._run(
-            cls(ctx, parent, payment_id=payment_id, refundable=refundable, method=method)
-        )
+        return cls(ctx, parent, payment_id=payment_id, refundable=refundable, method=method).run()
 
 
 class AdjustmentDialog(_AccountWriteDialog):
@@ -311,4 +273,4 @@ class AdjustmentDialog(_AccountWriteDialog):
     @classmethod
     def ask(cls, ctx: UiContext, parent: QWidget | None, *, patient_id: int) -> bool:
         """Show the dialog; True when the adjustment was posted."""
-        return cls._run(cls(ctx, parent, patient_id=patient_id))
+        return cls(ctx, parent, patient_id=patient_id).run()

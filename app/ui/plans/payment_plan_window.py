@@ -43,7 +43,6 @@ from app.services.billing.installments import (
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.widgets.form_field import FieldErrors, FormField
@@ -923,7 +922,6 @@ class PaymentPlanWindow(QWidget):
 
     def _on_saved(self, plan: pp.PaymentPlanView) -> None:
         self.show_plan(plan)
-        self.ctx.bus.publish(Changes(plans=True, payments=True))
         self.saved.emit(plan)
 
     def _on_save_failed(self, error: BaseException) -> None:

@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
 from app.money import ZERO
 from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
+from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.print_preview import (
     PrintPreviewDialog,
@@ -632,7 +632,6 @@ class TreatmentPlanEditor(QWidget):
         def done(result) -> None:
             plan_id = getattr(result, "id", None)
             self.reload(plan_id if isinstance(plan_id, int) else self.current_plan_id)
-            self.ctx.bus.publish(Changes(plans=True))
 
         ops.run_write(fn, on_success=done, on_failure=self._on_failure, owner=self)
 

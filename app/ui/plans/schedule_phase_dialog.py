@@ -35,7 +35,6 @@ from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
 from app.services.clinic import catalog as catalog_service
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.row_table import empty_state_label
 
@@ -292,7 +291,6 @@ class SchedulePhaseDialog(QDialog):
         self._say("Booking…")
 
         def done(_result) -> None:
-            ctx.bus.publish(Changes(plans=True, appointments=True))
             self.accept()
 
         def failed(exc: BaseException) -> None:

@@ -13,7 +13,6 @@ from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -31,9 +30,7 @@ from app.services.billing.payments import (
     PaymentResult,
     preview_allocation,
 )
-from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -42,6 +39,7 @@ from app.ui.widgets.form_field import (
     form_message,
     growing_form,
 )
+from app.ui.widgets.write_dialog import WriteDialog
 
 #: One key per method, shown beside the method box.
 METHOD_KEYS: dict[Qt.Key, PaymentMethod] = {
@@ -108,7 +106,7 @@ def preview_sentence(
     return "\n".join(parts)
 
 
-class TakePaymentDialog(QDialog):
+class TakePaymentDialog(WriteDialog):
     """Records the payment itself and closes once it is stored; problems show beside fields."""
 
     def __init__(
@@ -122,13 +120,11 @@ class TakePaymentDialog(QDialog):
         note: str = "",
         to_credit: bool = False,
     ) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.wanted_installment_id = installment_id
         self.context: PaymentContext | None = None
         self.result_value: PaymentResult | None = None
-        self._saving = False
         self.setWindowTitle("Take payment")
         self.setObjectName("takePaymentDialog")
 
@@ -184,8 +180,8 @@ class TakePaymentDialog(QDialog):
         form.addRow("&Reference", self.fields["reference"])
         form.addRow("&Note", self.fields["notes"])
         form.addRow("Apply &to", self.fields["installment"])
-        self.buttons, self.record_button = dialog_buttons("&Record payment")
-        self.record_button.setEnabled(False)
+        self.buttons, self.save_button = dialog_buttons("&Record payment")
+        self.save_button.setEnabled(False)  # until the account is loaded
         layout = QVBoxLayout(self)
         layout.addWidget(self.patient_label)
         layout.addWidget(self.balance_label)
@@ -234,7 +230,7 @@ class TakePaymentDialog(QDialog):
         ops.run_query(
             lambda: payment_context(db, actor, patient_id),
             on_success=self.on_context_loaded,
-            on_failure=self._show_failure,
+            on_failure=lambda exc: self.show_message(ops.user_message(exc)),
             owner=self,
         )
 
@@ -250,7 +246,7 @@ class TakePaymentDialog(QDialog):
             index = self.apply_combo.findData(self.wanted_installment_id)
             if index >= 0:
                 self.apply_combo.setCurrentIndex(index)
-        self.record_button.setEnabled(True)
+        self.update_buttons()
         self.on_inputs_changed()
 
     def _show_balance(self, balance: Decimal) -> None:
@@ -340,9 +336,9 @@ class TakePaymentDialog(QDialog):
     def on_record_clicked(self) -> None:
         from app.services.billing.payments import record_payment
 
-        if self._saving or self.context is None:
+        if self.saving or self.context is None:
             return
-        self.message_label.hide()
+        self.show_message("")
         try:
             amount = self.amount()
         except ValueError as exc:
@@ -351,41 +347,16 @@ class TakePaymentDialog(QDialog):
             self.amount_edit.setFocus()
             self.amount_edit.selectAll()
             return
-        self._saving = True
-        self.record_button.setEnabled(False)
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         data = self.payment_input(amount)
-        ops.run_write(
-            lambda: record_payment(db, actor, patient_id, data),
-            on_success=self.on_payment_recorded,
-            on_failure=self.on_record_failed,
-            owner=self,
-        )
+        self.save_with(lambda: record_payment(db, actor, patient_id, data))
 
-    def on_payment_recorded(self, result: PaymentResult) -> None:
-        self._saving = False
+    def on_saved(self, result: PaymentResult) -> None:
         self.result_value = result
-        self.ctx.bus.publish(Changes(payments=True, plans=True))
-        self.accept()
+        super().on_saved(result)
 
-    def on_record_failed(self, exc: BaseException) -> None:
-        self._saving = False
-        self.record_button.setEnabled(True)
-        # Disabling the focused button made Cancel the default: Enter must record again.
-        self.record_button.setDefault(True)
-        if isinstance(exc, ValidationError) and self.errors.show(exc):
-            return
-        self.errors.clear()
-        self._show_failure(exc)
-
-    def _show_failure(self, exc: BaseException) -> None:
-        self.message_label.setText(ops.user_message(exc))
-        self.message_label.show()
-
-    def reject(self) -> None:
-        # While the payment is being written, closing would hide whether it was stored.
-        if not self._saving:
-            super().reject()
+    def update_buttons(self) -> None:
+        self.save_button.setEnabled(not self.saving and self.context is not None)
 
     @classmethod
     def ask(
@@ -409,8 +380,5 @@ class TakePaymentDialog(QDialog):
             note=note,
             to_credit=to_credit,
         )
-        try:
-            dialog.exec()
-            return dialog.result_value
-        finally:
-            dialog.deleteLater()
+        dialog.run()
+        return dialog.result_value

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.changes import Changes
 from app.services.clinic.catalog import (
     WEEKDAYS,
     Catalog,
@@ -52,7 +53,6 @@ from app.services.clinic.catalog import (
 )
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 from app.ui.widgets.messages import show_warning
@@ -407,6 +407,7 @@ class CatalogTab(QWidget):
     """A table of one kind of resource with New / Edit / Deactivate and "show inactive"."""
 
     noun = "item"
+    #: The kind of change that makes its list stale (the flag it reloads on).
     changes = Changes()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
@@ -534,7 +535,6 @@ class CatalogTab(QWidget):
     def _save(self, values, done: str, retry: Callable[[ValidationError], None]) -> None:
         def succeeded(saved) -> None:
             self.message_label.setText(done)
-            self.ctx.bus.publish(self.changes)
             self.select_id(saved.id)
 
         def failed(exc: BaseException) -> None:

@@ -30,7 +30,6 @@ from app.services.clinic.clinics import (
 )
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SaveBar, scrolled_page
 from app.ui.widgets.clinic_form import ClinicDetailsForm
@@ -265,7 +264,6 @@ class ClinicDetailsTab(QWidget):
         self._show_details(details)
         self._update_buttons()
         self.status_label.setText("✓ Saved.")
-        self.ctx.bus.publish(Changes(clinic=True))
 
     def _on_save_failed(self, exc: BaseException) -> None:
         self.status_label.clear()
@@ -288,7 +286,6 @@ class ClinicDetailsTab(QWidget):
 
         def saved(path: Path) -> None:
             self.status_label.setText(f"✓ Recovery kit saved to {path.name}.")
-            self.ctx.bus.publish(Changes(audit=True))
 
         RecoveryKitSaver.save(
             self,

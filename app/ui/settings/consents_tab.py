@@ -24,7 +24,6 @@ from app.services.patients.consents import (
     ConsentWording,
 )
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SaveBar
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
@@ -302,7 +301,6 @@ class ConsentsTab(QWidget):
         self.status_label.setText(self._saved_message)
         self._loaded = info
         self._update_buttons()
-        self.ctx.bus.publish(Changes(documents=True))
         self.reload(key)
 
     def _on_save_failed(self, exc: BaseException) -> None:

@@ -19,9 +19,9 @@ from PySide6.QtCore import Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from app.services.changes import Changes
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors
 from app.ui.widgets.messages import show_warning
@@ -66,9 +66,6 @@ def scrolled_page(content: QWidget) -> QScrollArea:
 
 
 class SettingsFormTab(QWidget):
-    #: What a save changes, for the other windows (the clinic row, and what it governs).
-    saved_changes = Changes(clinic=True)
-
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -176,7 +173,6 @@ class SettingsFormTab(QWidget):
     def _on_saved(self, settings: Any) -> None:
         self.set_settings(settings)
         self.status_label.setText("✓ Saved.")
-        self.ctx.bus.publish(self.saved_changes)
 
     def _on_save_failed(self, exc: BaseException) -> None:
         self.status_label.clear()

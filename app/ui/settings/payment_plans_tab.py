@@ -6,7 +6,6 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from app.services.billing.plan_settings import PaymentPlanSettings, format_cap, parse_cap
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SettingsFormTab
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
@@ -18,8 +17,6 @@ CAP_HINT = (
 
 
 class PaymentPlansTab(SettingsFormTab):
-    saved_changes = Changes(clinic=True, plans=True)
-
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
 

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QCheckBox, QLineEdit, QSpinBox, QTimeEdit, QWidget
 from app.i18n import format_money, parse_money
 from app.services.errors import ValidationError
 from app.services.scheduling.appointment_status import SchedulingSettings
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.settings.form_tab import SettingsFormTab
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
@@ -27,8 +26,6 @@ def _time_of(minute: int) -> QTime:
 
 
 class SchedulingTab(SettingsFormTab):
-    saved_changes = Changes(clinic=True, appointments=True)
-
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
 

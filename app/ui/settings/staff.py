@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.staff import Role
+from app.services.changes import Changes
 from app.services.clinic.staff import StaffRow
 from app.services.errors import ValidationError
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.context import UiContext
 from app.ui.labels import role_label
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
@@ -315,7 +315,6 @@ class StaffTab(QWidget):
     def _write(self, fn: Callable[[], Any], done_message: str, retry=None) -> None:
         def succeeded(result) -> None:
             self.message_label.setText(done_message)
-            self.ctx.bus.publish(Changes(staff=True))
 
         def failed(exc: BaseException) -> None:
             if retry is not None and isinstance(exc, ValidationError):

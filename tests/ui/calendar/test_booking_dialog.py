@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.data.models.appointments import Appointment
 from app.data.models.staff import Role
+from app.services.changes import Changes
 from app.services.clinic import auth, catalog, staff
 from app.services.clinic.catalog import Interval, ProviderData, RoomData, ServiceData
 from app.services.patients import records as patients
@@ -21,7 +22,6 @@ from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.booking import AppointmentRequest
 from app.ui.calendar.booking_dialog import BookingDialog
-from app.ui.changes import Changes
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
 
 ZONE = ZoneInfo("America/New_York")  # the test clinic's

@@ -123,7 +123,7 @@ def test_book_finds_a_slot_for_the_patient_and_service(
 
 
 def test_a_booked_visit_takes_the_patient_off_the_list(qtbot, receptionist_ctx, seeded):
-    from app.ui.changes import Changes
+    from app.services.changes import Changes
 
     page = open_page(qtbot, receptionist_ctx, 3)
     with receptionist_ctx.db.uow() as s:

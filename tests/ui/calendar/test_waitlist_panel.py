@@ -11,12 +11,12 @@ from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import QWidget
 
 from app.data.types import utc_now
+from app.services.changes import Changes
 from app.services.scheduling import waitlist
 from app.services.scheduling.booking import at_local
 from app.services.scheduling.waitlist import WaitlistData
 from app.ui.calendar import waitlist_panel as panel_module
 from app.ui.calendar.waitlist_panel import WaitlistEntryDialog, WaitlistPanel
-from app.ui.changes import Changes
 from tests.data.factories import add_patient, add_provider, add_service
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
 

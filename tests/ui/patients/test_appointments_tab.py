@@ -9,8 +9,8 @@ from PySide6.QtGui import QBrush
 
 from app.data.models import Patient
 from app.data.models.providers import Room
+from app.services.changes import Changes
 from app.services.patients.records import AppointmentHistory, AppointmentLine
-from app.ui.changes import Changes
 from app.ui.patients.appointments_tab import (
     NO_SHOW_RED,
     AppointmentsTab,

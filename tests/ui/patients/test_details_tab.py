@@ -219,7 +219,7 @@ def test_a_conflict_reload_not_confirmed_keeps_the_edits(
 def test_another_users_save_refreshes_a_form_not_being_edited(
     qtbot, clinic, receptionist_ctx, patient_id
 ) -> None:
-    from app.ui.changes import Changes
+    from app.services.changes import Changes
 
     tab = make_tab(qtbot, receptionist_ctx, patient_id)
     _changed_elsewhere(clinic, patient_id, "Augusta")

@@ -9,12 +9,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.data.models.payments import Charge
+from app.services.changes import Changes
 from app.services.patients import merge
 from app.services.patients import records as patients
 from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.patients.merge_dialog import MergeDialog, moved_summary
 
 

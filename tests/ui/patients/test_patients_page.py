@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLineEdit
 from app.data.models.appointments import Appointment
 from app.data.models.contacts import Contact
 from app.data.types import utc_now
+from app.services.changes import Changes
 from app.services.clinic import catalog
 from app.services.clinic.catalog import ProviderData
 from app.services.patients import insurance
@@ -20,7 +21,6 @@ from app.services.patients import records as patients
 from app.services.patients.records import PatientForm
 from app.services.patients.search import index_patient
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.patients import windows
 from app.ui.patients.page import PatientsPage, looks_like_name
 from tests.data.factories import add_patient

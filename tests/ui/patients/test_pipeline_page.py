@@ -13,11 +13,11 @@ from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QWidget
 from app.data.models import Patient, Provider
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.i18n import utc_now
+from app.services.changes import Changes
 from app.services.errors import ValidationError
 from app.services.patients import journey
 from app.services.patients.journey import PipelineCard, pipeline
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.patients import pipeline_page as pipeline_module
 from app.ui.patients.pipeline_page import (
     CARD_MIME_TYPE,

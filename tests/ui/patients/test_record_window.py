@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from app.data.models import Patient
 from app.data.models.audit import AuditEntry
 from app.data.models.payments import Charge
+from app.services.changes import Changes
 from app.services.clinic import auth
 from app.services.patients import records as patients
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.patients import record_header, record_window
 from app.ui.patients.windows import open_patient_record, open_record_windows
 from tests.data.factories import add_appointment, add_provider, add_service

@@ -306,7 +306,7 @@ def test_print_receipt_saves_the_selected_payments_pdf(
     from sqlalchemy import select
 
     from app.data.models import AuditEntry
-    from app.ui.changes import Changes
+    from app.services.changes import Changes
     from tests.documents.pdfread import pdf_pages_text
 
     def take(cls, ctx, parent, pid, **kwargs):

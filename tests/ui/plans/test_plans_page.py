@@ -14,9 +14,9 @@ from app.data.models.communications import CommunicationEntry, Purpose
 from app.data.models.payments import DayCloseOut, Installment, Payment, PaymentPlan
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.i18n import utc_now
+from app.services.changes import Changes
 from app.services.clinic.clock import clinic_zone
 from app.ui import ops
-from app.ui.changes import Changes
 from app.ui.pages import PAGES
 from app.ui.plans.page import PlansPage
 from tests.data.factories import add_patient
