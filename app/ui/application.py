@@ -22,6 +22,7 @@ from app.ui import crash, ops
 from app.ui.login import LoginWindow
 
 if TYPE_CHECKING:
+    from app.data.keys import DatabaseKey
     from app.services.clinic.actor import Actor
     from app.services.clinic.clinics import OpenClinic
     from app.ui.main_window import MainWindow
@@ -119,6 +120,8 @@ class AppController(QObject):
         self.main_window: MainWindow | None = None
         self.wizard = None
         self.exit_code = 0
+        #: CareDesk is done (:meth:`quit`): an open that finishes now is not shown.
+        self.quitting = False
 
     # --- start --------------------------------------------------------------------------------
 
@@ -202,29 +205,51 @@ class AppController(QObject):
 
     @Slot()
     def open_database(self) -> None:
+        """Open the clinic on the writer thread: unlocking it, and backing it up and upgrading
+        it when CareDesk is newer, can take a while.  The login window says "Opening the
+        clinic…" meanwhile and keeps answering (moves, repaints, closing)."""
+        self._open_with(None)
+
+    def _open_with(self, key: DatabaseKey | None, key_message: str = "") -> None:
+        """One attempt; ``key_message`` is the key prompt's text when ``key`` was typed."""
         from app.services.clinic.clinics import open_clinic
-        from app.services.errors import CareDeskError, DatabaseLockedError, KeyRequiredError
+
+        path = self.path
+        ops.run_write(
+            lambda: open_clinic(path, key),
+            on_success=self.on_clinic_opened,
+            on_failure=lambda exc: self.on_open_failed(exc, key_message),
+            owner=self,
+        )
+
+    def on_clinic_opened(self, clinic: OpenClinic) -> None:
+        if self.quitting:  # closed while it opened: nobody is waiting for it
+            clinic.db.close()
+            return
+        self.clinic = clinic
+        self._clinic_ready()
+
+    def on_open_failed(self, exc: BaseException, key_message: str) -> None:
+        from app.services.errors import DatabaseLockedError, KeyRequiredError
+
+        if self.quitting:
+            return
+        if isinstance(exc, KeyRequiredError):
+            self._ask_for_key(str(exc), None)
+        elif isinstance(exc, DatabaseLockedError) and key_message:
+            self._ask_for_key(key_message, str(exc))  # the key typed is not this clinic's
+        else:
+            show_fatal(ops.user_message(exc))
+            self.quit(1)
+
+    def _ask_for_key(self, message: str, error: str | None) -> None:
         from app.ui.key_dialog import KeyDialog
 
-        try:
-            try:
-                self.clinic = open_clinic(self.path)
-            except KeyRequiredError as needed:
-                error = None
-                while self.clinic is None:
-                    key = KeyDialog.ask(self.login_window, str(needed), error)
-                    if key is None:
-                        self.quit(0)
-                        return
-                    try:
-                        self.clinic = open_clinic(self.path, key)
-                    except DatabaseLockedError as wrong:
-                        error = str(wrong)
-        except CareDeskError as exc:
-            show_fatal(str(exc))
-            self.quit(1)
-            return
-        self._clinic_ready()
+        key = KeyDialog.ask(self.login_window, message, error)
+        if key is None:
+            self.quit(0)
+        else:
+            self._open_with(key, message)
 
     def _clinic_ready(self) -> None:
         from app.services.clinic.clinics import get_details
@@ -285,6 +310,7 @@ class AppController(QObject):
             self.quit(0)
 
     def quit(self, code: int) -> None:
+        self.quitting = True
         self.exit_code = code
         for window in (self.login_window, self.main_window, self.wizard):
             if window is not None:

@@ -7,15 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QDate,
-    QLocale,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Slot,
-)
+from PySide6.QtCore import QDate, QLocale, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QIntValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,125 +30,90 @@ from app.services.clinic.audit_log import AuditFilter, AuditRow
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.labels import audit_action_label, entity_label
+from app.ui.widgets.lazy_table import LazyTableModel, LazyTableStack
+from app.ui.widgets.row_table import Column, Index
 
-Index = QModelIndex | QPersistentModelIndex
 PAGE_SIZE = 200
 EMERGENCY_BACKGROUND = QColor("#fde8e6")
 EMERGENCY_TEXT = QColor("#8c1d18")
+DETAIL_COLUMN = 6
 
-Fetch = Callable[[int, int], list[AuditRow]]
+
+def _action_text(row: AuditRow) -> str:
+    label = audit_action_label(row.action)
+    return f"⚠ {label}" if row.break_glass else label
 
 
-class AuditTableModel(QAbstractTableModel):
-    """Audit rows fetched ``PAGE_SIZE`` at a time as the view scrolls (``fetchMore``)."""
+def _record_text(row: AuditRow) -> str:
+    if not row.entity:
+        return ""
+    suffix = f" #{row.entity_id}" if row.entity_id is not None else ""
+    return entity_label(row.entity) + suffix
 
-    COLUMNS = ("When", "User", "Action", "Record", "Patient", "Fields changed", "Detail")
+
+def _patient_text(row: AuditRow) -> str:
+    return "" if row.patient_id is None else str(row.patient_id)
+
+
+def _fields_text(row: AuditRow) -> str:
+    return ", ".join(name.replace("_", " ") for name in row.fields.split(",") if name)
+
+
+class AuditTableModel(LazyTableModel):
+    """Audit rows fetched ``PAGE_SIZE`` at a time as the view scrolls (``fetchMore``);
+    rows done under emergency access stand out."""
 
     def __init__(
         self,
-        fetch: Fetch,
         format_time: Callable[[datetime], str] = str,
         page_size: int = PAGE_SIZE,
         parent=None,
     ) -> None:
-        super().__init__(parent)
-        self._fetch = fetch
-        self._format_time = format_time
-        self._page_size = page_size
-        self._rows: list[AuditRow] = []
-        self._exhausted = False
-
-    def reset(self, fetch: Fetch | None = None) -> None:
-        """Start again from the newest row (new filter, or new rows were written)."""
-        self.beginResetModel()
-        if fetch is not None:
-            self._fetch = fetch
-        self._rows = []
-        self._exhausted = False
-        self.endResetModel()
-        self.fetchMore()  # the first page at once: the view shows it without a blank frame
-
-    def row_at(self, row: int) -> AuditRow:
-        return self._rows[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and not self._exhausted
-
-    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid() or self._exhausted:
-            return
-        # One indexed page of a few hundred rows: a few milliseconds, fine on the GUI thread.
-        rows = self._fetch(len(self._rows), self._page_size)
-        if len(rows) < self._page_size:
-            self._exhausted = True
-        if not rows:
-            return
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-        self._rows.extend(rows)
-        self.endInsertRows()
-
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
-        return None
+        super().__init__(
+            [
+                Column("When", lambda row: format_time(row.at)),
+                Column("User", lambda row: row.username),
+                Column("Action", _action_text),
+                Column("Record", _record_text),
+                Column("Patient", _patient_text),
+                Column("Fields changed", _fields_text),
+                Column("Detail", lambda row: row.detail),
+            ],
+            page_size=page_size,
+            parent=parent,
+        )
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self.row_at(index.row()) if index.isValid() else None
+        if row is None:
             return None
-        row, column = self._rows[index.row()], index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if row.break_glass:
                 return "Done under emergency access"
-            return self._display(row, column) if column == 6 and row.detail else None
-        if row.break_glass:
-            if role == Qt.ItemDataRole.BackgroundRole:
-                return QBrush(EMERGENCY_BACKGROUND)
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(EMERGENCY_TEXT)
-        if role == Qt.ItemDataRole.UserRole:
-            return row.id
-        return None
-
-    def _display(self, row: AuditRow, column: int) -> str:
-        if column == 0:
-            return self._format_time(row.at)
-        if column == 1:
-            return row.username
-        if column == 2:
-            label = audit_action_label(row.action)
-            return f"⚠ {label}" if row.break_glass else label
-        if column == 3:
-            if not row.entity:
-                return ""
-            suffix = f" #{row.entity_id}" if row.entity_id is not None else ""
-            return entity_label(row.entity) + suffix
-        if column == 4:
-            return str(row.patient_id) if row.patient_id is not None else ""
-        if column == 5:
-            return ", ".join(name.replace("_", " ") for name in row.fields.split(",") if name)
-        return row.detail
+            return row.detail if index.column() == DETAIL_COLUMN and row.detail else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(EMERGENCY_BACKGROUND) if row.break_glass else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(EMERGENCY_TEXT) if row.break_glass else None
+        return super().data(index, role)
 
 
 class AuditWindow(QWidget):
-    """The Audit log page. Opening it is itself audited (once per page)."""
+    """The Audit log page. Opening it is itself audited (once per page).
+
+    Every read runs on the read pool: the rows page by page, the count of entries
+    matching the filters (once per filter, not per page) and the staff for the filter.
+    """
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self._noted = False
+        #: The filter the list and the count show (None: nothing loaded yet).
+        self._shown_filter: AuditFilter | None = None
+        #: New entries were written while the page was hidden: read again when shown.
+        self._stale = False
+        self._count_generation = 0
 
         title = QLabel("Audit log")
         title.setObjectName("pageTitle")
@@ -215,7 +172,7 @@ class AuditWindow(QWidget):
         dates.addStretch(1)
         dates.addWidget(self.clear_button)
 
-        self.model = AuditTableModel(self._fetch_for(AuditFilter()), self._format_time, parent=self)
+        self.model = AuditTableModel(self._format_time, parent=self)
         self.table = QTableView()
         self.table.setObjectName("auditTable")
         self.table.setModel(self.model)
@@ -229,6 +186,7 @@ class AuditWindow(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate((185, 110, 160, 140, 70, 130)):
             self.table.setColumnWidth(column, width)
+        self.stack = LazyTableStack(self.table, "No entries match these filters.")
 
         legend = QLabel("⚠ Rows in red were done under emergency (break-glass) access.")
         legend.setObjectName("fieldHint")
@@ -243,11 +201,10 @@ class AuditWindow(QWidget):
         layout.addWidget(title)
         layout.addLayout(filters)
         layout.addLayout(dates)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.stack, 1)
         layout.addLayout(footer)
         self._load_users()
         self._connect_signals()
-        self._update_count()
 
     def _connect_signals(self) -> None:
         self.user_combo.currentIndexChanged.connect(self.on_filter_changed)
@@ -271,19 +228,17 @@ class AuditWindow(QWidget):
         details = self.ctx.details
         return format_datetime(value, details.timezone, details.locale, "medium", "medium")
 
-    def _fetch_for(self, audit_filter: AuditFilter) -> Fetch:
-        from app.services.clinic.audit_log import list_entries
-
-        db, actor = self.ctx.db, self.ctx.actor
-        return lambda offset, limit: list_entries(db, actor, audit_filter, offset, limit)
-
     def _load_users(self) -> None:
         from app.services.clinic.permissions import Permission
         from app.services.clinic.staff import list_staff
 
         if not self.ctx.allows(Permission.MANAGE_STAFF):
             return
-        for row in list_staff(self.ctx.db, self.ctx.actor):
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(lambda: list_staff(db, actor), on_success=self._on_users_loaded, owner=self)
+
+    def _on_users_loaded(self, rows) -> None:
+        for row in rows:
             self.user_combo.addItem(f"{row.full_name} ({row.username})", row.id)
 
     def _local_midnight_utc(self, day: date) -> datetime:
@@ -305,16 +260,47 @@ class AuditWindow(QWidget):
             until=until,
         )
 
-    def _update_count(self) -> None:
+    def show_entries(self, audit_filter: AuditFilter) -> None:
+        """List the entries matching ``audit_filter`` from the newest, and count them."""
+        from app.services.clinic.audit_log import list_entries
+
+        self._shown_filter = audit_filter
+        self._stale = False
+        db, actor = self.ctx.db, self.ctx.actor
+        self.model.set_fetch(
+            lambda offset, limit: list_entries(db, actor, audit_filter, offset, limit)
+        )
+        self._count(audit_filter)
+
+    def _count(self, audit_filter: AuditFilter) -> None:
         from app.services.clinic.audit_log import count_entries
 
-        count = count_entries(self.ctx.db, self.ctx.actor, self.current_filter())
-        self.count_label.setText(f"{count:,} entr{'y' if count == 1 else 'ies'}")
+        self._count_generation += 1
+        generation = self._count_generation
+        self.count_label.setText("Counting…")
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: count_entries(db, actor, audit_filter),
+            on_success=lambda count: self._on_counted(generation, count),
+            on_failure=lambda exc: self._on_count_failed(generation, exc),
+            owner=self,
+        )
+
+    def _on_counted(self, generation: int, count: int) -> None:
+        if generation == self._count_generation:  # else the filter changed since
+            self.count_label.setText(f"{count:,} entr{'y' if count == 1 else 'ies'}")
+
+    def _on_count_failed(self, generation: int, exc: BaseException) -> None:
+        if generation == self._count_generation:
+            self.count_label.setText(ops.user_message(exc))
 
     @Slot()
     def on_filter_changed(self) -> None:
-        self.model.reset(self._fetch_for(self.current_filter()))
-        self._update_count()
+        audit_filter = self.current_filter()
+        if not self.isVisible():
+            self._stale = True  # read when the page is shown
+        elif audit_filter != self._shown_filter:  # e.g. focus left the patient box unchanged
+            self.show_entries(audit_filter)
 
     @Slot(str)
     def on_patient_text_changed(self, text: str) -> None:
@@ -345,8 +331,14 @@ class AuditWindow(QWidget):
 
     @Slot(object)
     def on_bus_changed(self, changes: Changes) -> None:
-        if changes.audit and self.isVisible():
-            self.on_filter_changed()
+        if not changes.audit or self._shown_filter is None:
+            return
+        if not self.isVisible():
+            self._stale = True
+            return
+        # The same filter, newer entries on top: read the rows loaded again, in place.
+        self.model.refresh()
+        self._count(self._shown_filter)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -355,8 +347,11 @@ class AuditWindow(QWidget):
 
             self._noted = True
             db, actor = self.ctx.db, self.ctx.actor
+            # Listed once written, so the list opens with this viewing on top.
             ops.run_write(
                 lambda: note_audit_viewed(db, actor),
-                on_success=lambda _r: self.on_filter_changed(),
+                on_success=lambda _r: self.show_entries(self.current_filter()),
                 owner=self,
             )
+        elif self._stale:
+            self.show_entries(self.current_filter())

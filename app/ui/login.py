@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -129,8 +130,9 @@ class LoginWidget(QFrame):
 class LoginWindow(QWidget):
     """The first window after the clinic opens: who is at the desk?
 
-    It can be shown before the database is open (start-up paints it at once);
-    the form is enabled by :meth:`set_clinic` once the clinic is unlocked.
+    It can be shown before the database is open (start-up paints it at once, a busy
+    bar moving under the form); the form is enabled by :meth:`set_clinic` once the
+    clinic is unlocked.
     """
 
     signed_in = Signal(object)  # Actor
@@ -146,10 +148,21 @@ class LoginWindow(QWidget):
         footer = QLabel("Patient information in CareDesk is encrypted on this computer.")
         footer.setObjectName("loginFooter")
         footer.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Moving while the clinic opens (a backup and an upgrade can take a while).
+        self.opening_bar = QProgressBar()
+        self.opening_bar.setObjectName("openingClinic")
+        self.opening_bar.setRange(0, 0)
+        self.opening_bar.setTextVisible(False)
+        self.opening_bar.setFixedWidth(self.login.width())
+        self.opening_bar.setAccessibleName("Opening the clinic")
+        policy = self.opening_bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the form does not jump once the clinic is open
+        self.opening_bar.setSizePolicy(policy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 16)
         layout.addStretch(1)
         layout.addWidget(self.login, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.opening_bar, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
         layout.addWidget(footer)
         self.resize(600, 580)
@@ -166,6 +179,7 @@ class LoginWindow(QWidget):
 
     def set_clinic(self, db: Database, clinic_name: str) -> None:
         self.db = db
+        self.opening_bar.hide()
         self.setWindowTitle(f"CareDesk — {clinic_name}")
         self.login.title_label.setText(clinic_name)
         self.login.reset()

@@ -90,6 +90,22 @@ def test_only_owners_browse_the_log(clinic, owner, make_staff):
     assert len(page) == 3 and page[0].id == total  # newest first
 
 
+@pytest.mark.parametrize("size", [1, 3, 4])
+def test_pages_of_the_log_add_up_to_the_whole_log_once(clinic, owner, size):
+    for _ in range(5):
+        audit_log.note_audit_viewed(clinic.db, owner)
+    for audit_filter in (AuditFilter(), AuditFilter(action="audit_viewed")):
+        whole = audit_log.list_entries(clinic.db, owner, audit_filter, limit=1000)
+        paged: list = []
+        while len(page := audit_log.list_entries(clinic.db, owner, audit_filter, len(paged), size)):
+            paged.extend(page)
+        assert paged == whole
+        ids = [e.id for e in paged]
+        assert ids == sorted(set(ids), reverse=True)  # newest first, none twice
+        assert len(paged) == audit_log.count_entries(clinic.db, owner, audit_filter)
+    assert {e.action for e in whole} == {"audit_viewed"} and len(whole) == 5
+
+
 def test_chain_hashes_are_unique_and_linked(clinic, owner):
     with clinic.db.uow() as s:
         query = select(AuditEntry.prev_hash, AuditEntry.hash).order_by(AuditEntry.id)

@@ -164,6 +164,16 @@ def pay(
     return payment
 
 
+def every_page(read, size: int) -> list:
+    """Read a list page by page until a short page, as a lazy view does while it scrolls."""
+    rows: list = []
+    while True:
+        page = read(len(rows), size)
+        rows.extend(page)
+        if len(page) < size:
+            return rows
+
+
 @pytest.fixture
 def provider_actor(make_staff):
     return make_staff("pia", "provider", "Pia Provider")
@@ -207,9 +217,10 @@ def test_open_plans_counts_and_values_by_status(clinic, owner):
         )
         add_plan(s, ana, status="completed")
         add_plan(s, ana, status="declined")
-    result = po.open_plans(clinic.db, owner, today=TODAY)
-    totals = {t.status: t for t in result.totals}
-    assert [t.status for t in result.totals] == list(po.OPEN_STATUSES)
+    totals_in_order = po.open_plan_totals(clinic.db, owner)
+    lines = po.open_plans(clinic.db, owner, today=TODAY)
+    totals = {t.status: t for t in totals_in_order}
+    assert [t.status for t in totals_in_order] == list(po.OPEN_STATUSES)
     assert (totals["draft"].count, totals["draft"].total, totals["draft"].patient_portion) == (
         1,
         D("90.00"),
@@ -222,10 +233,10 @@ def test_open_plans_counts_and_values_by_status(clinic, owner):
         D("150.00"),
     )
     assert totals["accepted"].count == 0 and totals["accepted"].total == D("0.00")
-    assert result.line_count == 3
+    assert sum(t.count for t in totals_in_order) == len(lines) == 3
     # Newest first; completed and declined plans are not open.
-    assert [line.status for line in result.lines] == ["partly_accepted", "presented", "draft"]
-    partly, presented, draft = result.lines
+    assert [line.status for line in lines] == ["partly_accepted", "presented", "draft"]
+    partly, presented, draft = lines
     assert partly.days_in_status == 5 and partly.decided_on == date(2026, 6, 10)
     assert presented.days_in_status == 14
     assert draft.days_in_status == (TODAY - date(2026, 5, 1)).days
@@ -239,8 +250,9 @@ def test_open_plans_filter_limit_and_bad_status(clinic, owner):
             add_plan(s, patient, status="presented", presented=date(2026, 6, 1 + n), title=f"P{n}")
         add_plan(s, patient, status="draft")
     page = po.open_plans(clinic.db, owner, status="presented", limit=2, offset=1, today=TODAY)
-    assert [line.title for line in page.lines] == ["P3", "P2"]
-    assert page.line_count == 5
+    assert [line.title for line in page] == ["P3", "P2"]
+    totals = {t.status: t.count for t in po.open_plan_totals(clinic.db, owner)}
+    assert totals["presented"] == 5
     with pytest.raises(ValidationError) as error:
         po.open_plans(clinic.db, owner, status="completed")
     assert error.value.field == "status"
@@ -250,8 +262,29 @@ def test_open_plan_option_label_is_shown(clinic, owner):
     with clinic.db.uow() as s:
         patient = add_patient(s)
         add_plan(s, patient, option="Option B")
-    (line,) = po.open_plans(clinic.db, owner, today=TODAY).lines
+    (line,) = po.open_plans(clinic.db, owner, today=TODAY)
     assert line.option == "Option B"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_open_plan_pages_add_up_to_the_whole_list_once(clinic, owner, size):
+    with clinic.db.uow() as s:
+        patient = add_patient(s)
+        # Plans on the same days: their order still holds from one page to the next.
+        for n in range(7):
+            presented = date(2026, 6, 1) if n % 2 else None
+            add_plan(s, patient, status="presented" if n % 2 else "draft", presented=presented)
+    for status, count in ((None, 7), ("presented", 3), ("draft", 4)):
+        whole = po.open_plans(clinic.db, owner, status=status, limit=100, today=TODAY)
+        paged = every_page(
+            lambda offset, limit, status=status: po.open_plans(
+                clinic.db, owner, status=status, offset=offset, limit=limit, today=TODAY
+            ),
+            size,
+        )
+        assert paged == whole and len(paged) == count
+        assert len({line.plan_id for line in paged}) == count
+        assert status is None or {line.status for line in paged} == {status}
 
 
 # --- accepted, not scheduled -------------------------------------------------------------------
@@ -286,6 +319,25 @@ def test_accepted_phases_without_a_live_visit_oldest_first(clinic, owner):
     assert lines[1].phone == "(207) 555-0100"
     assert lines[1].total == D("100.00") and lines[1].patient_portion == D("80.00")
     assert lines[0].accepted_on == date(2026, 1, 1)
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+def test_unscheduled_phase_pages_add_up_to_the_whole_list_once(clinic, owner, size):
+    with clinic.db.uow() as s:
+        patient = add_patient(s)
+        # Undated decisions sort first, and several phases share a day.
+        for decided in (None, date(2026, 6, 1), None, date(2026, 6, 1), date(2026, 5, 1)):
+            add_plan(s, patient, status="accepted", decided=decided)
+        add_plan(s, patient, status="presented")  # not accepted: never listed
+    whole = po.accepted_not_scheduled(clinic.db, owner, today=TODAY)
+    paged = every_page(
+        lambda offset, limit: po.accepted_not_scheduled(
+            clinic.db, owner, offset=offset, limit=limit, today=TODAY
+        ),
+        size,
+    )
+    assert paged == whole and len(paged) == 5
+    assert len({line.phase_id for line in paged}) == 5
 
 
 # --- payment plans and the collections queue ---------------------------------------------------
@@ -372,10 +424,10 @@ def test_collections_queue_one_line_per_patient_longest_overdue_first(clinic, ow
         )
         ids = (ana.id, ben.id, a1.id, a2.id, b.id)
     ana_id, ben_id, a1_id, a2_id, b_id = ids
-    queue = po.collections_queue(clinic.db, owner, today=TODAY)
-    lines = queue.lines
+    lines = po.collections_queue(clinic.db, owner, today=TODAY)
     assert [line.patient_id for line in lines] == [ben_id, ana_id]
-    assert (queue.patient_count, queue.amount_overdue) == (2, D("315.00"))
+    totals = po.collections_totals(clinic.db, owner, today=TODAY)
+    assert (totals.patient_count, totals.amount_overdue) == (2, D("315.00"))
     ben_line, ana_line = lines
     assert ben_line.days_overdue == (TODAY - date(2026, 3, 15)).days
     assert (ben_line.amount_overdue, ben_line.installments_overdue) == (D("175.00"), 2)
@@ -392,10 +444,33 @@ def test_collections_queue_one_line_per_patient_longest_overdue_first(clinic, ow
     assert ana_line.last_contact_at is None
     assert ana_line.phone == "(207) 555-0111"
     first = po.collections_queue(clinic.db, owner, today=TODAY, limit=1)
-    assert [line.patient_id for line in first.lines] == [ben_id]
-    # The counts beyond the limit still cover everyone overdue.
-    assert (first.patient_count, first.amount_overdue) == (2, D("315.00"))
+    assert [line.patient_id for line in first] == [ben_id]
+    rest = po.collections_queue(clinic.db, owner, today=TODAY, limit=1, offset=1)
+    assert rest == [ana_line]
     assert po.collection_line(clinic.db, owner, ana_id, today=TODAY) == ana_line
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 6])
+def test_collections_queue_pages_add_up_to_the_whole_queue_once(clinic, owner, size):
+    with clinic.db.uow() as s:
+        # Five patients exactly as late and owing as much: the patient breaks the tie.
+        for _ in range(5):
+            add_payment_plan(s, add_patient(s), [date(2026, 5, 1)])
+        add_payment_plan(s, add_patient(s), [date(2026, 4, 1)])
+        paid = add_patient(s)
+        plan = add_payment_plan(s, paid, [date(2026, 4, 1)])
+        pay(s, paid, "100.00", to=[(installments_of(s, plan)[0], "100.00")])
+    whole = po.collections_queue(clinic.db, owner, today=TODAY)
+    paged = every_page(
+        lambda offset, limit: po.collections_queue(
+            clinic.db, owner, offset=offset, limit=limit, today=TODAY
+        ),
+        size,
+    )
+    assert paged == whole and len(paged) == 6
+    assert len({line.patient_id for line in paged}) == 6
+    assert po.collections_totals(clinic.db, owner, today=TODAY).patient_count == 6
+    assert paged[0].oldest_due_on == date(2026, 4, 1)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -434,7 +509,7 @@ def test_collections_queue_agrees_with_balances_installment_paid(clinic, owner, 
                     )
     got = {
         line.patient_id: (line.amount_overdue, line.installments_overdue, line.oldest_due_on)
-        for line in po.collections_queue(clinic.db, owner, today=TODAY).lines
+        for line in po.collections_queue(clinic.db, owner, today=TODAY)
     }
     assert got == expected
     assert got  # the random data has something overdue
@@ -530,4 +605,4 @@ def test_close_out_refuses_a_future_day_and_needs_take_payments(
     closed = po.close_out_day(clinic.db, receptionist_actor, TODAY, {}, today=TODAY)
     assert closed.balanced and closed.closed_by == "Rita Reception"
     # Every role sees the page's lists.
-    assert po.collections_queue(clinic.db, provider_actor, today=TODAY).lines == ()
+    assert po.collections_queue(clinic.db, provider_actor, today=TODAY) == []

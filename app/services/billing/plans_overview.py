@@ -135,14 +135,6 @@ class OpenPlanLine:
         return self.plan_id
 
 
-@dataclass(frozen=True)
-class OpenPlans:
-    totals: tuple[StatusTotal, ...]
-    lines: tuple[OpenPlanLine, ...]
-    #: Open plans matching the filter; ``lines`` holds at most ``limit`` of them.
-    line_count: int
-
-
 def _plan_values():
     """Per plan: patient portion and fees after discounts of its items still wanted."""
     live = and_(
@@ -166,27 +158,13 @@ def _plan_values():
     )
 
 
-def open_plans(
-    db: Database,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    limit: int = 200,
-    offset: int = 0,
-    today: date | None = None,
-) -> OpenPlans:
-    """Open treatment plans (draft → in progress): counts and values per status, and the
-    plans themselves (of ``status``, or all open ones), newest first."""
+def open_plan_totals(db: Database, actor: Actor) -> tuple[StatusTotal, ...]:
+    """How many open treatment plans (draft → in progress) there are of each status, and
+    what they are worth, in :data:`OPEN_STATUSES` order."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    if status is not None and status not in OPEN_STATUSES:
-        raise ValidationError("Choose one of the open plan statuses.", field="status")
-    if limit < 0 or offset < 0:
-        raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
     with db.uow() as session:
-        zone = clinic_zone(session)
-        today = _clinic_today(session, today)
         values = _plan_values()
-        totals_rows = session.execute(
+        rows = session.execute(
             select(
                 TreatmentPlan.status,
                 func.count(TreatmentPlan.id),
@@ -197,19 +175,39 @@ def open_plans(
             .where(TreatmentPlan.status.in_(OPEN_STATUSES))
             .group_by(TreatmentPlan.status)
         ).all()
-        by_status = {row[0]: row for row in totals_rows}
-        totals = tuple(
-            StatusTotal(
-                status=s,
-                count=by_status[s][1] if s in by_status else 0,
-                patient_portion=by_status[s][2] if s in by_status else ZERO,
-                total=by_status[s][3] if s in by_status else ZERO,
-            )
-            for s in OPEN_STATUSES
+    by_status = {row[0]: row for row in rows}
+    return tuple(
+        StatusTotal(
+            status=s,
+            count=by_status[s][1] if s in by_status else 0,
+            patient_portion=by_status[s][2] if s in by_status else ZERO,
+            total=by_status[s][3] if s in by_status else ZERO,
         )
+        for s in OPEN_STATUSES
+    )
+
+
+def open_plans(
+    db: Database,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+    today: date | None = None,
+) -> list[OpenPlanLine]:
+    """One page of the open treatment plans (of ``status``, or all open ones), newest first:
+    by the last thing that happened to the plan, then by id (a stable order to page by)."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    if status is not None and status not in OPEN_STATUSES:
+        raise ValidationError("Choose one of the open plan statuses.", field="status")
+    if limit < 0 or offset < 0:
+        raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
+    with db.uow() as session:
+        zone = clinic_zone(session)
+        today = _clinic_today(session, today)
+        values = _plan_values()
         wanted = [status] if status else list(OPEN_STATUSES)
-        line_count = sum(t.count for t in totals if t.status in wanted)
-        # Newest first: by the last thing that happened to the plan.
         newest = func.coalesce(
             TreatmentPlan.decided_at, TreatmentPlan.presented_at, TreatmentPlan.created_at
         )
@@ -260,7 +258,7 @@ def open_plans(
                 days_in_status=max(0, (today - since).days) if since else 0,
             )
         )
-    return OpenPlans(totals=totals, lines=tuple(lines), line_count=line_count)
+    return lines
 
 
 # --- accepted, not scheduled -------------------------------------------------------------------
@@ -286,10 +284,16 @@ class UnscheduledPhaseLine:
 
 
 def accepted_not_scheduled(
-    db: Database, actor: Actor, *, limit: int = 500, today: date | None = None
+    db: Database,
+    actor: Actor,
+    *,
+    limit: int = 500,
+    offset: int = 0,
+    today: date | None = None,
 ) -> list[UnscheduledPhaseLine]:
     """Accepted phases of accepted (or partly accepted, in progress) plans with no live
-    visit booked for them (cancelled and no-show visits do not count); oldest first."""
+    visit booked for them (cancelled and no-show visits do not count); oldest first, then
+    by phase (a stable order to page by)."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
         zone = clinic_zone(session)
@@ -348,6 +352,7 @@ def accepted_not_scheduled(
             )
             .order_by(accepted_at.asc().nulls_first(), TreatmentPhase.id)
             .limit(limit)
+            .offset(offset)
         ).all()
     lines = []
     for r in rows:
@@ -542,10 +547,8 @@ class CollectionLine:
 
 
 @dataclass(frozen=True)
-class CollectionsQueue:
-    #: The longest overdue first (at most ``limit`` of them).
-    lines: tuple[CollectionLine, ...]
-    #: Every patient overdue, and what they owe on overdue installments, beyond the limit too.
+class CollectionsTotals:
+    #: Every patient overdue, and what they owe on overdue installments.
     patient_count: int
     amount_overdue: Decimal
 
@@ -566,17 +569,35 @@ def _overdue_installments(today: date, *conditions):
     )
 
 
+def collections_totals(
+    db: Database, actor: Actor, *, today: date | None = None
+) -> CollectionsTotals:
+    """How many patients the collections queue holds, and what they owe on overdue
+    installments (the whole queue, however few lines are read)."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    owed = Installment.amount - Installment.paid_amount
+    with db.uow() as session:
+        today = _clinic_today(session, today)
+        patients, amount = session.execute(
+            _overdue_installments(today).add_columns(
+                func.count(PaymentPlan.patient_id.distinct()), _money(func.sum(owed))
+            )
+        ).one()
+    return CollectionsTotals(patient_count=patients, amount_overdue=amount)
+
+
 def collections_queue(
     db: Database,
     actor: Actor,
     *,
     today: date | None = None,
     limit: int | None = None,
+    offset: int = 0,
     patient_id: int | None = None,
-) -> CollectionsQueue:
+) -> list[CollectionLine]:
     """One line per patient with overdue installments on an active payment plan, the
-    longest overdue first (then the most owed), with what is owed, the patient's balance
-    and the last collections contact."""
+    longest overdue first (then the most owed, then by patient: a stable order to page
+    by), with what is owed, the patient's balance and the last collections contact."""
     permissions.require(actor, Permission.VIEW_PLANS)
     owed = Installment.amount - Installment.paid_amount
     with db.uow() as session:
@@ -591,17 +612,13 @@ def collections_queue(
                 # A group always has a row, so its sum is never NULL: no coalesce needed.
                 type_coerce(func.sum(owed), Money()).label("owed"),
                 func.min(Installment.due_on).label("oldest"),
-                func.count().over().label("patients"),
-                type_coerce(func.sum(func.sum(owed)).over(), Money()).label("all_owed"),
             )
             .group_by(PaymentPlan.patient_id)
             .order_by(
                 literal_column("oldest"), literal_column("owed").desc(), PaymentPlan.patient_id
             )
         )
-        if limit is not None:
-            per_patient = per_patient.limit(limit)
-        rows = session.execute(per_patient).all()
+        rows = session.execute(per_patient.limit(limit).offset(offset)).all()
         ids = [r.patient_id for r in rows]
         people = _people(session, ids)
         plans = _overdue_plans(session, today, ids)
@@ -628,11 +645,7 @@ def collections_queue(
                 balance=balance[r.patient_id],
             )
         )
-    return CollectionsQueue(
-        tuple(lines),
-        rows[0].patients if rows else 0,
-        rows[0].all_owed if rows else ZERO,
-    )
+    return lines
 
 
 def _people(session: Session, patient_ids: list[int]) -> dict[int, tuple[str, str, str]]:
@@ -705,8 +718,8 @@ def collection_line(
     db: Database, actor: Actor, patient_id: int, *, today: date | None = None
 ) -> CollectionLine | None:
     """The collections line of one patient (None when nothing is overdue any more)."""
-    queue = collections_queue(db, actor, today=today, patient_id=patient_id)
-    return queue.lines[0] if queue.lines else None
+    lines = collections_queue(db, actor, today=today, patient_id=patient_id)
+    return lines[0] if lines else None
 
 
 # --- the day's payments ------------------------------------------------------------------------
@@ -936,12 +949,11 @@ __all__ = [
     "OPEN_STATUSES",
     "CloseOut",
     "CollectionLine",
-    "CollectionsQueue",
+    "CollectionsTotals",
     "DayPaymentLine",
     "DayPayments",
     "MethodTotal",
     "OpenPlanLine",
-    "OpenPlans",
     "PaymentPlanLine",
     "StatusTotal",
     "UnscheduledPhaseLine",
@@ -949,7 +961,9 @@ __all__ = [
     "close_out_day",
     "collection_line",
     "collections_queue",
+    "collections_totals",
     "last_close_out",
+    "open_plan_totals",
     "open_plans",
     "payments_by_method",
 ]

@@ -1,9 +1,11 @@
 """The Plans & Payments page: open plans, accepted phases nobody booked, payment plans,
 the collections queue and the day's payments with the end-of-day close-out.
 
-Each tab loads the first time it is shown, in the background; a change to plans,
-payments, appointments or patients marks the tabs that show them stale, and the
-one on screen reloads at once.  Enter or a double-click on a line opens the record.
+Each tab loads the first time it is shown, in the background; the lists that grow
+with the clinic (open plans, unscheduled phases, collections) load a page at a time
+as their table scrolls.  A change to plans, payments, appointments or patients marks
+the tabs that show them stale, and the one on screen reloads at once.  Enter or a
+double-click on a line opens the record.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -35,11 +36,14 @@ from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.lazy_table import Fetch, LazyTableModel, LazyTableStack
+from app.ui.widgets.row_table import Column, list_table
 
 RED = "#b3261e"
 GREEN = "#1e7d32"
-#: Lines a tab shows at most; its count line says when there are more.
+#: Lines a long list reads at a time, as its table scrolls.
+PAGE_SIZE = 100
+#: Lines a short list (read whole) shows at most; its count line says when there are more.
 SHOWN_AT_MOST = 500
 STATUS_WORDS = {
     "draft": "Draft",
@@ -75,8 +79,9 @@ def days_text(days: int) -> str:
 
 
 class Section(QWidget):
-    """One tab: a heading line, a table (or a sentence when it is empty), loaded in the
-    background by ``fetch()`` and shown by ``show_rows()``."""
+    """One tab: a heading line and a table (or a sentence in its place), loaded in the
+    background.  Long lists page as the table scrolls (``pages()``); ``summary()`` is the
+    one query per load beside them (counts and totals, or the whole of a short list)."""
 
     #: Changes flags that make this tab's figures stale.
     watches: tuple[str, ...] = ()
@@ -89,21 +94,16 @@ class Section(QWidget):
         self.loaded = False
         self.stale = True
         self._generation = 0
+        self._summary = None
+        self._selected_id = None
         self.count_label = QLabel(self)
         self.count_label.setObjectName(f"{name}Count")
-        self.model = RowTableModel(self.columns(), self)
+        self.model = LazyTableModel(self.columns(), page_size=PAGE_SIZE, parent=self)
         self.table = list_table(self.model, f"{name}Table")
-        self.table.setParent(self)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.empty_label = empty_state_label(empty_text)
-        self.empty_label.setParent(self)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.empty_label)
-        self.stack.setCurrentWidget(self.empty_label)
-        self.empty_label.setText("Loading…")
-        self._empty_text = empty_text
+        self.stack = LazyTableStack(self.table, empty_text, self)
+        self.empty_label = self.stack.empty_label
         self.top = QHBoxLayout()
         self.top.addWidget(self.count_label)
         self.top.addStretch(1)
@@ -112,20 +112,33 @@ class Section(QWidget):
         self.layout_.addLayout(self.top)
         self.layout_.addWidget(self.stack, 1)
         self.table.activated.connect(self.on_table_activated)
+        self.model.modelAboutToBeReset.connect(self.on_model_about_to_be_reset)
+        self.model.loaded.connect(self.on_model_loaded)
+        self.model.failed.connect(self.on_model_failed)
 
     # --- what subclasses give ---------------------------------------------------------------
 
     def columns(self) -> list[Column]:  # pragma: no cover - every section overrides it
         raise NotImplementedError
 
-    def fetch(self) -> Callable[[], object]:  # pragma: no cover
-        raise NotImplementedError
+    def pages(self) -> Fetch | None:
+        """The pages of a long list, for the filters shown (None: ``rows_of`` the summary)."""
+        return None
 
-    def rows_of(self, result) -> list:
-        return list(result)
+    def summary(self) -> Callable[[], object] | None:
+        """The query run once per load beside the pages (None: the pages say it all)."""
+        return None
 
-    def count_text(self, rows: list, result) -> str:
-        return f"{len(rows)} lines"
+    def rows_of(self, summary) -> list | None:
+        """The rows of a short list, read whole by the summary (None: the list pages)."""
+        return None
+
+    def count_text(self, summary) -> str:
+        """The heading line, from the latest summary (None before it came) and the model."""
+        return ""
+
+    def shown(self, summary) -> None:
+        """After the summary came: subclasses update what sits beside the table."""
 
     # --- shared -----------------------------------------------------------------------------
 
@@ -136,41 +149,63 @@ class Section(QWidget):
         return format_date(value, self.ctx.details.locale) if value else "—"
 
     def reload(self) -> None:
+        """Read the tab again: the summary, and the rows loaded so far in place."""
         self._generation += 1
         generation = self._generation
         self.stale = False
-        self.loaded = True
-        ops.run_query(
-            self.fetch(),
-            on_success=lambda result: self._on_loaded(generation, result),
-            on_failure=self._on_failed,
-            owner=self,
-        )
+        summary = self.summary()
+        if summary is not None:
+            ops.run_query(
+                summary,
+                on_success=lambda result: self._on_summary(generation, result),
+                on_failure=lambda exc: self._on_summary_failed(generation, exc),
+                owner=self,
+            )
+        if not self.loaded:
+            self.loaded = True
+            self.restart_pages()
+        else:
+            self.model.refresh()
 
-    def _on_loaded(self, generation: int, result) -> None:
+    def restart_pages(self) -> None:
+        """The filters changed: the list starts again from its first page."""
+        pages = self.pages()
+        if pages is not None:
+            self.model.set_fetch(pages)
+
+    def _on_summary(self, generation: int, result) -> None:
         if generation != self._generation:
             return  # a newer load is on its way
+        self._summary = result
         rows = self.rows_of(result)
-        selected = self.current_line()
-        self.model.set_rows(rows[:SHOWN_AT_MOST])
-        if rows:
-            index = next(
-                (i for i, r in enumerate(rows[:SHOWN_AT_MOST]) if selected and r.id == selected.id),
-                0,
-            )
-            self.table.selectRow(index)
-        self.count_label.setText(self.count_text(rows, result))
-        self.empty_label.setText(self._empty_text)
-        self.stack.setCurrentWidget(self.table if rows else self.empty_label)
+        if rows is not None:
+            self.model.set_rows(rows[:SHOWN_AT_MOST])
+        self.count_label.setText(self.count_text(result))
         self.shown(result)
 
-    def shown(self, result) -> None:
-        """After a load: subclasses update what sits beside the table."""
+    def _on_summary_failed(self, generation: int, exc: BaseException) -> None:
+        if generation == self._generation:
+            self.stale = True
+            self.stack.show_message(ops.user_message(exc))
 
-    def _on_failed(self, exc: BaseException) -> None:
-        self.stale = True
-        self.empty_label.setText(ops.user_message(exc))
-        self.stack.setCurrentWidget(self.empty_label)
+    @Slot()
+    def on_model_about_to_be_reset(self) -> None:
+        line = self.current_line()
+        if line is not None:
+            self._selected_id = line.id  # selected again once the rows are back
+
+    @Slot()
+    def on_model_loaded(self) -> None:
+        if self.model.rowCount() and not self.table.selectionModel().hasSelection():
+            rows = range(self.model.rowCount())
+            self.table.selectRow(
+                next((r for r in rows if self.model.row_at(r).id == self._selected_id), 0)
+            )
+        self.count_label.setText(self.count_text(self._summary))
+
+    @Slot(object)
+    def on_model_failed(self, _exc: BaseException) -> None:
+        self.stale = True  # the stack says why; the next change or visit tries again
 
     def current_line(self):
         rows = self.table.selectionModel().selectedRows()
@@ -238,22 +273,29 @@ class OpenPlansSection(Section):
             Column("In status", lambda r: days_text(r.days_in_status), align_right=True),
         ]
 
-    def fetch(self):
+    def pages(self) -> Fetch:
         from app.services.billing.plans_overview import open_plans
 
         db, actor, status = self.ctx.db, self.ctx.actor, self.status_combo.currentData()
-        return lambda: open_plans(db, actor, status=status, limit=SHOWN_AT_MOST)
+        return lambda offset, limit: open_plans(
+            db, actor, status=status, offset=offset, limit=limit
+        )
 
-    def rows_of(self, result) -> list:
-        return list(result.lines)
+    def summary(self):
+        from app.services.billing.plans_overview import open_plan_totals
 
-    def count_text(self, rows, result) -> str:
-        if result.line_count > len(rows):
-            return f"The {len(rows)} newest of {result.line_count} plans"
-        return "1 plan" if result.line_count == 1 else f"{result.line_count} plans"
+        db, actor = self.ctx.db, self.ctx.actor
+        return lambda: open_plan_totals(db, actor)
 
-    def shown(self, result) -> None:
-        for total in result.totals:
+    def count_text(self, totals) -> str:
+        if totals is None:
+            return ""
+        status = self.status_combo.currentData()
+        count = sum(t.count for t in totals if status is None or t.status == status)
+        return "1 plan" if count == 1 else f"{count:,} plans"
+
+    def shown(self, totals) -> None:
+        for total in totals:
             self.status_cards[total.status].setText(
                 f"<b>{STATUS_WORDS[total.status]}</b> · {total.count}<br>"
                 f"{self.money(total.total)} "
@@ -262,7 +304,9 @@ class OpenPlansSection(Section):
 
     @Slot()
     def on_status_changed(self) -> None:
-        self.reload()
+        # The totals by status do not depend on the status shown: only the list starts over.
+        self.restart_pages()
+        self.count_label.setText(self.count_text(self._summary))
 
 
 class UnscheduledSection(Section):
@@ -294,16 +338,17 @@ class UnscheduledSection(Section):
             ),
         ]
 
-    def fetch(self):
+    def pages(self) -> Fetch:
         from app.services.billing.plans_overview import accepted_not_scheduled
 
         db, actor = self.ctx.db, self.ctx.actor
-        return lambda: accepted_not_scheduled(db, actor, limit=SHOWN_AT_MOST + 1)
+        return lambda offset, limit: accepted_not_scheduled(db, actor, offset=offset, limit=limit)
 
-    def count_text(self, rows, result) -> str:
-        if len(rows) > SHOWN_AT_MOST:
-            return f"The {SHOWN_AT_MOST} phases waiting longest"
-        return "1 phase waiting" if len(rows) == 1 else f"{len(rows)} phases waiting"
+    def count_text(self, _summary) -> str:
+        count = self.model.rowCount()
+        if not self.model.exhausted:
+            return f"More than {count:,} phases waiting — scroll for more" if count else ""
+        return "1 phase waiting" if count == 1 else f"{count:,} phases waiting"
 
 
 class PaymentPlansSection(Section):
@@ -350,16 +395,21 @@ class PaymentPlansSection(Section):
             ),
         ]
 
-    def fetch(self):
+    def summary(self):
         from app.services.billing.plans_overview import payment_plans_due
 
         db, actor = self.ctx.db, self.ctx.actor
         return lambda: payment_plans_due(db, actor, limit=SHOWN_AT_MOST + 1)
 
-    def count_text(self, rows, result) -> str:
-        late = sum(1 for r in rows if r.overdue_count)
-        shown = f"The first {SHOWN_AT_MOST}" if len(rows) > SHOWN_AT_MOST else str(len(rows))
-        noun = "active payment plan" if len(rows) == 1 else "active payment plans"
+    def rows_of(self, plans) -> list:
+        return plans
+
+    def count_text(self, plans) -> str:
+        if plans is None:
+            return ""
+        late = sum(1 for r in plans if r.overdue_count)
+        shown = f"The first {SHOWN_AT_MOST}" if len(plans) > SHOWN_AT_MOST else str(len(plans))
+        noun = "active payment plan" if len(plans) == 1 else "active payment plans"
         return f"{shown} {noun} · {late} with overdue installments"
 
 
@@ -385,6 +435,7 @@ class CollectionsSection(Section):
         self.call_button.clicked.connect(self.on_call_clicked)
         self.call_shortcut.activated.connect(self.on_call_clicked)
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
+        self.model.modelReset.connect(self.on_selection_changed)
         self.call_button.setEnabled(False)
         for column, width in enumerate((190, 130, 90, 100, 130, 110, 110, 210)):
             self.table.setColumnWidth(column, width)
@@ -421,24 +472,23 @@ class CollectionsSection(Section):
         text = format_date(day, self.ctx.details.locale)
         return f"{text} · {outcome}" if outcome else text
 
-    def fetch(self):
+    def pages(self) -> Fetch:
         from app.services.billing.plans_overview import collections_queue
 
         db, actor = self.ctx.db, self.ctx.actor
-        return lambda: collections_queue(db, actor, limit=SHOWN_AT_MOST)
+        return lambda offset, limit: collections_queue(db, actor, offset=offset, limit=limit)
 
-    def rows_of(self, result) -> list:
-        return list(result.lines)
+    def summary(self):
+        from app.services.billing.plans_overview import collections_totals
 
-    def count_text(self, rows, result) -> str:
-        noun = "patient" if result.patient_count == 1 else "patients"
-        text = f"{result.patient_count:,} {noun} overdue · {self.money(result.amount_overdue)} owed"
-        if result.patient_count > len(rows):
-            text += f" · the {len(rows):,} longest overdue shown"
-        return text
+        db, actor = self.ctx.db, self.ctx.actor
+        return lambda: collections_totals(db, actor)
 
-    def shown(self, result) -> None:
-        self.on_selection_changed()
+    def count_text(self, totals) -> str:
+        if totals is None:
+            return ""
+        noun = "patient" if totals.patient_count == 1 else "patients"
+        return f"{totals.patient_count:,} {noun} overdue · {self.money(totals.amount_overdue)} owed"
 
     @Slot()
     def on_selection_changed(self, *_args) -> None:
@@ -574,7 +624,7 @@ class TodaySection(Section):
         d = self.day_edit.date()
         return date(d.year(), d.month(), d.day())
 
-    def fetch(self):
+    def summary(self):
         from app.services.billing.plans_overview import last_close_out, payments_by_method
 
         db, actor, day = self.ctx.db, self.ctx.actor, self.chosen_day()
@@ -583,10 +633,12 @@ class TodaySection(Section):
     def rows_of(self, result) -> list:
         return list(result[0].lines)
 
-    def count_text(self, rows, result) -> str:
+    def count_text(self, result) -> str:
+        if result is None:
+            return ""
         day = result[0]
-        noun = "payment" if len(rows) == 1 else "payments"
-        return f"{len(rows)} {noun} · {self.money(day.net_total)} net"
+        noun = "payment" if len(day.lines) == 1 else "payments"
+        return f"{len(day.lines)} {noun} · {self.money(day.net_total)} net"
 
     def shown(self, result) -> None:
         day, last = result

@@ -18,7 +18,7 @@ from app.services.changes import Changes
 from app.services.clinic.clock import clinic_zone
 from app.ui import ops
 from app.ui.pages import PAGES
-from app.ui.plans.page import PlansPage
+from app.ui.plans.page import PAGE_SIZE, PlansPage
 from tests.data.factories import add_patient
 
 
@@ -188,3 +188,37 @@ def test_changes_reload_the_tab_on_screen_and_mark_others_stale(qtbot, page, own
     # The payment is not allocated to the installment, so the patient stays in the queue.
     qtbot.waitUntil(lambda: not page.collections.stale and ops.pending() == 0, timeout=10_000)
     assert page.collections.model.rowCount() == 1
+
+
+def test_collections_scroll_brings_every_page_of_the_queue(qtbot, owner_ctx, clinic, qtmodeltester):
+    from app.services.billing.plans_overview import collections_queue
+
+    with clinic.db.uow() as s:
+        today = utc_now().astimezone(clinic_zone(s)).date()
+        for n in range(PAGE_SIZE + 30):
+            patient = add_patient(s, first_name="Ann", last_name=f"Late{n:03d}")
+            plan = PaymentPlan(
+                patient_id=patient.id, status="active", plan_date=today - timedelta(days=90),
+                total_amount=Decimal("50.00"), financed_amount=Decimal("50.00"),
+                installment_count=1, first_due_on=today - timedelta(days=10 + n),
+            )  # fmt: skip
+            s.add(plan)
+            s.flush()
+            s.add(Installment(payment_plan_id=plan.id, sequence=1, due_on=plan.first_due_on,
+                              amount=Decimal("50.00"), principal=Decimal("50.00"),
+                              balance_after=Decimal("0.00")))  # fmt: skip
+    page = PlansPage(owner_ctx)
+    qtbot.addWidget(page)
+    page.resize(1300, 500)
+    page.show()
+    page.tabs.setCurrentIndex(3)
+    section = page.collections
+    wait_loaded(qtbot, section)
+    assert section.model.rowCount() == PAGE_SIZE and section.model.canFetchMore()
+    assert section.count_label.text().startswith(f"{PAGE_SIZE + 30} patients overdue")
+    qtmodeltester.check(section.model)
+    while section.model.canFetchMore() or section.model.loading:
+        section.table.scrollToBottom()
+        qtbot.waitUntil(lambda: not section.model.loading, timeout=10_000)
+    assert section.model.rows == collections_queue(clinic.db, owner_ctx.actor)
+    assert section.model.row_at(0).patient_name == f"Late{PAGE_SIZE + 29:03d}, Ann"
