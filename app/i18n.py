@@ -16,7 +16,7 @@ import itertools
 import re
 import unicodedata
 import zoneinfo
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -162,10 +162,6 @@ def to_clinic_time(value: datetime, timezone: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("stored datetimes must be timezone-aware (UTC); got a naive datetime")
     return value.astimezone(clinic_zone(timezone))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- formatting ------------------------------------------------------------------------------

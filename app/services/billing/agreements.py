@@ -12,11 +12,11 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.payments import PaymentPlan
-from app.data.types import utc_now
 from app.documents.agreement import AgreementInstallment, PaymentAgreement, build_agreement
 from app.services.billing import payment_plans
 from app.services.clinic import permissions

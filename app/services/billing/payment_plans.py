@@ -22,6 +22,7 @@ from babel.dates import get_date_format
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
@@ -38,7 +39,6 @@ from app.data.models.payments import (
 )
 from app.data.models.plans import ItemStatus, PlanStatus, TreatmentItem, TreatmentPhase
 from app.data.models.plans import TreatmentPlan as TreatmentPlanRow
-from app.data.types import utc_now
 from app.money import round_money
 from app.services.billing import balances
 from app.services.billing.installments import Schedule, ScheduleTerms, build_schedule

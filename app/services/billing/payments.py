@@ -22,6 +22,7 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.models.clinic import ClinicSettings
 from app.data.models.insurance import InsurancePolicy
 from app.data.models.patients import Patient
@@ -39,7 +40,6 @@ from app.data.models.payments import (
     PaymentPlanStatus,
 )
 from app.data.models.staff import Staff
-from app.data.types import utc_now
 from app.i18n import clinic_zone, format_date, format_money
 from app.money import STORED_PLACES
 from app.services.billing import balances, payment_plans

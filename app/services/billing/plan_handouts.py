@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.clinic import ClinicSettings
@@ -36,7 +37,6 @@ from app.documents.plan_handout import (
     PlanHandout,
     build_plan_handout,
 )
-from app.i18n import utc_now
 from app.money import ZERO
 from app.services.billing import treatment_plans as tp
 from app.services.clinic import permissions

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, case, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.communications import CommunicationEntry, Purpose
@@ -41,7 +42,7 @@ from app.data.models.plans import (
     TreatmentPlan,
 )
 from app.data.models.staff import Staff
-from app.data.types import Money, utc_now
+from app.data.types import Money
 from app.money import ZERO
 from app.services.billing import balances
 from app.services.clinic import permissions

@@ -15,12 +15,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.payments import Charge, Installment, Payment, PaymentKind
 from app.data.models.staff import Staff
-from app.data.types import utc_now
 from app.documents.receipt import Receipt, ReceiptLine, build_receipt, receipt_number
 from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions

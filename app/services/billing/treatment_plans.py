@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
@@ -42,7 +43,6 @@ from app.data.models.plans import (
 )
 from app.data.models.providers import Provider, Service
 from app.data.models.staff import Staff
-from app.data.types import utc_now
 from app.money import ZERO, round_money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor

@@ -19,9 +19,9 @@ from enum import StrEnum
 from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.audit import GENESIS_HASH, AuditEntry
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission

@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import inspect as sa_inspect
 
 from app import paths
+from app.clock import utc_now
 from app.data import keys, migrate
 from app.data.database import (
     Database,
@@ -29,7 +30,6 @@ from app.data.errors import DatabaseDamagedError, DatabaseLockedError, NotACareD
 from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.data.models.clinic import PAPER_SIZES, ClinicSettings
 from app.data.models.staff import Role
-from app.data.types import utc_now
 from app.documents.common import LOGO_MAX_HEIGHT, LOGO_MAX_WIDTH, check_logo, logo_size_on_page
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor

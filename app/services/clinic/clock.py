@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from app.clock import today_in, utc_now
 from app.data.models.clinic import ClinicSettings
-from app.data.types import utc_now
 from app.i18n import clinic_zone as zone_named
 from app.services.errors import NotFoundError
 
-__all__ = ["clinic_now", "clinic_settings", "clinic_today", "clinic_zone", "utc_now"]
+__all__ = ["clinic_now", "clinic_settings", "clinic_today", "clinic_zone"]
 
 
 def clinic_settings(session: Session) -> ClinicSettings:
@@ -42,4 +42,4 @@ def clinic_now(session: Session, now: datetime | None = None) -> datetime:
 
 def clinic_today(session: Session, now: datetime | None = None) -> date:
     """The clinic's calendar day at ``now`` (default: this instant)."""
-    return clinic_now(session, now).date()
+    return today_in(clinic_zone(session), now)

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.clinic import ClinicSettings
@@ -48,7 +49,7 @@ from app.documents.consent import (
     ConsentSignature,
     build_consent,
 )
-from app.i18n import format_date, to_clinic_time, utc_now
+from app.i18n import format_date, to_clinic_time
 from app.paths import resource
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor

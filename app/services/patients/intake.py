@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
 from app.data.models.insurance import InsurancePolicy, PolicyPriority
 from app.data.models.patients import Patient
 from app.documents.intake import IntakeForm, IntakePatient, IntakePolicy, build_intake_form
-from app.i18n import language_of, utc_now
+from app.i18n import language_of
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record

@@ -14,11 +14,11 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.notes import ConsultationNote, NoteAddendum, NoteStatus
 from app.data.models.providers import Provider
 from app.data.models.tasks import Task, TaskKind
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
@@ -20,7 +21,6 @@ from app.data.models.documents import DocumentKind
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider
 from app.data.models.referrals import Referral, ReferralDirection, ReferralUrgency
-from app.data.types import utc_now
 from app.documents.referral_letter import Recipient, ReferralLetter, build_referral_letter
 from app.i18n import language_of
 from app.services.clinic import permissions

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.referrals import Referral, ReferralDirection
 from app.data.models.staff import Staff
 from app.data.models.tasks import Task, TaskKind, TaskStatus
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.communications import (
@@ -30,7 +31,6 @@ from app.data.models.communications import (
 )
 from app.data.models.patients import Patient
 from app.data.models.providers import Service
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission

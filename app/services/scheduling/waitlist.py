@@ -18,6 +18,7 @@ from babel import dates as babel_dates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import (
     ALL_WEEKDAYS_MASK,
@@ -28,7 +29,6 @@ from app.data.models.appointments import (
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Service
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission

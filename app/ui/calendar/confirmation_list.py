@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.types import utc_now
+from app.clock import utc_now
 from app.i18n import format_date, format_time
 from app.services.clinic.permissions import Permission
 from app.services.scheduling.confirmations import ConfirmationLine

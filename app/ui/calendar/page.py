@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import format_date, format_datetime, to_clinic_time, utc_now
+from app.clock import utc_now
+from app.i18n import format_date, format_datetime, to_clinic_time
 from app.services.clinic.permissions import Permission
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.booking import (

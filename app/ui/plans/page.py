@@ -731,7 +731,7 @@ class PlansPage(QWidget):
         self.ctx.bus.changed.connect(self.on_changed)
 
     def clinic_today(self) -> date:
-        from app.i18n import utc_now
+        from app.clock import utc_now
 
         return to_clinic_time(utc_now(), self.ctx.details.timezone).date()
 
