@@ -71,7 +71,8 @@ def _fill(db, now: datetime) -> tuple[tuple[int, ...], int]:
     from sqlalchemy import insert, select
 
     from app.data.models import Appointment, Patient, Provider
-    from app.services.scheduling.booking import HOLDS_TIME, clinic_zone, provider_days
+    from app.services.clinic.clock import clinic_zone
+    from app.services.scheduling.booking import HOLDS_TIME, provider_days
 
     rng = random.Random(11)
     gap = timedelta(minutes=DURATION)

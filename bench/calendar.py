@@ -52,11 +52,11 @@ def _busy_week(db) -> tuple[date, int]:
     from app.data.models import Appointment, Patient, Provider
     from app.data.models.providers import ProviderBreak, WorkingHours
     from app.demo.seed import SEED_TODAY
+    from app.services.clinic.clock import clinic_zone
     from app.services.scheduling.booking import (
         HOLDS_TIME,
         at_local,
         busy_spans,
-        clinic_zone,
         provider_days,
     )
 

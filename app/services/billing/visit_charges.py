@@ -29,7 +29,7 @@ from app.data.models.providers import Service
 from app.money import ZERO, round_money
 from app.services.billing.treatment_plans import AGREED, _currency
 from app.services.clinic.actor import Actor
-from app.services.scheduling import booking as scheduling
+from app.services.clinic.clock import clinic_zone
 
 UNDO_REASON = "Visit completion undone"
 _OPEN_ITEM = (ItemStatus.SCHEDULED.value, ItemStatus.ACCEPTED.value)
@@ -108,7 +108,7 @@ def visit_completed(
         description = service.name
     if amount <= 0:
         return VisitCharge(item_id=item.id if item is not None else None)
-    zone = scheduling.clinic_zone(session)
+    zone = clinic_zone(session)
     session.add(
         Charge(
             patient_id=appointment.patient_id,

@@ -34,13 +34,12 @@ from app.data.models.tasks import Task, TaskKind, TaskStatus
 from app.money import round_money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.patients.tasks import (
     active_staff_or_error,
-    clinic_today,
-    clinic_zone,
     patient_name,
     patient_or_error,
     staff_name,

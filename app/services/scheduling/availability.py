@@ -32,11 +32,11 @@ from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Room, Service
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.errors import NotFoundError, ValidationError
 from app.services.scheduling.booking import (
     at_local,
-    clinic_zone,
     holding_time,
     provider_days,
 )

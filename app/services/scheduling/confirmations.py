@@ -29,6 +29,7 @@ from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Service
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -171,7 +172,7 @@ def confirmation_list(
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     statuses = _LISTED if include_confirmed else (AppointmentStatus.SCHEDULED.value,)
     with db.uow() as session:
-        span = scheduling.local_day_span(day, scheduling.clinic_zone(session))
+        span = scheduling.local_day_span(day, clinic_zone(session))
         appointments = list(
             session.scalars(
                 select(Appointment)
@@ -187,7 +188,7 @@ def confirmation_list(
 
 
 def _call_summary(session: Session, appointment: Appointment, outcome: str, note: str) -> str:
-    local = appointment.starts_at.astimezone(scheduling.clinic_zone(session))
+    local = appointment.starts_at.astimezone(clinic_zone(session))
     hour = local.hour % 12 or 12
     when = f"{local:%a, %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
     summary = f"Confirmation call for the appointment on {when}: {CALL_OUTCOMES[outcome]}."

@@ -33,6 +33,7 @@ from app.data.models.patients import Patient
 from app.data.models.providers import Service
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
@@ -94,8 +95,8 @@ def recall_list(
     if due_within_days < 0 or hide_contacted_days < 0:
         raise ValidationError("The number of days cannot be negative.", field="days")
     with db.uow() as session:
-        zone = scheduling.clinic_zone(session)
-        as_of = as_of or utc_now().astimezone(zone).date()
+        zone = clinic_zone(session)
+        as_of = as_of or clinic_today(session)
         rows = session.execute(
             _recall_query(session, as_of, due_within_days, hide_contacted_days)
         ).all()
@@ -186,7 +187,7 @@ def _details(session: Session, rows) -> dict[int, tuple]:
 
 
 def _recall_query(session: Session, as_of: date, due_within_days: int, hide_days: int):
-    zone = scheduling.clinic_zone(session)
+    zone = clinic_zone(session)
     now = utc_now()
     last_due_day = as_of + timedelta(days=due_within_days)
 

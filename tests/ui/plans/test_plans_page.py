@@ -14,7 +14,7 @@ from app.clock import utc_now
 from app.data.models.communications import CommunicationEntry, Purpose
 from app.data.models.payments import DayCloseOut, Installment, Payment, PaymentPlan
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
-from app.services.scheduling.booking import clinic_zone
+from app.services.clinic.clock import clinic_zone
 from app.ui import ops
 from app.ui.changes import Changes
 from app.ui.pages import PAGES
