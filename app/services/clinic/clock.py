@@ -1,9 +1,10 @@
-"""The clinic's clock and settings row: the one place "now" and "today in the clinic" are
-worked out, and the one accessor for the clinic's settings.
+"""The clinic's clock and settings row, for services: the one accessor for the clinic's
+settings, its zone, "now" and "today in the clinic".
 
 Times are stored in UTC; the clinic's calendar day is the day on the wall clock in the
 clinic's time zone (``ClinicSettings.timezone``), which is not the UTC day in the evening
-west of Greenwich.  Pass ``now`` to ask "what day was it then" (tests, replays).
+west of Greenwich.  The rule itself is :func:`app.clock.today_in`, which the UI's
+``UiContext.today()`` uses too.  Pass ``now`` to ask "what day was it then" (tests, replays).
 """
 
 from __future__ import annotations
