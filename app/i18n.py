@@ -1,11 +1,11 @@
 """Locale-aware formatting and translations, in one place.
 
-Everything a person reads — amounts, dates, times, numbers — is formatted here
-with Babel for the clinic's (or the patient's) locale, and every translated
-string comes from :func:`translator`.  Money is always :class:`~decimal.Decimal`;
-a float is refused.  Datetimes are stored in UTC and converted to the clinic's
-time zone only here, at the edge.  No Qt import: services and documents use
-this module too.
+Everything a person reads — amounts, dates, times, numbers, phone numbers — is
+formatted here for the clinic's (or the patient's) locale, with Babel (phonenumbers
+for phones), and every translated string comes from :func:`translator`.  Money is
+always :class:`~decimal.Decimal`; a float is refused.  Datetimes are stored in UTC
+and converted to the clinic's time zone only here, at the edge.  No Qt import:
+services and documents use this module too.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import itertools
 import re
 import unicodedata
 import zoneinfo
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
+import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
@@ -87,6 +88,29 @@ def currency_for_locale(locale: str | Locale) -> str:
         if currencies:
             return currencies[0]
     return "USD"
+
+
+@cache
+def country_names(locale: str = "en") -> tuple[tuple[str, str], ...]:
+    """``(ISO 3166 code, name)`` of every country and territory, by name, for a picker:
+    ``("GB", "United Kingdom")``.  Kept once built: a patient's form lists them all."""
+    names = _locale(locale).territories
+    return tuple(
+        sorted(
+            ((code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()),
+            key=lambda pair: pair[1],
+        )
+    )
+
+
+@cache
+def currency_names(locale: str = "en") -> tuple[tuple[str, str], ...]:
+    """``(ISO 4217 code, name)`` of every currency, by code: ``("EUR", "Euro")``."""
+    parsed = _locale(locale)
+    return tuple(
+        (code, babel_numbers.get_currency_name(code, locale=parsed))
+        for code in sorted(babel_numbers.list_currencies())
+    )
 
 
 # --- time zones ------------------------------------------------------------------------------
@@ -162,10 +186,6 @@ def to_clinic_time(value: datetime, timezone: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("stored datetimes must be timezone-aware (UTC); got a naive datetime")
     return value.astimezone(clinic_zone(timezone))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -247,6 +267,73 @@ def format_time(
             value, format=format, tzinfo=value.tzinfo, locale=_locale(locale)
         )
     return babel_dates.format_time(value, format=format, locale=_locale(locale))
+
+
+def format_weekday_date(value: date, locale: str | Locale, *, with_year: bool = True) -> str:
+    """A date with its weekday, abbreviated: ``Mon, Nov 23, 2026`` / ``lun, 23 nov 2026``;
+    without the year ``Mon, Nov 23`` / ``lun, 23 nov``."""
+    skeleton = "yMMMEd" if with_year else "MMMEd"
+    return babel_dates.format_skeleton(skeleton, value, locale=_locale(locale))
+
+
+def format_month_year(value: date, locale: str | Locale) -> str:
+    """The month ``value`` falls in: ``November 2026`` / ``noviembre de 2026``."""
+    return babel_dates.format_skeleton("yMMMM", value, locale=_locale(locale))
+
+
+def format_time_range(start: datetime, end: datetime, locale: str | Locale) -> str:
+    """Two times of one day as the locale shortens them: ``9:00 – 9:45 AM`` (one "AM").
+
+    The values are shown as given: convert stored UTC moments with :func:`to_clinic_time`.
+    """
+    return babel_dates.format_interval(start, end, skeleton="hm", locale=_locale(locale))
+
+
+def short_weekday_names(locale: str | Locale) -> list[str]:
+    """The seven abbreviated weekday names, Monday first: ``Mon`` … ``Sun`` / ``lun`` … ``dom``."""
+    names = babel_dates.get_day_names("abbreviated", locale=_locale(locale))
+    return [names[day] for day in range(7)]  # Babel numbers the days from 0 = Monday
+
+
+def numeric_date_pattern(locale: str | Locale) -> str:
+    """The locale's short numeric date with a four-digit year, as a CLDR pattern:
+    ``M/d/yyyy`` (en_US), ``d/M/yyyy`` (es_ES), ``dd.MM.yyyy`` (de_DE).
+
+    A two-digit year is ambiguous in a birth date (1925 or 2025?), so it is widened.
+    """
+    pattern = babel_dates.get_date_format("short", locale=_locale(locale)).pattern
+    return re.sub(r"y+", "yyyy", pattern)
+
+
+def format_numeric_date(value: date, locale: str | Locale) -> str:
+    """A date as the clinic writes it by hand, four-digit year: ``5/17/1980`` / ``17/5/1980``."""
+    return babel_dates.format_date(
+        value, format=numeric_date_pattern(locale), locale=_locale(locale)
+    )
+
+
+def short_time_pattern(locale: str | Locale) -> str:
+    """The locale's short time of day as a CLDR pattern: ``h:mm a`` (en_US), ``H:mm`` (es_ES)."""
+    return babel_dates.get_time_format("short", locale=_locale(locale)).pattern
+
+
+def format_phone(e164: str, home_region: str) -> str:
+    """A stored (E.164) number as people at the clinic write it: national for a number of the
+    clinic's own country (``home_region``, ISO code), international otherwise; text that is
+    not a phone number comes back as it is."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = phonenumbers.region_code_for_number(number) == (home_region or "US")
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if home
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -200,11 +200,11 @@ def _pin_today(today: date | None) -> None:
     from app.services.billing import plans_overview
 
     if _REAL_CLINIC_TODAY is None:
-        _REAL_CLINIC_TODAY = plans_overview._clinic_today
+        _REAL_CLINIC_TODAY = plans_overview.clinic_today
     if today is None:
-        plans_overview._clinic_today = _REAL_CLINIC_TODAY
+        plans_overview.clinic_today = _REAL_CLINIC_TODAY
     else:
-        plans_overview._clinic_today = lambda _session, given: given or today
+        plans_overview.clinic_today = lambda _session, now=None: today
 
 
 def run_collections(args) -> dict:

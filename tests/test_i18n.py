@@ -302,3 +302,90 @@ def test_a_regional_catalog_falls_back_to_its_language(tmp_path, monkeypatch):
         assert mexico.gettext("Draft") == "Draft"
     finally:
         translator.cache_clear()
+
+
+# --- what the screens show: weekday dates, months, time ranges, patterns, phones -------------
+
+NNBSP, THIN = "\u202f", "\u2009"
+
+
+@pytest.mark.parametrize(
+    ("locale", "with_year", "without_year", "month"),
+    [
+        ("en_US", "Mon, Nov 23, 2026", "Mon, Nov 23", "November 2026"),
+        ("es_ES", "lun, 23 nov 2026", "lun, 23 nov", "noviembre de 2026"),
+        ("de_DE", "Mo., 23. Nov. 2026", "Mo., 23. Nov.", "November 2026"),
+    ],
+)
+def test_weekday_dates_and_months(locale, with_year, without_year, month):
+    day = date(2026, 11, 23)
+    assert i18n.format_weekday_date(day, locale) == with_year
+    assert i18n.format_weekday_date(day, locale, with_year=False) == without_year
+    assert i18n.format_month_year(day, locale) == month
+
+
+def test_a_time_range_says_am_and_pm_once_when_it_can():
+    start, end = datetime(2026, 11, 23, 9, 0), datetime(2026, 11, 23, 9, 45)
+    assert i18n.format_time_range(start, end, "en_US") == f"9:00{THIN}–{THIN}9:45{NNBSP}AM"
+    noon = datetime(2026, 11, 23, 13, 0)
+    assert i18n.format_time_range(datetime(2026, 11, 23, 11, 30), noon, "en_US") == (
+        f"11:30{NNBSP}AM{THIN}–{THIN}1:00{NNBSP}PM"
+    )
+
+
+def test_weekday_names_start_on_monday():
+    assert i18n.short_weekday_names("en_US") == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert i18n.short_weekday_names("es_ES")[0] == "lun"
+    assert i18n.short_weekday_names("es_ES")[6] == "dom"
+
+
+@pytest.mark.parametrize(
+    ("locale", "pattern", "born", "clock"),
+    [
+        ("en_US", "M/d/yyyy", "5/17/1980", f"h:mm{NNBSP}a"),
+        ("es_ES", "d/M/yyyy", "17/5/1980", "H:mm"),
+        ("en_GB", "dd/MM/yyyy", "17/05/1980", "HH:mm"),
+        ("de_DE", "dd.MM.yyyy", "17.05.1980", "HH:mm"),
+    ],
+)
+def test_numeric_dates_always_have_four_digit_years(locale, pattern, born, clock):
+    assert i18n.numeric_date_pattern(locale) == pattern
+    assert i18n.format_numeric_date(date(1980, 5, 17), locale) == born
+    # 1925, not "25": a date of birth must not read as 2025.
+    assert i18n.format_numeric_date(date(1925, 1, 2), locale).endswith("1925")
+    assert i18n.short_time_pattern(locale) == clock
+
+
+def test_an_unknown_locale_is_refused_with_a_message():
+    with pytest.raises(ValueError, match="Unknown language/region"):
+        i18n.numeric_date_pattern("xx_QQ")
+
+
+def test_country_and_currency_names_for_pickers():
+    countries = i18n.country_names()
+    names = [name for _code, name in countries]
+    assert names == sorted(names)
+    assert dict(countries)["GB"] == "United Kingdom"
+    assert dict(i18n.country_names("es"))["GB"] == "Reino Unido"
+    assert all(len(code) == 2 and code.isalpha() for code, _name in countries)  # no "001"
+    currencies = i18n.currency_names()
+    codes = [code for code, _name in currencies]
+    assert codes == sorted(codes)
+    assert dict(currencies)["EUR"] == "Euro"
+    assert dict(currencies)["MXN"] == "Mexican Peso"
+
+
+@pytest.mark.parametrize(
+    ("stored", "home", "shown"),
+    [
+        ("+12075550142", "US", "(207) 555-0142"),
+        ("+12075550142", "GB", "+1 207-555-0142"),
+        ("+442079460958", "GB", "020 7946 0958"),
+        ("+442079460958", "US", "+44 20 7946 0958"),
+        ("+442079460958", "", "+44 20 7946 0958"),  # no country set: the US is home
+        ("", "US", ""),
+        ("ask at the desk", "US", "ask at the desk"),
+    ],
+)
+def test_phones_show_national_at_home_and_international_abroad(stored, home, shown):
+    assert i18n.format_phone(stored, home) == shown

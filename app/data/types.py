@@ -58,7 +58,3 @@ def stored_text(column):
 def parse_stored_utc(text: str) -> datetime:
     """The UTC-aware datetime a :class:`UTCDateTime` column stores as ``text``."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -42,8 +42,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from app.clock import utc_now
 from app.documents.labels import Translate, gettext_for
-from app.i18n import format_date, format_datetime, utc_now
+from app.i18n import format_date, format_datetime
 from app.paths import resource
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from app.clock import today_in
+from app.i18n import clinic_zone
 from app.ui.changes import ChangeBus
 
 if TYPE_CHECKING:
@@ -33,6 +36,12 @@ class UiContext:
     @property
     def db(self) -> Database:
         return self.clinic.db
+
+    def today(self, now: datetime | None = None) -> date:
+        """The clinic's calendar day at ``now`` (default: this instant): the day on its wall
+        clock (``details.timezone``), by the same rule as the services' ``clinic_today``.
+        Ask it each time rather than keep it: windows stay open past midnight."""
+        return today_in(clinic_zone(self.details.timezone), now)
 
     def allows(self, permission) -> bool:
         from app.services.clinic.permissions import role_allows

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from app.clock import utc_now
 from app.data.models.audit import AuditEntry
 from app.data.models.staff import Role, Staff
-from app.data.types import utc_now
 from app.services.clinic import auth, staff
 from app.services.errors import (
     AccountLockedError,

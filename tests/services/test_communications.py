@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.data.types import utc_now
+from app.clock import utc_now
 from app.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from app.services.patients import communications
 from app.services.patients.communications import ContactEntry

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from app.clock import utc_now
 from app.data.models.appointments import Appointment
 from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
 from app.data.models.tasks import Task
-from app.data.types import utc_now
 from app.services.clinic import catalog
 from app.services.clinic.catalog import ProviderData
 from app.services.errors import (

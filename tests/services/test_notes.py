@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from app.clock import utc_now
 from app.data.models.audit import AuditEntry
 from app.data.models.notes import ConsultationNote
 from app.data.models.patients import Patient
 from app.data.models.tasks import Task
-from app.data.types import utc_now
 from app.services.clinic import catalog
 from app.services.clinic.catalog import ProviderData
 from app.services.errors import (

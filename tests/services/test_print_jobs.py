@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.data.types import utc_now
+from app.clock import utc_now
 from app.services.patients.print_jobs import printable_consents
 from tests.data.factories import add_appointment, add_patient, add_provider
 

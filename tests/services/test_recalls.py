@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from app.clock import utc_now
 from app.data.models import Appointment
 from app.data.models.communications import CommunicationEntry
-from app.data.types import utc_now
 from app.services.errors import PermissionDeniedError, ValidationError
 from app.services.patients import communications
 from app.services.scheduling.recalls import recall_list, record_recall_contact

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from app.clock import utc_now
 from app.data.models.appointments import WaitlistEntry
-from app.data.types import utc_now
 from app.services.errors import (
     ConcurrentEditError,
     PermissionDeniedError,

@@ -426,8 +426,8 @@ def test_the_consent_dialog_names_the_next_visits_provider_first(
 ):
     from datetime import timedelta
 
+    from app.clock import utc_now
     from app.data.models import Patient
-    from app.data.types import utc_now
     from app.services.patients.print_jobs import printable_consents
     from app.ui.patients.record_header import ConsentChoiceDialog
     from tests.data.factories import add_appointment

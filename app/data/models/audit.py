@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import utc_now
 from app.data.models.base import Base
-from app.data.types import utc_now
 
 GENESIS_HASH = "0" * 64
 

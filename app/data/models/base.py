@@ -8,7 +8,8 @@ from decimal import Decimal
 from sqlalchemy import Date, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from app.data.types import Money, UTCDateTime, utc_now
+from app.clock import utc_now
+from app.data.types import Money, UTCDateTime
 
 # Named constraints make Alembic migrations (and SQLite batch mode) deterministic.
 NAMING_CONVENTION = {

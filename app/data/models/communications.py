@@ -8,8 +8,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import utc_now
 from app.data.models.base import Base, check_in
-from app.data.types import utc_now
 
 
 class Channel(StrEnum):

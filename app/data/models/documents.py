@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.clock import utc_now
 from app.data.models.base import Base, TimestampMixin, VersionedMixin, check_in
-from app.data.types import utc_now
 
 
 class DocumentKind(StrEnum):

@@ -13,8 +13,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.clock import utc_now
 from app.data.models.base import Base, TimestampMixin, VersionedMixin, check_in
-from app.data.types import utc_now
 
 
 class NoteStatus(StrEnum):

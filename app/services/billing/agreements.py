@@ -12,16 +12,16 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.payments import PaymentPlan
-from app.data.types import utc_now
 from app.documents.agreement import AgreementInstallment, PaymentAgreement, build_agreement
 from app.services.billing import payment_plans
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     clinic_letterhead,
@@ -59,16 +59,12 @@ def agreement_in(
             if plan is None
             else f"Payment plan #{payment_plan_id} belongs to another patient."
         )
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
+    settings = clinic_settings(session)
     patient = session.get(Patient, plan.patient_id)
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
     chosen = patient_language(patient, language, what="Agreements")
-    view = payment_plans.payment_plan_view(
-        session, plan, today or payment_plans.clinic_today(settings)
-    )
+    view = payment_plans.payment_plan_view(session, plan, today or clinic_today(session))
     if not view.installments:
         raise ValidationError("This payment plan has no installments to print.")
     agreement = PaymentAgreement(

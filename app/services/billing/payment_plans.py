@@ -15,15 +15,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import get_date_format
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.payments import (
     AccountAdjustment,
@@ -38,12 +37,12 @@ from app.data.models.payments import (
 )
 from app.data.models.plans import ItemStatus, PlanStatus, TreatmentItem, TreatmentPhase
 from app.data.models.plans import TreatmentPlan as TreatmentPlanRow
-from app.data.types import utc_now
 from app.money import round_money
 from app.services.billing import balances
 from app.services.billing.installments import Schedule, ScheduleTerms, build_schedule
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -183,18 +182,6 @@ class LateFeeCharged:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
-
-
-def clinic_today(settings: ClinicSettings) -> date:
-    """The clinic's own date (its time zone), for due dates and days late."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def _get_plan(session: Session, plan_id: int) -> PaymentPlan:
@@ -511,7 +498,7 @@ def _versions(session: Session, plan: PaymentPlan) -> tuple[PlanVersion, ...]:
 def payment_plan_view(session: Session, plan: PaymentPlan, today: date) -> PaymentPlanView:
     """A plan's terms, versions and installments (paid, outstanding, state) inside the
     caller's unit of work; documents print from it."""
-    settings = _settings(session)
+    settings = clinic_settings(session)
     paid = balances.plan_installments_paid(session, plan.id)
     rows = _installment_views(plan, paid, today)
     return PaymentPlanView(
@@ -553,7 +540,7 @@ def load_payment_plan(
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
         plan = _get_plan(session, payment_plan_id)
-        return payment_plan_view(session, plan, today or clinic_today(_settings(session)))
+        return payment_plan_view(session, plan, today or clinic_today(session))
 
 
 def list_payment_plans(
@@ -564,7 +551,7 @@ def list_payment_plans(
     with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError("This patient no longer exists.")
-        today = today or clinic_today(_settings(session))
+        today = today or clinic_today(session)
         plans = session.scalars(
             select(PaymentPlan)
             .where(PaymentPlan.patient_id == patient_id)
@@ -611,9 +598,9 @@ def plan_settings(db: Database, actor: Actor) -> PlanSettings:
     """The clinic's today, currency, locale and legal APR cap."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         return PlanSettings(
-            today=clinic_today(settings),
+            today=clinic_today(session),
             currency=settings.currency,
             locale=settings.locale,
             max_apr_basis_points=settings.max_apr_basis_points,
@@ -628,7 +615,7 @@ def revision_amount(
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
         plan = _get_plan(session, payment_plan_id)
-        unpaid, unearned = _unpaid(session, plan, today or clinic_today(_settings(session)))
+        unpaid, unearned = _unpaid(session, plan, today or clinic_today(session))
         return unpaid - unearned
 
 
@@ -638,9 +625,9 @@ def preview_payment_plan(
     """The schedule ``terms`` would make, with the clinic's currency and APR cap (nothing saved)."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         total = _total_for(session, terms, treatment_plan_id, None)
-        return schedule_for(terms, total, terms.plan_date or clinic_today(settings), settings)
+        return schedule_for(terms, total, terms.plan_date or clinic_today(session), settings)
 
 
 def _total_for(
@@ -681,8 +668,8 @@ def create_payment_plan(
     with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError("This patient no longer exists.")
-        settings = _settings(session)
-        today = today or clinic_today(settings)
+        settings = clinic_settings(session)
+        today = today or clinic_today(session)
         total = _total_for(session, terms, treatment_plan_id, patient_id)
         plan_date = terms.plan_date or today
         schedule = schedule_for(terms, total, plan_date, settings)
@@ -717,8 +704,8 @@ def update_payment_plan_draft(
                 "This payment plan is signed; use “Change terms” to make a new version."
             )
         _check_version(plan, expected_version)
-        settings = _settings(session)
-        today = today or clinic_today(settings)
+        settings = clinic_settings(session)
+        today = today or clinic_today(session)
         total = _total_for(session, terms, plan.treatment_plan_id, plan.patient_id)
         plan_date = terms.plan_date or plan.plan_date
         schedule = schedule_for(terms, total, plan_date, settings)
@@ -747,8 +734,7 @@ def sign_payment_plan(
         if plan.status != PaymentPlanStatus.DRAFT:
             raise ValidationError("This payment plan is already signed.")
         _check_version(plan, expected_version)
-        settings = _settings(session)
-        today = today or clinic_today(settings)
+        today = today or clinic_today(session)
         plan.status = PaymentPlanStatus.ACTIVE.value
         plan.signed_at = now or utc_now()
         _finance_charge(session, plan, actor, today)
@@ -777,8 +763,8 @@ def revise_payment_plan(
         if old.status == PaymentPlanStatus.DRAFT:
             raise ValidationError("This payment plan is still a draft; edit it directly.")
         _check_version(old, expected_version)
-        settings = _settings(session)
-        today = today or clinic_today(settings)
+        settings = clinic_settings(session)
+        today = today or clinic_today(session)
         unpaid, unearned = _unpaid(session, old, today)
         total = unpaid - unearned
         if total <= 0:
@@ -828,7 +814,7 @@ def cancel_payment_plan(
         plan = _get_plan(session, payment_plan_id)
         _refuse_if_closed(plan)
         _check_version(plan, expected_version)
-        today = today or clinic_today(_settings(session))
+        today = today or clinic_today(session)
         if plan.status == PaymentPlanStatus.ACTIVE:
             _unpaid_total, unearned = _unpaid(session, plan, today)
             _credit_unearned_interest(session, plan, unearned, actor)
@@ -848,8 +834,8 @@ def assess_late_fees(
         permissions.require(actor, Permission.MANAGE_PLANS)
     charged: list[LateFeeCharged] = []
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
-        today = today or clinic_today(settings)
+        settings = clinic_settings(session)
+        today = today or clinic_today(session)
         plans = session.scalars(
             select(PaymentPlan).where(
                 PaymentPlan.status == PaymentPlanStatus.ACTIVE.value,

@@ -22,6 +22,7 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.models.clinic import ClinicSettings
 from app.data.models.insurance import InsurancePolicy
 from app.data.models.patients import Patient
@@ -39,12 +40,12 @@ from app.data.models.payments import (
     PaymentPlanStatus,
 )
 from app.data.models.staff import Staff
-from app.data.types import utc_now
 from app.i18n import clinic_zone, format_date, format_money
 from app.money import STORED_PLACES
 from app.services.billing import balances, payment_plans
 from app.services.clinic import audit, permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -223,17 +224,6 @@ class AccountOverview:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
-
-
-def _today(settings: ClinicSettings) -> date:
-    return datetime.now(clinic_zone(settings.timezone)).date()
 
 
 def _patient(session: Session, patient_id: int) -> Patient:
@@ -427,7 +417,7 @@ def payment_context(db, actor: Actor, patient_id: int) -> PaymentContext:
     """The balance and open installments a payment can be applied to."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         patient = _patient(session, patient_id)
         name = " ".join(p for p in (patient.first_name, patient.last_name) if p)
         return PaymentContext(
@@ -623,7 +613,7 @@ def account_ledger(db, actor: Actor, patient_id: int) -> AccountLedger:
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
         _patient(session, patient_id)
-        return _ledger(session, patient_id, _settings(session))
+        return _ledger(session, patient_id, clinic_settings(session))
 
 
 def _plan_lines(session: Session, patient_id: int, today: date) -> list[PlanLine]:
@@ -676,8 +666,8 @@ def account_overview(
     permissions.require(actor, Permission.VIEW_PLANS)
     with unit_of_work(db, actor) as session:
         _patient(session, patient_id)
-        settings = _settings(session)
-        today = today or _today(settings)
+        settings = clinic_settings(session)
+        today = today or clinic_today(session)
         return AccountOverview(
             _ledger(session, patient_id, settings),
             tuple(_plan_lines(session, patient_id, today)),
@@ -693,7 +683,7 @@ def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> Pay
     the rest stays on the account as credit."""
     permissions.require(actor, Permission.TAKE_PAYMENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         _patient(session, patient_id)
         amount = validate_amount(data.amount, settings.currency)
         method = _method(data.method)
@@ -774,7 +764,7 @@ def void_payment(db, actor: Actor, payment_id: int, version: int, reason: str) -
     """
     permissions.require(actor, Permission.VOID_PAYMENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         payment = _payment(session, payment_id)
         what = "refund" if payment.kind == PaymentKind.REFUND.value else "payment"
         if payment.voided_at is not None:
@@ -815,7 +805,7 @@ def refund_payment(
     """
     permissions.require(actor, Permission.VOID_PAYMENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         payment = _payment(session, payment_id)
         if payment.kind != PaymentKind.PAYMENT.value:
             raise ValidationError("A refund cannot be refunded; void it instead.")
@@ -907,7 +897,7 @@ def add_adjustment(
     """Post a discount, write-off, insurance payment (reduce the balance) or a fee (adds)."""
     permissions.require(actor, Permission.VOID_PAYMENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         _patient(session, patient_id)
         try:
             adjustment_kind = AdjustmentKind(kind)
@@ -942,7 +932,7 @@ def void_adjustment(db, actor: Actor, adjustment_id: int, version: int, reason: 
     """Void an adjustment with a reason; it stops counting."""
     permissions.require(actor, Permission.VOID_PAYMENTS)
     with unit_of_work(db, actor) as session:
-        settings = _settings(session)
+        settings = clinic_settings(session)
         adjustment = session.get(AccountAdjustment, adjustment_id)
         if adjustment is None:
             raise NotFoundError("That adjustment no longer exists.")

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
-from app.data.models.clinic import ClinicSettings
 from app.data.models.documents import DocumentKind
 from app.data.models.patients import Patient
 from app.data.models.payments import PaymentPlan, PaymentPlanStatus
@@ -36,7 +35,6 @@ from app.documents.plan_handout import (
     PlanHandout,
     build_plan_handout,
 )
-from app.i18n import utc_now
 from app.money import ZERO
 from app.services.billing.plan_details import (
     AGREED,
@@ -48,6 +46,7 @@ from app.services.billing.plan_details import (
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import clinic_letterhead, document_locale, patient_banner
 from app.services.clinic.uow import unit_of_work
@@ -77,13 +76,6 @@ _CURRENT_PAYMENT_PLANS = (
     PaymentPlanStatus.ACTIVE.value,
     PaymentPlanStatus.COMPLETED.value,
 )
-
-
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
 
 
 def _totals(t: Totals) -> HandoutTotals:
@@ -204,7 +196,7 @@ def handout_in(
         raise NotFoundError("This treatment plan no longer exists.")
     if language is not None and language not in HANDOUT_LANGUAGES:
         raise ValidationError("Handouts print in English or Spanish.", field="language")
-    settings = _settings(session)
+    settings = clinic_settings(session)
     patient = session.get(Patient, plan.patient_id)
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
@@ -212,7 +204,7 @@ def handout_in(
     if not any(phase.items for option in options for phase in option.phases):
         raise ValidationError("Add at least one item before printing the handout.", field="items")
     now = now or utc_now()
-    zone = ZoneInfo(settings.timezone)
+    zone = clinic_zone(session)
     decided: date | None = None
     if plan.status in AGREED and plan.decided_at is not None:
         decided = _aware(plan.decided_at).astimezone(zone).date()
@@ -222,7 +214,7 @@ def handout_in(
         locale=document_locale(settings.locale, language or patient.preferred_language),
         currency=settings.currency,
         options=options,
-        prepared_on=now.astimezone(zone).date(),
+        prepared_on=clinic_today(session, now),
         accepted_on=decided,
         payment_plan=_payment_plan(session, plan.id) if plan.status in AGREED else None,
     )

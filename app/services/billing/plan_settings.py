@@ -13,16 +13,16 @@ from decimal import Decimal
 
 from babel import Locale
 from babel import numbers as babel_numbers
-from sqlalchemy.orm import Session
 
 from app.data.database import Database
 from app.data.models.clinic import ClinicSettings
 from app.services.billing.installments import format_apr, parse_apr
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import ConcurrentEditError, ValidationError
 
 #: 100 % a year, in basis points: the highest cap the form accepts.
 MAX_CAP_BASIS_POINTS = 10000
@@ -101,13 +101,6 @@ def validate_payment_plan_settings(settings: PaymentPlanSettings) -> None:
 # --- reads and writes ------------------------------------------------------------------------
 
 
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
-
-
 def _settings_of(row: ClinicSettings) -> PaymentPlanSettings:
     return PaymentPlanSettings(max_apr_basis_points=row.max_apr_basis_points, version=row.version)
 
@@ -118,7 +111,7 @@ def get_payment_plan_settings(db: Database, actor: Actor) -> PaymentPlanSettings
     Everyone else reads the cap through :func:`app.services.billing.payment_plans.plan_settings`."""
     permissions.require(actor, Permission.MANAGE_SETTINGS)
     with db.uow() as session:
-        return _settings_of(_settings(session))
+        return _settings_of(clinic_settings(session))
 
 
 def update_payment_plan_settings(
@@ -128,7 +121,7 @@ def update_payment_plan_settings(
     permissions.require(actor, Permission.MANAGE_SETTINGS)
     validate_payment_plan_settings(settings)
     with unit_of_work(db, actor) as session:
-        row = _settings(session)
+        row = clinic_settings(session)
         if row.version != settings.version:
             raise ConcurrentEditError("The clinic's settings")
         assign_changed(row, {"max_apr_basis_points": settings.max_apr_basis_points})

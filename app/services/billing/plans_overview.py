@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, case, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.communications import CommunicationEntry, Purpose
@@ -41,12 +42,12 @@ from app.data.models.plans import (
     TreatmentPlan,
 )
 from app.data.models.staff import Staff
-from app.data.types import Money, utc_now
+from app.data.types import Money
 from app.money import ZERO
 from app.services.billing import balances
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import ValidationError
@@ -86,12 +87,6 @@ def _name(last: str, first: str) -> str:
 
 def _phone(mobile: str | None, home: str | None, work: str | None) -> str:
     return display_phone(mobile or home or work or "")
-
-
-def _clinic_today(session: Session, today: date | None) -> date:
-    if today is not None:
-        return today
-    return utc_now().astimezone(clinic_zone(session)).date()
 
 
 def _local_day(value: datetime | None, session_zone) -> date | None:
@@ -205,7 +200,7 @@ def open_plans(
         raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
     with db.uow() as session:
         zone = clinic_zone(session)
-        today = _clinic_today(session, today)
+        today = today or clinic_today(session)
         values = _plan_values()
         wanted = [status] if status else list(OPEN_STATUSES)
         newest = func.coalesce(
@@ -297,7 +292,7 @@ def accepted_not_scheduled(
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
         zone = clinic_zone(session)
-        today = _clinic_today(session, today)
+        today = today or clinic_today(session)
         booked = (
             select(Appointment.id)
             .where(
@@ -428,7 +423,7 @@ def payment_plans_due(
     date) and what has been paid; the most overdue first, then by next due date."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
-        today = _clinic_today(session, today)
+        today = today or clinic_today(session)
         per_installment = _installments_with_paid().subquery()
         unpaid = per_installment.c.paid < per_installment.c.amount
         late = and_(unpaid, per_installment.c.due_on < today)
@@ -577,7 +572,7 @@ def collections_totals(
     permissions.require(actor, Permission.VIEW_PLANS)
     owed = Installment.amount - Installment.paid_amount
     with db.uow() as session:
-        today = _clinic_today(session, today)
+        today = today or clinic_today(session)
         patients, amount = session.execute(
             _overdue_installments(today).add_columns(
                 func.count(PaymentPlan.patient_id.distinct()), _money(func.sum(owed))
@@ -601,7 +596,7 @@ def collections_queue(
     permissions.require(actor, Permission.VIEW_PLANS)
     owed = Installment.amount - Installment.paid_amount
     with db.uow() as session:
-        today = _clinic_today(session, today)
+        today = today or clinic_today(session)
         only = (PaymentPlan.patient_id == patient_id,) if patient_id is not None else ()
         # Grouped, ordered and cut in the database: a queue of thousands costs one query.
         per_patient = (
@@ -830,7 +825,7 @@ def payments_by_method(db: Database, actor: Actor, day: date | None = None) -> D
     payments minus refunds, voided ones left out."""
     permissions.require(actor, Permission.VIEW_PLANS)
     with db.uow() as session:
-        return _day_payments(session, _clinic_today(session, day))
+        return _day_payments(session, day or clinic_today(session))
 
 
 # --- the end-of-day close-out ------------------------------------------------------------------
@@ -908,7 +903,7 @@ def close_out_day(
     if len(note) > NOTE_MAX:
         raise ValidationError(f"Keep the note under {NOTE_MAX} characters.", field="note")
     with unit_of_work(db, actor) as session:
-        if day > _clinic_today(session, today):
+        if day > (today or clinic_today(session)):
             raise ValidationError("A day can only be closed once it has begun.", field="day")
         expected = _day_payments(session, day).expected()
         short = [m for m in METHODS if clean[m] != expected.get(m, ZERO)]

@@ -15,17 +15,17 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.payments import Charge, Installment, Payment, PaymentKind
 from app.data.models.staff import Staff
-from app.data.types import utc_now
 from app.documents.receipt import Receipt, ReceiptLine, build_receipt, receipt_number
 from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
@@ -104,9 +104,7 @@ def _receipt(
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise NotFoundError("That payment no longer exists.")
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("This clinic database has no clinic details.")
+    settings = clinic_settings(session)
     patient = session.get(Patient, payment.patient_id)
     chosen = patient_language(patient, language, what="Receipts")
     locale = document_locale(settings.locale, chosen)

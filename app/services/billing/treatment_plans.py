@@ -24,14 +24,14 @@ import string
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.plans import (
     ItemStatus,
@@ -42,7 +42,6 @@ from app.data.models.plans import (
 )
 from app.data.models.providers import Provider, Service
 from app.data.models.staff import Staff
-from app.data.types import utc_now
 from app.money import ZERO, round_money
 from app.services.billing.plan_details import (
     AGREED,
@@ -55,6 +54,7 @@ from app.services.billing.plan_details import (
 from app.services.billing.plan_handouts import store_accepted_handout
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -250,7 +250,7 @@ def _text(value: str | None, field: str, what: str, limit: int, *, required: boo
 
 def _now(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(UTC)
+        return utc_now()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
@@ -259,15 +259,8 @@ def _now(now: datetime | None) -> datetime:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
-
-
 def _currency(session: Session) -> str:
-    return _settings(session).currency
+    return clinic_settings(session).currency
 
 
 def _plan(session: Session, plan_id: int, version: int | None = None) -> TreatmentPlan:
@@ -952,7 +945,7 @@ def _phase_requests(
         times = [first]
     else:
         times = scheduling.series_requests(
-            first, len(items), every_days, timezone=_settings(session).timezone
+            first, len(items), every_days, timezone=clinic_settings(session).timezone
         )
     requests = []
     for item, slot in zip(items, times, strict=True):

@@ -17,8 +17,8 @@ from enum import StrEnum
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.models.audit import GENESIS_HASH, AuditEntry
-from app.data.types import utc_now
 from app.services.changes import note_written
 from app.services.clinic.actor import Actor
 

@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import inspect as sa_inspect
 
 from app import paths
+from app.clock import utc_now
 from app.data import keys, migrate
 from app.data.database import (
     Database,
@@ -29,15 +30,15 @@ from app.data.errors import DatabaseDamagedError, DatabaseLockedError, NotACareD
 from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.data.models.clinic import PAPER_SIZES, ClinicSettings
 from app.data.models.staff import Role
-from app.data.types import utc_now
 from app.documents.common import LOGO_MAX_HEIGHT, LOGO_MAX_WIDTH, check_logo, logo_size_on_page
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.staff import add_staff_row
 from app.services.clinic.uow import assign_changed, unit_of_work
-from app.services.errors import KeyRequiredError, NotFoundError, ValidationError
+from app.services.errors import KeyRequiredError, ValidationError
 from app.services.patients.consents import install_starter_consents_in
 
 log = logging.getLogger(__name__)
@@ -428,9 +429,7 @@ def last_used_database() -> Path | None:
 
 def get_details(db: Database) -> ClinicDetails:
     with db.uow() as session:
-        row = session.get(ClinicSettings, 1)
-        if row is None:
-            raise NotFoundError("This clinic database has no clinic details.")
+        row = clinic_settings(session)
         return ClinicDetails(**{f.name: getattr(row, f.name) for f in fields(ClinicDetails)})
 
 
@@ -439,9 +438,7 @@ def update_details(db: Database, actor: Actor, details: ClinicDetails) -> Clinic
     permissions.require(actor, Permission.MANAGE_SETTINGS)
     details = validate_details(details)
     with unit_of_work(db, actor) as session:
-        row = session.get(ClinicSettings, 1)
-        if row is None:
-            raise NotFoundError("This clinic database has no clinic details.")
+        row = clinic_settings(session)
         assign_changed(row, _settings_values(details))
     return details
 

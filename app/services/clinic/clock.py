@@ -1,9 +1,10 @@
-"""The clinic's clock and settings row: the one place "now" and "today in the clinic" are
-worked out, and the one accessor for the clinic's settings.
+"""The clinic's clock and settings row, for services: the one accessor for the clinic's
+settings, its zone, "now" and "today in the clinic".
 
 Times are stored in UTC; the clinic's calendar day is the day on the wall clock in the
 clinic's time zone (``ClinicSettings.timezone``), which is not the UTC day in the evening
-west of Greenwich.  Pass ``now`` to ask "what day was it then" (tests, replays).
+west of Greenwich.  The rule itself is :func:`app.clock.today_in`, which the UI's
+``UiContext.today()`` uses too.  Pass ``now`` to ask "what day was it then" (tests, replays).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from app.clock import today_in, utc_now
 from app.data.models.clinic import ClinicSettings
-from app.data.types import utc_now
 from app.i18n import clinic_zone as zone_named
 from app.services.errors import NotFoundError
 
-__all__ = ["clinic_now", "clinic_settings", "clinic_today", "clinic_zone", "utc_now"]
+__all__ = ["clinic_now", "clinic_settings", "clinic_today", "clinic_zone"]
 
 
 def clinic_settings(session: Session) -> ClinicSettings:
@@ -42,4 +43,4 @@ def clinic_now(session: Session, now: datetime | None = None) -> datetime:
 
 def clinic_today(session: Session, now: datetime | None = None) -> date:
     """The clinic's calendar day at ``now`` (default: this instant)."""
-    return clinic_now(session, now).date()
+    return today_in(clinic_zone(session), now)

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.staff import Role, Staff
-from app.data.types import utc_now
 from app.services.clinic import passwords, permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record

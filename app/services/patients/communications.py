@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.communications import Channel, CommunicationEntry, Direction, Purpose
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission

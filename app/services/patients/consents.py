@@ -23,9 +23,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
-from app.data.models.clinic import ClinicSettings
 from app.data.models.documents import (
     ConsentTemplate,
     ConsentVersion,
@@ -48,11 +48,12 @@ from app.documents.consent import (
     ConsentSignature,
     build_consent,
 )
-from app.i18n import format_date, to_clinic_time, utc_now
+from app.i18n import format_date, to_clinic_time
 from app.paths import resource
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
@@ -498,9 +499,7 @@ def _consent_form(
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFoundError("That patient no longer exists.")
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
+    settings = clinic_settings(session)
     _ensure_starter_set(session, actor)
     template = _template(session, template_key)
     if not template.is_active:
@@ -988,7 +987,7 @@ def sign_consent(
                 ConsentVersion.version == form.version,
             )
         )
-        stamp = to_clinic_time(signed_at, session.get(ClinicSettings, 1).timezone)
+        stamp = to_clinic_time(signed_at, clinic_settings(session).timezone)
         line = add_document_in(
             session,
             actor,

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.clinic import ClinicSettings
@@ -30,17 +31,15 @@ from app.data.models.insurance import (
 )
 from app.data.models.patients import Patient
 from app.data.models.tasks import Task, TaskKind, TaskStatus
-from app.data.types import utc_now
 from app.money import round_money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.patients.tasks import (
     active_staff_or_error,
-    clinic_today,
-    clinic_zone,
     patient_name,
     patient_or_error,
     staff_name,

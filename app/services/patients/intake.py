@@ -11,22 +11,20 @@ chooses, in the clinic's country (``es_US``: Spanish words, US dates).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
 from app.data.models.insurance import InsurancePolicy, PolicyPriority
 from app.data.models.patients import Patient
 from app.documents.intake import IntakeForm, IntakePatient, IntakePolicy, build_intake_form
-from app.i18n import language_of, utc_now
+from app.i18n import language_of
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
@@ -45,17 +43,6 @@ _PRIORITY_ORDER = {
     PolicyPriority.SECONDARY.value: 1,
     PolicyPriority.TERTIARY.value: 2,
 }
-
-
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("This clinic database has no clinic details.")
-    return settings
-
-
-def _clinic_today(settings: ClinicSettings, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(settings.timezone)).date()
 
 
 def _check_language(language: str | None) -> None:
@@ -123,7 +110,7 @@ def _policies(session: Session, patient_id: int) -> tuple[IntakePolicy, ...]:
 def _intake_in(
     session: Session, patient_id: int | None, blank: bool, language: str | None
 ) -> IntakeForm:
-    settings = _settings(session)
+    settings = clinic_settings(session)
     now = utc_now()
     if patient_id is None:
         locale = document_locale(settings.locale, language or language_of(settings.locale))
@@ -138,7 +125,7 @@ def _intake_in(
         patient=None if blank else _intake_patient(patient),
         banner=patient_banner(patient),
         policies=() if blank else _policies(session, patient_id),
-        prepared_on=None if blank else _clinic_today(settings, now),
+        prepared_on=None if blank else clinic_today(session, now),
         printed_at=now,
     )
     kind = "blank" if blank else "pre-filled"

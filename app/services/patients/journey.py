@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.patients import JourneyStage, Patient
 from app.data.models.plans import (
@@ -24,7 +25,6 @@ from app.data.models.plans import (
     TreatmentPlan,
 )
 from app.data.models.providers import Provider
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission

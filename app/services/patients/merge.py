@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models import Base
 from app.data.models.patients import JourneyStage, Patient
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record

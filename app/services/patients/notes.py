@@ -14,19 +14,20 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.notes import ConsultationNote, NoteAddendum, NoteStatus
 from app.data.models.providers import Provider
 from app.data.models.tasks import Task, TaskKind
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import NoteLockedError, NotFoundError, ValidationError
 from app.services.patients.journey import advance_journey
-from app.services.patients.tasks import clinic_today, patient_or_error, staff_name, tidy_text
+from app.services.patients.tasks import patient_or_error, staff_name, tidy_text
 
 #: Room for a long consultation pasted from elsewhere; beyond it the field says so.
 NOTE_TEXT_MAX = 20_000

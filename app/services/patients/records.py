@@ -15,12 +15,12 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.audit import AuditEntry
 from app.data.models.patients import JourneyStage, Patient, Sex
 from app.data.models.providers import Provider, Room, Service
-from app.data.types import utc_now
 from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor

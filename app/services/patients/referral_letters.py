@@ -13,19 +13,19 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.contacts import Contact
 from app.data.models.documents import DocumentKind
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider
 from app.data.models.referrals import Referral, ReferralDirection, ReferralUrgency
-from app.data.types import utc_now
 from app.documents.referral_letter import Recipient, ReferralLetter, build_referral_letter
 from app.i18n import language_of
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
@@ -97,9 +97,7 @@ def referral_letter_in(
         raise ValidationError(
             f"Referral letters print in English or Spanish, not “{language}”.", field="language"
         )
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
+    settings = clinic_settings(session)
     patient = session.get(Patient, referral.patient_id)
     contact = session.get(Contact, referral.contact_id)
     provider = session.get(Provider, referral.provider_id) if referral.provider_id else None

@@ -9,18 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.referrals import Referral, ReferralDirection
 from app.data.models.staff import Staff
 from app.data.models.tasks import Task, TaskKind, TaskStatus
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
@@ -63,17 +61,6 @@ def tidy_text(
             field=field,
         )
     return text
-
-
-def clinic_zone(session: Session) -> ZoneInfo | None:
-    """The clinic's time zone (None, meaning this computer's, before set-up)."""
-    settings = session.get(ClinicSettings, 1)
-    return ZoneInfo(settings.timezone) if settings is not None else None
-
-
-def clinic_today(session: Session) -> date:
-    """Today's date where the clinic is (due dates and expiries are local dates)."""
-    return utc_now().astimezone(clinic_zone(session)).date()
 
 
 def patient_or_error(session: Session, patient_id: int) -> Patient:

@@ -21,12 +21,13 @@ the same unit of work as the appointment's update, so the automatic audit sees b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.clock import today_in, utc_now
 from app.data.database import Database
 from app.data.models.appointments import (
     Appointment,
@@ -43,7 +44,7 @@ from app.money import ZERO
 from app.services.billing import visit_charges
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -220,7 +221,7 @@ def minutes_late(starts_at: datetime, arrived_at: datetime | None) -> int | None
 def allowed_next(status: str, starts_at: datetime, now: datetime, zone) -> tuple[str, ...]:
     """The steps the table and the time rules allow right now, in the order shown."""
     allowed = TRANSITIONS.get(status, frozenset())
-    today = now.astimezone(zone).date()
+    today = today_in(zone, now)
     visit_day = starts_at.astimezone(zone).date()
     out = []
     for to in _ORDER:
@@ -238,7 +239,7 @@ def allowed_next(status: str, starts_at: datetime, now: datetime, zone) -> tuple
 
 def _time_rules(appointment: Appointment, to_status: str, now: datetime, zone) -> None:
     visit_day = appointment.starts_at.astimezone(zone).date()
-    today = now.astimezone(zone).date()
+    today = today_in(zone, now)
     if to_status == S.NO_SHOW and now < appointment.starts_at:
         raise ValidationError(
             "This visit has not started yet: a patient can be marked as a no-show "
@@ -276,13 +277,6 @@ def attendance_counts(session: Session, patient_id: int) -> tuple[int, int]:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:  # pragma: no cover - every clinic is created with its settings
-        raise NotFoundError("The clinic's settings are missing.")
-    return settings
-
-
 def _load(session: Session, appointment_id: int, version: int | None) -> Appointment:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
@@ -294,7 +288,7 @@ def _load(session: Session, appointment_id: int, version: int | None) -> Appoint
 
 def _now(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(UTC)
+        return utc_now()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
@@ -470,7 +464,7 @@ def cancel_appointment(
     with unit_of_work(db, actor) as session:
         appointment = _load(session, appointment_id, version)
         check_transition(appointment.status, S.CANCELLED)
-        settings = _settings(session)
+        settings = clinic_settings(session)
         late = is_late_cancel(appointment.starts_at, now, settings.late_cancel_hours, by)
         scheduling.record_status_change(
             session, appointment, S.CANCELLED.value, actor, reason=reason, at=now
@@ -511,7 +505,7 @@ def mark_no_show(
         appointment = _load(session, appointment_id, version)
         check_transition(appointment.status, S.NO_SHOW)
         _time_rules(appointment, S.NO_SHOW, now, clinic_zone(session))
-        settings = _settings(session)
+        settings = clinic_settings(session)
         scheduling.record_status_change(
             session, appointment, S.NO_SHOW.value, actor, reason=reason, at=now
         )
@@ -580,7 +574,7 @@ def appointment_summary(
         patient = session.get(Patient, a.patient_id)
         provider = session.get(Provider, a.provider_id)
         room = session.get(Room, a.room_id) if a.room_id is not None else None
-        settings = _settings(session)
+        settings = clinic_settings(session)
         zone = clinic_zone(session)
         no_shows, late_cancels = attendance_counts(session, a.patient_id)
         phone = ""
@@ -637,7 +631,7 @@ def get_scheduling_settings(db: Database, actor: Actor) -> SchedulingSettings:
     """The late-cancel window, the fees and the calendar's opening hours."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     with db.uow() as session:
-        return _settings_of(_settings(session))
+        return _settings_of(clinic_settings(session))
 
 
 def _check_fee(amount: Decimal, field: str, what: str) -> None:
@@ -674,7 +668,7 @@ def update_scheduling_settings(
     permissions.require(actor, Permission.MANAGE_SETTINGS)
     validate_scheduling_settings(settings)
     with unit_of_work(db, actor) as session:
-        row = _settings(session)
+        row = clinic_settings(session)
         if row.version != settings.version:
             raise ConcurrentEditError("The clinic's settings")
         assign_changed(

@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Room, Service
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import (
     Appointment,
@@ -43,7 +44,6 @@ from app.data.models.providers import (
     ServiceRequiredConsent,
     WorkingHours,
 )
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone

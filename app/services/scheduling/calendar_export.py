@@ -18,9 +18,9 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
-from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Room, Service
 from app.documents.day_sheet import (
@@ -34,7 +34,7 @@ from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import clinic_letterhead
 from app.services.clinic.uow import unit_of_work
@@ -183,13 +183,6 @@ def _provider(session: Session, provider_id: int) -> Provider:
     return provider
 
 
-def _settings(session: Session) -> ClinicSettings:
-    settings = session.get(ClinicSettings, 1)
-    if settings is None:
-        raise NotFoundError("This clinic database has no clinic details.")
-    return settings
-
-
 def _appointments(session: Session, provider_id: int, starts: datetime, ends: datetime, statuses):
     query = (
         select(Appointment, Patient, Service.name, Service.fee, Room.name)
@@ -219,7 +212,7 @@ def _patient_name(patient: Patient) -> str:
 
 
 def _day_sheet(session: Session, provider_id: int, day: date) -> DaySheet:
-    settings = _settings(session)
+    settings = clinic_settings(session)
     provider = _provider(session, provider_id)
     zone = clinic_zone(session)
     span = scheduling.local_day_span(day, zone)
@@ -321,13 +314,13 @@ def _ics(
     session: Session, provider_id: int, first_day: date, last_day: date, with_names: bool
 ) -> bytes:
     check_range(first_day, last_day)
-    settings = _settings(session)
+    settings = clinic_settings(session)
     provider = _provider(session, provider_id)
     zone = clinic_zone(session)
     starts = scheduling.at_local(first_day, 0, zone)
     ends = scheduling.at_local(last_day + timedelta(days=1), 0, zone)
     slug = clinic_slug(settings.name)
-    stamp = datetime.now(UTC).replace(microsecond=0)
+    stamp = utc_now().replace(microsecond=0)
 
     calendar = Calendar()
     calendar.add("prodid", "-//CareDesk//Appointment book//EN")

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.communications import (
@@ -26,7 +27,6 @@ from app.data.models.communications import (
 )
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Service
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone

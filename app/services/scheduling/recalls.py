@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.communications import (
@@ -30,10 +31,9 @@ from app.data.models.communications import (
 )
 from app.data.models.patients import Patient
 from app.data.models.providers import Service
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
@@ -96,7 +96,7 @@ def recall_list(
         raise ValidationError("The number of days cannot be negative.", field="days")
     with db.uow() as session:
         zone = clinic_zone(session)
-        as_of = as_of or utc_now().astimezone(zone).date()
+        as_of = as_of or clinic_today(session)
         rows = session.execute(
             _recall_query(session, as_of, due_within_days, hide_contacted_days)
         ).all()

@@ -18,6 +18,7 @@ from babel import dates as babel_dates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import today_in
 from app.data.database import Database
 from app.data.models.appointments import (
     ALL_WEEKDAYS_MASK,
@@ -28,7 +29,6 @@ from app.data.models.appointments import (
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Service
-from app.data.types import utc_now
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
@@ -254,7 +254,7 @@ def _line(session: Session, entry: WaitlistEntry, zone: ZoneInfo, locale: Locale
         if current.status not in HOLDS_TIME:
             current_text += " (cancelled)"
     added = entry.created_at
-    waiting = max(0, (utc_now().astimezone(zone).date() - added.astimezone(zone).date()).days)
+    waiting = max(0, (today_in(zone) - added.astimezone(zone).date()).days)
     return WaitlistLine(
         id=entry.id,
         version=entry.version,
@@ -362,7 +362,7 @@ def _validate(session: Session, data: WaitlistData, zone: ZoneInfo) -> tuple[int
             field="latest",
         )
     if data.wanted_before is not None:
-        today = utc_now().astimezone(zone).date()
+        today = today_in(zone)
         if data.wanted_before <= today:
             raise ValidationError(
                 "“Wanted before” must be a date after today.", field="wanted_before"

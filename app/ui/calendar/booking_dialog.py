@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
 from PySide6.QtCore import QDate, QLocale, Qt, QTime, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -697,7 +696,7 @@ class BookingDialog(WriteDialog):
                 status, colour = "Free", FREE_COLOUR
             cells = [
                 skip,
-                QTableWidgetItem(format_skeleton("yMMMEd", local.date(), locale=locale)),
+                QTableWidgetItem(i18n.format_weekday_date(local.date(), locale)),
                 QTableWidgetItem(
                     i18n.format_time(request.starts_at, zone, locale)
                     + "–"

@@ -9,7 +9,6 @@ moves on to the next patient.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.types import utc_now
 from app.i18n import format_date, format_time
 from app.services.clinic.permissions import Permission
 from app.services.scheduling.confirmations import ConfirmationLine
@@ -180,7 +178,7 @@ class ConfirmationListPage(PatientListPage):
     # --- the day -------------------------------------------------------------------------------
 
     def tomorrow(self) -> date:
-        return utc_now().astimezone(ZoneInfo(self.ctx.details.timezone)).date() + timedelta(days=1)
+        return self.ctx.today() + timedelta(days=1)
 
     def day(self) -> date:
         return self._day

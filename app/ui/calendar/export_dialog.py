@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QLocale, Slot
@@ -116,7 +116,7 @@ class ExportScheduleDialog(WriteDialog):
         self._wanted_provider = provider_id
         self.setWindowTitle("Export schedule — CareDesk")
         self.setObjectName("exportScheduleDialog")
-        today = day or datetime.now(self._zone()).date()
+        today = day or ctx.today()
         locale = QLocale(ctx.details.locale)
         date_format = locale.dateFormat(QLocale.FormatType.ShortFormat)
 
@@ -220,11 +220,6 @@ class ExportScheduleDialog(WriteDialog):
         self.buttons.rejected.connect(self.reject)
         self.day_sheet_radio.toggled.connect(self.on_mode_toggled)
         self.names_check.toggled.connect(self.on_names_toggled)
-
-    def _zone(self):
-        from app.i18n import clinic_zone
-
-        return clinic_zone(self.ctx.details.timezone)
 
     def _load_providers(self) -> None:
         from app.services.scheduling.calendar_export import export_providers

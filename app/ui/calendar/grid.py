@@ -21,11 +21,10 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel import dates as babel_dates
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -43,6 +42,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QToolTip, QWidget
 
 from app import i18n
+from app.clock import today_in, utc_now
 from app.services.scheduling.appointment_book import AppointmentBlock, CalendarResource, Schedule
 from app.services.scheduling.booking import at_local, local_day_span, wall_minute
 
@@ -156,13 +156,13 @@ def _time_text(minute: int, locale: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _range_text(start: datetime, end: datetime, locale: str) -> str:
-    # Babel's interval drops the repeated "AM": "9:00 – 9:45 AM".
-    return babel_dates.format_interval(start, end, skeleton="hm", locale=locale)
+    # The interval drops the repeated "AM": "9:00 – 9:45 AM".
+    return i18n.format_time_range(start, end, locale)
 
 
 @lru_cache(maxsize=512)
 def _day_text(day: date, locale: str) -> str:
-    return babel_dates.format_skeleton("MMMEd", day, locale=locale)
+    return i18n.format_weekday_date(day, locale, with_year=False)
 
 
 @lru_cache(maxsize=512)
@@ -294,7 +294,7 @@ class ScheduleGrid(QAbstractScrollArea):
         self._slots: list[tuple[int, int, int, str]] = []  # column, start, end, label
         self._slot_label = ""
         self._slot_source: list[tuple[int, datetime, datetime]] = []
-        self._now: datetime = datetime.now(UTC)
+        self._now: datetime = utc_now()
         self._first_layout = True
 
         base = QFont(self.font())
@@ -452,7 +452,7 @@ class ScheduleGrid(QAbstractScrollArea):
         """Pin the red "now" line to ``moment`` (UTC-aware); None follows the clock again."""
         old = self._now
         if moment is None:
-            self._now = datetime.now(UTC)
+            self._now = utc_now()
             self._clock.start()
         else:
             self._clock.stop()
@@ -965,7 +965,7 @@ class ScheduleGrid(QAbstractScrollArea):
 
     def on_clock_timeout(self) -> None:
         old = self._now
-        self._now = datetime.now(UTC)
+        self._now = utc_now()
         self._update_now_line(old)
 
     def _now_rects(self, moment: datetime) -> list[QRect]:
@@ -1278,7 +1278,7 @@ class ScheduleGrid(QAbstractScrollArea):
         view_right = view_left + width - gutter
         several_resources = len(self._schedule.resources) > 1
         several_days = self._schedule.days > 1
-        today = self._now.astimezone(self._zone).date()
+        today = today_in(self._zone, self._now)
         grouped = several_resources and several_days
         for index, column in enumerate(self._columns):
             left, right = self._column_x(index)
@@ -1389,7 +1389,7 @@ class ScheduleGrid(QAbstractScrollArea):
                 Qt.AlignmentFlag.AlignRight,
                 _time_text(hour * 60, self._locale),
             )
-        if any(c.day == self._now.astimezone(self._zone).date() for c in self._columns):
+        if any(c.day == today_in(self._zone, self._now) for c in self._columns):
             y = self._y_of(wall_minute(self._now, self._zone)) - offset
             p.setPen(QPen(_NOW, 2))
             p.drawLine(width - 8, y, width, y)

@@ -6,7 +6,6 @@ import calendar
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from babel import dates as babel_dates
 from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -81,22 +80,28 @@ def load_colour(booked: int, working: int) -> QColor:
 
 class MonthOverview(QWidget):
     """Weeks × 7 days (Monday first) of
-    :class:`~app.services.scheduling.appointment_book.DayCapacity`."""
+    :class:`~app.services.scheduling.appointment_book.DayCapacity`.
+
+    ``today`` is the clinic's date (``UiContext.today()``, not this computer's): it is
+    outlined, and its month is shown until :meth:`set_month`.
+    """
 
     #: A day double-clicked or Enter on the selected day: open it in the day view.
     day_activated = Signal(object)
     #: The selected day moved (click or arrow keys).
     selected_day_changed = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, *, locale: str = "en_US") -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, today: date, locale: str = "en_US"
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("monthOverview")
         self._locale = locale
-        self._year = date.today().year
-        self._month = date.today().month
+        self._year = today.year
+        self._month = today.month
         self._weeks: list[list[date]] = []
         self._days: dict[date, DayCapacity] = {}
-        self._today = date.today()
+        self._today = today
         self._selected: date | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
@@ -110,8 +115,7 @@ class MonthOverview(QWidget):
         self._number.setPointSizeF(10.0)
         self._fm = QFontMetrics(self._font)
         self._number_fm = QFontMetrics(self._number)
-        names = babel_dates.get_day_names("abbreviated", locale=locale)
-        self._weekday_names = [names[i] for i in range(7)]  # babel: 0 = Monday
+        self._weekday_names = i18n.short_weekday_names(locale)
         self._set_weeks(self._year, self._month)
 
     # --- public API -------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from babel.dates import format_skeleton
 from PySide6.QtCore import QEvent, QObject, Qt, QTime, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -492,7 +491,7 @@ def _time_format(locale: str) -> str:
 
 def _day_text(moment: datetime, timezone: str, locale: str) -> str:
     local = i18n.to_clinic_time(moment, timezone)
-    return format_skeleton("yMMMEd", local.date(), locale=locale)
+    return i18n.format_weekday_date(local.date(), locale)
 
 
 def _time_range(slot: FreeSlot, timezone: str, locale: str) -> str:

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import format_date, format_datetime, to_clinic_time, utc_now
+from app.clock import utc_now
+from app.i18n import format_date, format_datetime, format_month_year, to_clinic_time
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.scheduling import appointment_book
@@ -115,7 +116,7 @@ class CalendarPage(QWidget):
         super().__init__(parent)
         self.setObjectName("calendarPage")
         self.ctx = ctx
-        self.day = self.today()
+        self.day = self.ctx.today()
         self.view = "day"
         self.by: appointment_book.ResourceKind = "provider"
         self.week_resource: int | None = None  # None: every provider (or room) side by side
@@ -224,7 +225,7 @@ class CalendarPage(QWidget):
         self.grid = ScheduleGrid(self, locale=self.ctx.details.locale)
         self.grid.setObjectName("scheduleGrid")
         self.grid.set_editable(self.can_book)
-        self.month = MonthOverview(self, locale=self.ctx.details.locale)
+        self.month = MonthOverview(self, today=self.ctx.today(), locale=self.ctx.details.locale)
         self.month.setObjectName("monthOverview")
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.grid)
@@ -322,9 +323,6 @@ class CalendarPage(QWidget):
 
     # --- where we are ----------------------------------------------------------------------
 
-    def today(self) -> date:
-        return to_clinic_time(utc_now(), self.ctx.details.timezone).date()
-
     def first_day(self) -> date:
         if self.view == "week":
             return self.day - timedelta(days=self.day.weekday())
@@ -340,7 +338,7 @@ class CalendarPage(QWidget):
             self.set_day(date(self.day.year + month // 12, month % 12 + 1, 1))
 
     def go_today(self) -> None:
-        self.set_day(self.today())
+        self.set_day(self.ctx.today())
 
     def set_day(self, day: date) -> None:
         if day == self.day:
@@ -431,7 +429,7 @@ class CalendarPage(QWidget):
     def on_month_loaded(self, serial: int, year: int, month: int, days) -> None:
         if serial != self._serial:
             return
-        self.month.set_today(self.today())
+        self.month.set_today(self.ctx.today())
         self.month.set_month(year, month, days)
         self.month.select_day(self.day)
         self._update_title()
@@ -449,10 +447,8 @@ class CalendarPage(QWidget):
             last = first + timedelta(days=6)
             text = f"{format_date(first, locale)} – {format_date(last, locale)}"
         else:
-            from babel.dates import format_skeleton
-
-            text = format_skeleton("yMMMM", self.day, locale=locale)
-        if self.day == self.today() and self.view == "day":
+            text = format_month_year(self.day, locale)
+        if self.day == self.ctx.today() and self.view == "day":
             text += "  ·  Today"
         self.title.setText(text)
         if self.schedule is not None and self.view != "month":
@@ -519,7 +515,7 @@ class CalendarPage(QWidget):
     def _default_slot(self) -> tuple[datetime, int | None]:
         """Where “New appointment” starts: the next half hour today, or 9:00 on another day."""
         zone = scheduling.ZoneInfo(self.ctx.details.timezone)
-        if self.day == self.today():
+        if self.day == self.ctx.today():
             now = utc_now().astimezone(zone)
             minute = (now.hour * 60 + now.minute + 29) // 30 * 30
         else:

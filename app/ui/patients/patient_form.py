@@ -8,14 +8,10 @@ form holds no patient record and calls no service that touches the database:
 from __future__ import annotations
 
 import itertools
-import re
 import unicodedata
 from dataclasses import replace
-from datetime import date, datetime
-from functools import cache
-from zoneinfo import ZoneInfo
+from datetime import date
 
-import phonenumbers
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.models.patients import Sex
+from app.i18n import country_names, format_numeric_date, format_phone
 from app.services.errors import ValidationError
 from app.services.patients.records import PatientForm, validate_patient
 from app.services.patients.search import parse_date_of_birth
@@ -75,17 +72,6 @@ _CONSENTS = (
 _NEUTRAL = {"first_name": "x", "last_name": "x", "date_of_birth": None, "sex": None}
 
 
-@cache
-def _country_choices() -> list[tuple[str, str]]:
-    from babel import Locale
-
-    names = Locale.parse("en").territories
-    return sorted(
-        ((code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()),
-        key=lambda pair: pair[1],
-    )
-
-
 def without_control_characters(text: str, *, keep_lines: bool = False) -> str:
     """Pasted text without bells, escapes and NULs (line breaks kept where a field has lines)."""
     return "".join(
@@ -102,40 +88,8 @@ def _has_control(text: str, *, keep_lines: bool = False) -> bool:
     )
 
 
-def phone_for_editing(e164: str, region: str) -> str:
-    """A stored number as a person types it: national at home, international otherwise."""
-    if not e164:
-        return ""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    home = phonenumbers.region_code_for_number(number) == (region or "US")
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if home
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return phonenumbers.format_number(number, style)
-
-
-def date_pattern(locale: str) -> str:
-    """The clinic's short date pattern with a four-digit year (a birth date needs one)."""
-    from babel.dates import get_date_format
-
-    try:
-        pattern = get_date_format("short", locale=locale).pattern
-    except (ValueError, TypeError):
-        pattern = "yyyy-MM-dd"
-    return re.sub(r"y+", "yyyy", pattern)
-
-
 def format_birth_date(value: date | None, locale: str) -> str:
-    from babel.dates import format_date
-
-    if value is None:
-        return ""
-    return format_date(value, format=date_pattern(locale), locale=locale)
+    return format_numeric_date(value, locale) if value is not None else ""
 
 
 class PatientFormWidget(QWidget):
@@ -187,7 +141,7 @@ class PatientFormWidget(QWidget):
         self.country_combo = QComboBox()
         self.country_combo.setObjectName("countryCombo")
         # One addItems call, codes kept beside it: a record window opens with this form.
-        choices = _country_choices()
+        choices = country_names()
         self._country_codes = ["", *(code for code, _name in choices)]
         self.country_combo.addItems(["—", *(name for _code, name in choices)])
 
@@ -421,12 +375,6 @@ class PatientFormWidget(QWidget):
 
     # --- values ---------------------------------------------------------------------------------
 
-    def _today(self) -> date:
-        try:
-            return datetime.now(ZoneInfo(self.ctx.details.timezone)).date()
-        except (ValueError, KeyError):
-            return date.today()
-
     def _region(self) -> str:
         return self.ctx.details.country or "US"
 
@@ -445,7 +393,7 @@ class PatientFormWidget(QWidget):
         text = self.dob_edit.text().strip()
         if not text:
             return None
-        return parse_date_of_birth(text, self.ctx.details.locale, self._today())
+        return parse_date_of_birth(text, self.ctx.details.locale, self.ctx.today())
 
     def form(self) -> PatientForm:
         """What is typed, as a form (not yet tidied: the service validates it again)."""
@@ -465,7 +413,7 @@ class PatientFormWidget(QWidget):
             for name, edit in self.line_edits.items():
                 value = str(getattr(form, name) or "")
                 if name in _PHONE_FIELDS:
-                    value = phone_for_editing(value, region)
+                    value = format_phone(value, region)
                 edit.setText(value)
                 edit.setCursorPosition(0)
             for name, text_edit in self.text_edits.items():
@@ -551,7 +499,7 @@ class PatientFormWidget(QWidget):
             example = format_birth_date(date(1985, 3, 14), self.ctx.details.locale)
             errors["date_of_birth"] = f"Type the date of birth as {example} or 1985-03-14."
         form = self.form()
-        region, today = self._region(), self._today()
+        region, today = self._region(), self.ctx.today()
         for _ in range(len(self.fields) + 1):
             try:
                 validate_patient(form, region=region, today=today)

@@ -4,7 +4,7 @@ thread (a :class:`~app.ui.widgets.lazy_table.LazyTableModel`), and how a hit's c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -41,18 +41,11 @@ def birth_date_text(born: date | None, locale: str, timezone: str) -> str:
     """The clinic locale's short date with a four-digit year, and the age: ``5/17/1980 (46)``."""
     if born is None:
         return ""
-    from zoneinfo import ZoneInfo
+    from app.clock import today_in
+    from app.i18n import clinic_zone, format_numeric_date
 
-    from babel.dates import get_date_format
-
-    from app.i18n import format_date
-
-    # A date of birth with a two-digit year is ambiguous (1925 or 2025): widen it.
-    pattern = get_date_format("short", locale=locale).pattern
-    if "yyyy" not in pattern:
-        pattern = pattern.replace("yy", "yyyy")
-    today = datetime.now(ZoneInfo(timezone)).date()
-    return f"{format_date(born, locale, pattern)} ({age_on(born, today)})"  # type: ignore[arg-type]
+    today = today_in(clinic_zone(timezone))
+    return f"{format_numeric_date(born, locale)} ({age_on(born, today)})"
 
 
 class PatientSearchModel(LazyTableModel):

@@ -6,7 +6,7 @@ A task about an outgoing referral also prints that referral's letter to the spec
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, QLocale, Qt, Slot
 from PySide6.QtGui import QKeySequence
@@ -80,18 +80,12 @@ def letter_tip(task: TaskLine | None) -> str:
     return f"Preview and print the letter of referral #{task.referral_id} to the specialist"
 
 
-def clinic_today(ctx: UiContext) -> date:
-    from app.i18n import clinic_zone
-
-    return datetime.now(clinic_zone(ctx.details.timezone)).date()
-
-
 class TaskTableModel(RowTableModel):
     """Task lines; open ones past their due date are red, finished ones grey."""
 
     def __init__(self, ctx: UiContext, parent=None) -> None:
         self.ctx = ctx
-        self.today = clinic_today(ctx)
+        self.today = ctx.today()
         super().__init__(
             [
                 Column("Due", self._due, colour=self._colour),
@@ -104,7 +98,7 @@ class TaskTableModel(RowTableModel):
         )
 
     def set_rows(self, rows: list) -> None:
-        self.today = clinic_today(self.ctx)  # a record left open overnight
+        self.today = self.ctx.today()  # a record left open overnight
         super().set_rows(rows)
 
     def is_overdue(self, task: TaskLine) -> bool:
@@ -156,7 +150,7 @@ class AddTaskDialog(WriteDialog):
             self.kind_combo.addItem(label, value)
         self.due_check = QCheckBox("&Due by")
         self.due_check.setChecked(True)
-        tomorrow = clinic_today(ctx) + timedelta(days=1)
+        tomorrow = ctx.today() + timedelta(days=1)
         self.due_edit = QDateEdit(QDate(tomorrow.year, tomorrow.month, tomorrow.day))
         self.due_edit.setCalendarPopup(True)
         locale = QLocale(ctx.details.locale)

@@ -515,7 +515,7 @@ class TodaySection(Section):
             "No payments were taken on this day. Payments and refunds appear here as the "
             "desk records them.",
         )
-        today = page.clinic_today()
+        today = page.ctx.today()
         self.day_edit = QDateEdit(QDate(today.year, today.month, today.day), self)
         self.day_edit.setObjectName("paymentsDay")
         self.day_edit.setCalendarPopup(True)
@@ -780,11 +780,6 @@ class PlansPage(QWidget):
     def _connect_signals(self) -> None:
         self.tabs.currentChanged.connect(self.on_tab_changed)
         self.ctx.bus.changed.connect(self.on_changed)
-
-    def clinic_today(self) -> date:
-        from app.i18n import utc_now
-
-        return to_clinic_time(utc_now(), self.ctx.details.timezone).date()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -472,7 +472,7 @@ class PaymentPlanWindow(QWidget):
         return format_number(amount, self._locale(), places=2)
 
     def _today(self) -> date:
-        return self.settings.today if self.settings else date.today()
+        return self.settings.today if self.settings else self.ctx.today()
 
     def _plan_date(self) -> date:
         if self.plan is not None and not self.revising:

@@ -8,10 +8,8 @@ preview.  Enter previews, or books once the preview is clear; Escape cancels.
 from __future__ import annotations
 
 import itertools
-import re
 from datetime import datetime, timedelta
 
-from babel.dates import get_date_format, get_time_format
 from PySide6.QtCore import QDateTime, QLocale, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
@@ -30,7 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import clinic_zone, format_datetime, format_time
+from app.i18n import (
+    clinic_zone,
+    format_datetime,
+    format_time,
+    numeric_date_pattern,
+    short_time_pattern,
+)
 from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
 from app.services.clinic import catalog as catalog_service
@@ -45,8 +49,8 @@ AMBER = "#8a5300"
 def qt_datetime_format(locale: str) -> str:
     """The clinic locale's short date and time as a Qt display format, with the weekday
     and a four-digit year: ``ddd M/d/yyyy h:mm AP`` (en_US), ``ddd d/M/yyyy H:mm`` (es_ES)."""
-    day = re.sub(r"y+", "yyyy", get_date_format("short", locale=locale).pattern)
-    clock = get_time_format("short", locale=locale).pattern.replace("a", "AP")
+    day = numeric_date_pattern(locale)
+    clock = short_time_pattern(locale).replace("a", "AP")
     return f"ddd {day} {clock}".replace("'", "")
 
 

@@ -23,24 +23,14 @@ _FIRST_CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "MXN")
 _LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "PR"})
 
 
-def _country_choices() -> list[tuple[str, str]]:
-    from babel import Locale
-
-    names = Locale.parse("en").territories
-    return sorted(
-        ((code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()),
-        key=lambda pair: pair[1],
-    )
-
-
 def _currency_choices() -> list[tuple[str, str]]:
-    from babel.numbers import get_currency_name, list_currencies
+    from app import i18n
 
-    codes = sorted(list_currencies())
-    ordered = [c for c in _FIRST_CURRENCIES if c in codes] + [
-        c for c in codes if c not in _FIRST_CURRENCIES
+    names = dict(i18n.currency_names())
+    ordered = [c for c in _FIRST_CURRENCIES if c in names] + [
+        c for c in names if c not in _FIRST_CURRENCIES
     ]
-    return [(c, f"{c} — {get_currency_name(c, locale='en')}") for c in ordered]
+    return [(c, f"{c} — {names[c]}") for c in ordered]
 
 
 def _select_data(combo: QComboBox, value: str) -> None:
@@ -77,7 +67,7 @@ class ClinicDetailsForm(QWidget):
         self.postal_code_edit.setPlaceholderText("ZIP / postal code")
         self.postal_code_edit.setMaxLength(20)
         self.country_combo = QComboBox()
-        for code, name in _country_choices():
+        for code, name in i18n.country_names():
             self.country_combo.addItem(f"{name} ({code})", code)
         self.phone_edit = QLineEdit()
         self.phone_edit.setPlaceholderText("e.g. (555) 201-3344")

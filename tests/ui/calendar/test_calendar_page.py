@@ -128,9 +128,9 @@ def test_arrow_keys_move_days_and_t_goes_to_today(qtbot, make_page):
     qtbot.keyClick(page.grid, Qt.Key.Key_Left)
     assert page.day == MONDAY - timedelta(days=1)
     qtbot.keyClick(page.grid, Qt.Key.Key_T)
-    assert page.day == page.today()
+    assert page.day == page.ctx.today()
     wait_loaded(qtbot, page)
-    assert page.date_edit.date().toPython() == page.today()
+    assert page.date_edit.date().toPython() == page.ctx.today()
 
 
 def test_week_view_shows_monday_to_sunday_and_one_provider_on_request(

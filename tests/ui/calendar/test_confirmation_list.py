@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtCore import Qt
 
+from app.clock import utc_now
 from app.data.models import Appointment
 from app.data.models.staff import Role
-from app.data.types import utc_now
 from app.services.clinic import auth, staff
 from app.services.patients import communications
 from app.services.scheduling.booking import at_local

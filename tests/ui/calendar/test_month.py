@@ -39,7 +39,7 @@ def host(qtbot) -> QWidget:
 
 @pytest.fixture
 def month(qtbot, host) -> MonthOverview:
-    view = MonthOverview(host)
+    view = MonthOverview(host, today=date(YEAR, MONTH, 17))
     view.resize(900, 640)
     host.resize(900, 640)
     view.set_today(date(YEAR, MONTH, 17))

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import QWidget
 
-from app.data.types import utc_now
+from app.clock import utc_now
 from app.services.changes import Changes
 from app.services.scheduling import waitlist
 from app.services.scheduling.booking import at_local

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
+from app.clock import utc_now
 from app.data.models.contacts import Contact
-from app.data.types import utc_now
 from app.services.patients import insurance
 from app.services.patients.insurance import PolicyData, PreauthData
 from app.ui import ops

@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
+from app.clock import utc_now
 from app.data.models.appointments import Appointment
 from app.data.models.contacts import Contact
-from app.data.types import utc_now
 from app.services.changes import Changes
 from app.services.clinic import catalog
 from app.services.clinic.catalog import ProviderData

@@ -10,9 +10,9 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QWidget
 
+from app.clock import utc_now
 from app.data.models import Patient, Provider
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
-from app.i18n import utc_now
 from app.services.changes import Changes
 from app.services.errors import ValidationError
 from app.services.patients import journey

@@ -15,7 +15,6 @@ from app.ui.patients.tasks_tab import (
     AddTaskDialog,
     TasksTab,
     TaskTableModel,
-    clinic_today,
 )
 
 
@@ -39,7 +38,7 @@ def column(tab, col: int) -> list[str]:
 
 
 def test_open_tasks_with_overdue_in_red(qtbot, coordinator_ctx, patient_id):
-    today = clinic_today(coordinator_ctx)
+    today = coordinator_ctx.today()
     add(coordinator_ctx, patient_id, "Chase the referral letter", today - timedelta(days=3))
     add(
         coordinator_ctx,
@@ -115,7 +114,7 @@ def test_add_task_through_the_dialog(qtbot, coordinator_ctx, patient_id):
     assert column(tab, 1) == ["Check healing after extraction"]
     assert column(tab, 2) == ["Follow-up"]
     assert column(tab, 3) == ["Olivia Owner"]
-    assert dialog.added.due_on == clinic_today(coordinator_ctx) + timedelta(days=1)
+    assert dialog.added.due_on == coordinator_ctx.today() + timedelta(days=1)
 
 
 def test_empty_title_is_refused_beside_the_field(qtbot, coordinator_ctx, patient_id):

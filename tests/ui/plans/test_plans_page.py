@@ -10,10 +10,10 @@ import pytest
 from PySide6.QtCore import Qt
 from sqlalchemy import select
 
+from app.clock import utc_now
 from app.data.models.communications import CommunicationEntry, Purpose
 from app.data.models.payments import DayCloseOut, Installment, Payment, PaymentPlan
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
-from app.i18n import utc_now
 from app.services.changes import Changes
 from app.services.clinic.clock import clinic_zone
 from app.ui import ops
