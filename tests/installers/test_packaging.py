@@ -108,7 +108,7 @@ def test_spec_keeps_babel_data_for_every_offered_locale_and_drops_the_rest():
 def test_spec_keeps_faker_locales_the_demo_uses():
     constants = _spec_constants()
     pattern, languages = constants["FAKER_LOCALE"], constants["FAKER_KEEP_LANGUAGES"]
-    seed_source = (REPO / "app" / "services" / "seed.py").read_text(encoding="utf-8")
+    seed_source = (REPO / "app" / "demo" / "seed.py").read_text(encoding="utf-8")
     for code in set(re.findall(r'Faker\("([a-z]{2}_[A-Z]{2})"\)', seed_source)):
         assert pattern.match(code).group(1) in languages
 
