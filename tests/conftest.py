@@ -77,6 +77,20 @@ def temp_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     return folder
 
 
+@pytest.fixture(autouse=True)
+def cycles_collected_on_the_main_thread() -> Iterator[None]:
+    """As in CareDesk itself (app.ui.garbage): once a QApplication exists, reference cycles
+    are collected on the main thread only, so no background operation of a test ever
+    deletes one of its widgets.  After each test, what is due is collected there."""
+    from PySide6.QtCore import QCoreApplication
+
+    from app.ui.garbage import collect_on_gui_thread
+
+    yield
+    if (app := QCoreApplication.instance()) is not None:
+        collect_on_gui_thread(app).collect_due()
+
+
 OWNER_PASSWORD = "correct horse battery staple"
 STAFF_PASSWORD = "violet-lantern-harbour-42"
 

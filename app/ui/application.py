@@ -19,12 +19,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidge
 
 from app import __version__, paths
 from app.ui import crash, ops
+from app.ui.garbage import collect_on_gui_thread
 from app.ui.login import LoginWindow
 
 if TYPE_CHECKING:
-    from app.data.keys import DatabaseKey
     from app.services.clinic.actor import Actor
     from app.services.clinic.clinics import OpenClinic
+    from app.services.clinic.keys import DatabaseKey
     from app.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class _ProgressRelay(QObject):
 
 
 def configure_application(app: QApplication) -> None:
-    """Names (for QSettings), the window icon and the style sheet."""
+    """Names (for QSettings), the window icon, the style sheet, and cycles collected on
+    the GUI thread only (:mod:`app.ui.garbage`)."""
+    collect_on_gui_thread(app)
     app.setApplicationName(paths.APP_NAME)
     app.setOrganizationName(paths.APP_AUTHOR)
     app.setApplicationDisplayName("CareDesk")

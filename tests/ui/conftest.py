@@ -13,6 +13,7 @@ from app.services.clinic import auth, staff
 from app.services.clinic.clinics import ClinicDetails, OpenClinic, get_details
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.garbage import collect_on_gui_thread
 from tests.conftest import ClinicTemplates
 
 OWNER_PASSWORD = "harbour lights 2031 tea"
@@ -40,6 +41,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/ui/" in item.nodeid:
             item.add_marker(pytest.mark.qt_log_ignore(r"^This plugin does not support "))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collector(qapp) -> Iterator[None]:
+    """Cycles are collected on the GUI thread only, as in CareDesk (app.ui.garbage): a
+    cycle holding a widget, collected on an ops worker, crashes the process."""
+    collector = collect_on_gui_thread(qapp)
+    yield
+    collector.stop()
 
 
 @pytest.fixture(autouse=True)
