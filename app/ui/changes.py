@@ -18,7 +18,7 @@ from app.services.changes import Changes
 from app.ui import ops
 
 if TYPE_CHECKING:
-    from app.data.database import Database
+    from app.services.clinic.clinics import Database
 
 
 class ChangeBus(QObject):

@@ -11,9 +11,8 @@ from app.i18n import clinic_zone
 from app.ui.changes import ChangeBus
 
 if TYPE_CHECKING:
-    from app.data.database import Database
     from app.services.clinic.actor import Actor
-    from app.services.clinic.clinics import ClinicDetails, OpenClinic
+    from app.services.clinic.clinics import ClinicDetails, Database, OpenClinic
 
 
 @dataclass

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from app.ui.widgets.form_field import dialog_buttons
 
 if TYPE_CHECKING:
-    from app.data.keys import DatabaseKey
+    from app.services.clinic.keys import DatabaseKey
 
 
 class KeyDialog(QDialog):
@@ -66,7 +66,7 @@ class KeyDialog(QDialog):
 
     @Slot()
     def on_accept_clicked(self) -> None:
-        from app.data.keys import parse_recovery_input
+        from app.services.clinic.keys import parse_recovery_input
 
         try:
             self.key = parse_recovery_input(self.key_edit.text())

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from app.ui import ops
 
 if TYPE_CHECKING:
-    from app.data.database import Database
     from app.services.clinic.actor import Actor
+    from app.services.clinic.clinics import Database
 
 
 class LoginWidget(QFrame):

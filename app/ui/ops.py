@@ -29,8 +29,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from app.data.errors import CareDeskError
 from app.services.changes import Changes, collect_changes
+from app.services.errors import CareDeskError
 
 SuccessCallback = Callable[[Any], None]
 FailureCallback = Callable[[BaseException], None]

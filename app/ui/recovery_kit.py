@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from app.data.errors import CareDeskError
+from app.services.errors import CareDeskError
 from app.ui import ops
 
 if TYPE_CHECKING:

@@ -161,7 +161,7 @@ class OwnerPage(QWizardPage):
         return not found
 
     def nextId(self) -> int:
-        from app.data import keys
+        from app.services.clinic import keys
 
         return SUMMARY if keys.keyring_available() else PASSPHRASE
 
@@ -171,7 +171,7 @@ class PassphrasePage(QWizardPage):
 
     def __init__(self) -> None:
         super().__init__()
-        from app.data.keys import MIN_PASSPHRASE_LENGTH
+        from app.services.clinic.keys import MIN_PASSPHRASE_LENGTH
 
         self.min_length = MIN_PASSPHRASE_LENGTH
         self.setTitle("Database passphrase")

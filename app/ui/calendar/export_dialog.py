@@ -29,9 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.errors import CareDeskError
 from app.services.clinic.permissions import Permission
-from app.services.errors import ValidationError
+from app.services.errors import CareDeskError, ValidationError
 from app.services.scheduling.calendar_export import ProviderChoice
 from app.ui import ops
 from app.ui.context import UiContext

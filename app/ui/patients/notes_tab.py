@@ -26,11 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.notes import NoteStatus
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
-from app.services.patients.notes import Decision, NoteContent, NoteFields, NoteSummary
+from app.services.patients.notes import Decision, NoteContent, NoteFields, NoteStatus, NoteSummary
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.patients.note_editor import AddendumDialog, NoteEditor, SignNoteDialog, decision_label

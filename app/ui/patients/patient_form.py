@@ -26,10 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.patients import Sex
 from app.i18n import country_names, format_numeric_date, format_phone
 from app.services.errors import ValidationError
-from app.services.patients.records import PatientForm, validate_patient
+from app.services.patients.records import PatientForm, Sex, validate_patient
 from app.services.patients.search import parse_date_of_birth
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FormField, growing_form

@@ -50,10 +50,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.patients import JourneyStage
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
-from app.services.patients.journey import PipelineCard, set_journey_stages
+from app.services.patients.journey import JourneyStage, PipelineCard, set_journey_stages
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FormField, dialog_buttons

@@ -18,8 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.payments import AdjustmentKind
-from app.services.billing.payments import ADJUSTMENT_LABELS, AccountOverview, LedgerEntry, PlanLine
+from app.services.billing.payments import (
+    ADJUSTMENT_LABELS,
+    AccountOverview,
+    AdjustmentKind,
+    LedgerEntry,
+    PlanLine,
+)
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.ui import ops
@@ -454,8 +459,7 @@ class AccountTab(RecordTab):
 
     @Slot()
     def on_refund_clicked(self) -> None:
-        from app.data.models.payments import PaymentMethod
-        from app.services.billing.payments import METHOD_LABELS
+        from app.services.billing.payments import METHOD_LABELS, PaymentMethod
         from app.ui.plans.payment_dialogs import RefundDialog
 
         row = self.selected()

@@ -19,8 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.payments import AdjustmentKind, PaymentMethod
-from app.services.billing.payments import ADJUSTMENT_LABELS, METHOD_LABELS
+from app.services.billing.payments import (
+    ADJUSTMENT_LABELS,
+    METHOD_LABELS,
+    AdjustmentKind,
+    PaymentMethod,
+)
 from app.services.errors import ValidationError
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (

@@ -30,8 +30,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.errors import CareDeskError
-from app.data.models.payments import Frequency, LateFeeKind, PaymentPlanStatus
 from app.i18n import format_date, format_money, parse_money
 from app.services.billing import payment_plans as pp
 from app.services.billing.installments import (
@@ -40,8 +38,9 @@ from app.services.billing.installments import (
     build_schedule,
     parse_apr,
 )
+from app.services.billing.payment_plans import Frequency, LateFeeKind, PaymentPlanStatus
 from app.services.clinic.permissions import Permission
-from app.services.errors import ValidationError
+from app.services.errors import CareDeskError, ValidationError
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview

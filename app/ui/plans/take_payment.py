@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.payments import PaymentMethod
 from app.services.billing.payments import (
     METHOD_LABELS,
     REFERENCE_REQUIRED,
@@ -27,6 +26,7 @@ from app.services.billing.payments import (
     OpenInstallment,
     PaymentContext,
     PaymentInput,
+    PaymentMethod,
     PaymentResult,
     preview_allocation,
 )

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.staff import Role
 from app.services.clinic.clinics import (
     LOGO_BOX_INCHES,
     LOGO_FILE_FILTER,
@@ -28,6 +27,7 @@ from app.services.clinic.clinics import (
     logo_print_size,
     read_logo_file,
 )
+from app.services.clinic.staff import Role
 from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.context import UiContext

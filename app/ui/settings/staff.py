@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.staff import Role
 from app.services.changes import Changes
-from app.services.clinic.staff import StaffRow
+from app.services.clinic.staff import Role, StaffRow
 from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.context import UiContext

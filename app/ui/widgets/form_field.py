@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.errors import CareDeskError
+from app.services.errors import CareDeskError
 
 
 class FormField(QWidget):
