@@ -433,12 +433,11 @@ def _cli_count(text: str | None, option: str) -> int | None:
 
 
 def _quote_schedule(args):
-    from datetime import date
-
+    from app.clock import local_today
     from app.data.models.payments import Frequency
     from app.services.billing.installments import ScheduleTerms, build_schedule, parse_apr
 
-    plan_date = _cli_date(args.plan_date, "--plan-date") if args.plan_date else date.today()
+    plan_date = _cli_date(args.plan_date, "--plan-date") if args.plan_date else local_today()
     terms = ScheduleTerms(
         total_amount=_cli_amount(args.amount, "--amount"),
         down_payment=_cli_amount(args.down, "--down"),

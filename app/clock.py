@@ -22,3 +22,9 @@ def today_in(zone: tzinfo, now: datetime | None = None) -> date:
     Not the UTC day: at 9 pm in New York it is already tomorrow in UTC.
     """
     return (now or utc_now()).astimezone(zone).date()
+
+
+def local_today() -> date:
+    """This computer's calendar day, where no clinic (and so no clinic zone) is at hand:
+    a quote on the command line, the demo clinic being made.  Else use the clinic's day."""
+    return utc_now().astimezone().date()

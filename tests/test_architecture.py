@@ -1,4 +1,12 @@
-"""The layers point one way: ui → services → data; documents ← services."""
+"""The layers point one way: ui → services → data; documents ← services.
+
+The UI reaches the data layer only through services: the names it needs from there (the
+enums a form offers, ``Database`` as a type, ``CareDeskError``, the database key) it takes
+from the service module that uses them (``app.services.errors`` and
+``app.services.clinic.keys`` re-export theirs by name).  It formats dates, money and phone
+numbers through ``app/i18n.py`` only, reads the time through ``app/clock.py`` only, and
+never announces changes by hand: ``ops`` announces what each write committed.
+"""
 
 import ast
 from pathlib import Path
@@ -48,6 +56,53 @@ def test_layers_do_not_import_upwards(layer, forbidden):
 
 def test_ui_never_builds_queries():
     assert _offenders(_modules("ui"), ("sqlalchemy",)) == []
+
+
+def test_ui_reaches_the_data_layer_only_through_services():
+    assert _offenders(_modules("ui"), ("app.data",)) == []
+
+
+def test_ui_formats_through_i18n_only():
+    assert _offenders(_modules("ui"), ("babel", "phonenumbers")) == []
+
+
+_CLOCK_READS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time")}
+
+
+def _clock_reads(path: Path) -> list[str]:
+    """Calls of ``datetime.now()``, ``date.today()``, ``time.time()`` … (``datetime.now``
+    also as ``datetime.datetime.now``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if (name, node.func.attr) in _CLOCK_READS:
+                found.append(
+                    f"{path.relative_to(APP.parent)}:{node.lineno} {name}.{node.func.attr}()"
+                )
+    return found
+
+
+def test_one_clock():
+    """Every layer reads the time through app/clock.py, so the clinic's day has one rule."""
+    reads = [read for path in _modules() if path != APP / "clock.py" for read in _clock_reads(path)]
+    assert reads == []
+
+
+def test_changes_are_announced_by_ops_not_by_hand():
+    """A window never publishes Changes itself: the unit of work collects what a write
+    committed and ops announces it, so no write can forget to (or claim too much)."""
+    publishes = [
+        f"{path.relative_to(APP.parent)}:{node.lineno}"
+        for path in _modules()
+        if path != APP / "ui" / "changes.py"  # the bus passes on what ops announced
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "publish"
+    ]
+    assert publishes == []
 
 
 # --- import circles ------------------------------------------------------------------------

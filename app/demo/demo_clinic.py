@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from app import paths
+from app.clock import local_today
 from app.data import keys
 from app.data.database import remove_database_files
 from app.data.errors import DatabaseDamagedError, DatabaseLockedError
@@ -74,7 +75,7 @@ def open_or_create_demo(
         seed=DEMO_SEED,
         passphrase=DEMO_PASSPHRASE,
         progress=progress,
-        today=today or date.today(),
+        today=today or local_today(),
     )
     key = clinic.key
     clinic.db.close()

@@ -23,7 +23,7 @@ SAMPLE_PASSWORD = "harbour lights 2031 tea"
 def _use_memory_keyring() -> None:
     import keyring
 
-    from app.data.keys import MemoryKeyring
+    from app.services.clinic.keys import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
 
@@ -63,15 +63,30 @@ def _save(app, widget, path: Path) -> None:
     print(path)
 
 
+def _clinic_today() -> datetime.date:
+    """Today in the demo clinic's zone (what the app itself calls today)."""
+    from zoneinfo import ZoneInfo
+
+    from app.clock import today_in
+    from app.demo.seed import DEMO_CLINIC
+
+    return today_in(ZoneInfo(DEMO_CLINIC.timezone))
+
+
+def _demo_day() -> datetime.date:
+    """The demo's own "today": the clinic's latest Tuesday (every provider works on
+    Tuesdays, so the screenshots look like this week)."""
+    today = _clinic_today()
+    return today - datetime.timedelta(days=(today.weekday() - 1) % 7)
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
     from app.services.clinic import auth
     from app.services.errors import LoginFailedError
 
-    # Anchored at the latest Tuesday (all providers work), so the demo looks like this week.
-    today = datetime.date.today()
-    tuesday = today - datetime.timedelta(days=(today.weekday() - 1) % 7)
+    tuesday = _demo_day()
     clinic = create_seeded_clinic(
         folder / "demo.caredesk", patients=2000, years=2, seed=2026, today=tuesday
     )
@@ -229,7 +244,7 @@ def _showcase_patient(clinic, owner) -> int:
         owner,
         title="Call about the treatment plan decision",
         patient_id=patient_id,
-        due_on=datetime.date.today() + datetime.timedelta(days=2),
+        due_on=_clinic_today() + datetime.timedelta(days=2),
     )
     showcase_consents(clinic.db, owner, patient_id)
     return patient_id
@@ -305,7 +320,7 @@ def _patients_area(app, ctx, outdir: Path) -> None:
 def _calendar_area(app, ctx, outdir: Path) -> None:
     """The calendar's day, week and month views, booking into a clash, the waitlist matching a
     freed slot, finding the next free slot, and the confirmation and recall lists."""
-    from app.data.errors import CareDeskError
+    from app.services.errors import CareDeskError
     from app.services.scheduling import booking as scheduling
     from app.services.scheduling import waitlist
     from app.services.scheduling.appointment_status import cancel_appointment
@@ -317,10 +332,9 @@ def _calendar_area(app, ctx, outdir: Path) -> None:
     window.resize(1440, 880)
     window.start()
     page = window.show_page("calendar")
-    # The demo's own "today" (its latest Tuesday): every provider works, and the morning's
-    # visits have arrived, been treated or completed.
-    today = datetime.date.today()
-    page.set_day(today - datetime.timedelta(days=(today.weekday() - 1) % 7))
+    # The demo's own "today": every provider works, and the morning's visits have arrived,
+    # been treated or completed.
+    page.set_day(_demo_day())
     _wait_for_ops()
     page.grid.scroll_to_time(7 * 60 + 30)
     _save(app, window, outdir / "25-calendar-day.png")
@@ -436,11 +450,10 @@ def _plans_area(app, ctx, outdir: Path) -> None:
     _wait_for_ops()
     _save(app, main, outdir / "38-accepted-not-scheduled.png")
     page.tabs.setCurrentWidget(page.today)
-    # The demo's own today (its latest Tuesday): a day with payments, not yet counted.
+    # The demo's own today: a day with payments, not yet counted.
     from PySide6.QtCore import QDate
 
-    today = datetime.date.today()
-    tuesday = today - datetime.timedelta(days=(today.weekday() - 1) % 7)
+    tuesday = _demo_day()
     page.today.day_edit.setDate(QDate(tuesday.year, tuesday.month, tuesday.day))
     _wait_for_ops()
     _save(app, main, outdir / "39-payments-by-day.png")

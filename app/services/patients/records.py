@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.clock import utc_now
+from app.clock import local_today, utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.audit import AuditEntry
@@ -172,7 +172,7 @@ def validate_patient(
     Raises ValidationError naming the first field that cannot be stored.  Pure: the
     form calls it as the user types.
     """
-    today = today or date.today()
+    today = today or local_today()
     changes: dict[str, object] = {}
     for name in FORM_FIELDS:
         value = getattr(form, name)
@@ -482,7 +482,7 @@ def appointment_history(db: Database, actor: Actor, patient_id: int) -> Appointm
     permissions.require(actor, Permission.VIEW_PATIENTS)
     with db.uow() as session:
         get_patient(session, patient_id)
-        now = datetime.now(UTC)
+        now = utc_now()
         lines = _appointment_lines(
             session,
             select(Appointment).where(Appointment.patient_id == patient_id)

@@ -13,7 +13,7 @@ import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -21,6 +21,7 @@ from babel.dates import parse_date
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
+from app.clock import today_in
 from app.data.database import Database
 from app.data.models.audit import AuditEntry
 from app.data.models.clinic import ClinicSettings
@@ -437,7 +438,7 @@ def _tiers(conn: Connection, text: str, include_inactive: bool) -> list:
         return _word_tiers(conn, text, include_inactive)
     # Only dates and phone numbers depend on the clinic's settings: names need no read.
     region, locale, timezone = _clinic_settings(conn)
-    born = parse_date_of_birth(text, locale, datetime.now(ZoneInfo(timezone)).date())
+    born = parse_date_of_birth(text, locale, today_in(ZoneInfo(timezone)))
     if born is not None:
 
         def of_birth():

@@ -8,7 +8,7 @@ writer thread, tells the user about warnings and fees, and publishes the change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, Slot
@@ -27,13 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.data.models.appointments import CancelledBy
+from app.clock import utc_now
 from app.i18n import format_datetime, format_money, format_time
 from app.services.changes import Changes
 from app.services.scheduling.appointment_status import (
     COMMON_CANCEL_REASONS,
     STATUS_LABELS,
     AppointmentSummary,
+    CancelledBy,
     StatusLine,
     StatusResult,
     is_late_cancel,
@@ -90,7 +91,7 @@ def late_cancel_line(
     ctx: UiContext, summary: AppointmentSummary, by: str, now: datetime | None = None
 ) -> str:
     """What cancelling now means: a late cancellation (and its fee) or not."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     hours = summary.late_cancel_hours
     if by != CancelledBy.PATIENT:
         return "Cancelled by the clinic: this is never counted against the patient."

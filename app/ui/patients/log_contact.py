@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.clock import utc_now
 from app.services.patients.communications import ContactEntry, ContactLine
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
@@ -83,7 +84,7 @@ class LogContactDialog(WriteDialog):
         for value, label in DIRECTION_LABELS.items():
             self.direction_combo.addItem(label, value)
 
-        now = datetime.now(self._zone())
+        now = utc_now().astimezone(self._zone())
         self.when_edit = QDateTimeEdit(
             QDateTime(QDate(now.year, now.month, now.day), QTime(now.hour, now.minute))
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -23,12 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
-from app.data.models.patients import JourneyStage
+from app.clock import utc_now
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
 from app.services.patients import journey
 from app.services.patients import records as patients
+from app.services.patients.journey import JourneyStage
 from app.services.patients.print_jobs import ConsentPrintChoices
 from app.services.patients.records import PatientRecord
 from app.ui import ops
@@ -379,7 +380,7 @@ class RecordHeader(QFrame):
         since = record.journey_stage_since
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        days = max(0, (datetime.now(UTC) - since).days)
+        days = max(0, (utc_now() - since).days)
         in_stage = "since today" if days == 0 else f"{days} day{'s' if days != 1 else ''}"
         text = f"{stage_label(record.journey_stage)} · {in_stage}"
         if record.journey_reason:

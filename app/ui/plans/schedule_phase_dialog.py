@@ -8,7 +8,7 @@ preview.  Enter previews, or books once the preview is clear; Escape cancels.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from PySide6.QtCore import QDateTime, QLocale, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QKeyEvent
@@ -90,10 +90,8 @@ class SchedulePhaseDialog(QDialog):
         self.room_combo = QComboBox(self)
         self.room_combo.setObjectName("roomCombo")
         self.room_combo.addItem("No room", None)
-        zone = clinic_zone(ctx.details.timezone)
-        start = (datetime.now(zone) + timedelta(days=7)).replace(
-            hour=9, minute=0, second=0, microsecond=0
-        )
+        # A week from the clinic's today, at nine: a first guess the coordinator adjusts.
+        start = datetime.combine(ctx.today() + timedelta(days=7), time(9, 0))
         self.first_edit = QDateTimeEdit(QDateTime(start.date(), start.time()), self)
         self.first_edit.setObjectName("firstVisit")
         self.first_edit.setLocale(QLocale(ctx.details.locale))

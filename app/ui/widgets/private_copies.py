@@ -17,10 +17,11 @@ import logging
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QDir, QLockFile, QObject, QTemporaryDir
+
+from app.clock import utc_now
 
 __all__ = ["PrivateCopies", "remove_leftover_copies"]
 
@@ -83,7 +84,7 @@ class PrivateCopies:
 def _is_leftover(folder: Path) -> bool:
     lock_path = folder / _LOCK_NAME
     if not lock_path.exists():
-        age = time.time() - folder.stat().st_mtime
+        age = utc_now().timestamp() - folder.stat().st_mtime
         return age > _UNLOCKED_GRACE_SECONDS
     lock = _owner_lock(folder)
     if lock.tryLock(0):  # its owner is gone (QLockFile removed the stale lock)
