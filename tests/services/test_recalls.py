@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.clock import utc_now
@@ -13,8 +15,9 @@ from app.data.models import Appointment
 from app.data.models.communications import CommunicationEntry
 from app.services.errors import PermissionDeniedError, ValidationError
 from app.services.patients import communications
-from app.services.scheduling.recalls import recall_list, record_recall_contact
+from app.services.scheduling.recalls import recall_count, recall_list, record_recall_contact
 from tests.data.factories import add_patient, add_provider, add_service
+from tests.services.test_plans_overview import every_page
 
 NY = ZoneInfo("America/New_York")  # the clinic fixture's zone
 AS_OF = date(2026, 6, 16)
@@ -199,3 +202,75 @@ def test_bad_recall_requests_are_refused(clinic, make_staff, desk):
         record_recall_contact(clinic.db, rita, merged, "reached")
     with pytest.raises(ValidationError):
         recall_list(clinic.db, rita, hide_contacted_days=-1)
+
+
+@pytest.fixture
+def crowd(desk) -> dict[str, list[int]]:
+    """Patients due in an order with ties on every key but the patient: several due the same
+    day under the same name, one due soon, one booked, one just called."""
+    ids: dict[str, list[int]] = {"tie": [], "late_tie": []}
+    ids["oldest"] = [desk.patient("Zed")]
+    desk.visit(ids["oldest"][0], desk.exam, local(2024, 1, 10))  # due Jan 9, 2025
+    ids["able"] = [desk.patient("Able")]
+    desk.visit(ids["able"][0], desk.hygiene, local(2025, 12, 1))  # due May 30, 2026
+    for _ in range(4):
+        ids["tie"].append(desk.patient("Tie"))
+        desk.visit(ids["tie"][-1], desk.hygiene, local(2025, 12, 1))  # due May 30 too
+    for _ in range(2):
+        ids["late_tie"].append(desk.patient("Tie"))
+        desk.visit(ids["late_tie"][-1], desk.exam, local(2025, 6, 3))  # due Jun 3, 2026
+    ids["soon"] = [desk.patient("Soon")]
+    desk.visit(ids["soon"][0], desk.hygiene, local(2026, 1, 1))  # due Jun 30, 2026
+    booked = desk.patient("Booked")
+    desk.visit(booked, desk.hygiene, local(2025, 1, 5))
+    desk.visit(booked, desk.filling, utc_now() + timedelta(days=10), status="scheduled")
+    called = desk.patient("Called")
+    desk.visit(called, desk.hygiene, local(2025, 1, 5))
+    desk.contact(called, local(2026, 6, 10))
+    return ids
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(size=st.integers(min_value=1, max_value=12), within=st.sampled_from([0, 30]))
+def test_recall_pages_add_up_to_the_whole_list_once(clinic, owner, crowd, size, within):
+    whole = recall_list(clinic.db, owner, as_of=AS_OF, due_within_days=within)
+    paged = every_page(
+        lambda offset, limit: recall_list(
+            clinic.db, owner, as_of=AS_OF, due_within_days=within, offset=offset, limit=limit
+        ),
+        size,
+    )
+    assert paged == whole
+    expected = crowd["oldest"] + crowd["able"] + crowd["tie"] + crowd["late_tie"]
+    assert _ids(paged) == (expected + crowd["soon"] if within else expected)
+    assert recall_count(clinic.db, owner, as_of=AS_OF, due_within_days=within) == len(whole)
+
+
+def test_recall_count_follows_the_filters(clinic, owner, crowd):
+    assert recall_count(clinic.db, owner, as_of=AS_OF) == 8
+    # Never hiding the contacted: the patient called on Jun 10 counts again.
+    assert recall_count(clinic.db, owner, as_of=AS_OF, hide_contacted_days=0) == 9
+    assert recall_count(clinic.db, owner, as_of=date(2024, 1, 1)) == 0
+    page = recall_list(clinic.db, owner, as_of=AS_OF, offset=6, limit=5)
+    assert _ids(page) == crowd["late_tie"]  # the last page is short
+    assert recall_list(clinic.db, owner, as_of=AS_OF, offset=20, limit=5) == []
+
+
+def test_bad_pages_and_filters_of_the_recall_list_are_refused(
+    clinic, owner, make_staff, monkeypatch
+):
+    for page in ({"offset": -1}, {"limit": -1}):
+        with pytest.raises(ValidationError) as raised:
+            recall_list(clinic.db, owner, **page)
+        assert raised.value.field == "limit"
+    with pytest.raises(ValidationError) as raised:
+        recall_count(clinic.db, owner, due_within_days=-1)
+    assert raised.value.field == "days"
+    from app.services.clinic import permissions
+
+    rita = make_staff("rita", "receptionist")
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, rita.role, frozenset())
+    with pytest.raises(PermissionDeniedError):
+        recall_count(clinic.db, rita)

@@ -76,6 +76,11 @@ class RecallLine:
         return self.patient_id
 
 
+def _check_filters(due_within_days: int, hide_contacted_days: int) -> None:
+    if due_within_days < 0 or hide_contacted_days < 0:
+        raise ValidationError("The number of days cannot be negative.", field="days")
+
+
 def recall_list(
     db: Database,
     actor: Actor,
@@ -84,31 +89,34 @@ def recall_list(
     due_within_days: int = 0,
     hide_contacted_days: int = 14,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[RecallLine]:
     """Active patients due for a recall on or before ``as_of`` (+ ``due_within_days``).
 
-    Most overdue first.  Left out: patients with a future appointment that holds
+    Most overdue first, then by name and patient (a stable order to page by with
+    ``offset`` and ``limit``).  Left out: patients with a future appointment that holds
     time, and those with a recall contact in the ``hide_contacted_days`` days up to
     ``as_of`` (they come back once that many days have passed).
     """
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    if due_within_days < 0 or hide_contacted_days < 0:
-        raise ValidationError("The number of days cannot be negative.", field="days")
+    _check_filters(due_within_days, hide_contacted_days)
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValidationError("The page of patients cannot start or end below zero.", field="limit")
     with db.uow() as session:
         zone = clinic_zone(session)
         as_of = as_of or clinic_today(session)
         rows = session.execute(
             _recall_query(session, as_of, due_within_days, hide_contacted_days)
         ).all()
-        # Sort and cut first, then fetch the details of just the lines shown.
+        # The due date is a clinic-local date, worked out here (exact across DST changes):
+        # sort and cut the page here too, then fetch the details of just the lines shown.
         due = []
         for r in rows:
             last_visit_on = r.starts_at.astimezone(zone).date()
             due_on = last_visit_on + timedelta(days=r.recall_interval_days)
             due.append((due_on, r.last_name, r.first_name, r.patient_id, last_visit_on, r))
         due.sort(key=lambda item: item[:4])
-        if limit is not None:
-            due = due[:limit]
+        due = due[offset:] if limit is None else due[offset : offset + limit]
         details = _details(session, [item[-1] for item in due])
     lines = []
     for due_on, *_, last_visit_on, r in due:
@@ -134,6 +142,24 @@ def recall_list(
             )
         )
     return lines
+
+
+def recall_count(
+    db: Database,
+    actor: Actor,
+    *,
+    as_of: date | None = None,
+    due_within_days: int = 0,
+    hide_contacted_days: int = 14,
+) -> int:
+    """How many patients :func:`recall_list` lists with these filters (the whole list,
+    however few lines are read)."""
+    permissions.require(actor, Permission.VIEW_SCHEDULE)
+    _check_filters(due_within_days, hide_contacted_days)
+    with db.uow() as session:
+        as_of = as_of or clinic_today(session)
+        due = _recall_query(session, as_of, due_within_days, hide_contacted_days).subquery()
+        return session.scalar(select(func.count()).select_from(due)) or 0
 
 
 _CHUNK = 500  # ids per IN (...) list
