@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.data.models.communications import CommunicationEntry, Purpose
@@ -377,6 +379,77 @@ def test_payment_plan_with_nothing_overdue_sorts_after_late_ones(clinic, owner):
     # Half of the next installment is paid: what is left is due.
     assert (lines[1].next_due_on, lines[1].next_due_amount) == (date(2026, 6, 20), D("50.00"))
     assert lines[0].next_due_on is None
+
+
+@pytest.fixture
+def plans_due(clinic) -> dict[str, int]:
+    """Active payment plans in an order with ties on every key but the plan: several as late,
+    due next on the same day, under the same name."""
+    with clinic.db.uow() as s:
+        ids = {}
+        for n in range(4):
+            patient = add_patient(s, first_name="Ann", last_name="Tie")
+            ids[f"tie{n}"] = add_payment_plan(s, patient, [date(2026, 5, 1), date(2026, 7, 1)]).id
+        # The name is compared as the line shows it: "Van Dyke, Bo" before "Van, Al".
+        for first, last in (("Al", "Van"), ("Bo", "Van Dyke")):
+            patient = add_patient(s, first_name=first, last_name=last)
+            ids[last] = add_payment_plan(s, patient, [date(2026, 5, 1), date(2026, 7, 1)]).id
+        twice = add_patient(s, first_name="Two", last_name="Plans")
+        ids["later"] = add_payment_plan(s, twice, [date(2026, 6, 1)]).id
+        ids["coming"] = add_payment_plan(s, twice, [date(2026, 6, 20)]).id
+        done = add_patient(s, first_name="Dana", last_name="Done")
+        plan = add_payment_plan(s, done, [date(2026, 4, 1)])
+        pay(s, done, "100.00", to=[(installments_of(s, plan)[0], "100.00")])
+        ids["paid"] = plan.id
+        add_payment_plan(s, done, [date(2026, 4, 1)], status="cancelled")  # never listed
+    return ids
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(size=st.integers(min_value=1, max_value=11))
+def test_payment_plan_pages_add_up_to_the_whole_list_once(clinic, owner, plans_due, size):
+    whole = po.payment_plans_due(clinic.db, owner, today=TODAY)
+    paged = every_page(
+        lambda offset, limit: po.payment_plans_due(
+            clinic.db, owner, offset=offset, limit=limit, today=TODAY
+        ),
+        size,
+    )
+    assert paged == whole
+    assert [line.payment_plan_id for line in paged] == [
+        plans_due[key]
+        for key in ("tie0", "tie1", "tie2", "tie3", "Van Dyke", "Van", "later", "coming", "paid")
+    ]
+    # Most days late first, then the next due date, the name and the plan.
+    assert whole == sorted(
+        whole,
+        key=lambda line: (
+            -line.days_late,
+            line.next_due_on or date.max,
+            line.patient_name,
+            line.payment_plan_id,
+        ),
+    )
+    totals = po.payment_plan_totals(clinic.db, owner, today=TODAY)
+    assert totals.plan_count == len(whole) == 9
+    assert totals.overdue_count == sum(1 for line in whole if line.overdue_count) == 7
+
+
+def test_payment_plan_pages_refuse_a_page_below_zero_and_need_view_plans(
+    clinic, owner, receptionist_actor, monkeypatch
+):
+    for page in ({"offset": -1}, {"limit": -1}):
+        with pytest.raises(ValidationError) as error:
+            po.payment_plans_due(clinic.db, owner, **page)
+        assert error.value.field == "limit"
+    assert po.payment_plan_totals(clinic.db, receptionist_actor) == po.PaymentPlanTotals(0, 0)
+    from app.services.clinic import permissions
+
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, receptionist_actor.role, frozenset())
+    with pytest.raises(PermissionDeniedError):
+        po.payment_plan_totals(clinic.db, receptionist_actor)
 
 
 def balances_for(db, actor, patient_id):

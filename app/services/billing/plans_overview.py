@@ -417,11 +417,19 @@ class PaymentPlanLine:
 
 
 def payment_plans_due(
-    db: Database, actor: Actor, *, today: date | None = None, limit: int = 1000
+    db: Database,
+    actor: Actor,
+    *,
+    today: date | None = None,
+    limit: int = 1000,
+    offset: int = 0,
 ) -> list[PaymentPlanLine]:
-    """Active payment plans: what falls due next, what is overdue (unpaid after its due
-    date) and what has been paid; the most overdue first, then by next due date."""
+    """One page of the active payment plans: what falls due next, what is overdue (unpaid
+    after its due date) and what has been paid; the most overdue first, then by next due
+    date, then by patient name and plan (a stable order to page by)."""
     permissions.require(actor, Permission.VIEW_PLANS)
+    if limit < 0 or offset < 0:
+        raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
     with db.uow() as session:
         today = today or clinic_today(session)
         per_installment = _installments_with_paid().subquery()
@@ -477,6 +485,17 @@ def payment_plans_due(
             .join(per_plan, per_plan.c.plan_id == PaymentPlan.id)
             .join(Patient, Patient.id == PaymentPlan.patient_id)
             .outerjoin(next_amount, next_amount.c.plan_id == PaymentPlan.id)
+            .order_by(
+                # The oldest overdue installment first is the most days late; plans with
+                # nothing overdue (NULL) after every late one.
+                per_plan.c.oldest.asc().nulls_last(),
+                per_plan.c.next_due.asc().nulls_last(),
+                # The name as the line shows it ("Last, First"), compared as a whole.
+                Patient.last_name + ", " + Patient.first_name,
+                PaymentPlan.id,
+            )
+            .limit(limit)
+            .offset(offset)
         ).all()
     lines = []
     for r in rows:
@@ -500,15 +519,36 @@ def payment_plans_due(
                 paid_to_date=r.paid,
             )
         )
-    lines.sort(
-        key=lambda line: (
-            -line.days_late,
-            line.next_due_on or date.max,
-            line.patient_name,
-            line.payment_plan_id,
+    return lines
+
+
+@dataclass(frozen=True)
+class PaymentPlanTotals:
+    #: Every active payment plan with installments (each a line of :func:`payment_plans_due`).
+    plan_count: int
+    #: Those of them with an installment unpaid after its due date.
+    overdue_count: int
+
+
+def payment_plan_totals(
+    db: Database, actor: Actor, *, today: date | None = None
+) -> PaymentPlanTotals:
+    """How many active payment plans :func:`payment_plans_due` lists, and how many of them
+    are behind (the whole list, however few lines are read)."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    with db.uow() as session:
+        today = today or clinic_today(session)
+        plans = session.scalar(
+            _installments_with_paid().with_only_columns(
+                func.count(Installment.payment_plan_id.distinct())
+            )
         )
-    )
-    return lines[:limit]
+        overdue = session.scalar(
+            _overdue_installments(today).add_columns(
+                func.count(Installment.payment_plan_id.distinct())
+            )
+        )
+    return PaymentPlanTotals(plan_count=plans or 0, overdue_count=overdue or 0)
 
 
 def _as_date(value) -> date | None:
@@ -950,6 +990,7 @@ __all__ = [
     "MethodTotal",
     "OpenPlanLine",
     "PaymentPlanLine",
+    "PaymentPlanTotals",
     "StatusTotal",
     "UnscheduledPhaseLine",
     "accepted_not_scheduled",
@@ -960,5 +1001,7 @@ __all__ = [
     "last_close_out",
     "open_plan_totals",
     "open_plans",
+    "payment_plan_totals",
+    "payment_plans_due",
     "payments_by_method",
 ]
