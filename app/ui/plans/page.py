@@ -2,8 +2,8 @@
 the collections queue and the day's payments with the end-of-day close-out.
 
 Each tab loads the first time it is shown, in the background; the lists that grow
-with the clinic (open plans, unscheduled phases, collections) load a page at a time
-as their table scrolls.  A change to plans, payments, appointments or patients marks
+with the clinic (open plans, unscheduled phases, payment plans, collections) load a page
+at a time as their table scrolls.  A change to plans, payments, appointments or patients marks
 the tabs that show them stale, and the one on screen reloads at once.  Enter or a
 double-click on a line opens the record.
 """
@@ -395,22 +395,23 @@ class PaymentPlansSection(Section):
             ),
         ]
 
-    def summary(self):
+    def pages(self) -> Fetch:
         from app.services.billing.plans_overview import payment_plans_due
 
         db, actor = self.ctx.db, self.ctx.actor
-        return lambda: payment_plans_due(db, actor, limit=SHOWN_AT_MOST + 1)
+        return lambda offset, limit: payment_plans_due(db, actor, offset=offset, limit=limit)
 
-    def rows_of(self, plans) -> list:
-        return plans
+    def summary(self):
+        from app.services.billing.plans_overview import payment_plan_totals
 
-    def count_text(self, plans) -> str:
-        if plans is None:
+        db, actor = self.ctx.db, self.ctx.actor
+        return lambda: payment_plan_totals(db, actor)
+
+    def count_text(self, totals) -> str:
+        if totals is None:
             return ""
-        late = sum(1 for r in plans if r.overdue_count)
-        shown = f"The first {SHOWN_AT_MOST}" if len(plans) > SHOWN_AT_MOST else str(len(plans))
-        noun = "active payment plan" if len(plans) == 1 else "active payment plans"
-        return f"{shown} {noun} · {late} with overdue installments"
+        noun = "active payment plan" if totals.plan_count == 1 else "active payment plans"
+        return f"{totals.plan_count:,} {noun} · {totals.overdue_count:,} with overdue installments"
 
 
 class CollectionsSection(Section):

@@ -222,3 +222,51 @@ def test_collections_scroll_brings_every_page_of_the_queue(qtbot, owner_ctx, cli
         qtbot.waitUntil(lambda: not section.model.loading, timeout=10_000)
     assert section.model.rows == collections_queue(clinic.db, owner_ctx.actor)
     assert section.model.row_at(0).patient_name == f"Late{PAGE_SIZE + 29:03d}, Ann"
+
+
+def test_payment_plans_scroll_past_the_old_500_line_cap_to_the_last_plan(
+    qtbot, owner_ctx, clinic, qtmodeltester
+):
+    from app.services.billing.plans_overview import payment_plans_due
+
+    count = 5 * PAGE_SIZE + 30  # more than the 500 lines the tab used to stop at
+    with clinic.db.uow() as s:
+        today = utc_now().astimezone(clinic_zone(s)).date()
+        for n in range(count):
+            patient = add_patient(s, first_name="Pat", last_name=f"Plan{n:03d}")
+            # Every fourth plan is not late yet: due in n days; the others n days late.
+            due = today + timedelta(days=1 + n) if n % 4 == 0 else today - timedelta(days=n)
+            plan = PaymentPlan(
+                patient_id=patient.id, status="active", plan_date=today - timedelta(days=900),
+                total_amount=Decimal("50.00"), financed_amount=Decimal("50.00"),
+                installment_count=1, first_due_on=due,
+            )  # fmt: skip
+            s.add(plan)
+            s.flush()
+            s.add(Installment(payment_plan_id=plan.id, sequence=1, due_on=due,
+                              amount=Decimal("50.00"), principal=Decimal("50.00"),
+                              balance_after=Decimal("0.00")))  # fmt: skip
+    late = sum(1 for n in range(count) if n % 4)
+    page = PlansPage(owner_ctx)
+    qtbot.addWidget(page)
+    page.resize(1300, 500)
+    page.show()
+    page.tabs.setCurrentIndex(2)
+    section = page.payment_plans
+    wait_loaded(qtbot, section)
+    assert section.model.rowCount() == PAGE_SIZE and section.model.canFetchMore()
+    assert section.count_label.text() == (
+        f"{count} active payment plans · {late} with overdue installments"
+    )
+    qtmodeltester.check(section.model)
+    while section.model.canFetchMore() or section.model.loading:
+        section.table.scrollToBottom()
+        qtbot.waitUntil(lambda: not section.model.loading, timeout=10_000)
+    assert section.model.rowCount() == count
+    assert section.model.rows == payment_plans_due(clinic.db, owner_ctx.actor)
+    # The most days late first; last, the plan not due for the longest.
+    assert section.model.row_at(0).patient_name == "Plan529, Pat"
+    last = section.model.index(count - 1, 0)
+    assert last.data() == "Plan528, Pat"
+    section.table.scrollToBottom()
+    assert section.table.viewport().rect().intersects(section.table.visualRect(last))
