@@ -39,7 +39,9 @@ OUTCOME_WORDS = {
 
 
 class PatientListPage(QWidget):
-    """A call list: subclasses give ``columns()``, ``fetch()`` and ``show_rows(rows)``."""
+    """A call list: subclasses give ``columns()``, and ``fetch()`` and ``show_rows(rows)``
+    for a list read whole — or, for a list read a page at a time (a lazy ``model_class``),
+    their own ``reload()``."""
 
     #: Emitted after each load with the number of lines still to act on.
     count_changed = Signal(int)
@@ -65,7 +67,7 @@ class PatientListPage(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setStyleSheet("font-weight: 600;")
 
-        self.model = self.model_class(self.columns(), self)
+        self.model = self.model_class(self.columns(), parent=self)
         self.table = list_table(self.model, table_name)
         self.table.setParent(self)
         self.table.setWordWrap(False)

@@ -1,4 +1,5 @@
-"""The recall list: patients due back with nothing booked, most overdue first.
+"""The recall list: patients due back with nothing booked, most overdue first, every one
+of them reachable by scrolling (the lines load a page at a time).
 
 Call the patient, log how the call went (they then rest for the chosen number
 of days), or book them straight away: "Book…" hands the patient and their last
@@ -24,11 +25,10 @@ from app.services.scheduling.recalls import RecallLine
 from app.ui import ops
 from app.ui.calendar.patient_list import OUTCOME_WORDS, RED, PatientListPage
 from app.ui.context import UiContext
+from app.ui.widgets.lazy_table import Fetch, LazyTableModel
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column
 
-#: Lines shown at most (the most overdue); the count line says when there are more.
-SHOWN_AT_MOST = 500
 CALL_OUTCOMES = (
     ("reached", "&Reached the patient"),
     ("left_message", "&Left a message"),
@@ -49,9 +49,22 @@ def overdue_text(line: RecallLine) -> str:
 
 
 class RecallListPage(PatientListPage):
-    """Who is due for a recall; filters for "due within" and "hide if contacted"."""
+    """Who is due for a recall; filters for "due within" and "hide if contacted".
+
+    Thousands may be due: the lines load a page at a time as the table scrolls, and the
+    count beside the title is the whole list's, read on its own.
+    """
+
+    model_class = LazyTableModel
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        self._listing = False
+        #: The whole list's count, once read (None meanwhile).
+        self._count: int | None = None
+        #: Reading the lines or their count failed (until the next read).
+        self._failed = False
+        #: (patient id, row) of the line selected before the lines were read again.
+        self._reselect: tuple[int | None, int] = (None, 0)
         self.due_within = QSpinBox()
         self.due_within.setObjectName("dueWithinDays")
         self.due_within.setRange(0, 365)
@@ -122,6 +135,9 @@ class RecallListPage(PatientListPage):
         ]
 
     def _connect_signals(self) -> None:
+        self.model.modelAboutToBeReset.connect(self.on_model_about_to_be_reset)
+        self.model.loaded.connect(self.on_model_loaded)
+        self.model.failed.connect(self.on_model_failed)
         self.due_within.valueChanged.connect(self.on_filter_changed)
         self.hide_days.valueChanged.connect(self.on_filter_changed)
         self.log_menu.triggered.connect(self.on_log_menu_triggered)
@@ -142,46 +158,82 @@ class RecallListPage(PatientListPage):
 
     # --- data -----------------------------------------------------------------------------------
 
-    def fetch(self):
+    def pages(self) -> Fetch:
         from app.services.scheduling.recalls import recall_list
 
-        # Ten years of visits take a moment on a large clinic: say so meanwhile.
-        self.count_label.setText("Looking for patients due…")
         within, hide = self.due_within.value(), self.hide_days.value()
         db, actor = self.ctx.db, self.ctx.actor
-        return lambda: recall_list(
-            db, actor, due_within_days=within, hide_contacted_days=hide, limit=SHOWN_AT_MOST + 1
+        return lambda offset, limit: recall_list(
+            db, actor, due_within_days=within, hide_contacted_days=hide, offset=offset, limit=limit
         )
 
-    def show_rows(self, rows: list[RecallLine]) -> None:
-        more = len(rows) > SHOWN_AT_MOST
-        rows = rows[:SHOWN_AT_MOST]
-        selected = self.current_line()
-        selected_rows = self.table.selectionModel().selectedRows()
-        old_row = selected_rows[0].row() if selected_rows else 0
-        self.model.set_rows(rows)
-        if rows:
-            # The same patient, else the one now in their place (after a call hid them).
-            index = next(
-                (i for i, r in enumerate(rows) if selected and r.patient_id == selected.patient_id),
-                min(old_row, len(rows) - 1),
-            )
-            self.table.selectRow(index)
-        if more:
-            self.count_label.setText(f"The {SHOWN_AT_MOST} most overdue patients")
+    def reload(self) -> None:
+        """Read the list again in place — as many lines as are loaded — and its count."""
+        if not self._listing:
+            self.restart()
+            return
+        self.model.refresh()
+        self._ask_count()
+
+    def restart(self) -> None:
+        """The filters changed (or the page opened): the list starts again from its first page."""
+        self._listing = True
+        self.model.set_fetch(self.pages())
+        self._ask_count()
+
+    def _ask_count(self) -> None:
+        from app.services.scheduling.recalls import recall_count
+
+        self._generation += 1
+        generation = self._generation
+        self._count = None
+        self._failed = False
+        # Ten years of visits take a moment on a large clinic: say so meanwhile.
+        self._show_count()
+        within, hide = self.due_within.value(), self.hide_days.value()
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: recall_count(db, actor, due_within_days=within, hide_contacted_days=hide),
+            on_success=lambda count: self._on_count(generation, count),
+            on_failure=lambda exc: self._on_count_failed(generation, exc),
+            owner=self,
+        )
+
+    def _on_count(self, generation: int, count: int) -> None:
+        if generation == self._generation:
+            self._count = count
+            self._show_count()
+
+    def _on_count_failed(self, generation: int, exc: BaseException) -> None:
+        if generation == self._generation:
+            self._failed = True
+            self._show_count()
+            if not self.model.rowCount():
+                self._show_message(ops.user_message(exc))
+
+    def _show_count(self) -> None:
+        if self._failed:
+            self.count_label.setText("")  # the list, or the sentence in its place, says why
+            return
+        if self.model.exhausted and not self.model.loading:
+            count = self.model.rowCount()  # every line is loaded: they are the count
+        elif self._count is not None:
+            count = self._count
         else:
-            count = len(rows)
-            self.count_label.setText(
-                "Nobody due"
-                if count == 0
-                else "1 patient due"
-                if count == 1
-                else f"{count} patients due"
-            )
-        self.empty_label.setText(self._empty_text())
-        self.stack.setCurrentWidget(self.table if rows else self.empty_label)
-        self.update_buttons()
-        self.count_changed.emit(len(rows))
+            self.count_label.setText("Looking for patients due…")
+            return
+        self.count_label.setText(
+            "Nobody due"
+            if count == 0
+            else "1 patient due"
+            if count == 1
+            else f"{count:,} patients due"
+        )
+        self.count_changed.emit(count)
+
+    def _show_message(self, text: str) -> None:
+        self.empty_label.setText(text)
+        self.stack.setCurrentWidget(self.empty_label)
 
     def _empty_text(self) -> str:
         within, hide = self.due_within.value(), self.hide_days.value()
@@ -222,7 +274,40 @@ class RecallListPage(PatientListPage):
 
     @Slot()
     def on_filter_changed(self) -> None:
-        self.reload()
+        self.restart()
+
+    @Slot()
+    def on_model_about_to_be_reset(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            # Selected again once the lines are back: the same patient, else the one now in
+            # their place (after a call hid them).
+            self._reselect = (self.model.row_at(rows[0].row()).patient_id, rows[0].row())
+
+    @Slot()
+    def on_model_loaded(self) -> None:
+        count = self.model.rowCount()
+        if count and not self.table.selectionModel().hasSelection():
+            patient_id, old_row = self._reselect
+            self.table.selectRow(
+                next(
+                    (r for r in range(count) if self.model.row_at(r).patient_id == patient_id),
+                    min(old_row, count - 1),
+                )
+            )
+        if count:
+            self.stack.setCurrentWidget(self.table)
+        else:
+            self._show_message(self._empty_text())
+        self._show_count()
+        self.update_buttons()
+
+    @Slot(object)
+    def on_model_failed(self, exc: BaseException) -> None:
+        self._failed = True
+        self._show_count()
+        if not self.model.rowCount():
+            self._show_message(ops.user_message(exc))
 
     @Slot(QAction)
     def on_log_menu_triggered(self, action: QAction) -> None:

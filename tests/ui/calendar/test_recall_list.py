@@ -15,7 +15,9 @@ from app.data.models.staff import Role
 from app.services.clinic import auth, staff
 from app.services.patients import communications
 from app.services.scheduling.booking import at_local
+from app.ui import ops
 from app.ui.calendar.recall_list import RecallListPage
+from app.ui.widgets.lazy_table import PAGE_SIZE
 from tests.data.factories import add_patient, add_provider, add_service
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
 
@@ -164,3 +166,60 @@ def test_a_provider_sees_the_list_without_call_or_book_buttons(qtbot, clinic, se
     assert not page.log_button.isVisible()
     assert not page.book_button.isVisible()
     assert page.open_button.isVisible()
+
+
+def test_thousands_due_are_counted_and_reached_by_scrolling_with_the_keyboard(
+    qtbot, receptionist_ctx, clinic, qtmodeltester, monkeypatch
+):
+    from app.services.changes import Changes
+    from app.services.scheduling.recalls import recall_list
+    from app.ui.calendar import booking_flow
+
+    count = 10 * PAGE_SIZE + 30  # far more than the 500 lines the list used to stop at
+    today = utc_now().astimezone(NY).date()
+    with clinic.db.uow() as s:
+        provider = add_provider(s)
+        hygiene = add_service(s, name="Hygiene visit", recall_interval_days=180)
+        for n in range(count):
+            patient = add_patient(s, first_name="Pat", last_name=f"Due{n:04d}")
+            starts = at_local(today - timedelta(days=200 + n), 12 * 60, NY)  # n + 20 days late
+            s.add(
+                Appointment(
+                    patient_id=patient.id,
+                    provider_id=provider.id,
+                    service_id=hygiene.id,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=45),
+                    status="completed",
+                )
+            )
+    page = open_page(qtbot, receptionist_ctx, PAGE_SIZE)
+    qtbot.waitUntil(lambda: page.count_label.text() == "1,030 patients due")
+    assert page.model.canFetchMore()  # the count is the whole list's, not the lines loaded
+    qtmodeltester.check(page.model)
+    assert page.current_line().patient_name == "Due1029, Pat"  # the most overdue
+
+    # Ctrl+End as far as the list goes: each time the next page loads behind the last line.
+    page.table.setFocus()
+    while page.model.canFetchMore() or page.model.loading:
+        qtbot.keyClick(page.table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: not page.model.loading)
+    assert page.model.rowCount() == count
+    assert page.rows() == recall_list(receptionist_ctx.db, receptionist_ctx.actor)
+    qtbot.keyClick(page.table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    assert page.current_line().patient_name == "Due0000, Pat"
+    last = page.model.index(count - 1, 0)
+    assert page.table.viewport().rect().intersects(page.table.visualRect(last))
+    assert page.count_label.text() == "1,030 patients due"
+
+    # A change reads every line loaded again at once and keeps the one selected.
+    page.table.selectRow(700)
+    chosen = page.current_line().patient_id
+    receptionist_ctx.bus.publish(Changes(appointments=True))
+    qtbot.waitUntil(lambda: not page.model.loading and ops.pending() == 0)
+    assert page.model.rowCount() == count and page.current_line().patient_id == chosen
+
+    asked = []
+    monkeypatch.setattr(booking_flow, "find_and_book", lambda ctx, parent, **kw: asked.append(kw))
+    qtbot.mouseClick(page.book_button, Qt.MouseButton.LeftButton)
+    assert [a["patient_id"] for a in asked] == [chosen]
