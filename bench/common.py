@@ -91,7 +91,7 @@ def child_environment(**extra: str) -> dict[str, str]:
 def _fingerprint() -> str:
     """Changes whenever the seeding code or the schema does, so the cache never goes stale."""
     digest = hashlib.sha256()
-    sources = [REPO / "app" / "services" / "seed.py"]
+    sources = [REPO / "app" / "demo" / "seed.py"]
     sources += sorted((REPO / "app" / "data" / "migrations" / "versions").glob("*.py"))
     for source in sources:
         digest.update(source.name.encode())
