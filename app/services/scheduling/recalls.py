@@ -84,21 +84,24 @@ def recall_list(
     due_within_days: int = 0,
     hide_contacted_days: int = 14,
     limit: int | None = None,
+    now: datetime | None = None,
 ) -> list[RecallLine]:
     """Active patients due for a recall on or before ``as_of`` (+ ``due_within_days``).
 
     Most overdue first.  Left out: patients with a future appointment that holds
     time, and those with a recall contact in the ``hide_contacted_days`` days up to
-    ``as_of`` (they come back once that many days have passed).
+    ``as_of`` (they come back once that many days have passed).  ``now`` (default:
+    this instant) is where the future starts; ``as_of`` defaults to its clinic day.
     """
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     if due_within_days < 0 or hide_contacted_days < 0:
         raise ValidationError("The number of days cannot be negative.", field="days")
     with db.uow() as session:
         zone = clinic_zone(session)
-        as_of = as_of or clinic_today(session)
+        now = now or utc_now()
+        as_of = as_of or clinic_today(session, now)
         rows = session.execute(
-            _recall_query(session, as_of, due_within_days, hide_contacted_days)
+            _recall_query(session, now, as_of, due_within_days, hide_contacted_days)
         ).all()
         # Sort and cut first, then fetch the details of just the lines shown.
         due = []
@@ -186,9 +189,10 @@ def _details(session: Session, rows) -> dict[int, tuple]:
     return out
 
 
-def _recall_query(session: Session, as_of: date, due_within_days: int, hide_days: int):
+def _recall_query(
+    session: Session, now: datetime, as_of: date, due_within_days: int, hide_days: int
+):
     zone = clinic_zone(session)
-    now = utc_now()
     last_due_day = as_of + timedelta(days=due_within_days)
 
     # Every completed visit of a recall service, newest first per patient.
