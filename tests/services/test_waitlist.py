@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from app.clock import utc_now
+from app.clock import today_in, utc_now
 from app.data.models.appointments import WaitlistEntry
 from app.services.errors import (
     ConcurrentEditError,
@@ -27,7 +27,7 @@ WEEKDAYS = frozenset({MON, TUE, WED, THU, FRI})
 
 
 def _next_monday(weeks_ahead: int = 3) -> date:
-    today = utc_now().astimezone(ZONE).date()
+    today = today_in(ZONE)
     return today + timedelta(days=(7 - today.weekday()) + 7 * weeks_ahead)
 
 
@@ -308,7 +308,7 @@ INVALID_CASES = [
     [pytest.param(*case[1:], id=case[0]) for case in INVALID_CASES],
 )
 def test_the_form_refuses_what_cannot_be_matched(world, overrides, field, words):
-    today = utc_now().astimezone(ZONE).date()
+    today = today_in(ZONE)
     when = {"today": today, "yesterday": today - timedelta(days=1)}
     resolved = {k: when.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()}
     with pytest.raises(ValidationError) as caught:
