@@ -87,11 +87,13 @@ def world(clinic, owner) -> World:
 
 
 def _set_added(db, entry_id: int, days_ago: int) -> None:
+    """Added ``days_ago`` days back on the clinic's calendar, at this time of day there:
+    subtracting in the clinic's zone keeps the wall-clock time, where 30 × 24 hours back
+    across a change of clocks can land on the day before (29 days waited, not 30)."""
+    added = utc_now().astimezone(ZONE) - timedelta(days=days_ago)
     with db.uow() as s:
         s.execute(
-            update(WaitlistEntry)
-            .where(WaitlistEntry.id == entry_id)
-            .values(created_at=utc_now() - timedelta(days=days_ago))
+            update(WaitlistEntry).where(WaitlistEntry.id == entry_id).values(created_at=added)
         )
 
 
