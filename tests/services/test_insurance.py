@@ -195,10 +195,6 @@ def test_bad_verifications_are_refused(clinic, owner, patient_id, payer_id, kwar
 # --- pre-authorisations --------------------------------------------------------------------
 
 
-def today():
-    return utc_now().date()
-
-
 @pytest.mark.parametrize(
     "data,expires_in_days,booked_in_days,warning",
     [
@@ -216,10 +212,10 @@ def today():
     ],
 )
 def test_preauth_warnings(
-    clinic, owner, book, patient_id, data, expires_in_days, booked_in_days, warning
+    clinic, owner, book, patient_id, clinic_day, data, expires_in_days, booked_in_days, warning
 ):
     if expires_in_days is not None:
-        data = replace(data, expires_on=today() + timedelta(days=expires_in_days))
+        data = replace(data, expires_on=clinic_day + timedelta(days=expires_in_days))
     for days in booked_in_days:
         book(patient_id, timedelta(days=days))
     line = insurance.save_preauth(clinic.db, owner, patient_id, data)
@@ -227,18 +223,18 @@ def test_preauth_warnings(
     assert insurance.list_preauths(clinic.db, owner, patient_id) == [line]
 
 
-def test_expired_preauths_fold_away(clinic, owner, patient_id):
+def test_expired_preauths_fold_away(clinic, owner, patient_id, clinic_day):
     expired = insurance.save_preauth(
         clinic.db,
         owner,
         patient_id,
-        PreauthData("Implant", "approved", "X9", 1, 0, today() - timedelta(days=2)),
+        PreauthData("Implant", "approved", "X9", 1, 0, clinic_day - timedelta(days=2)),
     )
     current = insurance.save_preauth(
         clinic.db,
         owner,
         patient_id,
-        PreauthData("Crown", "approved", "C1", 1, 0, today() + timedelta(days=60)),
+        PreauthData("Crown", "approved", "C1", 1, 0, clinic_day + timedelta(days=60)),
     )
     assert expired.expired and "expired on" in expired.warning and not current.expired
     assert insurance.list_preauths(clinic.db, owner, patient_id) == [current]

@@ -44,10 +44,6 @@ def receptionist(make_staff):
     return make_staff("rita", "receptionist", "Rita Reception")
 
 
-def tomorrow():
-    return utc_now().date() + timedelta(days=2)
-
-
 def complete(provider_id, /, **changes) -> NoteFields:
     base = NoteFields(
         reason="Wants whiter teeth",
@@ -67,11 +63,14 @@ def signed_note(clinic, coordinator, provider, patient_id, provider_id):
     return notes.sign_note(clinic.db, provider, note.summary.id)
 
 
-def test_draft_autosaves_and_reopens_with_every_field(clinic, coordinator, patient_id, provider_id):
+def test_draft_autosaves_and_reopens_with_every_field(
+    clinic, coordinator, patient_id, provider_id, clinic_day
+):
     started = notes.start_note(clinic.db, coordinator, patient_id, provider_id)
     assert started.summary.status == "draft" and started.summary.author == "Cora Coordinator"
     assert started.summary.provider == "Dr. Ana Torres"
-    fields = complete(provider_id, decision="thinking_it_over", follow_up_on=tomorrow())
+    in_two_days = clinic_day + timedelta(days=2)
+    fields = complete(provider_id, decision="thinking_it_over", follow_up_on=in_two_days)
     saved_at = notes.save_draft(clinic.db, coordinator, started.summary.id, fields)
     assert saved_at.tzinfo is not None
     # A new "session" (the window was destroyed without saving): the draft is all there.
@@ -139,15 +138,15 @@ def test_bad_draft_input_is_refused_with_its_field(
         ({"provider_id": None}, "provider_id"),
         ({"decision": "declined", "decline_reason": ""}, "decline_reason"),
         ({"decision": "thinking_it_over", "follow_up_on": None}, "follow_up_on"),
-        (
-            {"decision": "thinking_it_over", "follow_up_on": utc_now().date() - timedelta(days=3)},
-            "follow_up_on",
-        ),
+        # A timedelta: that many days from the clinic's today, worked out when the test runs.
+        ({"decision": "thinking_it_over", "follow_up_on": timedelta(days=-3)}, "follow_up_on"),
     ],
 )
 def test_signing_checks_the_decision_rules(
-    clinic, coordinator, provider, patient_id, provider_id, change, field
+    clinic, coordinator, provider, patient_id, provider_id, clinic_day, change, field
 ):
+    if isinstance(change.get("follow_up_on"), timedelta):
+        change = {**change, "follow_up_on": clinic_day + change["follow_up_on"]}
     note = notes.start_note(clinic.db, coordinator, patient_id)
     notes.save_draft(clinic.db, coordinator, note.summary.id, complete(provider_id, **change))
     with pytest.raises(ValidationError) as raised:
@@ -221,9 +220,9 @@ def test_no_addendum_on_a_draft(clinic, coordinator, patient_id):
 
 
 def test_thinking_it_over_creates_a_follow_up_task_due_then(
-    clinic, coordinator, provider, patient_id, provider_id
+    clinic, coordinator, provider, patient_id, provider_id, clinic_day
 ):
-    due = tomorrow()
+    due = clinic_day + timedelta(days=2)
     note = notes.start_note(clinic.db, coordinator, patient_id)
     notes.save_draft(
         clinic.db,

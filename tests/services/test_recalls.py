@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.clock import utc_now
 from app.data.models import Appointment
 from app.data.models.communications import CommunicationEntry
 from app.services.errors import PermissionDeniedError, ValidationError
@@ -25,6 +24,11 @@ AS_OF = date(2026, 6, 16)
 
 def local(y, m, d, hh=10, mm=0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=NY)
+
+
+#: The instant the fixed calendar below is seen from (noon on AS_OF): its "completed"
+#: visits are in the past and its future bookings ahead, whatever the real date.
+NOW = local(2026, 6, 16, 12)
 
 
 @pytest.fixture
@@ -84,7 +88,7 @@ def test_due_date_is_the_last_visits_local_date_plus_the_interval(clinic, owner,
     ben = desk.patient("Okafor")
     desk.visit(ben, desk.hygiene, local(2025, 12, 1, 23, 30))
 
-    lines = recall_list(clinic.db, owner, as_of=AS_OF)
+    lines = recall_list(clinic.db, owner, now=NOW, as_of=AS_OF)
     assert len(lines) == 2
     for line in lines:
         assert line.last_visit_on == date(2025, 12, 1)
@@ -98,11 +102,11 @@ def test_due_date_is_the_last_visits_local_date_plus_the_interval(clinic, owner,
 def test_not_yet_due_unless_planning_ahead(clinic, owner, desk):
     cara = desk.patient("Silva")
     desk.visit(cara, desk.exam, local(2025, 6, 20))  # due Jun 20, 2026
-    assert recall_list(clinic.db, owner, as_of=AS_OF) == []
-    assert recall_list(clinic.db, owner, as_of=date(2026, 6, 20))[0].days_overdue == 0
-    (line,) = recall_list(clinic.db, owner, as_of=AS_OF, due_within_days=7)
+    assert recall_list(clinic.db, owner, now=NOW, as_of=AS_OF) == []
+    assert recall_list(clinic.db, owner, now=NOW, as_of=date(2026, 6, 20))[0].days_overdue == 0
+    (line,) = recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, due_within_days=7)
     assert (line.due_on, line.days_overdue) == (date(2026, 6, 20), -4)
-    assert recall_list(clinic.db, owner, as_of=AS_OF, due_within_days=3) == []
+    assert recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, due_within_days=3) == []
 
 
 def test_only_the_last_completed_recall_visit_counts(clinic, owner, desk):
@@ -115,10 +119,10 @@ def test_only_the_last_completed_recall_visit_counts(clinic, owner, desk):
     desk.visit(eli, desk.hygiene, local(2025, 11, 1), status="no_show")
     desk.visit(eli, desk.exam, local(2025, 12, 1), status="cancelled")
 
-    (line,) = recall_list(clinic.db, owner, as_of=AS_OF)
+    (line,) = recall_list(clinic.db, owner, now=NOW, as_of=AS_OF)
     assert line.patient_id == eli
     assert (line.due_on, line.days_overdue) == (date(2025, 7, 4), 347)
-    assert _ids(recall_list(clinic.db, owner, as_of=date(2026, 8, 28))) == [eli, dora]
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=date(2026, 8, 28))) == [eli, dora]
 
 
 def test_most_overdue_first_and_limit(clinic, owner, desk):
@@ -128,18 +132,20 @@ def test_most_overdue_first_and_limit(clinic, owner, desk):
     desk.visit(oldest, desk.exam, local(2023, 3, 1))
     middle = desk.patient("Cole")
     desk.visit(middle, desk.hygiene, local(2025, 6, 1))
-    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF)) == [oldest, middle, recent]
-    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF, limit=2)) == [oldest, middle]
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=AS_OF)) == [oldest, middle, recent]
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, limit=2)) == [oldest, middle]
 
 
 def test_a_future_appointment_that_holds_time_takes_the_patient_off(clinic, owner, desk):
     booked = desk.patient("Booked")
     desk.visit(booked, desk.hygiene, local(2025, 1, 5))
-    desk.visit(booked, desk.filling, utc_now() + timedelta(days=10), status="scheduled")
+    desk.visit(booked, desk.filling, NOW + timedelta(days=10), status="scheduled")
     cancelled = desk.patient("Cancelled")
     desk.visit(cancelled, desk.hygiene, local(2025, 1, 5))
-    desk.visit(cancelled, desk.hygiene, utc_now() + timedelta(days=10), status="cancelled")
-    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF)) == [cancelled]
+    desk.visit(cancelled, desk.hygiene, NOW + timedelta(days=10), status="cancelled")
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=AS_OF)) == [cancelled]
+    # Once that day has passed, the booking no longer holds time ahead.
+    assert _ids(recall_list(clinic.db, owner, now=NOW + timedelta(days=11))) == [booked, cancelled]
 
 
 def test_inactive_and_merged_patients_are_left_out(clinic, owner, desk):
@@ -149,7 +155,7 @@ def test_inactive_and_merged_patients_are_left_out(clinic, owner, desk):
     desk.visit(gone, desk.hygiene, local(2025, 1, 5))
     merged = desk.patient("Merged", is_active=False, merged_into_id=kept)
     desk.visit(merged, desk.hygiene, local(2025, 1, 5))
-    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF)) == [kept]
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=AS_OF)) == [kept]
 
 
 def test_contacts_hide_the_patient_for_n_days_then_they_come_back(clinic, owner, desk):
@@ -160,25 +166,28 @@ def test_contacts_hide_the_patient_for_n_days_then_they_come_back(clinic, owner,
     desk.contact(ana, local(2026, 5, 25), outcome="no_answer")
     desk.contact(ana, local(2026, 6, 5, 16, 0), outcome="left_message")
 
-    assert recall_list(clinic.db, owner, as_of=AS_OF) == []  # Jun 5 + 14 days > Jun 16
-    assert recall_list(clinic.db, owner, as_of=date(2026, 6, 18)) == []
-    (line,) = recall_list(clinic.db, owner, as_of=date(2026, 6, 19))
+    assert recall_list(clinic.db, owner, now=NOW, as_of=AS_OF) == []  # Jun 5 + 14 days > Jun 16
+    assert recall_list(clinic.db, owner, now=NOW, as_of=date(2026, 6, 18)) == []
+    (line,) = recall_list(clinic.db, owner, now=NOW, as_of=date(2026, 6, 19))
     assert (line.contacts, line.last_contact_outcome) == (2, "left_message")
     assert line.last_contact_at == local(2026, 6, 5, 16, 0)
-    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF, hide_contacted_days=7)) == [ana]
-    assert _ids(recall_list(clinic.db, owner, as_of=AS_OF, hide_contacted_days=0)) == [ana]
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, hide_contacted_days=7)) == [ana]
+    assert _ids(recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, hide_contacted_days=0)) == [ana]
 
 
-def test_recording_a_recall_call_logs_it_and_hides_the_patient(clinic, make_staff, desk):
+def test_recording_a_recall_call_logs_it_and_hides_the_patient(
+    clinic, make_staff, desk, clinic_day
+):
     rita = make_staff("rita", "receptionist", "Rita Reception")
     ana = desk.patient("Ruiz")
-    desk.visit(ana, desk.hygiene, local(2025, 1, 5))
-    today = utc_now().astimezone(NY).date()
+    # Due 20 days ago (180-day recall), whenever the test runs: it reads the real clock.
+    visited = datetime.combine(clinic_day - timedelta(days=200), time(10), tzinfo=NY)
+    desk.visit(ana, desk.hygiene, visited)
     assert _ids(recall_list(clinic.db, rita)) == [ana]
 
     record_recall_contact(clinic.db, rita, ana, "left_message", "Asked her to call back")
     assert recall_list(clinic.db, rita) == []
-    (line,) = recall_list(clinic.db, rita, as_of=today + timedelta(days=14))
+    (line,) = recall_list(clinic.db, rita, as_of=clinic_day + timedelta(days=14))
     assert (line.contacts, line.last_contact_outcome) == (1, "left_message")
     (logged,) = communications.list_contacts(clinic.db, rita, ana)
     assert logged.summary == "Recall call: left a message.\nAsked her to call back"
@@ -223,7 +232,7 @@ def crowd(desk) -> dict[str, list[int]]:
     desk.visit(ids["soon"][0], desk.hygiene, local(2026, 1, 1))  # due Jun 30, 2026
     booked = desk.patient("Booked")
     desk.visit(booked, desk.hygiene, local(2025, 1, 5))
-    desk.visit(booked, desk.filling, utc_now() + timedelta(days=10), status="scheduled")
+    desk.visit(booked, desk.filling, NOW + timedelta(days=10), status="scheduled")
     called = desk.patient("Called")
     desk.visit(called, desk.hygiene, local(2025, 1, 5))
     desk.contact(called, local(2026, 6, 10))
@@ -235,7 +244,7 @@ def crowd(desk) -> dict[str, list[int]]:
 )
 @given(size=st.integers(min_value=1, max_value=12), within=st.sampled_from([0, 30]))
 def test_recall_pages_add_up_to_the_whole_list_once(clinic, owner, crowd, size, within):
-    whole = recall_list(clinic.db, owner, as_of=AS_OF, due_within_days=within)
+    whole = recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, due_within_days=within)
     paged = every_page(
         lambda offset, limit: recall_list(
             clinic.db, owner, as_of=AS_OF, due_within_days=within, offset=offset, limit=limit
@@ -245,17 +254,19 @@ def test_recall_pages_add_up_to_the_whole_list_once(clinic, owner, crowd, size, 
     assert paged == whole
     expected = crowd["oldest"] + crowd["able"] + crowd["tie"] + crowd["late_tie"]
     assert _ids(paged) == (expected + crowd["soon"] if within else expected)
-    assert recall_count(clinic.db, owner, as_of=AS_OF, due_within_days=within) == len(whole)
+    assert recall_count(clinic.db, owner, now=NOW, as_of=AS_OF, due_within_days=within) == len(
+        whole
+    )
 
 
 def test_recall_count_follows_the_filters(clinic, owner, crowd):
-    assert recall_count(clinic.db, owner, as_of=AS_OF) == 8
+    assert recall_count(clinic.db, owner, now=NOW, as_of=AS_OF) == 8
     # Never hiding the contacted: the patient called on Jun 10 counts again.
-    assert recall_count(clinic.db, owner, as_of=AS_OF, hide_contacted_days=0) == 9
-    assert recall_count(clinic.db, owner, as_of=date(2024, 1, 1)) == 0
-    page = recall_list(clinic.db, owner, as_of=AS_OF, offset=6, limit=5)
+    assert recall_count(clinic.db, owner, now=NOW, as_of=AS_OF, hide_contacted_days=0) == 9
+    assert recall_count(clinic.db, owner, now=NOW, as_of=date(2024, 1, 1)) == 0
+    page = recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, offset=6, limit=5)
     assert _ids(page) == crowd["late_tie"]  # the last page is short
-    assert recall_list(clinic.db, owner, as_of=AS_OF, offset=20, limit=5) == []
+    assert recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, offset=20, limit=5) == []
 
 
 def test_bad_pages_and_filters_of_the_recall_list_are_refused(

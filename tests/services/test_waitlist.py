@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from app.clock import utc_now
+from app.clock import today_in, utc_now
 from app.data.models.appointments import WaitlistEntry
 from app.services.errors import (
     ConcurrentEditError,
@@ -27,7 +27,7 @@ WEEKDAYS = frozenset({MON, TUE, WED, THU, FRI})
 
 
 def _next_monday(weeks_ahead: int = 3) -> date:
-    today = utc_now().astimezone(ZONE).date()
+    today = today_in(ZONE)
     return today + timedelta(days=(7 - today.weekday()) + 7 * weeks_ahead)
 
 
@@ -87,11 +87,13 @@ def world(clinic, owner) -> World:
 
 
 def _set_added(db, entry_id: int, days_ago: int) -> None:
+    """Added ``days_ago`` days back on the clinic's calendar, at this time of day there:
+    subtracting in the clinic's zone keeps the wall-clock time, where 30 × 24 hours back
+    across a change of clocks can land on the day before (29 days waited, not 30)."""
+    added = utc_now().astimezone(ZONE) - timedelta(days=days_ago)
     with db.uow() as s:
         s.execute(
-            update(WaitlistEntry)
-            .where(WaitlistEntry.id == entry_id)
-            .values(created_at=utc_now() - timedelta(days=days_ago))
+            update(WaitlistEntry).where(WaitlistEntry.id == entry_id).values(created_at=added)
         )
 
 
@@ -308,7 +310,7 @@ INVALID_CASES = [
     [pytest.param(*case[1:], id=case[0]) for case in INVALID_CASES],
 )
 def test_the_form_refuses_what_cannot_be_matched(world, overrides, field, words):
-    today = utc_now().astimezone(ZONE).date()
+    today = today_in(ZONE)
     when = {"today": today, "yesterday": today - timedelta(days=1)}
     resolved = {k: when.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()}
     with pytest.raises(ValidationError) as caught:

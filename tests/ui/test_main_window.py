@@ -214,7 +214,7 @@ def test_change_password_dialog_checks_the_repeat(qtbot):
 def test_signing_in_charges_the_late_fees_that_fell_due(qtbot, owner_ctx):
     """Nobody runs a nightly job at a clinic: the first sign-in charges overdue installments'
     late fees (once each), as the system."""
-    from datetime import date, timedelta
+    from datetime import timedelta
     from decimal import Decimal
 
     from sqlalchemy import select
@@ -223,7 +223,7 @@ def test_signing_in_charges_the_late_fees_that_fell_due(qtbot, owner_ctx):
     from tests.data.factories import add_named_patient
 
     patient_id = add_named_patient(owner_ctx.db)
-    due = date.today() - timedelta(days=20)
+    due = owner_ctx.today() - timedelta(days=20)
     with owner_ctx.db.uow() as session:
         plan = PaymentPlan(
             patient_id=patient_id,

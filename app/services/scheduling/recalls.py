@@ -90,13 +90,15 @@ def recall_list(
     hide_contacted_days: int = 14,
     limit: int | None = None,
     offset: int = 0,
+    now: datetime | None = None,
 ) -> list[RecallLine]:
     """Active patients due for a recall on or before ``as_of`` (+ ``due_within_days``).
 
     Most overdue first, then by name and patient (a stable order to page by with
     ``offset`` and ``limit``).  Left out: patients with a future appointment that holds
     time, and those with a recall contact in the ``hide_contacted_days`` days up to
-    ``as_of`` (they come back once that many days have passed).
+    ``as_of`` (they come back once that many days have passed).  ``now`` (default:
+    this instant) is where the future starts; ``as_of`` defaults to its clinic day.
     """
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     _check_filters(due_within_days, hide_contacted_days)
@@ -104,9 +106,10 @@ def recall_list(
         raise ValidationError("The page of patients cannot start or end below zero.", field="limit")
     with db.uow() as session:
         zone = clinic_zone(session)
-        as_of = as_of or clinic_today(session)
+        now = now or utc_now()
+        as_of = as_of or clinic_today(session, now)
         rows = session.execute(
-            _recall_query(session, as_of, due_within_days, hide_contacted_days)
+            _recall_query(session, now, as_of, due_within_days, hide_contacted_days)
         ).all()
         # The due date is a clinic-local date, worked out here (exact across DST changes):
         # sort and cut the page here too, then fetch the details of just the lines shown.
@@ -151,14 +154,17 @@ def recall_count(
     as_of: date | None = None,
     due_within_days: int = 0,
     hide_contacted_days: int = 14,
+    now: datetime | None = None,
 ) -> int:
     """How many patients :func:`recall_list` lists with these filters (the whole list,
     however few lines are read)."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     _check_filters(due_within_days, hide_contacted_days)
     with db.uow() as session:
-        as_of = as_of or clinic_today(session)
-        due = _recall_query(session, as_of, due_within_days, hide_contacted_days).subquery()
+        now = now or utc_now()
+        as_of = as_of or clinic_today(session, now)
+        due = _recall_query(session, now, as_of, due_within_days, hide_contacted_days)
+        due = due.subquery()
         return session.scalar(select(func.count()).select_from(due)) or 0
 
 
@@ -212,9 +218,10 @@ def _details(session: Session, rows) -> dict[int, tuple]:
     return out
 
 
-def _recall_query(session: Session, as_of: date, due_within_days: int, hide_days: int):
+def _recall_query(
+    session: Session, now: datetime, as_of: date, due_within_days: int, hide_days: int
+):
     zone = clinic_zone(session)
-    now = utc_now()
     last_due_day = as_of + timedelta(days=due_within_days)
 
     # Every completed visit of a recall service, newest first per patient.

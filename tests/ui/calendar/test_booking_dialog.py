@@ -87,7 +87,7 @@ def seed_book(ctx) -> Book:
         actor,
         PatientForm("Ana", "Ruiz", date_of_birth=date(1984, 11, 2), mobile_phone="2075550121"),
     )
-    today = date.today()
+    today = ctx.today()
     day = today + timedelta(days=(1 - today.weekday()) % 7 + 21)  # a Tuesday, 3+ weeks out
     return Book(
         okafor.id, lindqvist.id, filling.id, implant.id, room_1.id, room_2.id, zoe.id, ana.id, day

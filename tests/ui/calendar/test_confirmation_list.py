@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtCore import Qt
 
-from app.clock import utc_now
+from app.clock import today_in
 from app.data.models import Appointment
 from app.data.models.staff import Role
 from app.services.clinic import auth, staff
@@ -30,7 +30,7 @@ PEOPLE = [
 
 
 def tomorrow() -> date:
-    return utc_now().astimezone(NY).date() + timedelta(days=1)
+    return today_in(NY) + timedelta(days=1)
 
 
 def seed_day(db, day: date, people=PEOPLE) -> dict[str, int]:

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from sqlalchemy import select
 
-from app.clock import utc_now
+from app.clock import today_in, utc_now
 from app.data.models import Appointment
 from app.data.models.staff import Role
 from app.services.clinic import auth, staff
@@ -34,7 +34,7 @@ PEOPLE = [
 @pytest.fixture
 def seeded(clinic) -> dict:
     ids = {}
-    today = utc_now().astimezone(NY).date()
+    today = today_in(NY)
     with clinic.db.uow() as s:
         provider = add_provider(s, name="Maya Chen")
         hygiene = add_service(s, name="Hygiene visit", recall_interval_days=180)

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import QWidget
 
-from app.clock import utc_now
+from app.clock import today_in
 from app.services.changes import Changes
 from app.services.scheduling import waitlist
 from app.services.scheduling.booking import at_local
@@ -35,7 +35,7 @@ class Setup:
 
 @pytest.fixture
 def book(owner_ctx) -> Setup:
-    today = utc_now().astimezone(ZONE).date()
+    today = today_in(ZONE)
     monday = today + timedelta(days=(7 - today.weekday()) + 14)
     with owner_ctx.db.uow() as s:
         okafor = add_provider(s, name="Daniel Okafor", title="Dr.").id

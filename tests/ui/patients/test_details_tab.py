@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import Qt
@@ -100,7 +100,7 @@ def test_a_mistake_is_named_as_you_type_and_save_stays_off(
 ) -> None:
     tab = make_tab(qtbot, receptionist_ctx, patient_id)
     if typed == "ISO":
-        typed = (date.today() + timedelta(days=40)).isoformat()
+        typed = (receptionist_ctx.today() + timedelta(days=40)).isoformat()
     retype(qtbot, tab, field, typed)
     error = tab.form.fields[field].error()
     assert error.startswith(message)

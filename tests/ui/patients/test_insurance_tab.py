@@ -214,7 +214,7 @@ def test_add_a_preauth_and_expired_ones_fold_away(
     qtbot, monkeypatch, owner_ctx, patient_id, payer_id
 ):
     db, actor = owner_ctx.db, owner_ctx.actor
-    today = utc_now().date()
+    today = owner_ctx.today()
     insurance.save_preauth(
         db,
         actor,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
@@ -212,7 +212,7 @@ def test_thinking_it_over_adds_a_follow_up_task(
     )
     hint = tab.editor.fields["follow_up_on"].hint_label
     assert hint.isVisible() and "follow-up task" in hint.text()
-    follow_up = date.today() + timedelta(days=14)
+    follow_up = provider_ctx.today() + timedelta(days=14)
     tab.editor.follow_up_edit.setDate(follow_up)
     monkeypatch.setattr(SignNoteDialog, "ask", classmethod(lambda cls, parent, **kw: True))
     qtbot.mouseClick(tab.sign_button, Left)

@@ -17,6 +17,7 @@ from app.data.models.audit import AuditEntry
 from app.data.models.payments import Charge
 from app.services.changes import Changes
 from app.services.clinic import auth
+from app.services.clinic.clock import clinic_today
 from app.services.patients import records as patients
 from app.ui import ops
 from app.ui.patients import record_header, record_window
@@ -71,7 +72,7 @@ def margaret(clinic) -> int:
         session.add(
             Charge(
                 patient_id=patient.id,
-                service_date=date.today(),
+                service_date=clinic_today(session),
                 description="Crown",
                 amount=Decimal("245.50"),
             )

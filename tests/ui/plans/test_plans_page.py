@@ -15,7 +15,7 @@ from app.data.models.communications import CommunicationEntry, Purpose
 from app.data.models.payments import DayCloseOut, Installment, Payment, PaymentPlan
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.services.changes import Changes
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_today
 from app.ui import ops
 from app.ui.pages import PAGES
 from app.ui.plans.page import PAGE_SIZE, PlansPage
@@ -27,8 +27,7 @@ def data(clinic):
     """A presented plan, an accepted phase with no visit, an overdue payment plan and a
     cash payment taken today (clinic time)."""
     with clinic.db.uow() as s:
-        zone = clinic_zone(s)
-        today = utc_now().astimezone(zone).date()
+        today = clinic_today(s)
         patient = add_patient(s, first_name="Olga", last_name="Overdue")
         plan = TreatmentPlan(patient_id=patient.id, title="Implant #14", status="accepted",
                              decided_at=utc_now() - timedelta(days=20))  # fmt: skip
@@ -194,7 +193,7 @@ def test_collections_scroll_brings_every_page_of_the_queue(qtbot, owner_ctx, cli
     from app.services.billing.plans_overview import collections_queue
 
     with clinic.db.uow() as s:
-        today = utc_now().astimezone(clinic_zone(s)).date()
+        today = clinic_today(s)
         for n in range(PAGE_SIZE + 30):
             patient = add_patient(s, first_name="Ann", last_name=f"Late{n:03d}")
             plan = PaymentPlan(
@@ -231,7 +230,7 @@ def test_payment_plans_scroll_past_the_old_500_line_cap_to_the_last_plan(
 
     count = 5 * PAGE_SIZE + 30  # more than the 500 lines the tab used to stop at
     with clinic.db.uow() as s:
-        today = utc_now().astimezone(clinic_zone(s)).date()
+        today = clinic_today(s)
         for n in range(count):
             patient = add_patient(s, first_name="Pat", last_name=f"Plan{n:03d}")
             # Every fourth plan is not late yet: due in n days; the others n days late.

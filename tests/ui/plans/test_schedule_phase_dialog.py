@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from PySide6.QtCore import QDateTime, Qt, QTime
 from PySide6.QtWidgets import QApplication, QDialog
 from sqlalchemy import select
 
+from app.clock import today_in
 from app.data.models.appointments import Appointment
 from app.data.models.plans import TreatmentItem
 from app.data.models.providers import Room, WorkingHours
@@ -30,7 +31,7 @@ def _settle(qtbot) -> None:
 
 
 def _next_monday(weeks_ahead: int = 2) -> date:
-    today = datetime.now(ZONE).date()
+    today = today_in(ZONE)
     return today + timedelta(days=7 * weeks_ahead - today.weekday())
 
 
