@@ -247,7 +247,13 @@ def test_recall_pages_add_up_to_the_whole_list_once(clinic, owner, crowd, size, 
     whole = recall_list(clinic.db, owner, now=NOW, as_of=AS_OF, due_within_days=within)
     paged = every_page(
         lambda offset, limit: recall_list(
-            clinic.db, owner, as_of=AS_OF, due_within_days=within, offset=offset, limit=limit
+            clinic.db,
+            owner,
+            now=NOW,
+            as_of=AS_OF,
+            due_within_days=within,
+            offset=offset,
+            limit=limit,
         ),
         size,
     )
