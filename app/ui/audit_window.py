@@ -283,6 +283,7 @@ class AuditWindow(QWidget):
             lambda: count_entries(db, actor, audit_filter),
             on_success=lambda count: self._on_counted(generation, count),
             on_failure=lambda exc: self._on_count_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

@@ -3,7 +3,9 @@
 In the spirit of Anki's ``QueryOp``/``CollectionOp``: the function runs on a
 worker thread, opens its own unit of work through a service and returns plain
 data; ``on_success`` / ``on_failure`` then run on the GUI thread.  Reads share a
-small pool; writes go through a single worker, one at a time, in order.
+small pool; writes go through a single worker, one at a time, in order.  A window's
+reads report back in the order it asked for them, so a reload never lands after (and
+over) the newer reload that followed it.
 
     ops.run_query(lambda: list_staff(db, actor), on_success=model.set_rows)
     ops.run_write(lambda: create_staff(db, actor, ...), on_success=..., on_failure=...)
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +50,16 @@ def user_message(exc: BaseException) -> str:
 
 
 class _Op:
-    __slots__ = ("announced", "committed", "fn", "on_failure", "on_success", "owner")
+    __slots__ = (
+        "announced",
+        "committed",
+        "fn",
+        "in_order",
+        "on_failure",
+        "on_success",
+        "outcome",
+        "owner",
+    )
 
     def __init__(
         self,
@@ -63,6 +75,10 @@ class _Op:
         #: [(Database, Changes)] the function's units of work committed, once delivered.
         self.committed: list[tuple[Any, Changes]] = []
         self.announced = False
+        #: (value or exception, ok) once the worker delivered it.
+        self.outcome: tuple[Any, bool] | None = None
+        #: A read with an owner: its callbacks wait for the owner's earlier reads.
+        self.in_order = False
 
 
 class _Relay(QObject):
@@ -84,6 +100,8 @@ class _Relay(QObject):
         # callbacks' widgets are never released (destroyed) on a worker thread, which
         # crashes Qt: the worker gets the function alone and hands back a number.
         self.operations: dict[int, _Op] = {}
+        #: Per owner (by id), its reads still to report, in the order it asked for them.
+        self._in_order: dict[int, deque[int]] = {}
         self._numbers = itertools.count(1)
         self.delivered.connect(self._on_delivered)
         self._announce_soon.connect(self._on_announce_soon, Qt.ConnectionType.QueuedConnection)
@@ -92,12 +110,36 @@ class _Relay(QObject):
         number = next(self._numbers)
         self.operations[number] = op
         self.pending += 1
+        if op.in_order:
+            self._in_order.setdefault(id(op.owner), deque()).append(number)
         return number
 
     @Slot(int, object, bool, object)
     def _on_delivered(self, number: int, value: Any, ok: bool, committed: list) -> None:
         op = self.operations[number]
         op.committed = committed
+        op.outcome = (value, ok)
+        if not op.in_order:
+            self._finish(number)
+            return
+        # Two reads of one window run side by side on the pool and may finish in either
+        # order.  Its callbacks run in the order it asked: the last to run is then the
+        # newest read, which saw everything committed before it was asked for.  (The
+        # queue's key is the owner's id; the pending operations hold the owner, so the id
+        # cannot be reused while the queue exists.)
+        key = id(op.owner)
+        queue = self._in_order[key]
+        while queue and self.operations[queue[0]].outcome is not None:
+            self._finish(queue.popleft())
+        # (A callback waiting on the user in a dialog may have drained and dropped the
+        # queue already, and the owner may have asked for a new read since.)
+        if not queue and self._in_order.get(key) is queue:
+            del self._in_order[key]
+
+    def _finish(self, number: int) -> None:
+        op = self.operations[number]
+        assert op.outcome is not None
+        value, ok = op.outcome
         # What was committed is announced after the callbacks, which may first set what the
         # views read when they refresh (the clinic's new details) — unless a callback waits
         # on the user in a dialog: its event loop runs this queued call, so the views behind
@@ -211,9 +253,18 @@ def run_query(
     on_success: SuccessCallback | None = None,
     on_failure: FailureCallback | None = None,
     owner: QObject | None = None,
+    ordered: bool = True,
 ) -> None:
-    """Run a read on a worker thread; callbacks run on the GUI thread (unless ``owner`` died)."""
-    _runner.submit(_Op(fn, on_success, on_failure, owner), write=False)
+    """Run a read on a worker thread; callbacks run on the GUI thread (unless ``owner`` died),
+    after those of the reads the same ``owner`` asked for before.
+
+    ``ordered=False`` lets the answer report at once, before slower older reads: for a
+    caller that numbers its reads and drops a stale answer itself (search as you type,
+    where waiting for the older, broader search would only delay the newest).
+    """
+    op = _Op(fn, on_success, on_failure, owner)
+    op.in_order = ordered and owner is not None
+    _runner.submit(op, write=False)
 
 
 def run_write(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
 import shiboken6
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
 from app.services.changes import Changes
@@ -158,3 +159,103 @@ def test_a_callback_waiting_on_the_user_sees_the_views_refreshed_meanwhile(qtbot
         ops.run_write(_add_rita(owner_ctx), on_success=ask_the_user)
     assert seen_while_asking == [[Changes(staff=True, audit=True)]]
     assert heard == [Changes(staff=True, audit=True)]  # once, not again after the callback
+
+
+@pytest.fixture
+def delivered_event():
+    """``delivered_event(value)``: an event set on the worker thread the moment an operation
+    hands back ``value`` (before the GUI thread sees it), so a test can make one read
+    finish strictly after another."""
+    listeners = []
+
+    def make(value: str) -> threading.Event:
+        event = threading.Event()
+
+        def delivered(_number, result, _ok, _committed) -> None:
+            if result == value:
+                event.set()
+
+        ops._runner.relay.delivered.connect(delivered, Qt.ConnectionType.DirectConnection)
+        listeners.append(delivered)
+        return event
+
+    yield make
+    for listener in listeners:
+        ops._runner.relay.delivered.disconnect(listener)
+
+
+def test_a_windows_reads_report_in_the_order_it_asked_though_they_finish_out_of_order(
+    qtbot, delivered_event
+):
+    """A reload that started first but finished last must not land over the newer one:
+    the notes list once showed a just-signed note as a draft this way."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    newer_delivered = delivered_event("signed")
+    shown: list[str] = []
+
+    def older_read() -> str:
+        assert newer_delivered.wait(10)  # the older read finishes after the newer one
+        return "draft"
+
+    def newer_read() -> str:
+        return "signed"
+
+    ops.run_query(older_read, on_success=shown.append, owner=window)
+    ops.run_query(newer_read, on_success=shown.append, owner=window)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert shown == ["draft", "signed"]  # the newest read is what the window shows
+
+
+def test_a_failed_read_keeps_its_place_in_the_order(qtbot, delivered_event):
+    window = QWidget()
+    qtbot.addWidget(window)
+    later_delivered = delivered_event("list")
+    outcomes: list[str] = []
+
+    def failing_read() -> str:
+        assert later_delivered.wait(10)
+        raise ValidationError("no such patient")
+
+    def later_read() -> str:
+        return "list"
+
+    ops.run_query(failing_read, on_success=outcomes.append,
+                  on_failure=lambda exc: outcomes.append(str(exc)), owner=window)  # fmt: skip
+    ops.run_query(later_read, on_success=outcomes.append, owner=window)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert outcomes == ["no such patient", "list"]
+
+
+def test_another_windows_read_does_not_wait_for_a_slow_one(qtbot):
+    slow_window, quick_window = QWidget(), QWidget()
+    qtbot.addWidget(slow_window)
+    qtbot.addWidget(quick_window)
+    release = threading.Event()
+    shown: list[str] = []
+    ops.run_query(lambda: release.wait(10) and "slow", on_success=shown.append, owner=slow_window)
+    ops.run_query(lambda: "quick", on_success=shown.append, owner=quick_window)
+    qtbot.waitUntil(lambda: shown == ["quick"], timeout=10_000)
+    release.set()
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert shown == ["quick", "slow"]
+
+
+def test_a_read_asked_for_while_a_callback_waits_on_the_user_still_reports(qtbot):
+    window = QWidget()
+    qtbot.addWidget(window)
+    shown: list[str] = []
+
+    def ask_then_reload(value: str) -> None:
+        shown.append(value)
+        ops.run_query(lambda: "after the question", on_success=shown.append, owner=window)
+        loop = QEventLoop()  # what a modal dialog's exec() runs
+        QTimer.singleShot(200, loop.quit)
+        loop.exec()
+
+    ops.run_query(lambda: "first", on_success=ask_then_reload, owner=window)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert shown == ["first", "after the question"]
+    ops.run_query(lambda: "again", on_success=shown.append, owner=window)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert shown[-1] == "again"

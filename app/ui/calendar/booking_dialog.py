@@ -599,6 +599,7 @@ class BookingDialog(WriteDialog):
             fn,
             on_success=lambda result: self._on_checked(generation, key, result),
             on_failure=lambda exc: self._on_check_failed(generation, key, exc),
+            ordered=False,
             owner=self,
         )
 

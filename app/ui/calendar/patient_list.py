@@ -137,6 +137,7 @@ class PatientListPage(QWidget):
             self.fetch(),
             on_success=lambda rows: self._on_loaded(generation, rows),
             on_failure=lambda exc: self._on_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

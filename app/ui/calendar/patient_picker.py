@@ -265,6 +265,7 @@ class PatientPicker(QWidget):
             lambda: patient_search.search_patients(db, actor, query, limit=MATCH_LIMIT),
             on_success=lambda hits: self._on_hits(generation, query, hits),
             on_failure=lambda exc: self._on_search_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

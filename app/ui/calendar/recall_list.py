@@ -196,6 +196,7 @@ class RecallListPage(PatientListPage):
             lambda: recall_count(db, actor, due_within_days=within, hide_contacted_days=hide),
             on_success=lambda count: self._on_count(generation, count),
             on_failure=lambda exc: self._on_count_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

@@ -220,6 +220,7 @@ class PatientsPage(QWidget):
             lambda: patient_search.recent_patients(db, actor, limit=RECENT_LIMIT),
             on_success=lambda rows: self._on_recent_loaded(generation, rows),
             on_failure=lambda exc: self._on_recent_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

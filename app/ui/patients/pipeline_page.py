@@ -973,6 +973,7 @@ class PipelinePage(QWidget):
             load,
             on_success=lambda loaded: self.on_board_loaded(generation, *loaded),
             on_failure=self.on_board_failed,
+            ordered=False,
             owner=self,
         )
 

@@ -326,6 +326,7 @@ class SignConsentDialog(WriteDialog):
             ),
             on_success=lambda preview: self.on_preview_loaded(generation, preview),
             on_failure=lambda exc: self.on_preview_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

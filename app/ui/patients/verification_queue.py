@@ -146,6 +146,7 @@ class VerificationQueue(QWidget):
             lambda: verification_queue(db, actor, days_ahead=days),
             on_success=lambda rows: self._on_loaded(generation, rows),
             on_failure=lambda exc: self._on_failed(generation, exc),
+            ordered=False,
             owner=self,
         )
 

@@ -159,6 +159,7 @@ class Section(QWidget):
                 summary,
                 on_success=lambda result: self._on_summary(generation, result),
                 on_failure=lambda exc: self._on_summary_failed(generation, exc),
+                ordered=False,
                 owner=self,
             )
         if not self.loaded:

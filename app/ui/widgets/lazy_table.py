@@ -107,6 +107,7 @@ class LazyTableModel(RowTableModel):
             lambda: fetch(offset, limit),
             on_success=lambda rows: self._on_page(generation, offset, limit, replace, rows),
             on_failure=lambda exc: self._on_failure(generation, exc),
+            ordered=False,
             owner=self,
         )
 
