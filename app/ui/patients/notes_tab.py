@@ -83,6 +83,10 @@ class NotesTab(RecordTab):
         self._in_flight = 0
         self._last_outcome: dict[str, Any] = {}
         self._reloading = False
+        # Lists asked for, and how many had been asked for when the note on show arrived:
+        # a list asked for before then may not know the note yet (see _on_list_loaded).
+        self._lists_asked = 0
+        self._content_after_list = 0
         self._providers: list[tuple[int, str]] = []
         self._own_provider_id: int | None = None
 
@@ -196,14 +200,16 @@ class NotesTab(RecordTab):
         from app.services.patients.notes import list_notes
 
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        self._lists_asked += 1
+        asked = self._lists_asked
         ops.run_query(
             lambda: list_notes(db, actor, patient_id),
-            on_success=self._on_list_loaded,
+            on_success=lambda rows: self._on_list_loaded(rows, asked),
             on_failure=lambda exc: self._show_placeholder(ops.user_message(exc)),
             owner=self,
         )
 
-    def _on_list_loaded(self, rows: list[NoteSummary]) -> None:
+    def _on_list_loaded(self, rows: list[NoteSummary], asked: int) -> None:
         selected = self._content.summary.id if self._content else self._selected_id()
         self._reloading = True
         try:
@@ -212,7 +218,9 @@ class NotesTab(RecordTab):
         finally:
             self._reloading = False
         current = self._content
-        if current is not None:
+        # A list read before the note on show was started or signed (the read finishing
+        # after the write) says nothing about it: the list the write's change asks for does.
+        if current is not None and asked > self._content_after_list:
             row = next((r for r in rows if r.id == current.summary.id), None)
             if row is None:
                 self._show_content(None)
@@ -303,6 +311,7 @@ class NotesTab(RecordTab):
     def _show_content(self, content: NoteContent | None) -> None:
         self.autosave_timer.stop()
         self._content = content
+        self._content_after_list = self._lists_asked
         self._dirty = False
         self._failed = False
         if content is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -121,6 +123,33 @@ def test_leaving_the_editor_saves_at_once(qtbot, coordinator_ctx, patient_id):
         ),
         timeout=10_000,
     )
+
+
+def test_a_list_read_before_the_note_was_started_does_not_close_it(
+    qtbot, monkeypatch, coordinator_ctx, patient_id
+):
+    """The list the tab asks for on opening may finish after a note is started (and after
+    the list that the start asked for): it does not know the note and must not close it."""
+    first_list_may_finish = threading.Event()
+    real_list_notes = notes.list_notes
+    calls = itertools.count()
+
+    def list_notes(*args):
+        rows = real_list_notes(*args)
+        if next(calls) == 0:  # the opening list: read now, handed back late
+            assert first_list_may_finish.wait(10)
+        return rows
+
+    monkeypatch.setattr(notes, "list_notes", list_notes)
+    tab = NotesTab(coordinator_ctx, patient_id)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.mouseClick(tab.new_button, Left)
+    qtbot.waitUntil(lambda: tab.stack.currentWidget() is tab.editor, timeout=10_000)
+    first_list_may_finish.set()
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert tab.stack.currentWidget() is tab.editor and tab._content is not None
+    assert tab.model.rowCount() == 1 and tab._selected_id() == tab._content.summary.id
 
 
 def test_draft_survives_the_window_being_destroyed_without_saving(
