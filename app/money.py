@@ -16,13 +16,16 @@ STORED_PLACES = 2
 ZERO = Decimal("0.00")
 
 
-def round_money(amount: Decimal | int | str, currency: str = "USD") -> Decimal:
-    """Round half-up to the currency's minor unit (2 places for USD/EUR, 0 for JPY)."""
+def round_money(
+    amount: Decimal | int | str, currency: str = "USD", *, rounding: str = ROUND_HALF_UP
+) -> Decimal:
+    """Round half-up (or as ``rounding`` says) to the currency's minor unit (2 places for
+    USD/EUR, 0 for JPY)."""
     if isinstance(amount, float):
         raise TypeError("money must never be a float; pass a Decimal or a string")
     places = min(get_currency_precision(currency), STORED_PLACES)
     exponent = Decimal(1).scaleb(-places)
-    return Decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP).quantize(Decimal("0.01"))
+    return Decimal(amount).quantize(exponent, rounding=rounding).quantize(Decimal("0.01"))
 
 
 def to_minor_units(amount: Decimal) -> int:

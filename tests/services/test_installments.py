@@ -41,6 +41,33 @@ def terms(**changes) -> ScheduleTerms:
 # --- hand-computed examples ---------------------------------------------------------------------
 
 
+def test_a_payment_rounded_up_never_pays_the_plan_off_before_the_count_asked_for():
+    # $63.07 in 120 weekly: 0.5256 rounds to 0.53, and 119 × 0.53 is 63.07 — the plan had
+    # 119 rows at 0.01% APR (found by hypothesis) and was refused as "too small" at 0%.
+    # Rounded down instead, every row is there and the last takes the cents.
+    for apr in (0, 1):
+        schedule = build_schedule(
+            terms(
+                total_amount=D("100.00"),
+                down_payment=D("36.93"),
+                installment_count=120,
+                frequency=Frequency.WEEKLY,
+                first_due_on=date(2027, 1, 4),
+                apr_basis_points=apr,
+            )
+        )
+        assert len(schedule.rows) == 120
+        assert schedule.regular_payment == D("0.52")
+        assert schedule.rows[-1].amount > D("0.52") and schedule.rows[-1].balance_after == 0
+        assert sum(row.principal for row in schedule.rows) == D("63.07")
+
+
+def test_a_payment_rounded_to_the_nearest_cent_stays_when_it_leaves_a_last_row():
+    schedule = build_schedule(terms(total_amount=D("100.00"), down_payment=D("0.00"),
+                                    installment_count=3))  # fmt: skip
+    assert [row.amount for row in schedule.rows] == [D("33.33"), D("33.33"), D("33.34")]
+
+
 def test_monthly_dates_from_31_january_clamp_and_come_back():
     assert due_dates(Frequency.MONTHLY, date(2027, 1, 31), 5) == [
         date(2027, 1, 31),
@@ -193,7 +220,7 @@ def test_parse_apr_refuses(text):
           "custom_due_dates": (date(2027, 2, 1),)}, "custom_due_dates", "one date per"),
         ({"frequency": Frequency.CUSTOM, "installment_count": 1, "apr_basis_points": 500,
           "custom_due_dates": (date(2027, 2, 1),)}, "apr", "regular schedule"),
-        ({"total_amount": D("0.15"), "down_payment": D("0"), "installment_count": 10},
+        ({"total_amount": D("0.05"), "down_payment": D("0"), "installment_count": 10},
          "installment_count", "too small"),
     ],
 )  # fmt: skip
@@ -295,7 +322,10 @@ def _check_against_numpy_financial(t: ScheduleTerms) -> None:
     principal = float(schedule.financed)
     exact_payment = float(-npf.pmt(rate, n, principal))
     # Float noise can land either side of a half cent; the Decimal result is the exact one.
-    assert abs(float(schedule.regular_payment) - exact_payment) <= 0.005 + 1e-6
+    # Rounded to the nearest cent — or down, where rounding up would have paid the plan off
+    # before its last row.
+    error = float(schedule.regular_payment) - exact_payment
+    assert abs(error) <= 0.005 + 1e-6 or -0.01 - 1e-6 <= error < 0
     payment_error = abs(float(schedule.regular_payment) - exact_payment)
     for row in schedule.rows[:-1]:
         bound = _drift_bound(rate, payment_error, row.sequence)

@@ -17,7 +17,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
 
 from babel import Locale
 from babel import numbers as babel_numbers
@@ -268,6 +268,10 @@ def _equal_amounts(financed: Decimal, terms: ScheduleTerms) -> list[tuple[Decima
     else:
         count = terms.installment_count or len(terms.custom_due_dates)
         each = round_money(financed / count, currency)
+        if financed - each * (count - 1) <= 0:
+            # Rounded up, the regular amount pays it all before the last due date (63.07
+            # in 120: 0.53 × 119 = 63.07); rounded down, the last one takes the cents.
+            each = round_money(financed / count, currency, rounding=ROUND_DOWN)
     if count > MAX_INSTALLMENTS:
         raise ValidationError(
             f"That installment amount would need {count} installments; "
@@ -293,11 +297,25 @@ def _amortised(financed: Decimal, terms: ScheduleTerms) -> list[tuple[Decimal, D
                 f"interest ({first_interest}); the plan would never be paid off.",
                 field="installment_amount",
             )
-        count_limit = MAX_INSTALLMENTS
-    else:
-        count = terms.installment_count
-        payment = round_money(financed * rate / (1 - (1 + rate) ** -count), currency)
-        count_limit = count
+        return _pay_down(financed, rate, payment, MAX_INSTALLMENTS, terms)
+    count = terms.installment_count
+    exact = financed * rate / (1 - (1 + rate) ** -count)
+    parts = _pay_down(financed, rate, round_money(exact, currency), count, terms)
+    if len(parts) < count:
+        # Rounded up to the cent, the payment pays the plan off before the count asked for
+        # ($63.07 in 120 weekly at 0.01%: 0.53 × 119 rows); rounded down it never does,
+        # and the last row takes the cents.
+        parts = _pay_down(
+            financed, rate, round_money(exact, currency, rounding=ROUND_DOWN), count, terms
+        )
+    return parts
+
+
+def _pay_down(
+    financed: Decimal, rate: Decimal, payment: Decimal, count_limit: int, terms: ScheduleTerms
+) -> list[tuple[Decimal, Decimal]]:
+    """Rows of ``payment`` (interest on the balance first) until the balance is paid, the
+    row at ``count_limit`` taking whatever is left."""
     parts: list[tuple[Decimal, Decimal]] = []
     balance = financed
     while balance > 0:
@@ -309,7 +327,7 @@ def _amortised(financed: Decimal, terms: ScheduleTerms) -> list[tuple[Decimal, D
                     field="installment_amount",
                 )
             raise _too_small(count_limit)  # pragma: no cover - the last row always closes it
-        interest = round_money(balance * rate, currency)
+        interest = round_money(balance * rate, terms.currency)
         principal = payment - interest
         is_last = len(parts) + 1 == count_limit or principal >= balance
         if is_last:
