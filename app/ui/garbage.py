@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Slot
 
 #: How often the GUI thread looks at the allocation counts: often enough that garbage never
 #: piles up, rarely enough to cost nothing (a look is three integer comparisons).
@@ -42,6 +42,12 @@ class GuiThreadCollector(QObject):
         counts = gc.get_count()
         for generation in (2, 1, 0):
             if counts[generation] > self._thresholds[generation]:
+                # Windows closed with deleteLater go first, whole, as the event loop would
+                # have deleted them in a moment: collected first, a widget's Python
+                # attributes are cleared while Qt still holds it, and its overrides (a
+                # model's headerData, a picker's focusOutEvent) fail as Qt takes it apart.
+                # (Qt deletes only what was scheduled at this event-loop level or deeper.)
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
                 gc.collect(generation)
                 return
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import threading
 
+from PySide6.QtWidgets import QLineEdit, QWidget
+
 from app.ui.garbage import collect_on_gui_thread
 
 
@@ -44,3 +46,41 @@ def test_a_cycle_dropped_while_a_worker_allocates_is_freed_on_the_gui_thread(qtb
     assert _Cycle.freed_on == []  # the worker's allocations collected nothing
     qtbot.waitUntil(lambda: _Cycle.freed_on != [], timeout=5_000)
     assert _Cycle.freed_on == [threading.get_ident()]
+
+
+class _Field(QLineEdit):
+    """Reads its own Python state when it loses the focus — also as Qt takes it apart."""
+
+    last_seen: str | None = None
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.note = "still whole"
+
+    def focusOutEvent(self, event) -> None:
+        _Field.last_seen = self.note  # AttributeError once collection cleared the object
+        super().focusOutEvent(event)
+
+
+def test_a_window_closed_with_delete_later_is_deleted_whole_before_a_collection(
+    qtbot, qapp, monkeypatch
+):
+    collector = collect_on_gui_thread(qapp)
+    window = QWidget()
+    window.cycle = window  # only the cycle collector could free it
+    field = _Field(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    _Field.last_seen = None
+    destroyed: list[bool] = []
+    window.destroyed.connect(lambda: destroyed.append(True))
+    window.deleteLater()  # as a window with WA_DeleteOnClose does when closed
+    del window, field
+    monkeypatch.setattr(collector, "_thresholds", (-1, -1, -1))  # a collection is due now
+    with qtbot.captureExceptions() as exceptions:
+        collector.collect_due()
+    assert exceptions == []
+    assert destroyed == [True] and _Field.last_seen == "still whole"
