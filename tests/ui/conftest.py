@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+from PySide6.QtWidgets import QApplication
 
 from app.data.models.staff import Role
 from app.services.clinic import auth, staff
@@ -65,10 +67,17 @@ def isolated_qsettings(qapp, tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def drain_ops(qtbot) -> Iterator[None]:
-    """No background operation outlives its test (its database is about to close)."""
+    """No background operation outlives its test (its database is about to close), and no
+    window it made either.  A window left open (not given to qtbot) would be freed by a
+    later test's cycle collection, which clears its Python attributes before Qt takes it
+    apart — its models' ``headerData`` then failed in that later test."""
     yield
     ops.wait_for_done()
     qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    for window in QApplication.topLevelWidgets():
+        if window.parent() is None and shiboken6.ownedByPython(window):
+            window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture
