@@ -76,12 +76,16 @@ def configure_application(app: QApplication) -> None:
     app.setDesktopFileName("caredesk")
     with contextlib.suppress(FileNotFoundError):
         app.setWindowIcon(QIcon(str(paths.resource("icons", "caredesk.svg"))))
+    app.setStyleSheet(application_style())
+
+
+def application_style() -> str:
+    """CareDesk's style sheet (resources/style.qss), or none if the file is missing."""
     try:
-        icons = paths.resources_dir().joinpath("icons").as_posix()
         style = paths.resource("style.qss").read_text(encoding="utf-8")
-        app.setStyleSheet(style.replace("{icons}", icons))
     except FileNotFoundError:
-        pass
+        return ""
+    return style.replace("{icons}", paths.resources_dir().joinpath("icons").as_posix())
 
 
 def resolve_database_path(db_path: Path | None, demo: bool) -> Path:

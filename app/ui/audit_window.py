@@ -31,7 +31,7 @@ from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.labels import audit_action_label, entity_label
 from app.ui.widgets.lazy_table import LazyTableModel, LazyTableStack
-from app.ui.widgets.row_table import Column, Index
+from app.ui.widgets.row_table import Column, Index, set_column_widths
 
 PAGE_SIZE = 200
 EMERGENCY_BACKGROUND = QColor("#fde8e6")
@@ -184,8 +184,7 @@ class AuditWindow(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((185, 110, 160, 140, 70, 130)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (185, 110, 160, 140, 70, 130))
         self.stack = LazyTableStack(self.table, "No entries match these filters.")
 
         legend = QLabel("⚠ Rows in red were done under emergency (break-glass) access.")

@@ -24,7 +24,13 @@ from PySide6.QtWidgets import (
 from app.services.changes import Changes
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.row_table import (
+    Column,
+    RowTableModel,
+    empty_state_label,
+    list_table,
+    set_column_widths,
+)
 
 RED = "#b3261e"
 GREEN = "#1e7d32"
@@ -76,8 +82,7 @@ class PatientListPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(True)
-        for column, width in enumerate(widths):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, widths)
         self.empty_label = empty_state_label()
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.table)

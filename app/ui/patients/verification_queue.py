@@ -22,7 +22,7 @@ from app.services.patients.insurance import VerificationQueueLine
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
-from app.ui.widgets.row_table import Column, RowTableModel, list_table
+from app.ui.widgets.row_table import Column, RowTableModel, list_table, set_column_widths
 
 LOOK_AHEAD_DAYS = (7, 14, 30)
 
@@ -82,8 +82,7 @@ class VerificationQueue(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(True)
-        for column, width in enumerate((190, 220, 180, 130)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (190, 220, 180, 130))
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)

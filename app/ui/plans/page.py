@@ -37,7 +37,7 @@ from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.lazy_table import Fetch, LazyTableModel, LazyTableStack
-from app.ui.widgets.row_table import Column, list_table
+from app.ui.widgets.row_table import Column, list_table, set_column_widths
 
 RED = "#b3261e"
 GREEN = "#1e7d32"
@@ -258,8 +258,7 @@ class OpenPlansSection(Section):
             self.strip.addWidget(card, 1)
         self.layout_.insertLayout(1, self.strip)
         self.status_combo.currentIndexChanged.connect(self.on_status_changed)
-        for column, width in enumerate((190, 220, 80, 120, 110, 110, 135, 120)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (190, 220, 80, 120, 110, 110, 135, 120))
 
     def columns(self) -> list[Column]:
         return [
@@ -320,8 +319,7 @@ class UnscheduledSection(Section):
             "Every accepted phase has a visit booked. Accepted phases with nothing booked — "
             "where treatment is most often lost — appear here, the longest waiting first.",
         )
-        for column, width in enumerate((190, 130, 200, 200, 120, 110)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (190, 130, 200, 200, 120, 110))
 
     def columns(self) -> list[Column]:
         return [
@@ -362,8 +360,7 @@ class PaymentPlansSection(Section):
             "No active payment plans. Plans patients are paying off appear here with their "
             "next due date and anything overdue.",
         )
-        for column, width in enumerate((190, 130, 110, 110, 110, 110, 80, 120)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (190, 130, 110, 110, 110, 110, 80, 120))
 
     def columns(self) -> list[Column]:
         return [
@@ -439,8 +436,7 @@ class CollectionsSection(Section):
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
         self.model.modelReset.connect(self.on_selection_changed)
         self.call_button.setEnabled(False)
-        for column, width in enumerate((190, 130, 90, 100, 130, 110, 110, 210)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (190, 130, 90, 100, 130, 110, 110, 210))
 
     def columns(self) -> list[Column]:
         return [
@@ -597,8 +593,7 @@ class TodaySection(Section):
         grid.addWidget(self.save_button, total_row + 1, 5, Qt.AlignmentFlag.AlignLeft)
         grid.addWidget(self.closeout_message, total_row + 2, 0, 1, 6)
         self.layout_.addWidget(self.closeout)
-        for column, width in enumerate((80, 200, 120, 110, 150)):
-            self.table.setColumnWidth(column, width)
+        set_column_widths(self.table, (80, 200, 120, 110, 150))
         self.day_edit.dateChanged.connect(self.on_day_changed)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.note_edit.returnPressed.connect(self.on_save_clicked)

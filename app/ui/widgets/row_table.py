@@ -96,6 +96,14 @@ def list_table(model: QAbstractTableModel, name: str = "") -> QTableView:
     return table
 
 
+def set_column_widths(table: QTableView, widths: tuple[int, ...]) -> None:
+    """Starting widths for a list's first columns, each at least its heading's (a bold
+    "Overdue amount" was cut to "erdue amount" at a fixed 120 px); staff drag them wider."""
+    header = table.horizontalHeader()
+    for column, width in enumerate(widths):
+        table.setColumnWidth(column, max(width, header.sectionSizeHint(column)))
+
+
 def empty_state_label(text: str = "") -> QLabel:
     """The grey, centred sentence a list shows in place of its table when it has no rows."""
     label = QLabel(text)

@@ -17,6 +17,7 @@ from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.services.changes import Changes
 from app.services.clinic.clock import clinic_today
 from app.ui import ops
+from app.ui.application import application_style
 from app.ui.pages import PAGES
 from app.ui.plans.page import PAGE_SIZE, PlansPage
 from tests.data.factories import add_patient
@@ -269,3 +270,27 @@ def test_payment_plans_scroll_past_the_old_500_line_cap_to_the_last_plan(
     assert last.data() == "Plan528, Pat"
     section.table.scrollToBottom()
     assert section.table.viewport().rect().intersects(section.table.visualRect(last))
+
+
+def test_every_heading_fits_its_column(qtbot, qapp, owner_ctx):
+    """A bold "Overdue amount" was cut to "erdue amount" by a fixed width (the headings are
+    bold in CareDesk's own style sheet)."""
+    qapp.setStyleSheet(application_style())
+    try:
+        page = PlansPage(owner_ctx)
+        qtbot.addWidget(page)
+        page.show()
+        _check_headings_fit(page)
+    finally:
+        qapp.setStyleSheet("")
+
+
+def _check_headings_fit(page) -> None:
+    sections = [page.tabs.widget(i) for i in range(page.tabs.count())]
+    for section in sections:
+        header = section.table.horizontalHeader()
+        for column in range(section.model.columnCount()):
+            assert header.sectionSize(column) >= header.sectionSizeHint(column), (
+                section.objectName(),
+                section.model.headerData(column, Qt.Orientation.Horizontal),
+            )
