@@ -51,6 +51,15 @@ class GuiThreadCollector(QObject):
                 gc.collect(generation)
                 return
 
+    def pause(self) -> None:
+        """No collection until :meth:`resume` or :meth:`collect_due` (Python's own stays
+        off too)."""
+        self._timer.stop()
+
+    def resume(self) -> None:
+        if not gc.isenabled():  # unless stopped meanwhile: then Python collects again
+            self._timer.start()
+
     def stop(self) -> None:
         """Hand collection back to Python (tests that end their QApplication's use)."""
         self._timer.stop()

@@ -48,8 +48,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def gui_thread_collector(qapp) -> Iterator[None]:
     """Cycles are collected on the GUI thread only, as in CareDesk (app.ui.garbage): a
-    cycle holding a widget, collected on an ops worker, crashes the process."""
+    cycle holding a widget, collected on an ops worker, crashes the process.
+
+    In the UI tests the collection runs at the end of each test, after ``drain_ops`` has
+    deleted the test's windows — not on the timer in the middle of another test.  Freed by
+    a collection instead, a window has its Python attributes cleared before Qt takes it
+    apart, and its overrides (a model's ``headerData``, the patient picker's event filter)
+    failed in whichever test was running then.  ``tests/ui/test_garbage.py`` runs the timer.
+    """
     collector = collect_on_gui_thread(qapp)
+    collector.pause()
     yield
     collector.stop()
 

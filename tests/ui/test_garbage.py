@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
 from PySide6.QtWidgets import QLineEdit, QWidget
 
 from app.ui.garbage import collect_on_gui_thread
@@ -34,8 +35,16 @@ def test_the_application_has_one_collector_and_python_collects_nothing_itself(qa
     assert not gc.isenabled()
 
 
-def test_a_cycle_dropped_while_a_worker_allocates_is_freed_on_the_gui_thread(qtbot, qapp):
-    collect_on_gui_thread(qapp)
+@pytest.fixture
+def collector(qapp):
+    """The application's collector, on its timer as in CareDesk (the UI tests pause it)."""
+    collector = collect_on_gui_thread(qapp)
+    collector.resume()
+    yield collector
+    collector.pause()
+
+
+def test_a_cycle_dropped_while_a_worker_allocates_is_freed_on_the_gui_thread(qtbot, collector):
     gc.collect()
     _Cycle.freed_on.clear()
     _Cycle()  # unreachable at once: only the cycle collector can free it
@@ -63,9 +72,8 @@ class _Field(QLineEdit):
 
 
 def test_a_window_closed_with_delete_later_is_deleted_whole_before_a_collection(
-    qtbot, qapp, monkeypatch
+    qtbot, collector, monkeypatch
 ):
-    collector = collect_on_gui_thread(qapp)
     window = QWidget()
     window.cycle = window  # only the cycle collector could free it
     field = _Field(window)
