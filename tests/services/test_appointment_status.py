@@ -477,3 +477,83 @@ def test_history_rows_are_never_missed(clinic, desk, booked):
     with clinic.db.uow() as session:
         rows = session.scalars(select(AppointmentStatusChange)).all()
         assert [(r.to_status, r.changed_by_id) for r in rows] == [("cancelled", desk.staff_id)]
+
+
+# --- a visit put back on the book is a booking again ---------------------------------------------
+
+
+def _give_the_time_away(db, appointment_id: int) -> int:
+    """Book another patient with the same provider at the no-show's time (the desk filled
+    the gap); returns that visit's id."""
+    with db.uow() as session:
+        gone = session.get(Appointment, appointment_id)
+        other = add_patient(session, first_name="Bo", last_name="Lind")
+        filler = Appointment(
+            patient_id=other.id,
+            provider_id=gone.provider_id,
+            starts_at=gone.starts_at + timedelta(minutes=10),
+            ends_at=gone.ends_at + timedelta(minutes=10),
+        )
+        session.add(filler)
+        session.flush()
+        return filler.id
+
+
+def _double_booking_entries(db, appointment_id: int) -> list[AuditEntry]:
+    with db.uow() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "double_booked", AuditEntry.entity_id == appointment_id
+                )
+            )
+        )
+
+
+@pytest.mark.parametrize("back_to", ["scheduled", "arrived"])
+def test_undoing_a_no_show_whose_time_was_given_away_is_refused_naming_who_has_it(
+    clinic, desk, booked, back_to
+):
+    v = st.mark_no_show(clinic.db, desk, booked, 1, now=STARTS + timedelta(minutes=20)).version
+    _give_the_time_away(clinic.db, booked)
+    with pytest.raises(st.scheduling.ConflictError, match="already sees Lind, Bo") as refused:
+        st.change_status(clinic.db, desk, booked, v, back_to, now=STARTS + timedelta(minutes=25))
+    assert not refused.value.can_double_book  # the front desk may not override
+    a = _appointment(clinic.db, booked)
+    assert a.status == "no_show" and a.version == v and not a.double_booked  # nothing written
+
+
+def test_a_coordinator_may_put_it_back_double_booked_and_it_is_audited(
+    clinic, make_staff, desk, booked
+):
+    coordinator = make_staff("cora", "coordinator", "Cora Coordinator")
+    v = st.mark_no_show(clinic.db, desk, booked, 1, now=STARTS + timedelta(minutes=20)).version
+    filler = _give_the_time_away(clinic.db, booked)
+    with pytest.raises(st.scheduling.ConflictError) as refused:
+        st.change_status(clinic.db, coordinator, booked, v, "arrived", now=STARTS)
+    assert refused.value.can_double_book
+    result = st.change_status(
+        clinic.db, coordinator, booked, v, "arrived", now=STARTS + timedelta(minutes=25),
+        double_book=True,
+    )  # fmt: skip
+    assert result.status == "arrived"
+    a = _appointment(clinic.db, booked)
+    assert a.status == "arrived" and a.double_booked
+    (entry,) = _double_booking_entries(clinic.db, booked)
+    assert "Lind, Bo" in entry.detail
+    assert _appointment(clinic.db, filler).status == "scheduled"  # the other visit is untouched
+
+
+def test_undoing_a_no_show_whose_time_is_still_free_needs_no_override(clinic, desk, booked):
+    v = st.mark_no_show(clinic.db, desk, booked, 1, now=STARTS + timedelta(minutes=20)).version
+    st.change_status(clinic.db, desk, booked, v, "scheduled", now=STARTS + timedelta(minutes=25))
+    a = _appointment(clinic.db, booked)
+    assert a.status == "scheduled" and not a.double_booked
+    assert _double_booking_entries(clinic.db, booked) == []
+
+
+def test_steps_that_keep_a_visit_on_the_book_do_not_check_it_again(clinic, desk, booked):
+    """Checking in a visit that was double-booked on purpose is not refused all over again."""
+    _give_the_time_away(clinic.db, booked)
+    result = st.change_status(clinic.db, desk, booked, 1, "arrived", now=STARTS)
+    assert result.status == "arrived"

@@ -384,7 +384,7 @@ def test_a_booking_waits_for_another_workstations_open_booking_then_sees_it(clin
     result: list[object] = []
     try:
         with second.uow() as s:
-            sch._lock_book(s)
+            sch.lock_book(s)
             s.add(
                 Appointment(
                     patient_id=book.bo,

@@ -376,9 +376,13 @@ def change_status(
     *,
     reason: str = "",
     now: datetime | None = None,
+    double_book: bool = False,
 ) -> StatusResult:
     """Confirm, check in, start treatment, complete, or take one step back (see TRANSITIONS).
 
+    A step that puts a visit back on the book (a no-show undone, or the patient came after
+    all) is a booking again: refused with ConflictError when its time has been given away
+    since, unless an owner or coordinator double-books (``double_book``, audited).
     Cancelling and no-shows have their own functions (reason, fees).
     """
     permissions.require(actor, Permission.MANAGE_APPOINTMENTS)
@@ -392,11 +396,32 @@ def change_status(
         )
     now = _now(now)
     with unit_of_work(db, actor) as session:
+        # Every status change writes: take the book's lock before reading, so the clash
+        # check below sees every booking committed before it.
+        scheduling.lock_book(session)
         appointment = _load(session, appointment_id, version)
         from_status = appointment.status
         check_transition(from_status, to_status)
         zone = clinic_zone(session)
         _time_rules(appointment, to_status, now, zone)
+        back_on_the_book = (
+            from_status not in scheduling.HOLDS_TIME and to_status in scheduling.HOLDS_TIME
+        )
+        clashes = []
+        if back_on_the_book:
+            # Only what now holds the time; the hours were checked when it was booked, and a
+            # patient who came after all is not turned away because the rota changed since.
+            clashes = [
+                clash
+                for clash in scheduling.find_clashes(
+                    session,
+                    scheduling.request_of(appointment),
+                    ignore_appointment_ids=[appointment.id],
+                )
+                if clash.kind != "hours"
+            ]
+            scheduling.refuse_clashes(actor, clashes, double_book)
+            appointment.double_booked = bool(clashes)
         kept_arrival = appointment.arrived_at
         scheduling.record_status_change(
             session, appointment, to_status, actor, reason=reason.strip(), at=now
@@ -428,6 +453,8 @@ def change_status(
         if event is not None:
             journey.advance_journey(session, appointment.patient_id, event)
         session.flush()
+        if clashes:
+            scheduling.audit_double_book(session, appointment, clashes)
         return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
 
 

@@ -662,7 +662,21 @@ def check_booking(
         )
 
 
-def _lock_book(session: Session) -> None:
+def request_of(appointment: Appointment) -> AppointmentRequest:
+    """The booking request an existing visit stands for (to check it against the book)."""
+    return AppointmentRequest(
+        patient_id=appointment.patient_id,
+        provider_id=appointment.provider_id,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        service_id=appointment.service_id,
+        room_id=appointment.room_id,
+        notes=appointment.notes,
+        treatment_phase_id=appointment.treatment_phase_id,
+    )
+
+
+def lock_book(session: Session) -> None:
     """Take SQLite's write lock before reading anything, so this transaction's clash check
     sees every booking committed before it and none can commit until it is done.
 
@@ -674,7 +688,7 @@ def _lock_book(session: Session) -> None:
     )
 
 
-def _refuse_clashes(actor: Actor, clashes: Sequence[Clash], double_book: bool) -> None:
+def refuse_clashes(actor: Actor, clashes: Sequence[Clash], double_book: bool) -> None:
     if not clashes:
         return
     # One rule for every kind of clash, working hours included: owners and
@@ -684,9 +698,7 @@ def _refuse_clashes(actor: Actor, clashes: Sequence[Clash], double_book: bool) -
         raise ConflictError(clashes, can_double_book=allowed)
 
 
-def _audit_double_book(
-    session: Session, appointment: Appointment, clashes: Sequence[Clash]
-) -> None:
+def audit_double_book(session: Session, appointment: Appointment, clashes: Sequence[Clash]) -> None:
     from app.services.clinic.audit import AuditAction, record
 
     record(
@@ -725,7 +737,7 @@ def _write_new(
     record_status_change(session, appointment, AppointmentStatus.SCHEDULED.value, actor)
     session.flush()
     if clashes:
-        _audit_double_book(session, appointment, clashes)
+        audit_double_book(session, appointment, clashes)
     journey.advance_journey(session, request.patient_id, "booked")
     return appointment
 
@@ -739,10 +751,10 @@ def book_appointment(
     """
     permissions.require(actor, Permission.MANAGE_APPOINTMENTS)
     with unit_of_work(db, actor) as session:
-        _lock_book(session)
+        lock_book(session)
         validate_request(session, request)
         clashes = find_clashes(session, request)
-        _refuse_clashes(actor, clashes, double_book)
+        refuse_clashes(actor, clashes, double_book)
         appointment = _write_new(
             session, actor, request, series_id=None, double_book=double_book, clashes=clashes
         )
@@ -845,12 +857,12 @@ def book_series_in(
     """:func:`book_series` inside a caller's unit of work (a treatment phase books its
     visits and marks its items scheduled in one transaction): the write lock, each
     instance's checks, the double-booking override, the series row, the visits."""
-    _lock_book(session)
+    lock_book(session)
     for request in requests:
         validate_request(session, request)
     all_clashes = _series_clashes(session, requests)
     for clashes in all_clashes:
-        _refuse_clashes(actor, clashes, double_book)
+        refuse_clashes(actor, clashes, double_book)
     series = AppointmentSeries(
         patient_id=requests[0].patient_id,
         description=description.strip()[:200],
@@ -913,7 +925,7 @@ def update_appointment(
     """Change a booked visit (time, provider, room, service, notes) under the booking rules."""
     permissions.require(actor, Permission.MANAGE_APPOINTMENTS)
     with unit_of_work(db, actor) as session:
-        _lock_book(session)
+        lock_book(session)
         appointment = _editable(session, appointment_id, version)
         if request.patient_id != appointment.patient_id:
             raise ValidationError(
@@ -921,7 +933,7 @@ def update_appointment(
             )
         validate_request(session, request)
         clashes = find_clashes(session, request, ignore_appointment_ids=[appointment_id])
-        _refuse_clashes(actor, clashes, double_book)
+        refuse_clashes(actor, clashes, double_book)
         moved = (appointment.starts_at, appointment.provider_id) != (
             request.starts_at,
             request.provider_id,
@@ -944,7 +956,7 @@ def update_appointment(
             )
         session.flush()
         if clashes:
-            _audit_double_book(session, appointment, clashes)
+            audit_double_book(session, appointment, clashes)
         warnings = booking_warnings(
             session,
             request.patient_id,

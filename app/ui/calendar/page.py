@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -44,6 +43,7 @@ from app.services.scheduling.booking import ConflictError
 from app.ui import ops
 from app.ui.calendar.grid import ScheduleGrid
 from app.ui.calendar.month import MonthOverview
+from app.ui.calendar.status_dialogs import DoubleBookQuestion
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_info, show_warning
 
@@ -69,20 +69,6 @@ class Placement:
     @classmethod
     def of(cls, block: AppointmentBlock) -> Placement:
         return cls(block.provider_id, block.room_id, block.starts_at, block.ends_at)
-
-
-class DoubleBookQuestion:
-    """“Double-book anyway?” for owners and coordinators; tests answer through ``ask``."""
-
-    @classmethod
-    def ask(cls, parent: QWidget | None, message: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Time is taken", message, parent=parent)
-        box.setInformativeText("Double-book anyway? This is recorded in the audit log.")
-        anyway = box.addButton("Double-book anyway", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is anyway
 
 
 class MoveCommand(QUndoCommand):

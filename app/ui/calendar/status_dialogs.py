@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -310,6 +311,20 @@ def _fee_sentence(ctx: UiContext, summary: AppointmentSummary, result: StatusRes
     return " ".join(parts)
 
 
+class DoubleBookQuestion:
+    """“Double-book anyway?” for owners and coordinators; tests answer through ``ask``."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, message: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Time is taken", message, parent=parent)
+        box.setInformativeText("Double-book anyway? This is recorded in the audit log.")
+        anyway = box.addButton("Double-book anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is anyway
+
+
 def run_status_change(
     ctx: UiContext,
     parent: QWidget | None,
@@ -317,12 +332,17 @@ def run_status_change(
     version: int,
     to_status: str,
     on_done: Callable[[StatusResult], None] | None = None,
+    *,
+    double_book: bool = False,
 ) -> None:
     """Confirm / check in / start / complete / undo; shows warnings; publishes the change.
 
-    ``on_done(result)`` runs after a successful write; failures are shown to the user.
+    ``on_done(result)`` runs after a successful write; failures are shown to the user.  A
+    visit put back on the book whose time was given away meanwhile is refused like a
+    booking; owners and coordinators are asked whether to double-book it anyway.
     """
     from app.services.scheduling.appointment_status import change_status
+    from app.services.scheduling.booking import ConflictError
 
     db, actor = ctx.db, ctx.actor
 
@@ -337,10 +357,21 @@ def run_status_change(
         if on_done is not None:
             on_done(result)
 
+    def failed(exc: BaseException) -> None:
+        if isinstance(exc, ConflictError) and exc.can_double_book and not double_book:
+            if DoubleBookQuestion.ask(parent, str(exc)):
+                run_status_change(
+                    ctx, parent, appointment_id, version, to_status, on_done, double_book=True
+                )
+            return
+        show_warning(parent, ops.user_message(exc))
+
     ops.run_write(
-        lambda: change_status(db, actor, appointment_id, version, to_status),
+        lambda: change_status(
+            db, actor, appointment_id, version, to_status, double_book=double_book
+        ),
         on_success=done,
-        on_failure=lambda exc: show_warning(parent, ops.user_message(exc)),
+        on_failure=failed,
         owner=parent,
     )
 

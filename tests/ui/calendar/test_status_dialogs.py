@@ -270,3 +270,67 @@ def test_details_dialog_read_only_for_a_provider(qtbot, clinic, owner_ctx):
     qtbot.addWidget(dialog)
     _settle(qtbot)
     assert dialog.summary is not None and dialog.action_buttons == {}
+
+
+# --- a no-show put back on the book is a booking again -------------------------------------------
+
+
+def _no_show_whose_time_was_given_away(ctx) -> int:
+    """A visit that started 30 minutes ago, marked a no-show, and its time booked for
+    another patient since."""
+    appointment_id = _book(ctx.db, datetime.now(UTC) - timedelta(minutes=30))
+    st.mark_no_show(ctx.db, ctx.actor, appointment_id, 1)
+    with ctx.db.uow() as session:
+        gone = session.get(Appointment, appointment_id)
+        other = add_patient(session, first_name="Bo", last_name="Lind")
+        session.add(
+            Appointment(
+                patient_id=other.id,
+                provider_id=gone.provider_id,
+                starts_at=gone.starts_at,
+                ends_at=gone.ends_at,
+            )
+        )
+    return appointment_id
+
+
+def _undo_in_the_details(qtbot, ctx, appointment_id) -> AppointmentDetailsDialog:
+    dialog = AppointmentDetailsDialog(ctx, None, appointment_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    _settle(qtbot)
+    undo = dialog.action_buttons["scheduled"]
+    assert undo.text() == "&Undo: back to scheduled"
+    qtbot.mouseClick(undo, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    return dialog
+
+
+def test_undoing_a_no_show_whose_time_was_taken_asks_the_owner_and_records_it(
+    qtbot, owner_ctx, monkeypatch
+):
+    appointment_id = _no_show_whose_time_was_given_away(owner_ctx)
+    asked = []
+    monkeypatch.setattr(
+        sd.DoubleBookQuestion, "ask", classmethod(lambda cls, p, text: asked.append(text) or True)
+    )
+    dialog = _undo_in_the_details(qtbot, owner_ctx, appointment_id)
+    assert len(asked) == 1 and "already sees Lind, Bo" in asked[0]
+    qtbot.waitUntil(lambda: dialog.summary.status == "scheduled")
+    stored = _status(owner_ctx.db, appointment_id)
+    assert stored.status == "scheduled" and stored.double_booked
+
+
+def test_undoing_a_no_show_whose_time_was_taken_is_refused_at_the_front_desk(
+    qtbot, receptionist_ctx, monkeypatch
+):
+    appointment_id = _no_show_whose_time_was_given_away(receptionist_ctx)
+    warnings, asked = [], []
+    monkeypatch.setattr(sd, "show_warning", lambda p, text, *a: warnings.append(text))
+    monkeypatch.setattr(sd.DoubleBookQuestion, "ask", classmethod(lambda cls, *a: asked.append(a)))
+    dialog = _undo_in_the_details(qtbot, receptionist_ctx, appointment_id)
+    assert asked == []
+    assert len(warnings) == 1 and "already sees Lind, Bo" in warnings[0]
+    assert dialog.summary.status == "no_show"
+    stored = _status(receptionist_ctx.db, appointment_id)
+    assert stored.status == "no_show" and not stored.double_booked
