@@ -55,6 +55,13 @@ NETWORK_FILESYSTEMS = {
     "fuse.rclone",
 }
 
+#: How long a connection waits for another workstation's write lock before giving up (SQLite
+#: sleeps and tries again meanwhile); the unit of work then tries a little longer itself.
+BUSY_TIMEOUT_MS = 5000
+
+#: Execution option of the engine that units of work which write use (see Database.uow).
+WRITE_TRANSACTION = "caredesk_write_transaction"
+
 
 def _keyed_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
     """A new DB-API connection, keyed and proven; raises DatabaseLockedError on a wrong key."""
@@ -74,7 +81,7 @@ def _keyed_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except BaseException:
         conn.close()
         raise
@@ -131,14 +138,28 @@ class Database:
     path: Path
     engine: Engine
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
+    _write_sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(**{WRITE_TRANSACTION: True}), expire_on_commit=False
+        )
 
     @contextmanager
-    def uow(self) -> Iterator[Session]:
-        """One session, one transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
+    def uow(self, *, write: bool = False) -> Iterator[Session]:
+        """One session, one transaction: committed on success, rolled back on error.
+
+        ``write=True`` for a transaction that will write: it takes the write lock when it
+        begins (waiting its turn behind other workstations' writes), so it reads and
+        writes one up-to-date snapshot.  A transaction that reads first and only then
+        writes is refused outright by SQLite when another workstation wrote in between —
+        no conflict at all when the two touched different rows.
+        """
+        maker = self._write_sessions if write else self._sessions
+        with maker() as session, session.begin():
+            if write:
+                session.connection()  # begin now, before the caller reads anything
             yield session
 
     def close(self) -> None:
@@ -163,7 +184,8 @@ def _make_engine(path: Path, key: DatabaseKey) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        write = conn.get_execution_options().get(WRITE_TRANSACTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

@@ -84,6 +84,16 @@ class ConcurrentEditError(CareDeskError):
         )
 
 
+class DatabaseBusyError(CareDeskError):
+    """Another workstation held the clinic database for longer than a write can wait."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The clinic database is busy with another workstation's work, so this was not "
+            "saved. Nothing was changed; try again in a moment."
+        )
+
+
 class KeyRequiredError(CareDeskError):
     """The keyring holds no key for this database (or there is no keyring)."""
 

@@ -3,6 +3,8 @@ and, once committed, the Changes it caused (see :mod:`app.services.changes`)."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -23,7 +25,7 @@ from app.services.clinic.actor import Actor
 
 # The trail registers its flush listener when imported: every unit of work is audited.
 from app.services.clinic.audit import ACTOR_KEY
-from app.services.errors import ConcurrentEditError
+from app.services.errors import ConcurrentEditError, DatabaseBusyError
 
 #: Execution option of a statement run only for the lock it takes (a no-op UPDATE that holds
 #: SQLite's write lock): it changes nothing any view shows, so no view hears of it.
@@ -47,21 +49,48 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
     written: set[str] = set()
     changed_columns: set[tuple[str, str]] = set()
     try:
-        with db.uow() as session:
+        with _write_transaction(db) as session:
             session.info[ACTOR_KEY] = actor
             session.info[WRITTEN_TABLES_KEY] = written
             session.info[CHANGED_COLUMNS_KEY] = changed_columns
             yield session
     except StaleDataError:
+        # The row's version moved on since it was read: a real conflict on that row.
         raise ConcurrentEditError("This record") from None
     except OperationalError as exc:
-        # SQLite refuses a write from a transaction whose snapshot another
-        # workstation has since changed: the same conflict, seen earlier.
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-            raise ConcurrentEditError("This record") from None
+        if _is_busy(exc):
+            raise DatabaseBusyError() from None
         raise
     # Reached only once the transaction committed: a rolled-back write changed nothing.
     note_committed(db, changes_of_writes(written, changed_columns))
+
+
+#: Waits between tries for the write lock, each after SQLite's own busy wait (5 s) ran out.
+BUSY_BACKOFF_SECONDS = (0.2, 1.0)
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+
+
+@contextmanager
+def _write_transaction(db: Database) -> Iterator[Session]:
+    """``db.uow(write=True)``, trying again (bounded, backing off) while another workstation
+    holds the write lock.  Only the *beginning* is retried — nothing has run yet then; once
+    the caller's work began, a failure is the caller's to see."""
+    for wait in (*BUSY_BACKOFF_SECONDS, None):
+        transaction = db.uow(write=True)
+        try:
+            session = transaction.__enter__()
+        except OperationalError as exc:
+            if wait is None or not _is_busy(exc):
+                raise
+            time.sleep(wait)
+            continue
+        with contextlib.ExitStack() as stack:
+            stack.push(transaction.__exit__)
+            yield session
+        return
 
 
 @event.listens_for(Session, "after_flush")

@@ -1,0 +1,93 @@
+"""Several workstations writing to one clinic file at once: only real conflicts are reported.
+
+Each "workstation" is its own connection pool on the same file (as two CareDesk processes
+would be); their writes start together at a barrier, round after round."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from app.data import database
+from app.data.database import connect
+from app.data.models.patients import Patient
+from app.services.clinic import uow
+from app.services.errors import DatabaseBusyError
+from app.services.patients.records import PatientForm, create_patient
+
+ROUNDS = 40
+
+
+def _race(first: Callable[[int], object], second: Callable[[int], object]) -> list[BaseException]:
+    """Run ``first(n)`` and ``second(n)`` side by side for every round; the failures."""
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def workstation(write: Callable[[int], object]) -> None:
+        for n in range(ROUNDS):
+            barrier.wait(30)
+            try:
+                write(n)
+            except Exception as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=workstation, args=(w,)) for w in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return failures
+
+
+def test_unrelated_writes_from_two_workstations_never_fail(clinic, owner):
+    """Two desks adding different patients at the same moment: nothing is in conflict, so
+    nothing may fail (a deferred transaction that read first used to be refused as
+    "changed on another workstation" when the other desk committed in between)."""
+    other_desk = connect(clinic.db.path, clinic.key)
+    try:
+        failures = _race(
+            lambda n: create_patient(clinic.db, owner, PatientForm("Ana", f"Front{n:03}")),
+            lambda n: create_patient(other_desk, owner, PatientForm("Bo", f"Back{n:03}")),
+        )
+    finally:
+        other_desk.close()
+    assert failures == []
+    with clinic.db.uow() as session:
+        assert session.scalar(select(func.count()).select_from(Patient)) == 2 * ROUNDS
+
+
+def test_a_write_waits_its_turn_behind_another_workstations_long_write(clinic, owner, monkeypatch):
+    """SQLite's own wait ran out (50 ms here), the unit of work backs off and tries again,
+    and the write goes through once the other desk is done."""
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(uow, "BUSY_BACKOFF_SECONDS", (0.2, 0.5, 1, 2, 4))  # ≥ 0.3 s, for slow days
+    desk, other_desk = connect(clinic.db.path, clinic.key), connect(clinic.db.path, clinic.key)
+    try:
+        holding = other_desk.uow(write=True)
+        holding.__enter__()
+        threading.Timer(0.3, holding.__exit__, args=(None, None, None)).start()
+        record = create_patient(desk, owner, PatientForm("Ana", "Patient"))
+        assert record.id
+    finally:
+        desk.close()
+        other_desk.close()
+
+
+def test_a_write_that_cannot_get_its_turn_says_so_and_changes_nothing(clinic, owner, monkeypatch):
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(uow, "BUSY_BACKOFF_SECONDS", (0.01, 0.01))
+    desk, other_desk = connect(clinic.db.path, clinic.key), connect(clinic.db.path, clinic.key)
+    try:
+        with (
+            other_desk.uow(write=True),
+            pytest.raises(DatabaseBusyError, match="busy with another workstation"),
+        ):
+            create_patient(desk, owner, PatientForm("Ana", "Patient"))
+        with desk.uow() as session:
+            assert session.scalar(select(func.count()).select_from(Patient)) == 0
+    finally:
+        desk.close()
+        other_desk.close()
