@@ -77,11 +77,19 @@ class NotFoundError(CareDeskError):
 
 
 class ConcurrentEditError(CareDeskError):
-    def __init__(self, what: str) -> None:
+    """The row changed since it was read; ``changed_by``/``changed_at`` (clinic time) name
+    the change when the audit trail says who made it."""
+
+    def __init__(self, what: str, changed_by: str = "", changed_at=None) -> None:
+        who = f" by {changed_by}" if changed_by else ""
+        when = f" at {changed_at:%H:%M}" if changed_at is not None else ""
+        where = " on another workstation" if not who else ""
         super().__init__(
-            f"{what} was changed on another workstation while you were editing. "
+            f"{what} was changed{who}{when}{where} while you were editing. "
             "Reload it to see the latest version."
         )
+        self.changed_by = changed_by
+        self.changed_at = changed_at
 
 
 class DatabaseBusyError(CareDeskError):

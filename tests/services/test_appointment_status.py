@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import product
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -557,3 +558,25 @@ def test_steps_that_keep_a_visit_on_the_book_do_not_check_it_again(clinic, desk,
     _give_the_time_away(clinic.db, booked)
     result = st.change_status(clinic.db, desk, booked, 1, "arrived", now=STARTS)
     assert result.status == "arrived"
+
+
+def test_a_stale_status_change_names_who_changed_the_visit_and_when_in_clinic_time(
+    clinic, owner, desk, booked
+):
+    st.change_status(clinic.db, desk, booked, 1, "confirmed", now=STARTS - timedelta(hours=2))
+    with pytest.raises(ConcurrentEditError) as stale:
+        st.change_status(clinic.db, owner, booked, 1, "arrived", now=STARTS)
+    with clinic.db.uow() as session:
+        changed_at = session.scalar(
+            select(AuditEntry.at)
+            .where(AuditEntry.entity == "appointments", AuditEntry.entity_id == booked)
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
+    local = changed_at.astimezone(ZoneInfo("America/New_York"))
+    assert stale.value.changed_by == "rita" and stale.value.changed_at == local
+    assert str(stale.value) == (
+        f"This appointment was changed by rita at {local:%H:%M} while you were editing. "
+        "Reload it to see the latest version."
+    )
+    assert _appointment(clinic.db, booked).status == "confirmed"

@@ -46,9 +46,10 @@ from app.services.billing import balances, payment_plans
 from app.services.clinic import audit, permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_today
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import NotFoundError, ValidationError
 
 ZERO = Decimal("0.00")
 
@@ -771,8 +772,7 @@ def void_payment(db, actor: Actor, payment_id: int, version: int, reason: str) -
             raise ValidationError(
                 f"This {what} was already {_voided_note(session, payment, settings)}."
             )
-        if payment.version != version:
-            raise ConcurrentEditError(f"This {what}")
+        check_version(session, payment, version, f"This {what}")
         cleaned = _reason(reason)
         if what == "payment" and _live_refunds(session, payment.id):
             raise ValidationError(
@@ -940,8 +940,7 @@ def void_adjustment(db, actor: Actor, adjustment_id: int, version: int, reason: 
             raise ValidationError(
                 f"This adjustment was already {_voided_note(session, adjustment, settings)}."
             )
-        if adjustment.version != version:
-            raise ConcurrentEditError("This adjustment")
+        check_version(session, adjustment, version, "This adjustment")
         _void(session, actor, adjustment, _reason(reason))
         session.flush()
         return VoidResult(balances.patient_balance(session, adjustment.patient_id))

@@ -55,9 +55,10 @@ from app.services.billing.plan_handouts import store_accepted_handout
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import NotFoundError, ValidationError
 from app.services.scheduling import booking as scheduling
 
 P = PlanStatus
@@ -267,8 +268,7 @@ def _plan(session: Session, plan_id: int, version: int | None = None) -> Treatme
     plan = session.get(TreatmentPlan, plan_id)
     if plan is None:
         raise NotFoundError("This treatment plan no longer exists.")
-    if version is not None and plan.version != version:
-        raise ConcurrentEditError("This treatment plan")
+    check_version(session, plan, version, "This treatment plan")
     return plan
 
 

@@ -29,9 +29,10 @@ from app.data.models.staff import Staff
 from app.money import round_money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import NotFoundError, ValidationError
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -303,8 +304,7 @@ def _load_for_update(session, model, row_id: int, version: int | None, what: str
     row = session.get(model, row_id)
     if row is None:
         raise NotFoundError(f"That {what} no longer exists.")
-    if version is not None and row.version != version:
-        raise ConcurrentEditError(f"This {what}")
+    check_version(session, row, version, f"This {what}")
     return row
 
 

@@ -35,9 +35,10 @@ from app.money import round_money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_today, clinic_zone
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.tasks import (
     active_staff_or_error,
     patient_name,
@@ -250,8 +251,7 @@ def _loaded(session: Session, model, row_id: int, version: int | None, what: str
     row = session.get(model, row_id)
     if row is None:
         raise NotFoundError(f"That {what} no longer exists.")
-    if version is not None and row.version != version:
-        raise ConcurrentEditError(f"This {what}")
+    check_version(session, row, version, f"This {what}")
     return row
 
 

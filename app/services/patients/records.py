@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from app.clock import local_today, utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
-from app.data.models.audit import AuditEntry
 from app.data.models.patients import JourneyStage, Patient, Sex
 from app.data.models.providers import Provider, Room, Service
 from app.services.billing.balances import patient_balance
@@ -26,6 +25,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today
+from app.services.clinic.conflicts import last_change
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import NotFoundError, PatientChangedError, ValidationError
@@ -279,23 +279,9 @@ def _next_appointment(session: Session, patient_id: int) -> AppointmentLine | No
     return lines[0] if lines else None
 
 
-def _last_change(session: Session, patient_id: int) -> tuple[str, datetime | None]:
-    row = session.execute(
-        select(AuditEntry.username, AuditEntry.at)
-        .where(
-            AuditEntry.entity == "patients",
-            AuditEntry.entity_id == patient_id,
-            AuditEntry.action.in_((AuditAction.CREATE.value, AuditAction.UPDATE.value)),
-        )
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-    ).first()
-    return (row.username, row.at) if row else ("", None)
-
-
 def patient_record_of(session: Session, patient: Patient) -> PatientRecord:
     """The whole record of ``patient`` as the record window shows it (caller's session)."""
-    changed_by, changed_at = _last_change(session, patient.id)
+    changed_by, changed_at = last_change(session, "patients", patient.id)
     return PatientRecord(
         id=patient.id,
         version=patient.version,
@@ -466,7 +452,7 @@ def update_patient(
         )
         patient = get_patient(session, patient_id)
         if patient.version != expected_version and not overwrite:
-            changed_by, changed_at = _last_change(session, patient_id)
+            changed_by, changed_at = last_change(session, "patients", patient_id)
             raise PatientChangedError(changed_by or "another user", changed_at)
         assign_changed(patient, {name: getattr(clean, name) for name in FORM_FIELDS})
         index_patient(session, patient)

@@ -45,6 +45,7 @@ from app.services.billing import visit_charges
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_zone
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -281,8 +282,7 @@ def _load(session: Session, appointment_id: int, version: int | None) -> Appoint
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise NotFoundError("This appointment no longer exists.")
-    if version is not None and appointment.version != version:
-        raise ConcurrentEditError("This appointment")
+    check_version(session, appointment, version, "This appointment")
     return appointment
 
 

@@ -47,6 +47,7 @@ from app.data.models.providers import (
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import LOCK_ONLY, unit_of_work
 from app.services.errors import CareDeskError, NotFoundError, ValidationError
@@ -895,13 +896,10 @@ def book_series_in(
 
 
 def _editable(session: Session, appointment_id: int, version: int) -> Appointment:
-    from app.services.errors import ConcurrentEditError
-
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise NotFoundError("That appointment no longer exists.")
-    if appointment.version != version:
-        raise ConcurrentEditError("This appointment")
+    check_version(session, appointment, version, "This appointment")
     if appointment.status not in (
         AppointmentStatus.SCHEDULED.value,
         AppointmentStatus.CONFIRMED.value,

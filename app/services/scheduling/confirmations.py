@@ -30,9 +30,10 @@ from app.data.models.providers import Provider, Service
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import tidy_text
 from app.services.scheduling import booking as scheduling
@@ -227,8 +228,7 @@ def record_confirmation_call(
         appointment = session.get(Appointment, appointment_id)
         if appointment is None:
             raise NotFoundError("That appointment no longer exists.")
-        if appointment.version != version:
-            raise ConcurrentEditError("This appointment")
+        check_version(session, appointment, version, "This appointment")
         if appointment.status != AppointmentStatus.SCHEDULED.value:
             raise ValidationError(_not_confirmable(appointment), field="outcome")
         now = utc_now()

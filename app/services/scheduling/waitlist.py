@@ -32,9 +32,10 @@ from app.data.models.providers import Provider, Service
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
+from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
-from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
+from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import patient_name, tidy_text
 from app.services.scheduling.booking import HOLDS_TIME, at_local, holding_time, wall_minute
@@ -436,8 +437,7 @@ def _entry_for_update(session: Session, entry_id: int, version: int | None) -> W
     entry = session.get(WaitlistEntry, entry_id)
     if entry is None:
         raise NotFoundError("That waitlist entry no longer exists.")
-    if version is not None and entry.version != version:
-        raise ConcurrentEditError("This waitlist entry")
+    check_version(session, entry, version, "This waitlist entry")
     if entry.status != WaitlistStatus.WAITING.value:
         done = "booked" if entry.status == WaitlistStatus.BOOKED.value else "removed"
         raise ValidationError(f"This waitlist entry was already {done}.")
