@@ -79,18 +79,16 @@ def _write_transaction(db: Database) -> Iterator[Session]:
     holds the write lock.  Only the *beginning* is retried — nothing has run yet then; once
     the caller's work began, a failure is the caller's to see."""
     for wait in (*BUSY_BACKOFF_SECONDS, None):
-        transaction = db.uow(write=True)
-        try:
-            session = transaction.__enter__()
-        except OperationalError as exc:
-            if wait is None or not _is_busy(exc):
-                raise
-            time.sleep(wait)
-            continue
         with contextlib.ExitStack() as stack:
-            stack.push(transaction.__exit__)
+            try:
+                session = stack.enter_context(db.uow(write=True))
+            except OperationalError as exc:
+                if wait is None or not _is_busy(exc):
+                    raise
+                time.sleep(wait)
+                continue
             yield session
-        return
+            return
 
 
 @event.listens_for(Session, "after_flush")

@@ -681,7 +681,9 @@ def lock_book(session: Session) -> None:
     """Take SQLite's write lock before reading anything, so this transaction's clash check
     sees every booking committed before it and none can commit until it is done.
 
-    (A no-op UPDATE takes the lock even when it changes nothing.)
+    (A no-op UPDATE takes the lock even when it changes nothing.  A unit of work already
+    holds it from its BEGIN IMMEDIATE; this says so where the book depends on it, and
+    holds it in any other transaction too.)
     """
     session.execute(
         update(ClinicSettings).where(ClinicSettings.id == 1).values(id=1),
@@ -982,15 +984,12 @@ def move_appointment(
         appointment = session.get(Appointment, appointment_id)
         if appointment is None:
             raise NotFoundError("That appointment no longer exists.")
-        request = AppointmentRequest(
-            patient_id=appointment.patient_id,
+        request = replace(
+            request_of(appointment),
             provider_id=provider_id,
             starts_at=starts_at,
             ends_at=ends_at,
-            service_id=appointment.service_id,
             room_id=room_id,
-            notes=appointment.notes,
-            treatment_phase_id=appointment.treatment_phase_id,
         )
     return update_appointment(db, actor, appointment_id, version, request, double_book=double_book)
 
