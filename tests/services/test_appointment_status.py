@@ -16,7 +16,7 @@ from app.data.models.audit import AuditEntry
 from app.data.models.documents import ConsentTemplate, ConsentVersion
 from app.data.models.patients import Patient
 from app.data.models.payments import Charge
-from app.data.models.providers import ServiceRequiredConsent
+from app.data.models.providers import Provider, ServiceRequiredConsent
 from app.services.billing.balances import patient_balance
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
 from app.services.scheduling import appointment_book
@@ -488,15 +488,13 @@ def _give_the_time_away(db, appointment_id: int) -> int:
     the gap); returns that visit's id."""
     with db.uow() as session:
         gone = session.get(Appointment, appointment_id)
-        other = add_patient(session, first_name="Bo", last_name="Lind")
-        filler = Appointment(
-            patient_id=other.id,
-            provider_id=gone.provider_id,
+        filler = add_appointment(
+            session,
+            add_patient(session, first_name="Bo", last_name="Lind"),
+            session.get(Provider, gone.provider_id),
             starts_at=gone.starts_at + timedelta(minutes=10),
             ends_at=gone.ends_at + timedelta(minutes=10),
         )
-        session.add(filler)
-        session.flush()
         return filler.id
 
 

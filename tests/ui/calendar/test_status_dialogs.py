@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from app.data.models.appointments import Appointment, AppointmentStatusChange, CancelledBy
+from app.data.models.providers import Provider
 from app.services.scheduling import appointment_status as st
 from app.services.scheduling import booking as scheduling
 from app.ui import ops
@@ -282,14 +283,12 @@ def _no_show_whose_time_was_given_away(ctx) -> int:
     st.mark_no_show(ctx.db, ctx.actor, appointment_id, 1)
     with ctx.db.uow() as session:
         gone = session.get(Appointment, appointment_id)
-        other = add_patient(session, first_name="Bo", last_name="Lind")
-        session.add(
-            Appointment(
-                patient_id=other.id,
-                provider_id=gone.provider_id,
-                starts_at=gone.starts_at,
-                ends_at=gone.ends_at,
-            )
+        add_appointment(
+            session,
+            add_patient(session, first_name="Bo", last_name="Lind"),
+            session.get(Provider, gone.provider_id),
+            starts_at=gone.starts_at,
+            ends_at=gone.ends_at,
         )
     return appointment_id
 
