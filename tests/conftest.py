@@ -164,9 +164,119 @@ def clinic_templates(tmp_path_factory: pytest.TempPathFactory) -> ClinicTemplate
     return ClinicTemplates(tmp_path_factory.mktemp("clinic-templates"))
 
 
+#: Set by .ci/run: a missing PostgreSQL is then an error, not a reason to skip.
+REQUIRE_SERVER_ENV = "CAREDESK_TESTS_REQUIRE_POSTGRESQL"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throw-away PostgreSQL cluster of this test session (one per xdist worker),
+    on 127.0.0.1 and a free port, removed at the end (tests/pg_cluster.py)."""
+    from tests import pg_cluster
+
+    if pg_cluster.server_bin_dir() is None:
+        if os.environ.get(REQUIRE_SERVER_ENV):
+            pytest.fail("PostgreSQL is not installed, and CI requires it")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql)")
+    cluster = pg_cluster.start_cluster()
+    yield cluster
+    pg_cluster.remove_cluster(cluster)
+
+
+class ServerClinicTemplates:
+    """Clinics on the test server, made once per session like :class:`ClinicTemplates` and
+    copied per test with ``CREATE DATABASE … TEMPLATE`` (a file copy on the server): each
+    test gets a database of its own, prepared as ``caredesk server setup`` prepares one."""
+
+    def __init__(self, cluster) -> None:
+        self._cluster = cluster
+        self._made: dict[tuple, str] = {}
+        self._copies = 0
+
+    def _admin(self, database: str):
+        from app.data.server import ServerAddress
+        from tests.pg_cluster import ADMIN_USER
+
+        return ServerAddress(
+            host=self._cluster.host,
+            port=self._cluster.port,
+            database=database,
+            user=ADMIN_USER,
+            sslmode="disable",
+        )
+
+    def empty_database(self, name: str):
+        """A prepared database with the schema and no clinic: the application role's address."""
+        from app.data.server_admin import prepare_server
+        from tests.pg_cluster import SERVER_APP_PASSWORD, SERVER_OWNER_PASSWORD
+
+        return prepare_server(
+            self._admin(name),
+            self._cluster.admin_password,
+            owner_password=SERVER_OWNER_PASSWORD,
+            app_password=SERVER_APP_PASSWORD,
+        ).app_address
+
+    def copy(self, details, owner_username: str, owner_full_name: str, password: str):
+        from app.services.clinic.clinics import open_server_clinic
+        from tests.pg_cluster import SERVER_APP_PASSWORD
+
+        made = (details, owner_username, owner_full_name, password)
+        if made not in self._made:
+            self._made[made] = self._create(*made)
+        self._copies += 1
+        name = f"test_{os.getpid()}_{self._copies}"
+        self._cluster.admin_sql(
+            f"CREATE DATABASE {name} TEMPLATE {self._made[made]} OWNER caredesk_owner"
+        )
+        address = self._admin(name).with_user("caredesk_app")
+        return open_server_clinic(address, SERVER_APP_PASSWORD)
+
+    def drop(self, clinic) -> None:
+        clinic.db.close()
+        self._cluster.admin_sql(f"DROP DATABASE {clinic.server.database} WITH (FORCE)")
+
+    def _create(self, *made) -> str:
+        from app.services.clinic.clinics import create_clinic_on_server
+        from tests.pg_cluster import SERVER_APP_PASSWORD
+
+        name = f"template_{len(self._made)}"
+        address = self.empty_database(name)
+        create_clinic_on_server(*(address, *made), server_password=SERVER_APP_PASSWORD).db.close()
+        return name
+
+
+@pytest.fixture(scope="session")
+def server_clinic_templates(pg_cluster) -> ServerClinicTemplates:
+    return ServerClinicTemplates(pg_cluster)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_backends`` run once on the encrypted file and once on the
+    clinic server (PostgreSQL)."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def clinic(tmp_path: Path, clinic_details, clinic_templates: ClinicTemplates):
-    """An encrypted clinic of the test's own with one owner (username ``owner``)."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which engine the test's clinic is on: "sqlite" unless the test is marked
+    ``both_backends`` (then both, one after the other)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def clinic(request, backend: str, tmp_path: Path, clinic_details, clinic_templates):
+    """A clinic of the test's own with one owner (username ``owner``): an encrypted file, or
+    on the test server for ``both_backends`` tests' postgresql run."""
+    if backend == "postgresql":
+        templates = request.getfixturevalue("server_clinic_templates")
+        opened = templates.copy(clinic_details, "owner", "Olivia Owner", OWNER_PASSWORD)
+        yield opened
+        templates.drop(opened)
+        return
     opened = clinic_templates.copy(
         tmp_path / "clinic.caredesk", clinic_details, "owner", "Olivia Owner", OWNER_PASSWORD
     )

@@ -1,4 +1,5 @@
-"""Opening, creating and checking the encrypted clinic database.
+"""Opening, creating and checking the clinic database: the encrypted file on this PC, or
+the clinic server several PCs share (:mod:`app.data.server`).
 
 Connections are made by an engine ``creator`` rather than a URL, because the
 URL form pastes the passphrase into a PRAGMA unescaped.  Every connection is
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlcipher3.dbapi2 as sqlcipher
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -32,6 +33,13 @@ from app.data.errors import (
     NotACareDeskDatabaseError,
 )
 from app.data.keys import SALT_BYTES, DatabaseKey
+from app.data.server import (
+    RETRYABLE_SQLSTATES,
+    WRITE_LOCK_KEY,
+    ServerAddress,
+    ServerUnavailableError,
+    connect_error,
+)
 
 SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
 # SQLCipher's smallest file is one encrypted 4 KiB page.
@@ -56,7 +64,8 @@ NETWORK_FILESYSTEMS = {
 }
 
 #: How long a connection waits for another workstation's write lock before giving up (SQLite
-#: sleeps and tries again meanwhile); the unit of work then tries a little longer itself.
+#: sleeps and tries again meanwhile; the server queues it); the unit of work then tries a
+#: little longer itself.
 BUSY_TIMEOUT_MS = 5000
 
 #: Execution option of the engine that units of work which write use (see Database.uow).
@@ -133,10 +142,14 @@ def check_file_looks_encrypted(path: Path) -> None:
 
 @dataclass
 class Database:
-    """An open clinic database: its engine and a unit-of-work factory."""
+    """An open clinic database: its engine and a unit-of-work factory.
 
-    path: Path
+    ``path`` is the encrypted file's; a clinic server's database has ``server`` instead.
+    """
+
+    path: Path | None
     engine: Engine
+    server: ServerAddress | None = None
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
     _write_sessions: sessionmaker[Session] = field(init=False, repr=False)
 
@@ -157,13 +170,37 @@ class Database:
         no conflict at all when the two touched different rows.
         """
         maker = self._write_sessions if write else self._sessions
-        with maker() as session, session.begin():
-            if write:
-                session.connection()  # begin now, before the caller reads anything
-            yield session
+        try:
+            with maker() as session, session.begin():
+                if write:
+                    session.connection()  # begin now, before the caller reads anything
+                yield session
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                # The server went away: its transaction is gone with it, nothing was
+                # half-written.  The pool reconnects on the next unit of work.
+                raise ServerUnavailableError() from None
+            raise
+
+    @property
+    def is_server(self) -> bool:
+        return self.server is not None
+
+    def describe(self) -> str:
+        """Where the clinic's data is, for people."""
+        return self.server.describe() if self.server is not None else str(self.path)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """True when ``exc`` says another workstation's write held the lock too long (or, on
+    the server, a serialization failure or deadlock): worth trying again."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in RETRYABLE_SQLSTATES
+    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
 
 
 def _make_engine(path: Path, key: DatabaseKey) -> Engine:
@@ -188,6 +225,48 @@ def _make_engine(path: Path, key: DatabaseKey) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _make_server_engine(address: ServerAddress, password: str) -> Engine:
+    import psycopg  # noqa: F401  (only a clinic on a server needs the driver)
+
+    args = address.connect_args(password)
+    engine = create_engine(
+        URL.create("postgresql+psycopg"),
+        connect_args=args,
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=4,
+        # A server restarted or a network blip leaves dead connections in the pool: each is
+        # checked as it is taken, so the next action reconnects instead of failing.
+        pool_pre_ping=True,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        if conn.get_execution_options().get(WRITE_TRANSACTION, False):
+            # One write at a time across every PC, as BEGIN IMMEDIATE on the file: see
+            # app.data.server.  SET LOCAL ends with the transaction.
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS}")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+    return engine
+
+
+def connect_server(address: ServerAddress, password: str) -> Database:
+    """Open the clinic server's database (no schema checks); a failure to connect raises the
+    error that says what to do about it (unreachable, password, certificate, no database)."""
+    engine = _make_server_engine(address, password)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
+    except DBAPIError as exc:
+        engine.dispose()
+        error = connect_error(address, exc.orig)
+        if error is not None:
+            raise error from None
+        raise
+    return Database(path=None, engine=engine, server=address)
 
 
 def connect(path: Path, key: DatabaseKey) -> Database:
@@ -253,6 +332,8 @@ def check_integrity(db: Database) -> IntegrityReport:
         ],
     }
     problems: list[str] = []
+    if db.is_server:
+        return IntegrityReport(_server_problems(db))
     with db.engine.connect() as conn:
         for name, describe in checks.items():
             # A damaged page can make a check itself fail: that is a finding, not a crash.
@@ -263,6 +344,17 @@ def check_integrity(db: Database) -> IntegrityReport:
                 continue
             problems += describe(rows)
     return IntegrityReport(problems)
+
+
+def _server_problems(db: Database) -> list[str]:
+    """The server checks its pages itself (and foreign keys on every write); what can
+    still be wrong is a constraint someone added without checking the rows against it."""
+    with db.engine.connect() as conn:
+        unchecked = conn.exec_driver_sql(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE NOT convalidated AND connamespace = 'public'::regnamespace"
+        ).all()
+    return [f"constraint {name} on {table} was never checked" for table, name in unchecked]
 
 
 def backup_copy(db: Database, target: Path, key: DatabaseKey) -> Path:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, String, type_coerce
+from sqlalchemy import BigInteger, DateTime, Float, String, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.money import from_minor_units, to_minor_units
@@ -51,10 +53,33 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def stored_text(column):
     """A :class:`UTCDateTime` column read back as the text SQLite keeps, for
-    :func:`parse_stored_utc`: hundreds of rows parse several times faster that way."""
+    :func:`parse_stored_utc`: hundreds of rows parse several times faster that way.
+    (PostgreSQL's driver hands back a datetime, as fast.)"""
     return type_coerce(column, String)
 
 
-def parse_stored_utc(text: str) -> datetime:
-    """The UTC-aware datetime a :class:`UTCDateTime` column stores as ``text``."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+def parse_stored_utc(stored: str | datetime) -> datetime:
+    """The UTC-aware datetime a :class:`UTCDateTime` column stores as ``stored``."""
+    if isinstance(stored, datetime):
+        return stored.replace(tzinfo=UTC)
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
+class epoch_seconds(FunctionElement):
+    """A :class:`UTCDateTime` column as seconds since 1970 (a float), computed by the
+    database: a third of the cost of building aware datetimes per row."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element, compiler, **kw):
+    return f"unixepoch({compiler.process(element.clauses, **kw)}, 'subsec')"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element, compiler, **kw):
+    # The column holds UTC wall time without a zone: read it as UTC, not the session's zone.
+    column = compiler.process(element.clauses, **kw)
+    return f"extract(epoch FROM ({column}) AT TIME ZONE 'UTC')::float8"

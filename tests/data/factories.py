@@ -13,6 +13,30 @@ from app.data.models import Appointment, Patient, Provider, Role, Service, Staff
 _serial = count(1)
 
 
+def another_workstation(clinic):
+    """A second, independent connection to the test's clinic, as another PC would open it:
+    the same encrypted file with its key, or the same server database."""
+    from app.data.database import connect, connect_server
+
+    if clinic.server is not None:
+        from tests.pg_cluster import SERVER_APP_PASSWORD
+
+        return connect_server(clinic.server, SERVER_APP_PASSWORD)
+    return connect(clinic.path, clinic.key)
+
+
+def owner_role_database(clinic):
+    """The clinic's database as whoever holds the most power over it: the file with its key,
+    or the server database as the role that owns the tables (never what a PC signs in as)."""
+    if clinic.server is None:
+        return clinic.db
+    from app.data.database import connect_server
+    from app.data.server_admin import OWNER_ROLE
+    from tests.pg_cluster import SERVER_OWNER_PASSWORD
+
+    return connect_server(clinic.server.with_user(OWNER_ROLE), SERVER_OWNER_PASSWORD)
+
+
 def add_staff(session: Session, **overrides) -> Staff:
     n = next(_serial)
     staff = Staff(

@@ -11,14 +11,24 @@ from app.services.clinic import audit_log, staff
 from app.services.clinic.audit_log import AuditFilter
 from app.services.errors import PermissionDeniedError
 from tests.conftest import STAFF_PASSWORD
+from tests.data.factories import owner_role_database
+
+pytestmark = pytest.mark.both_backends
 
 
-def _tamper(db, sql: str) -> None:
-    """What an attacker with the key would do: drop the guards, then edit."""
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_delete")
-        conn.exec_driver_sql(sql)
+def _tamper(clinic, sql: str) -> None:
+    """What an attacker with the key (on the server: the tables' owner's password) would do:
+    drop the guards, then edit."""
+    db = owner_role_database(clinic)
+    on = " ON audit_log" if db.is_server else ""
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS audit_log_no_update{on}")
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS audit_log_no_delete{on}")
+            conn.exec_driver_sql(sql)
+    finally:
+        if db is not clinic.db:
+            db.close()
 
 
 def test_fresh_clinic_chain_verifies(clinic, owner):
@@ -49,7 +59,7 @@ def test_creates_and_updates_are_recorded_with_field_names(clinic, owner):
 
 
 def test_edited_row_is_named(clinic, owner):
-    _tamper(clinic.db, "UPDATE audit_log SET username = 'mallory' WHERE id = 2")
+    _tamper(clinic, "UPDATE audit_log SET username = 'mallory' WHERE id = 2")
     result = audit_log.verify_chain(clinic.db)
     assert not result.ok
     assert result.problems == ["row 2 was changed after it was written"]
@@ -57,15 +67,15 @@ def test_edited_row_is_named(clinic, owner):
 
 def test_deleted_row_is_named(clinic, owner):
     staff.create_staff(clinic.db, owner, "rita", "Rita", Role.RECEPTIONIST, STAFF_PASSWORD)
-    _tamper(clinic.db, "DELETE FROM audit_log WHERE id = 3")
+    _tamper(clinic, "DELETE FROM audit_log WHERE id = 3")
     result = audit_log.verify_chain(clinic.db)
     assert result.problems == ["row 3 deleted (the chain jumps to row 4)"]
 
 
 def test_rewritten_chain_after_a_deletion_is_still_caught(clinic, owner):
     # Deleting a row and renumbering the rest breaks the next row's link.
-    _tamper(clinic.db, "DELETE FROM audit_log WHERE id = 2")
-    _tamper(clinic.db, "UPDATE audit_log SET id = id - 1 WHERE id > 2")
+    _tamper(clinic, "DELETE FROM audit_log WHERE id = 2")
+    _tamper(clinic, "UPDATE audit_log SET id = id - 1 WHERE id > 2")
     result = audit_log.verify_chain(clinic.db)
     assert "row 2 does not follow the row before it" in result.problems
 
@@ -73,10 +83,16 @@ def test_rewritten_chain_after_a_deletion_is_still_caught(clinic, owner):
 def test_the_log_cannot_be_edited_through_the_database(clinic, owner):
     from sqlalchemy.exc import DatabaseError
 
-    with pytest.raises(DatabaseError, match="append-only"), clinic.db.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE audit_log SET username = 'x'")
-    with pytest.raises(DatabaseError, match="append-only"), clinic.db.engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM audit_log")
+    # On the server the application role has no right to change it at all; the tables'
+    # owner meets the same triggers as the file.
+    refused = "append-only|permission denied for table audit_log"
+    owner_db = owner_role_database(clinic)
+    for db in (clinic.db, owner_db):
+        for sql in ("UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log"):
+            with pytest.raises(DatabaseError, match=refused), db.engine.begin() as conn:
+                conn.exec_driver_sql(sql)
+    if owner_db is not clinic.db:
+        owner_db.close()
 
 
 def test_only_owners_browse_the_log(clinic, owner, make_staff):

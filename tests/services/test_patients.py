@@ -12,6 +12,8 @@ from app.services.patients import records as patients
 from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 
+pytestmark = pytest.mark.both_backends
+
 TODAY = date(2026, 11, 23)
 
 

@@ -29,6 +29,8 @@ from app.services.errors import (
 )
 from tests.data.factories import add_named_patient
 
+pytestmark = pytest.mark.both_backends
+
 D = Decimal
 
 

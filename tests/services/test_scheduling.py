@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from app.data.database import connect
 from app.data.models import Appointment
 from app.data.models.appointments import AppointmentSeries, AppointmentStatusChange
 from app.data.models.audit import AuditEntry
@@ -26,7 +25,10 @@ from app.services.errors import (
 from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as sch
 from app.services.scheduling.booking import AppointmentRequest, ConflictError
-from tests.data.factories import add_patient, add_provider, add_service
+from tests.data.factories import add_patient, add_provider, add_service, another_workstation
+
+pytestmark = pytest.mark.both_backends
+
 
 ZONE = ZoneInfo("America/New_York")  # the test clinic's zone
 MONDAY = date(2027, 3, 1)
@@ -351,7 +353,7 @@ def test_booking_writes_history_and_moves_the_journey(clinic, owner, book):
 
 def test_two_workstations_racing_for_one_slot_exactly_one_wins(clinic, owner, book):
     """Two connections to the same file book the same time at the same moment."""
-    second = connect(clinic.db.path, clinic.key)
+    second = another_workstation(clinic)
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
 
@@ -380,7 +382,7 @@ def test_two_workstations_racing_for_one_slot_exactly_one_wins(clinic, owner, bo
 def test_a_booking_waits_for_another_workstations_open_booking_then_sees_it(clinic, owner, book):
     """The clash check runs under the write lock: an uncommitted booking elsewhere is seen
     as soon as it commits, never missed."""
-    second = connect(clinic.db.path, clinic.key)
+    second = another_workstation(clinic)
     result: list[object] = []
     try:
         with second.uow() as s:

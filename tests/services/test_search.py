@@ -15,6 +15,8 @@ from app.services.patients import records as patients
 from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def people(clinic, owner) -> dict[str, int]:

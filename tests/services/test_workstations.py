@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.data import database
-from app.data.database import connect
 from app.data.models.patients import Patient
 from app.services.billing.balances import patient_balance
 from app.services.billing.payments import PaymentInput, PaymentMethod, record_payment
@@ -22,6 +21,9 @@ from app.services.errors import DatabaseBusyError
 from app.services.patients import notes
 from app.services.patients.notes import NoteFields
 from app.services.patients.records import PatientForm, create_patient, open_patient
+from tests.data.factories import another_workstation
+
+pytestmark = pytest.mark.both_backends
 
 ROUNDS = 40
 
@@ -51,7 +53,7 @@ def test_unrelated_writes_from_two_workstations_never_fail(clinic, owner):
     """Two desks adding different patients at the same moment: nothing is in conflict, so
     nothing may fail (a deferred transaction that read first used to be refused as
     "changed on another workstation" when the other desk committed in between)."""
-    other_desk = connect(clinic.db.path, clinic.key)
+    other_desk = another_workstation(clinic)
     try:
         failures = _race(
             lambda n: create_patient(clinic.db, owner, PatientForm("Ana", f"Front{n:03}")),
@@ -69,7 +71,7 @@ def test_a_write_waits_its_turn_behind_another_workstations_long_write(clinic, o
     and the write goes through once the other desk is done."""
     monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(uow, "BUSY_BACKOFF_SECONDS", (0.2, 0.5, 1, 2, 4))  # ≥ 0.3 s, for slow days
-    desk, other_desk = connect(clinic.db.path, clinic.key), connect(clinic.db.path, clinic.key)
+    desk, other_desk = another_workstation(clinic), another_workstation(clinic)
     try:
         holding = other_desk.uow(write=True)
         holding.__enter__()
@@ -84,7 +86,7 @@ def test_a_write_waits_its_turn_behind_another_workstations_long_write(clinic, o
 def test_a_write_that_cannot_get_its_turn_says_so_and_changes_nothing(clinic, owner, monkeypatch):
     monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(uow, "BUSY_BACKOFF_SECONDS", (0.01, 0.01))
-    desk, other_desk = connect(clinic.db.path, clinic.key), connect(clinic.db.path, clinic.key)
+    desk, other_desk = another_workstation(clinic), another_workstation(clinic)
     try:
         with (
             other_desk.uow(write=True),
@@ -106,7 +108,7 @@ def test_opening_a_record_while_another_desk_autosaves_a_note_never_fails(
     coordinator = make_staff("cora", "coordinator", "Cora Coordinator")
     patient = create_patient(clinic.db, owner, PatientForm("Ana", "Ruiz"))
     note = notes.start_note(clinic.db, coordinator, patient.id, None)
-    other_desk = connect(clinic.db.path, clinic.key)
+    other_desk = another_workstation(clinic)
     try:
         failures = _race(
             lambda n: open_patient(clinic.db, owner, patient.id),
@@ -127,7 +129,7 @@ def test_payments_for_different_patients_taken_at_the_same_moment_never_fail(cli
     workstation"."""
     ana = create_patient(clinic.db, owner, PatientForm("Ana", "Ruiz")).id
     bo = create_patient(clinic.db, owner, PatientForm("Bo", "Lind")).id
-    other_desk = connect(clinic.db.path, clinic.key)
+    other_desk = another_workstation(clinic)
     cash = PaymentInput(Decimal("10.00"), PaymentMethod.CASH)
     try:
         failures = _race(

@@ -23,13 +23,20 @@ from app.data.database import (
     backup_copy,
     check_file_looks_encrypted,
     connect,
+    connect_server,
     remove_database_files,
 )
 from app.data.database import create_empty as create_empty_database
-from app.data.errors import DatabaseDamagedError, DatabaseLockedError, NotACareDeskDatabaseError
+from app.data.errors import (
+    DatabaseDamagedError,
+    DatabaseLockedError,
+    DatabaseTooNewError,
+    NotACareDeskDatabaseError,
+)
 from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.data.models.clinic import PAPER_SIZES, ClinicSettings
 from app.data.models.staff import Role
+from app.data.server import ServerAddress, ServerAddressError, find_password
 from app.documents.common import LOGO_MAX_HEIGHT, LOGO_MAX_WIDTH, check_logo, logo_size_on_page
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
@@ -258,16 +265,24 @@ def validate_details(details: ClinicDetails) -> ClinicDetails:
 
 @dataclass
 class OpenClinic:
-    """An unlocked clinic database and the key that opened it (kept for the recovery kit)."""
+    """An unlocked clinic database and the key that opened it (kept for the recovery kit).
+
+    A clinic on the server has no key of CareDesk's: the server's disk encryption protects
+    it at rest, TLS in transit (``key`` is None, ``server`` says where it is).
+    """
 
     db: Database
-    key: DatabaseKey
+    key: DatabaseKey | None
     key_in_keyring: bool
     backup_before_upgrade: Path | None = None
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
         return self.db.path
+
+    @property
+    def server(self) -> ServerAddress | None:
+        return self.db.server
 
 
 def create_clinic(
@@ -302,15 +317,7 @@ def create_clinic(
     db_id = None
     try:
         migrate.upgrade(db)
-        with unit_of_work(db, None) as session:
-            session.add(ClinicSettings(id=1, **_settings_values(details)))
-            owner = add_staff_row(
-                session, owner_username, owner_full_name, Role.OWNER, owner_password
-            )
-            # Installed now, not on first use, so Settings → Consent forms and "required
-            # consents" on services have the starter set from the clinic's first day.
-            install_starter_consents_in(session)
-            record(session, AuditAction.CLINIC_CREATED, entity="staff", entity_id=owner.id)
+        _install_clinic(db, details, owner_username, owner_full_name, owner_password)
         if use_keyring:
             db_id = keys.database_id(path)
             keys.store_key(db_id, key)
@@ -323,6 +330,94 @@ def create_clinic(
         raise
     remember_last_used(path)
     return OpenClinic(db=db, key=key, key_in_keyring=use_keyring)
+
+
+def _install_clinic(
+    db: Database, details: ClinicDetails, owner_username: str, owner_full_name: str, password: str
+) -> None:
+    """The clinic's settings, its first owner and the starter consent forms, in one
+    transaction, into a database whose schema is up to date."""
+    with unit_of_work(db, None) as session:
+        session.add(ClinicSettings(id=1, **_settings_values(details)))
+        owner = add_staff_row(session, owner_username, owner_full_name, Role.OWNER, password)
+        # Installed now, not on first use, so Settings → Consent forms and "required
+        # consents" on services have the starter set from the clinic's first day.
+        install_starter_consents_in(session)
+        record(session, AuditAction.CLINIC_CREATED, entity="staff", entity_id=owner.id)
+
+
+def _holds_a_clinic(db: Database) -> bool:
+    with db.uow() as session:
+        return session.get(ClinicSettings, 1) is not None
+
+
+def create_clinic_on_server(
+    address: ServerAddress,
+    details: ClinicDetails,
+    owner_username: str,
+    owner_full_name: str,
+    owner_password: str,
+    *,
+    server_password: str | None = None,
+) -> OpenClinic:
+    """Start a new clinic in the server's (prepared, empty) database: its settings, first
+    owner and starter consent forms.  A server that already holds a clinic is refused."""
+    details = validate_details(details)
+    db = _open_server_database(address, server_password)
+    try:
+        if _holds_a_clinic(db):
+            raise ValidationError(
+                f"{address.describe().capitalize()} already holds a clinic: join it instead "
+                "of starting a new one."
+            )
+        _install_clinic(db, details, owner_username, owner_full_name, owner_password)
+    except BaseException:
+        db.close()
+        raise
+    remember_last_used(address)
+    return OpenClinic(db=db, key=None, key_in_keyring=False)
+
+
+def _open_server_database(address: ServerAddress, password: str | None) -> Database:
+    """Connect and check the schema is the one this CareDesk was built for: the PCs never
+    change the server's schema (the owner role does, with ``caredesk server upgrade``)."""
+    db = connect_server(address, password if password is not None else find_password(address))
+    try:
+        current = migrate.current_revision(db)
+        if current is None:
+            raise ValidationError(
+                f"{address.describe().capitalize()} has no CareDesk tables yet: run "
+                "`caredesk server setup` on the server first."
+            )
+        if current != migrate.HEAD_REVISION:
+            if current not in migrate.known_revisions():
+                raise DatabaseTooNewError()
+            raise ValidationError(
+                f"{address.describe().capitalize()} still has an older CareDesk's tables. "
+                "Whoever looks after the server runs `caredesk server upgrade` there once; "
+                "then every PC can sign in again."
+            )
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def open_server_clinic(address: ServerAddress, password: str | None = None) -> OpenClinic:
+    """Connect to the clinic on the server (the password from the key store or
+    ``CAREDESK_SERVER_PASSWORD`` unless given)."""
+    db = _open_server_database(address, password)
+    try:
+        if not _holds_a_clinic(db):
+            raise ValidationError(
+                f"{address.describe().capitalize()} holds no clinic yet: start one from the "
+                "setup window, or move this PC's clinic there with `caredesk db move-to-server`."
+            )
+    except BaseException:
+        db.close()
+        raise
+    remember_last_used(address)
+    return OpenClinic(db=db, key=None, key_in_keyring=False)
 
 
 def _settings_values(details: ClinicDetails) -> dict:
@@ -414,17 +509,30 @@ def upgrade_database(db: Database, key: DatabaseKey) -> Path:
     return backup
 
 
-def remember_last_used(path: Path) -> None:
+def remember_last_used(where: Path | ServerAddress) -> None:
+    """The clinic opened last: a file's full path, or the server's address (no password)."""
+    text = where.as_url() if isinstance(where, ServerAddress) else str(Path(where).resolve())
     with contextlib.suppress(OSError):
-        paths.last_used_file().write_text(str(Path(path).resolve()), encoding="utf-8")
+        paths.last_used_file().write_text(text, encoding="utf-8")
 
 
-def last_used_database() -> Path | None:
+def last_used_location() -> Path | ServerAddress | None:
     try:
         text = paths.last_used_file().read_text(encoding="utf-8").strip()
     except OSError:
         return None
+    if text.startswith(("postgresql://", "postgres://")):
+        try:
+            return ServerAddress.parse(text)
+        except ServerAddressError:
+            return None
     return Path(text) if text else None
+
+
+def last_used_database() -> Path | None:
+    """The file opened last, or None (also when the clinic used last is on a server)."""
+    where = last_used_location()
+    return where if isinstance(where, Path) else None
 
 
 def get_details(db: Database) -> ClinicDetails:
@@ -456,6 +564,12 @@ def recovery_kit_info(clinic: OpenClinic, actor: Actor | None) -> RecoveryKitInf
     """What the recovery kit prints (owner only, audited: it is the key to every record)."""
     if actor is not None:
         permissions.require(actor, Permission.MANAGE_SETTINGS)
+    if clinic.key is None or clinic.path is None:
+        raise ValidationError(
+            "This clinic is on the clinic server, which CareDesk holds no key for: its data "
+            "is protected by the server's own disk encryption. Keep the server's backups "
+            "and its administrator password safe instead."
+        )
     with unit_of_work(clinic.db, actor) as session:
         record(session, AuditAction.RECOVERY_KIT, detail="recovery kit printed")
     return RecoveryKitInfo(

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.data.database import Database
+from app.data.database import Database, is_busy
 from app.services.changes import (
     CHANGED_COLUMNS_KEY,
     COLUMN_FLAGS,
@@ -58,19 +58,16 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
         # The row's version moved on since it was read: a real conflict on that row.
         raise ConcurrentEditError("This record") from None
     except OperationalError as exc:
-        if _is_busy(exc):
+        if is_busy(exc):
             raise DatabaseBusyError() from None
         raise
     # Reached only once the transaction committed: a rolled-back write changed nothing.
     note_committed(db, changes_of_writes(written, changed_columns))
 
 
-#: Waits between tries for the write lock, each after SQLite's own busy wait (5 s) ran out.
+#: Waits between tries for the write lock, each after the lock wait (5 s, on the file and on
+#: the server alike) ran out.
 BUSY_BACKOFF_SECONDS = (0.2, 1.0)
-
-
-def _is_busy(exc: OperationalError) -> bool:
-    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
 
 
 @contextmanager
@@ -83,7 +80,7 @@ def _write_transaction(db: Database) -> Iterator[Session]:
             try:
                 session = stack.enter_context(db.uow(write=True))
             except OperationalError as exc:
-                if wait is None or not _is_busy(exc):
+                if wait is None or not is_busy(exc):
                     raise
                 time.sleep(wait)
                 continue

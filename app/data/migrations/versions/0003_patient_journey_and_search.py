@@ -23,6 +23,8 @@ append-only triggers stay.
 import sqlalchemy as sa
 from alembic import op
 
+from app.data.migrations.batch import recreate
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -71,11 +73,11 @@ def _remap(mapping: dict[str, str]) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("patients", recreate="always") as batch:
+    with op.batch_alter_table("patients", recreate=recreate()) as batch:
         batch.drop_constraint(op.f(CHECK_NAME), type_="check")
         batch.alter_column("inactive_reason", new_column_name="journey_reason")
     _remap(FORWARD)
-    with op.batch_alter_table("patients", recreate="always") as batch:
+    with op.batch_alter_table("patients", recreate=recreate()) as batch:
         batch.create_check_constraint(op.f(CHECK_NAME), _check(NEW_STAGES))
 
     op.create_table(
@@ -103,9 +105,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_patient_search_terms_term"), table_name="patient_search_terms")
     op.drop_table("patient_search_terms")
-    with op.batch_alter_table("patients", recreate="always") as batch:
+    with op.batch_alter_table("patients", recreate=recreate()) as batch:
         batch.drop_constraint(op.f(CHECK_NAME), type_="check")
         batch.alter_column("journey_reason", new_column_name="inactive_reason")
     _remap(BACKWARD)
-    with op.batch_alter_table("patients", recreate="always") as batch:
+    with op.batch_alter_table("patients", recreate=recreate()) as batch:
         batch.create_check_constraint(op.f(CHECK_NAME), _check(OLD_STAGES))

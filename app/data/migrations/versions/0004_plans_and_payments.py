@@ -19,6 +19,8 @@ rebuilt in batch mode for the check; audit_log is not touched, so its triggers s
 import sqlalchemy as sa
 from alembic import op
 
+from app.data.migrations.batch import recreate
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -66,7 +68,7 @@ def upgrade() -> None:
         " JOIN payments p ON p.id = a.payment_id AND p.voided_at IS NULL"
         " WHERE a.installment_id = installments.id)"
     )
-    with op.batch_alter_table("installments", recreate="always") as batch:
+    with op.batch_alter_table("installments", recreate=recreate()) as batch:
         batch.create_check_constraint(
             op.f("ck_installments_paid_within_amount"),
             "paid_amount >= 0 AND paid_amount <= amount",
@@ -82,7 +84,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_installments_unpaid_due_on", table_name="installments")
-    with op.batch_alter_table("installments", recreate="always") as batch:
+    with op.batch_alter_table("installments", recreate=recreate()) as batch:
         batch.drop_constraint(op.f("ck_installments_paid_within_amount"), type_="check")
         batch.drop_column("paid_amount")
     op.drop_index("ix_day_closeouts_business_day", table_name="day_closeouts")

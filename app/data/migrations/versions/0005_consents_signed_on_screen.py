@@ -15,6 +15,8 @@ for the foreign key; audit_log is not touched, so its triggers stay.
 import sqlalchemy as sa
 from alembic import op
 
+from app.data.migrations.batch import recreate
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -22,7 +24,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("stored_documents", recreate="always") as batch:
+    with op.batch_alter_table("stored_documents", recreate=recreate()) as batch:
         batch.add_column(
             sa.Column("signer_name", sa.String(length=120), nullable=False, server_default="")
         )
@@ -42,7 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("stored_documents", recreate="always") as batch:
+    with op.batch_alter_table("stored_documents", recreate=recreate()) as batch:
         batch.drop_constraint(
             op.f("fk_stored_documents_witness_staff_id_staff"), type_="foreignkey"
         )
