@@ -50,6 +50,35 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _server_address(text: str):
+    from app.data.server import ServerAddress, ServerAddressError
+
+    try:
+        return ServerAddress.parse(text)
+    except ServerAddressError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_location(sub: argparse.ArgumentParser) -> None:
+    """--db PATH or --server URL: which clinic a command works on (default: the one used
+    last, or $CAREDESK_SERVER)."""
+    location = sub.add_mutually_exclusive_group()
+    location.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the clinic's database file (default: the clinic used last)",
+    )
+    location.add_argument(
+        "--server",
+        type=_server_address,
+        metavar="URL",
+        help="the clinic server, postgresql://caredesk_app@HOST/caredesk (default: "
+        "$CAREDESK_SERVER); the password comes from the key store or "
+        "$CAREDESK_SERVER_PASSWORD",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caredesk",
@@ -57,7 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the clinic used last (or the setup wizard).",
     )
     parser.add_argument("--version", action="version", version=f"CareDesk {__version__}")
-    parser.add_argument("--db", type=Path, metavar="PATH", help="open the clinic database at PATH")
+    location = parser.add_mutually_exclusive_group()
+    location.add_argument(
+        "--db", type=Path, metavar="PATH", help="open the clinic database file at PATH"
+    )
+    location.add_argument(
+        "--server",
+        type=_server_address,
+        metavar="URL",
+        help="open the clinic on its server: postgresql://caredesk_app@HOST/caredesk "
+        "(default: $CAREDESK_SERVER)",
+    )
     parser.add_argument(
         "--demo", action="store_true", help="open the demo clinic (created on first use)"
     )
@@ -87,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("check", "check the file's integrity, encryption and references"),
     ):
         sub = db_commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        sub.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+        _add_location(sub)
 
     audit = commands.add_parser("audit", help="audit trail", description="Audit trail tools.")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -96,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="prove no audit row was edited or deleted",
         description="Recompute the audit trail's hash chain and name any edited or deleted row.",
     )
-    verify.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    _add_location(verify)
 
     patients = commands.add_parser("patients", help="patients", description="Patient tools.")
     patient_commands = patients.add_subparsers(
@@ -112,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", metavar="QUERY", help='e.g. "nguyen", "(512) 555-0142"')
     search.add_argument("--json", action="store_true", help="print one JSON list")
     search.add_argument("--limit", type=_positive_int, default=50, help="most results (50)")
-    search.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    _add_location(search)
 
     calendar = commands.add_parser(
         "calendar", help="appointment book exports", description="Appointment book exports."
@@ -129,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     daysheet.add_argument("--provider", required=True, metavar="NAME", help='e.g. "Dr. Okafor"')
     daysheet.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the day to print")
     daysheet.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
-    daysheet.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    _add_location(daysheet)
     ics = calendar_commands.add_parser(
         "export-ics",
         help="export one provider's appointments to an iCalendar (.ics) file",
@@ -145,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-names", action="store_true", help="put patient names in the events' titles"
     )
     ics.add_argument("--out", type=Path, required=True, metavar="F.ics", help=".ics file to write")
-    ics.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    _add_location(ics)
 
     plans = commands.add_parser("plans", help="payment plans", description="Payment plan tools.")
     plan_commands = plans.add_subparsers(dest="plans_command", metavar="ACTION", required=True)
@@ -212,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", metavar="LANG", help="en or es (default: the patient's language)"
     )
     printer.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
-    printer.add_argument("--db", type=Path, metavar="PATH", help="default: the clinic used last")
+    _add_location(printer)
     return parser
 
 
@@ -225,28 +264,52 @@ def _fail(text: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
-def _database_path(args) -> Path | None:
-    from app.services.clinic.clinics import last_used_database
+def _clinic_location(args):
+    """The file or server a command works on: --db, --server, $CAREDESK_SERVER, then the
+    clinic used last; None when there is none.  A bad $CAREDESK_SERVER is a usage error."""
+    from app.data.server import SERVER_ENV, ServerAddress, ServerAddressError
+    from app.services.clinic.clinics import last_used_location
 
-    return args.db or last_used_database()
+    if getattr(args, "db", None) is not None:
+        return args.db
+    if getattr(args, "server", None) is not None:
+        return args.server
+    from_env = os.environ.get(SERVER_ENV, "").strip()
+    if from_env:
+        try:
+            return ServerAddress.parse(from_env)
+        except ServerAddressError as error:
+            raise _UsageError(f"{SERVER_ENV}: {error}") from None
+    return last_used_location()
 
 
-def _open_for_cli(path: Path, *, upgrade: bool = False):
-    from app.services.clinic.clinics import open_clinic
+def _open_for_cli(args, *, upgrade: bool = False):
+    """Open the clinic the command names (see _clinic_location)."""
+    from app.data.server import ServerAddress
+    from app.services.clinic.clinics import open_clinic, open_server_clinic
 
-    return open_clinic(path, upgrade=upgrade)
+    where = _clinic_location(args)
+    if where is None:
+        raise _UsageError("no clinic given (use --db PATH or --server URL)")
+    if isinstance(where, ServerAddress):
+        return open_server_clinic(where)
+    return open_clinic(where, upgrade=upgrade)
 
 
 def _cmd_db(args) -> int:
     from app.data import migrate
     from app.data.database import check_integrity
 
-    path = _database_path(args)
-    if path is None:
-        return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
-    clinic = _open_for_cli(path, upgrade=args.db_command == "upgrade")
+    clinic = _open_for_cli(args, upgrade=args.db_command == "upgrade")
+    where = clinic.db.describe()
     try:
         if args.db_command == "upgrade":
+            if clinic.server is not None:
+                _say(
+                    f"{where} is up to date ({migrate.head_revision()}). A server's schema is "
+                    "upgraded on the server itself: `caredesk server upgrade`."
+                )
+                return EXIT_OK
             if clinic.backup_before_upgrade:
                 _say(f"Upgraded to {migrate.head_revision()}.")
                 _say(f"Backup of the old version: {clinic.backup_before_upgrade}")
@@ -257,11 +320,16 @@ def _cmd_db(args) -> int:
         if not problems:
             problems += _money_problems(clinic.db)
         if not problems:
-            _say(f"{path}: OK (integrity, encryption, references and installments checked)")
+            checked = (
+                "references, constraints and installments"
+                if clinic.server is not None
+                else "integrity, encryption, references and installments"
+            )
+            _say(f"{where}: OK ({checked} checked)")
             return EXIT_OK
         for problem in problems:
             _say(problem)
-        return _fail(f"{len(problems)} problem(s) found in {path}")
+        return _fail(f"{len(problems)} problem(s) found in {where}")
     finally:
         clinic.db.close()
 
@@ -281,10 +349,7 @@ def _money_problems(db) -> list[str]:
 def _cmd_audit(args) -> int:
     from app.services.clinic.audit_log import verify_chain
 
-    path = _database_path(args)
-    if path is None:
-        return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
-    clinic = _open_for_cli(path)
+    clinic = _open_for_cli(args)
     try:
         result = verify_chain(clinic.db)
     finally:
@@ -302,10 +367,7 @@ def _cmd_patients(args) -> int:
 
     from app.services.patients.search import system_search
 
-    path = _database_path(args)
-    if path is None:
-        return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
-    clinic = _open_for_cli(path)
+    clinic = _open_for_cli(args)
     try:
         hits = system_search(clinic.db, args.query, limit=args.limit)
     finally:
@@ -387,10 +449,7 @@ def _cmd_calendar(args) -> int:
             last_day = _cli_date(args.last_day, "--to")
             check_range(first_day, last_day)
         _check_writable(args.out)
-        path = _database_path(args)
-        if path is None:
-            return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
-        clinic = _open_for_cli(path)
+        clinic = _open_for_cli(args)
         try:
             if args.calendar_command == "daysheet":
                 data = system_day_sheet_pdf(clinic.db, args.provider, day)
@@ -572,10 +631,7 @@ def _cmd_print(args) -> int:
         _check_writable(args.out)
         if args.out.exists():
             raise _UsageError(f"{args.out} already exists; choose another file name")
-        path = _database_path(args)
-        if path is None:
-            return _fail("no clinic database given (use --db PATH)", EXIT_USAGE)
-        clinic = _open_for_cli(path)
+        clinic = _open_for_cli(args)
         try:
             data = printers[args.document](clinic.db, args.patient, row, language=language)
         finally:
@@ -651,6 +707,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_plans(args)
         if args.command == "print":
             return _cmd_print(args)
+    except _UsageError as error:
+        return _fail(str(error), EXIT_USAGE)
     except CareDeskError as error:
         return _fail(str(error))
     except KeyboardInterrupt:
