@@ -194,6 +194,14 @@ class Database:
         self.engine.dispose()
 
 
+#: SQLSTATE of an exclusion constraint's refusal (the server's guard against double booking).
+EXCLUSION_VIOLATION = "23P01"
+
+
+def is_exclusion_violation(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION
+
+
 def is_busy(exc: OperationalError) -> bool:
     """True when ``exc`` says another workstation's write held the lock too long (or, on
     the server, a serialization failure or deadlock): worth trying again."""

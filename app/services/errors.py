@@ -34,6 +34,7 @@ __all__ = [
     "NoteLockedError",
     "PatientChangedError",
     "PermissionDeniedError",
+    "TimeTakenMeanwhileError",
     "ValidationError",
     "WeakPasswordError",
 ]
@@ -99,6 +100,17 @@ class DatabaseBusyError(CareDeskError):
         super().__init__(
             "The clinic database is busy with another workstation's work, so this was not "
             "saved. Nothing was changed; try again in a moment."
+        )
+
+
+class TimeTakenMeanwhileError(CareDeskError):
+    """The clinic server refused a booking that overlaps another (its exclusion constraint):
+    another PC took the time in a way the clash check could not see."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another booking holds this time with the same provider or room, so this was not "
+            "saved. Look at the calendar again and choose a free time."
         )
 
 

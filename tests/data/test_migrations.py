@@ -35,7 +35,7 @@ def _schema_differences(db: Database) -> list:
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_db: Database) -> None:
-    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0005"
+    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0006"
     assert not migrate.needs_upgrade(migrated_db)
     tables = set(inspect(migrated_db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -102,7 +102,7 @@ def test_downgrade_to_base_and_upgrade_again(migrated_db: Database) -> None:
 
 
 def test_schema_compiles_for_postgresql_with_names_postgres_accepts() -> None:
-    """The same models must serve PostgreSQL later: DDL compiles, no name is truncated."""
+    """The same models serve the clinic server: DDL compiles, no name is truncated."""
     dialect = postgresql.dialect()
     too_long = []
     for table in Base.metadata.sorted_tables:
@@ -210,3 +210,59 @@ def test_upgrade_from_0003_gives_an_existing_clinic_the_default_apr_cap(clinic) 
     assert row == ("Bayside Dental", 3600)
     assert _triggers(db) == AUDIT_TRIGGERS
     assert _schema_differences(db) == []
+
+
+# --- the same revisions on the clinic server (PostgreSQL) --------------------------------------
+
+
+@pytest.fixture
+def server_db(pg_cluster, server_clinic_templates, request):
+    """A server database prepared as `caredesk server setup` does (schema at head, no clinic),
+    opened as the role that owns the tables: the one migrations run as."""
+    from app.data.database import connect_server
+    from app.data.server_admin import OWNER_ROLE
+    from tests.pg_cluster import SERVER_OWNER_PASSWORD
+
+    name = f"migrations_{request.node.name.split('[')[0][-30:].lower()}"
+    address = server_clinic_templates.empty_database(name)
+    db = connect_server(address.with_user(OWNER_ROLE), SERVER_OWNER_PASSWORD)
+    yield db
+    db.close()
+    pg_cluster.admin_sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _server_triggers_and_exclusions(db: Database) -> tuple[set[str], set[str]]:
+    with db.engine.connect() as conn:
+        triggers = conn.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            " AND tgrelid = 'audit_log'::regclass"
+        )
+        exclusions = conn.exec_driver_sql(
+            "SELECT conname FROM pg_constraint WHERE contype = 'x'"
+            " AND conrelid = 'appointments'::regclass"
+        )
+        return {n for (n,) in triggers}, {n for (n,) in exclusions}
+
+
+EXCLUSIONS = {
+    "ex_appointments_provider_time_not_shared",
+    "ex_appointments_room_time_not_shared",
+}
+
+
+def test_the_server_schema_reaches_head_and_matches_the_models(server_db: Database) -> None:
+    assert migrate.current_revision(server_db) == migrate.HEAD_REVISION
+    assert _schema_differences(server_db) == []
+    triggers, exclusions = _server_triggers_and_exclusions(server_db)
+    assert AUDIT_TRIGGERS | {"audit_log_no_truncate"} <= triggers
+    assert exclusions == EXCLUSIONS
+
+
+def test_the_server_schema_goes_down_to_base_and_up_again(server_db: Database) -> None:
+    migrate.downgrade(server_db, "0005")
+    assert _server_triggers_and_exclusions(server_db)[1] == set()
+    migrate.downgrade(server_db, "base")
+    assert set(inspect(server_db.engine).get_table_names()) == {"alembic_version"}
+    migrate.upgrade(server_db)
+    assert _schema_differences(server_db) == []
+    assert _server_triggers_and_exclusions(server_db)[1] == EXCLUSIONS

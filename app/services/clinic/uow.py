@@ -9,11 +9,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.data.database import Database, is_busy
+from app.data.database import Database, is_busy, is_exclusion_violation
 from app.services.changes import (
     CHANGED_COLUMNS_KEY,
     COLUMN_FLAGS,
@@ -25,7 +25,7 @@ from app.services.clinic.actor import Actor
 
 # The trail registers its flush listener when imported: every unit of work is audited.
 from app.services.clinic.audit import ACTOR_KEY
-from app.services.errors import ConcurrentEditError, DatabaseBusyError
+from app.services.errors import ConcurrentEditError, DatabaseBusyError, TimeTakenMeanwhileError
 
 #: Execution option of a statement run only for the lock it takes (a no-op UPDATE that holds
 #: SQLite's write lock): it changes nothing any view shows, so no view hears of it.
@@ -60,6 +60,10 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
     except OperationalError as exc:
         if is_busy(exc):
             raise DatabaseBusyError() from None
+        raise
+    except IntegrityError as exc:
+        if is_exclusion_violation(exc):
+            raise TimeTakenMeanwhileError() from None
         raise
     # Reached only once the transaction committed: a rolled-back write changed nothing.
     note_committed(db, changes_of_writes(written, changed_columns))

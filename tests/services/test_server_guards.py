@@ -1,0 +1,111 @@
+"""What the clinic server itself guarantees, whatever program writes to it: no double
+booking (exclusion constraints), an audit trail the PCs' role can only add to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import ProgrammingError
+
+from app.data.models import Appointment, Room
+from app.data.models.audit import AuditEntry
+from app.services.clinic.uow import unit_of_work
+from app.services.errors import TimeTakenMeanwhileError
+from app.services.scheduling.booking import HOLDS_TIME
+from tests.data.factories import add_appointment, add_patient, add_provider
+
+#: These tests are about the server only.
+on_the_server = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+NINE = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def book(clinic):
+    """Write a visit straight to the server, past every check of CareDesk's."""
+    with clinic.db.uow() as s:
+        patient, provider = add_patient(s), add_provider(s)
+        room = Room(name="Room 1")
+        s.add(room)
+        s.flush()
+        ids = (patient.id, provider.id, room.id)
+
+    def write(start, minutes=30, *, provider=ids[1], room=None, **values):
+        with unit_of_work(clinic.db, None) as s:
+            return add_appointment(
+                s,
+                _Ref(ids[0]),
+                _Ref(provider),
+                starts_at=start,
+                ends_at=start + timedelta(minutes=minutes),
+                room_id=room,
+                **values,
+            ).id
+
+    write.room = ids[2]
+    write.provider = ids[1]
+    return write
+
+
+class _Ref:
+    """What add_appointment reads of a patient or provider: its id."""
+
+    def __init__(self, id_: int) -> None:
+        self.id = id_
+
+
+@on_the_server
+def test_the_server_refuses_an_overlapping_visit_of_the_same_provider(clinic, book):
+    book(NINE)
+    with pytest.raises(TimeTakenMeanwhileError, match="Another booking holds this time"):
+        book(NINE + timedelta(minutes=15))
+    with clinic.db.uow() as s:
+        assert s.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
+@on_the_server
+def test_the_server_refuses_an_overlapping_visit_in_the_same_room(clinic, book):
+    with clinic.db.uow() as s:
+        other = add_provider(s).id
+    book(NINE, room=book.room)
+    with pytest.raises(TimeTakenMeanwhileError):
+        book(NINE + timedelta(minutes=10), provider=other, room=book.room)
+
+
+@on_the_server
+def test_touching_visits_cancelled_ones_and_chosen_double_bookings_are_allowed(clinic, book):
+    book(NINE)
+    book(NINE + timedelta(minutes=30))  # starts as the first ends
+    book(NINE, status="cancelled")
+    book(NINE, status="no_show")
+    book(NINE, double_booked=True)  # "double-book anyway", audited by the service
+    with clinic.db.uow() as s:
+        assert s.scalar(select(func.count()).select_from(Appointment)) == 5
+
+
+def test_the_constraint_counts_the_same_statuses_as_the_clash_check():
+    import runpy
+
+    from app.paths import migrations_dir
+
+    script = migrations_dir() / "versions" / "0006_no_double_booking_on_the_server.py"
+    revision = runpy.run_path(str(script))
+    assert set(revision["HOLDS_TIME"]) == set(HOLDS_TIME)
+
+
+@on_the_server
+def test_the_pcs_role_cannot_change_or_remove_the_audit_trail(clinic, owner):
+    for sql in (
+        "UPDATE audit_log SET username = 'mallory'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "DROP TRIGGER audit_log_no_update ON audit_log",
+        "DROP TABLE audit_log",
+    ):
+        with pytest.raises(ProgrammingError), clinic.db.engine.begin() as conn:
+            conn.exec_driver_sql(sql)
+    with clinic.db.uow() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) >= 3
