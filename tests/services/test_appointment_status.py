@@ -23,6 +23,8 @@ from app.services.scheduling import appointment_book
 from app.services.scheduling import appointment_status as st
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
+pytestmark = pytest.mark.both_backends
+
 #: 10:00 in Portland, Maine (the test clinic's zone) on Mon, Mar 2, 2026.
 STARTS = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 DURING = STARTS + timedelta(minutes=5)
@@ -483,9 +485,10 @@ def test_history_rows_are_never_missed(clinic, desk, booked):
 # --- a visit put back on the book is a booking again ---------------------------------------------
 
 
-def _give_the_time_away(db, appointment_id: int) -> int:
+def _give_the_time_away(db, appointment_id: int, *, double_booked: bool = False) -> int:
     """Book another patient with the same provider at the no-show's time (the desk filled
-    the gap); returns that visit's id."""
+    the gap; ``double_booked`` when the visit still holds it, as "double-book anyway"
+    marks it); returns that visit's id."""
     with db.uow() as session:
         gone = session.get(Appointment, appointment_id)
         filler = add_appointment(
@@ -494,6 +497,7 @@ def _give_the_time_away(db, appointment_id: int) -> int:
             session.get(Provider, gone.provider_id),
             starts_at=gone.starts_at + timedelta(minutes=10),
             ends_at=gone.ends_at + timedelta(minutes=10),
+            double_booked=double_booked,
         )
         return filler.id
 
@@ -553,7 +557,7 @@ def test_undoing_a_no_show_whose_time_is_still_free_needs_no_override(clinic, de
 
 def test_steps_that_keep_a_visit_on_the_book_do_not_check_it_again(clinic, desk, booked):
     """Checking in a visit that was double-booked on purpose is not refused all over again."""
-    _give_the_time_away(clinic.db, booked)
+    _give_the_time_away(clinic.db, booked, double_booked=True)
     result = st.change_status(clinic.db, desk, booked, 1, "arrived", now=STARTS)
     assert result.status == "arrived"
 

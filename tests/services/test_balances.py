@@ -12,6 +12,8 @@ from app.data.models.payments import PaymentAllocation
 from app.services.billing import balances
 from tests.data.factories import add_patient
 
+pytestmark = pytest.mark.both_backends
+
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 VOID = {"voided_at": AT, "voided_by_id": 1, "void_reason": "Typed twice"}
 

@@ -21,6 +21,8 @@ from app.services.billing.installments import (
 )
 from app.services.errors import ValidationError
 
+pytestmark = pytest.mark.both_backends
+
 D = Decimal
 PLAN_DAY = date(2026, 12, 1)
 

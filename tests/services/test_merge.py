@@ -19,6 +19,8 @@ from app.services.patients import records as patients
 from app.services.patients import search as patient_search
 from app.services.patients.records import PatientForm
 
+pytestmark = pytest.mark.both_backends
+
 
 def _add_history(clinic, owner, patient_id: int) -> None:
     with unit_of_work(clinic.db, owner) as session:

@@ -23,6 +23,8 @@ from app.services.patients import notes, tasks
 from app.services.patients.notes import Decision, NoteFields
 from tests.data.factories import add_named_patient
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def provider_id(clinic, owner):

@@ -38,6 +38,8 @@ from app.services.errors import (
     ValidationError,
 )
 
+pytestmark = pytest.mark.both_backends
+
 D = Decimal
 TODAY = date(2027, 1, 10)
 

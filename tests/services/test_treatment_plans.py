@@ -21,6 +21,8 @@ from app.services.errors import ConcurrentEditError, PermissionDeniedError, Vali
 from app.services.scheduling import booking as scheduling
 from tests.data.factories import add_patient, add_provider, add_service
 
+pytestmark = pytest.mark.both_backends
+
 D = Decimal
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)
