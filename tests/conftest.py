@@ -253,10 +253,12 @@ def server_clinic_templates(pg_cluster) -> ServerClinicTemplates:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``both_backends`` run once on the encrypted file and once on the
-    clinic server (PostgreSQL)."""
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_backends"
-    ):
+    clinic server (PostgreSQL); tests marked ``server_only`` on the server only."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("server_only"):
+        metafunc.parametrize("backend", ["postgresql"], indirect=True)
+    elif metafunc.definition.get_closest_marker("both_backends"):
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 

@@ -150,6 +150,8 @@ class Database:
     path: Path | None
     engine: Engine
     server: ServerAddress | None = None
+    #: Kept for the live-refresh listener's own connection (never shown, never logged).
+    server_password: str | None = field(default=None, repr=False, compare=False)
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
     _write_sessions: sessionmaker[Session] = field(init=False, repr=False)
 
@@ -185,6 +187,17 @@ class Database:
     @property
     def is_server(self) -> bool:
         return self.server is not None
+
+    def change_listener(self, on_change, *, on_connection=None):
+        """A :class:`~app.data.server_events.ChangeListener` for other PCs' writes to this
+        server database (not started); None on the encrypted file, which one PC has alone."""
+        if self.server is None or self.server_password is None:
+            return None
+        from app.data.server_events import ChangeListener
+
+        return ChangeListener(
+            self.server, self.server_password, on_change, on_connection=on_connection
+        )
 
     def describe(self) -> str:
         """Where the clinic's data is, for people."""
@@ -274,7 +287,7 @@ def connect_server(address: ServerAddress, password: str) -> Database:
         if error is not None:
             raise error from None
         raise
-    return Database(path=None, engine=engine, server=address)
+    return Database(path=None, engine=engine, server=address, server_password=password)
 
 
 def connect(path: Path, key: DatabaseKey) -> Database:

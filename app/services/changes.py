@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 WRITTEN_TABLES_KEY = "caredesk_written_tables"
 #: session.info key: the (table, column) pairs of COLUMN_FLAGS whose value it changed.
 CHANGED_COLUMNS_KEY = "caredesk_changed_columns"
+#: session.info key: the (table, id) of each row it wrote, for other PCs' live refresh.
+WRITTEN_ROWS_KEY = "caredesk_written_rows"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,13 @@ COLUMN_FLAGS: dict[tuple[str, str], str] = {
     ("clinic_settings", "closes_at_minute"): "appointments",
     ("clinic_settings", "max_apr_basis_points"): "plans",
 }
+
+
+def changes_of_kinds(kinds: Iterable[str]) -> Changes:
+    """The Changes another PC announced by kind name (unknown kinds, from a newer CareDesk,
+    are ignored)."""
+    names = {f.name for f in fields(Changes)}
+    return Changes(**dict.fromkeys(set(kinds) & names, True))
 
 
 def changes_of_writes(tables: Iterable[str], columns: Iterable[tuple[str, str]] = ()) -> Changes:

@@ -16,8 +16,7 @@ from app.services.errors import TimeTakenMeanwhileError
 from app.services.scheduling.booking import HOLDS_TIME
 from tests.data.factories import add_appointment, add_patient, add_provider
 
-#: These tests are about the server only.
-on_the_server = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+pytestmark = pytest.mark.server_only
 
 NINE = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
 
@@ -56,7 +55,6 @@ class _Ref:
         self.id = id_
 
 
-@on_the_server
 def test_the_server_refuses_an_overlapping_visit_of_the_same_provider(clinic, book):
     book(NINE)
     with pytest.raises(TimeTakenMeanwhileError, match="Another booking holds this time"):
@@ -65,7 +63,6 @@ def test_the_server_refuses_an_overlapping_visit_of_the_same_provider(clinic, bo
         assert s.scalar(select(func.count()).select_from(Appointment)) == 1
 
 
-@on_the_server
 def test_the_server_refuses_an_overlapping_visit_in_the_same_room(clinic, book):
     with clinic.db.uow() as s:
         other = add_provider(s).id
@@ -74,7 +71,6 @@ def test_the_server_refuses_an_overlapping_visit_in_the_same_room(clinic, book):
         book(NINE + timedelta(minutes=10), provider=other, room=book.room)
 
 
-@on_the_server
 def test_touching_visits_cancelled_ones_and_chosen_double_bookings_are_allowed(clinic, book):
     book(NINE)
     book(NINE + timedelta(minutes=30))  # starts as the first ends
@@ -95,7 +91,6 @@ def test_the_constraint_counts_the_same_statuses_as_the_clash_check():
     assert set(revision["HOLDS_TIME"]) == set(HOLDS_TIME)
 
 
-@on_the_server
 def test_the_pcs_role_cannot_change_or_remove_the_audit_trail(clinic, owner):
     for sql in (
         "UPDATE audit_log SET username = 'mallory'",

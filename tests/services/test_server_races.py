@@ -27,7 +27,7 @@ from tests.data.factories import add_patient, add_provider
 from tests.pg_cluster import SERVER_APP_PASSWORD
 
 pytestmark = [
-    pytest.mark.parametrize("backend", ["postgresql"], indirect=True),
+    pytest.mark.server_only,
     pytest.mark.slow,
 ]
 

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import fields
 
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,9 +15,11 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.data.database import Database, is_busy, is_exclusion_violation
+from app.data.server_events import announce, payload_of
 from app.services.changes import (
     CHANGED_COLUMNS_KEY,
     COLUMN_FLAGS,
+    WRITTEN_ROWS_KEY,
     WRITTEN_TABLES_KEY,
     changes_of_writes,
     note_committed,
@@ -48,12 +51,18 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
     """
     written: set[str] = set()
     changed_columns: set[tuple[str, str]] = set()
+    written_rows: set[tuple[str, int]] = set()
     try:
         with _write_transaction(db) as session:
             session.info[ACTOR_KEY] = actor
             session.info[WRITTEN_TABLES_KEY] = written
             session.info[CHANGED_COLUMNS_KEY] = changed_columns
+            session.info[WRITTEN_ROWS_KEY] = written_rows
             yield session
+            if db.is_server:
+                # Other PCs hear of it when (and only if) this transaction commits.
+                session.flush()
+                _announce(session, written, changed_columns, written_rows)
     except StaleDataError:
         # The row's version moved on since it was read: a real conflict on that row.
         raise ConcurrentEditError("This record") from None
@@ -92,11 +101,25 @@ def _write_transaction(db: Database) -> Iterator[Session]:
             return
 
 
+def _announce(session: Session, written, changed_columns, written_rows) -> None:
+    changes = changes_of_writes(written, changed_columns)
+    if not changes.any():
+        return
+    kinds = [f.name for f in fields(changes) if getattr(changes, f.name)]
+    announce(session.connection(), payload_of(kinds, written_rows))
+
+
 @event.listens_for(Session, "after_flush")
 def _note_flushed_tables(session: Session, _flush_context) -> None:
     written = session.info.get(WRITTEN_TABLES_KEY)
     if written is None:
         return  # a raw data-layer session: nobody collects its changes
+    rows = session.info.get(WRITTEN_ROWS_KEY)
+    if rows is not None:
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            row_id = getattr(obj, "id", None)
+            if isinstance(row_id, int):
+                rows.add((type(obj).__tablename__, row_id))
     for obj in (*session.new, *session.deleted):
         written.add(type(obj).__tablename__)
     changed_columns = session.info[CHANGED_COLUMNS_KEY]
