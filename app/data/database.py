@@ -40,6 +40,7 @@ from app.data.server import (
     ServerUnavailableError,
     connect_error,
 )
+from app.data.server_events import new_origin
 
 SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
 # SQLCipher's smallest file is one encrypted 4 KiB page.
@@ -152,6 +153,8 @@ class Database:
     server: ServerAddress | None = None
     #: Kept for the live-refresh listener's own connection (never shown, never logged).
     server_password: str | None = field(default=None, repr=False, compare=False)
+    #: This open database as the sender of live-refresh notifications (server_events).
+    origin: str = field(default_factory=new_origin, repr=False, compare=False)
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
     _write_sessions: sessionmaker[Session] = field(init=False, repr=False)
 
@@ -196,7 +199,11 @@ class Database:
         from app.data.server_events import ChangeListener
 
         return ChangeListener(
-            self.server, self.server_password, on_change, on_connection=on_connection
+            self.server,
+            self.server_password,
+            on_change,
+            on_connection=on_connection,
+            ignore_origin=self.origin,
         )
 
     def describe(self) -> str:

@@ -25,9 +25,14 @@ from app.data.server import ServerAddress
 log = logging.getLogger(__name__)
 
 CHANNEL = "caredesk_changes"
-#: This process, as the sender of its own notifications (a PC ignores its own echo: it
-#: refreshed its views when it wrote).
-THIS_PROCESS = uuid.uuid4().hex[:12]
+
+
+def new_origin() -> str:
+    """A name for one open connection pool, as the sender of its notifications: a PC
+    ignores its own echo (it refreshed its views when it wrote)."""
+    return uuid.uuid4().hex[:12]
+
+
 #: PostgreSQL's limit is 8000 bytes; ids beyond what fits are dropped and ``more`` is set
 #: (a listener then refreshes the kind of thing as a whole).
 MAX_PAYLOAD_BYTES = 7000
@@ -56,11 +61,11 @@ class ServerChange:
         return {row_id for name, row_id in self.rows if name == table}
 
 
-def payload_of(kinds: Iterable[str], rows: Iterable[tuple[str, int]]) -> str:
-    """The notification text for a write: kinds, row ids, this process and PC."""
+def payload_of(kinds: Iterable[str], rows: Iterable[tuple[str, int]], origin: str) -> str:
+    """The notification text for a write: kinds, row ids, its sender and this PC's name."""
     body = {
         "k": sorted(set(kinds)),
-        "o": THIS_PROCESS,
+        "o": origin,
         "w": workstation_name(),
         "r": {},
     }
@@ -124,7 +129,7 @@ class ChangeListener:
         on_change: Callable[[ServerChange | None], None],
         *,
         on_connection: Callable[[bool], None] | None = None,
-        ignore_origin: str | None = THIS_PROCESS,
+        ignore_origin: str | None = None,
     ) -> None:
         self._address = address
         self._password = password

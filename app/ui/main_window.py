@@ -257,11 +257,31 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_bus_changed(self, changes: Changes) -> None:
+        if changes.staff:
+            self._recheck_account()
         if changes.clinic:
             self.refresh_title()
             self.screen_lock.idle.set_minutes(self.ctx.details.idle_lock_minutes)
             if self.home_page is not None:
                 self.home_page.refresh()
+
+    def _recheck_account(self) -> None:
+        """Deactivating an account or changing its role ends that person's session on every
+        PC at once (other PCs' staff changes arrive through the bus too)."""
+        from app.services.clinic import auth
+
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_query(
+            lambda: auth.session_ended_by_account_change(db, actor),
+            on_success=self.on_account_rechecked,
+            owner=self,
+        )
+
+    def on_account_rechecked(self, reason: str | None) -> None:
+        if reason is None or not self.isVisible():
+            return
+        show_info(self, reason)
+        self.on_sign_out_triggered()
 
     # --- lock, sign out, emergency ------------------------------------------------------------
 
@@ -408,6 +428,7 @@ class MainWindow(QMainWindow):
 
         db, actor = self.ctx.db, self.ctx.actor
         ops.run_write(lambda: auth.logout(db, actor))
+        self.ctx.bus.close()
         super().closeEvent(event)
         if self._signing_out:
             self._signing_out = False

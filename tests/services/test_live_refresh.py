@@ -8,7 +8,7 @@ import queue
 import pytest
 
 from app.data.server import ServerAddress
-from app.data.server_events import THIS_PROCESS, ChangeListener, ServerChange, parse_payload
+from app.data.server_events import ChangeListener, ServerChange, parse_payload
 from app.services.changes import Changes, changes_of_kinds
 from app.services.errors import ValidationError
 from app.services.patients.records import PatientForm, create_patient
@@ -28,7 +28,6 @@ def heard(clinic):
         SERVER_APP_PASSWORD,
         received.put,
         on_connection=connected.put,
-        ignore_origin=None,  # this test's writes stand in for another PC's
     )
     listener.start()
     assert connected.get(timeout=10) is True
@@ -42,7 +41,7 @@ def test_a_new_patient_reaches_the_other_pcs_with_its_id_and_no_name(clinic, own
     change = heard.get(timeout=10)
     assert change.kinds == {"patients", "audit"}
     assert record.id in change.ids_of("patients")
-    assert change.origin == THIS_PROCESS and change.workstation
+    assert change.origin == clinic.db.origin and change.workstation
     assert changes_of_kinds(change.kinds) == Changes(patients=True, audit=True)
 
 
@@ -75,7 +74,7 @@ def test_a_payload_too_long_for_one_notification_says_more_changed():
     from app.data.server_events import MAX_PAYLOAD_BYTES, payload_of
 
     rows = [("appointments", n) for n in range(5000)]
-    payload = payload_of(["appointments"], rows)
+    payload = payload_of(["appointments"], rows, "sender")
     assert len(payload.encode()) <= MAX_PAYLOAD_BYTES + 200
     change = parse_payload(payload)
     assert change.more and change.kinds == {"appointments"}

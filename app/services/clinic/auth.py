@@ -115,6 +115,28 @@ def logout(db: Database, actor: Actor) -> None:
         record(session, AuditAction.LOGOUT, entity="staff", entity_id=actor.staff_id)
 
 
+def _with_article(role: str) -> str:
+    return ("an " if role[:1] in "aeiou" else "a ") + role
+
+
+def session_ended_by_account_change(db: Database, actor: Actor) -> str | None:
+    """Why ``actor``'s session may not go on since their account changed (possibly on
+    another PC): deactivated, or given another role; None while it is as they signed in."""
+    with db.uow() as session:
+        staff = session.get(Staff, actor.staff_id)
+        if staff is None or not staff.is_active:
+            return (
+                "Your account was deactivated, so you have been signed out. Ask the clinic's "
+                "owner if this is a mistake."
+            )
+        if Role(staff.role) != actor.role:
+            return (
+                f"Your role was changed (you are now {_with_article(staff.role)}), so you "
+                "have been signed out. Sign in again to go on with what the new role allows."
+            )
+    return None
+
+
 def lock_screen(db: Database, actor: Actor, *, idle: bool) -> None:
     with unit_of_work(db, actor) as session:
         record(

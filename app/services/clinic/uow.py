@@ -62,7 +62,7 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
             if db.is_server:
                 # Other PCs hear of it when (and only if) this transaction commits.
                 session.flush()
-                _announce(session, written, changed_columns, written_rows)
+                _announce(db, session, written, changed_columns, written_rows)
     except StaleDataError:
         # The row's version moved on since it was read: a real conflict on that row.
         raise ConcurrentEditError("This record") from None
@@ -101,12 +101,12 @@ def _write_transaction(db: Database) -> Iterator[Session]:
             return
 
 
-def _announce(session: Session, written, changed_columns, written_rows) -> None:
+def _announce(db: Database, session: Session, written, changed_columns, written_rows) -> None:
     changes = changes_of_writes(written, changed_columns)
     if not changes.any():
         return
     kinds = [f.name for f in fields(changes) if getattr(changes, f.name)]
-    announce(session.connection(), payload_of(kinds, written_rows))
+    announce(session.connection(), payload_of(kinds, written_rows, db.origin))
 
 
 @event.listens_for(Session, "after_flush")
