@@ -145,7 +145,8 @@ def normalized_names(names: Iterable[str]) -> list[str]:
         try:
             name = str(ipaddress.ip_address(name.strip("[]")))
         except ValueError:
-            if not _DNS_NAME.match(name):
+            # All digits at the end: an IP address with a typing mistake, not a name.
+            if not _DNS_NAME.match(name) or name.rstrip(".").rsplit(".", 1)[-1].isdigit():
                 raise CertificateNameError(
                     f"“{raw}” is neither a computer name (such as clinic-server or "
                     "server.clinic.lan) nor an IP address (such as 192.168.1.20)."
