@@ -185,6 +185,11 @@ class Database:
                 # The server went away: its transaction is gone with it, nothing was
                 # half-written.  The pool reconnects on the next unit of work.
                 raise ServerUnavailableError() from None
+            if self.server is not None and isinstance(exc, OperationalError):
+                # No connection could be made at all (server down, password changed…).
+                error = connect_error(self.server, exc.orig)
+                if error is not None:
+                    raise error from None
             raise
 
     @property

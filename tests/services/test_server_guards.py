@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import ProgrammingError
 
-from app.data.models import Appointment, Room
+from app.data.models import Appointment, Patient, Room
 from app.data.models.audit import AuditEntry
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import TimeTakenMeanwhileError
@@ -104,3 +104,52 @@ def test_the_pcs_role_cannot_change_or_remove_the_audit_trail(clinic, owner):
             conn.exec_driver_sql(sql)
     with clinic.db.uow() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) >= 3
+
+
+def test_the_server_going_away_mid_action_saves_nothing_and_the_next_action_reconnects(
+    clinic, owner, pg_cluster
+):
+    from app.data.server import ServerUnavailableError
+    from app.services.patients.records import PatientForm, create_patient
+
+    def count() -> int:
+        with clinic.db.uow() as s:
+            return s.scalar(select(func.count()).select_from(Patient))
+
+    before = count()
+    with pytest.raises(ServerUnavailableError, match="nothing of it was half-written"):  # noqa: SIM117
+        with unit_of_work(clinic.db, owner) as s:
+            add_patient(s)  # written inside the transaction…
+            pg_cluster.admin_sql(  # …when the server drops every connection of this clinic
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{clinic.server.database}' AND pid <> pg_backend_pid()"
+            )
+            add_patient(s)
+    assert count() == before  # the pool reconnected by itself; nothing was kept
+    create_patient(clinic.db, owner, PatientForm("Ana", "Ruiz"))
+    assert count() == before + 1
+
+
+def test_a_server_that_stopped_says_it_cannot_be_reached(clinic, owner):
+    """Its own cluster, stopped under an open clinic: the next action says so plainly."""
+    from app.data.database import connect_server
+    from app.data.server import ServerAddress, ServerUnreachableError
+    from app.data.server_admin import prepare_server
+    from tests import pg_cluster as clusters
+
+    cluster = clusters.start_cluster()
+    try:
+        admin = ServerAddress(
+            host=cluster.host, port=cluster.port, user=clusters.ADMIN_USER, sslmode="disable"
+        )
+        prepared = prepare_server(
+            admin, cluster.admin_password, owner_password="o" * 20, app_password="a" * 20
+        )
+        db = connect_server(prepared.app_address, "a" * 20)
+        cluster.stop()
+        with pytest.raises(ServerUnreachableError, match="could not reach the clinic server"):  # noqa: SIM117
+            with db.uow() as s:
+                s.scalar(select(func.count()).select_from(Patient))
+        db.close()
+    finally:
+        clusters.remove_cluster(cluster)
