@@ -98,8 +98,32 @@ def resolve_database_path(db_path: Path | None, demo: bool) -> Path:
         text = paths.last_used_file().read_text(encoding="utf-8").strip()
     except OSError:
         text = ""
-    last = Path(text) if text else None
+    last = Path(text) if text and not text.startswith("postgres") else None
     return last if last is not None and last.exists() else paths.default_database_path()
+
+
+def resolve_server(server, db_path: Path | None, demo: bool):
+    """The clinic server to open: the one asked for (``--server``, $CAREDESK_SERVER), else
+    the clinic used last when that was on a server; None for a database file."""
+    if server is not None:
+        return server
+    if db_path is not None or demo:
+        return None
+    from app.data.server import SERVER_ENV, ServerAddress, ServerAddressError
+
+    text = os.environ.get(SERVER_ENV, "").strip()
+    if not text:
+        try:
+            text = paths.last_used_file().read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        if not text.startswith("postgres"):
+            return None
+    try:
+        return ServerAddress.parse(text)
+    except ServerAddressError as error:
+        show_fatal(str(error))
+        return None
 
 
 def show_fatal(message: str) -> None:
@@ -117,9 +141,11 @@ class AppController(QObject):
 
     finished = Signal(int)
 
-    def __init__(self, path: Path, demo: bool = False) -> None:
+    def __init__(self, path: Path, demo: bool = False, server=None) -> None:
         super().__init__()
         self.path = Path(path)
+        #: The clinic server to open instead of the file at ``path`` (a ServerAddress).
+        self.server = server
         self.demo = demo
         self.clinic: OpenClinic | None = None
         self.details = None
@@ -139,7 +165,7 @@ class AppController(QObject):
         # Once the first window is up: listing the temporary folder is no reason to wait.
         QTimer.singleShot(0, remove_leftover_copies)
         demo = self.demo and self.path == paths.demo_database_path()
-        if not self.path.exists() and not demo:
+        if self.server is None and not self.path.exists() and not demo:
             self._run_wizard()
             return
         self.login_window = LoginWindow(None)
@@ -219,11 +245,11 @@ class AppController(QObject):
 
     def _open_with(self, key: DatabaseKey | None, key_message: str = "") -> None:
         """One attempt; ``key_message`` is the key prompt's text when ``key`` was typed."""
-        from app.services.clinic.clinics import open_clinic
+        from app.services.clinic.clinics import open_clinic, open_server_clinic
 
-        path = self.path
+        path, server = self.path, self.server
         ops.run_write(
-            lambda: open_clinic(path, key),
+            lambda: open_server_clinic(server) if server is not None else open_clinic(path, key),
             on_success=self.on_clinic_opened,
             on_failure=lambda exc: self.on_open_failed(exc, key_message),
             owner=self,
@@ -332,7 +358,7 @@ class AppController(QObject):
             self.clinic = None
 
 
-def run_gui(db_path: Path | None, demo: bool) -> int:
+def run_gui(db_path: Path | None, demo: bool, server=None) -> int:
     """Run CareDesk's windows until the user quits; returns the process exit code."""
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
@@ -341,7 +367,9 @@ def run_gui(db_path: Path | None, demo: bool) -> int:
     log_handler = crash.setup_logging(paths.log_dir())
     handler = crash.ExceptionHandler()
     handler.install()
-    controller = AppController(resolve_database_path(db_path, demo), demo)
+    controller = AppController(
+        resolve_database_path(db_path, demo), demo, resolve_server(server, db_path, demo)
+    )
     controller.finished.connect(app.exit)
     try:
         QTimer.singleShot(0, controller.start)

@@ -61,3 +61,23 @@ def test_an_account_deactivated_on_another_pc_is_signed_out_here(qtbot, server_c
         staff.set_active(front_desk, owner, rita.staff_id, False)
     [message] = window.findChildren(QMessageBox)
     assert message.text().startswith("Your account was deactivated, so you have been signed out")
+
+
+def test_caredesk_opens_the_clinic_on_its_server_and_signs_in(
+    qtbot, server_clinic, tmp_path, memory_keyring
+):
+    """`caredesk --server URL` on a joined PC: the password comes from the key store."""
+    from app.data.server import store_password
+    from app.ui.application import AppController
+    from tests.pg_cluster import SERVER_APP_PASSWORD
+
+    address = server_clinic.server
+    store_password(address, SERVER_APP_PASSWORD)
+    controller = AppController(tmp_path / "no-file-here.caredesk", server=address)
+    controller.start()
+    qtbot.addWidget(controller.login_window)
+    qtbot.waitUntil(lambda: controller.clinic is not None or controller.quitting, timeout=10_000)
+    login = controller.login_window.login
+    assert login.title_label.text() == "Harbour Dental Care"
+    assert controller.clinic.server == address and controller.clinic.path is None
+    controller.shutdown()
