@@ -3,6 +3,8 @@ the open views within a moment, and an account deactivated elsewhere signs out h
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -81,3 +83,92 @@ def test_caredesk_opens_the_clinic_on_its_server_and_signs_in(
     assert login.title_label.text() == "Harbour Dental Care"
     assert controller.clinic.server == address and controller.clinic.path is None
     controller.shutdown()
+
+
+def _details_tab_on(qtbot, ctx, patient_id):
+    from app.ui.patients.details_tab import DetailsTab
+
+    tab = DetailsTab(ctx, patient_id)
+    qtbot.addWidget(tab)
+    tab.resize(1100, 650)
+    tab.show()
+    qtbot.waitExposed(tab)
+    qtbot.waitUntil(lambda: tab.record is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: ctx.bus.live is True, timeout=10_000)
+    return tab
+
+
+def _saved_at_the_front_desk(front_desk, patient_id: int, city: str, monkeypatch) -> None:
+    """Rita saves the patient on the front-desk PC (its name as its notifications carry it)."""
+    from dataclasses import replace
+
+    from app.services.patients import records
+
+    monkeypatch.setenv("CAREDESK_WORKSTATION", "FRONT-DESK-2")
+    rita = auth.login(front_desk, "rita", STAFF_PASSWORD)
+    current = records.patient_header(front_desk, rita, patient_id)
+    records.update_patient(
+        front_desk, rita, patient_id, current.version, replace(current.form, city=city)
+    )
+
+
+@pytest.fixture
+def coordinator_ctx(server_clinic):
+    owner = auth.login(server_clinic.db, "olivia", OWNER_PASSWORD)
+    staff.create_staff(server_clinic.db, owner, "rita", "Rita Reception", Role.RECEPTIONIST,
+                       STAFF_PASSWORD)  # fmt: skip
+    staff.create_staff(server_clinic.db, owner, "cora", "Cora Coordinator", Role.COORDINATOR,
+                       STAFF_PASSWORD)  # fmt: skip
+    patient = create_patient(server_clinic.db, owner, PatientForm("Ana", "Ruiz", city="Portland"))
+    cora = auth.login(server_clinic.db, "cora", STAFF_PASSWORD)
+    ctx = UiContext(server_clinic, cora, get_details(server_clinic.db))
+    yield ctx, patient.id
+    ctx.bus.close()
+
+
+def test_a_record_being_edited_says_who_changed_it_on_another_pc(
+    qtbot, coordinator_ctx, front_desk, monkeypatch, tmp_path
+):
+    from tests.ui.patients.test_details_tab import retype
+
+    ctx, patient_id = coordinator_ctx
+    tab = _details_tab_on(qtbot, ctx, patient_id)
+    retype(qtbot, tab, "city", "Bangor")
+    _saved_at_the_front_desk(front_desk, patient_id, "Augusta", monkeypatch)
+    qtbot.waitUntil(lambda: tab.remote_notice.isVisible(), timeout=5_000)
+    notice = tab.remote_notice.text()
+    assert "Changed at FRONT-DESK-2 by rita" in notice and "Reload" in notice
+    assert tab.form.line_edits["city"].text() == "Bangor"  # what was typed is kept
+    if shots := os.environ.get("CAREDESK_SHOTS"):  # for the README, under CareDesk's style
+        from PySide6.QtWidgets import QApplication
+
+        from app.ui.application import application_style
+
+        QApplication.instance().setStyleSheet(application_style())
+        try:
+            qtbot.wait(50)
+            tab.grab().save(os.path.join(shots, "several-pcs-changed-elsewhere.png"))
+        finally:
+            QApplication.instance().setStyleSheet("")
+    from app.ui.patients.details_tab import ConflictDialog
+
+    asked: list[bool] = []
+    monkeypatch.setattr(
+        ConflictDialog, "confirm_reload", classmethod(lambda cls, p: asked.append(True) or True)
+    )
+    tab.remote_notice.linkActivated.emit("reload")
+    qtbot.waitUntil(lambda: tab.form.line_edits["city"].text() == "Augusta", timeout=5_000)
+    assert asked and not tab.remote_notice.isVisible() and not tab.has_unsaved_changes()
+
+
+def test_a_record_not_being_edited_reloads_and_says_where_from(
+    qtbot, coordinator_ctx, front_desk, monkeypatch
+):
+    ctx, patient_id = coordinator_ctx
+    tab = _details_tab_on(qtbot, ctx, patient_id)
+    _saved_at_the_front_desk(front_desk, patient_id, "Augusta", monkeypatch)
+    qtbot.waitUntil(lambda: tab.form.line_edits["city"].text() == "Augusta", timeout=5_000)
+    qtbot.waitUntil(lambda: tab.remote_notice.isVisible(), timeout=5_000)
+    assert tab.remote_notice.text().startswith("Updated: changed at FRONT-DESK-2 by rita")
+    tab.remote_notice.linkActivated.emit("dismiss")
+    assert not tab.remote_notice.isVisible()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from html import escape
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -134,9 +135,16 @@ class DetailsTab(RecordTab):
         self.notice_label.setObjectName("detailsNotice")
         self.notice_label.setWordWrap(True)
         self.notice_label.setVisible(False)
+        # Another PC saved this patient while it was open here (clinic server only).
+        self.remote_notice = QLabel(body)
+        self.remote_notice.setObjectName("remoteChangeNotice")
+        self.remote_notice.setWordWrap(True)
+        self.remote_notice.setTextFormat(Qt.TextFormat.RichText)
+        self.remote_notice.setVisible(False)
         self.form = PatientFormWidget(ctx, body)
         self.form.set_read_only(True)  # until the record is here
         body_layout.addWidget(self.notice_label)
+        body_layout.addWidget(self.remote_notice)
         body_layout.addWidget(self.form)
         body_layout.addStretch(1)
 
@@ -183,6 +191,8 @@ class DetailsTab(RecordTab):
         self.save_button.clicked.connect(self.on_save_clicked)
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
         self.ctx.bus.changed.connect(self.on_bus_changed)
+        self.ctx.bus.remote_changed.connect(self.on_remote_changed)
+        self.remote_notice.linkActivated.connect(self.on_remote_notice_link)
 
     # --- the record -----------------------------------------------------------------------------
 
@@ -248,6 +258,47 @@ class DetailsTab(RecordTab):
         if changes.patients and not self._saving and not self.form.is_dirty():
             self.reload()
 
+    @Slot(object)
+    def on_remote_changed(self, change) -> None:
+        """Another PC saved this patient: say who and where — a reload if the form is being
+        edited here (what is typed is kept until the user chooses), a note if not (the
+        record reloads by itself)."""
+        if self.patient_id not in change.ids_of("patients"):
+            return
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        workstation = change.workstation or "another PC"
+        ops.run_query(
+            lambda: patients.patient_header(db, actor, patient_id),
+            on_success=lambda record: self.on_remote_change_named(record, workstation),
+            on_failure=lambda _exc: None,  # the reload (or the save's conflict) still tells
+            owner=self,
+        )
+
+    def on_remote_change_named(self, record: PatientRecord, workstation: str) -> None:
+        who = escape(record.last_changed_by or "someone")
+        when = format_clock(self.ctx, record.last_changed_at) if record.last_changed_at else "now"
+        where = escape(workstation)
+        if self.form.is_dirty():
+            self.remote_notice.setText(
+                f"<b>Changed at {where} by {who} at {when}</b> while you were editing. "
+                "<a href='reload'>Reload</a> to see their changes (yours are discarded), "
+                "or save to choose whether to keep theirs or yours."
+            )
+        else:
+            self.remote_notice.setText(
+                f"Updated: changed at {where} by {who} at {when}. <a href='dismiss'>Dismiss</a>"
+            )
+        self.remote_notice.setVisible(True)
+
+    @Slot(str)
+    def on_remote_notice_link(self, link: str) -> None:
+        if link == "reload":
+            if self.form.is_dirty() and not ConflictDialog.confirm_reload(self):
+                return
+            self.status_label.setText("Reloaded: your edits were discarded.")
+            self.reload(discard=True)
+        self.remote_notice.setVisible(False)
+
     @Slot()
     def on_save_clicked(self) -> None:
         self.save()
@@ -289,6 +340,7 @@ class DetailsTab(RecordTab):
 
     def on_save_succeeded(self, record: PatientRecord) -> None:
         self._saving = False
+        self.remote_notice.setVisible(False)
         self.set_record(record)
         self.status_label.setText("Saved.")
         self._finish_close_callbacks(True)
