@@ -252,6 +252,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     printer.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
     _add_location(printer)
+
+    server = commands.add_parser(
+        "server",
+        help="the clinic server (PostgreSQL) the clinic's PCs share",
+        description="Set up the clinic server, upgrade its database after updating CareDesk "
+        "(both on the server PC itself, as its administrator), or join this PC to it.",
+    )
+    server_commands = server.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+    setup = server_commands.add_parser(
+        "setup",
+        help="prepare the clinic database and encrypted connections; print the join code",
+        description="On the server PC, as PostgreSQL's administrator: create (or bring up to "
+        "date) the clinic database and CareDesk's two roles, switch the server to encrypted "
+        "connections checked against the clinic's own certificate authority, and print the "
+        "join code every PC joins with. Safe to run again: the certificate authority and "
+        "the application role's password are kept, so joined PCs keep working. The "
+        "administrator's password comes from $CAREDESK_SERVER_PASSWORD, or is asked for.",
+    )
+    setup.add_argument(
+        "--server",
+        type=_server_address,
+        required=True,
+        metavar="URL",
+        help="the server as its administrator, on this computer: "
+        "postgresql://postgres@localhost:5432/caredesk",
+    )
+    setup.add_argument(
+        "--hostname",
+        action="append",
+        metavar="NAME",
+        help="a name or IP address the PCs reach the server by (repeat for several; the first "
+        "goes in the join code). Default: the names setup used before, or this computer's "
+        "network address and names",
+    )
+    setup.add_argument(
+        "--join-code-out", type=Path, metavar="FILE", help="also write the join code to FILE"
+    )
+    setup.add_argument(
+        "--app-password-env",
+        metavar="VAR",
+        help="give caredesk_app the password in the environment variable VAR (default: keep "
+        "its password; a new one, printed once, the first time)",
+    )
+    setup.add_argument(
+        "--renew-ca",
+        action="store_true",
+        help="make a new certificate authority: every PC must then join again",
+    )
+    upgrade = server_commands.add_parser(
+        "upgrade",
+        help="upgrade the clinic database to this version's schema",
+        description="Run this version's migrations on the clinic server as the owner role "
+        "caredesk_owner, and grant caredesk_app its rights on every table again. Its "
+        "password comes from $CAREDESK_SERVER_PASSWORD, this computer's key store (setup "
+        "leaves it there), or is asked for.",
+    )
+    upgrade.add_argument(
+        "--server",
+        type=_server_address,
+        required=True,
+        metavar="URL",
+        help="the clinic database, postgresql://caredesk_owner@localhost/caredesk",
+    )
+    join = server_commands.add_parser(
+        "join",
+        help="join this PC to the clinic server with its join code",
+        description="Check the server against the clinic's certificate authority named in "
+        "the join code, sign in once as caredesk_app and keep the password in this "
+        "computer's key store. The password comes from $CAREDESK_SERVER_PASSWORD, or is "
+        "asked for.",
+    )
+    join.add_argument("code", metavar="CODE", help="the join code `caredesk server setup` printed")
     return parser
 
 
@@ -684,6 +756,175 @@ def _cmd_seed(args) -> int:
     return EXIT_OK
 
 
+def _cmd_server(args) -> int:
+    """``caredesk server setup | upgrade | join``."""
+    if args.server_command == "setup":
+        return _server_setup(args)
+    if args.server_command == "upgrade":
+        return _server_upgrade(args)
+    return _server_join(args)
+
+
+def _server_password(role: str, address) -> str:
+    """$CAREDESK_SERVER_PASSWORD, or asked for at a terminal."""
+    import getpass
+
+    from app.data.server import PASSWORD_ENV
+
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise _UsageError(f"set {PASSWORD_ENV} to the password of {role}")
+    password = getpass.getpass(f"Password of {role} on {address.describe()}: ", stream=sys.stderr)
+    if not password:
+        raise _UsageError(f"no password given for {role}")
+    return password
+
+
+def _on_the_server_pc(address, hint: str):
+    """setup and upgrade change the server itself: on this computer (plain until setup has
+    switched TLS on; setup's own connections take it once offered), or over TLS checked
+    against a CA file given in the URL or pinned by joining."""
+    from dataclasses import replace
+
+    from app.data.server import LOOPBACK_HOSTS
+    from app.data.server_join import pinned_ca_file
+
+    if address.ca_file is not None or address.sslmode == "disable":
+        return address
+    if address.host in LOOPBACK_HOSTS:
+        return replace(address, sslmode="disable")
+    pinned = pinned_ca_file(address)
+    if pinned is not None:
+        return replace(address, ca_file=pinned)
+    local = f"postgresql://{address.user}@localhost:{address.port}/{address.database}"
+    raise _UsageError(
+        f"{address.host} is not this computer: run this on the server PC itself, with "
+        f"--server {local}{hint}"
+    )
+
+
+def _server_setup(args) -> int:
+    from app.data import migrate
+    from app.data.server import APP_ROLE, LOOPBACK_HOSTS
+    from app.data.server_admin import OWNER_ROLE, setup_clinic_server
+    from app.data.server_tls import CertificateNameError, normalized_names
+
+    if args.server.user in (APP_ROLE, OWNER_ROLE):
+        raise _UsageError(
+            "give the server administrator's name in the address, such as "
+            f"postgresql://postgres@{args.server.host}:{args.server.port}/{args.server.database}"
+        )
+    admin = _on_the_server_pc(args.server, " (the names other PCs use go in --hostname)")
+    try:
+        names = normalized_names(args.hostname) if args.hostname else None
+    except CertificateNameError as error:
+        raise _UsageError(f"--hostname: {error}") from None
+    app_password = None
+    if args.app_password_env:
+        app_password = os.environ.get(args.app_password_env, "")
+        if not app_password:
+            raise _UsageError(f"--app-password-env: ${args.app_password_env} is empty or not set")
+    out = args.join_code_out
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise _UsageError(f"--join-code-out: cannot write {out} (no such folder, or a folder)")
+    password = _server_password(admin.user, admin)
+    result = setup_clinic_server(
+        admin, password, names=names, app_password=app_password, renew_ca=args.renew_ca
+    )
+    tls = result.tls
+    where = f"{admin.host}:{admin.port}"
+    state = "created" if result.created_database else "brought up to date"
+    schema = migrate.head_revision()
+    _say(f"The clinic database {admin.database} on {where} is {state} (schema {schema}).")
+    _say(
+        f"Encrypted connections are on: the server's certificate is for "
+        f"{', '.join(tls.certificate.names)}, valid until {tls.certificate.not_after:%Y-%m-%d}."
+    )
+    kept = "A new" if tls.created_ca else "The clinic's"
+    _say(
+        f"{kept} certificate authority ({'made now' if tls.created_ca else 'kept'}; PCs check "
+        "the server against it) has the fingerprint"
+    )
+    _say(f"    {tls.ca.fingerprint_text}")
+    _say("")
+    if result.app_password is not None:
+        _say(
+            f"Password of {APP_ROLE}, which every CareDesk PC signs in with; it is shown only "
+            "this once. Write it down for the clinic's recovery kit (kept locked away) and type "
+            "it on each PC as it joins:"
+        )
+        _say(f"    {result.app_password}")
+    else:
+        _say(f"{APP_ROLE} keeps its password, so PCs that joined keep signing in.")
+    if result.owner_password is not None:
+        _say(
+            f"Password of {OWNER_ROLE}, for `caredesk server upgrade` after CareDesk is "
+            "updated (this computer's key store keeps it too, where it has one); keep it in "
+            "the recovery kit as well:"
+        )
+        _say(f"    {result.owner_password}")
+    else:
+        _say(f"{OWNER_ROLE} keeps its password (this computer's key store has it).")
+    _say("")
+    _say("Join code:")
+    _say(f"    {result.join_code}")
+    if args.join_code_out is not None:
+        _write_file(args.join_code_out, (result.join_code + "\n").encode("ascii"))
+        _say(f"(also written to {args.join_code_out})")
+    _say("")
+    _say(
+        "Next, on each front-desk PC: open CareDesk, choose to join the clinic server, paste "
+        f"the join code and type the {APP_ROLE} password (or run `caredesk server join CODE`). "
+        f"The PCs reach this server as {result.app_address.host}, port {admin.port}: let that "
+        "port through this computer's firewall."
+    )
+    if tls.listens_on_loopback_only and result.app_address.host not in LOOPBACK_HOSTS:
+        _say(
+            "PostgreSQL listens only to this computer now: set listen_addresses = '*' in its "
+            "postgresql.conf and restart it, or no other PC can reach it."
+        )
+    return EXIT_OK
+
+
+def _server_upgrade(args) -> int:
+    from app.data import migrate
+    from app.data.server import APP_ROLE, ServerPasswordMissingError, find_password
+    from app.data.server_admin import OWNER_ROLE, upgrade_server_schema
+
+    # The application role may not change the schema: an address without a user means the
+    # owner here.
+    owner = args.server.with_user(OWNER_ROLE) if args.server.user == APP_ROLE else args.server
+    owner = _on_the_server_pc(owner, "")
+    try:
+        password = find_password(owner)
+    except ServerPasswordMissingError:
+        password = _server_password(owner.user, owner)
+    upgrade_server_schema(owner, password)
+    _say(
+        f"{owner.describe().capitalize()} has this version's schema ({migrate.head_revision()}); "
+        f"{APP_ROLE} has its rights on every table."
+    )
+    return EXIT_OK
+
+
+def _server_join(args) -> int:
+    from app.data.server_join import decode_join_code, join_server
+    from app.services.clinic.clinics import remember_last_used
+
+    code = decode_join_code(args.code)
+    password = _server_password(code.address.user, code.address)
+    address = join_server(code, password)
+    remember_last_used(address)
+    _say(
+        f"This PC joined {address.describe()}: the server proved it holds the clinic's "
+        f"certificate ({code.fingerprint_text}), and the password is in this computer's key "
+        "store. `caredesk` now opens the clinic there."
+    )
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.self_test:
@@ -707,6 +948,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_plans(args)
         if args.command == "print":
             return _cmd_print(args)
+        if args.command == "server":
+            return _cmd_server(args)
     except _UsageError as error:
         return _fail(str(error), EXIT_USAGE)
     except CareDeskError as error:

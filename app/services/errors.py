@@ -81,9 +81,14 @@ class ConcurrentEditError(CareDeskError):
     """The row changed since it was read; ``changed_by``/``changed_at`` (clinic time) name
     the change when the audit trail says who made it."""
 
-    def __init__(self, what: str, changed_by: str = "", changed_at=None) -> None:
+    def __init__(
+        self, what: str, changed_by: str = "", changed_at=None, *, clock: str = ""
+    ) -> None:
+        """``clock``: ``changed_at`` as the clinic writes a time ("4:59 PM"); 24-hour if not
+        given."""
         who = f" by {changed_by}" if changed_by else ""
-        when = f" at {changed_at:%H:%M}" if changed_at is not None else ""
+        clock = clock or (f"{changed_at:%H:%M}" if changed_at is not None else "")
+        when = f" at {clock}" if clock else ""
         where = " on another workstation" if not who else ""
         super().__init__(
             f"{what} was changed{who}{when}{where} while you were editing. "
@@ -135,8 +140,9 @@ class KeyRequiredError(CareDeskError):
 class PatientChangedError(ConcurrentEditError):
     """Someone else saved this patient since the form was loaded."""
 
-    def __init__(self, changed_by: str, changed_at) -> None:
-        when = changed_at.strftime("%H:%M") if changed_at is not None else "a moment ago"
+    def __init__(self, changed_by: str, changed_at, *, clock: str = "") -> None:
+        when = clock or (changed_at.strftime("%H:%M") if changed_at is not None else "")
+        when = when or "a moment ago"
         CareDeskError.__init__(
             self,
             f"This patient was changed by {changed_by} at {when} while you were editing. "

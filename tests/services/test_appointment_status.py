@@ -17,6 +17,7 @@ from app.data.models.documents import ConsentTemplate, ConsentVersion
 from app.data.models.patients import Patient
 from app.data.models.payments import Charge
 from app.data.models.providers import Provider, ServiceRequiredConsent
+from app.i18n import format_time
 from app.services.billing.balances import patient_balance
 from app.services.errors import ConcurrentEditError, PermissionDeniedError, ValidationError
 from app.services.scheduling import appointment_book
@@ -577,8 +578,10 @@ def test_a_stale_status_change_names_who_changed_the_visit_and_when_in_clinic_ti
         )
     local = changed_at.astimezone(ZoneInfo("America/New_York"))
     assert stale.value.changed_by == "rita" and stale.value.changed_at == local
+    clock = format_time(local, "America/New_York", "en_US")  # as the clinic writes it
+    assert clock.endswith(("AM", "PM"))
     assert str(stale.value) == (
-        f"This appointment was changed by rita at {local:%H:%M} while you were editing. "
+        f"This appointment was changed by rita at {clock} while you were editing. "
         "Reload it to see the latest version."
     )
     assert _appointment(clinic.db, booked).status == "confirmed"

@@ -55,7 +55,9 @@ def test_bad_provider_input_is_refused(clinic, owner, change, field, message):
 def test_a_stale_copy_is_refused(clinic, owner):
     first = catalog.save_room(clinic.db, owner, RoomData("Op 1"))
     catalog.save_room(clinic.db, owner, replace(first, name="Operatory 1"))
-    with pytest.raises(ConcurrentEditError, match=r"room was changed by owner at \d\d:\d\d while"):
+    with pytest.raises(
+        ConcurrentEditError, match=r"room was changed by owner at \d{1,2}:\d\d\W(AM|PM) while"
+    ):
         catalog.save_room(clinic.db, owner, replace(first, colour="#000000"))
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.data.models.audit import AuditEntry
+from app.i18n import format_time
 from app.services.clinic.audit import AuditAction
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.errors import ConcurrentEditError
 
 
@@ -44,4 +45,14 @@ def check_version(session: Session, row, expected: int | None, what: str) -> Non
     changed_by, changed_at = last_change(session, row.__tablename__, row.id)
     if changed_at is not None:
         changed_at = changed_at.astimezone(clinic_zone(session))
-    raise ConcurrentEditError(what, changed_by=changed_by, changed_at=changed_at)
+    raise ConcurrentEditError(
+        what, changed_by=changed_by, changed_at=changed_at, clock=clinic_clock(session, changed_at)
+    )
+
+
+def clinic_clock(session: Session, moment: datetime | None) -> str:
+    """``moment`` as the clinic writes a time of day ("4:59 PM", "16:59"); "" for None."""
+    if moment is None:
+        return ""
+    settings = clinic_settings(session)
+    return format_time(moment, settings.timezone, settings.locale)

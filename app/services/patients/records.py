@@ -25,7 +25,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today
-from app.services.clinic.conflicts import last_change
+from app.services.clinic.conflicts import clinic_clock, last_change
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, unit_of_work
 from app.services.errors import NotFoundError, PatientChangedError, ValidationError
@@ -453,7 +453,9 @@ def update_patient(
         patient = get_patient(session, patient_id)
         if patient.version != expected_version and not overwrite:
             changed_by, changed_at = last_change(session, "patients", patient_id)
-            raise PatientChangedError(changed_by or "another user", changed_at)
+            raise PatientChangedError(
+                changed_by or "another user", changed_at, clock=clinic_clock(session, changed_at)
+            )
         assign_changed(patient, {name: getattr(clean, name) for name in FORM_FIELDS})
         index_patient(session, patient)
         session.flush()
