@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import keyring
 import keyring.errors
 from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -41,6 +42,7 @@ from app.data.database import Database, connect_server
 from app.data.errors import CareDeskError
 from app.data.server import (
     APP_ROLE,
+    KEYRING_SERVICE,
     LOOPBACK_HOSTS,
     ServerAddress,
     ServerLoginError,
@@ -284,6 +286,14 @@ class ServerTls:
     created_ca: bool
     new_certificate: bool
     files: ServerFiles
+    #: The server's listen_addresses setting (changing it needs a restart, not setup).
+    listen_addresses: str
+
+    @property
+    def listens_on_loopback_only(self) -> bool:
+        """True when no other PC can reach the server until listen_addresses changes."""
+        addresses = [a.strip() for a in self.listen_addresses.split(",") if a.strip()]
+        return all(_is_loopback(a) for a in addresses)
 
     @property
     def join_host(self) -> str:
@@ -305,7 +315,17 @@ class ServerSetup:
     created_database: bool
     #: The application role's new password, or None when it kept its old one.
     app_password: str | None
-    owner_password: str
+    #: The owner role's new password, or None when it kept the one the key store has.
+    owner_password: str | None
+
+
+def _stored_password(address: ServerAddress) -> str | None:
+    """The key store's password for ``address`` (never $CAREDESK_SERVER_PASSWORD, which
+    holds the administrator's during setup)."""
+    try:
+        return keyring.get_password(KEYRING_SERVICE, address.keyring_entry()) or None
+    except (keyring.errors.KeyringError, RuntimeError):
+        return None
 
 
 def new_password() -> str:
@@ -572,6 +592,7 @@ def configure_server_tls(
     with _admin_connection(admin, admin_password, "postgres") as conn:
         _check_admin(conn, admin, superuser=True)
         files = _server_files(conn)
+        listen_addresses = conn.execute("SHOW listen_addresses").fetchone()[0]
         ca, created_ca = _clinic_ca(files, label or socket.gethostname(), renew_ca)
         server, new_certificate = _server_certificate(files, ca, names)
         data_dir = files.data_dir
@@ -623,6 +644,7 @@ def configure_server_tls(
         created_ca=created_ca,
         new_certificate=new_certificate,
         files=files,
+        listen_addresses=listen_addresses,
     )
 
 
@@ -639,8 +661,9 @@ def setup_clinic_server(
     """All of ``caredesk server setup``, on the server PC as the server's superuser: checks
     first (PostgreSQL 15+, superuser, the data folder here), then prepare_server,
     configure_server_tls and the join code.  Without ``app_password`` the application role
-    keeps its password (a new one when it has none yet); the owner role gets a new one
-    unless given.  Safe to run again: joined PCs keep working unless ``renew_ca``."""
+    keeps its password (a new one when it has none yet); without ``owner_password`` the
+    owner role keeps the one this computer's key store has from an earlier setup (a new
+    one otherwise).  Safe to run again: joined PCs keep working unless ``renew_ca``."""
     if names is not None:
         names = server_tls.normalized_names(names)
     with _admin_connection(admin, admin_password, "postgres") as conn:
@@ -651,12 +674,17 @@ def setup_clinic_server(
         ).fetchone()
     if app_password is None and not app_exists:
         app_password = new_password()
-    owner_password = owner_password or new_password()
+    owner = admin.with_user(OWNER_ROLE)
+    new_owner_password = None
+    if owner_password is None:
+        owner_password = _stored_password(owner)
+    if owner_password is None:
+        owner_password = new_owner_password = new_password()
     prepared = prepare_server(
         admin, admin_password, owner_password=owner_password, app_password=app_password
     )
     with contextlib.suppress(keyring.errors.KeyringError, RuntimeError):
-        store_password(admin.with_user(OWNER_ROLE), owner_password)
+        store_password(owner, owner_password)
     tls = configure_server_tls(admin, admin_password, names=names, label=label, renew_ca=renew_ca)
     app_address = ServerAddress(
         host=tls.join_host, port=admin.port, database=admin.database, user=APP_ROLE
@@ -667,5 +695,5 @@ def setup_clinic_server(
         tls=tls,
         created_database=prepared.created_database,
         app_password=app_password,
-        owner_password=owner_password,
+        owner_password=new_owner_password,
     )
