@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from app.data.database import Database
 from app.data.models.audit import GENESIS_HASH, AuditEntry
@@ -31,27 +32,33 @@ class ChainCheck:
 
 def verify_chain(db: Database) -> ChainCheck:
     """Recompute every row's hash and link; name each edited row and each gap."""
+    with db.uow() as session:
+        return verify_chain_in(session)
+
+
+def verify_chain_in(session: Session) -> ChainCheck:
+    """:func:`verify_chain` in a transaction already open (the move to the server checks
+    the rows it copied before it commits them)."""
     problems: list[str] = []
     expected_prev = GENESIS_HASH
     expected_id = 1
     count = 0
-    with db.uow() as session:
-        rows = session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id))
-        for row in rows.mappings():
-            count += 1
-            if row["id"] != expected_id:
-                missing = (
-                    f"row {expected_id}"
-                    if row["id"] == expected_id + 1
-                    else f"rows {expected_id}–{row['id'] - 1}"
-                )
-                problems.append(f"{missing} deleted (the chain jumps to row {row['id']})")
-            elif row["prev_hash"] != expected_prev:
-                problems.append(f"row {row['id']} does not follow the row before it")
-            if chain_digest(dict(row)) != row["hash"]:
-                problems.append(f"row {row['id']} was changed after it was written")
-            expected_prev = row["hash"]
-            expected_id = row["id"] + 1
+    rows = session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id))
+    for row in rows.mappings():
+        count += 1
+        if row["id"] != expected_id:
+            missing = (
+                f"row {expected_id}"
+                if row["id"] == expected_id + 1
+                else f"rows {expected_id}–{row['id'] - 1}"
+            )
+            problems.append(f"{missing} deleted (the chain jumps to row {row['id']})")
+        elif row["prev_hash"] != expected_prev:
+            problems.append(f"row {row['id']} does not follow the row before it")
+        if chain_digest(dict(row)) != row["hash"]:
+            problems.append(f"row {row['id']} was changed after it was written")
+        expected_prev = row["hash"]
+        expected_id = row["id"] + 1
     return ChainCheck(rows_checked=count, problems=problems)
 
 
