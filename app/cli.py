@@ -127,6 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = db_commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         _add_location(sub)
+    move = db_commands.add_parser(
+        "move-to-server",
+        help="copy this PC's clinic file into the clinic server's new, empty database",
+        description="Copy every row of the clinic file into the empty database `caredesk "
+        "server setup` prepared, check the copy (rows per table, audit trail, schema) and "
+        "keep it only when all of it agrees. The file is only read: close CareDesk on this "
+        "PC first. Signs in as the owner role caredesk_owner; its password comes from "
+        "$CAREDESK_SERVER_PASSWORD, or is asked for.",
+    )
+    move.add_argument(
+        "--from", dest="source", type=Path, required=True, metavar="PATH", help="the clinic file"
+    )
+    move.add_argument(
+        "--server",
+        type=_server_address,
+        required=True,
+        metavar="URL",
+        help="the clinic server's database, postgresql://HOST/caredesk",
+    )
+    move.add_argument("--quiet", action="store_true", help="no progress bar")
 
     audit = commands.add_parser("audit", help="audit trail", description="Audit trail tools.")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -369,6 +389,8 @@ def _open_for_cli(args, *, upgrade: bool = False):
 
 
 def _cmd_db(args) -> int:
+    if args.db_command == "move-to-server":
+        return _cmd_move_to_server(args)
     from app.data import migrate
     from app.data.database import check_integrity
 
@@ -404,6 +426,38 @@ def _cmd_db(args) -> int:
         return _fail(f"{len(problems)} problem(s) found in {where}")
     finally:
         clinic.db.close()
+
+
+def _cmd_move_to_server(args) -> int:
+    """``caredesk db move-to-server --from PATH --server URL``."""
+    import getpass
+
+    from app.data.server import PASSWORD_ENV
+    from app.services.clinic.server_move import move_clinic_to_server, owner_address
+
+    signs_in_as = owner_address(args.server)
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        if not sys.stdin.isatty():
+            raise _UsageError(f"set {PASSWORD_ENV} to the password of {signs_in_as.user}")
+        password = getpass.getpass(
+            f"Password of {signs_in_as.user} on {signs_in_as.describe()}: ", stream=sys.stderr
+        )
+    bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    report = move_clinic_to_server(args.source, args.server, password, progress=bar)
+    width = max(len(table.name) for table in report.tables)
+    for table in report.tables:
+        _say(f"  {table.name:<{width}} {table.rows:>12,}")
+    _say(
+        f"Moved {report.rows:,} rows in {len(report.tables)} tables to "
+        f"{args.server.describe()} in {report.seconds:.1f} s; every table's rows, the audit "
+        f"trail ({report.audit_rows_checked:,} rows) and the schema ({report.revision}) checked."
+    )
+    _say(
+        f"Every PC now joins {report.server.as_url()}. {args.source} was only read: keep it "
+        "as a backup, but do not work in it any more."
+    )
+    return EXIT_OK
 
 
 def _money_problems(db) -> list[str]:
