@@ -15,7 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from app.clock import utc_now
 from app.data.errors import CareDeskError
 
 CA_VALIDITY = timedelta(days=20 * 365 + 5)
@@ -74,11 +75,11 @@ class CertificateInfo:
         return format_fingerprint(self.fingerprint)
 
     def expires_within(self, period: timedelta, *, now: datetime | None = None) -> bool:
-        return self.not_after - (now or datetime.now(UTC)) < period
+        return self.not_after - (now or utc_now()) < period
 
 
 def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).replace(microsecond=0)
+    return (now or utc_now()).replace(microsecond=0)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
