@@ -358,7 +358,7 @@ def join_server(code_or_address: str | JoinCode | ServerAddress, password: str) 
     """Join this PC to the clinic server: read the join code, pin the clinic's CA, sign in
     once (``verify-full``) and, on success, keep the password in the OS key store.  Returns
     the address to open the clinic with (its ``ca_file`` set).  Also takes a server
-    address (or ``postgresql://`` URL) whose CA file this PC already has."""
+    address (or ``postgresql://`` URL) of a server this PC joined before (its pinned CA)."""
     if isinstance(code_or_address, ServerAddress):
         address = code_or_address
     elif isinstance(code_or_address, JoinCode):
@@ -367,6 +367,9 @@ def join_server(code_or_address: str | JoinCode | ServerAddress, password: str) 
         address = ServerAddress.parse(code_or_address)
     else:
         address = pin_clinic_ca(decode_join_code(code_or_address))
+    if address.sslmode == "verify-full" and address.ca_file is None:
+        # Joined before: the CA this PC pinned then (else connect_args says what to do).
+        address = replace(address, ca_file=pinned_ca_file(address))
     db = connect_server(address, password)
     db.close()
     store_password(address, password)

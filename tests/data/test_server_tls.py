@@ -251,6 +251,10 @@ def test_a_pc_joins_with_the_join_code_and_its_connection_is_checked_and_encrypt
     query = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
     assert scalar(address, find_password(address), query) is True
     assert scalar(address, find_password(address), "SELECT count(*) FROM audit_log") == 0
+    # Joined once, the address alone is enough: the CA this PC pinned is found again.
+    assert join_server(replace(address, ca_file=None).as_url(), pg_cluster.SERVER_APP_PASSWORD) == (
+        address
+    )
 
 
 @pytest.mark.parametrize("user", ["caredesk_app", pg_cluster.ADMIN_USER])
