@@ -24,6 +24,7 @@ BENCHMARKS = {
     "schedule": lambda args: __import__("bench.plans", fromlist=["x"]).run_schedule(args),
     "collections": lambda args: __import__("bench.plans", fromlist=["x"]).run_collections(args),
     "documents": lambda args: __import__("bench.documents", fromlist=["run"]).run(args),
+    "move": lambda args: __import__("bench.move_to_server", fromlist=["run"]).run(args),
 }
 
 
