@@ -1,4 +1,5 @@
-"""First run: the clinic, its owner, (a passphrase,) the encrypted database and its recovery kit."""
+"""First run: the clinic, its owner, (a passphrase,) the encrypted database and its recovery kit
+— or joining the clinic's server, where several PCs share one clinic."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimeZone, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -22,7 +25,7 @@ from app.ui import ops
 from app.ui.widgets.clinic_form import ClinicDetailsForm
 from app.ui.widgets.form_field import FormField, form_message, growing_form
 
-WELCOME, CLINIC, OWNER, PASSPHRASE, SUMMARY, RECOVERY = range(6)
+WELCOME, CLINIC, OWNER, PASSPHRASE, SUMMARY, RECOVERY, JOIN = range(7)
 
 
 def _explain(text: str) -> QLabel:
@@ -38,22 +41,144 @@ class WelcomePage(QWizardPage):
         self.setTitle("Welcome to CareDesk")
         self.setSubTitle("Let's set up your clinic. It takes about two minutes.")
         layout = QVBoxLayout(self)
+        self.new_clinic_radio = QRadioButton("Start a &new clinic on this computer")
+        self.join_radio = QRadioButton("&Join the clinic's server (several PCs share one clinic)")
+        self.new_clinic_radio.setChecked(True)
+        choice = QButtonGroup(self)
+        for button in (self.new_clinic_radio, self.join_radio):
+            choice.addButton(button)
+            layout.addWidget(button)
+        layout.addSpacing(8)
         layout.addWidget(
             _explain(
-                "You will:\n\n"
+                "A new clinic:\n\n"
                 "  1.  Enter your clinic's name, address and time zone.\n"
                 "  2.  Create the owner's account — the person who manages staff and settings.\n"
                 "  3.  Save the recovery kit: a one-page PDF with the key to your clinic's data. "
                 "Print it and keep it somewhere safe, such as the office safe.\n\n"
-                "Everything you enter is stored encrypted on this computer."
+                "Everything you enter is stored encrypted on this computer.\n\n"
+                "Joining the clinic's server: type the join code whoever set up the server "
+                "gave you, and the password for CareDesk's PCs."
             )
         )
         layout.addStretch(1)
-        where = QLabel(f"The clinic database will be created at:\n{path}")
+        where = QLabel(f"A new clinic's database will be created at:\n{path}")
         where.setObjectName("fieldHint")
         where.setWordWrap(True)
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(where)
+
+    def nextId(self) -> int:
+        return JOIN if self.join_radio.isChecked() else CLINIC
+
+
+class JoinPage(QWizardPage):
+    """Join the clinic's server with its join code: the server must prove it holds the
+    clinic's certificate before the password is sent (see app.data.server_join)."""
+
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self.setTitle("Join the clinic's server")
+        self.setSubTitle(
+            "Whoever set up the server has the join code (it starts with CD1-) and the "
+            "password for CareDesk's PCs."
+        )
+        self.setCommitPage(False)
+        self.code_edit = QLineEdit()
+        self.code_edit.setObjectName("joinCode")
+        self.code_edit.setPlaceholderText("CD1-…")
+        self.password_edit = QLineEdit()
+        self.password_edit.setObjectName("joinPassword")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.fields = {
+            "code": FormField(
+                self.code_edit,
+                "Paste it as it was given; a server address (postgresql://…) works too once "
+                "this PC has the clinic's certificate.",
+            ),
+            "password": FormField(self.password_edit, "Kept in this computer's key store."),
+        }
+        form = growing_form(self)
+        form.addRow("Join &code", self.fields["code"])
+        form.addRow("&Password", self.fields["password"])
+        self.status_label = QLabel()
+        self.status_label.setObjectName("fieldHint")
+        self.status_label.setWordWrap(True)
+        self.error_label = form_message()
+        form.addRow(self.status_label)
+        form.addRow(self.error_label)
+        self.error_label.hide()
+        self.joining = False
+        for edit in (self.code_edit, self.password_edit):
+            edit.textEdited.connect(self.completeChanged)
+
+    def initializePage(self) -> None:
+        self.setButtonText(QWizard.WizardButton.NextButton, "&Join")
+
+    def cleanupPage(self) -> None:
+        self.setButtonText(QWizard.WizardButton.NextButton, "&Next >")
+
+    def isComplete(self) -> bool:
+        typed = bool(self.code_edit.text().strip() and self.password_edit.text())
+        return typed and not self.joining
+
+    def validatePage(self) -> bool:
+        w = self._wizard
+        if w.clinic is not None or w.server_address is not None:
+            return True  # joined (and opened, or an empty server to start a clinic on)
+        if not self.joining:
+            self._start_joining()
+        return False
+
+    def nextId(self) -> int:
+        # An empty server: the clinic is started there (details and owner, no recovery kit).
+        return CLINIC if self._wizard.clinic is None else -1
+
+    def _start_joining(self) -> None:
+        from app.data.server_join import join_server
+        from app.services.clinic.clinics import ServerHasNoClinicError, open_server_clinic
+
+        code, password = self.code_edit.text().strip(), self.password_edit.text()
+
+        def join():
+            address = join_server(code, password)
+            try:
+                return address, open_server_clinic(address, password)
+            except ServerHasNoClinicError:
+                return address, None
+
+        self.joining = True
+        self.error_label.hide()
+        self.status_label.setText("Checking the server's certificate and signing in…")
+        self.completeChanged.emit()
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        ops.run_write(join, on_success=self._on_joined, on_failure=self._on_failed, owner=self)
+
+    def _on_joined(self, joined) -> None:
+        QGuiApplication.restoreOverrideCursor()
+        address, clinic = joined
+        self.joining = False
+        w = self._wizard
+        w.server_address, w.server_password = address, self.password_edit.text()
+        w.clinic = clinic
+        self.status_label.setText(
+            f"Joined {address.describe()}."
+            + ("" if clinic else " It holds no clinic yet: next, start one there.")
+        )
+        self.completeChanged.emit()
+        if clinic is not None:
+            w.accept()  # the clinic is on the server already: this PC is set up
+        else:
+            w.next()
+
+    def _on_failed(self, exc: BaseException) -> None:
+        QGuiApplication.restoreOverrideCursor()
+        self.joining = False
+        self.status_label.clear()
+        self.error_label.setText(ops.user_message(exc))
+        self.error_label.show()
+        self.completeChanged.emit()
 
 
 class ClinicPage(QWizardPage):
@@ -163,6 +288,8 @@ class OwnerPage(QWizardPage):
     def nextId(self) -> int:
         from app.services.clinic import keys
 
+        if self.wizard() is not None and self.wizard().server_address is not None:
+            return SUMMARY  # the server's clinic has no key of CareDesk's
         return SUMMARY if keys.keyring_available() else PASSPHRASE
 
 
@@ -257,9 +384,13 @@ class SummaryPage(QWizardPage):
             f"Owner:  {w.owner_page.full_name_edit.text().strip()} "
             f"(signs in as “{w.owner_page.username_edit.text().strip().lower()}”)",
             "",
-            f"Database:  {w.path}",
+            f"Database:  {w.server_address.describe() if w.server_address else w.path}",
         ]
         self.summary_label.setText("\n".join(lines))
+        # On the server the clinic is complete once created (no recovery kit: no key of
+        # ours), so this is the last page and its Finish button creates it.
+        finish = "&Create clinic" if w.server_address is not None else "&Finish"
+        w.setButtonText(QWizard.WizardButton.FinishButton, finish)
         self.error_label.hide()
         self.status_label.clear()
 
@@ -273,8 +404,11 @@ class SummaryPage(QWizardPage):
             self._start_creating()
         return False
 
+    def nextId(self) -> int:
+        return -1 if self._wizard.server_address is not None else RECOVERY
+
     def _start_creating(self) -> None:
-        from app.services.clinic.clinics import create_clinic
+        from app.services.clinic.clinics import create_clinic, create_clinic_on_server
 
         w = self._wizard
         details = w.clinic_page.form.details()
@@ -288,10 +422,23 @@ class SummaryPage(QWizardPage):
         self.status_label.setText("Creating the encrypted database…")
         self.completeChanged.emit()
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        server, server_password = w.server_address, w.server_password
+        if server is not None:
+            self.status_label.setText("Starting the clinic on the server…")
+
+            def create():
+                return create_clinic_on_server(
+                    server, details, username, full_name, password, server_password=server_password
+                )
+        else:
+
+            def create():
+                return create_clinic(
+                    path, details, username, full_name, password, passphrase=passphrase
+                )
+
         ops.run_write(
-            lambda: create_clinic(
-                path, details, username, full_name, password, passphrase=passphrase
-            ),
+            create,
             on_success=self._on_created,
             on_failure=self._on_failed,
             owner=self,
@@ -303,7 +450,10 @@ class SummaryPage(QWizardPage):
         self._wizard.clinic = clinic
         self.status_label.setText("Created.")
         self.completeChanged.emit()
-        self._wizard.next()
+        if self._wizard.server_address is not None:
+            self._wizard.accept()  # the last page: nothing more to do on this PC
+        else:
+            self._wizard.next()
 
     def _on_failed(self, exc: BaseException) -> None:
         QGuiApplication.restoreOverrideCursor()
@@ -355,6 +505,9 @@ class RecoveryPage(QWizardPage):
     def isComplete(self) -> bool:
         return self.saved_path is not None or self.later_check.isChecked()
 
+    def nextId(self) -> int:
+        return -1  # the last page (the join page's id comes after it)
+
     @Slot()
     def on_save_clicked(self) -> None:
         from app.ui.recovery_kit import RecoveryKitSaver
@@ -397,6 +550,9 @@ class SetupWizard(QWizard):
         super().__init__(parent)
         self.path = Path(path)
         self.clinic = None
+        #: Set once this PC joined the clinic's server (then the clinic lives there).
+        self.server_address = None
+        self.server_password: str | None = None
         self.setObjectName("setupWizard")
         self.setWindowTitle("Set up CareDesk")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
@@ -408,7 +564,9 @@ class SetupWizard(QWizard):
         self.passphrase_page = PassphrasePage()
         self.summary_page = SummaryPage(self)
         self.recovery_page = RecoveryPage(self)
+        self.join_page = JoinPage(self)
         self.setPage(WELCOME, self.welcome_page)
+        self.setPage(JOIN, self.join_page)
         self.setPage(CLINIC, self.clinic_page)
         self.setPage(OWNER, self.owner_page)
         self.setPage(PASSPHRASE, self.passphrase_page)
@@ -419,6 +577,6 @@ class SetupWizard(QWizard):
 
     def reject(self) -> None:
         # Once the clinic exists the wizard only finishes (the kit decision is required).
-        if self.clinic is not None or self.summary_page.creating:
+        if self.clinic is not None or self.summary_page.creating or self.join_page.joining:
             return
         super().reject()

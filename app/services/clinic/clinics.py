@@ -403,16 +403,23 @@ def _open_server_database(address: ServerAddress, password: str | None) -> Datab
     return db
 
 
+class ServerHasNoClinicError(ValidationError):
+    """The server is prepared but no clinic was started on it (or moved to it) yet."""
+
+    def __init__(self, address: ServerAddress) -> None:
+        super().__init__(
+            f"{address.describe().capitalize()} holds no clinic yet: start one from the "
+            "setup window, or move this PC's clinic there with `caredesk db move-to-server`."
+        )
+
+
 def open_server_clinic(address: ServerAddress, password: str | None = None) -> OpenClinic:
     """Connect to the clinic on the server (the password from the key store or
     ``CAREDESK_SERVER_PASSWORD`` unless given)."""
     db = _open_server_database(address, password)
     try:
         if not _holds_a_clinic(db):
-            raise ValidationError(
-                f"{address.describe().capitalize()} holds no clinic yet: start one from the "
-                "setup window, or move this PC's clinic there with `caredesk db move-to-server`."
-            )
+            raise ServerHasNoClinicError(address)
     except BaseException:
         db.close()
         raise
