@@ -1013,7 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.ui.application import run_gui
 
-    return run_gui(db_path=args.db, demo=args.demo)
+    return run_gui(db_path=args.db, demo=args.demo, server=args.server)
 
 
 if __name__ == "__main__":

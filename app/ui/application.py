@@ -109,7 +109,7 @@ def resolve_server(server, db_path: Path | None, demo: bool):
         return server
     if db_path is not None or demo:
         return None
-    from app.data.server import SERVER_ENV, ServerAddress, ServerAddressError
+    from app.services.clinic.server_join import SERVER_ENV, ServerAddress, ServerAddressError
 
     text = os.environ.get(SERVER_ENV, "").strip()
     if not text:

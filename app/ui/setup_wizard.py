@@ -136,8 +136,8 @@ class JoinPage(QWizardPage):
         return CLINIC if self._wizard.clinic is None else -1
 
     def _start_joining(self) -> None:
-        from app.data.server_join import join_server
         from app.services.clinic.clinics import ServerHasNoClinicError, open_server_clinic
+        from app.services.clinic.server_join import join_server
 
         code, password = self.code_edit.text().strip(), self.password_edit.text()
 

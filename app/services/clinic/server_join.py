@@ -9,6 +9,7 @@ here is a ``CareDeskError`` whose message is meant to be shown as it is.
 from __future__ import annotations
 
 from app.data.server import (
+    SERVER_ENV,
     ServerAddress,
     ServerAddressError,
     ServerCertificateError,
@@ -28,6 +29,7 @@ from app.data.server_join import (
 from app.data.server_tls import format_fingerprint
 
 __all__ = [
+    "SERVER_ENV",
     "ChainUnavailableError",
     "JoinCode",
     "JoinCodeError",
