@@ -325,13 +325,78 @@ class AppController(QObject):
     @Slot()
     def on_main_signed_out(self) -> None:
         window, self.main_window = self.main_window, None
+        move = None
         if window is not None:
             self.details = window.ctx.details
+            move = (window.pending_move, window.ctx.actor)
             window.deleteLater()
+        if move is not None and move[0] is not None:
+            self._move_to_server(*move)
+            return
         assert self.login_window is not None and self.clinic is not None
         self.login_window.set_clinic(self.clinic.db, self.details.name)
         self.login_window.show()
         self.login_window.activateWindow()
+
+    def _move_to_server(self, request, actor: Actor) -> None:
+        """Settings → Move to the clinic server: close the file, copy it to the server with
+        every check, and open the clinic there; on any failure, open the file again and
+        say why (the file is only ever read)."""
+        from app.services.clinic.server_move import move_to_server_and_open
+        from app.ui.widgets.messages import show_info, show_warning
+
+        assert self.clinic is not None
+        file_clinic, self.clinic = self.clinic, None
+        path, key = file_clinic.path, file_clinic.key
+        ops.wait_for_done()  # the sign-out's audit row, before the file is closed
+        file_clinic.db.close()
+        relay = _ProgressRelay(self)
+        dialog = QProgressDialog(self.login_window)
+        dialog.setObjectName("moveProgress")
+        dialog.setWindowTitle("Moving the clinic to the server")
+        dialog.setLabelText("Joining the clinic's server…")
+        dialog.setCancelButton(None)
+        dialog.setMinimumDuration(0)
+        dialog.setMinimumWidth(460)
+
+        def show_progress(stage: str, done: int, total: int) -> None:
+            dialog.setLabelText(f"{stage}…")
+            dialog.setMaximum(max(total, 1))
+            dialog.setValue(min(done, max(total, 1)))
+
+        relay.progressed.connect(show_progress)
+        dialog.show()
+
+        def moved(result) -> None:
+            report, clinic = result
+            dialog.close()
+            self.server = clinic.server
+            self.clinic = clinic
+            show_info(
+                self.login_window,
+                f"The clinic is on the server now: {report.rows:,} records moved and checked "
+                f"in {report.seconds:.0f} s. Sign in to go on. The file {path} was left as it "
+                "was: keep it, with its recovery kit, until the server's backups run.",
+            )
+            self._clinic_ready()
+
+        def failed(exc: BaseException) -> None:
+            dialog.close()
+            show_warning(
+                self.login_window,
+                "The clinic was not moved, and nothing changed on this PC: "
+                + ops.user_message(exc),
+            )
+            self._open_with(key)
+
+        ops.run_write(
+            lambda: move_to_server_and_open(
+                actor, path, key, request, progress=relay.progressed.emit
+            ),
+            on_success=moved,
+            on_failure=failed,
+            owner=self,
+        )
 
     @Slot()
     def on_main_closed(self) -> None:

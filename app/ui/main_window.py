@@ -85,6 +85,8 @@ class MainWindow(QMainWindow):
         self._pages: dict[str, QWidget] = {}
         self._specs: list[PageSpec] = []
         self._signing_out = False
+        #: A MoveRequest the owner made: the application moves the clinic once signed out.
+        self.pending_move = None
         self._hidden_records: list[QWidget] = []
 
         host = QWidget()
@@ -239,6 +241,8 @@ class MainWindow(QMainWindow):
         if page is None:
             page = spec.load()(self.ctx, self.stack)
             page.setObjectName(f"page_{spec.key}")
+            if (asked := getattr(page, "move_to_server_requested", None)) is not None:
+                asked.connect(self.on_move_to_server_requested)
             self._pages[spec.key] = page
             self.stack.addWidget(page)
         self.stack.setCurrentWidget(page)
@@ -364,6 +368,14 @@ class MainWindow(QMainWindow):
         for window in self._hidden_records:
             window.show()
         self._hidden_records = []
+
+    @Slot(object)
+    def on_move_to_server_requested(self, request) -> None:
+        """Sign out; the application then moves the clinic (see AppController)."""
+        self.pending_move = request
+        self.on_sign_out_triggered()
+        if self.isVisible():  # a record window kept CareDesk open: no move
+            self.pending_move = None
 
     @Slot()
     def on_sign_out_triggered(self) -> None:

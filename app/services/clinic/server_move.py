@@ -208,3 +208,50 @@ def _count_differences(in_file: Mapping[str, int], on_server: Mapping[str, int])
         for table, rows in in_file.items()
         if on_server.get(table, 0) != rows
     ]
+
+
+# --- from the window: Settings → Clinic details → Move to the clinic server ---------------------
+
+
+@dataclass(frozen=True, repr=False)
+class MoveRequest:
+    """What the owner types to move the clinic from this PC to the server: the join code
+    ``caredesk server setup`` printed, the PCs' password and the owner role's password."""
+
+    join_code: str
+    app_password: str
+    owner_password: str
+
+    def __repr__(self) -> str:  # passwords never reach a log or a traceback
+        return "MoveRequest(hidden)"
+
+
+def move_to_server_and_open(
+    actor,
+    path: Path,
+    key: DatabaseKey | None,
+    request: MoveRequest,
+    *,
+    progress: Progress | None = None,
+):
+    """Join this PC to the server (the clinic CA pinned, the PCs' password in the key store),
+    move the clinic file there, and open the clinic on the server; (MoveReport, OpenClinic).
+    Owners only.  The file must be closed first; it is left as it was."""
+    from app.services.clinic import permissions
+    from app.services.clinic.clinics import open_server_clinic
+    from app.services.clinic.permissions import Permission
+    from app.services.clinic.server_join import join_server
+
+    permissions.require(actor, Permission.MANAGE_SETTINGS)
+    for value, what in (
+        (request.join_code, "the join code"),
+        (request.app_password, "the password for CareDesk's PCs"),
+        (request.owner_password, "the owner role's password"),
+    ):
+        if not value.strip():
+            raise ValidationError(f"Type {what}: `caredesk server setup` printed it.")
+    address = join_server(request.join_code, request.app_password)
+    report = move_clinic_to_server(
+        path, address, request.owner_password, key=key, progress=progress
+    )
+    return report, open_server_clinic(address, request.app_password)

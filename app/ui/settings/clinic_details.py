@@ -129,6 +129,10 @@ class LogoPicker(QWidget):
 
 
 class ClinicDetailsTab(QWidget):
+    #: The owner asked to move this PC's clinic to the clinic server (a MoveRequest): the
+    #: main window signs out and the application moves it (the file must be closed).
+    move_to_server_requested = Signal(object)
+
     def __init__(
         self,
         ctx: UiContext,
@@ -162,12 +166,24 @@ class ClinicDetailsTab(QWidget):
             "Save the recovery kit PDF again: the key that opens this clinic's data."
         )
 
+        self.move_button = QPushButton("&Move to the clinic server…")
+        self.move_button.setToolTip(
+            "Several PCs: move this clinic from the file on this PC to the clinic's server."
+        )
+        self.where_label = QLabel(f"The clinic's data: {ctx.db.describe()}")
+        self.where_label.setObjectName("fieldHint")
+        self.where_label.setWordWrap(True)
         bar.layout.insertWidget(0, self.reprint_button)
+        bar.layout.insertWidget(1, self.move_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scrolled_page(self.form), 1)
+        layout.addWidget(self.where_label)
         layout.addLayout(bar.layout)
-        self.reprint_button.setVisible(ctx.actor.role == Role.OWNER)
+        on_file = ctx.clinic.key is not None and ctx.clinic.path is not None
+        # On the server there is no key of CareDesk's to print, and nothing to move.
+        self.reprint_button.setVisible(ctx.actor.role == Role.OWNER and on_file)
+        self.move_button.setVisible(ctx.actor.role == Role.OWNER and on_file)
 
         self._loaded: ClinicDetails = ctx.details
         self._show_details(ctx.details)
@@ -182,6 +198,7 @@ class ClinicDetailsTab(QWidget):
         self.save_button.clicked.connect(self.on_save_clicked)
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
         self.reprint_button.clicked.connect(self.on_reprint_clicked)
+        self.move_button.clicked.connect(self.on_move_clicked)
 
     def details(self) -> ClinicDetails:
         """What the tab shows now: the form's fields and the chosen logo."""
@@ -296,3 +313,14 @@ class ClinicDetailsTab(QWidget):
             on_saved=saved,
             on_failed=lambda message: show_warning(self, message),
         )
+
+    @Slot()
+    def on_move_clicked(self) -> None:
+        from app.ui.settings.move_to_server import MoveToServerDialog
+
+        if self.is_dirty():
+            show_warning(self, "Save or cancel the changes to the clinic's details first.")
+            return
+        request = MoveToServerDialog.ask(self, str(self.ctx.clinic.path))
+        if request is not None:
+            self.move_to_server_requested.emit(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.services.clinic.permissions import Permission
@@ -50,6 +51,9 @@ TABS: list[SettingsTab] = [
 
 
 class SettingsPage(QWidget):
+    #: Relayed from Clinic details: move this PC's clinic to the clinic server.
+    move_to_server_requested = Signal(object)
+
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -63,6 +67,8 @@ class SettingsPage(QWidget):
             if ctx.allows(spec.permission):
                 widget = spec.load()(ctx, self.tabs)
                 self.tab_widgets[spec.key] = widget
+                if (asked := getattr(widget, "move_to_server_requested", None)) is not None:
+                    asked.connect(self.move_to_server_requested)
                 self.tabs.addTab(widget, spec.title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 0)
