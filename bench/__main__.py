@@ -25,6 +25,7 @@ BENCHMARKS = {
     "collections": lambda args: __import__("bench.plans", fromlist=["x"]).run_collections(args),
     "documents": lambda args: __import__("bench.documents", fromlist=["run"]).run(args),
     "move": lambda args: __import__("bench.move_to_server", fromlist=["run"]).run(args),
+    "server": lambda args: __import__("bench.several_pcs", fromlist=["run"]).run(args),
 }
 
 

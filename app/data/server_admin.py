@@ -199,6 +199,13 @@ def prepare_server(
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         # The exclusion constraints against double booking compare ids with = in a GiST index.
         conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        # PostgreSQL's planner still prices a random read as 4 sequential ones (spinning
+        # disks); on the SSD a clinic's server has, 1.1 is the usual setting.  With 4 the
+        # patient search sorted thousands of phone matches instead of walking the index:
+        # p50 2.2 → 1.2 ms, p95 17.8 → 9.5 ms on 100,000 patients (bench: server).
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET random_page_cost = 1.1").format(sql.Identifier(database))
+        )
     upgrade_server_schema(admin.with_user(OWNER_ROLE), owner_password)
     return PreparedServer(app_address=admin.with_user(APP_ROLE), created_database=created)
 

@@ -388,6 +388,16 @@ def copy_tables(
             _check_deferred_constraints(conn)
             if check is not None:
                 check(conn, expected)
+        _analyze(target)
         return copied
     finally:
         file_conn.execute("ROLLBACK")
+
+
+def _analyze(target: Database) -> None:
+    """Give the server's planner the new rows' statistics now.  COPY leaves a table with
+    none until autovacuum comes round, and meanwhile the planner guesses a few hundred rows
+    where there are 100,000: a phone search sorted every match (236 ms) instead of walking
+    the index (under 1 ms)."""
+    with target.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
