@@ -16,9 +16,11 @@ from app import __version__
 
 REPO = Path(__file__).resolve().parent.parent
 PASSPHRASE = "cli-test-passphrase-1"
-SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"], ["audit"],
-                ["audit", "verify"], ["patients"], ["patients", "search"], ["calendar"],
-                ["calendar", "daysheet"], ["calendar", "export-ics"])  # fmt: skip
+SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"],
+                ["db", "move-to-server"], ["audit"], ["audit", "verify"], ["patients"],
+                ["patients", "search"], ["calendar"], ["calendar", "daysheet"],
+                ["calendar", "export-ics"], ["server"], ["server", "setup"],
+                ["server", "upgrade"], ["server", "join"])  # fmt: skip
 
 
 def run(args: list[str], data_dir: Path, *, passphrase: str | None = PASSPHRASE, timeout=120):

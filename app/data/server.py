@@ -152,13 +152,19 @@ class ServerAddress:
             "application_name": "CareDesk",
         }
         if self.sslmode == "verify-full":
-            if self.ca_file is None:
+            ca_file = self.ca_file
+            if ca_file is None:
+                # A server this PC joined: the clinic CA it pinned then (app.data.server_join).
+                from app.data.server_join import pinned_ca_file
+
+                ca_file = pinned_ca_file(self)
+            if ca_file is None:
                 raise ServerAddressError(
                     "The clinic's certificate is missing for this server: join it again "
                     "with the join code, so CareDesk can check it is talking to the "
                     "clinic's own server."
                 )
-            args["sslrootcert"] = str(self.ca_file)
+            args["sslrootcert"] = str(ca_file)
         return args
 
 

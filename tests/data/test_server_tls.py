@@ -363,3 +363,13 @@ def test_the_server_key_is_for_the_servers_account_only(clinic_server, cluster):
         (clinic_server.tls.files.data_dir / server_admin.SERVER_CERT_FILE).read_bytes()
     )
     assert [describe_certificate(c).is_ca for c in chain] == [False, True]
+
+
+def test_a_joined_server_opens_by_its_address_alone(clinic_server):
+    """After joining, `--server postgresql://caredesk_app@127.0.0.1:PORT/caredesk` (no
+    certificate named) uses the clinic CA this PC pinned when it joined."""
+    joined = join_server(clinic_server.join_code, pg_cluster.SERVER_APP_PASSWORD)
+    bare = ServerAddress.parse(joined.as_url().split("?")[0])
+    assert bare.ca_file is None
+    assert scalar(bare, pg_cluster.SERVER_APP_PASSWORD, "SELECT ssl FROM pg_stat_ssl "
+                  "WHERE pid = pg_backend_pid()") is True  # fmt: skip
