@@ -842,8 +842,7 @@ def _on_the_server_pc(address, hint: str):
     against a CA file given in the URL or pinned by joining."""
     from dataclasses import replace
 
-    from app.data.server import LOOPBACK_HOSTS
-    from app.data.server_join import pinned_ca_file
+    from app.data.server import LOOPBACK_HOSTS, pinned_ca_file
 
     if address.ca_file is not None or address.sslmode == "disable":
         return address

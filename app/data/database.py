@@ -37,9 +37,11 @@ from app.data.server import (
     RETRYABLE_SQLSTATES,
     WRITE_LOCK_KEY,
     ServerAddress,
+    ServerCertificateError,
     ServerUnavailableError,
     connect_error,
 )
+from app.data.server_certificates import certificate_problem
 from app.data.server_events import new_origin
 
 SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
@@ -296,6 +298,10 @@ def connect_server(address: ServerAddress, password: str) -> Database:
     except DBAPIError as exc:
         engine.dispose()
         error = connect_error(address, exc.orig)
+        if isinstance(error, ServerCertificateError) and address.sslmode == "verify-full":
+            detail = certificate_problem(address)
+            if detail is not None:
+                error = ServerCertificateError(address, detail)
         if error is not None:
             raise error from None
         raise

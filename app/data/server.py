@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import keyring
 import keyring.errors
 
+from app import paths
 from app.data.errors import CareDeskError
 
 DEFAULT_PORT = 5432
@@ -155,8 +157,6 @@ class ServerAddress:
             ca_file = self.ca_file
             if ca_file is None:
                 # A server this PC joined: the clinic CA it pinned then (app.data.server_join).
-                from app.data.server_join import pinned_ca_file
-
                 ca_file = pinned_ca_file(self)
             if ca_file is None:
                 raise ServerAddressError(
@@ -166,6 +166,21 @@ class ServerAddress:
                 )
             args["sslrootcert"] = str(ca_file)
         return args
+
+
+# --- the clinic's certificate authority, as this PC keeps it ---------------------------------
+
+
+def pinned_ca_path(address: ServerAddress) -> Path:
+    """Where this PC keeps the clinic CA's certificate for the server at ``address``."""
+    safe_host = re.sub(r"[^A-Za-z0-9.-]", "_", address.host)
+    return paths.data_dir() / "servers" / f"{safe_host}-{address.port}-ca.crt"
+
+
+def pinned_ca_file(address: ServerAddress) -> Path | None:
+    """The CA certificate a join saved for ``address``'s server, or None."""
+    path = pinned_ca_path(address)
+    return path if path.is_file() else None
 
 
 # --- the password ---------------------------------------------------------------------------

@@ -49,7 +49,8 @@ from app.data.server import (
     connect_error,
     store_password,
 )
-from app.data.server_join import encode_join_code, fetch_presented_certificates
+from app.data.server_certificates import fetch_presented_certificates
+from app.data.server_join import encode_join_code
 
 OWNER_ROLE = "caredesk_owner"
 MIN_SERVER_VERSION = 150000

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import ipaddress
 import os
 import re
-import socket
-import ssl
 import struct
 import tempfile
 from dataclasses import dataclass, replace
@@ -28,28 +25,34 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app import paths
 from app.data.database import connect_server
 from app.data.errors import CareDeskError
 from app.data.server import (
     APP_ROLE,
-    CONNECT_TIMEOUT_SECONDS,
     DEFAULT_DATABASE,
     DEFAULT_PORT,
     ServerAddress,
     ServerAddressError,
     ServerCertificateError,
-    ServerUnreachableError,
+    pinned_ca_file,
+    pinned_ca_path,
     store_password,
 )
-from app.data.server_tls import format_fingerprint, is_ca, issued_by, sha256_fingerprint
+from app.data.server_certificates import (
+    NOT_THE_CLINICS_CA,
+    fetch_presented_certificates,
+)
+from app.data.server_tls import (
+    format_fingerprint,
+    is_ca,
+    issued_by,
+    sha256_fingerprint,
+)
 
 #: "CD" and the code's format version.
 JOIN_CODE_PREFIX = "CD1"
 #: PostgreSQL's SSLRequest: length 8, then the magic request code 1234.5679.
-SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 #: What the server's certificate is checked against; also in connect_error's words.
-NOT_THE_CLINICS_CA = "its certificate was not issued by the clinic's certificate authority"
 _CHECKSUM_BYTES = 4
 _FINGERPRINT_BYTES = 32
 _GROUP = 4
@@ -65,22 +68,6 @@ _KNOWN_FLAGS = _HOST_KIND_MASK | _HAS_PORT | _HAS_DATABASE | _HAS_USER
 
 class JoinCodeError(CareDeskError):
     """A join code that cannot be used (mistyped, cut short, from a newer CareDesk)."""
-
-
-class ServerNotPostgreSQLError(CareDeskError):
-    def __init__(self, address: ServerAddress) -> None:
-        super().__init__(
-            f"Something answered at {address.host} port {address.port}, but it is not a "
-            "PostgreSQL server. Check the server's name and port number."
-        )
-
-
-class ChainUnavailableError(CareDeskError):
-    def __init__(self) -> None:
-        super().__init__(
-            "This copy of CareDesk cannot read the certificates a server presents (its "
-            "Python lacks the means). Update CareDesk on this PC, then join again."
-        )
 
 
 @dataclass(frozen=True)
@@ -234,90 +221,6 @@ def decode_join_code(text: str) -> JoinCode:
     except ServerAddressError:
         raise _mistyped() from None
     return JoinCode(address=address, ca_fingerprint=fingerprint)
-
-
-# --- the server's certificates ------------------------------------------------------------
-
-
-def _unverified_chain(tls: ssl.SSLSocket) -> list[bytes]:
-    """The certificates the server presented (its own first), DER, unchecked."""
-    public = getattr(tls, "get_unverified_chain", None)  # Python 3.13 and later
-    if public is not None:
-        chain = public() or []
-    else:
-        # Python 3.10–3.12 have it on the C object only.
-        private = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
-        if private is None:
-            raise ChainUnavailableError()
-        chain = private() or []
-    import _ssl
-
-    return [
-        item if isinstance(item, bytes) else item.public_bytes(_ssl.ENCODING_DER) for item in chain
-    ]
-
-
-def fetch_presented_certificates(address: ServerAddress) -> list[bytes]:
-    """Ask the server at ``address`` for its TLS certificates the way a PostgreSQL client
-    starts (SSLRequest, then the handshake) and hang up: nothing else is sent.  Returns
-    the DER certificates as presented, the server's own first — none of them checked."""
-    try:
-        sock = socket.create_connection(
-            (address.host, address.port), timeout=CONNECT_TIMEOUT_SECONDS
-        )
-    except OSError:
-        raise ServerUnreachableError(address) from None
-    with sock:
-        try:
-            sock.sendall(SSL_REQUEST)
-            answer = sock.recv(1)
-        except OSError:
-            raise ServerUnreachableError(address) from None
-        if answer == b"N":
-            raise ServerCertificateError(
-                address,
-                "it does not offer encrypted connections (run `caredesk server setup` on the "
-                "server PC to switch them on)",
-            )
-        if answer != b"S":
-            raise ServerNotPostgreSQLError(address)
-        # Checked by hand below, against the join code's fingerprint: the CA is not
-        # known here yet.
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.set_alpn_protocols(["postgresql"])
-        try:
-            ipaddress.ip_address(address.host.strip("[]"))
-            server_hostname = None
-        except ValueError:
-            server_hostname = address.host  # SNI, as libpq sends it
-        try:
-            with context.wrap_socket(sock, server_hostname=server_hostname) as tls:
-                chain = _unverified_chain(tls)
-                # Say goodbye in TLS, so the server logs no "connection reset".
-                with contextlib.suppress(OSError, ValueError):
-                    tls.unwrap()
-                return chain
-        except ssl.SSLError as error:
-            raise ServerCertificateError(
-                address,
-                f"the encrypted connection could not be set up ({error.reason or error})",
-            ) from None
-        except OSError:
-            raise ServerUnreachableError(address) from None
-
-
-def pinned_ca_path(address: ServerAddress) -> Path:
-    """Where this PC keeps the clinic CA's certificate for the server at ``address``."""
-    safe_host = re.sub(r"[^A-Za-z0-9.-]", "_", address.host)
-    return paths.data_dir() / "servers" / f"{safe_host}-{address.port}-ca.crt"
-
-
-def pinned_ca_file(address: ServerAddress) -> Path | None:
-    """The CA certificate a join saved for ``address``'s server, or None."""
-    path = pinned_ca_path(address)
-    return path if path.is_file() else None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -297,7 +297,8 @@ def test_a_name_the_certificate_is_not_for_is_refused(clinic_server):
     genuine = decode_join_code(clinic_server.join_code)
     by_name = replace(genuine, address=replace(genuine.address, host="localhost"))
 
-    with pytest.raises(ServerCertificateError, match="another name than the one typed"):
+    refused = r"certificate is for 127\.0\.0\.1, not localhost"
+    with pytest.raises(ServerCertificateError, match=refused):
         join_server(by_name, pg_cluster.SERVER_APP_PASSWORD)
 
     with pytest.raises(ServerPasswordMissingError):
@@ -373,3 +374,32 @@ def test_a_joined_server_opens_by_its_address_alone(clinic_server):
     assert bare.ca_file is None
     assert scalar(bare, pg_cluster.SERVER_APP_PASSWORD, "SELECT ssl FROM pg_stat_ssl "
                   "WHERE pid = pg_backend_pid()") is True  # fmt: skip
+
+
+def test_a_server_certificate_that_has_expired_is_named(cluster, clinic_server):
+    """The server presents a certificate of the clinic's CA whose five years are over."""
+    from datetime import UTC, datetime
+
+    from app.data.server_tls import CertificateAndKey, make_server_certificate
+
+    joined = join_server(clinic_server.join_code, pg_cluster.SERVER_APP_PASSWORD)
+    data_dir = clinic_server.tls.files.data_dir
+    cert_path = data_dir / server_admin.SERVER_CERT_FILE
+    key_path = data_dir / server_admin.SERVER_KEY_FILE
+    kept = cert_path.read_bytes(), key_path.read_bytes()
+    ca = CertificateAndKey(
+        (data_dir / server_admin.CA_CERT_FILE).read_bytes(),
+        (data_dir / server_admin.CA_KEY_FILE).read_bytes(),
+    )
+    old = make_server_certificate(ca, ["127.0.0.1"], now=datetime(2015, 1, 1, tzinfo=UTC))
+    try:
+        cert_path.write_bytes(old.cert_pem + ca.cert_pem)
+        key_path.write_bytes(old.key_pem)
+        cluster.admin_sql("SELECT pg_reload_conf()")
+        with pytest.raises(ServerCertificateError, match="its certificate expired on 01 Jan 2020"):
+            connect_server(joined, pg_cluster.SERVER_APP_PASSWORD)
+    finally:
+        cert_path.write_bytes(kept[0])
+        key_path.write_bytes(kept[1])
+        cluster.admin_sql("SELECT pg_reload_conf()")
+    assert scalar(joined, pg_cluster.SERVER_APP_PASSWORD, "SELECT 1") == 1

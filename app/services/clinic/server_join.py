@@ -16,16 +16,10 @@ from app.data.server import (
     ServerDatabaseMissingError,
     ServerLoginError,
     ServerUnreachableError,
-)
-from app.data.server_join import (
-    ChainUnavailableError,
-    JoinCode,
-    JoinCodeError,
-    ServerNotPostgreSQLError,
-    decode_join_code,
-    join_server,
     pinned_ca_file,
 )
+from app.data.server_certificates import ChainUnavailableError, ServerNotPostgreSQLError
+from app.data.server_join import JoinCode, JoinCodeError, decode_join_code, join_server
 from app.data.server_tls import format_fingerprint
 
 __all__ = [
