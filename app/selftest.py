@@ -103,6 +103,22 @@ def _database(ctx: Context) -> None:
     ctx.notes.append(f"database (SQLCipher {cipher.split()[0]}, schema {revision})")
 
 
+def _server_driver(ctx: Context) -> None:
+    """The clinic server's driver (psycopg with its own libpq) and SQLAlchemy's dialect for
+    it load: a bundle that lost them could only open files."""
+    try:
+        import psycopg
+        from sqlalchemy import create_engine
+
+        create_engine("postgresql+psycopg://", connect_args={}).dispose()
+        libpq = psycopg.pq.version()
+    except Exception as error:  # an ImportError, or a libpq that does not load
+        raise SelfTestError(f"the clinic server's driver does not load ({error})") from None
+    if libpq < 120000:  # older libpq lacks what verify-full and SCRAM need here
+        raise SelfTestError(f"the clinic server's driver is too old (libpq {libpq})")
+    ctx.notes.append(f"server driver (psycopg {psycopg.__version__}, libpq {libpq // 10000})")
+
+
 def _patient(ctx: Context) -> None:
     from app.services.clinic import auth
     from app.services.patients.records import PatientForm, create_patient, open_patient
@@ -166,6 +182,7 @@ def _qt(ctx: Context) -> None:
 STEPS: tuple[Step, ...] = (
     ("keyring", _keyring),
     ("database", _database),
+    ("server-driver", _server_driver),
     ("patient", _patient),
     ("pdf-en", _pdf("en")),
     ("pdf-es", _pdf("es")),
