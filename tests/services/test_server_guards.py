@@ -153,3 +153,27 @@ def test_a_server_that_stopped_says_it_cannot_be_reached(clinic, owner):
         db.close()
     finally:
         clusters.remove_cluster(cluster)
+
+
+@pytest.mark.parametrize(
+    ("revision", "words"),
+    [
+        ("0005", "still has an older CareDesk's tables"),
+        ("9999", "written by a newer CareDesk"),
+    ],
+)
+def test_a_server_whose_schema_is_not_this_caredesks_is_not_opened(clinic, revision, words):
+    """The PCs never change the server's schema; one that does not match says which way."""
+    from app.services.clinic.clinics import open_server_clinic
+    from app.services.errors import CareDeskError
+    from tests.data.factories import owner_role_database
+    from tests.pg_cluster import SERVER_APP_PASSWORD
+
+    owner_db = owner_role_database(clinic)
+    try:
+        with owner_db.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+    finally:
+        owner_db.close()
+    with pytest.raises(CareDeskError, match=words):
+        open_server_clinic(clinic.server, SERVER_APP_PASSWORD)

@@ -19,6 +19,7 @@ from app.data.server_admin import APP_ROLE
 from app.services.billing.balances import patient_balance
 from app.services.billing.payments import PaymentInput, PaymentMethod, record_payment
 from app.services.clinic.actor import Actor
+from app.services.clinic.audit_log import verify_chain
 from app.services.errors import CareDeskError
 from app.services.patients.records import PatientForm, create_patient, update_patient
 from app.services.scheduling import booking
@@ -147,6 +148,9 @@ def test_two_pcs_booking_the_same_slots_never_double_book(clinic, rita_and_sam):
             )
         )
         assert overlapping == 0
+    # A thousand writes from two PCs, and the audit trail is still one straight line.
+    chain = verify_chain(clinic.db)
+    assert chain.ok, chain.problems
 
 
 def test_two_pcs_taking_unrelated_payments_at_once_never_fail(clinic, owner, rita_and_sam):
