@@ -173,6 +173,8 @@ class ClinicDetailsTab(QWidget):
         self.where_label = QLabel(f"The clinic's data: {ctx.db.describe()}")
         self.where_label.setObjectName("fieldHint")
         self.where_label.setWordWrap(True)
+        self.where_label.setContentsMargins(24, 6, 24, 0)  # in line with the form above
+        self.where_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.layout.insertWidget(0, self.reprint_button)
         bar.layout.insertWidget(1, self.move_button)
         layout = QVBoxLayout(self)

@@ -53,7 +53,7 @@ class MoveToServerDialog(QDialog):
             "&Owner role's password",
             FormField(
                 self.owner_password_edit,
-                "caredesk_owner's: only the move needs it; it is not kept on this PC.",
+                "The caredesk_owner role's: only the move needs it; this PC does not keep it.",
             ),
         )
         self.buttons = QDialogButtonBox(
