@@ -152,9 +152,19 @@ class MainWindow(QMainWindow):
         self.emergency_badge.setToolTip("Every action in this session is flagged in the audit log.")
         self.demo_badge = QLabel("DEMO CLINIC")
         self.demo_badge.setObjectName("demoBadge")
+        # On the clinic server: shown while other PCs' changes cannot be heard (the views then
+        # do not refresh by themselves; CareDesk reconnects and refreshes everything).
+        self.offline_badge = QLabel("Not hearing other PCs — reconnecting…")
+        self.offline_badge.setObjectName("offlineBadge")
+        self.offline_badge.setToolTip(
+            "The live connection to the clinic server was lost. Saving still works when the "
+            "server answers; lists refresh by themselves once it is back."
+        )
+        self.offline_badge.setVisible(False)
         bar.addWidget(self.user_label)
         bar.addWidget(self.emergency_badge)
         bar.addWidget(self.demo_badge)
+        bar.addWidget(self.offline_badge)
         self.demo_badge.setVisible(self.ctx.demo)
         self.lock_button = QPushButton("Lock  (Ctrl+L)")
         self.lock_button.setObjectName("statusButton")
@@ -178,6 +188,7 @@ class MainWindow(QMainWindow):
         self.screen_lock.unlocked.connect(self.on_screen_lock_unlocked)
         self.screen_lock.sign_out_requested.connect(self.on_sign_out_triggered)
         self.ctx.bus.changed.connect(self.on_bus_changed)
+        self.ctx.bus.server_connection.connect(self.on_server_connection)
 
     # --- navigation ---------------------------------------------------------------------------
 
@@ -268,6 +279,10 @@ class MainWindow(QMainWindow):
             self.screen_lock.idle.set_minutes(self.ctx.details.idle_lock_minutes)
             if self.home_page is not None:
                 self.home_page.refresh()
+
+    @Slot(bool)
+    def on_server_connection(self, live: bool) -> None:
+        self.offline_badge.setVisible(not live)
 
     def _recheck_account(self) -> None:
         """Deactivating an account or changing its role ends that person's session on every

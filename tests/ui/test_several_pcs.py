@@ -172,3 +172,31 @@ def test_a_record_not_being_edited_reloads_and_says_where_from(
     assert tab.remote_notice.text().startswith("Updated: changed at FRONT-DESK-2 by rita")
     tab.remote_notice.linkActivated.emit("dismiss")
     assert not tab.remote_notice.isVisible()
+
+
+def test_losing_the_server_shows_and_coming_back_refreshes_everything(
+    qtbot, server_clinic, pg_cluster
+):
+    """The server drops this PC's live connection: the status bar says so; when the listener
+    is back, every view is told to refresh (what changed meanwhile is not known)."""
+    from app.services.changes import Changes
+
+    owner = auth.login(server_clinic.db, "olivia", OWNER_PASSWORD)
+    window = MainWindow(UiContext(server_clinic, owner, get_details(server_clinic.db)))
+    qtbot.addWidget(window)
+    window.start()
+    bus = window.ctx.bus
+    qtbot.waitUntil(lambda: bus.live is True, timeout=10_000)
+    assert not window.offline_badge.isVisible()
+    everything = Changes(**dict.fromkeys(Changes.__dataclass_fields__, True))
+    with qtbot.waitSignal(
+        bus.changed, timeout=15_000, check_params_cb=lambda changes: changes == everything
+    ):
+        pg_cluster.admin_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{server_clinic.server.database}' AND query LIKE 'LISTEN%'"
+        )
+        qtbot.waitUntil(lambda: bus.live is False, timeout=10_000)
+        assert window.offline_badge.isVisible()
+    qtbot.waitUntil(lambda: bus.live is True, timeout=10_000)
+    assert not window.offline_badge.isVisible()
