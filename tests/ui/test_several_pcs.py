@@ -200,3 +200,39 @@ def test_losing_the_server_shows_and_coming_back_refreshes_everything(
         assert window.offline_badge.isVisible()
     qtbot.waitUntil(lambda: bus.live is True, timeout=10_000)
     assert not window.offline_badge.isVisible()
+
+
+def test_a_save_cut_off_by_the_server_keeps_what_was_typed(
+    qtbot, coordinator_ctx, pg_cluster, monkeypatch
+):
+    """The server drops the connection in the middle of the save: the form keeps the edit,
+    the message says nothing was saved, and the next save goes through."""
+    from app.services.patients import records
+    from tests.ui.patients.test_details_tab import click_save, retype
+
+    ctx, patient_id = coordinator_ctx
+    tab = _details_tab_on(qtbot, ctx, patient_id)
+    retype(qtbot, tab, "city", "Bangor")
+    real_validate = records.validate_patient
+    cut: list[bool] = []
+
+    def validate_then_lose_the_server(*args, **kwargs):
+        if not cut:  # inside the save's transaction, once
+            cut.append(True)
+            pg_cluster.admin_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{ctx.db.server.database}' AND query NOT LIKE 'LISTEN%'"
+            )
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(records, "validate_patient", validate_then_lose_the_server)
+    click_save(qtbot, tab)
+    assert tab.status_label.text() == "Not saved."
+    [warning] = tab.findChildren(QMessageBox)
+    assert "connection to the clinic server was lost" in warning.text()
+    assert tab.form.line_edits["city"].text() == "Bangor" and tab.has_unsaved_changes()
+    warning.close()
+    click_save(qtbot, tab)  # the pool reconnected by itself
+    qtbot.waitUntil(lambda: tab.status_label.text() == "Saved.", timeout=10_000)
+    owner = auth.login(ctx.db, "olivia", OWNER_PASSWORD)
+    assert records.patient_header(ctx.db, owner, patient_id).form.city == "Bangor"
