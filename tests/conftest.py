@@ -164,20 +164,13 @@ def clinic_templates(tmp_path_factory: pytest.TempPathFactory) -> ClinicTemplate
     return ClinicTemplates(tmp_path_factory.mktemp("clinic-templates"))
 
 
-#: Set by .ci/run: a missing PostgreSQL is then an error, not a reason to skip.
-REQUIRE_SERVER_ENV = "CAREDESK_TESTS_REQUIRE_POSTGRESQL"
-
-
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A throw-away PostgreSQL cluster of this test session (one per xdist worker),
     on 127.0.0.1 and a free port, removed at the end (tests/pg_cluster.py)."""
     from tests import pg_cluster
 
-    if pg_cluster.server_bin_dir() is None:
-        if os.environ.get(REQUIRE_SERVER_ENV):
-            pytest.fail("PostgreSQL is not installed, and CI requires it")
-        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql)")
+    pg_cluster.require_server_binaries()
     cluster = pg_cluster.start_cluster()
     yield cluster
     pg_cluster.remove_cluster(cluster)

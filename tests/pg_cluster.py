@@ -178,3 +178,56 @@ def remove_cluster(cluster: Cluster) -> None:
     with contextlib.suppress(RuntimeError):
         cluster.stop()
     shutil.rmtree(cluster.folder, ignore_errors=True)
+
+
+# --- for test modules that need a cluster of their own ------------------------------------------
+
+#: Set by .ci/run: a missing PostgreSQL is then an error, not a reason to skip.
+REQUIRE_SERVER_ENV = "CAREDESK_TESTS_REQUIRE_POSTGRESQL"
+
+
+def require_server_binaries() -> None:
+    """Skip the test when PostgreSQL is not installed here — fail it in CI."""
+    import pytest
+
+    if server_bin_dir() is None:
+        if os.environ.get(REQUIRE_SERVER_ENV):
+            pytest.fail("PostgreSQL is not installed, and CI requires it")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql)")
+
+
+@contextlib.contextmanager
+def own_cluster():
+    """A cluster for one test module alone (``caredesk server setup`` rewrites a cluster's
+    TLS settings and access rules, which the shared one must not see)."""
+    require_server_binaries()
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        remove_cluster(cluster)
+
+
+def admin_address(cluster: Cluster):
+    """The cluster's superuser, on this computer, before TLS is on."""
+    from app.data.server import ServerAddress
+
+    return ServerAddress(host=cluster.host, port=cluster.port, user=ADMIN_USER, sslmode="disable")
+
+
+def set_up_clinic_server(cluster: Cluster, **options):
+    """``caredesk server setup`` on ``cluster`` for the name 127.0.0.1, with a key store of
+    its own (setup keeps the owner's password there)."""
+    import keyring
+
+    from app.data.keys import MemoryKeyring
+    from app.data.server_admin import setup_clinic_server
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        return setup_clinic_server(
+            admin_address(cluster), cluster.admin_password, names=["127.0.0.1"], **options
+        )
+    finally:
+        keyring.set_keyring(previous)

@@ -23,7 +23,14 @@ SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"],
                 ["server", "upgrade"], ["server", "join"])  # fmt: skip
 
 
-def run(args: list[str], data_dir: Path, *, passphrase: str | None = PASSPHRASE, timeout=120):
+def run(
+    args: list[str],
+    data_dir: Path,
+    *,
+    passphrase: str | None = PASSPHRASE,
+    timeout=120,
+    env_extra: dict[str, str] | None = None,
+):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREDESK_")}
     env["CAREDESK_DATA_DIR"] = str(data_dir)
     # Never the developer's real keyring: the CLI falls back to CAREDESK_PASSPHRASE.
@@ -31,6 +38,7 @@ def run(args: list[str], data_dir: Path, *, passphrase: str | None = PASSPHRASE,
     env["QT_QPA_PLATFORM"] = "offscreen"
     if passphrase is not None:
         env["CAREDESK_PASSPHRASE"] = passphrase
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         cwd=REPO,

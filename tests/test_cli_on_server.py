@@ -5,17 +5,14 @@ what can go wrong says so in one line."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from app.services.patients.records import PatientForm, create_patient
 from tests.conftest import OWNER_PASSWORD
 from tests.pg_cluster import SERVER_APP_PASSWORD
-from tests.test_cli import REPO, no_traceback
+from tests.test_cli import no_traceback, run
 
 pytestmark = pytest.mark.slow
 
@@ -34,21 +31,12 @@ def server_url(pg_cluster, server_clinic_templates, clinic_details):
 def run_on_server(args, tmp_path, *, password=SERVER_APP_PASSWORD, server_env=None):
     """``caredesk ARGS`` as a clinic's script would run it: no key store (the password
     comes from the environment, or is missing), its own user-data folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREDESK_")}
-    env["CAREDESK_DATA_DIR"] = str(tmp_path / "userdata")
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    extra = {}
     if password is not None:
-        env["CAREDESK_SERVER_PASSWORD"] = password
+        extra["CAREDESK_SERVER_PASSWORD"] = password
     if server_env is not None:
-        env["CAREDESK_SERVER"] = server_env
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+        extra["CAREDESK_SERVER"] = server_env
+    return run(args, tmp_path / "userdata", passphrase=None, env_extra=extra)
 
 
 def test_search_check_and_verify_run_on_the_server(server_url, tmp_path):

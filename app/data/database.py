@@ -75,8 +75,9 @@ BUSY_TIMEOUT_MS = 5000
 WRITE_TRANSACTION = "caredesk_write_transaction"
 
 
-def _keyed_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
-    """A new DB-API connection, keyed and proven; raises DatabaseLockedError on a wrong key."""
+def unlocked_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
+    """A new DB-API connection to the file, keyed and proven by a first read before anything
+    could write; raises DatabaseLockedError on a wrong key."""
     # check_same_thread=False: the pool hands connections to worker threads, one at a time.
     conn = sqlcipher.connect(str(path), check_same_thread=False)
     try:
@@ -90,6 +91,16 @@ def _keyed_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
             raise DatabaseLockedError() from None
         # SQLCipher does not encrypt temporary files: keep them in memory.
         conn.execute("PRAGMA temp_store = MEMORY")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _keyed_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
+    """A pooled connection: unlocked, with references enforced, WAL and its busy wait."""
+    conn = unlocked_connection(path, key)
+    try:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")

@@ -40,8 +40,13 @@ import sqlcipher3.dbapi2 as sqlcipher
 from sqlalchemy import Boolean, Connection, Table
 from sqlalchemy.exc import DBAPIError
 
-from app.data.database import WRITE_TRANSACTION, Database, check_file_looks_encrypted
-from app.data.errors import CareDeskError, DatabaseLockedError, NotACareDeskDatabaseError
+from app.data.database import (
+    WRITE_TRANSACTION,
+    Database,
+    check_file_looks_encrypted,
+    unlocked_connection,
+)
+from app.data.errors import CareDeskError, NotACareDeskDatabaseError
 from app.data.keys import DatabaseKey
 from app.data.models import Base
 
@@ -107,18 +112,9 @@ def open_source(path: Path, key: DatabaseKey) -> SourceFile:
     wal = Path(f"{path}-wal")
     if wal.exists() and wal.stat().st_size > 0:
         raise SourceInUseError(path)
-    conn = sqlcipher.connect(str(path), check_same_thread=False)
+    conn = unlocked_connection(path, key)
     try:
-        conn.execute("PRAGMA cipher_log_level = NONE")
-        conn.execute(f"PRAGMA key = {key.pragma_literal()}")
-        conn.execute("PRAGMA cipher_compatibility = 4")
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlcipher.DatabaseError:
-            raise DatabaseLockedError() from None
-        # SQLCipher does not encrypt temporary files: keep them in memory.  No statement
-        # on this connection may write, whatever it is.
-        conn.execute("PRAGMA temp_store = MEMORY")
+        # No statement on this connection may write, whatever it is.
         conn.execute("PRAGMA query_only = ON")
     except BaseException:
         conn.close()

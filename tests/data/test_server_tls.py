@@ -4,13 +4,11 @@ module's own (setup rewrites its pg_hba.conf and TLS settings)."""
 
 from __future__ import annotations
 
-import os
 import string
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import keyring
 import psycopg
 import pytest
 from cryptography import x509
@@ -19,7 +17,6 @@ from sqlalchemy.exc import DBAPIError
 
 from app.data import server_admin, server_join
 from app.data.database import connect_server
-from app.data.keys import MemoryKeyring
 from app.data.server import (
     PASSWORD_ENV,
     ServerAddress,
@@ -197,35 +194,17 @@ def _passwords_only_from_the_key_store(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    if pg_cluster.server_bin_dir() is None:
-        if os.environ.get("CAREDESK_TESTS_REQUIRE_POSTGRESQL"):
-            pytest.fail("PostgreSQL is not installed, and CI requires it")
-        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql)")
-    started = pg_cluster.start_cluster()
-    yield started
-    pg_cluster.remove_cluster(started)
+    with pg_cluster.own_cluster() as started:
+        yield started
 
 
-def admin_address(cluster) -> ServerAddress:
-    return ServerAddress(
-        host=cluster.host, port=cluster.port, user=pg_cluster.ADMIN_USER, sslmode="disable"
-    )
+admin_address = pg_cluster.admin_address
 
 
 @pytest.fixture(scope="module")
 def clinic_server(cluster):
     """``caredesk server setup`` on the module's cluster, for the name 127.0.0.1 only."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())  # setup keeps the owner's password in the key store
-    try:
-        return setup_clinic_server(
-            admin_address(cluster),
-            cluster.admin_password,
-            names=["127.0.0.1"],
-            app_password=pg_cluster.SERVER_APP_PASSWORD,
-        )
-    finally:
-        keyring.set_keyring(previous)
+    return pg_cluster.set_up_clinic_server(cluster, app_password=pg_cluster.SERVER_APP_PASSWORD)
 
 
 def scalar(address: ServerAddress, password: str, query: str):

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import os
 
-import keyring
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QWizard
 
-from app.data.keys import MemoryKeyring
-from app.data.server import PASSWORD_ENV, ServerAddress, find_password
-from app.data.server_admin import setup_clinic_server
+from app.data.server import PASSWORD_ENV, find_password
 from app.ui import ops
 from app.ui.setup_wizard import CLINIC, JOIN, SUMMARY, WELCOME, SetupWizard
 from tests import pg_cluster
@@ -23,26 +20,9 @@ from tests.ui.test_setup_wizard import fill_clinic_page, fill_owner_page
 
 @pytest.fixture(scope="module")
 def clinic_server():
-    """A cluster of this module's own, set up for the name 127.0.0.1 (setup rewrites its TLS
-    settings and access rules)."""
-    if pg_cluster.server_bin_dir() is None:
-        if os.environ.get("CAREDESK_TESTS_REQUIRE_POSTGRESQL"):
-            pytest.fail("PostgreSQL is not installed, and CI requires it")
-        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql)")
-    cluster = pg_cluster.start_cluster()
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    try:
-        admin = ServerAddress(
-            host=cluster.host, port=cluster.port, user=pg_cluster.ADMIN_USER, sslmode="disable"
-        )
-        setup = setup_clinic_server(
-            admin, cluster.admin_password, names=["127.0.0.1"], app_password="pc-password-1234"
-        )
-        yield setup
-    finally:
-        keyring.set_keyring(previous)
-        pg_cluster.remove_cluster(cluster)
+    """A cluster of this module's own, set up for the name 127.0.0.1."""
+    with pg_cluster.own_cluster() as cluster:
+        yield pg_cluster.set_up_clinic_server(cluster, app_password="pc-password-1234")
 
 
 @pytest.fixture(autouse=True)

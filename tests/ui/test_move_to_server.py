@@ -6,15 +6,11 @@ was.  A wrong password moves nothing and opens the file again."""
 from __future__ import annotations
 
 import hashlib
-import os
 
-import keyring
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.data.keys import MemoryKeyring
-from app.data.server import PASSWORD_ENV, ServerAddress
-from app.data.server_admin import setup_clinic_server
+from app.data.server import PASSWORD_ENV
 from app.services.clinic import auth
 from app.services.clinic.server_move import MoveRequest
 from app.services.patients.records import PatientForm, create_patient
@@ -31,27 +27,10 @@ OWNER_ROLE_PASSWORD = "owner-role-password-5678"
 
 @pytest.fixture(scope="module")
 def clinic_server():
-    if pg_cluster.server_bin_dir() is None:
-        if os.environ.get("CAREDESK_TESTS_REQUIRE_POSTGRESQL"):
-            pytest.fail("PostgreSQL is not installed, and CI requires it")
-        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql)")
-    cluster = pg_cluster.start_cluster()
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    try:
-        admin = ServerAddress(
-            host=cluster.host, port=cluster.port, user=pg_cluster.ADMIN_USER, sslmode="disable"
+    with pg_cluster.own_cluster() as cluster:
+        yield pg_cluster.set_up_clinic_server(
+            cluster, app_password=APP_PASSWORD, owner_password=OWNER_ROLE_PASSWORD
         )
-        yield setup_clinic_server(
-            admin,
-            cluster.admin_password,
-            names=["127.0.0.1"],
-            app_password=APP_PASSWORD,
-            owner_password=OWNER_ROLE_PASSWORD,
-        )
-    finally:
-        keyring.set_keyring(previous)
-        pg_cluster.remove_cluster(cluster)
 
 
 @pytest.fixture(autouse=True)

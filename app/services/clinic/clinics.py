@@ -452,6 +452,14 @@ def find_key(path: Path) -> tuple[DatabaseKey, bool]:
     raise KeyRequiredError(keyring_missing=keyring_missing)
 
 
+def stored_key_refused() -> DatabaseDamagedError:
+    """What to say when the key filed for this very file no longer opens it."""
+    return DatabaseDamagedError(
+        "the key stored for it does not open it: its first page is damaged, "
+        "or the file was replaced by another"
+    )
+
+
 def open_clinic(path: Path, key: DatabaseKey | None = None, *, upgrade: bool = True) -> OpenClinic:
     """Unlock a clinic database, upgrading an older schema after an encrypted backup.
 
@@ -465,11 +473,7 @@ def open_clinic(path: Path, key: DatabaseKey | None = None, *, upgrade: bool = T
         db = connect(path, key)
     except DatabaseLockedError:
         if from_keyring:
-            # The key filed for this very file no longer opens it.
-            raise DatabaseDamagedError(
-                "the key stored for it does not open it: its first page is damaged, "
-                "or the file was replaced by another"
-            ) from None
+            raise stored_key_refused() from None
         raise
     try:
         if not sa_inspect(db.engine).has_table("alembic_version"):

@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session
 
 from app.data import migrate, transfer
 from app.data.database import connect_server
-from app.data.errors import DatabaseDamagedError, DatabaseLockedError, DatabaseTooNewError
+from app.data.errors import DatabaseLockedError, DatabaseTooNewError
 from app.data.keys import DatabaseKey
 from app.data.server import APP_ROLE, ServerAddress
 from app.data.server_admin import OWNER_ROLE
 from app.data.transfer import Progress, TransferError
 from app.services.clinic.audit_log import verify_chain_in
-from app.services.clinic.clinics import find_key
+from app.services.clinic.clinics import find_key, stored_key_refused
 from app.services.errors import ValidationError
 
 CHECK_STAGE = "Checking the copy"
@@ -94,11 +94,7 @@ def _open_file(path: Path, key: DatabaseKey | None) -> transfer.SourceFile:
         return transfer.open_source(path, key)
     except DatabaseLockedError:
         if from_keyring:
-            # As open_clinic: the key filed for this very file no longer opens it.
-            raise DatabaseDamagedError(
-                "the key stored for it does not open it: its first page is damaged, "
-                "or the file was replaced by another"
-            ) from None
+            raise stored_key_refused() from None
         raise
 
 
