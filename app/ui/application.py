@@ -184,21 +184,13 @@ class AppController(QObject):
         relay = _ProgressRelay(self)
         dialog: QProgressDialog | None = None
         if not self.path.exists():
-            dialog = QProgressDialog(self.login_window)
-            dialog.setWindowTitle("CareDesk demo")
-            dialog.setLabelText(f"Making the demo clinic: {DEMO_PATIENTS:,} made-up patients…")
-            dialog.setCancelButton(None)
-            dialog.setMinimumDuration(0)
+            dialog = self._progress_dialog(
+                relay,
+                "CareDesk demo",
+                f"Making the demo clinic: {DEMO_PATIENTS:,} made-up patients…",
+                "Making the demo clinic — {stage}…",
+            )
             dialog.setWindowModality(Qt.WindowModality.WindowModal)
-            dialog.setMinimumWidth(420)
-
-            def show_progress(stage: str, done: int, total: int) -> None:
-                dialog.setLabelText(f"Making the demo clinic — {stage}…")
-                dialog.setMaximum(max(total, 1))
-                dialog.setValue(min(done, max(total, 1)))
-
-            relay.progressed.connect(show_progress)
-            dialog.show()
 
         def opened(clinic: OpenClinic) -> None:
             if dialog is not None:
@@ -218,6 +210,27 @@ class AppController(QObject):
             on_failure=failed,
             owner=self,
         )
+
+    def _progress_dialog(
+        self, relay: _ProgressRelay, title: str, first: str, each: str
+    ) -> QProgressDialog:
+        """A progress dialog (no Cancel) that ``relay``'s (stage, done, total) moves on;
+        ``each`` words every stage ("… {stage}…")."""
+        dialog = QProgressDialog(self.login_window)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(first)
+        dialog.setCancelButton(None)
+        dialog.setMinimumDuration(0)
+        dialog.setMinimumWidth(440)
+
+        def show_progress(stage: str, done: int, total: int) -> None:
+            dialog.setLabelText(each.format(stage=stage))
+            dialog.setMaximum(max(total, 1))
+            dialog.setValue(min(done, max(total, 1)))
+
+        relay.progressed.connect(show_progress)
+        dialog.show()
+        return dialog
 
     def _run_wizard(self) -> None:
         from app.ui.setup_wizard import SetupWizard
@@ -351,21 +364,9 @@ class AppController(QObject):
         ops.wait_for_done()  # the sign-out's audit row, before the file is closed
         file_clinic.db.close()
         relay = _ProgressRelay(self)
-        dialog = QProgressDialog(self.login_window)
-        dialog.setObjectName("moveProgress")
-        dialog.setWindowTitle("Moving the clinic to the server")
-        dialog.setLabelText("Joining the clinic's server…")
-        dialog.setCancelButton(None)
-        dialog.setMinimumDuration(0)
-        dialog.setMinimumWidth(460)
-
-        def show_progress(stage: str, done: int, total: int) -> None:
-            dialog.setLabelText(f"{stage}…")
-            dialog.setMaximum(max(total, 1))
-            dialog.setValue(min(done, max(total, 1)))
-
-        relay.progressed.connect(show_progress)
-        dialog.show()
+        dialog = self._progress_dialog(
+            relay, "Moving the clinic to the server", "Joining the clinic's server…", "{stage}…"
+        )
 
         def moved(result) -> None:
             report, clinic = result
