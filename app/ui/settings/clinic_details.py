@@ -173,14 +173,16 @@ class ClinicDetailsTab(QWidget):
         self.where_label = QLabel(f"The clinic's data: {ctx.db.describe()}")
         self.where_label.setObjectName("fieldHint")
         self.where_label.setWordWrap(True)
-        self.where_label.setContentsMargins(24, 6, 24, 0)  # in line with the form above
         self.where_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.layout.insertWidget(0, self.reprint_button)
         bar.layout.insertWidget(1, self.move_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scrolled_page(self.form), 1)
-        layout.addWidget(self.where_label)
+        where = QHBoxLayout()
+        where.setContentsMargins(24, 6, 24, 0)  # in line with the form's labels above
+        where.addWidget(self.where_label)
+        layout.addLayout(where)
         layout.addLayout(bar.layout)
         on_file = ctx.clinic.key is not None and ctx.clinic.path is not None
         # On the server there is no key of CareDesk's to print, and nothing to move.
