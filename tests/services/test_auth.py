@@ -166,3 +166,27 @@ def test_after_a_reset_the_user_must_choose_their_own_password(clinic, owner, ma
     assert not auth.login(clinic.db, "rita", "my-own-new-pass-2026").must_change_password
     with pytest.raises(LoginFailedError):
         auth.login(clinic.db, "rita", "temporary-pass-4471")
+
+
+@pytest.mark.both_backends
+def test_a_session_ends_when_its_account_is_deactivated_or_its_role_changes(
+    clinic, owner, make_staff
+):
+    """Read on every PC when staff change (their own or another PC's): the session goes on
+    only while the account is as it was at sign-in."""
+    rita = make_staff("rita", Role.RECEPTIONIST, "Rita Reyes")
+    assert auth.session_ended_by_account_change(clinic.db, rita) is None
+    staff.update_staff(
+        clinic.db, owner, rita.staff_id, full_name="Rita Reyes", role=Role.COORDINATOR,
+        may_break_glass=False,
+    )  # fmt: skip
+    assert auth.session_ended_by_account_change(clinic.db, rita) == (
+        "Your role was changed (you are now a coordinator), so you have been signed out. "
+        "Sign in again to go on with what the new role allows."
+    )
+    again = auth.login(clinic.db, "rita", STAFF_PASSWORD)
+    assert auth.session_ended_by_account_change(clinic.db, again) is None
+    staff.set_active(clinic.db, owner, rita.staff_id, False)
+    assert auth.session_ended_by_account_change(clinic.db, again).startswith(
+        "Your account was deactivated, so you have been signed out."
+    )

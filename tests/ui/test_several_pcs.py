@@ -236,3 +236,32 @@ def test_a_save_cut_off_by_the_server_keeps_what_was_typed(
     qtbot.waitUntil(lambda: tab.status_label.text() == "Saved.", timeout=10_000)
     owner = auth.login(ctx.db, "olivia", OWNER_PASSWORD)
     assert records.patient_header(ctx.db, owner, patient_id).form.city == "Bangor"
+
+
+def test_a_booking_on_another_pc_appears_on_this_pcs_open_calendar(
+    qtbot, server_clinic, front_desk
+):
+    from app.ui.calendar.page import CalendarPage
+    from tests.ui.calendar.test_calendar_page import MONDAY, Clinic, booked
+
+    book = Clinic(server_clinic.db)
+    owner = auth.login(server_clinic.db, "olivia", OWNER_PASSWORD)
+    ctx = UiContext(server_clinic, owner, get_details(server_clinic.db))
+    page = CalendarPage(ctx)
+    qtbot.addWidget(page)
+    page.resize(1300, 800)
+    page.show()
+    page.set_day(MONDAY)
+    qtbot.waitUntil(lambda: page.schedule is not None and ctx.bus.live is True, timeout=10_000)
+    assert page.schedule.blocks == ()
+    other_pc = UiContext(
+        type(server_clinic)(front_desk, None, key_in_keyring=False), owner, ctx.details
+    )
+    try:
+        visit = booked(other_pc, book, start="10:00", end="10:45")
+        qtbot.waitUntil(
+            lambda: [b.id for b in page.schedule.blocks] == [visit], timeout=5_000
+        )  # within a moment of the other PC's commit, with nobody touching this one
+    finally:
+        other_pc.bus.close()
+        ctx.bus.close()
