@@ -153,9 +153,30 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser(
         "verify",
         help="prove no audit row was edited or deleted",
-        description="Recompute the audit trail's hash chain and name any edited or deleted row.",
+        description="Recompute the audit trail's hash chain and name any edited or deleted row, "
+        "then check it against every seal known (the seals file beside the database, and each "
+        "--seal file): rows gone from the end, a rewritten trail or one started again are "
+        "named. A clean check is sealed.",
+    )
+    verify.add_argument(
+        "--seal",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a seal from `audit seal --out`, or a backup's manifest (repeat for several)",
     )
     _add_location(verify)
+    seal = audit_commands.add_parser(
+        "seal",
+        help="record where the audit trail ends now, to keep outside the database",
+        description="Seal the audit trail (its last row, that row's hash, how many rows) into "
+        "the seals file beside the database and, with --out, into a file of its own to keep "
+        "elsewhere — a USB stick, the month's paperwork. `audit verify --seal FILE` checks the "
+        "trail against it later. An existing file is never overwritten.",
+    )
+    seal.add_argument("--out", type=Path, metavar="FILE", help="also write the seal to FILE")
+    _add_location(seal)
 
     patients = commands.add_parser("patients", help="patients", description="Patient tools.")
     patient_commands = patients.add_subparsers(
@@ -473,19 +494,50 @@ def _money_problems(db) -> list[str]:
 
 
 def _cmd_audit(args) -> int:
-    from app.services.clinic.audit_log import verify_chain
+    from app.services.clinic.audit_seals import export_seal, verify_trail
 
+    if args.audit_command == "seal" and args.out is not None:
+        _check_writable(args.out)
+        if args.out.exists():
+            raise _UsageError(f"{args.out} already exists; choose another file name")
+    for seal_file in getattr(args, "seal", []):
+        if not seal_file.is_file():
+            raise _UsageError(f"--seal {seal_file}: there is no such file")
     clinic = _open_for_cli(args)
     try:
-        result = verify_chain(clinic.db)
+        if args.audit_command == "seal":
+            if args.out is None:
+                from app.services.clinic.audit_seals import record_seal, seals_file
+
+                sealed = record_seal(clinic.db, "sealed by hand")
+                where = seals_file(clinic.db)
+            else:
+                sealed = export_seal(clinic.db, args.out)
+                where = args.out
+            if sealed is None:
+                return _fail("the audit trail is empty: there is nothing to seal yet")
+            _say(f"Sealed at row {sealed.last_id:,} ({sealed.rows:,} rows) into {where}.")
+            return EXIT_OK
+        result = verify_trail(clinic.db, args.seal)
     finally:
         clinic.db.close()
+    for note in result.notes:
+        _say(f"note: {note}")
     if result.ok:
-        _say(f"Audit trail intact: {result.rows_checked} rows, every hash and link verified.")
+        against = (
+            f"; {result.seals_checked:,} seal(s) agree"
+            if result.seals_checked
+            else "; no seals yet"
+        )
+        _say(
+            f"Audit trail intact: {result.chain.rows_checked} rows, every hash and link verified"
+            f"{against}."
+        )
         return EXIT_OK
-    for problem in result.problems:
+    for problem in (*result.chain.problems, *result.problems):
         _say(f"TAMPERED: {problem}")
-    return _fail(f"the audit trail has {len(result.problems)} problem(s)")
+    count = len(result.chain.problems) + len(result.problems)
+    return _fail(f"the audit trail has {count} problem(s)")
 
 
 def _cmd_patients(args) -> int:

@@ -17,8 +17,8 @@ from app import __version__
 REPO = Path(__file__).resolve().parent.parent
 PASSPHRASE = "cli-test-passphrase-1"
 SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"],
-                ["db", "move-to-server"], ["audit"], ["audit", "verify"], ["patients"],
-                ["patients", "search"], ["calendar"], ["calendar", "daysheet"],
+                ["db", "move-to-server"], ["audit"], ["audit", "verify"], ["audit", "seal"],
+                ["patients"], ["patients", "search"], ["calendar"], ["calendar", "daysheet"],
                 ["calendar", "export-ics"], ["server"], ["server", "setup"],
                 ["server", "upgrade"], ["server", "join"])  # fmt: skip
 
@@ -205,6 +205,40 @@ def test_audit_verify_intact_then_tampered(seeded, tmp_path):
     assert result.returncode == 1
     assert "TAMPERED" in result.stdout and "row 2" in result.stdout
     assert no_traceback(result)
+
+
+@pytest.mark.slow
+def test_a_seal_kept_elsewhere_names_rows_cut_from_the_end(seeded, tmp_path):
+    from app.data.database import connect
+    from app.data.keys import DatabaseKey
+
+    clinic = tmp_path / "clinic.caredesk"
+    shutil.copy(seeded, clinic)
+    seal = tmp_path / "seal.json"
+    result = run(["audit", "seal", "--out", str(seal), "--db", str(clinic)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Sealed at row ") and seal.exists()
+    again = run(["audit", "seal", "--out", str(seal), "--db", str(clinic)], tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    nowhere = run(["audit", "verify", "--seal", str(tmp_path / "no.json"), "--db", str(clinic)],
+                  tmp_path)  # fmt: skip
+    assert nowhere.returncode == 2 and "no such file" in nowhere.stderr
+
+    db = connect(clinic, DatabaseKey(passphrase=PASSPHRASE))
+    try:
+        with db.engine.begin() as conn:  # the key holder cuts the last rows, seals file too
+            conn.exec_driver_sql("DROP TRIGGER audit_log_no_delete")
+            conn.exec_driver_sql(
+                "DELETE FROM audit_log WHERE id > (SELECT max(id) - 2 FROM audit_log)"
+            )
+    finally:
+        db.close()
+    Path(f"{clinic}.seals").unlink()
+    alone = run(["audit", "verify", "--db", str(clinic)], tmp_path)
+    assert alone.returncode == 0 and "no seals yet" in alone.stdout  # the chain checks out
+    sealed = run(["audit", "verify", "--seal", str(seal), "--db", str(clinic)], tmp_path)
+    assert sealed.returncode == 1 and no_traceback(sealed)
+    assert "TAMPERED: rows" in sealed.stdout and "gone from the end" in sealed.stdout
 
 
 @pytest.mark.parametrize("command", [["db", "check"], ["db", "upgrade"], ["audit", "verify"]])

@@ -383,7 +383,7 @@ def check_integrity(db: Database) -> IntegrityReport:
     }
     problems: list[str] = []
     if db.is_server:
-        return IntegrityReport(_server_problems(db))
+        return IntegrityReport(_server_problems(db) + _missing_audit_guards(db))
     with db.engine.connect() as conn:
         for name, describe in checks.items():
             # A damaged page can make a check itself fail: that is a finding, not a crash.
@@ -393,7 +393,32 @@ def check_integrity(db: Database) -> IntegrityReport:
                 problems.append(f"{name.replace('_', ' ')} check could not finish: {exc.orig}")
                 continue
             problems += describe(rows)
+    if not problems:
+        problems += _missing_audit_guards(db)
     return IntegrityReport(problems)
+
+
+def _missing_audit_guards(db: Database) -> list[str]:
+    """The audit trail's guard triggers that are gone: only someone with the key (on the
+    server: the tables' owner) can drop them, to change the trail unseen."""
+    from app.data.models.audit import AUDIT_GUARD_TRIGGERS
+
+    with db.engine.connect() as conn:
+        if db.is_server:
+            present = conn.exec_driver_sql(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"
+            ).scalars()
+        else:
+            present = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+            ).scalars()
+        found = set(present)
+    return [
+        f"the audit trail's guard {name} is missing: someone with the database key removed "
+        "it, so audit rows could be changed or deleted unseen (run `caredesk audit verify`)"
+        for name in AUDIT_GUARD_TRIGGERS
+        if name not in found
+    ]
 
 
 def _server_problems(db: Database) -> list[str]:

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.clock import utc_now
 from app.data.models.base import Base
 
+#: The triggers that make the database itself refuse to change or delete an audit row
+#: (migration 0002); ``caredesk db check`` fails when one is missing.
+AUDIT_GUARD_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete")
 GENESIS_HASH = "0" * 64
 
 

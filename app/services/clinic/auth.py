@@ -111,8 +111,12 @@ def login(db: Database, username: str, password: str) -> Actor:
 
 
 def logout(db: Database, actor: Actor) -> None:
+    """Sign out, and seal the audit trail where it ends now (see audit_seals)."""
+    from app.services.clinic.audit_seals import record_seal
+
     with unit_of_work(db, actor) as session:
         record(session, AuditAction.LOGOUT, entity="staff", entity_id=actor.staff_id)
+    record_seal(db, "sign-out")
 
 
 def _with_article(role: str) -> str:

@@ -500,6 +500,7 @@ def upgrade_database(db: Database, key: DatabaseKey) -> Path:
     stamp = utc_now().strftime("%Y%m%d-%H%M%S")
     backup = paths.backups_dir() / f"{db.path.stem}-before-upgrade-{before}-{stamp}.caredesk"
     backup_copy(db, backup, key)
+    write_backup_manifest(db, backup, schema=before)
     if key.raw is not None:
         with contextlib.suppress(KeyringUnavailable):
             keys.store_key(keys.database_id(backup), key)
@@ -518,6 +519,29 @@ def upgrade_database(db: Database, key: DatabaseKey) -> Path:
         )
     log.info("database upgraded from %s; backup at %s", before, backup)
     return backup
+
+
+def write_backup_manifest(db: Database, backup: Path, *, schema: str) -> Path:
+    """``<backup>.manifest.json`` beside a backup: when and from what it was made, and the
+    audit trail's seal at that moment — a record of the trail kept outside the database
+    (``caredesk audit verify --seal <manifest>``)."""
+    import json
+
+    from app import __version__
+    from app.services.clinic.audit_seals import current_seal
+
+    seal = current_seal(db, "backup")
+    manifest = {
+        "format": "caredesk-backup-manifest-1",
+        "made_at": utc_now().isoformat(),
+        "program": __version__,
+        "schema": schema,
+        "backup": backup.name,
+        "seal": json.loads(seal.to_json()) if seal is not None else None,
+    }
+    path = backup.with_name(backup.name + ".manifest.json")
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def remember_last_used(where: Path | ServerAddress) -> None:
