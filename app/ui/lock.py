@@ -146,7 +146,10 @@ class ScreenLock(QObject):
     def on_idle_idle(self) -> None:
         self.lock(idle=True)
 
-    def lock(self, *, idle: bool = False) -> None:
+    def lock(self, *, idle: bool = False, reason: str | None = None) -> None:
+        """Cover the window until its user signs in again.  ``reason``: the account changed
+        (services/clinic/sessions.py) — said on the lock, and the lock is recorded as the
+        system's (the account may no longer act)."""
         if self.is_locked:
             return
         from app.services.clinic import auth
@@ -165,14 +168,19 @@ class ScreenLock(QObject):
         actor = self.ctx.actor
         self.overlay.login.title_label.setText("Screen locked")
         self.overlay.login.subtitle_label.setText(
-            f"{actor.full_name} locked this screen. Sign in again to carry on where you left off."
+            reason
+            or f"{actor.full_name} locked this screen. Sign in again to carry on where you "
+            "left off."
         )
         self.overlay.login.subtitle_label.show()
         self.overlay.login.reset(actor.username)
         self.overlay.cover()
         self.overlay.login.password_edit.setFocus()
         db = self.ctx.db
-        ops.run_write(lambda: auth.lock_screen(db, actor, idle=idle), owner=self)
+        if reason is None:
+            ops.run_write(lambda: auth.lock_screen(db, actor, idle=idle), owner=self)
+        else:
+            ops.run_write(lambda: auth.lock_ended_session(db, actor, reason), owner=self)
         self.locked.emit()
 
     @Slot(str, str)

@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.screen_lock.sign_out_requested.connect(self.on_sign_out_triggered)
         self.ctx.bus.changed.connect(self.on_bus_changed)
         self.ctx.bus.server_connection.connect(self.on_server_connection)
+        ops.session_ended_signal().connect(self.on_session_ended)
 
     # --- navigation ---------------------------------------------------------------------------
 
@@ -297,10 +298,16 @@ class MainWindow(QMainWindow):
         )
 
     def on_account_rechecked(self, reason: str | None) -> None:
-        if reason is None or not self.isVisible():
-            return
-        show_info(self, reason)
-        self.on_sign_out_triggered()
+        if reason is not None:
+            self.on_session_ended(reason)
+
+    @Slot(str)
+    def on_session_ended(self, reason: str) -> None:
+        """The account changed (on any PC): the session is locked with the reason; only a
+        fresh sign-in by the same person, with what the account now allows, goes on (what
+        was typed stays underneath)."""
+        if self.isVisible() and not self.screen_lock.is_locked:
+            self.screen_lock.lock(reason=reason)
 
     # --- lock, sign out, emergency ------------------------------------------------------------
 
@@ -374,7 +381,9 @@ class MainWindow(QMainWindow):
         self.lock_button.setEnabled(False)
 
     @Slot(object)
-    def on_screen_lock_unlocked(self, _actor: Actor) -> None:
+    def on_screen_lock_unlocked(self, actor: Actor) -> None:
+        if [spec.key for spec in self.allowed_pages()] != [spec.key for spec in self._specs]:
+            self.rebuild_navigation()  # signed in again with another role
         for action in (self.lock_action, *self._go_actions):
             action.setEnabled(True)
         self.menuBar().setEnabled(True)

@@ -90,6 +90,9 @@ class _Relay(QObject):
     committed = Signal(object, object)
     #: Emitted on the GUI thread after every operation's callbacks ran (tests wait on it).
     finished = Signal()
+    #: An operation was refused because the signed-in account changed (the reason, a
+    #: sentence): the main window locks the session.
+    session_ended = Signal(str)
     #: operation number; connected queued, see _on_delivered.
     _announce_soon = Signal(int)
 
@@ -176,16 +179,22 @@ class _Relay(QObject):
 
 
 def _fail(op: _Op, exc: BaseException) -> None:
+    from app.services.clinic.sessions import SessionEndedError
+
     if not isinstance(exc, CareDeskError):
         from app.ui import crash
 
         crash.report(exc)
     if op.on_failure is not None:
         op.on_failure(exc)
-    elif isinstance(exc, CareDeskError):
+    elif isinstance(exc, CareDeskError) and not isinstance(exc, SessionEndedError):
         from app.ui.widgets.messages import show_warning
 
         show_warning(None, str(exc))
+    if isinstance(exc, SessionEndedError):
+        # After the caller's own handling (which resets its state): the lock then covers
+        # whatever it showed.
+        _runner.relay.session_ended.emit(exc.reason)
 
 
 class _Runnable(QRunnable):
@@ -287,6 +296,12 @@ def committed_signal() -> Signal:
     """Emitted on the GUI thread with (Database, Changes) for what an operation committed,
     once its callbacks ran (or wait on the user); every ChangeBus listens to it."""
     return _runner.relay.committed
+
+
+def session_ended_signal() -> Signal:
+    """Emitted on the GUI thread with the reason when an operation was refused because the
+    signed-in account changed (deactivated, another role, locked, emergency withdrawn)."""
+    return _runner.relay.session_ended
 
 
 def finished_signal() -> Signal:

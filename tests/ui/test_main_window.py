@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialog
 
+from app.data.models.staff import Role
 from app.services.clinic.audit_log import AuditFilter, list_entries
 from app.services.clinic.staff import list_staff, update_staff
 from app.ui import ops
@@ -261,3 +262,34 @@ def test_signing_in_charges_the_late_fees_that_fell_due(qtbot, owner_ctx):
         ]
     entries = list_entries(owner_ctx.db, owner_ctx.actor, AuditFilter(patient_id=patient_id))
     assert [e.username for e in entries if e.entity == "charges"] == ["system"]
+
+
+def test_an_action_refused_because_the_account_changed_locks_the_session(
+    qtbot, clinic, receptionist_ctx
+):
+    """Any operation of the session refused as "your account changed" locks the window
+    with the reason; signing in again with the new role goes on with that role's pages."""
+    from app.services.clinic import auth, staff
+    from app.services.clinic.permissions import role_allows
+    from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD
+
+    window = MainWindow(receptionist_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)
+    rita = receptionist_ctx.actor
+    staff.update_staff(clinic.db, owner, rita.staff_id, full_name="Rita Reception",
+                       role=Role.COORDINATOR, may_break_glass=False)  # fmt: skip
+    db = receptionist_ctx.db
+    ops.run_write(lambda: auth.lock_screen(db, rita, idle=False))  # any action of hers
+    qtbot.waitUntil(lambda: window.screen_lock.is_locked, timeout=10_000)
+    subtitle = window.screen_lock.overlay.login.subtitle_label.text()
+    assert subtitle.startswith("Your role was changed (you are now a coordinator)")
+    login = window.screen_lock.overlay.login
+    qtbot.keyClicks(login.password_edit, STAFF_PASSWORD)
+    qtbot.mouseClick(login.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.screen_lock.is_locked, timeout=10_000)
+    assert window.ctx.actor.role == Role.COORDINATOR
+    titles = window.page_titles()
+    assert [spec.title for spec in window.allowed_pages()] == titles
+    assert role_allows(Role.COORDINATOR, window.allowed_pages()[0].permission)

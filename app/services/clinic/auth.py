@@ -14,6 +14,7 @@ from app.data.models.staff import Role, Staff
 from app.services.clinic import passwords
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.sessions import staff_row, why_session_ended
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import (
     AccountLockedError,
@@ -119,26 +120,26 @@ def logout(db: Database, actor: Actor) -> None:
     record_seal(db, "sign-out")
 
 
-def _with_article(role: str) -> str:
-    return ("an " if role[:1] in "aeiou" else "a ") + role
-
-
 def session_ended_by_account_change(db: Database, actor: Actor) -> str | None:
     """Why ``actor``'s session may not go on since their account changed (possibly on
-    another PC): deactivated, or given another role; None while it is as they signed in."""
+    another PC): see :mod:`app.services.clinic.sessions`; None while it is as they
+    signed in."""
     with db.uow() as session:
-        staff = session.get(Staff, actor.staff_id)
-        if staff is None or not staff.is_active:
-            return (
-                "Your account was deactivated, so you have been signed out. Ask the clinic's "
-                "owner if this is a mistake."
-            )
-        if Role(staff.role) != actor.role:
-            return (
-                f"Your role was changed (you are now {_with_article(staff.role)}), so you "
-                "have been signed out. Sign in again to go on with what the new role allows."
-            )
-    return None
+        return why_session_ended(staff_row(session, actor.staff_id), actor)
+
+
+def lock_ended_session(db: Database, actor: Actor, reason: str) -> None:
+    """Record that ``actor``'s session was locked because their account changed; written as
+    the system (the account may no longer act), naming them."""
+    with unit_of_work(db, None) as session:
+        record(
+            session,
+            AuditAction.SCREEN_LOCKED,
+            entity="staff",
+            entity_id=actor.staff_id,
+            username=actor.username,
+            detail=f"account changed: {reason}"[:200],
+        )
 
 
 def lock_screen(db: Database, actor: Actor, *, idle: bool) -> None:
@@ -165,9 +166,13 @@ def unlock_screen(db: Database, actor: Actor, username: str, password: str) -> A
             field="username",
         )
     fresh = login(db, username, password)
-    # Emergency access lasts for the session, so it survives the lock screen.
+    # Emergency access lasts for the session, so it survives the lock screen — while the
+    # account still holds the grant.
     if actor.emergency_reason is not None:
-        fresh = fresh.with_emergency(actor.emergency_reason)
+        kept = fresh.with_emergency(actor.emergency_reason)
+        with db.uow() as session:
+            if why_session_ended(staff_row(session, actor.staff_id), kept) is None:
+                fresh = kept
     with unit_of_work(db, fresh) as session:
         record(session, AuditAction.SCREEN_UNLOCKED, entity="staff", entity_id=actor.staff_id)
     return fresh

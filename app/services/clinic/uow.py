@@ -28,6 +28,7 @@ from app.services.clinic.actor import Actor
 
 # The trail registers its flush listener when imported: every unit of work is audited.
 from app.services.clinic.audit import ACTOR_KEY
+from app.services.clinic.sessions import require_session
 from app.services.errors import ConcurrentEditError, DatabaseBusyError, TimeTakenMeanwhileError
 
 #: Execution option of a statement run only for the lock it takes (a no-op UPDATE that holds
@@ -58,6 +59,9 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
             session.info[WRITTEN_TABLES_KEY] = written
             session.info[CHANGED_COLUMNS_KEY] = changed_columns
             session.info[WRITTEN_ROWS_KEY] = written_rows
+            if actor is not None:
+                # The account as it is now, in this very transaction (sessions.py).
+                require_session(session, actor)
             yield session
             if db.is_server:
                 # Other PCs hear of it when (and only if) this transaction commits.
