@@ -30,6 +30,10 @@ PRINT_ROW_OPTION: dict[str, str | None] = {
 PRINTABLE_DOCUMENTS = tuple(PRINT_ROW_OPTION)
 
 
+#: The largest number a database id (a 64-bit integer) can be.
+LARGEST_ID = 2**63 - 1
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -37,6 +41,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"“{text}” is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    if value > LARGEST_ID:
+        raise argparse.ArgumentTypeError(f"{text} is larger than any id or count CareDesk keeps")
     return value
 
 
@@ -396,17 +402,20 @@ def _clinic_location(args):
     return last_used_location()
 
 
-def _open_for_cli(args, *, upgrade: bool = False):
-    """Open the clinic the command names (see _clinic_location)."""
+def _open_for_cli(args, *, upgrade: bool = False, as_is: bool = False):
+    """Open the clinic the command names (see _clinic_location); ``as_is``: a check that
+    reads any schema, upgrading nothing."""
     from app.data.server import ServerAddress
     from app.services.clinic.clinics import open_clinic, open_server_clinic
 
     where = _clinic_location(args)
     if where is None:
         raise _UsageError("no clinic given (use --db PATH or --server URL)")
+    # A command never changes which clinic CareDesk opens next (checking a backup copy
+    # with --db must not make the copy the clinic).
     if isinstance(where, ServerAddress):
-        return open_server_clinic(where)
-    return open_clinic(where, upgrade=upgrade)
+        return open_server_clinic(where, remember=False)
+    return open_clinic(where, upgrade=upgrade, remember=False, as_is=as_is)
 
 
 def _cmd_db(args) -> int:
@@ -415,7 +424,8 @@ def _cmd_db(args) -> int:
     from app.data import migrate
     from app.data.database import check_integrity
 
-    clinic = _open_for_cli(args, upgrade=args.db_command == "upgrade")
+    upgrading = args.db_command == "upgrade"
+    clinic = _open_for_cli(args, upgrade=upgrading, as_is=not upgrading)
     where = clinic.db.describe()
     try:
         if args.db_command == "upgrade":
@@ -432,14 +442,22 @@ def _cmd_db(args) -> int:
                 _say(f"Already up to date ({migrate.head_revision()}).")
             return EXIT_OK
         problems = list(check_integrity(clinic.db).problems)
-        if not problems:
-            problems += _money_problems(clinic.db)
+        schema, current = None, True
+        if not problems:  # (a damaged file is not read any further)
+            schema = migrate.current_revision(clinic.db)
+            current = schema == migrate.HEAD_REVISION
+            if current:
+                problems += _money_problems(clinic.db)
         if not problems:
             checked = (
                 "references, constraints and installments"
                 if clinic.server is not None
                 else "integrity, encryption, references and installments"
             )
+            if not current:  # a backup made before an upgrade, checked as it is
+                checked = (
+                    f"integrity, encryption and references; schema {schema}, upgraded when opened"
+                )
             _say(f"{where}: OK ({checked} checked)")
             return EXIT_OK
         for problem in problems:
@@ -503,7 +521,7 @@ def _cmd_audit(args) -> int:
     for seal_file in getattr(args, "seal", []):
         if not seal_file.is_file():
             raise _UsageError(f"--seal {seal_file}: there is no such file")
-    clinic = _open_for_cli(args)
+    clinic = _open_for_cli(args, as_is=True)
     try:
         if args.audit_command == "seal":
             if args.out is None:
@@ -571,13 +589,22 @@ def _cmd_patients(args) -> int:
     return EXIT_OK
 
 
+#: The years a command's date may fall in: a clinic's records, with room either side.
+CLI_YEARS = (1900, 2999)
+
+
 def _cli_date(text: str, option: str):
     from datetime import date
 
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise _UsageError(f"{option} must be a date like 2026-06-16, not “{text}”") from None
+    if not CLI_YEARS[0] <= day.year <= CLI_YEARS[1]:
+        raise _UsageError(
+            f"{option} {text}: the year must be between {CLI_YEARS[0]} and {CLI_YEARS[1]}"
+        )
+    return day
 
 
 class _UsageError(Exception):
@@ -627,6 +654,8 @@ def _cmd_calendar(args) -> int:
             last_day = _cli_date(args.last_day, "--to")
             check_range(first_day, last_day)
         _check_writable(args.out)
+        if args.out.exists():
+            raise _UsageError(f"{args.out} already exists; choose another file name")
         clinic = _open_for_cli(args)
         try:
             if args.calendar_command == "daysheet":
@@ -637,6 +666,8 @@ def _cmd_calendar(args) -> int:
                 )
         finally:
             clinic.db.close()
+        if args.out.exists():  # written by someone else meanwhile
+            raise _UsageError(f"{args.out} already exists; choose another file name")
         _write_file(args.out, data)
     except (_UsageError, ValidationError) as error:
         return _fail(str(error), EXIT_USAGE)
@@ -847,6 +878,13 @@ class _ProgressBar:
 def _cmd_seed(args) -> int:
     from app.demo.seed import create_seeded_clinic
 
+    folder = args.db.parent if str(args.db.parent) else Path(".")
+    if args.db.exists():
+        return _fail(f"{args.db} already exists; CareDesk will not overwrite it")
+    if not folder.is_dir():
+        return _fail(f"cannot create {args.db}: the folder {folder} does not exist", EXIT_USAGE)
+    if not os.access(folder, os.W_OK):
+        return _fail(f"cannot create {args.db}: the folder {folder} is not writable", EXIT_USAGE)
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     passphrase = os.environ.get("CAREDESK_PASSPHRASE")
     clinic = create_seeded_clinic(
@@ -1035,6 +1073,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from app.selftest import run
 
+        if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        ):
+            # No screen (a server, an SSH session): Qt is checked offscreen instead of
+            # aborting the process before the self-test could say anything.
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         return run()
     from app.data.errors import CareDeskError
 

@@ -241,6 +241,67 @@ def test_a_seal_kept_elsewhere_names_rows_cut_from_the_end(seeded, tmp_path):
     assert "TAMPERED: rows" in sealed.stdout and "gone from the end" in sealed.stdout
 
 
+@pytest.mark.slow
+def test_checking_a_copy_neither_changes_the_clinic_opened_next_nor_upgrades_it(seeded, tmp_path):
+    from app.data import migrate
+    from app.data.database import connect
+    from app.data.keys import DatabaseKey
+
+    data = tmp_path / "userdata"
+    data.mkdir()
+    (data / "last-clinic.txt").write_text(str(seeded))
+    old = tmp_path / "before-upgrade.caredesk"  # a backup made before an upgrade
+    shutil.copy(seeded, old)
+    db = connect(old, DatabaseKey(passphrase=PASSPHRASE))
+    try:
+        migrate.downgrade(db, "0003")
+    finally:
+        db.close()
+    before = digest(old)
+    for command in (["db", "check"], ["audit", "verify"]):
+        result = run([*command, "--db", str(old)], data)
+        assert result.returncode == 0, result.stderr
+    assert (
+        "schema 0003, upgraded when opened" in run(["db", "check", "--db", str(old)], data).stdout
+    )
+    assert digest(old) == before  # checked as it is: not upgraded
+    assert (data / "last-clinic.txt").read_text() == str(seeded)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["print", "receipt", "--patient", str(2**63), "--payment", "1", "--out", "x.pdf"],
+         "larger than any id"),
+        (["seed", "--db", "/no-such-folder/x.caredesk", "--patients", "5"],
+         "the folder /no-such-folder does not exist"),
+    ],
+)  # fmt: skip
+def test_out_of_range_input_is_one_line_not_a_traceback(tmp_path, args, words):
+    result = run(args, tmp_path)
+    assert result.returncode == 2 and no_traceback(result)
+    assert words in result.stderr
+
+
+@pytest.mark.slow
+def test_a_1500_word_search_is_answered(seeded, tmp_path):
+    query = " ".join(["word"] * 1500)
+    result = run(["patients", "search", query, "--db", str(seeded)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert no_traceback(result)
+
+
+def test_the_self_test_without_a_screen_still_says_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
+    env["CAREDESK_DATA_DIR"] = str(tmp_path / "userdata")
+    env["TMPDIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "app", "--self-test"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("CareDesk") and "qt (offscreen" in done.stdout
+
+
 @pytest.mark.parametrize("command", [["db", "check"], ["db", "upgrade"], ["audit", "verify"]])
 def test_a_missing_clinic_file_is_named(tmp_path, command):
     missing = tmp_path / "nowhere.caredesk"

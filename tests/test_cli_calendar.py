@@ -78,6 +78,10 @@ def test_export_ics_with_names_puts_names_in_the_titles(db_path, tmp_path, capsy
          "No provider is called “Dr. Smith”. Active providers: Dr. Daniel Okafor; Dr. Ana Núñez."),
         (["export-ics", "--provider", "dr", "--from", "2026-06-16", "--to", "2026-06-16"],
          "matches more than one provider"),
+        (["daysheet", "--provider", "okafor", "--date", "9999-12-31"],
+         "--date 9999-12-31: the year must be between 1900 and 2999"),
+        (["export-ics", "--provider", "okafor", "--from", "0001-01-01", "--to", "0001-01-02"],
+         "the year must be between 1900 and 2999"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_on_stderr_exit_2_and_no_file(
@@ -102,6 +106,23 @@ def test_an_unwritable_out_path_is_refused_before_anything_is_read(db_path, tmp_
     code = main(["calendar", "daysheet", "--provider", "okafor", "--date", "2026-06-16",
                  "--out", str(tmp_path), "--db", str(db_path)])  # fmt: skip
     assert code == 2 and "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["daysheet", "export-ics"])
+def test_an_existing_file_is_never_overwritten_not_even_the_clinic_itself(
+    db_path, tmp_path, capsys, command
+):
+    days = ["--date", "2026-06-16"] if command == "daysheet" else [
+        "--from", "2026-06-16", "--to", "2026-06-17"]  # fmt: skip
+    for victim in (db_path, tmp_path / "earlier.pdf"):
+        if not victim.exists():
+            victim.write_bytes(b"what was there before")
+        before = victim.read_bytes()
+        code = main(["calendar", command, "--provider", "okafor", *days, "--out", str(victim),
+                     "--db", str(db_path)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2 and "already exists; choose another file name" in err
+        assert victim.read_bytes() == before
 
 
 def test_calendar_needs_an_action(capsys):

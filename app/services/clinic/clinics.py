@@ -413,7 +413,9 @@ class ServerHasNoClinicError(ValidationError):
         )
 
 
-def open_server_clinic(address: ServerAddress, password: str | None = None) -> OpenClinic:
+def open_server_clinic(
+    address: ServerAddress, password: str | None = None, *, remember: bool = True
+) -> OpenClinic:
     """Connect to the clinic on the server (the password from the key store or
     ``CAREDESK_SERVER_PASSWORD`` unless given)."""
     db = _open_server_database(address, password)
@@ -423,7 +425,8 @@ def open_server_clinic(address: ServerAddress, password: str | None = None) -> O
     except BaseException:
         db.close()
         raise
-    remember_last_used(address)
+    if remember:
+        remember_last_used(address)
     return OpenClinic(db=db, key=None, key_in_keyring=False)
 
 
@@ -460,10 +463,20 @@ def stored_key_refused() -> DatabaseDamagedError:
     )
 
 
-def open_clinic(path: Path, key: DatabaseKey | None = None, *, upgrade: bool = True) -> OpenClinic:
+def open_clinic(
+    path: Path,
+    key: DatabaseKey | None = None,
+    *,
+    upgrade: bool = True,
+    remember: bool = True,
+    as_is: bool = False,
+) -> OpenClinic:
     """Unlock a clinic database, upgrading an older schema after an encrypted backup.
 
     A raw key typed by the user (the recovery key) is put back into the keyring.
+    ``remember=False``: CareDesk does not open it next time (a command checking a copy).
+    ``as_is``: whatever its schema, neither upgrade it nor refuse it (checking a backup
+    made before an upgrade).
     """
     path = Path(path)
     from_keyring = False
@@ -479,7 +492,7 @@ def open_clinic(path: Path, key: DatabaseKey | None = None, *, upgrade: bool = T
         if not sa_inspect(db.engine).has_table("alembic_version"):
             raise NotACareDeskDatabaseError("it holds no CareDesk clinic.")
         backup = None
-        if migrate.needs_upgrade(db):
+        if not as_is and migrate.needs_upgrade(db):
             if not upgrade:
                 raise ValidationError("This database needs an upgrade: run `caredesk db upgrade`.")
             backup = upgrade_database(db, key)
@@ -490,7 +503,8 @@ def open_clinic(path: Path, key: DatabaseKey | None = None, *, upgrade: bool = T
         with contextlib.suppress(KeyringUnavailable):
             keys.store_key(keys.database_id(path), key)
             from_keyring = True
-    remember_last_used(path)
+    if remember:
+        remember_last_used(path)
     return OpenClinic(db=db, key=key, key_in_keyring=from_keyring, backup_before_upgrade=backup)
 
 

@@ -477,8 +477,14 @@ def _tiers(conn: Connection, text: str, include_inactive: bool) -> list:
     ]
 
 
+#: The most words a search looks at: a name, a middle name, a second surname and a few more.
+#: Past it (a pasted paragraph) the rest is left out rather than built into one statement
+#: per word — which a 1,500-word paste made too large for the database to take.
+MAX_SEARCH_WORDS = 8
+
+
 def _word_tiers(conn: Connection, text: str, include_inactive: bool) -> list:
-    words = [word[:_MAX_TERM] for word in fold_for_search(text).split()]
+    words = [word[:_MAX_TERM] for word in fold_for_search(text).split()][:MAX_SEARCH_WORDS]
     if not words:
         return []
     driver = _narrowest(conn, words)
