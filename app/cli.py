@@ -1068,8 +1068,23 @@ def _server_join(args) -> int:
     return EXIT_OK
 
 
+def _private_files() -> None:
+    """What CareDesk writes — the database and its -wal/-shm, backups, seals, logs, exports —
+    is readable by this user only (folders 0700, files 0600), unless the installation keeps
+    the clinic per machine for every user of the PC.  A CAREDESK_SYSTEM_WIDE that cannot be
+    read is a usage error."""
+    from app import paths
+
+    if not paths.system_wide():
+        os.umask(0o077)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        _private_files()
+    except ValueError as error:  # the per-machine setting, unreadable
+        return _fail(str(error), EXIT_USAGE)
     if args.self_test:
         from app.selftest import run
 

@@ -66,6 +66,16 @@ def user_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def process_umask() -> Iterator[None]:
+    """``app.cli.main`` makes CareDesk's files private with the process's umask; a test that
+    runs it in-process gives that back, so no later test inherits it."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
+@pytest.fixture(autouse=True)
 def temp_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own temporary folder, for Python (``tempfile``), Qt
     (``QDir.tempPath()``) and the processes it starts (``TMPDIR``): no test sees, or sweeps

@@ -291,6 +291,25 @@ def test_a_1500_word_search_is_answered(seeded, tmp_path):
     assert no_traceback(result)
 
 
+def test_what_caredesk_writes_is_for_this_user_only(tmp_path):
+    data = tmp_path / "userdata"
+    clinic = tmp_path / "private" / "clinic.caredesk"
+    clinic.parent.mkdir()
+    result = run(["seed", "--db", str(clinic), "--patients", "5", "--years", "1", "--quiet"], data)
+    assert result.returncode == 0, result.stderr
+    assert clinic.stat().st_mode & 0o777 == 0o600
+    run(["audit", "seal", "--out", str(tmp_path / "seal.json"), "--db", str(clinic)], data)
+    assert (tmp_path / "seal.json").stat().st_mode & 0o777 == 0o600
+    assert Path(f"{clinic}.seals").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unreadable_per_machine_setting_is_one_line(tmp_path):
+    result = run(["db", "check", "--db", "x.caredesk"], tmp_path,
+                 env_extra={"CAREDESK_SYSTEM_WIDE": "maybe"})  # fmt: skip
+    assert result.returncode == 2 and no_traceback(result)
+    assert "CAREDESK_SYSTEM_WIDE must be 1 or 0, not “maybe”" in result.stderr
+
+
 def test_the_self_test_without_a_screen_still_says_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
