@@ -198,6 +198,12 @@ class Database:
                 # The server went away: its transaction is gone with it, nothing was
                 # half-written.  The pool reconnects on the next unit of work.
                 raise ServerUnavailableError() from None
+            if self.server is None and is_damage(exc):
+                # A page failed its check (a flipped byte, a cut-short file): say so, and
+                # write nothing more to it.
+                raise DatabaseDamagedError(
+                    "a page of it no longer matches what was written"
+                ) from None
             if self.server is not None and isinstance(exc, OperationalError):
                 # No connection could be made at all (server down, password changed…).
                 error = connect_error(self.server, exc.orig)
@@ -238,6 +244,14 @@ EXCLUSION_VIOLATION = "23P01"
 
 def is_exclusion_violation(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION
+
+
+#: SQLite's words for a page that fails its check (SQLCipher's HMAC) or a broken structure.
+DAMAGE_MESSAGES = ("file is not a database", "database disk image is malformed")
+
+
+def is_damage(exc: DBAPIError) -> bool:
+    return any(words in str(exc.orig) for words in DAMAGE_MESSAGES)
 
 
 def is_busy(exc: OperationalError) -> bool:
@@ -331,13 +345,79 @@ def connect(path: Path, key: DatabaseKey) -> Database:
             conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
     except DatabaseLockedError:
         engine.dispose()
-        raise
+        raise unlock_failure(path, key) from None
     except Exception as exc:  # damaged pages surface here as DatabaseError
         engine.dispose()
         if isinstance(getattr(exc, "orig", exc), sqlcipher.DatabaseError):
             raise DatabaseDamagedError(type(exc).__name__) from None
         raise
     return Database(path=path, engine=engine)
+
+
+# --- a file that does not open: the wrong key, or damage? --------------------------------------
+#
+# A wrong key and a damaged first page look the same to SQLCipher: page 1 fails its HMAC.
+# Every page carries its own HMAC under the same keys, though, so when a *later* page checks
+# out with this key, the key is right and the file is damaged.  SQLCipher 4's defaults
+# (CareDesk sets cipher_compatibility = 4): 4 KiB pages ending in a 16-byte IV and a 64-byte
+# HMAC-SHA512 over the page (after page 1's 16-byte salt) and its number, little-endian;
+# a passphrase is stretched with PBKDF2-HMAC-SHA512 (256,000 rounds) over the salt, a raw
+# key is used as it is; the HMAC key is PBKDF2 of that key over the salt XOR 0x3a, 2 rounds.
+CIPHER_PAGE_SIZE = 4096
+CIPHER_HMAC_BYTES = 64
+CIPHER_KDF_ROUNDS = 256_000
+#: Pages after the first checked for a key that fits (enough for a damaged run of a few).
+PAGES_TRIED = 8
+
+
+def _hmac_key(key: DatabaseKey, salt: bytes) -> bytes:
+    import hashlib
+
+    if key.raw is not None:
+        cipher_key = key.raw
+    else:
+        assert key.passphrase is not None
+        cipher_key = hashlib.pbkdf2_hmac(
+            "sha512", key.passphrase.encode("utf-8"), salt, CIPHER_KDF_ROUNDS, 32
+        )
+    return hashlib.pbkdf2_hmac("sha512", cipher_key, bytes(b ^ 0x3A for b in salt), 2, 32)
+
+
+def page_checks_out(page: bytes, number: int, hmac_key: bytes) -> bool:
+    import hashlib
+    import hmac
+
+    if len(page) != CIPHER_PAGE_SIZE:
+        return False
+    body = page[SALT_BYTES if number == 1 else 0 : CIPHER_PAGE_SIZE - CIPHER_HMAC_BYTES]
+    expected = hmac.new(hmac_key, body + number.to_bytes(4, "little"), hashlib.sha512).digest()
+    return hmac.compare_digest(expected, page[-CIPHER_HMAC_BYTES:])
+
+
+def unlock_failure(path: Path, key: DatabaseKey) -> DatabaseLockedError | DatabaseDamagedError:
+    """Why ``key`` did not open the file at ``path``: the wrong key, or a damaged file (cut
+    short, or a damaged first page under the right key) — so a clinic is never sent looking
+    for a key it already has."""
+    size = path.stat().st_size
+    if size % CIPHER_PAGE_SIZE:
+        return DatabaseDamagedError(
+            "it has been cut short or added to: its size is not a whole number of pages"
+        )
+    with open(path, "rb") as f:
+        head = f.read(CIPHER_PAGE_SIZE * (1 + PAGES_TRIED))
+    hmac_key = _hmac_key(key, head[:SALT_BYTES])
+    pages = [head[i : i + CIPHER_PAGE_SIZE] for i in range(0, len(head), CIPHER_PAGE_SIZE)]
+    if page_checks_out(pages[0], 1, hmac_key):
+        return DatabaseDamagedError(
+            "the key is the right one, but pages of it are missing or broken; it may have "
+            "been cut short"
+        )
+    if any(page_checks_out(page, n, hmac_key) for n, page in enumerate(pages[1:], start=2)):
+        return DatabaseDamagedError(
+            "its first page is damaged — the key is the right one: the rest of the file "
+            "checks out with it"
+        )
+    return DatabaseLockedError()
 
 
 def create_empty(path: Path, key: DatabaseKey) -> Database:

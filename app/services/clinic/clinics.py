@@ -14,6 +14,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
 
 from app import paths
 from app.clock import utc_now
@@ -24,6 +25,7 @@ from app.data.database import (
     check_file_looks_encrypted,
     connect,
     connect_server,
+    is_damage,
     remove_database_files,
 )
 from app.data.database import create_empty as create_empty_database
@@ -455,6 +457,16 @@ def find_key(path: Path) -> tuple[DatabaseKey, bool]:
     raise KeyRequiredError(keyring_missing=keyring_missing)
 
 
+def _check_schema_readable(db: Database) -> None:
+    """Read the schema's version once, so a damaged page there is named for what it is."""
+    try:
+        migrate.current_revision(db)
+    except DBAPIError as exc:
+        if is_damage(exc):
+            raise DatabaseDamagedError("a page of it no longer matches what was written") from None
+        raise
+
+
 def stored_key_refused() -> DatabaseDamagedError:
     """What to say when the key filed for this very file no longer opens it."""
     return DatabaseDamagedError(
@@ -488,10 +500,13 @@ def open_clinic(
         if from_keyring:
             raise stored_key_refused() from None
         raise
+    backup = None
     try:
-        if not sa_inspect(db.engine).has_table("alembic_version"):
-            raise NotACareDeskDatabaseError("it holds no CareDesk clinic.")
-        backup = None
+        # A check (as_is) reads on and names damage itself; opening to work stops here.
+        if not as_is:
+            _check_schema_readable(db)
+            if not sa_inspect(db.engine).has_table("alembic_version"):
+                raise NotACareDeskDatabaseError("it holds no CareDesk clinic.")
         if not as_is and migrate.needs_upgrade(db):
             if not upgrade:
                 raise ValidationError("This database needs an upgrade: run `caredesk db upgrade`.")
