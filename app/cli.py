@@ -65,6 +65,16 @@ def _server_address(text: str):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _add_user(sub: argparse.ArgumentParser) -> None:
+    """--user NAME: patient data is shown to staff, signed in, as in the window."""
+    sub.add_argument(
+        "--user",
+        metavar="NAME",
+        help="sign in as this member of staff (default: $CAREDESK_USER); the password is "
+        "asked for, or read from $CAREDESK_PASSWORD",
+    )
+
+
 def _add_location(sub: argparse.ArgumentParser) -> None:
     """--db PATH or --server URL: which clinic a command works on (default: the one used
     last, or $CAREDESK_SERVER)."""
@@ -199,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print one JSON list")
     search.add_argument("--limit", type=_positive_int, default=50, help="most results (50)")
     _add_location(search)
+    _add_user(search)
 
     calendar = commands.add_parser(
         "calendar", help="appointment book exports", description="Appointment book exports."
@@ -216,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     daysheet.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the day to print")
     daysheet.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
     _add_location(daysheet)
+    _add_user(daysheet)
     ics = calendar_commands.add_parser(
         "export-ics",
         help="export one provider's appointments to an iCalendar (.ics) file",
@@ -232,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ics.add_argument("--out", type=Path, required=True, metavar="F.ics", help=".ics file to write")
     _add_location(ics)
+    _add_user(ics)
 
     plans = commands.add_parser("plans", help="payment plans", description="Payment plan tools.")
     plan_commands = plans.add_subparsers(dest="plans_command", metavar="ACTION", required=True)
@@ -299,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     printer.add_argument("--out", type=Path, required=True, metavar="F.pdf", help="PDF to write")
     _add_location(printer)
+    _add_user(printer)
 
     server = commands.add_parser(
         "server",
@@ -400,6 +414,40 @@ def _clinic_location(args):
         except ServerAddressError as error:
             raise _UsageError(f"{SERVER_ENV}: {error}") from None
     return last_used_location()
+
+
+USER_ENV = "CAREDESK_USER"
+PASSWORD_ENV = "CAREDESK_PASSWORD"
+
+
+def _staff_credentials(args) -> tuple[str, str]:
+    """Who signs in for a command that shows or changes patient data, and their password —
+    checked before anything is opened."""
+    import getpass
+
+    username = (args.user or os.environ.get(USER_ENV, "")).strip()
+    if not username:
+        raise _UsageError(
+            f"sign in as a member of staff with --user NAME (or {USER_ENV}): patient data is "
+            "shown to staff only, as in CareDesk's window"
+        )
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise _UsageError(
+                f"no password for {username}: set {PASSWORD_ENV}, or run the command at a "
+                "terminal to be asked"
+            )
+        password = getpass.getpass(f"Password for {username}: ")
+    return username, password
+
+
+def _sign_in(db, credentials: tuple[str, str]):
+    """The staff member's Actor (a failed sign-in is audited and counts toward the lockout,
+    as at the window); their role's permissions apply to what the command does."""
+    from app.services.clinic import auth
+
+    return auth.login(db, *credentials)
 
 
 def _open_for_cli(args, *, upgrade: bool = False, as_is: bool = False):
@@ -561,11 +609,13 @@ def _cmd_audit(args) -> int:
 def _cmd_patients(args) -> int:
     import json
 
-    from app.services.patients.search import system_search
+    from app.services.patients.search import command_search
 
+    credentials = _staff_credentials(args)
     clinic = _open_for_cli(args)
     try:
-        hits = system_search(clinic.db, args.query, limit=args.limit)
+        actor = _sign_in(clinic.db, credentials)
+        hits = command_search(clinic.db, actor, args.query, limit=args.limit)
     finally:
         clinic.db.close()
     if args.json:
@@ -642,8 +692,8 @@ def _cmd_calendar(args) -> int:
     from app.services.errors import ValidationError
     from app.services.scheduling.calendar_export import (
         check_range,
-        system_day_sheet_pdf,
-        system_export_ics,
+        command_day_sheet_pdf,
+        command_export_ics,
     )
 
     try:
@@ -656,14 +706,17 @@ def _cmd_calendar(args) -> int:
         _check_writable(args.out)
         if args.out.exists():
             raise _UsageError(f"{args.out} already exists; choose another file name")
+        credentials = _staff_credentials(args)
         clinic = _open_for_cli(args)
         try:
+            actor = _sign_in(clinic.db, credentials)
             if args.calendar_command == "daysheet":
-                data = system_day_sheet_pdf(clinic.db, args.provider, day)
+                data = command_day_sheet_pdf(clinic.db, actor, args.provider, day)
             else:
-                data = system_export_ics(
-                    clinic.db, args.provider, first_day, last_day, with_names=args.with_names
-                )
+                data = command_export_ics(
+                    clinic.db, actor, args.provider, first_day, last_day,
+                    with_names=args.with_names,
+                )  # fmt: skip
         finally:
             clinic.db.close()
         if args.out.exists():  # written by someone else meanwhile
@@ -808,13 +861,13 @@ def _print_language(text: str | None) -> str | None:
 
 
 def _cmd_print(args) -> int:
-    from app.services.billing.agreements import system_agreement_pdf
-    from app.services.billing.plan_handouts import system_plan_handout_pdf
-    from app.services.billing.receipts import system_receipt_pdf
+    from app.services.billing.agreements import command_agreement_pdf
+    from app.services.billing.plan_handouts import command_plan_handout_pdf
+    from app.services.billing.receipts import command_receipt_pdf
     from app.services.errors import NotFoundError, ValidationError
-    from app.services.patients.consents import system_consent_pdf
-    from app.services.patients.intake import system_intake_pdf
-    from app.services.patients.referral_letters import system_referral_letter_pdf
+    from app.services.patients.consents import command_consent_pdf
+    from app.services.patients.intake import command_intake_pdf
+    from app.services.patients.referral_letters import command_referral_letter_pdf
 
     if args.blank and args.document != "intake":
         return _fail(f"--blank does not apply to print {args.document}", EXIT_USAGE)
@@ -823,16 +876,16 @@ def _cmd_print(args) -> int:
             return _fail("print consent needs --template NAME (e.g. laser)", EXIT_USAGE)
         return _fail(f"--template does not apply to print {args.document}", EXIT_USAGE)
     printers = {
-        "consent": lambda db, patient, _row, language: system_consent_pdf(
-            db, patient, args.template, language=language
+        "consent": lambda db, actor, patient, _row, language: command_consent_pdf(
+            db, actor, patient, args.template, language=language
         ),
-        "intake": lambda db, patient, _row, language: system_intake_pdf(
-            db, patient, blank=args.blank, language=language
+        "intake": lambda db, actor, patient, _row, language: command_intake_pdf(
+            db, actor, patient, blank=args.blank, language=language
         ),
-        "receipt": system_receipt_pdf,
-        "plan": system_plan_handout_pdf,
-        "agreement": system_agreement_pdf,
-        "referral": system_referral_letter_pdf,
+        "receipt": command_receipt_pdf,
+        "plan": command_plan_handout_pdf,
+        "agreement": command_agreement_pdf,
+        "referral": command_referral_letter_pdf,
     }
     try:
         row = _print_row(args)
@@ -840,9 +893,11 @@ def _cmd_print(args) -> int:
         _check_writable(args.out)
         if args.out.exists():
             raise _UsageError(f"{args.out} already exists; choose another file name")
+        credentials = _staff_credentials(args)
         clinic = _open_for_cli(args)
         try:
-            data = printers[args.document](clinic.db, args.patient, row, language=language)
+            actor = _sign_in(clinic.db, credentials)
+            data = printers[args.document](clinic.db, actor, args.patient, row, language=language)
         finally:
             clinic.db.close()
         if args.out.exists():  # written by someone else meanwhile

@@ -13,6 +13,15 @@ from tests.documents.pdfread import pdf_pages_text
 from tests.services.test_calendar_export import seed_day
 
 
+@pytest.fixture(autouse=True)
+def signed_in_as_the_owner(monkeypatch):
+    """Commands that show patient data sign in as a member of staff (here: the owner)."""
+    from tests.conftest import OWNER_PASSWORD
+
+    monkeypatch.setenv("CAREDESK_USER", "owner")
+    monkeypatch.setenv("CAREDESK_PASSWORD", OWNER_PASSWORD)
+
+
 @pytest.fixture
 def db_path(clinic, tmp_path) -> Path:
     """The clinic file the shared ``clinic`` fixture made, with Dr. Okafor's Tuesday in it."""

@@ -20,6 +20,15 @@ from tests.services.test_receipts import set_language, take
 from tests.services.test_referral_letters import add_referral
 
 
+@pytest.fixture(autouse=True)
+def signed_in_as_the_owner(monkeypatch):
+    """Commands that show patient data sign in as a member of staff (here: the owner)."""
+    from tests.conftest import OWNER_PASSWORD
+
+    monkeypatch.setenv("CAREDESK_USER", "owner")
+    monkeypatch.setenv("CAREDESK_PASSWORD", OWNER_PASSWORD)
+
+
 @pytest.fixture
 def seeded(clinic, owner, handout_ids, tmp_path):  # noqa: F811
     """A clinic file with a payment, a treatment plan, a payment plan and a referral for
@@ -89,7 +98,7 @@ def test_referral_letter(seeded, tmp_path, capsys):
     assert "Dear Dr. Łucja Peña," in text and "Zoë Muñoz" in text
 
 
-def test_every_print_is_audited_as_the_system(seeded, clinic, tmp_path):
+def test_every_print_is_audited_as_the_staff_member_signed_in(seeded, clinic, owner, tmp_path):
     jobs = [
         ("receipt", "--payment", seeded["payment"], "payments"),
         ("plan", "--plan", seeded["plan"], "treatment_plans"),
@@ -105,7 +114,7 @@ def test_every_print_is_audited_as_the_system(seeded, clinic, tmp_path):
             select(AuditEntry).where(AuditEntry.action == "print").order_by(AuditEntry.id)
         ).all()
         assert [(e.entity, e.entity_id, e.patient_id, e.staff_id) for e in entries] == [
-            (entity, row, seeded["patient"], None) for _d, _o, row, entity in jobs
+            (entity, row, seeded["patient"], owner.staff_id) for _d, _o, row, entity in jobs
         ]
 
 
@@ -220,3 +229,25 @@ def test_intake_and_consent_refuse_what_does_not_apply(seeded, tmp_path, capsys,
     assert code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_deactivated_account_prints_nothing_and_the_attempt_is_audited(
+    seeded, clinic, owner, tmp_path, monkeypatch, capsys
+):
+    """Signed in on the command line as at the window: an account that may not sign in
+    there prints nothing here, and the attempt is in the audit trail."""
+    from app.services.clinic import staff
+    from tests.conftest import STAFF_PASSWORD
+
+    pat = staff.create_staff(clinic.db, owner, "pat", "Pat Provider", "provider", STAFF_PASSWORD)
+    staff.set_active(clinic.db, owner, pat.id, False)
+    monkeypatch.setenv("CAREDESK_USER", "pat")
+    monkeypatch.setenv("CAREDESK_PASSWORD", STAFF_PASSWORD)
+    out = tmp_path / "receipt.pdf"
+    code = run(seeded, "receipt", "--patient", str(seeded["patient"]), "--payment",
+               str(seeded["payment"]), "--out", str(out))  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert "caredesk: " in capsys.readouterr().err
+    with clinic.db.uow() as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
+        assert (last.action, last.username) == ("login_failed", "pat")

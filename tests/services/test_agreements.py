@@ -120,16 +120,16 @@ def test_the_front_desk_may_print_it(clinic, owner, make_staff, patient_id):
 def test_the_system_print_checks_the_patient(clinic, owner, patient_id):
     view = make_plan(clinic.db, owner, patient_id)
     other = add_named_patient(clinic.db, "Ana", "Ruiz")
-    pdf = agreements.system_agreement_pdf(clinic.db, patient_id, view.id)
+    pdf = agreements.command_agreement_pdf(clinic.db, owner, patient_id, view.id)
     assert "Zoë Nguyễn" in pdf_pages_text(pdf)[0]
     with pytest.raises(NotFoundError, match="belongs to another patient"):
-        agreements.system_agreement_pdf(clinic.db, other, view.id)
+        agreements.command_agreement_pdf(clinic.db, owner, other, view.id)
     with pytest.raises(NotFoundError, match="No patient has id 9999"):
-        agreements.system_agreement_pdf(clinic.db, 9999, view.id)
+        agreements.command_agreement_pdf(clinic.db, owner, 9999, view.id)
     with pytest.raises(NotFoundError, match="no longer exists"):
-        agreements.system_agreement_pdf(clinic.db, patient_id, 9999)
+        agreements.command_agreement_pdf(clinic.db, owner, patient_id, 9999)
     (entry,) = print_audits(clinic.db)
-    assert entry.staff_id is None and entry.entity_id == view.id
+    assert entry.staff_id == owner.staff_id and entry.entity_id == view.id
 
 
 def test_a_sixty_installment_plan_prints_every_row(clinic, owner, patient_id):

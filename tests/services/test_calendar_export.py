@@ -367,14 +367,16 @@ def test_ics_export_is_audited_with_whether_names_were_included(clinic, receptio
         assert "2 appointment(s), with patient names" in entry.detail
 
 
-def test_the_command_line_versions_find_the_provider_and_audit_as_system(clinic, seeded):
-    ics = calendar_export.system_export_ics(clinic.db, "okafor", DAY, DAY, with_names=False)
+def test_the_command_line_versions_find_the_provider_and_audit_as_who_signed_in(
+    clinic, owner, seeded
+):
+    ics = calendar_export.command_export_ics(clinic.db, owner, "okafor", DAY, DAY, with_names=False)
     assert len(_events(ics)) == 2
-    pdf = calendar_export.system_day_sheet_pdf(clinic.db, "Dr. Daniel Okafor", DAY)
+    pdf = calendar_export.command_day_sheet_pdf(clinic.db, owner, "Dr. Daniel Okafor", DAY)
     assert pdf.startswith(b"%PDF")
     with clinic.db.uow() as s:
         actions = [
             (e.action, e.username)
             for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(2))
         ]
-    assert actions == [("print", "system"), ("export", "system")]
+    assert actions == [("print", "owner"), ("export", "owner")]

@@ -103,9 +103,9 @@ def test_referrals_without_a_letter_to_write_are_refused(
 def test_printing_is_audited_and_the_system_print_checks_the_patient(clinic, owner, patient_id):
     referral_id = add_referral(clinic.db, patient_id)
     other = add_named_patient(clinic.db, "Ana", "Ruiz")
-    rl.system_referral_letter_pdf(clinic.db, patient_id, referral_id)
+    rl.command_referral_letter_pdf(clinic.db, owner, patient_id, referral_id)
     with pytest.raises(NotFoundError, match="belongs to another patient"):
-        rl.system_referral_letter_pdf(clinic.db, other, referral_id)
+        rl.command_referral_letter_pdf(clinic.db, owner, other, referral_id)
     with clinic.db.uow() as session:
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "print")).all()
         assert (entry.entity, entry.entity_id, entry.patient_id) == (
@@ -113,7 +113,7 @@ def test_printing_is_audited_and_the_system_print_checks_the_patient(clinic, own
             referral_id,
             patient_id,
         )
-        assert entry.staff_id is None and "referral letter (en_US)" in entry.detail
+        assert entry.staff_id == owner.staff_id and "referral letter (en_US)" in entry.detail
 
 
 def test_storing_the_letter_keeps_it_with_the_patient_and_the_referral(clinic, owner, patient_id):

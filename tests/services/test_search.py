@@ -138,13 +138,15 @@ def test_every_patient_is_found_by_own_last_name_phone_and_email(
         assert created.id in [h.id for h in found], query
 
 
-def test_command_line_search_is_audited_as_system_without_the_query(clinic, owner, people) -> None:
+def test_command_line_search_is_audited_as_who_signed_in_without_the_query(
+    clinic, owner, people
+) -> None:
     from app.services.clinic import audit_log
 
-    hits = patient_search.system_search(clinic.db, "nguyen")
+    hits = patient_search.command_search(clinic.db, owner, "nguyen")
     assert [h.id for h in hits] == [people["zoe"]]
     (row,) = audit_log.list_entries(clinic.db, owner, audit_log.AuditFilter(action="export"))
-    assert row.username == "system"
+    assert row.username == "owner"
     assert row.detail == "command-line patient search: 1 result(s)"
     assert "nguyen" not in row.detail
 

@@ -37,7 +37,7 @@ __all__ = [
     "agreement_filename",
     "agreement_in",
     "agreement_pdf",
-    "system_agreement_pdf",
+    "command_agreement_pdf",
 ]
 
 
@@ -134,13 +134,21 @@ def agreement_pdf(
     return build_agreement(agreement_data(db, actor, payment_plan_id, language=language))
 
 
-def system_agreement_pdf(
-    db: Database, patient_id: int, payment_plan_id: int, *, language: str | None = None
+def command_agreement_pdf(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    payment_plan_id: int,
+    *,
+    language: str | None = None,
 ) -> bytes:
-    """``caredesk print agreement``: nobody is signed in; still audited, as "system".
+    """``caredesk print agreement`` for the staff member signed in on the command line
+    (permission-checked, audited as them).
 
     Refuses a plan of another patient than ``patient_id``."""
-    with unit_of_work(db, None) as session:
+    permissions.require(actor, Permission.VIEW_PLANS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
+    with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         agreement = agreement_in(session, payment_plan_id, language=language, patient_id=patient_id)

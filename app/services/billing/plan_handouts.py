@@ -256,14 +256,16 @@ def _audit_print(session: Session, plan: TreatmentPlan, handout: PlanHandout) ->
     )
 
 
-def system_plan_handout_pdf(
-    db: Database, patient_id: int, plan_id: int, *, language: str | None = None
+def command_plan_handout_pdf(
+    db: Database, actor: Actor, patient_id: int, plan_id: int, *, language: str | None = None
 ) -> bytes:
-    """The handout for ``caredesk print plan``: audited as the system; a plan of another
-    patient is refused."""
+    """``caredesk print plan`` for the staff member signed in on the command line
+    (permission-checked, audited as them); a plan of another patient is refused."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
     from app.data.models.patients import Patient
 
-    with unit_of_work(db, None) as session:
+    with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         plan = session.get(TreatmentPlan, plan_id)

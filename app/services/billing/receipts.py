@@ -39,11 +39,11 @@ from app.services.errors import NotFoundError
 
 __all__ = [
     "RECEIPT_LANGUAGES",
+    "command_receipt_pdf",
     "receipt_data",
     "receipt_filename",
     "receipt_number",
     "receipt_pdf",
-    "system_receipt_pdf",
 ]
 
 ZERO = Decimal("0.00")
@@ -167,12 +167,15 @@ def receipt_pdf(
     return build_receipt(receipt_data(db, actor, payment_id, language=language))
 
 
-def system_receipt_pdf(
-    db: Database, patient_id: int, payment_id: int, *, language: str | None = None
+def command_receipt_pdf(
+    db: Database, actor: Actor, patient_id: int, payment_id: int, *, language: str | None = None
 ) -> bytes:
-    """The receipt for ``caredesk print``: nobody is signed in, so the print is audited as
-    the system; a payment of another patient is refused (the command names both)."""
-    with unit_of_work(db, None) as session:
+    """``caredesk print receipt`` for the staff member signed in on the command line
+    (permission-checked, audited as them); a payment of another patient is refused (the
+    command names both)."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
+    with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         payment = session.get(Payment, payment_id)

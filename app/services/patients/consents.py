@@ -594,12 +594,15 @@ def consent_pdf(
     )
 
 
-def system_consent_pdf(
-    db: Database, patient_id: int, template_key: str, *, language: str | None = None
+def command_consent_pdf(
+    db: Database, actor: Actor, patient_id: int, template_key: str, *, language: str | None = None
 ) -> bytes:
-    """The consent form for ``caredesk print consent``: nobody is signed in, so the print is
-    audited as the system; procedure and provider print as lines to fill in by hand."""
-    with unit_of_work(db, None) as session:
+    """``caredesk print consent`` for the staff member signed in on the command line: the print
+    is permission-checked and audited as them; procedure and provider print as lines to fill
+    in by hand."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
+    with unit_of_work(db, actor) as session:
         return build_consent(
             _consent_form(session, None, patient_id, template_key, "", None, language)
         )

@@ -181,13 +181,15 @@ def blank_intake_pdf(db: Database, actor: Actor, language: str = "en") -> bytes:
     return intake_pdf(db, actor, blank=True, language=language)
 
 
-def system_intake_pdf(
-    db: Database, patient_id: int, *, blank: bool = False, language: str | None = None
+def command_intake_pdf(
+    db: Database, actor: Actor, patient_id: int, *, blank: bool = False, language: str | None = None
 ) -> bytes:
-    """The intake form for ``caredesk print intake``: nobody is signed in, so the print is
-    audited as the system."""
+    """``caredesk print intake`` for the staff member signed in on the command line: the print
+    is permission-checked and audited as them."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
     _check_language(language)
-    with unit_of_work(db, None) as session:
+    with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         form = _intake_in(session, patient_id, blank, language)

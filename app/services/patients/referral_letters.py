@@ -39,12 +39,12 @@ from app.services.patients.documents import DocumentLine, add_document_in
 from app.services.patients.phones import display_phone
 
 __all__ = [
+    "command_referral_letter_pdf",
     "letter_filename",
     "referral_letter_data",
     "referral_letter_in",
     "referral_letter_pdf",
     "store_referral_letter",
-    "system_referral_letter_pdf",
 ]
 
 
@@ -157,11 +157,14 @@ def referral_letter_pdf(
     return build_referral_letter(referral_letter_data(db, actor, referral_id, language=language))
 
 
-def system_referral_letter_pdf(
-    db: Database, patient_id: int, referral_id: int, *, language: str | None = None
+def command_referral_letter_pdf(
+    db: Database, actor: Actor, patient_id: int, referral_id: int, *, language: str | None = None
 ) -> bytes:
-    """``caredesk print referral``: nobody is signed in; still audited, as "system"."""
-    with unit_of_work(db, None) as session:
+    """``caredesk print referral`` for the staff member signed in on the command line
+    (permission-checked, audited as them); a referral of another patient is refused."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
+    with unit_of_work(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         letter = referral_letter_in(session, referral_id, language=language, patient_id=patient_id)

@@ -560,14 +560,13 @@ def search_patients(
         return _search(conn, query, limit, offset, include_inactive)
 
 
-def system_search(db: Database, query: str, *, limit: int = 50) -> list[PatientHit]:
-    """The same search for ``caredesk patients search`` (read-only, no one signed in).
+def command_search(db: Database, actor: Actor, query: str, *, limit: int = 50) -> list[PatientHit]:
+    """``caredesk patients search`` for the staff member signed in on the command line.
 
-    The command line has no signed-in user: whoever runs it holds the clinic's
-    key, and so the data.  The search is still audited, as "system", with the
-    number of results but never the query (which is itself patient data).
-    """
-    with unit_of_work(db, None) as session:
+    Audited as them, with the number of results but never the query (which is itself
+    patient data)."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with unit_of_work(db, actor) as session:
         hits = search_in_session(session, query, limit=limit, include_inactive=True)
         record(
             session,

@@ -47,14 +47,14 @@ __all__ = [
     "MAX_EXPORT_DAYS",
     "ProviderChoice",
     "check_range",
+    "command_day_sheet_pdf",
+    "command_export_ics",
     "day_sheet_data",
     "day_sheet_pdf",
     "export_ics",
     "export_providers",
     "find_provider",
     "provider_by_name",
-    "system_day_sheet_pdf",
-    "system_export_ics",
 ]
 
 #: A calendar file covers at most a year (leap day included).
@@ -290,12 +290,12 @@ def day_sheet_pdf(db: Database, actor: Actor, provider_id: int, day: date) -> by
     return build_day_sheet(day_sheet_data(db, actor, provider_id, day))
 
 
-def system_day_sheet_pdf(db: Database, provider_name: str, day: date) -> bytes:
-    """``caredesk calendar daysheet``: nobody is signed in; whoever holds the key holds the data.
-
-    Still audited, as "system".
-    """
-    with unit_of_work(db, None) as session:
+def command_day_sheet_pdf(db: Database, actor: Actor, provider_name: str, day: date) -> bytes:
+    """``caredesk calendar daysheet`` for the staff member signed in on the command line, the
+    provider named as people write it (permission-checked, audited as them)."""
+    permissions.require(actor, Permission.VIEW_SCHEDULE)
+    permissions.require(actor, Permission.PRINT_DOCUMENTS)
+    with unit_of_work(db, actor) as session:
         provider = provider_by_name(session, provider_name)
         sheet = _day_sheet(session, provider.id, day)
     return build_day_sheet(sheet)
@@ -382,11 +382,19 @@ def export_ics(
         return _ics(session, provider_id, first_day, last_day, with_names)
 
 
-def system_export_ics(
-    db: Database, provider_name: str, first_day: date, last_day: date, *, with_names: bool
+def command_export_ics(
+    db: Database,
+    actor: Actor,
+    provider_name: str,
+    first_day: date,
+    last_day: date,
+    *,
+    with_names: bool,
 ) -> bytes:
-    """``caredesk calendar export-ics``: as :func:`export_ics`, audited as "system"."""
+    """``caredesk calendar export-ics``: as :func:`export_ics`, the provider named as people
+    write it, for the staff member signed in on the command line."""
+    permissions.require(actor, Permission.VIEW_SCHEDULE)
     check_range(first_day, last_day)
-    with unit_of_work(db, None) as session:
+    with unit_of_work(db, actor) as session:
         provider = provider_by_name(session, provider_name)
         return _ics(session, provider.id, first_day, last_day, with_names)
