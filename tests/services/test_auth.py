@@ -50,15 +50,21 @@ def test_wrong_credentials_give_one_message_and_are_audited(clinic, username, pa
 
 def test_five_failures_lock_the_account_even_for_the_right_password(clinic, owner):
     staff.create_staff(clinic.db, owner, "rita", "Rita Reyes", Role.RECEPTIONIST, STAFF_PASSWORD)
-    for _ in range(4):
+    for _ in range(5):
         with pytest.raises(LoginFailedError):
             auth.login(clinic.db, "rita", "not her password")
+    # Someone guessing learns nothing: a locked account answers as an unknown one…
+    with pytest.raises(LoginFailedError, match="The username or password is not right"):
+        auth.login(clinic.db, "rita", "another guess")
+    with pytest.raises(LoginFailedError, match="The username or password is not right"):
+        auth.login(clinic.db, "nobody-here", "a guess")
+    # …while Rita, with her own password, is told it is locked and for how long.
     with pytest.raises(AccountLockedError, match="5 minutes"):
-        auth.login(clinic.db, "rita", "not her password")
-    with pytest.raises(AccountLockedError):
         auth.login(clinic.db, "rita", STAFF_PASSWORD)
     # Failed attempts name the account, so the owner sees whose password is being guessed.
-    assert _actions(clinic.db, "rita")[-3:] == ["login_failed", "account_locked", "login_failed"]
+    assert _actions(clinic.db, "rita")[-4:] == [
+        "login_failed", "account_locked", "login_failed", "login_failed"
+    ]  # fmt: skip
     rows = staff.list_staff(clinic.db, owner)
     assert next(r for r in rows if r.username == "rita").locked
 

@@ -57,8 +57,10 @@ def test_five_failures_lock_the_account_with_a_clear_message(qtbot, clinic):
     window = make_window(qtbot, clinic)
     for _ in range(5):
         sign_in(qtbot, window, "olivia", "wrong password again")
-    assert "locked after too many failed sign-ins" in window.login.message()
-    # Even the right password is refused while locked.
+    # To someone guessing, a locked account looks like any wrong guess…
+    assert window.login.message() == "The username or password is not right."
+    # …but its owner, with the right password, is told why and for how long.
     with qtbot.assertNotEmitted(window.signed_in):
         sign_in(qtbot, window, "olivia", OWNER_PASSWORD)
+    assert "locked after too many failed sign-ins" in window.login.message()
     assert "Try again in 5 minutes" in window.login.message()

@@ -72,7 +72,10 @@ def login(db: Database, username: str, password: str) -> Actor:
                 username=staff.username,
                 detail="account locked",
             )
-            failure = AccountLockedError(minutes)
+            # Only the right password learns that the account is locked: to someone guessing,
+            # a locked account answers as an unknown one does (no username is confirmed).
+            right = passwords.verify_password(staff.password_hash, password)
+            failure = AccountLockedError(minutes) if right else LoginFailedError()
         elif not passwords.verify_password(staff.password_hash, password):
             staff.failed_logins += 1
             record(
@@ -93,9 +96,8 @@ def login(db: Database, username: str, password: str) -> Actor:
                     entity_id=staff.id,
                     username=staff.username,
                 )
-                failure = AccountLockedError(math.ceil(LOCKOUT.total_seconds() / 60))
-            else:
-                failure = LoginFailedError()
+            # The same answer as for an unknown username (see the locked case above).
+            failure = LoginFailedError()
         else:
             staff.failed_logins = 0
             staff.locked_until = None

@@ -317,7 +317,10 @@ class DocumentsTab(RecordTab):
         self._show_message(ops.user_message(exc), error=True)
 
     def _write_private_copy(self, line: DocumentLine, content: bytes) -> Path:
-        return self._copies.write(f"{line.id}-{safe_filename(line.filename)}", content)
+        # Named by the document's id and kind only: a file name often holds the patient's
+        # name, and the temporary folder is listed by other programs.
+        suffix = Path(safe_filename(line.filename)).suffix.lower()[:10]
+        return self._copies.write(f"document-{line.id}{suffix}", content)
 
     def _open_in_viewer(self, line: DocumentLine, content: bytes) -> bool:
         try:

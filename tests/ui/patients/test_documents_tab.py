@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,6 +144,8 @@ def test_open_uses_a_private_temp_file_removed_with_the_tab(
     path = Path(opened[0].toLocalFile())
     assert path.read_bytes() == png_file.read_bytes()
     assert path.stat().st_mode & 0o077 == 0  # nobody else on the computer can read it
+    # Named by the document's id and kind, not by its file name (which may name the patient).
+    assert re.fullmatch(r"document-\d+\.png", path.name) and png_file.stem not in path.name
     assert "Opened" in tab.message_label.text()
     gone: list[bool] = []
     tab.destroyed.connect(lambda *_: gone.append(True))
