@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QLocale, Qt, Slot
-from PySide6.QtGui import QBrush, QColor, QIntValidator
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -26,8 +25,9 @@ from PySide6.QtWidgets import (
 
 from app.services.changes import Changes
 from app.services.clinic.audit import AuditAction
-from app.services.clinic.audit_log import AuditFilter, AuditRow
+from app.services.clinic.audit_log import LOOKED_AT_A_RECORD, AuditFilter, AuditRow
 from app.ui import ops
+from app.ui.calendar.patient_picker import PatientPicker
 from app.ui.context import UiContext
 from app.ui.labels import audit_action_label, entity_label
 from app.ui.widgets.lazy_table import LazyTableModel, LazyTableStack
@@ -37,6 +37,10 @@ PAGE_SIZE = 200
 EMERGENCY_BACKGROUND = QColor("#fde8e6")
 EMERGENCY_TEXT = QColor("#8c1d18")
 DETAIL_COLUMN = 6
+
+
+#: The action filter's entry for every way a record's contents were seen (LOOKED_AT_A_RECORD).
+LOOKED_AT = "looked-at-a-record"
 
 
 def _action_text(row: AuditRow) -> str:
@@ -52,7 +56,13 @@ def _record_text(row: AuditRow) -> str:
 
 
 def _patient_text(row: AuditRow) -> str:
-    return "" if row.patient_id is None else str(row.patient_id)
+    if row.patient_id is None:
+        return ""
+    return f"{row.patient_name} (#{row.patient_id})" if row.patient_name else f"#{row.patient_id}"
+
+
+def _user_text(row: AuditRow) -> str:
+    return row.staff_name or row.username
 
 
 def _fields_text(row: AuditRow) -> str:
@@ -72,7 +82,7 @@ class AuditTableModel(LazyTableModel):
         super().__init__(
             [
                 Column("When", lambda row: format_time(row.at)),
-                Column("User", lambda row: row.username),
+                Column("User", _user_text),
                 Column("Action", _action_text),
                 Column("Record", _record_text),
                 Column("Patient", _patient_text),
@@ -123,13 +133,12 @@ class AuditWindow(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.user_combo.addItem("Anyone", None)
-        self.patient_edit = QLineEdit()
-        self.patient_edit.setPlaceholderText("Number")
-        self.patient_edit.setValidator(QIntValidator(1, 2_000_000_000, self))
-        self.patient_edit.setFixedWidth(110)
-        self.patient_edit.setClearButtonEnabled(True)
+        # Who looked at this patient: found by name, as everywhere else in CareDesk.
+        self.patient_picker = PatientPicker(ctx, offer_new=False)
+        self.patient_picker.setMinimumWidth(260)
         self.action_combo = QComboBox()
         self.action_combo.addItem("Any action", None)
+        self.action_combo.addItem("Looked at a record (opened, viewed, printed)", LOOKED_AT)
         for action in AuditAction:
             self.action_combo.addItem(audit_action_label(action.value), action.value)
         today = QDate.currentDate()
@@ -145,6 +154,8 @@ class AuditWindow(QWidget):
             edit.setDisplayFormat(date_format)
             edit.setMinimumWidth(130)
             edit.setEnabled(False)
+        self.month_button = QPushButton("This &month")
+        self.month_button.setToolTip("From the 1st of this month to today")
         self.clear_button = QPushButton("&Clear filters")
         self.count_label = QLabel()
         self.count_label.setObjectName("fieldHint")
@@ -154,7 +165,7 @@ class AuditWindow(QWidget):
         for text, widget in (
             ("&User", self.user_combo),
             ("&Action", self.action_combo),
-            ("&Patient", self.patient_edit),
+            ("&Patient", self.patient_picker),
         ):
             label = QLabel(text)
             label.setBuddy(widget)
@@ -169,6 +180,8 @@ class AuditWindow(QWidget):
         dates.addSpacing(8)
         dates.addWidget(self.to_check)
         dates.addWidget(self.to_date)
+        dates.addSpacing(8)
+        dates.addWidget(self.month_button)
         dates.addStretch(1)
         dates.addWidget(self.clear_button)
 
@@ -184,7 +197,7 @@ class AuditWindow(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        set_column_widths(self.table, (185, 110, 160, 140, 70, 130))
+        set_column_widths(self.table, (185, 150, 170, 150, 200, 130))
         self.stack = LazyTableStack(self.table, "No entries match these filters.")
 
         legend = QLabel("⚠ Rows in red were done under emergency (break-glass) access.")
@@ -208,8 +221,9 @@ class AuditWindow(QWidget):
     def _connect_signals(self) -> None:
         self.user_combo.currentIndexChanged.connect(self.on_filter_changed)
         self.action_combo.currentIndexChanged.connect(self.on_filter_changed)
-        self.patient_edit.editingFinished.connect(self.on_filter_changed)
-        self.patient_edit.textChanged.connect(self.on_patient_text_changed)
+        self.patient_picker.patient_chosen.connect(self.on_patient_chosen)
+        self.patient_picker.edited.connect(self.on_patient_text_edited)
+        self.month_button.clicked.connect(self.on_month_clicked)
         self.from_check.toggled.connect(self.from_date.setEnabled)
         self.to_check.toggled.connect(self.to_date.setEnabled)
         for widget in (self.from_check, self.to_check):
@@ -245,16 +259,17 @@ class AuditWindow(QWidget):
         return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
     def current_filter(self) -> AuditFilter:
-        patient = self.patient_edit.text().strip()
         since = until = None
         if self.from_check.isChecked():
             since = self._local_midnight_utc(self.from_date.date().toPython())
         if self.to_check.isChecked():
             until = self._local_midnight_utc(self.to_date.date().toPython() + timedelta(days=1))
+        action = self.action_combo.currentData()
         return AuditFilter(
             staff_id=self.user_combo.currentData(),
-            patient_id=int(patient) if patient.isdigit() else None,
-            action=self.action_combo.currentData(),
+            patient_id=self.patient_picker.patient_id(),
+            action=None if action == LOOKED_AT else action,
+            actions=LOOKED_AT_A_RECORD if action == LOOKED_AT else (),
             since=since,
             until=until,
         )
@@ -303,17 +318,41 @@ class AuditWindow(QWidget):
             self.show_entries(audit_filter)
 
     @Slot(str)
-    def on_patient_text_changed(self, text: str) -> None:
-        if not text:  # the clear button: show everyone again
+    @Slot(int, str)
+    def on_patient_chosen(self, _patient_id: int, _name: str) -> None:
+        self.on_filter_changed()
+
+    @Slot()
+    def on_patient_text_edited(self) -> None:
+        # "Change", or the search box emptied: the list shows everyone again.
+        shown = self._shown_filter
+        if self.patient_picker.patient_id() is None and shown and shown.patient_id is not None:
             self.on_filter_changed()
 
     @Slot()
+    def on_month_clicked(self) -> None:
+        today = self.ctx.today()
+        for check, edit, day in (
+            (self.from_check, self.from_date, today.replace(day=1)),
+            (self.to_check, self.to_date, today),
+        ):
+            check.blockSignals(True)
+            edit.blockSignals(True)
+            check.setChecked(True)
+            edit.setEnabled(True)
+            edit.setDate(day)
+            check.blockSignals(False)
+            edit.blockSignals(False)
+        self.on_filter_changed()
+
+    @Slot()
     def on_clear_clicked(self) -> None:
-        for widget in (self.user_combo, self.action_combo, self.patient_edit, self.from_check):
+        for widget in (self.user_combo, self.action_combo, self.patient_picker, self.from_check):
             widget.blockSignals(True)
         self.user_combo.setCurrentIndex(0)
         self.action_combo.setCurrentIndex(0)
-        self.patient_edit.clear()
+        self.patient_picker.set_patient(None)
+        self.patient_picker.edit.clear()
         self.from_check.setChecked(False)
         self.to_check.blockSignals(True)
         self.to_check.setChecked(False)
@@ -322,7 +361,7 @@ class AuditWindow(QWidget):
         for widget in (
             self.user_combo,
             self.action_combo,
-            self.patient_edit,
+            self.patient_picker,
             self.from_check,
             self.to_check,
         ):

@@ -21,6 +21,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "screen_unlocked": "Screen unlocked",
     "emergency_access": "Emergency access",
     "record_opened": "Record opened",
+    "record_viewed": "Record viewed",
     "create": "Created",
     "update": "Changed",
     "delete": "Deleted",

@@ -47,6 +47,8 @@ class AuditAction(StrEnum):
     DOUBLE_BOOKED = "double_booked"
     RECOVERY_KIT = "recovery_kit"
     AUDIT_VIEWED = "audit_viewed"
+    #: A part of a patient's record shown (a record window's tab), once per opening.
+    RECORD_VIEWED = "record_viewed"
 
 
 # Bookkeeping columns whose changes say nothing about who saw or changed what.

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.data.database import Database
 from app.data.models.audit import GENESIS_HASH, AuditEntry
+from app.data.models.patients import Patient
+from app.data.models.staff import Staff
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, chain_digest, record
@@ -67,8 +69,19 @@ class AuditFilter:
     staff_id: int | None = None
     patient_id: int | None = None
     action: str | None = None
+    #: Any of these actions (with ``action``: either).
+    actions: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+
+
+#: "Who looked at this patient?": every way a record's contents reach someone's eyes or hands.
+LOOKED_AT_A_RECORD = (
+    AuditAction.RECORD_OPENED.value,
+    AuditAction.RECORD_VIEWED.value,
+    AuditAction.PRINT.value,
+    AuditAction.EXPORT.value,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,9 @@ class AuditRow:
     fields: str
     detail: str
     break_glass: bool
+    #: The staff member's full name, and the patient's "Last, First" (as they are now).
+    staff_name: str = ""
+    patient_name: str = ""
 
 
 def _filtered(query, f: AuditFilter):
@@ -90,8 +106,9 @@ def _filtered(query, f: AuditFilter):
         query = query.where(AuditEntry.staff_id == f.staff_id)
     if f.patient_id is not None:
         query = query.where(AuditEntry.patient_id == f.patient_id)
-    if f.action:
-        query = query.where(AuditEntry.action == f.action)
+    wanted = tuple(a for a in (f.action, *f.actions) if a)
+    if wanted:
+        query = query.where(AuditEntry.action.in_(wanted))
     if f.since is not None:
         query = query.where(AuditEntry.at >= f.since)
     if f.until is not None:
@@ -108,10 +125,16 @@ def count_entries(db: Database, actor: Actor, f: AuditFilter) -> int:
 def list_entries(
     db: Database, actor: Actor, f: AuditFilter, offset: int = 0, limit: int = 200
 ) -> list[AuditRow]:
-    """Audit rows newest first, one page at a time (owners only)."""
+    """Audit rows newest first, one page at a time (owners only), with the staff member's
+    and the patient's names."""
     permissions.require(actor, Permission.VIEW_AUDIT_LOG)
     with db.uow() as session:
-        query = _filtered(select(AuditEntry), f).order_by(AuditEntry.id.desc())
+        query = (
+            _filtered(select(AuditEntry, Staff.full_name, Patient.last_name, Patient.first_name), f)
+            .outerjoin(Staff, Staff.id == AuditEntry.staff_id)
+            .outerjoin(Patient, Patient.id == AuditEntry.patient_id)
+            .order_by(AuditEntry.id.desc())
+        )
         return [
             AuditRow(
                 e.id,
@@ -124,8 +147,10 @@ def list_entries(
                 e.fields,
                 e.detail,
                 e.break_glass,
+                staff_name=full_name or "",
+                patient_name=f"{last}, {first}" if last is not None else "",
             )
-            for e in session.scalars(query.offset(offset).limit(limit))
+            for e, full_name, last, first in session.execute(query.offset(offset).limit(limit))
         ]
 
 

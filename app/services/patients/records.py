@@ -423,6 +423,22 @@ def open_patient(db: Database, actor: Actor, patient_id: int) -> PatientRecord:
         return patient_record_of(session, patient)
 
 
+def note_record_viewed(db: Database, actor: Actor, patient_id: int, part: str) -> None:
+    """Audit that ``part`` of a patient's record (a record window's tab: "Appointments",
+    "Account", "Documents" …) was shown to ``actor`` — once per opening of the window."""
+    permissions.require(actor, Permission.VIEW_PATIENTS)
+    with unit_of_work(db, actor) as session:
+        get_patient(session, patient_id)
+        record(
+            session,
+            AuditAction.RECORD_VIEWED,
+            entity="patients",
+            entity_id=patient_id,
+            patient_id=patient_id,
+            detail=part,
+        )
+
+
 def patient_header(db: Database, actor: Actor, patient_id: int) -> PatientRecord:
     """The same record as :func:`open_patient`, read again for a window already open.
 

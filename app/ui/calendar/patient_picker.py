@@ -68,9 +68,13 @@ class PatientPicker(QWidget):
     #: The typed search text changed (the dialog clears a "choose a patient" error).
     edited = Signal()
 
-    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: UiContext, parent: QWidget | None = None, *, offer_new: bool = True
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        #: Whether the list's last row offers a new patient (not where one is only looked up).
+        self.offer_new = offer_new
         self._patient_id: int | None = None
         self._display = ""
         self._generation = 0
@@ -320,7 +324,7 @@ class PatientPicker(QWidget):
 
         details = self.ctx.details
         self.popup.clearSpans()
-        rows = len(self._hits) + (1 if self.ctx.allows(Permission.EDIT_PATIENTS) else 0)
+        rows = len(self._hits) + (1 if self._may_create() else 0)
         if not self._hits and rows == 0:
             self._hide_popup()
             return
@@ -373,8 +377,11 @@ class PatientPicker(QWidget):
         if 0 <= row < len(self._hits):
             hit = self._hits[row]
             self._pick(hit.id, hit_name(hit))
-        elif row == len(self._hits) and self.ctx.allows(Permission.EDIT_PATIENTS):
+        elif row == len(self._hits) and self._may_create():
             self._create_new(self.query())
+
+    def _may_create(self) -> bool:
+        return self.offer_new and self.ctx.allows(Permission.EDIT_PATIENTS)
 
     def _pick(self, patient_id: int, display: str) -> None:
         self.set_patient(patient_id, display)

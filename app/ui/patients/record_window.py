@@ -195,6 +195,15 @@ class PatientRecordWindow(QWidget):
             self._place(spec.key, message)
             return
         self._place(spec.key, tab)
+        self._note_viewed(spec.title)
+
+    def _note_viewed(self, part: str) -> None:
+        """A tab built is a part of the record shown: audited once per opening of the
+        window (the tab stays built; switching back to it is not a new look)."""
+        from app.services.patients import records
+
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        ops.run_write(lambda: records.note_record_viewed(db, actor, patient_id, part), owner=self)
 
     def current_tab(self) -> RecordTab | None:
         index = self.tab_widget.currentIndex()

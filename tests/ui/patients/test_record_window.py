@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -326,3 +327,62 @@ def test_log_a_call_opens_the_call_log_for_this_patient(
     window = open_window(qtbot, receptionist_ctx, patient_id)
     qtbot.mouseClick(window.header.log_call_button, Left)
     assert calls == [(patient_id, "phone")]
+
+
+def test_each_part_of_the_record_shown_is_audited_once_per_opening(
+    qtbot, clinic, receptionist_ctx, owner_ctx
+) -> None:
+    """Reads of the record beyond its opening (appointments, account, documents…) are in
+    the audit trail, once per window opening — and the Audit log answers "who looked at
+    this patient this month" by the patient's name."""
+    from app.services.patients.records import PatientForm
+    from app.ui.audit_window import LOOKED_AT, AuditWindow
+
+    patient_id = patients.create_patient(
+        clinic.db, owner_ctx.actor, PatientForm("Zoë", "Nguyễn")
+    ).id  # through the service: findable by name
+    window = open_window(qtbot, receptionist_ctx, patient_id)
+    shown = []
+    for index in (1, 2, 1):  # back to a tab already built: not a new look
+        window.tab_widget.setCurrentIndex(index)
+        shown.append(window.specs[index].title)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    with clinic.db.uow() as session:
+        viewed = session.scalars(
+            select(AuditEntry.detail)
+            .where(AuditEntry.action == "record_viewed", AuditEntry.patient_id == patient_id)
+            .order_by(AuditEntry.id)
+        ).all()
+    assert viewed == shown[:2]
+    window.close()
+
+    audit = AuditWindow(owner_ctx)
+    qtbot.addWidget(audit)
+    audit.resize(1340, 700)
+    audit.show()
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    audit.action_combo.setCurrentIndex(audit.action_combo.findData(LOOKED_AT))
+    qtbot.mouseClick(audit.month_button, Qt.MouseButton.LeftButton)
+    picker = audit.patient_picker
+    qtbot.keyClicks(picker.edit, "Nguy")
+    qtbot.waitUntil(lambda: picker.popup.isVisible() and not picker.is_searching(), timeout=10_000)
+    qtbot.keyClick(picker.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ops.pending() == 0 and audit.model.rowCount() == 3, timeout=10_000)
+    rows = [audit.model.row_at(i) for i in range(3)]
+    assert [r.action for r in rows] == ["record_viewed", "record_viewed", "record_opened"]
+    assert {r.staff_name for r in rows} == {"Rita Reception"}
+    assert all(r.patient_name == "Nguyễn, Zoë" for r in rows)
+    user_cell = audit.model.index(0, 1).data()
+    patient_cell = audit.model.index(0, 4).data()
+    assert user_cell == "Rita Reception" and patient_cell == f"Nguyễn, Zoë (#{patient_id})"
+    if shots := os.environ.get("CAREDESK_SHOTS"):
+        from PySide6.QtWidgets import QApplication
+
+        from app.ui.application import application_style
+
+        QApplication.instance().setStyleSheet(application_style())
+        try:
+            qtbot.wait(50)
+            audit.grab().save(os.path.join(shots, "who-looked-at-this-patient.png"))
+        finally:
+            QApplication.instance().setStyleSheet("")
