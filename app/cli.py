@@ -1176,6 +1176,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 
+    from app import paths
+
+    try:
+        paths.data_dir()  # before any window: a folder CareDesk cannot use is one line
+    except OSError as error:
+        return _fail(str(error))
     from app.ui.application import run_gui
 
     return run_gui(db_path=args.db, demo=args.demo, server=args.server)

@@ -86,6 +86,11 @@ def data_dir() -> Path:
             f"CareDesk cannot create its data folder {path}: this user may not write there. "
             "Ask whoever installed CareDesk to give users write access to it."
         ) from None
+    except OSError as exc:  # a folder on a disk that is gone, a name that cannot be one
+        raise PermissionError(
+            f"CareDesk cannot create its data folder {path} ({exc.strerror or exc}). Check "
+            f"{DATA_DIR_ENV} or the installation's data folder setting."
+        ) from None
     return path
 
 

@@ -306,6 +306,14 @@ def test_what_caredesk_writes_is_for_this_user_only(tmp_path):
     assert Path(f"{clinic}.seals").stat().st_mode & 0o777 == 0o600
 
 
+def test_a_data_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run([], tmp_path, env_extra={"CAREDESK_DATA_DIR": str(blocker / "data")})
+    assert result.returncode == 1 and no_traceback(result)
+    assert "CareDesk cannot create its data folder" in result.stderr
+
+
 def test_an_unreadable_per_machine_setting_is_one_line(tmp_path):
     result = run(["db", "check", "--db", "x.caredesk"], tmp_path,
                  env_extra={"CAREDESK_SYSTEM_WIDE": "maybe"})  # fmt: skip
