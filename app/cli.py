@@ -671,6 +671,14 @@ def _check_writable(out: Path) -> None:
         raise _UsageError(f"cannot write {out}: the folder {folder} is not writable")
 
 
+def _write_new_file(out: Path, data: bytes) -> None:
+    """Write a document to ``out``, which must still be new; called inside the print's
+    transaction, so a write that fails leaves no "printed" row in the audit trail."""
+    if out.exists():  # written by someone else meanwhile
+        raise _UsageError(f"{out} already exists; choose another file name")
+    _write_file(out, data)
+
+
 def _write_file(out: Path, data: bytes) -> None:
     """Write through a temporary file beside ``out``: a failure leaves no partial file."""
     import tempfile
@@ -710,18 +718,19 @@ def _cmd_calendar(args) -> int:
         clinic = _open_for_cli(args)
         try:
             actor = _sign_in(clinic.db, credentials)
+
+            def deliver(data: bytes) -> None:
+                _write_new_file(args.out, data)
+
             if args.calendar_command == "daysheet":
-                data = command_day_sheet_pdf(clinic.db, actor, args.provider, day)
+                command_day_sheet_pdf(clinic.db, actor, args.provider, day, deliver=deliver)
             else:
-                data = command_export_ics(
+                command_export_ics(
                     clinic.db, actor, args.provider, first_day, last_day,
-                    with_names=args.with_names,
+                    with_names=args.with_names, deliver=deliver,
                 )  # fmt: skip
         finally:
             clinic.db.close()
-        if args.out.exists():  # written by someone else meanwhile
-            raise _UsageError(f"{args.out} already exists; choose another file name")
-        _write_file(args.out, data)
     except (_UsageError, ValidationError) as error:
         return _fail(str(error), EXIT_USAGE)
     _say(f"Wrote {args.out}")
@@ -876,11 +885,11 @@ def _cmd_print(args) -> int:
             return _fail("print consent needs --template NAME (e.g. laser)", EXIT_USAGE)
         return _fail(f"--template does not apply to print {args.document}", EXIT_USAGE)
     printers = {
-        "consent": lambda db, actor, patient, _row, language: command_consent_pdf(
-            db, actor, patient, args.template, language=language
+        "consent": lambda db, actor, patient, _row, language, deliver: command_consent_pdf(
+            db, actor, patient, args.template, language=language, deliver=deliver
         ),
-        "intake": lambda db, actor, patient, _row, language: command_intake_pdf(
-            db, actor, patient, blank=args.blank, language=language
+        "intake": lambda db, actor, patient, _row, language, deliver: command_intake_pdf(
+            db, actor, patient, blank=args.blank, language=language, deliver=deliver
         ),
         "receipt": command_receipt_pdf,
         "plan": command_plan_handout_pdf,
@@ -897,12 +906,12 @@ def _cmd_print(args) -> int:
         clinic = _open_for_cli(args)
         try:
             actor = _sign_in(clinic.db, credentials)
-            data = printers[args.document](clinic.db, actor, args.patient, row, language=language)
+            printers[args.document](
+                clinic.db, actor, args.patient, row, language=language,
+                deliver=lambda data: _write_new_file(args.out, data),
+            )  # fmt: skip
         finally:
             clinic.db.close()
-        if args.out.exists():  # written by someone else meanwhile
-            raise _UsageError(f"{args.out} already exists; choose another file name")
-        _write_file(args.out, data)
     except (_UsageError, ValidationError, NotFoundError) as error:
         return _fail(str(error), EXIT_USAGE)
     _say(f"Wrote {args.out}")

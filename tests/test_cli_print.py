@@ -251,3 +251,24 @@ def test_a_deactivated_account_prints_nothing_and_the_attempt_is_audited(
     with clinic.db.uow() as session:
         last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
         assert (last.action, last.username) == ("login_failed", "pat")
+
+
+def test_a_print_whose_file_cannot_be_written_leaves_no_printed_row(
+    seeded, clinic, tmp_path, monkeypatch, capsys
+):
+    """The file is written inside the print's transaction: a full disk (here: a write that
+    fails) rolls the "printed" audit row back with it."""
+    import app.cli
+
+    def disk_full(out, data):
+        raise app.cli._UsageError(f"cannot write {out}: No space left on device")
+
+    monkeypatch.setattr(app.cli, "_write_file", disk_full)
+    out = tmp_path / "receipt.pdf"
+    code = run(seeded, "receipt", "--patient", str(seeded["patient"]), "--payment",
+               str(seeded["payment"]), "--out", str(out))  # fmt: skip
+    assert code == 2 and "No space left on device" in capsys.readouterr().err
+    assert not out.exists()
+    with clinic.db.uow() as session:
+        printed = session.scalars(select(AuditEntry).where(AuditEntry.action == "print")).all()
+        assert printed == []

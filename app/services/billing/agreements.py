@@ -24,7 +24,9 @@ from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
+    Deliver,
     clinic_letterhead,
+    delivered,
     document_locale,
     patient_banner,
     patient_language,
@@ -141,6 +143,7 @@ def command_agreement_pdf(
     payment_plan_id: int,
     *,
     language: str | None = None,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk print agreement`` for the staff member signed in on the command line
     (permission-checked, audited as them).
@@ -152,7 +155,7 @@ def command_agreement_pdf(
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         agreement = agreement_in(session, payment_plan_id, language=language, patient_id=patient_id)
-    return build_agreement(agreement)
+        return delivered(build_agreement(agreement), deliver)
 
 
 def agreement_filename(payment_plan_id: int, terms_version: int = 1) -> str:

@@ -48,7 +48,13 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
-from app.services.clinic.printing import clinic_letterhead, document_locale, patient_banner
+from app.services.clinic.printing import (
+    Deliver,
+    clinic_letterhead,
+    delivered,
+    document_locale,
+    patient_banner,
+)
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.documents import DocumentLine, add_document_in, document_content
@@ -257,7 +263,13 @@ def _audit_print(session: Session, plan: TreatmentPlan, handout: PlanHandout) ->
 
 
 def command_plan_handout_pdf(
-    db: Database, actor: Actor, patient_id: int, plan_id: int, *, language: str | None = None
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    plan_id: int,
+    *,
+    language: str | None = None,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk print plan`` for the staff member signed in on the command line
     (permission-checked, audited as them); a plan of another patient is refused."""
@@ -275,7 +287,7 @@ def command_plan_handout_pdf(
             raise NotFoundError(f"Treatment plan #{plan_id} belongs to another patient.")
         handout = handout_in(session, plan_id, language=language)
         _audit_print(session, plan, handout)
-    return build_plan_handout(handout)
+        return delivered(build_plan_handout(handout), deliver)
 
 
 def plan_handout_pdf(

@@ -29,7 +29,9 @@ from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
+    Deliver,
     clinic_letterhead,
+    delivered,
     document_locale,
     patient_banner,
     patient_language,
@@ -168,7 +170,13 @@ def receipt_pdf(
 
 
 def command_receipt_pdf(
-    db: Database, actor: Actor, patient_id: int, payment_id: int, *, language: str | None = None
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    payment_id: int,
+    *,
+    language: str | None = None,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk print receipt`` for the staff member signed in on the command line
     (permission-checked, audited as them); a payment of another patient is refused (the
@@ -184,7 +192,7 @@ def command_receipt_pdf(
         if payment.patient_id != patient_id:
             raise NotFoundError(f"Payment #{payment_id} belongs to another patient.")
         receipt = _receipt(session, payment_id, language, utc_now())
-    return build_receipt(receipt)
+        return delivered(build_receipt(receipt), deliver)
 
 
 def receipt_filename(payment_id: int) -> str:

@@ -4,6 +4,8 @@ sheet look alike and speak the patient's language the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from babel import Locale, UnknownLocaleError
 
 from app.data.models.clinic import ClinicSettings
@@ -80,3 +82,16 @@ def document_locale(clinic_locale: str, language: str | None) -> str:
         except (UnknownLocaleError, ValueError):
             continue
     return language
+
+
+#: Hands a printed document's bytes on (the command line writes them to the --out file).
+Deliver = Callable[[bytes], None]
+
+
+def delivered(data: bytes, deliver: Deliver | None) -> bytes:
+    """Hand ``data`` on *inside* the print's transaction: when the hand-over fails (a full
+    disk, a file that appeared meanwhile), the "printed" audit row is rolled back with it,
+    so the trail never records a print nobody got."""
+    if deliver is not None:
+        deliver(data)
+    return data

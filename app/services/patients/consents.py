@@ -57,7 +57,9 @@ from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
+    Deliver,
     clinic_letterhead,
+    delivered,
     document_locale,
     patient_banner,
     patient_language,
@@ -595,7 +597,13 @@ def consent_pdf(
 
 
 def command_consent_pdf(
-    db: Database, actor: Actor, patient_id: int, template_key: str, *, language: str | None = None
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    template_key: str,
+    *,
+    language: str | None = None,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk print consent`` for the staff member signed in on the command line: the print
     is permission-checked and audited as them; procedure and provider print as lines to fill
@@ -603,9 +611,10 @@ def command_consent_pdf(
     permissions.require(actor, Permission.VIEW_PATIENTS)
     permissions.require(actor, Permission.PRINT_DOCUMENTS)
     with unit_of_work(db, actor) as session:
-        return build_consent(
+        data = build_consent(
             _consent_form(session, None, patient_id, template_key, "", None, language)
         )
+        return delivered(data, deliver)
 
 
 # --- what is still to sign --------------------------------------------------------------------

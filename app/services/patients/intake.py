@@ -28,7 +28,9 @@ from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
+    Deliver,
     clinic_letterhead,
+    delivered,
     document_locale,
     patient_banner,
 )
@@ -182,7 +184,13 @@ def blank_intake_pdf(db: Database, actor: Actor, language: str = "en") -> bytes:
 
 
 def command_intake_pdf(
-    db: Database, actor: Actor, patient_id: int, *, blank: bool = False, language: str | None = None
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    *,
+    blank: bool = False,
+    language: str | None = None,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk print intake`` for the staff member signed in on the command line: the print
     is permission-checked and audited as them."""
@@ -193,4 +201,4 @@ def command_intake_pdf(
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         form = _intake_in(session, patient_id, blank, language)
-    return build_intake_form(form)
+        return delivered(build_intake_form(form), deliver)

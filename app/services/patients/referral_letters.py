@@ -29,7 +29,9 @@ from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import (
     DOCUMENT_LANGUAGES,
+    Deliver,
     clinic_letterhead,
+    delivered,
     document_locale,
     patient_banner,
 )
@@ -158,7 +160,13 @@ def referral_letter_pdf(
 
 
 def command_referral_letter_pdf(
-    db: Database, actor: Actor, patient_id: int, referral_id: int, *, language: str | None = None
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    referral_id: int,
+    *,
+    language: str | None = None,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk print referral`` for the staff member signed in on the command line
     (permission-checked, audited as them); a referral of another patient is refused."""
@@ -168,7 +176,7 @@ def command_referral_letter_pdf(
         if session.get(Patient, patient_id) is None:
             raise NotFoundError(f"No patient has id {patient_id}.")
         letter = referral_letter_in(session, referral_id, language=language, patient_id=patient_id)
-    return build_referral_letter(letter)
+        return delivered(build_referral_letter(letter), deliver)
 
 
 def letter_filename(referral_id: int) -> str:

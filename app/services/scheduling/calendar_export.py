@@ -36,7 +36,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.clinic.permissions import Permission
-from app.services.clinic.printing import clinic_letterhead
+from app.services.clinic.printing import Deliver, clinic_letterhead, delivered
 from app.services.clinic.uow import unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
@@ -290,7 +290,9 @@ def day_sheet_pdf(db: Database, actor: Actor, provider_id: int, day: date) -> by
     return build_day_sheet(day_sheet_data(db, actor, provider_id, day))
 
 
-def command_day_sheet_pdf(db: Database, actor: Actor, provider_name: str, day: date) -> bytes:
+def command_day_sheet_pdf(
+    db: Database, actor: Actor, provider_name: str, day: date, *, deliver: Deliver | None = None
+) -> bytes:
     """``caredesk calendar daysheet`` for the staff member signed in on the command line, the
     provider named as people write it (permission-checked, audited as them)."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
@@ -298,7 +300,7 @@ def command_day_sheet_pdf(db: Database, actor: Actor, provider_name: str, day: d
     with unit_of_work(db, actor) as session:
         provider = provider_by_name(session, provider_name)
         sheet = _day_sheet(session, provider.id, day)
-    return build_day_sheet(sheet)
+        return delivered(build_day_sheet(sheet), deliver)
 
 
 # --- iCalendar ---------------------------------------------------------------------------------
@@ -390,6 +392,7 @@ def command_export_ics(
     last_day: date,
     *,
     with_names: bool,
+    deliver: Deliver | None = None,
 ) -> bytes:
     """``caredesk calendar export-ics``: as :func:`export_ics`, the provider named as people
     write it, for the staff member signed in on the command line."""
@@ -397,4 +400,4 @@ def command_export_ics(
     check_range(first_day, last_day)
     with unit_of_work(db, actor) as session:
         provider = provider_by_name(session, provider_name)
-        return _ics(session, provider.id, first_day, last_day, with_names)
+        return delivered(_ics(session, provider.id, first_day, last_day, with_names), deliver)
