@@ -40,3 +40,8 @@ def to_minor_units(amount: Decimal) -> int:
 
 def from_minor_units(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+#: The largest amount one entry may hold: far beyond any clinic's invoice, well inside what
+#: cents in a 64-bit integer (and Decimal's 28 digits) keep exactly.
+MAX_AMOUNT = Decimal("99999999.99")

@@ -41,7 +41,7 @@ from app.data.models.payments import (
 )
 from app.data.models.staff import Staff
 from app.i18n import clinic_zone, format_date, format_money
-from app.money import STORED_PLACES
+from app.money import MAX_AMOUNT, STORED_PLACES
 from app.services.billing import balances, payment_plans
 from app.services.clinic import audit, permissions
 from app.services.clinic.actor import Actor
@@ -255,6 +255,10 @@ def validate_amount(amount: object, currency: str = "USD", *, field: str = "amou
         raise ValidationError("The amount cannot be negative.", field)
     if value == 0:
         raise ValidationError("The amount must be more than zero.", field)
+    if value > MAX_AMOUNT:
+        raise ValidationError(
+            f"The amount is more than one entry can hold ({MAX_AMOUNT:,}).", field
+        )
     places = min(get_currency_precision(currency), STORED_PLACES)
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:

@@ -29,7 +29,12 @@ from app.services.clinic.actor import Actor
 # The trail registers its flush listener when imported: every unit of work is audited.
 from app.services.clinic.audit import ACTOR_KEY
 from app.services.clinic.sessions import require_session
-from app.services.errors import ConcurrentEditError, DatabaseBusyError, TimeTakenMeanwhileError
+from app.services.errors import (
+    ConcurrentEditError,
+    DatabaseBusyError,
+    TimeTakenMeanwhileError,
+    ValidationError,
+)
 
 #: Execution option of a statement run only for the lock it takes (a no-op UPDATE that holds
 #: SQLite's write lock): it changes nothing any view shows, so no view hears of it.
@@ -70,6 +75,13 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
     except StaleDataError:
         # The row's version moved on since it was read: a real conflict on that row.
         raise ConcurrentEditError("This record") from None
+    except UnicodeEncodeError:
+        # Half of a character pair (a "lone surrogate"), usually from a damaged paste: the
+        # database cannot store it, and nothing was saved.
+        raise ValidationError(
+            "Some of the text typed holds a broken character (often from copying and "
+            "pasting): nothing was saved. Type that text again."
+        ) from None
     except OperationalError as exc:
         if is_busy(exc):
             raise DatabaseBusyError() from None

@@ -203,6 +203,8 @@ def validate_patient(
             raise ValidationError(f"E-mail: {exc}", field="email") from None
         changes["email"] = checked.normalized.casefold()
     born = form.date_of_birth
+    if born is not None and (not isinstance(born, date) or isinstance(born, datetime)):
+        raise ValidationError("Date of birth must be a date.", field="date_of_birth")
     if born is not None:
         if born > today:
             raise ValidationError("Date of birth cannot be in the future.", field="date_of_birth")

@@ -349,7 +349,11 @@ def validate_request(session: Session, request: AppointmentRequest) -> None:
     """
     for name in ("starts_at", "ends_at"):
         if getattr(request, name).tzinfo is None:
-            raise ValueError(f"{name} must be timezone-aware (UTC)")
+            raise ValidationError(
+                "The visit's time has no time zone, so it could be an hour off: choose it "
+                "again in the calendar.",
+                field=name,
+            )
     if request.ends_at <= request.starts_at:
         if request.ends_at == request.starts_at:
             raise ValidationError(
