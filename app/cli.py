@@ -563,9 +563,7 @@ def _cmd_audit(args) -> int:
     from app.services.clinic.audit_seals import export_seal, verify_trail
 
     if args.audit_command == "seal" and args.out is not None:
-        _check_writable(args.out)
-        if args.out.exists():
-            raise _UsageError(f"{args.out} already exists; choose another file name")
+        _check_new_out(args.out)
     for seal_file in getattr(args, "seal", []):
         if not seal_file.is_file():
             raise _UsageError(f"--seal {seal_file}: there is no such file")
@@ -671,11 +669,23 @@ def _check_writable(out: Path) -> None:
         raise _UsageError(f"cannot write {out}: the folder {folder} is not writable")
 
 
+def _refuse_existing(out: Path) -> None:
+    """A command never overwrites a file (not even the clinic's own database)."""
+    if out.exists():
+        raise _UsageError(f"{out} already exists; choose another file name")
+
+
+def _check_new_out(out: Path) -> None:
+    """--out names a new file in a folder this user may write to: checked before anything
+    is opened or read."""
+    _check_writable(out)
+    _refuse_existing(out)
+
+
 def _write_new_file(out: Path, data: bytes) -> None:
     """Write a document to ``out``, which must still be new; called inside the print's
     transaction, so a write that fails leaves no "printed" row in the audit trail."""
-    if out.exists():  # written by someone else meanwhile
-        raise _UsageError(f"{out} already exists; choose another file name")
+    _refuse_existing(out)  # written by someone else meanwhile
     _write_file(out, data)
 
 
@@ -711,9 +721,7 @@ def _cmd_calendar(args) -> int:
             first_day = _cli_date(args.first_day, "--from")
             last_day = _cli_date(args.last_day, "--to")
             check_range(first_day, last_day)
-        _check_writable(args.out)
-        if args.out.exists():
-            raise _UsageError(f"{args.out} already exists; choose another file name")
+        _check_new_out(args.out)
         credentials = _staff_credentials(args)
         clinic = _open_for_cli(args)
         try:
@@ -899,9 +907,7 @@ def _cmd_print(args) -> int:
     try:
         row = _print_row(args)
         language = _print_language(args.lang)
-        _check_writable(args.out)
-        if args.out.exists():
-            raise _UsageError(f"{args.out} already exists; choose another file name")
+        _check_new_out(args.out)
         credentials = _staff_credentials(args)
         clinic = _open_for_cli(args)
         try:

@@ -25,8 +25,6 @@ def run(args) -> dict:
     use_bench_environment()
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from app.data.server import ServerAddress
-    from app.data.server_admin import prepare_server
     from app.services.clinic.clinics import find_key
     from app.services.clinic.server_move import move_clinic_to_server
     from tests import pg_cluster
@@ -47,19 +45,7 @@ def run(args) -> dict:
         seconds: list[float] = []
         rows = tables = 0
         for n in range(runs):
-            admin = ServerAddress(
-                host=cluster.host,
-                port=cluster.port,
-                database=f"bench_move_{n}",
-                user=pg_cluster.ADMIN_USER,
-                sslmode="disable",
-            )
-            target = prepare_server(
-                admin,
-                cluster.admin_password,
-                owner_password=pg_cluster.SERVER_OWNER_PASSWORD,
-                app_password=pg_cluster.SERVER_APP_PASSWORD,
-            ).app_address
+            target = pg_cluster.prepare_database(cluster, f"bench_move_{n}")
             log(f"move: run {n + 1} of {runs}, {path.name} → {target.database} …")
             started = time.perf_counter()
             report = move_clinic_to_server(path, target, pg_cluster.SERVER_OWNER_PASSWORD, key=key)

@@ -223,8 +223,6 @@ def run(args) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from app.data.database import connect, connect_server
-    from app.data.server import ServerAddress
-    from app.data.server_admin import prepare_server
     from app.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
     from app.services.clinic import auth
     from app.services.clinic.clinics import OpenClinic, find_key, get_details, open_server_clinic
@@ -252,15 +250,7 @@ def run(args) -> dict:
             db = connect(copy, key)
             monday, week_total = _busy_week(db)
             db.close()
-            admin = ServerAddress(
-                host=cluster.host, port=cluster.port, user=pg_cluster.ADMIN_USER, sslmode="disable"
-            )
-            address = prepare_server(
-                admin,
-                cluster.admin_password,
-                owner_password=pg_cluster.SERVER_OWNER_PASSWORD,
-                app_password=pg_cluster.SERVER_APP_PASSWORD,
-            ).app_address
+            address = pg_cluster.prepare_database(cluster)
             log(f"server: moving {copy.name} to the server …")
             moved = move_clinic_to_server(copy, address, pg_cluster.SERVER_OWNER_PASSWORD, key=key)
             log(f"server: moved {moved.rows:,} rows in {moved.seconds:.1f} s")

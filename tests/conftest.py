@@ -196,33 +196,15 @@ class ServerClinicTemplates:
         self._made: dict[tuple, str] = {}
         self._copies = 0
 
-    def _admin(self, database: str):
-        from app.data.server import ServerAddress
-        from tests.pg_cluster import ADMIN_USER
-
-        return ServerAddress(
-            host=self._cluster.host,
-            port=self._cluster.port,
-            database=database,
-            user=ADMIN_USER,
-            sslmode="disable",
-        )
-
     def empty_database(self, name: str):
         """A prepared database with the schema and no clinic: the application role's address."""
-        from app.data.server_admin import prepare_server
-        from tests.pg_cluster import SERVER_APP_PASSWORD, SERVER_OWNER_PASSWORD
+        from tests.pg_cluster import prepare_database
 
-        return prepare_server(
-            self._admin(name),
-            self._cluster.admin_password,
-            owner_password=SERVER_OWNER_PASSWORD,
-            app_password=SERVER_APP_PASSWORD,
-        ).app_address
+        return prepare_database(self._cluster, name)
 
     def copy(self, details, owner_username: str, owner_full_name: str, password: str):
         from app.services.clinic.clinics import open_server_clinic
-        from tests.pg_cluster import SERVER_APP_PASSWORD
+        from tests.pg_cluster import SERVER_APP_PASSWORD, admin_address
 
         made = (details, owner_username, owner_full_name, password)
         if made not in self._made:
@@ -232,7 +214,7 @@ class ServerClinicTemplates:
         self._cluster.admin_sql(
             f"CREATE DATABASE {name} TEMPLATE {self._made[made]} OWNER caredesk_owner"
         )
-        address = self._admin(name).with_user("caredesk_app")
+        address = admin_address(self._cluster, name).with_user("caredesk_app")
         return open_server_clinic(address, SERVER_APP_PASSWORD)
 
     def drop(self, clinic) -> None:

@@ -208,11 +208,27 @@ def own_cluster():
         remove_cluster(cluster)
 
 
-def admin_address(cluster: Cluster):
+def admin_address(cluster: Cluster, database: str = "caredesk"):
     """The cluster's superuser, on this computer, before TLS is on."""
     from app.data.server import ServerAddress
 
-    return ServerAddress(host=cluster.host, port=cluster.port, user=ADMIN_USER, sslmode="disable")
+    return ServerAddress(
+        host=cluster.host, port=cluster.port, database=database, user=ADMIN_USER, sslmode="disable"
+    )
+
+
+def prepare_database(cluster: Cluster, database: str = "caredesk"):
+    """A clinic database on ``cluster`` prepared as ``caredesk server setup`` prepares one
+    (roles, privileges, schema; no clinic, no TLS) with the test passwords; the address
+    CareDesk's PCs use."""
+    from app.data.server_admin import prepare_server
+
+    return prepare_server(
+        admin_address(cluster, database),
+        cluster.admin_password,
+        owner_password=SERVER_OWNER_PASSWORD,
+        app_password=SERVER_APP_PASSWORD,
+    ).app_address
 
 
 def set_up_clinic_server(cluster: Cluster, **options):

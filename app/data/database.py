@@ -201,9 +201,7 @@ class Database:
             if self.server is None and is_damage(exc):
                 # A page failed its check (a flipped byte, a cut-short file): say so, and
                 # write nothing more to it.
-                raise DatabaseDamagedError(
-                    "a page of it no longer matches what was written"
-                ) from None
+                raise damaged_page() from None
             if self.server is not None and isinstance(exc, OperationalError):
                 # No connection could be made at all (server down, password changed…).
                 error = connect_error(self.server, exc.orig)
@@ -252,6 +250,11 @@ DAMAGE_MESSAGES = ("file is not a database", "database disk image is malformed")
 
 def is_damage(exc: DBAPIError) -> bool:
     return any(words in str(exc.orig) for words in DAMAGE_MESSAGES)
+
+
+def damaged_page() -> DatabaseDamagedError:
+    """What to say when a page met while reading fails its check (see is_damage)."""
+    return DatabaseDamagedError("a page of it no longer matches what was written")
 
 
 def is_busy(exc: OperationalError) -> bool:

@@ -133,19 +133,13 @@ def test_the_server_going_away_mid_action_saves_nothing_and_the_next_action_reco
 def test_a_server_that_stopped_says_it_cannot_be_reached(clinic, owner):
     """Its own cluster, stopped under an open clinic: the next action says so plainly."""
     from app.data.database import connect_server
-    from app.data.server import ServerAddress, ServerUnreachableError
-    from app.data.server_admin import prepare_server
+    from app.data.server import ServerUnreachableError
     from tests import pg_cluster as clusters
 
     cluster = clusters.start_cluster()
     try:
-        admin = ServerAddress(
-            host=cluster.host, port=cluster.port, user=clusters.ADMIN_USER, sslmode="disable"
-        )
-        prepared = prepare_server(
-            admin, cluster.admin_password, owner_password="o" * 20, app_password="a" * 20
-        )
-        db = connect_server(prepared.app_address, "a" * 20)
+        address = clusters.prepare_database(cluster)
+        db = connect_server(address, clusters.SERVER_APP_PASSWORD)
         cluster.stop()
         with pytest.raises(ServerUnreachableError, match="could not reach the clinic server"):  # noqa: SIM117
             with db.uow() as s:

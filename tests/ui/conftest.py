@@ -119,3 +119,21 @@ def owner_ctx(clinic: OpenClinic) -> UiContext:
 @pytest.fixture
 def receptionist_ctx(clinic: OpenClinic, receptionist) -> UiContext:
     return make_context(clinic, "rita", STAFF_PASSWORD)
+
+
+def save_styled_shot(qtbot, widget, name: str) -> None:
+    """With CAREDESK_SHOTS=FOLDER set, save ``widget`` as FOLDER/``name`` under CareDesk's
+    own style sheet (the tests run unstyled), for the README's screenshots; else nothing."""
+    import os
+
+    folder = os.environ.get("CAREDESK_SHOTS")
+    if not folder:
+        return
+    from app.ui.application import application_style
+
+    QApplication.instance().setStyleSheet(application_style())
+    try:
+        qtbot.wait(50)
+        widget.grab().save(os.path.join(folder, name))
+    finally:
+        QApplication.instance().setStyleSheet("")

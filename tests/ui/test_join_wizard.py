@@ -5,8 +5,6 @@ named on the page, with what was typed kept."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QWizard
@@ -15,6 +13,7 @@ from app.data.server import PASSWORD_ENV, find_password
 from app.ui import ops
 from app.ui.setup_wizard import CLINIC, JOIN, SUMMARY, WELCOME, SetupWizard
 from tests import pg_cluster
+from tests.ui.conftest import save_styled_shot
 from tests.ui.test_setup_wizard import fill_clinic_page, fill_owner_page
 
 
@@ -45,8 +44,7 @@ def click(qtbot, w: SetupWizard, which=QWizard.WizardButton.NextButton) -> None:
 
 def go_to_join_page(qtbot, w: SetupWizard) -> None:
     assert w.currentId() == WELCOME
-    if shots := os.environ.get("CAREDESK_SHOTS"):
-        _grab_styled(qtbot, w, os.path.join(shots, "join-wizard-welcome.png"))
+    save_styled_shot(qtbot, w, "join-wizard-welcome.png")
     radio = w.welcome_page.join_radio  # clicked on its round button, as a person would
     qtbot.mouseClick(radio, Qt.MouseButton.LeftButton, pos=QPoint(8, radio.height() // 2))
     assert radio.isChecked()
@@ -71,8 +69,7 @@ def test_a_mistyped_join_code_is_named_and_what_was_typed_stays(qtbot, wizard, c
     qtbot.waitUntil(lambda: page.error_label.isVisible(), timeout=10_000)
     assert "typing mistake" in page.error_label.text()
     assert wizard.currentId() == JOIN and page.code_edit.text() == broken
-    if shots := os.environ.get("CAREDESK_SHOTS"):
-        _grab_styled(qtbot, wizard, os.path.join(shots, "join-wizard-mistyped.png"))
+    save_styled_shot(qtbot, wizard, "join-wizard-mistyped.png")
     assert wizard.clinic is None and wizard.server_address is None
 
 
@@ -92,8 +89,7 @@ def test_the_first_pc_starts_the_clinic_on_the_server_and_the_next_pc_opens_it(
 ):
     go_to_join_page(qtbot, wizard)
     type_code(qtbot, wizard, clinic_server.join_code, "pc-password-1234")
-    if shots := os.environ.get("CAREDESK_SHOTS"):
-        _grab_styled(qtbot, wizard, os.path.join(shots, "join-wizard.png"))
+    save_styled_shot(qtbot, wizard, "join-wizard.png")
     click(qtbot, wizard)
     qtbot.waitUntil(lambda: wizard.currentId() == CLINIC, timeout=15_000)  # an empty server
     assert find_password(wizard.server_address) == "pc-password-1234"
@@ -127,16 +123,3 @@ def test_the_first_pc_starts_the_clinic_on_the_server_and_the_next_pc_opens_it(
     assert get_details(opened.db).name == "Harbour Dental Care"
     ops.wait_for_done()
     opened.db.close()
-
-
-def _grab_styled(qtbot, widget, path: str) -> None:
-    from PySide6.QtWidgets import QApplication
-
-    from app.ui.application import application_style
-
-    QApplication.instance().setStyleSheet(application_style())
-    try:
-        qtbot.wait(50)
-        widget.grab().save(path)
-    finally:
-        QApplication.instance().setStyleSheet("")

@@ -3,8 +3,6 @@ the open views within a moment, and an account deactivated elsewhere signs out h
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -16,7 +14,7 @@ from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.main_window import MainWindow
 from tests.data.factories import another_workstation
-from tests.ui.conftest import DETAILS, OWNER_PASSWORD, STAFF_PASSWORD
+from tests.ui.conftest import DETAILS, OWNER_PASSWORD, STAFF_PASSWORD, save_styled_shot
 
 
 @pytest.fixture
@@ -142,17 +140,7 @@ def test_a_record_being_edited_says_who_changed_it_on_another_pc(
     notice = tab.remote_notice.text()
     assert "Changed at FRONT-DESK-2 by rita" in notice and "Reload" in notice
     assert tab.form.line_edits["city"].text() == "Bangor"  # what was typed is kept
-    if shots := os.environ.get("CAREDESK_SHOTS"):  # for the README, under CareDesk's style
-        from PySide6.QtWidgets import QApplication
-
-        from app.ui.application import application_style
-
-        QApplication.instance().setStyleSheet(application_style())
-        try:
-            qtbot.wait(50)
-            tab.grab().save(os.path.join(shots, "several-pcs-changed-elsewhere.png"))
-        finally:
-            QApplication.instance().setStyleSheet("")
+    save_styled_shot(qtbot, tab, "several-pcs-changed-elsewhere.png")
     from app.ui.patients.details_tab import ConflictDialog
 
     asked: list[bool] = []

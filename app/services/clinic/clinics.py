@@ -25,6 +25,7 @@ from app.data.database import (
     check_file_looks_encrypted,
     connect,
     connect_server,
+    damaged_page,
     is_damage,
     remove_database_files,
 )
@@ -463,7 +464,7 @@ def _check_schema_readable(db: Database) -> None:
         migrate.current_revision(db)
     except DBAPIError as exc:
         if is_damage(exc):
-            raise DatabaseDamagedError("a page of it no longer matches what was written") from None
+            raise damaged_page() from None
         raise
 
 

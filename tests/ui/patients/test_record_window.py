@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,7 @@ from app.ui import ops
 from app.ui.patients import record_header, record_window
 from app.ui.patients.windows import open_patient_record, open_record_windows
 from tests.data.factories import add_appointment, add_provider, add_service
-from tests.ui.conftest import OWNER_PASSWORD
+from tests.ui.conftest import OWNER_PASSWORD, save_styled_shot
 
 Left = Qt.MouseButton.LeftButton
 
@@ -375,14 +374,4 @@ def test_each_part_of_the_record_shown_is_audited_once_per_opening(
     user_cell = audit.model.index(0, 1).data()
     patient_cell = audit.model.index(0, 4).data()
     assert user_cell == "Rita Reception" and patient_cell == f"Nguyễn, Zoë (#{patient_id})"
-    if shots := os.environ.get("CAREDESK_SHOTS"):
-        from PySide6.QtWidgets import QApplication
-
-        from app.ui.application import application_style
-
-        QApplication.instance().setStyleSheet(application_style())
-        try:
-            qtbot.wait(50)
-            audit.grab().save(os.path.join(shots, "who-looked-at-this-patient.png"))
-        finally:
-            QApplication.instance().setStyleSheet("")
+    save_styled_shot(qtbot, audit, "who-looked-at-this-patient.png")
