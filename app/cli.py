@@ -30,8 +30,9 @@ PRINT_ROW_OPTION: dict[str, str | None] = {
 PRINTABLE_DOCUMENTS = tuple(PRINT_ROW_OPTION)
 
 
-#: The largest number a database id (a 64-bit integer) can be.
-LARGEST_ID = 2**63 - 1
+#: The largest number a database id can be on either kind of database (the server's
+#: integer columns hold 32 bits).
+LARGEST_ID = 2**31 - 1
 
 
 def _positive_int(text: str) -> int:

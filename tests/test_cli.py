@@ -273,6 +273,7 @@ def test_checking_a_copy_neither_changes_the_clinic_opened_next_nor_upgrades_it(
     [
         (["print", "receipt", "--patient", str(2**63), "--payment", "1", "--out", "x.pdf"],
          "larger than any id"),
+        (["print", "intake", "--patient", str(2**31), "--out", "x.pdf"], "larger than any id"),
         (["seed", "--db", "/no-such-folder/x.caredesk", "--patients", "5"],
          "the folder /no-such-folder does not exist"),
     ],

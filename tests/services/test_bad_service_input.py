@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from app.data.models import Patient, Payment
 from app.services.billing.payments import PaymentInput, PaymentMethod, record_payment
-from app.services.errors import ValidationError
-from app.services.patients.records import PatientForm, create_patient
+from app.services.errors import CareDeskError, ValidationError
+from app.services.patients.records import PatientForm, create_patient, open_patient
 from app.services.scheduling import booking
 from tests.data.factories import add_provider
 
@@ -30,8 +30,10 @@ def _count(db, model) -> int:
     [
         (PatientForm("An\ud800a", "Ruiz"), "broken character"),
         (PatientForm("Ana", "Ruiz", date_of_birth="1980-01-01"), "must be a date"),
+        (PatientForm(5, "Ruiz"), "First name must be text"),
+        (PatientForm(None, "Ruiz"), "First name is required"),
     ],
-    ids=["lone-surrogate", "text-date-of-birth"],
+    ids=["lone-surrogate", "text-date-of-birth", "number-for-a-name", "no-name"],
 )
 def test_a_patient_form_with_what_no_form_should_hold_is_refused(clinic, owner, form, words):
     with pytest.raises(ValidationError, match=words):
@@ -59,3 +61,22 @@ def test_a_visit_time_without_a_zone_is_refused_with_a_sentence(clinic, owner):
     )
     with pytest.raises(ValidationError, match="no time zone"):
         booking.book_appointment(clinic.db, owner, request)
+
+
+def test_a_nul_character_is_refused_on_either_database(clinic, owner):
+    """The server cannot store a NUL at all and SQLite would keep text other programs cut
+    short: refused alike, in any field (here a payment's reference, which is not tidied)."""
+    patient = create_patient(clinic.db, owner, PatientForm("Ana", "Ruiz")).id
+    cash = PaymentInput(Decimal("5.00"), PaymentMethod.CASH, reference="chq\x00123")
+    with pytest.raises(ValidationError, match="broken character"):
+        record_payment(clinic.db, owner, patient, cash)
+    assert _count(clinic.db, Payment) == 0
+
+
+@pytest.mark.parametrize("patient_id", [2**31, 2**63, 2**70])
+def test_an_id_past_any_record_is_a_sentence(clinic, owner, patient_id):
+    with pytest.raises(CareDeskError) as refused:
+        open_patient(clinic.db, owner, patient_id)
+    assert "does not exist" in str(refused.value) or "larger than CareDesk keeps" in str(
+        refused.value
+    )

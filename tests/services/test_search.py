@@ -240,7 +240,9 @@ def _statements_of(db, call) -> list[str]:
 def test_names_need_no_settings_and_no_second_query_for_the_rows(clinic, owner, h_people) -> None:
     sent = _statements_of(clinic.db, lambda: patient_search.search_patients(clinic.db, owner, "h"))
     reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 2  # the two tiers, each with the columns the list shows
+    # The account as it is now (sessions.py), then the two tiers, each with the columns
+    # the list shows.
+    assert len(reads) == 3 and "FROM staff" in reads[0]
     assert not any("clinic_settings" in s for s in reads)
     sent = _statements_of(
         clinic.db, lambda: patient_search.search_patients(clinic.db, owner, "512555")

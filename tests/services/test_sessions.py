@@ -107,3 +107,45 @@ def test_an_unchanged_account_goes_on_and_a_new_sign_in_takes_the_new_role(
     assert again.role == Role.COORDINATOR
     record_payment(clinic.db, again, patient, CASH)
     assert _payments(clinic.db) == 2
+
+
+def _reads(db, patient):
+    """One of each kind of pure read a record window, the calendar and the lists make."""
+    from datetime import date
+
+    from app.services.billing import balances, treatment_plans
+    from app.services.patients import communications, documents, insurance, records, search
+    from app.services.patients import tasks as patient_tasks
+    from app.services.scheduling import appointment_book, confirmations, recalls
+
+    day = date(2026, 3, 2)
+    return {
+        "search": lambda a: search.search_patients(db, a, "Ruiz"),
+        "record header": lambda a: records.patient_header(db, a, patient),
+        "appointment history": lambda a: records.appointment_history(db, a, patient),
+        "balance": lambda a: balances.patient_balance_for(db, a, patient),
+        "documents": lambda a: documents.list_documents(db, a, patient),
+        "insurance": lambda a: insurance.list_policies(db, a, patient),
+        "notes list": lambda a: notes.list_notes(db, a, patient),
+        "contacts": lambda a: communications.list_contacts(db, a, patient),
+        "tasks": lambda a: patient_tasks.list_tasks(db, a, patient_id=patient),
+        "plans": lambda a: treatment_plans.list_plans(db, a, patient),
+        "schedule": lambda a: appointment_book.load_schedule(db, a, day, 1),
+        "confirmations": lambda a: confirmations.confirmation_list(db, a, day),
+        "recalls": lambda a: recalls.recall_list(db, a, as_of=day),
+    }
+
+
+READS = list(_reads(None, 0))
+
+
+@pytest.mark.parametrize("read", READS)
+def test_a_deactivated_account_reads_nothing_more(clinic, owner, make_staff, patient, read):
+    """Reads are re-checked like writes: the record header, lists and the calendar of a
+    session whose account was deactivated (on any PC) answer with the lock's reason."""
+    cora = make_staff("cora", Role.COORDINATOR, "Cora Coordinator")
+    do = _reads(clinic.db, patient)[read]
+    do(cora)  # allowed while the account is as it signed in
+    staff.set_active(clinic.db, owner, cora.staff_id, False)
+    with pytest.raises(SessionEndedError, match="Your account was deactivated"):
+        do(cora)

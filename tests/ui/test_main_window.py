@@ -293,3 +293,31 @@ def test_an_action_refused_because_the_account_changed_locks_the_session(
     titles = window.page_titles()
     assert [spec.title for spec in window.allowed_pages()] == titles
     assert role_allows(Role.COORDINATOR, window.allowed_pages()[0].permission)
+
+
+def test_a_read_after_the_account_was_deactivated_locks_the_session_with_one_warning(
+    qtbot, clinic, receptionist_ctx
+):
+    """A pure read (the calendar refreshing) is re-checked like a write: the window locks
+    with the reason, and the calendar's own failure shows it once, not once per read."""
+    from app.services.clinic import auth, staff
+    from app.ui.widgets import messages
+    from tests.ui.conftest import OWNER_PASSWORD
+
+    window = MainWindow(receptionist_ctx)
+    qtbot.addWidget(window)
+    window.start()
+    calendar = window.show_page("calendar")
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)
+    staff.set_active(clinic.db, owner, receptionist_ctx.actor.staff_id, False)
+    for _ in range(3):  # the first failure locks (closing its box); two fail after
+        calendar.refresh()
+    qtbot.waitUntil(lambda: window.screen_lock.is_locked, timeout=10_000)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    subtitle = window.screen_lock.overlay.login.subtitle_label.text()
+    assert subtitle.startswith("Your account was deactivated")
+    warnings = [box.text() for box in messages._open_boxes if box.isVisible()]
+    assert len(warnings) == 1 and warnings[0].startswith("Your account was deactivated")
+    for box in list(messages._open_boxes):
+        box.close()

@@ -21,6 +21,7 @@ from app.data.models.payments import (
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
+from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError
 
 ZERO = Decimal("0.00")
@@ -117,7 +118,7 @@ def patient_balance_for(db: Database, actor: Actor, patient_id: int) -> Decimal:
     permissions.require(actor, Permission.VIEW_PATIENTS)
     from app.data.models.patients import Patient
 
-    with db.uow() as session:
+    with reading(db, actor) as session:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError("This patient no longer exists.")
         return patient_balance(session, patient_id)

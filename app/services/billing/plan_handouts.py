@@ -55,7 +55,7 @@ from app.services.clinic.printing import (
     document_locale,
     patient_banner,
 )
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.documents import DocumentLine, add_document_in, document_content
 
@@ -328,7 +328,7 @@ def accepted_handout(
     """The frozen handout stored when the plan was accepted (None before); reading it is
     audited as ``purpose`` (print, save or open)."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         plan = session.get(TreatmentPlan, plan_id)
         if plan is None:
             raise NotFoundError("This treatment plan no longer exists.")

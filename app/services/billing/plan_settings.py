@@ -21,7 +21,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import ConcurrentEditError, ValidationError
 
 #: 100 % a year, in basis points: the highest cap the form accepts.
@@ -110,7 +110,7 @@ def get_payment_plan_settings(db: Database, actor: Actor) -> PaymentPlanSettings
 
     Everyone else reads the cap through :func:`app.services.billing.payment_plans.plan_settings`."""
     permissions.require(actor, Permission.MANAGE_SETTINGS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return _settings_of(clinic_settings(session))
 
 

@@ -49,7 +49,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import staff_name
@@ -157,7 +157,7 @@ def open_plan_totals(db: Database, actor: Actor) -> tuple[StatusTotal, ...]:
     """How many open treatment plans (draft → in progress) there are of each status, and
     what they are worth, in :data:`OPEN_STATUSES` order."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         values = _plan_values()
         rows = session.execute(
             select(
@@ -198,7 +198,7 @@ def open_plans(
         raise ValidationError("Choose one of the open plan statuses.", field="status")
     if limit < 0 or offset < 0:
         raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
-    with db.uow() as session:
+    with reading(db, actor) as session:
         zone = clinic_zone(session)
         today = today or clinic_today(session)
         values = _plan_values()
@@ -290,7 +290,7 @@ def accepted_not_scheduled(
     visit booked for them (cancelled and no-show visits do not count); oldest first, then
     by phase (a stable order to page by)."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         zone = clinic_zone(session)
         today = today or clinic_today(session)
         booked = (
@@ -430,7 +430,7 @@ def payment_plans_due(
     permissions.require(actor, Permission.VIEW_PLANS)
     if limit < 0 or offset < 0:
         raise ValidationError("The page of plans cannot start or end below zero.", field="limit")
-    with db.uow() as session:
+    with reading(db, actor) as session:
         today = today or clinic_today(session)
         per_installment = _installments_with_paid().subquery()
         unpaid = per_installment.c.paid < per_installment.c.amount
@@ -536,7 +536,7 @@ def payment_plan_totals(
     """How many active payment plans :func:`payment_plans_due` lists, and how many of them
     are behind (the whole list, however few lines are read)."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         today = today or clinic_today(session)
         plans = session.scalar(
             _installments_with_paid().with_only_columns(
@@ -611,7 +611,7 @@ def collections_totals(
     installments (the whole queue, however few lines are read)."""
     permissions.require(actor, Permission.VIEW_PLANS)
     owed = Installment.amount - Installment.paid_amount
-    with db.uow() as session:
+    with reading(db, actor) as session:
         today = today or clinic_today(session)
         patients, amount = session.execute(
             _overdue_installments(today).add_columns(
@@ -635,7 +635,7 @@ def collections_queue(
     by), with what is owed, the patient's balance and the last collections contact."""
     permissions.require(actor, Permission.VIEW_PLANS)
     owed = Installment.amount - Installment.paid_amount
-    with db.uow() as session:
+    with reading(db, actor) as session:
         today = today or clinic_today(session)
         only = (PaymentPlan.patient_id == patient_id,) if patient_id is not None else ()
         # Grouped, ordered and cut in the database: a queue of thousands costs one query.
@@ -864,7 +864,7 @@ def payments_by_method(db: Database, actor: Actor, day: date | None = None) -> D
     """The payments taken on one clinic-local day (today by default), per method:
     payments minus refunds, voided ones left out."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return _day_payments(session, day or clinic_today(session))
 
 
@@ -969,7 +969,7 @@ def close_out_day(
 def last_close_out(db: Database, actor: Actor, day: date) -> CloseOut | None:
     """The close-out that counts for ``day``: the newest (None when the day is not closed)."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         row = session.scalars(
             select(DayCloseOut)
             .where(DayCloseOut.business_day == day)

@@ -57,7 +57,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.scheduling import booking as scheduling
 
@@ -337,7 +337,7 @@ def _finish(session: Session, plan: TreatmentPlan) -> PlanDetail:
 def list_plans(db: Database, actor: Actor, patient_id: int) -> list[PlanSummary]:
     """The patient's plans, newest case first; alternatives of one case together (A, B …)."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         plans = session.scalars(
             select(TreatmentPlan)
             .where(TreatmentPlan.patient_id == patient_id)
@@ -371,14 +371,14 @@ def list_plans(db: Database, actor: Actor, patient_id: int) -> list[PlanSummary]
 def load_plan(db: Database, actor: Actor, plan_id: int) -> PlanDetail:
     """One plan with its phases, items and totals."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return plan_detail(session, _plan(session, plan_id))
 
 
 def load_options(db: Database, actor: Actor, plan_id: int) -> list[PlanDetail]:
     """The plan and its alternatives (the same case), Option A first."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return [
             plan_detail(session, p) for p in option_group_members(session, _plan(session, plan_id))
         ]
@@ -973,7 +973,7 @@ def preview_phase_visits(
 ) -> list[PhaseVisit]:
     """One visit per accepted item, ``every_days`` apart, each checked against the book."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         items, requests = _phase_requests(
             session, _phase(session, phase_id), provider_id, room_id, first_start, every_days
         )

@@ -19,7 +19,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, chain_digest, record
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _filtered(query, f: AuditFilter):
 
 def count_entries(db: Database, actor: Actor, f: AuditFilter) -> int:
     permissions.require(actor, Permission.VIEW_AUDIT_LOG)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return session.scalar(_filtered(select(func.count(AuditEntry.id)), f)) or 0
 
 
@@ -128,7 +128,7 @@ def list_entries(
     """Audit rows newest first, one page at a time (owners only), with the staff member's
     and the patient's names."""
     permissions.require(actor, Permission.VIEW_AUDIT_LOG)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         query = (
             _filtered(select(AuditEntry, Staff.full_name, Patient.last_name, Patient.first_name), f)
             .outerjoin(Staff, Staff.id == AuditEntry.staff_id)

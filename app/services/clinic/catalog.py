@@ -31,7 +31,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -273,7 +273,7 @@ def _service_data(s: Service) -> ServiceData:
 def load_catalog(db: Database, actor: Actor, *, include_inactive: bool = True) -> Catalog:
     """Providers (in calendar order), rooms and services, as plain data."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         providers = select(Provider).options(
             selectinload(Provider.working_hours), selectinload(Provider.breaks)
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
@@ -61,7 +62,7 @@ def why_session_ended(row, actor: Actor, now: datetime | None = None) -> str | N
     return None
 
 
-def staff_row(session: Session, staff_id: int):
+def staff_row(session: Session | Connection, staff_id: int):
     return session.execute(
         select(
             Staff.username, Staff.is_active, Staff.role, Staff.may_break_glass, Staff.locked_until
@@ -69,7 +70,7 @@ def staff_row(session: Session, staff_id: int):
     ).first()
 
 
-def require_session(session: Session, actor: Actor) -> None:
+def require_session(session: Session | Connection, actor: Actor) -> None:
     """Raise SessionEndedError unless ``actor`` may still act (see the module)."""
     reason = why_session_ended(staff_row(session, actor.staff_id), actor)
     if reason is not None:

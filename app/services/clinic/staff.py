@@ -16,7 +16,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.auth import normalise_username
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -88,7 +88,7 @@ def add_staff_row(session, username: str, full_name: str, role: Role, password: 
 
 def list_staff(db: Database, actor: Actor) -> list[StaffRow]:
     permissions.require(actor, Permission.MANAGE_STAFF)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return [_row(s) for s in session.scalars(select(Staff).order_by(Staff.full_name))]
 
 

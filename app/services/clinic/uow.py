@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 
 from sqlalchemy import event, inspect
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -58,30 +58,63 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
     written: set[str] = set()
     changed_columns: set[tuple[str, str]] = set()
     written_rows: set[tuple[str, int]] = set()
+    with _in_the_clinics_words(), _write_transaction(db) as session:
+        session.info[ACTOR_KEY] = actor
+        session.info[WRITTEN_TABLES_KEY] = written
+        session.info[CHANGED_COLUMNS_KEY] = changed_columns
+        session.info[WRITTEN_ROWS_KEY] = written_rows
+        if actor is not None:
+            # The account as it is now, in this very transaction (sessions.py).
+            require_session(session, actor)
+        yield session
+        if db.is_server:
+            # Other PCs hear of it when (and only if) this transaction commits.
+            session.flush()
+            _announce(db, session, written, changed_columns, written_rows)
+    # Reached only once the transaction committed: a rolled-back write changed nothing.
+    note_committed(db, changes_of_writes(written, changed_columns))
+
+
+@contextmanager
+def reading(db: Database, actor: Actor | None) -> Iterator[Session]:
+    """A read-only transaction for ``actor``: the account is re-checked as it is now, in the
+    same transaction, like every write (sessions.py) — a deactivated or demoted account
+    reads nothing more.  ``actor=None`` is the system itself."""
+    with _in_the_clinics_words(), db.uow() as session:
+        if actor is not None:
+            require_session(session, actor)
+        yield session
+
+
+#: What is said of text holding a character no database can store: half of a character
+#: pair (a "lone surrogate") or a NUL, usually from a damaged paste.
+BROKEN_TEXT = (
+    "Some of the text typed holds a broken character (often from copying and pasting): "
+    "nothing was saved. Type that text again."
+)
+
+#: SQLSTATE numeric_value_out_of_range (the server's integer columns hold 32 bits).
+_OUT_OF_RANGE = "22003"
+
+
+@contextmanager
+def _in_the_clinics_words() -> Iterator[None]:
+    """The database errors a caller can cause or meet, said as the clinic's sentences (the
+    transaction was rolled back: nothing of it was saved)."""
     try:
-        with _write_transaction(db) as session:
-            session.info[ACTOR_KEY] = actor
-            session.info[WRITTEN_TABLES_KEY] = written
-            session.info[CHANGED_COLUMNS_KEY] = changed_columns
-            session.info[WRITTEN_ROWS_KEY] = written_rows
-            if actor is not None:
-                # The account as it is now, in this very transaction (sessions.py).
-                require_session(session, actor)
-            yield session
-            if db.is_server:
-                # Other PCs hear of it when (and only if) this transaction commits.
-                session.flush()
-                _announce(db, session, written, changed_columns, written_rows)
+        yield
     except StaleDataError:
         # The row's version moved on since it was read: a real conflict on that row.
         raise ConcurrentEditError("This record") from None
     except UnicodeEncodeError:
-        # Half of a character pair (a "lone surrogate"), usually from a damaged paste: the
-        # database cannot store it, and nothing was saved.
-        raise ValidationError(
-            "Some of the text typed holds a broken character (often from copying and "
-            "pasting): nothing was saved. Type that text again."
-        ) from None
+        raise ValidationError(BROKEN_TEXT) from None
+    except OverflowError:
+        # A number past what SQLite stores (an id typed by hand, far out of range).
+        raise ValidationError(_TOO_LARGE) from None
+    except DataError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _OUT_OF_RANGE:
+            raise ValidationError(_TOO_LARGE) from None
+        raise
     except OperationalError as exc:
         if is_busy(exc):
             raise DatabaseBusyError() from None
@@ -90,8 +123,26 @@ def unit_of_work(db: Database, actor: Actor | None) -> Iterator[Session]:
         if is_exclusion_violation(exc):
             raise TimeTakenMeanwhileError() from None
         raise
-    # Reached only once the transaction committed: a rolled-back write changed nothing.
-    note_committed(db, changes_of_writes(written, changed_columns))
+
+
+_TOO_LARGE = "A number given is larger than CareDesk keeps (no record has it): nothing was done."
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_nul_characters(session: Session, _flush_context, _instances) -> None:
+    """A NUL character is refused on both kinds of database alike (the server cannot store
+    one, and SQLite would keep text that other programs cut short there)."""
+    if session.info.get(WRITTEN_TABLES_KEY) is None:
+        return  # a raw data-layer session (migrations, tests' factories)
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        for column in state.mapper.column_attrs:
+            if obj in session.new:
+                values = [state.dict.get(column.key)]
+            else:
+                values = state.attrs[column.key].history.added or ()
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValidationError(BROKEN_TEXT)
 
 
 #: Waits between tries for the write lock, each after the lock wait (5 s, on the file and on

@@ -17,7 +17,7 @@ from app.data.models.communications import Channel, CommunicationEntry, Directio
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import ValidationError
 from app.services.patients.tasks import patient_or_error, staff_name, tidy_text
 
@@ -127,7 +127,7 @@ def log_contact(db: Database, actor: Actor, patient_id: int, entry: ContactEntry
 def list_contacts(db: Database, actor: Actor, patient_id: int) -> list[ContactLine]:
     """The patient's communication log, newest first."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         rows = session.scalars(
             select(CommunicationEntry)
             .where(CommunicationEntry.patient_id == patient_id)

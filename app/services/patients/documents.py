@@ -20,7 +20,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.tasks import patient_or_error, staff_name, tidy_text
 
@@ -155,7 +155,7 @@ def add_document(
 def list_documents(db: Database, actor: Actor, patient_id: int) -> list[DocumentLine]:
     """The patient's documents, newest first (without their bytes)."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         docs = session.scalars(
             select(StoredDocument)
             .where(StoredDocument.patient_id == patient_id)

@@ -37,7 +37,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.tasks import (
     active_staff_or_error,
@@ -261,7 +261,7 @@ def _loaded(session: Session, model, row_id: int, version: int | None, what: str
 def list_payers(db: Database, actor: Actor) -> list[tuple[int, str]]:
     """Active payers from the contacts directory, by name."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         rows = session.scalars(
             select(Contact).where(Contact.kind == ContactKind.PAYER.value, Contact.is_active)
         )
@@ -271,14 +271,14 @@ def list_payers(db: Database, actor: Actor) -> list[tuple[int, str]]:
 def verification_max_age_days(db: Database, actor: Actor) -> int:
     """How many days a verification stays fresh before a policy is flagged as stale."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return _max_age(session).days
 
 
 def list_policies(db: Database, actor: Actor, patient_id: int) -> list[PolicyLine]:
     """The patient's policies: active first, primary before others."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         max_age = _max_age(session)
         policies = session.scalars(
             select(InsurancePolicy)
@@ -385,7 +385,7 @@ def record_verification(
 def list_verifications(db: Database, actor: Actor, policy_id: int) -> list[VerificationLine]:
     """A policy's verification log, newest first."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         rows = session.scalars(
             select(InsuranceVerification)
             .where(InsuranceVerification.policy_id == policy_id)
@@ -452,7 +452,7 @@ def list_preauths(
 ) -> list[PreauthLine]:
     """The patient's pre-authorisations, soonest expiry first; expired ones fold away."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         today = clinic_today(session)
         rows = session.scalars(
             select(PreAuthorization)
@@ -560,7 +560,7 @@ def verification_queue(
     if isinstance(days_ahead, bool) or not isinstance(days_ahead, int) or not 0 < days_ahead <= 366:
         raise ValidationError("Look ahead 1 to 366 days.", field="days_ahead")
     now = utc_now()
-    with db.uow() as session:
+    with reading(db, actor) as session:
         max_age = _max_age(session)
         appointments = session.scalars(
             select(Appointment)

@@ -28,7 +28,7 @@ from app.data.models.providers import Provider
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import ConcurrentEditError, ValidationError
 from app.services.patients.records import PatientRecord, get_patient, patient_record_of
 from app.services.patients.search import clean_typed_text
@@ -205,7 +205,7 @@ def pipeline_counts(
         query = query.where(Patient.primary_provider_id == provider_id)
     if lead_source:
         query = query.where(Patient.lead_source == lead_source)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         counted = {stage: count for stage, count in session.execute(query)}
     return {stage.value: counted.get(stage.value, 0) for stage in JourneyStage}
 
@@ -226,7 +226,7 @@ def pipeline(
     )
     now = utc_now()
     board: dict[str, list[PipelineCard]] = {}
-    with db.uow() as session:
+    with reading(db, actor) as session:
         for stage in JourneyStage:
             query = (
                 select(

@@ -24,7 +24,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_today
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import NoteLockedError, NotFoundError, ValidationError
 from app.services.patients.journey import advance_journey
 from app.services.patients.tasks import patient_or_error, staff_name, tidy_text
@@ -185,7 +185,7 @@ def _note(session: Session, note_id: int) -> ConsultationNote:
 def list_notes(db: Database, actor: Actor, patient_id: int) -> list[NoteSummary]:
     """The patient's notes, newest first: that they exist, never what they say."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         counts = dict(
             session.execute(
                 select(NoteAddendum.note_id, func.count(NoteAddendum.id))

@@ -21,7 +21,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import patient_language
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError
 from app.services.patients.records import next_visit_query
 
@@ -55,7 +55,7 @@ def patient_document_language(db: Database, actor: Actor, patient_id: int | None
     permissions.require(actor, Permission.PRINT_DOCUMENTS)
     if patient_id is None:
         return "en"
-    with db.uow() as session:
+    with reading(db, actor) as session:
         patient = session.get(Patient, patient_id)
         if patient is None:
             raise NotFoundError("This patient no longer exists.")

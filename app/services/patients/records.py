@@ -27,7 +27,7 @@ from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.conflicts import clinic_clock, last_change
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import NotFoundError, PatientChangedError, ValidationError
 from app.services.patients.phones import normalise_phone
 from app.services.patients.search import (
@@ -77,6 +77,8 @@ class PatientForm:
 
 
 FORM_FIELDS = tuple(f.name for f in fields(PatientForm))
+#: The fields typed as text (sex is a choice; the date of birth and consents are not text).
+_TEXT_FIELDS = frozenset(f.name for f in fields(PatientForm) if f.type == "str") - {"sex"}
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,12 @@ def validate_patient(
     changes: dict[str, object] = {}
     for name in FORM_FIELDS:
         value = getattr(form, name)
-        if not isinstance(value, str) or name == "sex":
+        if name not in _TEXT_FIELDS:
             continue
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise ValidationError(f"{_LABELS[name]} must be text.", field=name)
         cleaned = clean_typed_text(value, name in _MULTILINE)
         limit = _column_length(name) or _MAX_TEXT
         if len(cleaned) > limit:
@@ -316,7 +322,7 @@ def get_patient(session: Session, patient_id: int) -> Patient:
 def lead_sources(db: Database, actor: Actor) -> list[str]:
     """The lead sources in use, alphabetically (the pipeline filter and the form's list)."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return list(
             session.scalars(
                 select(Patient.lead_source)
@@ -335,7 +341,7 @@ def find_duplicates(
 ) -> list[DuplicateMatch]:
     """Existing patients with the same name and date of birth, a shared phone, or the e-mail."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         region = clinic_settings(session).country
         phones = set()
         for name in ("mobile_phone", "home_phone", "work_phone"):
@@ -448,7 +454,7 @@ def patient_header(db: Database, actor: Actor, patient_id: int) -> PatientRecord
     refresh after a change (header, Details tab) is not a new one.
     """
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return patient_record_of(session, get_patient(session, patient_id))
 
 
@@ -486,7 +492,7 @@ def update_patient(
 def appointment_history(db: Database, actor: Actor, patient_id: int) -> AppointmentHistory:
     """The patient's appointments: upcoming (soonest first), past (latest first), counts."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         get_patient(session, patient_id)
         now = utc_now()
         lines = _appointment_lines(

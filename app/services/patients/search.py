@@ -31,7 +31,8 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.compiled import compiled_rows
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.sessions import require_session
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.patients.phones import display_phone
 
 # --- folding and the search index ------------------------------------------------------------
@@ -557,6 +558,7 @@ def search_patients(
     # A read-only connection, not a unit of work: nothing is written (a search is not an
     # access to a record, so it is not audited), and this runs on every keystroke.
     with db.engine.connect() as conn:
+        require_session(conn, actor)  # the account as it is now (sessions.py)
         return _search(conn, query, limit, offset, include_inactive)
 
 
@@ -580,7 +582,7 @@ def command_search(db: Database, actor: Actor, query: str, *, limit: int = 50) -
 def recent_patients(db: Database, actor: Actor, limit: int = 15) -> list[PatientHit]:
     """The patients this user opened most recently, newest first."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         latest = func.max(AuditEntry.id).label("latest")
         recent = session.execute(
             select(AuditEntry.patient_id, latest)

@@ -22,7 +22,7 @@ from app.data.models.tasks import Task, TaskKind, TaskStatus
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 
 # C0/C1 control characters (pasted from PDFs, terminals, Word) except tab and newline.
@@ -139,7 +139,7 @@ class Assignee:
 def list_assignees(db: Database, actor: Actor) -> list[Assignee]:
     """Active staff a task can be given to, by name (anyone who may open records may ask)."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         rows = session.scalars(
             select(Staff).where(Staff.is_active.is_(True)).order_by(Staff.full_name, Staff.id)
         )
@@ -151,7 +151,7 @@ def list_tasks(
 ) -> list[TaskLine]:
     """Tasks, open ones first, soonest due first (undated last), then oldest first."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         query = select(Task)
         if patient_id is not None:
             query = query.where(Task.patient_id == patient_id)

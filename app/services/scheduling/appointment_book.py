@@ -28,6 +28,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 from app.services.clinic.compiled import compiled_rows
 from app.services.clinic.permissions import Permission
+from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError
 from app.services.scheduling.booking import (
     HOLDS_TIME,
@@ -197,7 +198,7 @@ def load_schedule(
     if not 1 <= days <= 42:
         raise ValueError("a schedule covers 1 to 42 days")
     last_day = first_day + timedelta(days=days - 1)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         zone = clinic_zone(session)
         opens, closes = opening_minutes(session)
         resources = list_resources(session, by, resource_ids)
@@ -342,7 +343,7 @@ def _blocks(
 def appointment_block(db: Database, actor: Actor, appointment_id: int) -> AppointmentBlock:
     """One appointment as the calendar shows it (the pinboard and the edit dialog read it)."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         appt = session.get(Appointment, appointment_id)
         if appt is None:
             raise NotFoundError("That appointment no longer exists.")
@@ -364,7 +365,7 @@ def month_overview(
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     first = date(year, month, 1)
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         zone = clinic_zone(session)
         ids = [r.id for r in list_resources(session, "provider", provider_ids)]
         days = provider_days(session, ids, first, last)

@@ -47,7 +47,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import assign_changed, unit_of_work
+from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
 from app.services.patients import journey, phones
 from app.services.scheduling import booking as scheduling
@@ -572,7 +572,7 @@ def _history(session: Session, appointment_id: int) -> list[StatusLine]:
 def status_history(db: Database, actor: Actor, appointment_id: int) -> list[StatusLine]:
     """Every step of the appointment's status, oldest first, with who and when."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         if session.get(Appointment, appointment_id) is None:
             raise NotFoundError("This appointment no longer exists.")
         return _history(session, appointment_id)
@@ -594,7 +594,7 @@ def appointment_summary(
     """What the appointment details dialog shows, with the steps allowed now."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     now = _now(now)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         a = session.get(Appointment, appointment_id)
         if a is None:
             raise NotFoundError("This appointment no longer exists.")
@@ -657,7 +657,7 @@ def _settings_of(row: ClinicSettings) -> SchedulingSettings:
 def get_scheduling_settings(db: Database, actor: Actor) -> SchedulingSettings:
     """The late-cancel window, the fees and the calendar's opening hours."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return _settings_of(clinic_settings(session))
 
 

@@ -35,6 +35,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 from app.services.clinic.permissions import Permission
+from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError, ValidationError
 from app.services.scheduling.booking import at_local, holding_time, provider_days
 
@@ -259,7 +260,7 @@ def find_next_available(db: Database, actor: Actor, query: SlotQuery) -> list[Sl
     moment = (query.not_before or utc_now()).astimezone(UTC)
     duration = query.duration_minutes * 60
     step = query.step_minutes * 60
-    with db.uow() as session:
+    with reading(db, actor) as session:
         names = _providers(session, query.provider_ids)
         room_name = _room_name(session, query.room_id)
         _check_patient(session, query.patient_id)

@@ -49,7 +49,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import LOCK_ONLY, unit_of_work
+from app.services.clinic.uow import LOCK_ONLY, reading, unit_of_work
 from app.services.errors import CareDeskError, NotFoundError, ValidationError
 from app.services.patients import journey
 
@@ -650,7 +650,7 @@ def check_booking(
 ) -> BookingCheck:
     """A read-only preview of a booking: its clashes and warnings (bad input raises)."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         validate_request(session, request)
         ignore = [ignore_appointment_id]
         return BookingCheck(
@@ -818,7 +818,7 @@ def preview_series(
 ) -> list[BookingCheck]:
     """What booking each instance would meet, instance by instance, before anything is saved."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         for request in requests:
             validate_request(session, request)
         return [
@@ -984,7 +984,7 @@ def move_appointment(
     double_book: bool = False,
 ) -> BookingResult:
     """A drag on the calendar: new time and column, everything else kept."""
-    with db.uow() as session:
+    with reading(db, actor) as session:
         appointment = session.get(Appointment, appointment_id)
         if appointment is None:
             raise NotFoundError("That appointment no longer exists.")

@@ -37,7 +37,7 @@ from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.printing import Deliver, clinic_letterhead, delivered
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.scheduling import appointment_book
@@ -140,7 +140,7 @@ def provider_by_name(session: Session, name: str) -> Provider:
 def find_provider(db: Database, actor: Actor, name: str) -> ProviderChoice:
     """The provider a typed name means (see :func:`provider_by_name`)."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         p = provider_by_name(session, name)
         return ProviderChoice(p.id, provider_display_name(p), p.is_active)
 
@@ -148,7 +148,7 @@ def find_provider(db: Database, actor: Actor, name: str) -> ProviderChoice:
 def export_providers(db: Database, actor: Actor) -> list[ProviderChoice]:
     """Active providers in calendar column order, for the export dialog's list."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         rows = session.scalars(
             select(Provider).where(Provider.is_active).order_by(Provider.position, Provider.name)
         )

@@ -32,7 +32,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import tidy_text
@@ -172,7 +172,7 @@ def confirmation_list(
     """
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     statuses = _LISTED if include_confirmed else (AppointmentStatus.SCHEDULED.value,)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         span = scheduling.local_day_span(day, clinic_zone(session))
         appointments = list(
             session.scalars(

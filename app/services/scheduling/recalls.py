@@ -35,7 +35,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import tidy_text
@@ -104,7 +104,7 @@ def recall_list(
     _check_filters(due_within_days, hide_contacted_days)
     if offset < 0 or (limit is not None and limit < 0):
         raise ValidationError("The page of patients cannot start or end below zero.", field="limit")
-    with db.uow() as session:
+    with reading(db, actor) as session:
         zone = clinic_zone(session)
         now = now or utc_now()
         as_of = as_of or clinic_today(session, now)
@@ -160,7 +160,7 @@ def recall_count(
     however few lines are read)."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     _check_filters(due_within_days, hide_contacted_days)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         now = now or utc_now()
         as_of = as_of or clinic_today(session, now)
         due = _recall_query(session, now, as_of, due_within_days, hide_contacted_days)

@@ -34,7 +34,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import patient_name, tidy_text
@@ -300,7 +300,7 @@ def _waiting_entries(session: Session) -> list[WaitlistEntry]:
 def list_waitlist(db: Database, actor: Actor) -> list[WaitlistLine]:
     """Everyone waiting for an earlier slot, the longest-waiting first."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         zone, locale = clinic_zone(session), _locale(session)
         return [_line(session, e, zone, locale) for e in _waiting_entries(session)]
 
@@ -308,7 +308,7 @@ def list_waitlist(db: Database, actor: Actor) -> list[WaitlistLine]:
 def get_waitlist_entry(db: Database, actor: Actor, entry_id: int) -> WaitlistLine:
     """One entry (any status), for the edit dialog."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         entry = session.get(WaitlistEntry, entry_id)
         if entry is None:
             raise NotFoundError("That waitlist entry no longer exists.")
@@ -587,7 +587,7 @@ def waitlist_matches(
     """
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     _check_slot(starts_at, ends_at)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return _matches(session, provider_id, starts_at, ends_at)
 
 
@@ -597,7 +597,7 @@ def slot_matches(
     """:func:`waitlist_matches` with the slot described in words, for the waitlist panel."""
     permissions.require(actor, Permission.VIEW_SCHEDULE)
     _check_slot(starts_at, ends_at)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         return _slot_matches(session, provider_id, starts_at, ends_at)
 
 
@@ -643,7 +643,7 @@ def freed_slot_matches(
     pass its former time and provider.  Its own patient is not offered it again.
     """
     permissions.require(actor, Permission.VIEW_SCHEDULE)
-    with db.uow() as session:
+    with reading(db, actor) as session:
         appointment = session.get(Appointment, appointment_id)
         if appointment is None:
             raise NotFoundError("That appointment no longer exists.")
