@@ -96,6 +96,9 @@ class Appointment(TimestampMixin, VersionedMixin, Base):
     double_booked: Mapped[bool] = mapped_column(default=False)
     confirmed_at: Mapped[datetime | None]
     arrived_at: Mapped[datetime | None]
+    # Went in ("in treatment" since), and the provider was done ("ready to check out").
+    seated_at: Mapped[datetime | None]
+    ready_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancelled_by: Mapped[str | None] = mapped_column(String(10))

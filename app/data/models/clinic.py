@@ -49,6 +49,9 @@ class ClinicSettings(TimestampMixin, VersionedMixin, Base):
     no_show_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     late_cancel_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     verification_max_age_days: Mapped[int] = mapped_column(default=30)
+    # Today: a patient waiting longer is highlighted; insurance is checked this many days ahead.
+    wait_warning_minutes: Mapped[int] = mapped_column(default=15)
+    insurance_check_days: Mapped[int] = mapped_column(default=7)
     # The highest APR a payment plan may charge (the clinic's legal cap), in basis points.
     max_apr_basis_points: Mapped[int] = mapped_column(default=3600)
     # Opening hours for the calendar grid, minutes after local midnight.

@@ -256,6 +256,10 @@ class Payment(TimestampMixin, VersionedMixin, Base):
     reference: Mapped[str] = mapped_column(String(80), default="")
     notes: Mapped[str] = mapped_column(String(300), default="")
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    # Who paid when it was not the patient: an insurance payer (contacts, kind "payer").
+    payer_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="RESTRICT"), index=True
+    )
     # A refund points at the payment it gives back.
     refund_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("payments.id", ondelete="RESTRICT"), index=True

@@ -53,6 +53,7 @@ class TreatmentPlan(TimestampMixin, VersionedMixin, Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="RESTRICT"))
     title: Mapped[str] = mapped_column(String(200))
+    title_es: Mapped[str] = mapped_column(String(200), default="")  # for Spanish documents
     # Alternatives of one case share an option_group; the label is what the
     # patient sees ("Option A"). Accepting one declines the others of the group.
     option_group: Mapped[str | None] = mapped_column(String(40))
@@ -91,6 +92,7 @@ class TreatmentPhase(TimestampMixin, Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(default=0)
     title: Mapped[str] = mapped_column(String(200))
+    title_es: Mapped[str] = mapped_column(String(200), default="")  # for Spanish documents
     # Plain words for the handout ("We place the implant and let it heal for 3 months").
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default=PlanStatus.DRAFT.value)

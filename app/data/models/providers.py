@@ -154,6 +154,9 @@ class Service(TimestampMixin, VersionedMixin, Base):
     colour: Mapped[str] = mapped_column(String(7), default=DEFAULT_COLOUR)
     requires_preauth: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str] = mapped_column(Text, default="")
+    # What a Spanish document prints (empty: it never mixes in the English name).
+    name_es: Mapped[str] = mapped_column(String(120), default="")
+    description_es: Mapped[str] = mapped_column(Text, default="")
     is_active: Mapped[bool] = mapped_column(default=True)
 
     required_consents: Mapped[list[ServiceRequiredConsent]] = relationship(
