@@ -21,7 +21,7 @@ the same unit of work as the appointment's update, so the automatic audit sees b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -119,6 +119,19 @@ COMMON_CANCEL_REASONS = (
 MAX_FEE = Decimal("100000")
 
 
+class NotTodayError(ValidationError):
+    """Checking in a visit of an earlier day: asked, not assumed (see change_status)."""
+
+    def __init__(self, visit_day: date) -> None:
+        super().__init__(
+            f"This visit was on {visit_day:%a, %b} {visit_day.day}, not today. Check the "
+            "patient in for that day anyway? The arrival is recorded at the visit's start "
+            "time.",
+            field="status",
+        )
+        self.visit_day = visit_day
+
+
 # --- plain data ----------------------------------------------------------------------------
 
 
@@ -189,6 +202,10 @@ class SchedulingSettings:
     opens_at_minute: int
     closes_at_minute: int
     version: int = 0
+    #: Today highlights a patient waiting longer than this after check-in.
+    wait_warning_minutes: int = 15
+    #: Today lists insurance to verify before visits within this many days.
+    insurance_check_days: int = 7
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -377,8 +394,13 @@ def change_status(
     reason: str = "",
     now: datetime | None = None,
     double_book: bool = False,
+    not_today: bool = False,
 ) -> StatusResult:
     """Confirm, check in, start treatment, complete, or take one step back (see TRANSITIONS).
+
+    Checking in a visit of an earlier day is refused with NotTodayError (a question the
+    desk answers) unless ``not_today``: it is then recorded as arrived at its start time —
+    when the patient came is not known, and "6427 minutes late" would be false.
 
     A step that puts a visit back on the book (a no-show undone, or the patient came after
     all) is a booking again: refused with ConflictError when its time has been given away
@@ -404,6 +426,14 @@ def change_status(
         check_transition(from_status, to_status)
         zone = clinic_zone(session)
         _time_rules(appointment, to_status, now, zone)
+        visit_day = appointment.starts_at.astimezone(zone).date()
+        checked_in_late = (
+            to_status == S.ARRIVED
+            and from_status in (S.SCHEDULED, S.CONFIRMED, S.NO_SHOW)
+            and visit_day != today_in(zone, now)
+        )
+        if checked_in_late and not not_today:
+            raise NotTodayError(visit_day)
         back_on_the_book = (
             from_status not in scheduling.HOLDS_TIME and to_status in scheduling.HOLDS_TIME
         )
@@ -426,6 +456,8 @@ def change_status(
         scheduling.record_status_change(
             session, appointment, to_status, actor, reason=reason.strip(), at=now
         )
+        if checked_in_late:
+            appointment.arrived_at = appointment.starts_at
         fee_reversed = ZERO
         if (from_status, to_status) in UNDO_STEPS:
             if to_status == S.SCHEDULED:
@@ -434,6 +466,8 @@ def change_status(
                 appointment.arrived_at = None
             if from_status == S.IN_TREATMENT:
                 appointment.arrived_at = kept_arrival  # the arrival itself was real
+                appointment.seated_at = None
+                appointment.ready_at = None
             if from_status == S.NO_SHOW:
                 fee_reversed = _reverse_no_show_fee(session, actor, appointment)
             if from_status == S.COMPLETED:
@@ -456,6 +490,31 @@ def change_status(
         if clashes:
             scheduling.audit_double_book(session, appointment, clashes)
         return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
+
+
+def mark_ready(
+    db: Database,
+    actor: Actor,
+    appointment_id: int,
+    version: int,
+    *,
+    ready: bool = True,
+    now: datetime | None = None,
+) -> StatusResult:
+    """The provider is done with a patient in treatment: ready to check out (``ready=False``
+    takes it back).  The status stays "in treatment" until check-out completes the visit."""
+    permissions.require(actor, Permission.MANAGE_APPOINTMENTS)
+    now = _now(now)
+    with unit_of_work(db, actor) as session:
+        appointment = _load(session, appointment_id, version)
+        if appointment.status != S.IN_TREATMENT:
+            raise ValidationError(
+                "Only a patient in treatment can be ready to check out: seat them first.",
+                field="status",
+            )
+        assign_changed(appointment, {"ready_at": now if ready else None})
+        session.flush()
+        return _result(appointment)
 
 
 def cancel_appointment(
@@ -651,6 +710,8 @@ def _settings_of(row: ClinicSettings) -> SchedulingSettings:
         opens_at_minute=row.opens_at_minute,
         closes_at_minute=row.closes_at_minute,
         version=row.version,
+        wait_warning_minutes=row.wait_warning_minutes,
+        insurance_check_days=row.insurance_check_days,
     )
 
 
@@ -686,6 +747,12 @@ def validate_scheduling_settings(settings: SchedulingSettings) -> None:
         raise ValidationError("Opening hours are times within one day.", field="opens_at_minute")
     if settings.opens_at_minute >= settings.closes_at_minute:
         raise ValidationError("The clinic must open before it closes.", field="closes_at_minute")
+    if not 1 <= settings.wait_warning_minutes <= 240:
+        raise ValidationError("Highlight a wait of 1 to 240 minutes.", field="wait_warning_minutes")
+    if not 1 <= settings.insurance_check_days <= 60:
+        raise ValidationError(
+            "Check insurance 1 to 60 days before visits.", field="insurance_check_days"
+        )
 
 
 def update_scheduling_settings(
@@ -707,6 +774,8 @@ def update_scheduling_settings(
                 "late_cancel_fee": settings.late_cancel_fee.quantize(Decimal("0.01")),
                 "opens_at_minute": settings.opens_at_minute,
                 "closes_at_minute": settings.closes_at_minute,
+                "wait_warning_minutes": settings.wait_warning_minutes,
+                "insurance_check_days": settings.insurance_check_days,
             },
         )
         session.flush()

@@ -211,6 +211,7 @@ def provider_days(
 _STATUS_STAMPS = {
     AppointmentStatus.CONFIRMED.value: "confirmed_at",
     AppointmentStatus.ARRIVED.value: "arrived_at",
+    AppointmentStatus.IN_TREATMENT.value: "seated_at",
     AppointmentStatus.COMPLETED.value: "completed_at",
     AppointmentStatus.CANCELLED.value: "cancelled_at",
 }
