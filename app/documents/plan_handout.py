@@ -93,6 +93,7 @@ class HandoutVisit:
 
 @dataclass(frozen=True)
 class HandoutPhase:
+    #: The phase's own words ("Implant placement"), "" for none: the handout numbers it.
     title: str
     description: str
     items: tuple[HandoutItem, ...]
@@ -105,6 +106,7 @@ class HandoutOption:
     """One option of the case (the only one when there are no alternatives)."""
 
     label: str
+    #: "" when the option has no title of its own (its label says it all).
     title: str
     phases: tuple[HandoutPhase, ...]
     totals: HandoutTotals
@@ -368,7 +370,9 @@ def _option_details(
     base = document_styles()
     story: list[Flowable] = []
     if several:
-        heading = f"{option_label(option.label, _)}: {option.title}"
+        heading = option_label(option.label, _)
+        if option.title:
+            heading += f": {option.title}"
         story += [CondPageBreak(120), Paragraph(text(heading), st["option"])]
     if option.provider_name:
         story.append(
@@ -377,7 +381,11 @@ def _option_details(
             )
         )
     for number, phase in enumerate(option.phases, start=1):
-        title = _("Phase %(n)s: %(title)s") % {"n": number, "title": phase.title}
+        title = (
+            _("Phase %(n)s: %(title)s") % {"n": number, "title": phase.title}
+            if phase.title
+            else _("Phase %(n)s") % {"n": number}
+        )
         intro: list[Flowable] = [Paragraph(text(title), st["phase"])]
         if phase.description:
             intro.append(Paragraph(text(phase.description).replace("\n", "<br/>"), base.body))
@@ -522,7 +530,7 @@ def _story(handout: PlanHandout, width: float, _: Translate) -> list[Flowable]:
     if several:
         title = _("Your treatment options")
     else:
-        title = handout.options[0].title if handout.options else _("Your treatment plan")
+        title = (handout.options[0].title if handout.options else "") or _("Your treatment plan")
     if handout.accepted_on is not None:
         subtitle = _("Accepted on %(date)s") % {
             "date": format_date(handout.accepted_on, handout.locale, "long")
@@ -570,7 +578,7 @@ def build_plan_handout(handout: PlanHandout, *, printed_at: datetime | None = No
         locale=handout.locale,
         patient=handout.patient,
         printed_at=printed_at,
-        subject=", ".join(o.title for o in handout.options),
+        subject=", ".join(o.title for o in handout.options if o.title) or handout_title(handout),
     )
     doc.build(_story(handout, doc.width, _))
     return buffer.getvalue()

@@ -233,3 +233,24 @@ def test_payment_plan_schedule_is_in_the_handout(clinic, coordinator, ids):
     assert schedule.total_of_payments == D("45.00") + sum(r.amount for r in schedule.installments)
     text = " ".join(pdf_pages_text(ph.plan_handout_pdf(clinic.db, coordinator, plan.id)))
     assert "Su plan de pagos" in text and "1 de abril de 2027" in text
+
+
+def test_a_phase_title_prints_once_even_with_a_number_typed_in_it(clinic, coordinator, ids):
+    """Phases are numbered by the handout: "Phase 2: Crown", never "Phase 2: Phase 2 — Crown"
+    (a title typed that way before the editor stopped suggesting it)."""
+    from app.data.models.plans import TreatmentPhase
+
+    plan = build(clinic.db, coordinator, ids)
+    with clinic.db.uow() as s:
+        s.get(TreatmentPhase, plan.phases[1].id).title = "Phase 2 — Crown"
+    option_b = tp.add_alternative(clinic.db, coordinator, plan.id, plan.version)
+
+    text = " ".join(
+        pdf_pages_text(ph.plan_handout_pdf(clinic.db, coordinator, plan.id, language="en"))
+    )
+
+    assert "Phase 1: Imaging" in text and "Phase 2: Crown" in text
+    assert "Phase 2: Phase 2" not in text
+    # Option B is titled by its label: its heading says it once.
+    assert option_b.title == "Option B"
+    assert "Option B: Option B" not in text and "Option A: Replace #14" in text

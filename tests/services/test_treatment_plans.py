@@ -364,9 +364,8 @@ def test_alternatives_side_by_side_and_accepting_one_declines_the_others(clinic,
     assert comparison.options[1].phases[1] == (
         "Implant placement", plan_details.Totals(D("2400.00"), D("0.00"), D("0.00"), D("2400.00")),
     )  # fmt: skip
-    for plan in (a, b):
-        plan = tp.load_plan(clinic.db, coordinator, plan.id)
-        tp.present_plan(clinic.db, coordinator, plan.id, plan.version)
+    a = tp.load_plan(clinic.db, coordinator, a.id)
+    tp.present_plan(clinic.db, coordinator, a.id, a.version)  # presents Option B with it
     b = tp.load_plan(clinic.db, coordinator, b.id)
     tp.accept_plan(clinic.db, coordinator, b.id, b.version)
     a = tp.load_plan(clinic.db, coordinator, a.id)
@@ -384,6 +383,70 @@ def test_a_third_option_gets_the_next_letter(clinic, coordinator, c):
     assert third.alternative_label == "Option C"
     with pytest.raises(ValidationError, match="already has"):
         tp.add_alternative(clinic.db, coordinator, b.id, b.version, label="Option A")
+
+
+def test_an_alternative_gets_its_own_title_not_a_copy_of_the_original(clinic, coordinator, c):
+    a = build(clinic.db, coordinator, c, phases=1)
+    b = tp.add_alternative(clinic.db, coordinator, a.id, a.version)
+    assert (b.alternative_label, b.title) == ("Option B", "Option B")
+    assert plan_details.option_heading(b.alternative_label, b.title) == "Option B"
+    a = tp.load_plan(clinic.db, coordinator, a.id)
+    assert plan_details.option_heading(a.alternative_label, a.title) == "Option A — Replace #14"
+    c_option = tp.add_alternative(clinic.db, coordinator, b.id, b.version, title=" Bridge  #13–15")
+    assert (c_option.alternative_label, c_option.title) == ("Option C", "Bridge #13–15")
+    listed = {p.id: p.title for p in tp.list_plans(clinic.db, coordinator, c.patient)}
+    assert len(set(listed.values())) == 3
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("Phase 1 — Implant", "Implant"),
+        ("phase 2: crown", "crown"),
+        ("Phase 3 Bone graft", "Bone graft"),
+        ("Fase 1 – Implante", "Implante"),
+        ("Phased approach", "Phased approach"),
+        ("Implant", "Implant"),
+        ("Phase 4", "Phase 4"),  # nothing else to keep
+    ],
+)
+def test_a_typed_phase_number_is_not_kept_in_the_title(clinic, coordinator, c, typed, kept):
+    plan = tp.create_plan(clinic.db, coordinator, c.patient, "Replace #14")
+    plan = tp.add_phase(clinic.db, coordinator, plan.id, plan.version, typed)
+    assert plan.phases[0].title == kept
+    plan = tp.update_phase(
+        clinic.db, coordinator, plan.phases[0].id, plan.version, title=f"Phase 1 — {kept}"
+    )
+    assert plan.phases[0].title == kept
+
+
+def test_presenting_a_case_presents_every_open_option(clinic, coordinator, c):
+    """The handout shows Option A and B side by side: presenting one presents both."""
+    a = build(clinic.db, coordinator, c, phases=1)
+    b = tp.add_alternative(clinic.db, coordinator, a.id, a.version)
+    third = tp.add_alternative(clinic.db, coordinator, b.id, b.version)
+    x = build(clinic.db, coordinator, c, phases=1)  # another case stays a draft
+
+    tp.present_plan(clinic.db, coordinator, b.id, b.version, now=NOW)
+
+    for plan_id in (a.id, b.id, third.id):
+        plan = tp.load_plan(clinic.db, coordinator, plan_id)
+        assert plan.status == "presented" and plan.presented_by_name == "Cora Coordinator"
+        assert plan.presented_at.replace(tzinfo=UTC) == NOW
+        assert {p.status for p in plan.phases} == {"presented"}
+    assert tp.load_plan(clinic.db, coordinator, x.id).status == "draft"
+
+
+def test_presenting_a_case_with_an_empty_option_names_it_and_presents_nothing(
+    clinic, coordinator, c
+):
+    a = build(clinic.db, coordinator, c, phases=1)
+    b = tp.add_alternative(clinic.db, coordinator, a.id, a.version)
+    b = tp.remove_item(clinic.db, coordinator, b.phases[0].items[0].id, b.version)
+    a = tp.load_plan(clinic.db, coordinator, a.id)
+    with pytest.raises(ValidationError, match="Option B has no items"):
+        tp.present_plan(clinic.db, coordinator, a.id, a.version)
+    assert tp.load_plan(clinic.db, coordinator, a.id).status == "draft"
 
 
 # --- scheduling a phase ----------------------------------------------------------------------

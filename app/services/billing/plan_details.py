@@ -8,6 +8,7 @@ change a plan live in :mod:`app.services.billing.treatment_plans`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,31 @@ P = PlanStatus
 EDITABLE = frozenset({P.DRAFT, P.PRESENTED})
 #: Statuses of a plan or phase the patient has said yes to.
 AGREED = frozenset({P.ACCEPTED, P.PARTLY_ACCEPTED, P.IN_PROGRESS, P.COMPLETED})
+
+#: A number typed in front of a phase's title ("Phase 1 — ", "Fase 2: ").  Phases are
+#: numbered by their position wherever they are shown, so a typed number is said twice
+#: ("Phase 1: Phase 1 — Implant") and goes wrong when the phase is moved.
+_TYPED_PHASE_NUMBER = re.compile(
+    r"^\s*(?:phase|fase)\s*\d+\s*(?:[—–:.)-]+\s*|\s+|$)", re.IGNORECASE
+)
+
+
+def phase_title(title: str) -> str:
+    """A phase's own title, without a typed "Phase 2 — " in front ("" when that is all)."""
+    return _TYPED_PHASE_NUMBER.sub("", title, count=1).strip()
+
+
+def phase_heading(number: int, title: str) -> str:
+    """ "Phase 2 — Implant placement" (or "Phase 2" for a phase with no title of its own)."""
+    own = phase_title(title)
+    return f"Phase {number} — {own}" if own else f"Phase {number}"
+
+
+def option_heading(label: str, title: str) -> str:
+    """ "Option B — Bridge", the title once when it is the label itself ("Option B")."""
+    if not label or title == label:
+        return title or label
+    return f"{label} — {title}" if title else label
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from app.services.billing.plan_details import (
     PlanDetail,
     Totals,
     option_group_members,
+    phase_title,
     plan_detail,
 )
 from app.services.clinic import permissions
@@ -122,7 +123,7 @@ def _option(session: Session, detail: PlanDetail) -> HandoutOption:
     visits = _visits(session, [p.id for p in phases])
     handout_phases = tuple(
         HandoutPhase(
-            title=p.title,
+            title=phase_title(p.title),
             description=p.description,
             items=tuple(
                 HandoutItem(
@@ -144,7 +145,8 @@ def _option(session: Session, detail: PlanDetail) -> HandoutOption:
     )
     return HandoutOption(
         label=detail.alternative_label,
-        title=detail.title,
+        # An option titled by its label ("Option B") prints its label once.
+        title="" if detail.title == detail.alternative_label else detail.title,
         phases=handout_phases,
         totals=_totals(detail.accepted_totals if decided else detail.totals),
         provider_name=detail.provider_name,

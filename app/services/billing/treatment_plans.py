@@ -49,6 +49,7 @@ from app.services.billing.plan_details import (
     PlanDetail,
     Totals,
     option_group_members,
+    phase_title,
     plan_detail,
 )
 from app.services.billing.plan_handouts import store_accepted_handout
@@ -455,12 +456,19 @@ def update_plan(
         return _finish(session, plan)
 
 
+def _phase_title(title: str) -> str:
+    """Phases are numbered by position where they are shown: a typed "Phase 1 — " is not
+    kept (it would print twice and go stale when the phase moves)."""
+    title = _text(title, "title", "phase's title", 200, required=True)
+    return phase_title(title) or title
+
+
 def add_phase(
     db: Database, actor: Actor, plan_id: int, version: int, title: str, description: str = ""
 ) -> PlanDetail:
     """Append a phase (it takes the plan's status: draft or presented)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
-    title = _text(title, "title", "phase's title", 200, required=True)
+    title = _phase_title(title)
     with unit_of_work(db, actor) as session:
         plan = _editable_plan(session, plan_id, version)
         plan.phases.append(
@@ -487,7 +495,7 @@ def update_phase(
 ) -> PlanDetail:
     """Rename a phase or change its plain-words description."""
     permissions.require(actor, Permission.MANAGE_PLANS)
-    title = _text(title, "title", "phase's title", 200, required=True)
+    title = _phase_title(title)
     with unit_of_work(db, actor) as session:
         phase = _phase(session, phase_id)
         plan = _editable_plan(session, phase.plan_id, version)
@@ -682,22 +690,36 @@ def remove_item(db: Database, actor: Actor, item_id: int, version: int) -> PlanD
 def present_plan(
     db: Database, actor: Actor, plan_id: int, version: int, *, now: datetime | None = None
 ) -> PlanDetail:
-    """Mark the plan (and its phases) presented to the patient, by whom and when."""
+    """Mark the plan (and its phases) presented to the patient, by whom and when.
+
+    A case with alternatives is presented whole: every option not yet presented goes with
+    it, as the handout shows them side by side (the patient then chooses one of them)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     now = _now(now)
     with unit_of_work(db, actor) as session:
         plan = _plan(session, plan_id, version)
         check_transition(plan.status, P.PRESENTED)
-        if not any(phase.items for phase in plan.phases):
-            raise ValidationError(
-                "Add at least one item before presenting the plan.", field="items"
-            )
-        plan.status = P.PRESENTED.value
-        plan.presented_by_id = actor.staff_id
-        plan.presented_at = now
-        for phase in plan.phases:
-            phase.status = P.PRESENTED.value
-            phase.presented_at = now
+        options = [plan] + [
+            m
+            for m in option_group_members(session, plan)
+            if m.id != plan.id and m.status == P.DRAFT
+        ]
+        for option in options:
+            if not any(phase.items for phase in option.phases):
+                raise ValidationError(
+                    f"{option.alternative_label} has no items yet: add its treatment before "
+                    "presenting the options."
+                    if option is not plan
+                    else "Add at least one item before presenting the plan.",
+                    field="items",
+                )
+        for option in options:
+            option.status = P.PRESENTED.value
+            option.presented_by_id = actor.staff_id
+            option.presented_at = now
+            for phase in option.phases:
+                phase.status = P.PRESENTED.value
+                phase.presented_at = now
         return _finish(session, plan)
 
 
@@ -844,7 +866,8 @@ def decline_plan(
         return _finish(session, plan)
 
 
-def _next_label(used: set[str]) -> str:
+def next_option_label(used: set[str]) -> str:
+    """The first "Option X" not in ``used``."""
     for letter in string.ascii_uppercase:
         if f"Option {letter}" not in used:
             return f"Option {letter}"
@@ -852,12 +875,21 @@ def _next_label(used: set[str]) -> str:
 
 
 def add_alternative(
-    db: Database, actor: Actor, plan_id: int, version: int, label: str | None = None
+    db: Database,
+    actor: Actor,
+    plan_id: int,
+    version: int,
+    label: str | None = None,
+    *,
+    title: str | None = None,
 ) -> PlanDetail:
     """Copy the plan (phases, items) as another option of the same case, as a draft.
 
-    The first copy makes the original "Option A" and the copy "Option B"."""
+    The first copy makes the original "Option A" and the copy "Option B".  The copy is
+    titled ``title``, else by its label: the original's title would name both options
+    alike ("Option A — Replace #14", "Option B — Replace #14")."""
     permissions.require(actor, Permission.MANAGE_PLANS)
+    title = _text(title, "title", "option's title", 200, required=False)
     with unit_of_work(db, actor) as session:
         plan = _plan(session, plan_id, version)
         members = option_group_members(session, plan)
@@ -873,13 +905,14 @@ def add_alternative(
                 plan.alternative_label = "Option A"
             members = [plan]
         used = {m.alternative_label for m in members}
-        label = _text(label, "label", "option's name", 40, required=False) or _next_label(used)
+        label = _text(label, "label", "option's name", 40, required=False)
+        label = label or next_option_label(used)
         if label in used:
             raise ValidationError(f"This case already has an “{label}”.", field="label")
         copy = TreatmentPlan(
             patient_id=plan.patient_id,
             provider_id=plan.provider_id,
-            title=plan.title,
+            title=title or label,
             notes=plan.notes,
             option_group=plan.option_group,
             alternative_label=label,

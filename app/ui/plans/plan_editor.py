@@ -7,6 +7,8 @@ by its status and by the signed-in role (a receptionist sees plans but cannot ed
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -82,6 +84,7 @@ class TextDialog(QDialog):
         self.setWindowTitle(title)
         self.edit = QLineEdit(text)
         self.edit.setMaxLength(200)
+        self.edit.selectAll()  # a suggested text is replaced by typing
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -244,19 +247,36 @@ class ItemDialog(QDialog):
 class AcceptDialog(QDialog):
     """Which phases the patient accepts (all ticked to begin with), and why not the others."""
 
-    def __init__(self, parent: QWidget | None, plan: plan_details.PlanDetail) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None,
+        plan: plan_details.PlanDetail,
+        money: Callable[[Decimal], str] = str,
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Accept {plan.alternative_label or plan.title}")
+        heading = plan_details.option_heading(plan.alternative_label, plan.title)
+        self.setWindowTitle(f"Accept {heading}")
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("The patient accepts these phases:"))
+        intro = QLabel(
+            f"The patient accepts <b>{html.escape(heading)}</b>. Untick a phase they do not "
+            "accept for now; it is kept as declined with the reason below."
+        )
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(intro)
         self.boxes: list[tuple[int, QCheckBox]] = []
-        for phase in plan.phases:
-            box = QCheckBox(f"{phase.title} — {_status(phase.status)}")
+        for number, phase in enumerate(plan.phases, start=1):
+            box = QCheckBox(
+                f"{plan_details.phase_heading(number, phase.title)} · "
+                f"patient pays {money(phase.totals.patient_portion)}"
+            )
             box.setChecked(True)
             layout.addWidget(box)
             self.boxes.append((phase.id, box))
+        reason_label = QLabel("&Why not the others (e.g. “Will decide after phase 1”):")
         self.reason = QLineEdit()
-        self.reason.setPlaceholderText("Why not the others (e.g. “Will decide after phase 1”)")
+        self.reason.setMaxLength(200)
+        reason_label.setBuddy(self.reason)
+        layout.addWidget(reason_label)
         layout.addWidget(self.reason)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -264,12 +284,21 @@ class AcceptDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Long sentences wrap instead of being cut off at the dialog's edge; the dialog is
+        # wide enough for a phase's title and sized to show everything at that width.
+        for label in (intro, reason_label):
+            label.setWordWrap(True)
+        self.setMinimumWidth(460)
+        self.resize(max(460, self.sizeHint().width()), self.sizeHint().height())
 
     @classmethod
     def ask(
-        cls, parent: QWidget | None, plan: plan_details.PlanDetail
+        cls,
+        parent: QWidget | None,
+        plan: plan_details.PlanDetail,
+        money: Callable[[Decimal], str] = str,
     ) -> tuple[list[int], str] | None:
-        dialog = cls(parent, plan)
+        dialog = cls(parent, plan, money)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
@@ -294,8 +323,8 @@ class OptionPane(QFrame):
         self.plan = plan
         self.setObjectName("optionPane")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        heading = plan.alternative_label + " — " if plan.alternative_label else ""
-        self.title = QLabel(f"<b>{heading}{plan.title}</b> · {_status(plan.status)}")
+        heading = plan_details.option_heading(plan.alternative_label, plan.title)
+        self.title = QLabel(f"<b>{html.escape(heading)}</b> · {_status(plan.status)}")
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.info = QLabel(self._info())
         self.info.setWordWrap(True)
@@ -340,11 +369,12 @@ class OptionPane(QFrame):
 
     def _fill(self) -> None:
         m = lambda amount: _money(self.ctx, amount)  # noqa: E731
-        for phase in self.plan.phases:
+        for number, phase in enumerate(self.plan.phases, start=1):
             t = phase.totals
             row = QTreeWidgetItem(
-                [phase.title, "", "", m(t.fee_total), m(t.discount), m(t.insurance_estimate),
-                 m(t.patient_portion), _status(phase.status)]
+                [plan_details.phase_heading(number, phase.title), "", "", m(t.fee_total),
+                 m(t.discount), m(t.insurance_estimate), m(t.patient_portion),
+                 _status(phase.status)]
             )  # fmt: skip
             row.setData(0, Qt.ItemDataRole.UserRole, ("phase", phase.id))
             font = row.font(0)
@@ -514,9 +544,9 @@ class TreatmentPlanEditor(QWidget):
         self.plans = plans
         self.plan_combo.clear()
         for plan in plans:
-            label = f"{plan.alternative_label}: " if plan.alternative_label else ""
             self.plan_combo.addItem(
-                f"{label}{plan.title} — {_status(plan.status)}"
+                f"{plan_details.option_heading(plan.alternative_label, plan.title)}"
+                f" — {_status(plan.status)}"
                 f" — {_money(self.ctx, plan.totals.patient_portion)}",
                 plan.id,
             )
@@ -700,8 +730,8 @@ class TreatmentPlanEditor(QWidget):
         plan = self.current_plan()
         if plan is None:
             return
-        number = len(plan.phases) + 1
-        title = TextDialog.ask(self, "Add phase", "&Title", f"Phase {number} — ")
+        # Phases are numbered by their position; the title is the phase's own words.
+        title = TextDialog.ask(self, f"Add phase {len(plan.phases) + 1}", "&Title")
         if not title:
             return
         ctx = self.ctx
@@ -775,7 +805,7 @@ class TreatmentPlanEditor(QWidget):
         plan = self.current_plan()
         if plan is None:
             return
-        answer = AcceptDialog.ask(self, plan)
+        answer = AcceptDialog.ask(self, plan, lambda amount: _money(self.ctx, amount))
         if answer is None:
             return
         phase_ids, reason = answer
@@ -800,9 +830,17 @@ class TreatmentPlanEditor(QWidget):
     @Slot()
     def on_alternative_clicked(self) -> None:
         plan = self.current_plan()
-        if plan is not None:
-            ctx = self.ctx
-            self._write(lambda: tp.add_alternative(ctx.db, ctx.actor, plan.id, plan.version))
+        if plan is None:
+            return
+        # The original becomes Option A when it is the first alternative.
+        label = tp.next_option_label({o.alternative_label or "Option A" for o in self.options})
+        title = TextDialog.ask(self, "Add alternative", f"&Title of {label}", label)
+        if title is None:
+            return
+        ctx = self.ctx
+        self._write(
+            lambda: tp.add_alternative(ctx.db, ctx.actor, plan.id, plan.version, title=title)
+        )
 
     @Slot()
     def on_schedule_clicked(self) -> None:
