@@ -39,7 +39,7 @@ from app.data.models.plans import ItemStatus, PlanStatus, TreatmentItem, Treatme
 from app.data.models.plans import TreatmentPlan as TreatmentPlanRow
 from app.money import round_money
 from app.services.billing import balances
-from app.services.billing.installments import Schedule, ScheduleTerms, build_schedule
+from app.services.billing.installments import Schedule, ScheduleTerms, build_schedule, due_dates
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_today
@@ -592,6 +592,16 @@ class PlanSettings:
     currency: str
     locale: str
     max_apr_basis_points: int
+
+
+def default_first_due_on(frequency: Frequency | str, plan_date: date) -> date:
+    """The first installment falls due one period after the plan is agreed (the day the
+    down payment is paid): a month later for monthly plans, two weeks or a week later for
+    the others.  Custom dates are typed, so they suggest a month."""
+    frequency = Frequency(frequency)
+    if frequency is Frequency.CUSTOM:
+        frequency = Frequency.MONTHLY
+    return due_dates(frequency, plan_date, 2)[1]
 
 
 def plan_settings(db: Database, actor: Actor) -> PlanSettings:

@@ -195,6 +195,10 @@ class PaymentPlanWindow(QWidget):
         #: The fixed total of an accepted treatment plan or of a new version.
         self.fixed_total: Decimal | None = None
         self.revising = False
+        #: The first due date was chosen (typed, or a saved plan's): it no longer follows
+        #: the frequency.
+        self._first_due_chosen = False
+        self._suggesting_first_due = False
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setObjectName("paymentPlanWindow")
         self.setWindowTitle("Payment plan — CareDesk")
@@ -439,7 +443,9 @@ class PaymentPlanWindow(QWidget):
             editor.textChanged.connect(self.on_terms_changed)
         for combo in (self.split, self.frequency, self.late_fee_kind):
             combo.currentIndexChanged.connect(self.on_terms_changed)
+        self.first_due.dateChanged.connect(self.on_first_due_changed)
         self.first_due.dateChanged.connect(self.on_terms_changed)
+        self.frequency.currentIndexChanged.connect(self.on_frequency_changed)
         self.grace_days.valueChanged.connect(self.on_terms_changed)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.sign_button.clicked.connect(self.on_sign_clicked)
@@ -605,6 +611,24 @@ class PaymentPlanWindow(QWidget):
 
     # --- preview ----------------------------------------------------------------------------
 
+    def _suggest_first_due(self) -> None:
+        """One period after the plan date (not the down payment's day), until one is chosen."""
+        if self._first_due_chosen:
+            return
+        suggested = pp.default_first_due_on(self.frequency.currentData(), self._plan_date())
+        self._suggesting_first_due = True
+        try:
+            self.first_due.setDate(_qdate(suggested))
+        finally:
+            self._suggesting_first_due = False
+
+    def on_first_due_changed(self, *_args) -> None:
+        if not self._suggesting_first_due:
+            self._first_due_chosen = True
+
+    def on_frequency_changed(self, *_args) -> None:
+        self._suggest_first_due()
+
     def on_terms_changed(self, *_args) -> None:
         self._update_visibility()
         if self.settings is None or not self._editable():
@@ -675,7 +699,7 @@ class PaymentPlanWindow(QWidget):
 
     def _on_settings_loaded(self, settings: pp.PlanSettings) -> None:
         self.settings = settings
-        self.first_due.setDate(_qdate(settings.today))
+        self._suggest_first_due()
         if self._pending_plan_id is not None:
             self.load_plan(self._pending_plan_id)
         elif self.treatment_plan_id is not None:
@@ -714,6 +738,7 @@ class PaymentPlanWindow(QWidget):
         """Fill the form with a saved plan (read-only unless it is a draft)."""
         self.plan = plan
         self.revising = False
+        self._first_due_chosen = True  # the saved plan's
         self.treatment_plan_id = plan.treatment_plan_id
         self.fixed_total = plan.total_amount if plan.treatment_plan_id else None
         self.source.clear()
