@@ -443,13 +443,12 @@ def test_adjustments_move_the_balance_by_kind(db, owner, pid):
     add_charge(db, pid, "500.00")
     payments.add_adjustment(db, owner, pid, AdjustmentKind.DISCOUNT, D("50.00"), "Family")
     payments.add_adjustment(db, owner, pid, "write_off", D("25.00"), "Hardship")
-    payments.add_adjustment(db, owner, pid, AdjustmentKind.INSURANCE_PAYMENT, D("200.00"), "EOB 77")
     result = payments.add_adjustment(db, owner, pid, AdjustmentKind.FEE, D("15.00"), "Late fee")
-    assert result.balance == D("240.00")
+    assert result.balance == D("440.00")
     summary = payments.account_ledger(db, owner, pid).summary
-    assert summary.adjustments == D("260.00")
+    assert summary.adjustments == D("60.00")
     voided = payments.void_adjustment(db, owner, result.adjustment_id, 1, "Waived")
-    assert voided.balance == D("225.00")
+    assert voided.balance == D("425.00")
     with pytest.raises(ValidationError, match="already voided"):
         payments.void_adjustment(db, owner, result.adjustment_id, 2, "Waived")
 
@@ -461,10 +460,10 @@ def test_adjustment_refusals(db, owner, pid):
         payments.add_adjustment(db, owner, pid, "gift", D("5.00"), "x")
     with pytest.raises(ValidationError, match="negative"):
         payments.add_adjustment(db, owner, pid, AdjustmentKind.DISCOUNT, D("-5.00"), "x")
-    with pytest.raises(ValidationError, match="Only an insurance payment"):
-        payments.add_adjustment(
-            db, owner, pid, AdjustmentKind.DISCOUNT, D("5.00"), "x", insurance_policy_id=1
-        )
+    # An insurance payment is the payer's money now, recorded as a payment.
+    with pytest.raises(ValidationError, match="Insurance payment…") as refused:
+        payments.add_adjustment(db, owner, pid, AdjustmentKind.INSURANCE_PAYMENT, D("5.00"), "x")
+    assert refused.value.field == "kind"
     with db.uow() as session:
         assert session.scalar(select(func.count(AccountAdjustment.id))) == 0
     result = payments.add_adjustment(db, owner, pid, AdjustmentKind.FEE, D("5.00"), "Fee")

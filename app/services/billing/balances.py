@@ -1,12 +1,22 @@
-"""A patient's account balance: the one place it is computed."""
+"""A patient's account balance, credit and what is overdue: the one place each is computed.
+
+- The *balance* is everything charged minus everything paid (net of refunds) and adjusted.
+- The *credit* is money the patient (or their insurer) paid that no allocation has taken:
+  the unallocated remainder of live payments, net of refunds.
+- What is *overdue* is what installments of active payment plans still owe after their due
+  date, once that credit is applied to them oldest due first — the order a payment is
+  allocated in — so credit that covers it all leaves nothing overdue.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from app.data.database import Database
 from app.data.models.payments import (
@@ -17,7 +27,10 @@ from app.data.models.payments import (
     Payment,
     PaymentAllocation,
     PaymentKind,
+    PaymentPlan,
+    PaymentPlanStatus,
 )
+from app.data.types import Money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.permissions import Permission
@@ -122,3 +135,158 @@ def patient_balance_for(db: Database, actor: Actor, patient_id: int) -> Decimal:
         if session.get(Patient, patient_id) is None:
             raise NotFoundError("This patient no longer exists.")
         return patient_balance(session, patient_id)
+
+
+# --- credit ------------------------------------------------------------------------------------
+
+
+def credit_by_patient(patients) -> Subquery:
+    """``(patient_id, credit)`` of each patient ``patients`` names (ids, or an SQL select
+    of them) who has paid anything: live payments net of refunds, minus what their
+    allocations gave to installments and charges (0 or more)."""
+    signed = case((Payment.kind == PaymentKind.REFUND.value, -Payment.amount), else_=Payment.amount)
+    paid = (
+        select(Payment.patient_id, func.sum(signed).label("paid"))
+        .where(Payment.patient_id.in_(patients), Payment.voided_at.is_(None))
+        .group_by(Payment.patient_id)
+        .subquery("paid")
+    )
+    allocated = (
+        select(Payment.patient_id, func.sum(PaymentAllocation.amount).label("allocated"))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(Payment.patient_id.in_(patients), Payment.voided_at.is_(None))
+        .group_by(Payment.patient_id)
+        .subquery("allocated")
+    )
+    free = paid.c.paid - func.coalesce(allocated.c.allocated, 0)
+    return (
+        select(
+            paid.c.patient_id,
+            # A refund releases allocations before it takes money back, so this is never
+            # below zero; the guard keeps a damaged row from turning credit into debt.
+            type_coerce(case((free > 0, free), else_=0), Money()).label("credit"),
+        )
+        .outerjoin(allocated, allocated.c.patient_id == paid.c.patient_id)
+        .subquery("credit")
+    )
+
+
+def unallocated_credits(session: Session, patient_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Each patient's credit (:func:`credit_by_patient`); every patient asked about is in
+    the answer (0.00 when there is none)."""
+    ids = list(dict.fromkeys(patient_ids))
+    credit = dict.fromkeys(ids, ZERO)
+    for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
+        chunk = ids[start : start + 500]
+        of_chunk = credit_by_patient(chunk)
+        for patient_id, amount in session.execute(select(of_chunk.c.patient_id, of_chunk.c.credit)):
+            credit[patient_id] = amount
+    return credit
+
+
+def unallocated_credit(session: Session, patient_id: int) -> Decimal:
+    """One patient's credit (:func:`credit_by_patient`)."""
+    return unallocated_credits(session, [patient_id])[patient_id]
+
+
+# --- overdue -----------------------------------------------------------------------------------
+
+
+def overdue_after_credit(today: date, *conditions) -> Subquery:
+    """Installments of active payment plans unpaid after their due date (before ``today``)
+    that the patient's credit does not cover, one row each: ``installment_id``,
+    ``payment_plan_id``, ``patient_id``, ``due_on`` and ``owed`` (what is left once credit
+    is applied).
+
+    Credit goes to a patient's overdue installments oldest due first, as a payment would be
+    allocated; what it covers in full is not overdue, what it covers in part owes the rest.
+    The collections queue and the account tab both read what is overdue from here.
+    """
+    owed = Installment.amount - Installment.paid_amount
+    overdue = (
+        select(
+            Installment.id.label("installment_id"),
+            Installment.payment_plan_id.label("payment_plan_id"),
+            PaymentPlan.patient_id.label("patient_id"),
+            Installment.due_on.label("due_on"),
+            type_coerce(owed, Money()).label("owed"),
+            # What this installment and every older overdue one of the patient owe together.
+            type_coerce(
+                func.sum(owed).over(
+                    partition_by=PaymentPlan.patient_id,
+                    order_by=(Installment.due_on, Installment.payment_plan_id, Installment.id),
+                    rows=(None, 0),
+                ),
+                Money(),
+            ).label("running"),
+        )
+        .select_from(Installment)
+        .join(PaymentPlan, PaymentPlan.id == Installment.payment_plan_id)
+        .where(
+            PaymentPlan.status == PaymentPlanStatus.ACTIVE.value,
+            Installment.due_on < today,
+            # The partial index's own condition: only unpaid installments are read.
+            Installment.paid_amount < Installment.amount,
+            *conditions,
+        )
+        .cte("overdue")
+    )
+    # Credit is summed once per patient with something overdue, not once per installment.
+    credit = credit_by_patient(select(overdue.c.patient_id))
+    # What credit leaves of the running total (a patient who paid nothing has no row).
+    left = overdue.c.running - func.coalesce(credit.c.credit, 0)
+    return (
+        select(
+            overdue.c.installment_id,
+            overdue.c.payment_plan_id,
+            overdue.c.patient_id,
+            overdue.c.due_on,
+            type_coerce(case((left < overdue.c.owed, left), else_=overdue.c.owed), Money()).label(
+                "owed"
+            ),
+        )
+        .outerjoin(credit, credit.c.patient_id == overdue.c.patient_id)
+        .where(left > 0)
+        .subquery("overdue_after_credit")
+    )
+
+
+def overdue_owed(session: Session, patient_id: int, today: date) -> dict[int, Decimal]:
+    """What each of one patient's overdue installments still owes once the patient's credit
+    is applied (:func:`overdue_after_credit`); installments credit covers are absent."""
+    after = overdue_after_credit(today, PaymentPlan.patient_id == patient_id)
+    return dict(session.execute(select(after.c.installment_id, after.c.owed)).all())
+
+
+# --- charges -----------------------------------------------------------------------------------
+
+
+def charges_outstanding(session: Session, patient_id: int) -> dict[int, Decimal]:
+    """What each of the patient's charges still owes: its amount, less the live payments
+    allocated to it and the live adjustments that name it (a fee naming it adds); never
+    below zero.  Money paid without naming a charge is credit, not counted here."""
+    owed = dict(
+        session.execute(
+            select(Charge.id, Charge.amount).where(Charge.patient_id == patient_id)
+        ).all()
+    )
+    for charge_id, amount in session.execute(
+        select(PaymentAllocation.charge_id, func.sum(PaymentAllocation.amount))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(Payment.patient_id == patient_id, Payment.voided_at.is_(None))
+        .where(PaymentAllocation.charge_id.is_not(None))
+        .group_by(PaymentAllocation.charge_id)
+    ):
+        if charge_id in owed:
+            owed[charge_id] -= amount
+    increasing = {k.value for k in BALANCE_INCREASING_ADJUSTMENTS}
+    for charge_id, kind, amount in session.execute(
+        select(AccountAdjustment.charge_id, AccountAdjustment.kind,
+               func.sum(AccountAdjustment.amount))
+        .where(AccountAdjustment.patient_id == patient_id, AccountAdjustment.voided_at.is_(None))
+        .where(AccountAdjustment.charge_id.is_not(None))
+        .group_by(AccountAdjustment.charge_id, AccountAdjustment.kind)
+    ):  # fmt: skip
+        if charge_id in owed:
+            owed[charge_id] += amount if kind in increasing else -amount
+    return {charge_id: max(amount, ZERO) for charge_id, amount in owed.items()}

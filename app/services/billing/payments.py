@@ -8,7 +8,13 @@ more than the payment's unallocated part, the payment's allocations are released
 installment first, so no installment shows money that went back.  Voiding a refund
 restores nothing automatically: the money is back on the account as unallocated credit
 of the original payment (take a new payment to an installment if that is wanted).
-Balances come from :mod:`app.services.billing.balances`, the one place they are computed.
+
+An insurance payment is the payer's money: a payment of method ``insurance`` naming the
+payer (a contact of kind "payer"), with the EOB or claim reference, allocated to the
+charges it pays; what it pays beyond them is credit.  Insurance payments posted as
+adjustments by earlier versions stay readable but are not made any more.
+Balances, credit and what is overdue come from :mod:`app.services.billing.balances`, the
+one place they are computed.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
 from app.data.models.clinic import ClinicSettings
-from app.data.models.insurance import InsurancePolicy
+from app.data.models.contacts import Contact, ContactKind
+from app.data.models.insurance import InsurancePolicy, PolicyPriority
 from app.data.models.patients import Patient
 from app.data.models.payments import (
     BALANCE_INCREASING_ADJUSTMENTS,
@@ -73,6 +80,17 @@ ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
     AdjustmentKind.INSURANCE_PAYMENT: "Insurance payment",
     AdjustmentKind.FEE: "Fee",
 }
+
+#: Adjustments a user may post: an insurance payment is a payment from the payer now
+#: (:func:`record_insurance_payment`); its old adjustment kind is only read.
+NEW_ADJUSTMENT_KINDS: tuple[AdjustmentKind, ...] = tuple(
+    kind for kind in AdjustmentKind if kind != AdjustmentKind.INSURANCE_PAYMENT
+)
+
+#: Methods the take-payment dialog offers: the patient's own money.
+PATIENT_METHODS: tuple[PaymentMethod, ...] = tuple(
+    method for method in PaymentMethod if method != PaymentMethod.INSURANCE
+)
 
 #: Payment plans whose installments take new money.
 _OPEN_PLAN_STATUSES = (PaymentPlanStatus.ACTIVE.value,)
@@ -151,6 +169,75 @@ class VoidResult:
 
 
 @dataclass(frozen=True)
+class OpenCharge:
+    """A charge that still owes something (:func:`balances.charges_outstanding`)."""
+
+    charge_id: int
+    appointment_id: int | None
+    service_date: date
+    description: str
+    amount: Decimal
+    outstanding: Decimal
+
+
+@dataclass(frozen=True)
+class ChargeAllocation:
+    charge_id: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ChargeAllocationPreview:
+    allocations: tuple[ChargeAllocation, ...]
+    unallocated: Decimal
+
+
+@dataclass(frozen=True)
+class PayerChoice:
+    """A payer an insurance payment may come from."""
+
+    contact_id: int
+    name: str
+    #: "Primary policy" (the patient's own policies) or "" (another payer of the directory).
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class InsurancePaymentContext:
+    """What the insurance-payment dialog needs: the payers (the patient's policies' first,
+    the primary one chosen), the balance and the charges the money can pay."""
+
+    patient_id: int
+    patient_name: str
+    currency: str
+    locale: str
+    balance: Decimal
+    payers: tuple[PayerChoice, ...]
+    default_payer_id: int | None
+    open_charges: tuple[OpenCharge, ...]
+
+
+@dataclass(frozen=True)
+class InsurancePaymentInput:
+    payer_contact_id: int | None
+    amount: Decimal
+    #: The EOB (explanation of benefits) or claim reference: required.
+    reference: str
+    #: The charges it pays, filled oldest first; what is left is credit.
+    charge_ids: tuple[int, ...] = ()
+    notes: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InsurancePaymentResult:
+    payment_id: int
+    allocations: tuple[ChargeAllocation, ...]
+    unallocated: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
 class PaymentContext:
     """What the take-payment dialog needs: the balance and the installments money can go to."""
 
@@ -191,7 +278,9 @@ class AccountSummary:
     adjustments: Decimal  # net reduction (discounts, write-offs, insurance − fees)
     balance: Decimal
     credit: Decimal  # the balance below zero, as a positive amount
-    unallocated: Decimal  # live payment money not applied to any installment
+    #: Live payment money no installment or charge took (:func:`balances.unallocated_credit`):
+    #: what is applied to overdue installments before anything is called overdue.
+    unallocated: Decimal
 
 
 @dataclass(frozen=True)
@@ -213,8 +302,11 @@ class PlanLine:
     remaining: Decimal
     next_due_on: date | None
     next_due_amount: Decimal
+    #: What is overdue once the patient's credit is applied (:func:`balances.overdue_owed`).
     overdue_count: int
     overdue_amount: Decimal
+    #: How much of what was overdue on this plan the patient's credit covers.
+    credit_applied: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -468,6 +560,7 @@ def _ledger(session: Session, patient_id: int, settings: ClinicSettings) -> Acco
             refunded[p.refund_of_id] = refunded.get(p.refund_of_id, ZERO) + p.amount
             refund_count[p.refund_of_id] = refund_count.get(p.refund_of_id, 0) + 1
     by_id = {p.id: p for p in payments}
+    payers = _payer_names(session, {p.payer_contact_id for p in payments})
     sequences = dict(
         session.execute(
             select(Installment.id, Installment.sequence)
@@ -490,7 +583,11 @@ def _ledger(session: Session, patient_id: int, settings: ClinicSettings) -> Acco
             order = 2
         else:
             refundable = ZERO if voided else p.amount - refunded.get(p.id, ZERO)
-            description = _applied_to(p, sequences, p.amount - refunded.get(p.id, ZERO), settings)
+            left = p.amount - refunded.get(p.id, ZERO)
+            if p.method == PaymentMethod.INSURANCE.value:
+                description = _insurance_description(p, payers, left, settings)
+            else:
+                description = _applied_to(p, sequences, left, settings)
             if p.notes:
                 description = f"{description} — {p.notes}"
             effect = ZERO if voided else -p.amount
@@ -566,14 +663,13 @@ def _ledger(session: Session, patient_id: int, settings: ClinicSettings) -> Acco
         entries.append(LedgerEntry(at=at, entry_id=entry_id, running_balance=running, **fields))
 
     balance = balances.patient_balance(session, patient_id)
-    allocated = _total_live_allocated(session, patient_id)
     summary = AccountSummary(
         charges=charges,
         payments=paid,
         adjustments=adjusted,
         balance=balance,
         credit=-balance if balance < 0 else ZERO,
-        unallocated=max(paid - allocated, ZERO),
+        unallocated=balances.unallocated_credit(session, patient_id),
     )
     return AccountLedger(patient_id, settings.currency, tuple(entries), summary)
 
@@ -596,17 +692,48 @@ def _applied_to(
     return " · ".join(parts) or "Payment"
 
 
+def payer_name(contact: Contact | None) -> str:
+    """A payer as lists name it: the organisation, else the person."""
+    if contact is None:
+        return ""
+    return contact.organisation or contact.name
+
+
+def _payer_names(session: Session, contact_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = [i for i in contact_ids if i is not None]
+    if not ids:
+        return {}
+    return {
+        c.id: payer_name(c) for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))
+    }
+
+
+def eob_text(reference: str) -> str:
+    """An insurance payment's reference as the ledger says it: "EOB 4471" (a reference
+    typed with its own "EOB" or "claim" word is left as it is)."""
+    if not reference:
+        return ""
+    if reference.casefold().startswith(("eob", "claim")):
+        return reference
+    return f"EOB {reference}"
+
+
+def _insurance_description(
+    payment: Payment, payers: dict[int, str], left: Decimal, settings: ClinicSettings
+) -> str:
+    """ "Insurance — Delta Dental · EOB 4471", and the credit it left, if any."""
+    payer = payers.get(payment.payer_contact_id or 0) or "payer not named"
+    parts = [f"Insurance — {payer}"]
+    if payment.reference:
+        parts.append(eob_text(payment.reference))
+    credit = left - _allocated(payment)
+    if credit > 0:
+        parts.append(f"{format_money(credit, settings.currency, settings.locale)} credit")
+    return " · ".join(parts)
+
+
 def _local_day(value: datetime, settings: ClinicSettings) -> date:
     return value.astimezone(clinic_zone(settings.timezone)).date()
-
-
-def _total_live_allocated(session: Session, patient_id: int) -> Decimal:
-    value = session.execute(
-        select(func.sum(PaymentAllocation.amount))
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(Payment.patient_id == patient_id, Payment.voided_at.is_(None))
-    ).scalar()
-    return value if value is not None else ZERO
 
 
 def account_ledger(db, actor: Actor, patient_id: int) -> AccountLedger:
@@ -627,6 +754,8 @@ def _plan_lines(session: Session, patient_id: int, today: date) -> list[PlanLine
         .where(PaymentPlan.patient_id == patient_id)
         .order_by(PaymentPlan.plan_date.desc(), PaymentPlan.id.desc())
     ).all()
+    # What is overdue once credit is applied: the rule the collections queue goes by, too.
+    overdue_after = balances.overdue_owed(session, patient_id, today)
     lines = []
     for plan in plans:
         paid = balances.plan_installments_paid(session, plan.id)
@@ -636,14 +765,18 @@ def _plan_lines(session: Session, patient_id: int, today: date) -> list[PlanLine
         next_due_amount = ZERO
         overdue_count = 0
         overdue_amount = ZERO
+        credit_applied = ZERO
         live = plan.status == PaymentPlanStatus.ACTIVE.value
         for inst in plan.installments:
             owed = inst.amount - paid.get(inst.id, ZERO)
             if owed <= 0 or not live:
                 continue
             if inst.due_on < today:
-                overdue_count += 1
-                overdue_amount += owed
+                left = overdue_after.get(inst.id, ZERO)
+                credit_applied += owed - left
+                if left > 0:
+                    overdue_count += 1
+                    overdue_amount += left
             elif next_due_on is None:
                 next_due_on, next_due_amount = inst.due_on, owed
         lines.append(
@@ -659,6 +792,7 @@ def _plan_lines(session: Session, patient_id: int, today: date) -> list[PlanLine
                 next_due_amount,
                 overdue_count,
                 overdue_amount,
+                credit_applied,
             )
         )
     return lines
@@ -680,7 +814,183 @@ def account_overview(
         )
 
 
+def _check_reference_notes_and_time(
+    reference: str, notes: str, received_at: datetime | None
+) -> None:
+    if len(reference) > _REFERENCE_LENGTH:
+        raise ValidationError(
+            f"The reference is too long (at most {_REFERENCE_LENGTH} characters).",
+            field="reference",
+        )
+    if len(notes) > _NOTES_LENGTH:
+        raise ValidationError(
+            f"The note is too long (at most {_NOTES_LENGTH} characters).", field="notes"
+        )
+    if received_at is not None and (received_at.tzinfo is None or received_at.utcoffset() is None):
+        raise ValueError("received_at must be timezone-aware")
+
+
+def _open_charges(session: Session, patient_id: int) -> list[OpenCharge]:
+    """The patient's charges that still owe something, oldest first."""
+    outstanding = balances.charges_outstanding(session, patient_id)
+    charges = session.scalars(
+        select(Charge)
+        .where(Charge.patient_id == patient_id)
+        .order_by(Charge.service_date, Charge.posted_at, Charge.id)
+    )
+    return [
+        OpenCharge(
+            c.id, c.appointment_id, c.service_date, c.description, c.amount, outstanding[c.id]
+        )
+        for c in charges
+        if outstanding[c.id] > 0
+    ]
+
+
+def preview_charge_allocation(
+    open_charges: Sequence[OpenCharge], amount: Decimal, charge_ids: Iterable[int]
+) -> ChargeAllocationPreview:
+    """Where an insurance payment of ``amount`` goes: the chosen charges, oldest first, each
+    up to what it still owes; the rest is credit.
+
+    Pure: the dialog calls it as the user types; :func:`record_insurance_payment` writes
+    what it says.
+    """
+    if amount <= 0:
+        return ChargeAllocationPreview((), ZERO)
+    chosen = set(charge_ids)
+    left = amount
+    allocations = []
+    for charge in open_charges:  # already oldest first
+        if left <= 0:
+            break
+        if charge.charge_id not in chosen:
+            continue
+        share = min(left, charge.outstanding)
+        allocations.append(ChargeAllocation(charge.charge_id, share))
+        left -= share
+    return ChargeAllocationPreview(tuple(allocations), left)
+
+
+def _payer_choices(session: Session, patient_id: int) -> tuple[list[PayerChoice], int | None]:
+    """The payers of the patient's active policies (primary first), then every other active
+    payer of the directory by name; and the one to choose first: the primary policy's."""
+    order = {p.value: n for n, p in enumerate(PolicyPriority)}
+    policies = sorted(
+        session.scalars(
+            select(InsurancePolicy).where(
+                InsurancePolicy.patient_id == patient_id, InsurancePolicy.is_active
+            )
+        ),
+        key=lambda p: (order.get(p.priority, len(order)), p.id),
+    )
+    choices: list[PayerChoice] = []
+    for policy in policies:
+        if any(c.contact_id == policy.payer_id for c in choices):
+            continue
+        contact = session.get(Contact, policy.payer_id)
+        label = f"{policy.priority.capitalize()} policy"
+        choices.append(PayerChoice(policy.payer_id, payer_name(contact), label))
+    default = choices[0].contact_id if choices else None
+    own = {c.contact_id for c in choices}
+    others = [
+        PayerChoice(c.id, payer_name(c))
+        for c in session.scalars(
+            select(Contact).where(Contact.kind == ContactKind.PAYER.value, Contact.is_active)
+        )
+        if c.id not in own
+    ]
+    others.sort(key=lambda c: c.name.casefold())
+    return choices + others, default
+
+
+def insurance_payment_context(db, actor: Actor, patient_id: int) -> InsurancePaymentContext:
+    """The payers an insurance payment may come from (the primary policy's chosen), the
+    balance, and the charges it can pay."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    with unit_of_work(db, actor) as session:
+        settings = clinic_settings(session)
+        patient = _patient(session, patient_id)
+        name = " ".join(p for p in (patient.first_name, patient.last_name) if p)
+        payers, default = _payer_choices(session, patient_id)
+        return InsurancePaymentContext(
+            patient_id,
+            name,
+            settings.currency,
+            settings.locale,
+            balances.patient_balance(session, patient_id),
+            tuple(payers),
+            default,
+            tuple(_open_charges(session, patient_id)),
+        )
+
+
 # --- writes -------------------------------------------------------------------------------------
+
+
+def record_insurance_payment(
+    db, actor: Actor, patient_id: int, data: InsurancePaymentInput
+) -> InsurancePaymentResult:
+    """Record money an insurer paid for the patient: a payment of method ``insurance`` from
+    the payer, with the EOB reference, allocated to the chosen charges oldest first; the
+    rest stays on the account as credit."""
+    permissions.require(actor, Permission.TAKE_PAYMENTS)
+    with unit_of_work(db, actor) as session:
+        settings = clinic_settings(session)
+        _patient(session, patient_id)
+        payer = (
+            session.get(Contact, data.payer_contact_id)
+            if data.payer_contact_id is not None
+            else None
+        )
+        if payer is None or payer.kind != ContactKind.PAYER.value:
+            raise ValidationError("Choose the payer the money came from.", field="payer")
+        amount = validate_amount(data.amount, settings.currency)
+        reference = " ".join((data.reference or "").split())
+        notes = (data.notes or "").strip()
+        if not reference:
+            raise ValidationError(
+                "Type the EOB or claim reference the payer sent with the money.",
+                field="reference",
+            )
+        _check_reference_notes_and_time(reference, notes, data.received_at)
+        open_charges = _open_charges(session, patient_id)
+        owed = {c.charge_id for c in open_charges}
+        for charge_id in data.charge_ids:
+            if charge_id in owed:
+                continue
+            charge = session.get(Charge, charge_id)
+            if charge is None or charge.patient_id != patient_id:
+                raise NotFoundError("That charge is not on this patient's account.")
+            raise ValidationError(f"“{charge.description}” is already paid.", field="charges")
+        preview = preview_charge_allocation(open_charges, amount, data.charge_ids)
+        payment = Payment(
+            patient_id=patient_id,
+            kind=PaymentKind.PAYMENT.value,
+            method=PaymentMethod.INSURANCE.value,
+            amount=amount,
+            reference=reference,
+            notes=notes,
+            received_by_id=actor.staff_id,
+            payer_contact_id=payer.id,
+        )
+        if data.received_at is not None:
+            payment.received_at = data.received_at
+        session.add(payment)
+        session.flush()
+        for allocation in preview.allocations:
+            session.add(
+                PaymentAllocation(
+                    payment_id=payment.id, charge_id=allocation.charge_id, amount=allocation.amount
+                )
+            )
+        session.flush()
+        return InsurancePaymentResult(
+            payment.id,
+            preview.allocations,
+            preview.unallocated,
+            balances.patient_balance(session, patient_id),
+        )
 
 
 def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> PaymentResult:
@@ -692,6 +1002,13 @@ def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> Pay
         _patient(session, patient_id)
         amount = validate_amount(data.amount, settings.currency)
         method = _method(data.method)
+        if method == PaymentMethod.INSURANCE:
+            # The payer's money names the payer and pays charges: record_insurance_payment.
+            raise ValidationError(
+                "An insurance payment is recorded with “Insurance payment…”: it names the "
+                "payer and the EOB.",
+                field="method",
+            )
         reference = " ".join((data.reference or "").split())
         notes = (data.notes or "").strip()
         if method in REFERENCE_REQUIRED and not reference:
@@ -704,19 +1021,7 @@ def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> Pay
                 f"A {METHOD_LABELS[method].lower()} payment needs a reference: type {what}.",
                 field="reference",
             )
-        if len(reference) > _REFERENCE_LENGTH:
-            raise ValidationError(
-                f"The reference is too long (at most {_REFERENCE_LENGTH} characters).",
-                field="reference",
-            )
-        if len(notes) > _NOTES_LENGTH:
-            raise ValidationError(
-                f"The note is too long (at most {_NOTES_LENGTH} characters).", field="notes"
-            )
-        if data.received_at is not None and (
-            data.received_at.tzinfo is None or data.received_at.utcoffset() is None
-        ):
-            raise ValueError("received_at must be timezone-aware")
+        _check_reference_notes_and_time(reference, notes, data.received_at)
         if data.installment_id is not None and data.to_credit:
             raise ValidationError(
                 "Choose either an installment or the account, not both.", field="installment"
@@ -837,18 +1142,19 @@ def refund_payment(
         released: list[Allocation] = []
         if to_release > 0:
             allocations = sorted(
-                (a for a in payment.allocations if a.installment_id is not None),
-                key=lambda a: _installment_order(session, a.installment_id),
+                payment.allocations,
+                key=lambda a: _allocation_order(session, a),
                 reverse=True,
             )
             for allocation in allocations:
                 if to_release <= 0:
                     break
-                inst = session.get(Installment, allocation.installment_id)
                 take = min(allocation.amount, to_release)
-                released.append(Allocation(inst.id, inst.payment_plan_id, inst.sequence, take))
                 to_release -= take
-                _move_paid(session, inst.id, -take)
+                if allocation.installment_id is not None:
+                    inst = session.get(Installment, allocation.installment_id)
+                    released.append(Allocation(inst.id, inst.payment_plan_id, inst.sequence, take))
+                    _move_paid(session, inst.id, -take)
                 if take == allocation.amount:
                     # An allocation is "this much of the payment went to that installment";
                     # none is left, so the row goes (the deletion is in the audit trail).
@@ -882,9 +1188,14 @@ def refund_payment(
         )
 
 
-def _installment_order(session: Session, installment_id: int) -> tuple[date, int, int]:
-    inst = session.get(Installment, installment_id)
-    return (inst.due_on, inst.payment_plan_id, inst.sequence)
+def _allocation_order(session: Session, allocation: PaymentAllocation) -> tuple:
+    """Installments after charges, each in the order money goes to them: released in
+    reverse, the newest installment gives back first, then the newest charge."""
+    if allocation.installment_id is not None:
+        inst = session.get(Installment, allocation.installment_id)
+        return (1, inst.due_on, inst.payment_plan_id, inst.sequence)
+    charge = session.get(Charge, allocation.charge_id)
+    return (0, charge.service_date, charge.posted_at, charge.id)
 
 
 def add_adjustment(
@@ -895,10 +1206,10 @@ def add_adjustment(
     amount: Decimal,
     reason: str,
     *,
-    insurance_policy_id: int | None = None,
     posted_at: datetime | None = None,
 ) -> AdjustmentResult:
-    """Post a discount, write-off, insurance payment (reduce the balance) or a fee (adds)."""
+    """Post a discount or write-off (reduce the balance) or a fee (adds).  An insurance
+    payment is a payment from the payer (:func:`record_insurance_payment`), not an adjustment."""
     permissions.require(actor, Permission.VOID_PAYMENTS)
     with unit_of_work(db, actor) as session:
         settings = clinic_settings(session)
@@ -907,22 +1218,20 @@ def add_adjustment(
             adjustment_kind = AdjustmentKind(kind)
         except ValueError:
             raise ValidationError("Choose the kind of adjustment.", field="kind") from None
+        if adjustment_kind not in NEW_ADJUSTMENT_KINDS:
+            # So the Insurance row of the close-out and the payer's name see the money.
+            raise ValidationError(
+                "An insurance payment is a payment from the payer now: record it with "
+                "“Insurance payment…”.",
+                field="kind",
+            )
         value = validate_amount(amount, settings.currency)
         cleaned = _reason(reason)
-        if insurance_policy_id is not None:
-            if adjustment_kind != AdjustmentKind.INSURANCE_PAYMENT:
-                raise ValidationError(
-                    "Only an insurance payment names an insurance policy.", field="policy"
-                )
-            policy = session.get(InsurancePolicy, insurance_policy_id)
-            if policy is None or policy.patient_id != patient_id:
-                raise ValidationError("That insurance policy is not this patient's.", "policy")
         adjustment = AccountAdjustment(
             patient_id=patient_id,
             kind=adjustment_kind.value,
             amount=value,
             reason=cleaned,
-            insurance_policy_id=insurance_policy_id,
             created_by_id=actor.staff_id,
         )
         if posted_at is not None:

@@ -1,13 +1,16 @@
 """The Plans & Payments page: open plans by status, accepted phases nobody booked,
 payment plans and what is overdue on them, the collections queue, the day's
-payments by method and the end-of-day close-out of the drawer.
+payments by method (an insurance payment from the payer under Insurance) and the
+end-of-day close-out of the drawer.
 
 Everything here reads many rows, so each list is one or two aggregate queries
 (no query per row).  What an installment has been paid is its ``paid_amount``
 (the live allocations, kept by the payments service; the rule of
 :func:`app.services.billing.balances.installment_paid`), and a partial index of unpaid
 installments keeps the collections queue fast over years of plans.  Balances
-come from :func:`app.services.billing.balances.patient_balances`, like everywhere else.
+come from :func:`app.services.billing.balances.patient_balances`, like everywhere else, and
+what the queue calls overdue from :func:`~app.services.billing.balances.overdue_after_credit`
+(the patient's credit applied first), as the account tab's does.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.communications import CommunicationEntry, Purpose
+from app.data.models.contacts import Contact
 from app.data.models.patients import Patient
 from app.data.models.payments import (
     DayCloseOut,
@@ -608,15 +612,13 @@ def collections_totals(
     db: Database, actor: Actor, *, today: date | None = None
 ) -> CollectionsTotals:
     """How many patients the collections queue holds, and what they owe on overdue
-    installments (the whole queue, however few lines are read)."""
+    installments once their credit is applied (the whole queue, however few lines are read)."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    owed = Installment.amount - Installment.paid_amount
     with reading(db, actor) as session:
         today = today or clinic_today(session)
+        overdue = balances.overdue_after_credit(today)
         patients, amount = session.execute(
-            _overdue_installments(today).add_columns(
-                func.count(PaymentPlan.patient_id.distinct()), _money(func.sum(owed))
-            )
+            select(func.count(overdue.c.patient_id.distinct()), _money(func.sum(overdue.c.owed)))
         ).one()
     return CollectionsTotals(patient_count=patients, amount_overdue=amount)
 
@@ -630,28 +632,27 @@ def collections_queue(
     offset: int = 0,
     patient_id: int | None = None,
 ) -> list[CollectionLine]:
-    """One line per patient with overdue installments on an active payment plan, the
-    longest overdue first (then the most owed, then by patient: a stable order to page
-    by), with what is owed, the patient's balance and the last collections contact."""
+    """One line per patient with overdue installments on an active payment plan that their
+    credit does not cover (:func:`balances.overdue_after_credit`: credit pays the oldest
+    first, the line shows what is left), the longest overdue first (then the most owed, then
+    by patient: a stable order to page by), with the patient's balance and the last
+    collections contact."""
     permissions.require(actor, Permission.VIEW_PLANS)
-    owed = Installment.amount - Installment.paid_amount
     with reading(db, actor) as session:
         today = today or clinic_today(session)
         only = (PaymentPlan.patient_id == patient_id,) if patient_id is not None else ()
+        overdue = balances.overdue_after_credit(today, *only)
         # Grouped, ordered and cut in the database: a queue of thousands costs one query.
         per_patient = (
-            _overdue_installments(today, *only)
-            .add_columns(
-                PaymentPlan.patient_id,
+            select(
+                overdue.c.patient_id,
                 func.count().label("count"),
                 # A group always has a row, so its sum is never NULL: no coalesce needed.
-                type_coerce(func.sum(owed), Money()).label("owed"),
-                func.min(Installment.due_on).label("oldest"),
+                type_coerce(func.sum(overdue.c.owed), Money()).label("owed"),
+                func.min(overdue.c.due_on).label("oldest"),
             )
-            .group_by(PaymentPlan.patient_id)
-            .order_by(
-                literal_column("oldest"), literal_column("owed").desc(), PaymentPlan.patient_id
-            )
+            .group_by(overdue.c.patient_id)
+            .order_by(literal_column("oldest"), literal_column("owed").desc(), overdue.c.patient_id)
         )
         rows = session.execute(per_patient.limit(limit).offset(offset)).all()
         ids = [r.patient_id for r in rows]
@@ -709,15 +710,16 @@ def _people(session: Session, patient_ids: list[int]) -> dict[int, tuple[str, st
 def _overdue_plans(
     session: Session, today: date, patient_ids: list[int]
 ) -> dict[int, list[tuple[date, int]]]:
-    """Each patient's plans with something overdue, as (oldest overdue due date, plan id),
-    oldest first: the first is the plan to talk about."""
+    """Each patient's plans with something overdue once credit is applied, as (oldest
+    overdue due date, plan id), oldest first: the first is the plan to talk about."""
     out: dict[int, list[tuple[date, int]]] = {pid: [] for pid in patient_ids}
     for start in range(0, len(patient_ids), 500):
         chunk = patient_ids[start : start + 500]
+        overdue = balances.overdue_after_credit(today, PaymentPlan.patient_id.in_(chunk))
         for patient_id, plan_id, oldest in session.execute(
-            _overdue_installments(today, PaymentPlan.patient_id.in_(chunk))
-            .add_columns(PaymentPlan.patient_id, PaymentPlan.id, func.min(Installment.due_on))
-            .group_by(PaymentPlan.id)
+            select(
+                overdue.c.patient_id, overdue.c.payment_plan_id, func.min(overdue.c.due_on)
+            ).group_by(overdue.c.patient_id, overdue.c.payment_plan_id)
         ):
             out[patient_id].append((_as_date(oldest), plan_id))
     for plans in out.values():
@@ -772,6 +774,8 @@ class DayPaymentLine:
     amount: Decimal
     reference: str
     taken_by: str
+    #: Who paid when it was not the patient: an insurance payment's payer.
+    payer: str = ""
 
     @property
     def id(self) -> int:
@@ -810,6 +814,7 @@ def _day_payments(session: Session, day: date) -> DayPayments:
     start = scheduling.at_local(day, 0, zone)
     end = scheduling.at_local(day, 24 * 60, zone)
     taker = aliased(Staff)
+    payer = aliased(Contact)
     rows = session.execute(
         select(
             Payment.id,
@@ -822,9 +827,12 @@ def _day_payments(session: Session, day: date) -> DayPayments:
             Payment.amount,
             Payment.reference,
             taker.full_name,
+            payer.organisation.label("payer_organisation"),
+            payer.name.label("payer_person"),
         )
         .join(Patient, Patient.id == Payment.patient_id)
         .outerjoin(taker, taker.id == Payment.received_by_id)
+        .outerjoin(payer, payer.id == Payment.payer_contact_id)
         .where(
             Payment.received_at >= start,
             Payment.received_at < end,
@@ -854,6 +862,7 @@ def _day_payments(session: Session, day: date) -> DayPayments:
                 amount=-r.amount if refund else r.amount,
                 reference=r.reference or "",
                 taken_by=r.full_name or "",
+                payer=r.payer_organisation or r.payer_person or "",
             )
         )
     totals = tuple(MethodTotal(m, counts[m], received[m], refunded[m]) for m in counts)

@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from app.clock import utc_now
 from app.data.database import Database
+from app.data.models.contacts import Contact
 from app.data.models.patients import Patient
-from app.data.models.payments import Charge, Installment, Payment, PaymentKind
+from app.data.models.payments import Charge, Installment, Payment, PaymentKind, PaymentMethod
 from app.data.models.staff import Staff
 from app.documents.receipt import Receipt, ReceiptLine, build_receipt, receipt_number
 from app.services.billing.balances import patient_balance
+from app.services.billing.payments import eob_text, payer_name
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
@@ -100,6 +102,15 @@ def _payment_lines(session: Session, payment: Payment) -> tuple[ReceiptLine, ...
     return tuple(lines)
 
 
+def _reference(session: Session, payment: Payment) -> str:
+    """The payment's reference; an insurance payment's names the payer it came from
+    ("Delta Dental · EOB 4471"), as the ledger does."""
+    if payment.method != PaymentMethod.INSURANCE.value or payment.payer_contact_id is None:
+        return payment.reference
+    payer = payer_name(session.get(Contact, payment.payer_contact_id))
+    return " · ".join(part for part in (payer, eob_text(payment.reference)) if part)
+
+
 def _receipt(
     session: Session, payment_id: int, language: str | None, printed_at: datetime
 ) -> Receipt:
@@ -127,7 +138,7 @@ def _receipt(
         received_at=payment.received_at,
         amount=payment.amount,
         method=payment.method,
-        reference=payment.reference,
+        reference=_reference(session, payment),
         received_by=_staff_name(session, payment.received_by_id),
         notes=payment.notes,
         lines=lines,

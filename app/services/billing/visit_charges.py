@@ -5,7 +5,8 @@ work as the status change, so the visit, the item and the charge are saved toget
 
 - A visit of a plan phase (``Appointment.treatment_phase_id``) completes that phase's first
   accepted or scheduled item with the visit's service, and charges its fee × quantity −
-  discount (insurance pays later, as an adjustment).
+  discount (insurance pays later: a payment from the payer allocated to this charge,
+  :func:`app.services.billing.payments.record_insurance_payment`).
 - Any other visit charges the catalogue fee of its service (nothing when the fee is 0).
 - The phase and the plan become *in progress* on the first completed item and *completed*
   when every accepted item is.

@@ -419,8 +419,8 @@ class CollectionsSection(Section):
         super().__init__(
             page,
             "collections",
-            "Nobody is behind on a payment plan. Patients with overdue installments appear "
-            "here, the longest overdue first.",
+            "Nobody is behind on a payment plan. Patients with overdue installments their "
+            "credit does not cover appear here, the longest overdue first.",
         )
         self.call_button = QPushButton("&Log a call…", self)
         self.call_button.setObjectName("logCollectionsCall")
@@ -593,7 +593,7 @@ class TodaySection(Section):
         grid.addWidget(self.save_button, total_row + 1, 5, Qt.AlignmentFlag.AlignLeft)
         grid.addWidget(self.closeout_message, total_row + 2, 0, 1, 6)
         self.layout_.addWidget(self.closeout)
-        set_column_widths(self.table, (80, 200, 120, 110, 150))
+        set_column_widths(self.table, (80, 200, 190, 110, 150))
         self.day_edit.dateChanged.connect(self.on_day_changed)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.note_edit.returnPressed.connect(self.on_save_clicked)
@@ -603,7 +603,7 @@ class TodaySection(Section):
         return [
             Column("Time", self._time_text),
             Column("Patient", lambda r: r.patient_name),
-            Column("Method", lambda r: METHOD_WORDS.get(r.method, r.method)),
+            Column("Method", self._method_text),
             Column(
                 "Amount",
                 lambda r: self.money(r.amount),
@@ -616,6 +616,12 @@ class TodaySection(Section):
 
     def _time_text(self, line) -> str:
         return format_time(line.received_at, self.ctx.details.timezone, self.ctx.details.locale)
+
+    @staticmethod
+    def _method_text(line) -> str:
+        # An insurance payment is the payer's money: say whose ("Insurance · Delta Dental").
+        method = METHOD_WORDS.get(line.method, line.method)
+        return f"{method} · {line.payer}" if line.payer else method
 
     def chosen_day(self) -> date:
         d = self.day_edit.date()

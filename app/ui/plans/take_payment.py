@@ -1,8 +1,10 @@
 """Take a payment, keyboard first: type the amount, press a method key, press Enter.
 
 Method keys (in the amount field, the method box or "Apply to"): C cash, K card,
-Q cheque, B bank transfer, F financing company, I insurance.  As the amount is typed the
-dialog shows where the money will go (the same pure function the service allocates with).
+Q cheque, B bank transfer, F financing company.  As the amount is typed the dialog shows
+where the money will go (the same pure function the service allocates with).  This is the
+patient's own money: an insurer's payment names its payer and EOB, in its own dialog
+(:class:`app.ui.plans.payment_dialogs.InsurancePaymentDialog`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.services.billing.payments import (
     METHOD_LABELS,
+    PATIENT_METHODS,
     REFERENCE_REQUIRED,
     AllocationPreview,
     OpenInstallment,
@@ -48,9 +51,8 @@ METHOD_KEYS: dict[Qt.Key, PaymentMethod] = {
     Qt.Key.Key_Q: PaymentMethod.CHEQUE,
     Qt.Key.Key_B: PaymentMethod.BANK_TRANSFER,
     Qt.Key.Key_F: PaymentMethod.FINANCING,
-    Qt.Key.Key_I: PaymentMethod.INSURANCE,
 }
-METHOD_KEY_HINT = "Keys: C cash · K card · Q cheque · B bank transfer · F financing · I insurance"
+METHOD_KEY_HINT = "Keys: C cash · K card · Q cheque · B bank transfer · F financing"
 
 APPLY_OLDEST = "oldest"
 APPLY_CREDIT = "credit"
@@ -143,9 +145,9 @@ class TakePaymentDialog(WriteDialog):
         self.amount_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.method_combo = QComboBox()
         self.method_combo.setObjectName("methodCombo")
-        for method, label in METHOD_LABELS.items():
+        for method in PATIENT_METHODS:
             key = next(k for k, m in METHOD_KEYS.items() if m == method)
-            self.method_combo.addItem(f"{label}  ({chr(key)})", method.value)
+            self.method_combo.addItem(f"{METHOD_LABELS[method]}  ({chr(key)})", method.value)
         self.reference_edit = QLineEdit()
         self.reference_edit.setObjectName("referenceEdit")
         self.reference_edit.setMaxLength(80)
