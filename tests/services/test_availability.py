@@ -2,8 +2,10 @@
 
 The day used by most cases: Monday 14 June 2027 in New York, the provider works
 9:00-17:00 with lunch 12:00-13:00, and is booked 9:00-10:20 and 13:00-15:00.
-A 90-minute visit then fits at 10:20, 10:25, 10:30 (ending 12:00 sharp) and
-from 15:00 to 15:30 (ending 17:00 sharp).
+A 90-minute visit then fits in two free gaps: by default it is offered once in
+each, at 10:20 and at 15:00; in 5-minute steps (``step_minutes=5``, most of the
+cases below) at 10:20, 10:25, 10:30 (ending 12:00 sharp) and from 15:00 to 15:30
+(ending 17:00 sharp).
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ from app.data.models import Appointment, Provider
 from app.data.models.clinic import ClinicSettings
 from app.data.models.providers import ProviderBreak, Room, WorkingHours
 from app.services.errors import NotFoundError, ValidationError
-from app.services.scheduling.availability import SlotQuery, describe_empty, find_next_available
-from tests.data.factories import add_patient, add_provider
+from app.services.scheduling.availability import (
+    SlotQuery,
+    describe_empty,
+    find_next_available,
+    open_days,
+    open_weekdays,
+)
+from tests.data.factories import add_patient, add_provider, add_service
 
 NY = ZoneInfo("America/New_York")
 MONDAY = date(2027, 6, 14)
@@ -120,6 +128,7 @@ def query(pid: int, **changes) -> SlotQuery:
         not_before=local(MONDAY, 0),
         horizon_days=1,
         count=10,
+        step_minutes=5,  # the hand-worked grid; the default (one per gap) has its own cases
     )
     return replace(base, **changes)
 
@@ -238,6 +247,90 @@ def test_hand_worked_answers(clinic, owner, data, monday_booked, setup, changes,
         assert slot.ends_at - slot.starts_at == timedelta(minutes=fixed.get("duration_minutes", 90))
         assert slot.provider_id == monday_booked
         assert slot.provider_name == "Dr. Amira Haddad"
+
+
+ONE_PER_GAP = [
+    # (id, extra set-up, query changes, expected local start times) — step_minutes=None
+    ("hand-worked day: one start per gap", None, {}, ["10:20", "15:00"]),
+    ("now is 10:27: the gap's first start on the grid", None,
+     {"not_before": local(MONDAY, 10, 27)}, ["10:30", "15:00"]),
+    ("booking ends off the grid", lambda d, pid: d.book(pid, local(MONDAY, 10, 20),
+     local(MONDAY, 10, 22)), {}, ["10:22", "15:00"]),
+    ("a cancelled visit joins two gaps", _cancelled_afternoon, {}, ["10:20", "13:00"]),
+    ("count limits", None, {"count": 1}, ["10:20"]),
+    ("a free week: each day's morning and afternoon", None,
+     {"horizon_days": 3, "duration_minutes": 60},
+     ["10:20", "15:00", "Tue 09:00", "Tue 13:00", "Wed 09:00", "Wed 13:00"]),
+    ("closed at the weekend", None,
+     {"not_before": local(MONDAY + timedelta(days=5), 0), "horizon_days": 3, "count": 3},
+     ["Mon 09:00", "Mon 13:00"]),
+]  # fmt: skip
+
+
+def day_and_time(moment: datetime) -> str:
+    """ "10:20" on the hand-worked Monday, "Tue 09:00" on another day."""
+    local_moment = moment.astimezone(NY)
+    if local_moment.date() == MONDAY:
+        return hm(moment)
+    return local_moment.strftime("%a %H:%M")
+
+
+@pytest.mark.parametrize(("setup", "changes", "expected"),
+                         [c[1:] for c in ONE_PER_GAP], ids=[c[0] for c in ONE_PER_GAP])  # fmt: skip
+def test_by_default_each_free_gap_is_offered_once(
+    clinic, owner, data, monday_booked, setup, changes, expected
+):
+    """Ten answers are ten different times to offer, not one gap at 5-minute steps."""
+    if setup is not None:
+        setup(data, monday_booked)
+    slots = find_next_available(
+        clinic.db, owner, query(monday_booked, step_minutes=None, **changes)
+    )
+    assert [day_and_time(s.starts_at) for s in slots] == expected
+
+
+def test_the_default_query_is_one_start_per_gap(clinic, owner, data, monday_booked):
+    default = SlotQuery(duration_minutes=90, provider_ids=(monday_booked,),
+                        not_before=local(MONDAY, 0), horizon_days=1)  # fmt: skip
+    slots = find_next_available(clinic.db, owner, default)
+    assert [hm(s.starts_at) for s in slots] == ["10:20", "15:00"]
+
+
+def test_slot_carries_the_service_searched_for(clinic, owner, data, monday_booked):
+    """Booking the slot books that service (its fee and recall), not a bare appointment."""
+    with data.db.uow() as s:
+        service = add_service(s, name="Crown prep", default_duration_minutes=90).id
+    slots = find_next_available(clinic.db, owner, query(monday_booked, service_id=service))
+    assert slots and {s.service_id for s in slots} == {service}
+    [no_service] = find_next_available(clinic.db, owner, query(monday_booked, count=1))
+    assert no_service.service_id is None
+
+
+# --- when the clinic is open -----------------------------------------------------------------
+
+
+def test_open_weekdays_are_the_days_some_active_provider_works(clinic, owner, data):
+    data.provider("Amira Haddad")  # Monday to Friday
+    data.provider("Ben Okafor", weekdays=(1, 5))  # Tuesdays and Saturdays
+    data.provider("Eli Stone", weekdays=(6,), active=False)  # left: Sunday stays closed
+    assert open_weekdays(clinic.db, owner, MONDAY) == frozenset({0, 1, 2, 3, 4, 5})
+
+
+def test_no_working_hours_yet_means_no_open_weekday(clinic, owner, data):
+    assert open_weekdays(clinic.db, owner, MONDAY) == frozenset()
+
+
+@pytest.mark.both_backends
+def test_a_day_every_provider_has_off_is_closed(clinic, data):
+    amira = data.provider("Amira Haddad", lunch=False)
+    ben = data.provider("Ben Okafor", weekdays=(0, 1), lunch=False)
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    for pid in (amira, ben):
+        data.dated_break(pid, tuesday, 0, 24 * H)  # the whole team at a course
+    data.dated_break(amira, wednesday, 9 * H, 12 * H)  # a morning off: still open
+    with clinic.db.uow() as s:
+        days = open_days(s, MONDAY, MONDAY + timedelta(days=6))
+    assert [d.strftime("%a") for d in sorted(days)] == ["Mon", "Wed", "Thu", "Fri"]
 
 
 def test_slot_carries_the_room_asked_for(clinic, owner, data, monday_booked):

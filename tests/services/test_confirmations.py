@@ -12,7 +12,7 @@ from app.data.models.appointments import AppointmentStatusChange
 from app.data.models.audit import AuditEntry
 from app.data.models.communications import CommunicationEntry
 from app.data.models.documents import ConsentTemplate, ConsentVersion
-from app.data.models.providers import ServiceRequiredConsent
+from app.data.models.providers import ProviderBreak, ServiceRequiredConsent, WorkingHours
 from app.services.errors import (
     ConcurrentEditError,
     NotFoundError,
@@ -21,7 +21,11 @@ from app.services.errors import (
 )
 from app.services.patients import communications
 from app.services.scheduling import booking as scheduling
-from app.services.scheduling.confirmations import confirmation_list, record_confirmation_call
+from app.services.scheduling.confirmations import (
+    confirmation_list,
+    next_open_day,
+    record_confirmation_call,
+)
 from tests.data.factories import add_patient, add_provider, add_service
 
 # The clinic fixture is in America/New_York: in June local time is UTC-4.
@@ -230,3 +234,38 @@ def test_bad_requests_get_clear_errors(clinic, owner, make_staff, book):
     with pytest.raises(PermissionDeniedError):
         record_confirmation_call(clinic.db, provider, appointment_id, 1, "confirmed")
     assert len(confirmation_list(clinic.db, provider, DAY)) == 1  # a provider may look
+
+
+# --- which day the list opens on ---------------------------------------------------------------
+
+SATURDAY = date(2026, 6, 13)
+
+
+def _works(clinic, provider_id: int, weekdays) -> None:
+    with clinic.db.uow() as s:
+        for weekday in weekdays:
+            s.add(WorkingHours(provider_id=provider_id, weekday=weekday, start_minute=9 * 60,
+                               end_minute=17 * 60))  # fmt: skip
+
+
+@pytest.mark.both_backends
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 6, 12), date(2026, 6, 15)),  # Friday: Monday's visits, not Saturday's
+        (SATURDAY, date(2026, 6, 15)),  # Saturday: Monday, not "all confirmed" on Sunday
+        (date(2026, 6, 15), date(2026, 6, 16)),  # Monday: Tuesday
+    ],
+)
+def test_the_list_is_for_the_next_day_the_clinic_is_open(clinic, owner, book, today, expected):
+    _works(clinic, book.provider_id, range(5))  # Monday to Friday
+    assert next_open_day(clinic.db, owner, today) == expected
+
+
+def test_a_day_off_for_everyone_is_skipped_and_a_new_clinic_opens_tomorrow(clinic, owner, book):
+    assert next_open_day(clinic.db, owner, SATURDAY) == SATURDAY + timedelta(days=1)  # no hours
+    _works(clinic, book.provider_id, range(5))
+    with clinic.db.uow() as s:
+        s.add(ProviderBreak(provider_id=book.provider_id, on_date=date(2026, 6, 15),
+                            start_minute=0, end_minute=24 * 60, label="Holiday"))  # fmt: skip
+    assert next_open_day(clinic.db, owner, SATURDAY) == date(2026, 6, 16)

@@ -6,10 +6,18 @@ holds time (``scheduling.HOLDS_TIME``) overlaps it for the provider, the room or
 the patient, and it sits inside the patient's preferred weekdays and wall-clock
 window.  Touching ends (one visit ends at 10:20, the next starts at 10:20) are free.
 
-Candidate starts are the 5-minute (``step_minutes``) grid from each working
-span's start, plus every free stretch's own start (a span start, the end of a
-booking, the start of the preferred window), so no time is wasted after a
-booking that ends off the grid.
+By default each free stretch (a gap between bookings, breaks and the ends of
+the working day) is offered once, at its earliest start: ten answers are ten
+different times to offer the patient, not one gap at 5-minute steps.  With
+``step_minutes`` the candidates are that grid from each working span's start,
+plus every free stretch's own start (a span start, the end of a booking, the
+start of the preferred window), so no time is wasted after a booking that ends
+off the grid.  Either way the first start after "now" sits on the grid (5 minutes
+unless a step is asked for).
+
+The clinic is open on a day when some active provider can be booked then
+(:func:`open_days`): it has no opening days of its own, so closed days never
+hold a slot, and the finder and the confirmation list ask the same rule.
 
 Constant work in the database: the busy time of each resource kind for the
 whole horizon is read in one query, then swept in Python.
@@ -20,7 +28,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -43,6 +51,9 @@ MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 720
 MAX_COUNT = 50
 MAX_HORIZON_DAYS = 365
+DEFAULT_HORIZON_DAYS = 42
+#: Where the first start after "now" lands, when no ``step_minutes`` is asked for.
+GRID_MINUTES = 5
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -54,6 +65,8 @@ class SlotQuery:
     ``earliest_minute``/``latest_minute``: the local wall-clock window (minutes after
     midnight) the whole visit must fit in.  ``not_before`` defaults to now; the
     horizon is ``horizon_days`` local dates starting with ``not_before``'s date.
+    ``step_minutes``: None offers each free stretch once (its earliest start); a number
+    offers every start on that grid as well (finer choices within one stretch).
     """
 
     duration_minutes: int
@@ -63,16 +76,16 @@ class SlotQuery:
     earliest_minute: int = 0
     latest_minute: int = 1440
     not_before: datetime | None = None
-    horizon_days: int = 42
+    horizon_days: int = DEFAULT_HORIZON_DAYS
     count: int = 10
-    step_minutes: int = 5
+    step_minutes: int | None = None
     patient_id: int | None = None
     service_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Slot:
-    """A free stretch a visit fits in (UTC-aware ends)."""
+    """A free stretch a visit fits in (UTC-aware ends), for the service searched for."""
 
     provider_id: int
     provider_name: str
@@ -80,6 +93,7 @@ class Slot:
     starts_at: datetime
     ends_at: datetime
     room_name: str = ""
+    service_id: int | None = None
 
     @property
     def minutes(self) -> int:
@@ -108,7 +122,7 @@ def validate_query(query: SlotQuery) -> None:
         )
     if not query.provider_ids:
         raise ValidationError("Choose at least one provider to search.", field="providers")
-    if not 1 <= query.step_minutes <= 60:
+    if query.step_minutes is not None and not 1 <= query.step_minutes <= 60:
         raise ValidationError("Slots start every 1 to 60 minutes.", field="step")
     if any(not 0 <= d <= 6 for d in query.weekdays):
         raise ValidationError("A preferred day is not a weekday.", field="weekdays")
@@ -259,7 +273,8 @@ def find_next_available(db: Database, actor: Actor, query: SlotQuery) -> list[Sl
     query = replace(query, provider_ids=tuple(dict.fromkeys(query.provider_ids)))
     moment = (query.not_before or utc_now()).astimezone(UTC)
     duration = query.duration_minutes * 60
-    step = query.step_minutes * 60
+    step = (query.step_minutes or GRID_MINUTES) * 60
+    one_per_gap = query.step_minutes is None
     with reading(db, actor) as session:
         names = _providers(session, query.provider_ids)
         room_name = _room_name(session, query.room_id)
@@ -305,10 +320,10 @@ def find_next_available(db: Database, actor: Actor, query: SlotQuery) -> list[Sl
                         else:
                             b_end = free_end = hi
                         if free_end - free_start >= duration:
+                            limit = 1 if one_per_gap else query.count - day_found
                             for start in _starts_in(
-                                free_start, free_end, origin, step, duration,
-                                not_before, query.count - day_found,
-                            ):  # fmt: skip
+                                free_start, free_end, origin, step, duration, not_before, limit
+                            ):
                                 found.append((start, order[pid], pid))
                                 day_found += 1
                         free_start = max(free_start, b_end)
@@ -319,8 +334,35 @@ def find_next_available(db: Database, actor: Actor, query: SlotQuery) -> list[Sl
     slots = []
     for start, _, pid in found[: query.count]:
         starts_at = datetime.fromtimestamp(start, UTC)
-        slots.append(Slot(pid, names[pid], query.room_id, starts_at, starts_at + span, room_name))
+        ends_at = starts_at + span
+        slots.append(
+            Slot(pid, names[pid], query.room_id, starts_at, ends_at, room_name, query.service_id)
+        )
     return slots
+
+
+# --- when the clinic is open ------------------------------------------------------------------
+
+
+def open_days(session: Session, first_day: date, last_day: date) -> set[date]:
+    """The local dates in ``first_day..last_day`` on which the clinic is open.
+
+    The clinic has no opening days of its own: it is open when at least one active
+    provider can be booked (working hours less breaks, ``provider_days`` — what the
+    calendar shades and every booking obeys).
+    """
+    ids = list(session.scalars(select(Provider.id).where(Provider.is_active.is_(True))))
+    days = provider_days(session, ids, first_day, last_day)
+    return {day for (_pid, day), resource_day in days.items() if resource_day.working}
+
+
+def open_weekdays(db: Database, actor: Actor, first_day: date) -> frozenset[int]:
+    """The weekdays (Monday = 0) the clinic is open on in the default search horizon from
+    ``first_day``; empty when no provider works at all yet."""
+    permissions.require(actor, Permission.VIEW_SCHEDULE)
+    last_day = first_day + timedelta(days=DEFAULT_HORIZON_DAYS - 1)
+    with reading(db, actor) as session:
+        return frozenset(day.weekday() for day in open_days(session, first_day, last_day))
 
 
 def describe_empty(query: SlotQuery) -> str:

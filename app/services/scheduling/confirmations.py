@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from app.services.errors import NotFoundError, ValidationError
 from app.services.patients.phones import display_phone
 from app.services.patients.tasks import tidy_text
 from app.services.scheduling import booking as scheduling
+from app.services.scheduling.availability import open_days
 
 #: What a confirmation call can end with, and how the communication log words it.
 CALL_OUTCOMES: dict[str, str] = {
@@ -46,6 +47,9 @@ CALL_OUTCOMES: dict[str, str] = {
     Outcome.WRONG_NUMBER.value: "wrong number",
 }
 NOTE_MAX = 500
+#: How far ahead the next open day is looked for: a clinic closed for longer (or with
+#: no working hours set up yet) starts the list on the next day.
+OPEN_DAY_LOOKAHEAD_DAYS = 31
 
 _LISTED = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.CONFIRMED.value)
 
@@ -186,6 +190,15 @@ def confirmation_list(
             )
         )
         return _lines(session, appointments)
+
+
+def next_open_day(db: Database, actor: Actor, after: date) -> date:
+    """The first day after ``after`` the clinic is open (``availability.open_days``): the
+    day whose visits the desk calls about — Monday's on a Friday, not Saturday's."""
+    permissions.require(actor, Permission.VIEW_SCHEDULE)
+    first, last = after + timedelta(days=1), after + timedelta(days=OPEN_DAY_LOOKAHEAD_DAYS)
+    with reading(db, actor) as session:
+        return min(open_days(session, first, last), default=first)
 
 
 def _call_summary(session: Session, appointment: Appointment, outcome: str, note: str) -> str:

@@ -5,6 +5,8 @@ thread, stale answers dropped): clashes show in red, naming the appointment in t
 way; pre-authorisation and consent warnings in amber.  Save books through the
 scheduling service, which checks again inside its own transaction; a clash it
 finds is explained, and an owner or coordinator may then double-book on purpose.
+A new visit with no service is booked only once the user says so: it would carry
+no fee and set no recall.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -79,6 +82,31 @@ class FiveMinuteTimeEdit(QTimeEdit):
             self.setTime(self.time().addSecs(steps * 5 * 60))
             return
         super().stepBy(steps)
+
+
+class NoServiceQuestion:
+    """“Book without a service?” before a new visit is booked with none; tests answer
+    through ``ask``."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None) -> bool:
+        """True to book anyway; False to go back and choose a service (the default)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "No service chosen",
+            "Book this visit without a service?",
+            parent=parent,
+        )
+        box.setInformativeText(
+            "A visit without a service has no fee and sets no recall. Go back to choose "
+            "the service, or book it as a plain appointment."
+        )
+        anyway = box.addButton("Book &without a service", QMessageBox.ButtonRole.AcceptRole)
+        back = box.addButton("&Choose a service", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(back)
+        box.setEscapeButton(back)
+        box.exec()
+        return box.clickedButton() is anyway
 
 
 @dataclass(frozen=True)
@@ -487,6 +515,16 @@ class BookingDialog(WriteDialog):
             notes=self.notes_edit.toPlainText(),
         )
 
+    def _books_without_service(self) -> bool:
+        """A new visit (or series), otherwise ready to book, that has no service."""
+        return (
+            self.ready
+            and not self.saving
+            and self.appointment is None
+            and self.request() is not None
+            and self.service_combo.currentData() is None
+        )
+
     def is_series(self) -> bool:
         return self.appointment is None and self.series_check.isChecked()
 
@@ -555,6 +593,11 @@ class BookingDialog(WriteDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
+        # Asked here, once per press of Book: not again when a series books after its
+        # preview lands, nor for "Double-book anyway" (the same form, already answered).
+        if self._books_without_service() and not NoServiceQuestion.ask(self):
+            self.service_combo.setFocus()
+            return
         self._save(double_book=False)
 
     @Slot()

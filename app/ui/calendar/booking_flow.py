@@ -20,7 +20,11 @@ def find_and_book(
     service_id: int | None = None,
     notes: str = "",
 ) -> list[int] | None:
-    """Ask for the next available slot, then book it; the booked ids, or None if abandoned."""
+    """Ask for the next available slot, then book it; the booked ids, or None if abandoned.
+
+    ``service_id`` only starts the search: the booking is for the service the slot was
+    found for (chosen or changed in the finder), so it carries its fee and recall.
+    """
     from app.ui.calendar.booking_dialog import BookingDialog
     from app.ui.calendar.next_available import NextAvailableDialog
 
@@ -38,6 +42,6 @@ def find_and_book(
         room_id=slot.room_id,
         patient_id=patient_id,
         patient_name=patient_name,
-        service_id=service_id,
+        service_id=slot.service_id,
         notes=notes,
     )

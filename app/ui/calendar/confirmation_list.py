@@ -1,9 +1,9 @@
 """The confirmation list: a day's unconfirmed visits, called one after another.
 
-Pick the day (tomorrow by default), select a line, press Confirmed (Ctrl+Return),
-Left message or No answer: the call goes into the patient's communication log,
-"Confirmed" confirms the visit and the line leaves the list, and the selection
-moves on to the next patient.
+Pick the day (by default the next day the clinic is open: Monday's visits on a
+Friday), select a line, press Confirmed (Ctrl+Return), Left message or No answer:
+the call goes into the patient's communication log, "Confirmed" confirms the visit
+and the line leaves the list, and the selection moves on to the next patient.
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ class ConfirmationListPage(PatientListPage):
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         self.ctx = ctx
-        self._day = self.tomorrow()
+        # Shown while the next open day is looked up; the list loads once it is known.
+        self._day = ctx.today() + timedelta(days=1)
+        self._finding_day = True
+        self._day_lookup = 0
         self._select_row_after_load: int | None = None
         super().__init__(
             ctx,
@@ -105,8 +108,9 @@ class ConfirmationListPage(PatientListPage):
         self.next_button.setText("▶")
         self.next_button.setToolTip("Next day (Alt+Right)")
         self.next_button.setShortcut(QKeySequence("Alt+Right"))
-        self.tomorrow_button = QPushButton("T&omorrow", self)
-        self.tomorrow_button.setObjectName("tomorrowButton")
+        self.next_open_button = QPushButton("Next &open day", self)
+        self.next_open_button.setObjectName("nextOpenDayButton")
+        self.next_open_button.setToolTip("The next day the clinic is open")
         self.show_confirmed = QCheckBox("&Show confirmed", self)
         self.show_confirmed.setObjectName("showConfirmed")
 
@@ -138,7 +142,7 @@ class ConfirmationListPage(PatientListPage):
         day_bar.addWidget(self.previous_button)
         day_bar.addWidget(self.date_edit)
         day_bar.addWidget(self.next_button)
-        day_bar.addWidget(self.tomorrow_button)
+        day_bar.addWidget(self.next_open_button)
         day_bar.addSpacing(12)
         day_bar.addWidget(self.show_confirmed)
         actions = QHBoxLayout()
@@ -147,6 +151,7 @@ class ConfirmationListPage(PatientListPage):
             actions.addWidget(button)
         self._connect_signals()
         self.lay_out(day_bar, actions)
+        self.go_to_next_open_day()
 
     def columns(self) -> list[Column]:
         return [
@@ -167,7 +172,7 @@ class ConfirmationListPage(PatientListPage):
     def _connect_signals(self) -> None:
         self.previous_button.clicked.connect(self.on_previous_clicked)
         self.next_button.clicked.connect(self.on_next_clicked)
-        self.tomorrow_button.clicked.connect(self.on_tomorrow_clicked)
+        self.next_open_button.clicked.connect(self.on_next_open_clicked)
         self.date_edit.dateChanged.connect(self.on_date_changed)
         self.show_confirmed.toggled.connect(self.on_show_confirmed_toggled)
         for outcome, button in self._call_buttons.items():
@@ -177,8 +182,29 @@ class ConfirmationListPage(PatientListPage):
 
     # --- the day -------------------------------------------------------------------------------
 
-    def tomorrow(self) -> date:
-        return self.ctx.today() + timedelta(days=1)
+    def go_to_next_open_day(self) -> None:
+        """Show the next day the clinic is open (asked off the GUI thread): after a Friday
+        the desk confirms Monday's visits, not an empty Saturday."""
+        from app.services.scheduling.confirmations import next_open_day
+
+        self._day_lookup += 1
+        lookup = self._day_lookup
+        db, actor, today = self.ctx.db, self.ctx.actor, self.ctx.today()
+        ops.run_query(
+            lambda: next_open_day(db, actor, today),
+            on_success=lambda day: self._on_open_day_found(lookup, day),
+            on_failure=lambda exc: self._on_open_day_found(lookup, self._day),
+            owner=self,
+        )
+
+    def _on_open_day_found(self, lookup: int, day: date) -> None:
+        if lookup != self._day_lookup:
+            return  # the user picked a day meanwhile
+        self._finding_day = False
+        if day == self._day:
+            self.reload()
+        else:
+            self.set_day(day)  # loads it
 
     def day(self) -> date:
         return self._day
@@ -194,6 +220,11 @@ class ConfirmationListPage(PatientListPage):
         return format_time(line.starts_at, d.timezone, d.locale)
 
     # --- data ----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        if self._finding_day:
+            return  # the day is not known yet; its answer loads the list
+        super().reload()
 
     def fetch(self):
         from app.services.scheduling.confirmations import confirmation_list
@@ -277,12 +308,14 @@ class ConfirmationListPage(PatientListPage):
         self.set_day(self._day + timedelta(days=1))
 
     @Slot()
-    def on_tomorrow_clicked(self) -> None:
-        self.set_day(self.tomorrow())
+    def on_next_open_clicked(self) -> None:
+        self.go_to_next_open_day()
 
     @Slot(QDate)
     def on_date_changed(self, value: QDate) -> None:
         self._day = date(value.year(), value.month(), value.day())
+        self._day_lookup += 1  # a day picked by hand wins over a lookup still running
+        self._finding_day = False
         self.reload()
 
     @Slot(bool)

@@ -2,9 +2,11 @@
 
 The criteria (service and length, providers, room, days, time of day, how far
 ahead, how many) sit on the left; Search (Enter) asks the availability service
-off the GUI thread and lists the slots on the right.  Double-clicking a slot, or
-Book with one selected, closes the dialog with that slot; the calendar then opens
-the booking dialog filled in with it.
+off the GUI thread and lists the slots on the right: each free gap once, at its
+earliest start, and only on days the clinic is open (the days it is closed are
+not ticked, and cannot be).  Double-clicking a slot, or Book with one selected,
+closes the dialog with that slot (and the service it was searched for); the
+booking dialog then opens filled in with it.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ from app.services.scheduling.availability import (
     MAX_COUNT,
     MAX_DURATION_MINUTES,
     MIN_DURATION_MINUTES,
+    WEEKDAY_NAMES,
     SlotQuery,
     describe_empty,
     find_next_available,
+    open_weekdays,
     validate_query,
 )
 from app.services.scheduling.availability import (
@@ -253,10 +257,13 @@ class NextAvailableDialog(QDialog):
         self.table.installEventFilter(self)
         self._connect_signals()
         self._set_searching(True, "Loading providers and services…")
-        db, actor = ctx.db, ctx.actor
+        db, actor, today = ctx.db, ctx.actor, ctx.today()
         ops.run_query(
-            lambda: load_catalog(db, actor, include_inactive=False),
-            on_success=self.on_catalog_loaded,
+            lambda: (
+                load_catalog(db, actor, include_inactive=False),
+                open_weekdays(db, actor, today),
+            ),
+            on_success=lambda loaded: self.on_catalog_loaded(*loaded),
             on_failure=self.on_search_failed,
             owner=self,
         )
@@ -309,8 +316,9 @@ class NextAvailableDialog(QDialog):
 
     # --- slots ----------------------------------------------------------------------------------
 
-    def on_catalog_loaded(self, catalog: Catalog) -> None:
+    def on_catalog_loaded(self, catalog: Catalog, open_days: frozenset[int]) -> None:
         self._catalog = catalog
+        self._show_open_days(open_days)
         for service in catalog.services:
             label = f"{service.name} ({service.default_duration_minutes} min)"
             self.service_combo.addItem(label, service.id)
@@ -462,6 +470,19 @@ class NextAvailableDialog(QDialog):
         self.empty_label.setText(str(exc))
         self.results.setCurrentWidget(self.empty_label)
         return False
+
+    def _show_open_days(self, open_days: frozenset[int]) -> None:
+        """Tick the days the clinic is open; a closed day cannot be ticked (it has no slot).
+        No open day at all (no working hours yet) leaves every day to choose."""
+        if not open_days:
+            return
+        for weekday, check in enumerate(self.day_checks):
+            is_open = weekday in open_days
+            check.setChecked(is_open)
+            check.setEnabled(is_open)
+            check.setToolTip(
+                "" if is_open else f"The clinic is closed on {WEEKDAY_NAMES[weekday]}s"
+            )
 
     def _set_searching(self, busy: bool, text: str) -> None:
         self.search_button.setEnabled(not busy)

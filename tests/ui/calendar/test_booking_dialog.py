@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import Qt, QTime
+from PySide6.QtCore import Qt, QTime, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.data.models.appointments import Appointment
@@ -21,7 +21,7 @@ from app.services.patients.records import PatientForm
 from app.services.scheduling import appointment_book
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.booking import AppointmentRequest
-from app.ui.calendar.booking_dialog import BookingDialog
+from app.ui.calendar.booking_dialog import BookingDialog, NoServiceQuestion
 from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
 
 ZONE = ZoneInfo("America/New_York")  # the test clinic's
@@ -111,6 +111,34 @@ def book(owner_ctx) -> Book:
     return seed_book(owner_ctx)
 
 
+@pytest.fixture(autouse=True)
+def no_unexpected_question(monkeypatch):
+    """“Book without a service?” runs modally: a test that has not said how to answer it
+    fails at once instead of waiting forever."""
+    monkeypatch.setattr(
+        NoServiceQuestion, "ask", classmethod(lambda cls, parent: pytest.fail("asked"))
+    )
+
+
+_REAL_QUESTION = NoServiceQuestion.__dict__["ask"]
+
+
+@pytest.fixture
+def real_question(monkeypatch) -> None:
+    """The real message box, for a test that clicks in it (``click_in_question``)."""
+    monkeypatch.setattr(NoServiceQuestion, "ask", _REAL_QUESTION)
+
+
+@pytest.fixture
+def without_service(monkeypatch) -> list[bool]:
+    """Answer “Book without a service?” with yes; the list holds one entry per question."""
+    asked: list[bool] = []
+    monkeypatch.setattr(
+        NoServiceQuestion, "ask", classmethod(lambda cls, parent: asked.append(True) or True)
+    )
+    return asked
+
+
 @pytest.fixture
 def coordinator_ctx(clinic, owner_ctx):
     owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)
@@ -149,7 +177,7 @@ def accepted(dialog) -> bool:
 # --- single visits ---------------------------------------------------------------------------
 
 
-def test_free_time_books_with_enter_and_publishes(qtbot, owner_ctx, book):
+def test_free_time_books_with_enter_and_publishes(qtbot, owner_ctx, book, without_service):
     published: list[Changes] = []
     owner_ctx.bus.changed.connect(published.append)
     dialog = open_dialog(
@@ -206,7 +234,7 @@ def test_clash_names_the_appointment_and_save_is_refused(qtbot, receptionist_ctx
     assert not accepted(dialog) and len(appointments(owner_ctx)) == 1
 
 
-def test_owner_double_books_on_purpose(qtbot, owner_ctx, book):
+def test_owner_double_books_on_purpose(qtbot, owner_ctx, book, without_service):
     book_visit(owner_ctx, book, book.ana, at(book.day, 9))
     dialog = open_dialog(
         qtbot, owner_ctx, starts_at=at(book.day, 9, 15), provider_id=book.okafor,
@@ -222,6 +250,7 @@ def test_owner_double_books_on_purpose(qtbot, owner_ctx, book):
     booked = [a for a in appointments(owner_ctx) if a.patient_id == book.zoe]
     assert len(booked) == 1 and booked[0].double_booked
     assert dialog.booked_ids == [booked[0].id]
+    assert without_service == [True]  # asked before the first try, not again to double-book
 
 
 def test_warnings_are_shown_once_after_booking(qtbot, owner_ctx, book):
@@ -245,6 +274,76 @@ def test_warnings_are_shown_once_after_booking(qtbot, owner_ctx, book):
     box().accept()
 
 
+def click_in_question(qtbot, button: str, seen: list[str]) -> None:
+    """Click ``button`` in the message box the next action opens (it runs modally, so the
+    click is queued before the action and runs inside the box's own event loop)."""
+    tries = iter(range(500))
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            if next(tries, None) is not None:
+                QTimer.singleShot(10, click)  # not open yet
+            return
+        seen.append(f"{box.text()} {box.informativeText()}")
+        [target] = [b for b in box.buttons() if b.text().replace("&", "") == button]
+        qtbot.mouseClick(target, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, click)
+
+
+def test_no_service_asks_first_and_going_back_books_nothing(
+    qtbot, receptionist_ctx, book, real_question
+):
+    dialog = open_dialog(
+        qtbot, receptionist_ctx, starts_at=at(book.day, 10), provider_id=book.okafor,
+        patient_id=book.zoe, patient_name="Nguyễn, Zoë",
+    )  # fmt: skip
+    settled(qtbot, dialog)
+    assert dialog.service_combo.currentText() == "No service chosen"
+    seen: list[str] = []
+    click_in_question(qtbot, "Choose a service", seen)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert seen == [
+        "Book this visit without a service? A visit without a service has no fee and sets no "
+        "recall. Go back to choose the service, or book it as a plain appointment."
+    ]
+    assert not accepted(dialog) and appointments(receptionist_ctx) == []
+    assert dialog.focusWidget() is dialog.service_combo  # back to choose one
+
+    qtbot.keyClick(dialog.service_combo, Qt.Key.Key_Down)  # Composite filling
+    settled(qtbot, dialog)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)  # no question now
+    qtbot.waitUntil(lambda: accepted(dialog), timeout=10_000)
+    [appt] = appointments(receptionist_ctx)
+    assert appt.service_id == book.filling and len(seen) == 1
+
+
+def test_no_service_can_be_booked_on_purpose(qtbot, receptionist_ctx, book, real_question):
+    dialog = open_dialog(
+        qtbot, receptionist_ctx, starts_at=at(book.day, 10), provider_id=book.okafor,
+        patient_id=book.zoe, patient_name="Nguyễn, Zoë",
+    )  # fmt: skip
+    settled(qtbot, dialog)
+    seen: list[str] = []
+    click_in_question(qtbot, "Book without a service", seen)
+    qtbot.keyClick(dialog.notes_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: accepted(dialog), timeout=10_000)
+    [appt] = appointments(receptionist_ctx)
+    assert appt.service_id is None and appt.patient_id == book.zoe and len(seen) == 1
+
+
+def test_editing_a_visit_without_a_service_does_not_ask(qtbot, owner_ctx, book):
+    appt_id = book_visit(owner_ctx, book, book.ana, at(book.day, 9), service=None)
+    block = appointment_book.appointment_block(owner_ctx.db, owner_ctx.actor, appt_id)
+    dialog = open_dialog(qtbot, owner_ctx, starts_at=block.starts_at, appointment=block)
+    dialog.time_edit.setTime(QTime(11, 0))
+    settled(qtbot, dialog)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)  # the guard fails if asked
+    qtbot.waitUntil(lambda: accepted(dialog), timeout=10_000)
+    assert appointments(owner_ctx)[0].starts_at == at(book.day, 11)
+
+
 def test_no_patient_is_refused_beside_the_field(qtbot, owner_ctx, book):
     dialog = open_dialog(qtbot, owner_ctx, starts_at=at(book.day, 9), provider_id=book.okafor)
     settled(qtbot, dialog)
@@ -254,7 +353,9 @@ def test_no_patient_is_refused_beside_the_field(qtbot, owner_ctx, book):
     assert not accepted(dialog)
 
 
-def test_removed_room_and_inactive_provider_show_beside_their_fields(qtbot, owner_ctx, book):
+def test_removed_room_and_inactive_provider_show_beside_their_fields(
+    qtbot, owner_ctx, book, without_service
+):
     dialog = open_dialog(
         qtbot, owner_ctx, starts_at=at(book.day, 11), provider_id=book.okafor,
         room_id=book.room_2, patient_id=book.zoe, patient_name="Nguyễn, Zoë",
@@ -358,7 +459,9 @@ def test_series_previews_clash_and_books_the_rest(qtbot, coordinator_ctx, owner_
     assert sorted(dialog.booked_ids) == sorted(a.id for a in zoe)
 
 
-def test_series_with_a_clash_is_refused_until_skipped(qtbot, receptionist_ctx, owner_ctx, book):
+def test_series_with_a_clash_is_refused_until_skipped(
+    qtbot, receptionist_ctx, owner_ctx, book, without_service
+):
     book_visit(owner_ctx, book, book.ana, at(book.day + timedelta(days=1), 10))
     dialog = open_dialog(
         qtbot, receptionist_ctx, starts_at=at(book.day, 10), provider_id=book.okafor,
@@ -372,6 +475,7 @@ def test_series_with_a_clash_is_refused_until_skipped(qtbot, receptionist_ctx, o
     assert dialog.message_label.text().startswith("Some visits clash: Dr. Daniel Okafor")
     assert not dialog.double_book_button.isVisible()
     assert [a.patient_id for a in appointments(owner_ctx)] == [book.ana]
+    assert without_service == [True]  # once, not again when the preview landed
 
 
 def test_patient_typed_and_picked_by_keyboard_then_checked(qtbot, owner_ctx, book):
@@ -382,7 +486,7 @@ def test_patient_typed_and_picked_by_keyboard_then_checked(qtbot, owner_ctx, boo
     qtbot.waitUntil(lambda: picker.popup.isVisible() and not picker.is_searching(), timeout=10_000)
     qtbot.keyClick(picker.edit, Qt.Key.Key_Return)
     assert picker.patient_id() == book.zoe
-    assert dialog.service_combo.hasFocus()
+    assert dialog.focusWidget() is dialog.service_combo  # back to choose one
     settled(qtbot, dialog)
     assert dialog.free_label.text() == "✓ This time is free."
     assert not accepted(dialog)  # Enter picked the patient; it did not book yet

@@ -146,7 +146,7 @@ def test_an_empty_day_says_everything_is_confirmed(qtbot, receptionist_ctx, pati
     assert page.count_label.text() == "Nothing to confirm"
     qtbot.mouseClick(page.next_button, Qt.MouseButton.LeftButton)
     assert page.day() == date(2026, 6, 17)
-    qtbot.mouseClick(page.tomorrow_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.next_open_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.model.rowCount() == 3)
 
 
@@ -171,3 +171,43 @@ def test_a_provider_sees_the_list_without_call_buttons(qtbot, clinic, patients):
     assert not page.confirmed_button.isVisible()
     assert not page.no_answer_button.isVisible()
     assert page.open_button.isVisible()
+
+
+def test_a_saturday_opens_on_mondays_calls_not_a_closed_sunday(
+    qtbot, clinic, receptionist_ctx, monkeypatch
+):
+    """The clinic works Monday to Friday: on a Saturday the desk calls Monday's patients."""
+    from sqlalchemy import select
+
+    from app.data.models import Provider
+    from app.data.models.providers import WorkingHours
+
+    saturday, monday = date(2026, 6, 13), date(2026, 6, 15)
+    patients = seed_day(clinic.db, monday)
+    with clinic.db.uow() as s:
+        provider = s.scalars(select(Provider)).one()
+        for weekday in range(5):
+            s.add(WorkingHours(provider_id=provider.id, weekday=weekday, start_minute=9 * 60,
+                               end_minute=17 * 60))  # fmt: skip
+    monkeypatch.setattr(receptionist_ctx, "today", lambda now=None: saturday)
+
+    page = open_page(qtbot, receptionist_ctx, 3)
+    assert page.day() == monday
+    assert page.date_edit.text() == "Mon, Jun 15, 2026"
+    assert names(page) == ["Ruiz, Ana", "Bell, Marcus", "Álvarez, Tomás"]
+    page.table.selectRow(0)
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    with clinic.db.uow() as s:
+        status = s.scalars(
+            select(Appointment.status).where(Appointment.patient_id == patients["Ruiz"])
+        ).one()
+    assert status == "confirmed"
+
+    qtbot.mouseClick(page.previous_button, Qt.MouseButton.LeftButton)  # Sunday: closed
+    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.empty_label)
+    assert page.day() == date(2026, 6, 14)
+    qtbot.mouseClick(page.next_open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    assert page.day() == monday

@@ -236,3 +236,69 @@ def test_spin_boxes_read_naturally(qtbot, receptionist_ctx, book):
     assert (dialog.horizon_spin.text(), dialog.count_spin.text()) == ("1 week", "1 slot")
     dialog.horizon_spin.setValue(4)
     assert dialog.horizon_spin.text() == "4 weeks"
+
+
+def test_each_free_gap_is_offered_once_and_only_on_open_days(
+    qtbot, clinic, receptionist_ctx, monkeypatch
+):
+    """A clinic open Monday to Friday, 9-17 with lunch at noon; it is Friday 9:00. The ten
+    answers are ten different times (each morning and afternoon), none at the weekend — and
+    booking the second one books the afternoon, not 9:05."""
+    from sqlalchemy import select
+
+    from app.data.models.providers import ProviderBreak
+    from app.services.scheduling import availability
+    from app.ui.calendar.booking_dialog import BookingDialog
+    from app.ui.calendar.booking_flow import find_and_book
+
+    zone = ZoneInfo(receptionist_ctx.details.timezone)
+    friday_9am = datetime(2027, 6, 11, 9, 0, tzinfo=zone).astimezone(UTC)
+    monkeypatch.setattr(availability, "utc_now", lambda: friday_9am)
+    monkeypatch.setattr(receptionist_ctx, "today", lambda now=None: friday_9am.date())
+    with clinic.db.uow() as s:
+        amira = add_provider(s, name="Amira Haddad")
+        for wd in range(5):
+            s.add(WorkingHours(provider_id=amira.id, weekday=wd, start_minute=540, end_minute=1020))
+            s.add(ProviderBreak(provider_id=amira.id, weekday=wd, start_minute=720,
+                                end_minute=780, label="Lunch"))  # fmt: skip
+        exam = add_service(s, name="Exam", default_duration_minutes=60).id
+        patient = add_patient(s, first_name="Ana", last_name="Ruiz").id
+    offered: list[str] = []
+
+    def pick_the_second_slot(finder: NextAvailableDialog):
+        finder.show()
+        wait_results(qtbot, finder)  # searched at once: the patient and service were given
+        qtbot.waitUntil(lambda: finder.model.rowCount() == 10)
+        ticked = [c.text() for c in finder.day_checks if c.isChecked()]
+        assert ticked == ["Mon", "Tue", "Wed", "Thu", "Fri"]
+        assert not finder.day_checks[5].isEnabled() and not finder.day_checks[6].isEnabled()
+        for row in range(finder.model.rowCount()):
+            local = finder.model.row_at(row).starts_at.astimezone(zone)
+            offered.append(local.strftime("%a %H:%M"))
+        finder.table.setFocus()
+        qtbot.keyClick(finder.table, Qt.Key.Key_Down)
+        qtbot.keyClick(finder.table, Qt.Key.Key_Return)
+        return finder.result()
+
+    def book_it(dialog: BookingDialog):
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.ready and not dialog.check_pending())
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.result() == QDialog.DialogCode.Accepted)
+        return dialog.result()
+
+    monkeypatch.setattr(NextAvailableDialog, "exec", pick_the_second_slot)
+    monkeypatch.setattr(BookingDialog, "exec", book_it)
+    booked = find_and_book(
+        receptionist_ctx, None, patient_id=patient, patient_name="Ruiz, Ana", service_id=exam
+    )
+
+    assert offered == [
+        "Fri 09:00", "Fri 13:00", "Mon 09:00", "Mon 13:00", "Tue 09:00",
+        "Tue 13:00", "Wed 09:00", "Wed 13:00", "Thu 09:00", "Thu 13:00",
+    ]  # fmt: skip
+    with clinic.db.uow() as s:
+        [appointment] = s.scalars(select(Appointment)).all()
+        assert booked == [appointment.id]
+        assert appointment.starts_at.astimezone(zone).strftime("%a %H:%M") == "Fri 13:00"
+        assert appointment.service_id == exam

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush
 
 from app.data.models import Patient
-from app.data.models.providers import Room
+from app.data.models.appointments import Appointment
+from app.data.models.providers import Room, WorkingHours
 from app.services.changes import Changes
 from app.services.patients.records import AppointmentHistory, AppointmentLine
 from app.ui.patients.appointments_tab import (
@@ -165,3 +167,62 @@ def test_book_a_visit_finds_a_slot_for_this_patient(
     qtbot.mouseClick(tab.book_button, Qt.MouseButton.LeftButton)
     assert asked == [{"patient_id": patient_id, "patient_name": ""}]  # no record window here
     assert not make_tab(qtbot, provider_ctx, patient_id).book_button.isVisible()
+
+
+def test_book_a_visit_books_the_service_chosen_in_the_slot_finder(
+    qtbot, clinic, coordinator_ctx, patient_id, monkeypatch
+):
+    """Record → Book a visit… → the slot finder (service chosen there) → the booking dialog:
+    the visit is booked for that service (its fee and recall), not as a bare appointment."""
+    from sqlalchemy import select
+
+    from app.services.scheduling import availability
+    from app.ui import ops
+    from app.ui.calendar.booking_dialog import BookingDialog, NoServiceQuestion
+    from app.ui.calendar.next_available import NextAvailableDialog
+
+    # With the service carried through, "Book without a service?" is never asked.
+    monkeypatch.setattr(NoServiceQuestion, "ask", classmethod(lambda cls, p: pytest.fail("asked")))
+    friday_9am = datetime(2027, 6, 11, 13, 0, tzinfo=UTC)  # 9:00 in New York
+    monkeypatch.setattr(availability, "utc_now", lambda: friday_9am)
+    monkeypatch.setattr(coordinator_ctx, "today", lambda now=None: date(2027, 6, 11))
+    with clinic.db.uow() as session:
+        provider = add_provider(session, name="Amal Haddad")
+        for weekday in range(5):
+            session.add(WorkingHours(provider_id=provider.id, weekday=weekday,
+                                     start_minute=9 * 60, end_minute=17 * 60))  # fmt: skip
+        cleaning = add_service(session, name="Hygiene cleaning", default_duration_minutes=60)
+        cleaning_id = cleaning.id
+    shown: list[str] = []
+
+    def pick_the_first_slot(finder: NextAvailableDialog):
+        finder.show()
+        qtbot.waitUntil(lambda: finder.service_combo.count() == 2 and ops.pending() == 0)
+        finder.service_combo.setFocus()
+        qtbot.keyClick(finder.service_combo, Qt.Key.Key_Down)  # Hygiene cleaning (60 min)
+        qtbot.keyClick(finder.service_combo, Qt.Key.Key_Return)  # Enter searches
+        qtbot.waitUntil(
+            lambda: finder.model.rowCount() > 0 and finder.model.row_at(0).minutes == 60
+        )
+        qtbot.keyClick(finder.table, Qt.Key.Key_Return)  # book the first slot
+        return finder.result()
+
+    def book_it(dialog: BookingDialog):
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.ready and not dialog.check_pending())
+        shown.append(dialog.service_combo.currentText())
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.result() == BookingDialog.DialogCode.Accepted)
+        return dialog.result()
+
+    monkeypatch.setattr(NextAvailableDialog, "exec", pick_the_first_slot)
+    monkeypatch.setattr(BookingDialog, "exec", book_it)
+    tab = make_tab(qtbot, coordinator_ctx, patient_id)
+    qtbot.mouseClick(tab.book_button, Qt.MouseButton.LeftButton)
+
+    assert shown == ["Hygiene cleaning · 60 min"]
+    with clinic.db.uow() as session:
+        [booked] = session.scalars(select(Appointment)).all()
+        assert booked.patient_id == patient_id and booked.service_id == cleaning_id
+        assert (booked.starts_at, booked.ends_at) == (friday_9am, friday_9am + timedelta(hours=1))
+    qtbot.waitUntil(lambda: tab.upcoming_model.rowCount() == 1 or tab.past_model.rowCount() == 1)
