@@ -1,5 +1,6 @@
-"""Record → Account: the balance, every charge, payment, refund and adjustment with a
-running balance, and the patient's payment plans (next due, overdue)."""
+"""Record → Account: the balance, every charge, payment (the patient's or an insurer's),
+refund and adjustment with a running balance, and the patient's payment plans (next due,
+and what is overdue once the patient's credit is applied)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ OWED_RED = "#b3261e"
 CREDIT_GREEN = "#1e7d32"
 SETTLED_GREY = "#374151"
 TAKE_PAYMENT_KEYS = "Ctrl+Shift+P"
+INSURANCE_PAYMENT_KEYS = "Ctrl+Shift+I"
 FEE_LABEL = ADJUSTMENT_LABELS[AdjustmentKind.FEE]
 
 ENTRY_LABELS = {
@@ -169,11 +171,13 @@ class PlanTableModel(RowTableModel):
         )
 
     def _overdue(self, row: PlanRow) -> str:
-        count = row.plan.overdue_count
+        # What the collections queue calls overdue: after the patient's credit.
+        count, credit = row.plan.overdue_count, row.plan.credit_applied
         if not count:
-            return "None"
+            return f"None — credit covers {money(self.ctx, credit)}" if credit > 0 else "None"
         noun = "installment" if count == 1 else "installments"
-        return f"{count} {noun} · {money(self.ctx, row.plan.overdue_amount)}"
+        text = f"{count} {noun} · {money(self.ctx, row.plan.overdue_amount)}"
+        return f"{text} (after {money(self.ctx, credit)} credit)" if credit > 0 else text
 
     @staticmethod
     def _overdue_colour(row: PlanRow) -> str | None:
@@ -202,6 +206,13 @@ class AccountTab(RecordTab):
         self.take_button.setObjectName("takePaymentButton")
         self.take_button.setShortcut(QKeySequence(TAKE_PAYMENT_KEYS))
         self.take_button.setToolTip(f"Record a payment ({TAKE_PAYMENT_KEYS})")
+        self.insurance_button = QPushButton("&Insurance payment…")
+        self.insurance_button.setObjectName("insurancePaymentButton")
+        self.insurance_button.setShortcut(QKeySequence(INSURANCE_PAYMENT_KEYS))
+        self.insurance_button.setToolTip(
+            "Record what an insurer paid, with its EOB, against the patient's charges "
+            f"(the selected charge's visit, else every open charge) ({INSURANCE_PAYMENT_KEYS})"
+        )
         self.refund_button = QPushButton("Re&fund…")
         self.refund_button.setObjectName("refundButton")
         self.refund_button.setToolTip("Give back part or all of the selected payment")
@@ -210,7 +221,7 @@ class AccountTab(RecordTab):
         self.void_button.setToolTip("Void the selected payment, refund or adjustment")
         self.adjust_button = QPushButton("Ad&justment…")
         self.adjust_button.setObjectName("adjustmentButton")
-        self.adjust_button.setToolTip("Post a discount, write-off, insurance payment or fee")
+        self.adjust_button.setToolTip("Post a discount, write-off or fee")
         self.receipt_button = QPushButton("Print &receipt…")
         self.receipt_button.setObjectName("printReceiptButton")
         self.receipt_button.setToolTip(
@@ -269,7 +280,13 @@ class AccountTab(RecordTab):
         balance_box.addWidget(self.summary_label)
         top.addLayout(balance_box, 1)
         bar = QHBoxLayout()
-        for button in (self.take_button, self.refund_button, self.void_button, self.adjust_button):
+        for button in (
+            self.take_button,
+            self.insurance_button,
+            self.refund_button,
+            self.void_button,
+            self.adjust_button,
+        ):
             bar.addWidget(button)
         bar.addStretch(1)
         bar.addWidget(self.receipt_button)
@@ -289,6 +306,7 @@ class AccountTab(RecordTab):
         layout.addWidget(self.plans_stack, 1)
 
         self.take_button.setVisible(ctx.allows(Permission.TAKE_PAYMENTS))
+        self.insurance_button.setVisible(ctx.allows(Permission.TAKE_PAYMENTS))
         may_correct = ctx.allows(Permission.VOID_PAYMENTS)
         for button in (self.refund_button, self.void_button, self.adjust_button):
             button.setVisible(may_correct)
@@ -300,6 +318,7 @@ class AccountTab(RecordTab):
 
     def _connect_signals(self) -> None:
         self.take_button.clicked.connect(self.on_take_clicked)
+        self.insurance_button.clicked.connect(self.on_insurance_clicked)
         self.refund_button.clicked.connect(self.on_refund_clicked)
         self.void_button.clicked.connect(self.on_void_clicked)
         self.adjust_button.clicked.connect(self.on_adjust_clicked)
@@ -349,7 +368,8 @@ class AccountTab(RecordTab):
             f"Adjustments {money(self.ctx, summary.adjustments)}",
         ]
         if summary.unallocated > 0:
-            parts.append(f"Not applied to installments {money(self.ctx, summary.unallocated)}")
+            # The credit that overdue installments are set against (balances' rule).
+            parts.append(f"Unapplied credit {money(self.ctx, summary.unallocated)}")
         self.summary_label.setText(" · ".join(parts))
 
         zone = self.ctx.details.timezone
@@ -417,6 +437,27 @@ class AccountTab(RecordTab):
         result = TakePaymentDialog.ask(self.ctx, self, self.patient_id)
         if result is not None and self.ctx.allows(Permission.PRINT_DOCUMENTS):
             self.offer_receipt(result.payment_id)
+
+    @Slot()
+    def on_insurance_clicked(self) -> None:
+        from app.ui.plans.payment_dialogs import InsurancePaymentDialog
+
+        row = self.selected()
+        charge_id = (
+            row.entry.entry_id if row is not None and row.entry.entry_type == "charge" else None
+        )
+        result = InsurancePaymentDialog.ask(
+            self.ctx, self, patient_id=self.patient_id, charge_id=charge_id
+        )
+        if result is None:
+            return
+        from app.documents.receipt import receipt_number
+
+        self._select_after_load = ("payment", result.payment_id)
+        self.select_entry("payment", result.payment_id)
+        self._show_status(
+            f"Insurance payment recorded as receipt {receipt_number(result.payment_id)}."
+        )
 
     def offer_receipt(self, payment_id: int) -> None:
         """Right after a payment: select it (once the ledger reloads) so Print receipt… is one
