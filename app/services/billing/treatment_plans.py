@@ -55,11 +55,12 @@ from app.services.billing.plan_details import (
 from app.services.billing.plan_handouts import store_accepted_handout
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_settings
+from app.services.clinic.clock import clinic_settings, clinic_today
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
+from app.services.patients.insurance import Coverage, insurance_estimates, primary_coverage_in
 from app.services.scheduling import booking as scheduling
 
 P = PlanStatus
@@ -551,7 +552,8 @@ def _item_values(
     quantity: int,
     fee: Decimal | None,
     discount: Decimal,
-    insurance_estimate: Decimal,
+    insurance_estimate: Decimal | None,
+    coverage: Coverage | None,
     keep_service_id: int | None = None,
 ) -> dict:
     service = None
@@ -577,7 +579,18 @@ def _item_values(
         fee = service.fee if service is not None else None
         if fee is None:
             raise ValidationError("Give the fee of this item.", field="fee")
-    amounts = line_amounts(fee, quantity, discount, insurance_estimate, _currency(session))
+    currency = _currency(session)
+    if insurance_estimate is None:
+        insurance_estimate = ZERO
+        if coverage is not None:
+            line = line_amounts(fee, quantity, discount, ZERO, currency)
+            [insurance_estimate] = insurance_estimates(
+                [line.line_total - line.discount],
+                coverage.coverage_percent,
+                coverage.deductible_left,
+                currency,
+            )
+    amounts = line_amounts(fee, quantity, discount, insurance_estimate, currency)
     return {
         "service_id": service_id,
         "description": description,
@@ -588,6 +601,39 @@ def _item_values(
         "insurance_estimate": amounts.insurance_estimate,
         "patient_portion": amounts.patient_portion,
     }
+
+
+def _coverage_before(
+    session: Session, plan: TreatmentPlan, phase: TreatmentPhase, item: TreatmentItem | None
+) -> Coverage | None:
+    """The patient's primary policy with the deductible left once the plan's items before
+    ``item`` (a new item: the end of ``phase``) have used it, in the plan's order."""
+    coverage = primary_coverage_in(session, plan.patient_id, clinic_today(session))
+    if coverage is None:
+        return None
+    earlier = ZERO
+    reached = False
+    for each_phase in plan.phases:
+        for each in each_phase.items:
+            if item is not None and each.id == item.id:
+                reached = True
+                break
+            earlier += each.fee * each.quantity - each.discount
+        if reached or (item is None and each_phase.id == phase.id):
+            break
+    return replace(coverage, deductible_left=max(coverage.deductible_left - earlier, ZERO))
+
+
+def item_coverage(
+    db: Database, actor: Actor, phase_id: int, item_id: int | None = None
+) -> Coverage | None:
+    """Where an item's insurance estimate comes from: the patient's active primary policy,
+    with the deductible the plan's earlier items leave (None: no policy to estimate from)."""
+    permissions.require(actor, Permission.VIEW_PLANS)
+    with reading(db, actor) as session:
+        phase = _phase(session, phase_id)
+        item = _item(session, item_id) if item_id is not None else None
+        return _coverage_before(session, phase.plan, phase, item)
 
 
 def add_item(
@@ -602,9 +648,11 @@ def add_item(
     quantity: int = 1,
     fee: Decimal | None = None,
     discount: Decimal = ZERO,
-    insurance_estimate: Decimal = ZERO,
+    insurance_estimate: Decimal | None = None,
 ) -> PlanDetail:
-    """Add a catalogue service (its fee copied when none is given) or a free-text item."""
+    """Add a catalogue service (its fee copied when none is given) or a free-text item.
+
+    ``insurance_estimate`` None: estimated from the patient's primary policy (none: 0)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     with unit_of_work(db, actor) as session:
         phase = _phase(session, phase_id)
@@ -618,6 +666,7 @@ def add_item(
             fee=fee,
             discount=discount,
             insurance_estimate=insurance_estimate,
+            coverage=_coverage_before(session, plan, phase, None),
         )
         phase.items.append(TreatmentItem(position=len(phase.items), **values))
         _touch(plan)
@@ -636,9 +685,10 @@ def update_item(
     quantity: int = 1,
     fee: Decimal,
     discount: Decimal = ZERO,
-    insurance_estimate: Decimal = ZERO,
+    insurance_estimate: Decimal | None = None,
 ) -> PlanDetail:
-    """Change an item; its patient portion is computed again."""
+    """Change an item; its patient portion is computed again (and its insurance estimate,
+    from the patient's primary policy, when ``insurance_estimate`` is None)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     with unit_of_work(db, actor) as session:
         item = _item(session, item_id)
@@ -652,6 +702,7 @@ def update_item(
             fee=fee,
             discount=discount,
             insurance_estimate=insurance_estimate,
+            coverage=_coverage_before(session, plan, item.phase, item),
             keep_service_id=item.service_id,
         )
         assign_changed(item, values)

@@ -7,6 +7,7 @@ queue.  Pre-authorisations warn when they expire or run out before booked visits
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -625,3 +626,70 @@ def assign_verification(db: Database, actor: Actor, appointment_id: int, assigne
             )
         elif task.assignee_id != assignee_id:
             task.assignee_id = assignee_id
+
+
+# --- estimating what insurance pays ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What an insurance estimate is worked out from: the patient's active primary policy."""
+
+    policy_id: int
+    payer_name: str
+    plan_name: str
+    coverage_percent: int
+    #: The deductible not met yet: the patient pays this much before the policy pays.
+    deductible_left: Decimal
+
+    @property
+    def policy_name(self) -> str:
+        """ "Delta Dental — PPO Plus" (the payer alone when the plan has no name)."""
+        return " — ".join(part for part in (self.payer_name, self.plan_name) if part)
+
+
+def insurance_estimates(
+    amounts: Sequence[Decimal],
+    coverage_percent: int,
+    deductible_left: Decimal,
+    currency: str = "USD",
+) -> list[Decimal]:
+    """The one rule for insurance estimates: ``amounts`` are lines in order (fee × quantity −
+    discount); the deductible left is the patient's to pay first, then the policy pays
+    ``coverage_percent`` of the rest of each line (rounded to the currency)."""
+    if not 0 <= coverage_percent <= 100:
+        raise ValueError("coverage_percent is 0 to 100")
+    left = max(deductible_left, Decimal("0.00"))
+    estimates = []
+    for amount in amounts:
+        applied = min(left, max(amount, Decimal("0.00")))
+        left -= applied
+        covered = (amount - applied) * coverage_percent / 100
+        estimates.append(round_money(max(covered, Decimal("0.00")), currency))
+    return estimates
+
+
+def primary_coverage_in(session: Session, patient_id: int, today: date) -> Coverage | None:
+    """The patient's active primary policy in effect on ``today`` (None when they have none),
+    inside the caller's transaction."""
+    policy = session.scalars(
+        select(InsurancePolicy)
+        .where(
+            InsurancePolicy.patient_id == patient_id,
+            InsurancePolicy.is_active,
+            InsurancePolicy.priority == PolicyPriority.PRIMARY.value,
+            (InsurancePolicy.effective_from.is_(None)) | (InsurancePolicy.effective_from <= today),
+            (InsurancePolicy.effective_to.is_(None)) | (InsurancePolicy.effective_to >= today),
+        )
+        .order_by(InsurancePolicy.id.desc())
+        .limit(1)
+    ).first()
+    if policy is None:
+        return None
+    return Coverage(
+        policy_id=policy.id,
+        payer_name=_payer_name(session.get(Contact, policy.payer_id)),
+        plan_name=policy.plan_name,
+        coverage_percent=policy.coverage_percent,
+        deductible_left=max(policy.deductible - policy.deductible_met, Decimal("0.00")),
+    )

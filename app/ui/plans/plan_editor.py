@@ -39,6 +39,7 @@ from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
+from app.services.patients.insurance import Coverage, insurance_estimates
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.print_preview import (
@@ -114,9 +115,12 @@ class ItemDialog(QDialog):
         services: list,
         parent: QWidget | None,
         item: plan_details.PlanItem | None = None,
+        coverage: Coverage | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        #: The patient's primary policy the estimate is worked out from (None: typed only).
+        self.coverage = coverage
         self.services = [s for s in services if s.is_active or (item and s.id == item.service_id)]
         self.values: dict | None = None
         self.setWindowTitle("Edit item" if item else "Add item")
@@ -141,7 +145,12 @@ class ItemDialog(QDialog):
         self.fee = QLineEdit(self._text(item.fee) if item else "")
         self.fee.setPlaceholderText("From the catalogue")
         self.discount = QLineEdit(self._text(item.discount) if item else "")
-        self.estimate = QLineEdit(self._text(item.insurance_estimate) if item else "")
+        self.estimate = QLineEdit()
+        self.estimate.setObjectName("estimateEdit")
+        self.estimate_source = QLabel()
+        self.estimate_source.setObjectName("estimateSource")
+        self.estimate_source.setWordWrap(True)
+        self.estimate_source.setStyleSheet("color: #4b5563;")
         self.portion = QLabel()
         self.error = QLabel()
         self.error.setStyleSheet("color: #b3261e")
@@ -149,6 +158,12 @@ class ItemDialog(QDialog):
         if item is not None and item.service_id is not None:
             index = self.service_combo.findData(item.service_id)
             self.service_combo.setCurrentIndex(max(0, index))
+        # An estimate the policy gave stays blank, so it follows a new price; one typed by
+        # hand is shown as typed.
+        if item is not None and item.insurance_estimate != self._policy_estimate(
+            item.fee, item.quantity, item.discount
+        ):
+            self.estimate.setText(self._text(item.insurance_estimate))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -162,6 +177,7 @@ class ItemDialog(QDialog):
         form.addRow("Unit &fee", self.fee)
         form.addRow("Dis&count (line)", self.discount)
         form.addRow("&Insurance estimate", self.estimate)
+        form.addRow("", self.estimate_source)
         form.addRow("Patient portion", self.portion)
         form.addRow(self.error)
         form.addRow(buttons)
@@ -187,6 +203,42 @@ class ItemDialog(QDialog):
         text = edit.text().strip()
         return parse_money(text, self.ctx.details.locale) if text else default
 
+    def _policy_estimate(self, fee: Decimal | None, quantity: int, discount: Decimal) -> Decimal:
+        """What the patient's primary policy pays of this line (0 without one)."""
+        if self.coverage is None or fee is None:
+            return ZERO
+        line = tp.line_amounts(fee, quantity, discount, ZERO, self.ctx.details.currency)
+        [estimate] = insurance_estimates(
+            [line.line_total - line.discount],
+            self.coverage.coverage_percent,
+            self.coverage.deductible_left,
+            self.ctx.details.currency,
+        )
+        return estimate
+
+    def _show_estimate_source(self, fee: Decimal | None, quantity: int, discount: Decimal):
+        """Say where the estimate comes from: typed, or the policy and its figures."""
+        c = self.coverage
+        if self.estimate.text().strip():
+            self.estimate_source.setText("Entered by hand. Clear it to estimate from the policy.")
+        elif c is None:
+            self.estimate.setPlaceholderText("0.00")
+            self.estimate_source.setText(
+                "No active primary policy on the Insurance tab: type an estimate if you have one."
+            )
+        else:
+            estimate = self._policy_estimate(fee, quantity, discount)
+            self.estimate.setPlaceholderText(f"From the policy: {self._text(estimate)}")
+            deductible = (
+                f", after {_money(self.ctx, c.deductible_left)} of deductible left"
+                if c.deductible_left
+                else ""
+            )
+            self.estimate_source.setText(
+                f"Estimated from {c.policy_name or 'the primary policy'} (primary): "
+                f"{c.coverage_percent} % of the line{deductible}. Type an amount to override."
+            )
+
     @Slot()
     def on_service_changed(self) -> None:
         service = self._service()
@@ -205,20 +257,24 @@ class ItemDialog(QDialog):
             "quantity": self.quantity.value(),
             "fee": fee,
             "discount": self._parse(self.discount, ZERO),
-            "insurance_estimate": self._parse(self.estimate, ZERO),
+            # Blank: the service estimates it from the policy, by the same rule as shown.
+            "insurance_estimate": self._parse(self.estimate, None),
         }
 
     @Slot()
     def on_amount_changed(self) -> None:
         try:
             v = self._read()
+            self._show_estimate_source(v["fee"], v["quantity"], v["discount"])
             if v["fee"] is None:
                 self.portion.setText("—")
                 return
+            estimate = v["insurance_estimate"]
+            if estimate is None:
+                estimate = self._policy_estimate(v["fee"], v["quantity"], v["discount"])
             a = tp.line_amounts(
-                v["fee"], v["quantity"], v["discount"], v["insurance_estimate"],
-                self.ctx.details.currency,
-            )  # fmt: skip
+                v["fee"], v["quantity"], v["discount"], estimate, self.ctx.details.currency
+            )
             self.portion.setText(_money(self.ctx, a.patient_portion))
             self.error.setText("")
         except (ValueError, tp.ValidationError) as exc:
@@ -236,8 +292,10 @@ class ItemDialog(QDialog):
         self.accept()
 
     @classmethod
-    def ask(cls, ctx: UiContext, services: list, parent: QWidget | None, item=None) -> dict | None:
-        dialog = cls(ctx, services, parent, item)
+    def ask(
+        cls, ctx: UiContext, services: list, parent: QWidget | None, item=None, coverage=None
+    ) -> dict | None:
+        dialog = cls(ctx, services, parent, item, coverage)
         try:
             return dialog.values if dialog.exec() == QDialog.DialogCode.Accepted else None
         finally:
@@ -743,11 +801,21 @@ class TreatmentPlanEditor(QWidget):
         if plan is None or pane is None or pane.current_phase_id() is None:
             return
         phase_id = pane.current_phase_id()
-        values = ItemDialog.ask(self.ctx, self.services, self)
-        if values is None:
-            return
         ctx = self.ctx
-        self._write(lambda: tp.add_item(ctx.db, ctx.actor, phase_id, plan.version, **values))
+
+        def ask(coverage: Coverage | None) -> None:
+            values = ItemDialog.ask(ctx, self.services, self, coverage=coverage)
+            if values is not None:
+                self._write(
+                    lambda: tp.add_item(ctx.db, ctx.actor, phase_id, plan.version, **values)
+                )
+
+        ops.run_query(
+            lambda: tp.item_coverage(ctx.db, ctx.actor, phase_id),
+            on_success=ask,
+            on_failure=self._on_failure,
+            owner=self,
+        )
 
     def _selected_item(self) -> plan_details.PlanItem | None:
         plan, pane = self.current_plan(), self.current_pane()
@@ -775,12 +843,23 @@ class TreatmentPlanEditor(QWidget):
                 )  # fmt: skip
             return
         item = self._selected_item()
-        values = ItemDialog.ask(self.ctx, self.services, self, item)
-        if item is None or values is None:
+        if item is None:
             return
-        if values["fee"] is None:
-            values["fee"] = item.fee
-        self._write(lambda: tp.update_item(ctx.db, ctx.actor, item.id, plan.version, **values))
+
+        def ask(coverage: Coverage | None) -> None:
+            values = ItemDialog.ask(ctx, self.services, self, item, coverage)
+            if values is None:
+                return
+            if values["fee"] is None:
+                values["fee"] = item.fee
+            self._write(lambda: tp.update_item(ctx.db, ctx.actor, item.id, plan.version, **values))
+
+        ops.run_query(
+            lambda: tp.item_coverage(ctx.db, ctx.actor, item.phase_id, item.id),
+            on_success=ask,
+            on_failure=self._on_failure,
+            owner=self,
+        )
 
     @Slot()
     def on_remove_clicked(self) -> None:
