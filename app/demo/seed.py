@@ -1290,22 +1290,33 @@ class _Seeder:
                 insured_part = item["insurance_estimate"]
             paid_on = posted + timedelta(days=self.rng.randint(18, 45))
             if insured_part > 0 and paid_on <= self.now:
+                # The payer's money, as the desk records it: a payment from the payer with
+                # the EOB's claim number, paying this visit's charge.
                 payer = self.payer_of[pid]
-                self.out.add(
-                    AccountAdjustment,
+                payment = self.out.add(
+                    Payment,
                     {
-                        "id": self.ids.next(AccountAdjustment),
+                        "id": self.ids.next(Payment),
                         "patient_id": pid,
-                        "kind": "insurance_payment",
+                        "kind": "payment",
+                        "method": "insurance",
                         "amount": insured_part,
-                        "reason": f"EOB {_PAYERS[self.payers.index(payer)][0]}, "
-                        f"claim {self.rng.randint(100000, 999999)}",
-                        "posted_at": paid_on,
-                        "charge_id": charge["id"],
-                        "insurance_policy_id": self.policy_of[pid],
-                        "created_by_id": self.staff["coordinator"],
+                        "received_at": paid_on,
+                        "reference": f"EOB {self.rng.randint(100000, 999999)}",
+                        "received_by_id": self.staff["coordinator"],
+                        "payer_contact_id": payer,
                     }
                     | self.stamp(paid_on),
+                )
+                self.out.add(
+                    PaymentAllocation,
+                    {
+                        "id": self.ids.next(PaymentAllocation),
+                        "payment_id": payment["id"],
+                        "installment_id": None,
+                        "charge_id": charge["id"],
+                        "amount": insured_part,
+                    },
                 )
         if item is not None and self.plans[item["plan_id"]].get("payment_plan"):
             return  # paid through the payment plan's installments
