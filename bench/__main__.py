@@ -26,6 +26,7 @@ BENCHMARKS = {
     "documents": lambda args: __import__("bench.documents", fromlist=["run"]).run(args),
     "move": lambda args: __import__("bench.move_to_server", fromlist=["run"]).run(args),
     "server": lambda args: __import__("bench.several_pcs", fromlist=["run"]).run(args),
+    "today": lambda args: __import__("bench.today", fromlist=["run"]).run(args),
 }
 
 

@@ -244,6 +244,24 @@ class MainWindow(QMainWindow):
     def page(self, key: str) -> QWidget | None:
         return self._pages.get(key)
 
+    #: The parts of a page a link may open: (page, part) → the attribute of its tab.
+    _PARTS = {
+        ("plans", "unscheduled"): "unscheduled",
+        ("plans", "collections"): "collections",
+        ("patients", "insurance"): "queue",
+    }
+
+    @Slot(str)
+    def go_to(self, target: str) -> None:
+        """Open a page ("recalls") or a tab of one ("plans:collections") — Today's links."""
+        key, _, part = target.partition(":")
+        if key not in [spec.key for spec in self._specs]:
+            return  # not this role's page
+        page = self.show_page(key)
+        attribute = self._PARTS.get((key, part))
+        if attribute is not None:
+            page.tabs.setCurrentWidget(getattr(page, attribute))
+
     @Slot(int)
     def on_nav_current_row_changed(self, row: int) -> None:
         if not 0 <= row < len(self._specs):
@@ -255,6 +273,8 @@ class MainWindow(QMainWindow):
             page.setObjectName(f"page_{spec.key}")
             if (asked := getattr(page, "move_to_server_requested", None)) is not None:
                 asked.connect(self.on_move_to_server_requested)
+            if (navigate := getattr(page, "navigate_requested", None)) is not None:
+                navigate.connect(self.go_to)
             self._pages[spec.key] = page
             self.stack.addWidget(page)
         self.stack.setCurrentWidget(page)

@@ -27,6 +27,7 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
+    PageSpec("today", "Today", Permission.VIEW_SCHEDULE, "app.ui.today_page:TodayPage"),
     PageSpec("calendar", "Calendar", Permission.VIEW_SCHEDULE, "app.ui.calendar.page:CalendarPage"),
     PageSpec("patients", "Patients", Permission.VIEW_PATIENTS, "app.ui.patients.page:PatientsPage"),
     PageSpec(
@@ -44,7 +45,6 @@ PAGES: list[PageSpec] = [
         Permission.VIEW_PATIENTS,
         "app.ui.patients.pipeline_page:PipelinePage",
     ),
-    # PageSpec("today", "Today", Permission.VIEW_SCHEDULE, "app.ui.today:TodayPage"),
     PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans.page:PlansPage"),
     # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
     # PageSpec("reports", "Reports", Permission.VIEW_REPORTS, "app.ui.reports:ReportsPage"),

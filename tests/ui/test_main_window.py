@@ -14,15 +14,17 @@ from app.ui.calendar.page import CalendarPage
 from app.ui.main_window import EmergencyAccessDialog, MainWindow
 from app.ui.patients.page import PatientsPage
 from app.ui.settings.settings_page import SettingsPage
+from app.ui.today_page import TodayPage
 
 from .conftest import make_context
 
 
-def test_owner_sees_every_page_and_starts_on_the_calendar(qtbot, owner_ctx):
+def test_owner_sees_every_page_and_starts_on_today(qtbot, owner_ctx):
     window = MainWindow(owner_ctx)
     qtbot.addWidget(window)
     window.start()
     assert window.page_titles() == [
+        "Today",
         "Calendar",
         "Patients",
         "Confirmations",
@@ -32,7 +34,8 @@ def test_owner_sees_every_page_and_starts_on_the_calendar(qtbot, owner_ctx):
         "Settings",
         "Audit log",
     ]
-    assert isinstance(window.stack.currentWidget(), CalendarPage)
+    assert isinstance(window.stack.currentWidget(), TodayPage)
+    assert isinstance(window.show_page("calendar"), CalendarPage)
     assert isinstance(window.show_page("patients"), PatientsPage)
     assert isinstance(window.show_page("settings"), SettingsPage)
     assert "Olivia Owner · Owner" in window.user_label.text()
@@ -47,6 +50,7 @@ def test_receptionist_sees_patients_but_neither_settings_nor_audit(qtbot, recept
     qtbot.addWidget(window)
     window.start()
     assert window.page_titles() == [
+        "Today",
         "Calendar",
         "Patients",
         "Confirmations",
@@ -73,11 +77,13 @@ def test_a_role_with_no_pages_gets_a_home_page(qtbot, receptionist_ctx, monkeypa
 
 
 def test_geometry_is_remembered(qtbot, owner_ctx, monkeypatch):
-    # The offscreen screen is 800 × 600, narrower than the calendar page's toolbar (about
-    # 1,150 pixels with the navigation), so this window shows the other pages only.
+    # The offscreen screen is 800 × 600, narrower than the calendar page's toolbar and
+    # Today's list beside its to-do panel (about 1,150 pixels with the navigation; they
+    # fit 1,366), so this window shows the other pages only.
     from app.ui.pages import PAGES
 
-    monkeypatch.setattr("app.ui.main_window.PAGES", [p for p in PAGES if p.key != "calendar"])
+    wide = ("calendar", "today")
+    monkeypatch.setattr("app.ui.main_window.PAGES", [p for p in PAGES if p.key not in wide])
     window = MainWindow(owner_ctx)
     qtbot.addWidget(window)
     window.start()

@@ -62,6 +62,8 @@ def test_save_fees_and_hours(qtbot, tab, owner_ctx):
     _type(qtbot, tab.no_show_edit, "$25")
     _type(qtbot, tab.late_fee_edit, "35.50")
     tab.opens_edit.setTime(QTime(7, 30))
+    tab.wait_spin.setValue(20)
+    tab.insurance_spin.setValue(3)
     assert tab.save_button.isEnabled()
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
     _settle(qtbot)
@@ -69,6 +71,7 @@ def test_save_fees_and_hours(qtbot, tab, owner_ctx):
     assert (saved.late_cancel_hours, saved.charge_fees) == (48, True)
     assert (saved.no_show_fee, saved.late_cancel_fee) == (Decimal("25.00"), Decimal("35.50"))
     assert saved.opens_at_minute == 7 * 60 + 30
+    assert (saved.wait_warning_minutes, saved.insurance_check_days) == (20, 3)
     assert tab.status_label.text() == "✓ Saved."
     assert tab.late_fee_edit.text() == "$35.50"
     assert published and published[-1].appointments

@@ -133,7 +133,7 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
     )
     out = []
     for auth, patient in rows:
-        what = auth.procedure or "Pre-authorisation"
+        what = auth.procedure or "Pre-authorization"
         left = (
             None if auth.approved_units is None else max(0, auth.approved_units - auth.used_units)
         )
@@ -209,32 +209,32 @@ def to_do(
     confirm_day = confirm_day or today + timedelta(days=1)
     counters: dict[str, tuple[str, str, Callable[[], int]]] = {
         "consents": (
-            "Consents to sign for today's visits",
+            "Consents to sign today",
             "list",
             lambda: len(to_do_lines(db, actor, "consents", now=now)),
         ),
         "confirm": (
-            f"Visits to confirm for {confirm_day:%a} {confirm_day.day} {confirm_day:%b}",
+            f"Visits to confirm ({confirm_day:%a} {confirm_day:%b} {confirm_day.day})",
             "confirmations",
             lambda: len(confirmations.confirmation_list(db, actor, confirm_day)),
         ),
         "insurance": (
-            f"Insurance to verify (visits in the next {check_days} days)",
+            f"Insurance to verify ({check_days} days)",
             "patients:insurance",
             lambda: len(insurance.verification_queue(db, actor, days_ahead=check_days)),
         ),
         "preauths": (
-            "Pre-authorisations expiring or running out",
+            "Pre-authorizations running out",
             "list",
             lambda: len(to_do_lines(db, actor, "preauths", now=now)),
         ),
         "unscheduled": (
-            "Accepted treatment not scheduled",
+            "Treatment not scheduled",
             "plans:unscheduled",
             lambda: len(plans_overview.accepted_not_scheduled(db, actor, today=today)),
         ),
         "overdue": (
-            "Payment-plan installments overdue",
+            "Installments overdue",
             "plans:collections",
             lambda: len(plans_overview.collections_queue(db, actor, today=today)),
         ),

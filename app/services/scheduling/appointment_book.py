@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, literal, or_, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.data.database import Database
@@ -30,6 +30,7 @@ from app.services.clinic.compiled import compiled_rows
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError
+from app.services.patients.alerts import alerts_text
 from app.services.scheduling.booking import (
     HOLDS_TIME,
     ResourceDay,
@@ -87,7 +88,12 @@ class AppointmentBlock(NamedTuple):
     series_id: int | None = None
     #: E.164, as stored; ``phones.display_phone`` formats it when shown.
     patient_phone: str = ""
-    has_alerts: bool = False
+    #: The patient's medical alerts and allergies, named ("" when none): alerts.alerts_text.
+    alerts: str = ""
+
+    @property
+    def has_alerts(self) -> bool:
+        return bool(self.alerts)
 
     @property
     def minutes(self) -> int:
@@ -259,7 +265,8 @@ def _blocks(
                 func.coalesce(
                     func.nullif(Patient.mobile_phone, ""), func.nullif(Patient.home_phone, ""), ""
                 ),
-                or_(func.trim(Patient.medical_alerts) != "", func.trim(Patient.allergies) != ""),
+                Patient.medical_alerts,
+                Patient.allergies,
             )
             .join(Patient, Patient.id == Appointment.patient_id)
             .where(
@@ -308,7 +315,8 @@ def _blocks(
             arrived,
             series_id,
             phone,
-            alerts,
+            medical_alerts,
+            allergies,
         ) = row
         provider_name, provider_colour = providers[provider_id]
         service_name, service_colour = services[service_id]
@@ -334,7 +342,7 @@ def _blocks(
                 parse_stored_utc(arrived) if arrived is not None else None,
                 series_id,
                 phone,
-                bool(alerts),
+                alerts_text(medical_alerts, allergies),
             )
         )
     return blocks

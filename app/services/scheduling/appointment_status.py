@@ -422,74 +422,93 @@ def change_status(
         # check below sees every booking committed before it.
         scheduling.lock_book(session)
         appointment = _load(session, appointment_id, version)
-        from_status = appointment.status
-        check_transition(from_status, to_status)
-        zone = clinic_zone(session)
-        _time_rules(appointment, to_status, now, zone)
-        visit_day = appointment.starts_at.astimezone(zone).date()
-        checked_in_late = (
-            to_status == S.ARRIVED
-            and from_status in (S.SCHEDULED, S.CONFIRMED, S.NO_SHOW)
-            and visit_day != today_in(zone, now)
-        )
-        if checked_in_late and not not_today:
-            raise NotTodayError(visit_day)
-        back_on_the_book = (
-            from_status not in scheduling.HOLDS_TIME and to_status in scheduling.HOLDS_TIME
-        )
-        clashes = []
-        if back_on_the_book:
-            # Only what now holds the time; the hours were checked when it was booked, and a
-            # patient who came after all is not turned away because the rota changed since.
-            clashes = [
-                clash
-                for clash in scheduling.find_clashes(
-                    session,
-                    scheduling.request_of(appointment),
-                    ignore_appointment_ids=[appointment.id],
-                )
-                if clash.kind != "hours"
-            ]
-            scheduling.refuse_clashes(actor, clashes, double_book)
-            appointment.double_booked = bool(clashes)
-        kept_arrival = appointment.arrived_at
-        scheduling.record_status_change(
-            session, appointment, to_status, actor, reason=reason.strip(), at=now
-        )
-        if checked_in_late:
-            appointment.arrived_at = appointment.starts_at
-        fee_reversed = ZERO
-        if (from_status, to_status) in UNDO_STEPS:
-            if to_status == S.SCHEDULED:
-                appointment.confirmed_at = None
-            if to_status in (S.SCHEDULED, S.CONFIRMED):
-                appointment.arrived_at = None
-            if from_status == S.IN_TREATMENT:
-                appointment.arrived_at = kept_arrival  # the arrival itself was real
-                appointment.seated_at = None
-                appointment.ready_at = None
-            if from_status == S.NO_SHOW:
-                fee_reversed = _reverse_no_show_fee(session, actor, appointment)
-            if from_status == S.COMPLETED:
-                fee_reversed += visit_charges.completion_undone(
-                    session, actor, appointment, now
-                ).reversed
-        charged = ZERO
-        if to_status == S.COMPLETED:
-            session.flush()  # the appointment's id and completed_at for the item
-            charged = visit_charges.visit_completed(session, actor, appointment, now).charged
-        warnings: tuple[str, ...] = ()
-        if to_status == S.ARRIVED and from_status != S.IN_TREATMENT:
-            warnings = tuple(
-                scheduling.consent_warnings(session, appointment.patient_id, appointment.service_id)
+        return apply_status(
+            session, actor, appointment, to_status, reason=reason, now=now,
+            double_book=double_book, not_today=not_today,
+        )  # fmt: skip
+
+
+def apply_status(
+    session: Session,
+    actor: Actor,
+    appointment: Appointment,
+    to_status: str,
+    *,
+    reason: str = "",
+    now: datetime,
+    double_book: bool = False,
+    not_today: bool = False,
+) -> StatusResult:
+    """:func:`change_status` inside an open unit of work that holds the book's lock
+    (check-out completes the visit and takes its payment in one transaction)."""
+    from_status = appointment.status
+    check_transition(from_status, to_status)
+    zone = clinic_zone(session)
+    _time_rules(appointment, to_status, now, zone)
+    visit_day = appointment.starts_at.astimezone(zone).date()
+    checked_in_late = (
+        to_status == S.ARRIVED
+        and from_status in (S.SCHEDULED, S.CONFIRMED, S.NO_SHOW)
+        and visit_day != today_in(zone, now)
+    )
+    if checked_in_late and not not_today:
+        raise NotTodayError(visit_day)
+    back_on_the_book = (
+        from_status not in scheduling.HOLDS_TIME and to_status in scheduling.HOLDS_TIME
+    )
+    clashes = []
+    if back_on_the_book:
+        # Only what now holds the time; the hours were checked when it was booked, and a
+        # patient who came after all is not turned away because the rota changed since.
+        clashes = [
+            clash
+            for clash in scheduling.find_clashes(
+                session,
+                scheduling.request_of(appointment),
+                ignore_appointment_ids=[appointment.id],
             )
-        event = _JOURNEY_EVENTS.get(to_status)
-        if event is not None:
-            journey.advance_journey(session, appointment.patient_id, event)
-        session.flush()
-        if clashes:
-            scheduling.audit_double_book(session, appointment, clashes)
-        return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
+            if clash.kind != "hours"
+        ]
+        scheduling.refuse_clashes(actor, clashes, double_book)
+        appointment.double_booked = bool(clashes)
+    kept_arrival = appointment.arrived_at
+    scheduling.record_status_change(
+        session, appointment, to_status, actor, reason=reason.strip(), at=now
+    )
+    if checked_in_late:
+        appointment.arrived_at = appointment.starts_at
+    fee_reversed = ZERO
+    if (from_status, to_status) in UNDO_STEPS:
+        if to_status == S.SCHEDULED:
+            appointment.confirmed_at = None
+        if to_status in (S.SCHEDULED, S.CONFIRMED):
+            appointment.arrived_at = None
+        if from_status == S.IN_TREATMENT:
+            appointment.arrived_at = kept_arrival  # the arrival itself was real
+            appointment.seated_at = None
+            appointment.ready_at = None
+        if from_status == S.NO_SHOW:
+            fee_reversed = _reverse_no_show_fee(session, actor, appointment)
+        if from_status == S.COMPLETED:
+            fee_reversed += visit_charges.completion_undone(
+                session, actor, appointment, now
+            ).reversed
+    charged = ZERO
+    if to_status == S.COMPLETED:
+        session.flush()  # the appointment's id and completed_at for the item
+        charged = visit_charges.visit_completed(session, actor, appointment, now).charged
+    warnings: tuple[str, ...] = ()
+    if to_status == S.ARRIVED and from_status != S.IN_TREATMENT:
+        warnings = tuple(
+            scheduling.consent_warnings(session, appointment.patient_id, appointment.service_id)
+        )
+    event = _JOURNEY_EVENTS.get(to_status)
+    if event is not None:
+        journey.advance_journey(session, appointment.patient_id, event)
+    session.flush()
+    if clashes:
+        scheduling.audit_double_book(session, appointment, clashes)
+    return _result(appointment, warnings=warnings, fee_reversed=fee_reversed, charged=charged)
 
 
 def mark_ready(

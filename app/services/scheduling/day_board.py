@@ -37,6 +37,7 @@ from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError
+from app.services.patients.alerts import alerts_text
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.confirmations import provider_display
 
@@ -93,18 +94,6 @@ def stage_of(status: str, ready_at: datetime | None) -> Stage:
     if status == S.NO_SHOW:
         return Stage.NO_SHOW
     raise ValueError(f"a {status} visit is not on the day board")
-
-
-def alerts_text(medical_alerts: str, allergies: str) -> str:
-    """The patient's medical alerts and allergies, named in full ("" when there are none):
-    the one wording the board, the calendar's tooltip, the check-in dialog and the day
-    sheet show, so a red mark always comes with what it means."""
-    parts = []
-    if medical_alerts.strip():
-        parts.append("Alerts: " + " ".join(medical_alerts.split()))
-    if allergies.strip():
-        parts.append("Allergies: " + " ".join(allergies.split()))
-    return " · ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -553,8 +553,8 @@ class ScheduleGrid(QAbstractScrollArea):
         lines.append(status)
         if block.double_booked:
             lines.append("Double-booked")
-        if block.has_alerts:
-            lines.append("Medical alerts: see the patient record")
+        if block.alerts:
+            lines.append(f"⚠ {block.alerts}")
         if block.notes:
             lines.append(f"Notes: {block.notes}")
         return "\n".join(lines)

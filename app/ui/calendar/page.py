@@ -166,6 +166,11 @@ class CalendarPage(QWidget):
         self.find_button.setToolTip("Find the next available time (Ctrl+F)")
         self.export_button = QPushButton("Print / export…", objectName="exportButton")
         self.export_button.setToolTip("Day sheet PDF or a calendar file (.ics)")
+        self.check_in_button = QPushButton("Check in", objectName="checkInButton")
+        self.check_in_button.setToolTip(
+            "Check in the selected visit: its alerts and what is still missing first (I)"
+        )
+        self.check_in_button.setEnabled(False)
         self.undo_button = QToolButton(objectName="undoButton")
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo move")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
@@ -196,6 +201,7 @@ class CalendarPage(QWidget):
         tools = QHBoxLayout()
         tools.addWidget(self.new_button)
         tools.addWidget(self.find_button)
+        tools.addWidget(self.check_in_button)
         tools.addWidget(self.export_button)
         tools.addWidget(self.undo_button)
         self.status_line = QLabel(objectName="calendarStatus")
@@ -265,6 +271,9 @@ class CalendarPage(QWidget):
         self.new_shortcut = QShortcut(QKeySequence("Ctrl+N"), self)
         self.find_shortcut = QShortcut(QKeySequence.StandardKey.Find, self)
         self.escape_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.pinboard)
+        # A single key on the book itself (not while typing in a field of the page).
+        self.check_in_shortcut = QShortcut(QKeySequence("I"), self.grid)
+        self.check_in_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         for shortcut in (self.cut_shortcut, self.new_shortcut, self.find_shortcut):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
@@ -292,6 +301,9 @@ class CalendarPage(QWidget):
         self.new_button.clicked.connect(self.on_new_clicked)
         self.find_button.clicked.connect(self.on_find_clicked)
         self.export_button.clicked.connect(self.on_export_clicked)
+        self.check_in_button.clicked.connect(self.on_check_in_clicked)
+        self.check_in_shortcut.activated.connect(self.on_check_in_clicked)
+        self.grid.current_block_changed.connect(self.on_current_block_changed)
         self.new_shortcut.activated.connect(self.on_new_clicked)
         self.find_shortcut.activated.connect(self.on_find_clicked)
         self.cut_shortcut.activated.connect(self.on_cut)
@@ -550,6 +562,8 @@ class CalendarPage(QWidget):
         slot = NextAvailableDialog.ask(self.ctx, self, **kw)
         if slot is None:
             return
+        # The service the finder searched for (perhaps changed there), not the block's.
+        kw["service_id"] = slot.service_id
         self.book(
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
@@ -558,6 +572,25 @@ class CalendarPage(QWidget):
             **kw,
         )
         self.show_day_of(slot.starts_at)
+
+    def _can_check_in(self, block: AppointmentBlock | None) -> bool:
+        if not self.can_book or block is None or block.status not in ("scheduled", "confirmed"):
+            return False
+        # A visit of a later day cannot be checked in (the service refuses it too).
+        return to_clinic_time(block.starts_at, self.ctx.details.timezone).date() <= self.ctx.today()
+
+    def on_current_block_changed(self, block: AppointmentBlock | None) -> None:
+        self.check_in_button.setEnabled(self._can_check_in(block))
+
+    def on_check_in_clicked(self) -> None:
+        """The check-in dialog for the selected visit (alerts in full, what is missing)."""
+        block = self.grid.current_block()
+        if not self._can_check_in(block):
+            return
+        from app.ui.front_desk import do_step
+
+        #: The check-in dialog opened (tests drive it).
+        self.check_in_dialog = do_step(self.ctx, self, "check_in", block.id, block.version)
 
     def show_day_of_appointment(self, appointment_id: int) -> None:
         db, actor = self.ctx.db, self.ctx.actor

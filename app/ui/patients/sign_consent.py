@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.services.patients.consents import ConsentPreview, SignedConsent, SigningChoices
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.patients.windows import title_with_patient
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, form_message
 from app.ui.widgets.messages import show_info
 from app.ui.widgets.signature_pad import SignaturePad
@@ -88,7 +89,7 @@ class SignConsentDialog(WriteDialog):
         self.preview: ConsentPreview | None = None
         self._wanted_template = template_key
         self._preview_generation = 0
-        self.setWindowTitle("Sign a consent form")
+        title_with_patient(self, ctx, patient_id, "Sign a consent form")
         self.setObjectName("signConsentDialog")
 
         self.template_combo = QComboBox()

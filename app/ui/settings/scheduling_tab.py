@@ -51,6 +51,17 @@ class SchedulingTab(SettingsFormTab):
             edit.setMaximumWidth(160)
             edit.setMinimumHeight(self.no_show_edit.sizeHint().height())
 
+        self.wait_spin = QSpinBox()
+        self.wait_spin.setObjectName("waitWarningMinutes")
+        self.wait_spin.setRange(1, 240)
+        self.wait_spin.setSuffix(" minutes")
+        self.wait_spin.setMaximumWidth(160)
+        self.insurance_spin = QSpinBox()
+        self.insurance_spin.setObjectName("insuranceCheckDays")
+        self.insurance_spin.setRange(1, 60)
+        self.insurance_spin.setSuffix(" days")
+        self.insurance_spin.setMaximumWidth(160)
+
         self.fields: dict[str, FormField] = {
             "late_cancel_hours": FormField(
                 self.hours_spin,
@@ -67,6 +78,14 @@ class SchedulingTab(SettingsFormTab):
             "closes_at_minute": FormField(
                 self.closes_edit, "The calendar's day and week views show these hours."
             ),
+            "wait_warning_minutes": FormField(
+                self.wait_spin,
+                "Today shows a patient waiting longer than this after check-in in red.",
+            ),
+            "insurance_check_days": FormField(
+                self.insurance_spin,
+                "Today lists insurance to verify for visits this many days ahead.",
+            ),
         }
         self.errors = FieldErrors(self.fields)
         form = growing_form()
@@ -76,6 +95,8 @@ class SchedulingTab(SettingsFormTab):
         form.addRow("&Late-cancellation fee", self.fields["late_cancel_fee"])
         form.addRow("Clinic &opens at", self.fields["opens_at_minute"])
         form.addRow("Clinic closes &at", self.fields["closes_at_minute"])
+        form.addRow("&Highlight a wait past", self.fields["wait_warning_minutes"])
+        form.addRow("&Verify insurance before", self.fields["insurance_check_days"])
         form_box = QWidget()
         form_box.setLayout(form)
         form_box.setMaximumWidth(720)
@@ -86,6 +107,8 @@ class SchedulingTab(SettingsFormTab):
         self.late_fee_edit.textEdited.connect(self.on_form_edited)
         self.opens_edit.timeChanged.connect(self.on_form_edited)
         self.closes_edit.timeChanged.connect(self.on_form_edited)
+        self.wait_spin.valueChanged.connect(self.on_form_edited)
+        self.insurance_spin.valueChanged.connect(self.on_form_edited)
         self.finish(form_box)
 
     # --- values -------------------------------------------------------------------------------
@@ -110,6 +133,8 @@ class SchedulingTab(SettingsFormTab):
         self.late_fee_edit.setText(self._money_text(settings.late_cancel_fee))
         self.opens_edit.setTime(_time_of(settings.opens_at_minute))
         self.closes_edit.setTime(_time_of(settings.closes_at_minute))
+        self.wait_spin.setValue(settings.wait_warning_minutes)
+        self.insurance_spin.setValue(settings.insurance_check_days)
 
     def _closes_minute(self) -> int:
         assert self._loaded is not None
@@ -139,6 +164,8 @@ class SchedulingTab(SettingsFormTab):
             opens_at_minute=_minute_of(self.opens_edit),
             closes_at_minute=self._closes_minute(),
             version=self._loaded.version,
+            wait_warning_minutes=self.wait_spin.value(),
+            insurance_check_days=self.insurance_spin.value(),
         )
 
     def _update_buttons(self) -> None:

@@ -339,3 +339,56 @@ def test_cancelling_shows_who_on_the_waitlist_could_take_the_slot(
             current_appointment_id=None,
         )
     ]
+
+
+def test_check_in_is_a_visible_button_and_the_i_key_on_the_selected_visit(
+    qtbot, make_page, owner_ctx, book, monkeypatch
+):
+    """Not the sixth item of a context menu: a button (and I) on the selected visit; a
+    visit of an earlier day asks first and is recorded as arrived at its start."""
+    from app.ui import front_desk
+
+    past = date(2026, 11, 2)  # a Monday before today
+    with owner_ctx.db.uow() as s:
+        visit = Appointment(patient_id=book.ana, provider_id=book.ada,
+                            starts_at=at(past, "09:00"), ends_at=at(past, "09:45"))  # fmt: skip
+        s.add(visit)
+        s.flush()
+        visit_id = visit.id
+    page = make_page(day=past)
+    assert not page.check_in_button.isEnabled()  # nothing selected
+    page.grid.select_block(visit_id)
+    assert page.check_in_button.isEnabled() and page.check_in_button.isVisible()
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_I)
+    dialog = page.check_in_dialog
+    qtbot.waitUntil(lambda: dialog.details is not None, timeout=10_000)
+    asked = []
+    monkeypatch.setattr(
+        front_desk.NotTodayQuestion, "ask", classmethod(lambda cls, p, m: asked.append(m) or True)
+    )
+    qtbot.mouseClick(dialog.check_in_button, Qt.MouseButton.LeftButton)
+    wait_loaded(qtbot, page)
+    with owner_ctx.db.uow() as s:
+        stored = s.get(Appointment, visit_id)
+        assert (stored.status, stored.arrived_at) == ("arrived", at(past, "09:00"))
+    assert asked and "not today" in asked[0]
+
+
+def test_find_a_free_slot_books_the_service_chosen_in_the_finder(
+    qtbot, make_page, owner_ctx, book, monkeypatch
+):
+    from app.services.scheduling.availability import Slot
+    from app.ui.calendar.next_available import NextAvailableDialog
+
+    appointment = booked(owner_ctx, book)
+    page = make_page()
+    page.grid.select_block(appointment)
+    slot = Slot(book.ben, "Dr. Ben Carter", None, at(MONDAY, "14:00"), at(MONDAY, "14:30"),
+                service_id=None)  # fmt: skip
+    monkeypatch.setattr(NextAvailableDialog, "ask", classmethod(lambda cls, *a, **kw: slot))
+    asked = []
+    monkeypatch.setattr(page, "book", lambda **kw: asked.append(kw))
+    page.on_find_clicked()
+    assert asked[0]["service_id"] is None  # the finder's choice, not the selected visit's
+    assert asked[0]["patient_id"] == book.ana

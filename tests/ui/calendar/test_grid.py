@@ -109,11 +109,12 @@ def make_schedule(
     )
 
 
+LATEX = {"alerts": "Alerts: Latex allergy"}
 _DAY_PLAN = [
     # provider index, start, minutes, patient, service, status, extras
     (0, "8:00", 45, "Ruiz, Ana", "Exam and cleaning", "completed", {}),
     (0, "8:45", 60, "Okonkwo, Chidi", "Composite filling", "completed", {"notes": "Numbing"}),
-    (0, "10:00", 90, "Lindqvist, Freja", "Crown prep", "in_treatment", {"has_alerts": True}),
+    (0, "10:00", 90, "Lindqvist, Freja", "Crown prep", "in_treatment", LATEX),
     (0, "11:30", 30, "Moreau, Camille", "Consultation", "arrived", {"arrived_minutes": -8}),
     (0, "13:00", 60, "Haddad, Karim", "Root canal", "confirmed", {}),
     (0, "14:00", 30, "Nakamura, Yui", "Emergency visit", "confirmed", {"double_booked": True}),
@@ -124,7 +125,7 @@ _DAY_PLAN = [
     (1, "10:00", 45, "Duarte, Luis", "Whitening", "arrived", {"arrived_minutes": 12}),
     (1, "11:00", 60, "Fitzgerald, Aoife", "Root canal", "confirmed", {"notes": "Anxious"}),
     (1, "13:15", 30, "Goldberg, Miriam", "Consultation", "confirmed", {}),
-    (1, "14:00", 90, "Ivanova, Katya", "Crown prep", "scheduled", {"has_alerts": True}),
+    (1, "14:00", 90, "Ivanova, Katya", "Crown prep", "scheduled", LATEX),
     (1, "15:45", 15, "Jensen, Mads", "Emergency visit", "scheduled", {}),
     (1, "16:00", 60, "Kim, Ji-woo", "Composite filling", "scheduled", {}),
     (2, "8:00", 60, "Larsen, Ingrid", "Exam and cleaning", "completed", {}),
@@ -720,3 +721,12 @@ def test_dragging_to_the_edge_scrolls_the_week(qtbot, grid) -> None:
     assert grid.horizontalScrollBar().value() > 0
     qtbot.keyClick(grid, Qt.Key.Key_Escape)
     qtbot.mouseRelease(grid.viewport(), Qt.MouseButton.LeftButton, pos=edge)
+
+
+def test_the_tooltip_names_the_alerts_and_a_block_without_any_has_no_mark(grid) -> None:
+    """Not "see the patient record": the alerts themselves, where a mistake would happen."""
+    alerts = "Alerts: Latex allergy · Allergies: Penicillin"
+    block = make_block(1, PROVIDERS[0], MONDAY, 9, 0, 45, alerts=alerts)
+    assert f"⚠ {alerts}" in grid.tooltip_text(block).splitlines()
+    plain = make_block(2, PROVIDERS[0], MONDAY, 10, 0, 45)
+    assert "⚠" not in grid.tooltip_text(plain) and not plain.has_alerts

@@ -68,6 +68,9 @@ def test_sign_a_required_consent_end_to_end(qtbot, clinic, owner_ctx, patient_id
     assert dialog.template_combo.currentData() == "laser"
     assert dialog.language_combo.currentData() == "en"
     assert dialog.name_edit.text() == "Zoë Nguyễn"
+    # Whose consent it is, in the title: several records may be open.
+    qtbot.waitUntil(lambda: "Nguyễn, Zoë" in dialog.windowTitle(), timeout=10_000)
+    assert dialog.windowTitle() == "Sign a consent form — Nguyễn, Zoë — CareDesk"
     assert dialog.witness_combo.currentText() == "Olivia Owner"
     shown = dialog.text_view.toPlainText()
     assert "Consent for laser treatment" in shown and "Zoë Nguyễn" in shown
