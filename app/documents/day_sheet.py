@@ -88,9 +88,18 @@ class DaySheetRow:
     room: str = ""
     status: str = "scheduled"
     notes: str = ""
-    has_medical_alerts: bool = False
-    has_allergies: bool = False
+    #: Named on the sheet (not just flagged): whoever treats from it must not have to look.
+    medical_alerts: str = ""
+    allergies: str = ""
     balance: Decimal = Decimal("0.00")
+
+    @property
+    def has_medical_alerts(self) -> bool:
+        return bool(self.medical_alerts.strip())
+
+    @property
+    def has_allergies(self) -> bool:
+        return bool(self.allergies.strip())
 
     @property
     def minutes(self) -> int:
@@ -195,9 +204,9 @@ def _patient_cell(row: DaySheetRow, sheet: DaySheet, st, _: Translate) -> list[F
         cell.append(Paragraph(" · ".join(whole), st["muted"]))
     flags = []
     if row.has_medical_alerts:
-        flags.append(_("Medical alert"))
+        flags.append(_("Medical alert") + ": " + " ".join(row.medical_alerts.split()))
     if row.has_allergies:
-        flags.append(_("Allergy"))
+        flags.append(_("Allergy") + ": " + " ".join(row.allergies.split()))
     if flags:
         cell.append(Paragraph("⚠ " + text(" · ".join(flags)), st["alert"]))
     return cell

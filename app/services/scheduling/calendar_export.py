@@ -238,8 +238,8 @@ def _day_sheet(session: Session, provider_id: int, day: date) -> DaySheet:
             room=room_name or "",
             status=appt.status,
             notes=appt.notes.strip(),
-            has_medical_alerts=bool(patient.medical_alerts.strip()),
-            has_allergies=bool(patient.allergies.strip()),
+            medical_alerts=patient.medical_alerts,
+            allergies=patient.allergies,
             balance=balances[patient.id],
         )
         rows.append(row)
