@@ -79,10 +79,16 @@ def _check_invariants(db, owner, patient_id: int, expected: Decimal) -> None:
                 .group_by(Payment.refund_of_id)
             ).all()
         )
+        free = ZERO
         for payment_id, amount, allocated in rows:
             assert Decimal(allocated) <= amount
             # Money refunded never still sits on an installment.
             assert Decimal(allocated) + refunded.get(payment_id, ZERO) <= amount
+            if session.get(Payment, payment_id).voided_at is None:
+                free += amount - Decimal(allocated) - refunded.get(payment_id, ZERO)
+        # The credit set against overdue installments (read through paid_amount) is what
+        # the payments' own allocations leave.
+        assert balances.unallocated_credit(session, patient_id) == free
     assert balance == expected
     ledger = payments.account_ledger(db, owner, patient_id)
     last = ledger.entries[-1].running_balance if ledger.entries else ZERO
