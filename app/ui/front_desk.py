@@ -319,20 +319,23 @@ def do_step(
     on_done: Callable[[], None] | None = None,
 ) -> QDialog | None:
     """One desk step with a visit: "check_in", "seat", "ready" or "check_out".  Check-in
-    opens its dialog (window-modal, returned); the others write at once."""
+    and check-out open their dialog (window-modal, returned); the others write at once."""
     if step not in STEP_LABELS:
         raise ValueError(step)
     done = (lambda _result=None: on_done()) if on_done is not None else None
-    if step == "check_in":
-        dialog: QDialog = CheckInDialog(ctx, parent, appointment_id)
+    if step in ("check_in", "check_out"):
+        if step == "check_in":
+            dialog: QDialog = CheckInDialog(ctx, parent, appointment_id)
+        else:
+            from app.ui.check_out import CheckOutDialog
+
+            dialog = CheckOutDialog(ctx, parent, appointment_id)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if done is not None:
             dialog.accepted.connect(done)
         dialog.open()
         return dialog
-    if step == "check_out":
-        run_status_change(ctx, parent, appointment_id, version, "completed", on_done=done)
-    elif step == "seat":
+    if step == "seat":
         run_status_change(ctx, parent, appointment_id, version, "in_treatment", on_done=done)
     else:
         from app.services.scheduling.appointment_status import mark_ready

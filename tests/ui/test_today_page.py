@@ -217,3 +217,54 @@ def test_today_is_the_first_page_and_its_links_open_pages(qtbot, receptionist_ct
     assert patients.tabs.currentWidget() is patients.queue
     qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
     window.close()
+
+
+def test_check_out_in_one_dialog_applies_the_payment_to_the_visit(
+    qtbot, page, visits, receptionist_ctx, now, monkeypatch
+):
+    """Complete, charge and take the payment for this visit with the keyboard; the receipt
+    opens after; read back: completed, charged, the payment allocated to the visit's charge."""
+    from sqlalchemy import select
+
+    from app.data.models.payments import Payment, PaymentAllocation
+    from app.ui import check_out
+
+    db = receptionist_ctx.db
+    receipts = []
+    monkeypatch.setattr(check_out, "print_receipt", lambda *a: receipts.append(a))
+    v = _status(db, visits["ana"]).version
+    from app.services.scheduling.appointment_status import change_status
+
+    v = change_status(db, receptionist_ctx.actor, visits["ana"], v, "arrived").version
+    change_status(db, receptionist_ctx.actor, visits["ana"], v, "in_treatment")
+    page.reload()
+    qtbot.waitUntil(lambda: page.visits()[0].stage == "in_treatment", timeout=10_000)
+    _select(page, visits["ana"])
+    _press(qtbot, page, Qt.Key.Key_O)  # not its step yet: the provider is not done
+    assert getattr(page, "step_dialog", None) is None
+    page.step_buttons["ready"].click()
+    qtbot.waitUntil(lambda: page.visits()[0].stage == "ready", timeout=10_000)
+    _select(page, visits["ana"])
+    _press(qtbot, page, Qt.Key.Key_O)
+    dialog = page.step_dialog
+    qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10_000)
+    assert dialog.windowTitle().startswith("Check out — Ruiz, Ana (born")
+    assert "$150.00" in dialog.charge_label.text()
+    assert "Owed from before: $40.00" in dialog.account_label.text()
+    assert dialog.amount_edit.text() == "150.00"  # this visit's charge, ready to take
+    save_styled_shot(qtbot, dialog, "check-out.png")
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_K)  # card
+    assert dialog.method_combo.currentData() == "card"
+    qtbot.keyClick(dialog.amount_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.checked_out, timeout=10_000)
+    ops.wait_for_done()
+    with db.uow() as s:
+        stored = s.get(Appointment, visits["ana"])
+        charge = s.scalars(select(Charge).where(Charge.appointment_id == stored.id)).one()
+        payment = s.scalars(select(Payment)).one()
+        allocation = s.scalars(select(PaymentAllocation)).one()
+        assert stored.status == "completed" and charge.amount == Decimal("150.00")
+        assert (payment.method, payment.amount) == ("card", Decimal("150.00"))
+        assert (allocation.charge_id, allocation.amount) == (charge.id, Decimal("150.00"))
+    assert receipts and receipts[0][2:] == (visits["ana_patient"], payment.id)
+    qtbot.waitUntil(lambda: page.visits()[0].stage == "done", timeout=10_000)

@@ -114,6 +114,8 @@ class PaymentInput:
     installment_id: int | None = None
     #: Keep the whole payment on the account as credit (no installment gets it).
     to_credit: bool = False
+    #: Pay these charges (a visit's, at check-out), oldest first; the rest is credit.
+    charge_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ class PaymentResult:
     allocations: tuple[Allocation, ...]
     unallocated: Decimal
     balance: Decimal
+    #: What went to charges (a visit's, at check-out); ``allocations`` are installments'.
+    charge_allocations: tuple[ChargeAllocation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -955,14 +959,7 @@ def record_insurance_payment(
             )
         _check_reference_notes_and_time(reference, notes, data.received_at)
         open_charges = _open_charges(session, patient_id)
-        owed = {c.charge_id for c in open_charges}
-        for charge_id in data.charge_ids:
-            if charge_id in owed:
-                continue
-            charge = session.get(Charge, charge_id)
-            if charge is None or charge.patient_id != patient_id:
-                raise NotFoundError("That charge is not on this patient's account.")
-            raise ValidationError(f"“{charge.description}” is already paid.", field="charges")
+        _check_charges(session, patient_id, data.charge_ids, open_charges)
         preview = preview_charge_allocation(open_charges, amount, data.charge_ids)
         payment = Payment(
             patient_id=patient_id,
@@ -994,76 +991,116 @@ def record_insurance_payment(
 
 
 def record_payment(db, actor: Actor, patient_id: int, data: PaymentInput) -> PaymentResult:
-    """Record money received and allocate it: chosen installment, then oldest due first;
-    the rest stays on the account as credit."""
+    """Record money received and allocate it: the chosen charges, or the chosen
+    installment then the oldest due first; the rest stays on the account as credit."""
     permissions.require(actor, Permission.TAKE_PAYMENTS)
     with unit_of_work(db, actor) as session:
-        settings = clinic_settings(session)
-        _patient(session, patient_id)
-        amount = validate_amount(data.amount, settings.currency)
-        method = _method(data.method)
-        if method == PaymentMethod.INSURANCE:
-            # The payer's money names the payer and pays charges: record_insurance_payment.
-            raise ValidationError(
-                "An insurance payment is recorded with “Insurance payment…”: it names the "
-                "payer and the EOB.",
-                field="method",
-            )
-        reference = " ".join((data.reference or "").split())
-        notes = (data.notes or "").strip()
-        if method in REFERENCE_REQUIRED and not reference:
-            what = {
-                PaymentMethod.CHEQUE: "the cheque number",
-                PaymentMethod.BANK_TRANSFER: "the transfer reference",
-                PaymentMethod.FINANCING: "the financing company's reference",
-            }[method]
-            raise ValidationError(
-                f"A {METHOD_LABELS[method].lower()} payment needs a reference: type {what}.",
-                field="reference",
-            )
-        _check_reference_notes_and_time(reference, notes, data.received_at)
-        if data.installment_id is not None and data.to_credit:
-            raise ValidationError(
-                "Choose either an installment or the account, not both.", field="installment"
-            )
-        if data.installment_id is not None:
-            _check_chosen_installment(session, patient_id, data.installment_id)
+        return take_payment(session, actor, patient_id, data)
+
+
+def _check_charges(session: Session, patient_id: int, charge_ids, open_charges) -> None:
+    """Each charge named is this patient's and still owes something."""
+    owed = {c.charge_id for c in open_charges}
+    for charge_id in charge_ids:
+        if charge_id in owed:
+            continue
+        charge = session.get(Charge, charge_id)
+        if charge is None or charge.patient_id != patient_id:
+            raise NotFoundError("That charge is not on this patient's account.")
+        raise ValidationError(f"“{charge.description}” is already paid.", field="charges")
+
+
+def take_payment(
+    session: Session, actor: Actor, patient_id: int, data: PaymentInput
+) -> PaymentResult:
+    """:func:`record_payment` inside an open unit of work (check-out completes the visit
+    and takes its payment in one transaction).  ``allocations`` of the result name
+    installments; money that went to charges is in ``charge_allocations``."""
+    permissions.require(actor, Permission.TAKE_PAYMENTS)
+    settings = clinic_settings(session)
+    _patient(session, patient_id)
+    amount = validate_amount(data.amount, settings.currency)
+    method = _method(data.method)
+    if method == PaymentMethod.INSURANCE:
+        # The payer's money names the payer and pays charges: record_insurance_payment.
+        raise ValidationError(
+            "An insurance payment is recorded with “Insurance payment…”: it names the "
+            "payer and the EOB.",
+            field="method",
+        )
+    reference = " ".join((data.reference or "").split())
+    notes = (data.notes or "").strip()
+    if method in REFERENCE_REQUIRED and not reference:
+        what = {
+            PaymentMethod.CHEQUE: "the cheque number",
+            PaymentMethod.BANK_TRANSFER: "the transfer reference",
+            PaymentMethod.FINANCING: "the financing company's reference",
+        }[method]
+        raise ValidationError(
+            f"A {METHOD_LABELS[method].lower()} payment needs a reference: type {what}.",
+            field="reference",
+        )
+    _check_reference_notes_and_time(reference, notes, data.received_at)
+    if data.installment_id is not None and data.to_credit:
+        raise ValidationError(
+            "Choose either an installment or the account, not both.", field="installment"
+        )
+    if data.charge_ids and (data.installment_id is not None or data.to_credit):
+        raise ValidationError(
+            "Choose either the visit's charges or an installment, not both.", field="charges"
+        )
+    if data.installment_id is not None:
+        _check_chosen_installment(session, patient_id, data.installment_id)
+    charge_preview = ChargeAllocationPreview((), amount)
+    if data.charge_ids:
+        open_charges = _open_charges(session, patient_id)
+        _check_charges(session, patient_id, data.charge_ids, open_charges)
+        charge_preview = preview_charge_allocation(open_charges, amount, data.charge_ids)
+        preview = AllocationPreview((), charge_preview.unallocated)
+    else:
         preview = preview_allocation(
             _open_installments(session, patient_id),
             amount,
             installment_id=data.installment_id,
             to_credit=data.to_credit,
         )
-        payment = Payment(
-            patient_id=patient_id,
-            kind=PaymentKind.PAYMENT.value,
-            method=method.value,
-            amount=amount,
-            reference=reference,
-            notes=notes,
-            received_by_id=actor.staff_id,
-        )
-        if data.received_at is not None:
-            payment.received_at = data.received_at
-        session.add(payment)
-        session.flush()
-        for allocation in preview.allocations:
-            session.add(
-                PaymentAllocation(
-                    payment_id=payment.id,
-                    installment_id=allocation.installment_id,
-                    amount=allocation.amount,
-                )
+    payment = Payment(
+        patient_id=patient_id,
+        kind=PaymentKind.PAYMENT.value,
+        method=method.value,
+        amount=amount,
+        reference=reference,
+        notes=notes,
+        received_by_id=actor.staff_id,
+    )
+    if data.received_at is not None:
+        payment.received_at = data.received_at
+    session.add(payment)
+    session.flush()
+    for allocation in preview.allocations:
+        session.add(
+            PaymentAllocation(
+                payment_id=payment.id,
+                installment_id=allocation.installment_id,
+                amount=allocation.amount,
             )
-            _move_paid(session, allocation.installment_id, allocation.amount)
-        session.flush()
-        payment_plans.settle_plan_statuses(session, patient_id)
-        return PaymentResult(
-            payment.id,
-            preview.allocations,
-            preview.unallocated,
-            balances.patient_balance(session, patient_id),
         )
+        _move_paid(session, allocation.installment_id, allocation.amount)
+    for charge_share in charge_preview.allocations:
+        session.add(
+            PaymentAllocation(
+                payment_id=payment.id, charge_id=charge_share.charge_id, amount=charge_share.amount
+            )
+        )
+    session.flush()
+    payment_plans.settle_plan_statuses(session, patient_id)
+    return PaymentResult(
+        payment.id,
+        preview.allocations,
+        preview.unallocated,
+        balances.patient_balance(session, patient_id),
+        charge_allocations=charge_preview.allocations,
+    )
 
 
 def void_payment(db, actor: Actor, payment_id: int, version: int, reason: str) -> VoidResult:

@@ -89,26 +89,45 @@ def refresh_progress(phase: TreatmentPhase) -> None:
         plan.status = status.value
 
 
-def visit_completed(
-    session: Session, actor: Actor, appointment: Appointment, now: datetime
-) -> VisitCharge:
-    """Complete the visit's plan item (if any) and charge the patient for the visit."""
+@dataclass(frozen=True)
+class ChargeToPost:
+    """What completing a visit will charge (check-out shows it before it is posted)."""
+
+    description: str
+    amount: Decimal
+    item: TreatmentItem | None = None
+
+
+def charge_for_visit(session: Session, appointment: Appointment) -> ChargeToPost | None:
+    """The charge completing ``appointment`` posts — its plan item's fee × quantity −
+    discount, else its service's catalogue fee — or None (no service, a zero fee).  Reads
+    only: :func:`visit_completed` posts what this says."""
     currency = _currency(session)
     item = _plan_item(session, appointment)
     if item is not None:
-        item.status = ItemStatus.COMPLETED.value
-        item.completed_appointment_id = appointment.id
-        item.completed_at = now
-        refresh_progress(item.phase)
         amount = round_money(item.fee * item.quantity - item.discount, currency)
         description = item.description + (f" ({item.area})" if item.area else "")
     else:
         service = session.get(Service, appointment.service_id) if appointment.service_id else None
         if service is None:
-            return VisitCharge()
+            return None
         amount = round_money(service.fee, currency)
         description = service.name
-    if amount <= 0:
+    return ChargeToPost(description[:200], amount, item)
+
+
+def visit_completed(
+    session: Session, actor: Actor, appointment: Appointment, now: datetime
+) -> VisitCharge:
+    """Complete the visit's plan item (if any) and charge the patient for the visit."""
+    to_post = charge_for_visit(session, appointment)
+    item = to_post.item if to_post is not None else None
+    if item is not None:
+        item.status = ItemStatus.COMPLETED.value
+        item.completed_appointment_id = appointment.id
+        item.completed_at = now
+        refresh_progress(item.phase)
+    if to_post is None or to_post.amount <= 0:
         return VisitCharge(item_id=item.id if item is not None else None)
     zone = clinic_zone(session)
     session.add(
@@ -117,15 +136,15 @@ def visit_completed(
             kind=ChargeKind.TREATMENT.value,
             posted_at=now,
             service_date=appointment.starts_at.astimezone(zone).date(),
-            description=description[:200],
-            amount=amount,
+            description=to_post.description,
+            amount=to_post.amount,
             treatment_item_id=item.id if item is not None else None,
             appointment_id=appointment.id,
             provider_id=appointment.provider_id,
             created_by_id=actor.staff_id,
         )
     )
-    return VisitCharge(charged=amount, item_id=item.id if item is not None else None)
+    return VisitCharge(charged=to_post.amount, item_id=item.id if item is not None else None)
 
 
 def completion_undone(
