@@ -24,7 +24,7 @@ from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
-from app.services.clinic.clock import clinic_settings, clinic_today
+from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.conflicts import clinic_clock, last_change
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, reading, unit_of_work
@@ -124,6 +124,8 @@ class PatientRecord:
     next_appointment: AppointmentLine | None
     last_changed_by: str
     last_changed_at: datetime | None
+    #: Today's first visit not yet checked in (the header offers "Check in"), if any.
+    visit_to_check_in: AppointmentLine | None = None
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -287,6 +289,26 @@ def _next_appointment(session: Session, patient_id: int) -> AppointmentLine | No
     return lines[0] if lines else None
 
 
+def _visit_to_check_in(session: Session, patient_id: int) -> AppointmentLine | None:
+    # Imported here: scheduling imports this module (through the journey).
+    from app.services.scheduling.booking import local_day_span
+
+    span = local_day_span(clinic_today(session), clinic_zone(session))
+    lines = _appointment_lines(
+        session,
+        select(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.starts_at >= span.starts_at,
+            Appointment.starts_at < span.ends_at,
+            Appointment.status.in_(_UPCOMING),
+        )
+        .order_by(Appointment.starts_at)
+        .limit(1),
+    )
+    return lines[0] if lines else None
+
+
 def patient_record_of(session: Session, patient: Patient) -> PatientRecord:
     """The whole record of ``patient`` as the record window shows it (caller's session)."""
     changed_by, changed_at = last_change(session, "patients", patient.id)
@@ -305,6 +327,7 @@ def patient_record_of(session: Session, patient: Patient) -> PatientRecord:
         next_appointment=_next_appointment(session, patient.id),
         last_changed_by=changed_by,
         last_changed_at=changed_at,
+        visit_to_check_in=_visit_to_check_in(session, patient.id),
     )
 
 

@@ -265,6 +265,9 @@ class RecordHeader(QFrame):
         self.change_stage_button = QPushButton("Change stage…")
         self.change_stage_button.setObjectName("linkButton")
         self.change_stage_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.check_in_button = QPushButton("Chec&k in")
+        self.check_in_button.setObjectName("recordCheckInButton")
+        self.check_in_button.setVisible(False)
         self.log_call_button = QPushButton("&Log a call")
         self.log_call_button.setObjectName("logCallButton")
         self.log_call_button.setToolTip("Note a phone call with this patient in the log")
@@ -322,6 +325,7 @@ class RecordHeader(QFrame):
         grid.addLayout(stage_box, 1, 1)
         actions = QHBoxLayout()
         actions.setSpacing(8)
+        actions.addWidget(self.check_in_button)
         actions.addWidget(self.print_button)
         actions.addWidget(self.log_call_button)
         grid.addLayout(actions, 1, 2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
@@ -335,6 +339,7 @@ class RecordHeader(QFrame):
     def _connect_signals(self) -> None:
         self.change_stage_button.clicked.connect(self.on_change_stage_clicked)
         self.log_call_button.clicked.connect(self.on_log_call_clicked)
+        self.check_in_button.clicked.connect(self.on_check_in_clicked)
         self.intake_action.triggered.connect(lambda: self.print_intake(blank=False))
         self.blank_intake_action.triggered.connect(lambda: self.print_intake(blank=True))
         self.consent_action.triggered.connect(self.on_consent_clicked)
@@ -377,6 +382,7 @@ class RecordHeader(QFrame):
 
         self._show_balance(record.balance)
         self._show_next_appointment(record)
+        self._show_check_in(record)
         since = record.journey_stage_since
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
@@ -417,6 +423,30 @@ class RecordHeader(QFrame):
         text = " · ".join(p for p in parts if p)
         self.next_label.setText(text)
         self.next_label.setToolTip(text)
+
+    def _show_check_in(self, record: PatientRecord) -> None:
+        """ "Check in (9:00 AM)" while today's visit is still to be checked in."""
+        visit = record.visit_to_check_in
+        can = self.ctx.allows(Permission.MANAGE_APPOINTMENTS) and visit is not None
+        self.check_in_button.setVisible(can)
+        if visit is not None:
+            when = i18n.format_time(visit.starts_at, self.ctx.details.timezone,
+                                    self.ctx.details.locale)  # fmt: skip
+            self.check_in_button.setText(f"Chec&k in ({when})")
+            self.check_in_button.setToolTip(
+                "Check in today's visit: the alerts and what is still missing first"
+            )
+
+    @Slot()
+    def on_check_in_clicked(self) -> None:
+        record = self.record
+        if record is None or record.visit_to_check_in is None:
+            return
+        from app.ui.front_desk import do_step
+
+        visit = record.visit_to_check_in
+        #: The check-in dialog opened (tests drive it).
+        self.check_in_dialog = do_step(self.ctx, self.window(), "check_in", visit.id, 0)
 
     def balance_is_owed(self) -> bool:
         return bool(self.balance_label.property("owed"))

@@ -206,7 +206,7 @@ class AccountTab(RecordTab):
         self.take_button.setObjectName("takePaymentButton")
         self.take_button.setShortcut(QKeySequence(TAKE_PAYMENT_KEYS))
         self.take_button.setToolTip(f"Record a payment ({TAKE_PAYMENT_KEYS})")
-        self.insurance_button = QPushButton("&Insurance payment…")
+        self.insurance_button = QPushButton("In&surance payment…")
         self.insurance_button.setObjectName("insurancePaymentButton")
         self.insurance_button.setShortcut(QKeySequence(INSURANCE_PAYMENT_KEYS))
         self.insurance_button.setToolTip(

@@ -375,3 +375,37 @@ def test_each_part_of_the_record_shown_is_audited_once_per_opening(
     patient_cell = audit.model.index(0, 4).data()
     assert user_cell == "Rita Reception" and patient_cell == f"Nguyễn, Zoë (#{patient_id})"
     save_styled_shot(qtbot, audit, "who-looked-at-this-patient.png")
+
+
+def test_todays_visit_is_checked_in_from_the_record(
+    qtbot, clinic, receptionist_ctx, patient_id, monkeypatch
+) -> None:
+    """The header offers "Check in (time)" for today's visit; it opens the check-in dialog
+    and the visit is stored as arrived.  Another day's visit offers nothing."""
+    from zoneinfo import ZoneInfo
+
+    from app.data.models import Appointment
+    from app.services.scheduling.booking import at_local
+
+    day = date(2027, 3, 1)
+    starts = at_local(day, 9 * 60, ZoneInfo("America/New_York"))
+    monkeypatch.setattr(patients, "clinic_today", lambda session, now=None: day)
+    monkeypatch.setattr("app.services.scheduling.day_board.utc_now", lambda: starts)
+    monkeypatch.setattr("app.services.scheduling.appointment_status.utc_now", lambda: starts)
+    with clinic.db.uow() as s:
+        provider = add_provider(s, name="Ada Lovelace")
+        visit = Appointment(patient_id=patient_id, provider_id=provider.id, starts_at=starts,
+                            ends_at=starts + timedelta(minutes=30))  # fmt: skip
+        s.add(visit)
+        s.flush()
+        visit_id = visit.id
+    window = open_window(qtbot, receptionist_ctx, patient_id)
+    button = window.header.check_in_button
+    assert button.isVisible() and button.text().replace("\u202f", " ") == "Chec&k in (9:00 AM)"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = window.header.check_in_dialog
+    qtbot.waitUntil(lambda: dialog.details is not None, timeout=10_000)
+    qtbot.mouseClick(dialog.check_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not button.isVisible(), timeout=10_000)  # checked in: gone
+    with clinic.db.uow() as s:
+        assert s.get(Appointment, visit_id).status == "arrived"
