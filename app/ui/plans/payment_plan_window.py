@@ -43,6 +43,7 @@ from app.services.clinic.permissions import Permission
 from app.services.errors import CareDeskError, ValidationError
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.patients.windows import title_with_patient
 from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.widgets.form_field import FieldErrors, FormField
 from app.ui.widgets.messages import show_warning
@@ -201,7 +202,7 @@ class PaymentPlanWindow(QWidget):
         self._suggesting_first_due = False
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setObjectName("paymentPlanWindow")
-        self.setWindowTitle("Payment plan — CareDesk")
+        title_with_patient(self, ctx, patient_id, "Payment plan")
         self._build()
         self._connect_signals()
         self._set_editable(False)

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.ui.context import UiContext
+from app.ui.patients.windows import title_with_patient
 from app.ui.plans.plan_editor import TreatmentPlanEditor
 
 #: Open windows by patient id (one per patient).
@@ -19,7 +20,8 @@ class PlanWindow(QMainWindow):
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.patient_id = patient_id
-        self.setWindowTitle("Treatment plans")
+        # Whose plans: several records (and their plan windows) may be open.
+        title_with_patient(self, ctx, patient_id, "Treatment plans")
         self.editor = TreatmentPlanEditor(ctx, patient_id, self)
         if plan_id is not None:
             self.editor.reload(plan_id)

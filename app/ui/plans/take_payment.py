@@ -35,6 +35,7 @@ from app.services.billing.payments import (
 )
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.patients.windows import title_with_patient
 from app.ui.widgets.form_field import (
     FieldErrors,
     FormField,
@@ -127,7 +128,7 @@ class TakePaymentDialog(WriteDialog):
         self.wanted_installment_id = installment_id
         self.context: PaymentContext | None = None
         self.result_value: PaymentResult | None = None
-        self.setWindowTitle("Take payment")
+        title_with_patient(self, ctx, patient_id, "Take payment")
         self.setObjectName("takePaymentDialog")
 
         self.patient_label = QLabel("Loading…")
