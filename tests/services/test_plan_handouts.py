@@ -69,7 +69,8 @@ def test_handout_data_follows_the_plan_and_the_patients_language(clinic, coordin
     assert data.patient.name == "Zoë Muñoz"
     assert data.currency == "USD"
     (option,) = data.options
-    assert [p.title for p in option.phases] == ["Imaging", "Crown"]
+    # No Spanish titles given: the English ones are set apart as names.
+    assert [p.title for p in option.phases] == ["«Imaging»", "«Crown»"]
     assert option.phases[0].description == "X-rays and a scan."
     assert option.totals.patient_portion == D("945.00")  # 95 + 1250 − 400
     assert option.phases[1].items[0].area == "#14"

@@ -100,6 +100,8 @@ class PlanPhase:
     plan_id: int
     position: int
     title: str
+    #: Its title on Spanish documents ("" none given).
+    title_es: str
     description: str
     status: str
     decline_reason: str
@@ -112,6 +114,8 @@ class PlanDetail:
     id: int
     patient_id: int
     title: str
+    #: Its title on Spanish documents ("" none given).
+    title_es: str
     status: str
     provider_id: int | None
     provider_name: str
@@ -189,6 +193,7 @@ def plan_detail(session: Session, plan: TreatmentPlan) -> PlanDetail:
                 plan_id=plan.id,
                 position=phase.position,
                 title=phase.title,
+                title_es=phase.title_es,
                 description=phase.description,
                 status=phase.status,
                 decline_reason=phase.decline_reason,
@@ -205,6 +210,7 @@ def plan_detail(session: Session, plan: TreatmentPlan) -> PlanDetail:
         id=plan.id,
         patient_id=plan.patient_id,
         title=plan.title,
+        title_es=plan.title_es,
         status=plan.status,
         provider_id=plan.provider_id,
         provider_name=_provider_name(provider),

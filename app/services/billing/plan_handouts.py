@@ -24,6 +24,7 @@ from app.data.models.patients import Patient
 from app.data.models.payments import PaymentPlan, PaymentPlanStatus
 from app.data.models.plans import PlanStatus, TreatmentPlan
 from app.data.models.providers import Service
+from app.documents.labels import clinic_text
 from app.documents.plan_handout import (
     HandoutInstallment,
     HandoutItem,
@@ -89,13 +90,17 @@ def _totals(t: Totals) -> HandoutTotals:
     return HandoutTotals(t.fee_total, t.discount, t.insurance_estimate, t.patient_portion)
 
 
-def _visits(session: Session, phase_ids: list[int]) -> dict[int, list[HandoutVisit]]:
+def _visits(session: Session, phase_ids: list[int], locale: str) -> dict[int, list[HandoutVisit]]:
     visits: dict[int, list[HandoutVisit]] = {pid: [] for pid in phase_ids}
     if not phase_ids:
         return visits
     rows = session.execute(
         select(
-            Appointment.treatment_phase_id, Appointment.starts_at, Appointment.status, Service.name
+            Appointment.treatment_phase_id,
+            Appointment.starts_at,
+            Appointment.status,
+            Service.name,
+            Service.name_es,
         )
         .outerjoin(Service, Service.id == Appointment.service_id)
         .where(
@@ -104,30 +109,51 @@ def _visits(session: Session, phase_ids: list[int]) -> dict[int, list[HandoutVis
         )
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
-    for phase_id, starts_at, status, service in rows:
+    for phase_id, starts_at, status, service, service_es in rows:
         visits[phase_id].append(
             HandoutVisit(
                 starts_at=starts_at,
-                service=service or "",
+                service=clinic_text(locale, service or "", service_es or ""),
                 completed=status == AppointmentStatus.COMPLETED.value,
             )
         )
     return visits
 
 
-def _option(session: Session, detail: PlanDetail) -> HandoutOption:
+def _service_names(session: Session, detail: PlanDetail) -> dict[int, tuple[str, str]]:
+    ids = {i.service_id for p in detail.phases for i in p.items if i.service_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Service.id, Service.name, Service.name_es).where(Service.id.in_(ids))
+    ).all()
+    return {row.id: (row.name, row.name_es) for row in rows}
+
+
+def _option(session: Session, detail: PlanDetail, locale: str) -> HandoutOption:
+    """One option as the handout prints it in ``locale``: the clinic's words in the
+    document's language (:func:`clinic_text`)."""
     # Once the patient has decided, the handout shows what they agreed to, not what they
     # turned down.
     decided = detail.status in AGREED
     phases = [p for p in detail.phases if not decided or p.status in AGREED]
-    visits = _visits(session, [p.id for p in phases])
+    visits = _visits(session, [p.id for p in phases], locale)
+    services = _service_names(session, detail)
+
+    def item_text(description: str, service_id: int | None) -> str:
+        name, name_es = services.get(service_id, ("", ""))
+        # The catalogue's name as added: its Spanish name; words typed for this item: as typed.
+        if description == name:
+            return clinic_text(locale, name, name_es)
+        return clinic_text(locale, description)
+
     handout_phases = tuple(
         HandoutPhase(
-            title=phase_title(p.title),
+            title=clinic_text(locale, phase_title(p.title), phase_title(p.title_es)),
             description=p.description,
             items=tuple(
                 HandoutItem(
-                    description=i.description,
+                    description=item_text(i.description, i.service_id),
                     area=i.area,
                     quantity=i.quantity,
                     fee=i.fee,
@@ -146,7 +172,9 @@ def _option(session: Session, detail: PlanDetail) -> HandoutOption:
     return HandoutOption(
         label=detail.alternative_label,
         # An option titled by its label ("Option B") prints its label once.
-        title="" if detail.title == detail.alternative_label else detail.title,
+        title=""
+        if detail.title == detail.alternative_label
+        else clinic_text(locale, detail.title, detail.title_es),
         phases=handout_phases,
         totals=_totals(detail.accepted_totals if decided else detail.totals),
         provider_name=detail.provider_name,
@@ -208,7 +236,10 @@ def handout_in(
     patient = session.get(Patient, plan.patient_id)
     if patient is None:  # pragma: no cover - a plan's patient is never deleted
         raise NotFoundError("This patient no longer exists.")
-    options = tuple(_option(session, plan_detail(session, m)) for m in _members(session, plan))
+    locale = document_locale(settings.locale, language or patient.preferred_language)
+    options = tuple(
+        _option(session, plan_detail(session, m), locale) for m in _members(session, plan)
+    )
     if not any(phase.items for option in options for phase in option.phases):
         raise ValidationError("Add at least one item before printing the handout.", field="items")
     now = now or utc_now()
@@ -219,7 +250,7 @@ def handout_in(
     return PlanHandout(
         letterhead=clinic_letterhead(settings),
         patient=patient_banner(patient),
-        locale=document_locale(settings.locale, language or patient.preferred_language),
+        locale=locale,
         currency=settings.currency,
         options=options,
         prepared_on=clinic_today(session, now),

@@ -416,10 +416,12 @@ def create_plan(
     *,
     provider_id: int | None = None,
     notes: str = "",
+    title_es: str = "",
 ) -> PlanDetail:
-    """A new draft plan for an active patient."""
+    """A new draft plan for an active patient (``title_es``: its title on Spanish documents)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     title = _text(title, "title", "plan's title", 200, required=True)
+    title_es = _text(title_es, "title_es", "Spanish title", 200, required=False)
     notes = (notes or "").strip()
     with unit_of_work(db, actor) as session:
         _check_patient(session, patient_id)
@@ -428,6 +430,7 @@ def create_plan(
             patient_id=patient_id,
             provider_id=provider_id,
             title=title,
+            title_es=title_es,
             notes=notes,
             created_by_id=actor.staff_id,
         )
@@ -444,37 +447,56 @@ def update_plan(
     title: str,
     provider_id: int | None = None,
     notes: str = "",
+    title_es: str = "",
 ) -> PlanDetail:
-    """Rename the plan, change its provider or notes (draft or presented only)."""
+    """Rename the plan (in English and Spanish), change its provider or notes (draft or
+    presented only)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     title = _text(title, "title", "plan's title", 200, required=True)
+    title_es = _text(title_es, "title_es", "Spanish title", 200, required=False)
     with unit_of_work(db, actor) as session:
         plan = _editable_plan(session, plan_id, version)
         _check_provider(session, provider_id)
         assign_changed(
-            plan, {"title": title, "provider_id": provider_id, "notes": (notes or "").strip()}
+            plan,
+            {
+                "title": title,
+                "title_es": title_es,
+                "provider_id": provider_id,
+                "notes": (notes or "").strip(),
+            },
         )
         return _finish(session, plan)
 
 
-def _phase_title(title: str) -> str:
+def _phase_title(title: str, *, required: bool = True) -> str:
     """Phases are numbered by position where they are shown: a typed "Phase 1 — " is not
     kept (it would print twice and go stale when the phase moves)."""
-    title = _text(title, "title", "phase's title", 200, required=True)
+    field, what = ("title", "phase's title") if required else ("title_es", "Spanish title")
+    title = _text(title, field, what, 200, required=required)
     return phase_title(title) or title
 
 
 def add_phase(
-    db: Database, actor: Actor, plan_id: int, version: int, title: str, description: str = ""
+    db: Database,
+    actor: Actor,
+    plan_id: int,
+    version: int,
+    title: str,
+    description: str = "",
+    *,
+    title_es: str = "",
 ) -> PlanDetail:
     """Append a phase (it takes the plan's status: draft or presented)."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     title = _phase_title(title)
+    title_es = _phase_title(title_es, required=False)
     with unit_of_work(db, actor) as session:
         plan = _editable_plan(session, plan_id, version)
         plan.phases.append(
             TreatmentPhase(
                 title=title,
+                title_es=title_es,
                 description=(description or "").strip(),
                 position=len(plan.phases),
                 status=plan.status,
@@ -493,14 +515,19 @@ def update_phase(
     *,
     title: str,
     description: str = "",
+    title_es: str = "",
 ) -> PlanDetail:
-    """Rename a phase or change its plain-words description."""
+    """Rename a phase (in English and Spanish) or change its plain-words description."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     title = _phase_title(title)
+    title_es = _phase_title(title_es, required=False)
     with unit_of_work(db, actor) as session:
         phase = _phase(session, phase_id)
         plan = _editable_plan(session, phase.plan_id, version)
-        assign_changed(phase, {"title": title, "description": (description or "").strip()})
+        assign_changed(
+            phase,
+            {"title": title, "title_es": title_es, "description": (description or "").strip()},
+        )
         _touch(plan)
         return _finish(session, plan)
 
@@ -933,6 +960,7 @@ def add_alternative(
     label: str | None = None,
     *,
     title: str | None = None,
+    title_es: str = "",
 ) -> PlanDetail:
     """Copy the plan (phases, items) as another option of the same case, as a draft.
 
@@ -941,6 +969,7 @@ def add_alternative(
     alike ("Option A — Replace #14", "Option B — Replace #14")."""
     permissions.require(actor, Permission.MANAGE_PLANS)
     title = _text(title, "title", "option's title", 200, required=False)
+    title_es = _text(title_es, "title_es", "Spanish title", 200, required=False)
     with unit_of_work(db, actor) as session:
         plan = _plan(session, plan_id, version)
         members = option_group_members(session, plan)
@@ -964,6 +993,7 @@ def add_alternative(
             patient_id=plan.patient_id,
             provider_id=plan.provider_id,
             title=title or label,
+            title_es=title_es,
             notes=plan.notes,
             option_group=plan.option_group,
             alternative_label=label,
@@ -974,6 +1004,7 @@ def add_alternative(
                 TreatmentPhase(
                     position=phase.position,
                     title=phase.title,
+                    title_es=phase.title_es,
                     description=phase.description,
                     items=[
                         TreatmentItem(

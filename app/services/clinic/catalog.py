@@ -90,6 +90,9 @@ class ServiceData:
     colour: str = DEFAULT_COLOUR
     requires_preauth: bool = False
     description: str = ""
+    #: What Spanish documents print (empty: they never mix in the English name).
+    name_es: str = ""
+    description_es: str = ""
     is_active: bool = True
     id: int | None = None
     version: int | None = None
@@ -204,6 +207,11 @@ def validate_service(data: ServiceData) -> ServiceData:
     recall = data.recall_interval_days
     if recall is not None and not 1 <= recall <= 3650:
         raise ValidationError("The recall interval is 1 to 3,650 days.", field="recall")
+    name_es = " ".join((data.name_es or "").split())
+    if len(name_es) > 120:
+        raise ValidationError(
+            "The Spanish name is too long: at most 120 characters.", field="name_es"
+        )
     return ServiceData(
         name=_required_name(data.name, "service", 120),
         default_duration_minutes=minutes,
@@ -214,6 +222,8 @@ def validate_service(data: ServiceData) -> ServiceData:
         colour=_colour(data.colour),
         requires_preauth=data.requires_preauth,
         description=data.description.strip(),
+        name_es=name_es,
+        description_es=(data.description_es or "").strip(),
         is_active=data.is_active,
         id=data.id,
         version=data.version,
@@ -264,6 +274,8 @@ def _service_data(s: Service) -> ServiceData:
         colour=s.colour,
         requires_preauth=s.requires_preauth,
         description=s.description,
+        name_es=s.name_es,
+        description_es=s.description_es,
         is_active=s.is_active,
         id=s.id,
         version=s.version,
@@ -398,6 +410,8 @@ def save_service(db: Database, actor: Actor, data: ServiceData) -> ServiceData:
             "colour": data.colour,
             "requires_preauth": data.requires_preauth,
             "description": data.description,
+            "name_es": data.name_es,
+            "description_es": data.description_es,
             "is_active": data.is_active,
         }
         assign_changed(service, values)

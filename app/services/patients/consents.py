@@ -48,6 +48,7 @@ from app.documents.consent import (
     ConsentSignature,
     build_consent,
 )
+from app.documents.labels import clinic_text, document_language
 from app.i18n import format_date, to_clinic_time
 from app.paths import resource
 from app.services.clinic import permissions
@@ -486,6 +487,38 @@ def _provider_name(session: Session, provider_id: int | None) -> str:
     return f"{name}, {provider.credentials}" if provider.credentials else name
 
 
+def _procedure_wording(session: Session, procedure: str, language: str) -> str:
+    """The procedure as the consent's sentence names it in ``language``.
+
+    In Spanish, each catalogue service named ("Implant crown, Bone graft", as "Sign now"
+    fills it in) prints its Spanish name; one without a Spanish name is set apart by
+    :func:`clinic_text` behind a neutral phrase ("el tratamiento «Porcelain crown»"), never
+    "doy mi consentimiento para Porcelain crown".  Words typed by hand print as typed."""
+    procedure = " ".join(procedure.split())
+    if not procedure or document_language(language) != "es":
+        return procedure
+    names = [part.strip() for part in procedure.split(",") if part.strip()]
+    wording, untranslated = [], []
+    for name in names:
+        service = session.execute(
+            select(Service.name, Service.name_es)
+            .where(func.lower(Service.name) == name.lower())
+            .order_by(Service.name_es == "", Service.id)
+            .limit(1)
+        ).first()
+        if service is None:
+            wording.append(name)
+        elif service.name_es:
+            wording.append(clinic_text(language, service.name, service.name_es))
+        else:
+            wording.append(clinic_text(language, service.name))
+            untranslated.append(service.name)
+    if len(names) == 1 and untranslated:
+        return clinic_text(language, untranslated[0], in_sentence=True)
+    joined = wording[0] if len(wording) == 1 else f"{', '.join(wording[:-1])} y {wording[-1]}"
+    return f"los tratamientos {joined}" if untranslated else joined
+
+
 def _consent_form(
     session: Session,
     actor: Actor | None,
@@ -517,7 +550,7 @@ def _consent_form(
     banner = patient_banner(patient)
     values = {
         "patient_name": banner.name,
-        "procedure": procedure.strip() or BLANK,
+        "procedure": _procedure_wording(session, procedure, version.language) or BLANK,
         "provider": _provider_name(session, provider_id) or BLANK,
         "risks": version.risks,
         "alternatives": version.alternatives,

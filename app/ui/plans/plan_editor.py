@@ -78,9 +78,16 @@ def _status(status: str) -> str:
 
 
 class TextDialog(QDialog):
-    """One line of text (a title, a reason)."""
+    """One line of text (a title, a reason) and, for a title, its optional Spanish."""
 
-    def __init__(self, parent: QWidget | None, title: str, label: str, text: str = "") -> None:
+    def __init__(
+        self,
+        parent: QWidget | None,
+        title: str,
+        label: str,
+        text: str = "",
+        spanish: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.edit = QLineEdit(text)
@@ -93,6 +100,14 @@ class TextDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow(label, self.edit)
+        #: What Spanish documents print instead (None: not asked).
+        self.spanish_edit: QLineEdit | None = None
+        if spanish is not None:
+            self.spanish_edit = QLineEdit(spanish)
+            self.spanish_edit.setObjectName("spanishTitleEdit")
+            self.spanish_edit.setMaxLength(200)
+            self.spanish_edit.setPlaceholderText("optional — printed on Spanish handouts")
+            form.addRow("In &Spanish", self.spanish_edit)
         form.addRow(buttons)
         self.resize(420, self.sizeHint().height())
 
@@ -102,6 +117,19 @@ class TextDialog(QDialog):
         try:
             ok = dialog.exec() == QDialog.DialogCode.Accepted
             return dialog.edit.text().strip() if ok else None
+        finally:
+            dialog.deleteLater()
+
+    @classmethod
+    def ask_titles(
+        cls, parent: QWidget | None, title: str, label: str, text: str = "", spanish: str = ""
+    ) -> tuple[str, str] | None:
+        """A title and its Spanish (may be empty); None when cancelled."""
+        dialog = cls(parent, title, label, text, spanish)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.edit.text().strip(), dialog.spanish_edit.text().strip()
         finally:
             dialog.deleteLater()
 
@@ -525,7 +553,7 @@ class TreatmentPlanEditor(QWidget):
             ("new", "&New plan", "Ctrl+N"),
             ("phase", "Add p&hase", "Ctrl+Shift+P"),
             ("item", "Add ite&m", "Ctrl+I"),
-            ("edit", "&Edit", "F2"),
+            ("edit", "&Edit", "F2"),  # the selected phase or item, else the plan's title
             ("remove", "Remove", "Delete"),
             ("present", "P&resent", "Ctrl+Shift+R"),
             ("accept", "&Accept…", "Ctrl+Shift+A"),
@@ -670,7 +698,8 @@ class TreatmentPlanEditor(QWidget):
             "new": manage,
             "phase": editable,
             "item": has_phase,
-            "edit": editable and selected is not None,
+            # Nothing selected: Edit renames the plan itself.
+            "edit": editable,
             "remove": editable and selected is not None,
             "present": manage and plan is not None and plan.status == "draft",
             "accept": manage and plan is not None and plan.status == "presented",
@@ -777,11 +806,12 @@ class TreatmentPlanEditor(QWidget):
 
     @Slot()
     def on_new_clicked(self) -> None:
-        title = TextDialog.ask(self, "New treatment plan", "&Title")
-        if not title:
+        answer = TextDialog.ask_titles(self, "New treatment plan", "&Title")
+        if not answer or not answer[0]:
             return
+        title, title_es = answer
         ctx, pid = self.ctx, self.patient_id
-        self._write(lambda: tp.create_plan(ctx.db, ctx.actor, pid, title))
+        self._write(lambda: tp.create_plan(ctx.db, ctx.actor, pid, title, title_es=title_es))
 
     @Slot()
     def on_phase_clicked(self) -> None:
@@ -789,11 +819,14 @@ class TreatmentPlanEditor(QWidget):
         if plan is None:
             return
         # Phases are numbered by their position; the title is the phase's own words.
-        title = TextDialog.ask(self, f"Add phase {len(plan.phases) + 1}", "&Title")
-        if not title:
+        answer = TextDialog.ask_titles(self, f"Add phase {len(plan.phases) + 1}", "&Title")
+        if not answer or not answer[0]:
             return
+        title, title_es = answer
         ctx = self.ctx
-        self._write(lambda: tp.add_phase(ctx.db, ctx.actor, plan.id, plan.version, title))
+        self._write(
+            lambda: tp.add_phase(ctx.db, ctx.actor, plan.id, plan.version, title, title_es=title_es)
+        )
 
     @Slot()
     def on_item_clicked(self) -> None:
@@ -827,18 +860,30 @@ class TreatmentPlanEditor(QWidget):
     @Slot()
     def on_edit_clicked(self) -> None:
         plan, pane = self.current_plan(), self.current_pane()
-        chosen = pane.selected() if pane else None
-        if plan is None or chosen is None:
+        if plan is None or pane is None:
             return
+        chosen = pane.selected()
         ctx = self.ctx
+        if chosen is None:  # nothing selected: the plan's own title
+            answer = TextDialog.ask_titles(self, "Rename plan", "&Title", plan.title, plan.title_es)
+            if answer and answer[0]:
+                self._write(
+                    lambda: tp.update_plan(
+                        ctx.db, ctx.actor, plan.id, plan.version, title=answer[0],
+                        title_es=answer[1], provider_id=plan.provider_id, notes=plan.notes,
+                    )
+                )  # fmt: skip
+            return
         if chosen[0] == "phase":
             phase = next(p for p in plan.phases if p.id == chosen[1])
-            title = TextDialog.ask(self, "Rename phase", "&Title", phase.title)
-            if title:
+            answer = TextDialog.ask_titles(
+                self, "Rename phase", "&Title", phase.title, phase.title_es
+            )
+            if answer and answer[0]:
                 self._write(
                     lambda: tp.update_phase(
-                        ctx.db, ctx.actor, phase.id, plan.version,
-                        title=title, description=phase.description,
+                        ctx.db, ctx.actor, phase.id, plan.version, title=answer[0],
+                        title_es=answer[1], description=phase.description,
                     )
                 )  # fmt: skip
             return
@@ -913,12 +958,15 @@ class TreatmentPlanEditor(QWidget):
             return
         # The original becomes Option A when it is the first alternative.
         label = tp.next_option_label({o.alternative_label or "Option A" for o in self.options})
-        title = TextDialog.ask(self, "Add alternative", f"&Title of {label}", label)
-        if title is None:
+        answer = TextDialog.ask_titles(self, "Add alternative", f"&Title of {label}", label)
+        if answer is None:
             return
+        title, title_es = answer
         ctx = self.ctx
         self._write(
-            lambda: tp.add_alternative(ctx.db, ctx.actor, plan.id, plan.version, title=title)
+            lambda: tp.add_alternative(
+                ctx.db, ctx.actor, plan.id, plan.version, title=title, title_es=title_es
+            )
         )
 
     @Slot()

@@ -175,8 +175,21 @@ class ServiceDialog(_CatalogDialog):
         self.description_edit = QPlainTextEdit()
         self.description_edit.setTabChangesFocus(True)
         self.description_edit.setFixedHeight(70)
+        # Spanish documents (consents, handouts) print these; left empty they name the
+        # service as a proper name in a Spanish sentence, never half in English.
+        self.name_es_edit = QLineEdit()
+        self.name_es_edit.setObjectName("nameEsEdit")
+        self.name_es_edit.setMaxLength(120)
+        self.name_es_edit.setPlaceholderText("optional, e.g. Corona de porcelana")
+        self.description_es_edit = QPlainTextEdit()
+        self.description_es_edit.setObjectName("descriptionEsEdit")
+        self.description_es_edit.setTabChangesFocus(True)
+        self.description_es_edit.setFixedHeight(50)
         self.fields = {
             "name": FormField(self.name_edit),
+            "name_es": FormField(
+                self.name_es_edit, "What Spanish consents and handouts print as its name."
+            ),
             "code": FormField(self.code_edit),
             "category": FormField(self.category_edit),
             "default_duration_minutes": FormField(self.duration_spin),
@@ -195,6 +208,8 @@ class ServiceDialog(_CatalogDialog):
         form.addRow("Co&lour", self.fields["colour"])
         form.addRow("", self.preauth_check)
         form.addRow("Descri&ption", self.description_edit)
+        form.addRow("Name in &Spanish", self.fields["name_es"])
+        form.addRow("Description in Spanis&h", self.description_es_edit)
         self.buttons = _dialog_buttons(self, "Save" if editing else "Add service")
         self.buttons.accepted.disconnect(self.accept)
         self.buttons.accepted.connect(self.on_accept_clicked)
@@ -218,6 +233,8 @@ class ServiceDialog(_CatalogDialog):
         self.colour_button.set_colour(values.colour)
         self.preauth_check.setChecked(values.requires_preauth)
         self.description_edit.setPlainText(values.description)
+        self.name_es_edit.setText(values.name_es)
+        self.description_es_edit.setPlainText(values.description_es)
 
     @Slot()
     def on_accept_clicked(self) -> None:
@@ -242,6 +259,8 @@ class ServiceDialog(_CatalogDialog):
             colour=self.colour_button.colour(),
             requires_preauth=self.preauth_check.isChecked(),
             description=self.description_edit.toPlainText(),
+            name_es=self.name_es_edit.text(),
+            description_es=self.description_es_edit.toPlainText(),
         )
 
 

@@ -56,7 +56,8 @@ def test_build_present_and_accept_a_plan_through_the_ui(
     exam, implant = services
     editor = _editor(qtbot, coordinator_ctx, patient_id)
     assert editor.buttons["new"].isEnabled() and not editor.buttons["phase"].isEnabled()
-    _answer(monkeypatch, pe.TextDialog, "Replace #14", "Phase 1 — implant")
+    queue = [("Replace #14", ""), ("Phase 1 — implant", "")]
+    monkeypatch.setattr(pe.TextDialog, "ask_titles", classmethod(lambda c, *a, **k: queue.pop(0)))
     qtbot.mouseClick(editor.buttons["new"], Qt.MouseButton.LeftButton)
     _settle(qtbot)
     assert editor.splitter.isVisible() and editor.empty_label.isHidden()

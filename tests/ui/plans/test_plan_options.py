@@ -43,10 +43,11 @@ def _editor(qtbot, ctx, patient_id) -> TreatmentPlanEditor:
     return editor
 
 
-def _type_in_text_dialogs(monkeypatch, qtbot, *typed: str) -> list[str]:
+def _type_in_text_dialogs(monkeypatch, qtbot, *typed: str | tuple[str, str]) -> list[str]:
     """Each TextDialog the editor opens is answered by typing ``typed[n]`` into it as it
-    opened (a selected suggestion is replaced, otherwise typing goes after the text) and
-    pressing Enter.  Returns the text each dialog opened with."""
+    opened (a selected suggestion is replaced, otherwise typing goes after the text), or a
+    (title, Spanish title) pair, the Spanish typed over what was there; then Enter.
+    Returns the text each dialog opened with."""
     queue = list(typed)
     opened: list[str] = []
 
@@ -54,7 +55,13 @@ def _type_in_text_dialogs(monkeypatch, qtbot, *typed: str) -> list[str]:
         dialog.show()
         qtbot.waitExposed(dialog)
         opened.append(dialog.edit.text())
-        qtbot.keyClicks(dialog.edit, queue.pop(0))
+        answer = queue.pop(0)
+        title, spanish = answer if isinstance(answer, tuple) else (answer, "")
+        qtbot.keyClicks(dialog.edit, title)
+        if spanish:
+            dialog.spanish_edit.setFocus()
+            dialog.spanish_edit.selectAll()
+            dialog.spanish_edit.insert(spanish)  # as pasted: QTest cannot type "í"
         qtbot.keyClick(dialog.edit, Qt.Key.Key_Return)
         return dialog.result()
 
@@ -207,3 +214,50 @@ def test_the_accept_dialog_shows_all_its_text_and_records_the_choice(
     assert stored.status == "partly_accepted"
     assert [p.status for p in stored.phases] == ["accepted", "declined"]
     assert stored.phases[1].decline_reason == "Will decide after the imaging"
+
+
+def test_spanish_titles_typed_in_the_editor_print_on_the_spanish_handout(
+    qtbot, clinic, coordinator_ctx, patient_id, services, monkeypatch
+):
+    from app.data.models.patients import Patient
+
+    with clinic.db.uow() as s:
+        s.get(Patient, patient_id).preferred_language = "es"
+    exam, _implant = services
+    db, actor = coordinator_ctx.db, coordinator_ctx.actor
+    editor = _editor(qtbot, coordinator_ctx, patient_id)
+    _type_in_text_dialogs(
+        monkeypatch,
+        qtbot,
+        ("Replace #14", "Reemplazo del 14"),
+        ("Imaging", "Radiografías"),
+        ("", "Reemplazo del diente 14"),  # Edit with nothing selected: the plan's titles
+    )
+    _click(qtbot, editor, "new")
+    _click(qtbot, editor, "phase")
+    monkeypatch.setattr(
+        pe.ItemDialog,
+        "ask",
+        classmethod(
+            lambda c, *a, **k: dict(
+                service_id=exam, description="", area="", quantity=1, fee=None,
+                discount=D("0"), insurance_estimate=None,
+            )
+        ),
+    )  # fmt: skip
+    _click(qtbot, editor, "item")
+    editor.panes[0].tree.clearSelection()
+    editor.panes[0].title.setFocus()
+    _click(qtbot, editor, "edit")
+
+    [summary] = tp.list_plans(db, actor, patient_id)
+    plan = tp.load_plan(db, actor, summary.id)
+    assert (plan.title, plan.title_es) == ("Replace #14", "Reemplazo del diente 14")
+    assert (plan.phases[0].title, plan.phases[0].title_es) == ("Imaging", "Radiografías")
+    _click(qtbot, editor, "handout")
+    preview = editor.handout_preview
+    qtbot.waitUntil(lambda: bool(preview.content()))
+    assert preview.language() == "es"
+    text = " ".join(pdf_pages_text(preview.content()))
+    assert "Fase 1: Radiografías" in text and "Reemplazo del diente 14" in text
+    assert "Replace #14" not in text and "Imaging" not in text
