@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from PySide6.QtCore import QEvent, QObject, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
@@ -26,7 +26,7 @@ from app.services.clinic.permissions import Permission
 from app.services.scheduling.check_out import CheckOutPreview, CheckOutResult
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.patients.windows import patient_title
+from app.ui.patients.titles import patient_title
 from app.ui.plans.take_payment import METHOD_KEY_HINT, METHOD_KEYS
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -39,7 +39,13 @@ from app.ui.widgets.write_dialog import WriteDialog
 
 
 class CheckOutDialog(WriteDialog):
-    """Complete, charge, take the payment for this visit; then the next visit and receipt."""
+    """Complete, charge, take the payment for this visit; then the next visit and receipt.
+
+    Booking the next visit is asked of whoever opened the dialog (``book_next_requested``):
+    the booking dialog's module reaches the record window, which reaches this one."""
+
+    #: (patient id, patient name, service id or None): book this patient's next visit.
+    book_next_requested = Signal(int, str, object)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None, appointment_id: int) -> None:
         super().__init__(ctx, parent)
@@ -259,14 +265,8 @@ class CheckOutDialog(WriteDialog):
         if receipt:
             print_receipt(self.ctx, parent, preview.patient_id, result.payment.payment_id)
         if book_next:
-            from app.ui.calendar.booking_flow import find_and_book
-
-            find_and_book(
-                self.ctx,
-                parent,
-                patient_id=preview.patient_id,
-                patient_name=preview.patient_name,
-                service_id=preview.service_id,
+            self.book_next_requested.emit(
+                preview.patient_id, preview.patient_name, preview.service_id
             )
 
 

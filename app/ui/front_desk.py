@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -30,7 +30,7 @@ from app.services.clinic.permissions import Permission
 from app.services.scheduling.day_board import STEP_LABELS, CheckInDetails, Missing
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.patients.windows import patient_title
+from app.ui.patients.titles import patient_title
 from app.ui.widgets.messages import show_warning
 
 ALERT_RED = "#b3261e"
@@ -58,7 +58,14 @@ class NotTodayQuestion:
 
 
 class CheckInDialog(QDialog):
-    """Alerts in full, what is missing (each fixable from here), then Check in (Enter)."""
+    """Alerts in full, what is missing (each fixable from here), then Check in (Enter).
+
+    Printing the intake form and verifying insurance happen in the patient's record: the
+    dialog asks for it (``record_part_requested``) and whoever opened it shows the record
+    (this module does not import the record window, which imports it)."""
+
+    #: (patient id, "intake" or "insurance"): show that part of the patient's record.
+    record_part_requested = Signal(int, str)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None, appointment_id: int) -> None:
         super().__init__(parent)
@@ -222,17 +229,9 @@ class CheckInDialog(QDialog):
 
             SignConsentDialog.ask(self.ctx, self, details.patient_id)
         elif kind == Missing.INTAKE:
-            from app.ui.patients.windows import open_patient_record
-
-            window = open_patient_record(self.ctx, details.patient_id)
-            window.header.print_intake(blank=False)
+            self.record_part_requested.emit(details.patient_id, "intake")
         elif kind == Missing.INSURANCE:
-            from app.ui.patients.windows import open_patient_record
-
-            window = open_patient_record(self.ctx, details.patient_id)
-            index = window.tab_index("insurance")
-            if index >= 0:
-                window.tab_widget.setCurrentIndex(index)
+            self.record_part_requested.emit(details.patient_id, "insurance")
         elif kind == Missing.BALANCE:
             from app.ui.plans.take_payment import TakePaymentDialog
 

@@ -80,6 +80,54 @@ def _demo_day() -> datetime.date:
     return today - datetime.timedelta(days=(today.weekday() - 1) % 7)
 
 
+def _use_demo_clock() -> None:
+    """Today's page and its dialogs read the clock: make it 10:40 on the demo's day, when
+    the morning's visits have come and gone and the rest of the day is still to come."""
+    from zoneinfo import ZoneInfo
+
+    import app.services.clinic.to_do as to_do
+    import app.services.scheduling.day_board as day_board
+    from app.demo.seed import DEMO_CLINIC
+    from app.services.scheduling.booking import at_local
+
+    moment = at_local(_demo_day(), 10 * 60 + 40, ZoneInfo(DEMO_CLINIC.timezone))
+    day_board.utc_now = to_do.utc_now = lambda: moment
+
+
+def _today_area(app, ctx, outdir: Path) -> None:
+    """Today for the receptionist, the check-in dialog (alerts named, what is missing) and
+    the check-out dialog."""
+    from app.ui.check_out import CheckOutDialog
+    from app.ui.front_desk import CheckInDialog
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(ctx)
+    window.resize(1366, 740)
+    window.start()
+    page = window.show_page("today")
+    _wait_for_ops()
+    visits = page.visits()
+    if visits:
+        page.table.selectRow(0)
+    _save(app, window, outdir / "54-today.png")
+    expected = [v for v in visits if v.stage == "expected"]
+    to_check_in = next((v for v in expected if v.alerts), expected[0] if expected else None)
+    if to_check_in is not None:
+        dialog = CheckInDialog(ctx, window, to_check_in.appointment_id)
+        dialog.show()
+        _wait_for_ops()
+        _save(app, dialog, outdir / "55-check-in.png")
+        dialog.reject()
+    in_chair = next((v for v in visits if v.stage in ("in_treatment", "ready")), None)
+    if in_chair is not None:
+        dialog = CheckOutDialog(ctx, window, in_chair.appointment_id)
+        dialog.show()
+        _wait_for_ops()
+        _save(app, dialog, outdir / "56-check-out.png")
+        dialog.reject()
+    window.hide()
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
@@ -206,12 +254,15 @@ def render(outdir: Path) -> None:
     window.screen_lock.stop()
     window.hide()
 
+    _use_demo_clock()
     rita = auth.login(clinic.db, "receptionist", DEMO_PASSWORD)
     rita_window = MainWindow(UiContext(clinic, rita, details))
     rita_window.resize(1180, 760)
     rita_window.start()
+    _wait_for_ops()
     _save(app, rita_window, outdir / "12-main-receptionist.png")
     rita_window.hide()
+    _today_area(app, UiContext(clinic, rita, details), outdir)
 
     coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
     _patients_area(app, UiContext(clinic, coordinator, details), outdir)

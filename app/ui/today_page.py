@@ -439,10 +439,10 @@ class TodayPage(QWidget):
         step = step or visit.next_step
         if step is None or step != visit.next_step:
             return
-        from app.ui.front_desk import do_step
+        from app.ui.visit_steps import open_step
 
         #: The dialog the step opened, if any (tests drive it).
-        self.step_dialog = do_step(self.ctx, self, step, visit.appointment_id, visit.version)
+        self.step_dialog = open_step(self.ctx, self, step, visit.appointment_id, visit.version)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.table and event.type() == QEvent.Type.KeyPress:

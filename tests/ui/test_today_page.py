@@ -268,3 +268,28 @@ def test_check_out_in_one_dialog_applies_the_payment_to_the_visit(
         assert (allocation.charge_id, allocation.amount) == (charge.id, Decimal("150.00"))
     assert receipts and receipts[0][2:] == (visits["ana_patient"], payment.id)
     qtbot.waitUntil(lambda: page.visits()[0].stage == "done", timeout=10_000)
+
+
+def test_insurance_to_verify_opens_the_record_on_its_insurance_tab(
+    qtbot, page, visits, receptionist_ctx
+):
+    from app.data.models.contacts import Contact
+    from app.data.models.insurance import InsurancePolicy
+    from app.ui.patients.windows import open_record_windows
+
+    with receptionist_ctx.db.uow() as s:
+        payer = Contact(kind="payer", organisation="Delta Dental", name="")
+        s.add(payer)
+        s.flush()
+        s.add(InsurancePolicy(patient_id=visits["ana_patient"], payer_id=payer.id,
+                              plan_name="Delta PPO", member_id="X1"))  # fmt: skip
+    _select(page, visits["ana"])
+    page.do_step()
+    dialog = page.step_dialog
+    qtbot.waitUntil(lambda: dialog.details is not None, timeout=10_000)
+    assert dialog.details.missing[1].text == "Delta PPO has never been verified."
+    qtbot.mouseClick(dialog.fix_buttons["insurance"], Qt.MouseButton.LeftButton)
+    record = next(w for w in open_record_windows() if w.patient_id == visits["ana_patient"])
+    assert record.tab_widget.currentIndex() == record.tab_index("insurance")
+    dialog.reject()
+    record.close()

@@ -9,7 +9,7 @@ west of Greenwich.  The rule itself is :func:`app.clock.today_in`, which the UI'
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from app.data.models.clinic import ClinicSettings
 from app.i18n import clinic_zone as zone_named
 from app.services.errors import NotFoundError
 
-__all__ = ["clinic_now", "clinic_settings", "clinic_today", "clinic_zone"]
+__all__ = ["clinic_now", "clinic_settings", "clinic_today", "clinic_zone", "day_bounds"]
 
 
 def clinic_settings(session: Session) -> ClinicSettings:
@@ -44,3 +44,12 @@ def clinic_now(session: Session, now: datetime | None = None) -> datetime:
 def clinic_today(session: Session, now: datetime | None = None) -> date:
     """The clinic's calendar day at ``now`` (default: this instant)."""
     return today_in(clinic_zone(session), now)
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants of local midnight on ``day`` and the next: 23, 24 or 25 hours."""
+    after = day + timedelta(days=1)
+    return (
+        datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC),
+        datetime(after.year, after.month, after.day, tzinfo=zone).astimezone(UTC),
+    )

@@ -24,7 +24,7 @@ from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
-from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
+from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone, day_bounds
 from app.services.clinic.conflicts import clinic_clock, last_change
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, reading, unit_of_work
@@ -290,17 +290,14 @@ def _next_appointment(session: Session, patient_id: int) -> AppointmentLine | No
 
 
 def _visit_to_check_in(session: Session, patient_id: int) -> AppointmentLine | None:
-    # Imported here: scheduling imports this module (through the journey).
-    from app.services.scheduling.booking import local_day_span
-
-    span = local_day_span(clinic_today(session), clinic_zone(session))
+    starts, ends = day_bounds(clinic_today(session), clinic_zone(session))
     lines = _appointment_lines(
         session,
         select(Appointment)
         .where(
             Appointment.patient_id == patient_id,
-            Appointment.starts_at >= span.starts_at,
-            Appointment.starts_at < span.ends_at,
+            Appointment.starts_at >= starts,
+            Appointment.starts_at < ends,
             Appointment.status.in_(_UPCOMING),
         )
         .order_by(Appointment.starts_at)

@@ -46,7 +46,7 @@ from app.data.models.providers import (
 )
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_zone, day_bounds
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import LOCK_ONLY, reading, unit_of_work
@@ -119,8 +119,8 @@ def at_local(day: date, minute: int, zone: ZoneInfo) -> datetime:
 
 
 def local_day_span(day: date, zone: ZoneInfo) -> TimeSpan:
-    """From local midnight to the next: 23, 24 or 25 hours."""
-    return TimeSpan(at_local(day, 0, zone), at_local(day + timedelta(days=1), 0, zone))
+    """From local midnight to the next: 23, 24 or 25 hours (clock.day_bounds)."""
+    return TimeSpan(*day_bounds(day, zone))
 
 
 def wall_minute(moment: datetime, zone: ZoneInfo) -> int:

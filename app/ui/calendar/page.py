@@ -587,10 +587,10 @@ class CalendarPage(QWidget):
         block = self.grid.current_block()
         if not self._can_check_in(block):
             return
-        from app.ui.front_desk import do_step
+        from app.ui.visit_steps import open_step
 
         #: The check-in dialog opened (tests drive it).
-        self.check_in_dialog = do_step(self.ctx, self, "check_in", block.id, block.version)
+        self.check_in_dialog = open_step(self.ctx, self, "check_in", block.id, block.version)
 
     def show_day_of_appointment(self, appointment_id: int) -> None:
         db, actor = self.ctx.db, self.ctx.actor

@@ -445,8 +445,14 @@ class RecordHeader(QFrame):
         from app.ui.front_desk import do_step
 
         visit = record.visit_to_check_in
+        window = self.window()
+        # The dialog reads the visit's version itself; 0 stands for "not known here".
         #: The check-in dialog opened (tests drive it).
-        self.check_in_dialog = do_step(self.ctx, self.window(), "check_in", visit.id, 0)
+        self.check_in_dialog = do_step(self.ctx, window, "check_in", visit.id, 0)
+        # Intake and insurance are parts of this very record window.
+        self.check_in_dialog.record_part_requested.connect(
+            lambda _patient_id, part: window.show_part(part)
+        )
 
     def balance_is_owed(self) -> bool:
         return bool(self.balance_label.property("owed"))

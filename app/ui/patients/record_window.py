@@ -167,6 +167,16 @@ class PatientRecordWindow(QWidget):
         if isinstance(tab, RecordTab):
             self.tabs[key] = tab
 
+    def show_part(self, part: str) -> None:
+        """ "intake": preview the pre-filled intake form; any other: that tab (if the role
+        has it)."""
+        if part == "intake":
+            self.header.print_intake(blank=False)
+            return
+        index = self.tab_index(part)
+        if index >= 0:
+            self.tab_widget.setCurrentIndex(index)
+
     def tab_index(self, key: str) -> int:
         keys = [s.key for s in self.specs]
         return keys.index(key) if key in keys else -1

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.services.patients.consents import ConsentPreview, SignedConsent, SigningChoices
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.patients.windows import title_with_patient
+from app.ui.patients.titles import title_with_patient
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, form_message
 from app.ui.widgets.messages import show_info
 from app.ui.widgets.signature_pad import SignaturePad

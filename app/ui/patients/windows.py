@@ -27,32 +27,12 @@ def open_patient_record(ctx: UiContext, patient_id: int, parent: QWidget | None 
     return window
 
 
-def patient_title(ctx: UiContext, name: str, born) -> str:
-    """"Ruiz, Ana (born May 17, 1980)": who a window is about, in its title and heading,
-    so a window about the wrong patient is not taken for the right one when several
-    records are open."""
-    if born is None:
-        return name
-    from app.i18n import format_date
-
-    return f"{name} (born {format_date(born, ctx.details.locale)})"
-
-
-def title_with_patient(window: QWidget, ctx: UiContext, patient_id: int, what: str) -> None:
-    """Title ``window`` "``what`` — Ruiz, Ana (born …) — CareDesk" once the patient is read
-    (the header's read, not audited again: the window is about a record already open)."""
-    from app.services.patients.records import patient_header
-    from app.ui import ops
-
-    window.setWindowTitle(f"{what} — CareDesk")
-    db, actor = ctx.db, ctx.actor
-
-    def show(record) -> None:
-        name = f"{record.form.last_name}, {record.form.first_name}"
-        who = patient_title(ctx, name, record.form.date_of_birth)
-        window.setWindowTitle(f"{what} — {who} — CareDesk")
-
-    ops.run_query(lambda: patient_header(db, actor, patient_id), on_success=show, owner=window)
+def show_record_part(ctx: UiContext, patient_id: int, part: str) -> QWidget:
+    """Open the patient's record on ``part``: "insurance" (its tab) or "intake" (the
+    pre-filled intake form's print preview) — what the check-in dialog asks for."""
+    window = open_patient_record(ctx, patient_id)
+    window.show_part(part)
+    return window
 
 
 def record_windows_of(ctx: UiContext) -> list[QWidget]:

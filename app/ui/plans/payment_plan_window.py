@@ -43,7 +43,7 @@ from app.services.clinic.permissions import Permission
 from app.services.errors import CareDeskError, ValidationError
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.patients.windows import title_with_patient
+from app.ui.patients.titles import title_with_patient
 from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.widgets.form_field import FieldErrors, FormField
 from app.ui.widgets.messages import show_warning

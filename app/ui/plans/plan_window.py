@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.ui.context import UiContext
-from app.ui.patients.windows import title_with_patient
+from app.ui.patients.titles import title_with_patient
 from app.ui.plans.plan_editor import TreatmentPlanEditor
 
 #: Open windows by patient id (one per patient).
