@@ -36,12 +36,14 @@ screenshots: install
 
 ## Bring new printed-document strings into the Spanish catalog, drop unused ones; then fill in
 ## the empty msgstr lines of resources/locale/es/LC_MESSAGES/caredesk.po (the tests list them).
+## The en_GB catalog (British spelling of the few words that differ) is kept by hand.
+## Both are read from their .po files when first needed: nothing is compiled at install time.
 catalogs: install
 	@mkdir -p build
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ --add-location=file --sort-by-file \
 	    --no-wrap --project=CareDesk --copyright-holder=CareDesk -o build/caredesk.pot app
 	$(VENV)/bin/pybabel -q update -i build/caredesk.pot -d resources/locale -D caredesk \
-	    --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	    -l es --no-wrap --ignore-obsolete --ignore-pot-creation-date
 
 ## Page 1 of every printed document, in English and Spanish, as PNGs (needs pdftoppm).
 samples: install

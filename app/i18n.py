@@ -6,6 +6,40 @@ for phones), and every translated string comes from :func:`translator`.  Money i
 always :class:`~decimal.Decimal`; a float is refused.  Datetimes are stored in UTC
 and converted to the clinic's time zone only here, at the edge.  No Qt import:
 services and documents use this module too.
+
+**Dates.**  Every date a person reads is one of these styles, in the clinic's locale
+(``ClinicDetails.locale``), never written by hand (``strftime``, ``{d:%b}``,
+``isoformat()``; tests/test_date_styles.py scans the source for them):
+
+- date in text, sentences and most columns — ``format_date(d, loc)``:
+  ``Dec 1, 2026`` (en_US), ``1 Dec 2026`` (en_GB), ``1 dic 2026`` (es_ES, es_US);
+- date in a letter or printed document — ``format_date(d, loc, "long")``:
+  ``December 1, 2026``, ``1 December 2026``, ``1 de diciembre de 2026``;
+- day heading (a page about one day) — ``format_date(d, loc, "full")``:
+  ``Tuesday, December 1, 2026``, ``Tuesday, 1 December 2026``, ``martes, 1 de diciembre de 2026``;
+- date with weekday (visits, days to come) — ``format_weekday_date(d, loc)``:
+  ``Tue, Dec 1, 2026``, ``Tue, 1 Dec 2026``, ``mar, 1 dic 2026``; ``with_year=False`` for the
+  coming days: ``Tue, Dec 1``;
+- short date (date fields, dense columns such as birth dates) — ``format_numeric_date(d, loc)``:
+  ``12/1/2026``, ``01/12/2026``, ``1/12/2026`` (always a four-digit year);
+- date and time — ``format_datetime(m, tz, loc)``: ``Dec 1, 2026, 9:30 AM``,
+  ``1 Dec 2026, 09:30``; a time alone — ``format_time(m, tz, loc)``: ``9:30 AM``, ``09:30``.
+
+A date edit (``QDateEdit``) shows :func:`qt_date_format`: the short date, or the date with
+weekday.  A two-digit year is never shown.  Machine formats (ISO 8601 in CSV, ICS, JSON
+and file names) are not for reading and stay ISO.
+
+**Minus sign.**  A negative amount or number is written with the sign Babel (CLDR) gives
+the locale — the hyphen-minus ``-`` for every locale we support (``-$5.00``, ``-5,00 €``) —
+and only :func:`format_money` / :func:`format_number` write it: never prepend ``-`` or
+``−`` by hand (show a payment taken off a balance as ``format_money(-amount, …)``).  One
+sign, the locale's, because it is what :func:`parse_money` and spreadsheets read back.
+
+**Spelling.**  Source strings are US English ("Check", "Pre-authorization", "License",
+"Color", "Catalog", "Canceled").  A clinic whose English is spelled the British way
+(en_GB, and en_AU, en_NZ, en_IE, which share it) reads them through the en_GB catalog,
+``resources/locale/en_GB/LC_MESSAGES/caredesk.po``: windows through :func:`spelling`,
+printed documents through :func:`translator` like every other language.
 """
 
 from __future__ import annotations
@@ -16,6 +50,7 @@ import itertools
 import re
 import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
@@ -47,6 +82,13 @@ DEFAULT_LOCALE = "en_US"
 MONEY_PLACES = 2
 
 DateFormat = Literal["short", "medium", "long", "full"]
+
+#: The date styles of :func:`format_date` (``short`` has a two-digit year: use
+#: :func:`format_numeric_date`).
+DateStyle = Literal["medium", "long", "full"]
+
+#: Regions whose English is spelled the British way, and the catalog they read.
+_SPELLED_AS = {"en_AU": "en_GB", "en_NZ": "en_GB", "en_IE": "en_GB"}
 
 
 # --- locales ---------------------------------------------------------------------------------
@@ -222,13 +264,16 @@ def format_percent(value: Decimal, locale: str | Locale) -> str:
     return babel_numbers.format_percent(number, format="#,##0.##%", locale=_locale(locale))
 
 
-def format_date(value: date, locale: str | Locale, format: DateFormat = "medium") -> str:
+def format_date(value: date, locale: str | Locale, format: DateStyle = "medium") -> str:
     """A calendar date (no time zone involved): ``Nov 23, 2026`` / ``23 nov 2026``.
 
-    ``format="long"`` gives ``November 23, 2026`` / ``23 de noviembre de 2026``.
+    ``format="long"`` gives ``November 23, 2026`` / ``23 de noviembre de 2026`` (letters
+    and printed documents); ``"full"`` the day heading ``Monday, November 23, 2026``.
     """
     if isinstance(value, datetime):
         raise TypeError("format_date takes a date; use format_datetime for a moment in time")
+    if format not in ("medium", "long", "full"):
+        raise ValueError(f"no date style {format!r}: a short date is format_numeric_date")
     return babel_dates.format_date(value, format=format, locale=_locale(locale))
 
 
@@ -315,6 +360,56 @@ def format_numeric_date(value: date, locale: str | Locale) -> str:
 def short_time_pattern(locale: str | Locale) -> str:
     """The locale's short time of day as a CLDR pattern: ``h:mm a`` (en_US), ``H:mm`` (es_ES)."""
     return babel_dates.get_time_format("short", locale=_locale(locale)).pattern
+
+
+# A CLDR pattern field (a run of one letter) or a quoted literal.
+_CLDR_FIELD = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*")
+
+
+def _qt_pattern(cldr: str) -> str:
+    """A CLDR date/time pattern as a Qt display format (QDateEdit, QLocale.toString):
+    weekdays ``EEE`` → ``ddd``, any year → ``yyyy``, ``a`` → ``AP``; quoted text stays."""
+
+    def field(match: re.Match[str]) -> str:
+        text = match.group(0)
+        letter = match.group(1)
+        if letter is None:
+            return text  # 'de': Qt quotes literals the same way
+        if letter in "Ec":
+            return "dddd" if len(text) >= 4 else "ddd"
+        if letter in "yY":
+            return "yyyy"
+        if letter == "L":
+            return "M" * len(text)
+        if letter in "aBb":
+            return "AP"
+        if letter in "dMHhms":
+            return text
+        return ""
+
+    return _CLDR_FIELD.sub(field, cldr).strip()
+
+
+def qt_date_format(locale: str | Locale, style: Literal["numeric", "weekday"] = "numeric") -> str:
+    """The display format of a date edit: the short date (``M/d/yyyy`` en_US,
+    ``dd/MM/yyyy`` en_GB, ``d/M/yyyy`` es_ES) or the date with weekday (``ddd, MMM d, yyyy``
+    en_US, ``ddd d MMM yyyy`` en_GB): the same styles as :func:`format_numeric_date` and
+    :func:`format_weekday_date`.  Give the edit ``QLocale(locale)`` too, for the names."""
+    if style == "weekday":
+        parsed = _locale(locale)
+        return _qt_pattern(str(parsed.datetime_skeletons["yMMMEd"].pattern))
+    return _qt_pattern(numeric_date_pattern(locale))
+
+
+def qt_time_format(locale: str | Locale) -> str:
+    """The display format of a time edit: ``h:mm AP`` (en_US), ``HH:mm`` (en_GB), ``H:mm``."""
+    return _qt_pattern(short_time_pattern(locale))
+
+
+def qt_datetime_format(locale: str | Locale) -> str:
+    """The display format of a date-and-time edit: ``ddd M/d/yyyy h:mm AP`` (en_US),
+    ``ddd d/M/yyyy H:mm`` (es_ES) — the short date with its weekday, then the time."""
+    return f"ddd {qt_date_format(locale)} {qt_time_format(locale)}"
 
 
 def format_phone(e164: str, home_region: str) -> str:
@@ -447,8 +542,9 @@ def translator(locale: str | None) -> gettext.NullTranslations:
     """The message catalog for a locale (English when there is none or the language is unknown).
 
     Catalogs are ``resources/locale/<lang>/LC_MESSAGES/caredesk.po``; ``es_MX``
-    uses an ``es_MX`` catalog when one exists, falling back to ``es``.  Treat the
-    result as read-only: it is shared.
+    uses an ``es_MX`` catalog when one exists, falling back to ``es``; en_GB (and the
+    regions spelled like it, ``_SPELLED_AS``) reads the British spelling of the US source
+    strings.  Treat the result as read-only: it is shared.
     """
     if not locale:
         return gettext.NullTranslations()
@@ -458,9 +554,10 @@ def translator(locale: str | None) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     if parsed.language not in TRANSLATED_LANGUAGES:
         return gettext.NullTranslations()
+    names = [str(parsed), _SPELLED_AS.get(str(parsed), ""), parsed.language]
     found = [
         catalog
-        for catalog in map(_catalog_file, dict.fromkeys([str(parsed), parsed.language]))
+        for catalog in map(_catalog_file, dict.fromkeys(name for name in names if name))
         if catalog is not None
     ]
     if not found:
@@ -468,3 +565,24 @@ def translator(locale: str | None) -> gettext.NullTranslations:
     for narrower, wider in itertools.pairwise(found):
         narrower.add_fallback(wider)
     return found[0]
+
+
+def spelling(locale: str | None) -> Callable[[str], str]:
+    """The ``_`` of the windows: their (English) words as the clinic spells them —
+    ``"Check"`` in an en_US clinic, ``"Cheque"`` in an en_GB one.
+
+    The windows are in English for every clinic (only printed documents are translated),
+    so a clinic of another language reads the US source.  Pass whole sentences with
+    ``%(name)s`` placeholders, never pieces of an f-string: the en_GB catalog holds them
+    whole."""
+    if not locale:
+        return _same
+    try:
+        language = _locale(locale).language
+    except ValueError:
+        return _same
+    return translator(locale).gettext if language == "en" else _same
+
+
+def _same(message: str) -> str:
+    return message

@@ -172,11 +172,16 @@ def test_format_datetime_refuses_naive_and_unknown_zones():
         ("en_US", "long", "November 23, 2026"),
         ("en_GB", "medium", "23 Nov 2026"),
         ("es_ES", "long", "23 de noviembre de 2026"),
-        ("es_MX", "short", "23/11/26"),
+        ("es_MX", "full", "lunes, 23 de noviembre de 2026"),
     ],
 )
 def test_format_date(locale, form, expected):
     assert format_date(date(2026, 11, 23), locale, form) == expected
+
+
+def test_format_date_has_no_two_digit_year_style():
+    with pytest.raises(ValueError, match="format_numeric_date"):
+        format_date(date(2026, 11, 23), "es_MX", "short")  # type: ignore[arg-type]
 
 
 def test_format_date_refuses_a_datetime():

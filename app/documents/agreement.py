@@ -180,7 +180,7 @@ def _status_warning(agreement: PaymentAgreement, width: float, st, _: Translate)
     if agreement.status == "superseded":
         message = _("Replaced by a newer version of this plan: these terms no longer apply.")
     elif agreement.status == "cancelled":
-        message = _("This payment plan was cancelled: these terms no longer apply.")
+        message = _("This payment plan was canceled: these terms no longer apply.")
         if agreement.cancel_reason:
             message += " " + _("Reason") + ": " + agreement.cancel_reason
     else:

@@ -54,7 +54,7 @@ STATUS_LABELS = {
     "arrived": N_("Arrived"),
     "in_treatment": N_("In treatment"),
     "completed": N_("Completed"),
-    "cancelled": N_("Cancelled"),
+    "cancelled": N_("Canceled"),
     "no_show": N_("No-show"),
 }
 

@@ -189,7 +189,8 @@ class _Money:
         return format_money(amount, self.currency, self.locale)
 
     def minus(self, amount: Decimal) -> str:
-        return "−" + self(amount) if amount else "—"
+        """An amount taken off the total, signed by Babel as every negative amount is."""
+        return self(-amount) if amount else "—"
 
 
 def _head_table_commands() -> list[tuple]:

@@ -61,7 +61,7 @@ def N_(message: str) -> str:
 METHOD_LABELS = {
     "cash": N_("Cash"),
     "card": N_("Card"),
-    "cheque": N_("Cheque"),
+    "cheque": N_("Check"),
     "bank_transfer": N_("Bank transfer"),
     "financing": N_("Financing company"),
     "insurance": N_("Insurance"),

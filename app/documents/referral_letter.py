@@ -234,7 +234,7 @@ def _story(letter: ReferralLetter, width: float, _: Translate) -> list[Flowable]
         name = f"{name}, {letter.provider_credentials}"
     signer = [f"<b>{text(name)}</b>"] if name else []
     if letter.provider_licence:
-        signer.append(text(_("Licence no. %(number)s") % {"number": letter.provider_licence}))
+        signer.append(text(_("License no. %(number)s") % {"number": letter.provider_licence}))
     signer.append(text(letter.letterhead.name))
     sign_table = Table(
         [[Paragraph("<br/>".join(signer), st["sign"])]],

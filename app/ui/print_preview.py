@@ -561,7 +561,7 @@ class PrintPreviewDialog(QDialog):
             return
         outcome = self._print_with_progress(printer, pages)
         if outcome is PrintOutcome.CANCELLED:
-            self._show_status(self._("Printing cancelled: nothing was sent to the printer."))
+            self._show_status(self._("Printing canceled: nothing was sent to the printer."))
             return
         if outcome is PrintOutcome.FAILED:
             self._show_status(

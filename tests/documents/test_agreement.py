@@ -162,7 +162,7 @@ def test_in_spanish(agreement):
     ("status", "message"),
     [
         ("superseded", "Replaced by a newer version of this plan"),
-        ("cancelled", "This payment plan was cancelled: these terms no longer apply. Reason: "
+        ("cancelled", "This payment plan was canceled: these terms no longer apply. Reason: "
                       "Patient moved away"),
     ],
 )  # fmt: skip

@@ -121,7 +121,7 @@ def test_english_handout_explains_phases_visits_and_totals(letterhead):
     assert "Monday, March 8, 2027" in text  # the booked visit, in the clinic's zone
     assert "To be scheduled" in text  # phase 2 has no visits yet
     # Phase 2: 1,800 + 1,250 − 125 discount − 500 insurance = 2,425 for the patient.
-    assert "$3,050.00" in text and "−$125.00" in text and "−$500.00" in text
+    assert "$3,050.00" in text and "-$125.00" in text and "-$500.00" in text
     assert "$2,425.00" in text
     # Grand total: 95 + 2,425.
     assert "$2,520.00" in text

@@ -54,7 +54,7 @@ def test_the_letter_in_english(letter):
     assert "Please assess for extraction under sedation." in page
     assert "You can reach the patient at (305) 555-0111 · zoe@example.com." in page
     assert "Enclosed records • Panoramic x-ray, 20 Nov 2026 • Periodontal chart" in page
-    assert "Sincerely, Dr. Daniel Okafor, DDS Licence no. FL-DN-20931" in page
+    assert "Sincerely, Dr. Daniel Okafor, DDS License no. FL-DN-20931" in page
     assert "URGENT" not in page
     assert pdf_font_names(pdf) <= {"DejaVuSans", "DejaVuSans-Bold"}
 

@@ -86,7 +86,7 @@ def test_a_refused_payment_undoes_the_whole_check_out(clinic, desk, visit):
     db = clinic.db
     version = _arrived(db, desk, visit)
     cheque = PaymentInput(Decimal("120.00"), PaymentMethod.CHEQUE)  # no cheque number
-    with pytest.raises(ValidationError, match="cheque number"):
+    with pytest.raises(ValidationError, match="check number"):
         co.check_out(db, desk, visit, version, cheque, now=DURING)
     with db.uow() as s:
         assert s.get(Appointment, visit).status == "arrived"

@@ -66,7 +66,7 @@ def test_the_letter_is_built_from_the_referral_its_specialist_and_provider(
     (page,) = pdf_pages_text(rl.referral_letter_pdf(clinic.db, owner, referral_id))
     assert "Dear Dr. Łucja Peña," in page
     assert "Impacted 38 and 48, recurrent pericoronitis." in page
-    assert "Dr. Daniel Okafor, DDS Licence no. ME-4471 Bayside Dental" in page
+    assert "Dr. Daniel Okafor, DDS License no. ME-4471 Bayside Dental" in page
     assert "Zoë Nguyễn" in page and "November 23, 2026" in page
 
 

@@ -507,7 +507,7 @@ def test_cancelling_a_print_job_part_way_sends_nothing(
     qtbot.mouseClick(dialog.print_button, Qt.MouseButton.LeftButton)
     _settle(qtbot)
 
-    assert dialog.status_label.text() == "Printing cancelled: nothing was sent to the printer."
+    assert dialog.status_label.text() == "Printing canceled: nothing was sent to the printer."
     assert not [r for r in _audit(clinic, "print") if r.detail.startswith("sent to printer")]
     assert not out.exists()
     assert dialog.print_button.isEnabled()

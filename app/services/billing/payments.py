@@ -47,7 +47,7 @@ from app.data.models.payments import (
     PaymentPlanStatus,
 )
 from app.data.models.staff import Staff
-from app.i18n import clinic_zone, format_date, format_money
+from app.i18n import clinic_zone, format_date, format_money, spelling
 from app.money import MAX_AMOUNT, STORED_PLACES
 from app.services.billing import balances, payment_plans
 from app.services.clinic import audit, permissions
@@ -60,7 +60,7 @@ from app.services.errors import NotFoundError, ValidationError
 
 ZERO = Decimal("0.00")
 
-#: Methods whose payments must carry a reference (cheque number, transfer id, contract).
+#: Methods whose payments must carry a reference (check number, transfer id, contract).
 REFERENCE_REQUIRED = frozenset(
     {PaymentMethod.CHEQUE, PaymentMethod.BANK_TRANSFER, PaymentMethod.FINANCING}
 )
@@ -68,11 +68,20 @@ REFERENCE_REQUIRED = frozenset(
 METHOD_LABELS: dict[PaymentMethod, str] = {
     PaymentMethod.CASH: "Cash",
     PaymentMethod.CARD: "Card",
-    PaymentMethod.CHEQUE: "Cheque",
+    PaymentMethod.CHEQUE: "Check",  # stored as "cheque"; en_GB reads "Cheque"
     PaymentMethod.BANK_TRANSFER: "Bank transfer",
     PaymentMethod.FINANCING: "Financing company",
     PaymentMethod.INSURANCE: "Insurance",
 }
+
+
+def method_label(method: PaymentMethod | str, locale: str) -> str:
+    """A payment method as the clinic calls it: "Check" (en_US), "Cheque" (en_GB)."""
+    try:
+        label = METHOD_LABELS[PaymentMethod(method)]
+    except ValueError:
+        return str(method).replace("_", " ").capitalize()
+    return spelling(locale)(label)
 
 ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
     AdjustmentKind.DISCOUNT: "Discount",
@@ -574,7 +583,7 @@ def _ledger(session: Session, patient_id: int, settings: ClinicSettings) -> Acco
     )
     for p in payments:
         voided = p.voided_at is not None
-        method = METHOD_LABELS.get(PaymentMethod(p.method), p.method)
+        method = method_label(p.method, settings.locale)
         if p.kind == PaymentKind.REFUND.value:
             original = by_id.get(p.refund_of_id) if p.refund_of_id else None
             of = ""
@@ -1031,15 +1040,14 @@ def take_payment(
     reference = " ".join((data.reference or "").split())
     notes = (data.notes or "").strip()
     if method in REFERENCE_REQUIRED and not reference:
-        what = {
-            PaymentMethod.CHEQUE: "the cheque number",
-            PaymentMethod.BANK_TRANSFER: "the transfer reference",
-            PaymentMethod.FINANCING: "the financing company's reference",
+        message = {
+            PaymentMethod.CHEQUE: "A check payment needs a reference: type the check number.",
+            PaymentMethod.BANK_TRANSFER: "A bank transfer payment needs a reference: type the "
+            "transfer reference.",
+            PaymentMethod.FINANCING: "A financing company payment needs a reference: type the "
+            "financing company's reference.",
         }[method]
-        raise ValidationError(
-            f"A {METHOD_LABELS[method].lower()} payment needs a reference: type {what}.",
-            field="reference",
-        )
+        raise ValidationError(spelling(settings.locale)(message), field="reference")
     _check_reference_notes_and_time(reference, notes, data.received_at)
     if data.installment_id is not None and data.to_credit:
         raise ValidationError(
@@ -1296,6 +1304,7 @@ def void_adjustment(db, actor: Actor, adjustment_id: int, version: int, reason: 
         return VoidResult(balances.patient_balance(session, adjustment.patient_id))
 
 
-def methods() -> Iterable[tuple[PaymentMethod, str]]:
-    """Payment methods with their labels, in the order the dialogs show them."""
-    return METHOD_LABELS.items()
+def methods(locale: str = "en_US") -> Iterable[tuple[PaymentMethod, str]]:
+    """Payment methods with their labels in the clinic's spelling, in the order the dialogs
+    show them."""
+    return [(method, method_label(method, locale)) for method in METHOD_LABELS]

@@ -32,10 +32,11 @@ from app.data.models.insurance import (
 )
 from app.data.models.patients import Patient
 from app.data.models.tasks import Task, TaskKind, TaskStatus
+from app.i18n import format_date
 from app.money import round_money
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_today, clinic_zone
+from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import assign_changed, reading, unit_of_work
@@ -412,8 +413,9 @@ def _upcoming_visits(session: Session, patient_id: int, service_id: int | None) 
 def _preauth_warning(session: Session, pa: PreAuthorization, today: date) -> str:
     if pa.status != PreAuthStatus.APPROVED.value:
         return ""
+    locale = clinic_settings(session).locale
     if pa.expires_on is not None and pa.expires_on < today:
-        return f"expired on {pa.expires_on.isoformat()}"
+        return f"expired on {format_date(pa.expires_on, locale)}"
     visits = _upcoming_visits(session, pa.patient_id, pa.service_id)
     if pa.approved_units is not None:
         left = pa.approved_units - pa.used_units
@@ -426,8 +428,8 @@ def _preauth_warning(session: Session, pa: PreAuthorization, today: date) -> str
         late = [d for d in (v.astimezone(zone).date() for v in visits) if d > pa.expires_on]
         if late:
             return (
-                f"expires on {pa.expires_on.isoformat()}, before the booked visit on "
-                f"{late[0].isoformat()}"
+                f"expires on {format_date(pa.expires_on, locale)}, before the booked visit on "
+                f"{format_date(late[0], locale)}"
             )
     return ""
 
@@ -474,7 +476,7 @@ def validate_preauth(data: PreauthData) -> PreauthData:
     )
     if data.status not in {s.value for s in PreAuthStatus}:
         raise ValidationError("Choose requested, approved or denied.", field="status")
-    number = tidy_text(data.number, "number", label="authorisation number", max_length=60)
+    number = tidy_text(data.number, "number", label="authorization number", max_length=60)
     approved = data.approved_units
     if approved is not None and (
         isinstance(approved, bool) or not isinstance(approved, int) or approved < 0
@@ -515,9 +517,9 @@ def save_preauth(db: Database, actor: Actor, patient_id: int, data: PreauthData)
             pa = PreAuthorization(patient_id=patient_id, requested_on=clinic_today(session))
             session.add(pa)
         else:
-            pa = _loaded(session, PreAuthorization, data.id, data.version, "pre-authorisation")
+            pa = _loaded(session, PreAuthorization, data.id, data.version, "pre-authorization")
             if pa.patient_id != patient_id:
-                raise NotFoundError("That pre-authorisation belongs to another patient.")
+                raise NotFoundError("That pre-authorization belongs to another patient.")
         if pa.status != data.status and data.status in (
             PreAuthStatus.APPROVED.value,
             PreAuthStatus.DENIED.value,

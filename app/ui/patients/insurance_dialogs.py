@@ -1,4 +1,4 @@
-"""The Insurance tab's dialogs: a policy, a verification, a pre-authorisation.
+"""The Insurance tab's dialogs: a policy, a verification, a pre-authorization.
 
 Each checks what it can before closing (amounts read with the clinic's locale,
 then the service's own validation) and shows the problem beside its field;
@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from PySide6.QtCore import QDate, Qt, Slot
+from PySide6.QtCore import QDate, QLocale, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import qt_date_format, spelling
 from app.services.errors import ValidationError
 from app.services.patients.insurance import (
     PolicyData,
@@ -53,7 +54,7 @@ PREAUTH_STATUS_LABELS = {
     "requested": "Requested",
     "approved": "Approved",
     "denied": "Denied",
-    "cancelled": "Cancelled",
+    "cancelled": "Canceled",  # en_GB: "Cancelled" (spelling)
 }
 COVERAGE_MESSAGE = "Coverage is a whole percentage from 0 to 100."
 
@@ -373,19 +374,29 @@ class VerificationDialog(QDialog):
 
 
 class PreauthDialog(QDialog):
-    """Add or edit a pre-authorisation: its status, number, units and expiry."""
+    """Add or edit a pre-authorization: its status, number, units and expiry."""
 
     def __init__(
-        self, parent: QWidget | None, *, policies: list[tuple[int, str]], editing: bool
+        self,
+        parent: QWidget | None,
+        *,
+        policies: list[tuple[int, str]],
+        editing: bool,
+        locale: str = "en_US",
     ) -> None:
         super().__init__(parent)
         self._initial: PreauthData | None = None
-        self.setWindowTitle("Edit pre-authorisation" if editing else "Add pre-authorisation")
+        spell = spelling(locale)
+        self.setWindowTitle(
+            spell("Edit pre-authorization") if editing else spell("Add pre-authorization")
+        )
         self.service_edit = QLineEdit()
         self.service_edit.setObjectName("serviceEdit")
         self.service_edit.setMaxLength(200)
         self.service_edit.setPlaceholderText("e.g. Crown, tooth 14 (D2740)")
-        self.status_combo = _combo(PREAUTH_STATUS_LABELS, "statusCombo")
+        self.status_combo = _combo(
+            {code: spell(label) for code, label in PREAUTH_STATUS_LABELS.items()}, "statusCombo"
+        )
         self.number_edit = QLineEdit()
         self.number_edit.setObjectName("numberEdit")
         self.number_edit.setMaxLength(60)
@@ -402,7 +413,8 @@ class PreauthDialog(QDialog):
         self.expires_edit.setCalendarPopup(True)
         self.expires_edit.setMinimumDate(_NO_DATE)
         self.expires_edit.setSpecialValueText("No expiry")
-        self.expires_edit.setDisplayFormat("yyyy-MM-dd")
+        self.expires_edit.setLocale(QLocale(locale))
+        self.expires_edit.setDisplayFormat(qt_date_format(locale))
         self.expires_edit.setDate(_NO_DATE)
         self.policy_combo = QComboBox()
         self.policy_combo.setObjectName("preauthPolicyCombo")
@@ -423,7 +435,7 @@ class PreauthDialog(QDialog):
         f = self.fields
         form.addRow("&Procedure or service", f["service"])
         form.addRow("&Status", f["status"])
-        form.addRow("Authorisation &number", f["number"])
+        form.addRow(spell("Authorization &number"), f["number"])
         form.addRow("&Approved units", f["approved_units"])
         form.addRow("&Used units", f["used_units"])
         form.addRow("&Expires", f["expires_on"])
@@ -478,9 +490,10 @@ class PreauthDialog(QDialog):
         policies: list[tuple[int, str]],
         initial: PreauthData | None = None,
         error: ValidationError | None = None,
+        locale: str = "en_US",
     ) -> PreauthData | None:
         editing = initial is not None and initial.id is not None
-        dialog = cls(parent, policies=policies, editing=editing)
+        dialog = cls(parent, policies=policies, editing=editing, locale=locale)
         if initial is not None:
             dialog.set_preauth(initial)
         if error is not None:

@@ -1,4 +1,4 @@
-"""Patient record → Insurance: policies, the verification log, pre-authorisations.
+"""Patient record → Insurance: policies, the verification log, pre-authorizations.
 
 A policy whose last verification is older than the clinic's limit is flagged in
 red, so it gets checked before the next visit.  Expired pre-authorisations fold
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import spelling
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ConcurrentEditError, NotFoundError, ValidationError
@@ -154,7 +155,12 @@ class VerificationsModel(_ElidedRowsModel):
 
 
 class PreauthsModel(_ElidedRowsModel):
-    def __init__(self, day: Callable[[date], str] = str, parent=None) -> None:
+    def __init__(
+        self,
+        day: Callable[[date], str] = str,
+        parent=None,
+        spell: Callable[[str], str] = lambda text: text,
+    ) -> None:
         def units(pa: PreauthLine) -> str:
             if pa.approved_units is None:
                 return f"{pa.used_units} used" if pa.used_units else "—"
@@ -165,7 +171,7 @@ class PreauthsModel(_ElidedRowsModel):
                 Column("Procedure or service", lambda pa: pa.service),
                 Column(
                     "Status",
-                    lambda pa: label_for(PREAUTH_STATUS_LABELS, pa.status),
+                    lambda pa: spell(label_for(PREAUTH_STATUS_LABELS, pa.status)),
                     colour=lambda pa: RED if pa.status == "denied" else None,
                 ),
                 Column("Number", lambda pa: pa.number or "—"),
@@ -212,6 +218,7 @@ class InsuranceTab(RecordTab):
         super().__init__(ctx, patient_id, parent)
         self._data = InsuranceData([], [], [], 30)
         can_edit = ctx.allows(Permission.EDIT_PATIENTS)
+        spell = spelling(ctx.details.locale)
 
         self.policies_model = PoliciesModel(
             self._money, self._clinic_day, lambda: self._data.max_age_days, self
@@ -255,20 +262,20 @@ class InsuranceTab(RecordTab):
             "Select a policy to see its verification log.", "verificationsEmpty"
         )
 
-        self.preauths_model = PreauthsModel(self._day, self)
+        self.preauths_model = PreauthsModel(self._day, self, spelling(ctx.details.locale))
         self.preauths_table = list_table(self.preauths_model, "preauthsTable")
         _stretch_first(self.preauths_table, 6)
         self.preauths_table.horizontalHeader().setSectionResizeMode(
             5, QHeaderView.ResizeMode.Stretch
         )
-        self.add_preauth_button = QPushButton("&Add pre-authorisation…")
+        self.add_preauth_button = QPushButton(spell("&Add pre-authorization…"))
         self.add_preauth_button.setObjectName("addPreauthButton")
         self.edit_preauth_button = QPushButton("Edi&t…")
         self.edit_preauth_button.setObjectName("editPreauthButton")
         self.expired_button = QPushButton("Show expired (0)")
         self.expired_button.setObjectName("showExpiredButton")
         self.expired_button.setCheckable(True)
-        self.preauths_empty = _empty_label("No pre-authorisations.", "preauthsEmpty")
+        self.preauths_empty = _empty_label(spell("No pre-authorizations."), "preauthsEmpty")
         self.message_label = QLabel()
         self.message_label.setObjectName("fieldHint")
         self.message_label.setWordWrap(True)
@@ -300,7 +307,7 @@ class InsuranceTab(RecordTab):
         preauths_layout = QVBoxLayout(preauths)
         preauths_layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        row.addWidget(_section_title("Pre-authorisations"))
+        row.addWidget(_section_title(spelling(self.ctx.details.locale)("Pre-authorizations")))
         row.addStretch(1)
         row.addWidget(self.expired_button)
         row.addWidget(self.add_preauth_button)
@@ -434,10 +441,11 @@ class InsuranceTab(RecordTab):
         self.preauths_table.setVisible(has_preauths)
         self.preauths_empty.setVisible(not has_preauths)
         expired = sum(p.expired for p in self._data.preauths)
+        spell = spelling(self.ctx.details.locale)
         self.preauths_empty.setText(
-            f"No current pre-authorisations ({expired} expired)."
+            spell("No current pre-authorizations (%(expired)s expired).") % {"expired": expired}
             if expired
-            else "No pre-authorisations."
+            else spell("No pre-authorizations.")
         )
         self._update_buttons()
 
@@ -641,13 +649,19 @@ class InsuranceTab(RecordTab):
         from app.services.patients.insurance import save_preauth
 
         data = PreauthDialog.ask(
-            self, policies=self._policy_choices(), initial=initial, error=error
+            self,
+            policies=self._policy_choices(),
+            initial=initial,
+            error=error,
+            locale=self.ctx.details.locale,
         )
         if data is None:
             return
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         self._write(
             lambda: save_preauth(db, actor, patient_id, data),
-            "Pre-authorisation saved." if data.id else "Pre-authorisation added.",
+            spelling(self.ctx.details.locale)(
+                "Pre-authorization saved." if data.id else "Pre-authorization added."
+            ),
             retry=lambda exc: self._ask_preauth(data, exc),
         )

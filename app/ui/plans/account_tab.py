@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import spelling
 from app.services.billing.payments import (
     ADJUSTMENT_LABELS,
     AccountOverview,
@@ -54,7 +55,7 @@ PLAN_STATUS_LABELS = {
     "active": "Active",
     "superseded": "Superseded",
     "completed": "Completed",
-    "cancelled": "Cancelled",
+    "cancelled": "Canceled",  # en_GB: "Cancelled" (spelling)
 }
 
 
@@ -98,13 +99,12 @@ class LedgerTableModel(RowTableModel):
         return f"{label} (voided)" if row.entry.voided else label
 
     def _amount(self, row: LedgerRow) -> str:
-        # Signed as it moves the balance: a payment shows −, a charge +.
+        # Signed as it moves the balance: a payment shows the locale's minus, a charge none.
         entry = row.entry
         increases = entry.entry_type in ("charge", "refund") or (
             entry.entry_type == "adjustment" and entry.method == FEE_LABEL
         )
-        sign = "" if increases else "−"
-        return f"{sign}{money(self.ctx, entry.amount)}"
+        return money(self.ctx, entry.amount if increases else -entry.amount)
 
     @staticmethod
     def _amount_colour(row: LedgerRow) -> str | None:
@@ -153,7 +153,7 @@ class PlanTableModel(RowTableModel):
                 Column(
                     "Plan", lambda r: f"#{r.plan.payment_plan_id} (terms v{r.plan.terms_version})"
                 ),
-                Column("Status", lambda r: PLAN_STATUS_LABELS.get(r.plan.status, r.plan.status)),
+                Column("Status", self._plan_status),
                 Column("Financed", lambda r: money(ctx, r.plan.financed_amount), align_right=True),
                 Column("Paid", lambda r: money(ctx, r.plan.paid), align_right=True),
                 Column("Remaining", lambda r: money(ctx, r.plan.remaining), align_right=True),
@@ -162,6 +162,10 @@ class PlanTableModel(RowTableModel):
             ],
             parent,
         )
+
+    def _plan_status(self, row: PlanRow) -> str:
+        label = PLAN_STATUS_LABELS.get(row.plan.status, row.plan.status)
+        return spelling(self.ctx.details.locale)(label)
 
     def _next_due(self, row: PlanRow) -> str:
         if row.plan.next_due_on is None:
@@ -500,13 +504,14 @@ class AccountTab(RecordTab):
 
     @Slot()
     def on_refund_clicked(self) -> None:
-        from app.services.billing.payments import METHOD_LABELS, PaymentMethod
+        from app.services.billing.payments import METHOD_LABELS, PaymentMethod, method_label
         from app.ui.plans.payment_dialogs import RefundDialog
 
         row = self.selected()
         if row is None or row.entry.entry_type != "payment" or row.entry.voided:
             return
-        labels = {label: method.value for method, label in METHOD_LABELS.items()}
+        locale = self.ctx.details.locale
+        labels = {method_label(method, locale): method.value for method in METHOD_LABELS}
         method = labels.get(row.entry.method, PaymentMethod.CASH.value)
         RefundDialog.ask(
             self.ctx,

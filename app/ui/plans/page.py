@@ -30,7 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import format_date, format_money, format_time, parse_money, to_clinic_time
+from app.i18n import (
+    format_date,
+    format_money,
+    format_time,
+    parse_money,
+    qt_date_format,
+    spelling,
+    to_clinic_time,
+)
 from app.services.billing.plans_overview import METHODS, OPEN_STATUSES
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
@@ -55,7 +63,7 @@ STATUS_WORDS = {
 METHOD_WORDS = {
     "cash": "Cash",
     "card": "Card",
-    "cheque": "Cheque",
+    "cheque": "Check",  # en_GB: "Cheque" (spelling)
     "bank_transfer": "Bank transfer",
     "financing": "Financing",
     "insurance": "Insurance",
@@ -518,9 +526,8 @@ class TodaySection(Section):
         self.day_edit.setObjectName("paymentsDay")
         self.day_edit.setCalendarPopup(True)
         self.day_edit.setMaximumDate(QDate(today.year, today.month, today.day))
-        locale = QLocale(self.ctx.details.locale)
-        self.day_edit.setLocale(locale)
-        self.day_edit.setDisplayFormat(locale.dateFormat(QLocale.FormatType.ShortFormat))
+        self.day_edit.setLocale(QLocale(self.ctx.details.locale))
+        self.day_edit.setDisplayFormat(qt_date_format(self.ctx.details.locale))
         day_label = QLabel("&Day", self)
         day_label.setBuddy(self.day_edit)
         self.top.insertWidget(0, day_label)
@@ -545,7 +552,7 @@ class TodaySection(Section):
         self.difference_labels: dict[str, QLabel] = {}
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for row, method in enumerate(METHODS, start=1):
-            grid.addWidget(QLabel(METHOD_WORDS[method], self.closeout), row, 0)
+            grid.addWidget(QLabel(self._method_word(method), self.closeout), row, 0)
             self.count_labels[method] = QLabel("0", self.closeout)
             self.expected_labels[method] = QLabel(self.closeout)
             edit = QLineEdit(self.closeout)
@@ -617,10 +624,12 @@ class TodaySection(Section):
     def _time_text(self, line) -> str:
         return format_time(line.received_at, self.ctx.details.timezone, self.ctx.details.locale)
 
-    @staticmethod
-    def _method_text(line) -> str:
+    def _method_word(self, method: str) -> str:
+        return spelling(self.ctx.details.locale)(METHOD_WORDS.get(method, method))
+
+    def _method_text(self, line) -> str:
         # An insurance payment is the payer's money: say whose ("Insurance · Delta Dental").
-        method = METHOD_WORDS.get(line.method, line.method)
+        method = self._method_word(line.method)
         return f"{method} · {line.payer}" if line.payer else method
 
     def chosen_day(self) -> date:
@@ -679,7 +688,7 @@ class TodaySection(Section):
             try:
                 amounts[method] = parse_money(text, self.ctx.details.locale)
             except ValueError as exc:
-                return amounts, f"{METHOD_WORDS[method]}: {exc}"
+                return amounts, f"{self._method_word(method)}: {exc}"
         return amounts, None
 
     def _update_differences(self) -> None:

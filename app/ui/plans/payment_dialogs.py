@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 
 from app.services.billing.payments import (
     ADJUSTMENT_LABELS,
-    METHOD_LABELS,
     NEW_ADJUSTMENT_KINDS,
     AdjustmentKind,
     InsurancePaymentContext,
@@ -33,6 +32,7 @@ from app.services.billing.payments import (
     InsurancePaymentResult,
     OpenCharge,
     PaymentMethod,
+    methods,
     preview_charge_allocation,
 )
 from app.services.errors import ValidationError
@@ -178,9 +178,9 @@ class VoidDialog(_AccountWriteDialog):
         ).run()
 
 
-def _method_combo() -> QComboBox:
+def _method_combo(ctx: UiContext) -> QComboBox:
     combo = QComboBox()
-    for method, label in METHOD_LABELS.items():
+    for method, label in methods(ctx.details.locale):
         combo.addItem(label, method.value)
     return combo
 
@@ -212,7 +212,7 @@ class RefundDialog(_AccountWriteDialog):
 
         self.amount_edit.setText(format_number(refundable, ctx.details.locale, places=2))
         self.amount_edit.selectAll()
-        self.method_combo = _method_combo()
+        self.method_combo = _method_combo(ctx)
         self.method_combo.setObjectName("refundMethodCombo")
         self.method_combo.setCurrentIndex(max(self.method_combo.findData(method), 0))
         self.reason_edit = QLineEdit()

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import spelling
 from app.money import ZERO
 from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
@@ -156,7 +157,8 @@ class ItemDialog(QDialog):
         self.service_combo.setObjectName("serviceCombo")
         self.service_combo.setEditable(True)
         self.service_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.service_combo.addItem("(free text — not in the catalogue)", None)
+        spell = spelling(ctx.details.locale)
+        self.service_combo.addItem(spell("(free text — not in the catalog)"), None)
         for s in self.services:
             label = f"{s.code} — {s.name}" if s.code else s.name
             self.service_combo.addItem(label, s.id)
@@ -171,7 +173,7 @@ class ItemDialog(QDialog):
         self.quantity.setRange(1, tp.MAX_QUANTITY)
         self.quantity.setValue(item.quantity if item else 1)
         self.fee = QLineEdit(self._text(item.fee) if item else "")
-        self.fee.setPlaceholderText("From the catalogue")
+        self.fee.setPlaceholderText(spell("From the catalog"))
         self.discount = QLineEdit(self._text(item.discount) if item else "")
         self.estimate = QLineEdit()
         self.estimate.setObjectName("estimateEdit")
@@ -272,7 +274,9 @@ class ItemDialog(QDialog):
         service = self._service()
         if service is not None:
             self.description.setPlaceholderText(service.name)
-            self.fee.setPlaceholderText(f"Catalogue: {self._text(service.fee)}")
+            fee = self._text(service.fee)
+            spell = spelling(self.ctx.details.locale)
+            self.fee.setPlaceholderText(spell("Catalog: %(fee)s") % {"fee": fee})
         self.on_amount_changed()
 
     def _read(self) -> dict:

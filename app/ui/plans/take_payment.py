@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import spelling
 from app.services.billing.payments import (
-    METHOD_LABELS,
     PATIENT_METHODS,
     REFERENCE_REQUIRED,
     AllocationPreview,
@@ -31,11 +31,12 @@ from app.services.billing.payments import (
     PaymentInput,
     PaymentMethod,
     PaymentResult,
+    method_label,
     preview_allocation,
 )
 from app.ui import ops
 from app.ui.context import UiContext
-from app.ui.patients.windows import title_with_patient
+from app.ui.patients.titles import title_with_patient
 from app.ui.widgets.form_field import (
     FieldErrors,
     FormField,
@@ -53,7 +54,8 @@ METHOD_KEYS: dict[Qt.Key, PaymentMethod] = {
     Qt.Key.Key_B: PaymentMethod.BANK_TRANSFER,
     Qt.Key.Key_F: PaymentMethod.FINANCING,
 }
-METHOD_KEY_HINT = "Keys: C cash · K card · Q cheque · B bank transfer · F financing"
+#: Pass through ``spelling(locale)``: "Q cheque" in an en_GB clinic.
+METHOD_KEY_HINT = "Keys: C cash · K card · Q check · B bank transfer · F financing"
 
 APPLY_OLDEST = "oldest"
 APPLY_CREDIT = "credit"
@@ -148,11 +150,14 @@ class TakePaymentDialog(WriteDialog):
         self.method_combo.setObjectName("methodCombo")
         for method in PATIENT_METHODS:
             key = next(k for k, m in METHOD_KEYS.items() if m == method)
-            self.method_combo.addItem(f"{METHOD_LABELS[method]}  ({chr(key)})", method.value)
+            label = method_label(method, ctx.details.locale)
+            self.method_combo.addItem(f"{label}  ({chr(key)})", method.value)
         self.reference_edit = QLineEdit()
         self.reference_edit.setObjectName("referenceEdit")
         self.reference_edit.setMaxLength(80)
-        self.reference_edit.setPlaceholderText("Card slip, cheque number, transfer id…")
+        self.reference_edit.setPlaceholderText(
+            spelling(ctx.details.locale)("Card slip, check number, transfer id…")
+        )
         self.notes_edit = QLineEdit()
         self.notes_edit.setObjectName("paymentNotesEdit")
         self.notes_edit.setMaxLength(300)
@@ -169,7 +174,7 @@ class TakePaymentDialog(WriteDialog):
 
         self.fields: dict[str, FormField] = {
             "amount": FormField(self.amount_edit),
-            "method": FormField(self.method_combo, METHOD_KEY_HINT),
+            "method": FormField(self.method_combo, spelling(ctx.details.locale)(METHOD_KEY_HINT)),
             "reference": FormField(self.reference_edit),
             "notes": FormField(self.notes_edit),
             "installment": FormField(self.apply_combo),

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import spelling
 from app.services.changes import Changes
 from app.services.clinic.catalog import (
     WEEKDAYS,
@@ -66,9 +67,12 @@ class ColourButton(QPushButton):
 
     colour_changed = Signal(str)
 
-    def __init__(self, colour: str = "#4a90d9", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, colour: str = "#4a90d9", parent: QWidget | None = None, locale: str = "en_US"
+    ) -> None:
         super().__init__(parent)
         self._colour = colour
+        self._title = spelling(locale)("Choose a color")
         self.clicked.connect(self.on_clicked)
         self._paint()
 
@@ -87,7 +91,7 @@ class ColourButton(QPushButton):
 
     @Slot()
     def on_clicked(self) -> None:
-        chosen = QColorDialog.getColor(QColor(self._colour), self, "Choose a colour")
+        chosen = QColorDialog.getColor(QColor(self._colour), self, self._title)
         if chosen.isValid():
             self.set_colour(chosen.name())
 
@@ -120,18 +124,19 @@ class _CatalogDialog(QDialog):
 
 
 class RoomDialog(_CatalogDialog):
-    def __init__(self, parent: QWidget | None, editing: bool) -> None:
+    def __init__(self, parent: QWidget | None, editing: bool, locale: str = "en_US") -> None:
         super().__init__(parent)
+        spell = spelling(locale)
         self.setWindowTitle("Edit room" if editing else "New room")
         self.name_edit = QLineEdit()
         self.name_edit.setMaxLength(80)
         self.name_edit.setPlaceholderText("e.g. Operatory 2, Laser room")
-        self.colour_button = ColourButton()
+        self.colour_button = ColourButton(locale=locale)
         self.fields = {"name": FormField(self.name_edit), "colour": FormField(self.colour_button)}
         self.errors = FieldErrors(self.fields)
         form = QFormLayout()
         form.addRow("&Name", self.fields["name"])
-        form.addRow("&Colour", self.fields["colour"])
+        form.addRow(spell("&Color"), self.fields["colour"])
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(_dialog_buttons(self, "Save" if editing else "Add room"))
@@ -170,8 +175,9 @@ class ServiceDialog(_CatalogDialog):
         self.recall_spin.setRange(0, 3650)
         self.recall_spin.setSpecialValueText("No recall")
         self.recall_spin.setSuffix(" days")
-        self.colour_button = ColourButton()
-        self.preauth_check = QCheckBox("Needs insurance pre-authorisation")
+        spell = spelling(locale)
+        self.colour_button = ColourButton(locale=locale)
+        self.preauth_check = QCheckBox(spell("Needs insurance pre-authorization"))
         self.description_edit = QPlainTextEdit()
         self.description_edit.setTabChangesFocus(True)
         self.description_edit.setFixedHeight(70)
@@ -205,7 +211,7 @@ class ServiceDialog(_CatalogDialog):
         form.addRow("&Duration", self.fields["default_duration_minutes"])
         form.addRow("&Fee", self.fields["fee"])
         form.addRow("&Recall", self.fields["recall"])
-        form.addRow("Co&lour", self.fields["colour"])
+        form.addRow(spell("Co&lor"), self.fields["colour"])
         form.addRow("", self.preauth_check)
         form.addRow("Descri&ption", self.description_edit)
         form.addRow("Name in &Spanish", self.fields["name_es"])
@@ -335,8 +341,10 @@ class ProviderDialog(_CatalogDialog):
         parent: QWidget | None,
         editing: bool,
         staff_choices: list[tuple[int, str]] | None = None,
+        locale: str = "en_US",
     ) -> None:
         super().__init__(parent)
+        spell = spelling(locale)
         self.setWindowTitle("Edit provider" if editing else "New provider")
         self.title_edit = QLineEdit()
         self.title_edit.setMaxLength(40)
@@ -348,7 +356,7 @@ class ProviderDialog(_CatalogDialog):
         self.credentials_edit.setPlaceholderText("e.g. DDS, RN")
         self.licence_edit = QLineEdit()
         self.licence_edit.setMaxLength(40)
-        self.colour_button = ColourButton()
+        self.colour_button = ColourButton(locale=locale)
         self.staff_combo = QComboBox()
         self.staff_combo.addItem("— no sign-in —", None)
         for staff_id, name in staff_choices or []:
@@ -383,8 +391,8 @@ class ProviderDialog(_CatalogDialog):
         form.addRow("&Title", self.title_edit)
         form.addRow("&Name", self.fields["name"])
         form.addRow("C&redentials", self.credentials_edit)
-        form.addRow("&Licence no.", self.licence_edit)
-        form.addRow("Co&lour", self.fields["colour"])
+        form.addRow(spell("&License no."), self.licence_edit)
+        form.addRow(spell("Co&lor"), self.fields["colour"])
         form.addRow("&Sign-in", self.fields["staff_id"])
         form.addRow("Working &hours", hours_field)
         layout = QVBoxLayout(self)
@@ -661,7 +669,13 @@ class ProvidersTab(CatalogTab):
         return Permission.MANAGE_STAFF
 
     def ask(self, initial, error):
-        return ProviderDialog.ask(self, initial, error, staff_choices=self._staff_choices())
+        return ProviderDialog.ask(
+            self,
+            initial,
+            error,
+            staff_choices=self._staff_choices(),
+            locale=self.ctx.details.locale,
+        )
 
     def save(self, values: ProviderData) -> ProviderData:
         from app.services.clinic.catalog import save_provider
@@ -689,7 +703,7 @@ class RoomsTab(CatalogTab):
         return RoomData("")
 
     def ask(self, initial, error):
-        return RoomDialog.ask(self, initial, error)
+        return RoomDialog.ask(self, initial, error, locale=self.ctx.details.locale)
 
     def save(self, values: RoomData) -> RoomData:
         from app.services.clinic.catalog import save_room

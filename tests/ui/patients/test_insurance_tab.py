@@ -222,7 +222,7 @@ def test_add_a_preauth_and_expired_ones_fold_away(
         PreauthData(service="Old cleaning", status="approved", expires_on=today - timedelta(60)),
     )
     tab = make_tab(qtbot, owner_ctx, patient_id)
-    assert tab.preauths_empty.text() == "No current pre-authorisations (1 expired)."
+    assert tab.preauths_empty.text() == "No current pre-authorizations (1 expired)."
     assert tab.expired_button.text() == "Show expired (1)"
 
     def ask(cls, parent, **kwargs):

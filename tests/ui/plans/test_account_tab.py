@@ -79,7 +79,7 @@ def test_type_amount_press_c_then_enter(qtbot, receptionist_ctx, patient_id, acc
     assert paid_of(receptionist_ctx.db, account) == [D("100.00"), D("50.00"), D("0.00")]
     qtbot.waitUntil(lambda: tab.balance_label.text() == "Owes $150.00", timeout=10_000)
     assert column(tab.model, 1) == ["Charge", "Payment"]
-    assert column(tab.model, 5) == ["$300.00", "−$150.00"]
+    assert column(tab.model, 5) == ["$300.00", "-$150.00"]
     assert column(tab.model, 6) == ["$300.00", "$150.00"]
     assert column(tab.plan_model, 4) == ["$150.00"]
 

@@ -132,7 +132,7 @@ def test_record_an_insurance_payment_from_the_payer_with_the_keyboard(
     assert column(tab.model, 1)[-1] == "Payment"
     assert column(tab.model, 2)[-1] == "Insurance — Delta Dental · EOB 4471"
     assert column(tab.model, 3)[-1] == "Insurance"
-    assert column(tab.model, 5)[-1] == "−$350.00"
+    assert column(tab.model, 5)[-1] == "-$350.00"
     assert tab.selected().entry.entry_id == payment_id
     assert tab.receipt_button.isEnabled()
 
