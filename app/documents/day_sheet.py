@@ -34,7 +34,7 @@ from app.documents.common import (
     text,
 )
 from app.documents.labels import N_, Translate, gettext_for
-from app.i18n import format_date, format_money, format_time
+from app.i18n import format_date, format_money, format_numeric_date, format_time
 
 __all__ = [
     "DaySheet",
@@ -191,7 +191,7 @@ def _patient_cell(row: DaySheetRow, sheet: DaySheet, st, _: Translate) -> list[F
     if row.date_of_birth:
         facts.append(
             _("DOB %(date)s")
-            % {"date": format_date(row.date_of_birth, sheet.letterhead.locale, "short")}
+            % {"date": format_numeric_date(row.date_of_birth, sheet.letterhead.locale)}
         )
     if row.chart_number:
         facts.append(row.chart_number)

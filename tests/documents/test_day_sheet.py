@@ -92,7 +92,7 @@ def test_the_sheet_prints_the_provider_day_hours_and_each_visit(sheet):
     for expected in (
         "9:00 AM",
         "Ruiz, Ana",
-        "DOB 3/9/84",
+        "DOB 3/9/1984",
         "(207) 555-0111",
         "Composite filling",
         "Operatory 1",
