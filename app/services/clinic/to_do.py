@@ -115,8 +115,9 @@ def _consent_lines(session, today: date, zone) -> list[ToDoLine]:
 
 
 def _preauth_lines(session, today: date) -> list[ToDoLine]:
-    """Approved pre-authorisations expiring within PREAUTH_EXPIRY_DAYS (or expired while
-    units are left) or with PREAUTH_UNITS_LEFT units or fewer left."""
+    """Approved pre-authorizations still in force that expire within PREAUTH_EXPIRY_DAYS or
+    have PREAUTH_UNITS_LEFT units or fewer left (one already expired needs a new request,
+    not a reminder: the booking warns about it)."""
     soon = today + timedelta(days=PREAUTH_EXPIRY_DAYS)
     rows = session.execute(
         select(PreAuthorization, Patient)
@@ -124,6 +125,7 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
         .where(
             PreAuthorization.status == PreAuthStatus.APPROVED.value,
             Patient.is_active.is_(True),
+            or_(PreAuthorization.expires_on.is_(None), PreAuthorization.expires_on >= today),
             or_(
                 PreAuthorization.expires_on <= soon,
                 PreAuthorization.approved_units - PreAuthorization.used_units <= PREAUTH_UNITS_LEFT,
@@ -137,9 +139,7 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
         left = (
             None if auth.approved_units is None else max(0, auth.approved_units - auth.used_units)
         )
-        if auth.expires_on is not None and auth.expires_on < today:
-            text = f"{what}: expired on {auth.expires_on:%b} {auth.expires_on.day}"
-        elif auth.expires_on is not None and auth.expires_on <= soon:
+        if auth.expires_on is not None and auth.expires_on <= soon:
             text = f"{what}: expires on {auth.expires_on:%b} {auth.expires_on.day}"
         else:
             text = f"{what}: approved units running out"
@@ -234,9 +234,9 @@ def to_do(
             lambda: len(plans_overview.accepted_not_scheduled(db, actor, today=today)),
         ),
         "overdue": (
-            "Installments overdue",
+            "Patients overdue on a plan",
             "plans:collections",
-            lambda: len(plans_overview.collections_queue(db, actor, today=today)),
+            lambda: plans_overview.collections_totals(db, actor, today=today).patient_count,
         ),
         "recalls": (
             "Recalls due",
