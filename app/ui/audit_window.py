@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import qt_date_format
 from app.services.changes import Changes
 from app.services.clinic.audit import AuditAction
 from app.services.clinic.audit_log import LOOKED_AT_A_RECORD, AuditFilter, AuditRow
@@ -146,11 +147,10 @@ class AuditWindow(QWidget):
         self.from_date = QDateEdit(today.addDays(-30))
         self.to_check = QCheckBox("&To")
         self.to_date = QDateEdit(today)
-        date_format = QLocale(ctx.details.locale).dateFormat(QLocale.FormatType.ShortFormat)
-        if "yyyy" not in date_format:
-            date_format = date_format.replace("yy", "yyyy")
+        date_format = qt_date_format(ctx.details.locale)
         for edit in (self.from_date, self.to_date):
             edit.setCalendarPopup(True)
+            edit.setLocale(QLocale(ctx.details.locale))
             edit.setDisplayFormat(date_format)
             edit.setMinimumWidth(130)
             edit.setEnabled(False)

@@ -106,7 +106,7 @@ def test_transition_table(from_status, to_status):
     ("from_status", "to_status", "message"),
     [
         ("completed", "no_show", "A completed appointment cannot be marked as a no-show."),
-        ("cancelled", "confirmed", "A cancelled appointment cannot be marked as confirmed."),
+        ("cancelled", "confirmed", "A canceled appointment cannot be marked as confirmed."),
         ("scheduled", "completed", "A scheduled appointment cannot be marked as completed."),
         ("confirmed", "confirmed", "This appointment is already confirmed."),
     ],
@@ -341,7 +341,7 @@ def test_an_early_cancel_costs_nothing_even_with_fees_on(clinic, owner, desk, bo
 def test_cancelled_is_final(clinic, desk, booked):
     st.cancel_appointment(clinic.db, desk, booked, 1, by="clinic", reason="Provider unavailable")
     v = _appointment(clinic.db, booked).version
-    with pytest.raises(ValidationError, match="already cancelled"):
+    with pytest.raises(ValidationError, match="already canceled"):
         st.cancel_appointment(clinic.db, desk, booked, v, by="clinic", reason="Again")
 
 

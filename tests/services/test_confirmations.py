@@ -173,7 +173,7 @@ def test_confirming_sets_status_history_and_log_in_one_go(clinic, receptionist, 
     (logged,) = communications.list_contacts(clinic.db, receptionist, patient_id)
     assert logged.staff == "Rita Reception"
     assert logged.summary == (
-        "Confirmation call for the appointment on Tue, Jun 16 at 9:00 AM: confirmed.\n"
+        "Confirmation call for the appointment on Tue, Jun 16 at 9:00\u202fAM: confirmed.\n"
         "Will bring x-rays"
     )
 
@@ -209,7 +209,7 @@ def test_a_stale_version_is_refused_and_nothing_is_logged(clinic, owner, book):
     "status,message",
     [
         ("confirmed", "already confirmed"),
-        ("cancelled", "was cancelled"),
+        ("cancelled", "was canceled"),
         ("no_show", "no-show"),
         ("arrived", "already arrived"),
         ("completed", "already arrived"),

@@ -39,6 +39,7 @@ from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.audit import AuditEntry
 from app.data.models.clinic import ClinicSettings
+from app.i18n import format_datetime
 from app.services.clinic.audit_log import ChainCheck, verify_chain
 from app.services.errors import ValidationError
 
@@ -86,11 +87,10 @@ class Seal:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"a damaged audit seal ({type(exc).__name__})") from None
 
-    def describe(self) -> str:
-        """For people: "the seal of 2 Dec 2026 14:05 UTC (sign-out; row 4,210)"."""
-        return (
-            f"the seal of {self.sealed_at:%d %b %Y %H:%M} UTC ({self.reason}; row {self.last_id:,})"
-        )
+    def describe(self, locale: str = "en_US") -> str:
+        """For people: "the seal of Dec 2, 2026, 2:05 PM UTC (sign-out; row 4,210)"."""
+        when = format_datetime(self.sealed_at, "UTC", locale)
+        return f"the seal of {when} UTC ({self.reason}; row {self.last_id:,})"
 
 
 def current_seal(db: Database, reason: str) -> Seal | None:
@@ -200,7 +200,8 @@ def seal_problems(db: Database, seals: Iterable[Seal]) -> list[str]:
 
 
 def _what_changed(session, seal: Seal, first: str | None, last_id: int):
-    said = seal.describe()
+    settings = session.get(ClinicSettings, 1)
+    said = seal.describe(settings.locale if settings is not None else "en_US")
     if first != seal.trail:
         other = f", “{seal.clinic}”" if seal.clinic else ""
         return "started again", (

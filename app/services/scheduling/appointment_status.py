@@ -40,6 +40,7 @@ from app.data.models.patients import Patient
 from app.data.models.payments import AccountAdjustment, AdjustmentKind, Charge, ChargeKind
 from app.data.models.providers import Provider, Room, Service
 from app.data.models.staff import Staff
+from app.i18n import format_date, format_weekday_date
 from app.money import ZERO
 from app.services.billing import visit_charges
 from app.services.clinic import permissions
@@ -84,7 +85,7 @@ STATUS_LABELS: dict[str, str] = {
     S.ARRIVED: "Arrived",
     S.IN_TREATMENT: "In treatment",
     S.COMPLETED: "Completed",
-    S.CANCELLED: "Cancelled",
+    S.CANCELLED: "Canceled",
     S.NO_SHOW: "No-show",
 }
 _FROM_WORDS = {
@@ -93,7 +94,7 @@ _FROM_WORDS = {
     S.ARRIVED: "An appointment whose patient has arrived",
     S.IN_TREATMENT: "An appointment in treatment",
     S.COMPLETED: "A completed appointment",
-    S.CANCELLED: "A cancelled appointment",
+    S.CANCELLED: "A canceled appointment",
     S.NO_SHOW: "A no-show",
 }
 _TO_WORDS = {
@@ -102,7 +103,7 @@ _TO_WORDS = {
     S.ARRIVED: "marked as arrived",
     S.IN_TREATMENT: "marked as in treatment",
     S.COMPLETED: "marked as completed",
-    S.CANCELLED: "cancelled",
+    S.CANCELLED: "canceled",
     S.NO_SHOW: "marked as a no-show",
 }
 _JOURNEY_EVENTS = {S.IN_TREATMENT: "treatment_started", S.COMPLETED: "treatment_completed"}
@@ -122,9 +123,10 @@ MAX_FEE = Decimal("100000")
 class NotTodayError(ValidationError):
     """Checking in a visit of an earlier day: asked, not assumed (see change_status)."""
 
-    def __init__(self, visit_day: date) -> None:
+    def __init__(self, visit_day: date, locale: str = "en_US") -> None:
+        day = format_weekday_date(visit_day, locale, with_year=False)
         super().__init__(
-            f"This visit was on {visit_day:%a, %b} {visit_day.day}, not today. Check the "
+            f"This visit was on {day}, not today. Check the "
             "patient in for that day anyway? The arrival is recorded at the visit's start "
             "time.",
             field="status",
@@ -255,7 +257,7 @@ def allowed_next(status: str, starts_at: datetime, now: datetime, zone) -> tuple
     return tuple(out)
 
 
-def _time_rules(appointment: Appointment, to_status: str, now: datetime, zone) -> None:
+def _time_rules(appointment: Appointment, to_status: str, now: datetime, zone, locale: str) -> None:
     visit_day = appointment.starts_at.astimezone(zone).date()
     today = today_in(zone, now)
     if to_status == S.NO_SHOW and now < appointment.starts_at:
@@ -266,7 +268,7 @@ def _time_rules(appointment: Appointment, to_status: str, now: datetime, zone) -
         )
     if to_status == S.ARRIVED and visit_day > today:
         raise ValidationError(
-            f"This visit is on {visit_day:%a, %b} {visit_day.day}: "
+            f"This visit is on {format_weekday_date(visit_day, locale, with_year=False)}: "
             "mark the patient arrived on the day of the visit.",
             field="status",
         )
@@ -324,6 +326,7 @@ def _add_fee(
     session: Session, actor: Actor, appointment: Appointment, kind: ChargeKind, amount: Decimal
 ) -> None:
     zone = clinic_zone(session)
+    locale = clinic_settings(session).locale
     local = appointment.starts_at.astimezone(zone)
     what = "No-show fee" if kind == ChargeKind.NO_SHOW_FEE else "Late cancellation fee"
     service = _service_name(session, appointment.service_id)
@@ -332,7 +335,7 @@ def _add_fee(
             patient_id=appointment.patient_id,
             kind=kind.value,
             service_date=local.date(),
-            description=f"{what}: {service}, {local:%b} {local.day}, {local:%Y}"[:200],
+            description=f"{what}: {service}, {format_date(local.date(), locale)}"[:200],
             amount=amount,
             appointment_id=appointment.id,
             provider_id=appointment.provider_id,
@@ -444,7 +447,8 @@ def apply_status(
     from_status = appointment.status
     check_transition(from_status, to_status)
     zone = clinic_zone(session)
-    _time_rules(appointment, to_status, now, zone)
+    locale = clinic_settings(session).locale
+    _time_rules(appointment, to_status, now, zone, locale)
     visit_day = appointment.starts_at.astimezone(zone).date()
     checked_in_late = (
         to_status == S.ARRIVED
@@ -452,7 +456,7 @@ def apply_status(
         and visit_day != today_in(zone, now)
     )
     if checked_in_late and not not_today:
-        raise NotTodayError(visit_day)
+        raise NotTodayError(visit_day, locale)
     back_on_the_book = (
         from_status not in scheduling.HOLDS_TIME and to_status in scheduling.HOLDS_TIME
     )
@@ -556,12 +560,12 @@ def cancel_appointment(
         by = CancelledBy(by)
     except ValueError:
         raise ValidationError(
-            "Say who cancelled: the patient or the clinic.", field="cancelled_by"
+            "Say who canceled: the patient or the clinic.", field="cancelled_by"
         ) from None
     reason = " ".join((reason or "").split())
     if not reason:
         raise ValidationError(
-            "Say why the appointment is cancelled, for example “Patient ill”.", field="reason"
+            "Say why the appointment is canceled, for example “Patient ill”.", field="reason"
         )
     if len(reason) > 200:
         raise ValidationError("The reason is too long: at most 200 characters.", field="reason")
@@ -609,7 +613,9 @@ def mark_no_show(
     with unit_of_work(db, actor) as session:
         appointment = _load(session, appointment_id, version)
         check_transition(appointment.status, S.NO_SHOW)
-        _time_rules(appointment, S.NO_SHOW, now, clinic_zone(session))
+        _time_rules(
+            appointment, S.NO_SHOW, now, clinic_zone(session), clinic_settings(session).locale
+        )
         settings = clinic_settings(session)
         scheduling.record_status_change(
             session, appointment, S.NO_SHOW.value, actor, reason=reason, at=now

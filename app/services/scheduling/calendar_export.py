@@ -30,6 +30,7 @@ from app.documents.day_sheet import (
     DaySheetTotals,
     build_day_sheet,
 )
+from app.i18n import format_date
 from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
@@ -158,19 +159,19 @@ def export_providers(db: Database, actor: Actor) -> list[ProviderChoice]:
 # --- shared reading ----------------------------------------------------------------------------
 
 
-def check_range(first_day: date, last_day: date) -> None:
+def check_range(first_day: date, last_day: date, locale: str = "en_US") -> None:
     """A calendar file covers ``first_day..last_day``: in order, at most a year."""
+    first, last = format_date(first_day, locale), format_date(last_day, locale)
     if last_day < first_day:
         raise ValidationError(
-            "The end date is before the start date. Choose an end date on or after "
-            f"{first_day.isoformat()}.",
+            f"The end date is before the start date. Choose an end date on or after {first}.",
             field="last_day",
         )
     days = (last_day - first_day).days + 1
     if days > MAX_EXPORT_DAYS:
         raise ValidationError(
             f"A calendar file can cover at most {MAX_EXPORT_DAYS} days; "
-            f"{first_day.isoformat()} to {last_day.isoformat()} is {days} days. "
+            f"{first} to {last} is {days} days. "
             "Choose a shorter range.",
             field="last_day",
         )

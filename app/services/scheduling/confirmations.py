@@ -27,9 +27,10 @@ from app.data.models.communications import (
 )
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Service
+from app.i18n import format_time, format_weekday_date
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_zone
+from app.services.clinic.clock import clinic_settings, clinic_zone
 from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading, unit_of_work
@@ -202,9 +203,11 @@ def next_open_day(db: Database, actor: Actor, after: date) -> date:
 
 
 def _call_summary(session: Session, appointment: Appointment, outcome: str, note: str) -> str:
-    local = appointment.starts_at.astimezone(clinic_zone(session))
-    hour = local.hour % 12 or 12
-    when = f"{local:%a, %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+    zone = clinic_zone(session)
+    locale = clinic_settings(session).locale
+    local = appointment.starts_at.astimezone(zone)
+    day = format_weekday_date(local.date(), locale, with_year=False)
+    when = f"{day} at {format_time(appointment.starts_at, zone.key, locale)}"
     summary = f"Confirmation call for the appointment on {when}: {CALL_OUTCOMES[outcome]}."
     return f"{summary}\n{note}" if note else summary
 
@@ -214,7 +217,7 @@ def _not_confirmable(appointment: Appointment) -> str:
     if status == AppointmentStatus.CONFIRMED.value:
         return "This appointment is already confirmed."
     if status == AppointmentStatus.CANCELLED.value:
-        return "This appointment was cancelled; there is nothing to confirm."
+        return "This appointment was canceled; there is nothing to confirm."
     if status == AppointmentStatus.NO_SHOW.value:
         return "This appointment is marked as a no-show; there is nothing to confirm."
     return "The patient has already arrived for this appointment; there is nothing to confirm."

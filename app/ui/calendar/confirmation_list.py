@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from PySide6.QtCore import QDate, Qt, Slot
+from PySide6.QtCore import QDate, QLocale, Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import format_date, format_time
+from app.i18n import format_time, format_weekday_date, qt_date_format
 from app.services.clinic.permissions import Permission
 from app.services.scheduling.confirmations import ConfirmationLine
 from app.ui import ops
@@ -101,7 +101,8 @@ class ConfirmationListPage(PatientListPage):
         self.date_edit = QDateEdit(self)
         self.date_edit.setObjectName("confirmationDate")
         self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd, MMM d, yyyy")
+        self.date_edit.setLocale(QLocale(ctx.details.locale))
+        self.date_edit.setDisplayFormat(qt_date_format(ctx.details.locale, "weekday"))
         self.date_edit.setDate(QDate(self._day.year, self._day.month, self._day.day))
         self.next_button = QToolButton(self)
         self.next_button.setObjectName("nextDay")
@@ -213,7 +214,7 @@ class ConfirmationListPage(PatientListPage):
         self.date_edit.setDate(QDate(day.year, day.month, day.day))
 
     def _day_text(self, day: date) -> str:
-        return format_date(day, self.ctx.details.locale, "EEE, MMM d")
+        return format_weekday_date(day, self.ctx.details.locale, with_year=False)
 
     def _time_text(self, line: ConfirmationLine) -> str:
         d = self.ctx.details

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import qt_date_format
 from app.services.clinic.permissions import Permission
 from app.services.errors import CareDeskError, ValidationError
 from app.services.scheduling.calendar_export import ProviderChoice
@@ -117,7 +118,7 @@ class ExportScheduleDialog(WriteDialog):
         self.setObjectName("exportScheduleDialog")
         today = day or ctx.today()
         locale = QLocale(ctx.details.locale)
-        date_format = locale.dateFormat(QLocale.FormatType.ShortFormat)
+        date_format = qt_date_format(ctx.details.locale)
 
         self.provider_combo = QComboBox(self)
         self.provider_combo.setObjectName("providerCombo")
@@ -304,7 +305,7 @@ class ExportScheduleDialog(WriteDialog):
             first, last = _pydate(self.from_edit.date()), _pydate(self.to_edit.date())
             with_names = self.names_check.isChecked()
             try:
-                check_range(first, last)  # before asking for a file name
+                check_range(first, last, self.ctx.details.locale)  # before asking for a file
             except ValidationError as exc:
                 self.errors.show(exc)
                 return

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.clock import utc_now
+from app.i18n import qt_date_format, qt_datetime_format
 from app.services.patients.communications import ContactEntry, ContactLine
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
@@ -92,7 +93,7 @@ class LogContactDialog(WriteDialog):
         self.when_edit.setCalendarPopup(True)
         locale = QLocale(ctx.details.locale)
         self.when_edit.setLocale(locale)
-        self.when_edit.setDisplayFormat(locale.dateTimeFormat(QLocale.FormatType.ShortFormat))
+        self.when_edit.setDisplayFormat(qt_datetime_format(ctx.details.locale))
 
         self.summary_edit = QPlainTextEdit()
         self.summary_edit.setObjectName("summaryEdit")
@@ -107,7 +108,7 @@ class LogContactDialog(WriteDialog):
         self.follow_up_edit.setObjectName("followUpEdit")
         self.follow_up_edit.setCalendarPopup(True)
         self.follow_up_edit.setLocale(locale)
-        self.follow_up_edit.setDisplayFormat(locale.dateFormat(QLocale.FormatType.ShortFormat))
+        self.follow_up_edit.setDisplayFormat(qt_date_format(ctx.details.locale))
         self.follow_up_edit.setEnabled(False)
         follow_up_row = QWidget()
         row = QHBoxLayout(follow_up_row)

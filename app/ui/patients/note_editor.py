@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, datetime
 
-from PySide6.QtCore import QDate, Qt, Signal, Slot
+from PySide6.QtCore import QDate, QLocale, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import format_date, qt_date_format
 from app.services.errors import ValidationError
 from app.services.patients.notes import Addendum, Decision, NoteFields
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
@@ -61,7 +62,7 @@ class NoteEditor(QWidget):
 
     edited = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, locale: str = "en_US") -> None:
         super().__init__(parent)
         self._loading = False
         self._read_only = False
@@ -98,7 +99,8 @@ class NoteEditor(QWidget):
         self.follow_up_edit.setCalendarPopup(True)
         self.follow_up_edit.setMinimumDate(_NO_DATE)
         self.follow_up_edit.setSpecialValueText("Choose a date")
-        self.follow_up_edit.setDisplayFormat("yyyy-MM-dd")
+        self.follow_up_edit.setLocale(QLocale(locale))
+        self.follow_up_edit.setDisplayFormat(qt_date_format(locale))
         self.follow_up_edit.setDate(_NO_DATE)
         self.provider_combo = QComboBox()
         self.provider_combo.setObjectName("providerCombo")
@@ -342,13 +344,16 @@ class SignNoteDialog:
     """Asks whether to sign and lock the note (no modal loop in tests: patch ``ask``)."""
 
     @classmethod
-    def ask(cls, parent: QWidget | None, *, follow_up_on: date | None = None) -> bool:
+    def ask(
+        cls, parent: QWidget | None, *, follow_up_on: date | None = None, locale: str = "en_US"
+    ) -> bool:
         text = (
             "Sign and lock this consultation note? After signing, nobody can change it; "
             "corrections are added as addenda."
         )
         if follow_up_on is not None:
-            text += f"\n\nA follow-up task will be added for {follow_up_on.isoformat()}."
+            day = format_date(follow_up_on, locale)
+            text += f"\n\nA follow-up task will be added for {day}."
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Sign & lock")

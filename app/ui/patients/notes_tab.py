@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import i18n
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
@@ -110,7 +111,7 @@ class NotesTab(RecordTab):
         self.save_status_label.setObjectName("saveStatus")
         self.save_status_label.setTextFormat(Qt.TextFormat.PlainText)
 
-        self.editor = NoteEditor()
+        self.editor = NoteEditor(locale=ctx.details.locale)
         self.editor.setObjectName("noteEditor")
         self.placeholder_label = QLabel("Loading…")
         self.placeholder_label.setObjectName("notePlaceholder")
@@ -327,9 +328,8 @@ class NotesTab(RecordTab):
                 f"{self._format_date(summary.signed_at)} — locked"
             )
             if content.fields.decision == Decision.THINKING.value and content.fields.follow_up_on:
-                banner += (
-                    f"\nA follow-up task was added for {content.fields.follow_up_on.isoformat()}."
-                )
+                day = i18n.format_date(content.fields.follow_up_on, self.ctx.details.locale)
+                banner += f"\nA follow-up task was added for {day}."
             self.editor.set_banner(banner)
         else:
             self.editor.set_banner("")
@@ -490,7 +490,7 @@ class NotesTab(RecordTab):
             return
         data = self.editor.note_fields()
         follow_up = data.follow_up_on if data.decision == Decision.THINKING.value else None
-        if not SignNoteDialog.ask(self, follow_up_on=follow_up):
+        if not SignNoteDialog.ask(self, follow_up_on=follow_up, locale=self.ctx.details.locale):
             return
         self.autosave_timer.stop()
         self._dirty = False

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
+from app.i18n import DEFAULT_LOCALE, format_numeric_date
 from app.services.patients.search import PatientHit
 from app.ui.widgets.lazy_table import LazyTableModel
 from app.ui.widgets.row_table import Column, Index
@@ -55,7 +56,9 @@ class PatientSearchModel(LazyTableModel):
     def __init__(
         self,
         search: Search | None = None,
-        format_birth_date: Callable[[date | None], str] = lambda d: d.isoformat() if d else "",
+        format_birth_date: Callable[[date | None], str] = lambda d: (
+            format_numeric_date(d, DEFAULT_LOCALE) if d else ""
+        ),
         page_size: int = PAGE_SIZE,
         parent=None,
     ) -> None:

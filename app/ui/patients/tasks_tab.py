@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import qt_date_format
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.tasks import Assignee, TaskLine
@@ -153,9 +154,8 @@ class AddTaskDialog(WriteDialog):
         tomorrow = ctx.today() + timedelta(days=1)
         self.due_edit = QDateEdit(QDate(tomorrow.year, tomorrow.month, tomorrow.day))
         self.due_edit.setCalendarPopup(True)
-        locale = QLocale(ctx.details.locale)
-        self.due_edit.setLocale(locale)
-        self.due_edit.setDisplayFormat(locale.dateFormat(QLocale.FormatType.ShortFormat))
+        self.due_edit.setLocale(QLocale(ctx.details.locale))
+        self.due_edit.setDisplayFormat(qt_date_format(ctx.details.locale))
         due_row = QWidget()
         row = QHBoxLayout(due_row)
         row.setContentsMargins(0, 0, 0, 0)

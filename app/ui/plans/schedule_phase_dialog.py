@@ -32,8 +32,7 @@ from app.i18n import (
     clinic_zone,
     format_datetime,
     format_time,
-    numeric_date_pattern,
-    short_time_pattern,
+    qt_datetime_format,
 )
 from app.services.billing import plan_details
 from app.services.billing import treatment_plans as tp
@@ -44,14 +43,6 @@ from app.ui.widgets.row_table import empty_state_label
 
 RED = "#b3261e"
 AMBER = "#8a5300"
-
-
-def qt_datetime_format(locale: str) -> str:
-    """The clinic locale's short date and time as a Qt display format, with the weekday
-    and a four-digit year: ``ddd M/d/yyyy h:mm AP`` (en_US), ``ddd d/M/yyyy H:mm`` (es_ES)."""
-    day = numeric_date_pattern(locale)
-    clock = short_time_pattern(locale).replace("a", "AP")
-    return f"ddd {day} {clock}".replace("'", "")
 
 
 def _visits_word(n: int) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.data.models.audit import AuditEntry
 from app.data.models.notes import ConsultationNote
 from app.data.models.tasks import Task
+from app.i18n import format_date
 from app.services.clinic import catalog
 from app.services.clinic.catalog import ProviderData
 from app.services.errors import NoteLockedError
@@ -246,7 +247,8 @@ def test_thinking_it_over_adds_a_follow_up_task(
     monkeypatch.setattr(SignNoteDialog, "ask", classmethod(lambda cls, parent, **kw: True))
     qtbot.mouseClick(tab.sign_button, Left)
     qtbot.waitUntil(lambda: tab.editor.banner_label.isVisible(), timeout=10_000)
-    assert f"follow-up task was added for {follow_up.isoformat()}" in tab.editor.banner_label.text()
+    day = format_date(follow_up, "en_US")
+    assert f"follow-up task was added for {day}" in tab.editor.banner_label.text()
     with provider_ctx.db.uow() as session:
         task = session.scalar(select(Task).where(Task.consultation_note_id == note_id))
         assert task is not None and task.due_on == follow_up
