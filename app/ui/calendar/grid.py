@@ -92,14 +92,25 @@ STATUS_COLOURS = {
     "no_show": "#c0392b",
     "cancelled": "#b0b6bd",
 }
+#: The mark before a patient's name, and its colour: confirmed and completed must not be
+#: told apart by a tick's weight (✓ vs ✔ was one of the desk's complaints), so a visit
+#: that is done says so in a word.
 STATUS_GLYPHS = {
     "scheduled": "",
     "confirmed": "✓",
     "arrived": "●",
     "in_treatment": "▶",
-    "completed": "✔",
+    "completed": "Done",
     "no_show": "✗",
     "cancelled": "⊘",
+}
+STATUS_MARK_COLOURS = {
+    "confirmed": "#1e7d32",
+    "arrived": "#b36b00",
+    "in_treatment": "#6d3fb8",
+    "completed": "#4b5563",
+    "no_show": "#b3261e",
+    "cancelled": "#6b7280",
 }
 STATUS_NAMES = {
     "scheduled": "Scheduled",
@@ -1231,13 +1242,22 @@ class ScheduleGrid(QAbstractScrollArea):
             p.drawText(QPoint(x_right - w + 1, y + ascent), text)
             x_right -= w + 3
 
+        x_left = area.left()
         glyph = STATUS_GLYPHS.get(block.status, "")
-        name = f"{glyph} {block.patient_name}" if glyph else block.patient_name
+        if glyph:
+            # The status mark in its own colour, ahead of the name (see the Legend).
+            p.setFont(self._bold)
+            mark = f"{glyph} "
+            mark_width = self._bold_fm.horizontalAdvance(mark)
+            if mark_width < x_right - x_left - 10:
+                p.setPen(_colour(STATUS_MARK_COLOURS.get(block.status, "#1f2933")))
+                p.drawText(QPoint(x_left, y + ascent), mark)
+                x_left += mark_width
         name_fm = self._bold_fm
         p.setFont(self._strike if no_show else self._bold)
         p.setPen(text_colour)
-        name_width = x_right - area.left()
-        p.drawText(QPoint(area.left(), y + ascent), self._elide(name_fm, name, name_width))
+        name_width = x_right - x_left
+        p.drawText(QPoint(x_left, y + ascent), self._elide(name_fm, block.patient_name, name_width))
         if lines_available < 2:
             return
 

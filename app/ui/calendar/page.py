@@ -42,6 +42,7 @@ from app.services.scheduling.appointment_book import AppointmentBlock, CalendarR
 from app.services.scheduling.booking import ConflictError
 from app.ui import ops
 from app.ui.calendar.grid import ScheduleGrid
+from app.ui.calendar.legend import LegendButton
 from app.ui.calendar.month import MonthOverview
 from app.ui.calendar.status_dialogs import DoubleBookQuestion
 from app.ui.context import UiContext
@@ -186,11 +187,20 @@ class CalendarPage(QWidget):
         for button in (self.new_button, self.find_button):
             button.setEnabled(self.can_book)
 
-        # Two rows that fit a 1280-pixel screen beside the navigation: where and what
-        # (date, view) above; actions, then how to show it (columns, rows, colours) below.
+        # Two rows that fit the desk's 1366-pixel screen beside the navigation, whatever the
+        # view (the week view's provider list too): the page's title, where (the date, said
+        # in full) and the view above; actions, the day's count and which columns below.
+        # How the book looks (rows, colours) and its legend sit at the top of the side panel.
+        self.grid = ScheduleGrid(self, locale=self.ctx.details.locale)
+        self.grid.setObjectName("scheduleGrid")
+        self.legend_button = LegendButton(self.grid, self)
+        self.page_title = QLabel("Calendar", objectName="pageTitle")
+        self.page_title.setStyleSheet("font-size: 16pt; font-weight: 600;")
         for label in (self.title,):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
+        bar.addWidget(self.page_title)
+        bar.addSpacing(12)
         bar.addWidget(self.prev_button)
         bar.addWidget(self.today_button)
         bar.addWidget(self.next_button)
@@ -206,16 +216,17 @@ class CalendarPage(QWidget):
         tools.addWidget(self.undo_button)
         self.status_line = QLabel(objectName="calendarStatus")
         self.status_line.setStyleSheet("color: #555;")
+        # Never narrower than "123 appointments" (it was cut to "38 appoin…"); a longer
+        # message (placing a pinned visit) takes what the row has and shows whole on hover.
         self.status_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_line.ensurePolished()
+        self.status_line.setMinimumWidth(
+            self.status_line.fontMetrics().horizontalAdvance("999 appointments") + 4
+        )
         tools.addSpacing(8)
         tools.addWidget(self.status_line, 1)
         tools.addWidget(self.by_combo)
         tools.addWidget(self.resource_combo)
-        tools.addWidget(self.zoom_combo)
-        tools.addWidget(self.colour_combo)
-
-        self.grid = ScheduleGrid(self, locale=self.ctx.details.locale)
-        self.grid.setObjectName("scheduleGrid")
         self.grid.set_editable(self.can_book)
         self.month = MonthOverview(self, today=self.ctx.today(), locale=self.ctx.details.locale)
         self.month.setObjectName("monthOverview")
@@ -248,6 +259,13 @@ class CalendarPage(QWidget):
         wait_title.setStyleSheet("font-weight: 600;")
         self.waitlist = WaitlistPanel(self.ctx, side)
         self.waitlist.setObjectName("waitlistPanel")
+        looks = QHBoxLayout()
+        looks.addWidget(self.zoom_combo)
+        looks.addWidget(self.colour_combo)
+        looks.addStretch(1)
+        looks.addWidget(self.legend_button)
+        side_layout.addLayout(looks)
+        side_layout.addSpacing(4)
         side_layout.addWidget(pin_title)
         side_layout.addWidget(pin_hint)
         side_layout.addWidget(self.pinboard)
@@ -259,8 +277,13 @@ class CalendarPage(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.stack)
         self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setSizes([1000, 380])
+        # The book and the side panel share the room (3 : 2) rather than the panel sitting at
+        # a fixed width; a width the desk drags to is kept (_restore_preferences).
+        self.splitter.setObjectName("calendarSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([600, 400])
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -281,6 +304,9 @@ class CalendarPage(QWidget):
         settings = QSettings()
         zoom = int(settings.value(_SETTINGS_PREFIX + "zoom", 15))
         colour = str(settings.value(_SETTINGS_PREFIX + "colour_by", "provider"))
+        splitter = settings.value(_SETTINGS_PREFIX + "splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
         self.zoom_combo.setCurrentIndex(max(0, self.zoom_combo.findData(zoom)))
         self.colour_combo.setCurrentIndex(max(0, self.colour_combo.findData(colour)))
         self.grid.set_zoom(self.zoom_combo.currentData())
@@ -298,6 +324,7 @@ class CalendarPage(QWidget):
         self.resource_combo.currentIndexChanged.connect(self.on_resource_changed)
         self.zoom_combo.currentIndexChanged.connect(self.on_zoom_changed)
         self.colour_combo.currentIndexChanged.connect(self.on_colour_changed)
+        self.splitter.splitterMoved.connect(self.on_splitter_moved)
         self.new_button.clicked.connect(self.on_new_clicked)
         self.find_button.clicked.connect(self.on_find_clicked)
         self.export_button.clicked.connect(self.on_export_clicked)
@@ -490,7 +517,11 @@ class CalendarPage(QWidget):
     def on_colour_changed(self, _index: int) -> None:
         mode = self.colour_combo.currentData()
         self.grid.set_colour_by(mode)
+        self.legend_button.refresh()
         QSettings().setValue(_SETTINGS_PREFIX + "colour_by", mode)
+
+    def on_splitter_moved(self, _pos: int, _index: int) -> None:
+        QSettings().setValue(_SETTINGS_PREFIX + "splitter", self.splitter.saveState())
 
     def on_month_day_activated(self, day: date) -> None:
         self.day = day
