@@ -21,6 +21,7 @@ from app.data.models.insurance import PreAuthorization, PreAuthStatus
 from app.data.models.patients import Patient
 from app.data.models.staff import Role
 from app.data.models.tasks import Task, TaskStatus
+from app.i18n import format_date, format_weekday_date, spelling
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
@@ -118,6 +119,7 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
     """Approved pre-authorizations still in force that expire within PREAUTH_EXPIRY_DAYS or
     have PREAUTH_UNITS_LEFT units or fewer left (one already expired needs a new request,
     not a reminder: the booking warns about it)."""
+    locale = clinic_settings(session).locale
     soon = today + timedelta(days=PREAUTH_EXPIRY_DAYS)
     rows = session.execute(
         select(PreAuthorization, Patient)
@@ -135,12 +137,12 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
     )
     out = []
     for auth, patient in rows:
-        what = auth.procedure or "Pre-authorization"
+        what = auth.procedure or spelling(locale)("Pre-authorization")
         left = (
             None if auth.approved_units is None else max(0, auth.approved_units - auth.used_units)
         )
         if auth.expires_on is not None and auth.expires_on <= soon:
-            text = f"{what}: expires on {auth.expires_on:%b} {auth.expires_on.day}"
+            text = f"{what}: expires on {format_date(auth.expires_on, locale)}"
         else:
             text = f"{what}: approved units running out"
         if left is not None:
@@ -151,6 +153,7 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
 
 def _task_lines(session, actor: Actor, today: date) -> list[ToDoLine]:
     """Open tasks due today or earlier, for this person or for nobody in particular."""
+    locale = clinic_settings(session).locale
     rows = session.execute(
         select(Task, Patient)
         .outerjoin(Patient, Patient.id == Task.patient_id)
@@ -163,7 +166,8 @@ def _task_lines(session, actor: Actor, today: date) -> list[ToDoLine]:
     )
     out = []
     for task, patient in rows:
-        late = "" if task.due_on == today else f" (due {task.due_on:%b} {task.due_on.day})"
+        due = format_date(task.due_on, locale)
+        late = "" if task.due_on == today else f" (due {due})"
         out.append(ToDoLine(task.patient_id, _name(patient), task.title + late))
     return out
 
@@ -206,6 +210,7 @@ def to_do(
     with reading(db, actor) as session:
         today = clinic_today(session, now)
         check_days = clinic_settings(session).insurance_check_days
+        locale = clinic_settings(session).locale
     confirm_day = confirm_day or today + timedelta(days=1)
     counters: dict[str, tuple[str, str, Callable[[], int]]] = {
         "consents": (
@@ -214,7 +219,7 @@ def to_do(
             lambda: len(to_do_lines(db, actor, "consents", now=now)),
         ),
         "confirm": (
-            f"Visits to confirm ({confirm_day:%a} {confirm_day:%b} {confirm_day.day})",
+            f"Visits to confirm ({format_weekday_date(confirm_day, locale, with_year=False)})",
             "confirmations",
             lambda: len(confirmations.confirmation_list(db, actor, confirm_day)),
         ),
@@ -224,7 +229,7 @@ def to_do(
             lambda: len(insurance.verification_queue(db, actor, days_ahead=check_days)),
         ),
         "preauths": (
-            "Pre-authorizations running out",
+            spelling(locale)("Pre-authorizations running out"),
             "list",
             lambda: len(to_do_lines(db, actor, "preauths", now=now)),
         ),

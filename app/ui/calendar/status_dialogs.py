@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.clock import utc_now
-from app.i18n import format_datetime, format_money, format_time
+from app.i18n import format_datetime, format_money, format_time, spelling
 from app.services.changes import Changes
 from app.services.scheduling.appointment_status import (
     COMMON_CANCEL_REASONS,
@@ -63,8 +63,9 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
-def status_label(status: str | None) -> str:
-    return STATUS_LABELS.get(status or "", "Booked") if status else "Booked"
+def status_label(status: str | None, locale: str = "en_US") -> str:
+    """A status as the clinic spells it: "Canceled" (en_US), "Cancelled" (en_GB)."""
+    return spelling(locale)(STATUS_LABELS.get(status or "", "Booked") if status else "Booked")
 
 
 def arrival_text(minutes: int | None) -> str:
@@ -95,7 +96,9 @@ def late_cancel_line(
     now = now or utc_now()
     hours = summary.late_cancel_hours
     if by != CancelledBy.PATIENT:
-        return "Cancelled by the clinic: this is never counted against the patient."
+        return spelling(ctx.details.locale)(
+            "Canceled by the clinic: this is never counted against the patient."
+        )
     if not is_late_cancel(summary.starts_at, now, hours, by):
         return f"More than {hours} h before the visit: not a late cancellation."
     line = f"Less than {hours} h before the visit: this counts as a late cancellation"
@@ -153,7 +156,7 @@ class CancelDialog(QDialog):
         self.error_label = form_message()
 
         form = QFormLayout()
-        form.addRow("Cancelled", by_row)
+        form.addRow(spelling(ctx.details.locale)("Canceled"), by_row)
         form.addRow("&Reason", self.reason_combo)
         self.buttons = QDialogButtonBox()
         self.ok_button = self.buttons.addButton(
@@ -199,7 +202,9 @@ class CancelDialog(QDialog):
     def on_ok_clicked(self) -> None:
         if not self.reason():
             self.error_label.setText(
-                "Say why the appointment is cancelled, for example “Patient ill”."
+                spelling(self.ctx.details.locale)(
+                    "Say why the appointment is canceled, for example “Patient ill”."
+                )
             )
             self.error_label.show()
             self.reason_combo.setFocus()
@@ -237,7 +242,8 @@ class NextStepDialog(QDialog):
         super().__init__(parent)
         self.choice: str | None = None
         self.setObjectName("nextStepDialog")
-        happened = "cancelled" if what == "cancelled" else "marked as a no-show"
+        canceled = spelling(ctx.details.locale)("canceled")
+        happened = canceled if what == "cancelled" else "marked as a no-show"
         self.setWindowTitle("What next?")
         self.title_label = QLabel(f"{summary.patient_name}'s appointment is {happened}.")
         self.title_label.setObjectName("sectionTitle")
@@ -477,7 +483,9 @@ class AppointmentDetailsDialog(QDialog):
                 Column("When", lambda r: format_datetime(r.changed_at, tz, loc)),
                 Column(
                     "Change",
-                    lambda r: f"{status_label(r.from_status)} → {status_label(r.to_status)}",
+                    lambda r: (
+                        f"{status_label(r.from_status, loc)} → {status_label(r.to_status, loc)}"
+                    ),
                 ),
                 Column("Who", lambda r: r.changed_by_name),
                 Column("Reason", lambda r: r.reason),
@@ -551,7 +559,7 @@ class AppointmentDetailsDialog(QDialog):
         self.when_label.setText(_when(self.ctx, summary))
         room = f" · {summary.room_name}" if summary.room_name else ""
         self.what_label.setText(f"{summary.service_name} with {summary.provider_name}{room}")
-        status = status_label(summary.status)
+        status = status_label(summary.status, self.ctx.details.locale)
         arrival = arrival_text(summary.minutes_late)
         if arrival and summary.status == "arrived":
             status += f" {arrival}"
@@ -595,7 +603,7 @@ class AppointmentDetailsDialog(QDialog):
         current = summary.status
         for status in summary.allowed_next:
             if status == summary.undo_to:
-                label = f"&Undo: back to {status_label(status).lower()}"
+                label = f"&Undo: back to {status_label(status, self.ctx.details.locale).lower()}"
             elif current == "no_show" and status == "scheduled":
                 label = ACTION_LABELS[status]
             elif status == "scheduled" or (status == "confirmed" and current != "scheduled"):

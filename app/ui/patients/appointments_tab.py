@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import spelling
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.records import AppointmentHistory, AppointmentLine
@@ -29,7 +30,7 @@ STATUS_LABELS: dict[str, str] = {
     "arrived": "Arrived",
     "in_treatment": "In treatment",
     "completed": "Completed",
-    "cancelled": "Cancelled",
+    "cancelled": "Canceled",  # en_GB: "Cancelled" (spelling)
     "no_show": "No-show",
 }
 NO_SHOW_RED = "#b3261e"
@@ -40,8 +41,8 @@ NOTES_COLUMN = 6
 _COLUMN_CAPS = {1: 200, 2: 170, 3: 110}
 
 
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+def status_label(status: str, locale: str = "en_US") -> str:
+    return spelling(locale)(STATUS_LABELS.get(status, status.replace("_", " ").capitalize()))
 
 
 def status_colour(line: AppointmentLine) -> str | None:
@@ -82,7 +83,11 @@ class AppointmentTableModel(RowTableModel):
                 Column("Service", lambda a: a.service or "—"),
                 Column("Provider", lambda a: a.provider),
                 Column("Room", lambda a: a.room or "—"),
-                Column("Status", lambda a: status_label(a.status), colour=status_colour),
+                Column(
+                    "Status",
+                    lambda a: status_label(a.status, ctx.details.locale),
+                    colour=status_colour,
+                ),
                 Column(
                     "Late cancel",
                     lambda a: "Late cancel" if a.late_cancel else "",

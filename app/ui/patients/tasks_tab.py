@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import qt_date_format
+from app.i18n import qt_date_format, spelling
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.patients.tasks import Assignee, TaskLine
@@ -49,7 +49,7 @@ KIND_LABELS: dict[str, str] = {
     "collections": "Collections",
     "referral": "Referral",
 }
-STATUS_LABELS = {"open": "Open", "done": "Done", "cancelled": "Cancelled"}
+STATUS_LABELS = {"open": "Open", "done": "Done", "cancelled": "Canceled"}  # en_GB: spelling
 OVERDUE_RED = "#b3261e"
 DONE_GREY = "#8a8f98"
 TITLE_MAX = 200
@@ -118,7 +118,7 @@ class TaskTableModel(RowTableModel):
             return f"Overdue by {days} day{'s' if days != 1 else ''}"
         if task.status == "open" and task.due_on == self.today:
             return "Due today"
-        return STATUS_LABELS.get(task.status, task.status)
+        return spelling(self.ctx.details.locale)(STATUS_LABELS.get(task.status, task.status))
 
     def _colour(self, task: TaskLine) -> str | None:
         if self.is_overdue(task):

@@ -110,7 +110,7 @@ def test_cancel_dialog_needs_a_reason_then_answers(qtbot, owner_ctx, parent, mon
 
     monkeypatch.setattr(CancelDialog, "exec", fake_exec)
     answer = CancelDialog.ask(owner_ctx, parent, summary)
-    assert seen == [(0, True, "Say why the appointment is cancelled, for example “Patient ill”.")]
+    assert seen == [(0, True, "Say why the appointment is canceled, for example “Patient ill”.")]
     assert answer == (CancelledBy.CLINIC, "Provider unavailable")
 
 

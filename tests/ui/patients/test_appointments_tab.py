@@ -78,7 +78,7 @@ def test_upcoming_and_past_are_listed_with_the_reliability_line(
     assert soonest[1:5] == ["Whitening 😀", "Dr Amal Haddad", "Chair 2", "Confirmed"]
     assert " – " in soonest[0]  # start and end time
     past = [cells(tab.past_model, r)[4] for r in range(3)]
-    assert past == ["Completed", "No-show", "Cancelled"]  # newest first
+    assert past == ["Completed", "No-show", "Canceled"]  # newest first
     assert cells(tab.past_model, 2)[5] == "Late cancel"
     no_show = tab.past_model.data(tab.past_model.index(1, 4), Qt.ItemDataRole.ForegroundRole)
     assert isinstance(no_show, QBrush) and no_show.color().name() == NO_SHOW_RED
