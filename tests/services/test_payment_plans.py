@@ -299,9 +299,9 @@ def test_cancelling_credits_back_the_interest_not_yet_due(
     assert cancelled.cancel_reason == "Paid in full elsewhere"
     unearned = plan.installments[2].interest + plan.installments[3].interest
     assert balance(clinic.db, patient_id) == plan.total_interest - unearned
-    with pytest.raises(ValidationError, match="was cancelled"):
+    with pytest.raises(ValidationError, match="was canceled"):
         pp.revise_payment_plan(clinic.db, coordinator, plan.id, cancelled.version, plan_terms())
-    with pytest.raises(ValidationError, match="was cancelled"):
+    with pytest.raises(ValidationError, match="was canceled"):
         pp.sign_payment_plan(clinic.db, coordinator, plan.id, cancelled.version)
 
 

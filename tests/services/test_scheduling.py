@@ -426,7 +426,7 @@ def crown(clinic):
 @pytest.mark.parametrize(
     ("preauth", "warning"),
     [
-        (None, "needs a pre-authorisation and none is approved"),
+        (None, "needs a pre-authorization and none is approved"),
         (dict(status="requested"), "none is approved"),
         (
             dict(status="approved", expires_on=date(2027, 2, 27)),
@@ -434,7 +434,7 @@ def crown(clinic):
         ),
         (
             dict(status="approved", approved_units=2, used_units=2),
-            "All 2 approved visits of the pre-authorisation for Porcelain crown are used",
+            "All 2 approved visits of the pre-authorization for Porcelain crown are used",
         ),
         (dict(status="approved", approved_units=3, used_units=1), None),
         (dict(status="approved", expires_on=date(2027, 3, 1)), None),

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from babel.dates import format_date as babel_format_date
 from babel.dates import get_date_format
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +36,7 @@ from app.data.models.payments import (
 )
 from app.data.models.plans import ItemStatus, PlanStatus, TreatmentItem, TreatmentPhase
 from app.data.models.plans import TreatmentPlan as TreatmentPlanRow
+from app.i18n import format_numeric_date
 from app.money import round_money
 from app.services.billing import balances
 from app.services.billing.installments import Schedule, ScheduleTerms, build_schedule, due_dates
@@ -203,7 +203,7 @@ def _refuse_if_closed(plan: PaymentPlan) -> None:
             "change the current version instead."
         )
     if plan.status == PaymentPlanStatus.CANCELLED:
-        raise ValidationError("This payment plan was cancelled; it cannot be changed.")
+        raise ValidationError("This payment plan was canceled; it cannot be changed.")
     if plan.status == PaymentPlanStatus.COMPLETED:
         raise ValidationError("This payment plan is paid off; it cannot be changed.")
 
@@ -263,7 +263,7 @@ def due_date_pattern(locale: str) -> str:
 
 def format_due_date(value: date, locale: str) -> str:
     """A due date as the clinic types it: ``1/31/2027`` (en_US), ``31/1/2027`` (es_ES)."""
-    return babel_format_date(value, format=due_date_pattern(locale), locale=locale)
+    return format_numeric_date(value, locale)
 
 
 def parse_due_date(text: str, locale: str) -> date | None:
@@ -817,7 +817,7 @@ def cancel_payment_plan(
     permissions.require(actor, Permission.MANAGE_PLANS)
     reason = " ".join((reason or "").split())
     if not reason:
-        raise ValidationError("Say why the payment plan is cancelled.", field="reason")
+        raise ValidationError("Say why the payment plan is canceled.", field="reason")
     if len(reason) > 200:
         raise ValidationError("Keep the reason under 200 characters.", field="reason")
     with unit_of_work(db, actor) as session:

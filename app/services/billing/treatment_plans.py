@@ -587,7 +587,7 @@ def _item_values(
     if service_id is not None:
         service = session.get(Service, service_id)
         if service is None:
-            raise ValidationError("This service is not in the catalogue.", field="service")
+            raise ValidationError("This service is not in the catalog.", field="service")
         # An item already on the plan may keep a service retired since; a new one may not.
         if not service.is_active and service_id != keep_service_id:
             raise ValidationError(
@@ -598,7 +598,7 @@ def _item_values(
     if not description:
         if service is None:
             raise ValidationError(
-                "Choose a service from the catalogue or describe the item.", field="description"
+                "Choose a service from the catalog or describe the item.", field="description"
             )
         description = service.name
     area = _text(area, "area", "tooth or area", 60, required=False)

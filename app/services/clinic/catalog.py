@@ -119,7 +119,7 @@ def _required_name(value: str, what: str, limit: int, field_name: str = "name") 
 
 def _colour(value: str) -> str:
     if not _COLOUR.match(value.strip()):
-        raise ValidationError("A colour is written #rrggbb, e.g. #4a90d9.", field="colour")
+        raise ValidationError("A color is written #rrggbb, e.g. #4a90d9.", field="colour")
     return value.strip().lower()
 
 

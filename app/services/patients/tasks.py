@@ -210,7 +210,7 @@ def complete_task(db: Database, actor: Actor, task_id: int) -> TaskLine:
         if task is None:
             raise NotFoundError("That task no longer exists.")
         if task.status == TaskStatus.CANCELLED.value:
-            raise ValidationError("This task was cancelled; it cannot be completed.", "status")
+            raise ValidationError("This task was canceled; it cannot be completed.", "status")
         if task.status == TaskStatus.OPEN.value:
             task.status = TaskStatus.DONE.value
             task.completed_at = utc_now()

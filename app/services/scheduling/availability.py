@@ -280,7 +280,7 @@ def find_next_available(db: Database, actor: Actor, query: SlotQuery) -> list[Sl
         room_name = _room_name(session, query.room_id)
         _check_patient(session, query.patient_id)
         if query.service_id is not None and session.get(Service, query.service_id) is None:
-            raise NotFoundError("That service is no longer in the catalogue.")
+            raise NotFoundError("That service is no longer in the catalog.")
         zone = clinic_zone(session)
         first_day = moment.astimezone(zone).date()
         last_day = first_day + timedelta(days=query.horizon_days - 1)

@@ -44,6 +44,7 @@ from app.data.models.providers import (
     ServiceRequiredConsent,
     WorkingHours,
 )
+from app.i18n import spelling
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone, day_bounds
@@ -320,9 +321,10 @@ class _Labels:
         return f"{format_time(starts_at, tz, self.locale)}–{format_time(ends_at, tz, self.locale)}"
 
     def day(self, moment: datetime) -> str:
-        from babel.dates import format_skeleton
+        from app.i18n import format_weekday_date
 
-        return format_skeleton("MMMEd", moment.astimezone(self.zone).date(), locale=self.locale)
+        day = moment.astimezone(self.zone).date()
+        return format_weekday_date(day, self.locale, with_year=False)
 
     def span(self, starts_at: datetime, ends_at: datetime) -> str:
         return f"{self.times(starts_at, ends_at)} on {self.day(starts_at)}"
@@ -590,16 +592,21 @@ def preauth_warnings(
         )
         .order_by(PreAuthorization.expires_on.desc().nulls_first())
     ).all()
+    # Whole sentences through the clinic's spelling ("pre-authorisation" in en_GB).
+    spell = spelling(labels.locale)
     if not approved:
-        return [f"{service.name} needs a pre-authorisation and none is approved for this patient."]
+        return [
+            spell("%(service)s needs a pre-authorization and none is approved for this patient.")
+            % {"service": service.name}
+        ]
     valid = [pa for pa in approved if pa.expires_on is None or pa.expires_on >= visit_day]
     if not valid:
         from app.i18n import format_date
 
         last = max(pa.expires_on for pa in approved)
         return [
-            f"The pre-authorisation for {service.name} expires on "
-            f"{format_date(last, labels.locale)}, before this visit."
+            spell("The pre-authorization for %(service)s expires on %(date)s, before this visit.")
+            % {"service": service.name, "date": format_date(last, labels.locale)}
         ]
     limited = [pa for pa in valid if pa.approved_units is not None]
     if len(limited) == len(valid):
@@ -616,8 +623,11 @@ def preauth_warnings(
         if left - booked <= 0:
             total = sum(pa.approved_units for pa in limited)
             return [
-                f"All {total} approved visits of the pre-authorisation for {service.name} "
-                f"are used or already booked."
+                spell(
+                    "All %(total)s approved visits of the pre-authorization for %(service)s "
+                    "are used or already booked."
+                )
+                % {"total": total, "service": service.name}
             ]
     return []
 

@@ -29,6 +29,7 @@ from app.data.models.appointments import (
 from app.data.models.clinic import ClinicSettings
 from app.data.models.patients import Patient
 from app.data.models.providers import Provider, Service
+from app.i18n import format_date, format_weekday_date
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_zone
@@ -210,7 +211,7 @@ def preferred_text(mask: int, earliest: int, latest: int, locale: Locale) -> str
 
 def _slot_text(starts_at: datetime, ends_at: datetime, zone: ZoneInfo, locale: Locale) -> str:
     start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    day = babel_dates.format_skeleton("MMMEd", start.date(), locale=locale)
+    day = format_weekday_date(start.date(), locale, with_year=False)
     skeleton = "hm" if _uses_12_hour(locale) else "Hm"
     if end.date() != start.date():
         return f"{day}, {babel_dates.format_time(start.time(), 'short', locale=locale)} onwards"
@@ -248,12 +249,12 @@ def _line(session: Session, entry: WaitlistEntry, zone: ZoneInfo, locale: Locale
     if current is not None:
         local = current.starts_at.astimezone(zone)
         current_text = (
-            babel_dates.format_skeleton("yMMMEd", local.date(), locale=locale)
+            format_weekday_date(local.date(), locale)
             + ", "
             + babel_dates.format_time(local.time(), "short", locale=locale)
         )
         if current.status not in HOLDS_TIME:
-            current_text += " (cancelled)"
+            current_text += " (canceled)"
     added = entry.created_at
     waiting = max(0, (today_in(zone) - added.astimezone(zone).date()).days)
     return WaitlistLine(
@@ -384,9 +385,7 @@ def _validate(session: Session, data: WaitlistData, zone: ZoneInfo) -> tuple[int
         )
     ).first()
     if duplicate is not None:
-        added = babel_dates.format_skeleton(
-            "yMMMd", duplicate.created_at.astimezone(zone).date(), locale=_locale(session)
-        )
+        added = format_date(duplicate.created_at.astimezone(zone).date(), _locale(session))
         raise ValidationError(
             f"{patient_name(patient)} is already on the waitlist for {service.name} "
             f"(added {added}). Edit that entry instead.",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QLocale, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -33,7 +33,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.clock import utc_now
-from app.i18n import format_date, format_datetime, format_month_year, to_clinic_time
+from app.i18n import (
+    format_date,
+    format_datetime,
+    format_month_year,
+    qt_date_format,
+    spelling,
+    to_clinic_time,
+)
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.scheduling import appointment_book
@@ -51,9 +58,9 @@ from app.ui.widgets.messages import show_info, show_warning
 VIEWS = ("day", "week", "month")
 ZOOMS = (15, 10, 5)
 COLOUR_MODES = (
-    ("provider", "Provider colours"),
-    ("service", "Service colours"),
-    ("status", "Status colours"),
+    ("provider", "Provider colors"),
+    ("service", "Service colors"),
+    ("status", "Status colors"),
 )
 _SETTINGS_PREFIX = "calendar/"
 
@@ -129,7 +136,8 @@ class CalendarPage(QWidget):
         self.next_button.setToolTip("Next (Right arrow)")
         self.date_edit = QDateEdit(objectName="calendarDate")
         self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd d MMM yyyy")
+        self.date_edit.setLocale(QLocale(self.ctx.details.locale))
+        self.date_edit.setDisplayFormat(qt_date_format(self.ctx.details.locale, "weekday"))
         self.title = QLabel(objectName="calendarTitle")
         self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
 
@@ -159,7 +167,7 @@ class CalendarPage(QWidget):
             self.zoom_combo.addItem(f"{minutes} min rows", minutes)
         self.colour_combo = QComboBox(objectName="colourCombo")
         for key, label in COLOUR_MODES:
-            self.colour_combo.addItem(label, key)
+            self.colour_combo.addItem(spelling(self.ctx.details.locale)(label), key)
 
         self.new_button = QPushButton("New appointment", objectName="newAppointmentButton")
         self.new_button.setToolTip("Book a visit (Ctrl+N)")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import format_date, format_money, parse_money
+from app.i18n import format_date, format_money, parse_money, spelling
 from app.services.billing import payment_plans as pp
 from app.services.billing.installments import (
     Schedule,
@@ -78,22 +78,25 @@ STATUS_TEXT = {
     PaymentPlanStatus.ACTIVE: "Signed and active",
     PaymentPlanStatus.SUPERSEDED: "Earlier version — kept read-only",
     PaymentPlanStatus.COMPLETED: "Paid off",
-    PaymentPlanStatus.CANCELLED: "Cancelled",
+    PaymentPlanStatus.CANCELLED: "Canceled",  # en_GB: "Cancelled" (spelling)
 }
 
 
 #: What became of unpaid installments of a plan that no longer runs.
 CLOSED_TEXT = {
-    PaymentPlanStatus.CANCELLED: "cancelled",
+    PaymentPlanStatus.CANCELLED: "canceled",
     PaymentPlanStatus.SUPERSEDED: "moved to the new version",
 }
 
 
-def state_text(row: pp.InstallmentView, plan_status: PaymentPlanStatus | None = None) -> str:
-    """ "paid", "partly paid", "due today", "overdue 12 days", "upcoming"; on a cancelled
-    or superseded plan an unpaid installment no longer falls due: "cancelled"."""
+def state_text(
+    row: pp.InstallmentView, plan_status: PaymentPlanStatus | None = None, locale: str = "en_US"
+) -> str:
+    """ "paid", "partly paid", "due today", "overdue 12 days", "upcoming"; on a canceled
+    or superseded plan an unpaid installment no longer falls due: "canceled"."""
     closed = CLOSED_TEXT.get(plan_status) if plan_status is not None else None
     if closed and row.state != pp.InstallmentState.PAID:
+        closed = spelling(locale)(closed)
         return f"partly paid, {closed}" if row.paid > 0 else closed
     if row.state == pp.InstallmentState.OVERDUE:
         return f"overdue {row.days_late} day{'' if row.days_late == 1 else 's'}"
@@ -103,8 +106,15 @@ def state_text(row: pp.InstallmentView, plan_status: PaymentPlanStatus | None = 
 class CancelPlanDialog(QDialog):
     """Why the payment plan is cancelled (required); says what cancelling does."""
 
-    def __init__(self, plan: pp.PaymentPlanView, money, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        plan: pp.PaymentPlanView,
+        money,
+        parent: QWidget | None = None,
+        locale: str = "en_US",
+    ) -> None:
         super().__init__(parent)
+        self.locale = locale
         self.setObjectName("cancelPlanDialog")
         self.setWindowTitle("Cancel payment plan")
         intro = QLabel(
@@ -148,15 +158,17 @@ class CancelPlanDialog(QDialog):
 
     def on_accept(self) -> None:
         if not self.value():
-            self.field.set_error("Say why the payment plan is cancelled.")
+            self.field.set_error(spelling(self.locale)("Say why the payment plan is canceled."))
             self.reason.setFocus()
             return
         self.accept()
 
     @classmethod
-    def ask(cls, plan: pp.PaymentPlanView, money, parent: QWidget | None = None) -> str | None:
+    def ask(
+        cls, plan: pp.PaymentPlanView, money, parent: QWidget | None = None, locale: str = "en_US"
+    ) -> str | None:
         """The reason, or None when the user keeps the plan."""
-        dialog = cls(plan, money, parent)
+        dialog = cls(plan, money, parent, locale)
         try:
             return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
         finally:
@@ -403,7 +415,7 @@ class PaymentPlanWindow(QWidget):
 
             columns += [
                 Column("Paid", money(lambda r: r.paid), align_right=True),
-                Column("State", lambda r: state_text(r, status()), colour=colour),
+                Column("State", lambda r: state_text(r, status(), self._locale()), colour=colour),
             ]
         return columns
 
@@ -428,7 +440,7 @@ class PaymentPlanWindow(QWidget):
         widest = {
             "#": "000",
             "Due": format_date(date(2027, 9, 30), self._locale()),
-            "State": "partly paid, cancelled",
+            "State": "partly paid, " + spelling(self._locale())("canceled"),
         }
         for column, title in enumerate(c.title for c in self.model.columns):
             if title in widest:
@@ -749,7 +761,7 @@ class PaymentPlanWindow(QWidget):
             else "Free amount"
         )
         self.heading.setText(f"Payment plan #{plan.id} · version {plan.terms_version}")
-        status = STATUS_TEXT[plan.status]
+        status = spelling(self._locale())(STATUS_TEXT[plan.status])
         if plan.status == PaymentPlanStatus.CANCELLED and plan.cancel_reason:
             status += f": {plan.cancel_reason}"
         self.status_label.setText(status)
@@ -875,7 +887,7 @@ class PaymentPlanWindow(QWidget):
             or not self.cancel_plan_button.isVisible()
         ):
             return
-        reason = CancelPlanDialog.ask(plan, self._money, self)
+        reason = CancelPlanDialog.ask(plan, self._money, self, self._locale())
         if reason is None:
             return
         db, actor = self.ctx.db, self.ctx.actor

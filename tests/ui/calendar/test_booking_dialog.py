@@ -34,7 +34,7 @@ class Book:
     okafor: int
     lindqvist: int
     filling: int  # Composite filling, 45 min, $180.00
-    implant: int  # Implant consultation, 60 min, needs a pre-authorisation
+    implant: int  # Implant consultation, 60 min, needs a pre-authorization
     room_1: int
     room_2: int
     zoe: int
@@ -224,7 +224,7 @@ def test_clash_names_the_appointment_and_save_is_refused(qtbot, receptionist_ctx
     )
     assert "9:00 AM–9:45 AM on Tue" in plain(dialog.clash_label.text())
     assert dialog.warning_label.isVisible()
-    assert "needs a pre-authorisation" in dialog.warning_label.text()
+    assert "needs a pre-authorization" in dialog.warning_label.text()
     assert not dialog.free_label.isVisible()
 
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
@@ -260,7 +260,7 @@ def test_warnings_are_shown_once_after_booking(qtbot, owner_ctx, book):
     )  # fmt: skip
     settled(qtbot, dialog)
     assert dialog.duration_spin.value() == 60  # the service's length when none was given
-    assert "needs a pre-authorisation" in dialog.warning_label.text()
+    assert "needs a pre-authorization" in dialog.warning_label.text()
     assert dialog.free_label.isVisible()  # free, but with a warning
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: accepted(dialog), timeout=10_000)
@@ -270,7 +270,7 @@ def test_warnings_are_shown_once_after_booking(qtbot, owner_ctx, book):
         return next((b for b in boxes if b.isVisible()), None)
 
     qtbot.waitUntil(lambda: box() is not None)
-    assert "Implant consultation needs a pre-authorisation" in box().text()
+    assert "Implant consultation needs a pre-authorization" in box().text()
     box().accept()
 
 

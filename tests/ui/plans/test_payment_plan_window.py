@@ -241,7 +241,8 @@ def test_state_text_says_how_late():
 
     S = pp.InstallmentState
     cancelled = PaymentPlanStatus.CANCELLED
-    assert state_text(row(S.OVERDUE, 5), cancelled) == "cancelled"
+    assert state_text(row(S.OVERDUE, 5), cancelled) == "canceled"
+    assert state_text(row(S.OVERDUE, 5), cancelled, "en_GB") == "cancelled"
     assert state_text(row(S.PAID), cancelled) == "paid"
     assert [state_text(row(S.PAID)), state_text(row(S.PARTLY_PAID)), state_text(row(S.DUE)),
             state_text(row(S.UPCOMING)), state_text(row(S.OVERDUE, 1)),
@@ -273,7 +274,7 @@ def test_cancel_a_signed_plan_with_a_reason(
     assert (stored.status, stored.cancel_reason) == (
         PaymentPlanStatus.CANCELLED, "Patient moved away",
     )  # fmt: skip
-    assert window.status_label.text() == "Cancelled: Patient moved away"
+    assert window.status_label.text() == "Canceled: Patient moved away"
     for button in (window.cancel_plan_button, window.change_button, window.save_button,
                    window.sign_button):  # fmt: skip
         assert not button.isVisible()
@@ -281,7 +282,7 @@ def test_cancel_a_signed_plan_with_a_reason(
     assert window.model.columnCount() == 8 and window.model.rowCount() == 6
     # Nothing falls due any more: no "overdue" on a cancelled plan.
     assert [window.model.index(r, 7).data() for r in range(3)] == [
-        "paid", "partly paid, cancelled", "cancelled",
+        "paid", "partly paid, canceled", "canceled",
     ]  # fmt: skip
     assert window.model.index(1, 7).data(Qt.ItemDataRole.ForegroundRole) is None
 
