@@ -43,7 +43,13 @@ from app.ui.widgets.form_field import (
     growing_form,
 )
 from app.ui.widgets.messages import show_warning
-from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.row_table import (
+    Column,
+    RowTableModel,
+    empty_state_label,
+    list_table,
+    set_column_widths,
+)
 from app.ui.widgets.write_dialog import WriteDialog
 
 EMPTY_LIST = "Nobody is waiting for an earlier slot."
@@ -121,8 +127,9 @@ class WaitlistPanel(QWidget):
         self.table = list_table(self.model, "waitlistTable")
         self.table.setParent(self)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
+        # Each column as wide as its widest line, the notes taking what is left; a narrow
+        # panel scrolls sideways rather than cut a patient's name or service.
+        set_column_widths(self.table, stretch=len(COLUMNS) - 1)
         self.empty_label = empty_state_label(EMPTY_LIST)
         self.empty_label.setParent(self)
         self.stack = QStackedWidget(self)

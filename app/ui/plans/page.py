@@ -258,6 +258,9 @@ class OpenPlansSection(Section):
             card = QLabel(self)
             card.setObjectName(f"status_{status}")
             card.setTextFormat(Qt.TextFormat.RichText)
+            # Five cards side by side fit 1366 px: a card's figures wrap onto a second
+            # line rather than widen the window past the screen.
+            card.setWordWrap(True)
             card.setStyleSheet(
                 "QLabel { border: 1px solid #d0d4da; border-radius: 6px; padding: 6px 10px;"
                 " background: #f7f8fa; }"
@@ -692,21 +695,30 @@ class TodaySection(Section):
         return amounts, None
 
     def _update_differences(self) -> None:
+        """A difference for each method once its count is typed — none, and no red, for a
+        count not typed yet (the day's expected amounts are not 'missing' before anyone
+        counted); the total over what was typed."""
         amounts, problem = self.counted()
         total = Decimal("0.00")
         all_match = problem is None
+        typed = {m for m, edit in self.counted_edits.items() if edit.text().strip()}
         for method in METHODS:
             label = self.difference_labels[method]
-            if method not in amounts:
+            if method not in amounts or method not in typed:
                 label.setText("")
+                label.setStyleSheet("")
                 continue
             difference = amounts[method] - self.expected.get(method, Decimal("0.00"))
             total += difference
             all_match = all_match and difference == 0
             label.setText("✓" if difference == 0 else self.money(difference))
             label.setStyleSheet(f"color: {GREEN if difference == 0 else RED};")
-        self.difference_total.setText(self.money(total) if problem is None else "")
-        self.difference_total.setStyleSheet(f"color: {GREEN if all_match else RED};")
+        if problem is None and typed:
+            self.difference_total.setText(self.money(total))
+            self.difference_total.setStyleSheet(f"color: {GREEN if all_match else RED};")
+        else:
+            self.difference_total.setText("")
+            self.difference_total.setStyleSheet("")
         if problem is not None:
             self.closeout_message.setStyleSheet(f"color: {RED};")
             self.closeout_message.setText(problem)
@@ -759,6 +771,9 @@ class PlansPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("plansPage")
+        self.title_label = QLabel("Plans & Payments", self)
+        self.title_label.setObjectName("pageTitle")
+        self.title_label.setStyleSheet("font-size: 16pt; font-weight: 600;")
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("plansTabs")
         self.open_plans = OpenPlansSection(self)
@@ -785,8 +800,9 @@ class PlansPage(QWidget):
         # Alt+1 … Alt+5 switch tabs (the titles' mnemonics); Ctrl+1 … are the main
         # window's pages.
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tabs)
+        layout.setContentsMargins(16, 12, 16, 0)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.tabs, 1)
         self._connect_signals()
 
     def _connect_signals(self) -> None:

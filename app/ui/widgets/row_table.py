@@ -6,9 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -96,12 +103,90 @@ def list_table(model: QAbstractTableModel, name: str = "") -> QTableView:
     return table
 
 
-def set_column_widths(table: QTableView, widths: tuple[int, ...]) -> None:
-    """Starting widths for a list's first columns, each at least its heading's (a bold
-    "Overdue amount" was cut to "erdue amount" at a fixed 120 px); staff drag them wider."""
-    header = table.horizontalHeader()
-    for column, width in enumerate(widths):
-        table.setColumnWidth(column, max(width, header.sectionSizeHint(column)))
+def set_column_widths(
+    table: QTableView, widths: tuple[int, ...] = (), *, stretch: int | None = None
+) -> ColumnFitter:
+    """Columns as wide as their heading and their widest cell (a bold "Overdue amount" was
+    cut to "erdue amount", "38 appoin…" and payers' names while space sat empty), the room
+    left over to the ``stretch`` column (default: the last).  ``widths`` are the starting
+    widths while the list is empty.  Too wide for the window, the list scrolls sideways
+    rather than cut a cell; a column staff drag keeps the width they gave it."""
+    return ColumnFitter(table, widths, stretch)
+
+
+#: Room between one column's widest text and the next column's, so cells do not run together.
+COLUMN_GAP = 12
+
+
+class ColumnFitter(QObject):
+    """Keeps a list's columns fitted to what they show, as rows come, go and change and as
+    the list is resized (see :func:`set_column_widths`)."""
+
+    def __init__(self, table: QTableView, widths: tuple[int, ...], stretch: int | None) -> None:
+        super().__init__(table)
+        table.setProperty("columnFitter", True)
+        self._table = table
+        self._widths = widths
+        self._stretch = stretch
+        self._fitting = False
+        self._dragged: dict[int, int] = {}
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        model = table.model()
+        for signal in (
+            model.modelReset,
+            model.rowsInserted,
+            model.rowsRemoved,
+            model.dataChanged,
+            model.layoutChanged,
+            model.headerDataChanged,
+        ):
+            signal.connect(self.fit)
+        header.sectionResized.connect(self._on_section_resized)
+        table.viewport().installEventFilter(self)
+        self.fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self.fit()
+        return False
+
+    def _on_section_resized(self, column: int, _old: int, new: int) -> None:
+        if not self._fitting:
+            self._dragged[column] = new  # staff dragged it: theirs from now on
+
+    def needed(self, column: int) -> int:
+        """The width that shows the column's heading and its widest cell whole."""
+        table = self._table
+        width = table.horizontalHeader().sectionSizeHint(column)
+        if table.model().rowCount():
+            width = max(width, table.sizeHintForColumn(column) + COLUMN_GAP)
+        elif column < len(self._widths):
+            width = max(width, self._widths[column])
+        return width
+
+    def fit(self, *_args) -> None:
+        table = self._table
+        count = table.model().columnCount()
+        if not count or self._fitting:
+            return
+        self._fitting = True
+        try:
+            widths = [self._dragged.get(c) or self.needed(c) for c in range(count)]
+            shown = [c for c in range(count) if not table.isColumnHidden(c)]
+            if not shown:
+                return
+            stretch = shown[-1] if self._stretch is None else self._stretch
+            spare = table.viewport().width() - sum(widths[c] for c in shown)
+            if spare > 0 and stretch not in self._dragged:
+                widths[stretch] += spare
+            for column, width in enumerate(widths):
+                if table.columnWidth(column) != width:
+                    table.setColumnWidth(column, width)
+        finally:
+            self._fitting = False
 
 
 def empty_state_label(text: str = "") -> QLabel:

@@ -176,6 +176,27 @@ def test_close_out_shows_the_difference_live_and_saves(qtbot, page, clinic):
         assert row.difference == Decimal("-5.00") and row.note == "Gave change from the float"
 
 
+def test_close_out_shows_no_difference_before_anything_is_counted(qtbot, page):
+    # The day's expected cash is not "missing" before anyone counted it: no red figures
+    # until a count is typed, then a difference for that method only.
+    qtbot.keyClick(page, Qt.Key.Key_5, Qt.KeyboardModifier.AltModifier)
+    section = page.today
+    wait_loaded(qtbot, section)
+    assert section.expected_labels["cash"].text() == "$25.00"
+    shown = [*section.difference_labels.values(), section.difference_total]
+    assert [label.text() for label in shown] == [""] * len(shown)
+    assert not any("b3261e" in label.styleSheet() for label in shown)
+    qtbot.keyClicks(section.counted_edits["cash"], "25")
+    assert section.difference_labels["cash"].text() == "✓"
+    assert section.difference_total.text() == "$0.00"
+    assert "1e7d32" in section.difference_total.styleSheet()  # green: it matched
+    others = [label for method, label in section.difference_labels.items() if method != "cash"]
+    assert [label.text() for label in others] == [""] * len(others)
+    section.counted_edits["cash"].clear()
+    assert section.difference_labels["cash"].text() == ""
+    assert section.difference_total.text() == ""
+
+
 def test_changes_reload_the_tab_on_screen_and_mark_others_stale(qtbot, page, owner_ctx, clinic):
     wait_loaded(qtbot, page.open_plans)
     page.tabs.setCurrentIndex(3)

@@ -1,0 +1,703 @@
+"""Everything fits the front desk's 1366×768 screen (issue 17 §5).
+
+The main window, on each of its pages, and every dialog and record window of ``app/ui``,
+opened on a seeded clinic's realistic data under CareDesk's own style sheet, asks for no
+more than 1366×728 (the screen less a taskbar).  ``OPENERS`` says how to open each
+dialog; a QDialog subclass it does not name fails the test, so a new dialog cannot slip
+past.  The offscreen screen is 800×600: what is checked is what each window asks for
+(its minimum size and minimum size hint), not what the screen lets it have.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+
+import app.ui
+from app import paths
+from app.demo import seed
+from app.services.clinic import auth
+from app.services.clinic.clinics import get_details
+from app.ui import ops
+from app.ui.context import UiContext
+
+#: The desk's screen less a taskbar: what a window (frame included) may ask for.
+DESK = QSize(1366, 728)
+#: A seeded clinic's "today" (a Tuesday: every provider works) and the desk's clock in it.
+SEED_DAY = seed.SEED_TODAY
+NOW = datetime(SEED_DAY.year, SEED_DAY.month, SEED_DAY.day, 15, 20, tzinfo=UTC)
+
+
+class _DeskClock(datetime):
+    """``app.clock``'s datetime: every ``utc_now()`` and ``today_in()`` reads ``NOW``."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return NOW.astimezone(tz) if tz is not None else NOW.replace(tzinfo=None)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A small seeded clinic (the demo's made-up data: long Spanish names, payers, plans,
+    payment plans, a waitlist), shared read-mostly by this module's tests."""
+    folder = tmp_path_factory.mktemp("desk-screen")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(paths.DATA_DIR_ENV, str(folder / "userdata"))
+            clinic = seed.create_seeded_clinic(
+                folder / "desk.caredesk",
+                patients=80,
+                years=1,
+                seed=2026,
+                passphrase="desk-screen-passphrase",
+                today=SEED_DAY,
+            )
+    finally:
+        keyring.set_keyring(previous)
+    yield clinic
+    ops.wait_for_done()
+    clinic.db.close()
+
+
+@pytest.fixture
+def desk_clock(monkeypatch) -> None:
+    monkeypatch.setattr("app.clock.datetime", _DeskClock)
+
+
+@pytest.fixture
+def styled(qapp) -> Iterator[None]:
+    """CareDesk's own style sheet (its padding and bold headings are what the desk sees)."""
+    from app.ui.application import application_style
+
+    qapp.setStyleSheet(application_style())
+    yield
+    qapp.setStyleSheet("")
+
+
+@pytest.fixture
+def desk(seeded, desk_clock, styled) -> UiContext:
+    """The owner of the seeded clinic, signed in (the owner sees every page and button)."""
+    actor = auth.login(seeded.db, "owner", seed.DEMO_PASSWORD)
+    return UiContext(seeded, actor, get_details(seeded.db))
+
+
+# --- realistic rows to open dialogs on --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    patient_id: int  # the longest name among those with a payment plan, a policy and payments
+    other_patient_id: int
+    appointment_id: int  # booked later today
+    arrived_appointment_id: int | None
+    plan_id: int  # an accepted (or in progress) treatment plan with phases
+    presented_plan_id: int
+    payment_plan_id: int
+    payment_id: int  # a card payment of the patient's
+
+
+def _one(conn, sql: str, *args):
+    row = conn.exec_driver_sql(sql, args).first()
+    return row[0] if row is not None else None
+
+
+def rows_of(db) -> Rows:
+    with db.engine.connect() as c:
+        patient = _one(
+            c,
+            "SELECT p.id FROM patients p"
+            " WHERE EXISTS (SELECT 1 FROM payment_plans pp WHERE pp.patient_id = p.id"
+            "   AND pp.status = 'active')"
+            " AND EXISTS (SELECT 1 FROM insurance_policies i WHERE i.patient_id = p.id)"
+            " AND EXISTS (SELECT 1 FROM payments m WHERE m.patient_id = p.id"
+            "   AND m.method = 'card' AND m.kind = 'payment' AND m.voided_at IS NULL)"
+            " ORDER BY length(p.first_name) + length(p.last_name) DESC, p.id LIMIT 1",
+        )
+        other = _one(c, "SELECT id FROM patients WHERE id <> ? ORDER BY id LIMIT 1", patient)
+        day = SEED_DAY.isoformat()
+        appointment = _one(
+            c,
+            "SELECT id FROM appointments WHERE status IN ('scheduled', 'confirmed')"
+            " AND date(starts_at) >= ? ORDER BY starts_at LIMIT 1",
+            day,
+        )
+        arrived = _one(
+            c,
+            "SELECT id FROM appointments WHERE status IN ('arrived', 'in_treatment')"
+            " ORDER BY starts_at DESC LIMIT 1",
+        )
+        plan = _one(
+            c,
+            "SELECT t.id FROM treatment_plans t WHERE t.status IN ('accepted', 'in_progress')"
+            " AND EXISTS (SELECT 1 FROM treatment_phases f WHERE f.plan_id = t.id)"
+            " ORDER BY t.status = 'accepted' DESC, t.id DESC LIMIT 1",
+        )
+        presented = _one(
+            c, "SELECT id FROM treatment_plans WHERE status = 'presented' ORDER BY id LIMIT 1"
+        )
+        payment_plan = _one(
+            c,
+            "SELECT id FROM payment_plans WHERE patient_id = ? AND status = 'active' LIMIT 1",
+            patient,
+        )
+        payment = _one(
+            c,
+            "SELECT id FROM payments WHERE patient_id = ? AND method = 'card'"
+            " AND kind = 'payment' AND voided_at IS NULL ORDER BY id DESC LIMIT 1",
+            patient,
+        )
+    return Rows(patient, other, appointment, arrived, plan, presented, payment_plan, payment)
+
+
+# --- how each dialog and window is opened -----------------------------------------------------
+
+Opener = Callable[[UiContext, Rows], QWidget]
+
+
+def _booking(ctx: UiContext, rows: Rows):
+    from app.services.scheduling import appointment_book
+    from app.ui.calendar.booking_dialog import BookingDialog
+
+    block = appointment_book.appointment_block(ctx.db, ctx.actor, rows.appointment_id)
+    return BookingDialog(ctx, starts_at=block.starts_at, appointment=block)
+
+
+def _export(ctx, rows):
+    from app.ui.calendar.export_dialog import ExportScheduleDialog
+
+    return ExportScheduleDialog(ctx, day=SEED_DAY)
+
+
+def _next_available(ctx, rows):
+    from app.ui.calendar.next_available import NextAvailableDialog
+
+    return NextAvailableDialog(
+        ctx, patient_id=rows.patient_id, patient_name="Mendizábal Ripoll, Juan Francisco"
+    )
+
+
+def _summary(ctx, rows):
+    from app.services.scheduling import appointment_status as st
+
+    return st.appointment_summary(ctx.db, ctx.actor, rows.appointment_id)
+
+
+def _details(ctx, rows):
+    from app.ui.calendar.status_dialogs import AppointmentDetailsDialog
+
+    return AppointmentDetailsDialog(ctx, None, rows.appointment_id)
+
+
+def _cancel(ctx, rows):
+    from app.ui.calendar.status_dialogs import CancelDialog
+
+    return CancelDialog(ctx, _summary(ctx, rows))
+
+
+def _next_step(ctx, rows):
+    from app.ui.calendar.status_dialogs import NextStepDialog
+
+    return NextStepDialog(ctx, _summary(ctx, rows), "cancelled")
+
+
+def _waitlist_entry(ctx, rows):
+    from app.ui.calendar.waitlist_panel import WaitlistEntryDialog
+
+    return WaitlistEntryDialog(
+        ctx, None, patient_id=rows.patient_id, patient_name="Mendizábal Ripoll, Juan Francisco"
+    )
+
+
+def _change_password(ctx, rows):
+    from app.ui.change_password import ChangePasswordDialog
+
+    return ChangePasswordDialog(None, forced=True)
+
+
+def _check_out(ctx, rows):
+    from app.ui.check_out import CheckOutDialog
+
+    return CheckOutDialog(ctx, None, rows.arrived_appointment_id or rows.appointment_id)
+
+
+def _check_in(ctx, rows):
+    from app.ui.front_desk import CheckInDialog
+
+    return CheckInDialog(ctx, None, rows.appointment_id)
+
+
+def _key(ctx, rows):
+    from app.ui.key_dialog import KeyDialog
+
+    return KeyDialog(
+        None,
+        "CareDesk could not find this clinic's key on this computer. Type the recovery key "
+        "from the clinic's recovery kit, or the passphrase.",
+        error="This key does not open the clinic's database.",
+    )
+
+
+def _emergency(ctx, rows):
+    from app.ui.main_window import EmergencyAccessDialog
+
+    return EmergencyAccessDialog()
+
+
+def _payers(ctx, rows):
+    with ctx.db.engine.connect() as c:
+        return [
+            (r[0], f"{r[1]} — {r[2]}")
+            for r in c.exec_driver_sql(
+                "SELECT id, organisation, name FROM contacts WHERE kind = 'payer'"
+            )
+        ]
+
+
+def _policy(ctx, rows):
+    from app.ui.patients.insurance_dialogs import PolicyDialog
+
+    return PolicyDialog(
+        None, payers=_payers(ctx, rows), locale="en_US", currency="USD", editing=True
+    )
+
+
+def _preauth(ctx, rows):
+    from app.ui.patients.insurance_dialogs import PreauthDialog
+
+    names = [(pid, f"{name} (primary)") for pid, name in _payers(ctx, rows)[:2]]
+    return PreauthDialog(None, policies=names, editing=True)
+
+
+def _verification(ctx, rows):
+    from app.ui.patients.insurance_dialogs import VerificationDialog
+
+    return VerificationDialog(None, _payers(ctx, rows)[0][1])
+
+
+def _log_contact(ctx, rows):
+    from app.ui.patients.log_contact import LogContactDialog
+
+    return LogContactDialog(ctx, rows.patient_id, channel="phone", purpose="collections")
+
+
+def _merge(ctx, rows):
+    from app.services.patients import search
+    from app.ui.patients.merge_dialog import MergeDialog
+
+    hits = search.search_patients(ctx.db, ctx.actor, "a", limit=2)
+    return MergeDialog(ctx, hits[0], hits[1])
+
+
+def _new_patient(ctx, rows):
+    from app.ui.patients.new_patient import NewPatientDialog
+
+    return NewPatientDialog(ctx, initial_name="Mendizábal Ripoll, Juan Francisco")
+
+
+def _addendum(ctx, rows):
+    from app.ui.patients.note_editor import AddendumDialog
+
+    return AddendumDialog(None)
+
+
+def _journey_reason(ctx, rows):
+    from app.ui.patients.pipeline_page import JourneyReasonDialog
+
+    names = [f"Mendizábal Ripoll, Juan Francisco {n}" for n in range(12)]
+    return JourneyReasonDialog(None, "inactive", names)
+
+
+def _change_stage(ctx, rows):
+    from app.ui.patients.record_header import ChangeStageDialog
+
+    return ChangeStageDialog(None, "consultation")
+
+
+def _consent_choice(ctx, rows):
+    from app.services.patients.print_jobs import printable_consents
+    from app.ui.patients.record_header import ConsentChoiceDialog
+
+    return ConsentChoiceDialog(None, printable_consents(ctx.db, ctx.actor, rows.patient_id))
+
+
+def _sign_consent(ctx, rows):
+    from app.ui.patients.sign_consent import SignConsentDialog
+
+    return SignConsentDialog(ctx, rows.patient_id, procedure="Implant placement #14")
+
+
+def _add_task(ctx, rows):
+    from app.ui.patients.tasks_tab import AddTaskDialog
+
+    return AddTaskDialog(ctx, rows.patient_id)
+
+
+def _adjustment(ctx, rows):
+    from app.ui.plans.payment_dialogs import AdjustmentDialog
+
+    return AdjustmentDialog(ctx, None, patient_id=rows.patient_id)
+
+
+def _insurance_payment(ctx, rows):
+    from app.ui.plans.payment_dialogs import InsurancePaymentDialog
+
+    return InsurancePaymentDialog(ctx, None, patient_id=rows.patient_id)
+
+
+def _refund(ctx, rows):
+    from app.ui.plans.payment_dialogs import RefundDialog
+
+    return RefundDialog(
+        ctx, None, payment_id=rows.payment_id, refundable=Decimal("1350.00"), method="card"
+    )
+
+
+def _void(ctx, rows):
+    from app.ui.plans.payment_dialogs import VoidDialog
+
+    return VoidDialog(
+        ctx,
+        None,
+        entry_type="payment",
+        entry_id=rows.payment_id,
+        version=1,
+        description="Card payment $1,350.00 — Facial rejuvenation, phase 1 (Visa ending 4242)",
+    )
+
+
+def _money(amount) -> str:
+    return f"${amount:,.2f}"
+
+
+def _cancel_plan(ctx, rows):
+    from app.services.billing import payment_plans as pp
+    from app.ui.plans.payment_plan_window import CancelPlanDialog
+
+    plan = pp.load_payment_plan(ctx.db, ctx.actor, rows.payment_plan_id)
+    return CancelPlanDialog(plan, _money)
+
+
+def _accept(ctx, rows):
+    from app.services.billing import treatment_plans as tp
+    from app.ui.plans.plan_editor import AcceptDialog
+
+    return AcceptDialog(None, tp.load_plan(ctx.db, ctx.actor, rows.presented_plan_id), _money)
+
+
+def _item(ctx, rows):
+    from app.services.billing import treatment_plans as tp
+    from app.services.clinic import catalog
+    from app.ui.plans.plan_editor import ItemDialog
+
+    services = catalog.load_catalog(ctx.db, ctx.actor, include_inactive=False).services
+    plan = tp.load_plan(ctx.db, ctx.actor, rows.plan_id)
+    return ItemDialog(ctx, services, None, plan.phases[0].items[0])
+
+
+def _text(ctx, rows):
+    from app.ui.plans.plan_editor import TextDialog
+
+    return TextDialog(None, "Rename the plan", "Plan title", "Root canal and crown #3")
+
+
+def _schedule_phase(ctx, rows):
+    from app.services.billing import treatment_plans as tp
+    from app.ui.plans.schedule_phase_dialog import SchedulePhaseDialog
+
+    plan = tp.load_plan(ctx.db, ctx.actor, rows.plan_id)
+    return SchedulePhaseDialog(ctx, None, plan, plan.phases[0])
+
+
+def _take_payment(ctx, rows):
+    from app.ui.plans.take_payment import TakePaymentDialog
+
+    return TakePaymentDialog(ctx, rows.patient_id)
+
+
+def _print_preview(ctx, rows):
+    from app.services.billing import plan_handouts
+    from app.services.patients.print_jobs import PrintSubject
+    from app.ui.print_preview import PrintPreviewDialog
+
+    db, actor, plan_id = ctx.db, ctx.actor, rows.plan_id
+    return PrintPreviewDialog(
+        ctx,
+        title="Treatment plan handout",
+        filename="Treatment plan handout.pdf",
+        subject=PrintSubject("treatment plan handout", "treatment_plans", plan_id, None),
+        render=lambda language: plan_handouts.plan_handout_pdf(
+            db, actor, plan_id, language=language
+        ),
+    )
+
+
+def _provider(ctx, rows):
+    from app.ui.settings.catalog import ProviderDialog
+
+    return ProviderDialog(None, True, [(1, "Dr. Hannah Whitfield (aesthetics)")])
+
+
+def _room(ctx, rows):
+    from app.ui.settings.catalog import RoomDialog
+
+    return RoomDialog(None, True)
+
+
+def _service(ctx, rows):
+    from app.ui.settings.catalog import ServiceDialog
+
+    return ServiceDialog(None, True, "en_US")
+
+
+def _move_to_server(ctx, rows):
+    from app.ui.settings.move_to_server import MoveToServerDialog
+
+    return MoveToServerDialog(None, str(ctx.clinic.path))
+
+
+def _reset_password(ctx, rows):
+    from app.ui.settings.staff import ResetPasswordDialog
+
+    return ResetPasswordDialog(None, "Hannah Whitfield")
+
+
+def _staff(ctx, rows):
+    from app.ui.settings.staff import StaffDialog
+
+    return StaffDialog(None, True)
+
+
+def _setup_wizard(ctx, rows):
+    from app.ui.setup_wizard import SetupWizard
+
+    return SetupWizard(Path(ctx.clinic.path).with_name("new.caredesk"))
+
+
+def _to_do_list(ctx, rows):
+    from app.services.clinic.to_do import to_do_lines
+    from app.ui.today_page import ToDoListDialog
+
+    return ToDoListDialog(ctx, None, "Tasks due", to_do_lines(ctx.db, ctx.actor, "tasks"))
+
+
+def _record(ctx, rows):
+    from app.ui.patients.record_window import PatientRecordWindow
+
+    return PatientRecordWindow(ctx, rows.patient_id)
+
+
+def _plan_window(ctx, rows):
+    from app.ui.plans.plan_window import PlanWindow
+
+    return PlanWindow(ctx, rows.patient_id, None, rows.plan_id)
+
+
+def _payment_plan_window(ctx, rows):
+    from app.ui.plans.payment_plan_window import PaymentPlanWindow
+
+    return PaymentPlanWindow(ctx, rows.patient_id, payment_plan_id=rows.payment_plan_id)
+
+
+OPENERS: dict[str, Opener] = {
+    "app.ui.calendar.booking_dialog:BookingDialog": _booking,
+    "app.ui.calendar.export_dialog:ExportScheduleDialog": _export,
+    "app.ui.calendar.next_available:NextAvailableDialog": _next_available,
+    "app.ui.calendar.status_dialogs:AppointmentDetailsDialog": _details,
+    "app.ui.calendar.status_dialogs:CancelDialog": _cancel,
+    "app.ui.calendar.status_dialogs:NextStepDialog": _next_step,
+    "app.ui.calendar.waitlist_panel:WaitlistEntryDialog": _waitlist_entry,
+    "app.ui.change_password:ChangePasswordDialog": _change_password,
+    "app.ui.check_out:CheckOutDialog": _check_out,
+    "app.ui.front_desk:CheckInDialog": _check_in,
+    "app.ui.key_dialog:KeyDialog": _key,
+    "app.ui.main_window:EmergencyAccessDialog": _emergency,
+    "app.ui.patients.insurance_dialogs:PolicyDialog": _policy,
+    "app.ui.patients.insurance_dialogs:PreauthDialog": _preauth,
+    "app.ui.patients.insurance_dialogs:VerificationDialog": _verification,
+    "app.ui.patients.log_contact:LogContactDialog": _log_contact,
+    "app.ui.patients.merge_dialog:MergeDialog": _merge,
+    "app.ui.patients.new_patient:NewPatientDialog": _new_patient,
+    "app.ui.patients.note_editor:AddendumDialog": _addendum,
+    "app.ui.patients.pipeline_page:JourneyReasonDialog": _journey_reason,
+    "app.ui.patients.record_header:ChangeStageDialog": _change_stage,
+    "app.ui.patients.record_header:ConsentChoiceDialog": _consent_choice,
+    "app.ui.patients.sign_consent:SignConsentDialog": _sign_consent,
+    "app.ui.patients.tasks_tab:AddTaskDialog": _add_task,
+    "app.ui.plans.payment_dialogs:AdjustmentDialog": _adjustment,
+    "app.ui.plans.payment_dialogs:InsurancePaymentDialog": _insurance_payment,
+    "app.ui.plans.payment_dialogs:RefundDialog": _refund,
+    "app.ui.plans.payment_dialogs:VoidDialog": _void,
+    "app.ui.plans.payment_plan_window:CancelPlanDialog": _cancel_plan,
+    "app.ui.plans.plan_editor:AcceptDialog": _accept,
+    "app.ui.plans.plan_editor:ItemDialog": _item,
+    "app.ui.plans.plan_editor:TextDialog": _text,
+    "app.ui.plans.schedule_phase_dialog:SchedulePhaseDialog": _schedule_phase,
+    "app.ui.plans.take_payment:TakePaymentDialog": _take_payment,
+    "app.ui.print_preview:PrintPreviewDialog": _print_preview,
+    "app.ui.settings.catalog:ProviderDialog": _provider,
+    "app.ui.settings.catalog:RoomDialog": _room,
+    "app.ui.settings.catalog:ServiceDialog": _service,
+    "app.ui.settings.move_to_server:MoveToServerDialog": _move_to_server,
+    "app.ui.settings.staff:ResetPasswordDialog": _reset_password,
+    "app.ui.settings.staff:StaffDialog": _staff,
+    "app.ui.setup_wizard:SetupWizard": _setup_wizard,
+    "app.ui.today_page:ToDoListDialog": _to_do_list,
+    # The windows about one patient that are not dialogs.
+    "app.ui.patients.record_window:PatientRecordWindow": _record,
+    "app.ui.plans.plan_window:PlanWindow": _plan_window,
+    "app.ui.plans.payment_plan_window:PaymentPlanWindow": _payment_plan_window,
+}
+
+#: Bases no window is made of directly (each subclass is in OPENERS).
+ABSTRACT = {
+    "app.ui.widgets.write_dialog:WriteDialog",
+    "app.ui.plans.payment_dialogs:_AccountWriteDialog",
+    "app.ui.settings.catalog:_CatalogDialog",
+}
+
+
+def dialog_classes() -> set[str]:
+    """Every QDialog subclass defined in app.ui, as "module:Class"."""
+    found = set()
+    for info in pkgutil.walk_packages(app.ui.__path__, "app.ui."):
+        if info.name == "app.ui.screenshots":  # a script: builds a demo clinic on import
+            continue
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if inspect.isclass(obj) and issubclass(obj, QDialog) and obj.__module__ == info.name:
+                found.add(f"{obj.__module__}:{obj.__qualname__}")
+    return found
+
+
+def test_every_dialog_has_a_way_to_open_it_here():
+    missing = dialog_classes() - set(OPENERS) - ABSTRACT
+    assert not missing, f"add an opener to OPENERS for: {sorted(missing)}"
+    gone = ABSTRACT - dialog_classes()
+    assert not gone, f"no longer dialogs: {sorted(gone)}"
+
+
+def _settle(qtbot) -> None:
+    ops.wait_for_done()
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=20_000)
+    QApplication.processEvents()
+
+
+def _fits(widget: QWidget) -> tuple[bool, str]:
+    hint, minimum = widget.minimumSizeHint(), widget.minimumSize()
+    width = max(hint.width(), minimum.width())
+    height = max(hint.height(), minimum.height())
+    fits = width <= DESK.width() and height <= DESK.height()
+    return fits, f"asks for at least {width}×{height} (hint {hint.toTuple()})"
+
+
+@pytest.mark.parametrize("name", sorted(OPENERS))
+def test_the_dialog_fits_the_desk_screen(qtbot, desk, seeded, name):
+    rows = rows_of(seeded.db)
+    widget = OPENERS[name](desk, rows)
+    qtbot.addWidget(widget)
+    widget.show()
+    _settle(qtbot)  # its data is in: long names and lists are shown
+    fits, why = _fits(widget)
+    assert fits, f"{name} {why}, more than {DESK.width()}×{DESK.height()}"
+    widget.resize(DESK)
+    assert widget.width() <= DESK.width() and widget.height() <= DESK.height()
+
+
+def test_the_main_window_fits_on_every_page(qtbot, desk):
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(desk)
+    qtbot.addWidget(window)
+    window.resize(DESK)
+    window.show()
+    _settle(qtbot)
+    assert window.page_titles()[-1] == "Audit log"  # the owner: every page
+    for spec in window.allowed_pages():
+        window.show_page(spec.key)
+        _settle(qtbot)
+        fits, why = _fits(window)
+        assert fits, f"on {spec.title} the main window {why}"
+        window.resize(DESK)
+        assert window.size() == DESK, f"on {spec.title}: {window.size().toTuple()}"
+
+
+def _main_window(qtbot, ctx):
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.resize(DESK)
+    window.show()
+    _settle(qtbot)
+    return window
+
+
+def test_every_page_shows_its_title_whole(qtbot, desk):
+    from PySide6.QtWidgets import QLabel
+
+    window = _main_window(qtbot, desk)
+    for spec in window.allowed_pages():
+        page = window.show_page(spec.key)
+        _settle(qtbot)
+        title = page.findChild(QLabel, "pageTitle")
+        assert title is not None, f"{spec.title} has no title"
+        assert title.isVisible() and title.text().strip(), spec.title
+        assert title.width() >= title.sizeHint().width(), f"{spec.title}: title cut"
+
+
+#: The lists the desk reads, as (page, tab attribute of the page or None, the table's path
+#: from the page), each with the seeded clinic's rows in it.
+LISTS = [
+    ("confirmations", None, "table"),
+    ("recalls", None, "table"),
+    ("calendar", None, "waitlist.table"),
+    ("patients", "queue", "queue.table"),
+    ("plans", "open_plans", "open_plans.table"),
+    ("plans", "unscheduled", "unscheduled.table"),
+    ("plans", "payment_plans", "payment_plans.table"),
+    ("plans", "today", "today.table"),
+]
+
+
+def _attribute(obj, path: str):
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+@pytest.mark.parametrize(("key", "tab", "path"), LISTS, ids=[f"{k}-{p}" for k, _t, p in LISTS])
+def test_no_heading_or_cell_is_cut_while_space_sits_empty(qtbot, desk, key, tab, path):
+    """At 1366 px every column is as wide as its heading and its widest cell (the list
+    scrolls sideways if they cannot all fit), and spare room goes to a column, not to
+    grey space after the last one."""
+    window = _main_window(qtbot, desk)
+    page = window.show_page(key)
+    if tab is not None:
+        page.tabs.setCurrentWidget(getattr(page, tab))
+    table = _attribute(page, path)
+    qtbot.waitUntil(lambda: table.model().rowCount() > 0, timeout=20_000)
+    _settle(qtbot)
+    assert table.isVisible()
+    header = table.horizontalHeader()
+    columns = [c for c in range(table.model().columnCount()) if not table.isColumnHidden(c)]
+    for column in columns:
+        title = table.model().headerData(column, header.orientation())
+        width = table.columnWidth(column)
+        assert width >= header.sectionSizeHint(column), f"heading {title!r} cut"
+        assert width >= table.sizeHintForColumn(column), f"a cell under {title!r} cut"
+    used = sum(table.columnWidth(c) for c in columns)
+    assert used >= table.viewport().width(), "grey space after the last column"
