@@ -15,12 +15,13 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app import i18n
+from app.i18n import spelling
 from app.services.billing.payments import (
-    METHOD_LABELS,
     PATIENT_METHODS,
     REFERENCE_REQUIRED,
     PaymentInput,
     PaymentMethod,
+    method_label,
 )
 from app.services.clinic.permissions import Permission
 from app.services.scheduling.check_out import CheckOutPreview, CheckOutResult
@@ -82,11 +83,14 @@ class CheckOutDialog(WriteDialog):
         self.method_combo.setObjectName("checkOutMethod")
         for method in PATIENT_METHODS:
             key = next(k for k, m in METHOD_KEYS.items() if m == method)
-            self.method_combo.addItem(f"{METHOD_LABELS[method]}  ({chr(key)})", method.value)
+            label = method_label(method, ctx.details.locale)
+            self.method_combo.addItem(f"{label}  ({chr(key)})", method.value)
         self.reference_edit = QLineEdit()
         self.reference_edit.setObjectName("checkOutReference")
         self.reference_edit.setMaxLength(80)
-        self.reference_edit.setPlaceholderText("Card slip, cheque number, transfer id…")
+        self.reference_edit.setPlaceholderText(
+            spelling(ctx.details.locale)("Card slip, check number, transfer id…")
+        )
         self.book_next_check = QCheckBox("&Book the next visit after check-out")
         self.book_next_check.setObjectName("bookNextCheck")
         self.recall_label = QLabel()
@@ -98,7 +102,7 @@ class CheckOutDialog(WriteDialog):
 
         self.fields: dict[str, FormField] = {
             "amount": FormField(self.amount_edit),
-            "method": FormField(self.method_combo, METHOD_KEY_HINT),
+            "method": FormField(self.method_combo, spelling(ctx.details.locale)(METHOD_KEY_HINT)),
             "reference": FormField(self.reference_edit),
         }
         self.errors = FieldErrors(self.fields)

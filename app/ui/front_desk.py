@@ -253,7 +253,9 @@ class CheckInDialog(QDialog):
         if details.not_today and not not_today:
             from app.services.scheduling.appointment_status import NotTodayError
 
-            if not NotTodayQuestion.ask(self, str(NotTodayError(details.visit_day))):
+            if not NotTodayQuestion.ask(
+                self, str(NotTodayError(details.visit_day, self.ctx.details.locale))
+            ):
                 return
             not_today = True
         self.check_in_button.setEnabled(False)
