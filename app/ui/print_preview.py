@@ -43,6 +43,7 @@ from app.services.patients.documents import DocumentLine
 from app.services.patients.print_jobs import PrintSubject
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.widgets.screen_fit import resize_within_screen
 
 __all__ = [
     "LANGUAGE_CHOICES",
@@ -304,7 +305,7 @@ class PrintPreviewDialog(QDialog):
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.status_label)
-        self.resize(900, 960)
+        resize_within_screen(self, 900, 960)
 
         self._shortcuts = [
             (QKeySequence.StandardKey.Print, self.on_print_clicked),

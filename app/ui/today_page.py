@@ -204,7 +204,7 @@ class TodayPage(QWidget):
         actions = QHBoxLayout()
         actions.setSpacing(8)
         for step, key in (("check_in", "I"), ("seat", "S"), ("ready", "R"), ("check_out", "O")):
-            button = QPushButton(f"{STEP_LABELS[step]}  ({key})")
+            button = QPushButton(f"{STEP_LABELS[step]}  ({key})", self)
             button.setObjectName(f"step_{step}")
             button.setVisible(self.can_act)
             button.clicked.connect(lambda _=False, s=step: self.do_step(s))

@@ -701,3 +701,21 @@ def test_no_heading_or_cell_is_cut_while_space_sits_empty(qtbot, desk, key, tab,
         assert width >= table.sizeHintForColumn(column), f"a cell under {title!r} cut"
     used = sum(table.columnWidth(c) for c in columns)
     assert used >= table.viewport().width(), "grey space after the last column"
+
+
+def test_a_window_opens_no_larger_than_the_screen(qtbot):
+    """The consent, print-preview and record windows ask for a comfortable size, but never
+    more than the screen's free area (here the offscreen screen's 800×600): a 1366×768
+    desk must see their buttons without dragging the window."""
+    from PySide6.QtWidgets import QWidget
+
+    from app.ui.widgets.screen_fit import resize_within_screen
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    room = window.screen().availableGeometry()
+    resize_within_screen(window, 900, 960)
+    assert window.width() <= room.width() and window.height() <= room.height()
+    window.setMinimumSize(850, 100)  # a window that cannot be narrower keeps its minimum
+    resize_within_screen(window, 900, 960)
+    assert window.width() == 850

@@ -20,6 +20,7 @@ from app.ui.patients.details_tab import DetailsTab
 from app.ui.patients.record_header import RecordHeader
 from app.ui.patients.record_tabs import RECORD_TABS, RecordTab, TabSpec
 from app.ui.widgets.messages import show_warning
+from app.ui.widgets.screen_fit import resize_within_screen
 
 GEOMETRY_KEY = "patientRecord/geometry"
 
@@ -124,7 +125,7 @@ class PatientRecordWindow(QWidget):
     def _restore_geometry(self) -> None:
         geometry = QSettings().value(GEOMETRY_KEY)
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1100, 750)
+            resize_within_screen(self, 1100, 750)
 
     # --- loading --------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from app.ui.context import UiContext
 from app.ui.patients.titles import title_with_patient
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, form_message
 from app.ui.widgets.messages import show_info
+from app.ui.widgets.screen_fit import resize_within_screen
 from app.ui.widgets.signature_pad import SignaturePad
 from app.ui.widgets.write_dialog import WriteDialog
 
@@ -165,7 +166,7 @@ class SignConsentDialog(WriteDialog):
 
         self._lay_out()
         self._connect_signals()
-        self.resize(860, 820)
+        resize_within_screen(self, 860, 820)
         self._load_choices()
 
     # --- layout ---------------------------------------------------------------------------------
