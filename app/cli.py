@@ -549,14 +549,19 @@ def _cmd_move_to_server(args) -> int:
 
 
 def _money_problems(db) -> list[str]:
-    """Installments whose recorded payments differ from their live allocations."""
+    """Installments whose recorded payments, and payments whose unapplied money, differ from
+    their live allocations (and refunds)."""
     from app.services.billing import balances
 
     with db.uow() as session:
         wrong = balances.unbalanced_installments(session)
+        unapplied = balances.unbalanced_payments(session)
     return [
         f"installment {installment_id}: what it was paid differs from its allocations"
         for installment_id in wrong
+    ] + [
+        f"payment {payment_id}: its unapplied money differs from its allocations and refunds"
+        for payment_id in unapplied
     ]
 
 

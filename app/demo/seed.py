@@ -80,6 +80,7 @@ from app.data.models import (
     WorkingHours,
 )
 from app.data.models.base import Base
+from app.data.models.payments import refresh_unapplied
 from app.money import round_money
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clinics import ClinicDetails, OpenClinic, create_clinic
@@ -2608,6 +2609,8 @@ def _fill(
                 " JOIN payments p ON p.id = a.payment_id AND p.voided_at IS NULL"
                 " WHERE a.installment_id = installments.id)"
             )
+            # And each payment's unapplied money (what is the patient's credit).
+            conn.execute(refresh_unapplied())
             conn.commit()
             progress("Checking references", 0, 1)
             problems = driver.execute("PRAGMA foreign_key_check").fetchall()

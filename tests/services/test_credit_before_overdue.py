@@ -147,3 +147,28 @@ def test_the_queue_agrees_with_applying_credit_by_hand(clinic, owner, seed):
     totals = po.collections_totals(clinic.db, owner, today=TODAY)
     assert totals.patient_count == len(expected)
     assert totals.amount_overdue == sum((amount for amount, _, _ in expected.values()), D(0))
+
+
+def test_unapplied_money_follows_every_write_without_moving_the_version(clinic, owner):
+    """A payment's stored unapplied money (what a patient's credit is read from) is worked
+    out again whatever touched it — an allocation, a refund, a voided refund — and writing
+    it is not an edit: the payment's version stays, so nobody is told it changed."""
+    from app.data.models.payments import Payment
+
+    with clinic.db.uow() as s:
+        pid, _plan = owing_patient(s, "0.00")
+    paid = payments.record_payment(
+        clinic.db, owner, pid, payments.PaymentInput(D("350.00"), "cash")
+    )  # 300.00 to the three installments, 50.00 credit
+
+    def stored():
+        with clinic.db.uow() as s:
+            row = s.get(Payment, paid.payment_id)
+            assert balances.unbalanced_payments(s) == []
+            return row.unapplied, row.version
+
+    assert stored() == (D("50.00"), 1)
+    refund = payments.refund_payment(clinic.db, owner, paid.payment_id, D("80.00"), "cash", "x")
+    assert stored()[0] == D("0.00")  # the credit went first, then 30.00 of an installment
+    payments.void_payment(clinic.db, owner, refund.refund_id, 1, "Never handed over")
+    assert stored()[0] == D("80.00")

@@ -185,6 +185,8 @@ def test_what_each_installment_was_paid_is_its_live_allocations(seeded):
 
     with seeded.db.uow() as session:
         assert balances.unbalanced_installments(session) == []
+        # And each payment's unapplied money (a patient's credit) its allocations and refunds.
+        assert balances.unbalanced_payments(session) == []
         assert any(balances.live_allocations(session).values())
 
 

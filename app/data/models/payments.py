@@ -11,12 +11,27 @@ the balance, so a sign error can never be stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.util import identity_key
 
 from app.clock import utc_now
 from app.data.models.base import Base, TimestampMixin, VersionedMixin, check_in
@@ -243,7 +258,17 @@ class Payment(TimestampMixin, VersionedMixin, Base):
         CheckConstraint(check_in("kind", [k.value for k in PaymentKind]), name="kind_known"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(_VOID_CHECK, name="void_complete"),
+        CheckConstraint("unapplied >= 0 AND unapplied <= amount", name="unapplied_within_amount"),
         Index("ix_payments_patient_received_at", "patient_id", "received_at"),
+        # A patient's credit is read from the few payments with money left, from the index
+        # alone (the collections queue asks it of thousands of patients at once).
+        Index(
+            "ix_payments_patient_unapplied",
+            "patient_id",
+            "unapplied",
+            sqlite_where=text("unapplied > 0 AND voided_at IS NULL"),
+            postgresql_where=text("unapplied > 0 AND voided_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,6 +281,10 @@ class Payment(TimestampMixin, VersionedMixin, Base):
     reference: Mapped[str] = mapped_column(String(80), default="")
     notes: Mapped[str] = mapped_column(String(300), default="")
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
+    # What no installment or charge took and no refund gave back: the patient's credit from
+    # this payment (0 for a refund).  Kept after every flush that touches a payment or an
+    # allocation (_keep_unapplied, below); `caredesk db check` compares.
+    unapplied: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     # Who paid when it was not the patient: an insurance payer (contacts, kind "payer").
     payer_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="RESTRICT"), index=True
@@ -348,3 +377,73 @@ class DayCloseOut(TimestampMixin, Base):
     # Counted − expected over all methods (negative: the drawer is short).
     difference: Mapped[Decimal]
     note: Mapped[str] = mapped_column(String(300), default="")
+
+
+# --- a payment's unapplied money, kept as its allocations and refunds change -------------------
+
+
+def unapplied_expression():
+    """What of each payment no installment or charge took and no live refund gave back
+    (0 for a refund; never below 0), as SQL over the ``payments`` row it is evaluated for."""
+    payments = Payment.__table__
+    allocations = PaymentAllocation.__table__
+    refunds = payments.alias("refunds")
+    allocated = (
+        select(func.coalesce(func.sum(allocations.c.amount), 0))
+        .where(allocations.c.payment_id == payments.c.id)
+        .scalar_subquery()
+    )
+    refunded = (
+        select(func.coalesce(func.sum(refunds.c.amount), 0))
+        .where(refunds.c.refund_of_id == payments.c.id, refunds.c.voided_at.is_(None))
+        .scalar_subquery()
+    )
+    left = payments.c.amount - allocated - refunded
+    # Never below nothing: a refund releases allocations before it takes money back, so
+    # only a damaged history could go below — and that must not turn credit into debt.
+    return case(
+        (payments.c.kind == PaymentKind.PAYMENT.value, case((left > 0, left), else_=0)), else_=0
+    )
+
+
+def refresh_unapplied(ids: Iterable[int] | None = None):
+    """The UPDATE that sets ``unapplied`` from the allocations and refunds — of the payments
+    ``ids`` names, or of every payment (after rows were written in bulk: the seed)."""
+    payments = Payment.__table__
+    # updated_at kept as it is: a derived figure is not an edit (and a seed stays the same).
+    statement = update(payments).values(
+        unapplied=unapplied_expression(), updated_at=payments.c.updated_at
+    )
+    if ids is not None:
+        statement = statement.where(payments.c.id.in_(sorted(ids)))
+    return statement
+
+
+_TO_EXPIRE = "caredesk_unapplied_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_unapplied(session: Session, _flush_context) -> None:
+    """Like a trigger: whatever wrote a payment or an allocation (the payments service, a
+    refund, a void, a test's rows), each payment touched has its ``unapplied`` worked out
+    again in the same transaction.  Written past the ORM: a derived figure is not an edit,
+    so the payment's version (what "changed by someone else" compares) does not move."""
+    touched: set[int] = set()
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, PaymentAllocation):
+            touched.add(row.payment_id)
+        elif isinstance(row, Payment):
+            touched.update((row.id, row.refund_of_id))
+    touched.discard(None)
+    if touched:
+        session.connection().execute(refresh_unapplied(touched))
+        session.info.setdefault(_TO_EXPIRE, set()).update(touched)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _forget_stale_unapplied(session: Session, _flush_context) -> None:
+    """Loaded payments read their new ``unapplied`` from the database when next asked."""
+    for payment_id in session.info.pop(_TO_EXPIRE, ()):
+        payment = session.identity_map.get(identity_key(Payment, payment_id))
+        if payment is not None:
+            session.expire(payment, ["unapplied"])

@@ -29,6 +29,7 @@ from app.data.models.payments import (
     PaymentKind,
     PaymentPlan,
     PaymentPlanStatus,
+    unapplied_expression,
 )
 from app.data.types import Money
 from app.services.clinic import permissions
@@ -140,53 +141,37 @@ def patient_balance_for(db: Database, actor: Actor, patient_id: int) -> Decimal:
 # --- credit ------------------------------------------------------------------------------------
 
 
+def unbalanced_payments(session: Session) -> list[int]:
+    """Payments whose stored ``unapplied`` differs from their allocations and refunds (none,
+    ever: ``caredesk db check`` asks)."""
+    return list(
+        session.scalars(
+            select(Payment.id)
+            .where(Payment.unapplied != type_coerce(unapplied_expression(), Money()))
+            .order_by(Payment.id)
+        )
+    )
+
+
 def credit_by_patient(patients) -> Subquery:
     """``(patient_id, credit)`` of each patient ``patients`` names (ids, or an SQL select
-    of them) who has paid anything: live payments net of refunds, minus what they gave to
-    installments and charges (0 or more).
+    of them) who has credit: the unapplied money of their live payments (what no
+    installment or charge took and no refund gave back).
 
-    What installments were given is read from their ``paid_amount`` (kept equal to their
-    live allocations by the payments service), not summed over every allocation: the
-    collections queue asks this of thousands of patients at once.
+    Read from the payments' stored ``unapplied`` through a partial index of the few
+    payments with money left: the collections queue asks this of thousands of patients.
     """
-    signed = case((Payment.kind == PaymentKind.REFUND.value, -Payment.amount), else_=Payment.amount)
-    paid = (
-        select(Payment.patient_id, func.sum(signed).label("paid"))
-        .where(Payment.patient_id.in_(patients), Payment.voided_at.is_(None))
-        .group_by(Payment.patient_id)
-        .cte("paid")  # read once, though three parts of the query use it
-    )
-    # Only a patient who paid something can have credit: the rest is read for them alone.
-    payers = select(paid.c.patient_id)
-    to_installments = (
-        select(PaymentPlan.patient_id, func.sum(Installment.paid_amount).label("given"))
-        .join(Installment, Installment.payment_plan_id == PaymentPlan.id)
-        .where(PaymentPlan.patient_id.in_(payers))
-        .group_by(PaymentPlan.patient_id)
-        .subquery("to_installments")
-    )
-    to_charges = (
-        select(Charge.patient_id, func.sum(PaymentAllocation.amount).label("given"))
-        .join(PaymentAllocation, PaymentAllocation.charge_id == Charge.id)
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(Charge.patient_id.in_(payers), Payment.voided_at.is_(None))
-        .group_by(Charge.patient_id)
-        .subquery("to_charges")
-    )
-    free = (
-        paid.c.paid
-        - func.coalesce(to_installments.c.given, 0)
-        - func.coalesce(to_charges.c.given, 0)
-    )
     return (
         select(
-            paid.c.patient_id,
-            # A refund releases allocations before it takes money back, so this is never
-            # below zero; the guard keeps a damaged row from turning credit into debt.
-            type_coerce(case((free > 0, free), else_=0), Money()).label("credit"),
+            Payment.patient_id,
+            type_coerce(func.sum(Payment.unapplied), Money()).label("credit"),
         )
-        .outerjoin(to_installments, to_installments.c.patient_id == paid.c.patient_id)
-        .outerjoin(to_charges, to_charges.c.patient_id == paid.c.patient_id)
+        .where(
+            Payment.patient_id.in_(patients),
+            Payment.unapplied > 0,
+            Payment.voided_at.is_(None),
+        )
+        .group_by(Payment.patient_id)
         .subquery("credit")
     )
 

@@ -83,6 +83,7 @@ def method_label(method: PaymentMethod | str, locale: str) -> str:
         return str(method).replace("_", " ").capitalize()
     return spelling(locale)(label)
 
+
 ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
     AdjustmentKind.DISCOUNT: "Discount",
     AdjustmentKind.WRITE_OFF: "Write-off",
