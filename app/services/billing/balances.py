@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, type_coerce
+from sqlalchemy import case, func, select, type_coerce, union_all
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import Select, Subquery
 
 from app.data.database import Database
 from app.data.models.payments import (
@@ -153,26 +153,22 @@ def unbalanced_payments(session: Session) -> list[int]:
     )
 
 
-def credit_by_patient(patients) -> Subquery:
-    """``(patient_id, credit)`` of each patient ``patients`` names (ids, or an SQL select
-    of them) who has credit: the unapplied money of their live payments (what no
+def credit_by_patient(patients=None) -> Select:
+    """``(patient_id, credit)`` of each patient ``patients`` names (ids, an SQL select of
+    them, or None: everyone) who has credit: the unapplied money of their live payments (what no
     installment or charge took and no refund gave back).
 
     Read from the payments' stored ``unapplied`` through a partial index of the few
     payments with money left: the collections queue asks this of thousands of patients.
     """
+    only = () if patients is None else (Payment.patient_id.in_(patients),)
     return (
         select(
             Payment.patient_id,
             type_coerce(func.sum(Payment.unapplied), Money()).label("credit"),
         )
-        .where(
-            Payment.patient_id.in_(patients),
-            Payment.unapplied > 0,
-            Payment.voided_at.is_(None),
-        )
+        .where(*only, Payment.unapplied > 0, Payment.voided_at.is_(None))
         .group_by(Payment.patient_id)
-        .subquery("credit")
     )
 
 
@@ -183,8 +179,7 @@ def unallocated_credits(session: Session, patient_ids: Iterable[int]) -> dict[in
     credit = dict.fromkeys(ids, ZERO)
     for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
         chunk = ids[start : start + 500]
-        of_chunk = credit_by_patient(chunk)
-        for patient_id, amount in session.execute(select(of_chunk.c.patient_id, of_chunk.c.credit)):
+        for patient_id, amount in session.execute(credit_by_patient(chunk)):
             credit[patient_id] = amount
     return credit
 
@@ -215,15 +210,6 @@ def overdue_after_credit(today: date, *conditions) -> Subquery:
             PaymentPlan.patient_id.label("patient_id"),
             Installment.due_on.label("due_on"),
             type_coerce(owed, Money()).label("owed"),
-            # What this installment and every older overdue one of the patient owe together.
-            type_coerce(
-                func.sum(owed).over(
-                    partition_by=PaymentPlan.patient_id,
-                    order_by=(Installment.due_on, Installment.payment_plan_id, Installment.id),
-                    rows=(None, 0),
-                ),
-                Money(),
-            ).label("running"),
         )
         .select_from(Installment)
         .join(PaymentPlan, PaymentPlan.id == Installment.payment_plan_id)
@@ -236,24 +222,50 @@ def overdue_after_credit(today: date, *conditions) -> Subquery:
         )
         .cte("overdue")
     )
-    # Credit is summed once per patient with something overdue, not once per installment.
-    credit = credit_by_patient(select(overdue.c.patient_id))
-    # What credit leaves of the running total (a patient who paid nothing has no row).
-    left = overdue.c.running - func.coalesce(credit.c.credit, 0)
-    return (
+    # Every patient's credit, from the partial index of the few payments with money left
+    # (cheaper whole than asked patient by patient); the running totals credit needs are
+    # worked out for the installments of those patients alone.
+    credit = credit_by_patient().cte("credit")
+    credited = (
         select(
-            overdue.c.installment_id,
-            overdue.c.payment_plan_id,
-            overdue.c.patient_id,
-            overdue.c.due_on,
-            type_coerce(case((left < overdue.c.owed, left), else_=overdue.c.owed), Money()).label(
-                "owed"
-            ),
+            overdue,
+            credit.c.credit,
+            # What this installment and every older overdue one of the patient owe together.
+            type_coerce(
+                func.sum(overdue.c.owed).over(
+                    partition_by=overdue.c.patient_id,
+                    order_by=(
+                        overdue.c.due_on,
+                        overdue.c.payment_plan_id,
+                        overdue.c.installment_id,
+                    ),
+                    rows=(None, 0),
+                ),
+                Money(),
+            ).label("running"),
         )
-        .outerjoin(credit, credit.c.patient_id == overdue.c.patient_id)
-        .where(left > 0)
-        .subquery("overdue_after_credit")
+        .join(credit, credit.c.patient_id == overdue.c.patient_id)
+        .subquery("credited")
     )
+    left = credited.c.running - credited.c.credit  # what credit leaves of the running total
+    with_credit = select(
+        credited.c.installment_id,
+        credited.c.payment_plan_id,
+        credited.c.patient_id,
+        credited.c.due_on,
+        type_coerce(case((left < credited.c.owed, left), else_=credited.c.owed), Money()).label(
+            "owed"
+        ),
+    ).where(left > 0)
+    has_credit = select(credit.c.patient_id).where(credit.c.patient_id == overdue.c.patient_id)
+    without_credit = select(
+        overdue.c.installment_id,
+        overdue.c.payment_plan_id,
+        overdue.c.patient_id,
+        overdue.c.due_on,
+        overdue.c.owed,
+    ).where(~has_credit.exists())
+    return union_all(with_credit, without_credit).subquery("overdue_after_credit")
 
 
 def overdue_owed(session: Session, patient_id: int, today: date) -> dict[int, Decimal]:
