@@ -74,10 +74,21 @@ def waiting_text(visit: BoardVisit) -> str:
     return "just now" if minutes == 0 else f"{minutes} min"
 
 
+def stage_text(visit: BoardVisit) -> str:
+    """ "Arrived · 21 min" while the patient waits; the stage's name otherwise."""
+    waiting = waiting_text(visit)
+    label = STAGE_LABELS[visit.stage]
+    return f"{label} · {waiting}" if waiting else label
+
+
+def stage_colour(visit: BoardVisit) -> str | None:
+    return RED if visit.waiting_too_long else _STAGE_COLOURS.get(visit.stage)
+
+
 class BoardModel(RowTableModel):
     """The visits, with the alerts' full text as a tooltip and a long wait shaded red."""
 
-    WAITING_COLUMN = 5
+    WAITING_COLUMN = 3  # the stage, which says how long an arrived patient has waited
 
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
         visit: BoardVisit | None = self.row_at(index.row()) if index.isValid() else None
@@ -194,7 +205,7 @@ class TodayPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(True)
-        set_column_widths(self.table, (75, 150, 130, 130, 140, 70))
+        set_column_widths(self.table, (75, 150, 28, 150, 140))
         self.empty_label = empty_state_label("Loading today's visits…")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
@@ -217,7 +228,7 @@ class TodayPage(QWidget):
 
         self.to_do_frame = QFrame()
         self.to_do_frame.setObjectName("toDoPanel")
-        self.to_do_frame.setFixedWidth(310)
+        self.to_do_frame.setFixedWidth(290)
         self.to_do_frame.setStyleSheet(
             "#toDoPanel { background: #f7f8fa; border: 1px solid #e2e5ea; border-radius: 6px; }"
             " QPushButton#toDoItem { text-align: left; padding: 6px 8px; border: none;"
@@ -278,16 +289,12 @@ class TodayPage(QWidget):
         return [
             Column("Time", time_text),
             Column("Patient", lambda v: v.patient_name),
+            # A red mark only when there is something to be careful of; the row's tooltip
+            # names it, the check-in dialog shows it in full.
+            Column("⚠", lambda v: "⚠" if v.alerts else "", colour=lambda v: RED),
+            Column("Stage", stage_text, colour=stage_colour),
             Column("Service", lambda v: v.service_name or "—"),
             Column("Provider", lambda v: v.provider_name),
-            Column(
-                "Stage",
-                lambda v: STAGE_LABELS[v.stage],
-                colour=lambda v: _STAGE_COLOURS.get(v.stage),
-            ),
-            Column("Waiting", waiting_text, colour=lambda v: RED if v.waiting_too_long else None),
-            # Last, so it takes the room left; the tooltip and check-in show it in full.
-            Column("Alerts", lambda v: f"⚠ {v.alerts}" if v.alerts else "", colour=lambda v: RED),
         ]
 
     def _connect_signals(self) -> None:
@@ -393,22 +400,37 @@ class TodayPage(QWidget):
         self.to_do_status.setVisible(not items)
         self.to_do_status.setText("Nothing for your role here.")
         for position, item in enumerate(items, start=2):
-            button = QPushButton(self._to_do_text(item))
-            button.setObjectName("toDoItem")
-            button.setProperty("key", item.key)
-            button.setCursor(Qt.CursorShape.PointingHandCursor)
-            button.setStyleSheet("" if item.count else f"color: {GREY};")
-            button.setToolTip(
-                f"{item.count} — open the list" if item.count else "Nothing to do here today."
-            )
+            button = self._to_do_button(item)
             button.clicked.connect(lambda _=False, it=item: self.open_to_do(it))
             self.to_do_layout.insertWidget(position, button)
             self.to_do_buttons[item.key] = button
 
-    @staticmethod
-    def _to_do_text(item: ToDoItem) -> str:
-        count = f"{item.count:,}" if item.count else "✓"
-        return f"{count:>5}   {item.label}"
+    def _to_do_button(self, item: ToDoItem) -> QPushButton:
+        """A row: the count, right-aligned in its own column (✓ when there is nothing to
+        do), then what it counts."""
+        button = QPushButton(self.to_do_frame)
+        button.setObjectName("toDoItem")
+        button.setProperty("key", item.key)
+        button.setCursor(Qt.CursorShape.PointingHandCursor)
+        button.setAccessibleName(f"{item.label}: {item.count}")
+        button.setToolTip(
+            f"{item.count:,} — open the list" if item.count else "Nothing to do here today."
+        )
+        count = QLabel(f"{item.count:,}" if item.count else "✓")
+        count.setFixedWidth(48)
+        count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        label = QLabel(item.label)
+        count.setStyleSheet("font-weight: 600;" if item.count else f"color: {GREY};")
+        label.setStyleSheet("" if item.count else f"color: {GREY};")
+        row = QHBoxLayout(button)
+        row.setContentsMargins(4, 6, 8, 6)
+        row.setSpacing(12)
+        for part in (count, label):
+            part.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            row.addWidget(part)
+        row.addStretch(1)
+        button.setMinimumHeight(label.sizeHint().height() + 12)
+        return button
 
     def _on_to_do_failed(self, generation: int, exc: BaseException) -> None:
         if generation == self._to_do_generation:

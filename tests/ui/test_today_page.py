@@ -108,11 +108,12 @@ def _press(qtbot, page: TodayPage, key) -> None:
 def test_the_board_shows_the_day_in_stages_with_alerts_named(qtbot, page, visits):
     names = [v.patient_name for v in page.visits()]
     assert names == ["Ruiz, Ana", "Lindqvist, Bo", "Diaz, Cy"]
-    alerts_cell = page.model.index(0, 6)
-    assert page.model.data(alerts_cell) == (
-        "⚠ Alerts: Latex allergy — use nitrile gloves · Allergies: Penicillin (hives)"
+    alerts_cell = page.model.index(0, 2)
+    assert page.model.data(alerts_cell) == "⚠"
+    assert page.model.data(alerts_cell, Qt.ItemDataRole.ToolTipRole) == (
+        "Alerts: Latex allergy — use nitrile gloves · Allergies: Penicillin (hives)"
     )
-    assert page.model.data(page.model.index(1, 6)) == ""  # no mark without something to say
+    assert page.model.data(page.model.index(1, 2)) == ""  # no mark without something to say
     assert page.counts_label.text().startswith("Expected 3")
     page.provider_combo.setCurrentIndex(page.provider_combo.findText("Dr. Ben Carter"))
     qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=10_000)
@@ -142,7 +143,7 @@ def test_check_in_seat_ready_with_single_keys(qtbot, page, visits, receptionist_
     page.reload()
     qtbot.waitUntil(lambda: page.visits()[0].waiting_minutes == 21, timeout=10_000)
     ana = page.visits()[0]
-    assert ana.waiting_too_long and page.model.data(page.model.index(0, 5)) == "21 min"
+    assert ana.waiting_too_long and page.model.data(page.model.index(0, 3)) == "Arrived · 21 min"
     _select(page, visits["ana"])
     _press(qtbot, page, Qt.Key.Key_S)
     qtbot.waitUntil(lambda: _status(db, visits["ana"]).status == "in_treatment", timeout=10_000)
@@ -195,7 +196,7 @@ def test_the_to_do_list_counts_and_opens_its_lists(qtbot, page, visits):
     assert list(items)[:2] == ["consents", "confirm"]
     assert items["tasks"].count == 1
     button = page.to_do_buttons["tasks"]
-    assert "Tasks due" in button.text()
+    assert button.accessibleName() == "Tasks due: 1"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: getattr(page, "lines_dialog", None) is not None, timeout=10_000)
     lines = page.lines_dialog.model

@@ -219,7 +219,7 @@ def to_do(
             lambda: len(to_do_lines(db, actor, "consents", now=now)),
         ),
         "confirm": (
-            f"Visits to confirm ({format_weekday_date(confirm_day, locale, with_year=False)})",
+            f"To confirm ({format_weekday_date(confirm_day, locale, with_year=False)})",
             "confirmations",
             lambda: len(confirmations.confirmation_list(db, actor, confirm_day)),
         ),
@@ -229,7 +229,7 @@ def to_do(
             lambda: len(insurance.verification_queue(db, actor, days_ahead=check_days)),
         ),
         "preauths": (
-            spelling(locale)("Pre-authorizations running out"),
+            spelling(locale)("Pre-authorizations ending"),
             "list",
             lambda: len(to_do_lines(db, actor, "preauths", now=now)),
         ),
