@@ -128,6 +128,7 @@ def _reload_once(app, page) -> float:
 
     watch = PaintWatch()
     viewport.installEventFilter(watch)
+
     def on_reset() -> None:
         loaded.append(True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def alerts_text(medical_alerts: str | None, allergies: str | None) -> str:
-    """"Alerts: Latex allergy · Allergies: Penicillin" ("" when there are none)."""
+    """ "Alerts: Latex allergy · Allergies: Penicillin" ("" when there are none)."""
     parts = []
     if medical_alerts and medical_alerts.strip():
         parts.append("Alerts: " + " ".join(medical_alerts.split()))
