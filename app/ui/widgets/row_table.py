@@ -134,35 +134,81 @@ class ColumnFitter(QObject):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        #: Each column's widest cell as last measured (None: measure again).
+        self._content: list[int] | None = None
         model = table.model()
         for signal in (
             model.modelReset,
-            model.rowsInserted,
             model.rowsRemoved,
-            model.dataChanged,
             model.layoutChanged,
             model.headerDataChanged,
         ):
-            signal.connect(self.fit)
+            signal.connect(self._remeasure)
+        model.rowsInserted.connect(self._on_rows_inserted)
+        model.dataChanged.connect(self._on_data_changed)
         header.sectionResized.connect(self._on_section_resized)
         table.viewport().installEventFilter(self)
         self.fit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
-            self.fit()
+            self.fit()  # the room changed, not the cells: no measuring again
         return False
 
     def _on_section_resized(self, column: int, _old: int, new: int) -> None:
         if not self._fitting:
             self._dragged[column] = new  # staff dragged it: theirs from now on
 
+    # --- measuring: only the cells that changed --------------------------------------------------
+
+    def _remeasure(self, *_args) -> None:
+        self._content = None
+        self.fit()
+
+    def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
+        self._widen(first, last)
+
+    def _on_data_changed(self, top_left, bottom_right, *_roles) -> None:
+        self._widen(top_left.row(), bottom_right.row())
+
+    def _widen(self, first: int, last: int) -> None:
+        """Rows ``first``…``last`` came or changed: the widths may only grow from them (a
+        page of a lazy list landing measures that page, not the thousands above it)."""
+        if self._content is not None:
+            measured = self._measure(first, last)
+            self._content = [max(a, b) for a, b in zip(self._content, measured, strict=True)]
+        self.fit()
+
+    def _measure(self, first: int, last: int) -> list[int]:
+        """The widest cell of each column among rows ``first``…``last``: the text's width
+        from the font finds the widest few, whose real size the view's delegate gives
+        (margins, an icon, a bold font) — not a delegate call for every cell."""
+        table, model = self._table, self._table.model()
+        metrics = table.fontMetrics()
+        widths = []
+        for column in range(model.columnCount()):
+            texts = []
+            for row in range(first, last + 1):
+                text = model.data(model.index(row, column), Qt.ItemDataRole.DisplayRole)
+                texts.append((metrics.horizontalAdvance(str(text)) if text else 0, row))
+            widest = sorted(texts, reverse=True)[:3]
+            widths.append(
+                max(
+                    (table.sizeHintForIndex(model.index(row, column)).width() for _, row in widest),
+                    default=0,
+                )
+            )
+        return widths
+
     def needed(self, column: int) -> int:
         """The width that shows the column's heading and its widest cell whole."""
         table = self._table
         width = table.horizontalHeader().sectionSizeHint(column)
-        if table.model().rowCount():
-            width = max(width, table.sizeHintForColumn(column) + COLUMN_GAP)
+        rows = table.model().rowCount()
+        if rows:
+            if self._content is None or len(self._content) != table.model().columnCount():
+                self._content = self._measure(0, rows - 1)
+            width = max(width, self._content[column] + COLUMN_GAP)
         elif column < len(self._widths):
             width = max(width, self._widths[column])
         return width
