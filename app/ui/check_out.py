@@ -11,24 +11,26 @@ from __future__ import annotations
 from decimal import Decimal
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app import i18n
 from app.i18n import spelling
 from app.services.billing.payments import (
-    PATIENT_METHODS,
     REFERENCE_REQUIRED,
     PaymentInput,
     PaymentMethod,
-    method_label,
 )
 from app.services.clinic.permissions import Permission
 from app.services.scheduling.check_out import CheckOutPreview, CheckOutResult
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.patients.titles import patient_title
-from app.ui.plans.take_payment import METHOD_KEY_HINT, METHOD_KEYS
+from app.ui.plans.take_payment import (
+    METHOD_KEY_HINT,
+    method_combo,
+    method_of_key,
+    reference_placeholder,
+)
 from app.ui.widgets.form_field import (
     FieldErrors,
     FormField,
@@ -79,18 +81,11 @@ class CheckOutDialog(WriteDialog):
         self.amount_edit.setObjectName("checkOutAmount")
         self.amount_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.amount_edit.setPlaceholderText("0.00: nothing taken now")
-        self.method_combo = QComboBox()
-        self.method_combo.setObjectName("checkOutMethod")
-        for method in PATIENT_METHODS:
-            key = next(k for k, m in METHOD_KEYS.items() if m == method)
-            label = method_label(method, ctx.details.locale)
-            self.method_combo.addItem(f"{label}  ({chr(key)})", method.value)
+        self.method_combo = method_combo(ctx.details.locale, "checkOutMethod")
         self.reference_edit = QLineEdit()
         self.reference_edit.setObjectName("checkOutReference")
         self.reference_edit.setMaxLength(80)
-        self.reference_edit.setPlaceholderText(
-            spelling(ctx.details.locale)("Card slip, check number, transfer id…")
-        )
+        self.reference_edit.setPlaceholderText(reference_placeholder(ctx.details.locale))
         self.book_next_check = QCheckBox("&Book the next visit after check-out")
         self.book_next_check.setObjectName("bookNextCheck")
         self.recall_label = QLabel()
@@ -218,15 +213,10 @@ class CheckOutDialog(WriteDialog):
     # --- keyboard -------------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
-            modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-            method = METHOD_KEYS.get(Qt.Key(event.key()))
-            if method is not None and modifiers in (
-                Qt.KeyboardModifier.NoModifier,
-                Qt.KeyboardModifier.ShiftModifier,
-            ):
-                self.method_combo.setCurrentIndex(self.method_combo.findData(method.value))
-                return True
+        method = method_of_key(event)
+        if method is not None:
+            self.method_combo.setCurrentIndex(self.method_combo.findData(method.value))
+            return True
         return super().eventFilter(watched, event)
 
     @Slot()

@@ -57,6 +57,32 @@ METHOD_KEYS: dict[Qt.Key, PaymentMethod] = {
 #: Pass through ``spelling(locale)``: "Q cheque" in an en_GB clinic.
 METHOD_KEY_HINT = "Keys: C cash · K card · Q check · B bank transfer · F financing"
 
+
+def method_combo(locale: str, name: str) -> QComboBox:
+    """The patient's payment methods, each with its key ("Card  (K)"), as the clinic spells
+    them — the take-payment and check-out dialogs' one list."""
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for method in PATIENT_METHODS:
+        key = next(k for k, m in METHOD_KEYS.items() if m == method)
+        combo.addItem(f"{method_label(method, locale)}  ({chr(key)})", method.value)
+    return combo
+
+
+def method_of_key(event: QEvent) -> PaymentMethod | None:
+    """The method a key press chooses (C, K, Q, B, F, with or without Shift), if any."""
+    if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+        return None
+    modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    if modifiers not in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier):
+        return None
+    return METHOD_KEYS.get(Qt.Key(event.key()))
+
+
+def reference_placeholder(locale: str) -> str:
+    return spelling(locale)("Card slip, check number, transfer id…")
+
+
 APPLY_OLDEST = "oldest"
 APPLY_CREDIT = "credit"
 
@@ -146,18 +172,11 @@ class TakePaymentDialog(WriteDialog):
         self.amount_edit.setObjectName("amountEdit")
         self.amount_edit.setPlaceholderText(f"e.g. {self._example()}")
         self.amount_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.method_combo = QComboBox()
-        self.method_combo.setObjectName("methodCombo")
-        for method in PATIENT_METHODS:
-            key = next(k for k, m in METHOD_KEYS.items() if m == method)
-            label = method_label(method, ctx.details.locale)
-            self.method_combo.addItem(f"{label}  ({chr(key)})", method.value)
+        self.method_combo = method_combo(ctx.details.locale, "methodCombo")
         self.reference_edit = QLineEdit()
         self.reference_edit.setObjectName("referenceEdit")
         self.reference_edit.setMaxLength(80)
-        self.reference_edit.setPlaceholderText(
-            spelling(ctx.details.locale)("Card slip, check number, transfer id…")
-        )
+        self.reference_edit.setPlaceholderText(reference_placeholder(ctx.details.locale))
         self.notes_edit = QLineEdit()
         self.notes_edit.setObjectName("paymentNotesEdit")
         self.notes_edit.setMaxLength(300)
@@ -290,15 +309,10 @@ class TakePaymentDialog(WriteDialog):
     # --- keyboard -----------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
-            modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-            method = METHOD_KEYS.get(Qt.Key(event.key()))
-            if method is not None and modifiers in (
-                Qt.KeyboardModifier.NoModifier,
-                Qt.KeyboardModifier.ShiftModifier,
-            ):
-                self.choose_method(method)
-                return True
+        method = method_of_key(event)
+        if method is not None:
+            self.choose_method(method)
+            return True
         return super().eventFilter(watched, event)
 
     def choose_method(self, method: PaymentMethod) -> None:
