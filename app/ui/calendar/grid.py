@@ -43,6 +43,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QToolTip, QWidg
 
 from app import i18n
 from app.clock import today_in, utc_now
+from app.i18n import spelling
 from app.services.scheduling.appointment_book import AppointmentBlock, CalendarResource, Schedule
 from app.services.scheduling.booking import at_local, local_day_span, wall_minute
 
@@ -119,7 +120,7 @@ STATUS_NAMES = {
     "in_treatment": "In treatment",
     "completed": "Completed",
     "no_show": "No-show",
-    "cancelled": "Cancelled",
+    "cancelled": "Canceled",  # through i18n.spelling where shown: "Cancelled" in en_GB
 }
 
 
@@ -439,7 +440,7 @@ class ScheduleGrid(QAbstractScrollArea):
     def set_colour_by(self, mode: str) -> None:
         """Colour blocks by "provider", "service" or "status"."""
         if mode not in COLOUR_MODES:
-            raise ValueError(f"Colour by must be one of {COLOUR_MODES}.")
+            raise ValueError(f"{mode!r} is not one of {COLOUR_MODES}")  # a programming error
         self._colour_by = mode
         self.viewport().update()
 
@@ -536,6 +537,11 @@ class ScheduleGrid(QAbstractScrollArea):
             return EMPTY_ROOMS_TEXT
         return EMPTY_TEXT
 
+    @property
+    def locale(self) -> str:
+        """The clinic's locale the grid writes its dates and words in."""
+        return self._locale
+
     def tooltip_text(self, block: AppointmentBlock) -> str:
         """The hover text of a block: who, what, with whom, where, when, status, notes."""
         start_local = block.starts_at.astimezone(self._zone)
@@ -557,7 +563,8 @@ class ScheduleGrid(QAbstractScrollArea):
         )
         day_text = _day_text(start_local.date(), self._locale)
         lines.append(f"{day_text} · {when} ({block.minutes} min)")
-        status = f"Status: {STATUS_NAMES.get(block.status, block.status)}"
+        name = STATUS_NAMES.get(block.status, block.status)
+        status = f"Status: {spelling(self._locale)(name)}"
         arrival = arrival_text(block)
         if arrival:
             status += f" · arrived {arrival}"

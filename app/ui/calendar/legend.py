@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from app.i18n import spelling
 from app.ui.calendar import grid as g
 
 #: The marks drawn beside a visit's name, other than its status: (mark, colour, meaning).
@@ -39,9 +40,9 @@ BACKGROUNDS = (
     ("#e3f3ea", g._SLOT.name(), "Dashed green: the free time you picked"),
 )
 MODE_TITLES = {
-    "provider": "Colours: each provider (or room)",
-    "service": "Colours: each service on screen",
-    "status": "Colours: each status",
+    "provider": "Colors: each provider (or room)",
+    "service": "Colors: each service on screen",
+    "status": "Colors: each status",
 }
 
 
@@ -67,9 +68,11 @@ class CalendarLegend(QFrame):
     """The legend's panel: status marks, other marks, the book's backgrounds and the colour
     key of the current "colour by" mode (``set_colours``)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, locale: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("calendarLegend")
+        #: The clinic's spelling of the legend's words ("Colours" in an en_GB clinic).
+        self.spell = spelling(locale)
         self.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
         # Always as large as what it says (a popup never squeezes a line).
@@ -82,7 +85,7 @@ class CalendarLegend(QFrame):
         layout.addWidget(self._heading("Status marks (before the patient's name)"))
         statuses = QGridLayout()
         for row, (status, glyph) in enumerate(g.STATUS_GLYPHS.items()):
-            name = g.STATUS_NAMES[status]
+            name = self.spell(g.STATUS_NAMES[status])
             shown = glyph or "(no mark)"
             colour = g.STATUS_MARK_COLOURS.get(status, "#1f2933")
             statuses.addWidget(_mark(shown, colour), row, 0)
@@ -133,13 +136,14 @@ class CalendarLegend(QFrame):
     def set_colours(self, mode: str, pairs: list[tuple[str, str]]) -> None:
         """The colour key: what each block colour means under ``mode``."""
         self.colours = list(pairs)
-        self.colours_heading.setText(MODE_TITLES.get(mode, "Colours"))
+        self.colours_heading.setText(self.spell(MODE_TITLES.get(mode, "Colors")))
         while self.colours_grid.count():
             item = self.colours_grid.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
         if not pairs:
-            self.colours_grid.addWidget(QLabel("Nothing on screen to colour."), 0, 0, 1, 2)
+            nothing = QLabel(self.spell("Nothing on screen to color."))
+            self.colours_grid.addWidget(nothing, 0, 0, 1, 2)
         per_column = max(6, (len(pairs) + 1) // 2)
         for index, (name, colour) in enumerate(pairs):
             row, column = index % per_column, (index // per_column) * 2
@@ -151,7 +155,8 @@ def colour_key(grid: g.ScheduleGrid) -> tuple[str, list[tuple[str, str]]]:
     """The grid's "colour by" mode and its (name, colour) pairs, as the book draws them."""
     mode = grid.colour_by()
     if mode == "status":
-        return mode, [(g.STATUS_NAMES[s], c) for s, c in g.STATUS_COLOURS.items()]
+        spell = spelling(grid.locale)
+        return mode, [(spell(g.STATUS_NAMES[s]), c) for s, c in g.STATUS_COLOURS.items()]
     schedule = grid.schedule()
     if schedule is None:
         return mode, []
@@ -171,11 +176,11 @@ class LegendButton(QToolButton):
         super().__init__(parent)
         self.setObjectName("legendButton")
         self.setText("Legend")
-        self.setToolTip("What the marks and colours on the book mean")
+        self.setToolTip(spelling(grid.locale)("What the marks and colors on the book mean"))
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self._grid = grid
-        self.legend = CalendarLegend()
+        self.legend = CalendarLegend(locale=grid.locale)
         menu = QMenu(self)
         action = QWidgetAction(menu)
         action.setDefaultWidget(self.legend)

@@ -68,7 +68,7 @@ def test_the_legend_explains_every_mark_and_the_colours_on_screen(
     # Provider colours: one line per provider column, in the book's own colours.
     resources = page.grid.schedule().resources
     assert legend.colours == [(r.name, r.colour) for r in resources]
-    assert legend.colours_heading.text() == "Colours: each provider (or room)"
+    assert legend.colours_heading.text() == "Colors: each provider (or room)"  # an en_US clinic
     # Status colours: the key follows the "colour by" choice.
     page.colour_combo.setCurrentIndex(page.colour_combo.findData("status"))
     assert ("Confirmed", g.STATUS_COLOURS["confirmed"]) in legend.colours
