@@ -1,0 +1,1 @@
+"""The owner's reports: the month-end figures, each defined once (docs/reports.md)."""
