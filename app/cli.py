@@ -212,6 +212,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(search)
     _add_user(search)
 
+    report = commands.add_parser(
+        "report", help="the owner's reports", description="The owner's month-end report."
+    )
+    report_commands = report.add_subparsers(dest="report_command", metavar="ACTION", required=True)
+    report_month = report_commands.add_parser(
+        "month",
+        help="one month's figures",
+        description="One month's figures (defined in docs/reports.md) as JSON under stable "
+        "keys, money as decimal strings: to --out FILE.json, or printed. For the owner "
+        "(reports); the export is recorded in the audit trail.",
+    )
+    report_month.add_argument("month", metavar="YYYY-MM", help="e.g. 2026-11")
+    report_range = report_commands.add_parser(
+        "range",
+        help="the figures of any range of days",
+        description="The figures of the clinic-local days --from … --to (both included, at "
+        "most 5 years), as `report month` writes them.",
+    )
+    report_range.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD")
+    report_range.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD")
+    for sub in (report_month, report_range):
+        sub.add_argument("--out", type=Path, metavar="FILE.json", help="write it to a new file")
+        _add_location(sub)
+        _add_user(sub)
+
     calendar = commands.add_parser(
         "calendar", help="appointment book exports", description="Appointment book exports."
     )
@@ -712,6 +737,44 @@ def _write_file(out: Path, data: bytes) -> None:
         raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
+def _cmd_report(args) -> int:
+    import json
+
+    from app.services.errors import ValidationError
+    from app.services.reports import period as periods
+    from app.services.reports.month_end import command_report
+
+    if args.report_command == "month":
+        try:
+            period = periods.parse_month(args.month)
+        except ValidationError as error:
+            raise _UsageError(str(error)) from None
+    else:
+        period = periods.Period(_cli_date(args.first, "--from"), _cli_date(args.last, "--to"))
+    if args.out is not None:
+        if args.out.suffix.lower() != ".json":
+            raise _UsageError(f"--out {args.out}: the report is written as JSON (FILE.json)")
+        _check_new_out(args.out)
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        how = f"json to {args.out.name}" if args.out is not None else "json on the screen"
+        try:
+            data = command_report(clinic.db, actor, period, how=how)
+        except ValidationError as error:
+            raise _UsageError(str(error)) from None
+    finally:
+        clinic.db.close()
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if args.out is None:
+        _say(text)
+    else:
+        _write_new_file(args.out, (text + "\n").encode("utf-8"))
+        _say(f"Wrote the report for {period.first} to {period.last} to {args.out}")
+    return EXIT_OK
+
+
 def _cmd_calendar(args) -> int:
     from app.services.errors import ValidationError
     from app.services.scheduling.calendar_export import (
@@ -1184,6 +1247,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_patients(args)
         if args.command == "calendar":
             return _cmd_calendar(args)
+        if args.command == "report":
+            return _cmd_report(args)
         if args.command == "plans":
             return _cmd_plans(args)
         if args.command == "print":
