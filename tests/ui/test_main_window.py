@@ -31,6 +31,7 @@ def test_owner_sees_every_page_and_starts_on_today(qtbot, owner_ctx):
         "Recalls",
         "Pipeline",
         "Plans & Payments",
+        "Reports",
         "Settings",
         "Audit log",
     ]
