@@ -27,6 +27,7 @@ BENCHMARKS = {
     "move": lambda args: __import__("bench.move_to_server", fromlist=["run"]).run(args),
     "server": lambda args: __import__("bench.several_pcs", fromlist=["run"]).run(args),
     "today": lambda args: __import__("bench.today", fromlist=["run"]).run(args),
+    "report": lambda args: __import__("bench.reports", fromlist=["run"]).run(args),
 }
 
 
