@@ -282,6 +282,44 @@ class UnscheduledPhaseLine:
         return self.phase_id
 
 
+def phase_values():
+    """Each phase's value (``phase_id``, ``portion``, ``total``): the patient portions and the
+    fees less discounts of its items not declined."""
+    live = TreatmentItem.status != ItemStatus.DECLINED.value
+    return (
+        select(
+            TreatmentItem.phase_id.label("phase_id"),
+            func.sum(case((live, TreatmentItem.patient_portion), else_=0)).label("portion"),
+            func.sum(
+                case(
+                    (live, TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount),
+                    else_=0,
+                )
+            ).label("total"),
+        )
+        .group_by(TreatmentItem.phase_id)
+        .subquery()
+    )
+
+
+def not_scheduled() -> tuple:
+    """The rule of "accepted, not scheduled" (conditions on TreatmentPhase joined to its
+    TreatmentPlan): an accepted phase of a decided plan with no live visit booked for it."""
+    booked = (
+        select(Appointment.id)
+        .where(
+            Appointment.treatment_phase_id == TreatmentPhase.id,
+            Appointment.status.not_in(_DEAD_APPOINTMENTS),
+        )
+        .exists()
+    )
+    return (
+        TreatmentPhase.status == PlanStatus.ACCEPTED.value,
+        TreatmentPlan.status.in_(_DECIDED_STATUSES),
+        ~booked,
+    )
+
+
 def accepted_not_scheduled(
     db: Database,
     actor: Actor,
@@ -297,32 +335,7 @@ def accepted_not_scheduled(
     with reading(db, actor) as session:
         zone = clinic_zone(session)
         today = today or clinic_today(session)
-        booked = (
-            select(Appointment.id)
-            .where(
-                Appointment.treatment_phase_id == TreatmentPhase.id,
-                Appointment.status.not_in(_DEAD_APPOINTMENTS),
-            )
-            .exists()
-        )
-        live = TreatmentItem.status != ItemStatus.DECLINED.value
-        item_values = (
-            select(
-                TreatmentItem.phase_id.label("phase_id"),
-                func.sum(case((live, TreatmentItem.patient_portion), else_=0)).label("portion"),
-                func.sum(
-                    case(
-                        (
-                            live,
-                            TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount,
-                        ),
-                        else_=0,
-                    )
-                ).label("total"),
-            )
-            .group_by(TreatmentItem.phase_id)
-            .subquery()
-        )
+        item_values = phase_values()
         accepted_at = func.coalesce(TreatmentPhase.decided_at, TreatmentPlan.decided_at)
         rows = session.execute(
             select(
@@ -344,11 +357,7 @@ def accepted_not_scheduled(
             .join(TreatmentPlan, TreatmentPlan.id == TreatmentPhase.plan_id)
             .join(Patient, Patient.id == TreatmentPlan.patient_id)
             .outerjoin(item_values, item_values.c.phase_id == TreatmentPhase.id)
-            .where(
-                TreatmentPhase.status == PlanStatus.ACCEPTED.value,
-                TreatmentPlan.status.in_(_DECIDED_STATUSES),
-                ~booked,
-            )
+            .where(*not_scheduled())
             .order_by(accepted_at.asc().nulls_first(), TreatmentPhase.id)
             .limit(limit)
             .offset(offset)

@@ -1,0 +1,442 @@
+"""The month-end's patients-and-coordination figures, each defined once (the definitions are
+in docs/reports.md): new patients (and by lead source), journey conversion, treatment
+acceptance (overall, by coordinator, by provider), accepted-not-scheduled value, referral
+completion and recall effectiveness.
+
+CareDesk keeps no history of journey stages (a patient holds only the stage it is in now),
+so a stage is entered when the event that moves the journey into it first happened — the
+events of :data:`app.services.patients.journey.JOURNEY_EVENTS`, each dated in its own table.
+
+Every figure is read in one transaction, so they agree with one another.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from app.clock import utc_now
+from app.data.database import Database
+from app.data.models.appointments import Appointment, AppointmentStatus
+from app.data.models.notes import ConsultationNote
+from app.data.models.patients import JourneyStage, Patient
+from app.data.models.plans import (
+    ItemStatus,
+    PlanStatus,
+    TreatmentItem,
+    TreatmentPhase,
+    TreatmentPlan,
+)
+from app.data.models.providers import Provider, Service
+from app.data.models.referrals import Referral, ReferralDirection, ReferralStatus
+from app.data.models.staff import Staff
+from app.data.types import Money
+from app.money import ZERO
+from app.services.billing.plans_overview import not_scheduled, phase_values
+from app.services.clinic import permissions
+from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_today, clinic_zone
+from app.services.clinic.permissions import Permission
+from app.services.clinic.uow import reading
+from app.services.reports.period import Period, checked
+from app.services.scheduling.confirmations import provider_display
+
+NOT_RECORDED = "Not recorded"
+NO_PROVIDER = "No provider"
+NO_COORDINATOR = "Not recorded"
+#: The stages whose conversion is measured, in order: each converts into any later one.
+FUNNEL = (
+    JourneyStage.INQUIRY.value,
+    JourneyStage.CONSULTATION.value,
+    JourneyStage.BOOKED.value,
+    JourneyStage.IN_TREATMENT.value,
+)
+#: Plan statuses that mean the patient said yes (to all or some of it).
+ACCEPTED_STATUSES = (
+    PlanStatus.ACCEPTED.value,
+    PlanStatus.PARTLY_ACCEPTED.value,
+    PlanStatus.IN_PROGRESS.value,
+    PlanStatus.COMPLETED.value,
+)
+
+
+@dataclass(frozen=True)
+class StageConversion:
+    stage: str
+    next_stage: str
+    #: Patients who entered ``stage`` in the period …
+    entered: int
+    #: … and of them, those who reached ``next_stage`` or a later one by the period's end.
+    converted: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return _rate(self.converted, self.entered)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Treatment cases presented in the period and, of them, accepted by its end."""
+
+    presented: int
+    presented_value: Decimal
+    accepted: int
+    accepted_value: Decimal
+
+    @property
+    def rate(self) -> Decimal | None:
+        return _rate(self.accepted, self.presented)
+
+    @property
+    def value_rate(self) -> Decimal | None:
+        return _rate(self.accepted_value, self.presented_value)
+
+
+@dataclass(frozen=True)
+class CoordinationFigures:
+    period: Period
+    new_patients: int
+    new_patients_by_lead_source: tuple[tuple[str, int], ...]
+    journey: tuple[StageConversion, ...]
+    acceptance: Acceptance
+    acceptance_by_coordinator: tuple[tuple[str, Acceptance], ...]
+    acceptance_by_provider: tuple[tuple[str, Acceptance], ...]
+    #: Accepted phases with no live visit booked (the Plans page's rule), accepted by the
+    #: period's end; read as the phases and visits stand when the report runs.
+    accepted_not_scheduled_value: Decimal
+    accepted_not_scheduled_phases: int
+    #: Outgoing referrals made in the period, and those of them completed by its end.
+    referrals_made: int
+    referrals_completed: int
+    #: Days from referral to the specialist's visit: CareDesk records no visit date for a
+    #: referral, so this is None (docs/reports.md).
+    median_days_to_specialist_visit: float | None
+    #: Recalls that fell due in the period, and those of them booked by its end.
+    recalls_due: int
+    recalls_booked: int
+
+    @property
+    def referral_completion_rate(self) -> Decimal | None:
+        """None: no referrals yet (in the period)."""
+        return _rate(self.referrals_completed, self.referrals_made)
+
+    @property
+    def recall_rate(self) -> Decimal | None:
+        return _rate(self.recalls_booked, self.recalls_due)
+
+
+def _rate(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    """``part / whole`` to four places, None when there is no whole (no division by zero)."""
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
+
+
+def _in(moment: datetime | None, start: datetime, end: datetime) -> bool:
+    return moment is not None and start <= _utc(moment) < end
+
+
+def _utc(moment: datetime) -> datetime:
+    # An aggregate's moment read back without its column's type would be naive UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- new patients -----------------------------------------------------------------------------
+
+
+def _new_patients(session: Session, start: datetime, end: datetime) -> dict[str, int]:
+    first_visit = (
+        select(Appointment.patient_id, func.min(Appointment.starts_at).label("first"))
+        .where(Appointment.status == AppointmentStatus.COMPLETED.value)
+        .group_by(Appointment.patient_id)
+        .subquery()
+    )
+    by_source: dict[str, int] = defaultdict(int)
+    for source, count in session.execute(
+        select(Patient.lead_source, func.count())
+        .join(first_visit, first_visit.c.patient_id == Patient.id)
+        .where(
+            first_visit.c.first >= start,
+            first_visit.c.first < end,
+            Patient.merged_into_id.is_(None),
+        )
+        .group_by(Patient.lead_source)
+    ):
+        by_source[(source or "").strip() or NOT_RECORDED] += count
+    return dict(by_source)
+
+
+# --- journey ----------------------------------------------------------------------------------
+
+
+def _first_moments(session: Session, column, patient_column, *conditions) -> dict[int, datetime]:
+    return {
+        pid: _utc(moment)
+        for pid, moment in session.execute(
+            select(patient_column, func.min(column)).where(*conditions).group_by(patient_column)
+        )
+        if moment is not None
+    }
+
+
+def _journey(session: Session, start: datetime, end: datetime) -> tuple[StageConversion, ...]:
+    """Each stage entered at the first moment of its event (none kept for staff moves)."""
+    live = Patient.merged_into_id.is_(None)
+    entries = {
+        JourneyStage.INQUIRY.value: _first_moments(session, Patient.created_at, Patient.id, live),
+        JourneyStage.CONSULTATION.value: _first_moments(
+            session, ConsultationNote.created_at, ConsultationNote.patient_id
+        ),
+        JourneyStage.BOOKED.value: _first_moments(
+            session, Appointment.created_at, Appointment.patient_id
+        ),
+        JourneyStage.IN_TREATMENT.value: _first_moments(
+            session,
+            Appointment.seated_at,
+            Appointment.patient_id,
+            Appointment.seated_at.is_not(None),
+        ),
+    }
+    patients = entries[JourneyStage.INQUIRY.value]
+    conversions = []
+    for index, stage in enumerate(FUNNEL[:-1]):
+        later = FUNNEL[index + 1 :]
+        entered = converted = 0
+        for pid in patients:
+            moment = entries[stage].get(pid)
+            if not _in(moment, start, end):
+                continue
+            # A later stage reached first means the patient skipped this one.
+            if any(entries[s].get(pid, moment) < moment for s in later):
+                continue
+            entered += 1
+            if any(entries[s].get(pid, end) < end for s in later):
+                converted += 1
+        conversions.append(StageConversion(stage, FUNNEL[index + 1], entered, converted))
+    return tuple(conversions)
+
+
+# --- treatment acceptance ---------------------------------------------------------------------
+
+
+def _acceptance(session: Session, start: datetime, end: datetime):
+    declined = TreatmentItem.status == ItemStatus.DECLINED.value
+    line = TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount
+    plans: dict[int, dict] = {}
+    for row in session.execute(
+        select(
+            TreatmentPlan.id,
+            TreatmentPlan.option_group,
+            TreatmentPlan.status,
+            TreatmentPlan.decided_at,
+            func.coalesce(TreatmentPlan.presented_by_id, TreatmentPlan.created_by_id).label(
+                "coordinator_id"
+            ),
+            TreatmentPlan.provider_id,
+            type_coerce(func.coalesce(func.sum(line), 0), Money()).label("value"),
+            type_coerce(
+                func.coalesce(func.sum(case((~declined, line), else_=0)), 0), Money()
+            ).label("kept"),
+        )
+        .join(TreatmentPhase, TreatmentPhase.plan_id == TreatmentPlan.id)
+        .join(TreatmentItem, TreatmentItem.phase_id == TreatmentPhase.id)
+        .where(TreatmentPlan.presented_at >= start, TreatmentPlan.presented_at < end)
+        .group_by(TreatmentPlan.id)
+    ):
+        # Statuses only move on from a decision, so a yes now was a yes at its decided_at.
+        accepted = (
+            row.status in ACCEPTED_STATUSES
+            and row.decided_at is not None
+            and _utc(row.decided_at) < end
+        )
+        plans[row.id] = {
+            "case": row.option_group or f"plan {row.id}",
+            "accepted": accepted,
+            "value": row.value,
+            "kept": row.kept if accepted else ZERO,
+            "coordinator_id": row.coordinator_id,
+            "provider_id": row.provider_id,
+            "id": row.id,
+        }
+    cases: dict[str, list[dict]] = defaultdict(list)
+    for plan in plans.values():
+        cases[plan["case"]].append(plan)
+    staff = dict(session.execute(select(Staff.id, Staff.full_name)).all())
+    providers = {p.id: provider_display(p) for p in session.scalars(select(Provider))}
+    overall: list[dict] = []
+    by_coordinator: dict[str, list[dict]] = defaultdict(list)
+    by_provider: dict[str, list[dict]] = defaultdict(list)
+    for options in cases.values():
+        # A case's options are one presentation: worth its largest option, credited to the
+        # option chosen (else the largest), accepted when one of them was.
+        chosen = [o for o in options if o["accepted"]]
+        largest = max(options, key=lambda o: (o["value"], -o["id"]))
+        face = chosen[0] if chosen else largest
+        one = {
+            "value": largest["value"],
+            "accepted": bool(chosen),
+            "kept": sum((o["kept"] for o in chosen), ZERO),
+        }
+        overall.append(one)
+        by_coordinator[staff.get(face["coordinator_id"]) or NO_COORDINATOR].append(one)
+        by_provider[providers.get(face["provider_id"]) or NO_PROVIDER].append(one)
+    return (
+        _tally(overall),
+        _named_tallies(by_coordinator),
+        _named_tallies(by_provider),
+    )
+
+
+def _tally(cases: list[dict]) -> Acceptance:
+    return Acceptance(
+        presented=len(cases),
+        presented_value=sum((c["value"] for c in cases), ZERO),
+        accepted=sum(1 for c in cases if c["accepted"]),
+        accepted_value=sum((c["kept"] for c in cases), ZERO),
+    )
+
+
+def _named_tallies(groups: dict[str, list[dict]]) -> tuple[tuple[str, Acceptance], ...]:
+    tallies = {name: _tally(cases) for name, cases in groups.items()}
+    return tuple(sorted(tallies.items(), key=lambda p: (-p[1].presented_value, p[0])))
+
+
+def _not_scheduled(session: Session, end: datetime) -> tuple[Decimal, int]:
+    values = phase_values()
+    accepted_at = func.coalesce(TreatmentPhase.decided_at, TreatmentPlan.decided_at)
+    total, count = session.execute(
+        select(
+            type_coerce(func.coalesce(func.sum(values.c.total), 0), Money()),
+            func.count(TreatmentPhase.id),
+        )
+        .join(TreatmentPlan, TreatmentPlan.id == TreatmentPhase.plan_id)
+        .outerjoin(values, values.c.phase_id == TreatmentPhase.id)
+        .where(*not_scheduled(), or_(accepted_at.is_(None), accepted_at < end))
+    ).one()
+    return total, count
+
+
+# --- referrals and recalls --------------------------------------------------------------------
+
+
+def _referrals(session: Session, period: Period) -> tuple[int, int]:
+    made, completed = session.execute(
+        select(
+            func.count(),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            (Referral.status == ReferralStatus.COMPLETED.value)
+                            & (Referral.closed_on <= period.last),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+        ).where(
+            Referral.direction == ReferralDirection.OUTGOING.value,
+            Referral.referred_on >= period.first,
+            Referral.referred_on <= period.last,
+        )
+    ).one()
+    return made, int(completed)
+
+
+def _recalls(session: Session, period: Period, end: datetime) -> tuple[int, int]:
+    """The recall list's rule (app.services.scheduling.recalls): due ``recall_interval_days``
+    after the local date of a completed visit of a recall service — unless a later such
+    visit came before that day.  Booked: a visit made before the period's end, starting
+    after the recalled one, not cancelled before the end."""
+    zone = clinic_zone(session)
+    visits: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for pid, starts_at, interval in session.execute(
+        select(Appointment.patient_id, Appointment.starts_at, Service.recall_interval_days)
+        .join(Service, Service.id == Appointment.service_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(
+            Appointment.status == AppointmentStatus.COMPLETED.value,
+            Service.recall_interval_days.is_not(None),
+            Patient.merged_into_id.is_(None),
+        )
+        .order_by(Appointment.patient_id, Appointment.starts_at)
+    ):
+        visits[pid].append((_utc(starts_at), interval))
+    due: list[tuple[int, datetime]] = []
+    for pid, rows in visits.items():
+        for index, (starts_at, interval) in enumerate(rows):
+            due_on = starts_at.astimezone(zone).date() + timedelta(days=interval)
+            if not period.first <= due_on <= period.last:
+                continue
+            after = rows[index + 1 :]
+            if any(later.astimezone(zone).date() < due_on for later, _ in after):
+                continue  # seen again before it fell due: that visit's recall counts
+            due.append((pid, starts_at))
+    if not due:
+        return 0, 0
+    made: dict[int, list[datetime]] = defaultdict(list)
+    for pid, starts_at in session.execute(
+        select(Appointment.patient_id, Appointment.starts_at).where(
+            Appointment.patient_id.in_({pid for pid, _ in due}),
+            Appointment.created_at < end,
+            or_(
+                Appointment.status != AppointmentStatus.CANCELLED.value,
+                Appointment.cancelled_at >= end,
+            ),
+        )
+    ):
+        made[pid].append(_utc(starts_at))
+    booked = sum(1 for pid, seen in due if any(s > seen for s in made[pid]))
+    return len(due), booked
+
+
+# --- the section ------------------------------------------------------------------------------
+
+
+def coordination_figures(
+    db: Database, actor: Actor, period: Period, *, now: datetime | None = None
+) -> CoordinationFigures:
+    """The patients-and-coordination section of the month-end for ``period`` (owner:
+    Permission.VIEW_REPORTS)."""
+    permissions.require(actor, Permission.VIEW_REPORTS)
+    with reading(db, actor) as session:
+        checked(period, clinic_today(session, now or utc_now()))
+        start, end = period.bounds(clinic_zone(session))
+        by_source = _new_patients(session, start, end)
+        acceptance, by_coordinator, by_provider = _acceptance(session, start, end)
+        unscheduled_value, unscheduled_phases = _not_scheduled(session, end)
+        referrals_made, referrals_completed = _referrals(session, period)
+        recalls_due, recalls_booked = _recalls(session, period, end)
+        return CoordinationFigures(
+            period=period,
+            new_patients=sum(by_source.values()),
+            new_patients_by_lead_source=tuple(
+                sorted(by_source.items(), key=lambda p: (-p[1], p[0]))
+            ),
+            journey=_journey(session, start, end),
+            acceptance=acceptance,
+            acceptance_by_coordinator=by_coordinator,
+            acceptance_by_provider=by_provider,
+            accepted_not_scheduled_value=unscheduled_value,
+            accepted_not_scheduled_phases=unscheduled_phases,
+            referrals_made=referrals_made,
+            referrals_completed=referrals_completed,
+            median_days_to_specialist_visit=None,
+            recalls_due=recalls_due,
+            recalls_booked=recalls_booked,
+        )
+
+
+__all__ = [
+    "Acceptance",
+    "CoordinationFigures",
+    "StageConversion",
+    "coordination_figures",
+]
