@@ -45,9 +45,16 @@ def test_the_owner_writes_a_months_figures_as_json(seeded, tmp_path) -> None:
     assert set(money["ar_aging"]) == {"current", "31-60", "61-90", "90+"}
     total = sum((Decimal(a) for a in money["collections_by_method"].values()), Decimal(0))
     assert total == Decimal(money["collections"])
+    schedule, coordination = data["schedule"], data["coordination"]
+    assert set(schedule["visits"]) == {
+        "booked", "started", "completed", "cancelled", "late_cancelled", "no_show",
+    }  # fmt: skip
+    Decimal(schedule["no_show_rate"])
+    assert isinstance(coordination["new_patients"], int)
+    assert set(coordination["case_acceptance"]) >= {"presented", "accepted", "rate"}
     printed = run_as("owner", ["report", "range", "--from", "2026-06-01", "--to", "2026-06-30",
                                "--db", str(path)], data_dir)  # fmt: skip
-    assert json.loads(printed.stdout)["money"] == money  # the same figures, printed
+    assert json.loads(printed.stdout) == data  # the same figures, printed
 
 
 @pytest.mark.parametrize(

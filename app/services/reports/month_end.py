@@ -17,8 +17,10 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import unit_of_work
+from app.services.reports.coordination import CoordinationFigures, coordination_figures
 from app.services.reports.money import MoneyFigures, money_figures
 from app.services.reports.period import Period
+from app.services.reports.schedule import ScheduleFigures, schedule_figures
 
 
 def _money(amount: Decimal) -> str:
@@ -52,11 +54,87 @@ def money_json(f: MoneyFigures) -> dict:
     }
 
 
+def _rate(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def schedule_json(f: ScheduleFigures) -> dict:
+    """The schedule section under its stable keys (rates as decimal strings)."""
+    return {
+        "visits": {
+            "booked": f.booked,
+            "started": f.visits,
+            "completed": f.completed,
+            "cancelled": f.cancelled,
+            "late_cancelled": f.late_cancelled,
+            "no_show": f.no_shows,
+        },
+        "no_show_rate": str(f.no_show_rate),
+        "late_cancel_rate": str(f.late_cancel_rate),
+        "utilisation": [
+            {
+                "provider": u.provider,
+                "booked_minutes": u.booked_minutes,
+                "working_minutes": u.working_minutes,
+                "utilisation": str(u.utilisation),
+            }
+            for u in f.utilisation
+        ],
+        "average_days_booked_ahead": str(f.average_days_booked_ahead),
+        "waitlist_unfilled_minutes": f.waitlist_unfilled_minutes,
+        "waitlist_days": f.waitlist_days,
+    }
+
+
+def _acceptance(a) -> dict:
+    return {
+        "presented": a.presented,
+        "presented_value": _money(a.presented_value),
+        "accepted": a.accepted,
+        "accepted_value": _money(a.accepted_value),
+        "rate": _rate(a.rate),
+    }
+
+
+def coordination_json(f: CoordinationFigures) -> dict:
+    """The patients-and-coordination section under its stable keys (None: no data yet)."""
+    return {
+        "new_patients": f.new_patients,
+        "new_patients_by_lead_source": dict(f.new_patients_by_lead_source),
+        "journey": [
+            {
+                "stage": j.stage,
+                "next_stage": j.next_stage,
+                "entered": j.entered,
+                "converted": j.converted,
+                "rate": _rate(j.rate),
+            }
+            for j in f.journey
+        ],
+        "case_acceptance": _acceptance(f.acceptance),
+        "case_acceptance_by_coordinator": {
+            n: _acceptance(a) for n, a in f.acceptance_by_coordinator
+        },
+        "case_acceptance_by_provider": {n: _acceptance(a) for n, a in f.acceptance_by_provider},
+        "accepted_not_scheduled": {
+            "value": _money(f.accepted_not_scheduled_value),
+            "phases": f.accepted_not_scheduled_phases,
+        },
+        "referrals": {"made": f.referrals_made, "completed": f.referrals_completed},
+        "referral_completion_rate": _rate(f.referral_completion_rate),
+        "median_days_to_specialist_visit": f.median_days_to_specialist_visit,
+        "recalls": {"due": f.recalls_due, "booked": f.recalls_booked},
+        "recall_rate": _rate(f.recall_rate),
+    }
+
+
 def report_json(db: Database, actor: Actor, period: Period, *, now: datetime | None = None):
     """Every section of the report for ``period`` under its stable keys (read only)."""
     return {
         "period": {"first": period.first.isoformat(), "last": period.last.isoformat()},
         "money": money_json(money_figures(db, actor, period, now=now)),
+        "schedule": schedule_json(schedule_figures(db, actor, period, now=now)),
+        "coordination": coordination_json(coordination_figures(db, actor, period, now=now)),
     }
 
 
