@@ -154,6 +154,7 @@ ALLOWED = {
     ("services/clinic/clinics.py", 'strftime("%Y%m%d-%H%M%S")'): "file name",
     ("services/clinic/clinics.py", '"made_at": utc_now().isoformat()'): "manifest JSON",
     ("services/patients/consents.py", "{stamp:%Y%m%d-%H%M%S}-signed.pdf"): "file name",
+    ("services/reports/month_end.py", '"first": period.first.isoformat()'): "report JSON",
     ("services/scheduling/calendar_export.py", "day sheet for {day.isoformat()}"): "audit detail",
     ("services/scheduling/calendar_export.py", "calendar file {first_day.isoformat()}"): (
         "audit detail"
