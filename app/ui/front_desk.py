@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.scheduling.day_board import STEP_LABELS, CheckInDetails, Missing
 from app.ui import ops
+from app.ui.calendar.status_dialogs import NotTodayQuestion, run_status_change
 from app.ui.context import UiContext
 from app.ui.patients.titles import patient_title
 from app.ui.widgets.messages import show_warning
@@ -42,19 +42,6 @@ _FIX = {
     Missing.INSURANCE: ("&Verify insurance…", Permission.VIEW_PATIENTS),
     Missing.BALANCE: ("Take a &payment…", Permission.TAKE_PAYMENTS),
 }
-
-
-class NotTodayQuestion:
-    """ "Check in for that day anyway?"; tests answer through ``ask``."""
-
-    @classmethod
-    def ask(cls, parent: QWidget | None, message: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, "Not today's visit", message, parent=parent)
-        anyway = box.addButton("Check in anyway", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is anyway
 
 
 class CheckInDialog(QDialog):
@@ -265,50 +252,15 @@ class CheckInDialog(QDialog):
             details.appointment_id,
             details.version,
             "arrived",
-            on_done=self._on_checked_in,
+            self._on_checked_in,
             on_failed=lambda _exc: self.reload(),
             not_today=not_today,
+            show_warnings=False,  # the consents still to sign are listed in this dialog
         )
 
     def _on_checked_in(self, _result) -> None:
         self.checked_in = True
         self.accept()
-
-
-def run_status_change(
-    ctx: UiContext,
-    parent: QWidget | None,
-    appointment_id: int,
-    version: int,
-    to_status: str,
-    *,
-    on_done: Callable[[object], None] | None = None,
-    on_failed: Callable[[BaseException], None] | None = None,
-    not_today: bool = False,
-) -> None:
-    """Write one step; a visit of another day asks first; failures are said."""
-    from app.services.scheduling.appointment_status import NotTodayError, change_status
-
-    db, actor = ctx.db, ctx.actor
-
-    def failed(exc: BaseException) -> None:
-        if isinstance(exc, NotTodayError) and NotTodayQuestion.ask(parent, str(exc)):
-            run_status_change(
-                ctx, parent, appointment_id, version, to_status, on_done=on_done,
-                on_failed=on_failed, not_today=True,
-            )  # fmt: skip
-            return
-        if not isinstance(exc, NotTodayError):
-            show_warning(parent, ops.user_message(exc))
-        if on_failed is not None:
-            on_failed(exc)
-
-    ops.run_write(
-        lambda: change_status(db, actor, appointment_id, version, to_status, not_today=not_today),
-        on_success=on_done,
-        on_failure=failed,
-        owner=parent,
-    )
 
 
 def do_step(
@@ -337,7 +289,7 @@ def do_step(
         dialog.open()
         return dialog
     if step == "seat":
-        run_status_change(ctx, parent, appointment_id, version, "in_treatment", on_done=done)
+        run_status_change(ctx, parent, appointment_id, version, "in_treatment", done)
     else:
         from app.services.scheduling.appointment_status import mark_ready
 

@@ -331,6 +331,19 @@ class DoubleBookQuestion:
         return box.clickedButton() is anyway
 
 
+class NotTodayQuestion:
+    """ "Check in for that day anyway?"; tests answer through ``ask``."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, message: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Not today's visit", message, parent=parent)
+        anyway = box.addButton("Check in anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is anyway
+
+
 def run_status_change(
     ctx: UiContext,
     parent: QWidget | None,
@@ -340,20 +353,25 @@ def run_status_change(
     on_done: Callable[[StatusResult], None] | None = None,
     *,
     double_book: bool = False,
+    not_today: bool = False,
+    on_failed: Callable[[BaseException], None] | None = None,
+    show_warnings: bool = True,
 ) -> None:
     """Confirm / check in / start / complete / undo; shows warnings; publishes the change.
 
-    ``on_done(result)`` runs after a successful write; failures are shown to the user.  A
-    visit put back on the book whose time was given away meanwhile is refused like a
-    booking; owners and coordinators are asked whether to double-book it anyway.
+    ``on_done(result)`` runs after a successful write; failures are shown to the user, then
+    ``on_failed(exc)`` runs.  A visit put back on the book whose time was given away
+    meanwhile is refused like a booking; owners and coordinators are asked whether to
+    double-book it anyway.  Checking in a visit of an earlier day asks first.
+    ``show_warnings=False``: the caller already showed the consents still to sign.
     """
-    from app.services.scheduling.appointment_status import change_status
+    from app.services.scheduling.appointment_status import NotTodayError, change_status
     from app.services.scheduling.booking import ConflictError
 
     db, actor = ctx.db, ctx.actor
 
     def done(result: StatusResult) -> None:
-        if result.warnings:
+        if result.warnings and show_warnings:
             show_warning(parent, "\n\n".join(result.warnings), "Before treatment")
         if result.fee_reversed > 0:
             show_info(
@@ -363,18 +381,37 @@ def run_status_change(
         if on_done is not None:
             on_done(result)
 
+    def again(**answered: bool) -> None:
+        """The same step again, with the question the user just answered "yes" to."""
+        asked = {"double_book": double_book, "not_today": not_today} | answered
+        run_status_change(
+            ctx, parent, appointment_id, version, to_status, on_done,
+            on_failed=on_failed, show_warnings=show_warnings, **asked,
+        )  # fmt: skip
+
     def failed(exc: BaseException) -> None:
         if isinstance(exc, ConflictError) and exc.can_double_book and not double_book:
             if DoubleBookQuestion.ask(parent, str(exc)):
-                run_status_change(
-                    ctx, parent, appointment_id, version, to_status, on_done, double_book=True
-                )
-            return
-        show_warning(parent, ops.user_message(exc))
+                again(double_book=True)
+                return
+        elif isinstance(exc, NotTodayError) and not not_today:
+            if NotTodayQuestion.ask(parent, str(exc)):
+                again(not_today=True)
+                return
+        else:
+            show_warning(parent, ops.user_message(exc))
+        if on_failed is not None:
+            on_failed(exc)
 
     ops.run_write(
         lambda: change_status(
-            db, actor, appointment_id, version, to_status, double_book=double_book
+            db,
+            actor,
+            appointment_id,
+            version,
+            to_status,
+            double_book=double_book,
+            not_today=not_today,
         ),
         on_success=done,
         on_failure=failed,

@@ -392,3 +392,37 @@ def test_find_a_free_slot_books_the_service_chosen_in_the_finder(
     page.on_find_clicked()
     assert asked[0]["service_id"] is None  # the finder's choice, not the selected visit's
     assert asked[0]["patient_id"] == book.ana
+
+
+def test_the_menus_arrived_on_a_visit_of_an_earlier_day_asks_too(
+    qtbot, make_page, owner_ctx, book, monkeypatch
+):
+    """The right-click "Arrived (check in)" goes through the same question as the check-in
+    dialog: answered, the visit is checked in for its own day; declined, nothing changes."""
+    from app.ui.calendar import status_dialogs
+
+    past = date(2026, 11, 2)
+    with owner_ctx.db.uow() as s:
+        visit = Appointment(patient_id=book.ana, provider_id=book.ada,
+                            starts_at=at(past, "09:00"), ends_at=at(past, "09:45"))  # fmt: skip
+        s.add(visit)
+        s.flush()
+        visit_id = visit.id
+    page = make_page(day=past)
+    block = next(b for b in page.schedule.blocks if b.id == visit_id)
+    answers = [False, True]
+    asked = []
+    monkeypatch.setattr(
+        status_dialogs.NotTodayQuestion, "ask",
+        classmethod(lambda cls, parent, message: asked.append(message) or answers.pop(0)),
+    )  # fmt: skip
+    page.change_status(block, "arrived")
+    wait_loaded(qtbot, page)
+    with owner_ctx.db.uow() as s:
+        assert s.get(Appointment, visit_id).status == "scheduled"  # declined: as it was
+    page.change_status(block, "arrived")
+    wait_loaded(qtbot, page)
+    with owner_ctx.db.uow() as s:
+        stored = s.get(Appointment, visit_id)
+        assert (stored.status, stored.arrived_at) == ("arrived", at(past, "09:00"))
+    assert len(asked) == 2 and "not today" in asked[0]
