@@ -154,7 +154,8 @@ def _payer_name(contact: Contact | None) -> str:
     return contact.organisation or contact.name
 
 
-def _max_age(session: Session) -> timedelta:
+def verification_max_age(session: Session) -> timedelta:
+    """How long a verification stays fresh (the clinic's ``verification_max_age_days``)."""
     settings = session.get(ClinicSettings, 1)
     return timedelta(days=settings.verification_max_age_days if settings else 30)
 
@@ -167,8 +168,9 @@ def _last_verified(session: Session, policy_id: int) -> datetime | None:
     )
 
 
-def _is_stale(last: datetime | None, max_age: timedelta) -> bool:
-    return last is None or last < utc_now() - max_age
+def is_stale(last: datetime | None, max_age: timedelta, now: datetime | None = None) -> bool:
+    """A policy last verified at ``last`` (None: never) needs verifying again."""
+    return last is None or last < (now or utc_now()) - max_age
 
 
 def _policy_line(session: Session, p: InsurancePolicy, max_age: timedelta) -> PolicyLine:
@@ -191,7 +193,7 @@ def _policy_line(session: Session, p: InsurancePolicy, max_age: timedelta) -> Po
         is_primary=p.priority == PolicyPriority.PRIMARY.value,
         active=p.is_active,
         last_verified_at=last,
-        verification_stale=p.is_active and _is_stale(last, max_age),
+        verification_stale=p.is_active and is_stale(last, max_age),
     )
 
 
@@ -274,14 +276,14 @@ def verification_max_age_days(db: Database, actor: Actor) -> int:
     """How many days a verification stays fresh before a policy is flagged as stale."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
     with reading(db, actor) as session:
-        return _max_age(session).days
+        return verification_max_age(session).days
 
 
 def list_policies(db: Database, actor: Actor, patient_id: int) -> list[PolicyLine]:
     """The patient's policies: active first, primary before others."""
     permissions.require(actor, Permission.VIEW_PATIENTS)
     with reading(db, actor) as session:
-        max_age = _max_age(session)
+        max_age = verification_max_age(session)
         policies = session.scalars(
             select(InsurancePolicy)
             .where(InsurancePolicy.patient_id == patient_id)
@@ -327,7 +329,7 @@ def save_policy(db: Database, actor: Actor, patient_id: int, data: PolicyData) -
         }
         assign_changed(policy, values)
         session.flush()
-        return _policy_line(session, policy, _max_age(session))
+        return _policy_line(session, policy, verification_max_age(session))
 
 
 # --- verifications ---------------------------------------------------------------------------
@@ -564,7 +566,7 @@ def verification_queue(
         raise ValidationError("Look ahead 1 to 366 days.", field="days_ahead")
     now = utc_now()
     with reading(db, actor) as session:
-        max_age = _max_age(session)
+        max_age = verification_max_age(session)
         appointments = session.scalars(
             select(Appointment)
             .where(
@@ -587,7 +589,7 @@ def verification_queue(
             if policy is None:
                 continue
             last = _last_verified(session, policy.id)
-            if not _is_stale(last, max_age):
+            if not is_stale(last, max_age):
                 continue
             task = _verification_task(session, appt.id)
             lines.append(

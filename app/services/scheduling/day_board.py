@@ -15,7 +15,7 @@ Cancelled visits are not on the board (the calendar keeps them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -37,6 +37,7 @@ from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError
+from app.services.patients import insurance
 from app.services.patients.alerts import alerts_text
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.confirmations import provider_display
@@ -293,7 +294,7 @@ def _intake_on_file(session: Session, patient_id: int) -> bool:
 
 def _insurance_problems(session: Session, patient_id: int, now: datetime) -> list[str]:
     """Active policies never verified or verified too long ago (the clinic's limit)."""
-    max_age = timedelta(days=clinic_settings(session).verification_max_age_days)
+    fresh_for = insurance.verification_max_age(session)
     out = []
     for policy, last in session.execute(
         select(InsurancePolicy, func.max(InsuranceVerification.verified_at))
@@ -305,8 +306,8 @@ def _insurance_problems(session: Session, patient_id: int, now: datetime) -> lis
         name = policy.plan_name or "The insurance policy"
         if last is None:
             out.append(f"{name} has never been verified.")
-        elif last < now - max_age:
-            out.append(f"{name} was last verified more than {max_age.days} days ago.")
+        elif insurance.is_stale(last, fresh_for, now):
+            out.append(f"{name} was last verified more than {fresh_for.days} days ago.")
     return out
 
 
