@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, type_coerce, union_all
+from sqlalchemy import case, func, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select, Subquery
 
@@ -54,30 +55,70 @@ def patient_balances(session: Session, patient_ids: Iterable[int]) -> dict[int, 
     three grouped sums per 500 patients instead of five queries per patient."""
     ids = list(dict.fromkeys(patient_ids))
     owed = dict.fromkeys(ids, ZERO)
-    increasing = {k.value for k in BALANCE_INCREASING_ADJUSTMENTS}
     for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
-        chunk = ids[start : start + 500]
-        for patient_id, amount in session.execute(
-            select(Charge.patient_id, func.sum(Charge.amount))
-            .where(Charge.patient_id.in_(chunk))
-            .group_by(Charge.patient_id)
-        ):
-            owed[patient_id] += amount
-        for patient_id, kind, amount in session.execute(
-            select(Payment.patient_id, Payment.kind, func.sum(Payment.amount))
-            .where(Payment.patient_id.in_(chunk), Payment.voided_at.is_(None))
-            .group_by(Payment.patient_id, Payment.kind)
-        ):
-            # A refund gives money back: the patient owes it again.
-            owed[patient_id] += amount if kind == PaymentKind.REFUND else -amount
-        for patient_id, kind, amount in session.execute(
-            select(AccountAdjustment.patient_id, AccountAdjustment.kind,
-                   func.sum(AccountAdjustment.amount))
-            .where(AccountAdjustment.patient_id.in_(chunk), AccountAdjustment.voided_at.is_(None))
-            .group_by(AccountAdjustment.patient_id, AccountAdjustment.kind)
-        ):  # fmt: skip
-            owed[patient_id] += amount if kind in increasing else -amount
+        _add_ledgers(session, owed, patients=ids[start : start + 500])
     return owed
+
+
+def balances_at(session: Session, moment: datetime) -> dict[int, Decimal]:
+    """Every patient's balance as it stood at ``moment`` (the month-end's receivable): what
+    was on the ledger before it and not voided by then.  Only patients with anything on
+    their ledger by then are in the answer."""
+    owed: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    _add_ledgers(session, owed, before=moment)
+    return dict(owed)
+
+
+def _add_ledgers(
+    session: Session,
+    owed: dict[int, Decimal],
+    *,
+    patients: list[int] | None = None,
+    before: datetime | None = None,
+) -> None:
+    """Add to ``owed`` each patient's ledger — charges + refunds + fees − payments − other
+    adjustments, voided entries counting for nothing — of the ``patients`` named (else
+    everyone's), as it stood ``before`` a moment (else as it stands now: an entry voided
+    after that moment still counted then)."""
+    charges, payments, adjustments = [], [], []
+    if patients is not None:
+        charges.append(Charge.patient_id.in_(patients))
+        payments.append(Payment.patient_id.in_(patients))
+        adjustments.append(AccountAdjustment.patient_id.in_(patients))
+    if before is None:
+        payments.append(Payment.voided_at.is_(None))
+        adjustments.append(AccountAdjustment.voided_at.is_(None))
+    else:
+        charges.append(Charge.posted_at < before)
+        payments += [
+            Payment.received_at < before,
+            or_(Payment.voided_at.is_(None), Payment.voided_at >= before),
+        ]
+        adjustments += [
+            AccountAdjustment.posted_at < before,
+            or_(AccountAdjustment.voided_at.is_(None), AccountAdjustment.voided_at >= before),
+        ]
+    for patient_id, amount in session.execute(
+        select(Charge.patient_id, func.sum(Charge.amount))
+        .where(*charges)
+        .group_by(Charge.patient_id)
+    ):
+        owed[patient_id] += amount
+    for patient_id, kind, amount in session.execute(
+        select(Payment.patient_id, Payment.kind, func.sum(Payment.amount))
+        .where(*payments)
+        .group_by(Payment.patient_id, Payment.kind)
+    ):
+        # A refund gives money back: the patient owes it again.
+        owed[patient_id] += amount if kind == PaymentKind.REFUND else -amount
+    increasing = {k.value for k in BALANCE_INCREASING_ADJUSTMENTS}
+    for patient_id, kind, amount in session.execute(
+        select(AccountAdjustment.patient_id, AccountAdjustment.kind,
+               func.sum(AccountAdjustment.amount))
+        .where(*adjustments)
+        .group_by(AccountAdjustment.patient_id, AccountAdjustment.kind)
+    ):  # fmt: skip
+        owed[patient_id] += amount if kind in increasing else -amount
 
 
 def installment_paid(session: Session, installment_ids: Iterable[int]) -> dict[int, Decimal]:

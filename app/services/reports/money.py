@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment
 from app.data.models.payments import (
-    BALANCE_INCREASING_ADJUSTMENTS,
     AccountAdjustment,
     Charge,
     ChargeKind,
@@ -29,7 +28,9 @@ from app.data.models.payments import (
 )
 from app.data.models.plans import TreatmentItem
 from app.data.models.providers import Provider, Service
+from app.data.types import Money
 from app.money import ZERO
+from app.services.billing import balances
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_today, clinic_zone
@@ -147,44 +148,11 @@ def _adjustments(session: Session, start: datetime, end: datetime) -> dict[str, 
 
 
 def _voids(session: Session, start: datetime, end: datetime) -> tuple[int, Decimal]:
+    total = type_coerce(func.coalesce(func.sum(Payment.amount), 0), Money())
     count, amount = session.execute(
-        select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.voided_at >= start, Payment.voided_at < end
-        )
+        select(func.count(), total).where(Payment.voided_at >= start, Payment.voided_at < end)
     ).one()
-    return count, Decimal(amount) if not isinstance(amount, Decimal) else amount
-
-
-def balances_at(session: Session, moment: datetime) -> dict[int, Decimal]:
-    """Each patient's balance as it stood at ``moment``: what was on the ledger before it
-    (charges posted, payments and refunds received, adjustments posted) and not voided by
-    then.  Only patients with anything on their ledger are in the answer."""
-    owed: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for patient_id, amount in session.execute(
-        select(Charge.patient_id, func.sum(Charge.amount))
-        .where(Charge.posted_at < moment)
-        .group_by(Charge.patient_id)
-    ):
-        owed[patient_id] += amount
-    live_payment = or_(Payment.voided_at.is_(None), Payment.voided_at >= moment)
-    for patient_id, kind, amount in session.execute(
-        select(Payment.patient_id, Payment.kind, func.sum(Payment.amount))
-        .where(Payment.received_at < moment, live_payment)
-        .group_by(Payment.patient_id, Payment.kind)
-    ):
-        owed[patient_id] += amount if kind == PaymentKind.REFUND.value else -amount
-    increasing = {k.value for k in BALANCE_INCREASING_ADJUSTMENTS}
-    live_adjustment = or_(
-        AccountAdjustment.voided_at.is_(None), AccountAdjustment.voided_at >= moment
-    )
-    for patient_id, kind, amount in session.execute(
-        select(AccountAdjustment.patient_id, AccountAdjustment.kind,
-               func.sum(AccountAdjustment.amount))
-        .where(AccountAdjustment.posted_at < moment, live_adjustment)
-        .group_by(AccountAdjustment.patient_id, AccountAdjustment.kind)
-    ):  # fmt: skip
-        owed[patient_id] += amount if kind in increasing else -amount
-    return dict(owed)
+    return count, amount
 
 
 def _aging(
@@ -238,8 +206,8 @@ def money_figures(
         collections, by_method, by_payer, refunds = _collections(session, start, end)
         adjustments = _adjustments(session, start, end)
         voids, voided_amount = _voids(session, start, end)
-        before = balances_at(session, start)
-        after = balances_at(session, end)
+        before = balances.balances_at(session, start)
+        after = balances.balances_at(session, end)
         aging, credits = _aging(session, after, end, period.last)
         return MoneyFigures(
             period=period,
@@ -261,4 +229,4 @@ def money_figures(
         )
 
 
-__all__ = ["AGING_BUCKETS", "MoneyFigures", "balances_at", "money_figures"]
+__all__ = ["AGING_BUCKETS", "MoneyFigures", "money_figures"]
