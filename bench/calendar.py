@@ -31,6 +31,7 @@ from bench.common import (
     median_ms,
     p95_ms,
     scratch_copy,
+    seconds_to_painted,
     seeded_database,
     use_bench_environment,
 )
@@ -136,36 +137,9 @@ def _busy_week(db) -> tuple[date, int]:
 def _switch_once(app, page, target: date) -> float:
     """Seconds from asking the page for ``target``'s week to the grid painted with it
     (the clock stops once that paint has finished)."""
-    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
-
-    painted: list[float] = []
-    loaded: list[bool] = []
-    loop = QEventLoop()
-    viewport = page.grid.viewport()
-
-    def stop() -> None:
-        painted.append(time.perf_counter())
-        loop.quit()
-
-    class PaintWatch(QObject):
-        def eventFilter(self, watched, event):
-            if loaded and not painted and watched is viewport and event.type() == QEvent.Type.Paint:
-                # The filter sees the paint before it happens: stop the clock after it.
-                QTimer.singleShot(0, stop)
-            return False
-
-    watch = PaintWatch()
-    viewport.installEventFilter(watch)
-    page.shown.connect(lambda: loaded.append(True))
-    start = time.perf_counter()
-    page.set_day(target)
-    QTimer.singleShot(TIMEOUT_MS, loop.quit)
-    loop.exec()
-    viewport.removeEventFilter(watch)
-    page.shown.disconnect()
-    if not painted:
-        raise SystemExit("bench: the week was never painted")
-    return painted[0] - start
+    return seconds_to_painted(
+        page.grid.viewport(), page.shown, lambda: page.set_day(target), "the week", TIMEOUT_MS
+    )
 
 
 def _drag_steps(app, page) -> list[float]:

@@ -59,6 +59,51 @@ def timed(operation: Callable[[], object], runs: int, warmup: int = 1) -> list[f
     return times
 
 
+def seconds_to_painted(
+    viewport, loaded, action: Callable[[], object], what: str, timeout_ms: int = 10_000
+) -> float:
+    """Seconds from ``action()`` to the end of ``viewport``'s first paint after the Qt
+    signal ``loaded`` (the new data is in) fired; SystemExit naming ``what`` if it never
+    is within ``timeout_ms``."""
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+
+    painted: list[float] = []
+    arrived: list[bool] = []
+    loop = QEventLoop()
+
+    def stop() -> None:
+        painted.append(time.perf_counter())
+        loop.quit()
+
+    def on_loaded(*_args) -> None:
+        arrived.append(True)
+
+    class PaintWatch(QObject):
+        def eventFilter(self, watched, event):
+            if (
+                arrived
+                and not painted
+                and watched is viewport
+                and event.type() == QEvent.Type.Paint
+            ):
+                # The filter sees the paint before it happens: stop the clock after it.
+                QTimer.singleShot(0, stop)
+            return False
+
+    watch = PaintWatch()
+    viewport.installEventFilter(watch)
+    loaded.connect(on_loaded)
+    start = time.perf_counter()
+    action()
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    viewport.removeEventFilter(watch)
+    loaded.disconnect(on_loaded)  # only ours: others (the view itself) listen too
+    if not painted:
+        raise SystemExit(f"bench: {what} was never painted")
+    return painted[0] - start
+
+
 def emit(result: dict, human: str, as_json: bool) -> None:
     """One JSON object on one line with --json, else a few lines for a person."""
     if as_json:

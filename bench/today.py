@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import random
 import tempfile
-import time
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from bench.common import (
     median_ms,
     p95_ms,
     scratch_copy,
+    seconds_to_painted,
     seeded_database,
     use_bench_environment,
 )
@@ -108,40 +108,11 @@ def _busy_day(db):
     return now.astimezone(UTC), total
 
 
-def _reload_once(app, page) -> float:
-    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
-
-    painted: list[float] = []
-    loaded: list[bool] = []
-    loop = QEventLoop()
-    viewport = page.table.viewport()
-
-    def stop() -> None:
-        painted.append(time.perf_counter())
-        loop.quit()
-
-    class PaintWatch(QObject):
-        def eventFilter(self, watched, event):
-            if loaded and not painted and watched is viewport and event.type() == QEvent.Type.Paint:
-                QTimer.singleShot(0, stop)
-            return False
-
-    watch = PaintWatch()
-    viewport.installEventFilter(watch)
-
-    def on_reset() -> None:
-        loaded.append(True)
-
-    page.model.modelReset.connect(on_reset)
-    start = time.perf_counter()
-    page.reload()
-    QTimer.singleShot(TIMEOUT_MS, loop.quit)
-    loop.exec()
-    viewport.removeEventFilter(watch)
-    page.model.modelReset.disconnect(on_reset)  # only ours: the view listens too
-    if not painted:
-        raise SystemExit("bench: the board was never painted")
-    return painted[0] - start
+def _reload_once(page) -> float:
+    """Seconds from asking the page to read the day again to the list painted with it."""
+    return seconds_to_painted(
+        page.table.viewport(), page.model.modelReset, page.reload, "the board", TIMEOUT_MS
+    )
 
 
 def run(args) -> dict:
@@ -182,7 +153,7 @@ def run(args) -> dict:
             ops.wait_for_done()
             app.processEvents()
             log(f"today: {total} visits of {PROVIDERS} providers; reading the day {runs} times …")
-            times = [_reload_once(app, page) for _ in range(runs + 1)][1:]
+            times = [_reload_once(page) for _ in range(runs + 1)][1:]
             shown = page.model.rowCount()
             page.close()
             ops.wait_for_done()
