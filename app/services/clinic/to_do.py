@@ -27,6 +27,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission, role_allows
 from app.services.clinic.uow import reading
+from app.services.patients.tasks import patient_name
 from app.services.scheduling import booking as scheduling
 
 S = AppointmentStatus
@@ -87,10 +88,6 @@ def items_for(actor: Actor) -> tuple[str, ...]:
     )
 
 
-def _name(patient: Patient | None) -> str:
-    return f"{patient.last_name}, {patient.first_name}" if patient is not None else ""
-
-
 # --- the lines behind the items that have no page of their own --------------------------------
 
 
@@ -111,7 +108,7 @@ def _consent_lines(session, today: date, zone) -> list[ToDoLine]:
         .order_by(Appointment.starts_at, Appointment.id)
     ):
         for text in scheduling.consent_warnings(session, a.patient_id, a.service_id):
-            out.append(ToDoLine(a.patient_id, _name(patient), text, appointment_id=a.id))
+            out.append(ToDoLine(a.patient_id, patient_name(patient), text, appointment_id=a.id))
     return out
 
 
@@ -147,7 +144,7 @@ def _preauth_lines(session, today: date) -> list[ToDoLine]:
             text = f"{what}: approved units running out"
         if left is not None:
             text += f" ({left} of {auth.approved_units} units left)"
-        out.append(ToDoLine(patient.id, _name(patient), text))
+        out.append(ToDoLine(patient.id, patient_name(patient), text))
     return out
 
 
@@ -168,7 +165,7 @@ def _task_lines(session, actor: Actor, today: date) -> list[ToDoLine]:
     for task, patient in rows:
         due = format_date(task.due_on, locale)
         late = "" if task.due_on == today else f" (due {due})"
-        out.append(ToDoLine(task.patient_id, _name(patient), task.title + late))
+        out.append(ToDoLine(task.patient_id, patient_name(patient), task.title + late))
     return out
 
 

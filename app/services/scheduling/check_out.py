@@ -32,6 +32,7 @@ from app.services.clinic.conflicts import check_version
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import NotFoundError, ValidationError
+from app.services.patients.tasks import patient_name
 from app.services.scheduling import appointment_status as status_flow
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.confirmations import provider_display
@@ -104,7 +105,7 @@ def check_out_preview(db: Database, actor: Actor, appointment_id: int) -> CheckO
             appointment_id=a.id,
             version=a.version,
             patient_id=a.patient_id,
-            patient_name=f"{patient.last_name}, {patient.first_name}",
+            patient_name=patient_name(patient),
             date_of_birth=patient.date_of_birth,
             service_id=a.service_id,
             service_name=service.name if service is not None else "",

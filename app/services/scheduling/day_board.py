@@ -39,6 +39,7 @@ from app.services.clinic.uow import reading
 from app.services.errors import NotFoundError
 from app.services.patients import insurance
 from app.services.patients.alerts import alerts_text
+from app.services.patients.tasks import patient_name
 from app.services.scheduling import booking as scheduling
 from app.services.scheduling.confirmations import provider_display
 
@@ -345,7 +346,7 @@ def check_in_details(
             appointment_id=a.id,
             version=a.version,
             patient_id=a.patient_id,
-            patient_name=f"{patient.last_name}, {patient.first_name}",
+            patient_name=patient_name(patient),
             date_of_birth=patient.date_of_birth,
             medical_alerts=patient.medical_alerts.strip(),
             allergies=patient.allergies.strip(),
