@@ -192,3 +192,21 @@ def test_the_to_do_counts_follow_the_lists_they_open(clinic, owner, desk, make_s
     assert tasks[0].text == "Call the lab (due Mar 1, 2026)"
     provider = make_staff("pat", "provider", "Pat Provider")
     assert to_do.items_for(provider) == ("consents", "tasks")
+
+
+def test_on_a_friday_the_visits_to_confirm_are_mondays_as_on_the_confirmations_page(clinic, desk):
+    """The count and the list it opens agree: the next day the clinic is open."""
+    from app.data.models.providers import WorkingHours
+
+    friday = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
+    monday = friday + timedelta(days=3)
+    with clinic.db.uow() as s:
+        provider = add_provider(s, name="Mina Lee")
+        for weekday in range(5):
+            s.add(WorkingHours(provider_id=provider.id, weekday=weekday, start_minute=540,
+                               end_minute=1020))  # fmt: skip
+        add_appointment(s, add_patient(s), provider, starts_at=monday,
+                        ends_at=monday + timedelta(minutes=30))  # fmt: skip
+    items = {i.key: i for i in to_do.to_do(clinic.db, desk, now=friday)}
+    assert items["confirm"].count == 1
+    assert items["confirm"].label == "To confirm (Mon, Mar 9)"

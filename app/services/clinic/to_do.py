@@ -208,6 +208,10 @@ def to_do(
         today = clinic_today(session, now)
         check_days = clinic_settings(session).insurance_check_days
         locale = clinic_settings(session).locale
+    if confirm_day is None and "confirm" in keys:
+        # The day the Confirmations page opens on (the next open day), so the count and the
+        # list it opens agree.
+        confirm_day = confirmations.next_open_day(db, actor, today)
     confirm_day = confirm_day or today + timedelta(days=1)
     counters: dict[str, tuple[str, str, Callable[[], int]]] = {
         "consents": (
