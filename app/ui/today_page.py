@@ -88,7 +88,8 @@ def stage_colour(visit: BoardVisit) -> str | None:
 class BoardModel(RowTableModel):
     """The visits, with the alerts' full text as a tooltip and a long wait shaded red."""
 
-    WAITING_COLUMN = 3  # the stage, which says how long an arrived patient has waited
+    #: The stage, which says how long an arrived patient has waited (shaded past the mark).
+    STAGE_COLUMN = 3
 
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
         visit: BoardVisit | None = self.row_at(index.row()) if index.isValid() else None
@@ -100,7 +101,7 @@ class BoardModel(RowTableModel):
             return visit.alerts
         if (
             role == Qt.ItemDataRole.BackgroundRole
-            and index.column() == self.WAITING_COLUMN
+            and index.column() == self.STAGE_COLUMN
             and visit.waiting_too_long
         ):
             return QBrush(QColor(WAIT_BACKGROUND))
