@@ -66,7 +66,7 @@ def test_the_owner_writes_a_months_figures_as_json(seeded, tmp_path) -> None:
         ("owner", ["report", "range", "--from", "2020-01-01", "--to", "2026-06-30"],
          "at most 5 years"),
         ("owner", ["report", "month", "2026-06", "--out", "june.pdf"], "written as JSON"),
-        ("receptionist", ["report", "month", "2026-06"], "see reports"),
+        ("receptionist", ["report", "month", "2026-06"], "see the schedule and coordination"),
     ],
 )  # fmt: skip
 def test_a_mistake_is_one_sentence(seeded, tmp_path, user, args, words) -> None:

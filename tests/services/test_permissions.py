@@ -30,6 +30,7 @@ EXPECTED = {
     Permission.MANAGE_REFERRALS:       (True,  True,  False, False),
     Permission.PRINT_DOCUMENTS:        (True,  True,  True,  True),
     Permission.VIEW_REPORTS:           (True,  False, False, False),
+    Permission.VIEW_PRACTICE_REPORTS:  (True,  True,  False, False),
     Permission.MANAGE_STAFF:           (True,  False, False, False),
     Permission.VIEW_AUDIT_LOG:         (True,  False, False, False),
     Permission.MANAGE_SETTINGS:        (True,  False, False, False),

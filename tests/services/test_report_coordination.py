@@ -15,6 +15,7 @@ from app.data.models.referrals import Referral
 from app.services.errors import PermissionDeniedError
 from app.services.reports import period as periods
 from app.services.reports.coordination import Acceptance, coordination_figures
+from app.services.reports.month_end import report_json
 from tests.data.factories import (
     add_appointment,
     add_patient,
@@ -223,7 +224,16 @@ def test_an_empty_clinic_reports_zero_or_none_everywhere(clinic, owner):
     assert (f.recalls_due, f.recall_rate) == (0, None)
 
 
-def test_only_the_owner_sees_the_coordination_figures(clinic, make_staff):
+def test_the_owner_and_coordinators_see_the_coordination_figures(clinic, make_staff):
     coordinator = make_staff("cora", "coordinator", "Cora Coordinator")
+    assert coordination_figures(clinic.db, coordinator, NOVEMBER, now=NOW).new_patients == 0
+    receptionist = make_staff("rita", "receptionist", "Rita Reception")
     with pytest.raises(PermissionDeniedError):
-        coordination_figures(clinic.db, coordinator, NOVEMBER, now=NOW)
+        coordination_figures(clinic.db, receptionist, NOVEMBER, now=NOW)
+
+
+def test_a_coordinators_report_has_no_money(clinic, owner, make_staff):
+    coordinator = make_staff("cora", "coordinator", "Cora Coordinator")
+    theirs = report_json(clinic.db, coordinator, NOVEMBER, now=NOW)
+    assert "money" not in theirs and {"schedule", "coordination"} <= set(theirs)
+    assert "money" in report_json(clinic.db, owner, NOVEMBER, now=NOW)

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     MANAGE_REFERRALS = "manage_referrals"
     PRINT_DOCUMENTS = "print_documents"
     VIEW_REPORTS = "view_reports"
+    VIEW_PRACTICE_REPORTS = "view_practice_reports"
     MANAGE_STAFF = "manage_staff"
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_SETTINGS = "manage_settings"
@@ -47,7 +48,8 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VOID_PAYMENTS: "void payments or write off balances",
     Permission.MANAGE_REFERRALS: "manage referrals",
     Permission.PRINT_DOCUMENTS: "print or export patient documents",
-    Permission.VIEW_REPORTS: "see reports",
+    Permission.VIEW_REPORTS: "see the clinic's money figures",
+    Permission.VIEW_PRACTICE_REPORTS: "see the schedule and coordination reports",
     Permission.MANAGE_STAFF: "manage staff accounts",
     Permission.VIEW_AUDIT_LOG: "read the audit log",
     Permission.MANAGE_SETTINGS: "change the clinic's settings",
@@ -75,6 +77,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.WRITE_NOTES,
             P.MANAGE_PLANS,
             P.MANAGE_REFERRALS,
+            # The schedule and coordination figures (no money): the coordinator's KPIs.
+            P.VIEW_PRACTICE_REPORTS,
         }
     ),
     Role.RECEPTIONIST: frozenset(_FRONT_DESK),

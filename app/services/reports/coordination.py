@@ -403,9 +403,9 @@ def _recalls(session: Session, period: Period, end: datetime) -> tuple[int, int]
 def coordination_figures(
     db: Database, actor: Actor, period: Period, *, now: datetime | None = None
 ) -> CoordinationFigures:
-    """The patients-and-coordination section of the month-end for ``period`` (owner:
-    Permission.VIEW_REPORTS)."""
-    permissions.require(actor, Permission.VIEW_REPORTS)
+    """The patients-and-coordination section of the month-end for ``period`` (owner and
+    coordinator: Permission.VIEW_PRACTICE_REPORTS)."""
+    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
     with reading(db, actor) as session:
         checked(period, clinic_today(session, now or utc_now()))
         start, end = period.bounds(clinic_zone(session))

@@ -129,13 +129,14 @@ def coordination_json(f: CoordinationFigures) -> dict:
 
 
 def report_json(db: Database, actor: Actor, period: Period, *, now: datetime | None = None):
-    """Every section of the report for ``period`` under its stable keys (read only)."""
-    return {
-        "period": {"first": period.first.isoformat(), "last": period.last.isoformat()},
-        "money": money_json(money_figures(db, actor, period, now=now)),
-        "schedule": schedule_json(schedule_figures(db, actor, period, now=now)),
-        "coordination": coordination_json(coordination_figures(db, actor, period, now=now)),
-    }
+    """Every section of the report for ``period`` the actor may see, under its stable keys
+    (read only): a coordinator's has no "money" key."""
+    report = {"period": {"first": period.first.isoformat(), "last": period.last.isoformat()}}
+    if permissions.role_allows(actor.role, Permission.VIEW_REPORTS):
+        report["money"] = money_json(money_figures(db, actor, period, now=now))
+    report["schedule"] = schedule_json(schedule_figures(db, actor, period, now=now))
+    report["coordination"] = coordination_json(coordination_figures(db, actor, period, now=now))
+    return report
 
 
 def command_report(
@@ -143,7 +144,7 @@ def command_report(
 ) -> dict:
     """``caredesk report``: the report's data, its export audited as the staff member
     signed in (``how``: where it went — "json to FILE", "json on the screen")."""
-    permissions.require(actor, Permission.VIEW_REPORTS)
+    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
     data = report_json(db, actor, period, now=now)
     with unit_of_work(db, actor) as session:
         record(

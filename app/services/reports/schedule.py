@@ -160,8 +160,9 @@ def _waitlist(session: Session, start: datetime, now: datetime) -> list[_Waiting
 def schedule_figures(
     db: Database, actor: Actor, period: Period, *, now: datetime | None = None
 ) -> ScheduleFigures:
-    """The schedule section of the month-end for ``period`` (Permission.VIEW_REPORTS)."""
-    permissions.require(actor, Permission.VIEW_REPORTS)
+    """The schedule section of the month-end for ``period`` (owner and coordinator:
+    Permission.VIEW_PRACTICE_REPORTS)."""
+    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
     now = now or utc_now()
     with reading(db, actor) as session:
         checked(period, clinic_today(session, now))
