@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select, type_coerce, union_all
+from sqlalchemy import case, func, literal, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select, Subquery
 
@@ -67,6 +67,73 @@ def balances_at(session: Session, moment: datetime) -> dict[int, Decimal]:
     owed: dict[int, Decimal] = defaultdict(lambda: ZERO)
     _add_ledgers(session, owed, before=moment)
     return dict(owed)
+
+
+def receivable_movements(session: Session, moments: Sequence[datetime]) -> list[Decimal]:
+    """How much everyone's balances together (the receivable) changed from each of the
+    ascending ``moments`` to the next: ``len(moments) - 1`` amounts, so that the sum of
+    :func:`balances_at` at ``moments[i + 1]`` is the sum at ``moments[i]`` plus the i-th.
+
+    An entry counts at a moment when it happened before it and was not voided before it
+    (the rule of :func:`balances_at`), so between two moments the receivable moves by the
+    entries that happened between them and were not voided before the later one, less
+    those that happened before the earlier one and were voided between them.  Only those
+    entries are read, grouped by which stretch they happened and were voided in: the report
+    asks for one balance at one moment and walks to the others from there.
+    """
+    if len(moments) < 2:
+        return []
+    first, last, after = moments[0], moments[-1], len(moments)
+    moved = [ZERO] * (after + 1)
+    increasing = {k.value for k in BALANCE_INCREASING_ADJUSTMENTS}
+    ledgers = (
+        # (table, when an entry happened, when it was voided, the kinds that add to the
+        # balance — every other kind takes from it; None: every entry adds)
+        (Charge, Charge.posted_at, None, None),
+        (Payment, Payment.received_at, Payment.voided_at, {PaymentKind.REFUND.value}),
+        (AccountAdjustment, AccountAdjustment.posted_at, AccountAdjustment.voided_at, increasing),
+    )
+    for table, happened, voided, adds in ledgers:
+        # Entries that happened between the first moment and the last, and older ones
+        # voided in between.
+        wheres = [(happened >= first, happened < last)]
+        if voided is not None:
+            wheres.append((happened < first, voided >= first, voided < last))
+        for where in wheres:
+            voided_stretch = _stretch(voided, moments) if voided is not None else literal(after)
+            entries = (
+                select(
+                    _stretch(happened, moments).label("happened"),
+                    voided_stretch.label("voided"),
+                    (table.kind if adds is not None else literal("")).label("kind"),
+                    table.amount,
+                )
+                .where(*where)
+                .subquery()
+            )
+            # Grouped by the subquery's columns: no database has to match a CASE and its
+            # bound parameters between the SELECT and the GROUP BY.
+            columns = (entries.c.happened, entries.c.voided, entries.c.kind)
+            for happened_in, voided_in, kind, amount in session.execute(
+                select(*columns, func.sum(entries.c.amount)).group_by(*columns)
+            ):
+                if happened_in >= voided_in:
+                    continue  # voided in the stretch it happened in: it never counted
+                signed = amount if adds is None or kind in adds else -amount
+                # It counts from the first moment after it happened to the last before it
+                # was voided (stretch 0 and stretch ``after`` are outside the answer).
+                moved[happened_in] += signed
+                moved[voided_in] -= signed
+    return moved[1:after]
+
+
+def _stretch(column, moments: Sequence[datetime]):
+    """Which stretch between ``moments`` the column's moment falls in: 0 before the first,
+    i between moments[i - 1] and moments[i], len(moments) after the last (or NULL)."""
+    return case(
+        *((column < moment, index) for index, moment in enumerate(moments)),
+        else_=len(moments),
+    )
 
 
 def _add_ledgers(
