@@ -326,6 +326,11 @@ def format_month_year(value: date, locale: str | Locale) -> str:
     return babel_dates.format_skeleton("yMMMM", value, locale=_locale(locale))
 
 
+def format_month_letter(value: date, locale: str | Locale) -> str:
+    """A month as one letter, for twelve under a small chart: ``N`` / ``N``."""
+    return babel_dates.format_date(value, "MMMMM", locale=_locale(locale))
+
+
 def format_time_range(start: datetime, end: datetime, locale: str | Locale) -> str:
     """Two times of one day as the locale shortens them: ``9:00 – 9:45 AM`` (one "AM").
 

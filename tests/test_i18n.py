@@ -329,6 +329,12 @@ def test_weekday_dates_and_months(locale, with_year, without_year, month):
     assert i18n.format_month_year(day, locale) == month
 
 
+@pytest.mark.parametrize(("locale", "letter"), [("en_US", "N"), ("es_ES", "N"), ("de_DE", "N")])
+def test_a_month_as_one_letter_for_a_chart(locale, letter):
+    assert i18n.format_month_letter(date(2026, 11, 23), locale) == letter
+    assert i18n.format_month_letter(date(2026, 1, 23), "es_ES") == "E"  # enero
+
+
 def test_a_time_range_says_am_and_pm_once_when_it_can():
     start, end = datetime(2026, 11, 23, 9, 0), datetime(2026, 11, 23, 9, 45)
     assert i18n.format_time_range(start, end, "en_US") == f"9:00{THIN}–{THIN}9:45{NNBSP}AM"

@@ -48,7 +48,7 @@ PAGES: list[PageSpec] = [
     PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans.page:PlansPage"),
     # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
     PageSpec(
-        "reports", "Reports", Permission.VIEW_PRACTICE_REPORTS, "app.ui.reports_page:ReportsPage"
+        "reports", "Reports", Permission.VIEW_PRACTICE_REPORTS, "app.ui.reports.page:ReportsPage"
     ),
     PageSpec(
         "settings",

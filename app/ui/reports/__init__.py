@@ -1,0 +1,1 @@
+"""The Reports page: the month-end figures, section by section, with their trends."""
