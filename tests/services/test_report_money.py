@@ -13,6 +13,7 @@ import pytest
 from app.data.models.contacts import Contact
 from app.data.models.payments import AccountAdjustment, Charge, Payment
 from app.services.billing import balances, plans_overview
+from app.services.clinic.clock import clinic_zone
 from app.services.errors import PermissionDeniedError, ValidationError
 from app.services.reports import period as periods
 from app.services.reports.money import money_figures
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.both_backends
 
 D = Decimal
 NOVEMBER = periods.month(date(2026, 11, 1))
+DECEMBER_SO_FAR = periods.Period(date(2026, 12, 1), date(2026, 12, 7))
 NOW = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
 
 
@@ -128,6 +130,32 @@ def test_the_receivable_is_the_sum_of_every_patients_balance(clinic, owner, book
     with clinic.db.uow() as s:
         owed = balances.patient_balances(s, books.values())
     assert f.receivable_end == sum(owed.values(), D("0.00"))
+
+
+def test_the_start_counts_what_was_voided_only_later(clinic, owner, books):
+    """The receivable at the start is worked out from the end and the period's movements:
+    an entry voided in the period counted at its start, one voided after it at its end."""
+    with clinic.db.uow() as s:
+        s.add(Payment(patient_id=books["ben"], method="cash", amount=D("40.00"),
+                      received_at=at(date(2026, 10, 10)), voided_at=at(date(2026, 11, 12)),
+                      voided_by_id=1, void_reason="Wrong patient"))  # fmt: skip
+        s.add(AccountAdjustment(patient_id=books["cy"], kind="write_off", amount=D("15.00"),
+                                reason="Small balance", posted_at=at(date(2026, 11, 8)),
+                                voided_at=at(date(2026, 12, 3)), voided_by_id=1,
+                                void_reason="Paid after all"))  # fmt: skip
+    november = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
+    # Ben's October 40 counted on November 1st (voided on the 12th); Cy's write-off counted
+    # on November 30th (voided in December).
+    assert (november.receivable_start, november.receivable_end) == (D("250.00"), D("740.00"))
+    december = money_figures(clinic.db, owner, DECEMBER_SO_FAR, now=NOW)
+    # December so far: the write-off voided (+15), Ana's 10 on the 2nd (−10).
+    assert (december.receivable_start, december.receivable_end) == (D("740.00"), D("745.00"))
+    with clinic.db.uow() as s:
+        zone = clinic_zone(s)
+        for f in (november, december):
+            start, end = f.period.bounds(zone)
+            assert f.receivable_start == sum(balances.balances_at(s, start).values(), D(0))
+            assert f.receivable_end == sum(balances.balances_at(s, end).values(), D(0))
 
 
 def test_an_empty_clinic_reports_zero_everywhere(clinic, owner):

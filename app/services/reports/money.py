@@ -206,8 +206,11 @@ def money_figures(
         collections, by_method, by_payer, refunds = _collections(session, start, end)
         adjustments = _adjustments(session, start, end)
         voids, voided_amount = _voids(session, start, end)
-        before = balances.balances_at(session, start)
         after = balances.balances_at(session, end)
+        receivable_end = sum(after.values(), ZERO)
+        # The start from the end and the period's own movements: one pass over every
+        # patient's ledger instead of two.
+        (moved,) = balances.receivable_movements(session, [start, end])
         aging, credits = _aging(session, after, end, period.last)
         return MoneyFigures(
             period=period,
@@ -222,8 +225,8 @@ def money_figures(
             adjustments_by_kind=_named(adjustments),
             voids=voids,
             voided_amount=voided_amount,
-            receivable_start=sum(before.values(), ZERO),
-            receivable_end=sum(after.values(), ZERO),
+            receivable_start=receivable_end - moved,
+            receivable_end=receivable_end,
             aging=tuple(aging.items()),
             credits=credits,
         )
