@@ -81,6 +81,8 @@ TABLE_FLAGS: dict[str, str] = {
     "installments": "plans",
     "insurance_policies": "patients",
     "insurance_verifications": "patients",
+    # A month closed or reopened: what the account windows may change, and the month's report.
+    "month_closes": "payments",
     "note_addenda": "notes",
     "patient_search_terms": "patients",
     "patients": "patients",

@@ -35,7 +35,7 @@ def _schema_differences(db: Database) -> list:
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_db: Database) -> None:
-    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0007"
+    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0008"
     assert not migrate.needs_upgrade(migrated_db)
     tables = set(inspect(migrated_db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
@@ -208,6 +208,24 @@ def test_upgrade_from_0003_gives_an_existing_clinic_the_default_apr_cap(clinic) 
         row = conn.exec_driver_sql("SELECT name, max_apr_basis_points FROM clinic_settings").one()
         assert "day_closeouts" in inspect(conn).get_table_names()
     assert row == ("Bayside Dental", 3600)
+    assert _triggers(db) == AUDIT_TRIGGERS
+    assert _schema_differences(db) == []
+
+
+def test_upgrade_from_0007_adds_month_closes_and_keeps_the_books(clinic) -> None:
+    """A clinic made before month closes keeps its rows, gains the empty month_closes table
+    (nothing closed: closed through no day), and loses only that table going back."""
+    db = clinic.db
+    migrate.downgrade(db, "0007")
+    with db.engine.connect() as conn:
+        assert "month_closes" not in inspect(conn).get_table_names()
+        staff_before = conn.exec_driver_sql("SELECT count(*) FROM staff").scalar()
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM month_closes").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM staff").scalar() == staff_before
+        indexes = {i["name"]: i for i in inspect(conn).get_indexes("month_closes")}
+    assert indexes["ix_month_closes_closed_month"]["unique"]
     assert _triggers(db) == AUDIT_TRIGGERS
     assert _schema_differences(db) == []
 

@@ -14,6 +14,7 @@ from app.data.models.communications import CommunicationEntry
 from app.data.models.contacts import Contact
 from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDocument
 from app.data.models.insurance import InsurancePolicy, InsuranceVerification, PreAuthorization
+from app.data.models.month_closes import MonthClose
 from app.data.models.notes import ConsultationNote, NoteAddendum
 from app.data.models.patients import JourneyStage, Patient, PatientSearchTerm, SearchTermKind
 from app.data.models.payments import (
@@ -58,6 +59,7 @@ __all__ = [
     "InsurancePolicy",
     "InsuranceVerification",
     "JourneyStage",
+    "MonthClose",
     "NoteAddendum",
     "Patient",
     "PatientSearchTerm",

@@ -1,0 +1,77 @@
+"""The owner's month close (Open Dental's lock date).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-07
+
+``month_closes`` keeps each close of a month: its first and last clinic-local day, who
+closed it and when, the month-end report as it stood then (JSON text) and the audit trail's
+seal at that moment; a reopen fills in who, when and why (the row stays; closing again adds
+a new one).  The books are closed through the last day of the latest month closed and not
+reopened: the services refuse payments, charges and adjustments dated up to it unless the
+owner overrides with a reason.  A partial unique index keeps one live close per month.
+
+A new table only: nothing existing is rebuilt, audit_log's triggers stay.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+_STILL_CLOSED = "reopened_at IS NULL"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "month_closes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("closed_at", sa.DateTime(), nullable=False),
+        sa.Column("closed_by_id", sa.Integer(), nullable=True),
+        sa.Column("report", sa.Text(), nullable=False),
+        sa.Column("seal_trail", sa.String(length=64), nullable=False),
+        sa.Column("seal_last_id", sa.Integer(), nullable=True),
+        sa.Column("seal_last_hash", sa.String(length=64), nullable=False),
+        sa.Column("seal_rows", sa.Integer(), nullable=True),
+        sa.Column("sealed_at", sa.DateTime(), nullable=True),
+        sa.Column("reopened_at", sa.DateTime(), nullable=True),
+        sa.Column("reopened_by_id", sa.Integer(), nullable=True),
+        sa.Column("reopen_reason", sa.String(length=200), nullable=False),
+        sa.CheckConstraint("first_day <= last_day", name=op.f("ck_month_closes_month_in_order")),
+        sa.CheckConstraint(
+            "(reopened_at IS NULL AND reopened_by_id IS NULL AND reopen_reason = '') OR "
+            "(reopened_at IS NOT NULL AND reopened_by_id IS NOT NULL AND reopen_reason <> '')",
+            name=op.f("ck_month_closes_reopen_complete"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["closed_by_id"],
+            ["staff.id"],
+            name=op.f("fk_month_closes_closed_by_id_staff"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reopened_by_id"],
+            ["staff.id"],
+            name=op.f("fk_month_closes_reopened_by_id_staff"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_month_closes")),
+    )
+    op.create_index(
+        "ix_month_closes_closed_month",
+        "month_closes",
+        ["first_day"],
+        unique=True,
+        sqlite_where=sa.text(_STILL_CLOSED),
+        postgresql_where=sa.text(_STILL_CLOSED),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_month_closes_closed_month", table_name="month_closes")
+    op.drop_table("month_closes")
