@@ -151,6 +151,8 @@ ALLOWED = {
     ("services/billing/plan_handouts.py", "{day.isoformat()}.pdf"): "file name",
     ("services/clinic/audit.py", 'row["at"].isoformat()'): "CSV export",
     ("services/clinic/audit_seals.py", '"sealed_at": self.sealed_at.isoformat()'): "seal JSON",
+    ("services/billing/month_close.py", '"closed_at": close.closed_at.isoformat()'): "report JSON",
+    ("services/billing/month_close.py", '"sealed_at": close.sealed_at.isoformat()'): "report JSON",
     ("services/clinic/clinics.py", 'strftime("%Y%m%d-%H%M%S")'): "file name",
     ("services/clinic/clinics.py", '"made_at": utc_now().isoformat()'): "manifest JSON",
     ("services/patients/consents.py", "{stamp:%Y%m%d-%H%M%S}-signed.pdf"): "file name",

@@ -6,6 +6,8 @@ bug, logged without patient data and reported once.
 
 from __future__ import annotations
 
+from datetime import date
+
 from app.data.errors import (
     CareDeskError,
     DatabaseDamagedError,
@@ -28,6 +30,7 @@ __all__ = [
     "DatabaseTooNewError",
     "KeyRequiredError",
     "LoginFailedError",
+    "MonthClosedError",
     "NetworkShareError",
     "NotACareDeskDatabaseError",
     "NotFoundError",
@@ -46,6 +49,18 @@ class ValidationError(CareDeskError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class MonthClosedError(ValidationError):
+    """A payment, charge or adjustment dated in a closed month was to be added, changed or
+    voided.  ``period`` is that month's (first, last) clinic-local day; ``closed_through``
+    the last day the books are closed through.  The owner may do it anyway, with a reason
+    (app.services.clinic.closed_months.override_closed_months); others are told who can."""
+
+    def __init__(self, message: str, period: tuple[date, date], closed_through: date) -> None:
+        super().__init__(message)
+        self.period = period
+        self.closed_through = closed_through
 
 
 class WeakPasswordError(ValidationError):

@@ -31,6 +31,7 @@ EXPECTED = {
     Permission.PRINT_DOCUMENTS:        (True,  True,  True,  True),
     Permission.VIEW_REPORTS:           (True,  False, False, False),
     Permission.VIEW_PRACTICE_REPORTS:  (True,  True,  False, False),
+    Permission.CLOSE_MONTHS:           (True,  False, False, False),
     Permission.MANAGE_STAFF:           (True,  False, False, False),
     Permission.VIEW_AUDIT_LOG:         (True,  False, False, False),
     Permission.MANAGE_SETTINGS:        (True,  False, False, False),
@@ -55,6 +56,7 @@ def test_emergency_access_adds_reading_but_no_writing(role):
     assert not role_allows(role, Permission.MANAGE_STAFF, emergency=True)
     assert not role_allows(role, Permission.VOID_PAYMENTS, emergency=True)
     assert not role_allows(role, Permission.VIEW_AUDIT_LOG, emergency=True)
+    assert not role_allows(role, Permission.CLOSE_MONTHS, emergency=True)
 
 
 def test_require_names_what_was_refused():

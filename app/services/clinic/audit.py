@@ -49,6 +49,12 @@ class AuditAction(StrEnum):
     AUDIT_VIEWED = "audit_viewed"
     #: A part of a patient's record shown (a record window's tab), once per opening.
     RECORD_VIEWED = "record_viewed"
+    #: The owner closed a month (its books, up to its last day) or reopened it, with why.
+    MONTH_CLOSED = "month_closed"
+    MONTH_REOPENED = "month_reopened"
+    #: A payment, charge or adjustment dated in a closed month changed on the owner's
+    #: override; the detail holds the month and the reason.
+    CLOSED_MONTH_OVERRIDE = "closed_month_override"
 
 
 # Bookkeeping columns whose changes say nothing about who saw or changed what.

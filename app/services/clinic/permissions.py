@@ -26,6 +26,7 @@ class Permission(StrEnum):
     PRINT_DOCUMENTS = "print_documents"
     VIEW_REPORTS = "view_reports"
     VIEW_PRACTICE_REPORTS = "view_practice_reports"
+    CLOSE_MONTHS = "close_months"
     MANAGE_STAFF = "manage_staff"
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_SETTINGS = "manage_settings"
@@ -50,6 +51,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.PRINT_DOCUMENTS: "print or export patient documents",
     Permission.VIEW_REPORTS: "see the clinic's money figures",
     Permission.VIEW_PRACTICE_REPORTS: "see the schedule and coordination reports",
+    Permission.CLOSE_MONTHS: "close or reopen a month, or change what is dated in a closed one",
     Permission.MANAGE_STAFF: "manage staff accounts",
     Permission.VIEW_AUDIT_LOG: "read the audit log",
     Permission.MANAGE_SETTINGS: "change the clinic's settings",

@@ -24,6 +24,7 @@ from app.services.changes import (
     changes_of_writes,
     note_committed,
 )
+from app.services.clinic import closed_months
 from app.services.clinic.actor import Actor
 
 # The trail registers its flush listener when imported: every unit of work is audited.
@@ -143,6 +144,20 @@ def _refuse_nul_characters(session: Session, _flush_context, _instances) -> None
                 values = state.attrs[column.key].history.added or ()
             if any(isinstance(v, str) and "\x00" in v for v in values):
                 raise ValidationError(BROKEN_TEXT)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_closed_months(session: Session, _flush_context, _instances) -> None:
+    """Money dated in a closed month is refused here, for every write path alike (see
+    closed_months); raw data-layer sessions (migrations, tests' factories) are not checked."""
+    if session.info.get(WRITTEN_TABLES_KEY) is not None:
+        closed_months.refuse_changes_to_closed_months(session)
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_closed_month_overrides(session: Session, _flush_context) -> None:
+    if session.info.get(WRITTEN_TABLES_KEY) is not None:
+        closed_months.audit_overrides(session)
 
 
 #: Waits between tries for the write lock, each after the lock wait (5 s, on the file and on
