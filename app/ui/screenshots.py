@@ -128,6 +128,23 @@ def _today_area(app, ctx, outdir: Path) -> None:
     window.hide()
 
 
+def _reports_area(app, ctx, outdir: Path) -> None:
+    """The owner's Reports: last month's money, schedule and coordination tabs, each with
+    its 12-month trend (the demo clinic has two years of visits and payments)."""
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(ctx)
+    window.resize(1366, 740)  # the front-desk screen the window must fit (issue 17)
+    window.start()
+    page = window.show_page("reports")
+    _wait_for_ops()
+    for number, index in ((57, 0), (58, 1), (59, 2)):
+        page.tabs.setCurrentIndex(index)
+        name = ("money", "schedule", "coordination")[index]
+        _save(app, window, outdir / f"{number}-reports-{name}.png")
+    window.hide()
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
@@ -263,6 +280,7 @@ def render(outdir: Path) -> None:
     _save(app, rita_window, outdir / "12-main-receptionist.png")
     rita_window.hide()
     _today_area(app, UiContext(clinic, rita, details), outdir)
+    _reports_area(app, ctx, outdir)
 
     coordinator = auth.login(clinic.db, "coordinator", DEMO_PASSWORD)
     _patients_area(app, UiContext(clinic, coordinator, details), outdir)

@@ -128,6 +128,11 @@ class SectionView(QWidget):
     def show_rows(self, columns: list[Column], rows: list[FigureRow]) -> None:
         self.model.columns = columns
         self.model.set_rows(rows)
+        # A heading is a line of its own: it may run across the period columns.
+        self.table.clearSpans()
+        for number, line in enumerate(rows):
+            if line.heading:
+                self.table.setSpan(number, 0, 1, len(columns))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(columns)):
