@@ -1,0 +1,188 @@
+"""The month-end summary: the one dict every output of the report renders — the PDF, the
+spreadsheet, the CSV files — and their export, audited as one.
+
+The summary holds the period's report (``month_end.report_json``, under its stable keys)
+beside the month before and the same month a year earlier, the 12-month trends when the
+trends service is there, the clinic's letterhead, and the audit trail's chain head as the
+summary was made: printed on the PDF, it lets the accountant ask later whether the figures
+they were handed came from a trail that has since been changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from importlib import import_module
+
+from app.clock import utc_now
+from app.data.database import Database
+from app.services.billing.month_close import closed_report
+from app.services.clinic import permissions
+from app.services.clinic.actor import Actor
+from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.audit_seals import Seal, current_seal
+from app.services.clinic.clock import clinic_settings
+from app.services.clinic.permissions import Permission
+from app.services.clinic.printing import Deliver, clinic_letterhead, delivered, document_locale
+from app.services.clinic.uow import reading, unit_of_work
+from app.services.errors import ValidationError
+from app.services.reports import period as periods
+from app.services.reports.month_end import report_json
+from app.services.reports.period import Period
+
+#: What ``export_summary`` writes: the file's format name → its usual extension.
+FORMATS = {"pdf": ".pdf", "xlsx": ".xlsx", "csv": ".zip", "json": ".json"}
+#: Why the seal on a summary was taken (``Seal.reason``).
+SEAL_REASON = "month-end report"
+
+
+def _trend_series() -> Callable | None:
+    """``trends.trend_series`` once the trends service exists (it is built beside this
+    module); before, a summary simply has no trends and its charts say "no data"."""
+    try:
+        return import_module("app.services.reports.trends").trend_series
+    except (ImportError, AttributeError):
+        return None
+
+
+def _seal_json(seal: Seal | None) -> dict | None:
+    """The seal as its own JSON has it ("sealed_at" an ISO moment), so a summary's seal
+    reads like one kept by ``caredesk audit seal``."""
+    return None if seal is None else json.loads(seal.to_json())
+
+
+def _clinic(db: Database, actor: Actor) -> dict:
+    with reading(db, actor) as session:
+        settings = clinic_settings(session)
+        letterhead = clinic_letterhead(settings)
+        currency = settings.currency
+    return {
+        "name": letterhead.name,
+        "address_lines": list(letterhead.address_lines),
+        "phone": letterhead.phone,
+        "email": letterhead.email,
+        "logo_png": letterhead.logo_png,
+        "privacy_line": letterhead.privacy_line,
+        "paper_size": letterhead.paper_size,
+        "locale": letterhead.locale,
+        "timezone": letterhead.timezone,
+        "currency": currency,
+    }
+
+
+def period_report(
+    db: Database, actor: Actor, period: Period, *, now: datetime | None = None
+) -> dict:
+    """The report of ``period``: a closed month's as it was kept at its close (with its
+    "closed" key: when, by whom, the seal), so its figures never change; else worked out
+    now.  ValidationError for a period no report covers."""
+    kept = closed_report(db, actor, period)
+    return kept if kept is not None else report_json(db, actor, period, now=now)
+
+
+def _comparison(db: Database, actor: Actor, period: Period, now: datetime) -> dict | None:
+    """A comparison period's report, or None when no report can cover it (the checks of
+    ``period.checked``): the summary is still worth having without that column."""
+    try:
+        return period_report(db, actor, period, now=now)
+    except ValidationError:
+        return None
+
+
+def month_end_summary(
+    db: Database, actor: Actor, period: Period, *, now: datetime | None = None
+) -> dict:
+    """Everything the month-end outputs print for ``period`` (read only): the clinic, when
+    the summary was made, the period's report and its two comparisons (a closed month's as
+    kept at its close; None when one cannot be had), the 12-month trends ending with the
+    period's month (None when there can be none), and the audit seal as it stood (None
+    while the trail is empty).
+
+    A coordinator's summary has no money anywhere, as their report has none."""
+    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
+    now = now or utc_now()
+    report = period_report(db, actor, period, now=now)  # refuses a period no report covers
+    trends = None
+    trend_series = _trend_series()
+    if trend_series is not None:
+        # A range's trend ends with the month its last day falls in (one that has not begun
+        # — a range may end in the future — has no trend).
+        try:
+            trends = trend_series(db, actor, periods.month(period.last), months=12, now=now)
+        except ValidationError:
+            trends = None
+    return {
+        "clinic": _clinic(db, actor),
+        "generated_at": now,
+        "report": report,
+        "month_before": _comparison(db, actor, period.before(), now),
+        "year_before": _comparison(db, actor, period.year_before(), now),
+        "trends": trends,
+        "seal": _seal_json(current_seal(db, SEAL_REASON)),
+    }
+
+
+def summary_locale(clinic_locale: str, locale: str | None) -> str:
+    """The locale a summary is written in: the clinic's, or ``locale`` — a full one
+    ("es_MX") as it is, a bare language ("es") in the clinic's region (es_US in a US
+    clinic: Spanish words, the clinic's "$1,234.56")."""
+    if not locale:
+        return clinic_locale
+    if "_" in locale or "-" in locale:
+        return locale.replace("-", "_")
+    return document_locale(clinic_locale, locale)
+
+
+def _render(summary: dict, fmt: str, locale: str) -> bytes:
+    # The documents are imported here: building a summary for the screen needs neither.
+    if fmt == "pdf":
+        from app.documents.month_end import build_month_end_pdf
+
+        return build_month_end_pdf(summary, locale=locale)
+    from app.documents.month_end_sheets import build_month_end_csv_zip, build_month_end_xlsx
+
+    if fmt == "xlsx":
+        return build_month_end_xlsx(summary, locale=locale)
+    return build_month_end_csv_zip(summary, locale=locale)
+
+
+def export_summary(
+    db: Database,
+    actor: Actor,
+    period: Period,
+    fmt: str,
+    *,
+    locale: str | None = None,
+    now: datetime | None = None,
+    how: str = "",
+    deliver: Deliver | None = None,
+) -> bytes:
+    """The month-end report as ``fmt`` — "pdf", "xlsx", "csv" (a zip of one CSV file per
+    table) or "json" (the report under its stable keys, as ``caredesk report`` always wrote
+    it; a closed month's as kept, with its "closed" key) — in ``locale`` (default the
+    clinic's), audited as an export.
+
+    ``how`` says where it went ("pdf to november.pdf"; default the format); ``deliver``
+    hands the bytes on inside the export's transaction, so an export that could not be
+    written leaves no "exported" row in the audit trail."""
+    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
+    if fmt not in FORMATS:
+        raise ValidationError(
+            f"A report is written as {', '.join(FORMATS)}, not “{fmt}”.", field="format"
+        )
+    if fmt == "json":
+        report = period_report(db, actor, period, now=now)
+        data = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    else:
+        summary = month_end_summary(db, actor, period, now=now)
+        data = _render(summary, fmt, summary_locale(summary["clinic"]["locale"], locale))
+    with unit_of_work(db, actor) as session:
+        # The wording of month_end.command_report's export row: one kind of row for the trail.
+        record(
+            session,
+            AuditAction.EXPORT,
+            entity="reports",
+            detail=f"month-end report {period.first}–{period.last}: {how or fmt}"[:200],
+        )
+        return delivered(data, deliver)
