@@ -219,9 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     report_month = report_commands.add_parser(
         "month",
         help="one month's figures",
-        description="One month's figures (defined in docs/reports.md) as JSON under stable "
-        "keys, money as decimal strings: to --out FILE.json, or printed. For the owner "
-        "(reports); the export is recorded in the audit trail.",
+        description="One month's figures (defined in docs/reports.md), beside the month "
+        "before and the same month a year earlier: the month-end summary as a PDF "
+        "(FILE.pdf), a spreadsheet (FILE.xlsx) or CSV files, one per table, in a zip "
+        "(FILE.zip); or as JSON under stable keys, money as decimal strings (FILE.json, or "
+        "printed without --out). The owner's has the money; a coordinator's the schedule "
+        "and coordination. The export is recorded in the audit trail.",
     )
     report_month.add_argument("month", metavar="YYYY-MM", help="e.g. 2026-11")
     report_range = report_commands.add_parser(
@@ -233,7 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     report_range.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD")
     report_range.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD")
     for sub in (report_month, report_range):
-        sub.add_argument("--out", type=Path, metavar="FILE.json", help="write it to a new file")
+        sub.add_argument(
+            "--out",
+            type=Path,
+            metavar="FILE",
+            help="write it to a new file: .pdf, .xlsx, .zip (CSV files) or .json",
+        )
+        sub.add_argument(
+            "--format",
+            dest="report_format",
+            metavar="FORMAT",
+            help="pdf, xlsx, csv or json (default: from --out's extension; json without --out)",
+        )
+        sub.add_argument("--lang", metavar="LANG", help="en or es (default: the clinic's language)")
         _add_location(sub)
         _add_user(sub)
 
@@ -737,12 +752,50 @@ def _write_file(out: Path, data: bytes) -> None:
         raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
-def _cmd_report(args) -> int:
-    import json
+#: The report's file formats by --out's extension (CSV is one file per table: a zip of them).
+REPORT_EXTENSIONS = {".pdf": "pdf", ".xlsx": "xlsx", ".zip": "csv", ".json": "json"}
 
+
+def _report_format(out: Path | None, asked: str | None) -> str:
+    """The format ``caredesk report`` writes: --format, else --out's extension (JSON on the
+    screen without --out); a format and an extension that disagree are refused."""
+    from app.services.reports.summary import FORMATS
+
+    *first, last = FORMATS
+    names = f"{', '.join(first)} or {last}"
+    fmt = None
+    if asked is not None:
+        fmt = asked.strip().lower()
+        if fmt not in FORMATS:
+            raise _UsageError(f"--format must be {names}, not “{asked}”")
+    if out is None:
+        if fmt not in (None, "json"):
+            raise _UsageError(f"a {fmt} report needs a file: add --out FILE{FORMATS[fmt]}")
+        return "json"
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        raise _UsageError(
+            f"--out {out}: the report's CSV is one file per table, written together in a zip "
+            f"(--out {out.with_suffix('.zip').name})"
+        )
+    by_extension = REPORT_EXTENSIONS.get(suffix)
+    if by_extension is None:
+        raise _UsageError(
+            f"--out {out}: the report is written as PDF (.pdf), Excel (.xlsx), CSV files in a "
+            "zip (.zip) or JSON (.json)"
+        )
+    if fmt is not None and fmt != by_extension:
+        raise _UsageError(
+            f"--format {fmt} does not match --out {out.name}: a {fmt} report is written to "
+            f"FILE{FORMATS[fmt]}"
+        )
+    return by_extension
+
+
+def _cmd_report(args) -> int:
     from app.services.errors import ValidationError
     from app.services.reports import period as periods
-    from app.services.reports.month_end import command_report
+    from app.services.reports.summary import export_summary
 
     if args.report_command == "month":
         try:
@@ -751,26 +804,32 @@ def _cmd_report(args) -> int:
             raise _UsageError(str(error)) from None
     else:
         period = periods.Period(_cli_date(args.first, "--from"), _cli_date(args.last, "--to"))
+    fmt = _report_format(args.out, args.report_format)
+    language = _print_language(args.lang)
     if args.out is not None:
-        if args.out.suffix.lower() != ".json":
-            raise _UsageError(f"--out {args.out}: the report is written as JSON (FILE.json)")
         _check_new_out(args.out)
     credentials = _staff_credentials(args)
     clinic = _open_for_cli(args)
     try:
         actor = _sign_in(clinic.db, credentials)
-        how = f"json to {args.out.name}" if args.out is not None else "json on the screen"
+        how = f"{fmt} to {args.out.name}" if args.out is not None else "json on the screen"
+        deliver = None
+        if args.out is not None:
+
+            def deliver(data: bytes) -> None:
+                _write_new_file(args.out, data)
+
         try:
-            data = command_report(clinic.db, actor, period, how=how)
+            data = export_summary(
+                clinic.db, actor, period, fmt, locale=language, how=how, deliver=deliver
+            )
         except ValidationError as error:
             raise _UsageError(str(error)) from None
     finally:
         clinic.db.close()
-    text = json.dumps(data, ensure_ascii=False, indent=2)
     if args.out is None:
-        _say(text)
+        _say(data.decode("utf-8").rstrip("\n"))
     else:
-        _write_new_file(args.out, (text + "\n").encode("utf-8"))
         _say(f"Wrote the report for {period.first} to {period.last} to {args.out}")
     return EXIT_OK
 
