@@ -647,12 +647,16 @@ def _story(summary: dict, doc: ClinicDocTemplate, locale: str, _: Translate) -> 
         in_section = [t for t in tables if t.section == section]
         if not in_section:
             continue
-        story.append(CondPageBreak(90))
-        story.append(Paragraph(text(_(title)), base.heading))
+        heading: list[Flowable] = [CondPageBreak(90), Paragraph(text(_(title)), base.heading)]
         for table in in_section:
             detail = _detail_table(table, cols, fmt, width, st)
-            # A short table is never split; a long one repeats its header on the next page.
-            story.append(KeepTogether([detail]) if len(table.lines) <= 16 else detail)
+            # A short table is never split (and a section's heading goes with its first);
+            # a long one repeats its header on the next page.
+            if len(table.lines) <= 16:
+                story.append(KeepTogether([*heading, detail]))
+            else:
+                story += [*heading, detail]
+            heading = []
             story.append(Spacer(1, 6))
     t = trends(summary, _)
     if t is not None:
