@@ -11,12 +11,23 @@ from decimal import Decimal
 import pytest
 
 from app.data.models.contacts import Contact
-from app.data.models.payments import AccountAdjustment, Charge, Payment
+from app.data.models.insurance import InsurancePolicy
+from app.data.models.payments import (
+    AccountAdjustment,
+    Charge,
+    Installment,
+    Payment,
+    PaymentAllocation,
+    PaymentPlan,
+)
+from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.services.billing import balances, plans_overview
 from app.services.clinic.clock import clinic_zone
 from app.services.errors import PermissionDeniedError, ValidationError
+from app.services.patients.insurance import insurance_estimates
 from app.services.reports import period as periods
 from app.services.reports.money import money_figures
+from app.services.reports.month_end import money_json
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
 pytestmark = pytest.mark.both_backends
@@ -143,6 +154,19 @@ def test_the_start_counts_what_was_voided_only_later(clinic, owner, books):
                                 reason="Small balance", posted_at=at(date(2026, 11, 8)),
                                 voided_at=at(date(2026, 12, 3)), voided_by_id=1,
                                 void_reason="Paid after all"))  # fmt: skip
+        zed = add_patient(s, first_name="Zed")  # owes nothing: not in what is owed
+        s.add(
+            Charge(
+                patient_id=zed.id,
+                kind="treatment",
+                service_date=date(2026, 11, 2),
+                description="x",
+                amount=D("50.00"),
+                posted_at=at(date(2026, 11, 2)),
+            )
+        )
+        s.add(Payment(patient_id=zed.id, method="cash", amount=D("50.00"),
+                      received_at=at(date(2026, 11, 2))))  # fmt: skip
     november = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
     # Ben's October 40 counted on November 1st (voided on the 12th); Cy's write-off counted
     # on November 30th (voided in December).
@@ -156,6 +180,9 @@ def test_the_start_counts_what_was_voided_only_later(clinic, owner, books):
             start, end = f.period.bounds(zone)
             assert f.receivable_start == sum(balances.balances_at(s, start).values(), D(0))
             assert f.receivable_end == sum(balances.balances_at(s, end).values(), D(0))
+            # The aging reads only the balances that are not zero, summed in the database.
+            every = balances.balances_at(s, end)
+            assert balances.owed_at(s, end) == {p: b for p, b in every.items() if b}
 
 
 def test_an_empty_clinic_reports_zero_everywhere(clinic, owner):
@@ -181,3 +208,175 @@ def test_only_the_owner_sees_the_money(clinic, make_staff):
     coordinator = make_staff("cora", "coordinator", "Cora Coordinator")
     with pytest.raises(PermissionDeniedError):
         money_figures(clinic.db, coordinator, NOVEMBER, now=NOW)
+
+
+# --- payment plans ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plans(clinic):
+    """Payment plans around November (worked out in the test below)."""
+    with clinic.db.uow() as s:
+
+        def plan(who, day, financed, status, dues, *, paid=(), supersedes=None):
+            row = PaymentPlan(patient_id=who.id, status=status, plan_date=day,
+                              total_amount=D(financed), financed_amount=D(financed),
+                              installment_count=len(dues), first_due_on=dues[0],
+                              supersedes_id=supersedes,
+                              terms_version=1 if supersedes is None else 2,
+                              signed_at=None if status == "draft" else at(day))  # fmt: skip
+            s.add(row)
+            s.flush()
+            each = D(financed) / len(dues)
+            for n, due in enumerate(dues):
+                got = D(paid[n]) if n < len(paid) else D("0.00")
+                s.add(Installment(payment_plan_id=row.id, sequence=n + 1, due_on=due, amount=each,
+                                  principal=each, balance_after=D(financed) - each * (n + 1),
+                                  paid_amount=got))  # fmt: skip
+            s.flush()
+            return row
+
+        pia, quinn, rae, sam = (
+            add_patient(s, first_name=n) for n in ("Pia", "Quinn", "Rae", "Sam")
+        )
+        nov20, dec20, jan20 = date(2026, 11, 20), date(2026, 12, 20), date(2027, 1, 20)
+        # Pia agreed 1,200 in three on Nov 4 and paid 150 of the first (due Nov 20).
+        plan(pia, date(2026, 11, 4), "1200.00", "active", [nov20, dec20, jan20], paid=["150.00"])
+        # Quinn's draft and Quinn's cancelled plan were never agreed (or no longer stand).
+        plan(quinn, date(2026, 11, 10), "900.00", "draft", [dec20])
+        plan(quinn, date(2026, 11, 12), "900.00", "cancelled", [dec20])
+        # Rae's October plan was revised on Nov 15 into 1,500 in two (the first due Nov 25):
+        # a new version, not a new plan.  Her 100 of credit goes to what is overdue.
+        october = plan(rae, date(2026, 10, 5), "2000.00", "superseded", [date(2026, 10, 25)])
+        plan(rae, date(2026, 11, 15), "1500.00", "active",
+             [date(2026, 11, 25), date(2026, 12, 25)], supersedes=october.id)  # fmt: skip
+        s.add(Payment(patient_id=rae.id, method="cash", amount=D("100.00"),
+                      received_at=at(date(2026, 11, 16))))  # fmt: skip
+        # Sam agreed 600 on Nov 20 and has paid it all.
+        plan(sam, date(2026, 11, 20), "600.00", "completed", [date(2026, 11, 30)], paid=["600.00"])
+        for day, fee in ((date(2026, 11, 28), "25.00"), (date(2026, 10, 30), "10.00")):
+            s.add(Charge(patient_id=pia.id, kind="late_payment_fee", service_date=day,
+                         description="Late fee", amount=D(fee), posted_at=at(day)))  # fmt: skip
+
+
+def test_the_payment_plan_figures_are_the_ones_worked_out_by_hand(clinic, owner, plans):
+    f = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
+    # New: Pia's 1,200 and Sam's 600 (Rae's revision is not a new plan; drafts and cancelled
+    # plans do not count).
+    assert (f.plans_new, f.plans_financed) == (2, D("1800.00"))
+    # Outstanding on active plans: Pia 250 + 400 + 400, Rae 750 + 750.
+    assert f.plans_outstanding == D("2550.00")
+    # Overdue by November's end: Pia's first (250 left) and Rae's first (750, less her 100
+    # of credit); the superseded October plan owes nothing any more.
+    assert (f.plans_overdue, f.plans_overdue_count) == (D("900.00"), 2)
+    assert f.late_fees == D("25.00")  # October's 10 is October's
+    assert f.fees == D("25.00")  # late fees are fees
+    assert money_json(f)["payment_plans"] == {
+        "new": 2, "financed": "1800.00", "outstanding": "2550.00", "overdue": "900.00",
+        "overdue_count": 2, "late_fees": "25.00",
+    }  # fmt: skip
+
+
+def test_overdue_is_what_the_collections_queue_says(clinic, owner, plans):
+    """One rule for overdue: the month just ended says what the collections queue says on
+    the first day after it."""
+    f = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
+    queue = plans_overview.collections_totals(clinic.db, owner, today=date(2026, 12, 1))
+    assert f.plans_overdue == queue.amount_overdue
+
+
+# --- who is expected to pay what is owed -----------------------------------------------------
+
+
+@pytest.fixture
+def insured(clinic):
+    """Balances at November's end, some of them expected from insurance (worked out below)."""
+    with clinic.db.uow() as s:
+        payer = Contact(kind="payer", organisation="Delta Dental", name="")
+        s.add(payer)
+        s.flush()
+        ana, ben, cy, dee, eve, fay, gus = (
+            add_patient(s, first_name=n) for n in ("Ana", "Ben", "Cy", "Dee", "Eve", "Fay", "Gus")
+        )
+
+        def policy(who, percent, deductible="0.00", met="0.00", active=True, until=None):
+            s.add(InsurancePolicy(patient_id=who.id, payer_id=payer.id, member_id="M1",
+                                  coverage_percent=percent, deductible=D(deductible),
+                                  deductible_met=D(met), is_active=active,
+                                  effective_from=date(2026, 1, 1), effective_to=until))  # fmt: skip
+
+        def charge(who, day, amount, kind="treatment", **kw):
+            row = Charge(patient_id=who.id, kind=kind, service_date=day, description="x",
+                         amount=D(amount), posted_at=at(day), **kw)  # fmt: skip
+            s.add(row)
+            s.flush()
+            return row
+
+        def pay(who, day, amount, method="cash", **kw):
+            row = Payment(patient_id=who.id, method=method, amount=D(amount),
+                          received_at=at(day), **kw)  # fmt: skip
+            s.add(row)
+            s.flush()
+            return row
+
+        policy(ana, 80, "50.00", "50.00")
+        charge(ana, date(2026, 11, 3), "500.00")
+        policy(ben, 50, "100.00")
+        september = charge(ben, date(2026, 9, 15), "300.00")
+        charge(ben, date(2026, 11, 10), "200.00")
+        eob = pay(ben, date(2026, 10, 1), "60.00", "insurance", payer_contact_id=payer.id,
+                  reference="EOB 7")  # fmt: skip
+        s.add(PaymentAllocation(payment_id=eob.id, charge_id=september.id, amount=D("60.00")))
+        pay(ben, date(2026, 11, 12), "40.00")
+        plan = TreatmentPlan(patient_id=cy.id, title="Implant", status="completed")
+        s.add(plan)
+        s.flush()
+        phase = TreatmentPhase(plan_id=plan.id, title="Implant", status="completed")
+        s.add(phase)
+        s.flush()
+        item = TreatmentItem(phase_id=phase.id, description="Implant", fee=D("1000.00"),
+                             insurance_estimate=D("700.00"), patient_portion=D("300.00"),
+                             status="completed")  # fmt: skip
+        s.add(item)
+        s.flush()
+        charge(cy, date(2026, 7, 20), "1000.00", treatment_item_id=item.id)
+        pay(cy, date(2026, 7, 20), "300.00", "card")
+        policy(dee, 100)
+        charge(dee, date(2026, 11, 12), "50.00", kind="no_show_fee")
+        policy(eve, 80, active=False)
+        charge(eve, date(2026, 11, 5), "100.00")
+        policy(fay, 80, until=date(2026, 10, 31))
+        charge(fay, date(2026, 11, 20), "100.00")
+        pay(gus, date(2026, 11, 2), "30.00")
+
+
+def test_the_aging_is_split_between_patients_and_insurance_by_hand(clinic, owner, insured):
+    f = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
+    by_payer = {payer: dict(buckets) for payer, buckets in f.aging_by_payer}
+    # Ana: 80 % of her 500 (deductible met) is the insurer's.  Ben owes 400 on his newest
+    # charges — 200 of November's, 200 of September's; at 50 % after his 100 deductible, the
+    # insurer was to pay 100 of each: 100 of November's is still to come, and 40 of
+    # September's (it paid 60).  Cy's plan item estimated 700 from insurance: all of what he
+    # owes.  Dee's no-show fee is hers, whatever her policy; Eve's policy is no longer
+    # active, Fay's ended before her visit; Gus has 30 of credit.
+    assert by_payer == {
+        "patient": {"current": D("450.00"), "31-60": D("0.00"), "61-90": D("160.00"),
+                    "90+": D("0.00")},
+        "insurance": {"current": D("500.00"), "31-60": D("0.00"), "61-90": D("40.00"),
+                      "90+": D("700.00")},
+    }  # fmt: skip
+    for bucket, amount in f.aging:
+        assert by_payer["patient"][bucket] + by_payer["insurance"][bucket] == amount
+    assert (f.receivable_end, f.credits) == (D("1820.00"), D("30.00"))
+    assert money_json(f)["ar_aging_by_payer"]["insurance"] == {
+        "current": "500.00", "31-60": "0.00", "61-90": "40.00", "90+": "700.00",
+    }  # fmt: skip
+
+
+def test_the_estimate_is_the_one_rule_for_insurance_estimates(clinic, owner, insured):
+    """Ben's two visits, estimated by insurance_estimates in their order (the deductible
+    first), are what the report expects from his insurer before it paid anything."""
+    assert insurance_estimates([D("300.00"), D("200.00")], 50, D("100.00")) == [
+        D("100.00"),
+        D("100.00"),
+    ]

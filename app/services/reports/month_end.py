@@ -51,6 +51,18 @@ def money_json(f: MoneyFigures) -> dict:
             "credits": _money(f.credits),
         },
         "ar_aging": {bucket: _money(a) for bucket, a in f.aging},
+        "ar_aging_by_payer": {
+            payer: {bucket: _money(a) for bucket, a in buckets}
+            for payer, buckets in f.aging_by_payer
+        },
+        "payment_plans": {
+            "new": f.plans_new,
+            "financed": _money(f.plans_financed),
+            "outstanding": _money(f.plans_outstanding),
+            "overdue": _money(f.plans_overdue),
+            "overdue_count": f.plans_overdue_count,
+            "late_fees": _money(f.late_fees),
+        },
     }
 
 

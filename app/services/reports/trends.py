@@ -107,7 +107,7 @@ def _collections(session: Session, bounds: list[datetime]) -> list[Decimal]:
 def _receivable(session: Session, bounds: list[datetime]) -> list[Decimal]:
     """money.receivable_end per month: the balances at the last month's end, then walked
     back month by month through each month's movements."""
-    end = sum(balances.balances_at(session, bounds[-1]).values(), ZERO)
+    end = sum(balances.owed_at(session, bounds[-1]).values(), ZERO)
     # From each month's end to the next's.
     moved = balances.receivable_movements(session, bounds[1:])
     receivable = [end]
