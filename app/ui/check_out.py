@@ -24,6 +24,7 @@ from app.services.clinic.permissions import Permission
 from app.services.scheduling.check_out import CheckOutPreview, CheckOutResult
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.month_close import OverridesClosedMonths
 from app.ui.patients.titles import patient_title
 from app.ui.plans.take_payment import (
     METHOD_KEY_HINT,
@@ -41,7 +42,7 @@ from app.ui.widgets.form_field import (
 from app.ui.widgets.write_dialog import WriteDialog
 
 
-class CheckOutDialog(WriteDialog):
+class CheckOutDialog(OverridesClosedMonths, WriteDialog):
     """Complete, charge, take the payment for this visit; then the next visit and receipt.
 
     Booking the next visit is asked of whoever opened the dialog (``book_next_requested``):

@@ -494,6 +494,28 @@ def _to_do_list(ctx, rows):
     return ToDoListDialog(ctx, None, "Tasks due", to_do_lines(ctx.db, ctx.actor, "tasks"))
 
 
+def _close_month(ctx, rows):
+    from app.ui.month_close import CloseMonthDialog
+
+    return CloseMonthDialog(ctx)
+
+
+def _reopen_month(ctx, rows):
+    from app.ui.month_close import ReopenMonthDialog
+
+    return ReopenMonthDialog(ctx)
+
+
+def _override_closed_month(ctx, rows):
+    from app.ui.month_close import OverrideClosedMonthDialog
+
+    return OverrideClosedMonthDialog(
+        None,
+        "This payment was received on November 12, 2026, and November 2026 is closed: the "
+        "owner can reopen it or override with a reason.",
+    )
+
+
 def _record(ctx, rows):
     from app.ui.patients.record_window import PatientRecordWindow
 
@@ -525,6 +547,9 @@ OPENERS: dict[str, Opener] = {
     "app.ui.front_desk:CheckInDialog": _check_in,
     "app.ui.key_dialog:KeyDialog": _key,
     "app.ui.main_window:EmergencyAccessDialog": _emergency,
+    "app.ui.month_close:CloseMonthDialog": _close_month,
+    "app.ui.month_close:OverrideClosedMonthDialog": _override_closed_month,
+    "app.ui.month_close:ReopenMonthDialog": _reopen_month,
     "app.ui.patients.insurance_dialogs:PolicyDialog": _policy,
     "app.ui.patients.insurance_dialogs:PreauthDialog": _preauth,
     "app.ui.patients.insurance_dialogs:VerificationDialog": _verification,
@@ -566,6 +591,8 @@ OPENERS: dict[str, Opener] = {
 ABSTRACT = {
     "app.ui.widgets.write_dialog:WriteDialog",
     "app.ui.plans.payment_dialogs:_AccountWriteDialog",
+    "app.ui.month_close:_MonthCloseDialog",
+    "app.ui.month_close:_ReasonDialog",
     "app.ui.settings.catalog:_CatalogDialog",
 }
 

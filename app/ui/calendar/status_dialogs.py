@@ -365,10 +365,23 @@ def run_status_change(
     double-book it anyway.  Checking in a visit of an earlier day asks first.
     ``show_warnings=False``: the caller already showed the consents still to sign.
     """
+    from app.services.errors import MonthClosedError
     from app.services.scheduling.appointment_status import NotTodayError, change_status
     from app.services.scheduling.booking import ConflictError
+    from app.ui.month_close import OverrideClosedMonthDialog, may_override, overriding
 
     db, actor = ctx.db, ctx.actor
+
+    def write() -> StatusResult:
+        return change_status(
+            db,
+            actor,
+            appointment_id,
+            version,
+            to_status,
+            double_book=double_book,
+            not_today=not_today,
+        )
 
     def done(result: StatusResult) -> None:
         if result.warnings and show_warnings:
@@ -398,25 +411,20 @@ def run_status_change(
             if NotTodayQuestion.ask(parent, str(exc)):
                 again(not_today=True)
                 return
+        elif isinstance(exc, MonthClosedError) and may_override(ctx):
+            # Completing a visit of a closed month posts its charge there: the owner's call.
+            reason = OverrideClosedMonthDialog.ask(ctx, parent, str(exc))
+            if reason is not None:
+                ops.run_write(
+                    overriding(reason, write), on_success=done, on_failure=failed, owner=parent
+                )
+                return
         else:
             show_warning(parent, ops.user_message(exc))
         if on_failed is not None:
             on_failed(exc)
 
-    ops.run_write(
-        lambda: change_status(
-            db,
-            actor,
-            appointment_id,
-            version,
-            to_status,
-            double_book=double_book,
-            not_today=not_today,
-        ),
-        on_success=done,
-        on_failure=failed,
-        owner=parent,
-    )
+    ops.run_write(write, on_success=done, on_failure=failed, owner=parent)
 
 
 def run_cancel(

@@ -38,6 +38,7 @@ from app.services.billing.payments import (
 from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.month_close import OverridesClosedMonths
 from app.ui.widgets.form_field import (
     FieldErrors,
     FormField,
@@ -54,7 +55,7 @@ def _money(ctx: UiContext, amount: Decimal) -> str:
     return format_money(amount, ctx.details.currency, ctx.details.locale)
 
 
-class _AccountWriteDialog(WriteDialog):
+class _AccountWriteDialog(OverridesClosedMonths, WriteDialog):
     """A small form whose Save runs one payments-service write in the background."""
 
     save_text = "&Save"

@@ -36,6 +36,7 @@ from app.services.billing.payments import (
 )
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.month_close import OverridesClosedMonths
 from app.ui.patients.titles import title_with_patient
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -137,7 +138,7 @@ def preview_sentence(
     return "\n".join(parts)
 
 
-class TakePaymentDialog(WriteDialog):
+class TakePaymentDialog(OverridesClosedMonths, WriteDialog):
     """Records the payment itself and closes once it is stored; problems show beside fields."""
 
     def __init__(
