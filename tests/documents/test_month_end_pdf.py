@@ -289,3 +289,22 @@ def test_a_range_is_titled_by_its_dates(summary):
     assert "June 3, 2026 to July 2, 2026" in first
     assert "Period before: $10,000.00" in first and "not closed" not in first
     assert PdfReader(io.BytesIO(pdf)).metadata.title == "Report"
+
+
+def test_payment_plans_and_aging_by_payer_print_when_the_report_has_them(summary):
+    for key in ("report", "month_before", "year_before"):
+        summary[key]["money"]["payment_plans"] = {
+            "new": 3, "financed": "4500.00", "outstanding": "9000.00", "overdue": "250.00",
+            "overdue_count": 2, "late_fees": "50.00",
+        }  # fmt: skip
+        summary[key]["money"]["ar_aging_by_payer"] = {
+            "patient": {"current": "600.00", "31-60": "0.00", "61-90": "0.00", "90+": "0.00"},
+            "insurance": {"current": "300.00", "31-60": "0.00", "61-90": "0.00", "90+": "0.00"},
+        }
+    rest = " ".join(pdf_pages_text(build_month_end_pdf(summary, locale="en_US"))[1:])
+
+    assert "Payment plans" in rest and "New payment plans 3 3 3" in rest
+    assert "Overdue on plans $250.00" in rest and "Late fees $50.00" in rest
+    assert "Receivable by age and payer" in rest
+    assert "Patients Current (0–30 days) $600.00" in rest
+    assert "Insurance Current (0–30 days) $300.00" in rest
