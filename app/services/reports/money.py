@@ -263,7 +263,8 @@ def _insurance_expected(
                  if s.item_estimate is not None}  # fmt: skip
     estimates.update(_estimated_by_policy(session, [s for s in treatment
                                                     if s.item_estimate is None]))  # fmt: skip
-    paid = _paid_by_insurance(session, list(estimates), moment)
+    # Only a charge insurance was to pay something on can have something left to pay.
+    paid = _paid_by_insurance(session, [c for c, e in estimates.items() if e > 0], moment)
     expected = {}
     for s in treatment:
         left = estimates.get(s.charge_id, ZERO) - paid.get(s.charge_id, ZERO)
