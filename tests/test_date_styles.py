@@ -157,6 +157,7 @@ ALLOWED = {
     ("services/clinic/clinics.py", '"made_at": utc_now().isoformat()'): "manifest JSON",
     ("services/patients/consents.py", "{stamp:%Y%m%d-%H%M%S}-signed.pdf"): "file name",
     ("services/reports/month_end.py", '"first": period.first.isoformat()'): "report JSON",
+    ("services/reports/trends.py", '"months": [f"{p.first:%Y-%m}" for p in periods]'): "report JSON",
     ("services/scheduling/calendar_export.py", "day sheet for {day.isoformat()}"): "audit detail",
     ("services/scheduling/calendar_export.py", "calendar file {first_day.isoformat()}"): (
         "audit detail"
@@ -164,6 +165,8 @@ ALLOWED = {
     ("ui/calendar/export_dialog.py", "_pydate(self.day_edit.date()).isoformat()"): "file name",
     ("ui/calendar/export_dialog.py", "_pydate(self.from_edit.date()).isoformat()"): "file name",
     ("ui/calendar/export_dialog.py", "_pydate(self.to_edit.date()).isoformat()"): "file name",
+    ("ui/reports/page.py", 'return f"month-end {period.first:%Y-%m}"'): "file name",
+    ("ui/reports/page.py", "{period.first.isoformat()} to {period.last.isoformat()}"): "file name",
     # Left for now (the panel is being reworked): should be qt_date_format(locale).  The
     # test below fails once the line is gone, so this entry cannot outlive it.
     ("ui/calendar/waitlist_panel.py", "self.before_edit.setDisplayFormat(locale.dateFormat("): (

@@ -682,7 +682,7 @@ class PrintPreviewDialog(QDialog):
 
     @Slot()
     def on_save_clicked(self) -> None:
-        from app.ui.calendar.export_dialog import write_file
+        from app.ui.widgets.save_file import write_file
 
         if not self.page_count() or self.busy:
             return

@@ -195,3 +195,65 @@ def test_a_change_elsewhere_is_worked_out_when_the_page_is_next_seen(qtbot, owne
     page.show()
     assert page._generation == before + 1
     ops.wait_for_done()
+
+
+def test_the_report_as_a_spreadsheet_and_csv_files_where_the_owner_chooses(
+    qtbot, owner_ctx, books, tmp_path, monkeypatch
+):
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    page = _opened(qtbot, owner_ctx)
+    asked = []
+
+    def choose(parent, suggested, file_filter):
+        asked.append((suggested.name, file_filter))
+        return tmp_path / suggested.name
+
+    page.choose_save_path = choose
+    page.export_buttons["xlsx"].click()
+    ops.wait_for_done()
+    qtbot.waitUntil(lambda: "Saved" in page.status_label.text(), timeout=20_000)
+    assert asked[-1] == ("month-end 2026-11.xlsx", "Excel workbook (*.xlsx)")
+    book = load_workbook(tmp_path / "month-end 2026-11.xlsx")
+    assert "Money" in book.sheetnames and "Schedule" in book.sheetnames
+    page.export_buttons["csv"].click()
+    ops.wait_for_done()
+    qtbot.waitUntil(lambda: "month-end 2026-11.zip" in page.status_label.text(), timeout=20_000)
+    with zipfile.ZipFile(tmp_path / "month-end 2026-11.zip") as archive:
+        assert any(name.startswith("money-") for name in archive.namelist())
+
+    # A folder that cannot be written: a sentence, and nothing left behind.
+    page.choose_save_path = lambda *_: tmp_path / "missing" / "report.xlsx"
+    warnings = []
+    monkeypatch.setattr(
+        "app.ui.reports.page.show_warning", lambda parent, text, title="": warnings.append(text)
+    )
+    page.export_buttons["xlsx"].click()
+    ops.wait_for_done()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=20_000)
+    assert "could not save" in warnings[0]
+    assert not (tmp_path / "missing").exists()
+
+
+def test_the_summary_opens_in_the_print_preview(qtbot, owner_ctx, books):
+    page = _opened(qtbot, owner_ctx)
+    dialog = page.show_pdf()  # deletes itself on close
+    qtbot.waitUntil(lambda: dialog.page_count() > 0, timeout=30_000)
+    assert dialog.page_count() >= 2  # page 1 the summary, then the tables
+    assert dialog.content().startswith(b"%PDF")
+    dialog.close()
+    ops.wait_for_done()
+
+
+def test_a_closed_month_shows_as_it_was_closed(qtbot, owner_ctx, books, clinic):
+    from app.services.billing import month_close
+    from app.services.reports import period as periods
+
+    month_close.close_month(clinic.db, owner_ctx.actor, periods.month(date(2026, 11, 1)), now=NOW)
+    page = _opened(qtbot, owner_ctx)
+    assert "was closed on Dec 7, 2026 by Olivia Owner" in page.status_label.text()
+    assert page.close_button.isVisible() and page.reopen_button.isVisible()
+    assert _shown(page, "money", "Treatment charged") == ["$500.00", "$200.00", "$0.00"]
+    ops.wait_for_done()

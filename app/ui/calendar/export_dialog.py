@@ -8,8 +8,6 @@ ticks the box, and the dialog says what that means.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,7 +19,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialogButtonBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QRadioButton,
@@ -31,11 +28,12 @@ from PySide6.QtWidgets import (
 
 from app.i18n import qt_date_format
 from app.services.clinic.permissions import Permission
-from app.services.errors import CareDeskError, ValidationError
+from app.services.errors import ValidationError
 from app.services.scheduling.calendar_export import ProviderChoice
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, growing_form
+from app.ui.widgets.save_file import ask_save_path, write_file
 from app.ui.widgets.write_dialog import WriteDialog
 
 #: (parent, suggested path, file-type filter) → the chosen path, or None when cancelled.
@@ -49,41 +47,6 @@ NAMES_WARNING = (
     "Patient names will be in the file, and the file leaves CareDesk's encrypted "
     "database: keep it somewhere safe."
 )
-
-
-class FileSaveError(CareDeskError):
-    """The chosen file could not be written (a full disk, a read-only folder): the user's fix."""
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it: all or nothing."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=".caredesk-", dir=path.parent)
-    except OSError as exc:
-        raise FileSaveError(
-            f"CareDesk could not save to {path}: {exc.strerror or exc}. Choose another folder."
-        ) from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise FileSaveError(
-            f"CareDesk could not save to {path}: {exc.strerror or exc}. Choose another folder."
-        ) from None
-
-
-def ask_save_path(parent: QWidget, suggested: Path, file_filter: str) -> Path | None:
-    """The standard Save dialog; the right suffix is added when the user left it off."""
-    name, _chosen = QFileDialog.getSaveFileName(
-        parent, "Save the export", str(suggested), file_filter
-    )
-    if not name:
-        return None
-    path = Path(name)
-    suffix = ".pdf" if "*.pdf" in file_filter else ".ics"
-    return path if path.suffix.lower() == suffix else path.with_suffix(suffix)
 
 
 def _safe_file_part(value: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt, Slot
 from PySide6.QtGui import QFont
@@ -38,6 +39,8 @@ from app.services.clinic.permissions import Permission
 from app.services.reports import period as periods
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.month_close import CloseMonthDialog, ReopenMonthDialog
+from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.reports.charts import Series, TrendChart, month_labels, months_title
 from app.ui.reports.rows import (
     FigureRow,
@@ -46,7 +49,9 @@ from app.ui.reports.rows import (
     schedule_rows,
     shown,
 )
+from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.save_file import ask_save_path, write_file
 
 #: How many months back the month list offers.
 MONTHS_OFFERED = 36
@@ -59,31 +64,38 @@ OTHER_DATES = "other"
 @dataclass(frozen=True)
 class Loaded:
     """What one recalculation brought back: the report for each period compared (the chosen
-    one first) and the 12 months up to the chosen period's last month."""
+    one first; a closed month's as kept at its close) and the 12 months up to the chosen
+    period's last month (None when there can be none)."""
 
     compared: tuple[periods.Period, ...]
     reports: tuple[dict, ...]
-    trends: dict
+    trends: dict | None
 
 
 def load(db, actor, chosen: periods.Period) -> Loaded:
     """The chosen period's report beside the period before and a year earlier, and the
-    trends (run in the background).  A comparison the rules refuse (more than five years
-    back from a long range, say) is left out rather than failing the whole page."""
-    from app.services.errors import ValidationError
-    from app.services.reports.month_end import report_json
-    from app.services.reports.trends import trend_series
+    trends — the month-end summary the PDF and spreadsheets print (run in the background).
+    A comparison no report may cover (more than five years back, say) is left out."""
+    from app.services.reports.summary import month_end_summary
 
-    reports = [report_json(db, actor, chosen)]
-    compared = [chosen]
-    for other in (chosen.before(), chosen.year_before()):
-        try:
-            reports.append(report_json(db, actor, other))
-            compared.append(other)
-        except ValidationError:
-            pass
-    trends = trend_series(db, actor, periods.month(chosen.last))
-    return Loaded(tuple(compared), tuple(reports), trends)
+    summary = month_end_summary(db, actor, chosen)
+    compared, reports = [], []
+    for period, report in (
+        (chosen, summary["report"]),
+        (chosen.before(), summary["month_before"]),
+        (chosen.year_before(), summary["year_before"]),
+    ):
+        if report is not None:
+            compared.append(period)
+            reports.append(report)
+    return Loaded(tuple(compared), tuple(reports), summary["trends"])
+
+
+#: The exports a Reports page offers besides the PDF: format, button, file filter.
+EXPORTS = (
+    ("xlsx", "E&xcel…", "Excel workbook (*.xlsx)"),
+    ("csv", "C&SV files…", "CSV files in a zip (*.zip)"),
+)
 
 
 class FiguresModel(RowTableModel):
@@ -183,6 +195,24 @@ class ReportsPage(QWidget):
         self.range_box.setVisible(False)
         self._fill_periods(ctx.today())
 
+        self.pdf_button = QPushButton("&Print or PDF…")
+        self.pdf_button.setObjectName("reportPdf")
+        self.pdf_button.setToolTip("The one-page summary and its tables, to print or save")
+        self.export_buttons: dict[str, QPushButton] = {}
+        for fmt, text, _filter in EXPORTS:
+            button = QPushButton(text)
+            button.setObjectName(f"report_{fmt}")
+            button.clicked.connect(lambda _=False, f=fmt: self.export(f))
+            self.export_buttons[fmt] = button
+        self.close_button = QPushButton("C&lose a month…")
+        self.close_button.setObjectName("closeMonth")
+        self.reopen_button = QPushButton("&Reopen…")
+        self.reopen_button.setObjectName("reopenMonth")
+        for button in (self.close_button, self.reopen_button):
+            button.setVisible(ctx.allows(Permission.CLOSE_MONTHS))
+        #: Where an export is saved (tests answer it with a path).
+        self.choose_save_path = ask_save_path
+
         self.progress = QProgressBar()
         self.progress.setObjectName("reportProgress")
         self.progress.setRange(0, 0)  # busy: how long depends on the clinic's size
@@ -222,15 +252,27 @@ class ReportsPage(QWidget):
         status = QHBoxLayout()
         status.addWidget(self.status_label, 1)
         status.addWidget(self.progress)
+        actions = QHBoxLayout()
+        actions.setSpacing(8)
+        actions.addWidget(self.pdf_button)
+        for button in self.export_buttons.values():
+            actions.addWidget(button)
+        actions.addStretch(1)
+        actions.addWidget(self.close_button)
+        actions.addWidget(self.reopen_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addLayout(status)
         layout.addWidget(self.stack, 1)
+        layout.addLayout(actions)
 
         self.period_combo.currentIndexChanged.connect(self._on_period_chosen)
         self.show_button.clicked.connect(self.reload)
+        self.pdf_button.clicked.connect(self.show_pdf)
+        self.close_button.clicked.connect(self.close_month)
+        self.reopen_button.clicked.connect(self.reopen_month)
         ctx.bus.changed.connect(self.on_bus_changed)
         self.reload()
 
@@ -302,10 +344,15 @@ class ReportsPage(QWidget):
             owner=self,
         )
 
+    def _set_exports_enabled(self, enabled: bool) -> None:
+        for button in (self.pdf_button, *self.export_buttons.values()):
+            button.setEnabled(enabled)
+
     def _on_loaded(self, generation: int, loaded: Loaded) -> None:
         if generation != self._generation:
             return
         self.loaded = loaded
+        self._set_exports_enabled(True)
         self.progress.setVisible(False)
         columns = self._columns([self._period_title(p) for p in loaded.compared])
         builders = {
@@ -337,7 +384,8 @@ class ReportsPage(QWidget):
             "the 12 months up to it. What each figure counts: docs/reports.md."
         )
 
-    def _show_trends(self, trends: dict) -> None:
+    def _show_trends(self, trends: dict | None) -> None:
+        trends = trends or {"months": []}
         labels = month_labels(trends["months"], self.ctx.details.locale)
         span = months_title(trends["months"], self.ctx.details.locale)
 
@@ -380,8 +428,79 @@ class ReportsPage(QWidget):
             ),
         ]
 
+    # --- printing, exports and closing ----------------------------------------------------
+
+    def _file_stem(self) -> str:
+        period = self.period()
+        if period.is_month:
+            return f"month-end {period.first:%Y-%m}"
+        return f"report {period.first.isoformat()} to {period.last.isoformat()}"
+
+    @Slot()
+    def show_pdf(self) -> PrintPreviewDialog:
+        """The one-page summary and its tables in the print preview (English or Spanish);
+        each rendering is audited as an export, printing or saving it as the preview's."""
+        from app.services.reports.summary import export_summary
+
+        db, actor, period = self.ctx.db, self.ctx.actor, self.period()
+        return show_print_preview(
+            self,
+            ctx=self.ctx,
+            title=f"Report — {self._period_title(period)}",
+            filename=f"{self._file_stem()}.pdf",
+            subject=PrintSubject(
+                document=f"month-end report {period.first}–{period.last}",
+                entity="reports",
+                entity_id=None,
+                patient_id=None,
+            ),
+            render=lambda language: export_summary(
+                db, actor, period, "pdf", locale=language, how="pdf to the print preview"
+            ),
+            language=i18n.language_of(self.ctx.details.locale),
+        )
+
+    def export(self, fmt: str) -> None:
+        """Save the report as a spreadsheet or CSV files, where the user chooses."""
+        from app.services.reports.summary import export_summary
+
+        file_filter = next(f for code, _text, f in EXPORTS if code == fmt)
+        suffix = ".zip" if fmt == "csv" else f".{fmt}"
+        path = self.choose_save_path(
+            self, Path.home() / f"{self._file_stem()}{suffix}", file_filter
+        )
+        if path is None:
+            return
+        db, actor, period = self.ctx.db, self.ctx.actor, self.period()
+        self.status_label.setText(f"Saving {path.name}…")
+        ops.run_write(
+            lambda: export_summary(
+                db,
+                actor,
+                period,
+                fmt,
+                how=f"{fmt} to {path.name}",
+                deliver=lambda data: write_file(path, data),
+            ),
+            on_success=lambda _data: self.status_label.setText(f"Saved {path}."),
+            on_failure=lambda exc: show_warning(self, ops.user_message(exc), "Not saved"),
+            owner=self,
+        )
+
+    @Slot()
+    def close_month(self) -> None:
+        if CloseMonthDialog.ask(self.ctx, self) is not None:
+            self.reload()
+
+    @Slot()
+    def reopen_month(self) -> None:
+        if ReopenMonthDialog.ask(self.ctx, self) is not None:
+            self.reload()
+
     def _on_failed(self, generation: int, exc: BaseException) -> None:
         if generation == self._generation:
+            self.loaded = None
+            self._set_exports_enabled(False)
             self.progress.setVisible(False)
             self.message_label.setText(ops.user_message(exc))
             self.stack.setCurrentWidget(self.message_label)
