@@ -210,3 +210,51 @@ def test_closing_and_reopening_through_their_dialogs(qtbot, owner_ctx, monkeypat
     assert (line.period, line.reopen_reason, line.reopened_by) == (
         just_ended, "A supplier credit note came late", "Olivia Owner",
     )  # fmt: skip
+
+
+def test_a_no_show_of_a_closed_month_asks_the_owner_before_its_fee_is_charged(
+    qtbot, owner_ctx, november, monkeypatch
+):
+    """Marking a November visit missed posts its no-show fee on its November day: the owner
+    is asked why, as for a completed visit, and the step runs again with the override."""
+    from dataclasses import replace
+
+    from app.ui.calendar import status_dialogs as sd
+
+    db, owner = owner_ctx.db, owner_ctx.actor
+    settings = st.get_scheduling_settings(db, owner)
+    st.update_scheduling_settings(
+        db, owner, replace(settings, charge_fees=True, no_show_fee=D("25.00"))
+    )
+    with db.uow() as s:
+        ana = s.get(Appointment, november["visit"]).patient_id
+        provider = s.get(Appointment, november["visit"]).provider_id
+        day = date(2026, 11, 24)
+        missed = Appointment(
+            patient_id=ana, provider_id=provider, starts_at=at(day), ends_at=at(day, 16)
+        )
+        s.add(missed)
+        s.flush()
+        missed_id = missed.id
+    summary = st.appointment_summary(db, owner, missed_id)
+    asked = []
+    monkeypatch.setattr(
+        OverrideClosedMonthDialog,
+        "ask",
+        classmethod(lambda cls, ctx, parent, message: asked.append(message) or "Missed, on paper"),
+    )
+    monkeypatch.setattr(sd.NextStepDialog, "ask", classmethod(lambda *_args, **_kw: None))
+    choices = []
+    sd.run_no_show(owner_ctx, None, summary, choices.append)
+    qtbot.waitUntil(lambda: bool(choices), timeout=10_000)
+    assert "November 2026 is closed" in asked[0]
+    with db.uow() as s:
+        fee = s.scalars(select(Charge).where(Charge.appointment_id == missed_id)).one()
+        entry = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "closed_month_override", AuditEntry.entity_id == fee.id
+            )
+        ).one()
+        assert s.get(Appointment, missed_id).status == "no_show"
+    assert (fee.amount, fee.service_date) == (D("25.00"), date(2026, 11, 24))
+    assert entry.detail.endswith("Missed, on paper")

@@ -464,9 +464,14 @@ def run_no_show(
     on_done: Callable[[str | None], None] | None = None,
 ) -> None:
     """Mark a no-show, tell about the fee, then offer the next step (``on_done(choice)``)."""
+    from app.services.errors import MonthClosedError
     from app.services.scheduling.appointment_status import mark_no_show
+    from app.ui.month_close import ask_override, may_override, overriding
 
     db, actor = ctx.db, ctx.actor
+
+    def write() -> StatusResult:
+        return mark_no_show(db, actor, summary.id, summary.version)
 
     def done(result: StatusResult) -> None:
         choice = NextStepDialog.ask(
@@ -475,12 +480,16 @@ def run_no_show(
         if on_done is not None:
             on_done(choice)
 
-    ops.run_write(
-        lambda: mark_no_show(db, actor, summary.id, summary.version),
-        on_success=done,
-        on_failure=lambda exc: show_warning(parent, ops.user_message(exc)),
-        owner=parent,
-    )
+    def failed(exc: BaseException) -> None:
+        # The no-show fee is dated on the visit's day: in a closed month, the owner's call.
+        reason = ask_override(ctx, parent, exc)
+        if reason is not None:
+            ops.run_write(overriding(reason, write), on_success=done, on_failure=failed,
+                          owner=parent)  # fmt: skip
+        elif not (isinstance(exc, MonthClosedError) and may_override(ctx)):
+            show_warning(parent, ops.user_message(exc))
+
+    ops.run_write(write, on_success=done, on_failure=failed, owner=parent)
 
 
 # --- details -------------------------------------------------------------------------------
