@@ -104,6 +104,30 @@ def seconds_to_painted(
     return painted[0] - start
 
 
+def statements_of(db, call, keep: Callable[[str], bool] = lambda sql: True) -> list:
+    """The SQL ``call`` sends (each statement ``keep`` accepts, with its parameters), for
+    timing the same statements bare: the app's overhead is its time over theirs."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if keep(statement):
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    return sent
+
+
+def reads_only(statement: str) -> bool:
+    """A SELECT (what a report runs; the audit row it writes is not its work to time)."""
+    return statement.lstrip().upper().startswith(("SELECT", "WITH"))
+
+
 def emit(result: dict, human: str, as_json: bool) -> None:
     """One JSON object on one line with --json, else a few lines for a person."""
     if as_json:

@@ -17,7 +17,16 @@ from __future__ import annotations
 
 import random
 
-from bench.common import emit, log, median_ms, p95_ms, seeded_database, timed, use_bench_environment
+from bench.common import (
+    emit,
+    log,
+    median_ms,
+    p95_ms,
+    seeded_database,
+    statements_of,
+    timed,
+    use_bench_environment,
+)
 
 TARGET_P95_MS = 20
 TARGET_RATIO = 1.5
@@ -81,22 +90,9 @@ def _queries(db, n: int, seed: int = 3) -> list[str]:
     return queries
 
 
-def _statements_of(db, call) -> list[tuple[str, tuple]]:
-    """The SQL ``call`` sends that reads patients or their search terms, with parameters."""
-    from sqlalchemy import event
-
-    sent: list[tuple[str, tuple]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FROM patient" in statement or "JOIN patient" in statement:
-            sent.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    return sent
+def _reads_patients(statement: str) -> bool:
+    """The search statements: those that read patients or their search terms."""
+    return "FROM patient" in statement or "JOIN patient" in statement
 
 
 def run(args) -> dict:
@@ -113,8 +109,11 @@ def run(args) -> dict:
         actor = auth.login(db, DEMO_ACCOUNTS[0].username, DEMO_PASSWORD)
         queries = _queries(db, args.runs or QUERIES)
         # The search statements each query runs, captured from the app's own call.
-        statements = [_statements_of(db, lambda q=q: patient_search.search_patients(db, actor, q))
-                      for q in queries]  # fmt: skip
+        statements = [
+            statements_of(db, lambda q=q: patient_search.search_patients(db, actor, q),
+                          _reads_patients)
+            for q in queries
+        ]  # fmt: skip
         log(f"search: {len(queries)} queries on {path.name} …")
         app_times: list[float] = []
         sql_times: list[float] = []

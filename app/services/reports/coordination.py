@@ -224,7 +224,9 @@ def _journey(session: Session, start: datetime, end: datetime) -> tuple[StageCon
 # --- treatment acceptance ---------------------------------------------------------------------
 
 
-def _acceptance(session: Session, start: datetime, end: datetime):
+def case_acceptance(session: Session, start: datetime, end: datetime):
+    """The cases presented between ``start`` and ``end``: overall, by coordinator and by
+    provider (docs/reports.md, *treatment acceptance*; the trends use it too)."""
     declined = TreatmentItem.status == ItemStatus.DECLINED.value
     line = TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount
     plans: dict[int, dict] = {}
@@ -410,7 +412,7 @@ def coordination_figures(
         checked(period, clinic_today(session, now or utc_now()))
         start, end = period.bounds(clinic_zone(session))
         by_source = _new_patients(session, start, end)
-        acceptance, by_coordinator, by_provider = _acceptance(session, start, end)
+        acceptance, by_coordinator, by_provider = case_acceptance(session, start, end)
         unscheduled_value, unscheduled_phases = _not_scheduled(session, end)
         referrals_made, referrals_completed = _referrals(session, period)
         recalls_due, recalls_booked = _recalls(session, period, end)

@@ -100,7 +100,9 @@ def booked_at_column():
     return func.coalesce(first_row, Appointment.created_at)
 
 
-def _ratio(part: int, whole: int) -> Decimal:
+def ratio(part: int, whole: int) -> Decimal:
+    """part ÷ whole to 3 places, 0 when there is no whole (the schedule's rates; the
+    trends use it too, so a month's rate is the same figure in both)."""
     if whole == 0:
         return ZERO_RATIO
     return (Decimal(part) / Decimal(whole)).quantize(_RATIO, ROUND_HALF_UP)
@@ -210,7 +212,7 @@ def schedule_figures(
             working[provider_id] += sum(span.minutes for span in resource_day.working)
         utilisation = tuple(
             ProviderUtilisation(
-                name, booked_minutes[pid], working[pid], _ratio(booked_minutes[pid], working[pid])
+                name, booked_minutes[pid], working[pid], ratio(booked_minutes[pid], working[pid])
             )
             for pid, name in sorted(providers.items(), key=lambda item: (item[1], item[0]))
             if booked_minutes[pid] or working[pid]
@@ -256,8 +258,8 @@ def schedule_figures(
             cancelled=count[AppointmentStatus.CANCELLED.value],
             late_cancelled=late,
             no_shows=no_shows,
-            no_show_rate=_ratio(no_shows, completed + no_shows),
-            late_cancel_rate=_ratio(late, not_by_clinic),
+            no_show_rate=ratio(no_shows, completed + no_shows),
+            late_cancel_rate=ratio(late, not_by_clinic),
             utilisation=utilisation,
             average_days_booked_ahead=average,
             waitlist_unfilled_minutes=unfilled,

@@ -30,10 +30,10 @@ from app.services.clinic.clock import clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
 from app.services.errors import ValidationError
-from app.services.reports.coordination import _acceptance
+from app.services.reports.coordination import case_acceptance
 from app.services.reports.money import PRODUCTION_KINDS
 from app.services.reports.period import MAX_YEARS, Period, checked
-from app.services.reports.schedule import _ratio
+from app.services.reports.schedule import ratio
 
 #: The most months a trend shows: a report's longest period.
 MAX_MONTHS = MAX_YEARS * 12
@@ -128,7 +128,7 @@ def _visits(session: Session, bounds: list[datetime]) -> tuple[list[int], list[s
     )
     done = [counts.get((m, completed), 0) for m in range(len(bounds) - 1)]
     no_shows = [counts.get((m, missed), 0) for m in range(len(bounds) - 1)]
-    return done, [str(_ratio(n, d + n)) for d, n in zip(done, no_shows, strict=True)]
+    return done, [str(ratio(n, d + n)) for d, n in zip(done, no_shows, strict=True)]
 
 
 def _new_patients(session: Session, bounds: list[datetime]) -> list[int]:
@@ -155,7 +155,7 @@ def _acceptance_rates(session: Session, bounds: list[datetime]) -> list[str | No
     few: each month is asked on its own)."""
     rates = []
     for start, end in pairwise(bounds):
-        rate = _acceptance(session, start, end)[0].rate
+        rate = case_acceptance(session, start, end)[0].rate
         rates.append(None if rate is None else str(rate))
     return rates
 
