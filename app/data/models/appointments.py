@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utc_now
@@ -67,6 +67,9 @@ class Appointment(TimestampMixin, VersionedMixin, Base):
         ),
         # Conflict checks and the day/week views read by resource and time.
         Index("ix_appointments_provider_starts_at", "provider_id", "starts_at"),
+        # The month-end report finds a month's rows by these dates (docs/reports.md).
+        Index("ix_appointments_created_at", "created_at"),
+        Index("ix_appointments_seated_at", "seated_at"),
         Index("ix_appointments_room_starts_at", "room_id", "starts_at"),
         Index("ix_appointments_patient_starts_at", "patient_id", "starts_at"),
         Index("ix_appointments_status_starts_at", "status", "starts_at"),
@@ -123,6 +126,14 @@ class AppointmentStatusChange(Base):
         CheckConstraint(check_in("to_status", _STATUS_VALUES), name="to_status_known"),
         Index(
             "ix_appointment_status_changes_appointment_changed_at", "appointment_id", "changed_at"
+        ),
+        # When each visit was booked (its first row, with no "from" status): the report's
+        # "booked in the month".
+        Index(
+            "ix_appointment_status_changes_booked_at",
+            "changed_at",
+            sqlite_where=text("from_status IS NULL"),
+            postgresql_where=text("from_status IS NULL"),
         ),
     )
 

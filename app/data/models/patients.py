@@ -58,6 +58,8 @@ class Patient(TimestampMixin, VersionedMixin, Base):
         # A merged record is kept only as a pointer: it must not show up as active.
         CheckConstraint("merged_into_id IS NULL OR is_active = false", name="merged_is_inactive"),
         Index("ix_patients_last_name_first_name", "last_name", "first_name"),
+        # The month-end report finds a month's rows by these dates (docs/reports.md).
+        Index("ix_patients_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

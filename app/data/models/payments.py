@@ -106,6 +106,8 @@ class Charge(TimestampMixin, Base):
         CheckConstraint(check_in("kind", [k.value for k in ChargeKind]), name="kind_known"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         Index("ix_charges_patient_posted_at", "patient_id", "posted_at"),
+        # The month-end report finds a month's rows by these dates (docs/reports.md).
+        Index("ix_charges_service_date", "service_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -260,6 +262,8 @@ class Payment(TimestampMixin, VersionedMixin, Base):
         CheckConstraint(_VOID_CHECK, name="void_complete"),
         CheckConstraint("unapplied >= 0 AND unapplied <= amount", name="unapplied_within_amount"),
         Index("ix_payments_patient_received_at", "patient_id", "received_at"),
+        # The month-end report finds a month's rows by these dates (docs/reports.md).
+        Index("ix_payments_voided_at", "voided_at"),
         # A patient's credit is read from the few payments with money left, from the index
         # alone (the collections queue asks it of thousands of patients at once).
         Index(
@@ -338,6 +342,8 @@ class AccountAdjustment(TimestampMixin, VersionedMixin, Base):
         CheckConstraint("length(reason) > 0", name="reason_given"),
         CheckConstraint(_VOID_CHECK, name="void_complete"),
         Index("ix_account_adjustments_patient_posted_at", "patient_id", "posted_at"),
+        # The month-end report finds a month's rows by these dates (docs/reports.md).
+        Index("ix_account_adjustments_voided_at", "voided_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,12 @@ a new one).  The books are closed through the last day of the latest month close
 reopened: the services refuse payments, charges and adjustments dated up to it unless the
 owner overrides with a reason.  A partial unique index keeps one live close per month.
 
-A new table only: nothing existing is rebuilt, audit_log's triggers stay.
+It also indexes the dates the month-end report finds a month's rows by — when patients
+were added, visits booked (created, and their first status row), seated; charges' service
+dates; payments and adjustments voided — so one month's report reads that month's rows,
+not every row of ten years.
+
+New tables and indexes only: nothing existing is rebuilt, audit_log's triggers stay.
 """
 
 import sqlalchemy as sa
@@ -23,6 +28,16 @@ branch_labels = None
 depends_on = None
 
 _STILL_CLOSED = "reopened_at IS NULL"
+_BOOKING_ROW = "from_status IS NULL"
+#: (index, table, columns) the month-end report reads by.
+_REPORT_INDEXES = (
+    ("ix_patients_created_at", "patients", ["created_at"]),
+    ("ix_appointments_created_at", "appointments", ["created_at"]),
+    ("ix_appointments_seated_at", "appointments", ["seated_at"]),
+    ("ix_charges_service_date", "charges", ["service_date"]),
+    ("ix_payments_voided_at", "payments", ["voided_at"]),
+    ("ix_account_adjustments_voided_at", "account_adjustments", ["voided_at"]),
+)
 
 
 def upgrade() -> None:
@@ -70,8 +85,22 @@ def upgrade() -> None:
         sqlite_where=sa.text(_STILL_CLOSED),
         postgresql_where=sa.text(_STILL_CLOSED),
     )
+    for name, table, columns in _REPORT_INDEXES:
+        op.create_index(name, table, columns)
+    op.create_index(
+        "ix_appointment_status_changes_booked_at",
+        "appointment_status_changes",
+        ["changed_at"],
+        sqlite_where=sa.text(_BOOKING_ROW),
+        postgresql_where=sa.text(_BOOKING_ROW),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_appointment_status_changes_booked_at", table_name="appointment_status_changes"
+    )
+    for name, table, _columns in reversed(_REPORT_INDEXES):
+        op.drop_index(name, table_name=table)
     op.drop_index("ix_month_closes_closed_month", table_name="month_closes")
     op.drop_table("month_closes")
