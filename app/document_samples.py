@@ -43,6 +43,7 @@ DOCUMENTS = (
     "receipt",
     "referral",
     "day-sheet",
+    "month-end",
 )
 #: The sample patient: accents in both names, so a font without them shows at once.
 SAMPLE_FIRST_NAME = "Zoë"
@@ -297,6 +298,15 @@ def _day_sheet(s: SampleClinic, language: str) -> bytes:
             update_details(db, s.owner, replace(get_details(db), locale=details.locale))
 
 
+def _month_end(s: SampleClinic, language: str) -> bytes:
+    """The owner's month-end summary for the month before the sample case's day."""
+    from app.services.reports import period as periods
+    from app.services.reports.summary import export_summary
+
+    month = periods.month(s.case.day.replace(day=1)).before()
+    return export_summary(s.clinic.db, s.owner, month, "pdf", locale=language, how="sample")
+
+
 def _printers() -> dict[str, Printer]:
     from app.services.billing.agreements import agreement_pdf
     from app.services.billing.plan_handouts import plan_handout_pdf
@@ -329,6 +339,7 @@ def _printers() -> dict[str, Printer]:
             s.clinic.db, s.actor, s.case.referral_id, language=lang
         ),
         "day-sheet": _day_sheet,
+        "month-end": _month_end,
     })  # fmt: skip
     assert tuple(printers) == DOCUMENTS
     return printers

@@ -273,3 +273,28 @@ def test_a_closed_months_summary_is_the_report_kept_at_its_close(clinic, owner, 
     assert "not closed" not in first
     as_json = json.loads(exported(clinic.db, owner, "json"))
     assert as_json["closed"]["closed_by"] == "Olivia Owner"
+
+
+def test_a_closed_months_trend_point_is_its_kept_figure_even_after_an_override(
+    clinic, owner, one_visit
+):
+    """The owner closes November, then (overriding, with a reason) records a November card
+    payment the bank reported late: November's report and its point on the trend charts
+    stay as closed — one figure, wherever it is printed — while the live books have it."""
+    from app.services.billing import payments
+    from app.services.billing.month_close import override_closed_months
+    from app.services.billing.payments import PaymentInput
+    from app.services.reports.trends import trend_series
+
+    close_month(clinic.db, owner, NOVEMBER, now=NOW)
+    with override_closed_months("The bank reported a November card payment late"):
+        payments.record_payment(
+            clinic.db, owner, one_visit,
+            PaymentInput(D("80.00"), "card", received_at=at(date(2026, 11, 20))),
+        )  # fmt: skip
+    summary = month_end_summary(clinic.db, owner, NOVEMBER, now=NOW)
+    assert summary["report"]["money"]["collections"] == "200.00"  # as closed
+    assert summary["trends"]["months"][-1] == "2026-11"
+    assert summary["trends"]["collections"][-1] == "200.00"
+    live = trend_series(clinic.db, owner, NOVEMBER, now=NOW)
+    assert live["collections"][-1] == "280.00"  # the books themselves have the payment

@@ -241,20 +241,36 @@ def closed_report(db: Database, actor: Actor, period: Period) -> dict | None:
     stays closed — with ``"closed": {"closed_at", "closed_by", "seal": {…}}`` added; None
     when ``period`` is not a closed month (its report is worked out as usual).  A
     coordinator's copy has no "money" key, as their live report has none."""
-    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
     if not period.is_month:
+        permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
         return None
+    return closed_reports(db, actor, period.first, period.first).get(period.first)
+
+
+def closed_reports(db: Database, actor: Actor, first: date, last: date) -> dict[date, dict]:
+    """The kept report of every month closed (and not reopened) whose first day is between
+    ``first`` and ``last``, by that first day: ``closed_report`` for many months in one
+    read (the 12 months of trends)."""
+    permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
     with reading(db, actor) as session:
-        close = _live_close(session, period)
-        if close is None:
-            return None
-        closed_by = _staff_name(session, close.closed_by_id)
+        closes = session.scalars(
+            select(MonthClose).where(
+                MonthClose.first_day >= first,
+                MonthClose.first_day <= last,
+                MonthClose.reopened_at.is_(None),
+            )
+        ).all()
+        kept = {close.first_day: _kept_report(session, actor, close) for close in closes}
+    return kept
+
+
+def _kept_report(session: Session, actor: Actor, close: MonthClose) -> dict:
     data = json.loads(close.report)
     if not permissions.role_allows(actor.role, Permission.VIEW_REPORTS):
         data.pop("money", None)
     data["closed"] = {
         "closed_at": close.closed_at.isoformat(),
-        "closed_by": closed_by,
+        "closed_by": _staff_name(session, close.closed_by_id),
         "seal": {
             "trail": close.seal_trail,
             "last_id": close.seal_last_id,

@@ -2,8 +2,8 @@
 spreadsheet, the CSV files — and their export, audited as one.
 
 The summary holds the period's report (``month_end.report_json``, under its stable keys)
-beside the month before and the same month a year earlier, the 12-month trends when the
-trends service is there, the clinic's letterhead, and the audit trail's chain head as the
+beside the month before and the same month a year earlier, the 12-month trends (a closed
+month's as kept), the clinic's letterhead, and the audit trail's chain head as the
 summary was made: printed on the PDF, it lets the accountant ask later whether the figures
 they were handed came from a trail that has since been changed.
 """
@@ -11,13 +11,11 @@ they were handed came from a trail that has since been changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
-from importlib import import_module
 
 from app.clock import utc_now
 from app.data.database import Database
-from app.services.billing.month_close import closed_report
+from app.services.billing.month_close import closed_report, closed_reports
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
@@ -30,6 +28,7 @@ from app.services.errors import ValidationError
 from app.services.reports import period as periods
 from app.services.reports.month_end import report_json
 from app.services.reports.period import Period
+from app.services.reports.trends import trend_series
 
 #: What ``export_summary`` writes: the file's format name → its usual extension.
 FORMATS = {"pdf": ".pdf", "xlsx": ".xlsx", "csv": ".zip", "json": ".json"}
@@ -37,13 +36,38 @@ FORMATS = {"pdf": ".pdf", "xlsx": ".xlsx", "csv": ".zip", "json": ".json"}
 SEAL_REASON = "month-end report"
 
 
-def _trend_series() -> Callable | None:
-    """``trends.trend_series`` once the trends service exists (it is built beside this
-    module); before, a summary simply has no trends and its charts say "no data"."""
-    try:
-        return import_module("app.services.reports.trends").trend_series
-    except (ImportError, AttributeError):
-        return None
+#: Each trend (trends.trend_series's key) and where a month's report keeps the same figure.
+TREND_FIGURES = {
+    "production": ("money", "production"),
+    "collections": ("money", "collections"),
+    "receivable": ("money", "ar", "end"),
+    "visits_completed": ("schedule", "visits", "completed"),
+    "no_show_rate": ("schedule", "no_show_rate"),
+    "new_patients": ("coordination", "new_patients"),
+    "case_acceptance_rate": ("coordination", "case_acceptance", "rate"),
+}
+
+
+def _as_kept(db: Database, actor: Actor, trends: dict) -> dict:
+    """The trends with each closed month's figures as its kept report has them: a closed
+    month reads the same on the chart as in its table, even after an owner's override."""
+    months = [periods.parse_month(name) for name in trends["months"]]
+    kept = closed_reports(db, actor, months[0].first, months[-1].first)
+    for n, month in enumerate(months):
+        report = kept.get(month.first)
+        if report is None:
+            continue
+        for key, path in TREND_FIGURES.items():
+            if key not in trends:
+                continue  # a coordinator's trends have no money
+            value = report
+            for step in path:
+                if not isinstance(value, dict) or step not in value:
+                    break  # a report kept before this figure existed: the live one stays
+                value = value[step]
+            else:
+                trends[key][n] = value
+    return trends
 
 
 def _seal_json(seal: Seal | None) -> dict | None:
@@ -103,15 +127,14 @@ def month_end_summary(
     permissions.require(actor, Permission.VIEW_PRACTICE_REPORTS)
     now = now or utc_now()
     report = period_report(db, actor, period, now=now)  # refuses a period no report covers
-    trends = None
-    trend_series = _trend_series()
-    if trend_series is not None:
-        # A range's trend ends with the month its last day falls in (one that has not begun
-        # — a range may end in the future — has no trend).
-        try:
-            trends = trend_series(db, actor, periods.month(period.last), months=12, now=now)
-        except ValidationError:
-            trends = None
+    # A range's trend ends with the month its last day falls in (one that has not begun — a
+    # range may end in the future — has no trend).
+    try:
+        trends = trend_series(db, actor, periods.month(period.last), months=12, now=now)
+    except ValidationError:
+        trends = None
+    else:
+        trends = _as_kept(db, actor, trends)
     return {
         "clinic": _clinic(db, actor),
         "generated_at": now,
