@@ -203,7 +203,7 @@ def schedule_rows(sections: list[dict | None]) -> list[FigureRow]:
     lines.figure("No-show rate", "no_show_rate", Kind.RATE)
     lines.figure("Late-cancel rate", "late_cancel_rate", Kind.RATE)
     lines.figure("Average days booked ahead", "average_days_booked_ahead", Kind.DAYS)
-    lines.heading("Utilisation (booked ÷ working time)")
+    lines.heading("Utilization (booked ÷ working time)")
 
     def utilisation(section) -> dict[str, str]:
         return {u["provider"]: u["utilisation"] for u in section.get("utilisation", ())}
