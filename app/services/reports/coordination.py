@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, or_, select, type_coerce, union, union_all
+from sqlalchemy.orm import Session, aliased
 
 from app.clock import utc_now
 from app.data.database import Database
@@ -40,7 +40,7 @@ from app.money import ZERO
 from app.services.billing.plans_overview import not_scheduled, phase_values
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_today, clinic_zone
+from app.services.clinic.clock import clinic_today, clinic_zone, day_bounds
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
 from app.services.reports.period import Period, checked
@@ -146,25 +146,53 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+_CHUNK = 500  # ids per IN (...) list
+_NOT_COMPLETED = tuple(s.value for s in AppointmentStatus if s is not AppointmentStatus.COMPLETED)
+
+
+def _chunks(ids: list[int]):
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
 # --- new patients -----------------------------------------------------------------------------
 
 
 def _new_patients(session: Session, start: datetime, end: datetime) -> dict[str, int]:
-    first_visit = (
-        select(Appointment.patient_id, func.min(Appointment.starts_at).label("first"))
-        .where(Appointment.status == AppointmentStatus.COMPLETED.value)
-        .group_by(Appointment.patient_id)
-        .subquery()
+    """From the period's completed visits (the (status, starts_at) index) to their patients,
+    keeping those with no completed visit before it (the (patient_id, starts_at) index): the
+    first completed visit is in the period exactly then."""
+    completed = AppointmentStatus.COMPLETED.value
+    seen = (
+        select(Appointment.patient_id)
+        .where(
+            Appointment.status == completed,
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+        )
+        .distinct()
+        .subquery("seen")
+    )
+    earlier = aliased(Appointment, name="earlier")
+    seen_before = (
+        select(earlier.id)
+        .where(
+            earlier.patient_id == seen.c.patient_id,
+            earlier.starts_at < start,
+            # "Completed", said as every other status (the same rows: the status_known
+            # check): SQLite, which keeps no statistics here, would otherwise walk the
+            # (status, starts_at) index through years of completed visits for each patient
+            # instead of that patient's own few by (patient_id, starts_at).
+            earlier.status.not_in(_NOT_COMPLETED),
+        )
+        .exists()
     )
     by_source: dict[str, int] = defaultdict(int)
     for source, count in session.execute(
         select(Patient.lead_source, func.count())
-        .join(first_visit, first_visit.c.patient_id == Patient.id)
-        .where(
-            first_visit.c.first >= start,
-            first_visit.c.first < end,
-            Patient.merged_into_id.is_(None),
-        )
+        .select_from(seen)
+        .join(Patient, Patient.id == seen.c.patient_id)
+        .where(Patient.merged_into_id.is_(None), ~seen_before)
         .group_by(Patient.lead_source)
     ):
         by_source[(source or "").strip() or NOT_RECORDED] += count
@@ -174,34 +202,68 @@ def _new_patients(session: Session, start: datetime, end: datetime) -> dict[str,
 # --- journey ----------------------------------------------------------------------------------
 
 
-def _first_moments(session: Session, column, patient_column, *conditions) -> dict[int, datetime]:
-    return {
-        pid: _utc(moment)
-        for pid, moment in session.execute(
-            select(patient_column, func.min(column)).where(*conditions).group_by(patient_column)
-        )
-        if moment is not None
-    }
+def _stage_moments(session: Session, start: datetime, end: datetime) -> dict[str, dict]:
+    """The first moment of each stage's event, of the patients who may have entered a stage
+    in the period: only a patient with one of its events in the period can have (a first
+    moment in the period is an event in it).  They are found by range on each event's date,
+    then only their history is read (first note by the (patient_id, created_at) index, their
+    visits by patient)."""
+    candidates = union(
+        select(Patient.id.label("patient_id")).where(
+            Patient.created_at >= start, Patient.created_at < end
+        ),
+        select(ConsultationNote.patient_id).where(
+            ConsultationNote.created_at >= start, ConsultationNote.created_at < end
+        ),
+        select(Appointment.patient_id).where(
+            Appointment.created_at >= start, Appointment.created_at < end
+        ),
+    ).subquery("candidates")
+    first_note = (
+        select(func.min(ConsultationNote.created_at))
+        .where(ConsultationNote.patient_id == Patient.id)
+        .scalar_subquery()
+    )
+    entries: dict[str, dict[int, datetime]] = {stage: {} for stage in FUNNEL}
+    ids: list[int] = []
+    # Merged records are left out here, not in SQL: asked there, SQLite would walk every
+    # live patient by merged_into_id instead of these few by their ids.
+    for pid, merged_into_id, created_at, noted_at in session.execute(
+        select(Patient.id, Patient.merged_into_id, Patient.created_at, first_note)
+        .select_from(candidates)
+        .join(Patient, Patient.id == candidates.c.patient_id)
+    ):
+        if merged_into_id is not None:
+            continue
+        ids.append(pid)
+        for stage, moment in (
+            (JourneyStage.INQUIRY.value, created_at),
+            (JourneyStage.CONSULTATION.value, noted_at),
+        ):
+            if moment is not None:
+                entries[stage][pid] = _utc(moment)
+    for chunk in _chunks(ids):
+        for pid, booked_at, seated_at in session.execute(
+            select(
+                Appointment.patient_id,
+                func.min(Appointment.created_at),
+                func.min(Appointment.seated_at),
+            )
+            .where(Appointment.patient_id.in_(chunk))
+            .group_by(Appointment.patient_id)
+        ):
+            for stage, moment in (
+                (JourneyStage.BOOKED.value, booked_at),
+                (JourneyStage.IN_TREATMENT.value, seated_at),
+            ):
+                if moment is not None:
+                    entries[stage][pid] = _utc(moment)
+    return entries
 
 
 def _journey(session: Session, start: datetime, end: datetime) -> tuple[StageConversion, ...]:
     """Each stage entered at the first moment of its event (none kept for staff moves)."""
-    live = Patient.merged_into_id.is_(None)
-    entries = {
-        JourneyStage.INQUIRY.value: _first_moments(session, Patient.created_at, Patient.id, live),
-        JourneyStage.CONSULTATION.value: _first_moments(
-            session, ConsultationNote.created_at, ConsultationNote.patient_id
-        ),
-        JourneyStage.BOOKED.value: _first_moments(
-            session, Appointment.created_at, Appointment.patient_id
-        ),
-        JourneyStage.IN_TREATMENT.value: _first_moments(
-            session,
-            Appointment.seated_at,
-            Appointment.patient_id,
-            Appointment.seated_at.is_not(None),
-        ),
-    }
+    entries = _stage_moments(session, start, end)
     patients = entries[JourneyStage.INQUIRY.value]
     conversions = []
     for index, stage in enumerate(FUNNEL[:-1]):
@@ -356,46 +418,93 @@ def _recalls(session: Session, period: Period, end: datetime) -> tuple[int, int]
     """The recall list's rule (app.services.scheduling.recalls): due ``recall_interval_days``
     after the local date of a completed visit of a recall service — unless a later such
     visit came before that day.  Booked: a visit made before the period's end, starting
-    after the recalled one, not cancelled before the end."""
+    after the recalled one, not cancelled before the end.
+
+    Read from the period's own rows: a recall due in the period comes from a visit seen
+    ``interval`` days before one of its days (the (status, starts_at) index, once per
+    interval); only those patients' later visits are then read.  Of two visits at one
+    moment, the later row is the later visit."""
     zone = clinic_zone(session)
-    visits: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for pid, starts_at, interval in session.execute(
-        select(Appointment.patient_id, Appointment.starts_at, Service.recall_interval_days)
+    intervals = session.scalars(
+        select(Service.recall_interval_days)
+        .where(Service.recall_interval_days.is_not(None))
+        .distinct()
+    ).all()
+    if not intervals:
+        return 0, 0
+    recalled = [
+        select(
+            Appointment.id,
+            Appointment.patient_id,
+            Appointment.starts_at,
+            Service.recall_interval_days,
+        )
         .join(Service, Service.id == Appointment.service_id)
         .join(Patient, Patient.id == Appointment.patient_id)
         .where(
             Appointment.status == AppointmentStatus.COMPLETED.value,
-            Service.recall_interval_days.is_not(None),
+            # Seen on the local day ``days`` before the period's first … last day.
+            Appointment.starts_at >= day_bounds(period.first - timedelta(days=days), zone)[0],
+            Appointment.starts_at < day_bounds(period.last - timedelta(days=days), zone)[1],
+            Service.recall_interval_days == days,
             Patient.merged_into_id.is_(None),
         )
-        .order_by(Appointment.patient_id, Appointment.starts_at)
-    ):
-        visits[pid].append((_utc(starts_at), interval))
-    due: list[tuple[int, datetime]] = []
-    for pid, rows in visits.items():
-        for index, (starts_at, interval) in enumerate(rows):
-            due_on = starts_at.astimezone(zone).date() + timedelta(days=interval)
-            if not period.first <= due_on <= period.last:
-                continue
-            after = rows[index + 1 :]
-            if any(later.astimezone(zone).date() < due_on for later, _ in after):
-                continue  # seen again before it fell due: that visit's recall counts
-            due.append((pid, starts_at))
-    if not due:
+        for days in intervals
+    ]
+    candidates: list[tuple[int, int, datetime, date]] = []
+    for visit_id, pid, starts_at, days in session.execute(union_all(*recalled)):
+        starts_at = _utc(starts_at)
+        due_on = starts_at.astimezone(zone).date() + timedelta(days=days)
+        if period.first <= due_on <= period.last:
+            candidates.append((pid, visit_id, starts_at, due_on))
+    if not candidates:
         return 0, 0
-    made: dict[int, list[datetime]] = defaultdict(list)
-    for pid, starts_at in session.execute(
-        select(Appointment.patient_id, Appointment.starts_at).where(
-            Appointment.patient_id.in_({pid for pid, _ in due}),
-            Appointment.created_at < end,
-            or_(
-                Appointment.status != AppointmentStatus.CANCELLED.value,
-                Appointment.cancelled_at >= end,
-            ),
-        )
-    ):
-        made[pid].append(_utc(starts_at))
-    booked = sum(1 for pid, seen in due if any(s > seen for s in made[pid]))
+    # Seen again before it fell due (a later completed recall-service visit on a local day
+    # before the due one: so before the period's end): that visit's recall counts.
+    since = min(starts_at for _, _, starts_at, _ in candidates)
+    later: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    pids = sorted({pid for pid, *_ in candidates})
+    for chunk in _chunks(pids):
+        for pid, visit_id, starts_at in session.execute(
+            select(Appointment.patient_id, Appointment.id, Appointment.starts_at)
+            .join(Service, Service.id == Appointment.service_id)
+            .where(
+                Appointment.patient_id.in_(chunk),
+                Appointment.starts_at >= since,
+                Appointment.starts_at < end,
+                Appointment.status.not_in(_NOT_COMPLETED),  # by patient: see _new_patients
+                Service.recall_interval_days.is_not(None),
+            )
+        ):
+            later[pid].append((_utc(starts_at), visit_id))
+    due: list[tuple[int, datetime]] = []
+    for pid, visit_id, starts_at, due_on in candidates:
+        if any(
+            (seen, other) > (starts_at, visit_id) and seen.astimezone(zone).date() < due_on
+            for seen, other in later[pid]
+        ):
+            continue
+        due.append((pid, starts_at))
+    # Booked: the patient's latest visit made before the end and not cancelled by then
+    # starts after the recalled one.
+    latest: dict[int, datetime] = {}
+    pids = sorted({pid for pid, _ in due})
+    for chunk in _chunks(pids):
+        for pid, starts_at in session.execute(
+            select(Appointment.patient_id, func.max(Appointment.starts_at))
+            .where(
+                Appointment.patient_id.in_(chunk),
+                Appointment.created_at < end,
+                or_(
+                    Appointment.status != AppointmentStatus.CANCELLED.value,
+                    Appointment.cancelled_at >= end,
+                ),
+            )
+            .group_by(Appointment.patient_id)
+        ):
+            if starts_at is not None:
+                latest[pid] = _utc(starts_at)
+    booked = sum(1 for pid, seen in due if pid in latest and latest[pid] > seen)
     return len(due), booked
 
 
