@@ -176,7 +176,7 @@ def _qt(ctx: Context) -> None:
         platform = check_qt(ctx.pdfs, expected)
     except QtCheckError as error:
         raise SelfTestError(str(error)) from None
-    ctx.notes.append(f"qt ({platform}, QtPdf, SVG icon)")
+    ctx.notes.append(f"qt ({platform}, QtPdf, SVG icon, QtCharts)")
 
 
 STEPS: tuple[Step, ...] = (

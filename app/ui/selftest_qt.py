@@ -66,6 +66,18 @@ def _pdf_text(data: bytes) -> tuple[int, str]:
         buffer.close()
 
 
+def _check_charts() -> None:
+    """The Reports page's trend chart draws (QtCharts is bundled and loads)."""
+    from app.ui.reports.charts import Series, TrendChart
+
+    chart = TrendChart("Self-test")
+    chart.resize(320, 200)
+    chart.show_series(["J", "F"], [Series("Visits", (1, 2))])
+    if chart.stack.currentWidget() is not chart.view or chart.grab().isNull():
+        raise QtCheckError("the trend chart cannot be drawn (QtCharts)")
+    chart.deleteLater()
+
+
 def check_qt(pdfs: Mapping[str, bytes], expected_text: Mapping[str, str]) -> str:
     """Run the checks; returns the platform's name, raises QtCheckError naming what failed."""
     platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
@@ -73,6 +85,7 @@ def check_qt(pdfs: Mapping[str, bytes], expected_text: Mapping[str, str]) -> str
     icon = QIcon(str(paths.resource("icons", "caredesk.svg")))
     if icon.pixmap(64, 64).isNull():
         raise QtCheckError("the SVG application icon cannot be drawn (QtSvg or its plugin)")
+    _check_charts()
     for language, data in pdfs.items():
         _pages, text = _pdf_text(data)
         wanted = expected_text.get(language)
