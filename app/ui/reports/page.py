@@ -94,7 +94,7 @@ def load(db, actor, chosen: periods.Period) -> Loaded:
 #: The exports a Reports page offers besides the PDF: format, button, file filter.
 EXPORTS = (
     ("xlsx", "E&xcel…", "Excel workbook (*.xlsx)"),
-    ("csv", "C&SV files…", "CSV files in a zip (*.zip)"),
+    ("csv", "CS&V files…", "CSV files in a zip (*.zip)"),
 )
 
 
@@ -195,7 +195,7 @@ class ReportsPage(QWidget):
         self.range_box.setVisible(False)
         self._fill_periods(ctx.today())
 
-        self.pdf_button = QPushButton("&Print or PDF…")
+        self.pdf_button = QPushButton("Print or P&DF…")
         self.pdf_button.setObjectName("reportPdf")
         self.pdf_button.setToolTip("The one-page summary and its tables, to print or save")
         self.export_buttons: dict[str, QPushButton] = {}
@@ -208,8 +208,6 @@ class ReportsPage(QWidget):
         self.close_button.setObjectName("closeMonth")
         self.reopen_button = QPushButton("&Reopen…")
         self.reopen_button.setObjectName("reopenMonth")
-        for button in (self.close_button, self.reopen_button):
-            button.setVisible(ctx.allows(Permission.CLOSE_MONTHS))
         #: Where an export is saved (tests answer it with a path).
         self.choose_save_path = ask_save_path
 
@@ -267,6 +265,9 @@ class ReportsPage(QWidget):
         layout.addLayout(status)
         layout.addWidget(self.stack, 1)
         layout.addLayout(actions)
+        # Shown or hidden only once in the layout: a parentless widget shown is a window.
+        for button in (self.close_button, self.reopen_button):
+            button.setVisible(ctx.allows(Permission.CLOSE_MONTHS))
 
         self.period_combo.currentIndexChanged.connect(self._on_period_chosen)
         self.show_button.clicked.connect(self.reload)
