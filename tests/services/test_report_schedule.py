@@ -10,12 +10,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from app.data.models.appointments import AppointmentStatusChange, WaitlistEntry
+from app.data.models.appointments import Appointment, AppointmentStatusChange, WaitlistEntry
 from app.data.models.providers import ProviderBreak, WorkingHours
 from app.services.errors import PermissionDeniedError, ValidationError
 from app.services.reports import period as periods
-from app.services.reports.schedule import ProviderUtilisation, schedule_figures
+from app.services.reports.schedule import (
+    ProviderUtilisation,
+    booked_at_column,
+    booked_between,
+    schedule_figures,
+)
 from tests.data.factories import add_appointment, add_patient, add_provider
 
 pytestmark = pytest.mark.both_backends
@@ -215,3 +221,86 @@ def test_only_who_may_see_reports_sees_the_schedule_figures(clinic, make_staff):
     receptionist = make_staff("rita", "receptionist", "Rita Reception")
     with pytest.raises(PermissionDeniedError):
         schedule_figures(clinic.db, receptionist, NOVEMBER, now=NOW)
+
+
+# --- booked: read by range, the same count ---------------------------------------------------
+
+
+@pytest.fixture
+def many_bookings(clinic):
+    """Two hundred appointments made at random (the same every run) around November: most
+    with their booking row, some without one (made before the history was kept), a few
+    with two; the booking row near when the appointment was created or not, some exactly
+    on the month's first or last moment; and later status rows, which are not bookings."""
+    import random
+
+    rng = random.Random(20261130)
+    edges = [local(nov(1), 0), local(date(2026, 12, 1), 0)]
+
+    def a_moment() -> datetime:
+        if rng.random() < 0.1:
+            return rng.choice(edges) + timedelta(microseconds=rng.choice((-1, 0, 0, 1)))
+        return datetime(2026, 10, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(92 * 24 * 60))
+
+    with clinic.db.uow() as s:
+        patient, provider = add_patient(s), add_provider(s)
+        for n in range(200):
+            # The first ones on the edges: made on November's first moment, or its end,
+            # without a booking row and with one.
+            created = edges[n % 2] if n < 4 else a_moment()
+            starts = local(date(2026, 10, 20), 8) + timedelta(hours=n)  # one at a time
+            a = add_appointment(
+                s, patient, provider, starts_at=starts, ends_at=starts + timedelta(minutes=30),
+                created_at=created,
+            )  # fmt: skip
+            for _ in range((0, 0, 1, 1)[n] if n < 4 else rng.choice((0, 1, 1, 1, 1, 1, 1, 2))):
+                booked = created if n < 4 or rng.random() < 0.5 else a_moment()
+                s.add(AppointmentStatusChange(appointment_id=a.id, from_status=None,
+                                              to_status="scheduled",
+                                              changed_at=booked))  # fmt: skip
+            if rng.random() < 0.5:
+                s.add(AppointmentStatusChange(appointment_id=a.id, from_status="scheduled",
+                                              to_status="confirmed",
+                                              changed_at=a_moment()))  # fmt: skip
+        s.flush()
+
+
+@pytest.mark.parametrize(
+    "period",
+    [NOVEMBER, periods.month(date(2026, 10, 1)), periods.Period(nov(10), date(2026, 12, 5))],
+    ids=["november", "october", "a-range"],
+)
+def test_booked_read_by_range_counts_each_appointments_booking_time(
+    clinic, owner, many_bookings, period
+):
+    """The range reads count exactly the appointments whose booking time (the first
+    booking row, else created_at) is in the period."""
+    f = schedule_figures(clinic.db, owner, period, now=NOW)
+    with clinic.db.uow() as s:
+        start, end = period.bounds(NEW_YORK)
+        booked_at = booked_at_column()
+        each = s.scalar(
+            select(func.count()).select_from(Appointment).where(booked_at >= start, booked_at < end)
+        )
+        assert s.scalar(booked_between(start, end)) == each
+    assert f.booked == each > 0
+
+
+def test_booked_is_read_through_the_indexes_of_when(clinic, backend):
+    """On SQLite (which plans without statistics) the count reads the booking rows of the
+    period and the appointments created in it through their indexes, not every row."""
+    if backend != "sqlite":
+        pytest.skip("the plan asked about is SQLite's")
+    with clinic.db.uow() as s:
+        start, end = NOVEMBER.bounds(NEW_YORK)
+        compiled = booked_between(start, end).compile(s.get_bind())
+        plan = " / ".join(
+            row[3]
+            for row in s.connection().exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled),
+                tuple(compiled.construct_params()[name] for name in compiled.positiontup),
+            )
+        )
+    assert "ix_appointment_status_changes_booked_at (changed_at>? AND changed_at<?)" in plan
+    assert "ix_appointments_created_at (created_at>? AND created_at<?)" in plan
+    assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan
