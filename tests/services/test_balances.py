@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -149,3 +149,45 @@ def test_the_database_refuses_an_over_paid_installment(clinic, owner):
         )
         session.add(plan)
         session.flush()
+
+
+def test_the_balances_at_a_moment_summed_in_the_database_are_balances_at(clinic, owner):
+    """owed_at (the balances not zero) and receivable_at (their sum) are balances_at, summed
+    in the database: at each moment, an entry counts once it happened and until it is
+    voided; one voided before it happened never counts."""
+    day = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+
+    def on(n: int, hours: int = 0) -> datetime:
+        return day + timedelta(days=n, hours=hours)
+
+    def voided_on(n: int) -> dict:
+        return {"voided_at": on(n), "voided_by_id": 1, "void_reason": "Typed twice"}
+
+    with clinic.db.uow() as session:
+        ana, ben, cy, dee = (add_patient(session).id for _ in range(4))
+        session.add_all(
+            [
+                Charge(patient_id=ana, service_date=date(2026, 3, 1), description="Visit",
+                       amount=D("500.00"), posted_at=on(0)),
+                Charge(patient_id=ana, service_date=date(2026, 3, 1), description="Visit",
+                       amount=D("80.00"), posted_at=on(5)),  # posted late
+                _payment(ana, "200.00", received_at=on(1), **voided_on(4)),
+                _payment(ana, "100.00", received_at=on(2)),
+                _payment(ben, "60.00", received_at=on(1)),  # credit
+                _payment(ben, "10.00", kind="refund", received_at=on(3)),
+                _adjustment(cy, "fee", "25.00", posted_at=on(2), **voided_on(6)),
+                _adjustment(cy, "write_off", "5.00", posted_at=on(3)),
+                _adjustment(dee, "discount", "9.00", posted_at=on(8)),
+            ]
+        )  # fmt: skip
+        session.flush()
+        for n in range(-1, 10):
+            moment = on(n, 1)
+            every = balances.balances_at(session, moment)
+            assert balances.owed_at(session, moment) == {p: b for p, b in every.items() if b}
+            assert balances.receivable_at(session, moment) == sum(every.values(), D("0.00"))
+        # Day 4, after Ana's 200 was voided: 500 − 100; Ben's 60 less the 10 refunded; Cy's
+        # fee less the write-off.
+        assert balances.owed_at(session, on(4, 1)) == {
+            ana: D("400.00"), ben: D("-50.00"), cy: D("20.00"),
+        }  # fmt: skip

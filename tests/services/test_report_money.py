@@ -185,6 +185,25 @@ def test_the_start_counts_what_was_voided_only_later(clinic, owner, books):
             assert balances.owed_at(s, end) == {p: b for p, b in every.items() if b}
 
 
+def test_a_method_or_kind_all_voided_in_the_period_is_not_listed(clinic, owner, books):
+    """Voids are left out by the sums: a payment method (or adjustment kind) whose every
+    entry of the period was voided is not listed at 0, it is not there."""
+    void = {"voided_at": at(date(2026, 11, 9)), "voided_by_id": 1, "void_reason": "Bounced"}
+    with clinic.db.uow() as s:
+        s.add(Payment(patient_id=books["ben"], method="cheque", amount=D("70.00"),
+                      received_at=at(date(2026, 11, 8)), **void))  # fmt: skip
+        s.add(AccountAdjustment(patient_id=books["cy"], kind="write_off", amount=D("15.00"),
+                                reason="Small balance", posted_at=at(date(2026, 11, 8)),
+                                **void))  # fmt: skip
+    f = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
+    assert f.collections == D("340.00")
+    assert dict(f.collections_by_method) == {
+        "cash": D("120.00"), "card": D("100.00"), "insurance": D("120.00"),
+    }  # fmt: skip
+    assert f.adjustments_by_kind == (("discount", D("20.00")),)
+    assert (f.voids, f.voided_amount) == (2, D("120.00"))
+
+
 def test_an_empty_clinic_reports_zero_everywhere(clinic, owner):
     f = money_figures(clinic.db, owner, NOVEMBER, now=NOW)
     assert (f.production, f.collections, f.receivable_end, f.voids) == (0, 0, 0, 0)
@@ -380,3 +399,236 @@ def test_the_estimate_is_the_one_rule_for_insurance_estimates(clinic, owner, ins
         D("100.00"),
         D("100.00"),
     ]
+
+
+# --- the aging in one statement is the aging patient by patient -------------------------------
+
+
+def _aging_patient_by_patient(session, moment: datetime, as_of: date):
+    """The aging as it was worked out before it became one statement (kept to check that
+    one against): every balance at ``moment`` in Python (balances.balances_at), each
+    debtor's charges read and shared out newest first, the insurance estimate of a charge
+    from no plan item by insurance.insurance_estimates under the policy
+    insurance.primary_coverage_in picks, what insurance paid read per charge.  Returns
+    (receivable, aging, aging by payer, credits) as money_figures shows them."""
+    from collections import defaultdict
+
+    from sqlalchemy import or_, select
+
+    from app.data.models.insurance import InsurancePolicy
+    from app.services.clinic.clock import clinic_settings
+    from app.services.reports.money import AGING_BUCKETS, PAYERS
+
+    zero = D("0.00")
+    owed = {p: b for p, b in balances.balances_at(session, moment).items() if b}
+    by_payer = {payer: {label: zero for label, _ in AGING_BUCKETS} for payer in PAYERS}
+    credits = sum((-b for b in owed.values() if b < 0), zero)
+    shares = []  # (patient, charge, kind, service date, amount, item estimate, share)
+    for patient_id in sorted(p for p, b in owed.items() if b > 0):
+        left = owed[patient_id]
+        for charge, estimate in session.execute(
+            select(Charge, TreatmentItem.insurance_estimate)
+            .outerjoin(TreatmentItem, TreatmentItem.id == Charge.treatment_item_id)
+            .where(Charge.patient_id == patient_id, Charge.posted_at < moment)
+            .order_by(Charge.service_date.desc(), Charge.id.desc())
+        ):
+            if left <= 0:
+                break
+            share = min(left, charge.amount)
+            shares.append((patient_id, charge.id, charge.kind, charge.service_date,
+                           charge.amount, estimate, share))  # fmt: skip
+            left -= share
+        if left > 0:
+            by_payer["patient"]["current"] += left
+    treatment = [s for s in shares if s[2] == "treatment"]
+    estimates = {s[1]: min(s[5], s[4]) for s in treatment if s[5] is not None}
+    lines = defaultdict(list)
+    for s in sorted((s for s in treatment if s[5] is None), key=lambda s: (s[3], s[1])):
+        for policy in session.scalars(
+            select(InsurancePolicy)
+            .where(InsurancePolicy.patient_id == s[0], InsurancePolicy.is_active,
+                   InsurancePolicy.priority == "primary")
+            .order_by(InsurancePolicy.id.desc())
+        ):  # fmt: skip
+            if (policy.effective_from is None or policy.effective_from <= s[3]) and (
+                policy.effective_to is None or policy.effective_to >= s[3]
+            ):
+                lines[policy.id, policy.coverage_percent,
+                      max(policy.deductible - policy.deductible_met, zero)].append(s)  # fmt: skip
+                break
+    currency = clinic_settings(session).currency
+    for (_id, percent, deductible_left), covered in lines.items():
+        amounts = [s[4] for s in covered]
+        for s, estimate in zip(
+            covered, insurance_estimates(amounts, percent, deductible_left, currency), strict=True
+        ):
+            estimates[s[1]] = estimate
+    for s in treatment:
+        paid = zero
+        for payment_amount, in session.execute(
+            select(PaymentAllocation.amount)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.charge_id == s[1], Payment.method == "insurance",
+                   Payment.kind == "payment", Payment.received_at < moment,
+                   or_(Payment.voided_at.is_(None), Payment.voided_at >= moment))
+        ):  # fmt: skip
+            paid += payment_amount
+        for adjusted, in session.execute(
+            select(AccountAdjustment.amount)
+            .where(AccountAdjustment.charge_id == s[1],
+                   AccountAdjustment.kind == "insurance_payment",
+                   AccountAdjustment.posted_at < moment,
+                   or_(AccountAdjustment.voided_at.is_(None),
+                       AccountAdjustment.voided_at >= moment))
+        ):  # fmt: skip
+            paid += adjusted
+        estimates[s[1]] = estimates.get(s[1], zero) - paid
+    for s in shares:
+        age = (as_of - s[3]).days
+        bucket = (
+            "current" if age <= 30 else "31-60" if age <= 60 else "61-90" if age <= 90 else "90+"
+        )
+        insured = min(max(estimates.get(s[1], zero), zero), s[6]) if s[2] == "treatment" else zero
+        by_payer["insurance"][bucket] += insured
+        by_payer["patient"][bucket] += s[6] - insured
+    aging = {label: by_payer["patient"][label] + by_payer["insurance"][label]
+             for label, _ in AGING_BUCKETS}  # fmt: skip
+    return (
+        sum(owed.values(), zero),
+        tuple(aging.items()),
+        tuple((payer, tuple(by_payer[payer].items())) for payer in PAYERS),
+        credits,
+    )
+
+
+@pytest.fixture
+def busy_books(clinic):
+    """Two years of a clinic's books made at random (the same every run): many patients,
+    each with charges of every kind — some from plan items with an insurance estimate, some
+    posted after their service date —, payments and refunds by every method (insurance ones
+    paying charges), adjustments of every kind (insurance payments naming charges), some
+    voided before, in or after the months asked about, and policies active or not, primary
+    or not, in effect or not."""
+    import random
+
+    rng = random.Random(20261207)
+    first_day = date(2025, 1, 1)
+    last_day = date(2026, 12, 6)
+    span = (last_day - first_day).days
+
+    def a_day() -> date:
+        return first_day + timedelta(days=rng.randrange(span + 1))
+
+    def a_moment(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60),
+                        tzinfo=UTC)  # fmt: skip
+
+    def cents(low: int, high: int) -> Decimal:
+        return D(rng.randrange(low * 100, high * 100 + 1)) / 100
+
+    def voided(after: datetime, chance: float = 0.15) -> dict:
+        if rng.random() > chance:
+            return {}
+        return {"voided_at": after + timedelta(days=rng.randrange(1, 90)), "voided_by_id": 1,
+                "void_reason": "Entered by mistake"}  # fmt: skip
+
+    with clinic.db.uow() as s:
+        payer = Contact(kind="payer", organisation="Delta Dental", name="")
+        s.add(payer)
+        s.flush()
+        for _ in range(90):
+            who = add_patient(s)
+            for _ in range(rng.choice((0, 1, 1, 2, 3))):
+                start = a_day() if rng.random() < 0.8 else None
+                s.add(InsurancePolicy(
+                    patient_id=who.id, payer_id=payer.id, member_id="M1",
+                    coverage_percent=rng.choice((0, 50, 80, 100)),
+                    deductible=cents(0, 200), deductible_met=cents(0, 100),
+                    is_active=rng.random() < 0.8,
+                    priority=rng.choice(("primary", "primary", "secondary")),
+                    effective_from=start,
+                    effective_to=start + timedelta(days=rng.randrange(30, 500))
+                    if start is not None and rng.random() < 0.4 else None,
+                ))  # fmt: skip
+            charges = []
+            for _ in range(rng.randrange(0, 9)):
+                # Some on the day of the one before: the newer of them is the later made.
+                day = charges[-1].service_date if charges and rng.random() < 0.3 else a_day()
+                kind = rng.choice(("treatment",) * 6 + ("no_show_fee", "late_cancel_fee",
+                                                         "late_payment_fee", "other"))  # fmt: skip
+                amount = D("0.00") if rng.random() < 0.03 else cents(10, 900)
+                item_id = None
+                if kind == "treatment" and rng.random() < 0.35:
+                    plan = TreatmentPlan(patient_id=who.id, title="Plan", status="completed")
+                    s.add(plan)
+                    s.flush()
+                    phase = TreatmentPhase(plan_id=plan.id, title="Phase", status="completed")
+                    s.add(phase)
+                    s.flush()
+                    estimate = rng.choice((D("0.00"), cents(0, 1000)))
+                    item = TreatmentItem(phase_id=phase.id, description="x", fee=amount,
+                                         insurance_estimate=estimate,
+                                         patient_portion=max(amount - estimate, D("0.00")),
+                                         status="completed")  # fmt: skip
+                    s.add(item)
+                    s.flush()
+                    item_id = item.id
+                posted = a_moment(day) + timedelta(days=rng.choice((0, 0, 0, 1, 12)))
+                charge = Charge(patient_id=who.id, kind=kind, service_date=day, description="x",
+                                amount=amount, posted_at=posted,
+                                treatment_item_id=item_id)  # fmt: skip
+                s.add(charge)
+                s.flush()
+                charges.append(charge)
+            payments = []
+            for _ in range(rng.randrange(0, 6)):
+                method = rng.choice(("cash", "card", "insurance", "insurance", "cheque"))
+                when = a_moment(a_day())
+                payment = Payment(patient_id=who.id, method=method, amount=cents(5, 700),
+                                  received_at=when, **voided(when, 0.3),
+                                  **({"payer_contact_id": payer.id, "reference": "EOB"}
+                                     if method == "insurance" else {}))  # fmt: skip
+                s.add(payment)
+                s.flush()
+                paid_on = [c for c in charges if c.amount > 0]
+                if method == "insurance" and paid_on:
+                    charge = rng.choice(paid_on)
+                    s.add(PaymentAllocation(payment_id=payment.id, charge_id=charge.id,
+                                            amount=min(payment.amount, charge.amount)))  # fmt: skip
+                    s.flush()
+                else:
+                    payments.append(payment)
+            for payment in payments:
+                if rng.random() < 0.2:
+                    when = payment.received_at + timedelta(days=rng.randrange(1, 60))
+                    s.add(Payment(patient_id=who.id, kind="refund", method=payment.method,
+                                  amount=min(payment.amount, cents(1, 100)), received_at=when,
+                                  refund_of_id=payment.id, **voided(when)))  # fmt: skip
+                    s.flush()
+            for _ in range(rng.randrange(0, 3)):
+                kind = rng.choice(("discount", "write_off", "insurance_payment", "fee"))
+                when = a_moment(a_day())
+                named = rng.choice(charges).id if charges and rng.random() < 0.7 else None
+                s.add(AccountAdjustment(patient_id=who.id, kind=kind, amount=cents(1, 300),
+                                        reason="Because", posted_at=when, charge_id=named,
+                                        **voided(when)))  # fmt: skip
+            s.flush()
+
+
+@pytest.mark.parametrize(
+    "period",
+    [NOVEMBER, periods.month(date(2026, 8, 1)), periods.month(date(2025, 3, 1)), DECEMBER_SO_FAR],
+    ids=["november", "august", "march-2025", "december-so-far"],
+)
+def test_the_aging_is_the_one_worked_out_patient_by_patient(clinic, owner, busy_books, period):
+    """On a clinic of many patients and every kind of entry, the receivable, the aging by
+    age and by payer and the credits (one statement, the running sums in the database)
+    are what working each patient out on their own gives."""
+    f = money_figures(clinic.db, owner, period, now=NOW)
+    with clinic.db.uow() as s:
+        _start, end = period.bounds(clinic_zone(s))
+        expected = _aging_patient_by_patient(s, end, period.last)
+    assert (f.receivable_end, f.aging, f.aging_by_payer, f.credits) == expected
+    assert (
+        f.credits > 0 and dict(f.aging_by_payer)["insurance"] != dict(f.aging_by_payer)["patient"]
+    )

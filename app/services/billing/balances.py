@@ -15,7 +15,17 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, case, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select, Subquery
 
@@ -73,22 +83,51 @@ def owed_at(session: Session, moment: datetime) -> dict[int, Decimal]:
     """:func:`balances_at`, but only the patients whose balance at ``moment`` is not zero —
     the ones a receivable's aging and credits are made of — summed in the database: on a
     clinic of years, a few thousand rows to read instead of one per patient ever billed."""
-    entries = union_all(
+    owed = owed_by_patient(moment).subquery()
+    return dict(
+        session.execute(select(owed.c.patient_id, type_coerce(owed.c.balance, Money()))).all()
+    )
+
+
+def owed_by_patient(moment: datetime) -> Select:
+    """:func:`owed_at` as SQL, for a report to build on: ``(patient_id, balance)`` of each
+    patient whose balance at ``moment`` is not zero, the balance in cents (an integer)."""
+    entries = _entries_at(moment)
+    balance = func.sum(entries.c.signed)
+    return (
+        select(entries.c.patient_id, balance.label("balance"))
+        .group_by(entries.c.patient_id)
+        .having(balance != 0)
+    )
+
+
+def receivable_at(session: Session, moment: datetime) -> Decimal:
+    """Everyone's balances at ``moment`` together (the month-end's receivable): the sum of
+    :func:`balances_at`, summed in the database without a row per patient."""
+    entries = _entries_at(moment)
+    total = type_coerce(func.coalesce(func.sum(entries.c.signed), 0), Money())
+    return session.scalar(select(total))
+
+
+def _entries_at(moment: datetime) -> Subquery:
+    """Every ledger entry as ``(patient_id, signed)``: its amount in cents signed the way it
+    moves the balance when it counts at ``moment`` (:func:`_counts_at`), else 0.
+
+    The rule is applied to each row rather than as a filter: a balance at the end of a recent
+    month counts nearly every row ever written, and one pass over each table is cheaper than
+    finding nearly all of them through the index on when they happened (SQLite, which keeps
+    no statistics, would take that index)."""
+    return union_all(
         *(
-            select(patient.label("patient_id"), signed.label("signed")).where(
-                *_counts_at(happened, voided, moment)
+            select(
+                patient.label("patient_id"),
+                case((and_(*_counts_at(happened, voided, moment)), signed), else_=0).label(
+                    "signed"
+                ),
             )
             for patient, happened, voided, signed in _ledger()
         )
-    ).subquery()
-    total = func.sum(entries.c.signed)
-    return dict(
-        session.execute(
-            select(entries.c.patient_id, type_coerce(total, Money()))
-            .group_by(entries.c.patient_id)
-            .having(total != 0)
-        ).all()
-    )
+    ).subquery("entries")
 
 
 def receivable_movements(session: Session, moments: Sequence[datetime]) -> list[Decimal]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Select, and_, case, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from app.clock import utc_now
 from app.data.database import Database
@@ -35,7 +35,7 @@ from app.data.models.payments import (
 from app.data.models.plans import TreatmentItem
 from app.data.models.providers import Provider, Service
 from app.data.types import Money
-from app.money import ZERO
+from app.money import ZERO, from_minor_units, to_minor_units
 from app.services.billing import balances
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
@@ -146,14 +146,12 @@ def _collections(session: Session, start: datetime, end: datetime):
     by_payer: dict[str, Decimal] = {"patient": ZERO, "insurance": ZERO}
     refunds = ZERO
     for kind, method, amount in session.execute(
-        select(Payment.kind, Payment.method, func.sum(Payment.amount))
-        .where(
-            Payment.received_at >= start,
-            Payment.received_at < end,
-            Payment.voided_at.is_(None),
-        )
+        select(Payment.kind, Payment.method, _live_sum(Payment))
+        .where(Payment.received_at >= start, Payment.received_at < end)
         .group_by(Payment.kind, Payment.method)
     ):
+        if amount is None:  # every one of them voided
+            continue
         signed = -amount if kind == PaymentKind.REFUND.value else amount
         if kind == PaymentKind.REFUND.value:
             refunds += amount
@@ -167,15 +165,21 @@ def _adjustments(session: Session, start: datetime, end: datetime) -> dict[str, 
     return {
         kind: amount
         for kind, amount in session.execute(
-            select(AccountAdjustment.kind, func.sum(AccountAdjustment.amount))
-            .where(
-                AccountAdjustment.posted_at >= start,
-                AccountAdjustment.posted_at < end,
-                AccountAdjustment.voided_at.is_(None),
-            )
+            select(AccountAdjustment.kind, _live_sum(AccountAdjustment))
+            .where(AccountAdjustment.posted_at >= start, AccountAdjustment.posted_at < end)
             .group_by(AccountAdjustment.kind)
         )
+        if amount is not None  # else every one of them voided
     }
+
+
+def _live_sum(entry):
+    """The sum of the amounts of the payments or adjustments not voided (None: none is).
+
+    Voids are left out by the sum, not by the WHERE: SQLite keeps no statistics, and would
+    read the few days asked for through the index of voided_at — every row not voided, ten
+    years of them — rather than through the index of when they happened."""
+    return func.sum(entry.amount).filter(entry.voided_at.is_(None))
 
 
 def _voids(session: Session, start: datetime, end: datetime) -> tuple[int, Decimal]:
@@ -186,167 +190,218 @@ def _voids(session: Session, start: datetime, end: datetime) -> tuple[int, Decim
     return count, amount
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Share:
-    """The part of a patient's balance the aging puts on one of their charges."""
+    """The part of a patient's balance the aging puts on one of their charges, in cents
+    (integers: thousands of them are added up)."""
 
-    patient_id: int
     charge_id: int
     kind: str
     service_date: date
-    amount: Decimal
+    amount: int
+    share: int
     #: The insurance estimate of the plan item the charge came from (None: no item).
-    item_estimate: Decimal | None
-    share: Decimal
+    item_estimate: int | None
+    #: What insurance had paid on the charge by the moment (a treatment charge's; else None).
+    insurance_paid: int | None
+    #: For a treatment charge from no plan item: the policy its estimate is made under
+    #: (insurance.primary_coverage_in on its service date), with what the estimate needs.
+    policy_id: int | None
+    coverage_percent: int | None
+    deductible_left: int | None
 
 
-def _aging(
-    session: Session, owed: dict[int, Decimal], moment: datetime, as_of: date
-) -> tuple[dict[str, Decimal], dict[str, dict[str, Decimal]], Decimal]:
-    """What is owed by age, in all and by who is expected to pay it: payments pay the oldest
-    charges first, so a patient's balance is their newest charges' — each aged by its
-    service date, and split by :func:`_insurance_expected`.  Credits (balances below zero)
-    are totalled apart."""
-    by_payer = {payer: {label: ZERO for label, _ in AGING_BUCKETS} for payer in PAYERS}
-    credits = sum((-b for b in owed.values() if b < 0), ZERO)
-    debtors = [pid for pid, balance in owed.items() if balance > 0]
-    for start in range(0, len(debtors), 500):
-        chunk = debtors[start : start + 500]
-        charges: dict[int, list[tuple]] = defaultdict(list)
-        for row in session.execute(
-            select(Charge.patient_id, Charge.id, Charge.kind, Charge.service_date, Charge.amount,
-                   TreatmentItem.insurance_estimate)
-            .outerjoin(TreatmentItem, TreatmentItem.id == Charge.treatment_item_id)
-            .where(Charge.patient_id.in_(chunk), Charge.posted_at < moment)
-            .order_by(Charge.patient_id, Charge.service_date.desc(), Charge.id.desc())
-        ):  # fmt: skip
-            charges[row[0]].append(row)
-        shares: list[_Share] = []
-        for patient_id in chunk:
-            left = owed[patient_id]
-            for _pid, charge_id, kind, service_date, amount, estimate in charges[patient_id]:
-                if left <= 0:
-                    break
-                share = min(left, amount)
-                shares.append(
-                    _Share(patient_id, charge_id, kind, service_date, amount, estimate, share)
-                )
-                left -= share
-            if left > 0:  # owed beyond every charge (a refund of credit): as new, the patient's
-                by_payer["patient"][AGING_BUCKETS[0][0]] += left
-        insurance = _insurance_expected(session, shares, moment)
-        for share in shares:
-            bucket = _bucket((as_of - share.service_date).days)
-            insured = insurance.get(share.charge_id, ZERO)
-            by_payer["insurance"][bucket] += insured
-            by_payer["patient"][bucket] += share.share - insured
-    buckets = {
-        label: by_payer["patient"][label] + by_payer["insurance"][label]
-        for label, _ in AGING_BUCKETS
+def _cents(column):
+    """A Money column as the integer cents it is stored as."""
+    return type_coerce(column, BigInteger())
+
+
+def _owed_and_newest_charges(moment: datetime) -> Select:
+    """One row per patient whose balance at ``moment`` is not zero (balances.owed_by_patient)
+    without a share to show — a credit, or a debt beyond every charge — and one per charge
+    of a patient who owes that their balance reaches: shared out over their charges from
+    the newest back (service date, then id), a charge's share is what the balance leaves
+    after the newer ones', at most its amount.  The running sum is the database's (a window
+    over each debtor's charges), so only the charges the balance reaches are read back,
+    with what insurance is expected to pay on them needs: the plan item's estimate, the
+    policy that estimates a charge from no plan item, and what insurance had paid on a
+    treatment charge by ``moment``.  Every amount in cents."""
+    owed = balances.owed_by_patient(moment).subquery("owed")
+    newer = func.coalesce(
+        func.sum(_cents(Charge.amount)).over(
+            partition_by=owed.c.patient_id,
+            order_by=(Charge.service_date.desc(), Charge.id.desc()),
+            rows=(None, -1),
+        ),
+        0,
+    )
+    ledger = (
+        select(
+            owed.c.patient_id,
+            owed.c.balance,
+            Charge.id.label("charge_id"),
+            Charge.kind,
+            Charge.service_date,
+            _cents(Charge.amount).label("amount"),
+            Charge.treatment_item_id,
+            (owed.c.balance - newer).label("left"),
+        )
+        .select_from(owed)
+        .outerjoin(
+            Charge,
+            and_(
+                Charge.patient_id == owed.c.patient_id,
+                owed.c.balance > 0,
+                Charge.posted_at < moment,
+            ),
+        )
+        .subquery("ledger")
+    )
+    treatment = ledger.c.kind.in_(PRODUCTION_KINDS)
+    allocated = (
+        select(func.coalesce(func.sum(_cents(PaymentAllocation.amount)), 0))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            PaymentAllocation.charge_id == ledger.c.charge_id,
+            Payment.method == PaymentMethod.INSURANCE.value,
+            Payment.kind == PaymentKind.PAYMENT.value,
+            Payment.received_at < moment,
+            or_(Payment.voided_at.is_(None), Payment.voided_at >= moment),
+        )
+        .scalar_subquery()
+    )
+    adjusted = (
+        select(func.coalesce(func.sum(_cents(AccountAdjustment.amount)), 0))
+        .where(
+            AccountAdjustment.charge_id == ledger.c.charge_id,
+            AccountAdjustment.kind == AdjustmentKind.INSURANCE_PAYMENT.value,
+            AccountAdjustment.posted_at < moment,
+            or_(AccountAdjustment.voided_at.is_(None), AccountAdjustment.voided_at >= moment),
+        )
+        .scalar_subquery()
+    )
+    # insurance.primary_coverage_in on the service date: the newest active primary policy
+    # in effect that day.
+    newest_policy = aliased(InsurancePolicy)
+    policy = (
+        select(newest_policy.id)
+        .where(
+            newest_policy.patient_id == ledger.c.patient_id,
+            newest_policy.is_active,
+            newest_policy.priority == PolicyPriority.PRIMARY.value,
+            or_(
+                newest_policy.effective_from.is_(None),
+                newest_policy.effective_from <= ledger.c.service_date,
+            ),
+            or_(
+                newest_policy.effective_to.is_(None),
+                newest_policy.effective_to >= ledger.c.service_date,
+            ),
+        )
+        .order_by(newest_policy.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    deductible_left = _cents(InsurancePolicy.deductible) - _cents(InsurancePolicy.deductible_met)
+    return (
+        select(
+            ledger.c.patient_id,
+            ledger.c.balance,
+            ledger.c.charge_id,
+            # Then _Share's fields, in their order.
+            ledger.c.kind,
+            ledger.c.service_date,
+            ledger.c.amount,
+            case((ledger.c.left < ledger.c.amount, ledger.c.left), else_=ledger.c.amount).label(
+                "share"
+            ),
+            _cents(TreatmentItem.insurance_estimate).label("item_estimate"),
+            case((treatment, allocated + adjusted)).label("insurance_paid"),
+            InsurancePolicy.id.label("policy_id"),
+            InsurancePolicy.coverage_percent,
+            case((deductible_left > 0, deductible_left), else_=0).label("deductible_left"),
+        )
+        .outerjoin(TreatmentItem, TreatmentItem.id == ledger.c.treatment_item_id)
+        .outerjoin(
+            InsurancePolicy,
+            and_(treatment, ledger.c.treatment_item_id.is_(None), InsurancePolicy.id == policy),
+        )
+        # Every patient once (the charge NULL: a credit, or nothing charged), and the
+        # charges their balance reaches.
+        .where(or_(ledger.c.charge_id.is_(None), ledger.c.left > 0))
+    )
+
+
+def _receivable_and_aging(
+    session: Session, moment: datetime, as_of: date
+) -> tuple[Decimal, dict[str, Decimal], dict[str, dict[str, Decimal]], Decimal]:
+    """The receivable at ``moment`` and what it is made of: the balances above zero by age,
+    in all and by who is expected to pay them — payments pay the oldest charges first, so
+    a patient's balance is their newest charges', each aged by its service date against
+    ``as_of`` and split by :func:`_insurance_expected` — and the credits (balances below
+    zero), totalled apart.  One statement (:func:`_owed_and_newest_charges`)."""
+    owed: dict[int, int] = {}
+    shares: list[_Share] = []
+    for patient_id, balance, charge_id, *share in session.execute(_owed_and_newest_charges(moment)):
+        owed[patient_id] = balance
+        if charge_id is not None:  # the rest of the row is _Share's fields, in their order
+            shares.append(_Share(charge_id, *share))
+    debts = sum(balance for balance in owed.values() if balance > 0)
+    patient = {label: 0 for label, _ in AGING_BUCKETS}
+    insurance = dict(patient)
+    # What debts reach beyond every charge (a refund of credit): as new, the patient's.
+    patient[AGING_BUCKETS[0][0]] = debts - sum(share.share for share in shares)
+    expected = _insurance_expected(session, shares)
+    for share in shares:
+        bucket = _bucket((as_of - share.service_date).days)
+        insured = expected.get(share.charge_id, 0)
+        insurance[bucket] += insured
+        patient[bucket] += share.share - insured
+    by_payer = {
+        payer: {label: from_minor_units(cents) for label, cents in buckets.items()}
+        for payer, buckets in (("patient", patient), ("insurance", insurance))
     }
-    return buckets, by_payer, credits
+    aging = {label: from_minor_units(patient[label] + insurance[label]) for label in patient}
+    receivable = from_minor_units(sum(owed.values()))
+    credits = from_minor_units(debts - sum(owed.values()))
+    return receivable, aging, by_payer, credits
 
 
-def _insurance_expected(
-    session: Session, shares: list[_Share], moment: datetime
-) -> dict[int, Decimal]:
-    """The part of each aged treatment charge's share the patient's insurer is expected to
-    pay: the charge's insurance estimate less what insurance has paid on it by ``moment``,
+def _insurance_expected(session: Session, shares: list[_Share]) -> dict[int, int]:
+    """The part (cents) of each aged treatment charge's share the patient's insurer is
+    expected to pay: the charge's insurance estimate less what insurance had paid on it,
     never more than the share.  The estimate is the one the patient was shown — their plan
     item's — for a charge from a plan; for another visit, the one rule for estimates
-    (insurance.insurance_estimates) on the primary policy the estimate would use on the
-    service date.  CareDesk files no claims, so this is an estimate (docs/reports.md)."""
-    treatment = [s for s in shares if s.kind in PRODUCTION_KINDS]
-    if not treatment:
-        return {}
-    estimates = {s.charge_id: min(s.item_estimate, s.amount) for s in treatment
-                 if s.item_estimate is not None}  # fmt: skip
-    estimates.update(_estimated_by_policy(session, [s for s in treatment
-                                                    if s.item_estimate is None]))  # fmt: skip
-    # Only a charge insurance was to pay something on can have something left to pay.
-    paid = _paid_by_insurance(session, [c for c, e in estimates.items() if e > 0], moment)
+    (insurance.insurance_estimates) over the patient's such charges still owed, in order of
+    service, on the primary policy the estimate would use on each service date.  CareDesk
+    files no claims, so this is an estimate (docs/reports.md)."""
+    estimates: dict[int, int] = {}
+    lines: dict[int, list[_Share]] = defaultdict(list)
+    for s in shares:
+        if s.kind not in PRODUCTION_KINDS:
+            continue
+        if s.item_estimate is not None:
+            estimates[s.charge_id] = min(s.item_estimate, s.amount)
+        elif s.policy_id is not None:
+            lines[s.policy_id].append(s)
+    currency = clinic_settings(session).currency if lines else None
+    for covered in lines.values():
+        covered.sort(key=lambda s: (s.service_date, s.charge_id))
+        first = covered[0]
+        amounts = [from_minor_units(s.amount) for s in covered]
+        deductible_left = from_minor_units(first.deductible_left)
+        for s, estimate in zip(
+            covered,
+            insurance_estimates(amounts, first.coverage_percent, deductible_left, currency),
+            strict=True,
+        ):
+            estimates[s.charge_id] = to_minor_units(estimate)
     expected = {}
-    for s in treatment:
-        left = estimates.get(s.charge_id, ZERO) - paid.get(s.charge_id, ZERO)
+    for s in shares:
+        left = estimates.get(s.charge_id, 0) - (s.insurance_paid or 0)
         if left > 0:
             expected[s.charge_id] = min(left, s.share)
     return expected
-
-
-def _estimated_by_policy(session: Session, shares: list[_Share]) -> dict[int, Decimal]:
-    """insurance.insurance_estimates of charges from no plan item, each patient's in order of
-    service, under the policy insurance.primary_coverage_in picks on the service date: the
-    patient's newest active primary policy in effect that day (none: nothing expected)."""
-    if not shares:
-        return {}
-    currency = clinic_settings(session).currency
-    policies: dict[int, list] = defaultdict(list)
-    for policy in session.execute(
-        select(InsurancePolicy.id, InsurancePolicy.patient_id, InsurancePolicy.coverage_percent,
-               InsurancePolicy.deductible, InsurancePolicy.deductible_met,
-               InsurancePolicy.effective_from, InsurancePolicy.effective_to)
-        .where(
-            InsurancePolicy.patient_id.in_({s.patient_id for s in shares}),
-            InsurancePolicy.is_active,
-            InsurancePolicy.priority == PolicyPriority.PRIMARY.value,
-        )
-        .order_by(InsurancePolicy.id.desc())
-    ):  # fmt: skip
-        policies[policy.patient_id].append(policy)
-    lines: dict[tuple, list[_Share]] = defaultdict(list)
-    for s in sorted(shares, key=lambda s: (s.service_date, s.charge_id)):
-        for policy in policies[s.patient_id]:
-            if (policy.effective_from is None or policy.effective_from <= s.service_date) and (
-                policy.effective_to is None or policy.effective_to >= s.service_date
-            ):
-                lines[policy].append(s)
-                break
-    estimated = {}
-    for policy, covered in lines.items():
-        deductible_left = max(policy.deductible - policy.deductible_met, ZERO)
-        amounts = [s.amount for s in covered]
-        for s, estimate in zip(
-            covered,
-            insurance_estimates(amounts, policy.coverage_percent, deductible_left, currency),
-            strict=True,
-        ):
-            estimated[s.charge_id] = estimate
-    return estimated
-
-
-def _paid_by_insurance(
-    session: Session, charge_ids: list[int], moment: datetime
-) -> dict[int, Decimal]:
-    """What insurance had paid on each charge by ``moment``: live allocations of payments
-    of method insurance, and insurance-payment adjustments that name the charge."""
-    paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for start in range(0, len(charge_ids), 500):
-        chunk = charge_ids[start : start + 500]
-        for charge_id, amount in session.execute(
-            select(PaymentAllocation.charge_id, func.sum(PaymentAllocation.amount))
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
-            .where(
-                PaymentAllocation.charge_id.in_(chunk),
-                Payment.method == PaymentMethod.INSURANCE.value,
-                Payment.kind == PaymentKind.PAYMENT.value,
-                Payment.received_at < moment,
-                or_(Payment.voided_at.is_(None), Payment.voided_at >= moment),
-            )
-            .group_by(PaymentAllocation.charge_id)
-        ):
-            paid[charge_id] += amount
-        for charge_id, amount in session.execute(
-            select(AccountAdjustment.charge_id, func.sum(AccountAdjustment.amount))
-            .where(
-                AccountAdjustment.charge_id.in_(chunk),
-                AccountAdjustment.kind == AdjustmentKind.INSURANCE_PAYMENT.value,
-                AccountAdjustment.posted_at < moment,
-                or_(AccountAdjustment.voided_at.is_(None), AccountAdjustment.voided_at >= moment),
-            )
-            .group_by(AccountAdjustment.charge_id)
-        ):
-            paid[charge_id] += amount
-    return paid
 
 
 def _payment_plans(
@@ -399,13 +454,13 @@ def money_figures(
         collections, by_method, by_payer, refunds = _collections(session, start, end)
         adjustments = _adjustments(session, start, end)
         voids, voided_amount = _voids(session, start, end)
-        # Only the balances that are not zero: the aging and credits are made of them.
-        after = balances.owed_at(session, end)
-        receivable_end = sum(after.values(), ZERO)
+        # The end's balances, with the aging and credits they are made of.
+        receivable_end, aging, aging_by_payer, credits = _receivable_and_aging(
+            session, end, period.last
+        )
         # The start from the end and the period's own movements: one pass over every
         # patient's ledger instead of two.
         (moved,) = balances.receivable_movements(session, [start, end])
-        aging, aging_by_payer, credits = _aging(session, after, end, period.last)
         new_plans, financed, outstanding, overdue, overdue_count = _payment_plans(
             session, period, end, today
         )
