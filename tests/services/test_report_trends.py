@@ -190,3 +190,131 @@ def test_a_coordinators_trends_have_no_money(clinic, make_staff, three_months):
 def test_a_trend_it_cannot_draw_is_a_sentence(clinic, owner, last_month, months, words):
     with pytest.raises(ValidationError, match=words):
         trend_series(clinic.db, owner, last_month, months=months, now=NOW)
+
+
+def test_a_patient_seen_before_the_first_month_is_not_new_again(clinic, owner):
+    """New patients are read from the months' own completed visits: a patient whose first
+    completed visit came before the first month is not new in it, however many visits
+    follow; one who only missed or cancelled before is new at their first completed one."""
+    with clinic.db.uow() as s:
+        okafor = add_provider(s, name="Daniel Okafor")
+        old, missed = add_patient(s, first_name="Old"), add_patient(s, first_name="Missed")
+        merged = add_patient(s, first_name="Gone", merged_into_id=old.id, is_active=False)
+
+        def visit(who, day, status="completed"):
+            add_appointment(s, who, okafor, starts_at=at(day),
+                            ends_at=at(day) + timedelta(minutes=30), status=status)  # fmt: skip
+
+        visit(old, date(2026, 8, 31))  # before September: never new in the trend
+        visit(old, date(2026, 9, 20))
+        visit(old, date(2026, 11, 2))
+        visit(missed, date(2026, 8, 10), "no_show")
+        visit(missed, date(2026, 8, 20), "cancelled")
+        visit(missed, date(2026, 10, 5))  # new in October
+        visit(missed, date(2026, 11, 5))
+        visit(merged, date(2026, 10, 6))  # merged away: never counted
+    series = trend_series(clinic.db, owner, NOVEMBER, months=3, now=NOW)
+    assert series["new_patients"] == [0, 1, 0]
+    month = periods.month(date(2026, 9, 1))
+    for count in series["new_patients"]:
+        figures = coordination_figures(clinic.db, owner, month, now=NOW)
+        assert coordination_json(figures)["new_patients"] == count
+        month = periods.month(month.last + timedelta(days=1))
+
+
+def test_every_month_of_a_busy_clinic_is_its_sections(clinic, owner):
+    """Two years of visits, charges, payments and adjustments made at random (the same
+    every run; some voided, some posted late): each of the last six months' values is
+    what that month's own sections report."""
+    import random
+
+    rng = random.Random(20261201)
+    first_day, days = date(2025, 1, 1), (date(2026, 11, 30) - date(2025, 1, 1)).days
+
+    def a_moment() -> datetime:
+        day = first_day + timedelta(days=rng.randrange(days + 1))
+        return datetime(day.year, day.month, day.day, rng.randrange(24), tzinfo=UTC)
+
+    def void(after: datetime) -> dict:
+        if rng.random() > 0.2:
+            return {}
+        return {"voided_at": after + timedelta(days=rng.randrange(1, 60)),
+                "voided_by_id": owner.staff_id, "void_reason": "x"}  # fmt: skip
+
+    with clinic.db.uow() as s:
+        providers = [add_provider(s, name=f"Provider {n}") for n in range(40)]
+        who = add_patient(s)
+        for n in range(40):
+            # A few merged into the patient before them.
+            merged = {"merged_into_id": who.id, "is_active": False} if n % 13 == 5 else {}
+            who = add_patient(s, **merged)
+            for provider in rng.sample(providers, rng.randrange(0, 6)):
+                starts = a_moment()
+                add_appointment(s, who, provider, starts_at=starts,
+                                ends_at=starts + timedelta(minutes=30),
+                                status=rng.choice(("completed", "completed", "no_show",
+                                                   "cancelled", "scheduled")))  # fmt: skip
+            for _ in range(rng.randrange(0, 5)):
+                posted = a_moment()
+                s.add(Charge(patient_id=who.id, kind=rng.choice(("treatment", "no_show_fee")),
+                             service_date=posted.date() - timedelta(days=rng.choice((0, 0, 3))),
+                             description="x", amount=D(rng.randrange(1000, 50000)) / 100,
+                             posted_at=posted))  # fmt: skip
+            for _ in range(rng.randrange(0, 4)):
+                received = a_moment()
+                payment = Payment(patient_id=who.id, method=rng.choice(("cash", "insurance")),
+                                  amount=D(rng.randrange(500, 30000)) / 100,
+                                  received_at=received, **void(received))  # fmt: skip
+                s.add(payment)
+                s.flush()
+                if rng.random() < 0.3:
+                    refunded = received + timedelta(days=rng.randrange(1, 40))
+                    s.add(Payment(patient_id=who.id, kind="refund", method=payment.method,
+                                  amount=min(payment.amount, D("20.00")), received_at=refunded,
+                                  refund_of_id=payment.id, **void(refunded)))  # fmt: skip
+            for _ in range(rng.randrange(0, 2)):
+                posted = a_moment()
+                s.add(AccountAdjustment(patient_id=who.id, kind=rng.choice(("fee", "write_off")),
+                                        amount=D(rng.randrange(100, 5000)) / 100, reason="x",
+                                        posted_at=posted, **void(posted)))  # fmt: skip
+    series = trend_series(clinic.db, owner, NOVEMBER, months=6, now=NOW)
+    month = periods.month(date(2026, 6, 1))
+    for index in range(6):
+        money = money_json(money_figures(clinic.db, owner, month, now=NOW))
+        schedule = schedule_json(schedule_figures(clinic.db, owner, month, now=NOW))
+        patients = coordination_json(coordination_figures(clinic.db, owner, month, now=NOW))
+        assert series["production"][index] == money["production"]
+        assert series["collections"][index] == money["collections"]
+        assert series["receivable"][index] == money["ar"]["end"]
+        assert series["visits_completed"][index] == schedule["visits"]["completed"]
+        assert series["no_show_rate"][index] == schedule["no_show_rate"]
+        assert series["new_patients"][index] == patients["new_patients"]
+        month = periods.month(month.last + timedelta(days=1))
+    assert sum(series["new_patients"]) > 0 and len(set(series["receivable"])) == 6
+
+
+def test_new_patients_look_back_through_each_patients_own_visits(clinic, owner, backend):
+    """On SQLite (which plans without statistics) whether a patient of the months had a
+    completed visit before them is asked of that patient's own visits (their index by
+    start), not of every completed visit before the months: one look each, not thousands."""
+    if backend != "sqlite":
+        pytest.skip("the plan asked about is SQLite's")
+    from sqlalchemy import event
+
+    sent = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "appointments_1.patient_id = appointments.patient_id" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(clinic.db.engine, "before_cursor_execute", keep)
+    try:
+        trend_series(clinic.db, owner, NOVEMBER, now=NOW)
+    finally:
+        event.remove(clinic.db.engine, "before_cursor_execute", keep)
+    ((statement, parameters),) = sent
+    with clinic.db.engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                       parameters)]  # fmt: skip
+    assert any("ix_appointments_patient_starts_at (patient_id=? AND starts_at<?)" in step
+               for step in plan), plan  # fmt: skip

@@ -14,14 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import pairwise
 
-from sqlalchemy import case, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, literal, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.patients import Patient
 from app.data.models.payments import Charge, Payment, PaymentKind
+from app.data.types import Money
 from app.money import ZERO
 from app.services.billing import balances
 from app.services.clinic import permissions
@@ -91,15 +92,14 @@ def _production(session: Session, months: list[Period]) -> list[Decimal]:
 def _collections(session: Session, bounds: list[datetime]) -> list[Decimal]:
     """money.collections per month: payments received in it, not voided, less refunds."""
     totals = [ZERO] * (len(bounds) - 1)
+    # Voids are left out by the sum, not the WHERE (money._live_sum says why).
+    live = case((Payment.voided_at.is_(None), Payment.amount))
     received = _monthly(
-        session,
-        bounds,
-        Payment.received_at,
-        Payment.voided_at.is_(None),
-        key=Payment.kind,
-        value=Payment.amount,
+        session, bounds, Payment.received_at, key=Payment.kind, value=type_coerce(live, Money())
     )
     for (month, kind), amount in received.items():
+        if amount is None:  # every one of them voided
+            continue
         totals[month] += -amount if kind == PaymentKind.REFUND.value else amount
     return totals
 
@@ -107,7 +107,7 @@ def _collections(session: Session, bounds: list[datetime]) -> list[Decimal]:
 def _receivable(session: Session, bounds: list[datetime]) -> list[Decimal]:
     """money.receivable_end per month: the balances at the last month's end, then walked
     back month by month through each month's movements."""
-    end = sum(balances.owed_at(session, bounds[-1]).values(), ZERO)
+    end = balances.receivable_at(session, bounds[-1])
     # From each month's end to the next's.
     moved = balances.receivable_movements(session, bounds[1:])
     receivable = [end]
@@ -133,17 +133,29 @@ def _visits(session: Session, bounds: list[datetime]) -> tuple[list[int], list[s
 
 def _new_patients(session: Session, bounds: list[datetime]) -> list[int]:
     """coordination.new_patients per month: patients (not merged away) by the start of
-    their first completed visit."""
-    first_visit = (
-        select(Appointment.patient_id, func.min(Appointment.starts_at).label("first"))
-        .where(Appointment.status == AppointmentStatus.COMPLETED.value)
-        .group_by(Appointment.patient_id)
-        .subquery()
+    their first completed visit.  Read from the months' completed visits alone: a patient's
+    first is among them when no completed visit of theirs came before the first month."""
+    completed = AppointmentStatus.COMPLETED.value
+    before = aliased(Appointment)
+    # Counted, not asked with EXISTS and a status test: SQLite, which keeps no statistics,
+    # would look for one through the index of every completed visit by start, not through
+    # the patient's own visits.
+    earlier = (
+        select(func.count(case((before.status == completed, 1))))
+        .where(before.patient_id == Appointment.patient_id, before.starts_at < bounds[0])
+        .scalar_subquery()
     )
     firsts = (
-        select(first_visit.c.first)
-        .join(Patient, Patient.id == first_visit.c.patient_id)
-        .where(Patient.merged_into_id.is_(None))
+        select(func.min(Appointment.starts_at).label("first"))
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(
+            Appointment.status == completed,
+            Appointment.starts_at >= bounds[0],
+            Appointment.starts_at < bounds[-1],
+            Patient.merged_into_id.is_(None),
+            earlier == 0,
+        )
+        .group_by(Appointment.patient_id)
         .subquery()
     )
     counts = _monthly(session, bounds, firsts.c.first)
