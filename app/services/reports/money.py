@@ -316,7 +316,16 @@ def _owed_and_newest_charges(moment: datetime) -> Select:
                 "share"
             ),
             _cents(TreatmentItem.insurance_estimate).label("item_estimate"),
-            case((treatment, allocated + adjusted)).label("insurance_paid"),
+            # Asked only where insurance is expected to pay something (most estimates are 0).
+            case(
+                (
+                    and_(
+                        treatment,
+                        or_(TreatmentItem.insurance_estimate > 0, InsurancePolicy.id.is_not(None)),
+                    ),
+                    allocated + adjusted,
+                )
+            ).label("insurance_paid"),
             InsurancePolicy.id.label("policy_id"),
             InsurancePolicy.coverage_percent,
             case((deductible_left > 0, deductible_left), else_=0).label("deductible_left"),
