@@ -263,7 +263,14 @@ class Payment(TimestampMixin, VersionedMixin, Base):
         CheckConstraint("unapplied >= 0 AND unapplied <= amount", name="unapplied_within_amount"),
         Index("ix_payments_patient_received_at", "patient_id", "received_at"),
         # The month-end report finds a month's rows by these dates (docs/reports.md).
-        Index("ix_payments_voided_at", "voided_at"),
+        # Partial: only the voided rows. A whole-column index was what SQLite (no planner
+        # statistics) chose for "voided_at IS NULL", and the collections queue slowed 20×.
+        Index(
+            "ix_payments_voided_at",
+            "voided_at",
+            sqlite_where=text("voided_at IS NOT NULL"),
+            postgresql_where=text("voided_at IS NOT NULL"),
+        ),
         # A patient's credit is read from the few payments with money left, from the index
         # alone (the collections queue asks it of thousands of patients at once).
         Index(
@@ -343,7 +350,14 @@ class AccountAdjustment(TimestampMixin, VersionedMixin, Base):
         CheckConstraint(_VOID_CHECK, name="void_complete"),
         Index("ix_account_adjustments_patient_posted_at", "patient_id", "posted_at"),
         # The month-end report finds a month's rows by these dates (docs/reports.md).
-        Index("ix_account_adjustments_voided_at", "voided_at"),
+        # Partial: only the voided rows. A whole-column index was what SQLite (no planner
+        # statistics) chose for "voided_at IS NULL", and the collections queue slowed 20×.
+        Index(
+            "ix_account_adjustments_voided_at",
+            "voided_at",
+            sqlite_where=text("voided_at IS NOT NULL"),
+            postgresql_where=text("voided_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

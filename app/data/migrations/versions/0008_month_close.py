@@ -35,9 +35,15 @@ _REPORT_INDEXES = (
     ("ix_appointments_created_at", "appointments", ["created_at"]),
     ("ix_appointments_seated_at", "appointments", ["seated_at"]),
     ("ix_charges_service_date", "charges", ["service_date"]),
-    ("ix_payments_voided_at", "payments", ["voided_at"]),
-    ("ix_account_adjustments_voided_at", "account_adjustments", ["voided_at"]),
 )
+#: Partial (only voided rows): a whole-column index on voided_at is what SQLite, which keeps
+#: no planner statistics here, chose for "voided_at IS NULL" — the collections queue's
+#: credit lookup went from 1 ms to 30 ms.
+_VOIDED_INDEXES = (
+    ("ix_payments_voided_at", "payments"),
+    ("ix_account_adjustments_voided_at", "account_adjustments"),
+)
+_VOIDED = "voided_at IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -87,6 +93,14 @@ def upgrade() -> None:
     )
     for name, table, columns in _REPORT_INDEXES:
         op.create_index(name, table, columns)
+    for name, table in _VOIDED_INDEXES:
+        op.create_index(
+            name,
+            table,
+            ["voided_at"],
+            sqlite_where=sa.text(_VOIDED),
+            postgresql_where=sa.text(_VOIDED),
+        )
     op.create_index(
         "ix_appointment_status_changes_booked_at",
         "appointment_status_changes",
@@ -100,6 +114,8 @@ def downgrade() -> None:
     op.drop_index(
         "ix_appointment_status_changes_booked_at", table_name="appointment_status_changes"
     )
+    for name, table in reversed(_VOIDED_INDEXES):
+        op.drop_index(name, table_name=table)
     for name, table, _columns in reversed(_REPORT_INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index("ix_month_closes_closed_month", table_name="month_closes")
