@@ -157,7 +157,9 @@ ALLOWED = {
     ("services/clinic/clinics.py", '"made_at": utc_now().isoformat()'): "manifest JSON",
     ("services/patients/consents.py", "{stamp:%Y%m%d-%H%M%S}-signed.pdf"): "file name",
     ("services/reports/month_end.py", '"first": period.first.isoformat()'): "report JSON",
-    ("services/reports/trends.py", '"months": [f"{p.first:%Y-%m}" for p in periods]'): "report JSON",
+    ("services/reports/trends.py", '"months": [f"{p.first:%Y-%m}" for p in periods]'): (
+        "report JSON"
+    ),
     ("services/scheduling/calendar_export.py", "day sheet for {day.isoformat()}"): "audit detail",
     ("services/scheduling/calendar_export.py", "calendar file {first_day.isoformat()}"): (
         "audit detail"

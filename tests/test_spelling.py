@@ -29,9 +29,7 @@ BRITISH = re.compile(
     re.IGNORECASE,
 )
 #: US words whose British spelling differs ("check" is left out: it is also a verb).
-US_ONLY = re.compile(
-    r"\bcolor|\bcatalog\b|authoriz|\blicense\b|\bcanceled\b|utiliz", re.IGNORECASE
-)
+US_ONLY = re.compile(r"\bcolor|\bcatalog\b|authoriz|\blicense\b|\bcanceled\b|utiliz", re.IGNORECASE)
 #: Strings that are code, not words: identifiers ("cheque", "licence_number"), module paths
 #: ("app.ui.settings.catalog:RoomsTab"), style sheets ("color: #fff").
 CODE = re.compile(r"[\w.:]+|.*\bcolor\s*:.*|.*\{\s*color\b.*", re.DOTALL)
