@@ -32,6 +32,7 @@ def report_clock(monkeypatch, owner_ctx):
         loaded = importlib.import_module(f"app.services.reports.{module.name}")
         if hasattr(loaded, "utc_now"):
             monkeypatch.setattr(loaded, "utc_now", lambda: NOW)
+    monkeypatch.setattr("app.services.billing.month_close.utc_now", lambda: NOW)
     monkeypatch.setattr(type(owner_ctx), "today", lambda self, now=None: NOW.date())
 
 
@@ -152,6 +153,7 @@ def test_a_coordinator_sees_the_schedule_and_coordination_but_no_money(qtbot, cl
 
 def test_an_empty_clinic_shows_zeros_and_charts_that_say_no_data(qtbot, owner_ctx):
     page = _opened(qtbot, owner_ctx)
+    assert page.close_button.isEnabled() and not page.reopen_button.isEnabled()
     assert _shown(page, "money", "Treatment charged") == ["$0.00", "$0.00", "$0.00"]
     assert _shown(page, "schedule", "No-show rate") == ["0%", "0%", "0%"]
     assert _shown(page, "coordination", "Acceptance rate") == ["—", "—", "—"]
@@ -255,5 +257,10 @@ def test_a_closed_month_shows_as_it_was_closed(qtbot, owner_ctx, books, clinic):
     page = _opened(qtbot, owner_ctx)
     assert "was closed on Dec 7, 2026 by Olivia Owner" in page.status_label.text()
     assert page.close_button.isVisible() and page.reopen_button.isVisible()
+    assert page.reopen_button.isEnabled()  # November may be reopened
+    assert not page.close_button.isEnabled()  # December has not ended
     assert _shown(page, "money", "Treatment charged") == ["$500.00", "$200.00", "$0.00"]
+    page.period_combo.setCurrentIndex(page.period_combo.findText("October 2026"))
+    qtbot.waitUntil(lambda: page.loaded.compared[0].first == date(2026, 10, 1), timeout=20_000)
+    assert page.status_label.text().endswith("The books are closed through Nov 30, 2026.")
     ops.wait_for_done()

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app import i18n
 from app.i18n import spelling
+from app.services.billing.month_close import MonthCloseState
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.reports import period as periods
@@ -70,12 +71,15 @@ class Loaded:
     compared: tuple[periods.Period, ...]
     reports: tuple[dict, ...]
     trends: dict | None
+    #: What may be closed or reopened next, and the day the books are closed through.
+    books: MonthCloseState
 
 
 def load(db, actor, chosen: periods.Period) -> Loaded:
     """The chosen period's report beside the period before and a year earlier, and the
     trends — the month-end summary the PDF and spreadsheets print (run in the background).
     A comparison no report may cover (more than five years back, say) is left out."""
+    from app.services.billing.month_close import month_close_state
     from app.services.reports.summary import month_end_summary
 
     summary = month_end_summary(db, actor, chosen)
@@ -88,7 +92,8 @@ def load(db, actor, chosen: periods.Period) -> Loaded:
         if report is not None:
             compared.append(period)
             reports.append(report)
-    return Loaded(tuple(compared), tuple(reports), summary["trends"])
+    books = month_close_state(db, actor)
+    return Loaded(tuple(compared), tuple(reports), summary["trends"], books)
 
 
 #: The exports a Reports page offers besides the PDF: format, button, file filter.
@@ -354,6 +359,8 @@ class ReportsPage(QWidget):
             return
         self.loaded = loaded
         self._set_exports_enabled(True)
+        self.close_button.setEnabled(loaded.books.next_to_close is not None)
+        self.reopen_button.setEnabled(loaded.books.may_reopen is not None)
         self.progress.setVisible(False)
         columns = self._columns([self._period_title(p) for p in loaded.compared])
         builders = {
@@ -369,9 +376,8 @@ class ReportsPage(QWidget):
 
     def _status_text(self, loaded: Loaded) -> str:
         closed = loaded.reports[0].get("closed")
-        words = spelling(self.ctx.details.locale)
+        details = self.ctx.details
         if closed:
-            details = self.ctx.details
             moment = datetime.fromisoformat(closed["closed_at"])
             when = i18n.format_date(
                 i18n.to_clinic_time(moment, details.timezone).date(), details.locale
@@ -380,10 +386,14 @@ class ReportsPage(QWidget):
                 f"{self._period_title(loaded.compared[0])} was closed on {when} by "
                 f"{closed['closed_by']}: these are its figures as closed."
             )
-        return words(
+        text = spelling(details.locale)(
             "Beside the period before and the same period a year earlier; the charts show "
             "the 12 months up to it. What each figure counts: docs/reports.md."
         )
+        through = loaded.books.closed_through
+        if through is not None:
+            text += f" The books are closed through {i18n.format_date(through, details.locale)}."
+        return text
 
     def _show_trends(self, trends: dict | None) -> None:
         trends = trends or {"months": []}
