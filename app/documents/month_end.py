@@ -64,8 +64,10 @@ from app.documents.month_end_tables import (
     close_facts,
     columns,
     figure_tables,
+    format_value,
     headlines,
     is_month,
+    percent,
     seal_facts,
     short_month_names,
     trends,
@@ -73,7 +75,6 @@ from app.documents.month_end_tables import (
 from app.i18n import (
     format_date,
     format_datetime,
-    format_money,
     format_month_year,
     format_number,
     format_percent,
@@ -109,12 +110,6 @@ def letterhead_of(clinic: dict, locale: str) -> ClinicLetterhead:
     return replace(letterhead, locale=locale)
 
 
-def percent(value: Decimal, locale: str) -> str:
-    """A rate to a tenth of a percent ("58.7%", "50%"): the report keeps four places, more
-    than a reader can use."""
-    return format_percent(Decimal(value).quantize(Decimal("0.001")), locale)
-
-
 class _Formats:
     """A value of each kind as the document's locale writes it ("—": no data)."""
 
@@ -122,15 +117,7 @@ class _Formats:
         self.currency, self.locale, self._ = currency, locale, _
 
     def value(self, value: Decimal | int | None, kind: Kind) -> str:
-        if value is None:
-            return "—"
-        if kind == "money":
-            return format_money(value, self.currency, self.locale)
-        if kind == "rate":
-            return percent(value, self.locale)
-        if kind == "days":
-            return format_number(value, self.locale, places=1)
-        return format_number(value, self.locale)
+        return format_value(value, kind, self.currency, self.locale)
 
     def change(self, change: Decimal | int, kind: Kind) -> str:
         """How much a figure moved (the arrow says which way): "$2,310.00", "0.8 pts"."""

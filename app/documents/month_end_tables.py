@@ -20,7 +20,13 @@ from typing import Literal
 from babel.dates import get_month_names
 
 from app.documents.labels import N_, Translate
-from app.i18n import format_date, format_month_year
+from app.i18n import (
+    format_date,
+    format_money,
+    format_month_year,
+    format_number,
+    format_percent,
+)
 
 #: How a value is read: money, a count, a rate (0.125 = 12.5 %), minutes, days (one place).
 Kind = Literal["money", "count", "rate", "minutes", "days"]
@@ -75,6 +81,25 @@ def D(value: object) -> Decimal | None:
     if value is None:
         return None
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def percent(value: Decimal, locale: str) -> str:
+    """A rate to a tenth of a percent ("58.7%", "50%"): the report keeps four places, more
+    than a reader can use."""
+    return format_percent(Decimal(value).quantize(Decimal("0.001")), locale)
+
+
+def format_value(value: Decimal | int | None, kind: Kind, currency: str, locale: str) -> str:
+    """A figure as every output shows it in ``locale`` ("—": no data)."""
+    if value is None:
+        return "—"
+    if kind == "money":
+        return format_money(value, currency, locale)
+    if kind == "rate":
+        return percent(value, locale)
+    if kind == "days":
+        return format_number(value, locale, places=1)
+    return format_number(value, locale)
 
 
 def word(words: dict[str, str], key: str, _: Translate) -> str:
@@ -526,21 +551,26 @@ def _coordination_tables(summary: dict, _: Translate) -> list[FigureTable]:
             ),
         )
     )
+    referrals = (
+        b.line(_("Referrals made"), lambda c: c["referrals"]["made"], "count"),
+        b.line(_("Referrals completed"), lambda c: c["referrals"]["completed"], "count"),
+        b.line(_("Completion rate"), lambda c: c["referral_completion_rate"], "rate"),
+        b.line(
+            _("Median days to the specialist's visit"),
+            lambda c: c["median_days_to_specialist_visit"],
+            "days",
+        ),
+    )
+    # Before the clinic makes its first referral, "0 made, rate —" reads like a failing; the
+    # table says plainly that there are none yet.
+    made = any(referrals[0].values)
     tables.append(
         FigureTable(
             "coordination",
             "referrals",
             _("Referrals"),
-            (
-                b.line(_("Referrals made"), lambda c: c["referrals"]["made"], "count"),
-                b.line(_("Referrals completed"), lambda c: c["referrals"]["completed"], "count"),
-                b.line(_("Completion rate"), lambda c: c["referral_completion_rate"], "rate"),
-                b.line(
-                    _("Median days to the specialist's visit"),
-                    lambda c: c["median_days_to_specialist_visit"],
-                    "days",
-                ),
-            ),
+            referrals if made else (),
+            note=_("No referrals yet."),
         )
     )
     tables.append(

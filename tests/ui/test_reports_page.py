@@ -105,16 +105,16 @@ def test_a_months_sections_beside_the_month_before_and_a_year_earlier(qtbot, own
     money = page.sections["money"].model
     heads = [money.headerData(c, Qt.Orientation.Horizontal) for c in range(1, 4)]
     assert heads == ["November 2026", "October 2026", "November 2025"]
-    assert _shown(page, "money", "Treatment charged") == ["$500.00", "$200.00", "$0.00"]
+    assert _shown(page, "money", "Production") == ["$500.00", "$200.00", "$0.00"]
     assert _shown(page, "money", "Dr. Maya Chen") == ["$500.00", "$200.00", "$0.00"]
-    assert _shown(page, "money", "Collected (less refunds)") == ["$150.00", "$0.00", "$0.00"]
+    assert _shown(page, "money", "Collections (less refunds)") == ["$150.00", "$0.00", "$0.00"]
     assert _shown(page, "money", "At the end") == ["$550.00", "$200.00", "$0.00"]
-    assert _shown(page, "schedule", "Completed") == ["2", "1", "0"]
+    assert _shown(page, "schedule", "Visits completed") == ["2", "1", "0"]
     assert _shown(page, "schedule", "No-shows") == ["1", "0", "0"]
     # 1 ÷ (2 + 1); the month before had no visits missed; none a year earlier: 0, not an error.
     assert _shown(page, "schedule", "No-show rate") == ["33.3%", "0%", "0%"]
-    assert _shown(page, "coordination", "First completed visit") == ["0", "1", "0"]
-    assert _shown(page, "coordination", "No referrals yet") == ["", "", ""]
+    assert _shown(page, "coordination", "New patients") == ["0", "1", "0"]
+    assert _shown(page, "coordination", "No referrals yet.") == ["", "", ""]
 
     # The trends: twelve months up to November, the figures the sections show.
     production, _receivable = page.sections["money"].charts
@@ -131,7 +131,7 @@ def test_a_months_sections_beside_the_month_before_and_a_year_earlier(qtbot, own
 
     page.period_combo.setCurrentIndex(page.period_combo.findText("October 2026"))
     qtbot.waitUntil(lambda: page.loaded.compared[0].first == date(2026, 10, 1), timeout=20_000)
-    assert _shown(page, "money", "Treatment charged") == ["$200.00", "$0.00", "$0.00"]
+    assert _shown(page, "money", "Production") == ["$200.00", "$0.00", "$0.00"]
     ops.wait_for_done()
 
 
@@ -147,14 +147,14 @@ def test_a_coordinator_sees_the_schedule_and_coordination_but_no_money(qtbot, cl
     ]
     assert all("money" not in report for report in page.loaded.reports)
     assert "production" not in page.loaded.trends
-    assert _shown(page, "schedule", "Completed") == ["2", "1", "0"]
+    assert _shown(page, "schedule", "Visits completed") == ["2", "1", "0"]
     ops.wait_for_done()
 
 
 def test_an_empty_clinic_shows_zeros_and_charts_that_say_no_data(qtbot, owner_ctx):
     page = _opened(qtbot, owner_ctx)
     assert page.close_button.isEnabled() and not page.reopen_button.isEnabled()
-    assert _shown(page, "money", "Treatment charged") == ["$0.00", "$0.00", "$0.00"]
+    assert _shown(page, "money", "Production") == ["$0.00", "$0.00", "$0.00"]
     assert _shown(page, "schedule", "No-show rate") == ["0%", "0%", "0%"]
     assert _shown(page, "coordination", "Acceptance rate") == ["—", "—", "—"]
     for view in page.sections.values():
@@ -175,7 +175,7 @@ def test_any_range_of_days_and_a_range_the_rules_refuse(qtbot, owner_ctx, books)
     money = page.sections["money"].model
     assert money.headerData(1, Qt.Orientation.Horizontal) == "Nov 1, 2026 – Nov 10, 2026"
     assert money.headerData(2, Qt.Orientation.Horizontal) == "Oct 22, 2026 – Oct 31, 2026"
-    assert _shown(page, "schedule", "Completed") == ["2", "0", "0"]
+    assert _shown(page, "schedule", "Visits completed") == ["2", "0", "0"]
 
     page.first_edit.setDate(QDate(2027, 1, 1))
     page.last_edit.setDate(QDate(2027, 1, 31))
@@ -259,7 +259,7 @@ def test_a_closed_month_shows_as_it_was_closed(qtbot, owner_ctx, books, clinic):
     assert page.close_button.isVisible() and page.reopen_button.isVisible()
     assert page.reopen_button.isEnabled()  # November may be reopened
     assert not page.close_button.isEnabled()  # December has not ended
-    assert _shown(page, "money", "Treatment charged") == ["$500.00", "$200.00", "$0.00"]
+    assert _shown(page, "money", "Production") == ["$500.00", "$200.00", "$0.00"]
     page.period_combo.setCurrentIndex(page.period_combo.findText("October 2026"))
     qtbot.waitUntil(lambda: page.loaded.compared[0].first == date(2026, 10, 1), timeout=20_000)
     assert page.status_label.text().endswith("The books are closed through Nov 30, 2026.")

@@ -33,6 +33,14 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
+from app.documents.month_end_tables import (
+    FigureTable,
+    Kind,
+    columns,
+    figure_tables,
+    format_value,
+    period_heading,
+)
 from app.i18n import spelling
 from app.services.billing.month_close import MonthCloseState
 from app.services.changes import Changes
@@ -43,21 +51,12 @@ from app.ui.context import UiContext
 from app.ui.month_close import CloseMonthDialog, ReopenMonthDialog
 from app.ui.print_preview import PrintPreviewDialog, PrintSubject, show_print_preview
 from app.ui.reports.charts import Series, TrendChart, month_labels, months_title
-from app.ui.reports.rows import (
-    FigureRow,
-    coordination_rows,
-    money_rows,
-    schedule_rows,
-    shown,
-)
 from app.ui.widgets.messages import show_warning
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
 from app.ui.widgets.save_file import ask_save_path, write_file
 
 #: How many months back the month list offers.
 MONTHS_OFFERED = 36
-#: Each tab's lines, from its section of the report.
-SECTION_ROWS = {"money": money_rows, "schedule": schedule_rows, "coordination": coordination_rows}
 #: The list's last choice: any range of days.
 OTHER_DATES = "other"
 
@@ -73,6 +72,8 @@ class Loaded:
     trends: dict | None
     #: What may be closed or reopened next, and the day the books are closed through.
     books: MonthCloseState
+    #: The month-end summary itself: the tables are read from it as the PDF reads them.
+    summary: dict
 
 
 def load(db, actor, chosen: periods.Period) -> Loaded:
@@ -93,7 +94,7 @@ def load(db, actor, chosen: periods.Period) -> Loaded:
             compared.append(period)
             reports.append(report)
     books = month_close_state(db, actor)
-    return Loaded(tuple(compared), tuple(reports), summary["trends"], books)
+    return Loaded(tuple(compared), tuple(reports), summary["trends"], books, summary)
 
 
 #: The exports a Reports page offers besides the PDF: format, button, file filter.
@@ -103,13 +104,53 @@ EXPORTS = (
 )
 
 
+@dataclass(frozen=True)
+class FigureRow:
+    """One line of a section's table: a table's title (``heading``), a sub-heading (the
+    provider or stage the indented lines below detail), or a figure in each period."""
+
+    label: str
+    values: tuple[Decimal | int | None, ...] = ()
+    kind: Kind = "count"
+    heading: bool = False
+    indent: bool = False
+    total: bool = False
+
+    @property
+    def id(self) -> str:  # RowTableModel's UserRole
+        return self.label
+
+
+def section_rows(tables: list[FigureTable]) -> list[FigureRow]:
+    """The lines of a section's tables, laid out as the PDF prints them: each table's
+    title, its lines (those detailing one provider or stage indented under its name), or
+    its note when it has none ("No referrals yet.")."""
+    rows: list[FigureRow] = []
+    for table in tables:
+        rows.append(FigureRow(table.title, heading=True))
+        if not table.lines and table.note:
+            rows.append(FigureRow(table.note))
+        parent = ""
+        for line in table.lines:
+            if line.parent and line.parent != parent:
+                rows.append(FigureRow(line.parent))
+            parent = line.parent
+            rows.append(
+                FigureRow(line.label, line.values, line.kind, indent=bool(parent), total=line.total)
+            )
+    return rows
+
+
 class FiguresModel(RowTableModel):
-    """A section's figures, its headings in bold."""
+    """A section's figures: table titles and totals in bold."""
 
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
+            line = self.row_at(index.row())
+            return line.label if line is not None else None  # a long label cut short
         if role == Qt.ItemDataRole.FontRole:
             line = self.row_at(index.row())
-            if line is not None and line.heading:
+            if line is not None and (line.heading or line.total):
                 font = QFont()
                 font.setBold(True)
                 return font
@@ -329,10 +370,7 @@ class ReportsPage(QWidget):
             self.reload()
 
     def _period_title(self, period: periods.Period) -> str:
-        locale = self.ctx.details.locale
-        if period.is_month:
-            return i18n.format_month_year(period.first, locale)
-        return f"{i18n.format_date(period.first, locale)} – {i18n.format_date(period.last, locale)}"
+        return period_heading(period.first, period.last, self.ctx.details.locale)
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -362,14 +400,13 @@ class ReportsPage(QWidget):
         self.close_button.setEnabled(loaded.books.next_to_close is not None)
         self.reopen_button.setEnabled(loaded.books.may_reopen is not None)
         self.progress.setVisible(False)
-        columns = self._columns([self._period_title(p) for p in loaded.compared])
-        builders = {
-            "money": money_rows,
-            "schedule": schedule_rows,
-            "coordination": coordination_rows,
-        }
+        words = spelling(self.ctx.details.locale)
+        heads = [c.heading for c in columns(loaded.summary, self.ctx.details.locale, words)]
+        tables = figure_tables(loaded.summary, words)
         for name, view in self.sections.items():
-            view.show_rows(columns, builders[name]([r.get(name) for r in loaded.reports]))
+            view.show_rows(
+                self._columns(heads), section_rows([t for t in tables if t.section == name])
+            )
         self._show_trends(loaded.trends)
         self.status_label.setText(self._status_text(loaded))
         self.stack.setCurrentWidget(self.tabs)
@@ -424,15 +461,14 @@ class ReportsPage(QWidget):
 
     def _columns(self, titles: list[str]) -> list[Column]:
         currency, locale = self.ctx.details.currency, self.ctx.details.locale
-        words = spelling(locale)
 
         def cell(row: FigureRow, n: int) -> str:
-            if row.heading or n >= len(row.values):
+            if n >= len(row.values):
                 return ""
-            return shown(row.values[n], row.kind, currency=currency, locale=locale)
+            return format_value(row.values[n], row.kind, currency, locale)
 
         return [
-            Column("", lambda r: words(r.label) if not r.indent else f"    {words(r.label)}"),
+            Column("", lambda r: f"    {r.label}" if r.indent else r.label),
             *(
                 Column(title, lambda r, n=n: cell(r, n), align_right=True)
                 for n, title in enumerate(titles)
