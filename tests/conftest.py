@@ -302,3 +302,25 @@ def make_staff(clinic, owner):
         return auth.login(clinic.db, username, STAFF_PASSWORD)
 
     return make
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """``frozen_clock(moment)``: the app's one clock (``app.clock.utc_now``, which every
+    layer and every row's default reads) says ``moment`` from now on, so a test about
+    "today" or "minutes late" means the same at any hour it runs — near midnight in the
+    clinic's zone, "now − 30 minutes" had been yesterday."""
+    from datetime import datetime
+
+    import app.clock
+
+    def freeze(moment: datetime) -> datetime:
+        class Frozen(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+        monkeypatch.setattr(app.clock, "datetime", Frozen)
+        return moment
+
+    return freeze

@@ -19,6 +19,15 @@ from app.ui.calendar import status_dialogs as sd
 from app.ui.calendar.status_dialogs import AppointmentDetailsDialog, CancelDialog, NextStepDialog
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
+#: A Tuesday, 11 am in the clinic's zone (New York): "an hour ago" and "in three hours" are
+#: today whenever the tests run.
+NOW = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clinic_clock(frozen_clock):
+    frozen_clock(NOW)
+
 
 def _settle(qtbot) -> None:
     ops.wait_for_done()
@@ -76,7 +85,7 @@ def parent(qtbot) -> QWidget:
 
 def test_cancel_dialog_says_live_whether_it_is_late_and_the_fee(qtbot, owner_ctx, parent):
     _fees_on(owner_ctx)
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) + timedelta(hours=3))
+    appointment_id = _book(owner_ctx.db, NOW + timedelta(hours=3))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     dialog = CancelDialog(owner_ctx, summary, parent)
     assert dialog.late_label.text() == (
@@ -88,14 +97,14 @@ def test_cancel_dialog_says_live_whether_it_is_late_and_the_fee(qtbot, owner_ctx
 
 
 def test_cancel_dialog_well_ahead_is_not_late(qtbot, owner_ctx, parent):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) + timedelta(days=3))
+    appointment_id = _book(owner_ctx.db, NOW + timedelta(days=3))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     dialog = CancelDialog(owner_ctx, summary, parent)
     assert dialog.late_label.text() == "More than 24 h before the visit: not a late cancellation."
 
 
 def test_cancel_dialog_needs_a_reason_then_answers(qtbot, owner_ctx, parent, monkeypatch):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) + timedelta(days=3))
+    appointment_id = _book(owner_ctx.db, NOW + timedelta(days=3))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     seen = []
 
@@ -118,7 +127,7 @@ def test_cancel_dialog_needs_a_reason_then_answers(qtbot, owner_ctx, parent, mon
 
 
 def test_next_step_enter_reschedules_escape_is_not_now(qtbot, owner_ctx, parent):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) - timedelta(hours=1))
+    appointment_id = _book(owner_ctx.db, NOW - timedelta(hours=1))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     dialog = NextStepDialog(
         owner_ctx, summary, "no_show", parent, "A $25.00 no-show fee was added."
@@ -135,7 +144,7 @@ def test_next_step_enter_reschedules_escape_is_not_now(qtbot, owner_ctx, parent)
 
 
 def test_next_step_ask_returns_the_button_clicked(qtbot, owner_ctx, parent, monkeypatch):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) - timedelta(hours=1))
+    appointment_id = _book(owner_ctx.db, NOW - timedelta(hours=1))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
 
     def fake_exec(dialog):
@@ -153,7 +162,7 @@ def test_run_cancel_writes_tells_the_fee_and_returns_the_choice(
     qtbot, owner_ctx, parent, monkeypatch
 ):
     _fees_on(owner_ctx)
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) + timedelta(hours=3))
+    appointment_id = _book(owner_ctx.db, NOW + timedelta(hours=3))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     monkeypatch.setattr(
         CancelDialog, "ask", classmethod(lambda cls, *a: (CancelledBy.PATIENT, "Patient ill"))
@@ -183,7 +192,7 @@ def test_run_cancel_writes_tells_the_fee_and_returns_the_choice(
 
 
 def test_run_cancel_backed_out_writes_nothing(qtbot, owner_ctx, parent, monkeypatch):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) + timedelta(hours=3))
+    appointment_id = _book(owner_ctx.db, NOW + timedelta(hours=3))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     monkeypatch.setattr(CancelDialog, "ask", classmethod(lambda cls, *a: None))
     choices = []
@@ -193,7 +202,7 @@ def test_run_cancel_backed_out_writes_nothing(qtbot, owner_ctx, parent, monkeypa
 
 
 def test_run_no_show_without_fees_says_nothing_about_money(qtbot, owner_ctx, parent, monkeypatch):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) - timedelta(minutes=30))
+    appointment_id = _book(owner_ctx.db, NOW - timedelta(minutes=30))
     summary = st.appointment_summary(owner_ctx.db, owner_ctx.actor, appointment_id)
     messages = []
     monkeypatch.setattr(
@@ -209,7 +218,7 @@ def test_run_no_show_without_fees_says_nothing_about_money(qtbot, owner_ctx, par
 
 
 def test_run_status_change_refused_shows_the_sentence(qtbot, owner_ctx, parent, monkeypatch):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) + timedelta(hours=3), "completed")
+    appointment_id = _book(owner_ctx.db, NOW + timedelta(hours=3), "completed")
     warnings, results = [], []
     monkeypatch.setattr(sd, "show_warning", lambda p, text, *a: warnings.append(text))
     sd.run_status_change(owner_ctx, parent, appointment_id, 1, "confirmed", results.append)
@@ -219,7 +228,7 @@ def test_run_status_change_refused_shows_the_sentence(qtbot, owner_ctx, parent, 
 
 
 def test_run_status_change_shows_the_consent_warning(qtbot, owner_ctx, parent, monkeypatch):
-    appointment_id = _book(owner_ctx.db, datetime.now(UTC) - timedelta(minutes=5))
+    appointment_id = _book(owner_ctx.db, NOW - timedelta(minutes=5))
     text = "Composite filling needs a signed consent: Treatment consent is not signed yet."
     monkeypatch.setattr(scheduling, "consent_warnings", lambda *_a: [text])
     warnings, results = [], []
@@ -234,7 +243,7 @@ def test_run_status_change_shows_the_consent_warning(qtbot, owner_ctx, parent, m
 
 
 def test_details_dialog_checks_in_then_offers_undo(qtbot, receptionist_ctx):
-    appointment_id = _book(receptionist_ctx.db, datetime.now(UTC) - timedelta(minutes=12))
+    appointment_id = _book(receptionist_ctx.db, NOW - timedelta(minutes=12))
     dialog = AppointmentDetailsDialog(receptionist_ctx, None, appointment_id)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -266,7 +275,7 @@ def test_details_dialog_read_only_for_a_provider(qtbot, clinic, owner_ctx):
 
     staff.create_staff(clinic.db, owner_ctx.actor, "paul", "Dr Paul", Role.PROVIDER, STAFF_PASSWORD)
     ctx = make_context(clinic, "paul", STAFF_PASSWORD)
-    appointment_id = _book(clinic.db, datetime.now(UTC) + timedelta(hours=2))
+    appointment_id = _book(clinic.db, NOW + timedelta(hours=2))
     dialog = AppointmentDetailsDialog(ctx, None, appointment_id)
     qtbot.addWidget(dialog)
     _settle(qtbot)
@@ -279,7 +288,7 @@ def test_details_dialog_read_only_for_a_provider(qtbot, clinic, owner_ctx):
 def _no_show_whose_time_was_given_away(ctx) -> int:
     """A visit that started 30 minutes ago, marked a no-show, and its time booked for
     another patient since."""
-    appointment_id = _book(ctx.db, datetime.now(UTC) - timedelta(minutes=30))
+    appointment_id = _book(ctx.db, NOW - timedelta(minutes=30))
     st.mark_no_show(ctx.db, ctx.actor, appointment_id, 1)
     with ctx.db.uow() as session:
         gone = session.get(Appointment, appointment_id)
