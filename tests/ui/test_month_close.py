@@ -188,24 +188,24 @@ def test_closing_and_reopening_through_their_dialogs(qtbot, owner_ctx, monkeypat
     close = CloseMonthDialog(owner_ctx)
     qtbot.addWidget(close)
     close.open()
-    qtbot.waitUntil(lambda: close.save_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: close.save_button.isEnabled(), timeout=30_000)
     assert close.chosen() == just_ended
     assert close.month_combo.count() == 36
     assert "No month is closed yet." in close.intro_label.text()
     qtbot.mouseClick(close.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: close.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    qtbot.waitUntil(lambda: close.result() == QDialog.DialogCode.Accepted, timeout=30_000)
     assert close.line is not None and close.line.period == just_ended
 
     reopen = ReopenMonthDialog(owner_ctx)
     qtbot.addWidget(reopen)
     reopen.open()
-    qtbot.waitUntil(lambda: reopen.save_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: reopen.save_button.isEnabled(), timeout=30_000)
     assert reopen.chosen() == just_ended
     qtbot.mouseClick(reopen.save_button, Qt.MouseButton.LeftButton)  # no reason yet
     assert reopen.fields["reason"].error() == "Say why the month is reopened."
     qtbot.keyClicks(reopen.reason_edit, "A supplier credit note came late")
     qtbot.keyClick(reopen.reason_edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: reopen.result() == QDialog.DialogCode.Accepted, timeout=10_000)
+    qtbot.waitUntil(lambda: reopen.result() == QDialog.DialogCode.Accepted, timeout=30_000)
     [line] = month_close.month_closes(owner_ctx.db, owner_ctx.actor)
     assert (line.period, line.reopen_reason, line.reopened_by) == (
         just_ended, "A supplier credit note came late", "Olivia Owner",
