@@ -74,6 +74,16 @@ def test_spec_bundles_exactly_the_qt_modules_the_app_imports():
     assert not missing, f"app/ imports Qt modules the bundle leaves out: {sorted(missing)}"
 
 
+def test_no_bundled_qt_module_has_its_library_dropped():
+    """QtCharts was listed to bundle while its libQt6Charts was still dropped: the bundle's
+    self-test failed with "libQt6Charts.so.6: cannot open shared object file"."""
+    constants = _spec_constants()
+    for module in constants["QT_MODULES"]:
+        library = "libQt6" + module.removeprefix("PySide6.Qt")
+        dropped = [p for p in constants["DROP_BINARY_PREFIXES"] if library.startswith(p)]
+        assert not dropped, f"{module} is bundled but {library} is dropped by {dropped}"
+
+
 def test_spec_excludes_the_heavy_qt_modules():
     excludes = set(_spec_constants()["QT_EXCLUDES"])
     for heavy in (
