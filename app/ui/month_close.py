@@ -38,13 +38,11 @@ from app.services.reports.period import Period
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.form_field import (
-    FieldErrors,
     FormField,
     dialog_buttons,
-    form_message,
     growing_form,
 )
-from app.ui.widgets.write_dialog import WriteDialog
+from app.ui.widgets.write_dialog import FormWriteDialog
 
 #: How many ended months the first close offers to choose from.
 FIRST_CLOSE_MONTHS = 36
@@ -165,33 +163,16 @@ class OverridesClosedMonths:
 # --- closing and reopening ------------------------------------------------------------------------
 
 
-class _MonthCloseDialog(WriteDialog):
+class _MonthCloseDialog(FormWriteDialog):
     """Reads what may be closed or reopened in the background, then writes one step."""
 
-    save_text = "&Save"
-
     def __init__(self, ctx: UiContext, parent: QWidget | None, title: str) -> None:
-        super().__init__(ctx, parent)
-        self.setWindowTitle(title)
+        super().__init__(ctx, parent, title)
         self.state: MonthCloseState | None = None
         self.line: MonthCloseLine | None = None
-        self.intro_label = QLabel("Reading the clinic's books…")
-        self.intro_label.setObjectName("dialogIntro")
-        self.intro_label.setWordWrap(True)
+        self.intro_label.setText("Reading the clinic's books…")
         self.intro_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.form = growing_form()
-        self.fields: dict[str, FormField] = {}
-        self.errors = FieldErrors(self.fields)
-        self.message_label = form_message()
-        self.buttons, self.save_button = dialog_buttons(self.save_text)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.intro_label)
-        layout.addLayout(self.form)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.buttons)
         self.setMinimumWidth(520)
-        self.buttons.accepted.connect(self.on_save_clicked)
-        self.buttons.rejected.connect(self.reject)
         self.save_button.setEnabled(False)  # until the books are read
         db, actor = ctx.db, ctx.actor
         ops.run_query(
@@ -226,19 +207,12 @@ class _MonthCloseDialog(WriteDialog):
             # Disabled while the books were read, it lost being the default: Enter saves.
             self.save_button.setDefault(True)
 
-    def write(self, period: Period) -> Callable[[], Any] | None:
-        raise NotImplementedError
-
-    @Slot()
-    def on_save_clicked(self) -> None:
+    def write(self) -> Callable[[], Any] | None:
         period = self.chosen()
-        if self.saving or period is None:
-            return
-        self.show_message("")
-        self.errors.clear()
-        call = self.write(period)
-        if call is not None:
-            self.save_with(call)
+        return None if period is None else self.write_for(period)
+
+    def write_for(self, period: Period) -> Callable[[], Any] | None:
+        raise NotImplementedError
 
     def on_saved(self, result: MonthCloseLine) -> None:
         self.line = result
@@ -264,8 +238,7 @@ class CloseMonthDialog(_MonthCloseDialog):
         self.months: list[Period] = []
         self.month_combo = QComboBox()
         self.month_combo.setObjectName("closeMonthCombo")
-        self.fields["period"] = FormField(self.month_combo)
-        self.form.addRow("&Month", self.fields["period"])
+        self.add_field("period", "&Month", self.month_combo)
         self.month_combo.currentIndexChanged.connect(self.on_month_changed)
         self.month_combo.setEnabled(False)
 
@@ -312,7 +285,7 @@ class CloseMonthDialog(_MonthCloseDialog):
         self.update_buttons()
         self.adjustSize()
 
-    def write(self, period: Period):
+    def write_for(self, period: Period):
         db, actor = self.ctx.db, self.ctx.actor
         return lambda: month_close.close_month(db, actor, period)
 
@@ -329,8 +302,7 @@ class ReopenMonthDialog(_MonthCloseDialog):
         self.reason_edit.setObjectName("reopenReasonEdit")
         self.reason_edit.setMaxLength(OVERRIDE_REASON_MAX)
         self.reason_edit.setPlaceholderText("e.g. The lab’s invoice came after the close")
-        self.fields["reason"] = FormField(self.reason_edit, "Kept in the audit log.")
-        self.form.addRow("&Reason", self.fields["reason"])
+        self.add_field("reason", "&Reason", self.reason_edit, "Kept in the audit log.")
 
     def on_state_loaded(self, state: MonthCloseState) -> None:
         super().on_state_loaded(state)
@@ -350,7 +322,7 @@ class ReopenMonthDialog(_MonthCloseDialog):
     def chosen(self) -> Period | None:
         return self.state.may_reopen if self.state is not None else None
 
-    def write(self, period: Period):
+    def write_for(self, period: Period):
         reason = " ".join(self.reason_edit.text().split())
         if not reason:
             self.errors.show(ValidationError("Say why the month is reopened.", field="reason"))

@@ -590,6 +590,7 @@ OPENERS: dict[str, Opener] = {
 #: Bases no window is made of directly (each subclass is in OPENERS).
 ABSTRACT = {
     "app.ui.widgets.write_dialog:WriteDialog",
+    "app.ui.widgets.write_dialog:FormWriteDialog",
     "app.ui.plans.payment_dialogs:_AccountWriteDialog",
     "app.ui.month_close:_MonthCloseDialog",
     "app.ui.month_close:_ReasonDialog",

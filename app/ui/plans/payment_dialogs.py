@@ -7,9 +7,7 @@ a refused input shows its sentence beside the field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -39,14 +36,7 @@ from app.services.errors import ValidationError
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.month_close import OverridesClosedMonths
-from app.ui.widgets.form_field import (
-    FieldErrors,
-    FormField,
-    dialog_buttons,
-    form_message,
-    growing_form,
-)
-from app.ui.widgets.write_dialog import WriteDialog
+from app.ui.widgets.write_dialog import FormWriteDialog
 
 
 def _money(ctx: UiContext, amount: Decimal) -> str:
@@ -55,34 +45,8 @@ def _money(ctx: UiContext, amount: Decimal) -> str:
     return format_money(amount, ctx.details.currency, ctx.details.locale)
 
 
-class _AccountWriteDialog(OverridesClosedMonths, WriteDialog):
+class _AccountWriteDialog(OverridesClosedMonths, FormWriteDialog):
     """A small form whose Save runs one payments-service write in the background."""
-
-    save_text = "&Save"
-
-    def __init__(self, ctx: UiContext, parent: QWidget | None, title: str) -> None:
-        super().__init__(ctx, parent)
-        self.setWindowTitle(title)
-        self.intro_label = QLabel()
-        self.intro_label.setObjectName("dialogIntro")
-        self.intro_label.setWordWrap(True)
-        self.form = growing_form()
-        self.fields: dict[str, FormField] = {}
-        self.errors = FieldErrors(self.fields)
-        self.message_label = form_message()
-        self.buttons, self.save_button = dialog_buttons(self.save_text)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.intro_label)
-        layout.addLayout(self.form)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.buttons)
-        self.setMinimumWidth(480)
-        self.buttons.accepted.connect(self.on_save_clicked)
-        self.buttons.rejected.connect(self.reject)
-
-    def add_field(self, name: str, label: str, editor: QWidget, hint: str = "") -> None:
-        self.fields[name] = FormField(editor, hint)
-        self.form.addRow(label, self.fields[name])
 
     def parse_amount(self, edit: QLineEdit) -> Decimal | None:
         """The typed amount, or None after showing why it is not one beside the field."""
@@ -97,21 +61,6 @@ class _AccountWriteDialog(OverridesClosedMonths, WriteDialog):
             self.errors.show(ValidationError("The amount must be more than zero.", "amount"))
             return None
         return value
-
-    def write(self) -> Callable[[], Any] | None:
-        """The service call to run, or None when the form itself refused the input."""
-        raise NotImplementedError
-
-    @Slot()
-    def on_save_clicked(self) -> None:
-        if self.saving:
-            return
-        self.show_message("")
-        self.errors.clear()
-        call = self.write()
-        if call is None:
-            return
-        self.save_with(call)
 
 
 class VoidDialog(_AccountWriteDialog):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QWidget
 
 from app.services.errors import ValidationError
@@ -110,3 +111,61 @@ class WriteDialog(QDialog):
             return self.exec() == QDialog.DialogCode.Accepted
         finally:
             self.deleteLater()
+
+
+class FormWriteDialog(WriteDialog):
+    """A small form under an intro line whose Save runs one service write in the
+    background: ``write()`` gives the call, or None when the form itself refused the input
+    (the reason shown beside its field)."""
+
+    save_text = "&Save"
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None, title: str) -> None:
+        from PySide6.QtWidgets import QVBoxLayout
+
+        from app.ui.widgets.form_field import (
+            FieldErrors,
+            FormField,
+            dialog_buttons,
+            form_message,
+            growing_form,
+        )
+
+        super().__init__(ctx, parent)
+        self.setWindowTitle(title)
+        self.intro_label = QLabel()
+        self.intro_label.setObjectName("dialogIntro")
+        self.intro_label.setWordWrap(True)
+        self.form = growing_form()
+        self.fields: dict[str, FormField] = {}
+        self.errors = FieldErrors(self.fields)
+        self.message_label = form_message()
+        self.buttons, self.save_button = dialog_buttons(self.save_text)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro_label)
+        layout.addLayout(self.form)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(480)
+        self.buttons.accepted.connect(self.on_save_clicked)
+        self.buttons.rejected.connect(self.reject)
+
+    def add_field(self, name: str, label: str, editor: QWidget, hint: str = "") -> None:
+        from app.ui.widgets.form_field import FormField
+
+        self.fields[name] = FormField(editor, hint)
+        self.form.addRow(label, self.fields[name])
+
+    def write(self) -> Callable[[], Any] | None:
+        """The service call to run, or None when the form itself refused the input."""
+        raise NotImplementedError
+
+    @Slot()
+    def on_save_clicked(self) -> None:
+        if self.saving:
+            return
+        self.show_message("")
+        self.errors.clear()
+        call = self.write()
+        if call is not None:
+            self.save_with(call)
