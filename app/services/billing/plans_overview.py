@@ -134,6 +134,19 @@ class OpenPlanLine:
         return self.plan_id
 
 
+def _portion_and_total(live) -> tuple:
+    """The patient portions and the fees less discounts of the items ``live`` keeps, summed
+    (``portion``, ``total``): a plan's value and a phase's are the same sums."""
+    return (
+        func.sum(case((live, TreatmentItem.patient_portion), else_=0)).label("portion"),
+        func.sum(
+            case(
+                (live, TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount), else_=0
+            )
+        ).label("total"),
+    )
+
+
 def _plan_values():
     """Per plan: patient portion and fees after discounts of its items still wanted."""
     live = and_(
@@ -141,16 +154,7 @@ def _plan_values():
         TreatmentPhase.status != PlanStatus.DECLINED.value,
     )
     return (
-        select(
-            TreatmentPhase.plan_id.label("plan_id"),
-            func.sum(case((live, TreatmentItem.patient_portion), else_=0)).label("portion"),
-            func.sum(
-                case(
-                    (live, TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount),
-                    else_=0,
-                )
-            ).label("total"),
-        )
+        select(TreatmentPhase.plan_id.label("plan_id"), *_portion_and_total(live))
         .join(TreatmentItem, TreatmentItem.phase_id == TreatmentPhase.id)
         .group_by(TreatmentPhase.plan_id)
         .subquery()
@@ -287,16 +291,7 @@ def phase_values():
     fees less discounts of its items not declined."""
     live = TreatmentItem.status != ItemStatus.DECLINED.value
     return (
-        select(
-            TreatmentItem.phase_id.label("phase_id"),
-            func.sum(case((live, TreatmentItem.patient_portion), else_=0)).label("portion"),
-            func.sum(
-                case(
-                    (live, TreatmentItem.fee * TreatmentItem.quantity - TreatmentItem.discount),
-                    else_=0,
-                )
-            ).label("total"),
-        )
+        select(TreatmentItem.phase_id.label("phase_id"), *_portion_and_total(live))
         .group_by(TreatmentItem.phase_id)
         .subquery()
     )
