@@ -68,6 +68,7 @@ from app.data.models import (
     Provider,
     ProviderBreak,
     Referral,
+    ReferralEvent,
     Role,
     Room,
     Service,
@@ -312,6 +313,13 @@ _SPECIALTIES = (
     ("Plastic surgery", "aesthetic"),
     ("Primary care", "any"),
 )
+#: The clinic's default days to a specialist's visit by urgency (ClinicSettings).
+_VISIT_DAYS = {"routine": 30, "soon": 14, "urgent": 3}
+_FINISHED_REFERRAL = ("closed", "declined", "cancelled")
+_ENDED_REASON = {
+    "cancelled": "The patient chose to wait.",
+    "declined": "The specialist's office is not taking new patients.",
+}
 _LABS = (
     ("Lone Star Dental Lab", "Crowns, bridges and implant restorations"),
     ("Capital City Ceramics", "Porcelain and zirconia crowns"),
@@ -778,6 +786,11 @@ class _Seeder:
                 self.specialists[group].append(add("specialist", organisation, person, specialty))
         for organisation, notes in _LABS:
             self.labs.append(add("lab", organisation, fake.name(), "", notes))
+        self.referrers = [
+            add("referring_provider", f"{fake.last_name()} Family Medicine",
+                f"Dr. {fake.first_name()} {fake.last_name()}", "Family medicine")
+            for _ in range(4)
+        ]  # fmt: skip
         self.out.flush_all()
 
     def phone(self, rng: random.Random | None = None) -> str:
@@ -1973,20 +1986,39 @@ class _Seeder:
         referred = min(appointment["completed_at"] + timedelta(hours=1), self.now)
         age = (self.today - day).days
         if age > 60:
-            status = _weighted(rng, (("completed", 60), ("scheduled", 12), ("acknowledged", 13),
-                                     ("cancelled", 15)))  # fmt: skip
+            status = _weighted(rng, (("closed", 60), ("booked", 8), ("seen", 6), ("sent", 11),
+                                     ("cancelled", 10), ("declined", 5)))  # fmt: skip
         else:
-            status = _weighted(rng, (("new", 20), ("sent", 40), ("acknowledged", 25),
-                                     ("scheduled", 15)))  # fmt: skip
-        sent = referred + timedelta(hours=rng.randint(1, 48)) if status != "new" else None
-        if sent is not None and sent > self.now:
-            sent = self.now - timedelta(minutes=5)
-        follow_up = day + timedelta(days=14)
-        closed = (
-            day + timedelta(days=rng.randint(15, 55))
-            if status in ("completed", "cancelled")
-            else None
-        )
+            status = _weighted(rng, (("draft", 15), ("sent", 40), ("booked", 25), ("seen", 10),
+                                     ("report_received", 10)))  # fmt: skip
+        urgency = _weighted(rng, (("routine", 80), ("soon", 12), ("urgent", 8)))
+        # Each step's moment; a referral never stands at a step that lies in the future.
+        sent = referred + timedelta(hours=rng.randint(1, 48))
+        booked = sent + timedelta(days=rng.randint(2, 12), hours=rng.randint(0, 6))
+        visit = self.local_day(booked) + timedelta(days=rng.randint(5, 25))
+        report = self.at(visit + timedelta(days=rng.randint(3, 15)), 11 * H)
+        moments = {
+            "draft": referred,
+            "sent": sent,
+            "booked": booked,
+            "seen": self.at(visit, 17 * H),
+            "report_received": report,
+            "closed": report + timedelta(days=rng.randint(1, 5), hours=2),
+        }
+        chain = ["draft"]
+        ended = None
+        if status in ("cancelled", "declined"):
+            ended = (status, sent + timedelta(days=rng.randint(10, 40)))
+            status = "sent"
+        for step in ("sent", "booked", "seen", "report_received", "closed"):
+            if chain[-1] == status or moments[step] > self.now:
+                break
+            chain.append(step)
+        if ended is not None and ended[1] > self.now:
+            ended = None
+        final = ended[0] if ended else chain[-1]
+        changed = ended[1] if ended else moments[chain[-1]]
+        reached = set(chain)
         referral_id = self.ids.next(Referral)
         self.out.add(
             Referral,
@@ -1996,33 +2028,80 @@ class _Seeder:
                 "direction": "outgoing",
                 "contact_id": contact,
                 "provider_id": provider["id"],
-                "status": status,
-                "urgency": "urgent" if rng.random() < 0.1 else "routine",
+                "status": final,
+                "status_changed_at": changed,
+                "urgency": urgency,
                 "reason": "Second opinion and treatment beyond our scope.",
                 "attached_records": "Panoramic x-ray\nConsultation note"
                 if group == "dental"
                 else "Clinical photos\nConsultation note",
                 "referred_on": day,
-                "sent_at": sent,
-                "follow_up_on": follow_up,
-                "closed_on": closed,
+                "sent_at": sent if "sent" in reached else None,
+                "sent_via": rng.choice(("fax", "email", "portal")) if "sent" in reached else "",
+                "visit_due_on": day + timedelta(days=_VISIT_DAYS[urgency]),
+                "visit_on": visit if "booked" in reached else None,
+                "seen_on": visit if "seen" in reached else None,
+                "report_received_on": self.local_day(report)
+                if "report_received" in reached
+                else None,
+                "report_acknowledged_at": moments["closed"] if "closed" in reached else None,
+                "report_acknowledged_by_id": self.staff["owner"] if "closed" in reached else None,
+                "follow_up_on": day + timedelta(days=14),
+                "closed_on": self.local_day(changed) if final in _FINISHED_REFERRAL else None,
+                "outcome_reason": _ENDED_REASON.get(final, ""),
                 "created_by_id": self.staff["coordinator"],
             }
             | self.stamp(referred),
         )
-        if status not in ("completed", "cancelled"):
+        previous = None
+        for step in chain:
+            self.referral_event(referral_id, moments[step], previous, step)
+            previous = step
+        if ended is not None:
+            self.referral_event(referral_id, ended[1], previous, ended[0],
+                                note=_ENDED_REASON[ended[0]])  # fmt: skip
+        if final in ("sent", "booked"):
             self.task(
                 "referral",
                 "Chase the referral: has the specialist seen the patient?",
                 appointment["patient_id"],
-                follow_up,
+                day + timedelta(days=14),
                 created=referred,
                 assignee=self.staff["coordinator"],
                 referral_id=referral_id,
             )
-        if sent is not None:
+        elif final == "report_received":
+            self.task(
+                "report_review",
+                "Read and acknowledge the specialist's report",
+                appointment["patient_id"],
+                self.local_day(report) + timedelta(days=3),
+                created=report,
+                assignee=self.staff["owner"],
+                referral_id=referral_id,
+            )
+        if "sent" in reached:
             self.log_contact(appointment["patient_id"], sent, "referral", "reached", None,
                              outbound=True, contact_id=contact)  # fmt: skip
+
+    def referral_event(
+        self, referral_id: int, at: datetime, from_status: str | None, to_status: str,
+        note: str = "",
+    ) -> None:  # fmt: skip
+        self.out.add(
+            ReferralEvent,
+            {
+                "id": self.ids.next(ReferralEvent),
+                "referral_id": referral_id,
+                "at": at,
+                "by_id": self.staff["coordinator"],
+                "kind": "status",
+                "from_status": from_status,
+                "to_status": to_status,
+                "on_date": None,
+                "note": note,
+            },
+        )
 
     def verify_insurance(self, pid: int, starts: datetime, service: dict) -> None:
         if pid not in self.policy_of or service["code"] not in _DENTAL_CODES:
@@ -2446,36 +2525,56 @@ class _Seeder:
                 continue
             registered = date.fromordinal(self.reg_days[pid])
             state = self.state[pid]
-            if state.first_visit:
-                status, closed = "completed", state.first_visit
-            elif state.future:
-                status, closed = "scheduled", None
-            elif (self.today - registered).days < 30:
-                status, closed = rng.choice(("new", "acknowledged")), None
-            else:
-                status, closed = "cancelled", registered + timedelta(days=45)
-            contact = rng.choice(self.specialists["any"] + self.specialists["dental"])
             created = self.at(registered, 9 * H + 15)
+            chain = ["received"]
+            visit = None
+            if state.first_visit:
+                visit = state.first_visit
+                chain += ["booked", "seen", "closed"]
+            elif state.future:
+                chain.append("booked")
+            elif (self.today - registered).days >= 30:
+                chain.append("cancelled")
+            moments = {
+                "received": created,
+                "booked": created + timedelta(hours=2),
+                "seen": self.at(visit, 17 * H) if visit else None,
+                "closed": self.at(visit + timedelta(days=1), 10 * H) if visit else None,
+                "cancelled": self.at(registered + timedelta(days=45), 10 * H),
+            }
+            final = chain[-1]
+            contact = rng.choice(self.referrers)
+            referral_id = self.ids.next(Referral)
             self.out.add(
                 Referral,
                 {
-                    "id": self.ids.next(Referral),
+                    "id": referral_id,
                     "patient_id": pid,
                     "direction": "incoming",
                     "contact_id": contact,
                     "provider_id": self.providers[0]["id"],
-                    "status": status,
+                    "status": final,
+                    "status_changed_at": moments[final],
                     "urgency": "routine",
                     "reason": "Referred for restorative and cosmetic care.",
                     "attached_records": "Referral letter",
                     "referred_on": registered,
                     "sent_at": None,
+                    "visit_on": visit,
+                    "seen_on": visit,
                     "follow_up_on": registered + timedelta(days=7),
-                    "closed_on": closed,
+                    "closed_on": self.local_day(moments[final])
+                    if final in _FINISHED_REFERRAL
+                    else None,
+                    "outcome_reason": _ENDED_REASON.get(final, ""),
                     "created_by_id": self.staff["receptionist"],
                 }
                 | self.stamp(created),
             )
+            previous = None
+            for step in chain:
+                self.referral_event(referral_id, moments[step], previous, step)
+                previous = step
 
     def write_waitlist(self) -> None:
         rng = self.rng

@@ -92,6 +92,8 @@ TABLE_FLAGS: dict[str, str] = {
     "preauthorizations": "patients",
     "provider_breaks": "providers",
     "providers": "providers",
+    "referral_events": "referrals",
+    "referral_records": "referrals",
     "referrals": "referrals",
     "rooms": "rooms",
     "service_consents": "services",

@@ -154,9 +154,9 @@ def clinic_month(clinic, owner):
             s.add(Referral(patient_id=who.id, direction=direction, status=status,
                            referred_on=on, closed_on=closed))  # fmt: skip
 
-        referral(ana, date(2026, 11, 3), "completed", date(2026, 11, 20))
-        referral(ben, date(2026, 11, 15), "completed", date(2026, 12, 2))  # done in December
-        referral(cy, date(2026, 10, 1), "completed", date(2026, 10, 20))  # October's
+        referral(ana, date(2026, 11, 3), "closed", date(2026, 11, 20))
+        referral(ben, date(2026, 11, 15), "closed", date(2026, 12, 2))  # done in December
+        referral(cy, date(2026, 10, 1), "closed", date(2026, 10, 20))  # October's
         referral(hal, date(2026, 11, 5), direction="incoming")  # sent to us: not counted
 
 

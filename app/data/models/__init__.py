@@ -35,7 +35,7 @@ from app.data.models.providers import (
     ServiceRequiredConsent,
     WorkingHours,
 )
-from app.data.models.referrals import Referral
+from app.data.models.referrals import Referral, ReferralEvent, ReferralRecord
 from app.data.models.staff import Role, Staff
 from app.data.models.tasks import Task
 
@@ -70,6 +70,8 @@ __all__ = [
     "Provider",
     "ProviderBreak",
     "Referral",
+    "ReferralEvent",
+    "ReferralRecord",
     "Role",
     "Room",
     "SearchTermKind",

@@ -21,6 +21,13 @@ class ClinicSettings(TimestampMixin, VersionedMixin, Base):
         CheckConstraint("late_cancel_hours >= 0", name="late_cancel_hours_not_negative"),
         CheckConstraint("no_show_fee >= 0 AND late_cancel_fee >= 0", name="fees_not_negative"),
         CheckConstraint("verification_max_age_days > 0", name="verification_age_positive"),
+        CheckConstraint(
+            "referral_visit_days_routine > 0 AND referral_visit_days_soon > 0"
+            " AND referral_visit_days_urgent > 0 AND referral_booking_days > 0"
+            " AND referral_report_days > 0 AND consult_follow_up_days > 0"
+            " AND unscheduled_treatment_days > 0",
+            name="follow_up_days_positive",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -52,6 +59,18 @@ class ClinicSettings(TimestampMixin, VersionedMixin, Base):
     # Today: a patient waiting longer is highlighted; insurance is checked this many days ahead.
     wait_warning_minutes: Mapped[int] = mapped_column(default=15)
     insurance_check_days: Mapped[int] = mapped_column(default=7)
+    # Referrals: the specialist should see the patient within this many days of the referral,
+    # by urgency; a sent referral with no visit booked after ``referral_booking_days``, or a
+    # visit with no report after ``referral_report_days``, is overdue.
+    referral_visit_days_routine: Mapped[int] = mapped_column(default=30)
+    referral_visit_days_soon: Mapped[int] = mapped_column(default=14)
+    referral_visit_days_urgent: Mapped[int] = mapped_column(default=3)
+    referral_booking_days: Mapped[int] = mapped_column(default=7)
+    referral_report_days: Mapped[int] = mapped_column(default=14)
+    # Automatic follow-ups: a consultation not converted after this many days, accepted
+    # treatment not scheduled after this many.
+    consult_follow_up_days: Mapped[int] = mapped_column(default=7)
+    unscheduled_treatment_days: Mapped[int] = mapped_column(default=14)
     # The highest APR a payment plan may charge (the clinic's legal cap), in basis points.
     max_apr_basis_points: Mapped[int] = mapped_column(default=3600)
     # Opening hours for the calendar grid, minutes after local midnight.

@@ -140,6 +140,10 @@ class Service(TimestampMixin, VersionedMixin, Base):
         CheckConstraint(
             "recall_interval_days IS NULL OR recall_interval_days > 0", name="recall_positive"
         ),
+        CheckConstraint(
+            "follow_up_call_days IS NULL OR follow_up_call_days >= 0",
+            name="follow_up_call_not_negative",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,6 +155,9 @@ class Service(TimestampMixin, VersionedMixin, Base):
     fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     # Days after a completed visit when the patient is due back; NULL = no recall.
     recall_interval_days: Mapped[int | None]
+    # Call the patient this many days after the service is done ("2 days after an
+    # extraction"); NULL = no follow-up call, 0 = the same day.
+    follow_up_call_days: Mapped[int | None]
     colour: Mapped[str] = mapped_column(String(7), default=DEFAULT_COLOUR)
     requires_preauth: Mapped[bool] = mapped_column(default=False)
     description: Mapped[str] = mapped_column(Text, default="")

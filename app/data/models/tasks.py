@@ -19,6 +19,12 @@ class TaskKind(StrEnum):
     RECALL = "recall"
     COLLECTIONS = "collections"
     REFERRAL = "referral"
+    #: Our provider reads and acknowledges a specialist's report before the referral closes.
+    REPORT_REVIEW = "report_review"
+    #: A consultation not converted, or accepted treatment not scheduled.
+    TREATMENT = "treatment"
+    PREAUTHORIZATION = "preauthorization"
+    PAYMENT_PLAN = "payment_plan"
 
 
 class TaskStatus(StrEnum):
@@ -27,12 +33,21 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class TaskPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
 class Task(TimestampMixin, VersionedMixin, Base):
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint(check_in("kind", [k.value for k in TaskKind]), name="kind_known"),
         CheckConstraint(check_in("status", [s.value for s in TaskStatus]), name="status_known"),
         CheckConstraint("length(title) > 0", name="title_not_empty"),
+        CheckConstraint(
+            check_in("priority", [p.value for p in TaskPriority]), name="priority_known"
+        ),
         # "My open tasks by due date" is the query every coordinator runs.
         Index("ix_tasks_assignee_status_due_on", "assignee_id", "status", "due_on"),
         Index("ix_tasks_status_due_on", "status", "due_on"),
@@ -49,6 +64,12 @@ class Task(TimestampMixin, VersionedMixin, Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     due_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(10), default=TaskStatus.OPEN.value)
+    priority: Mapped[str] = mapped_column(String(10), default=TaskPriority.NORMAL.value)
+    # An automatic follow-up's rule and subject ("post_treatment_call:appointment:123"): a
+    # rule creates its task once, and closes it itself when its condition is met.
+    automatic_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # Why a task was closed or cancelled when it was not by hand ("the visit was booked").
+    resolution: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
@@ -62,4 +83,16 @@ class Task(TimestampMixin, VersionedMixin, Base):
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id", ondelete="RESTRICT"))
     installment_id: Mapped[int | None] = mapped_column(
         ForeignKey("installments.id", ondelete="RESTRICT")
+    )
+    treatment_plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_plans.id", ondelete="RESTRICT")
+    )
+    payment_plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_plans.id", ondelete="RESTRICT")
+    )
+    insurance_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("insurance_policies.id", ondelete="RESTRICT")
+    )
+    preauthorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("preauthorizations.id", ondelete="RESTRICT")
     )

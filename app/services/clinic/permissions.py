@@ -23,6 +23,7 @@ class Permission(StrEnum):
     TAKE_PAYMENTS = "take_payments"
     VOID_PAYMENTS = "void_payments"
     MANAGE_REFERRALS = "manage_referrals"
+    MANAGE_CONTACTS = "manage_contacts"
     PRINT_DOCUMENTS = "print_documents"
     VIEW_REPORTS = "view_reports"
     VIEW_PRACTICE_REPORTS = "view_practice_reports"
@@ -48,6 +49,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.TAKE_PAYMENTS: "record payments",
     Permission.VOID_PAYMENTS: "void payments or write off balances",
     Permission.MANAGE_REFERRALS: "manage referrals",
+    Permission.MANAGE_CONTACTS: "add or change the clinic's contacts (payers, specialists …)",
     Permission.PRINT_DOCUMENTS: "print or export patient documents",
     Permission.VIEW_REPORTS: "see the clinic's money figures",
     Permission.VIEW_PRACTICE_REPORTS: "see the schedule and coordination reports",
@@ -66,6 +68,8 @@ _FRONT_DESK = {
     P.VIEW_PLANS,
     P.TAKE_PAYMENTS,
     P.PRINT_DOCUMENTS,
+    # The desk adds a patient's insurance company or a referring office as it comes up.
+    P.MANAGE_CONTACTS,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

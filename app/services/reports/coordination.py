@@ -396,7 +396,7 @@ def _referrals(session: Session, period: Period) -> tuple[int, int]:
                 func.sum(
                     case(
                         (
-                            (Referral.status == ReferralStatus.COMPLETED.value)
+                            (Referral.status == ReferralStatus.CLOSED.value)
                             & (Referral.closed_on <= period.last),
                             1,
                         ),
