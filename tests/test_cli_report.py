@@ -59,6 +59,7 @@ def test_the_owner_writes_a_months_figures_as_json(seeded, tmp_path) -> None:
     Decimal(schedule["no_show_rate"])
     assert isinstance(coordination["new_patients"], int)
     assert set(coordination["case_acceptance"]) >= {"presented", "accepted", "rate"}
+    assert set(coordination["referrals"]) == {"made", "completed", "overdue"}
     printed = run_as("owner", ["report", "range", "--from", "2026-06-01", "--to", "2026-06-30",
                                "--db", str(path)], data_dir)  # fmt: skip
     assert json.loads(printed.stdout) == data  # the same figures, printed

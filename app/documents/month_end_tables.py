@@ -551,25 +551,29 @@ def _coordination_tables(summary: dict, _: Translate) -> list[FigureTable]:
             ),
         )
     )
+    # A cohort: the referrals sent in the period, and what became of them by its end.
     referrals = (
-        b.line(_("Referrals made"), lambda c: c["referrals"]["made"], "count"),
-        b.line(_("Referrals completed"), lambda c: c["referrals"]["completed"], "count"),
+        b.line(_("Referrals sent"), lambda c: c["referrals"]["made"], "count"),
+        b.line(_("Completed with the report"), lambda c: c["referrals"]["completed"], "count"),
         b.line(_("Completion rate"), lambda c: c["referral_completion_rate"], "rate"),
         b.line(
             _("Median days to the specialist's visit"),
             lambda c: c["median_days_to_specialist_visit"],
             "days",
         ),
+        # A report kept before this figure existed has none: "—" in its column.
+        b.line(_("Overdue at the end"), lambda c: c["referrals"]["overdue"], "count"),
     )
-    # Before the clinic makes its first referral, "0 made, rate —" reads like a failing; the
-    # table says plainly that there are none yet.
-    made = any(referrals[0].values)
+    # Before the clinic sends its first referral, "0 sent, rate —" reads like a failing; the
+    # table says plainly that there are none yet.  Referrals sent earlier and still overdue
+    # are something to show.
+    any_referrals = any(referrals[0].values) or any(referrals[-1].values)
     tables.append(
         FigureTable(
             "coordination",
             "referrals",
             _("Referrals"),
-            referrals if made else (),
+            referrals if any_referrals else (),
             note=_("No referrals yet."),
         )
     )

@@ -202,6 +202,30 @@ def test_every_section_follows_with_three_periods_side_by_side(summary):
     assert HASH in pages[-1] and "caredesk audit verify" in pages[-1]
 
 
+def test_the_referrals_table_follows_a_cohort_sent_and_what_is_overdue(summary):
+    november = summary["report"]["coordination"]
+    november["referrals"] = {"made": 6, "completed": 2, "overdue": 4}
+    november["referral_completion_rate"] = "0.3333"
+    november["median_days_to_specialist_visit"] = "13.0"
+    # October as an earlier version kept it: no overdue count.
+    summary["month_before"]["coordination"]["referrals"] = {"made": 3, "completed": 1}
+    summary["month_before"]["coordination"]["referral_completion_rate"] = "0.3333"
+    rest = " ".join(pdf_pages_text(build_month_end_pdf(summary, locale="en_US"))[1:])
+    assert "No referrals yet." not in rest
+    assert "Referrals sent 6 3 0" in rest
+    assert "Completed with the report 2 1 0" in rest
+    assert "Completion rate 33.3% 33.3% —" in rest
+    assert "Median days to the specialist's visit 13.0 — —" in rest
+    assert "Overdue at the end 4 — —" in rest
+
+
+def test_referrals_sent_earlier_and_overdue_now_are_shown(summary):
+    """None sent in any period, but some sent before are overdue: not "No referrals yet"."""
+    summary["report"]["coordination"]["referrals"] = {"made": 0, "completed": 0, "overdue": 2}
+    rest = " ".join(pdf_pages_text(build_month_end_pdf(summary, locale="en_US"))[1:])
+    assert "No referrals yet." not in rest and "Overdue at the end 2 — —" in rest
+
+
 def test_the_spanish_summary_speaks_spanish_with_the_clinics_money(summary):
     summary["clinic"].update(locale="es_ES", currency="EUR")
     pages = pdf_pages_text(build_month_end_pdf(summary))  # the clinic's locale

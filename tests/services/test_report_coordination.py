@@ -17,11 +17,16 @@ from app.data.models.notes import ConsultationNote
 from app.data.models.patients import Patient
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
 from app.data.models.providers import Service
-from app.data.models.referrals import Referral
+from app.data.models.referrals import Referral, ReferralEvent
 from app.services.clinic.clock import clinic_zone
 from app.services.errors import PermissionDeniedError
 from app.services.reports import period as periods
-from app.services.reports.coordination import Acceptance, StageConversion, coordination_figures
+from app.services.reports.coordination import (
+    Acceptance,
+    StageConversion,
+    coordination_figures,
+    referral_overdue,
+)
 from app.services.reports.month_end import report_json
 from tests.data.factories import (
     add_appointment,
@@ -150,14 +155,74 @@ def clinic_month(clinic, owner):
         plan(dee, okafor, cora.id, at(date(2026, 10, 10)), ["400.00"], status="accepted",
              decided=at(date(2026, 10, 12)), accepted={0})  # fmt: skip
 
-        def referral(who, on, status="sent", closed=None, direction="outgoing"):
-            s.add(Referral(patient_id=who.id, direction=direction, status=status,
-                           referred_on=on, closed_on=closed))  # fmt: skip
+        def referral(who, sent, status, *, closed=None, direction="outgoing", booked=None,
+                     visit=None, seen=None, report=None, due=None):  # fmt: skip
+            row = Referral(patient_id=who.id, direction=direction, status=status,
+                           referred_on=(sent or at(date(2026, 11, 12))).date(), sent_at=sent,
+                           visit_on=visit, seen_on=seen, report_received_on=report,
+                           visit_due_on=due, closed_on=closed)  # fmt: skip
+            s.add(row)
+            s.flush()
+            if booked is not None:  # the step that booked the specialist's visit
+                s.add(ReferralEvent(referral_id=row.id, at=booked, kind="status",
+                                    from_status="sent", to_status="booked"))  # fmt: skip
 
-        referral(ana, date(2026, 11, 3), "closed", date(2026, 11, 20))
-        referral(ben, date(2026, 11, 15), "closed", date(2026, 12, 2))  # done in December
-        referral(cy, date(2026, 10, 1), "closed", date(2026, 10, 20))  # October's
-        referral(hal, date(2026, 11, 5), direction="incoming")  # sent to us: not counted
+        # The clinic's referral settings: booking within 7 days, the report 14 days after.
+        # Sent in November (the cohort):
+        # Ana: Nov 3, seen Nov 10 (7 days), report Nov 18, closed Nov 20: completed.
+        referral(ana, at(date(2026, 11, 3)), "closed", booked=at(date(2026, 11, 4)),
+                 visit=date(2026, 11, 10), seen=date(2026, 11, 10), report=date(2026, 11, 18),
+                 closed=date(2026, 11, 20))  # fmt: skip
+        # Ben: Nov 15, seen Nov 28 (13 days), the report only on Dec 2: not completed in
+        # November, and open at its end (two days after the visit: not overdue).
+        referral(ben, at(date(2026, 11, 15)), "closed", booked=at(date(2026, 11, 16)),
+                 visit=date(2026, 11, 28), seen=date(2026, 11, 28), report=date(2026, 12, 2),
+                 closed=date(2026, 12, 3))  # fmt: skip
+        # Hal: Nov 6, seen Nov 20 (14 days), report Nov 25 waiting to be acknowledged.
+        referral(
+            hal,
+            at(date(2026, 11, 6)),
+            "report_received",
+            booked=at(date(2026, 11, 9)),
+            visit=date(2026, 11, 20),
+            seen=date(2026, 11, 20),
+            report=date(2026, 11, 25),
+        )
+        # Gil: Nov 2, booked (before steps were kept) for Dec 10, but due by Nov 25: overdue.
+        referral(gil, at(date(2026, 11, 2)), "booked", visit=date(2026, 12, 10),
+                 due=date(2026, 11, 25))  # fmt: skip
+        # Cy: Nov 16, the visit booked only on Dec 2: unbooked for 14 days on Nov 30, overdue.
+        referral(cy, at(date(2026, 11, 16)), "booked", booked=at(date(2026, 12, 2)),
+                 visit=date(2026, 12, 10))  # fmt: skip
+        # Dee: sent 10:30 pm on Nov 30 in New York (Dec 1 in UTC): November's, not overdue.
+        referral(dee, datetime(2026, 12, 1, 3, 30, tzinfo=UTC), "sent")
+        # Sent in October:
+        # Cy: Oct 1, seen Oct 8 (7 days), report Oct 15, closed Oct 20.
+        referral(cy, at(date(2026, 10, 1)), "closed", booked=at(date(2026, 10, 2)),
+                 visit=date(2026, 10, 8), seen=date(2026, 10, 8), report=date(2026, 10, 15),
+                 closed=date(2026, 10, 20))  # fmt: skip
+        # Ivy: Oct 10, seen Oct 20 (10 days), then cancelled Oct 30.
+        referral(
+            ivy,
+            at(date(2026, 10, 10)),
+            "cancelled",
+            booked=at(date(2026, 10, 12)),
+            visit=date(2026, 10, 20),
+            seen=date(2026, 10, 20),
+            closed=date(2026, 10, 30),
+        )
+        # Fay: Oct 25, booked Oct 28 for Nov 5, seen then (no seen date kept: the visit's
+        # day, 11 days), no report by Nov 30 (25 days after): overdue.
+        referral(fay, at(date(2026, 10, 25)), "seen", booked=at(date(2026, 10, 28)),
+                 visit=date(2026, 11, 5))  # fmt: skip
+        # Eve: 11:30 pm on Oct 31 in New York (Nov 1 in UTC): October's; never booked, so
+        # overdue on Nov 30.
+        referral(eve, datetime(2026, 11, 1, 3, 30, tzinfo=UTC), "sent")
+        # Not counted: a draft never sent, a referral sent to us, and one closed with no day
+        # (kept from before closing days were).
+        referral(ivy, None, "draft")
+        referral(hal, at(date(2026, 11, 5)), "received", direction="incoming")
+        referral(dee, at(date(2026, 9, 1)), "closed")
 
 
 def test_each_coordination_figure_is_the_one_worked_out_by_hand(clinic, owner, clinic_month):
@@ -195,10 +260,15 @@ def test_each_coordination_figure_is_the_one_worked_out_by_hand(clinic, owner, c
         D("1400.00"),
         2,
     )
-    # Outgoing referrals made in November: Ana's (completed Nov 20) and Ben's (Dec 2).
-    assert (f.referrals_made, f.referrals_completed) == (2, 1)
-    assert f.referral_completion_rate == D("0.5000")
-    assert f.median_days_to_specialist_visit is None  # no visit date is recorded
+    # Outgoing referrals sent in November: Ana, Ben, Hal, Gil, Cy and Dee (late on the 30th);
+    # with the report by Nov 30: Ana's and Hal's (Ben's came on Dec 2).
+    assert (f.referrals_sent, f.referrals_completed) == (6, 2)
+    assert f.referral_completion_rate == D("0.3333")
+    # Seen by Nov 30: Ana after 7 days, Ben 13, Hal 14.
+    assert f.median_days_to_specialist_visit == D("13.0")
+    # Open and overdue on Nov 30: Gil (due Nov 25), Cy (unbooked 14 days), Fay (no report
+    # 25 days after the visit), Eve (unbooked 30 days).
+    assert f.referrals_overdue == 4
     # Recalls due in November: Dee (Nov 10, booked), Eve (Nov 16, booking cancelled), Fay
     # (Nov 30 by her visit's New York date).
     assert (f.recalls_due, f.recalls_booked) == (3, 1)
@@ -218,6 +288,82 @@ def test_the_zone_edge_puts_a_late_evening_on_its_local_day(clinic, owner, clini
     assert december.recalls_due == 0
 
 
+def test_referrals_are_a_cohort_by_the_local_day_they_were_sent(clinic, owner, clinic_month):
+    """Eve's referral sent late on Oct 31 in New York is October's, Dee's late on Nov 30
+    November's; what became of a cohort is read up to its period's last day."""
+    october = coordination_figures(clinic.db, owner, OCTOBER, now=NOW)
+    # Sent: Cy, Ivy, Fay, Eve; the report by Oct 31: Cy's.  Seen by Oct 31: Cy after 7
+    # days, Ivy after 10 (Fay on Nov 5): the median of an even count is halfway.
+    assert (october.referrals_sent, october.referrals_completed) == (4, 1)
+    assert october.median_days_to_specialist_visit == D("8.5")
+    # Open on Oct 31: Fay (booked in time, the visit still to come) and Eve (sent that day).
+    assert october.referrals_overdue == 0
+    both = coordination_figures(clinic.db, owner, periods.Period(OCTOBER.first, NOVEMBER.last),
+                                now=NOW)  # fmt: skip
+    assert (both.referrals_sent, both.referrals_completed) == (10, 3)
+    # 7 (Ana), 7 (Cy), 10 (Ivy), 11 (Fay), 13 (Ben), 14 (Hal).
+    assert both.median_days_to_specialist_visit == D("10.5")
+    assert both.referrals_overdue == 4
+    december = coordination_figures(clinic.db, owner, DECEMBER_SO_FAR, now=NOW)
+    assert (december.referrals_sent, december.median_days_to_specialist_visit) == (0, None)
+    # On Dec 7: Gil (due Nov 25), Fay and Eve still overdue; Cy's visit was booked on Dec 2,
+    # Ben's referral closed on Dec 3, and Dee's was sent 7 days ago (overdue after 7).
+    assert december.referrals_overdue == 3
+
+
+def _d(month: int, day: int) -> date:
+    return date(2026, month, day)
+
+
+N30 = _d(11, 30)
+
+
+# On Nov 30, with 7 booking days and 14 report days: sent, booked (the day the booking was
+# recorded), the visit, seen, report received, due by; overdue?
+@pytest.mark.parametrize(
+    ("why", "sent", "booked", "visit", "seen", "report", "due", "overdue"),
+    [
+        ("sent today", N30, None, None, None, None, None, False),
+        ("unbooked for exactly the booking days", _d(11, 23), None, None, None, None, None, False),
+        ("unbooked a day longer", _d(11, 22), None, None, None, None, None, True),
+        ("booked in time", _d(11, 1), _d(11, 5), _d(12, 10), None, None, None, False),
+        ("booked after the day asked", _d(11, 1), _d(12, 1), _d(12, 10), None, None, None, True),
+        ("seen 14 days ago, no report", _d(11, 1), _d(11, 2), _d(11, 16), _d(11, 16), None,
+         None, False),
+        ("seen 15 days ago, no report", _d(11, 1), _d(11, 2), _d(11, 15), _d(11, 15), None,
+         None, True),
+        ("seen long ago, the report in", _d(10, 1), _d(10, 2), _d(10, 10), _d(10, 10), N30,
+         None, False),
+        ("the report came only after", _d(10, 1), _d(10, 2), _d(10, 10), _d(10, 10),
+         _d(12, 1), None, True),
+        ("booked visit long past, not marked seen", _d(10, 1), _d(10, 2), _d(10, 10), None,
+         None, None, True),
+        ("due yesterday, not seen", _d(11, 20), _d(11, 21), _d(12, 5), None, None, _d(11, 29),
+         True),
+        ("due today, not seen", _d(11, 20), _d(11, 21), _d(12, 5), None, None, N30, False),
+        ("due yesterday, seen", _d(11, 20), _d(11, 21), _d(11, 28), _d(11, 28), None,
+         _d(11, 29), False),
+        ("seen after the day asked", _d(11, 20), _d(11, 21), _d(11, 28), _d(12, 1), None,
+         _d(11, 29), True),
+    ],
+)  # fmt: skip
+def test_a_referrals_overdue_rule(why, sent, booked, visit, seen, report, due, overdue):
+    assert (
+        referral_overdue(
+            N30,
+            sent_on=sent,
+            booked_on=booked,
+            visit_on=visit,
+            seen_on=seen,
+            report_received_on=report,
+            visit_due_on=due,
+            booking_days=7,
+            report_days=14,
+        )
+        is overdue
+    ), why
+
+
 def test_an_empty_clinic_reports_zero_or_none_everywhere(clinic, owner):
     f = coordination_figures(clinic.db, owner, NOVEMBER, now=NOW)
     assert (f.new_patients, f.new_patients_by_lead_source) == (0, ())
@@ -226,8 +372,8 @@ def test_an_empty_clinic_reports_zero_or_none_everywhere(clinic, owner):
     assert (f.acceptance.rate, f.acceptance.value_rate) == (None, None)
     assert f.acceptance_by_coordinator == () == f.acceptance_by_provider
     assert (f.accepted_not_scheduled_value, f.accepted_not_scheduled_phases) == (0, 0)
-    assert (f.referrals_made, f.referral_completion_rate) == (0, None)  # no referrals yet
-    assert f.median_days_to_specialist_visit is None
+    assert (f.referrals_sent, f.referral_completion_rate) == (0, None)  # no referrals yet
+    assert (f.median_days_to_specialist_visit, f.referrals_overdue) == (None, 0)
     assert (f.recalls_due, f.recall_rate) == (0, None)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from app.data.models.payments import AccountAdjustment, Charge, Payment
 from app.data.models.plans import TreatmentItem, TreatmentPhase, TreatmentPlan
+from app.data.models.referrals import Referral
 from app.services.reports import period as periods
 from app.services.reports.month_end import report_json
 from tests.data.factories import add_appointment, add_patient, add_provider
@@ -80,6 +81,9 @@ def a_month(clinic, owner):
         s.flush()
         s.add(TreatmentItem(phase_id=phase.id, description="Crown", fee=D("500.00"),
                             status="accepted"))  # fmt: skip
+        s.add(Referral(patient_id=ana.id, direction="outgoing", status="seen",
+                       referred_on=date(2026, 11, 3), sent_at=nov3, visit_on=date(2026, 11, 10),
+                       seen_on=date(2026, 11, 10)))  # fmt: skip
 
 
 EVERY_KEY_PATH = {
@@ -174,6 +178,7 @@ EVERY_KEY_PATH = {
     "coordination.referrals",
     "coordination.referrals.made",
     "coordination.referrals.completed",
+    "coordination.referrals.overdue",
     "coordination.referral_completion_rate",
     "coordination.median_days_to_specialist_visit",
     "coordination.recalls",
@@ -189,6 +194,8 @@ def test_every_key_path_of_the_report_is_the_contract(clinic, owner, a_month):
     # Lists and data-keyed dicts had something in them: their items' keys were checked.
     assert report["money"]["production_by_provider"] and report["schedule"]["utilisation"]
     assert report["money"]["adjustments"] and report["coordination"]["case_acceptance_by_provider"]
+    # Days as a decimal string, as the other days are (Nov 3 → Nov 10).
+    assert report["coordination"]["median_days_to_specialist_visit"] == "7.0"
 
 
 def test_money_is_written_as_decimal_strings(clinic, owner, a_month):
@@ -290,7 +297,7 @@ def test_an_empty_clinics_report_is_all_zeros(clinic, owner):
             "case_acceptance_by_coordinator": {},
             "case_acceptance_by_provider": {},
             "accepted_not_scheduled": {"value": "0.00", "phases": 0},
-            "referrals": {"made": 0, "completed": 0},
+            "referrals": {"made": 0, "completed": 0, "overdue": 0},
             "referral_completion_rate": None,
             "median_days_to_specialist_visit": None,
             "recalls": {"due": 0, "booked": 0},

@@ -33,14 +33,21 @@ from app.data.models.plans import (
     TreatmentPlan,
 )
 from app.data.models.providers import Provider, Service
-from app.data.models.referrals import Referral, ReferralDirection, ReferralStatus
+from app.data.models.referrals import (
+    FINISHED_STATUSES,
+    Referral,
+    ReferralDirection,
+    ReferralEvent,
+    ReferralEventKind,
+    ReferralStatus,
+)
 from app.data.models.staff import Staff
 from app.data.types import Money
 from app.money import ZERO
 from app.services.billing.plans_overview import not_scheduled, phase_values
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
-from app.services.clinic.clock import clinic_today, clinic_zone, day_bounds
+from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone, day_bounds
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
 from app.services.reports.period import Period, checked
@@ -110,20 +117,23 @@ class CoordinationFigures:
     #: period's end; read as the phases and visits stand when the report runs.
     accepted_not_scheduled_value: Decimal
     accepted_not_scheduled_phases: int
-    #: Outgoing referrals made in the period, and those of them completed by its end.
-    referrals_made: int
+    #: Outgoing referrals sent in the period (the cohort), and those of them whose
+    #: specialist's report was received by its end (closed with report).
+    referrals_sent: int
     referrals_completed: int
-    #: Days from referral to the specialist's visit: CareDesk records no visit date for a
-    #: referral, so this is None (docs/reports.md).
-    median_days_to_specialist_visit: float | None
+    #: Median days from sending to the specialist's visit, over the cohort's referrals seen
+    #: by the period's end, to one place (None: none seen yet).
+    median_days_to_specialist_visit: Decimal | None
+    #: Outgoing referrals open at the period's end and overdue then (:func:`referral_overdue`).
+    referrals_overdue: int
     #: Recalls that fell due in the period, and those of them booked by its end.
     recalls_due: int
     recalls_booked: int
 
     @property
     def referral_completion_rate(self) -> Decimal | None:
-        """None: no referrals yet (in the period)."""
-        return _rate(self.referrals_completed, self.referrals_made)
+        """None: no referrals sent (in the period)."""
+        return _rate(self.referrals_completed, self.referrals_sent)
 
     @property
     def recall_rate(self) -> Decimal | None:
@@ -388,30 +398,147 @@ def _not_scheduled(session: Session, end: datetime) -> tuple[Decimal, int]:
 # --- referrals and recalls --------------------------------------------------------------------
 
 
-def _referrals(session: Session, period: Period) -> tuple[int, int]:
-    made, completed = session.execute(
+#: Outgoing statuses that mean the patient has seen the specialist.
+_SEEN_STATUSES = (
+    ReferralStatus.SEEN.value,
+    ReferralStatus.REPORT_RECEIVED.value,
+    ReferralStatus.CLOSED.value,
+)
+
+
+def referral_overdue(
+    on: date,
+    *,
+    sent_on: date,
+    booked_on: date | None,
+    visit_on: date | None,
+    seen_on: date | None,
+    report_received_on: date | None,
+    visit_due_on: date | None,
+    booking_days: int,
+    report_days: int,
+) -> bool:
+    """Whether an open outgoing referral is overdue on the clinic day ``on``, given what was
+    known that day (a date after ``on`` counts as not yet): no visit booked more than
+    ``booking_days`` after sending; the visit more than ``report_days`` past with no report;
+    or the due date for the visit past with the patient not seen."""
+    booked = booked_on is not None and booked_on <= on
+    seen = seen_on is not None and seen_on <= on
+    reported = report_received_on is not None and report_received_on <= on
+    if not booked and not seen and (on - sent_on).days > booking_days:
+        return True
+    visit = seen_on if seen else visit_on if booked else None
+    if visit is not None and not reported and (on - visit).days > report_days:
+        return True
+    return visit_due_on is not None and on > visit_due_on and not seen
+
+
+@dataclass(frozen=True)
+class _ReferralFigures:
+    sent: int
+    completed: int
+    median_days: Decimal | None
+    overdue: int
+
+
+def _median(values: list[int]) -> Decimal | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        median = Decimal(ordered[middle])
+    else:
+        median = (Decimal(ordered[middle - 1]) + Decimal(ordered[middle])) / 2
+    return median.quantize(Decimal("0.1"))
+
+
+def _visit_day(status: str, visit_on: date | None, seen_on: date | None) -> date | None:
+    """The day the patient saw the specialist: the seen date, else the booked visit's date
+    once the referral says they were seen."""
+    if seen_on is not None:
+        return seen_on
+    return visit_on if status in _SEEN_STATUSES else None
+
+
+def _referrals(
+    session: Session, period: Period, start: datetime, end: datetime
+) -> _ReferralFigures:
+    """The outgoing referrals sent in the period (by ``sent_at``'s clinic-local day): how
+    many, how many had their report by the period's end, the median days to the
+    specialist's visit; and the open referrals overdue at the period's end."""
+    zone = clinic_zone(session)
+    settings = clinic_settings(session)
+    outgoing = Referral.direction == ReferralDirection.OUTGOING.value
+    sent = completed = 0
+    days: list[int] = []
+    for sent_at, status, visit_on, seen_on, report_on in session.execute(
         select(
-            func.count(),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            (Referral.status == ReferralStatus.CLOSED.value)
-                            & (Referral.closed_on <= period.last),
-                            1,
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
+            Referral.sent_at,
+            Referral.status,
+            Referral.visit_on,
+            Referral.seen_on,
+            Referral.report_received_on,
+        ).where(outgoing, Referral.sent_at >= start, Referral.sent_at < end)
+    ):
+        sent += 1
+        if report_on is not None and report_on <= period.last:
+            completed += 1
+        visit = _visit_day(status, visit_on, seen_on)
+        if visit is not None and visit <= period.last:
+            days.append((visit - _utc(sent_at).astimezone(zone).date()).days)
+    # Open at the period's end: sent by then, not closed, declined or cancelled by then (a
+    # finished referral without its day, from before those days were kept, is finished).
+    open_then = session.execute(
+        select(
+            Referral.id,
+            Referral.sent_at,
+            Referral.status,
+            Referral.visit_on,
+            Referral.seen_on,
+            Referral.report_received_on,
+            Referral.visit_due_on,
         ).where(
-            Referral.direction == ReferralDirection.OUTGOING.value,
-            Referral.referred_on >= period.first,
-            Referral.referred_on <= period.last,
+            outgoing,
+            Referral.sent_at < end,
+            or_(
+                Referral.closed_on > period.last,
+                Referral.closed_on.is_(None) & Referral.status.not_in(FINISHED_STATUSES),
+            ),
         )
-    ).one()
-    return made, int(completed)
+    ).all()
+    booked_at: dict[int, datetime] = {}
+    for chunk in _chunks([row.id for row in open_then]):
+        for referral_id, moment in session.execute(
+            select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
+            .where(
+                ReferralEvent.referral_id.in_(chunk),
+                ReferralEvent.kind == ReferralEventKind.STATUS.value,
+                ReferralEvent.to_status == ReferralStatus.BOOKED.value,
+            )
+            .group_by(ReferralEvent.referral_id)
+        ):
+            booked_at[referral_id] = _utc(moment)
+    overdue = 0
+    for row in open_then:
+        sent_on = _utc(row.sent_at).astimezone(zone).date()
+        booked_on = None
+        if row.id in booked_at:
+            booked_on = booked_at[row.id].astimezone(zone).date()
+        elif row.visit_on is not None:
+            booked_on = sent_on  # booked before its steps were kept: when is not known
+        overdue += referral_overdue(
+            period.last,
+            sent_on=sent_on,
+            booked_on=booked_on,
+            visit_on=row.visit_on,
+            seen_on=_visit_day(row.status, row.visit_on, row.seen_on),
+            report_received_on=row.report_received_on,
+            visit_due_on=row.visit_due_on,
+            booking_days=settings.referral_booking_days,
+            report_days=settings.referral_report_days,
+        )
+    return _ReferralFigures(sent, completed, _median(days), overdue)
 
 
 def _recalls(session: Session, period: Period, end: datetime) -> tuple[int, int]:
@@ -523,7 +650,7 @@ def coordination_figures(
         by_source = _new_patients(session, start, end)
         acceptance, by_coordinator, by_provider = case_acceptance(session, start, end)
         unscheduled_value, unscheduled_phases = _not_scheduled(session, end)
-        referrals_made, referrals_completed = _referrals(session, period)
+        referrals = _referrals(session, period, start, end)
         recalls_due, recalls_booked = _recalls(session, period, end)
         return CoordinationFigures(
             period=period,
@@ -537,9 +664,10 @@ def coordination_figures(
             acceptance_by_provider=by_provider,
             accepted_not_scheduled_value=unscheduled_value,
             accepted_not_scheduled_phases=unscheduled_phases,
-            referrals_made=referrals_made,
-            referrals_completed=referrals_completed,
-            median_days_to_specialist_visit=None,
+            referrals_sent=referrals.sent,
+            referrals_completed=referrals.completed,
+            median_days_to_specialist_visit=referrals.median_days,
+            referrals_overdue=referrals.overdue,
             recalls_due=recalls_due,
             recalls_booked=recalls_booked,
         )
@@ -550,4 +678,5 @@ __all__ = [
     "CoordinationFigures",
     "StageConversion",
     "coordination_figures",
+    "referral_overdue",
 ]

@@ -132,9 +132,14 @@ def coordination_json(f: CoordinationFigures) -> dict:
             "value": _money(f.accepted_not_scheduled_value),
             "phases": f.accepted_not_scheduled_phases,
         },
-        "referrals": {"made": f.referrals_made, "completed": f.referrals_completed},
+        # "made" is the referrals *sent* in the period (the key predates sending dates).
+        "referrals": {
+            "made": f.referrals_sent,
+            "completed": f.referrals_completed,
+            "overdue": f.referrals_overdue,
+        },
         "referral_completion_rate": _rate(f.referral_completion_rate),
-        "median_days_to_specialist_visit": f.median_days_to_specialist_visit,
+        "median_days_to_specialist_visit": _rate(f.median_days_to_specialist_visit),
         "recalls": {"due": f.recalls_due, "booked": f.recalls_booked},
         "recall_rate": _rate(f.recall_rate),
     }
