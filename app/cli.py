@@ -212,6 +212,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(search)
     _add_user(search)
 
+    contacts = commands.add_parser(
+        "contacts",
+        help="the contacts directory",
+        description="The clinic's contacts: payers, specialists, referring providers, labs, "
+        "pharmacies and other clinics.",
+    )
+    contact_commands = contacts.add_subparsers(
+        dest="contacts_command", metavar="ACTION", required=True
+    )
+    contact_kinds = ["payer", "specialist", "referring_provider", "lab", "pharmacy", "clinic"]
+    contact_kinds.append("other")
+    contacts_import = contact_commands.add_parser(
+        "import",
+        help="add contacts from a CSV file",
+        description="Add the contacts of a CSV file whose first line names the columns (Kind, "
+        "Organization, Name, Specialty, Phone, Other phone, Fax, Email, Address 1, Address 2, "
+        "City, State, ZIP, Country, Send records by, Payer ID, Eligibility phone, Notes). All "
+        "or nothing: a row that cannot be read stops the import and is named with its line; a "
+        "row repeating a contact already there is skipped.",
+    )
+    contacts_import.add_argument("file", type=Path, metavar="FILE", help="the CSV file")
+    contacts_import.add_argument(
+        "--dry-run", action="store_true", help="say what would be added; add nothing"
+    )
+    contacts_import.add_argument(
+        "--kind", choices=contact_kinds, help="the kind of rows that do not say theirs"
+    )
+    _add_location(contacts_import)
+    _add_user(contacts_import)
+    contacts_list = contact_commands.add_parser(
+        "list",
+        help="list the active contacts",
+        description="Print the active contacts, by name: id, kind, name, phone, e-mail.",
+    )
+    contacts_list.add_argument("--kind", choices=contact_kinds, help="only contacts of this kind")
+    contacts_list.add_argument("--search", default="", metavar="S", help="as the page's search")
+    _add_location(contacts_list)
+    _add_user(contacts_list)
+
     report = commands.add_parser(
         "report", help="the owner's reports", description="The owner's month-end report."
     )
@@ -680,6 +719,66 @@ def _cmd_patients(args) -> int:
         _say(f"{hit.id}\t{hit.chart_number}\t{hit.display_name}\t{born}\t{hit.phone or '-'}")
     if not hits:
         _say("No patient matches.")
+    return EXIT_OK
+
+
+def _cmd_contacts(args) -> int:
+    if args.contacts_command == "import":
+        return _contacts_import(args)
+    from app.services.contacts.directory import list_contacts
+
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        lines, offset = [], 0
+        while True:
+            page = list_contacts(
+                clinic.db, actor, search=args.search, kind=args.kind, offset=offset, limit=500
+            )
+            lines += page
+            offset += len(page)
+            if len(page) < 500:
+                break
+    finally:
+        clinic.db.close()
+    for line in lines:
+        phone, email = line.phone or "-", line.email or "-"
+        _say(f"{line.id}\t{line.kind}\t{line.display_name}\t{phone}\t{email}")
+    if not lines:
+        _say("No contact matches.")
+    return EXIT_OK
+
+
+def _contacts_import(args) -> int:
+    from app.services.contacts.importing import check_import_size, import_contacts_csv
+
+    path: Path = args.file
+    try:
+        check_import_size(path.stat().st_size)  # before reading a huge file whole
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return _fail(f"{path}: no such file")
+    except IsADirectoryError:
+        return _fail(f"{path}: is a folder, not a CSV file")
+    except OSError as error:
+        return _fail(f"{path}: cannot be read ({error.strerror or error})")
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        result = import_contacts_csv(
+            clinic.db, actor, data, dry_run=args.dry_run, default_kind=args.kind
+        )
+    finally:
+        clinic.db.close()
+    for problem in result.errors:
+        print(problem.sentence(), file=sys.stderr, flush=True)
+    for problem in result.skipped:
+        _say(problem.sentence())
+    if result.errors:
+        return _fail(result.summary())
+    _say(result.summary())
     return EXIT_OK
 
 
@@ -1304,6 +1403,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_audit(args)
         if args.command == "patients":
             return _cmd_patients(args)
+        if args.command == "contacts":
+            return _cmd_contacts(args)
         if args.command == "calendar":
             return _cmd_calendar(args)
         if args.command == "report":

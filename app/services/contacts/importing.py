@@ -164,6 +164,17 @@ class _Refused(Exception):
         self.result = result
 
 
+def check_import_size(size: int) -> None:
+    """ValidationError when a file of ``size`` bytes is more than the import takes."""
+    if size > MAX_IMPORT_BYTES:
+        raise ValidationError(
+            f"The file is {size / (1024 * 1024):.1f} MB; CareDesk imports up to "
+            f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB of contacts at a time. Split it into "
+            "smaller files.",
+            field="file",
+        )
+
+
 def _decode(data: bytes) -> tuple[str, str]:
     """The file's text and how it was read; ValidationError for what is not a CSV text."""
     if not isinstance(data, bytes | bytearray):
@@ -172,14 +183,7 @@ def _decode(data: bytes) -> tuple[str, str]:
         raise ValidationError(
             "The file is empty (0 bytes): choose the CSV file with the contacts.", field="file"
         )
-    if len(data) > MAX_IMPORT_BYTES:
-        size = len(data) / (1024 * 1024)
-        raise ValidationError(
-            f"The file is {size:.1f} MB; CareDesk imports up to "
-            f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB of contacts at a time. Split it into "
-            "smaller files.",
-            field="file",
-        )
+    check_import_size(len(data))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ValidationError(
             "The file is saved as UTF-16 text: save it again as “CSV UTF-8” and import that.",
