@@ -31,7 +31,18 @@ from app.documents.common import (
 from app.documents.labels import Translate, gettext_for
 from app.i18n import format_date
 
-__all__ = ["Recipient", "ReferralLetter", "build_referral_letter", "letter_title"]
+__all__ = [
+    "Recipient",
+    "ReferralLetter",
+    "build_referral_letter",
+    "letter_styles",
+    "letter_title",
+    "patient_line",
+    "recipient_block",
+    "referral_letter_story",
+    "salutation",
+    "signature_block",
+]
 
 URGENT_RED = colors.HexColor("#B42318")
 
@@ -101,7 +112,10 @@ def _lines(value: str) -> str:
 
 
 def _recipient_block(letter: ReferralLetter, st, _: Translate) -> Paragraph:
-    r = letter.recipient
+    return _recipient_paragraph(letter.recipient, st, _)
+
+
+def _recipient_paragraph(r: Recipient, st, _: Translate) -> Paragraph:
     lines = [f"<b>{text(r.name)}</b>"] if r.name else []
     if r.specialty:
         lines.append(text(r.specialty))
@@ -121,22 +135,11 @@ def _recipient_block(letter: ReferralLetter, st, _: Translate) -> Paragraph:
 
 
 def _salutation(letter: ReferralLetter, _: Translate) -> str:
-    if letter.recipient.name:
-        return _("Dear %(name)s,") % {"name": letter.recipient.name}
-    return _("Dear colleague,")
+    return salutation(letter.recipient, _)
 
 
 def _patient_line(letter: ReferralLetter, _: Translate) -> str:
-    p = letter.patient
-    parts = [p.name]
-    if p.date_of_birth is not None:
-        parts.append(
-            _("date of birth %(date)s")
-            % {"date": format_date(p.date_of_birth, letter.locale, "long")}
-        )
-    if p.chart_number:
-        parts.append(_("our chart no. %(chart)s") % {"chart": p.chart_number})
-    return ", ".join(parts)
+    return patient_line(letter.patient, letter.locale, _)
 
 
 def _story(letter: ReferralLetter, width: float, _: Translate) -> list[Flowable]:
@@ -225,17 +228,31 @@ def _story(letter: ReferralLetter, width: float, _: Translate) -> list[Flowable]
         )
     )
 
-    signature: list[Flowable] = [
-        Paragraph(text(_("Sincerely,")), st["body"]),
-        Spacer(1, 34),
-    ]
-    name = letter.provider_name
-    if name and letter.provider_credentials:
-        name = f"{name}, {letter.provider_credentials}"
+    story.append(
+        signature_block(
+            letter.provider_name,
+            letter.provider_credentials,
+            letter.provider_licence,
+            letter.letterhead.name,
+            width,
+            _,
+        )
+    )
+    return story
+
+
+def signature_block(
+    name: str, credentials: str, licence: str, clinic_name: str, width: float, _: Translate
+) -> Flowable:
+    """ "Sincerely," and the signer's name, credentials and license number over a line: the
+    foot of every letter to another office."""
+    st = _styles()
+    if name and credentials:
+        name = f"{name}, {credentials}"
     signer = [f"<b>{text(name)}</b>"] if name else []
-    if letter.provider_licence:
-        signer.append(text(_("License no. %(number)s") % {"number": letter.provider_licence}))
-    signer.append(text(letter.letterhead.name))
+    if licence:
+        signer.append(text(_("License no. %(number)s") % {"number": licence}))
+    signer.append(text(clinic_name))
     sign_table = Table(
         [[Paragraph("<br/>".join(signer), st["sign"])]],
         colWidths=[width * 0.5],
@@ -246,9 +263,41 @@ def _story(letter: ReferralLetter, width: float, _: Translate) -> list[Flowable]
             ("TOPPADDING", (0, 0), (-1, -1), 3),
         ),
     )
-    signature.append(sign_table)
-    story.append(KeepTogether(signature))
-    return story
+    return KeepTogether([Paragraph(text(_("Sincerely,")), st["body"]), Spacer(1, 34), sign_table])
+
+
+def letter_styles() -> dict[str, ParagraphStyle]:
+    """The letters' paragraph styles (body, address, re, urgent, bullet, sign)."""
+    return _styles()
+
+
+def recipient_block(recipient: Recipient, _: Translate) -> Paragraph:
+    """The other office's name and address, as the top of a letter shows it."""
+    return _recipient_paragraph(recipient, _styles(), _)
+
+
+def salutation(recipient: Recipient, _: Translate) -> str:
+    if recipient.name:
+        return _("Dear %(name)s,") % {"name": recipient.name}
+    return _("Dear colleague,")
+
+
+def patient_line(patient: PatientBanner, locale: str, _: Translate) -> str:
+    """ "Zoë Nguyễn, date of birth …, our chart no. …" for a letter's "Re:" line."""
+    parts = [patient.name]
+    if patient.date_of_birth is not None:
+        parts.append(
+            _("date of birth %(date)s")
+            % {"date": format_date(patient.date_of_birth, locale, "long")}
+        )
+    if patient.chart_number:
+        parts.append(_("our chart no. %(chart)s") % {"chart": patient.chart_number})
+    return ", ".join(parts)
+
+
+def referral_letter_story(letter: ReferralLetter, width: float) -> list[Flowable]:
+    """The letter's flowables, for a document that starts with it (the referral packet)."""
+    return _story(letter, width, gettext_for(letter.locale))
 
 
 def letter_title(locale: str) -> str:

@@ -43,6 +43,8 @@ from app.services.patients.phones import display_phone
 __all__ = [
     "command_referral_letter_pdf",
     "letter_filename",
+    "patient_phone",
+    "recipient_of",
     "referral_letter_data",
     "referral_letter_in",
     "referral_letter_pdf",
@@ -50,7 +52,8 @@ __all__ = [
 ]
 
 
-def _recipient(contact: Contact) -> Recipient:
+def recipient_of(contact: Contact) -> Recipient:
+    """A contact as the top of a letter addresses it."""
     city_line = " ".join(p for p in (contact.city, contact.region, contact.postal_code) if p)
     return Recipient(
         name=contact.name.strip(),
@@ -65,7 +68,7 @@ def _recipient(contact: Contact) -> Recipient:
     )
 
 
-def _patient_phone(patient: Patient) -> str:
+def patient_phone(patient: Patient) -> str:
     return display_phone(patient.mobile_phone or patient.home_phone or patient.work_phone)
 
 
@@ -115,14 +118,14 @@ def referral_letter_in(
         locale=document_locale(settings.locale, chosen),
         referral_id=referral.id,
         referred_on=referral.referred_on,
-        recipient=_recipient(contact),
+        recipient=recipient_of(contact),
         reason=referral.reason,
         attached_records=records,
         urgent=referral.urgency == ReferralUrgency.URGENT.value,
         provider_name=f"{provider.title} {provider.name}".strip() if provider else "",
         provider_credentials=provider.credentials if provider else "",
         provider_licence=provider.licence_number if provider else "",
-        patient_phone=_patient_phone(patient),
+        patient_phone=patient_phone(patient),
         patient_email=patient.email,
         printed_at=now or utc_now(),
     )

@@ -32,6 +32,7 @@ from app.data.models.referrals import (
     ReferralDirection,
     ReferralEvent,
     ReferralEventKind,
+    ReferralRecord,
     ReferralStatus,
     ReferralUrgency,
 )
@@ -601,3 +602,17 @@ def line_now(session: Session, referral: Referral) -> ReferralLine:
         zone=clinic_zone(session),
         settings=clinic_settings(session),
     )[0]
+
+
+def picked_records(session: Session, referral: Referral) -> tuple[list[int], list[int]]:
+    rows = list(
+        session.scalars(
+            select(ReferralRecord)
+            .where(ReferralRecord.referral_id == referral.id)
+            .order_by(ReferralRecord.id)
+        )
+    )
+    return (
+        [r.document_id for r in rows if r.document_id is not None],
+        [r.note_id for r in rows if r.note_id is not None],
+    )

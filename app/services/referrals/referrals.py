@@ -70,6 +70,7 @@ from app.services.referrals.core import (
     move,
     not_before_referral,
     not_in_future,
+    picked_records,
     referral_or_error,
     usable_contact,
     usable_provider,
@@ -79,6 +80,14 @@ from app.services.referrals.incoming import (
     PossibleDuplicatesError,
     create_incoming,
     link_consultation,
+)
+from app.services.referrals.packets import (
+    consult_letter_data,
+    consult_letter_pdf,
+    referral_packet_data,
+    referral_packet_pdf,
+    reminder_letter_data,
+    reminder_letter_pdf,
 )
 
 __all__ = [
@@ -90,6 +99,8 @@ __all__ = [
     "acknowledge_report",
     "cancel_referral",
     "close_referral",
+    "consult_letter_data",
+    "consult_letter_pdf",
     "create_incoming",
     "create_outgoing",
     "decline_referral",
@@ -105,6 +116,10 @@ __all__ = [
     "record_reminder",
     "record_seen",
     "referral_detail",
+    "referral_packet_data",
+    "referral_packet_pdf",
+    "reminder_letter_data",
+    "reminder_letter_pdf",
     "update_draft",
 ]
 
@@ -231,20 +246,6 @@ def _set_records(
         if note_id not in have_notes:
             session.add(ReferralRecord(referral_id=referral.id, note_id=note_id))
     session.flush()
-
-
-def picked_records(session: Session, referral: Referral) -> tuple[list[int], list[int]]:
-    rows = list(
-        session.scalars(
-            select(ReferralRecord)
-            .where(ReferralRecord.referral_id == referral.id)
-            .order_by(ReferralRecord.id)
-        )
-    )
-    return (
-        [r.document_id for r in rows if r.document_id is not None],
-        [r.note_id for r in rows if r.note_id is not None],
-    )
 
 
 # --- outgoing: draft ------------------------------------------------------------------------------
