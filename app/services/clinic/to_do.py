@@ -20,14 +20,14 @@ from app.data.models.appointments import Appointment, AppointmentStatus
 from app.data.models.insurance import PreAuthorization, PreAuthStatus
 from app.data.models.patients import Patient
 from app.data.models.staff import Role
-from app.data.models.tasks import Task, TaskStatus
+from app.data.models.tasks import Task
 from app.i18n import format_date, format_weekday_date, spelling
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.permissions import Permission, role_allows
 from app.services.clinic.uow import reading
-from app.services.patients.tasks import patient_name
+from app.services.patients.tasks import clinic_task_counts, patient_name, view_condition
 from app.services.scheduling import booking as scheduling
 
 S = AppointmentStatus
@@ -43,8 +43,8 @@ class ToDoItem:
     key: str
     label: str
     count: int
-    #: Where a click goes: a page key ("confirmations", "plans:collections" …) or "list"
-    #: for the lines :func:`to_do_lines` gives.
+    #: Where a click goes: a page key ("confirmations", "plans:collections", "tasks:due" …)
+    #: or "list" for the lines :func:`to_do_lines` gives.
     target: str
 
 
@@ -60,12 +60,12 @@ class ToDoLine:
 #: The items each role sees, in the order shown (and the permission each needs).
 _ROLE_ITEMS: dict[Role, tuple[str, ...]] = {
     Role.RECEPTIONIST: ("consents", "confirm", "insurance", "preauths", "overdue", "recalls",
-                        "tasks"),
+                        "tasks", "follow_ups"),
     Role.COORDINATOR: ("consents", "unscheduled", "preauths", "insurance", "overdue", "recalls",
-                       "confirm", "tasks"),
+                       "confirm", "tasks", "follow_ups"),
     Role.PROVIDER: ("consents", "tasks"),
     Role.OWNER: ("consents", "confirm", "insurance", "preauths", "unscheduled", "overdue",
-                 "recalls", "tasks"),
+                 "recalls", "tasks", "follow_ups"),
 }  # fmt: skip
 _NEEDS = {
     "consents": Permission.VIEW_PATIENTS,
@@ -76,6 +76,7 @@ _NEEDS = {
     "overdue": Permission.VIEW_PLANS,
     "recalls": Permission.VIEW_SCHEDULE,
     "tasks": Permission.VIEW_PATIENTS,
+    "follow_ups": Permission.VIEW_PATIENTS,
 }
 
 
@@ -112,53 +113,60 @@ def _consent_lines(session, today: date, zone) -> list[ToDoLine]:
     return out
 
 
-def _preauth_lines(session, today: date) -> list[ToDoLine]:
-    """Approved pre-authorizations still in force that expire within PREAUTH_EXPIRY_DAYS or
-    have PREAUTH_UNITS_LEFT units or fewer left (one already expired needs a new request,
-    not a reminder: the booking warns about it)."""
-    locale = clinic_settings(session).locale
+def preauths_ending(today: date) -> tuple:
+    """The rule of "pre-authorizations ending" (conditions on PreAuthorization joined to its
+    Patient): approved, still in force, and expiring within PREAUTH_EXPIRY_DAYS or with
+    PREAUTH_UNITS_LEFT units or fewer left (one already expired needs a new request, not a
+    reminder: the booking warns about it).  The automatic follow-ups share it."""
     soon = today + timedelta(days=PREAUTH_EXPIRY_DAYS)
+    return (
+        PreAuthorization.status == PreAuthStatus.APPROVED.value,
+        Patient.is_active.is_(True),
+        or_(PreAuthorization.expires_on.is_(None), PreAuthorization.expires_on >= today),
+        or_(
+            PreAuthorization.expires_on <= soon,
+            PreAuthorization.approved_units - PreAuthorization.used_units <= PREAUTH_UNITS_LEFT,
+        ),
+    )
+
+
+def preauth_text(auth: PreAuthorization, today: date, locale: str) -> str:
+    """ "Crown #14: expires on Mar 12, 2026 (2 of 2 units left)" """
+    soon = today + timedelta(days=PREAUTH_EXPIRY_DAYS)
+    what = auth.procedure or spelling(locale)("Pre-authorization")
+    left = None if auth.approved_units is None else max(0, auth.approved_units - auth.used_units)
+    if auth.expires_on is not None and auth.expires_on <= soon:
+        text = f"{what}: expires on {format_date(auth.expires_on, locale)}"
+    else:
+        text = f"{what}: approved units running out"
+    if left is not None:
+        text += f" ({left} of {auth.approved_units} units left)"
+    return text
+
+
+def _preauth_lines(session, today: date) -> list[ToDoLine]:
+    """The pre-authorizations ending (:func:`preauths_ending`), soonest first."""
+    locale = clinic_settings(session).locale
     rows = session.execute(
         select(PreAuthorization, Patient)
         .join(Patient, Patient.id == PreAuthorization.patient_id)
-        .where(
-            PreAuthorization.status == PreAuthStatus.APPROVED.value,
-            Patient.is_active.is_(True),
-            or_(PreAuthorization.expires_on.is_(None), PreAuthorization.expires_on >= today),
-            or_(
-                PreAuthorization.expires_on <= soon,
-                PreAuthorization.approved_units - PreAuthorization.used_units <= PREAUTH_UNITS_LEFT,
-            ),
-        )
+        .where(*preauths_ending(today))
         .order_by(PreAuthorization.expires_on, PreAuthorization.id)
     )
-    out = []
-    for auth, patient in rows:
-        what = auth.procedure or spelling(locale)("Pre-authorization")
-        left = (
-            None if auth.approved_units is None else max(0, auth.approved_units - auth.used_units)
-        )
-        if auth.expires_on is not None and auth.expires_on <= soon:
-            text = f"{what}: expires on {format_date(auth.expires_on, locale)}"
-        else:
-            text = f"{what}: approved units running out"
-        if left is not None:
-            text += f" ({left} of {auth.approved_units} units left)"
-        out.append(ToDoLine(patient.id, patient_name(patient), text))
-    return out
+    return [
+        ToDoLine(patient.id, patient_name(patient), preauth_text(auth, today, locale))
+        for auth, patient in rows
+    ]
 
 
 def _task_lines(session, actor: Actor, today: date) -> list[ToDoLine]:
-    """Open tasks due today or earlier, for this person or for nobody in particular."""
+    """Open tasks due today or earlier, for this person or for nobody in particular (the
+    Tasks page's "Due today" view)."""
     locale = clinic_settings(session).locale
     rows = session.execute(
         select(Task, Patient)
         .outerjoin(Patient, Patient.id == Task.patient_id)
-        .where(
-            Task.status == TaskStatus.OPEN.value,
-            Task.due_on <= today,
-            or_(Task.assignee_id.is_(None), Task.assignee_id == actor.staff_id),
-        )
+        .where(view_condition("due", actor, today, utc_now()))
         .order_by(Task.due_on, Task.id)
     )
     out = []
@@ -249,10 +257,18 @@ def to_do(
             "recalls",
             lambda: recalls.recall_count(db, actor, as_of=today, now=now),
         ),
+        # The Tasks page's views, counted by their own rule.
         "tasks": (
             "Tasks due",
-            "list",
-            lambda: len(to_do_lines(db, actor, "tasks", now=now)),
+            "tasks:due",
+            lambda: clinic_task_counts(db, actor, views=("due",), today=today, now=now)["due"],
+        ),
+        "follow_ups": (
+            "Automatic follow-ups",
+            "tasks:follow_ups",
+            lambda: clinic_task_counts(db, actor, views=("follow_ups",), today=today, now=now)[
+                "follow_ups"
+            ],
         ),
     }
     return [ToDoItem(key, counters[key][0], counters[key][2](), counters[key][1]) for key in keys]
