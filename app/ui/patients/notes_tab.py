@@ -107,6 +107,9 @@ class NotesTab(RecordTab):
         self.sign_button.setObjectName("signNoteButton")
         self.addendum_button = QPushButton("&Add addendum…")
         self.addendum_button.setObjectName("addAddendumButton")
+        self.refer_button = QPushButton("R&efer…")
+        self.refer_button.setObjectName("referFromNoteButton")
+        self.refer_button.setToolTip("Refer the patient to a specialist, with this signed note")
         self.save_status_label = QLabel()
         self.save_status_label.setObjectName("saveStatus")
         self.save_status_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -136,6 +139,7 @@ class NotesTab(RecordTab):
         right_layout.setContentsMargins(8, 0, 0, 0)
         actions = QHBoxLayout()
         actions.addWidget(self.save_status_label, 1)
+        actions.addWidget(self.refer_button)
         actions.addWidget(self.addendum_button)
         actions.addWidget(self.sign_button)
         right_layout.addLayout(actions)
@@ -155,6 +159,7 @@ class NotesTab(RecordTab):
         )
         self.sign_button.setVisible(ctx.allows(Permission.SIGN_NOTES))
         self.addendum_button.setVisible(ctx.allows(Permission.WRITE_NOTES))
+        self.refer_button.setVisible(ctx.allows(Permission.MANAGE_REFERRALS))
         QWidget.setTabOrder(self.new_button, self.table)
 
         self._connect_signals()
@@ -166,6 +171,7 @@ class NotesTab(RecordTab):
         self.new_button.clicked.connect(self.on_new_clicked)
         self.sign_button.clicked.connect(self.on_sign_clicked)
         self.addendum_button.clicked.connect(self.on_addendum_clicked)
+        self.refer_button.clicked.connect(self.on_refer_clicked)
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
         self.editor.edited.connect(self.on_editor_edited)
         self.editor.decline_reason_edit.editingFinished.connect(self.on_editor_focus_left)
@@ -298,6 +304,7 @@ class NotesTab(RecordTab):
         self.stack.setCurrentWidget(self.placeholder_label)
         self.sign_button.setEnabled(False)
         self.addendum_button.setEnabled(False)
+        self.refer_button.setEnabled(False)
         self.save_status_label.clear()
 
     def _empty_text(self) -> str:
@@ -337,6 +344,7 @@ class NotesTab(RecordTab):
         self.stack.setCurrentWidget(self.editor)
         self.sign_button.setEnabled(not signed)
         self.addendum_button.setEnabled(signed)
+        self.refer_button.setEnabled(signed)  # only signed notes go with a referral
         if signed:
             self._set_status("")
         else:
@@ -480,6 +488,21 @@ class NotesTab(RecordTab):
             on_success=started,
             on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
             owner=self,
+        )
+
+    @Slot()
+    def on_refer_clicked(self) -> None:
+        from app.ui.referrals.new_referral import new_referral
+
+        if self._content is None:
+            return
+        name = getattr(self.window(), "patient_name", None)
+        new_referral(
+            self.ctx,
+            self,
+            self.patient_id,
+            patient_name=name() if callable(name) else "",
+            note_id=self._content.summary.id,
         )
 
     @Slot()

@@ -1,0 +1,1 @@
+"""Referrals in and out: the Referrals page, a referral's window, the new-referral dialogs."""
