@@ -50,6 +50,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone, day_bounds
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import reading
+from app.services.referrals.stages import overdue_reason
 from app.services.reports.period import Period, checked
 from app.services.scheduling.confirmations import provider_display
 
@@ -406,6 +407,26 @@ _SEEN_STATUSES = (
 )
 
 
+@dataclass(frozen=True)
+class _ReferralDays:
+    referral_booking_days: int
+    referral_report_days: int
+
+
+@dataclass(frozen=True)
+class _AsOfDay:
+    """An outgoing referral as it stood on one day (the facts ``stages.overdue_reason``
+    reads): a step dated after that day not taken yet."""
+
+    status: str
+    referred_on: date
+    sent_on: date | None
+    visit_due_on: date | None
+    visit_on: date | None
+    seen_on: date | None
+    direction: str = ReferralDirection.OUTGOING.value
+
+
 def referral_overdue(
     on: date,
     *,
@@ -418,19 +439,29 @@ def referral_overdue(
     booking_days: int,
     report_days: int,
 ) -> bool:
-    """Whether an open outgoing referral is overdue on the clinic day ``on``, given what was
-    known that day (a date after ``on`` counts as not yet): no visit booked more than
-    ``booking_days`` after sending; the visit more than ``report_days`` past with no report;
-    or the due date for the visit past with the patient not seen."""
+    """Whether an outgoing referral open on the clinic day ``on`` was overdue then: its
+    status that day (a step dated after it not taken yet; a booking counts from the day it
+    was recorded, ``booked_on``) under the Referrals page's rule,
+    :func:`app.services.referrals.stages.overdue_reason`."""
     booked = booked_on is not None and booked_on <= on
     seen = seen_on is not None and seen_on <= on
-    reported = report_received_on is not None and report_received_on <= on
-    if not booked and not seen and (on - sent_on).days > booking_days:
-        return True
-    visit = seen_on if seen else visit_on if booked else None
-    if visit is not None and not reported and (on - visit).days > report_days:
-        return True
-    return visit_due_on is not None and on > visit_due_on and not seen
+    if report_received_on is not None and report_received_on <= on:
+        status = ReferralStatus.REPORT_RECEIVED.value
+    elif seen:
+        status = ReferralStatus.SEEN.value
+    elif booked:
+        status = ReferralStatus.BOOKED.value
+    else:
+        status = ReferralStatus.SENT.value
+    then = _AsOfDay(
+        status=status,
+        referred_on=sent_on,
+        sent_on=sent_on,
+        visit_due_on=visit_due_on,
+        visit_on=visit_on if booked or seen else None,
+        seen_on=seen_on if seen else None,
+    )
+    return bool(overdue_reason(then, on, _ReferralDays(booking_days, report_days)))
 
 
 @dataclass(frozen=True)
