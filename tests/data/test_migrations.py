@@ -230,6 +230,92 @@ def test_upgrade_from_0007_adds_month_closes_and_keeps_the_books(clinic) -> None
     assert _schema_differences(db) == []
 
 
+def test_upgrade_from_0008_maps_every_old_referral_status_and_gives_each_one_event(
+    clinic,
+) -> None:
+    """Referrals made before they could close keep their patient, contact and tasks; each
+    old status maps to the new one (new → draft or received by direction, acknowledged →
+    sent, scheduled → booked, completed → closed) and gets one event saying so."""
+    from tests.data.factories import add_named_patient
+
+    db = clinic.db
+    patient_id = add_named_patient(db)
+    migrate.downgrade(db, "0008")
+    at = datetime(2026, 2, 3, 10, 0)
+    old = [
+        ("outgoing", "new", "draft"),
+        ("incoming", "new", "received"),
+        ("outgoing", "sent", "sent"),
+        ("outgoing", "acknowledged", "sent"),
+        ("outgoing", "scheduled", "booked"),
+        ("incoming", "scheduled", "booked"),
+        ("outgoing", "completed", "closed"),
+        ("incoming", "completed", "closed"),
+        ("outgoing", "cancelled", "cancelled"),
+    ]
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO contacts (id, kind, organisation, name, specialty, phone, fax, email,"
+                " address_line1, address_line2, city, region, postal_code, country, notes,"
+                " is_active, created_at, updated_at, version) VALUES (1, 'specialist',"
+                " 'Lee Oral Surgery', 'Dr. Ann Lee', 'Oral surgeon', '', '', '', '', '', '', '',"
+                " '', '', '', 1, :at, :at, 1)"
+            ),
+            {"at": at},
+        )
+        for n, (direction, status, _new) in enumerate(old, start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO referrals (id, patient_id, direction, contact_id, status,"
+                    " urgency, reason, attached_records, referred_on, notes, closed_on,"
+                    " created_at, updated_at, version) VALUES (:id, :patient, :direction, 1,"
+                    " :status, 'routine', 'Assessment', '', :on, '', :closed, :at, :updated, 1)"
+                ),
+                {
+                    "id": n,
+                    "patient": patient_id,
+                    "direction": direction,
+                    "status": status,
+                    "on": at.date(),
+                    "closed": at.date() if status == "completed" else None,
+                    "at": at,
+                    "updated": at.replace(day=n),
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO tasks (kind, title, details, patient_id, status, referral_id,"
+                    " created_at, updated_at, version) VALUES ('referral', :title, '',"
+                    " :patient, 'open', :id, :at, :at, 1)"
+                ),
+                {"title": f"Chase referral {n}", "patient": patient_id, "id": n, "at": at},
+            )
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        statuses = conn.exec_driver_sql(
+            "SELECT direction, status, contact_id, patient_id FROM referrals ORDER BY id"
+        ).all()
+        events = conn.exec_driver_sql(
+            "SELECT referral_id, kind, from_status, to_status FROM referral_events"
+            " ORDER BY referral_id"
+        ).all()
+        tasks = conn.exec_driver_sql(
+            "SELECT referral_id, title, status FROM tasks ORDER BY referral_id"
+        ).all()
+        contact = conn.exec_driver_sql("SELECT kind, name, is_active FROM contacts").one()
+        changed = conn.exec_driver_sql("SELECT status_changed_at FROM referrals WHERE id = 3")
+        changed_at = changed.scalar()
+    assert statuses == [(d, new, 1, patient_id) for d, _old, new in old]
+    assert events == [(n, "status", None, new) for n, (_d, _old, new) in enumerate(old, start=1)]
+    assert tasks == [(n, f"Chase referral {n}", "open") for n in range(1, len(old) + 1)]
+    assert tuple(contact) == ("specialist", "Dr. Ann Lee", 1)
+    # Days in stage count from the referral's last change, the nearest thing there is.
+    assert str(changed_at).startswith("2026-02-03")
+    assert _triggers(db) == AUDIT_TRIGGERS
+    assert _schema_differences(db) == []
+
+
 # --- the same revisions on the clinic server (PostgreSQL) --------------------------------------
 
 
