@@ -103,6 +103,9 @@ class ReferralsPage(QWidget):
         self._counts: dict[str, int] = {}
         self._count_generation = 0
         self._started = False
+        # The stage counts read every open referral: asked for once the list's first screen
+        # is in, so the two reads do not share the worker's time while the desk waits.
+        self._counts_wanted = False
 
         self.title_label = QLabel("Referrals", self)
         self.title_label.setObjectName("pageTitle")
@@ -244,16 +247,16 @@ class ReferralsPage(QWidget):
         self._started = True
         filtered = any(v for k, v in self.filters().items())
         self.stack.empty_text = FILTERED_EMPTY_TEXT if filtered else EMPTY_TEXT
+        self._counts_wanted = True
         self.model.set_fetch(self.pages())
-        self._ask_counts()
 
     def reload(self) -> None:
         """Read the list again in place (as many lines as are loaded) and the counts."""
         if not self._started:
             self.restart()
             return
+        self._counts_wanted = True
         self.model.refresh()
-        self._ask_counts()
 
     def _ask_counts(self) -> None:
         from app.services.referrals.referrals import open_referral_counts
@@ -324,6 +327,9 @@ class ReferralsPage(QWidget):
 
     @Slot()
     def on_model_loaded(self) -> None:
+        if self._counts_wanted:
+            self._counts_wanted = False
+            self._ask_counts()
         if self.model.rowCount() and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
         self.update_buttons()
