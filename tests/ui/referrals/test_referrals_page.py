@@ -95,8 +95,8 @@ def test_overdue_first_marked_in_words_and_filters(
 
     page.search_edit.clear()
     qtbot.keyClicks(page.search_edit, "nobody by that name")
-    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.stack.empty_label, timeout=WAIT_MS)
-    assert page.stack.empty_label.text() == FILTERED_EMPTY_TEXT
+    qtbot.waitUntil(lambda: page.stack.empty_label.text() == FILTERED_EMPTY_TEXT, timeout=WAIT_MS)
+    assert page.stack.currentWidget() is page.stack.empty_label
 
 
 def test_log_a_call_from_the_list(
