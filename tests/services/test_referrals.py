@@ -934,13 +934,20 @@ def test_open_referrals_overdue_first_then_longest_in_stage(world):
     }
 
 
+@pytest.mark.both_backends
 def test_open_referrals_search_patient_contact_and_reason(world):
     other = add_named_patient(world.db, "Otto", "Other")
+    with world.db.uow() as session:
+        from app.data.models.patients import Patient
+        from app.services.patients.search import index_patient
+
+        index_patient(session, session.get(Patient, world.patient_id))
     ruiz = add_contact(world.db, name="Dr. Maria Ruiz", organisation="Ruiz Endo")
     mine = _referral_in(world, O, "sent", reason="Root canal on 36")
     theirs = _referral_in(world, O, "sent", patient_id=other, contact_id=ruiz, reason="Implant")
     search = {
         "nguyễn": [mine],
+        "ZOË NGUYEN": [mine],
         "OTHER, otto": [theirs],
         "ruiz endo": [theirs],
         "root canal": [mine],

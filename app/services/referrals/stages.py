@@ -114,6 +114,15 @@ def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
 
+_SENT, _BOOKED, _SEEN, _DRAFT, _RECEIVED = (
+    S.SENT.value,
+    S.BOOKED.value,
+    S.SEEN.value,
+    S.DRAFT.value,
+    S.RECEIVED.value,
+)
+
+
 def overdue_reason(line: OverdueFacts, today: date, settings: ReferralDays) -> str:
     """Why an open referral is overdue on ``today`` ("" when it is not):
 
@@ -129,33 +138,27 @@ def overdue_reason(line: OverdueFacts, today: date, settings: ReferralDays) -> s
         return ""
     booking = settings.referral_booking_days
     if line.direction == OUT:
-        if status == S.SENT.value and line.sent_on is not None:
+        if status == _SENT and line.sent_on is not None:
             waited = (today - line.sent_on).days
             if waited > booking:
                 return f"No visit booked {_days(waited)} after sending"
-        if status in (S.BOOKED.value, S.SEEN.value):
-            visit = line.seen_on if status == S.SEEN.value and line.seen_on else line.visit_on
+        if status in (_BOOKED, _SEEN):
+            visit = line.seen_on if status == _SEEN and line.seen_on else line.visit_on
             if visit is not None:
                 waited = (today - visit).days
                 if waited > settings.referral_report_days:
                     return f"No report {_days(waited)} after the visit"
-        if (
-            status in (S.DRAFT.value, S.SENT.value, S.BOOKED.value)
-            and line.visit_due_on is not None
-            and today > line.visit_due_on
-        ):
-            return f"Not seen, {_days((today - line.visit_due_on).days)} past the due date"
+        due = line.visit_due_on
+        if due is not None and today > due and status in (_DRAFT, _SENT, _BOOKED):
+            return f"Not seen, {_days((today - due).days)} past the due date"
         return ""
-    if status == S.RECEIVED.value:
+    if status == _RECEIVED:
         waited = (today - line.referred_on).days
         if waited > booking:
             return f"No consultation booked {_days(waited)} after it came"
-    if (
-        status in (S.RECEIVED.value, S.BOOKED.value)
-        and line.visit_due_on is not None
-        and today > line.visit_due_on
-    ):
-        return f"Not seen, {_days((today - line.visit_due_on).days)} past the due date"
+    due = line.visit_due_on
+    if due is not None and today > due and status in (_RECEIVED, _BOOKED):
+        return f"Not seen, {_days((today - due).days)} past the due date"
     return ""
 
 
