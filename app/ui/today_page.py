@@ -65,6 +65,8 @@ _STAGE_COLOURS = {
     Stage.NO_SHOW: RED,
 }
 REFRESH_MS = 60_000
+#: After a change to visits or plans, the automatic follow-ups are run this much later.
+FOLLOW_UP_WAIT_MS = 500
 
 
 def waiting_text(visit: BoardVisit) -> str:
@@ -178,6 +180,7 @@ class TodayPage(QWidget):
         self.ctx = ctx
         self.setObjectName("todayPage")
         self.board: DayBoard | None = None
+        self.follow_up_result = None
         self.to_do_items: list[ToDoItem] = []
         self._board_generation = 0
         self._to_do_generation = 0
@@ -276,9 +279,16 @@ class TodayPage(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.reload)
         self.timer.start()
+        # Changes come in bursts (a check-out writes the visit, the charge, the payment):
+        # the automatic follow-ups are brought up to date once the burst is over.
+        self.follow_up_timer = QTimer(self)
+        self.follow_up_timer.setSingleShot(True)
+        self.follow_up_timer.setInterval(FOLLOW_UP_WAIT_MS)
+        self.follow_up_timer.timeout.connect(self.refresh_follow_ups)
         self._connect_signals()
         self.update_buttons()
         self.reload()
+        self.refresh_follow_ups()
         self.reload_to_do()
 
     def _columns(self) -> list[Column]:
@@ -337,6 +347,30 @@ class TodayPage(QWidget):
             on_failure=lambda exc: self._on_to_do_failed(generation, exc),
             owner=self,
         )
+
+    def refresh_follow_ups(self) -> None:
+        """Create the automatic follow-ups that fell due and close those whose condition is
+        met (on the writer thread); what it changes reaches the to-do counts by the bus."""
+        from app.services.clinic.follow_ups import refresh_follow_ups
+
+        self.follow_up_timer.stop()
+        if not self.ctx.allows(Permission.VIEW_PATIENTS):
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run_write(
+            lambda: refresh_follow_ups(db, actor),
+            on_success=self._on_follow_ups,
+            on_failure=self._on_follow_ups_failed,
+            owner=self,
+        )
+
+    def _on_follow_ups(self, result) -> None:
+        #: What the last run did (tests read it).
+        self.follow_up_result = result
+
+    def _on_follow_ups_failed(self, exc: BaseException) -> None:
+        self.to_do_status.setText(ops.user_message(exc))
+        self.to_do_status.show()
 
     def _on_board(self, generation: int, board: DayBoard) -> None:
         if generation != self._board_generation:
@@ -526,6 +560,14 @@ class TodayPage(QWidget):
     def on_bus_changed(self, changes: Changes) -> None:
         if changes.appointments or changes.patients or changes.clinic:
             self.reload()
+        # A change of patients too (a call logged, a journey moved on, a policy verified):
+        # the run's own writes (tasks are patients') start one more run, which finds nothing
+        # to do and writes nothing.
+        if (
+            changes.appointments or changes.plans or changes.patients or changes.clinic
+            or changes.services
+        ):  # fmt: skip
+            self.follow_up_timer.start()
         if (
             changes.appointments or changes.patients or changes.plans or changes.payments
             or changes.documents or changes.clinic or changes.referrals

@@ -197,11 +197,14 @@ def test_the_to_do_list_counts_and_opens_its_lists(qtbot, page, visits):
     assert items["tasks"].count == 1
     button = page.to_do_buttons["tasks"]
     assert button.accessibleName() == "Tasks due: 1"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: getattr(page, "lines_dialog", None) is not None, timeout=10_000)
-    lines = page.lines_dialog.model
-    assert lines.rowCount() == 1 and "Call the lab" in lines.data(lines.index(0, 1))
-    page.lines_dialog.close()
+    # Tasks due and the automatic follow-ups open the Tasks page on their view.
+    with qtbot.waitSignal(page.navigate_requested) as sent:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert sent.args == ["tasks:due"]
+    assert page.to_do_buttons["follow_ups"].accessibleName() == "Automatic follow-ups: 0"
+    with qtbot.waitSignal(page.navigate_requested) as sent:
+        qtbot.mouseClick(page.to_do_buttons["follow_ups"], Qt.MouseButton.LeftButton)
+    assert sent.args == ["tasks:follow_ups"]
     with qtbot.waitSignal(page.navigate_requested) as sent:
         qtbot.mouseClick(page.to_do_buttons["recalls"], Qt.MouseButton.LeftButton)
     assert sent.args == ["recalls"]

@@ -96,6 +96,9 @@ class ServiceData:
     is_active: bool = True
     id: int | None = None
     version: int | None = None
+    #: Call the patient this many days after the service is done (0: the same day); None:
+    #: no follow-up call (an automatic follow-up task makes the call due).
+    follow_up_call_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,17 @@ def validate_service(data: ServiceData) -> ServiceData:
     recall = data.recall_interval_days
     if recall is not None and not 1 <= recall <= 3650:
         raise ValidationError("The recall interval is 1 to 3,650 days.", field="recall")
+    call = data.follow_up_call_days
+    if call is not None and (isinstance(call, bool) or not isinstance(call, int)):
+        raise ValidationError(
+            "The follow-up call is a whole number of days after the visit.",
+            field="follow_up_call_days",
+        )
+    if call is not None and not 0 <= call <= 365:
+        raise ValidationError(
+            "The follow-up call is 0 (the same day) to 365 days after the visit.",
+            field="follow_up_call_days",
+        )
     name_es = " ".join((data.name_es or "").split())
     if len(name_es) > 120:
         raise ValidationError(
@@ -219,6 +233,7 @@ def validate_service(data: ServiceData) -> ServiceData:
         code=data.code.strip()[:20],
         category=" ".join(data.category.split())[:60],
         recall_interval_days=recall,
+        follow_up_call_days=call,
         colour=_colour(data.colour),
         requires_preauth=data.requires_preauth,
         description=data.description.strip(),
@@ -271,6 +286,7 @@ def _service_data(s: Service) -> ServiceData:
         code=s.code or "",
         category=s.category,
         recall_interval_days=s.recall_interval_days,
+        follow_up_call_days=s.follow_up_call_days,
         colour=s.colour,
         requires_preauth=s.requires_preauth,
         description=s.description,
@@ -407,6 +423,7 @@ def save_service(db: Database, actor: Actor, data: ServiceData) -> ServiceData:
             "code": data.code or None,
             "category": data.category,
             "recall_interval_days": data.recall_interval_days,
+            "follow_up_call_days": data.follow_up_call_days,
             "colour": data.colour,
             "requires_preauth": data.requires_preauth,
             "description": data.description,

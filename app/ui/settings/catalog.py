@@ -175,6 +175,13 @@ class ServiceDialog(_CatalogDialog):
         self.recall_spin.setRange(0, 3650)
         self.recall_spin.setSpecialValueText("No recall")
         self.recall_spin.setSuffix(" days")
+        # −1 shows "No follow-up call"; 0 is a call the same day.
+        self.call_spin = QSpinBox()
+        self.call_spin.setObjectName("followUpCallDays")
+        self.call_spin.setRange(-1, 365)
+        self.call_spin.setSpecialValueText("No follow-up call")
+        self.call_spin.setSuffix(" days after")
+        self.call_spin.setMinimumWidth(190)
         spell = spelling(locale)
         self.colour_button = ColourButton(locale=locale)
         self.preauth_check = QCheckBox(spell("Needs insurance pre-authorization"))
@@ -201,6 +208,10 @@ class ServiceDialog(_CatalogDialog):
             "default_duration_minutes": FormField(self.duration_spin),
             "fee": FormField(self.fee_edit),
             "recall": FormField(self.recall_spin, "When the patient is due back after a visit."),
+            "follow_up_call_days": FormField(
+                self.call_spin,
+                "A task to call the patient this many days after the visit (0: the same day).",
+            ),
             "colour": FormField(self.colour_button),
         }
         self.errors = FieldErrors(self.fields)
@@ -211,6 +222,7 @@ class ServiceDialog(_CatalogDialog):
         form.addRow("&Duration", self.fields["default_duration_minutes"])
         form.addRow("&Fee", self.fields["fee"])
         form.addRow("&Recall", self.fields["recall"])
+        form.addRow("Follow-up &call", self.fields["follow_up_call_days"])
         form.addRow(spell("Co&lor"), self.fields["colour"])
         form.addRow("", self.preauth_check)
         form.addRow("Descri&ption", self.description_edit)
@@ -236,6 +248,8 @@ class ServiceDialog(_CatalogDialog):
         self.duration_spin.setValue(values.default_duration_minutes)
         self.fee_edit.setText(format_number(values.fee, self.locale, places=2))
         self.recall_spin.setValue(values.recall_interval_days or 0)
+        call = values.follow_up_call_days
+        self.call_spin.setValue(-1 if call is None else call)
         self.colour_button.set_colour(values.colour)
         self.preauth_check.setChecked(values.requires_preauth)
         self.description_edit.setPlainText(values.description)
@@ -262,6 +276,7 @@ class ServiceDialog(_CatalogDialog):
             default_duration_minutes=self.duration_spin.value(),
             fee=self._fee,
             recall_interval_days=self.recall_spin.value() or None,
+            follow_up_call_days=None if self.call_spin.value() < 0 else self.call_spin.value(),
             colour=self.colour_button.colour(),
             requires_preauth=self.preauth_check.isChecked(),
             description=self.description_edit.toPlainText(),
@@ -726,6 +741,11 @@ class ServicesTab(CatalogTab):
             Column(
                 "Recall",
                 lambda s: f"{s.recall_interval_days} days" if s.recall_interval_days else "—",
+                align_right=True,
+            ),
+            Column(
+                "Follow-up call",
+                lambda s: "—" if s.follow_up_call_days is None else f"{s.follow_up_call_days} days",
                 align_right=True,
             ),
             Column("Status", lambda s: "Active" if s.is_active else "Inactive"),
