@@ -247,9 +247,10 @@ class ReminderDialog(FormWriteDialog):
         self.print_check = QCheckBox("&Print the reminder letter")
         self.print_check.setObjectName("printReminderLetter")
         self.print_check.setChecked(ctx.allows(Permission.PRINT_DOCUMENTS))
-        self.print_check.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
         self.add_field("note", "N&ote", self.note_edit)
         self.form.addRow("", self.print_check)
+        # Shown or hidden once in its layout: a parentless widget shown is a window.
+        self.print_check.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
         self.note_edit.setFocus()
 
     def write(self):

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QRadioButton,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -94,8 +93,6 @@ class IncomingReferralDialog(WriteDialog):
         self.existing_radio.setObjectName("existingPatientRadio")
         self.new_radio = QRadioButton("Ne&w patient")
         self.new_radio.setObjectName("newPatientRadio")
-        may_add = ctx.allows(Permission.EDIT_PATIENTS)
-        self.new_radio.setVisible(may_add)
         group = QButtonGroup(self)
         group.addButton(self.existing_radio)
         group.addButton(self.new_radio)
@@ -105,6 +102,7 @@ class IncomingReferralDialog(WriteDialog):
         row.addWidget(self.existing_radio)
         row.addWidget(self.new_radio)
         row.addStretch(1)
+        self.new_radio.setVisible(ctx.allows(Permission.EDIT_PATIENTS))  # once in its row
 
         self.patient_picker = PatientPicker(ctx, offer_new=False)
         self.first_name_edit = QLineEdit()
@@ -137,9 +135,13 @@ class IncomingReferralDialog(WriteDialog):
         new_form.addRow("Date of &birth", self.patient_fields["date_of_birth"])
         new_form.addRow("&Mobile phone", self.patient_fields["mobile_phone"])
         new_form.addRow("&E-mail", self.patient_fields["email"])
-        self.patient_stack = QStackedWidget()
-        self.patient_stack.addWidget(self.patient_picker)
-        self.patient_stack.addWidget(new_page)
+        # The picker, or the new patient's fields: only the one in use takes room.
+        self.new_patient_page = new_page
+        self.patient_box = QWidget()
+        box = QVBoxLayout(self.patient_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.patient_picker)
+        box.addWidget(new_page)
 
         self.duplicate_frame = QFrame()
         self.duplicate_frame.setObjectName("duplicateWarning")
@@ -171,7 +173,7 @@ class IncomingReferralDialog(WriteDialog):
 
         self.fields: dict[str, FormField] = {
             "contact_id": FormField(self.referrer_combo),
-            "patient_id": FormField(self.patient_stack),
+            "patient_id": FormField(self.patient_box),
             "reason": FormField(self.reason_edit),
             "urgency": FormField(self.urgency_combo),
             "provider_id": FormField(self.provider_combo),
@@ -199,6 +201,7 @@ class IncomingReferralDialog(WriteDialog):
         layout.addWidget(self.buttons)
         self.setMinimumWidth(620)
         self.existing_radio.setChecked(True)
+        new_page.hide()
         self._connect_signals()
         self._load_providers()
         self.referrer_combo.setFocus()
@@ -237,7 +240,8 @@ class IncomingReferralDialog(WriteDialog):
 
     @Slot(bool)
     def on_patient_mode_toggled(self, existing: bool) -> None:
-        self.patient_stack.setCurrentIndex(0 if existing else 1)
+        self.patient_picker.setVisible(existing)
+        self.new_patient_page.setVisible(not existing)
         self._clear_duplicates()
         (self.patient_picker if existing else self.first_name_edit).setFocus()
 

@@ -39,7 +39,7 @@ from app.ui.widgets.write_dialog import WriteDialog
 if TYPE_CHECKING:
     from app.services.referrals.referrals import RecordChoice, ReferralLine
 
-NOTES_HEIGHT = 58
+NOTES_HEIGHT = 70
 
 
 def _text_box(name: str, placeholder: str, height: int = NOTES_HEIGHT) -> QPlainTextEdit:

@@ -13,6 +13,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -34,7 +35,7 @@ from app.ui.referrals.common import (
     visit_text,
 )
 from app.ui.widgets.lazy_table import Fetch, LazyTableModel, LazyTableStack
-from app.ui.widgets.row_table import Column, list_table, set_column_widths
+from app.ui.widgets.row_table import Column, list_table
 
 #: The stages a referral waits in, in the order it goes through them.
 OPEN_STAGES = ("draft", "received", "sent", "booked", "seen", "report_received")
@@ -46,7 +47,9 @@ EMPTY_TEXT = (
 )
 FILTERED_EMPTY_TEXT = "No open referrals match these filters."
 OVERDUE_MARK = "⚠ "
+CONTACT_COLUMN = 1
 OVERDUE_COLUMN = 3
+COLUMN_WIDTHS = (170, 220, 175, 330, 160, 225)
 
 
 def stage_text(ctx: UiContext, line) -> str:
@@ -137,7 +140,7 @@ class ReferralsPage(QWidget):
         self.search_edit.setPlaceholderText("Patient, specialist or referrer")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setMaxLength(100)
-        self.search_edit.setMinimumWidth(220)
+        self.search_edit.setMinimumWidth(160)
         search_label = QLabel("S&earch", self)
         search_label.setBuddy(self.search_edit)
         self.search_timer = QTimer(self)
@@ -149,7 +152,14 @@ class ReferralsPage(QWidget):
         self.table.setParent(self)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        set_column_widths(self.table, (170, 220, 150, 220, 130, 220), stretch=5)
+        # Six columns on the desk's screen: the other office's name takes the room left and
+        # is cut (whole on hover); the others keep a width that shows them whole.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(CONTACT_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
         self.stack = LazyTableStack(self.table, EMPTY_TEXT, self)
         self.stack.setObjectName("referralsStack")
 

@@ -138,10 +138,10 @@ class SendReferralDialog(FormWriteDialog):
         self.print_check.setObjectName("printPacketCheck")
         may_print = ctx.allows(Permission.PRINT_DOCUMENTS)
         self.print_check.setChecked(may_print)
-        self.print_check.setVisible(may_print)
         self.add_field("via", "Sent &by", self.via_combo)
         self.add_field("sent_on", "Sent &on", self.sent_on_edit)
         self.form.addRow("", self.print_check)
+        self.print_check.setVisible(may_print)  # once in its layout (never a stray window)
 
     def write(self):
         from app.services.referrals.referrals import mark_sent
@@ -358,8 +358,8 @@ class ReferralWindow(QWidget):
 
         self.timeline_model = TimelineModel(ctx, self)
         self.timeline = list_table(self.timeline_model, "referralTimeline")
-        self.timeline.setWordWrap(False)
-        self.timeline.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # A call's note is read whole: the lines grow to show it.
+        self.timeline.setWordWrap(True)
         header = self.timeline.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -370,6 +370,8 @@ class ReferralWindow(QWidget):
 
         self.records_list = QListWidget()
         self.records_list.setObjectName("sentRecords")
+        self.records_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.records_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.extra_label = _fact_label("attachedRecords")
         self.notes_label = _fact_label("referralNotes")
         records_box = QGroupBox("Records sent")
@@ -381,8 +383,9 @@ class ReferralWindow(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(timeline_box)
         splitter.addWidget(records_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([700, 340])
         splitter.setChildrenCollapsible(False)
 
         # The steps (only those valid now are shown) and what every referral offers.
@@ -551,10 +554,13 @@ class ReferralWindow(QWidget):
         self.reason_label.setText(f"Reason: {line.reason}" if line.reason else "")
         self.reason_label.setVisible(bool(line.reason))
         self.timeline_model.set_rows(list(detail.events))
+        self.timeline.resizeRowsToContents()
         self.timeline.scrollToBottom()
         self.records_list.clear()
         for record in detail.records:
-            self.records_list.addItem(f"{day_text(ctx, record.on)} · {record.title}")
+            text = f"{day_text(ctx, record.on)} · {record.title}"
+            self.records_list.addItem(text)
+            self.records_list.item(self.records_list.count() - 1).setToolTip(text)
         if not detail.records:
             self.records_list.addItem("No stored documents or notes picked.")
         extra = detail.attached_records.strip()
