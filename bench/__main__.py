@@ -28,6 +28,7 @@ BENCHMARKS = {
     "server": lambda args: __import__("bench.several_pcs", fromlist=["run"]).run(args),
     "today": lambda args: __import__("bench.today", fromlist=["run"]).run(args),
     "report": lambda args: __import__("bench.reports", fromlist=["run"]).run(args),
+    "tasks": lambda args: __import__("bench.task_list", fromlist=["run"]).run(args),
     "referrals": lambda args: __import__("bench.referrals_page", fromlist=["run"]).run(args),
 }
 

@@ -142,6 +142,7 @@ class TasksPage(QWidget):
         self.view = "mine"
         self.counts: dict[str, int] = {}
         self._counts_generation = 0
+        self._counts_wanted = False
         self.may_edit = ctx.allows(Permission.EDIT_PATIENTS)
 
         title = QLabel("Tasks")
@@ -292,6 +293,8 @@ class TasksPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_buttons())
         self.model.modelReset.connect(self.update_buttons)
         self.model.loaded.connect(self.update_buttons)
+        self.model.loaded.connect(self.on_model_loaded)
+        self.model.failed.connect(lambda _exc: self.on_model_loaded())
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -305,7 +308,7 @@ class TasksPage(QWidget):
 
     def reload(self) -> None:
         """Read the view's first page and every view's count again, with the filters."""
-        from app.services.patients.tasks import clinic_task_counts, clinic_tasks
+        from app.services.patients.tasks import clinic_tasks
 
         db, actor, view = self.ctx.db, self.ctx.actor, self.view
         search, kind = self.search_edit.text(), self.kind_combo.currentData()
@@ -319,28 +322,30 @@ class TasksPage(QWidget):
                 db, actor, view=view, search=search, kind=kind, offset=offset, limit=limit
             )
         )
-        self._counts_generation += 1
-        generation = self._counts_generation
-        ops.run_query(
-            lambda: clinic_task_counts(db, actor, search=search, kind=kind),
-            on_success=lambda counts: self._on_counts(generation, counts),
-            on_failure=lambda exc: self.show_message(ops.user_message(exc)),
-            owner=self,
-        )
+        # The counts are read once the first page is in, not beside it: the rows come first.
+        self._counts_wanted = True
 
     def refresh(self) -> None:
         """The same list again, keeping its place (after a change)."""
         self.model.set_today(self.ctx.today())
         self.model.refresh()
-        self._counts_generation += 1
-        generation = self._counts_generation
+        self._counts_wanted = True
+
+    @Slot()
+    def on_model_loaded(self) -> None:
+        if not self._counts_wanted:
+            return
         from app.services.patients.tasks import clinic_task_counts
 
+        self._counts_wanted = False
+        self._counts_generation += 1
+        generation = self._counts_generation
         db, actor = self.ctx.db, self.ctx.actor
         search, kind = self.search_edit.text(), self.kind_combo.currentData()
         ops.run_query(
             lambda: clinic_task_counts(db, actor, search=search, kind=kind),
             on_success=lambda counts: self._on_counts(generation, counts),
+            on_failure=lambda exc: self.show_message(ops.user_message(exc)),
             owner=self,
         )
 
