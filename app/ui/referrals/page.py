@@ -48,6 +48,8 @@ EMPTY_TEXT = (
 FILTERED_EMPTY_TEXT = "No open referrals match these filters."
 OVERDUE_MARK = "⚠ "
 CONTACT_COLUMN = 1
+#: Lines read at a time: two screens' worth (the first screen waits for the first read).
+PAGE_SIZE = 50
 OVERDUE_COLUMN = 3
 COLUMN_WIDTHS = (170, 220, 175, 330, 160, 225)
 
@@ -78,6 +80,7 @@ class ReferralTableModel(LazyTableModel):
                 Column("Visit", lambda r: visit_text(ctx, r)),
                 Column("Next action", lambda r: r.next_action),
             ],
+            page_size=PAGE_SIZE,
             parent=parent,
         )
 
