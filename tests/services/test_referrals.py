@@ -760,6 +760,23 @@ def test_the_records_picked_can_change_while_a_draft(world):
     detail = rs.referral_detail(world.db, world.owner, changed.id)
     assert [(r.kind, r.id) for r in detail.records] == [("note", second)]
     assert detail.attached_records == "Study models"
+    # Changing only the records picked is a change another open form must hear of.
+    only_records = rs.update_draft(
+        world.db,
+        world.coordinator,
+        line.id,
+        version=changed.version,
+        contact_id=world.specialist_id,
+        provider_id=world.provider_id,
+        reason="Same",
+        urgency="urgent",
+        document_ids=(),
+        note_ids=(first, second),
+        attached_records="Study models",
+        visit_due_on=world.today + timedelta(days=2),
+        notes="",
+    )
+    assert only_records.version > changed.version
 
 
 def test_the_desk_may_not_change_referrals(world):

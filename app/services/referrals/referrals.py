@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.clock import utc_now
 from app.data.database import Database
@@ -228,26 +229,30 @@ def _check_records(
 
 def _set_records(
     session: Session, referral: Referral, document_ids: tuple[int, ...], note_ids: tuple[int, ...]
-) -> None:
+) -> bool:
+    """Make the referral's picked records exactly these; whether that changed anything."""
     existing = list(
         session.scalars(select(ReferralRecord).where(ReferralRecord.referral_id == referral.id))
     )
     have_docs = {r.document_id: r for r in existing if r.document_id is not None}
     have_notes = {r.note_id: r for r in existing if r.note_id is not None}
-    for doc_id, row in have_docs.items():
-        if doc_id not in document_ids:
-            session.delete(row)
-    for note_id, row in have_notes.items():
-        if note_id not in note_ids:
-            session.delete(row)
+    gone = [row for doc_id, row in have_docs.items() if doc_id not in document_ids]
+    gone += [row for note_id, row in have_notes.items() if note_id not in note_ids]
+    for row in gone:
+        session.delete(row)
     session.flush()
-    for doc_id in document_ids:
-        if doc_id not in have_docs:
-            session.add(ReferralRecord(referral_id=referral.id, document_id=doc_id))
-    for note_id in note_ids:
-        if note_id not in have_notes:
-            session.add(ReferralRecord(referral_id=referral.id, note_id=note_id))
+    added = [
+        ReferralRecord(referral_id=referral.id, document_id=doc_id)
+        for doc_id in document_ids
+        if doc_id not in have_docs
+    ] + [
+        ReferralRecord(referral_id=referral.id, note_id=note_id)
+        for note_id in note_ids
+        if note_id not in have_notes
+    ]
+    session.add_all(added)
     session.flush()
+    return bool(gone or added)
 
 
 # --- outgoing: draft ------------------------------------------------------------------------------
@@ -410,7 +415,10 @@ def update_draft(
         for name, value in values.items():
             if getattr(referral, name) != value:
                 setattr(referral, name, value)
-        _set_records(session, referral, docs, note_list)
+        if _set_records(session, referral, docs, note_list):
+            # The records sent are part of the draft: another form holding it must reload.
+            referral.updated_at = utc_now()
+            flag_modified(referral, "updated_at")
         return line_now(session, referral)
 
 
