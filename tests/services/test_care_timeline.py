@@ -325,11 +325,11 @@ def test_a_multi_phase_plan_and_a_referral_out_and_back_read_as_one_timeline(car
          "the patient to attend"),
         ("Call Ana about the implant date", "Task", "Cora Coordinator"),
     ]  # fmt: skip
-    assert timeline.threads[2].overdue == "Due 3 days ago"
+    assert timeline.threads[2].overdue == "3 days past its due date"
     plan = "Plan: Implant and crown"
     steps = [(s.on, s.thread_title, s.who, s.what) for s in timeline.steps]
     assert steps == [
-        (d(11, 9), "Visits", "Dr. Daniel Okafor", "Missed the visit: Visit"),
+        (d(11, 9), "Visits", "Dr. Daniel Okafor", "Missed a visit"),
         (d(11, 3), "Tasks", "Rita Reception", "Task done: Send the post-op instructions"),
         (d(11, 3), SURGEON, "Cora Coordinator", "Report received on Nov 3, 2026"),
         (d(11, 2), plan, "Dr. Daniel Okafor", "Phase 1 of 3 completed: Extraction"),
@@ -342,7 +342,7 @@ def test_a_multi_phase_plan_and_a_referral_out_and_back_read_as_one_timeline(car
         (d(10, 20), plan, "Cora Coordinator", "Plan presented: Implant and crown (3 phases)"),
         (d(10, 19), "Consultations", "Dr. Daniel Okafor",
          "Consultation: Missing #14, wants a fixed tooth"),
-        (d(9, 14), "Visits", "Dr. Daniel Okafor", "Seen: Visit"),
+        (d(9, 14), "Visits", "Dr. Daniel Okafor", "Seen for a visit"),
     ]  # fmt: skip
     # The booked implant visit is ahead: in the summary, not among the steps taken.
     assert not any("Implant placement" in s.what for s in timeline.steps)

@@ -419,18 +419,14 @@ class _Builder:
         title: str,
         of: str = "",
     ) -> None:
-        service = service_names.get(visit.service_id or -1, "") or "Visit"
-        about = f"{service} ({of})" if of else service
+        service = service_names.get(visit.service_id or -1, "")
+        about = f"{service} ({of})" if service and of else service or of
         if visit.status == AppointmentStatus.COMPLETED.value:
-            self.step(visit.starts_at, key, title, f"Seen: {about}", provider=visit.provider_id)
+            what = f"Seen: {about}" if about else "Seen for a visit"
+            self.step(visit.starts_at, key, title, what, provider=visit.provider_id)
         elif visit.status == AppointmentStatus.NO_SHOW.value:
-            self.step(
-                visit.starts_at,
-                key,
-                title,
-                f"Missed the visit: {about}",
-                provider=visit.provider_id,
-            )
+            what = f"Missed the visit: {about}" if about else "Missed a visit"
+            self.step(visit.starts_at, key, title, what, provider=visit.provider_id)
 
     def add_other_visits(
         self, visits: list[Appointment], told: set[int], service_names: dict[int, str]
@@ -536,7 +532,7 @@ class _Builder:
                         "Task",
                         "",
                         who=("staff", task.assignee_id),
-                        overdue=f"Due {_days_word((self.today - task.due_on).days)} ago"
+                        overdue=f"{_days_word((self.today - task.due_on).days)} past its due date"
                         if late and task.due_on is not None
                         else "",
                         due_on=task.due_on,
