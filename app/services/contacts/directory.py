@@ -414,13 +414,13 @@ def count_contacts(
         )
 
 
-#: What a reference from each table is called ("3 referrals").
+#: What a reference from each table is called: (one, several) — "1 referral", "3 referrals".
 REFERENCE_LABELS = {
-    ("referrals", "contact_id"): "referrals",
-    ("insurance_policies", "payer_id"): "insurance policies",
-    ("payments", "payer_contact_id"): "payments from the payer",
-    ("communication_entries", "contact_id"): "contact log entries",
-    ("contacts", "merged_into_id"): "contacts merged into it",
+    ("referrals", "contact_id"): ("referral", "referrals"),
+    ("insurance_policies", "payer_id"): ("insurance policy", "insurance policies"),
+    ("payments", "payer_contact_id"): ("payment from the payer", "payments from the payer"),
+    ("communication_entries", "contact_id"): ("contact log entry", "contact log entries"),
+    ("contacts", "merged_into_id"): ("contact merged into it", "contacts merged into it"),
 }
 
 
@@ -435,8 +435,10 @@ def contact_references() -> list[tuple[str, str]]:
     return found
 
 
-def reference_label(table: str, column: str) -> str:
-    return REFERENCE_LABELS.get((table, column), table.replace("_", " "))
+def reference_label(table: str, column: str, count: int = 2) -> str:
+    """What ``count`` references from ``table.column`` are called ("2 referrals")."""
+    one, several = REFERENCE_LABELS.get((table, column), (table.replace("_", " "),) * 2)
+    return one if count == 1 else several
 
 
 def reference_counts(session: Session, contact_id: int) -> tuple[ReferenceCount, ...]:
@@ -449,7 +451,7 @@ def reference_counts(session: Session, contact_id: int) -> tuple[ReferenceCount,
         )
         counts.append(
             ReferenceCount(
-                table_name, column_name, reference_label(table_name, column_name), number
+                table_name, column_name, reference_label(table_name, column_name, number), number
             )
         )
     return tuple(counts)

@@ -181,7 +181,8 @@ def merge_contacts(
         duplicate.is_active = False
         duplicate.merged_into_id = kept.id
         summary = ", ".join(
-            f"{reference_label(*key.split('.'))} {count}" for key, count in sorted(moved.items())
+            f"{reference_label(*key.split('.'), count)} {count}"
+            for key, count in sorted(moved.items())
         )
         for contact_id, detail in (
             (kept.id, f"kept in merge with contact {duplicate.id}"),
