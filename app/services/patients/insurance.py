@@ -301,7 +301,11 @@ def save_policy(db: Database, actor: Actor, patient_id: int, data: PolicyData) -
         patient_or_error(session, patient_id)
         payer = session.get(Contact, data.payer_id)
         if payer is None or payer.kind != ContactKind.PAYER.value:
-            raise ValidationError("Choose the payer from the contacts directory.", "payer_id")
+            raise ValidationError(
+                "Choose the payer: an insurance payer in Contacts (the policy form's New payer… "
+                "adds one).",
+                "payer_id",
+            )
         if data.id is None:
             if not payer.is_active:
                 raise ValidationError("That payer is no longer active.", field="payer_id")

@@ -34,6 +34,8 @@ from app.services.patients.insurance import (
     validate_policy,
     validate_preauth,
 )
+from app.ui.contacts.picker import ContactPicker
+from app.ui.context import UiContext
 from app.ui.widgets.form_field import FieldErrors, FormField, dialog_buttons, growing_form
 
 RELATION_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}
@@ -94,26 +96,17 @@ def _show_error(errors: FieldErrors, error: ValidationError, fallback: str) -> N
 class PolicyDialog(QDialog):
     """Add or edit one insurance policy; amounts are typed as the clinic writes them."""
 
-    def __init__(
-        self,
-        parent: QWidget | None,
-        *,
-        payers: list[tuple[int, str]],
-        locale: str,
-        currency: str,
-        editing: bool,
-    ) -> None:
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None, *, editing: bool) -> None:
         super().__init__(parent)
-        self.locale = locale
-        self.currency = currency
+        self.locale = ctx.details.locale
+        self.currency = currency = ctx.details.currency
         self._initial: PolicyData | None = None
         self.setWindowTitle("Edit insurance policy" if editing else "Add insurance policy")
 
-        self.payer_combo = QComboBox()
-        self.payer_combo.setObjectName("payerCombo")
-        self.payer_combo.addItem("Choose the payer…", None)
-        for payer_id, name in payers:
-            self.payer_combo.addItem(name, payer_id)
+        # The insurance company, found in Contacts as it is typed; one not there yet is
+        # added on the spot (New…), so a clinic's first policy needs no other window.
+        self.payer_picker = ContactPicker(ctx, kinds=["payer"], new_text="Ne&w payer…")
+        self.payer_picker.setObjectName("payerPicker")
         self.plan_edit = QLineEdit()
         self.plan_edit.setObjectName("planEdit")
         self.plan_edit.setMaxLength(120)
@@ -150,11 +143,10 @@ class PolicyDialog(QDialog):
         self.active_check = QCheckBox("A&ctive")
         self.active_check.setChecked(True)
 
-        no_payers = len(payers) == 0
         self.fields: dict[str, FormField] = {
             "payer_id": FormField(
-                self.payer_combo,
-                "No payers yet: add the insurance company in Contacts first." if no_payers else "",
+                self.payer_picker,
+                "Type part of the insurance company's name; not there yet? New payer… adds it.",
             ),
             "plan_name": FormField(self.plan_edit),
             "member_id": FormField(self.member_edit),
@@ -190,13 +182,13 @@ class PolicyDialog(QDialog):
 
         self.buttons = _buttons(self, "Save policy" if editing else "Add policy")
         self.buttons.accepted.connect(self.on_accept_clicked)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not no_payers)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(520)
         order = [
-            self.payer_combo,
+            self.payer_picker.line_edit,
+            self.payer_picker.new_button,
             self.plan_edit,
             self.member_edit,
             self.group_edit,
@@ -217,11 +209,9 @@ class PolicyDialog(QDialog):
 
         return format_number(amount, self.locale, places=2)
 
-    def set_policy(self, data: PolicyData, payer_name: str = "") -> None:
+    def set_policy(self, data: PolicyData) -> None:
         self._initial = data
-        if self.payer_combo.findData(data.payer_id) < 0 and data.payer_id:
-            self.payer_combo.addItem(payer_name or "Former payer", data.payer_id)
-        _select(self.payer_combo, data.payer_id or None)
+        self.payer_picker.set_contact_id(data.payer_id or None)
         self.plan_edit.setText(data.plan_name)
         self.member_edit.setText(data.member_id)
         self.group_edit.setText(data.group_number)
@@ -247,9 +237,13 @@ class PolicyDialog(QDialog):
 
     def policy(self) -> PolicyData:
         """What the form says, as PolicyData; raises ValidationError for what cannot be read."""
-        payer_id = self.payer_combo.currentData()
+        payer_id = self.payer_picker.contact_id()
         if payer_id is None:
-            raise ValidationError("Choose the payer.", field="payer_id")
+            raise ValidationError(
+                "Choose the payer: type part of its name and pick it from the list, or add it "
+                "with New payer….",
+                field="payer_id",
+            )
         coverage_text = self.coverage_edit.text().strip().rstrip("%").strip() or "0"
         try:
             coverage = int(coverage_text)
@@ -285,19 +279,16 @@ class PolicyDialog(QDialog):
     @classmethod
     def ask(
         cls,
+        ctx: UiContext,
         parent: QWidget | None,
         *,
-        payers: list[tuple[int, str]],
-        locale: str,
-        currency: str,
         initial: PolicyData | None = None,
-        payer_name: str = "",
         error: ValidationError | None = None,
     ) -> PolicyData | None:
         editing = initial is not None and initial.id is not None
-        dialog = cls(parent, payers=payers, locale=locale, currency=currency, editing=editing)
+        dialog = cls(ctx, parent, editing=editing)
         if initial is not None:
-            dialog.set_policy(initial, payer_name)
+            dialog.set_policy(initial)
         if error is not None:
             _show_error(dialog.errors, error, "member_id")
         if dialog.exec() != QDialog.DialogCode.Accepted:

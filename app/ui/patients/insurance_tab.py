@@ -62,7 +62,6 @@ class InsuranceData:
 
     policies: list[PolicyLine]
     preauths: list[PreauthLine]
-    payers: list[tuple[int, str]]
     max_age_days: int
 
 
@@ -216,7 +215,7 @@ def _stretch_first(table: QTableView, columns: int) -> None:
 class InsuranceTab(RecordTab):
     def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(ctx, patient_id, parent)
-        self._data = InsuranceData([], [], [], 30)
+        self._data = InsuranceData([], [], 30)
         can_edit = ctx.allows(Permission.EDIT_PATIENTS)
         spell = spelling(ctx.details.locale)
 
@@ -340,12 +339,13 @@ class InsuranceTab(RecordTab):
         self.reload()
 
     def _connect_signals(self) -> None:
-        self.add_policy_button.clicked.connect(self.on_add_policy_clicked)
+        # clicked(bool) would hand its "checked" to the slot's first argument (initial).
+        self.add_policy_button.clicked.connect(lambda: self.on_add_policy_clicked())
         self.edit_policy_button.clicked.connect(self.on_edit_policy_clicked)
         self.policies_table.activated.connect(lambda _i: self.on_edit_policy_clicked())
         self.policies_table.selectionModel().selectionChanged.connect(self.on_policy_selected)
         self.record_button.clicked.connect(self.on_record_clicked)
-        self.add_preauth_button.clicked.connect(self.on_add_preauth_clicked)
+        self.add_preauth_button.clicked.connect(lambda: self.on_add_preauth_clicked())
         self.edit_preauth_button.clicked.connect(self.on_edit_preauth_clicked)
         self.preauths_table.activated.connect(lambda _i: self.on_edit_preauth_clicked())
         self.preauths_table.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -386,7 +386,6 @@ class InsuranceTab(RecordTab):
             return InsuranceData(
                 policies=insurance.list_policies(db, actor, patient_id),
                 preauths=insurance.list_preauths(db, actor, patient_id, include_expired=True),
-                payers=insurance.list_payers(db, actor),
                 max_age_days=insurance.verification_max_age_days(db, actor),
             )
 
@@ -537,7 +536,7 @@ class InsuranceTab(RecordTab):
     def on_add_policy_clicked(
         self, initial: PolicyData | None = None, error: ValidationError | None = None
     ) -> None:
-        self._ask_policy(initial, error, "")
+        self._ask_policy(initial, error)
 
     @Slot()
     def on_edit_policy_clicked(self) -> None:
@@ -560,29 +559,19 @@ class InsuranceTab(RecordTab):
             id=policy.id,
             version=policy.version,
         )
-        self._ask_policy(initial, None, policy.payer_name)
+        self._ask_policy(initial, None)
 
-    def _ask_policy(
-        self, initial: PolicyData | None, error: ValidationError | None, payer_name: str
-    ) -> None:
+    def _ask_policy(self, initial: PolicyData | None, error: ValidationError | None) -> None:
         from app.services.patients.insurance import save_policy
 
-        data = PolicyDialog.ask(
-            self,
-            payers=self._data.payers,
-            locale=self.ctx.details.locale,
-            currency=self.ctx.details.currency,
-            initial=initial,
-            payer_name=payer_name,
-            error=error,
-        )
+        data = PolicyDialog.ask(self.ctx, self, initial=initial, error=error)
         if data is None:
             return
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
         self._write(
             lambda: save_policy(db, actor, patient_id, data),
             "Policy saved." if data.id else "Policy added.",
-            retry=lambda exc: self._ask_policy(data, exc, payer_name),
+            retry=lambda exc: self._ask_policy(data, exc),
         )
 
     @Slot()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from app.ui.patients.insurance_tab import (
     PreauthsModel,
     VerificationsModel,
 )
+from tests.ui.contacts.conftest import pick_contact
 
 Left = Qt.MouseButton.LeftButton
 OK = QDialogButtonBox.StandardButton.Ok
@@ -95,17 +97,12 @@ def test_add_a_policy_through_the_dialog(qtbot, monkeypatch, owner_ctx, patient_
     assert tab.policies_empty.isVisible()
     assert "No insurance on file" in tab.policies_empty.text()
 
-    def ask(cls, parent, **kwargs):
+    def ask(cls, ctx, parent, **kwargs):
         # The real dialog, filled in as a person would, then read back.
-        dialog = cls(
-            parent,
-            payers=kwargs["payers"],
-            locale=kwargs["locale"],
-            currency=kwargs["currency"],
-            editing=False,
-        )
+        dialog = cls(ctx, parent, editing=False)
         qtbot.addWidget(dialog)
-        dialog.payer_combo.setCurrentIndex(dialog.payer_combo.findData(payer_id))
+        dialog.show()
+        pick_contact(qtbot, dialog.payer_picker, "delta", payer_id)
         qtbot.keyClicks(dialog.plan_edit, "PPO Plus")
         qtbot.keyClicks(dialog.member_edit, "XJ-1234")
         qtbot.keyClicks(dialog.group_edit, "G-77")
@@ -130,13 +127,11 @@ def test_add_a_policy_through_the_dialog(qtbot, monkeypatch, owner_ctx, patient_
 
 
 @pytest.mark.parametrize("typed", ["150", "eighty", "-5"])
-def test_bad_coverage_is_explained_beside_the_field(qtbot, payer_id, typed):
-    dialog = PolicyDialog(
-        None, payers=[(payer_id, "Delta Dental")], locale="en_US", currency="USD", editing=False
-    )
+def test_bad_coverage_is_explained_beside_the_field(qtbot, owner_ctx, payer_id, typed):
+    dialog = PolicyDialog(owner_ctx, None, editing=False)
     qtbot.addWidget(dialog)
     dialog.show()
-    dialog.payer_combo.setCurrentIndex(1)
+    dialog.payer_picker.set_contact_id(payer_id)
     qtbot.keyClicks(dialog.member_edit, "XJ-1234")
     qtbot.keyClicks(dialog.coverage_edit, typed)
     qtbot.mouseClick(dialog.buttons.button(OK), Left)
@@ -146,24 +141,28 @@ def test_bad_coverage_is_explained_beside_the_field(qtbot, payer_id, typed):
     assert dialog.result() != dialog.DialogCode.Accepted
 
 
-def test_bad_amount_is_explained_in_the_clinic_locale(qtbot, payer_id):
-    dialog = PolicyDialog(
-        None, payers=[(payer_id, "Delta Dental")], locale="es_ES", currency="EUR", editing=False
-    )
+def test_bad_amount_is_explained_in_the_clinic_locale(qtbot, owner_ctx, payer_id):
+    owner_ctx.details = replace(owner_ctx.details, locale="es_ES", currency="EUR")
+    dialog = PolicyDialog(owner_ctx, None, editing=False)
     qtbot.addWidget(dialog)
     dialog.show()
-    dialog.payer_combo.setCurrentIndex(1)
+    dialog.payer_picker.set_contact_id(payer_id)
     qtbot.keyClicks(dialog.member_edit, "XJ-1234")
     qtbot.keyClicks(dialog.copay_edit, "12x50")
     qtbot.mouseClick(dialog.buttons.button(OK), Left)
     assert "1.234,56" in dialog.fields["copay"].error()
 
 
-def test_policy_dialog_without_payers_says_what_to_do(qtbot):
-    dialog = PolicyDialog(None, payers=[], locale="en_US", currency="USD", editing=False)
+def test_policy_dialog_without_a_payer_chosen_says_what_to_do(qtbot, owner_ctx):
+    dialog = PolicyDialog(owner_ctx, None, editing=False)
     qtbot.addWidget(dialog)
-    assert not dialog.buttons.button(OK).isEnabled()
-    assert "add the insurance company in Contacts" in dialog.fields["payer_id"].hint_label.text()
+    dialog.show()
+    assert "New payer… adds it" in dialog.fields["payer_id"].hint_label.text()
+    assert dialog.payer_picker.new_button.isVisibleTo(dialog)
+    qtbot.keyClicks(dialog.member_edit, "XJ-1234")
+    qtbot.mouseClick(dialog.buttons.button(OK), Left)
+    assert dialog.fields["payer_id"].error().startswith("Choose the payer: type part of its name")
+    assert dialog.result() != dialog.DialogCode.Accepted
 
 
 def test_record_a_verification_and_see_it_in_the_log(
@@ -287,7 +286,9 @@ def test_a_stale_edit_is_refused_and_the_tab_reloads(
     monkeypatch.setattr(
         "app.ui.patients.insurance_tab.show_warning", lambda parent, text: warnings.append(text)
     )
-    monkeypatch.setattr(PolicyDialog, "ask", classmethod(lambda cls, parent, **kw: kw["initial"]))
+    monkeypatch.setattr(
+        PolicyDialog, "ask", classmethod(lambda cls, ctx, parent, **kw: kw["initial"])
+    )
     qtbot.mouseClick(tab.edit_policy_button, Left)
     qtbot.waitUntil(lambda: bool(warnings), timeout=10_000)
     qtbot.waitUntil(lambda: cells(tab.policies_model, 0)[3] == "G-99", timeout=10_000)
