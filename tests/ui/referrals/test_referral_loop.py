@@ -13,9 +13,11 @@ from sqlalchemy import select
 from app.data.models.documents import StoredDocument
 from app.data.models.referrals import Referral, ReferralEvent
 from app.data.models.tasks import Task
+from app.i18n import format_date
 from app.services.patients.documents import add_document
 from app.services.referrals import referrals as rs
 from app.ui.patients.referrals_tab import ReferralsTab
+from app.ui.print_preview import PrintPreviewDialog
 from app.ui.referrals.new_referral import NewReferralDialog
 from app.ui.referrals.referral_window import (
     EndReferralDialog,
@@ -25,6 +27,7 @@ from app.ui.referrals.referral_window import (
     open_referral_window,
     referral_windows_of,
 )
+from tests.documents.pdfread import pdf_pages_text
 from tests.ui.referrals.conftest import WAIT_MS, pdf_bytes
 
 
@@ -85,7 +88,7 @@ def test_a_referral_goes_from_the_record_to_closed(
 
     def fill_send(dialog: SendReferralDialog) -> None:
         dialog.via_combo.setCurrentIndex(dialog.via_combo.findData("fax"))
-        dialog.print_check.setChecked(False)
+        assert dialog.print_check.isChecked()  # the packet to fax is offered
         click(qtbot, dialog.save_button)
 
     answer(NewReferralDialog, fill_referral)
@@ -97,11 +100,20 @@ def test_a_referral_goes_from_the_record_to_closed(
     wait_for_status(qtbot, window, "sent")
     referral_id = window.referral_id
 
+    # The packet to fax opened in the print preview: the letter to the specialist.
+    qtbot.waitUntil(lambda: tab.findChildren(PrintPreviewDialog) != [], timeout=WAIT_MS)
+    [packet] = tab.findChildren(PrintPreviewDialog)
+    qtbot.waitUntil(lambda: packet.page_count() >= 1, timeout=WAIT_MS)
+    letter = " ".join(pdf_pages_text(packet.content()))
+    assert "Lee Oral Surgery" in letter and "Impacted 38" in letter
+    packet.close()
+
     referral, events = stored(db, referral_id)
     assert (referral.direction, referral.status, referral.sent_via) == ("outgoing", "sent", "fax")
     assert referral.contact_id == specialist_id and referral.urgency == "soon"
     assert referral.attached_records == "Study models"
-    assert [e.to_status for e in events] == ["draft", "sent"]
+    assert [e.to_status for e in events if e.kind == "status"] == ["draft", "sent"]
+    assert [e.kind for e in events].count("letter") == 1  # the packet printed, on the timeline
     detail = rs.referral_detail(db, ctx.actor, referral_id)
     assert sorted(r.title for r in detail.records) == ["Panoramic.pdf", "Periapical 38.pdf"]
     # The record's tab lists it, at its stage.
@@ -181,8 +193,24 @@ def test_a_referral_goes_from_the_record_to_closed(
     ]
     assert all(e.by_id is not None for e in events)
     # Its timeline shows every step, dated, by whom.
-    texts = [window.timeline_model.data(window.timeline_model.index(r, 1)) for r in range(6)]
-    assert texts.count("Cora Coordinator") == 5 and "Daniel Okafor" not in texts[:5]
+    model = window.timeline_model
+    timeline = [
+        (model.data(model.index(r, 1)), model.data(model.index(r, 2)))
+        for r in range(model.rowCount())
+    ]
+    visit = format_date(visit_on, ctx.details.locale)
+    day = format_date(today, ctx.details.locale)
+    assert timeline == [
+        ("Cora Coordinator", "Referral drafted"),
+        ("Cora Coordinator", f"Sent on {day}: Fax"),
+        ("Cora Coordinator", "Letter printed: Referral packet"),
+        ("Cora Coordinator", f"Visit booked for {visit}"),
+        ("Cora Coordinator", f"Patient seen on {day}"),
+        ("Cora Coordinator", f"Report received on {day}"),
+        ("Daniel Okafor", "Note: Report acknowledged"),
+        ("Cora Coordinator", "Referral closed"),
+    ]
+    assert all(model.data(model.index(r, 0)) for r in range(model.rowCount()))  # each dated
     assert window.visible_steps() == []
     assert not window.call_button.isVisible()
 

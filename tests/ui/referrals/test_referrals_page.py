@@ -146,3 +146,33 @@ def test_the_list_passes_the_model_tester(
             index = page.model.index(row, col)
             page.model.data(index, Qt.ItemDataRole.ToolTipRole)
             page.model.data(index, Qt.ItemDataRole.FontRole)
+
+
+def test_a_reminder_is_recorded_and_its_letter_previewed(
+    answer, qtbot, coordinator_ctx, patient_id, specialist_id, referrer_id
+):
+    from app.ui.print_preview import PrintPreviewDialog
+    from app.ui.referrals.common import ReminderDialog
+    from tests.documents.pdfread import pdf_pages_text
+
+    _late, sent, _draft = a_few_referrals(coordinator_ctx, patient_id, specialist_id, referrer_id)
+    page = make_page(qtbot, coordinator_ctx)
+    assert page.select_referral(sent.id)
+
+    def fill(dialog: ReminderDialog) -> None:
+        assert dialog.print_check.isChecked()  # the letter is offered by default
+        qtbot.keyClicks(dialog.note_edit, "Faxed, second reminder")
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+
+    answer(ReminderDialog, fill)
+    qtbot.mouseClick(page.reminder_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.findChildren(PrintPreviewDialog) != [], timeout=WAIT_MS)
+    [preview] = page.findChildren(PrintPreviewDialog)
+    qtbot.waitUntil(lambda: preview.page_count() >= 1, timeout=WAIT_MS)
+    text = " ".join(pdf_pages_text(preview.content()))
+    assert "Ann Lee" in text and "Abara" in text
+    reminder = rs.referral_detail(coordinator_ctx.db, coordinator_ctx.actor, sent.id).events[-1]
+    assert reminder.kind == "reminder" and "Faxed, second reminder" in (
+        reminder.note + reminder.text
+    )
+    preview.close()
