@@ -154,3 +154,35 @@ def test_the_consultation_is_booked_and_linked(
         lambda: page.model.rowCount() == 1 and page.model.row_at(0).status == "booked",
         timeout=WAIT_MS,
     )
+
+
+def test_a_seen_incoming_referral_offers_the_consult_letter_and_closes(
+    qtbot, coordinator_ctx, referrer_id, patient_id
+):
+    from app.services.referrals import referrals as rs
+    from app.ui.print_preview import PrintPreviewDialog
+    from app.ui.referrals.referral_window import open_referral_window
+    from tests.documents.pdfread import pdf_pages_text
+
+    ctx, db, today = coordinator_ctx, coordinator_ctx.db, coordinator_ctx.today()
+    line = rs.create_incoming(
+        db, ctx.actor, referrer_contact_id=referrer_id, patient_id=patient_id, new_patient=None,
+        reason="Crown on 14",
+    )  # fmt: skip
+    line = rs.record_booked(db, ctx.actor, line.id, version=line.version, visit_on=today)
+    rs.record_seen(db, ctx.actor, line.id, version=line.version, seen_on=today)
+    window = open_referral_window(ctx, line.id)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.line is not None, timeout=WAIT_MS)
+    assert window.visible_steps() == ["Cl&ose referral"]
+    assert window.next_label.text() == "Next: Send the consult letter and close"
+    qtbot.mouseClick(window.consult_letter_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.findChildren(PrintPreviewDialog) != [], timeout=WAIT_MS)
+    [letter] = window.findChildren(PrintPreviewDialog)
+    qtbot.waitUntil(lambda: letter.page_count() >= 1, timeout=WAIT_MS)
+    assert "Ruiz" in " ".join(pdf_pages_text(letter.content()))
+    letter.close()
+    qtbot.mouseClick(window.close_referral_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.line.status == "closed", timeout=WAIT_MS)
+    with db.uow() as session:
+        assert session.get(Referral, line.id).closed_on == today
