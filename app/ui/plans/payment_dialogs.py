@@ -34,6 +34,7 @@ from app.services.billing.payments import (
 )
 from app.services.errors import ValidationError
 from app.ui import ops
+from app.ui.contacts.picker import ContactPicker
 from app.ui.context import UiContext
 from app.ui.month_close import OverridesClosedMonths
 from app.ui.widgets.write_dialog import FormWriteDialog
@@ -279,8 +280,10 @@ class InsurancePaymentDialog(_AccountWriteDialog):
         self.context: InsurancePaymentContext | None = None
         self.result_value: InsurancePaymentResult | None = None
         self.intro_label.setText("Loading…")
-        self.payer_combo = QComboBox()
-        self.payer_combo.setObjectName("insurancePayerCombo")
+        # Any payer of the directory (one not there yet is added on the spot); the
+        # patient's policies' payers are named under it, the primary policy's chosen.
+        self.payer_picker = ContactPicker(ctx, kinds=["payer"], new_text="Ne&w payer…")
+        self.payer_picker.setObjectName("insurancePayerPicker")
         self.amount_edit = QLineEdit()
         self.amount_edit.setObjectName("insuranceAmountEdit")
         self.amount_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -295,7 +298,7 @@ class InsurancePaymentDialog(_AccountWriteDialog):
         self.notes_edit = QLineEdit()
         self.notes_edit.setObjectName("insuranceNotesEdit")
         self.notes_edit.setMaxLength(300)
-        self.add_field("payer", "Pa&yer", self.payer_combo)
+        self.add_field("payer", "Pa&yer", self.payer_picker)
         self.add_field("amount", "&Amount", self.amount_edit)
         self.add_field("reference", "&EOB / claim", self.reference_edit)
         self.add_field(
@@ -333,13 +336,15 @@ class InsurancePaymentDialog(_AccountWriteDialog):
             f"Payment from an insurer for {context.patient_name} — "
             f"{balance_sentence(self.ctx, context.balance).lower()}."
         )
-        for payer in context.payers:
-            label = f"{payer.name} — {payer.policy.lower()}" if payer.policy else payer.name
-            self.payer_combo.addItem(label, payer.contact_id)
-        if context.default_payer_id is not None:
-            self.payer_combo.setCurrentIndex(self.payer_combo.findData(context.default_payer_id))
-        if not context.payers:
-            self.fields["payer"].set_hint("Add the payer to Contacts first (kind: payer).")
+        self.payer_picker.set_contact_id(context.default_payer_id)
+        insured = [
+            f"{payer.name} ({payer.policy.lower()})" for payer in context.payers if payer.policy
+        ]
+        self.fields["payer"].set_hint(
+            "The patient's policies: " + ", ".join(insured) + "."
+            if insured
+            else "No policy on file: type the payer's name, or add it with New payer…."
+        )
         ticked = self._default_charges(context)
         self.charges_list.blockSignals(True)
         for charge in context.open_charges:
@@ -428,7 +433,7 @@ class InsurancePaymentDialog(_AccountWriteDialog):
         if amount is None:
             return None
         data = InsurancePaymentInput(
-            payer_contact_id=self.payer_combo.currentData(),
+            payer_contact_id=self.payer_picker.contact_id(),
             amount=amount,
             reference=self.reference_edit.text(),
             charge_ids=self.ticked_charges(),

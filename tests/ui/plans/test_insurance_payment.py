@@ -18,6 +18,7 @@ from app.ui.plans.account_tab import AccountTab
 from app.ui.plans.payment_dialogs import AdjustmentDialog, InsurancePaymentDialog
 from tests.services.test_insurance_payments import add_charge, add_payer, add_policy
 from tests.services.test_payments import add_plan
+from tests.ui.contacts.conftest import pick_contact
 
 D = Decimal
 
@@ -62,7 +63,9 @@ def test_record_an_insurance_payment_from_the_payer_with_the_keyboard(
         dialog.open()
         qtbot.waitUntil(lambda: dialog.context is not None, timeout=10_000)
         # The primary policy's payer is chosen; every open charge is ticked, oldest first.
-        seen["payer"] = dialog.payer_combo.currentText()
+        qtbot.waitUntil(lambda: dialog.payer_picker.line_edit.text() != "", timeout=10_000)
+        seen["payer"] = (dialog.payer_picker.line_edit.text(), dialog.payer_picker.contact_id())
+        seen["policies"] = dialog.fields["payer"].hint_label.text()
         seen["charges"] = [
             dialog.charges_list.item(r).text() for r in range(dialog.charges_list.count())
         ]
@@ -86,7 +89,10 @@ def test_record_an_insurance_payment_from_the_payer_with_the_keyboard(
     )
     qtbot.waitUntil(lambda: "Insurance payment recorded" in tab.status_label.text())
 
-    assert seen["payer"] == "Delta Dental — primary policy"
+    assert seen["payer"] == ("Delta Dental — Provider services", insured["delta"])
+    assert seen["policies"] == (
+        "The patient's policies: Delta Dental (primary policy), Aetna (secondary policy)."
+    )
     assert seen["charges"] == [
         "Jan 5, 2026 · Crown, tooth 14 · $300.00 owed",
         "Feb 2, 2026 · Periodic exam · $120.00 owed",
@@ -149,10 +155,9 @@ def test_from_a_charge_its_visit_comes_ticked_and_refusals_show_beside_fields(
     dialog.open()
     qtbot.waitUntil(lambda: dialog.context is not None, timeout=10_000)
     assert dialog.ticked_charges() == (insured["exam"],)
-    # Another payer of the patient's, chosen from the keyboard.
-    dialog.payer_combo.setFocus()
-    qtbot.keyClick(dialog.payer_combo, Qt.Key.Key_Down)
-    assert dialog.payer_combo.currentData() == insured["aetna"]
+    # Another payer of the patient's, typed and chosen from the keyboard.
+    dialog.payer_picker.line_edit.clear()
+    pick_contact(qtbot, dialog.payer_picker, "aet", insured["aetna"])
     qtbot.keyClicks(dialog.amount_edit, "150")
     assert "$30.00 stays on the account as credit" in dialog.preview_label.text()
     # No EOB reference: refused beside the field, nothing stored.
