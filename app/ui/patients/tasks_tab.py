@@ -6,58 +6,36 @@ A task about an outgoing referral also prints that referral's letter to the spec
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
-from PySide6.QtCore import QDate, QLocale, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
-    QLineEdit,
+    QMenu,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.i18n import qt_date_format, spelling
+from app.i18n import spelling
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
-from app.services.patients.tasks import Assignee, TaskLine
+from app.services.patients.tasks import TaskLine
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.patients.record_tabs import RecordTab
-from app.ui.widgets.form_field import (
-    FieldErrors,
-    FormField,
-    dialog_buttons,
-    form_message,
-    growing_form,
-)
+from app.ui.tasks.actions import TaskActions
+from app.ui.tasks.dialogs import PRIORITY_LABELS, NewTaskDialog, kind_label
+from app.ui.widgets.form_field import form_message
 from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
-from app.ui.widgets.write_dialog import WriteDialog
 
-KIND_LABELS: dict[str, str] = {
-    "general": "General",
-    "follow_up": "Follow-up",
-    "call": "Call",
-    "insurance_verification": "Insurance check",
-    "recall": "Recall",
-    "collections": "Collections",
-    "referral": "Referral",
-}
 STATUS_LABELS = {"open": "Open", "done": "Done", "cancelled": "Canceled"}  # en_GB: spelling
 OVERDUE_RED = "#b3261e"
 DONE_GREY = "#8a8f98"
 TITLE_MAX = 200
 LETTER_TIP = "Select a task about a referral to print its letter to the specialist"
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
 def clinic_document_language(ctx: UiContext) -> str:
@@ -94,6 +72,7 @@ class TaskTableModel(RowTableModel):
                 Column("Kind", lambda t: kind_label(t.kind), colour=self._colour),
                 Column("Assigned to", lambda t: t.assignee or "Anyone", colour=self._colour),
                 Column("Status", self._status, colour=self._colour),
+                Column("Priority", self._priority, colour=self._colour),
             ],
             parent,
         )
@@ -120,6 +99,11 @@ class TaskTableModel(RowTableModel):
             return "Due today"
         return spelling(self.ctx.details.locale)(STATUS_LABELS.get(task.status, task.status))
 
+    @staticmethod
+    def _priority(task: TaskLine) -> str:
+        label = PRIORITY_LABELS.get(task.priority, task.priority)
+        return f"↑ {label}" if task.priority == "high" else label
+
     def _colour(self, task: TaskLine) -> str | None:
         if self.is_overdue(task):
             return OVERDUE_RED
@@ -128,126 +112,19 @@ class TaskTableModel(RowTableModel):
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
             task = self.row_at(index.row())
-            return task.title if task is not None and index.column() == 1 else None
+            if task is None or index.column() not in (1, 4):
+                return None
+            lines = [task.title]
+            if task.automatic:
+                lines.append("Made by an automatic follow-up; it closes itself when done.")
+            if task.resolution:
+                lines.append(task.resolution)
+            return "\n".join(lines)
         return super().data(index, role)
 
 
-class AddTaskDialog(WriteDialog):
-    """A task for this patient; writes it itself and closes once it is saved."""
-
-    def __init__(self, ctx: UiContext, patient_id: int, parent: QWidget | None = None) -> None:
-        super().__init__(ctx, parent)
-        self.patient_id = patient_id
-        self.added: TaskLine | None = None
-        self.setWindowTitle("Add task")
-        self.setObjectName("addTaskDialog")
-
-        self.title_edit = QLineEdit()
-        self.title_edit.setObjectName("taskTitleEdit")
-        self.title_edit.setMaxLength(TITLE_MAX)
-        self.title_edit.setPlaceholderText("e.g. Call back about the whitening estimate")
-        self.kind_combo = QComboBox()
-        for value, label in KIND_LABELS.items():
-            self.kind_combo.addItem(label, value)
-        self.due_check = QCheckBox("&Due by")
-        self.due_check.setChecked(True)
-        tomorrow = ctx.today() + timedelta(days=1)
-        self.due_edit = QDateEdit(QDate(tomorrow.year, tomorrow.month, tomorrow.day))
-        self.due_edit.setCalendarPopup(True)
-        self.due_edit.setLocale(QLocale(ctx.details.locale))
-        self.due_edit.setDisplayFormat(qt_date_format(ctx.details.locale))
-        due_row = QWidget()
-        row = QHBoxLayout(due_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.due_check)
-        row.addWidget(self.due_edit)
-        row.addStretch(1)
-        self.assignee_combo = QComboBox()
-        self.assignee_combo.setObjectName("assigneeCombo")
-        self.assignee_combo.addItem("Anyone at the desk", None)
-
-        self.fields: dict[str, FormField] = {
-            "title": FormField(self.title_edit),
-            "kind": FormField(self.kind_combo),
-            "due_on": FormField(due_row),
-            "assignee_id": FormField(self.assignee_combo),
-        }
-        self.errors = FieldErrors(self.fields)
-        self.message_label = form_message()
-        form = growing_form()
-        form.addRow("&Task", self.fields["title"])
-        form.addRow("&Kind", self.fields["kind"])
-        form.addRow("", self.fields["due_on"])
-        form.addRow("&Assigned to", self.fields["assignee_id"])
-        self.buttons, self.save_button = dialog_buttons("&Add task")
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.buttons)
-        self.setMinimumWidth(460)
-        self._connect_signals()
-        self.title_edit.setFocus()
-        self._load_assignees()
-
-    def _connect_signals(self) -> None:
-        self.buttons.accepted.connect(self.on_save_clicked)
-        self.buttons.rejected.connect(self.reject)
-        self.due_check.toggled.connect(self.due_edit.setEnabled)
-
-    def _load_assignees(self) -> None:
-        from app.services.patients.tasks import list_assignees
-
-        db, actor = self.ctx.db, self.ctx.actor
-        ops.run_query(
-            lambda: list_assignees(db, actor),
-            on_success=self.on_assignees_loaded,
-            on_failure=lambda exc: self.show_message(ops.user_message(exc)),
-            owner=self,
-        )
-
-    def on_assignees_loaded(self, assignees: list[Assignee]) -> None:
-        for person in assignees:
-            self.assignee_combo.addItem(person.name, person.id)
-        mine = self.assignee_combo.findData(self.ctx.actor.staff_id)
-        if mine >= 0:
-            self.assignee_combo.setCurrentIndex(mine)
-
-    def due_on(self) -> date | None:
-        if not self.due_check.isChecked():
-            return None
-        d = self.due_edit.date()
-        return date(d.year(), d.month(), d.day())
-
-    @Slot()
-    def on_save_clicked(self) -> None:
-        from app.services.patients.tasks import add_task
-
-        if self.saving:
-            return
-        self.show_message("")
-        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
-        title, kind, due_on = self.title_edit.text(), self.kind_combo.currentData(), self.due_on()
-        assignee_id = self.assignee_combo.currentData()
-        self.save_with(
-            lambda: add_task(
-                db,
-                actor,
-                title=title,
-                patient_id=patient_id,
-                due_on=due_on,
-                assignee_id=assignee_id,
-                kind=kind,
-            )
-        )
-
-    def on_saved(self, line: TaskLine) -> None:
-        self.added = line
-        super().on_saved(line)
-
-    @classmethod
-    def ask(cls, ctx: UiContext, parent: QWidget | None, patient_id: int) -> bool:
-        """Show the dialog; True when a task was added."""
-        return cls(ctx, patient_id, parent).run()
+#: The record's "Add task…" is the Tasks page's dialog, for this patient.
+AddTaskDialog = NewTaskDialog
 
 
 class TasksTab(RecordTab):
@@ -263,8 +140,24 @@ class TasksTab(RecordTab):
         self.add_button.setToolTip("Add a task for this patient (Ctrl+T)")
         self.done_button = QPushButton("&Mark done")
         self.done_button.setObjectName("markDoneButton")
-        self.done_button.setShortcut(QKeySequence("Ctrl+D"))
+        # Ctrl+D is the shared action's (TaskActions), as on the Tasks page.
         self.done_button.setToolTip("Mark the selected task done (Ctrl+D)")
+        self.actions = TaskActions(ctx, self, self.selected, self._show_message)
+        self.edit_button = QPushButton("&Edit")
+        self.edit_button.setObjectName("editTaskButton")
+        self.edit_button.setToolTip(
+            "Take it (Ctrl+K), give it to someone, its priority, its due date (Ctrl+E), "
+            "cancel or reopen it"
+        )
+        self.edit_menu = QMenu(self.edit_button)
+        self.edit_menu.addAction(self.actions.take_action)
+        self.edit_menu.addMenu(self.actions.assign_menu)
+        self.edit_menu.addMenu(self.actions.priority_menu)
+        self.edit_menu.addAction(self.actions.due_action)
+        self.edit_menu.addSeparator()
+        self.edit_menu.addAction(self.actions.cancel_action)
+        self.edit_menu.addAction(self.actions.reopen_action)
+        self.edit_button.setMenu(self.edit_menu)
         # Alt+L is the record header's "Log a call"; R is free on this tab and its header.
         self.letter_button = QPushButton("&Referral letter…")
         self.letter_button.setObjectName("referralLetterButton")
@@ -291,6 +184,7 @@ class TasksTab(RecordTab):
         bar = QHBoxLayout()
         bar.addWidget(self.add_button)
         bar.addWidget(self.done_button)
+        bar.addWidget(self.edit_button)
         bar.addWidget(self.letter_button)
         bar.addStretch(1)
         bar.addWidget(self.show_done_check)
@@ -301,6 +195,7 @@ class TasksTab(RecordTab):
         layout.addWidget(self.stack, 1)
         self.add_button.setVisible(may_edit)
         self.done_button.setVisible(may_edit)
+        self.edit_button.setVisible(may_edit)
         self.letter_button.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
         self._connect_signals()
         self._update_buttons()
@@ -308,7 +203,7 @@ class TasksTab(RecordTab):
 
     def _connect_signals(self) -> None:
         self.add_button.clicked.connect(self.on_add_clicked)
-        self.done_button.clicked.connect(self.on_done_clicked)
+        self.done_button.clicked.connect(self.actions.done_action.trigger)
         self.letter_button.clicked.connect(self.on_letter_clicked)
         self.show_done_check.toggled.connect(lambda _checked: self.reload())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
@@ -349,8 +244,11 @@ class TasksTab(RecordTab):
         self.stack.setCurrentWidget(self.empty_label)
 
     def _show_error(self, exc: BaseException) -> None:
-        self.message_label.setText(ops.user_message(exc))
-        self.message_label.show()
+        self._show_message(ops.user_message(exc))
+
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
 
     def selected(self) -> TaskLine | None:
         rows = self.table.selectionModel().selectedRows()
@@ -364,7 +262,9 @@ class TasksTab(RecordTab):
 
     def _update_buttons(self) -> None:
         task = self.selected()
-        self.done_button.setEnabled(task is not None and task.status == "open")
+        self.actions.update()
+        self.done_button.setEnabled(self.actions.done_action.isEnabled())
+        self.edit_button.setEnabled(task is not None)
         self.letter_button.setEnabled(task is not None and task.referral_letter_ready)
         self.letter_button.setToolTip(letter_tip(task))
 
@@ -373,21 +273,6 @@ class TasksTab(RecordTab):
     @Slot()
     def on_add_clicked(self) -> None:
         AddTaskDialog.ask(self.ctx, self, self.patient_id)
-
-    @Slot()
-    def on_done_clicked(self) -> None:
-        from app.services.patients.tasks import complete_task
-
-        task = self.selected()
-        if task is None or task.status != "open":
-            return
-        db, actor, task_id = self.ctx.db, self.ctx.actor, task.id
-        self.done_button.setEnabled(False)
-        ops.run_write(
-            lambda: complete_task(db, actor, task_id),
-            on_failure=self.on_done_failed,
-            owner=self,
-        )
 
     @Slot()
     def on_letter_clicked(self) -> None:
@@ -422,10 +307,6 @@ class TasksTab(RecordTab):
                 else None
             ),
         )
-
-    def on_done_failed(self, exc: BaseException) -> None:
-        self._show_error(exc)
-        self._update_buttons()
 
     @Slot(object)
     def on_bus_changed(self, changes: Changes) -> None:
