@@ -29,8 +29,8 @@ from app.services.errors import ValidationError
 from app.services.referrals import stages
 from app.ui import ops
 from app.ui.calendar.patient_picker import PatientPicker
+from app.ui.contacts.picker import ContactPicker
 from app.ui.context import UiContext
-from app.ui.referrals.contact_combo import INCOMING_KINDS, ContactCombo
 from app.ui.referrals.referral_window import book_consultation, date_edit, date_of, qdate_of
 from app.ui.widgets.form_field import (
     FieldErrors,
@@ -44,6 +44,8 @@ from app.ui.widgets.write_dialog import WriteDialog
 if TYPE_CHECKING:
     from app.services.referrals.referrals import ReferralLine
 
+#: Who sends us a referral (the first is what "New contact…" adds).
+INCOMING_KINDS = ("referring_provider", "specialist", "clinic", "other")
 _DUPLICATE_STYLE = (
     "QFrame#duplicateWarning { background: #fff4e5; border: 1px solid #e0a040; "
     "border-radius: 4px; }"
@@ -84,10 +86,8 @@ class IncomingReferralDialog(WriteDialog):
 
         intro = QLabel("A patient another provider referred to us.")
         intro.setObjectName("dialogIntro")
-        self.referrer_combo = ContactCombo(
-            ctx, INCOMING_KINDS, none_text="No referrer in the directory"
-        )
-        self.referrer_combo.setObjectName("referrerCombo")
+        self.referrer_picker = ContactPicker(ctx, kinds=INCOMING_KINDS, new_text="New co&ntact…")
+        self.referrer_picker.setObjectName("referrerPicker")
 
         self.existing_radio = QRadioButton("Patient on &file")
         self.existing_radio.setObjectName("existingPatientRadio")
@@ -152,7 +152,7 @@ class IncomingReferralDialog(WriteDialog):
         self.duplicate_label.setObjectName("duplicateText")
         self.duplicate_label.setWordWrap(True)
         self.duplicate_layout.addWidget(self.duplicate_label)
-        self.add_anyway_button = QPushButton("Add as a ne&w patient anyway")
+        self.add_anyway_button = QPushButton("&Keep both: add the new patient")
         self.add_anyway_button.setObjectName("addAnywayButton")
         self.add_anyway_button.setAutoDefault(False)
 
@@ -172,7 +172,9 @@ class IncomingReferralDialog(WriteDialog):
         self.received_edit.setMaximumDate(qdate_of(ctx.today()))
 
         self.fields: dict[str, FormField] = {
-            "contact_id": FormField(self.referrer_combo),
+            "contact_id": FormField(
+                self.referrer_picker, "Left empty for an informal referral (a friend sent them)."
+            ),
             "patient_id": FormField(self.patient_box),
             "reason": FormField(self.reason_edit),
             "urgency": FormField(self.urgency_combo),
@@ -204,7 +206,7 @@ class IncomingReferralDialog(WriteDialog):
         new_page.hide()
         self._connect_signals()
         self._load_providers()
-        self.referrer_combo.setFocus()
+        self.referrer_picker.setFocus()
 
     def _dob_hint(self) -> str:
         from app.ui.patients.patient_form import format_birth_date
@@ -327,7 +329,7 @@ class IncomingReferralDialog(WriteDialog):
             return
         db, actor = self.ctx.db, self.ctx.actor
         values: dict[str, Any] = {
-            "referrer_contact_id": self.referrer_combo.contact_id(),
+            "referrer_contact_id": self.referrer_picker.contact_id(),
             "patient_id": patient_id,
             "new_patient": new_patient,
             "reason": self.reason_edit.text(),

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from app.services.clinic.permissions import Permission
 from app.services.referrals import stages
 from app.ui import ops
+from app.ui.contacts.picker import ContactPicker
 from app.ui.context import UiContext
 from app.ui.referrals.common import day_text
-from app.ui.referrals.contact_combo import OUTGOING_KINDS, ContactCombo
 from app.ui.referrals.referral_window import date_edit
 from app.ui.widgets.form_field import FieldErrors, FormField, form_message, growing_form
 from app.ui.widgets.write_dialog import WriteDialog
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from app.services.referrals.referrals import RecordChoice, ReferralLine
 
 NOTES_HEIGHT = 70
+#: Who a referral goes to (the first is what "New specialist…" adds).
+OUTGOING_KINDS = ("specialist", "clinic", "referring_provider", "other")
 
 
 def _text_box(name: str, placeholder: str, height: int = NOTES_HEIGHT) -> QPlainTextEdit:
@@ -79,7 +81,8 @@ class NewReferralDialog(WriteDialog):
         )
         intro.setObjectName("dialogIntro")
         intro.setWordWrap(True)
-        self.contact_combo = ContactCombo(ctx, OUTGOING_KINDS, none_text="Choose the specialist…")
+        self.contact_picker = ContactPicker(ctx, kinds=OUTGOING_KINDS, new_text="New spec&ialist…")
+        self.contact_picker.setObjectName("specialistPicker")
         self.provider_combo = QComboBox()
         self.provider_combo.setObjectName("referringProvider")
         self.provider_combo.addItem("No provider named", None)
@@ -114,7 +117,7 @@ class NewReferralDialog(WriteDialog):
         self.notes_edit = _text_box("referralNotes", "For the desk: not printed on the letter")
 
         self.fields: dict[str, FormField] = {
-            "contact_id": FormField(self.contact_combo),
+            "contact_id": FormField(self.contact_picker),
             "provider_id": FormField(self.provider_combo),
             "reason": FormField(self.reason_edit),
             "urgency": FormField(self.urgency_combo),
@@ -156,7 +159,7 @@ class NewReferralDialog(WriteDialog):
         self.setMinimumWidth(620)
         self._connect_signals()
         self._load()
-        self.contact_combo.setFocus()
+        self.contact_picker.setFocus()
 
     def _connect_signals(self) -> None:
         self.save_button.clicked.connect(lambda: self.on_save_clicked(send=False))
@@ -275,7 +278,7 @@ class NewReferralDialog(WriteDialog):
         db, actor = self.ctx.db, self.ctx.actor
         values: dict[str, Any] = {
             "patient_id": self.patient_id,
-            "contact_id": self.contact_combo.contact_id(),
+            "contact_id": self.contact_picker.contact_id(),
             "provider_id": self.provider_combo.currentData(),
             "reason": self.reason_edit.toPlainText(),
             "urgency": self.urgency_combo.currentData(),
@@ -287,7 +290,7 @@ class NewReferralDialog(WriteDialog):
         }
         if send and values["contact_id"] is None:
             self.fields["contact_id"].set_error("Choose the specialist it goes to.")
-            self.contact_combo.setFocus()
+            self.contact_picker.setFocus()
             return
         self.save_with(lambda: create_outgoing(db, actor, **values))
 

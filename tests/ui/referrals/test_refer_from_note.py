@@ -48,9 +48,9 @@ def test_refer_from_a_signed_note_picks_it(
     qtbot.waitUntil(lambda: tab.refer_button.isEnabled(), timeout=WAIT_MS)
 
     def fill(dialog: NewReferralDialog) -> None:
-        qtbot.waitUntil(lambda: dialog.choices_loaded and dialog.contact_combo.ready)
+        qtbot.waitUntil(lambda: dialog.choices_loaded)
         assert dialog.picked("note") == (note_id,)  # the note it was opened from
-        dialog.contact_combo.setCurrentIndex(dialog.contact_combo.findData(specialist_id))
+        dialog.contact_picker.set_contact_id(specialist_id)
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)  # Save as draft
 
     answer(NewReferralDialog, fill)

@@ -75,9 +75,15 @@ def test_a_referral_goes_from_the_record_to_closed(
     assert tab.empty_label.text().startswith("No referrals for this patient.")
 
     def fill_referral(dialog: NewReferralDialog) -> None:
-        qtbot.waitUntil(lambda: dialog.choices_loaded and dialog.contact_combo.ready)
+        qtbot.waitUntil(lambda: dialog.choices_loaded)
         qtbot.waitUntil(lambda: dialog.provider_combo.count() == 2)
-        dialog.contact_combo.setCurrentIndex(dialog.contact_combo.findData(specialist_id))
+        # The specialist found by typing part of the name, picked from the matches.
+        picker = dialog.contact_picker
+        qtbot.keyClicks(picker.line_edit, "Lee Oral")
+        qtbot.waitUntil(lambda: picker.choices_model.rowCount() == 1, timeout=WAIT_MS)
+        picker.completer.popup().setCurrentIndex(picker.completer.completionModel().index(0, 0))
+        qtbot.keyClick(picker.completer.popup(), Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: picker.contact_id() == specialist_id, timeout=WAIT_MS)
         dialog.provider_combo.setCurrentIndex(1)  # Dr. Okafor refers
         qtbot.keyClicks(dialog.reason_edit, "Impacted 38, recurrent pericoronitis.")
         dialog.urgency_combo.setCurrentIndex(dialog.urgency_combo.findData("soon"))
