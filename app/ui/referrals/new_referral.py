@@ -8,12 +8,11 @@ prints the packet).  Either way the referral's window opens on it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDate, Qt, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDialogButtonBox,
     QHBoxLayout,
@@ -93,16 +92,16 @@ class NewReferralDialog(WriteDialog):
         self.urgency_combo.setObjectName("urgencyCombo")
         for value, label in stages.URGENCY_LABELS.items():
             self.urgency_combo.addItem(label, value)
-        self.due_check = QCheckBox("Visit &due by")
-        self.due_check.setObjectName("dueDateCheck")
+        # The visit's due date follows the urgency (Settings' days) until the desk changes it.
+        self.visit_days: dict[str, int] = {}
+        self.due_edited = False
+        self._filling_due = False
         self.due_edit = date_edit(ctx, ctx.today())
         self.due_edit.setObjectName("visitDueEdit")
         self.due_edit.setMinimumDate(QDate(ctx.today().year, ctx.today().month, ctx.today().day))
-        self.due_edit.setEnabled(False)
         due_row = QWidget()
         row = QHBoxLayout(due_row)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.due_check)
         row.addWidget(self.due_edit)
         row.addStretch(1)
         self.records_list = QListWidget()
@@ -121,9 +120,7 @@ class NewReferralDialog(WriteDialog):
             "provider_id": FormField(self.provider_combo),
             "reason": FormField(self.reason_edit),
             "urgency": FormField(self.urgency_combo),
-            "visit_due_on": FormField(
-                due_row, "Left unticked, the visit is due by the urgency's days in Settings."
-            ),
+            "visit_due_on": FormField(due_row),
             "document_ids": FormField(self.records_list),
             "attached_records": FormField(self.extra_edit),
             "notes": FormField(self.notes_edit),
@@ -135,7 +132,7 @@ class NewReferralDialog(WriteDialog):
         form.addRow("Our &provider", self.fields["provider_id"])
         form.addRow("&Reason", self.fields["reason"])
         form.addRow("&Urgency", self.fields["urgency"])
-        form.addRow("", self.fields["visit_due_on"])
+        form.addRow("Visit &due by", self.fields["visit_due_on"])
         form.addRow("Rec&ords to send", self.fields["document_ids"])
         form.addRow("E&xtra items", self.fields["attached_records"])
         form.addRow("&Notes", self.fields["notes"])
@@ -165,7 +162,8 @@ class NewReferralDialog(WriteDialog):
         self.save_button.clicked.connect(lambda: self.on_save_clicked(send=False))
         self.send_button.clicked.connect(lambda: self.on_save_clicked(send=True))
         self.buttons.rejected.connect(self.reject)
-        self.due_check.toggled.connect(self.due_edit.setEnabled)
+        self.urgency_combo.currentIndexChanged.connect(self.on_urgency_changed)
+        self.due_edit.dateChanged.connect(self.on_due_date_changed)
 
     # --- loading --------------------------------------------------------------------------------
 
@@ -177,6 +175,14 @@ class NewReferralDialog(WriteDialog):
             lambda: record_choices(db, actor, patient_id),
             on_success=self.on_choices_loaded,
             on_failure=lambda exc: self.show_message(ops.user_message(exc)),
+            owner=self,
+        )
+        from app.services.clinic.follow_ups import get_follow_up_settings
+
+        ops.run_query(
+            lambda: get_follow_up_settings(db, actor),
+            on_success=self.on_follow_up_settings_loaded,
+            on_failure=lambda _exc: None,  # the service dates the visit by the urgency itself
             owner=self,
         )
         if self.ctx.allows(Permission.VIEW_SCHEDULE):
@@ -207,6 +213,38 @@ class NewReferralDialog(WriteDialog):
             self.records_list.addItem(empty)
         self.choices_loaded = True
 
+    def on_follow_up_settings_loaded(self, settings) -> None:
+        self.visit_days = {
+            "routine": settings.referral_visit_days_routine,
+            "soon": settings.referral_visit_days_soon,
+            "urgent": settings.referral_visit_days_urgent,
+        }
+        self.fill_due_date()
+
+    def fill_due_date(self) -> None:
+        """Today + the clinic's days for the urgency, unless the desk chose the date."""
+        days = self.visit_days.get(self.urgency_combo.currentData())
+        if days is None:
+            return
+        if not self.due_edited:
+            due = self.ctx.today() + timedelta(days=days)
+            self._filling_due = True
+            self.due_edit.setDate(QDate(due.year, due.month, due.day))
+            self._filling_due = False
+        label = self.urgency_combo.currentText().lower()
+        self.fields["visit_due_on"].set_hint(
+            f"A {label} referral: seen within {days} days (Settings → Follow-ups & referrals)."
+        )
+
+    @Slot()
+    def on_urgency_changed(self) -> None:
+        self.fill_due_date()
+
+    @Slot()
+    def on_due_date_changed(self) -> None:
+        if not self._filling_due:
+            self.due_edited = True
+
     def on_catalog_loaded(self, catalog) -> None:
         for provider in catalog.providers:
             self.provider_combo.addItem(provider.display_name, provider.id)
@@ -236,7 +274,9 @@ class NewReferralDialog(WriteDialog):
         )
 
     def visit_due_on(self) -> date | None:
-        if not self.due_check.isChecked():
+        """The date shown; None while the clinic's days are not read yet and the desk has
+        not chosen one (the service then dates it by the urgency itself)."""
+        if not self.visit_days and not self.due_edited:
             return None
         d = self.due_edit.date()
         return date(d.year(), d.month(), d.day())

@@ -77,3 +77,25 @@ def test_the_desk_without_referrals_sees_no_refer_button(qtbot, receptionist_ctx
     add_note(receptionist_ctx.db, patient_id, receptionist_ctx.actor.staff_id, signed=True)
     tab = make_tab(qtbot, receptionist_ctx, patient_id)
     assert not tab.refer_button.isVisible()
+
+
+def test_the_due_date_follows_the_urgency_until_the_desk_chooses_one(
+    qtbot, coordinator_ctx, patient_id
+):
+    from datetime import timedelta
+
+    ctx = coordinator_ctx
+    today = ctx.today()
+    dialog = NewReferralDialog(ctx, None, patient_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.visit_days != {}, timeout=WAIT_MS)
+    assert dialog.visit_due_on() == today + timedelta(days=30)  # routine
+    dialog.urgency_combo.setCurrentIndex(dialog.urgency_combo.findData("urgent"))
+    assert dialog.visit_due_on() == today + timedelta(days=3)
+    assert "within 3 days" in dialog.fields["visit_due_on"].hint_label.text()
+    assert dialog.due_edit.minimumDate().toPython() == today  # never in the past
+    dialog.due_edit.setFocus()
+    dialog.due_edit.setDate(dialog.due_edit.date().addDays(4))  # the desk's own date
+    dialog.urgency_combo.setCurrentIndex(dialog.urgency_combo.findData("routine"))
+    assert dialog.visit_due_on() == today + timedelta(days=7)

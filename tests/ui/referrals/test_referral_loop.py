@@ -86,7 +86,10 @@ def test_a_referral_goes_from_the_record_to_closed(
         qtbot.waitUntil(lambda: picker.contact_id() == specialist_id, timeout=WAIT_MS)
         dialog.provider_combo.setCurrentIndex(1)  # Dr. Okafor refers
         qtbot.keyClicks(dialog.reason_edit, "Impacted 38, recurrent pericoronitis.")
+        qtbot.waitUntil(lambda: dialog.visit_days != {}, timeout=WAIT_MS)
         dialog.urgency_combo.setCurrentIndex(dialog.urgency_combo.findData("soon"))
+        # The visit is due by the clinic's days for a "soon" referral (14 unless changed).
+        assert dialog.visit_due_on() == today + timedelta(days=14)
         dialog.check_record("document", panoramic.id)
         dialog.check_record("document", periapical.id)
         qtbot.keyClicks(dialog.extra_edit, "Study models")
@@ -118,6 +121,7 @@ def test_a_referral_goes_from_the_record_to_closed(
     assert (referral.direction, referral.status, referral.sent_via) == ("outgoing", "sent", "fax")
     assert referral.contact_id == specialist_id and referral.urgency == "soon"
     assert referral.attached_records == "Study models"
+    assert referral.visit_due_on == today + timedelta(days=14)
     assert [e.to_status for e in events if e.kind == "status"] == ["draft", "sent"]
     assert [e.kind for e in events].count("letter") == 1  # the packet printed, on the timeline
     detail = rs.referral_detail(db, ctx.actor, referral_id)
