@@ -56,6 +56,8 @@ class TabSpec:
 _P = "app.ui.patients."
 RECORD_TABS: list[TabSpec] = [
     TabSpec("details", "Details", Permission.VIEW_PATIENTS, _P + "details_tab:DetailsTab"),
+    # Where things stand: each open plan, referral and task and what it waits on.
+    TabSpec("care", "Care path", Permission.VIEW_PATIENTS, _P + "care_tab:CareTab"),
     TabSpec("insurance", "Insurance", Permission.VIEW_PATIENTS, _P + "insurance_tab:InsuranceTab"),
     TabSpec(
         "appointments",
@@ -71,6 +73,7 @@ RECORD_TABS: list[TabSpec] = [
     ),
     TabSpec("account", "Account", Permission.VIEW_PLANS, "app.ui.plans.account_tab:AccountTab"),
     TabSpec("notes", "Consultation notes", Permission.VIEW_PATIENTS, _P + "notes_tab:NotesTab"),
+    TabSpec("referrals", "Referrals", Permission.VIEW_PATIENTS, _P + "referrals_tab:ReferralsTab"),
     TabSpec(
         "communications",
         "Communication log",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -185,10 +184,8 @@ def test_ctrl_number_switches_tabs_and_builds_each_once(
     qtbot, receptionist_ctx, patient_id
 ) -> None:
     window = open_window(qtbot, receptionist_ctx, patient_id)
-    for number, spec in enumerate(window.specs, start=1):
-        module = spec.factory.partition(":")[0]
-        if importlib.util.find_spec(module) is None:
-            continue  # written by another helper; not in this tree yet
+    # Ctrl+1 … Ctrl+9 and Ctrl+0 reach the first ten tabs; the rest are a click away.
+    for number, spec in enumerate(window.specs[:10], start=1):
         press(qtbot, window, record_window.tab_key(number))
         assert window.tab_widget.currentIndex() == number - 1
         assert spec.key in window.tabs
