@@ -296,3 +296,22 @@ def test_a_services_follow_up_call_round_trips_and_is_checked(clinic, owner):
                 clinic.db, owner, catalog.ServiceData("X", follow_up_call_days=bad)
             )
         assert raised.value.field == "follow_up_call_days"
+
+
+@pytest.mark.parametrize(
+    "offset,limit,expected",
+    [
+        (4, 2, ["mine_later", "anyone_undated"]),  # a page across dated and undated
+        (5, 5, ["anyone_undated"]),  # a page of undated ones only
+        (6, 5, []),
+        (0, None, ["mine_late", "cora_today", "anyone_today", "automatic", "mine_later",
+                   "anyone_undated"]),
+    ],
+)  # fmt: skip
+def test_pages_follow_one_order_across_dated_and_undated(
+    clinic, owner, queue, offset, limit, expected
+):
+    page = tasks.clinic_tasks(
+        clinic.db, owner, view="all_open", offset=offset, limit=limit, today=TODAY
+    )
+    assert [line.id for line in page] == [queue[key] for key in expected]

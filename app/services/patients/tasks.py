@@ -374,7 +374,7 @@ _PRIORITY_RANK = case(
 SEARCH_MAX = 100
 
 
-def _view_condition(view: str, actor: Actor, today: date, now: datetime):
+def view_condition(view: str, actor: Actor, today: date, now: datetime):
     """The rule of each view (the list and its count, and Today's items, share it)."""
     is_open = Task.status == TaskStatus.OPEN.value
     if view == "mine":
@@ -454,17 +454,35 @@ def clinic_tasks(
     conditions = _filters(search, kind)
     with reading(db, actor) as session:
         today, now = _clinic_day(session, today, now)
-        query = select(Task).where(_view_condition(view, actor, today, now), *conditions)
+        where = (view_condition(view, actor, today, now), *conditions)
         if view == "done_recently":
-            query = query.order_by(Task.completed_at.desc(), Task.id.desc())
+            query = select(Task).where(*where).order_by(Task.completed_at.desc(), Task.id.desc())
+            query = query.offset(offset)
+            found = session.scalars(query if limit is None else query.limit(limit)).all()
         else:
-            query = query.order_by(
-                case((Task.due_on.is_(None), 1), else_=0), Task.due_on, _PRIORITY_RANK, Task.id
-            )
-        query = query.offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        return task_lines(session, session.scalars(query).all())
+            found = _dated_then_undated(session, where, offset, limit)
+        return task_lines(session, found)
+
+
+def _dated_then_undated(session: Session, where, offset: int, limit: int | None) -> list[Task]:
+    """The dated tasks by due date (the index's order: no sort of every open task to show
+    the first hundred), then the undated ones, with the page's offset across the two."""
+    dated_where = (*where, Task.due_on.is_not(None))
+    dated = select(Task).where(*dated_where).order_by(Task.due_on, _PRIORITY_RANK, Task.id)
+    dated = dated.offset(offset)
+    found = list(session.scalars(dated if limit is None else dated.limit(limit)))
+    if limit is not None and len(found) >= limit:
+        return found
+    if found or offset == 0:
+        skip = 0
+    else:
+        dated_count = session.scalar(select(func.count(Task.id)).where(*dated_where)) or 0
+        skip = max(0, offset - dated_count)
+    undated = select(Task).where(*where, Task.due_on.is_(None))
+    undated = undated.order_by(_PRIORITY_RANK, Task.id).offset(skip)
+    if limit is not None:
+        undated = undated.limit(limit - len(found))
+    return found + list(session.scalars(undated))
 
 
 def clinic_task_counts(
@@ -483,7 +501,7 @@ def clinic_task_counts(
     with reading(db, actor) as session:
         today, now = _clinic_day(session, today, now)
         sums = [
-            func.coalesce(func.sum(case((_view_condition(view, actor, today, now), 1), else_=0)), 0)
+            func.coalesce(func.sum(case((view_condition(view, actor, today, now), 1), else_=0)), 0)
             for view in views
         ]
         since = now - timedelta(days=DONE_RECENTLY_DAYS)
