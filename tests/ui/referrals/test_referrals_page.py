@@ -176,3 +176,26 @@ def test_a_reminder_is_recorded_and_its_letter_previewed(
         reminder.note + reminder.text
     )
     preview.close()
+
+
+def test_enter_opens_the_selected_referral(
+    qtbot, coordinator_ctx, patient_id, specialist_id, referrer_id
+):
+    from app.ui.referrals.referral_window import referral_windows_of
+
+    late, _sent, _draft = a_few_referrals(coordinator_ctx, patient_id, specialist_id, referrer_id)
+    page = make_page(qtbot, coordinator_ctx)
+    page.activateWindow()
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: referral_windows_of(coordinator_ctx) != [], timeout=WAIT_MS)
+    [window] = referral_windows_of(coordinator_ctx)
+    qtbot.addWidget(window)
+    assert window.referral_id == late.id
+    qtbot.waitUntil(lambda: window.line is not None, timeout=WAIT_MS)
+    # Every button the window may show has an Alt key of its own.
+    from tests.ui.test_shortcuts import _alt_keys_shared
+
+    for button in window.step_buttons + window.other_buttons:
+        button.setVisible(True)
+    assert _alt_keys_shared(window) == {}
