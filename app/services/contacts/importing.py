@@ -146,10 +146,10 @@ class ImportResult:
         plural = "" if self.added == 1 else "s"
         if self.errors:
             bad = len(self.errors)
-            return (
-                f"Nothing was imported: {bad} row{'' if bad == 1 else 's'} cannot be read as "
-                "contacts. Correct the file and import it again."
-            )
+            rows = f"{bad} row{'' if bad == 1 else 's'} cannot be read as contacts"
+            if self.dry_run:
+                return f"{rows}: correct the file and choose it again. Nothing can be imported yet."
+            return f"Nothing was imported: {rows}. Correct the file and import it again."
         what = "would be added" if self.dry_run else "added"
         skipped = len(self.skipped)
         tail = f"; {skipped} already in Contacts, skipped" if skipped else ""

@@ -59,7 +59,9 @@ class ImportContactsDialog(WriteDialog):
         self.problems_edit.setObjectName("importProblems")
         self.problems_edit.setReadOnly(True)
         self.problems_edit.setMinimumHeight(160)
-        self.problems_edit.hide()
+        self.problems_edit.setPlaceholderText(
+            "Rows that cannot be read, and rows already in Contacts, are listed here."
+        )
         self.message_label = form_message()
         self.buttons, self.save_button = dialog_buttons("&Import")
         self.save_button.setObjectName("importContacts")
@@ -118,7 +120,7 @@ class ImportContactsDialog(WriteDialog):
         if generation != self._generation:
             return
         self.summary_label.setText("")
-        self.problems_edit.hide()
+        self.problems_edit.clear()
         if getattr(exc, "field", None) == "kind":
             self.errors.show(exc)
             return
@@ -128,7 +130,6 @@ class ImportContactsDialog(WriteDialog):
         self.summary_label.setText(result.summary())
         text = problems_text(result)
         self.problems_edit.setPlainText(text)
-        self.problems_edit.setVisible(bool(text))
 
     @Slot()
     def on_save_clicked(self) -> None:

@@ -56,6 +56,13 @@ COLUMNS = [
 COLUMN_WIDTHS = (0, 130, 130, 120, 200, 100)
 
 
+def _breakable(text: str) -> str:
+    """A long e-mail may wrap after its "@" and dots (zero-width spaces) in the narrow panel."""
+    if "@" not in text:
+        return text
+    return text.replace("@", "@\u200b").replace(".", ".\u200b")
+
+
 def details_html(details: ContactDetails) -> str:
     """The details panel's text: who, how to reach them, what refers to them."""
     form = details.form
@@ -89,7 +96,7 @@ def details_html(details: ContactDetails) -> str:
         rows.append(("Records by", SEND_RECORDS_LABELS.get(form.send_records_by, "")))
     cells = "".join(
         f"<tr><td style='color:#5d6b72; padding-right:10px'>{e(label)}</td>"
-        f"<td>{e(value).replace(chr(10), '<br>')}</td></tr>"
+        f"<td>{_breakable(e(value)).replace(chr(10), '<br>')}</td></tr>"
         for label, value in rows
         if value
     )
@@ -178,12 +185,12 @@ class ContactsPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.StyledPanel)
         scroll.setWidget(self.details_label)
-        scroll.setFixedWidth(DETAILS_WIDTH)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.setObjectName("editContact")
-        self.merge_button = QPushButton("&Merge a duplicate…")
+        self.merge_button = QPushButton("&Merge…")
         self.merge_button.setObjectName("mergeContact")
-        self.merge_button.setToolTip("Fold another copy of this contact into it")
+        self.merge_button.setToolTip("Fold a duplicate of this contact into it")
         self.active_button = QPushButton("&Deactivate")
         self.active_button.setObjectName("deactivateContact")
         self.message_label = QLabel()
@@ -205,7 +212,10 @@ class ContactsPage(QWidget):
         for button in (self.edit_button, self.merge_button, self.active_button):
             actions.addWidget(button)
         actions.addStretch(1)
-        side = QVBoxLayout()
+        side_panel = QWidget()
+        side_panel.setFixedWidth(DETAILS_WIDTH)
+        side = QVBoxLayout(side_panel)
+        side.setContentsMargins(0, 0, 0, 0)
         side.setSpacing(8)
         side.addWidget(scroll, 1)
         side.addLayout(actions)
@@ -217,7 +227,7 @@ class ContactsPage(QWidget):
         body = QHBoxLayout()
         body.setSpacing(12)
         body.addLayout(listing, 1)
-        body.addLayout(side)
+        body.addWidget(side_panel)
         header = QHBoxLayout()
         header.setSpacing(8)
         header.addWidget(title)

@@ -40,6 +40,8 @@ from app.ui.context import UiContext
 SEARCH_DELAY_MS = 150
 #: How many choices the list shows at most.
 CHOICES_LIMIT = 30
+#: The choices' list is as wide as its longest line, up to this.
+POPUP_MAX_WIDTH = 640
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -215,7 +217,12 @@ class ContactPicker(QWidget):
             return
         self.line_edit.setToolTip("")
         if self.line_edit.isVisible():
-            self.completer.complete()
+            # As wide as the longest choice (with its details), within reason.
+            popup = self.completer.popup()
+            wanted = popup.sizeHintForColumn(0) + popup.verticalScrollBar().sizeHint().width()
+            rect = self.line_edit.rect()
+            rect.setWidth(max(rect.width(), min(wanted + 12, POPUP_MAX_WIDTH)))
+            self.completer.complete(rect)
 
     @Slot(QModelIndex)
     def on_choice_activated(self, index: QModelIndex) -> None:
