@@ -305,7 +305,6 @@ def test_a_task_made_meanwhile_elsewhere_is_not_made_again(clinic, owner, monkey
     _in_consultation(clinic, _at(date(2026, 3, 1)))
     assert _run(clinic, owner, TODAY).created == 2
     monkeypatch.setattr(follow_ups, "_taken_keys", lambda session, keys: set())
-    monkeypatch.setattr(follow_ups, "_open_consult_patients", lambda session: set())
     assert _run(clinic, owner, TODAY).created == 0
     assert len(_automatic(clinic)) == 2
 

@@ -600,17 +600,6 @@ def _taken_keys(session: Session, keys: list[str]) -> set[str]:
     return taken
 
 
-def _open_consult_patients(session: Session) -> set[int]:
-    return set(
-        session.scalars(
-            select(Task.patient_id).where(
-                Task.status == TaskStatus.OPEN.value,
-                Task.automatic_key.like("consult\\_follow\\_up:%", escape="\\"),
-            )
-        )
-    )
-
-
 def _insert_once(session: Session, actor: Actor | None, new: _NewTask, now: datetime) -> bool:
     """Insert the task unless its key is there already (another PC may have just made it:
     the unique key refuses the second, and this one moves on)."""
@@ -653,10 +642,10 @@ def refresh_follow_ups(
     with unit_of_work(db, actor) as session:
         c = _Context(session, today or clinic_today(session, now), now)
         closed = 0
+        # Through the automatic keys' own index (every key is longer than ""), not the
+        # status index and every open task by hand.
         open_tasks = session.scalars(
-            select(Task).where(
-                Task.status == TaskStatus.OPEN.value, Task.automatic_key.is_not(None)
-            )
+            select(Task).where(Task.automatic_key > "", Task.status == TaskStatus.OPEN.value)
         ).all()
         by_rule: dict[str, list[Task]] = {rule: [] for rule in RULES}
         for task in open_tasks:
@@ -680,7 +669,9 @@ def refresh_follow_ups(
                     )
                 ).rowcount
         created = 0
-        waiting_consults = _open_consult_patients(session)
+        # A patient with a consultation follow-up open gets no second one (a closed one's
+        # patient has moved on, so reading them before the closing is right).
+        waiting_consults = {t.patient_id for t in by_rule["consult_follow_up"]}
         for rule in RULES:
             wanted = _CREATORS[rule](c)
             if rule == "insurance_verification":
