@@ -103,7 +103,6 @@ class ContactPicker(QWidget):
         self.new_button.setObjectName("contactPickerNew")
         self.new_button.setAutoDefault(False)  # Enter in the dialog keeps saving it
         self.new_button.setToolTip(f"Add a new {what} to Contacts and choose it")
-        self.new_button.setVisible(ctx.allows(Permission.MANAGE_CONTACTS))
         self.search_timer = QTimer(self)
         self.search_timer.setSingleShot(True)
         self.search_timer.setInterval(SEARCH_DELAY_MS)
@@ -113,6 +112,8 @@ class ContactPicker(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.line_edit, 1)
         layout.addWidget(self.new_button)
+        # Only once it sits in the layout: shown parentless, it would flash up as a window.
+        self.new_button.setVisible(ctx.allows(Permission.MANAGE_CONTACTS))
         self.setFocusProxy(self.line_edit)
         self._connect_signals()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout
 from sqlalchemy import select
 
 from app.data.models.contacts import Contact
@@ -24,11 +24,14 @@ Left = Qt.MouseButton.LeftButton
 
 
 def make_picker(qtbot, ctx, kinds=()) -> ContactPicker:
-    picker = ContactPicker(ctx, kinds=kinds)
-    qtbot.addWidget(picker)
-    picker.resize(500, 40)
-    picker.show()
-    qtbot.waitExposed(picker)
+    """The picker in a dialog of its own, as a window that chooses a contact has it."""
+    host = QDialog()
+    qtbot.addWidget(host)
+    picker = ContactPicker(ctx, host, kinds=kinds)
+    QVBoxLayout(host).addWidget(picker)
+    host.resize(500, 60)
+    host.show()
+    qtbot.waitExposed(host)
     return picker
 
 
