@@ -183,7 +183,7 @@ class LogCallDialog(FormWriteDialog):
         office = line.contact_name or (
             "the specialist's office" if line.direction == "outgoing" else "the referrer"
         )
-        self.intro_label.setText(f"A call with {office} about {line.patient_name}'s referral.")
+        self.intro_label.setText(f"A call with {office} about the referral of {line.patient_name}.")
         self.reached_radio = QRadioButton("&Reached them")
         self.reached_radio.setObjectName("callReached")
         self.not_reached_radio = QRadioButton("&Not reached (no answer, left a message)")
@@ -237,7 +237,7 @@ class ReminderDialog(FormWriteDialog):
         self.recorded: ReferralEventLine | None = None
         office = line.contact_name or "the other office"
         self.intro_label.setText(
-            f"A reminder to {office} about {line.patient_name}'s referral "
+            f"A reminder to {office} about the referral of {line.patient_name} "
             f"(next: {line.next_action.lower() or 'follow up'}). Print or fax the letter."
         )
         self.note_edit = QLineEdit()

@@ -36,7 +36,7 @@ from app.ui.widgets.form_field import FieldErrors, FormField, form_message, grow
 from app.ui.widgets.write_dialog import WriteDialog
 
 if TYPE_CHECKING:
-    from app.services.referrals.referrals import RecordChoice, ReferralLine
+    from app.services.referrals.referrals import RecordChoice, ReferralDetail, ReferralLine
 
 NOTES_HEIGHT = 70
 #: Who a referral goes to (the first is what "New specialist…" adds).
@@ -63,10 +63,13 @@ class NewReferralDialog(WriteDialog):
         *,
         patient_name: str = "",
         note_id: int | None = None,
+        draft: ReferralDetail | None = None,
     ) -> None:
         super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.note_id = note_id
+        #: The draft being finished (None: a new referral).
+        self.draft = draft
         self.created: ReferralLine | None = None
         self.send_after = False
         self.choices_loaded = False
@@ -155,6 +158,8 @@ class NewReferralDialog(WriteDialog):
         layout.addWidget(self.buttons)
         self.setMinimumWidth(620)
         self._connect_signals()
+        if draft is not None:
+            self._show_draft(draft)
         self._load()
         self.contact_picker.setFocus()
 
@@ -202,7 +207,7 @@ class NewReferralDialog(WriteDialog):
             item.setToolTip(text)
             item.setData(Qt.ItemDataRole.UserRole, (choice.kind, choice.id))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            picked = choice.kind == "note" and choice.id == self.note_id
+            picked = (choice.kind, choice.id) in self._picked_at_start()
             item.setCheckState(Qt.CheckState.Checked if picked else Qt.CheckState.Unchecked)
             self.records_list.addItem(item)
         if not choices:
@@ -212,6 +217,28 @@ class NewReferralDialog(WriteDialog):
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.records_list.addItem(empty)
         self.choices_loaded = True
+
+    def _picked_at_start(self) -> set[tuple[str, int]]:
+        if self.draft is not None:
+            return {(r.kind, r.id) for r in self.draft.records}
+        return {("note", self.note_id)} if self.note_id is not None else set()
+
+    def _show_draft(self, draft: ReferralDetail) -> None:
+        """The draft's values in the form; its due date counts as chosen."""
+        line = draft.line
+        self.setWindowTitle("Finish the draft referral")
+        self.contact_picker.set_contact_id(line.contact_id)
+        if line.provider_id is not None:
+            self.provider_combo.addItem(line.provider_name, line.provider_id)
+            self.provider_combo.setCurrentIndex(self.provider_combo.count() - 1)
+        self.reason_edit.setPlainText(line.reason)
+        self.urgency_combo.setCurrentIndex(max(0, self.urgency_combo.findData(line.urgency)))
+        if line.visit_due_on is not None:
+            due = max(line.visit_due_on, self.ctx.today())
+            self.due_edit.setDate(QDate(due.year, due.month, due.day))
+            self.due_edited = True
+        self.extra_edit.setPlainText(draft.attached_records)
+        self.notes_edit.setPlainText(draft.notes)
 
     def on_follow_up_settings_loaded(self, settings) -> None:
         self.visit_days = {
@@ -246,13 +273,18 @@ class NewReferralDialog(WriteDialog):
             self.due_edited = True
 
     def on_catalog_loaded(self, catalog) -> None:
+        chosen = self.provider_combo.currentData() if self.draft is not None else None
+        while self.provider_combo.count() > 1:  # all but "No provider named"
+            self.provider_combo.removeItem(1)
         for provider in catalog.providers:
             self.provider_combo.addItem(provider.display_name, provider.id)
-        mine = next(
-            (p.id for p in catalog.providers if p.staff_id == self.ctx.actor.staff_id), None
-        )
-        if mine is not None:
-            self.provider_combo.setCurrentIndex(self.provider_combo.findData(mine))
+        if self.draft is None:  # a new referral: the signed-in provider refers
+            chosen = next(
+                (p.id for p in catalog.providers if p.staff_id == self.ctx.actor.staff_id), None
+            )
+        index = self.provider_combo.findData(chosen) if chosen is not None else -1
+        if index >= 0:
+            self.provider_combo.setCurrentIndex(index)
 
     # --- what the form says ---------------------------------------------------------------------
 
@@ -308,7 +340,7 @@ class NewReferralDialog(WriteDialog):
 
     @Slot()
     def on_save_clicked(self, send: bool = False) -> None:
-        from app.services.referrals.referrals import create_outgoing
+        from app.services.referrals.referrals import create_outgoing, update_draft
 
         if self.saving:
             return
@@ -332,7 +364,12 @@ class NewReferralDialog(WriteDialog):
             self.fields["contact_id"].set_error("Choose the specialist it goes to.")
             self.contact_picker.setFocus()
             return
-        self.save_with(lambda: create_outgoing(db, actor, **values))
+        if self.draft is None:
+            self.save_with(lambda: create_outgoing(db, actor, **values))
+            return
+        del values["patient_id"]
+        referral_id, version = self.draft.line.id, self.draft.line.version
+        self.save_with(lambda: update_draft(db, actor, referral_id, version=version, **values))
 
     def on_saved(self, result: Any) -> None:
         self.created = result
@@ -347,9 +384,12 @@ class NewReferralDialog(WriteDialog):
         *,
         patient_name: str = "",
         note_id: int | None = None,
+        draft: ReferralDetail | None = None,
     ):
         """(the draft saved or None, send it now?)."""
-        dialog = cls(ctx, parent, patient_id, patient_name=patient_name, note_id=note_id)
+        dialog = cls(
+            ctx, parent, patient_id, patient_name=patient_name, note_id=note_id, draft=draft
+        )
         accepted = dialog.run()
         return (dialog.created if accepted else None, dialog.send_after)
 
@@ -361,14 +401,16 @@ def new_referral(
     *,
     patient_name: str = "",
     note_id: int | None = None,
+    draft: ReferralDetail | None = None,
 ):
     """The whole "New referral…" of the record: the dialog, then (Save and send) how it was
-    sent and the packet, then the referral's window.  The referral saved, or None."""
+    sent and the packet, then the referral's window.  The referral saved, or None.
+    ``draft``: finish that draft instead (its window is open already)."""
     from app.ui.referrals.common import preview_packet
     from app.ui.referrals.referral_window import SendReferralDialog, open_referral_window
 
     created, send = NewReferralDialog.ask(
-        ctx, parent, patient_id, patient_name=patient_name, note_id=note_id
+        ctx, parent, patient_id, patient_name=patient_name, note_id=note_id, draft=draft
     )
     if created is None:
         return None

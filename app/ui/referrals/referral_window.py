@@ -123,7 +123,7 @@ class SendReferralDialog(FormWriteDialog):
         self.line = line
         self.sent: ReferralLine | None = None
         self.intro_label.setText(
-            f"{line.patient_name}'s referral {other_office(line)[0].lower()}"
+            f"The referral of {line.patient_name}, {other_office(line)[0].lower()}"
             f"{other_office(line)[1:]}. Print the packet (letter and records) to fax, post "
             "or hand it over."
         )
@@ -232,7 +232,7 @@ class EndReferralDialog(FormWriteDialog):
         self.outcome = outcome
         self.ended: ReferralLine | None = None
         self.intro_label.setText(
-            f"{line.patient_name}'s referral ends here; its open tasks are closed. "
+            f"The referral of {line.patient_name} ends here; its open tasks are closed. "
             "Say why: it stays on the referral's timeline."
         )
         self.reason_edit = QLineEdit()
@@ -389,6 +389,7 @@ class ReferralWindow(QWidget):
         splitter.setChildrenCollapsible(False)
 
         # The steps (only those valid now are shown) and what every referral offers.
+        self.edit_button = self._button("Ed&it draft…", "editDraft")
         self.send_button = self._button("&Send…", "sendReferral")
         self.book_button = self._button("Visit &booked…", "visitBooked")
         self.consultation_button = self._button("Book the &consultation…", "bookConsultation")
@@ -405,6 +406,7 @@ class ReferralWindow(QWidget):
         self.view_report_button = self._button("&View report", "viewReport")
         self.record_button = self._button("Open &record", "openRecordButton")
         self.step_buttons = [
+            self.edit_button,
             self.send_button,
             self.book_button,
             self.consultation_button,
@@ -468,6 +470,7 @@ class ReferralWindow(QWidget):
         return button
 
     def _connect_signals(self) -> None:
+        self.edit_button.clicked.connect(self.on_edit_clicked)
         self.send_button.clicked.connect(self.on_send_clicked)
         self.book_button.clicked.connect(self.on_book_clicked)
         self.consultation_button.clicked.connect(self.on_consultation_clicked)
@@ -600,6 +603,7 @@ class ReferralWindow(QWidget):
         outgoing = line.direction == "outgoing"
         acknowledged = self.report_acknowledged()
         shown = {
+            self.edit_button: manage and line.status == "draft",
             self.send_button: manage and "sent" in nxt,
             self.book_button: manage and outgoing and "booked" in nxt,
             self.consultation_button: manage
@@ -671,6 +675,18 @@ class ReferralWindow(QWidget):
         self.reload()
 
     # --- slots ----------------------------------------------------------------------------------
+
+    @Slot()
+    def on_edit_clicked(self) -> None:
+        from app.ui.referrals.new_referral import new_referral
+
+        detail = self.detail
+        if detail is not None and detail.line.status == "draft":
+            line = detail.line
+            new_referral(
+                self.ctx, self, line.patient_id, patient_name=line.patient_name, draft=detail
+            )
+            self.reload()
 
     @Slot()
     def on_send_clicked(self) -> None:

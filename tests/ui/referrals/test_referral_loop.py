@@ -236,7 +236,7 @@ def test_a_stale_step_says_so_and_reloads(
     window = open_referral_window(ctx, line.id)
     qtbot.addWidget(window)
     wait_for_status(qtbot, window, "draft")
-    assert window.visible_steps() == ["&Send…", "Ca&ncel referral…"]
+    assert window.visible_steps() == ["Ed&it draft…", "&Send…", "Ca&ncel referral…"]
     # Another desk sends it meanwhile; this window still shows the draft's version.
     rs.mark_sent(db, ctx.actor, line.id, version=line.version, via="post")
 
@@ -254,3 +254,42 @@ def test_a_stale_step_says_so_and_reloads(
     wait_for_status(qtbot, window, "sent")
     assert stored(db, line.id)[0].status == "sent"  # nothing was canceled
     assert window.visible_steps() == ["Visit &booked…", "&Decline…", "Ca&ncel referral…"]
+
+
+def test_a_draft_without_a_specialist_is_finished_and_sent(
+    qtbot, answer, coordinator_ctx, patient_id, specialist_id
+):
+    ctx, db = coordinator_ctx, coordinator_ctx.db
+    document = add_document(db, ctx.actor, patient_id, "Panoramic.pdf", pdf_bytes("Pano"))
+    line = rs.create_outgoing(
+        db, ctx.actor, patient_id=patient_id, contact_id=None, provider_id=None,
+        reason="Ortho assessment", document_ids=[document.id], urgency="urgent",
+    )  # fmt: skip
+    window = open_referral_window(ctx, line.id)
+    qtbot.addWidget(window)
+    wait_for_status(qtbot, window, "draft")
+    assert window.title_label.text().startswith("Referral to a specialist not yet chosen")
+
+    def finish(dialog: NewReferralDialog) -> None:
+        qtbot.waitUntil(lambda: dialog.choices_loaded, timeout=WAIT_MS)
+        assert dialog.windowTitle() == "Finish the draft referral"
+        assert dialog.reason_edit.toPlainText() == "Ortho assessment"
+        assert dialog.urgency_combo.currentData() == "urgent"
+        assert dialog.picked("document") == (document.id,)  # what the draft had picked
+        click(qtbot, dialog.send_button)  # no specialist yet: refused beside the field
+        assert dialog.fields["contact_id"].error() == "Choose the specialist it goes to."
+        dialog.contact_picker.set_contact_id(specialist_id)
+        click(qtbot, dialog.send_button)
+
+    def send(dialog: SendReferralDialog) -> None:
+        dialog.via_combo.setCurrentIndex(dialog.via_combo.findData("patient"))
+        dialog.print_check.setChecked(False)
+        click(qtbot, dialog.save_button)
+
+    answer(NewReferralDialog, finish)
+    answer(SendReferralDialog, send)
+    click(qtbot, window.edit_button)
+    wait_for_status(qtbot, window, "sent")
+    referral, _ = stored(db, line.id)
+    assert (referral.contact_id, referral.sent_via) == (specialist_id, "patient")
+    assert referral.reason == "Ortho assessment"
