@@ -23,8 +23,9 @@ from tests.ui.contacts.conftest import WAIT_MS, pick_contact
 Left = Qt.MouseButton.LeftButton
 
 
-def make_picker(qtbot, ctx, kinds=()) -> ContactPicker:
-    """The picker in a dialog of its own, as a window that chooses a contact has it."""
+def make_picker(qtbot, ctx, kinds=()) -> tuple[QDialog, ContactPicker]:
+    """The picker in a dialog of its own, as a window that chooses a contact has it (the
+    caller keeps the dialog: the picker lives as long as it does)."""
     host = QDialog()
     qtbot.addWidget(host)
     picker = ContactPicker(ctx, host, kinds=kinds)
@@ -32,7 +33,7 @@ def make_picker(qtbot, ctx, kinds=()) -> ContactPicker:
     host.resize(500, 60)
     host.show()
     qtbot.waitExposed(host)
-    return picker
+    return host, picker
 
 
 def listed(picker) -> list[int]:
@@ -41,7 +42,7 @@ def listed(picker) -> list[int]:
 
 
 def test_typing_offers_only_the_kinds_asked_and_enter_chooses(qtbot, coordinator_ctx, contacts):
-    picker = make_picker(qtbot, coordinator_ctx, kinds=["payer"])
+    _host, picker = make_picker(qtbot, coordinator_ctx, kinds=["payer"])
     assert picker.line_edit.placeholderText() == "Type to find the insurance payer…"
     with qtbot.waitSignal(picker.contact_changed, timeout=WAIT_MS) as chosen:
         pick_contact(qtbot, picker, "dent", contacts["delta"])
@@ -58,7 +59,7 @@ def test_set_contact_id_shows_its_name_even_when_inactive(qtbot, coordinator_ctx
     from app.services.contacts.directory import deactivate_contact
 
     deactivate_contact(coordinator_ctx.db, coordinator_ctx.actor, contacts["aetna"])
-    picker = make_picker(qtbot, coordinator_ctx, kinds=["payer"])
+    _host, picker = make_picker(qtbot, coordinator_ctx, kinds=["payer"])
     picker.set_contact_id(contacts["aetna"])
     assert picker.contact_id() == contacts["aetna"]
     qtbot.waitUntil(lambda: picker.line_edit.text() == "Aetna Dental (inactive)", timeout=WAIT_MS)
@@ -67,7 +68,7 @@ def test_set_contact_id_shows_its_name_even_when_inactive(qtbot, coordinator_ctx
 
 
 def test_down_opens_the_whole_list_and_nothing_found_is_said(qtbot, coordinator_ctx, contacts):
-    picker = make_picker(qtbot, coordinator_ctx)
+    _host, picker = make_picker(qtbot, coordinator_ctx)
     picker.line_edit.setFocus()
     qtbot.keyClick(picker.line_edit, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: len(listed(picker)) == 4, timeout=WAIT_MS)
@@ -78,7 +79,7 @@ def test_down_opens_the_whole_list_and_nothing_found_is_said(qtbot, coordinator_
 def test_new_adds_a_contact_of_the_picker_kind_and_chooses_it(
     qtbot, coordinator_ctx, contacts, answer
 ):
-    picker = make_picker(qtbot, coordinator_ctx, kinds=["lab"])
+    _host, picker = make_picker(qtbot, coordinator_ctx, kinds=["lab"])
     qtbot.keyClicks(picker.line_edit, "Smile Ceramics")
 
     def fill(dialog: ContactDialog) -> None:
