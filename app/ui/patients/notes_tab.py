@@ -492,7 +492,7 @@ class NotesTab(RecordTab):
 
     @Slot()
     def on_refer_clicked(self) -> None:
-        from app.ui.referrals.new_referral import new_referral
+        from app.ui.referrals.referral_window import new_referral
 
         if self._content is None:
             return

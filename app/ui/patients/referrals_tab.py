@@ -152,7 +152,7 @@ class ReferralsTab(RecordTab):
 
     @Slot()
     def on_new_clicked(self) -> None:
-        from app.ui.referrals.new_referral import new_referral
+        from app.ui.referrals.referral_window import new_referral
 
         new_referral(self.ctx, self, self.patient_id, patient_name=self.patient_name())
 

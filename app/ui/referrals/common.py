@@ -8,16 +8,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QDate, QLocale
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QDateEdit,
     QHBoxLayout,
     QLineEdit,
     QRadioButton,
     QWidget,
 )
 
-from app.i18n import format_date, format_datetime, spelling
+from app.i18n import format_date, format_datetime, qt_date_format, spelling
 from app.services.clinic.permissions import Permission
 from app.services.referrals import stages
 from app.ui.widgets.write_dialog import FormWriteDialog
@@ -100,6 +102,22 @@ def document_language(ctx: UiContext) -> str:
     from app.ui.patients.tasks_tab import clinic_document_language
 
     return clinic_document_language(ctx)
+
+
+def qdate_of(value: date) -> QDate:
+    return QDate(value.year, value.month, value.day)
+
+
+def date_of(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+def date_edit(ctx: UiContext, value: date) -> QDateEdit:
+    edit = QDateEdit(qdate_of(value))
+    edit.setCalendarPopup(True)
+    edit.setLocale(QLocale(ctx.details.locale))
+    edit.setDisplayFormat(qt_date_format(ctx.details.locale))
+    return edit
 
 
 # --- letters --------------------------------------------------------------------------------------

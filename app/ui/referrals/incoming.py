@@ -31,7 +31,8 @@ from app.ui import ops
 from app.ui.calendar.patient_picker import PatientPicker
 from app.ui.contacts.picker import ContactPicker
 from app.ui.context import UiContext
-from app.ui.referrals.referral_window import book_consultation, date_edit, date_of, qdate_of
+from app.ui.referrals.common import date_edit, date_of, qdate_of
+from app.ui.referrals.referral_window import book_consultation
 from app.ui.widgets.form_field import (
     FieldErrors,
     FormField,

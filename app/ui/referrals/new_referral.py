@@ -3,7 +3,8 @@ specialist, our provider, why, how urgent, when the visit is due, the records to
 (documents and signed notes picked from the record), anything else sent with it, notes.
 
 "Save as draft" keeps it to finish later; "Save and send…" then asks how it went out (and
-prints the packet).  Either way the referral's window opens on it.
+prints the packet).  Either way the referral's window opens on it (that sequence is
+``referral_window.new_referral``, which the record's tab and the notes tab call).
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from app.services.referrals import stages
 from app.ui import ops
 from app.ui.contacts.picker import ContactPicker
 from app.ui.context import UiContext
-from app.ui.referrals.common import day_text
-from app.ui.referrals.referral_window import date_edit
+from app.ui.referrals.common import date_edit, day_text
 from app.ui.widgets.form_field import FieldErrors, FormField, form_message, growing_form
 from app.ui.widgets.write_dialog import WriteDialog
 
@@ -392,34 +392,3 @@ class NewReferralDialog(WriteDialog):
         )
         accepted = dialog.run()
         return (dialog.created if accepted else None, dialog.send_after)
-
-
-def new_referral(
-    ctx: UiContext,
-    parent: QWidget | None,
-    patient_id: int,
-    *,
-    patient_name: str = "",
-    note_id: int | None = None,
-    draft: ReferralDetail | None = None,
-):
-    """The whole "New referral…" of the record: the dialog, then (Save and send) how it was
-    sent and the packet, then the referral's window.  The referral saved, or None.
-    ``draft``: finish that draft instead (its window is open already)."""
-    from app.ui.referrals.common import preview_packet
-    from app.ui.referrals.referral_window import SendReferralDialog, open_referral_window
-
-    created, send = NewReferralDialog.ask(
-        ctx, parent, patient_id, patient_name=patient_name, note_id=note_id, draft=draft
-    )
-    if created is None:
-        return None
-    line = created
-    if send:
-        sent, print_it = SendReferralDialog.ask(ctx, parent, created)
-        if sent is not None:
-            line = sent
-            if print_it:
-                preview_packet(parent, ctx, sent)
-    open_referral_window(ctx, line.id)
-    return line

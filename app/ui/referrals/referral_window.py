@@ -13,12 +13,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QDate, QLocale, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -34,7 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import qt_date_format
 from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.services.errors import ValidationError
@@ -45,6 +43,8 @@ from app.ui.referrals.common import (
     OVERDUE_RED,
     LogCallDialog,
     allowed_next,
+    date_edit,
+    date_of,
     day_text,
     days_text,
     event_text,
@@ -53,6 +53,7 @@ from app.ui.referrals.common import (
     other_office,
     preview_consult_letter,
     preview_packet,
+    qdate_of,
     send_reminder,
     status_label,
     urgency_label,
@@ -91,22 +92,6 @@ def open_referral_window(
 
 def referral_windows_of(ctx: UiContext) -> list[ReferralWindow]:
     return [window for (owner, _), window in _open.items() if owner == id(ctx)]
-
-
-def qdate_of(value: date) -> QDate:
-    return QDate(value.year, value.month, value.day)
-
-
-def date_of(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
-
-
-def date_edit(ctx: UiContext, value: date) -> QDateEdit:
-    edit = QDateEdit(qdate_of(value))
-    edit.setCalendarPopup(True)
-    edit.setLocale(QLocale(ctx.details.locale))
-    edit.setDisplayFormat(qt_date_format(ctx.details.locale))
-    return edit
 
 
 # --- the steps' small dialogs -------------------------------------------------------------------
@@ -678,8 +663,6 @@ class ReferralWindow(QWidget):
 
     @Slot()
     def on_edit_clicked(self) -> None:
-        from app.ui.referrals.new_referral import new_referral
-
         detail = self.detail
         if detail is not None and detail.line.status == "draft":
             line = detail.line
@@ -873,3 +856,33 @@ def book_consultation(ctx: UiContext, parent: QWidget | None, line: ReferralLine
         on_failure=lambda exc: show_warning(parent, ops.user_message(exc)),
         owner=parent,
     )
+
+
+def new_referral(
+    ctx: UiContext,
+    parent: QWidget | None,
+    patient_id: int,
+    *,
+    patient_name: str = "",
+    note_id: int | None = None,
+    draft: ReferralDetail | None = None,
+):
+    """The whole "New referral…" of the record: the dialog, then (Save and send) how it was
+    sent and the packet, then the referral's window.  The referral saved, or None.
+    ``draft``: finish that draft instead (its window is open already)."""
+    from app.ui.referrals.new_referral import NewReferralDialog
+
+    created, send = NewReferralDialog.ask(
+        ctx, parent, patient_id, patient_name=patient_name, note_id=note_id, draft=draft
+    )
+    if created is None:
+        return None
+    line = created
+    if send:
+        sent, print_it = SendReferralDialog.ask(ctx, parent, created)
+        if sent is not None:
+            line = sent
+            if print_it:
+                preview_packet(parent, ctx, sent)
+    open_referral_window(ctx, line.id)
+    return line
