@@ -99,6 +99,39 @@ def test_each_bad_input_is_refused_with_its_field_and_nothing_is_saved(
     assert count(clinic, Contact) == 0
 
 
+@pytest.mark.both_backends
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"name": 5}, "The name must be text."),
+        ({"organization": ["Delta"]}, "The organization must be text."),
+        ({"send_records_by": ["fax"]}, "Choose how records are sent"),
+        ({"notes": "An\ud800a"}, "broken character"),
+        ({"city": "Aus\x00tin"}, None),  # a NUL is dropped as a control character
+    ],
+    ids=["number-for-a-name", "list-for-an-organization", "list-for-a-way", "surrogate", "nul"],
+)
+def test_what_no_form_should_hold_gets_a_sentence_and_saves_nothing(clinic, owner, changes, words):
+    if words is None:
+        assert add(clinic, owner, **changes).form.city == "Aus tin"
+        return
+    with pytest.raises(ValidationError, match=words):
+        add(clinic, owner, **changes)
+    assert count(clinic, Contact) == 0
+
+
+@pytest.mark.parametrize("contact_id", [0, 2**31, 2**63, 2**70])
+def test_an_id_past_any_contact_is_a_sentence(clinic, owner, contact_id):
+    from app.services.errors import CareDeskError
+
+    for call in (directory.get_contact, directory.deactivate_contact, directory.contact_choice):
+        with pytest.raises(CareDeskError) as refused:
+            call(clinic.db, owner, contact_id)
+        assert "not in the directory" in str(refused.value) or "larger than CareDesk keeps" in str(
+            refused.value
+        )
+
+
 def test_a_payer_field_on_a_payer_and_an_eligibility_phone_validate(clinic, owner):
     saved = add(clinic, owner, PAYER)
     assert saved.form.payer_id == "94276"

@@ -267,7 +267,7 @@ def validate_contact(form: ContactForm, *, region: str) -> ContactForm:
                     field=name,
                 )
     send = form.send_records_by or ""
-    if send not in SEND_RECORDS_LABELS:
+    if not isinstance(send, str) or send not in SEND_RECORDS_LABELS:
         raise ValidationError("Choose how records are sent to this contact.", "send_records_by")
     needs = {
         SendRecordsBy.FAX.value: ("fax", "fax number"),
