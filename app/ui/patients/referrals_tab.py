@@ -22,6 +22,18 @@ from app.ui.widgets.row_table import (
 )
 
 
+def next_or_outcome(ctx: UiContext, line) -> str:
+    """An open referral's next step (⚠ and why when overdue); a finished one's end."""
+    from app.ui.referrals.common import day_text, status_label
+
+    if line.overdue_reason:
+        return f"⚠ {line.overdue_reason}"
+    if line.next_action:
+        return line.next_action
+    ended = f"{status_label(ctx, line.status)} {day_text(ctx, line.closed_on, '')}".strip()
+    return f"{ended}: {line.outcome_reason}" if line.outcome_reason else ended
+
+
 class PatientReferralsModel(RowTableModel):
     """The patient's referral lines; an open one overdue says why (⚠, red)."""
 
@@ -41,8 +53,8 @@ class PatientReferralsModel(RowTableModel):
                 Column("Stage", lambda r: status_label(ctx, r.status)),
                 Column("Visit", lambda r: visit_text(ctx, r)),
                 Column(
-                    "Next",
-                    lambda r: f"⚠ {r.overdue_reason}" if r.overdue_reason else r.next_action,
+                    "Next / outcome",
+                    lambda r: next_or_outcome(ctx, r),
                     colour=lambda r: OVERDUE_RED if r.overdue_reason else None,
                 ),
             ],

@@ -223,6 +223,9 @@ def test_a_referral_goes_from_the_record_to_closed(
     assert all(model.data(model.index(r, 0)) for r in range(model.rowCount()))  # each dated
     assert window.visible_steps() == []
     assert not window.call_button.isVisible()
+    # The record's tab heard of it too: the referral's end, dated.
+    qtbot.waitUntil(lambda: tab.model.data(tab.model.index(0, 2)) == "Closed", timeout=WAIT_MS)
+    assert tab.model.data(tab.model.index(0, 4)) == f"Closed {day}"
 
 
 def test_a_stale_step_says_so_and_reloads(
