@@ -83,20 +83,36 @@ class ReferralTableModel(LazyTableModel):
             page_size=PAGE_SIZE,
             parent=parent,
         )
+        #: (line id, version, column) → the cell's text; the lines read again start afresh.
+        self._texts: dict[tuple[int, int, int], str] = {}
+        self.modelAboutToBeReset.connect(self._forget_texts)
+
+    def text(self, line, column: int) -> str:
+        """A cell's words, worked out once per line (dates and stage names go through the
+        locale's formatting, and a paint asks for every cell several times)."""
+        key = (line.id, line.version, column)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = self.columns[column].text(line)
+        return text
 
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         line = self.row_at(index.row())
-        if line is None:
+        if line is None or not 0 <= index.column() < len(self.columns):
             return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(line, index.column())
         if role == Qt.ItemDataRole.FontRole:
             return self._bold if index.column() == OVERDUE_COLUMN and line.overdue_reason else None
         if role == Qt.ItemDataRole.ToolTipRole:
             # Long names and reasons are cut to the column: the whole line on hover.
-            text = super().data(index, Qt.ItemDataRole.DisplayRole)
-            return text or None
+            return self.text(line, index.column()) or None
         return super().data(index, role)
+
+    def _forget_texts(self) -> None:
+        self._texts.clear()
 
 
 class ReferralsPage(QWidget):
