@@ -8,13 +8,15 @@ and then a plan, a policy or a pre-authorization — as a busy clinic's list wou
 Reported:
 
 * ``list``: the Tasks page's first render — the page asked to show "All open" to the table
-  painted with its first screen of rows (on the worker: the views' counts in one query and
-  the first page of lines with their names and what each is about, read in batches; then the
-  hand-over, the model reset and the paint).  Median and p95; the target is 100 ms.
-* ``service``: the same two service calls alone (counts + first page), for comparison.
+  painted with its first screen of rows (on the worker: the first page of lines, dated ones
+  in the index's order, with their names and what each is about read in batches; then the
+  hand-over, the model reset and the paint; the views' counts are read right after).
+  Median and p95; the target is 100 ms.
+* ``service``: the two service calls alone (the first page, and the counts in one query).
 * ``follow_ups``: :func:`refresh_follow_ups` as Today runs it on opening and after a change
   — the first run on the seeded clinic (which creates the due tasks) once, then the
-  steady-state runs (nothing new to create), median and p95.
+  steady-state runs (nothing new to create), median and p95, on the seeded tasks and again
+  once the 20,000 open tasks are in.
 """
 
 from __future__ import annotations
@@ -115,7 +117,6 @@ def _top_up(db, today) -> int:
 def run(args) -> dict:
     use_bench_environment()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from app.ui.tasks.page import TasksPage
     from PySide6.QtWidgets import QApplication
 
     from app.data.database import connect
@@ -129,6 +130,7 @@ def run(args) -> dict:
     from app.ui import ops
     from app.ui.application import configure_application
     from app.ui.context import UiContext
+    from app.ui.tasks.page import TasksPage
 
     qt = QApplication.instance() or QApplication([])
     configure_application(qt)
@@ -163,6 +165,10 @@ def run(args) -> dict:
                 )
 
             service_times = timed(service, runs)
+            # Again, now that the list holds 20,000 open tasks beside the automatic ones.
+            steady_full = timed(
+                lambda: refresh_follow_ups(db, actor, today=SEED_TODAY, now=now), runs
+            )
 
             ctx = UiContext(OpenClinic(db, key, key_in_keyring=True), actor, get_details(db))
             page = TasksPage(ctx)
@@ -203,15 +209,20 @@ def run(args) -> dict:
         "follow_ups_first_created": first.created,
         "follow_ups_p50_ms": median_ms(steady),
         "follow_ups_p95_ms": p95_ms(steady),
+        "follow_ups_with_list_p50_ms": median_ms(steady_full),
+        "follow_ups_with_list_p95_ms": p95_ms(steady_full),
     }
     human = (
-        f"Tasks page, {open_count:,} open tasks: first render (counts + first {shown} rows, "
-        f"painted) median {result['list_p50_ms']} ms, p95 {result['list_p95_ms']} ms "
+        f"Tasks page, {open_count:,} open tasks: first render (first {shown} rows painted) "
+        f"median {result['list_p50_ms']} ms, p95 {result['list_p95_ms']} ms "
         f"(target ≤ {TARGET_MS} ms; ratio {result['list_p50_ms'] / TARGET_MS:.2f}); service "
-        f"alone median {result['service_p50_ms']} ms, p95 {result['service_p95_ms']} ms.\n"
+        f"alone (first page + counts) median {result['service_p50_ms']} ms, "
+        f"p95 {result['service_p95_ms']} ms.\n"
         f"Automatic follow-ups: first run {first_ms} ms ({first.created} created, "
         f"{first.closed} closed); again median {result['follow_ups_p50_ms']} ms, "
-        f"p95 {result['follow_ups_p95_ms']} ms"
+        f"p95 {result['follow_ups_p95_ms']} ms; with {open_count:,} open tasks median "
+        f"{result['follow_ups_with_list_p50_ms']} ms, "
+        f"p95 {result['follow_ups_with_list_p95_ms']} ms"
     )
     emit(result, human, args.json)
     return result
