@@ -270,9 +270,29 @@ def _payers(ctx, rows):
 def _policy(ctx, rows):
     from app.ui.patients.insurance_dialogs import PolicyDialog
 
-    return PolicyDialog(
-        None, payers=_payers(ctx, rows), locale="en_US", currency="USD", editing=True
-    )
+    return PolicyDialog(ctx, None, editing=True)
+
+
+def _contact(ctx, rows):
+    from app.services.contacts.directory import get_contact, list_contacts
+    from app.ui.contacts.contact_dialog import ContactDialog
+
+    payer = list_contacts(ctx.db, ctx.actor, kind="payer")[0]
+    return ContactDialog(ctx, None, details=get_contact(ctx.db, ctx.actor, payer.id))
+
+
+def _merge_contacts(ctx, rows):
+    from app.services.contacts.directory import list_contacts
+    from app.ui.contacts.merge_dialog import MergeContactsDialog
+
+    return MergeContactsDialog(ctx, None, list_contacts(ctx.db, ctx.actor, kind="specialist")[0])
+
+
+def _import_contacts(ctx, rows):
+    from app.ui.contacts.import_dialog import ImportContactsDialog
+
+    data = b"Kind,Organization,Phone\nlab,Main Street Lab,512 555 0161\nwizard,Merlin,\n"
+    return ImportContactsDialog(ctx, None, data, "contacts.csv")
 
 
 def _preauth(ctx, rows):
@@ -551,6 +571,9 @@ OPENERS: dict[str, Opener] = {
     "app.ui.month_close:OverrideClosedMonthDialog": _override_closed_month,
     "app.ui.month_close:ReopenMonthDialog": _reopen_month,
     "app.ui.patients.insurance_dialogs:PolicyDialog": _policy,
+    "app.ui.contacts.contact_dialog:ContactDialog": _contact,
+    "app.ui.contacts.import_dialog:ImportContactsDialog": _import_contacts,
+    "app.ui.contacts.merge_dialog:MergeContactsDialog": _merge_contacts,
     "app.ui.patients.insurance_dialogs:PreauthDialog": _preauth,
     "app.ui.patients.insurance_dialogs:VerificationDialog": _verification,
     "app.ui.patients.log_contact:LogContactDialog": _log_contact,
