@@ -1,6 +1,7 @@
 """The referral packet and the letters to the other office, read back: the letter first,
-each note and picture on its own page, stored PDFs listed, the reminder and the consult
-letter — in English and in Spanish."""
+each note and picture on its own page, each stored PDF's own pages behind a page naming it
+(one that cannot be opened listed with why), the reminder and the consult letter — in
+English and in Spanish."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib import pdfencrypt
+from reportlab.lib.pagesizes import A5, LETTER, landscape
+from reportlab.pdfgen import canvas
 
 from app.documents.common import PatientBanner
 from app.documents.office_letters import (
@@ -46,6 +51,38 @@ def png(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def stored_pdf(name: str, pages: int, *, size=LETTER, encrypt=None, picture=None) -> bytes:
+    """A stored PDF as a lab or imaging office sends one: a line of text on each page (and
+    a picture on the first, when given)."""
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=size, encrypt=encrypt)
+    for n in range(pages):
+        page.setFont("Helvetica", 12)
+        page.drawString(72, size[1] - 72, f"{name} page {n + 1} of {pages}")
+        if picture is not None and n == 0:
+            from reportlab.lib.utils import ImageReader
+
+            page.drawImage(ImageReader(io.BytesIO(picture)), 72, 72, 288, 144)
+        page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def turned(pdf: bytes) -> bytes:
+    """The same PDF with each page turned a quarter (as a sideways scan is saved)."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    for page in writer.pages:
+        page.rotate(90)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+LAB = stored_pdf("Lab results", 2)
+LOCKED = stored_pdf("Biopsy", 1, encrypt=pdfencrypt.StandardEncryption("secret"))
+TRUNCATED = LAB[: len(LAB) // 2]
 
 
 @pytest.fixture
@@ -92,7 +129,7 @@ def packet(letter) -> ReferralPacket:
             PacketEnclosure("Consultation note", date(2026, 11, 20), "note", note),
             PacketEnclosure("panoramic.png", date(2026, 11, 19), "image", image=png(1800, 900)),
             PacketEnclosure("tiny-photo.png", date(2026, 11, 18), "image", image=png(60, 40)),
-            PacketEnclosure("lab-results.pdf", date(2026, 11, 17), "pdf"),
+            PacketEnclosure("lab-results.pdf", date(2026, 11, 17), "pdf", pdf=LAB),
         ),
     )
 
@@ -101,8 +138,9 @@ def test_the_packet_is_the_letter_then_each_record_on_its_own_page(packet):
     pdf = build_referral_packet(packet)
     pages = pdf_pages_text(pdf)
 
-    assert len(pages) == 5
-    letter_page, note_page, panoramic, photo, separate = pages
+    # The letter, the note, two pictures, the page naming the stored PDF, its two pages.
+    assert len(pages) == 7
+    letter_page, note_page, panoramic, photo, naming, lab_1, lab_2 = pages
     assert "Dear Dr. Łucja Peña," in letter_page
     # The letter lists every enclosure with its date, then the other records typed.
     assert (
@@ -110,24 +148,151 @@ def test_the_packet_is_the_letter_then_each_record_on_its_own_page(packet):
         "• panoramic.png (Nov 19, 2026) • tiny-photo.png (Nov 18, 2026) "
         "• lab-results.pdf (Nov 17, 2026) • Study models"
     ) in letter_page
-    assert "Enclosure 1 of 3: Consultation note, Dr. Daniel Okafor (Nov 20, 2026)" in note_page
+    assert "Enclosure 1 of 4: Consultation note, Dr. Daniel Okafor (Nov 20, 2026)" in note_page
     assert "Consultation on Nov 20, 2026, with Dr. Daniel Okafor" in note_page
     assert "Reason for the consultation Pain at 38 for two weeks." in note_page
     assert "Options and costs" not in note_page  # an empty part is left out
     assert "Patient's questions Is sedation possible?" in note_page
     assert "Addendum Allergy to penicillin confirmed." in note_page
     assert "Signed by Daniel Okafor · Nov 20, 2026" in note_page
-    assert "Enclosure 2 of 3: panoramic.png" in panoramic
-    assert "Enclosure 3 of 3: tiny-photo.png" in photo
-    assert "Enclosed separately" in separate and "lab-results.pdf (Nov 17, 2026)" in separate
-    # Every page carries the patient banner, so a loose page finds its patient.
+    assert "Enclosure 2 of 4: panoramic.png" in panoramic
+    assert "Enclosure 3 of 4: tiny-photo.png" in photo
+    assert "Enclosure 4 of 4: lab-results.pdf (Nov 17, 2026) Pages that follow: 2" in naming
+    assert "Lab results page 1 of 2" in lab_1 and "Lab results page 2 of 2" in lab_2
+    assert "Enclosed separately" not in " ".join(pages)
+    # The clinic's pages are numbered as pages of the whole packet…
+    assert "Page 1 of 7" in letter_page and "Page 5 of 7" in naming
+    # …and each stored page is stamped at its foot, so a loose page finds its patient.
+    assert (
+        "Patient: Zoë Nguyễn · Chart no. C000123 · Enclosure 4 of 4: lab-results.pdf "
+        "(Nov 17, 2026) · Page 7 of 7"
+    ) in lab_2
     assert all("Zoë Nguyễn" in page for page in pages)
-    assert pdf_font_names(pdf) <= {"DejaVuSans", "DejaVuSans-Bold"}
+    # The clinic's own pages print in CareDesk's fonts (the lab's pages keep their own).
+    own = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    for index in (6, 5):
+        own.remove_page(index)
+    buffer = io.BytesIO()
+    own.write(buffer)
+    assert pdf_font_names(buffer.getvalue()) <= {"DejaVuSans", "DejaVuSans-Bold"}
+
+
+@pytest.mark.parametrize(
+    ("stored_pages", "expected"),
+    [
+        ((), 1),
+        ((1,), 1 + 1 + 1),
+        ((3,), 1 + 1 + 3),
+        ((1, 4, 2), 1 + (1 + 1) + (1 + 4) + (1 + 2)),
+        # A long record is not cut short.
+        ((300,), 1 + 1 + 300),
+    ],
+)
+def test_the_packet_holds_every_page_of_every_stored_pdf(letter, stored_pages, expected):
+    names = [f"record-{n}" for n in range(len(stored_pages))]
+    enclosures = tuple(
+        PacketEnclosure(f"{name}.pdf", None, "pdf", pdf=stored_pdf(name, count))
+        for name, count in zip(names, stored_pages, strict=True)
+    )
+    reader = PdfReader(io.BytesIO(build_referral_packet(ReferralPacket(letter, enclosures))))
+
+    def page_text(index: int) -> str:
+        return " ".join(reader.pages[index].extract_text().split())
+
+    assert len(reader.pages) == expected
+    # In the order picked, each behind the page naming it, its first and last pages there
+    # (reading all 300 back would take a minute), each stamped with its packet page.
+    at = 1
+    for number, (name, count) in enumerate(zip(names, stored_pages, strict=True), start=1):
+        assert f"Enclosure {number} of {len(names)}: {name}.pdf" in page_text(at)
+        assert f"Pages that follow: {count}" in page_text(at)
+        for n in {0, count - 1}:
+            assert f"{name} page {n + 1} of {count}" in page_text(at + 1 + n)
+            assert f"Page {at + 2 + n} of {expected}" in page_text(at + 1 + n)
+        at += 1 + count
+
+
+def test_a_stored_page_goes_in_as_it_is_stored(letter):
+    """Copied, not drawn again: the picture on a stored page keeps every pixel, and a page
+    of another size or turned sideways keeps its size and the way it is read."""
+    scan = png(640, 320)
+    enclosures = (
+        PacketEnclosure("scan.pdf", None, "pdf", pdf=stored_pdf("Scan", 1, picture=scan)),
+        PacketEnclosure("wide.pdf", None, "pdf", pdf=stored_pdf("Wide", 1, size=landscape(A5))),
+        PacketEnclosure("sideways.pdf", None, "pdf", pdf=turned(stored_pdf("Sideways", 1))),
+    )
+    reader = PdfReader(io.BytesIO(build_referral_packet(ReferralPacket(letter, enclosures))))
+
+    scan_page, wide_page, sideways_page = reader.pages[2], reader.pages[4], reader.pages[6]
+    (image,) = scan_page.images
+    assert image.image.size == (640, 320)
+    assert "Scan page 1 of 1" in scan_page.extract_text()
+    size = (float(wide_page.mediabox.width), float(wide_page.mediabox.height))
+    assert size == pytest.approx(landscape(A5), abs=0.01)
+    # The sideways page still reads across its long side, with the stamp at its foot.
+    width, height = sideways_page.mediabox.width, sideways_page.mediabox.height
+    turn = sideways_page.rotation % 360
+    assert (width > height) == (turn in (0, 180))
+    assert "Sideways page 1 of 1" in sideways_page.extract_text()
+    assert "Enclosure 3 of 3: sideways.pdf · Page 7 of 7" in sideways_page.extract_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (LOCKED, "could not be opened: protected by a password"),
+        (TRUNCATED, "could not be opened: the file is damaged"),
+        (b"%PDF-1.7 this is not what it says", "could not be opened: the file is damaged"),
+    ],
+)
+def test_a_stored_pdf_that_cannot_be_opened_is_listed_with_why(letter, content, reason):
+    enclosures = (
+        PacketEnclosure("lab-results.pdf", date(2026, 11, 17), "pdf", pdf=LAB),
+        PacketEnclosure("biopsy.pdf", date(2026, 11, 16), "pdf", pdf=content),
+    )
+    pages = pdf_pages_text(build_referral_packet(ReferralPacket(letter, enclosures)))
+
+    # The letter, the lab's naming page and its two pages, then the list.
+    assert len(pages) == 5
+    assert "lab-results.pdf (Nov 17, 2026) • biopsy.pdf (Nov 16, 2026)" in pages[0]
+    assert "Enclosure 1 of 1: lab-results.pdf" in pages[1]
+    assert "Enclosed separately" in pages[4]
+    assert f"biopsy.pdf (Nov 16, 2026) — {reason}" in pages[4]
+    assert "Page 5 of 5" in pages[4]
+
+
+def test_a_pdf_with_only_an_owners_password_goes_in(letter):
+    """Its maker forbade copying but not reading: any PDF reader opens it, so does the packet."""
+    owners = pdfencrypt.StandardEncryption("", ownerPassword="office", canPrint=1, canCopy=0)
+    locked = stored_pdf("Report", 2, encrypt=owners)
+    enclosures = (PacketEnclosure("report.pdf", None, "pdf", pdf=locked),)
+    pages = pdf_pages_text(build_referral_packet(ReferralPacket(letter, enclosures)))
+
+    assert len(pages) == 4
+    assert "Report page 2 of 2" in pages[3]
+    assert "Enclosed separately" not in " ".join(pages)
+
+
+def test_the_packet_is_made_in_memory(packet, temp_folder, tmp_path, monkeypatch):
+    """No page of the record is written to a file on the way, not even for a moment."""
+    import tempfile
+
+    def refused(*_args, **_kwargs):
+        raise AssertionError("the packet asked for a temporary file")
+
+    for name in ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile"):
+        monkeypatch.setattr(tempfile, name, refused)
+    monkeypatch.chdir(tmp_path)
+    with_problems = replace(
+        packet,
+        enclosures=(*packet.enclosures, PacketEnclosure("biopsy.pdf", None, "pdf", pdf=LOCKED)),
+    )
+
+    assert len(pdf_pages_text(build_referral_packet(with_problems))) == 8
+    assert list(temp_folder.iterdir()) == [] and list(tmp_path.iterdir()) == []
 
 
 def test_each_picture_is_on_its_page_scaled_to_fit(packet):
-    from pypdf import PdfReader
-
     reader = PdfReader(io.BytesIO(build_referral_packet(packet)))
     sizes = []
     for page in reader.pages[2:4]:
@@ -144,16 +309,35 @@ def test_a_packet_with_nothing_picked_is_the_letter_alone(letter):
 
 
 def test_the_packet_in_spanish(packet):
-    spanish = replace(packet, letter=replace(packet.letter, locale="es_US"))
+    spanish = replace(
+        packet,
+        letter=replace(packet.letter, locale="es_US"),
+        enclosures=(
+            *packet.enclosures,
+            PacketEnclosure("biopsia.pdf", date(2026, 11, 16), "pdf", pdf=LOCKED),
+            PacketEnclosure("rx.pdf", date(2026, 11, 15), "pdf", pdf=TRUNCATED),
+        ),
+    )
     pages = pdf_pages_text(build_referral_packet(spanish))
 
-    assert len(pages) == 5
+    assert len(pages) == 8
     assert "Estimado/a Dr. Łucja Peña:" in pages[0]
-    assert "Anexo 1 de 3: Nota de consulta, Dr. Daniel Okafor (20 nov 2026)" in pages[1]
+    assert "Anexo 1 de 4: Nota de consulta, Dr. Daniel Okafor (20 nov 2026)" in pages[1]
     assert "Consulta del 20 nov 2026, con Dr. Daniel Okafor" in pages[1]
     assert "Motivo de la consulta" in pages[1] and "Preguntas del paciente" in pages[1]
     assert "Firmada por Daniel Okafor" in pages[1]
-    assert "Se envían por separado" in pages[4]
+    assert "Anexo 4 de 4: lab-results.pdf (17 nov 2026) Páginas que siguen: 2" in pages[4]
+    assert "Lab results page 1 of 2" in pages[5]
+    assert (
+        "Paciente: Zoë Nguyễn · N.º de historia C000123 · Anexo 4 de 4: lab-results.pdf "
+        "(17 nov 2026) · Página 7 de 8"
+    ) in pages[6]
+    assert "Se envían por separado" in pages[7]
+    assert (
+        "biopsia.pdf (16 nov 2026) — no se pudo abrir: está protegido con contraseña" in (pages[7])
+    )
+    assert "rx.pdf (15 nov 2026) — no se pudo abrir: el archivo está dañado" in pages[7]
+    assert "Página 8 de 8" in pages[7]
 
 
 @pytest.fixture

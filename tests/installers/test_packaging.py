@@ -100,6 +100,30 @@ def test_spec_excludes_the_heavy_qt_modules():
     assert not excludes & set(_spec_constants()["QT_MODULES"])
 
 
+def test_spec_excludes_no_package_the_application_depends_on():
+    """pypdf was excluded as a test tool; once the referral packet used it, the bundle would
+    have failed to print a packet with a stored PDF in it."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def normal(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    runtime = {
+        normal(re.match(r"[A-Za-z0-9_.\-]+", dep).group()) for dep in project["dependencies"]
+    }
+    assert "pypdf" in runtime
+    excluded = set(_spec_constants()["PY_EXCLUDES"])
+    dropped = {
+        module
+        for module, distributions in packages_distributions().items()
+        if module in excluded and runtime & {normal(d) for d in distributions}
+    }
+    assert not dropped, f"the spec excludes what the application needs: {sorted(dropped)}"
+
+
 def test_spec_keeps_babel_data_for_every_offered_locale_and_drops_the_rest():
     keep = _spec_constants()["BABEL_LOCALE_KEEP"]
     from babel.core import get_global

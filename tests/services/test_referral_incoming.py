@@ -4,6 +4,7 @@ outgoing one, audited."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -269,7 +270,8 @@ def test_the_packet_holds_the_letter_the_note_and_the_scan_and_is_audited(world)
     line = world.outgoing(document_ids=[scan, lab], note_ids=[note], attached_records="Models")
     pdf = rs.referral_packet_pdf(world.db, world.coordinator, line.id)
     pages = pdf_pages_text(pdf)
-    assert len(pages) == 4
+    # The letter, the note, the scan, then the page naming the stored PDF and its own page.
+    assert len(pages) == 5
     assert "Dear Dr. Ann Lee," in pages[0]
     assert (
         "Enclosed records • Consultation note, Dr. Daniel Okafor (Mar 7, 2026) "
@@ -278,8 +280,11 @@ def test_the_packet_holds_the_letter_the_note_and_the_scan_and_is_audited(world)
     assert "Reason for the consultation Pain at 38 for two weeks" in pages[1]
     assert "Notes Swelling settled with antibiotics." in pages[1]
     assert "Signed by Daniel Okafor · Mar 7, 2026" in pages[1]
-    assert "Enclosure 2 of 2: panoramic.png" in pages[2]
-    assert "Enclosed separately" in pages[3] and "labs.pdf" in pages[3]
+    assert "Enclosure 2 of 3: panoramic.png" in pages[2]
+    assert "Enclosure 3 of 3: labs.pdf (Mar 10, 2026) Pages that follow: 1" in pages[3]
+    assert "Lab results (page 1)" in pages[4]
+    assert "Enclosure 3 of 3: labs.pdf (Mar 10, 2026) · Page 5 of 5" in pages[4]
+    assert "Enclosed separately" not in " ".join(pages)
     with world.db.uow() as session:
         printed = set(
             session.execute(
@@ -295,6 +300,66 @@ def test_the_packet_holds_the_letter_the_note_and_the_scan_and_is_audited(world)
     assert rs.referral_detail(world.db, world.owner, line.id).events[-1].text == (
         "Letter printed: Referral packet"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            None,
+            (
+                "Enclosed separately",
+                "locked.pdf (Mar 10, 2026) — could not be opened: protected by a password",
+                "cut-short.pdf (Mar 10, 2026) — could not be opened: the file is damaged",
+            ),
+        ),
+        (
+            "es",
+            (
+                "Se envían por separado",
+                "locked.pdf (10 mar 2026) — no se pudo abrir: está protegido con contraseña",
+                "cut-short.pdf (10 mar 2026) — no se pudo abrir: el archivo está dañado",
+            ),
+        ),
+    ],
+)
+def test_a_stored_pdf_the_packet_cannot_open_is_listed_with_why(world, language, expected):
+    """A PDF saved with a password, or cut short, still leaves a packet to send: the others
+    go in, and it is listed to be sent separately, saying why; it is audited all the same."""
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, encrypt=pdfencrypt.StandardEncryption("secret"))
+    page.drawString(72, 720, "Biopsy")
+    page.showPage()
+    page.save()
+    locked = _document(world, "locked.pdf", buffer.getvalue(), "application/pdf")
+    whole = small_pdf("Lab results", pages=2)
+    cut = _document(world, "cut-short.pdf", whole[: len(whole) // 2], "application/pdf")
+    lab = _document(world, "labs.pdf", whole, "application/pdf")
+    line = world.outgoing(document_ids=[locked, cut, lab])
+
+    pages = pdf_pages_text(
+        rs.referral_packet_pdf(world.db, world.coordinator, line.id, language=language)
+    )
+
+    # The letter, the lab's naming page and its two pages, then the list.
+    assert len(pages) == 5
+    assert "Lab results (page 2)" in pages[3]
+    heading, *reasons = expected
+    assert heading in pages[4]
+    for reason in reasons:
+        assert reason in pages[4]
+    with world.db.uow() as session:
+        printed = set(
+            session.scalars(
+                select(AuditEntry.entity_id).where(
+                    AuditEntry.action == "print", AuditEntry.entity == "stored_documents"
+                )
+            )
+        )
+    assert {locked, cut, lab} <= printed
 
 
 def test_the_desk_prints_a_packet_only_without_notes(world):

@@ -160,7 +160,7 @@ def referral_packet_data(
             if doc.mime_type.startswith("image/"):
                 enclosures.append(PacketEnclosure(doc.filename, on, "image", image=doc.content))
             else:
-                enclosures.append(PacketEnclosure(doc.filename, on, "pdf"))
+                enclosures.append(PacketEnclosure(doc.filename, on, "pdf", pdf=doc.content))
             record(
                 session,
                 AuditAction.PRINT,
@@ -187,8 +187,9 @@ def referral_packet_data(
 def referral_packet_pdf(
     db: Database, actor: Actor, referral_id: int, *, language: str | None = None
 ) -> bytes:
-    """The referral letter and the picked records as one PDF (stored PDFs are listed to be
-    sent with it); audited as a print/disclosure."""
+    """The referral letter and the picked records as one PDF, stored PDFs' own pages included
+    (one that cannot be opened is listed, with why, to be sent with it); audited as a
+    print/disclosure."""
     return build_referral_packet(referral_packet_data(db, actor, referral_id, language=language))
 
 
