@@ -177,7 +177,7 @@ def test_the_unscheduled_task_closes_when_the_visit_is_booked(clinic, owner):
     patient_id, phase_id = _accepted_phase(clinic, _at(date(2026, 3, 1)))
     _run(clinic, owner, date(2026, 3, 15))
     (task,) = _automatic(clinic)
-    assert task.title == "Schedule the accepted treatment: Implant #30 — Surgery"
+    assert task.title == "Book the accepted treatment: Surgery"
     assert task.treatment_plan_id is not None
     line = tasks.clinic_tasks(clinic.db, owner, view="follow_ups", today=date(2026, 3, 15))[0]
     assert line.about == "Treatment plan: Implant #30" and line.automatic

@@ -257,7 +257,7 @@ def _consultations(c: _Context) -> list[_NewTask]:
                 # (a staff move) is followed up again.
                 key=f"consult_follow_up:patient:{patient_id}:{entered.toordinal()}",
                 kind=TaskKind.TREATMENT.value,
-                title="Follow up on the consultation: no treatment booked yet",
+                title="Follow up on the consultation",
                 patient_id=patient_id,
                 due_on=entered + timedelta(days=days),
                 treatment_plan_id=plans.get(patient_id),
@@ -331,12 +331,14 @@ def _unscheduled(c: _Context) -> list[_NewTask]:
     found = []
     for phase_id, plan_id, patient_id, plan, phase, phase_at, plan_at in rows:
         accepted = c.day_of(_aware(phase_at or plan_at))
-        what = plan if phase in ("", plan) else f"{plan} — {phase}"
+        # The plan is what the task is about (its own column); the phase, when the plan has
+        # several, says which visit to book.
+        what = "" if phase in ("", plan) else f": {phase}"
         found.append(
             _NewTask(
                 key=f"unscheduled_treatment:phase:{phase_id}",
                 kind=TaskKind.TREATMENT.value,
-                title=f"Schedule the accepted treatment: {what}"[:TITLE_MAX],
+                title=f"Book the accepted treatment{what}"[:TITLE_MAX],
                 patient_id=patient_id,
                 due_on=accepted + timedelta(days=days),
                 treatment_plan_id=plan_id,

@@ -210,7 +210,7 @@ class ServiceDialog(_CatalogDialog):
             "recall": FormField(self.recall_spin, "When the patient is due back after a visit."),
             "follow_up_call_days": FormField(
                 self.call_spin,
-                "A task to call the patient this many days after the visit (0: the same day).",
+                "0 days: a call the same day.",
             ),
             "colour": FormField(self.colour_button),
         }

@@ -81,7 +81,12 @@ class TaskListModel(LazyTableModel):
                 Column("Due", self._due, colour=self._colour),
                 Column("Priority", self._priority, colour=self._colour),
                 Column("Task", lambda t: t.title, colour=self._colour),
-                Column("About", lambda t: t.about or "—", colour=self._colour),
+                # A task about the patient alone names them once, in their own column.
+                Column(
+                    "About",
+                    lambda t: "—" if t.about in ("", t.patient_name) else t.about,
+                    colour=self._colour,
+                ),
                 Column("Patient", lambda t: t.patient_name or "—", colour=self._colour),
                 Column("Assigned to", lambda t: t.assignee or "Anyone", colour=self._colour),
             ],
@@ -186,7 +191,7 @@ class TasksPage(QWidget):
         header.setStretchLastSection(False)
         # The title takes the room left; the rest keep a width that fits the desk's screen
         # (a long one is cut with "…" and shown whole in the tooltip).
-        for column, width in enumerate((178, 76, 0, 180, 150, 120)):
+        for column, width in enumerate((165, 70, 0, 165, 150, 110)):
             if width:
                 header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
                 header.resizeSection(column, width)
