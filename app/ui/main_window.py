@@ -388,11 +388,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_screen_lock_locked(self) -> None:
-        # Patient records open in their own windows must not stay readable behind the lock;
-        # they keep whatever was typed in them and come back on unlock.
-        from app.ui.patients.windows import record_windows_of
-
-        self._hidden_records = [w for w in record_windows_of(self.ctx) if w.isVisible()]
+        # Patient records and referrals open in their own windows must not stay readable
+        # behind the lock; they keep whatever was typed in them and come back on unlock.
+        self._hidden_records = [w for w in self._patient_windows() if w.isVisible()]
         for window in self._hidden_records:
             window.hide()
         for action in (self.lock_action, self.emergency_action, *self._go_actions):
@@ -464,15 +462,20 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def _patient_windows(self) -> list[QWidget]:
+        """The windows about one patient this user has open (record and referral windows)."""
         from app.ui.patients.windows import record_windows_of
+        from app.ui.referrals.referral_window import referral_windows_of
 
+        return [*record_windows_of(self.ctx), *referral_windows_of(self.ctx)]
+
+    def closeEvent(self, event: QCloseEvent) -> None:
         # Each record window asks about its own unsaved changes; "Cancel" there keeps
         # CareDesk open and signed in.
-        for window in record_windows_of(self.ctx):
+        for window in self._patient_windows():
             window.show()
             window.close()
-        if any(w.isVisible() for w in record_windows_of(self.ctx)):
+        if any(w.isVisible() for w in self._patient_windows()):
             self._signing_out = False
             event.ignore()
             return

@@ -47,7 +47,12 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans.page:PlansPage"),
     PageSpec("contacts", "Contacts", Permission.VIEW_PATIENTS, "app.ui.contacts.page:ContactsPage"),
-    # PageSpec("referrals", "Referrals", Permission.MANAGE_REFERRALS, "app.ui.referrals:…"),
+    PageSpec(
+        "referrals",
+        "Referrals",
+        Permission.MANAGE_REFERRALS,
+        "app.ui.referrals.page:ReferralsPage",
+    ),
     PageSpec(
         "reports", "Reports", Permission.VIEW_PRACTICE_REPORTS, "app.ui.reports.page:ReportsPage"
     ),

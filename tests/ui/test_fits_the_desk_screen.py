@@ -288,6 +288,64 @@ def _merge_contacts(ctx, rows):
     return MergeContactsDialog(ctx, None, list_contacts(ctx.db, ctx.actor, kind="specialist")[0])
 
 
+def _referral_line(ctx, direction="outgoing"):
+    from app.services.referrals.referrals import referral_detail
+
+    with ctx.db.engine.connect() as c:
+        referral_id = c.exec_driver_sql(
+            "SELECT id FROM referrals WHERE direction = ? ORDER BY id LIMIT 1", (direction,)
+        ).scalar()
+    return referral_detail(ctx.db, ctx.actor, referral_id).line
+
+
+def _new_referral(ctx, rows):
+    from app.ui.referrals.new_referral import NewReferralDialog
+
+    return NewReferralDialog(ctx, None, rows.patient_id, patient_name="María José Sanmartín")
+
+
+def _incoming_referral(ctx, rows):
+    from app.ui.referrals.incoming import IncomingReferralDialog
+
+    return IncomingReferralDialog(ctx, None)
+
+
+def _send_referral(ctx, rows):
+    from app.ui.referrals.referral_window import SendReferralDialog
+
+    return SendReferralDialog(ctx, None, _referral_line(ctx))
+
+
+def _referral_date(ctx, rows):
+    from app.ui.referrals.referral_window import ReferralDateDialog
+
+    return ReferralDateDialog(ctx, None, _referral_line(ctx), step="booked")
+
+
+def _end_referral(ctx, rows):
+    from app.ui.referrals.referral_window import EndReferralDialog
+
+    return EndReferralDialog(ctx, None, _referral_line(ctx), outcome="cancelled")
+
+
+def _log_referral_call(ctx, rows):
+    from app.ui.referrals.common import LogCallDialog
+
+    return LogCallDialog(ctx, None, _referral_line(ctx))
+
+
+def _referral_reminder(ctx, rows):
+    from app.ui.referrals.common import ReminderDialog
+
+    return ReminderDialog(ctx, None, _referral_line(ctx))
+
+
+def _referral_window(ctx, rows):
+    from app.ui.referrals.referral_window import ReferralWindow
+
+    return ReferralWindow(ctx, _referral_line(ctx).id)
+
+
 def _import_contacts(ctx, rows):
     from app.ui.contacts.import_dialog import ImportContactsDialog
 
@@ -574,6 +632,13 @@ OPENERS: dict[str, Opener] = {
     "app.ui.contacts.contact_dialog:ContactDialog": _contact,
     "app.ui.contacts.import_dialog:ImportContactsDialog": _import_contacts,
     "app.ui.contacts.merge_dialog:MergeContactsDialog": _merge_contacts,
+    "app.ui.referrals.common:LogCallDialog": _log_referral_call,
+    "app.ui.referrals.common:ReminderDialog": _referral_reminder,
+    "app.ui.referrals.incoming:IncomingReferralDialog": _incoming_referral,
+    "app.ui.referrals.new_referral:NewReferralDialog": _new_referral,
+    "app.ui.referrals.referral_window:EndReferralDialog": _end_referral,
+    "app.ui.referrals.referral_window:ReferralDateDialog": _referral_date,
+    "app.ui.referrals.referral_window:SendReferralDialog": _send_referral,
     "app.ui.patients.insurance_dialogs:PreauthDialog": _preauth,
     "app.ui.patients.insurance_dialogs:VerificationDialog": _verification,
     "app.ui.patients.log_contact:LogContactDialog": _log_contact,
@@ -606,6 +671,7 @@ OPENERS: dict[str, Opener] = {
     "app.ui.today_page:ToDoListDialog": _to_do_list,
     # The windows about one patient that are not dialogs.
     "app.ui.patients.record_window:PatientRecordWindow": _record,
+    "app.ui.referrals.referral_window:ReferralWindow": _referral_window,
     "app.ui.plans.plan_window:PlanWindow": _plan_window,
     "app.ui.plans.payment_plan_window:PaymentPlanWindow": _payment_plan_window,
 }
