@@ -61,6 +61,7 @@ def queue(clinic, owner, cora, patient_id):
     return ids
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(
     "view,expected",
     [
@@ -86,6 +87,7 @@ def test_done_recently_forgets_after_two_weeks(clinic, owner, queue):
     assert tasks.clinic_tasks(clinic.db, owner, view="done_recently", now=later) == []
 
 
+@pytest.mark.both_backends
 def test_search_kind_and_paging(clinic, owner, queue):
     found = tasks.clinic_tasks(clinic.db, owner, view="all_open", search="nguy", today=TODAY)
     assert [line.title for line in found] == ["Anyone's, today"]  # the patient's name
@@ -114,6 +116,7 @@ def test_bad_list_requests_are_refused(clinic, owner, kwargs, field):
     assert raised.value.field == field and str(raised.value)
 
 
+@pytest.mark.both_backends
 def test_what_a_task_is_about_in_words(clinic, owner, patient_id):
     with clinic.db.uow() as s:
         payer = Contact(kind="payer", organisation="Delta Dental", name="")
@@ -298,6 +301,7 @@ def test_a_services_follow_up_call_round_trips_and_is_checked(clinic, owner):
         assert raised.value.field == "follow_up_call_days"
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(
     "offset,limit,expected",
     [

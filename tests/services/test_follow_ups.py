@@ -85,6 +85,7 @@ def test_a_service_without_a_call_makes_no_task(clinic, owner):
     assert _run(clinic, owner, TODAY).created == 0
 
 
+@pytest.mark.both_backends
 def test_the_call_closes_itself_once_a_call_is_logged(clinic, owner):
     _completed_extraction(clinic, date(2026, 3, 8))
     assert _run(clinic, owner, TODAY) == follow_ups.FollowUpResult(created=1, closed=0)
@@ -125,6 +126,7 @@ def test_a_consultation_not_converted_is_followed_up_after_its_days(clinic, owne
     assert _run(clinic, owner, today).created == made
 
 
+@pytest.mark.both_backends
 def test_the_consultation_task_closes_when_the_patient_books(clinic, owner):
     patient_id = _in_consultation(clinic, _at(date(2026, 3, 1)))
     _run(clinic, owner, TODAY)
@@ -173,6 +175,7 @@ def test_accepted_treatment_not_scheduled_after_its_days(clinic, owner, today, m
     assert _run(clinic, owner, today).created == made
 
 
+@pytest.mark.both_backends
 def test_the_unscheduled_task_closes_when_the_visit_is_booked(clinic, owner):
     patient_id, phase_id = _accepted_phase(clinic, _at(date(2026, 3, 1)))
     _run(clinic, owner, date(2026, 3, 15))
@@ -216,6 +219,7 @@ def test_insurance_is_verified_before_a_visit_within_the_check_days(
     assert _run(clinic, owner, TODAY, NOW).created == made
 
 
+@pytest.mark.both_backends
 def test_the_verification_task_closes_once_verified(clinic, owner):
     appointment_id, policy_id = _visit_with_policy(clinic, NOW + timedelta(days=2))
     _run(clinic, owner, TODAY, NOW)
@@ -260,6 +264,7 @@ def test_a_pre_authorization_about_to_expire(clinic, owner, expires_in, made):
     assert _run(clinic, owner, TODAY).created == made
 
 
+@pytest.mark.both_backends
 def test_the_pre_authorization_task_closes_when_it_is_extended(clinic, owner):
     with clinic.db.uow() as s:
         patient = add_patient(s)
@@ -282,6 +287,7 @@ def test_the_pre_authorization_task_closes_when_it_is_extended(clinic, owner):
 # --- all rules together -----------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_a_second_run_creates_nothing_and_the_run_is_audited_once(clinic, owner):
     from app.data.models.audit import AuditEntry
 
