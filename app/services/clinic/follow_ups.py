@@ -602,7 +602,7 @@ def _taken_keys(session: Session, keys: list[str]) -> set[str]:
     return taken
 
 
-def _insert_once(session: Session, actor: Actor | None, new: _NewTask, now: datetime) -> bool:
+def _insert_once(session: Session, new: _NewTask, now: datetime) -> bool:
     """Insert the task unless its key is there already (another PC may have just made it:
     the unique key refuses the second, and this one moves on)."""
     values = {
@@ -682,7 +682,7 @@ def refresh_follow_ups(
                 wanted = [t for t in wanted if t.patient_id not in waiting_consults]
             taken = _taken_keys(session, [t.key for t in wanted])
             for new in wanted:
-                if new.key not in taken and _insert_once(session, actor, new, now):
+                if new.key not in taken and _insert_once(session, new, now):
                     created += 1
         if created or closed:
             record(

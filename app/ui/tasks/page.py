@@ -126,6 +126,8 @@ class TaskListModel(LazyTableModel):
             if task is None:
                 return None
             lines = [task.title, f"Kind: {kind_label(task.kind)}"]
+            if task.about and task.about != task.patient_name:
+                lines.append(f"About: {task.about}")
             if task.automatic:
                 lines.append("Made by an automatic follow-up; it closes itself when done.")
             if task.resolution:

@@ -170,3 +170,29 @@ def test_a_role_that_cannot_edit_sees_no_actions(qtbot, clinic, owner_ctx, world
     assert not page.done_button.isVisibleTo(page) and not page.new_button.isVisibleTo(page)
     with owner_ctx.db.uow() as s:
         assert len(s.scalars(select(Task)).all()) == 4
+
+
+def test_a_new_task_from_the_page_for_no_one_patient(qtbot, owner_ctx, world, monkeypatch):
+    from app.ui.tasks.dialogs import NewTaskDialog
+
+    page = make_page(qtbot, owner_ctx)
+    asked = []
+    monkeypatch.setattr(NewTaskDialog, "ask", classmethod(lambda cls, c, p, pid: asked.append(pid)))
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert asked == [None]  # the dialog picks the patient, or none
+    monkeypatch.undo()
+    dialog = NewTaskDialog(owner_ctx, None, page)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitUntil(lambda: dialog.assignee_combo.count() > 1, timeout=30_000)
+    dialog.priority_combo.setCurrentIndex(dialog.priority_combo.findData("high"))
+    dialog.assignee_combo.setCurrentIndex(0)  # anyone at the desk
+    qtbot.keyClicks(dialog.title_edit, "Order more intake clipboards")
+    qtbot.keyClick(dialog.title_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.added is not None, timeout=30_000)
+    added = stored(owner_ctx, dialog.added.id)
+    assert (added.patient_id, added.priority, added.assignee_id) == (None, "high", None)
+    page.show_view("unassigned")
+    wait_loaded(qtbot, page)
+    assert "Order more intake clipboards" in titles(page)
