@@ -196,3 +196,50 @@ def test_a_new_task_from_the_page_for_no_one_patient(qtbot, owner_ctx, world, mo
     page.show_view("unassigned")
     wait_loaded(qtbot, page)
     assert "Order more intake clipboards" in titles(page)
+
+
+def test_open_what_it_is_about(qtbot, owner_ctx, world, monkeypatch):
+    """A task about a referral opens the referral's window; one about a plan, the record on
+    its plans; Open record, the record on its tasks."""
+    from app.data.models.contacts import Contact
+    from app.data.models.plans import TreatmentPlan
+    from app.data.models.referrals import Referral
+
+    with owner_ctx.db.uow() as s:
+        surgeon = Contact(kind="specialist", organisation="Bay Oral Surgery", name="Dr Lee")
+        s.add(surgeon)
+        s.flush()
+        referral = Referral(patient_id=world["zoe"], direction="outgoing",
+                            contact_id=surgeon.id, referred_on=owner_ctx.today())  # fmt: skip
+        plan = TreatmentPlan(patient_id=world["zoe"], title="Implant #30")
+        s.add_all([referral, plan])
+        s.flush()
+        referral_id, plan_id = referral.id, plan.id
+    db, actor = owner_ctx.db, owner_ctx.actor
+    tasks.add_task(db, actor, title="Chase the surgeon", referral_id=referral_id,
+                   assignee_id=actor.staff_id)  # fmt: skip
+    tasks.add_task(db, actor, title="Book the implant", treatment_plan_id=plan_id,
+                   assignee_id=actor.staff_id)  # fmt: skip
+    opened = []
+    monkeypatch.setattr(
+        "app.ui.referrals.referral_window.open_referral_window",
+        lambda ctx, rid, parent=None: opened.append(("referral", rid)),
+    )
+    monkeypatch.setattr(
+        "app.ui.patients.windows.show_record_part",
+        lambda ctx, pid, part: opened.append((part, pid)),
+    )
+    page = make_page(qtbot, owner_ctx)
+    select_title(qtbot, page, "Chase the surgeon")
+    assert page.model.data(page.model.index(titles(page).index("Chase the surgeon"), 3)) == (
+        "Referral to Dr Lee, Bay Oral Surgery"
+    )
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    select_title(qtbot, page, "Book the implant")
+    qtbot.mouseClick(page.open_about_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(page.table, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert opened == [
+        ("referral", referral_id),
+        ("plans", world["zoe"]),
+        ("tasks", world["zoe"]),
+    ]
