@@ -261,6 +261,8 @@ class MainWindow(QMainWindow):
         attribute = self._PARTS.get((key, part))
         if attribute is not None:
             page.tabs.setCurrentWidget(getattr(page, attribute))
+        elif part and hasattr(page, "show_part"):
+            page.show_part(part)  # a page's own view ("tasks:follow_ups")
 
     @Slot(int)
     def on_nav_current_row_changed(self, row: int) -> None:

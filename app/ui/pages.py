@@ -45,6 +45,7 @@ PAGES: list[PageSpec] = [
         Permission.VIEW_PATIENTS,
         "app.ui.patients.pipeline_page:PipelinePage",
     ),
+    PageSpec("tasks", "Tasks", Permission.VIEW_PATIENTS, "app.ui.tasks.page:TasksPage"),
     PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans.page:PlansPage"),
     PageSpec("contacts", "Contacts", Permission.VIEW_PATIENTS, "app.ui.contacts.page:ContactsPage"),
     PageSpec(

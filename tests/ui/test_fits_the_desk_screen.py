@@ -346,6 +346,33 @@ def _referral_window(ctx, rows):
     return ReferralWindow(ctx, _referral_line(ctx).id)
 
 
+def _task_line(ctx, rows):
+    from app.services.patients.tasks import add_task
+
+    return add_task(
+        ctx.db, ctx.actor, title="Call back about the whitening estimate",
+        patient_id=rows.patient_id,
+    )  # fmt: skip
+
+
+def _new_task(ctx, rows):
+    from app.ui.tasks.dialogs import NewTaskDialog
+
+    return NewTaskDialog(ctx, None)
+
+
+def _task_due(ctx, rows):
+    from app.ui.tasks.dialogs import DueDateDialog
+
+    return DueDateDialog(ctx, None, _task_line(ctx, rows))
+
+
+def _cancel_task(ctx, rows):
+    from app.ui.tasks.dialogs import CancelTaskDialog
+
+    return CancelTaskDialog(ctx, None, _task_line(ctx, rows))
+
+
 def _import_contacts(ctx, rows):
     from app.ui.contacts.import_dialog import ImportContactsDialog
 
@@ -416,12 +443,6 @@ def _sign_consent(ctx, rows):
     from app.ui.patients.sign_consent import SignConsentDialog
 
     return SignConsentDialog(ctx, rows.patient_id, procedure="Implant placement #14")
-
-
-def _add_task(ctx, rows):
-    from app.ui.patients.tasks_tab import AddTaskDialog
-
-    return AddTaskDialog(ctx, rows.patient_id)
 
 
 def _adjustment(ctx, rows):
@@ -632,6 +653,9 @@ OPENERS: dict[str, Opener] = {
     "app.ui.contacts.contact_dialog:ContactDialog": _contact,
     "app.ui.contacts.import_dialog:ImportContactsDialog": _import_contacts,
     "app.ui.contacts.merge_dialog:MergeContactsDialog": _merge_contacts,
+    "app.ui.tasks.dialogs:NewTaskDialog": _new_task,
+    "app.ui.tasks.dialogs:DueDateDialog": _task_due,
+    "app.ui.tasks.dialogs:CancelTaskDialog": _cancel_task,
     "app.ui.referrals.common:LogCallDialog": _log_referral_call,
     "app.ui.referrals.common:ReminderDialog": _referral_reminder,
     "app.ui.referrals.incoming:IncomingReferralDialog": _incoming_referral,
@@ -649,7 +673,6 @@ OPENERS: dict[str, Opener] = {
     "app.ui.patients.record_header:ChangeStageDialog": _change_stage,
     "app.ui.patients.record_header:ConsentChoiceDialog": _consent_choice,
     "app.ui.patients.sign_consent:SignConsentDialog": _sign_consent,
-    "app.ui.patients.tasks_tab:AddTaskDialog": _add_task,
     "app.ui.plans.payment_dialogs:AdjustmentDialog": _adjustment,
     "app.ui.plans.payment_dialogs:InsurancePaymentDialog": _insurance_payment,
     "app.ui.plans.payment_dialogs:RefundDialog": _refund,

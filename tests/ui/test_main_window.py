@@ -30,7 +30,10 @@ def test_owner_sees_every_page_and_starts_on_today(qtbot, owner_ctx):
         "Confirmations",
         "Recalls",
         "Pipeline",
+        "Tasks",
         "Plans & Payments",
+        "Contacts",
+        "Referrals",
         "Reports",
         "Settings",
         "Audit log",
@@ -57,7 +60,9 @@ def test_receptionist_sees_patients_but_neither_settings_nor_audit(qtbot, recept
         "Confirmations",
         "Recalls",
         "Pipeline",
+        "Tasks",
         "Plans & Payments",
+        "Contacts",
     ]
 
 

@@ -360,7 +360,7 @@ VIEW_LABELS = {
     "due": "Due today",
     "unassigned": "Unassigned",
     "overdue": "Overdue",
-    "follow_ups": "Automatic follow-ups",
+    "follow_ups": "Follow-ups",
     "all_open": "All open",
     "done_recently": "Done recently",
 }

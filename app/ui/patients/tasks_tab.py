@@ -123,10 +123,6 @@ class TaskTableModel(RowTableModel):
         return super().data(index, role)
 
 
-#: The record's "Add task…" is the Tasks page's dialog, for this patient.
-AddTaskDialog = NewTaskDialog
-
-
 class TasksTab(RecordTab):
     """Open tasks soonest due first; completed ones behind "Show completed"."""
 
@@ -272,7 +268,8 @@ class TasksTab(RecordTab):
 
     @Slot()
     def on_add_clicked(self) -> None:
-        AddTaskDialog.ask(self.ctx, self, self.patient_id)
+        # The record's "Add task…" is the Tasks page's dialog, for this patient.
+        NewTaskDialog.ask(self.ctx, self, self.patient_id)
 
     @Slot()
     def on_letter_clicked(self) -> None:

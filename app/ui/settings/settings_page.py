@@ -33,16 +33,16 @@ TABS: list[SettingsTab] = [
         "app.ui.settings.scheduling_tab:SchedulingTab",
     ),
     SettingsTab(
-        "follow_ups",
-        "Follow-ups && referrals",
-        Permission.MANAGE_SETTINGS,
-        "app.ui.settings.follow_ups_tab:FollowUpsTab",
-    ),
-    SettingsTab(
         "payment_plans",
         "Payment plans",
         Permission.MANAGE_SETTINGS,
         "app.ui.settings.payment_plans_tab:PaymentPlansTab",
+    ),
+    SettingsTab(
+        "follow_ups",
+        "Follow-ups && referrals",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.follow_ups_tab:FollowUpsTab",
     ),
     SettingsTab(
         "consents",

@@ -177,7 +177,7 @@ class TasksPage(QWidget):
 
         self.views_list = QListWidget()
         self.views_list.setObjectName("taskViews")
-        self.views_list.setFixedWidth(210)
+        self.views_list.setFixedWidth(180)
         for view in VIEWS:
             item = QListWidgetItem(VIEW_LABELS[view])
             item.setData(Qt.ItemDataRole.UserRole, view)

@@ -10,12 +10,8 @@ from PySide6.QtGui import QBrush
 
 from app.services.patients import tasks
 from app.services.patients.tasks import TaskLine
-from app.ui.patients.tasks_tab import (
-    OVERDUE_RED,
-    AddTaskDialog,
-    TasksTab,
-    TaskTableModel,
-)
+from app.ui.patients.tasks_tab import OVERDUE_RED, TasksTab, TaskTableModel
+from app.ui.tasks.dialogs import NewTaskDialog
 
 
 def add(ctx, patient_id, title, due_on=None, **extra) -> TaskLine:
@@ -90,8 +86,8 @@ def test_empty_states(qtbot, coordinator_ctx, patient_id):
     qtbot.waitUntil(lambda: tab.empty_label.text().startswith("No tasks for this patient yet."))
 
 
-def make_dialog(qtbot, ctx, patient_id, parent=None) -> AddTaskDialog:
-    dialog = AddTaskDialog(ctx, patient_id, parent)
+def make_dialog(qtbot, ctx, patient_id, parent=None) -> NewTaskDialog:
+    dialog = NewTaskDialog(ctx, patient_id, parent)
     qtbot.addWidget(dialog)
     dialog.open()
     qtbot.waitUntil(lambda: dialog.assignee_combo.count() > 1, timeout=10_000)
@@ -110,7 +106,7 @@ def test_add_task_through_the_dialog(qtbot, coordinator_ctx, patient_id):
     qtbot.keyClicks(dialog.title_edit, "Check healing after extraction")
     qtbot.keyClick(dialog.title_edit, Qt.Key.Key_Return)  # Enter saves
     qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=10_000)
-    assert dialog.result() == AddTaskDialog.DialogCode.Accepted
+    assert dialog.result() == NewTaskDialog.DialogCode.Accepted
     assert column(tab, 1) == ["Check healing after extraction"]
     assert column(tab, 2) == ["Follow-up"]
     assert column(tab, 3) == ["Olivia Owner"]
@@ -136,7 +132,7 @@ def test_no_due_date_when_unchecked(qtbot, coordinator_ctx, patient_id):
 def test_ctrl_t_opens_the_dialog(qtbot, coordinator_ctx, patient_id, monkeypatch):
     asked: list[int] = []
     monkeypatch.setattr(
-        AddTaskDialog, "ask", classmethod(lambda cls, ctx, parent, pid: asked.append(pid))
+        NewTaskDialog, "ask", classmethod(lambda cls, ctx, parent, pid: asked.append(pid))
     )
     tab = make_tab(qtbot, coordinator_ctx, patient_id)
     tab.activateWindow()
