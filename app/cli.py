@@ -251,6 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(contacts_list)
     _add_user(contacts_list)
 
+    tasks = commands.add_parser(
+        "tasks", help="the clinic's tasks", description="The clinic's work queue."
+    )
+    task_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
+    follow_ups = task_commands.add_parser(
+        "follow-ups",
+        help="make the automatic follow-up tasks that fell due and close those done",
+        description="Run the automatic follow-up rules once, as Today does when it opens (for "
+        "a scheduled task when nobody is signed in): make each task that fell due, once, and "
+        "close each one whose condition is met. The run is in the audit trail.",
+    )
+    follow_ups.add_argument(
+        "--today", metavar="YYYY-MM-DD", help="the clinic's day to run for (default: today)"
+    )
+    _add_location(follow_ups)
+    _add_user(follow_ups)
+
     report = commands.add_parser(
         "report", help="the owner's reports", description="The owner's month-end report."
     )
@@ -779,6 +796,21 @@ def _contacts_import(args) -> int:
     if result.errors:
         return _fail(result.summary())
     _say(result.summary())
+    return EXIT_OK
+
+
+def _cmd_tasks(args) -> int:
+    from app.services.clinic.follow_ups import refresh_follow_ups
+
+    today = _cli_date(args.today, "--today") if args.today else None
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        result = refresh_follow_ups(clinic.db, actor, today=today)
+    finally:
+        clinic.db.close()
+    _say(f"Automatic follow-ups: {result.created} made, {result.closed} closed.")
     return EXIT_OK
 
 
@@ -1405,6 +1437,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_patients(args)
         if args.command == "contacts":
             return _cmd_contacts(args)
+        if args.command == "tasks":
+            return _cmd_tasks(args)
         if args.command == "calendar":
             return _cmd_calendar(args)
         if args.command == "report":
