@@ -53,7 +53,7 @@ COLUMNS = [
 ]
 
 #: Starting widths of the columns after the name (which stretches).
-COLUMN_WIDTHS = (0, 130, 130, 120, 200, 100)
+COLUMN_WIDTHS = (0, 120, 120, 115, 160, 95)
 
 
 def _breakable(text: str) -> str:

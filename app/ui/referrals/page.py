@@ -51,7 +51,9 @@ CONTACT_COLUMN = 1
 #: Lines read at a time: two screens' worth (the first screen waits for the first read).
 PAGE_SIZE = 50
 OVERDUE_COLUMN = 3
-COLUMN_WIDTHS = (170, 220, 175, 330, 160, 225)
+#: The overdue reason and next action are cut past these widths (whole on hover), so the
+#: other office's name keeps room enough to be read.
+COLUMN_WIDTHS = (165, 220, 170, 270, 150, 205)
 
 
 def stage_text(ctx: UiContext, line) -> str:
