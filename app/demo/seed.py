@@ -1986,8 +1986,9 @@ class _Seeder:
         referred = min(appointment["completed_at"] + timedelta(hours=1), self.now)
         age = (self.today - day).days
         if age > 60:
-            status = _weighted(rng, (("closed", 60), ("booked", 8), ("seen", 6), ("sent", 11),
-                                     ("cancelled", 10), ("declined", 5)))  # fmt: skip
+            # Most older referrals have run their course; a few are stuck (overdue).
+            status = _weighted(rng, (("closed", 78), ("booked", 3), ("seen", 2), ("sent", 3),
+                                     ("cancelled", 10), ("declined", 4)))  # fmt: skip
         else:
             status = _weighted(rng, (("draft", 15), ("sent", 40), ("booked", 25), ("seen", 10),
                                      ("report_received", 10)))  # fmt: skip
