@@ -145,6 +145,37 @@ def _reports_area(app, ctx, outdir: Path) -> None:
     window.hide()
 
 
+def _coordinator_area(app, ctx, outdir: Path) -> None:
+    """The coordinator's loop: the contacts directory, open referrals by stage, one referral's
+    timeline (the showcase patient's, out and back) and the clinic's task list."""
+    from sqlalchemy import func, select
+
+    from app.data.models.referrals import Referral
+    from app.ui.main_window import MainWindow
+    from app.ui.referrals.referral_window import open_referral_window
+
+    window = MainWindow(ctx)
+    window.resize(1366, 740)
+    window.start()
+    for number, key in ((60, "contacts"), (61, "referrals"), (63, "tasks")):
+        page = window.show_page(key)
+        _wait_for_ops()
+        _pause(300)  # the stage counts and view counts follow the first screen
+        _wait_for_ops()
+        if key == "contacts":
+            page.table.selectRow(0)
+            _wait_for_ops()
+        _save(app, window, outdir / f"{number}-{key}.png")
+    window.hide()
+    with ctx.db.uow() as session:
+        newest = session.scalar(select(func.max(Referral.id)))
+    referral = open_referral_window(ctx, newest)
+    referral.resize(1180, 740)
+    _wait_for_ops()
+    _save(app, referral, outdir / "62-referral-window.png")
+    referral.close()
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
@@ -286,6 +317,7 @@ def render(outdir: Path) -> None:
     _patients_area(app, UiContext(clinic, coordinator, details), outdir)
     _calendar_area(app, UiContext(clinic, coordinator, details), outdir)
     _plans_area(app, UiContext(clinic, coordinator, details), outdir)
+    _coordinator_area(app, UiContext(clinic, coordinator, details), outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()
@@ -316,7 +348,73 @@ def _showcase_patient(clinic, owner) -> int:
         due_on=_clinic_today() + datetime.timedelta(days=2),
     )
     showcase_consents(clinic.db, owner, patient_id)
+    _showcase_referral(clinic, owner, patient_id)
     return patient_id
+
+
+@contextlib.contextmanager
+def _clock_on(day: datetime.date):
+    """The app's one clock (``app.clock``) reads 3 PM UTC on ``day`` while the block runs:
+    the demo's referral takes its steps on the days they would have been taken."""
+    import app.clock as clock
+
+    real = clock.datetime
+    moment = real.combine(day, datetime.time(15, 0), tzinfo=datetime.UTC)
+
+    class _OnDay(real):
+        @classmethod
+        def now(cls, tz=None):
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    clock.datetime = _OnDay
+    try:
+        yield
+    finally:
+        clock.datetime = real
+
+
+def _showcase_referral(clinic, owner, patient_id: int) -> int:
+    """A referral of the showcase patient out and back: sent with the letter on file, the
+    specialist's visit booked and seen, the report filed and waiting for our provider."""
+    from sqlalchemy import select
+
+    from app.data.models.contacts import Contact
+    from app.data.models.providers import Provider
+    from app.services.referrals import referrals
+
+    db, today = clinic.db, _clinic_today()
+    days_ago = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
+    with db.uow() as session:
+        specialist = session.scalar(
+            select(Contact.id).where(Contact.kind == "specialist").order_by(Contact.id).limit(1)
+        )
+        provider = session.scalar(select(Provider.id).order_by(Provider.id).limit(1))
+    choices = referrals.record_choices(db, owner, patient_id)
+    # Each step is taken on its own day, as the desk would have over three weeks.
+    with _clock_on(days_ago(20)):
+        line = referrals.create_outgoing(
+            db, owner, patient_id=patient_id, contact_id=specialist, provider_id=provider,
+            reason="Evaluation of tooth 30 for endodontic treatment; persistent pain on biting.",
+            urgency="soon", note_ids=[c.id for c in choices if c.kind == "note"][:1],
+            attached_records="Periapical x-ray of tooth 30 (film, by post)",
+        )  # fmt: skip
+        line = referrals.mark_sent(db, owner, line.id, version=line.version, via="fax")
+    with _clock_on(days_ago(13)):
+        referrals.log_referral_call(
+            db, owner, line.id, note="Their front desk is booking her this week.", reached=True
+        )
+        line = referrals.referral_detail(db, owner, line.id).line
+        line = referrals.record_booked(
+            db, owner, line.id, version=line.version, visit_on=days_ago(6)
+        )
+    with _clock_on(days_ago(5)):
+        line = referrals.record_seen(db, owner, line.id, version=line.version, seen_on=days_ago(6))
+    with _clock_on(days_ago(1)):
+        line = referrals.file_report(
+            db, owner, line.id, version=line.version, filename="endodontic-report.pdf",
+            content=_sample_pdf(), received_on=days_ago(1),
+        )  # fmt: skip
+    return line.id
 
 
 def _sample_pdf() -> bytes:
@@ -343,6 +441,8 @@ _RECORD_TAB_SHOTS = {
     "consents": 43,
     "plans": 33,
     "account": 34,
+    "care": 64,
+    "referrals": 65,
 }
 
 
