@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.demo.seed import SEED_TODAY
 from tests.test_cli import no_traceback, run
 from tests.test_cli_patients import run_as_staff
 
@@ -33,12 +34,14 @@ SUMMARY = re.compile(r"Automatic follow-ups: (\d+) made, (\d+) closed\.")
 
 
 def test_a_second_run_makes_nothing_new(seeded) -> None:
-    first = follow_ups(seeded)
+    # `caredesk seed` makes the clinic as it stands on the seed's own day.
+    on_the_seed_day = ("--today", SEED_TODAY.isoformat())
+    first = follow_ups(seeded, *on_the_seed_day)
     assert first.returncode == 0, first.stderr
     made = SUMMARY.fullmatch(first.stdout.strip())
     assert made, first.stdout
     assert int(made.group(1)) > 0  # the demo clinic has calls, plans and insurance due
-    again = follow_ups(seeded)
+    again = follow_ups(seeded, *on_the_seed_day)
     assert again.returncode == 0, again.stderr
     assert SUMMARY.fullmatch(again.stdout.strip()).group(1) == "0"
 

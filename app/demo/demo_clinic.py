@@ -10,6 +10,7 @@ and a future.  Sign in with any of :data:`app.demo.seed.DEMO_ACCOUNTS` and
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 from datetime import date
@@ -194,6 +195,78 @@ def showcase_consents(db, owner, patient_id: int) -> None:
         signer_name=_patient_name(db, patient_id),
         witness_staff_id=owner.staff_id,
     )
+
+
+@contextlib.contextmanager
+def _clock_on(day: datetime.date):
+    """The app's one clock (``app.clock``) reads 3 PM UTC on ``day`` while the block runs:
+    the demo's referral takes its steps on the days they would have been taken."""
+    import app.clock as clock
+
+    real = clock.datetime
+    moment = real.combine(day, datetime.time(15, 0), tzinfo=datetime.UTC)
+
+    class _OnDay(real):
+        @classmethod
+        def now(cls, tz=None):
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    clock.datetime = _OnDay
+    try:
+        yield
+    finally:
+        clock.datetime = real
+
+
+def showcase_referral(db, owner, patient_id: int, report_pdf: bytes) -> int:
+    """A referral of the showcase patient out and back: sent with the letter on file, the
+    specialist's visit booked and seen, the report filed and waiting for our provider."""
+    from sqlalchemy import select
+
+    from app.data.models.contacts import Contact
+    from app.data.models.providers import Provider
+    from app.services.referrals import referrals
+
+    today = _clinic_today(db)
+    days_ago = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
+    with db.uow() as session:
+        specialist = session.scalar(
+            select(Contact.id).where(Contact.kind == "specialist").order_by(Contact.id).limit(1)
+        )
+        provider = session.scalar(select(Provider.id).order_by(Provider.id).limit(1))
+    choices = referrals.record_choices(db, owner, patient_id)
+    # Each step is taken on its own day, as the desk would have over three weeks.
+    with _clock_on(days_ago(20)):
+        line = referrals.create_outgoing(
+            db, owner, patient_id=patient_id, contact_id=specialist, provider_id=provider,
+            reason="Evaluation of tooth 30 for endodontic treatment; persistent pain on biting.",
+            urgency="soon", note_ids=[c.id for c in choices if c.kind == "note"][:1],
+            attached_records="Periapical x-ray of tooth 30 (film, by post)",
+        )  # fmt: skip
+        line = referrals.mark_sent(db, owner, line.id, version=line.version, via="fax")
+    with _clock_on(days_ago(13)):
+        referrals.log_referral_call(
+            db, owner, line.id, note="Their front desk is booking her this week.", reached=True
+        )
+        line = referrals.referral_detail(db, owner, line.id).line
+        line = referrals.record_booked(
+            db, owner, line.id, version=line.version, visit_on=days_ago(6)
+        )
+    with _clock_on(days_ago(5)):
+        line = referrals.record_seen(db, owner, line.id, version=line.version, seen_on=days_ago(6))
+    with _clock_on(days_ago(1)):
+        line = referrals.file_report(
+            db, owner, line.id, version=line.version, filename="endodontic-report.pdf",
+            content=report_pdf, received_on=days_ago(1),
+        )  # fmt: skip
+    return line.id
+
+
+def _clinic_today(db) -> datetime.date:
+    from app.services.clinic.clock import clinic_today
+
+    with db.uow() as session:
+        return clinic_today(session)
 
 
 def _book_next_visit(db, owner, patient_id: int, service_name: str) -> int:

@@ -313,6 +313,8 @@ _SPECIALTIES = (
     ("Plastic surgery", "aesthetic"),
     ("Primary care", "any"),
 )
+#: Services after which the clinic calls the patient: how many days after.
+_FOLLOW_UP_CALL_DAYS = {"D3330": 1, "D6010": 2, "D4341": 2, "MSFIL": 3, "MSPEEL": 3}
 #: The clinic's default days to a specialist's visit by urgency (ClinicSettings).
 _VISIT_DAYS = {"routine": 30, "soon": 14, "urgent": 3}
 _FINISHED_REFERRAL = ("closed", "declined", "cancelled")
@@ -639,6 +641,7 @@ class _Seeder:
                 "default_duration_minutes": spec.minutes,
                 "fee": _money(spec.fee),
                 "recall_interval_days": spec.recall_days,
+                "follow_up_call_days": _FOLLOW_UP_CALL_DAYS.get(spec.code),
                 "colour": spec.colour,
                 "requires_preauth": spec.preauth,
                 "description": spec.description,

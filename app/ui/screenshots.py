@@ -148,9 +148,8 @@ def _reports_area(app, ctx, outdir: Path) -> None:
 def _coordinator_area(app, ctx, outdir: Path) -> None:
     """The coordinator's loop: the contacts directory, open referrals by stage, one referral's
     timeline (the showcase patient's, out and back) and the clinic's task list."""
-    from sqlalchemy import func, select
-
-    from app.data.models.referrals import Referral
+    from app.demo.demo_clinic import showcase_patient
+    from app.services.referrals.referrals import patient_referrals
     from app.ui.main_window import MainWindow
     from app.ui.referrals.referral_window import open_referral_window
 
@@ -167,9 +166,9 @@ def _coordinator_area(app, ctx, outdir: Path) -> None:
             _wait_for_ops()
         _save(app, window, outdir / f"{number}-{key}.png")
     window.hide()
-    with ctx.db.uow() as session:
-        newest = session.scalar(select(func.max(Referral.id)))
-    referral = open_referral_window(ctx, newest)
+    patient_id, _note_id = showcase_patient(ctx.db)
+    newest = patient_referrals(ctx.db, ctx.actor, patient_id)[0]  # the showcase's, out and back
+    referral = open_referral_window(ctx, newest.id)
     referral.resize(1180, 740)
     _wait_for_ops()
     _save(app, referral, outdir / "62-referral-window.png")
@@ -326,7 +325,7 @@ def render(outdir: Path) -> None:
 
 def _showcase_patient(clinic, owner) -> int:
     """A demo patient with a long history, a signed note, insurance and a little of everything."""
-    from app.demo.demo_clinic import showcase_consents, showcase_patient
+    from app.demo.demo_clinic import showcase_consents, showcase_patient, showcase_referral
     from app.services.patients import documents, notes, tasks
 
     patient_id, note_id = showcase_patient(clinic.db)
@@ -348,73 +347,8 @@ def _showcase_patient(clinic, owner) -> int:
         due_on=_clinic_today() + datetime.timedelta(days=2),
     )
     showcase_consents(clinic.db, owner, patient_id)
-    _showcase_referral(clinic, owner, patient_id)
+    showcase_referral(clinic.db, owner, patient_id, _sample_pdf())
     return patient_id
-
-
-@contextlib.contextmanager
-def _clock_on(day: datetime.date):
-    """The app's one clock (``app.clock``) reads 3 PM UTC on ``day`` while the block runs:
-    the demo's referral takes its steps on the days they would have been taken."""
-    import app.clock as clock
-
-    real = clock.datetime
-    moment = real.combine(day, datetime.time(15, 0), tzinfo=datetime.UTC)
-
-    class _OnDay(real):
-        @classmethod
-        def now(cls, tz=None):
-            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
-
-    clock.datetime = _OnDay
-    try:
-        yield
-    finally:
-        clock.datetime = real
-
-
-def _showcase_referral(clinic, owner, patient_id: int) -> int:
-    """A referral of the showcase patient out and back: sent with the letter on file, the
-    specialist's visit booked and seen, the report filed and waiting for our provider."""
-    from sqlalchemy import select
-
-    from app.data.models.contacts import Contact
-    from app.data.models.providers import Provider
-    from app.services.referrals import referrals
-
-    db, today = clinic.db, _clinic_today()
-    days_ago = lambda n: today - datetime.timedelta(days=n)  # noqa: E731
-    with db.uow() as session:
-        specialist = session.scalar(
-            select(Contact.id).where(Contact.kind == "specialist").order_by(Contact.id).limit(1)
-        )
-        provider = session.scalar(select(Provider.id).order_by(Provider.id).limit(1))
-    choices = referrals.record_choices(db, owner, patient_id)
-    # Each step is taken on its own day, as the desk would have over three weeks.
-    with _clock_on(days_ago(20)):
-        line = referrals.create_outgoing(
-            db, owner, patient_id=patient_id, contact_id=specialist, provider_id=provider,
-            reason="Evaluation of tooth 30 for endodontic treatment; persistent pain on biting.",
-            urgency="soon", note_ids=[c.id for c in choices if c.kind == "note"][:1],
-            attached_records="Periapical x-ray of tooth 30 (film, by post)",
-        )  # fmt: skip
-        line = referrals.mark_sent(db, owner, line.id, version=line.version, via="fax")
-    with _clock_on(days_ago(13)):
-        referrals.log_referral_call(
-            db, owner, line.id, note="Their front desk is booking her this week.", reached=True
-        )
-        line = referrals.referral_detail(db, owner, line.id).line
-        line = referrals.record_booked(
-            db, owner, line.id, version=line.version, visit_on=days_ago(6)
-        )
-    with _clock_on(days_ago(5)):
-        line = referrals.record_seen(db, owner, line.id, version=line.version, seen_on=days_ago(6))
-    with _clock_on(days_ago(1)):
-        line = referrals.file_report(
-            db, owner, line.id, version=line.version, filename="endodontic-report.pdf",
-            content=_sample_pdf(), received_on=days_ago(1),
-        )  # fmt: skip
-    return line.id
 
 
 def _sample_pdf() -> bytes:

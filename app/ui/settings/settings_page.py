@@ -39,16 +39,16 @@ TABS: list[SettingsTab] = [
         "app.ui.settings.payment_plans_tab:PaymentPlansTab",
     ),
     SettingsTab(
-        "follow_ups",
-        "Follow-ups && referrals",
-        Permission.MANAGE_SETTINGS,
-        "app.ui.settings.follow_ups_tab:FollowUpsTab",
-    ),
-    SettingsTab(
         "consents",
         "Consent forms",
         Permission.MANAGE_SETTINGS,
         "app.ui.settings.consents_tab:ConsentsTab",
+    ),
+    SettingsTab(
+        "follow_ups",
+        "Follow-ups && referrals",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.follow_ups_tab:FollowUpsTab",
     ),
     SettingsTab(
         "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"

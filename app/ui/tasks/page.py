@@ -173,7 +173,8 @@ class TasksPage(QWidget):
         self.new_button = QPushButton("&New task…")
         self.new_button.setObjectName("newTaskButton")
         self.new_button.setToolTip("Add a task (Ctrl+N)")
-        self.new_button.setVisible(self.may_edit)
+        if not self.may_edit:  # (never show() a button that has no parent yet: a stray window)
+            self.new_button.hide()
 
         self.views_list = QListWidget()
         self.views_list.setObjectName("taskViews")
@@ -223,7 +224,8 @@ class TasksPage(QWidget):
             self.done_button, self.take_button, self.assign_button, self.priority_button,
             self.due_button, self.cancel_button, self.reopen_button,
         ):  # fmt: skip
-            button.setVisible(self.may_edit)
+            if not self.may_edit:
+                button.hide()
 
         top = QHBoxLayout()
         top.setSpacing(10)
