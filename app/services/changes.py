@@ -50,6 +50,7 @@ class Changes:
     payments: bool = False
     referrals: bool = False
     documents: bool = False
+    messages: bool = False
 
     def any(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
@@ -79,6 +80,12 @@ TABLE_FLAGS: dict[str, str] = {
     "contacts": "referrals",
     "day_closeouts": "payments",
     "installments": "plans",
+    # The outbox: the messages, the replies that came back, and whose sender runs.
+    "message_replies": "messages",
+    "message_rules": "clinic",
+    "message_templates": "clinic",
+    "messages": "messages",
+    "messaging_settings": "clinic",
     "insurance_policies": "patients",
     "insurance_verifications": "patients",
     # A month closed or reopened: what the account windows may change, and the month's report.
@@ -96,6 +103,7 @@ TABLE_FLAGS: dict[str, str] = {
     "referral_records": "referrals",
     "referrals": "referrals",
     "rooms": "rooms",
+    "sender_leases": "messages",
     "service_consents": "services",
     "services": "services",
     "staff": "staff",

@@ -29,6 +29,7 @@ EXPECTED = {
     Permission.VOID_PAYMENTS:          (True,  False, False, False),
     Permission.MANAGE_REFERRALS:       (True,  True,  False, False),
     Permission.MANAGE_CONTACTS:        (True,  True,  True,  False),
+    Permission.SEND_MESSAGES:          (True,  True,  True,  False),
     Permission.PRINT_DOCUMENTS:        (True,  True,  True,  True),
     Permission.VIEW_REPORTS:           (True,  False, False, False),
     Permission.VIEW_PRACTICE_REPORTS:  (True,  True,  False, False),

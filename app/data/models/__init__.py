@@ -14,6 +14,14 @@ from app.data.models.communications import CommunicationEntry
 from app.data.models.contacts import Contact
 from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDocument
 from app.data.models.insurance import InsurancePolicy, InsuranceVerification, PreAuthorization
+from app.data.models.messages import (
+    Message,
+    MessageReply,
+    MessageRule,
+    MessageTemplate,
+    MessagingSettings,
+    SenderLease,
+)
 from app.data.models.month_closes import MonthClose
 from app.data.models.notes import ConsultationNote, NoteAddendum
 from app.data.models.patients import JourneyStage, Patient, PatientSearchTerm, SearchTermKind
@@ -59,6 +67,11 @@ __all__ = [
     "InsurancePolicy",
     "InsuranceVerification",
     "JourneyStage",
+    "Message",
+    "MessageReply",
+    "MessageRule",
+    "MessageTemplate",
+    "MessagingSettings",
     "MonthClose",
     "NoteAddendum",
     "Patient",
@@ -75,6 +88,7 @@ __all__ = [
     "Role",
     "Room",
     "SearchTermKind",
+    "SenderLease",
     "Service",
     "ServiceRequiredConsent",
     "Staff",

@@ -97,6 +97,12 @@ class Patient(TimestampMixin, VersionedMixin, Base):
     may_text: Mapped[bool] = mapped_column(default=False)
     may_email: Mapped[bool] = mapped_column(default=False)
     may_voicemail: Mapped[bool] = mapped_column(default=False)
+    # The patient texted STOP (or BAJA): no text goes until they agree again at the desk.
+    text_opted_out_at: Mapped[datetime | None]
+    # The mail server refused the address: no e-mail goes until it is corrected.
+    email_bounced_at: Mapped[datetime | None]
+    # No reminder, recall or bill is ever sent about a patient who has died.
+    deceased_on: Mapped[date | None]
 
     emergency_contact_name: Mapped[str] = mapped_column(String(120), default="")
     emergency_contact_phone: Mapped[str] = mapped_column(String(20), default="")

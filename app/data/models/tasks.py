@@ -25,6 +25,8 @@ class TaskKind(StrEnum):
     TREATMENT = "treatment"
     PREAUTHORIZATION = "preauthorization"
     PAYMENT_PLAN = "payment_plan"
+    #: A patient's text or e-mail reply that CareDesk could not act on by itself.
+    MESSAGE = "message"
 
 
 class TaskStatus(StrEnum):

@@ -38,6 +38,7 @@ from app.data.errors import (
 )
 from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.data.models.clinic import PAPER_SIZES, ClinicSettings
+from app.data.models.messages import DEFAULT_RULES, MessageRule
 from app.data.models.staff import Role
 from app.data.server import ServerAddress, ServerAddressError, find_password
 from app.documents.common import LOGO_MAX_HEIGHT, LOGO_MAX_WIDTH, check_logo, logo_size_on_page
@@ -346,6 +347,11 @@ def _install_clinic(
         # Installed now, not on first use, so Settings → Consent forms and "required
         # consents" on services have the starter set from the clinic's first day.
         install_starter_consents_in(session)
+        # And the reminder rules every clinic starts with (Settings → Messages changes them).
+        session.add_all(
+            MessageRule(kind=kind.value, offset_minutes=offset, send_email=email, send_text=text)
+            for kind, offset, email, text in DEFAULT_RULES
+        )
         record(session, AuditAction.CLINIC_CREATED, entity="staff", entity_id=owner.id)
 
 

@@ -24,6 +24,7 @@ class Permission(StrEnum):
     VOID_PAYMENTS = "void_payments"
     MANAGE_REFERRALS = "manage_referrals"
     MANAGE_CONTACTS = "manage_contacts"
+    SEND_MESSAGES = "send_messages"
     PRINT_DOCUMENTS = "print_documents"
     VIEW_REPORTS = "view_reports"
     VIEW_PRACTICE_REPORTS = "view_practice_reports"
@@ -50,6 +51,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VOID_PAYMENTS: "void payments or write off balances",
     Permission.MANAGE_REFERRALS: "manage referrals",
     Permission.MANAGE_CONTACTS: "add or change the clinic's contacts (payers, specialists …)",
+    Permission.SEND_MESSAGES: "send e-mail and text messages, or retry and cancel them",
     Permission.PRINT_DOCUMENTS: "print or export patient documents",
     Permission.VIEW_REPORTS: "see the clinic's money figures",
     Permission.VIEW_PRACTICE_REPORTS: "see the schedule and coordination reports",
@@ -70,6 +72,8 @@ _FRONT_DESK = {
     P.PRINT_DOCUMENTS,
     # The desk adds a patient's insurance company or a referring office as it comes up.
     P.MANAGE_CONTACTS,
+    # Reminders, confirmation requests and the outbox's retry/cancel are front-desk work.
+    P.SEND_MESSAGES,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
