@@ -17,6 +17,7 @@ from app.data import migrate
 from app.data.database import Database, connect, create_empty
 from app.data.keys import DatabaseKey
 from app.data.models import Base
+from app.data.models.messages import DEFAULT_RULES
 
 POSTGRES_MAX_IDENTIFIER = 63
 AUDIT_TRIGGERS = {"audit_log_no_update", "audit_log_no_delete"}
@@ -370,3 +371,42 @@ def test_the_server_schema_goes_down_to_base_and_up_again(server_db: Database) -
     migrate.upgrade(server_db)
     assert _schema_differences(server_db) == []
     assert _server_triggers_and_exclusions(server_db)[1] == EXCLUSIONS
+
+
+def test_upgrade_from_0009_gives_an_existing_clinic_the_default_rules_and_keeps_patients(
+    clinic,
+) -> None:
+    """A clinic made before messages keeps its patients and tasks, gains the empty outbox and
+    the default reminder rules (once: going down and up again does not double them); an
+    empty database (a new server, a move's target) gains no rows at all."""
+    from tests.data.factories import add_named_patient
+
+    db = clinic.db
+    patient_id = add_named_patient(db, "Ana", "Ruiz")
+    migrate.downgrade(db, "0009")
+    with db.engine.connect() as conn:
+        assert "messages" not in inspect(conn).get_table_names()
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        rules = conn.exec_driver_sql(
+            "SELECT kind, offset_minutes, send_email, send_text FROM message_rules ORDER BY id"
+        ).all()
+        patient = conn.exec_driver_sql(
+            "SELECT first_name, text_opted_out_at, email_bounced_at, deceased_on"
+            " FROM patients WHERE id = ?",
+            (patient_id,),
+        ).one()
+        assert conn.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM sender_leases").scalar() == 0
+    assert [(k, o, bool(e), bool(t)) for k, o, e, t in rules] == [
+        (kind.value, offset, email, text) for kind, offset, email, text in DEFAULT_RULES
+    ]
+    assert tuple(patient) == ("Ana", None, None, None)
+    assert _triggers(db) == AUDIT_TRIGGERS
+    assert _schema_differences(db) == []
+
+
+def test_an_empty_database_upgraded_to_0010_holds_no_rows(migrated_db: Database) -> None:
+    with migrated_db.engine.connect() as conn:
+        for table in ("message_rules", "sender_leases", "messaging_settings", "messages"):
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
