@@ -74,6 +74,8 @@ class PatientForm:
     allergies: str = ""
     medications: str = ""
     lead_source: str = ""
+    #: The day the patient died: no message goes to them from then on.
+    deceased_on: date | None = None
 
 
 FORM_FIELDS = tuple(f.name for f in fields(PatientForm))
@@ -126,6 +128,10 @@ class PatientRecord:
     last_changed_at: datetime | None
     #: Today's first visit not yet checked in (the header offers "Check in"), if any.
     visit_to_check_in: AppointmentLine | None = None
+    #: When the patient texted STOP (the form's "May text" then shows unticked until
+    #: they agree again), and when a message to their e-mail address bounced.
+    text_opted_out_at: datetime | None = None
+    email_bounced_at: datetime | None = None
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -220,6 +226,7 @@ def validate_patient(
             raise ValidationError(
                 f"Date of birth is more than {_MAX_AGE_YEARS} years ago.", field="date_of_birth"
             )
+    _check_date_of_death(form.deceased_on, born, today)
     sex = form.sex or None
     if sex is not None and sex not in {s.value for s in Sex}:
         raise ValidationError("Choose one of the listed values for sex.", field="sex")
@@ -230,11 +237,29 @@ def validate_patient(
     return replace(form, **changes)
 
 
+def _check_date_of_death(died: object, born: date | None, today: date) -> None:
+    if died is None:
+        return
+    if not isinstance(died, date) or isinstance(died, datetime):
+        raise ValidationError("The date of death must be a date.", field="deceased_on")
+    if died > today:
+        raise ValidationError("The date of death cannot be in the future.", field="deceased_on")
+    if born is not None and died < born:
+        raise ValidationError(
+            "The date of death cannot be before the date of birth.", field="deceased_on"
+        )
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
 def _form_of(patient: Patient) -> PatientForm:
-    return PatientForm(**{name: getattr(patient, name) for name in FORM_FIELDS})
+    form = PatientForm(**{name: getattr(patient, name) for name in FORM_FIELDS})
+    # A patient who texted STOP may not be texted, whatever was ticked before: the form
+    # shows it so, and ticking it again is the patient's new consent (update_patient).
+    if patient.text_opted_out_at is not None:
+        form = replace(form, may_text=False)
+    return form
 
 
 def _age(born: date | None, today: date) -> int | None:
@@ -325,6 +350,8 @@ def patient_record_of(session: Session, patient: Patient) -> PatientRecord:
         last_changed_by=changed_by,
         last_changed_at=changed_at,
         visit_to_check_in=_visit_to_check_in(session, patient.id),
+        text_opted_out_at=patient.text_opted_out_at,
+        email_bounced_at=patient.email_bounced_at,
     )
 
 
@@ -488,7 +515,8 @@ def update_patient(
     overwrite: bool = False,
 ) -> PatientRecord:
     """Save an edited record; PatientChangedError when someone saved it since it was loaded
-    (unless ``overwrite``)."""
+    (unless ``overwrite``).  "May text" ticked again after a STOP is the patient's new
+    consent and ends the opt-out; a new e-mail address forgets that the old one bounced."""
     permissions.require(actor, Permission.EDIT_PATIENTS)
     with unit_of_work(db, actor) as session:
         clean = validate_patient(
@@ -500,7 +528,12 @@ def update_patient(
             raise PatientChangedError(
                 changed_by or "another user", changed_at, clock=clinic_clock(session, changed_at)
             )
+        new_address = clean.email != patient.email
         assign_changed(patient, {name: getattr(clean, name) for name in FORM_FIELDS})
+        if clean.may_text and patient.text_opted_out_at is not None:
+            patient.text_opted_out_at = None
+        if new_address and patient.email_bounced_at is not None:
+            patient.email_bounced_at = None
         index_patient(session, patient)
         session.flush()
         return patient_record_of(session, patient)
