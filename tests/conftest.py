@@ -324,3 +324,25 @@ def frozen_clock(monkeypatch):
         return moment
 
     return freeze
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 and a free port for this test (tests/fakes/smtp.py):
+    plain SMTP, no password; ``.messages`` holds what it received, parsed.  Tests that need
+    STARTTLS, SSL or a password start their own ``FakeSmtpServer(security=…, credentials=…)``."""
+    from tests.fakes.smtp import FakeSmtpServer
+
+    with FakeSmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sms_gateway():
+    """A real HTTP server on 127.0.0.1 speaking the part of Twilio's API CareDesk uses
+    (tests/fakes/twilio.py): ``.base_url``, ``.account_sid``, ``.token``, ``.from_number``;
+    ``.sent`` holds each text it took (once per idempotency token)."""
+    from tests.fakes.twilio import FakeTwilio
+
+    with FakeTwilio() as gateway:
+        yield gateway
