@@ -141,7 +141,7 @@ class DetailsTab(RecordTab):
         self.remote_notice.setWordWrap(True)
         self.remote_notice.setTextFormat(Qt.TextFormat.RichText)
         self.remote_notice.setVisible(False)
-        self.form = PatientFormWidget(ctx, body)
+        self.form = PatientFormWidget(ctx, body, with_deceased=True)
         self.form.set_read_only(True)  # until the record is here
         body_layout.addWidget(self.notice_label)
         body_layout.addWidget(self.remote_notice)
@@ -218,6 +218,7 @@ class DetailsTab(RecordTab):
         """Show ``record`` as saved (the window passes the one it opened)."""
         self.record = record
         self.form.set_form(record.form)
+        self.form.set_messaging_state(record.text_opted_out_at, record.email_bounced_at)
         merged = record.merged_into_id is not None
         self.form.set_read_only(not self.can_edit or merged)
         if merged:
@@ -390,5 +391,8 @@ class DetailsTab(RecordTab):
     def discard_changes(self) -> None:
         if self.record is not None:
             self.form.set_form(self.record.form)
+            self.form.set_messaging_state(
+                self.record.text_opted_out_at, self.record.email_bounced_at
+            )
         self.status_label.setText("")
         self._update_buttons()

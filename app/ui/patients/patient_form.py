@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import unicodedata
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import country_names, format_numeric_date, format_phone
+from app.i18n import country_names, format_date, format_numeric_date, format_phone, to_clinic_time
 from app.services.errors import ValidationError
 from app.services.patients.records import PatientForm, Sex, validate_patient
 from app.services.patients.search import parse_date_of_birth
@@ -68,7 +68,15 @@ _CONSENTS = (
     ("may_voicemail", "May leave &voicemail"),
 )
 # What a field is set to so that validation can go on to the next problem.
-_NEUTRAL = {"first_name": "x", "last_name": "x", "date_of_birth": None, "sex": None}
+_NEUTRAL = {
+    "first_name": "x",
+    "last_name": "x",
+    "date_of_birth": None,
+    "sex": None,
+    "deceased_on": None,
+}
+#: The fields typed as dates.
+_DATE_FIELDS = ("date_of_birth", "deceased_on")
 
 
 def without_control_characters(text: str, *, keep_lines: bool = False) -> str:
@@ -92,13 +100,21 @@ def format_birth_date(value: date | None, locale: str) -> str:
 
 
 class PatientFormWidget(QWidget):
-    """Edits a :class:`PatientForm`; ``edited`` fires on every change the user makes."""
+    """Edits a :class:`PatientForm`; ``edited`` fires on every change the user makes.
+
+    ``with_deceased`` adds the "Deceased on" date (a record's Details, not a new patient)."""
 
     edited = Signal()
 
-    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: UiContext, parent: QWidget | None = None, *, with_deceased: bool = False
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.with_deceased = with_deceased
+        #: When the shown patient texted STOP (None: never, or consent given again).
+        self._text_opted_out_at: datetime | None = None
+        self._email_bounced_at: datetime | None = None
         self._touched: set[str] = set()
         self._baseline: dict[str, object] = {}
         self._read_only = False
@@ -125,6 +141,9 @@ class PatientFormWidget(QWidget):
         example = format_birth_date(date(1985, 3, 14), ctx.details.locale)
         self.dob_edit.setPlaceholderText(f"e.g. {example}")
         self.dob_edit.setMaximumWidth(180)
+        self.deceased_edit = QLineEdit()
+        self.deceased_edit.setObjectName("deceased_onEdit")
+        self.deceased_edit.setMaximumWidth(180)
 
         self.sex_combo = QComboBox()
         self.sex_combo.setObjectName("sexCombo")
@@ -164,10 +183,18 @@ class PatientFormWidget(QWidget):
             check = QCheckBox(label)
             check.setObjectName(f"{name}Check")
             self.consent_checks[name] = check
+        # A STOP texted back or an address that bounced: said under the consents.
+        self.messaging_notice = QLabel()
+        self.messaging_notice.setObjectName("messagingNotice")
+        self.messaging_notice.setWordWrap(True)
+        self.messaging_notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.messaging_notice.setStyleSheet("color: #a15c00;")
+        self.messaging_notice.setVisible(False)
 
         editors: dict[str, QWidget] = {
             **self.line_edits,
             "date_of_birth": self.dob_edit,
+            **({"deceased_on": self.deceased_edit} if with_deceased else {}),
             "sex": self.sex_combo,
             "preferred_language": self.language_combo,
             "country": self.country_combo,
@@ -176,6 +203,10 @@ class PatientFormWidget(QWidget):
         }
         self.fields: dict[str, FormField] = {name: FormField(w) for name, w in editors.items()}
         self.fields["date_of_birth"].set_hint(f"Type it as {example} or 1985-03-14.")
+        if with_deceased:
+            self.fields["deceased_on"].set_hint(
+                "Blank while the patient is alive. No message goes to them after it."
+            )
 
         self._build_layout()
         self._set_tab_order()
@@ -206,6 +237,7 @@ class PatientFormWidget(QWidget):
         consent_hint.setObjectName("fieldHint")
         consent_hint.setWordWrap(True)
         consent_layout.addWidget(consent_hint)
+        consent_layout.addWidget(self.messaging_notice)
 
         alerts_label = QLabel("Medical &alerts")
         alerts_label.setObjectName("medicalAlertsLabel")
@@ -221,6 +253,7 @@ class PatientFormWidget(QWidget):
                     ("Last &name *", f["last_name"]),
                     ("&Preferred name", f["preferred_name"]),
                     ("Date of &birth", f["date_of_birth"]),
+                    *((("Deceased on", f["deceased_on"]),) if self.with_deceased else ()),
                     ("Se&x", f["sex"]),
                     ("Pronouns", f["pronouns"]),
                     ("Lead source", f["lead_source"]),
@@ -294,6 +327,7 @@ class PatientFormWidget(QWidget):
             e["last_name"],
             e["preferred_name"],
             self.dob_edit,
+            *((self.deceased_edit,) if self.with_deceased else ()),
             self.sex_combo,
             e["pronouns"],
             self.lead_source_combo,
@@ -323,6 +357,9 @@ class PatientFormWidget(QWidget):
         self.dob_edit.textEdited.connect(
             lambda text: self.on_line_edited("date_of_birth", text, self.dob_edit)
         )
+        self.deceased_edit.textEdited.connect(
+            lambda text: self.on_line_edited("deceased_on", text, self.deceased_edit)
+        )
         for name, text_edit in self.text_edits.items():
             text_edit.textChanged.connect(lambda n=name: self.on_text_changed(n))
         self.sex_combo.activated.connect(lambda _i: self._on_field_edited("sex"))
@@ -340,6 +377,7 @@ class PatientFormWidget(QWidget):
 
     @Slot(bool)
     def on_consent_toggled(self, _checked: bool) -> None:
+        self._show_messaging_notice()
         self._on_field_edited("may_text")
 
     def on_line_edited(self, name: str, text: str, edit: QLineEdit | None = None) -> None:
@@ -382,24 +420,31 @@ class PatientFormWidget(QWidget):
         raw.update({n: e.toPlainText() for n, e in self.text_edits.items()})
         raw.update({n: c.isChecked() for n, c in self.consent_checks.items()})
         raw["date_of_birth"] = self.dob_edit.text().strip()
+        if self.with_deceased:
+            raw["deceased_on"] = self.deceased_edit.text().strip()
         raw["sex"] = self.sex_combo.currentData() or ""
         raw["preferred_language"] = self.language_combo.currentData() or "en"
         raw["country"] = self._country_code()
         raw["lead_source"] = self.lead_source_combo.currentText()
         return raw
 
-    def _birth_date(self) -> date | None:
-        text = self.dob_edit.text().strip()
+    def _typed_date(self, edit: QLineEdit) -> date | None:
+        text = edit.text().strip()
         if not text:
             return None
         return parse_date_of_birth(text, self.ctx.details.locale, self.ctx.today())
 
+    def _birth_date(self) -> date | None:
+        return self._typed_date(self.dob_edit)
+
     def form(self) -> PatientForm:
         """What is typed, as a form (not yet tidied: the service validates it again)."""
         raw = self._raw()
-        values = {k: v for k, v in raw.items() if k not in ("date_of_birth", "sex")}
+        values = {k: v for k, v in raw.items() if k not in (*_DATE_FIELDS, "sex")}
+        died = self._typed_date(self.deceased_edit) if self.with_deceased else None
         return PatientForm(
             date_of_birth=self._birth_date(),
+            deceased_on=died,
             sex=str(raw["sex"]) or None,
             **values,  # type: ignore[arg-type]
         )
@@ -420,6 +465,7 @@ class PatientFormWidget(QWidget):
             for name, check in self.consent_checks.items():
                 check.setChecked(bool(getattr(form, name)))
             self.dob_edit.setText(format_birth_date(form.date_of_birth, self.ctx.details.locale))
+            self.deceased_edit.setText(format_birth_date(form.deceased_on, self.ctx.details.locale))
             self._select(self.sex_combo, form.sex or "", SEX_LABELS.get(form.sex or "", form.sex))
             language = form.preferred_language or "en"
             self._select(self.language_combo, language, language)
@@ -473,7 +519,7 @@ class PatientFormWidget(QWidget):
 
     def set_read_only(self, read_only: bool) -> None:
         self._read_only = read_only
-        for edit in (*self.line_edits.values(), self.dob_edit):
+        for edit in (*self.line_edits.values(), self.dob_edit, self.deceased_edit):
             edit.setReadOnly(read_only)
         for text_edit in self.text_edits.values():
             text_edit.setReadOnly(read_only)
@@ -489,14 +535,55 @@ class PatientFormWidget(QWidget):
     def is_read_only(self) -> bool:
         return self._read_only
 
+    # --- messages ------------------------------------------------------------------------------
+
+    def set_messaging_state(
+        self, text_opted_out_at: datetime | None, email_bounced_at: datetime | None
+    ) -> None:
+        """Say under the consents that the patient texted STOP or that their address bounced
+        (what the sender learned), and how each ends."""
+        self._text_opted_out_at = text_opted_out_at
+        self._email_bounced_at = email_bounced_at
+        self._show_messaging_notice()
+
+    def _day_of(self, moment: datetime) -> str:
+        details = self.ctx.details
+        return format_date(to_clinic_time(moment, details.timezone).date(), details.locale)
+
+    def _show_messaging_notice(self) -> None:
+        lines = []
+        stopped = self._text_opted_out_at
+        if stopped is not None:
+            if self.consent_checks["may_text"].isChecked():
+                lines.append("Texts: saving ends the opt-out (the patient agreed to texts again).")
+            else:
+                lines.append(
+                    f"Texts: opted out (STOP on {self._day_of(stopped)}). Tick “May text” "
+                    "only when the patient asks for texts again."
+                )
+        bounced = self._email_bounced_at
+        if bounced is not None:
+            lines.append(
+                f"E-mail bounced on {self._day_of(bounced)}: check the address with the "
+                "patient; a new address clears this."
+            )
+        self.messaging_notice.setText("\n".join(lines))
+        self.messaging_notice.setVisible(bool(lines))
+
     # --- validation -----------------------------------------------------------------------------
 
     def field_errors(self) -> dict[str, str]:
         """Every field that cannot be saved as typed, with the sentence that says why."""
         errors: dict[str, str] = {}
+        example = format_birth_date(date(1985, 3, 14), self.ctx.details.locale)
         if self.dob_edit.text().strip() and self._birth_date() is None:
-            example = format_birth_date(date(1985, 3, 14), self.ctx.details.locale)
             errors["date_of_birth"] = f"Type the date of birth as {example} or 1985-03-14."
+        if (
+            self.with_deceased
+            and self.deceased_edit.text().strip()
+            and self._typed_date(self.deceased_edit) is None
+        ):
+            errors["deceased_on"] = f"Type the date of death as {example} or 1985-03-14."
         form = self.form()
         region, today = self._region(), self.ctx.today()
         for _ in range(len(self.fields) + 1):

@@ -367,6 +367,8 @@ class RecordHeader(QFrame):
         facts.append(f"Speaks {languages.get(form.preferred_language, form.preferred_language)}")
         if not record.is_active:
             facts.append("Inactive")
+        if form.deceased_on is not None:
+            facts.append(f"Died {format_birth_date(form.deceased_on, ctx.details.locale)}")
         self.facts_label.setText(" · ".join(facts))
 
         alerts = []
