@@ -152,6 +152,11 @@ class _Controller(Controller):
     def _create_server(self):
         return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
+    def factory(self):
+        # One SMTP protocol object per client connection: count them (start() makes one).
+        self.handler.fake.connections += 1
+        return super().factory()
+
 
 class FakeSmtpServer:
     """The fake mail server: ``start()``/``stop()`` (or a ``with`` block); ``.host``,
@@ -174,6 +179,8 @@ class FakeSmtpServer:
         self.port = 0
         self.received: list[Received] = []
         self.auth_attempts: list[str] = []
+        #: Client connections since start (the controller's own readiness check excluded).
+        self.connections = 0
         self._behaviour = _Behaviour()
         self._lock = threading.Lock()
         self._controller: _Controller | None = None
@@ -232,6 +239,7 @@ class FakeSmtpServer:
             options["ssl_context"] = _server_ssl_context()
         self._controller = _Controller(_Handler(self), sock, **options)
         self._controller.start()
+        self.connections = 0
         return self
 
     def stop(self) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-auth-token-7f3a"
@@ -130,7 +130,9 @@ class FakeTwilio:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -217,10 +219,11 @@ class FakeTwilio:
         chunk = rows[start : start + self.page_size]
         next_uri = None
         if start + self.page_size < len(rows):
-            params = [f"To={to}"] if to else []
-            params += [f"DateSent>={since}"] if since else []
-            params += [f"PageSize={self.page_size}", f"Page={page + 1}"]
-            next_uri = f"{API}/Accounts/{self.account_sid}/Messages.json?" + "&".join(params)
+            params = [("To", to)] if to else []
+            params += [("DateSent>", since)] if since else []
+            params += [("PageSize", str(self.page_size)), ("Page", str(page + 1))]
+            # Encoded as Twilio encodes it ("+" of a number as %2B, ">" as %3E).
+            next_uri = f"{API}/Accounts/{self.account_sid}/Messages.json?" + urlencode(params)
         return 200, {
             "messages": chunk,
             "page": page,

@@ -12,6 +12,8 @@ account ``configuration``, throttling, server errors and timeouts ``transient``.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -116,6 +118,7 @@ class TwilioGateway:
 
     def _new_client(self) -> httpx.Client:
         return httpx.Client(
+            verify=_tls_context(),
             base_url=f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/",
             auth=(self.account_sid, self._token),
             timeout=self.timeout,
@@ -218,6 +221,13 @@ class TwilioGateway:
             path, params = f"{self.base_url}{next_uri}", None
         found.sort(key=lambda text: text.received_at)
         return found
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's trusted certificates (certifi's), loaded once per process: loading them is
+    most of what opening a client costs, and a status poll may open one per text."""
+    return httpx.create_ssl_context()
 
 
 def _inbound_of(row: dict) -> InboundText | None:

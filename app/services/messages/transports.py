@@ -102,8 +102,6 @@ def build_email(config: MessagingConfig, outgoing: OutgoingEmail) -> EmailMessag
     message["Date"] = format_datetime(utc_now())
     message["Message-ID"] = message_id(outgoing.uid)
     message.set_content(outgoing.body, charset="utf-8")
-    # After set_content, which replaces every Content-* header.
-    message["Content-Language"] = outgoing.language
     for attachment in outgoing.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(
@@ -112,6 +110,8 @@ def build_email(config: MessagingConfig, outgoing: OutgoingEmail) -> EmailMessag
             subtype=subtype or "octet-stream",
             filename=attachment.filename,
         )
+    # Last: set_content and add_attachment move every Content-* header into the body part.
+    message["Content-Language"] = outgoing.language
     return message
 
 
@@ -245,7 +245,8 @@ class EmailTransport:
                 "tried again.",
                 "transient",
             )
-        if isinstance(exc, TimeoutError | socket.timeout):
+        # smtplib reports a read that timed out as "disconnected"; the timeout is its context.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
             return SendError(
                 f"{where.capitalize()} did not answer in time. Messages wait and are tried again.",
                 "transient",
