@@ -1,0 +1,209 @@
+"""Settings → Messages driven as the owner would: the mail server and the text gateway
+typed and saved (the secrets in this PC's key store, never in the database), a refusal
+beside its field with the typing kept, a test e-mail and a test text to real local servers,
+the templates' wording with its placeholders, and the rules."""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.data.secrets import load_secret
+from app.services.messages.settings import messaging_settings
+from app.ui import ops
+from app.ui.messages.sender import network_pending, wait_for_network
+from app.ui.settings.messages_tab import MessageTestDialog, SendingPanel
+
+
+def _settle(qtbot) -> None:
+    ops.wait_for_done()
+    wait_for_network()
+    qtbot.waitUntil(lambda: ops.pending() == 0 and network_pending() == 0, timeout=20_000)
+
+
+def _type(qtbot, widget, text: str) -> None:
+    widget.setFocus()
+    widget.selectAll()
+    qtbot.keyClicks(widget, text)
+
+
+def _sending(qtbot, ctx) -> SendingPanel:
+    panel = SendingPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1160, 640)
+    panel.show()
+    qtbot.waitExposed(panel)
+    _settle(qtbot)
+    assert panel.isEnabled()
+    return panel
+
+
+def _save(qtbot, panel: SendingPanel) -> None:
+    assert panel.save_button.isEnabled()
+    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+
+
+def _fill_email(qtbot, panel: SendingPanel, host: str, port: int, password: str) -> None:
+    panel.email_check.setFocus()
+    qtbot.keyClick(panel.email_check, Qt.Key.Key_Space)
+    _type(qtbot, panel.host_edit, host)
+    panel.security_combo.setCurrentIndex(panel.security_combo.findData("none"))
+    _type(qtbot, panel.port_spin.lineEdit(), str(port))
+    _type(qtbot, panel.user_edit, "desk")
+    _type(qtbot, panel.password.edit, password)
+    _type(qtbot, panel.from_address_edit, "desk@harbourdental.example")
+    _type(qtbot, panel.from_name_edit, "Harbour Dental Care")
+
+
+@pytest.fixture
+def mail_server_with_password():
+    """A real SMTP server on 127.0.0.1 that wants the desk's user name and password."""
+    from tests.fakes.smtp import FakeSmtpServer
+
+    with FakeSmtpServer(credentials=("desk", "s3cret-mail-pass")) as server:
+        yield server
+
+
+def test_email_settings_are_saved_and_the_password_goes_to_the_key_store(
+    qtbot, owner_ctx, mail_server_with_password, monkeypatch
+):
+    smtp_server = mail_server_with_password
+    panel = _sending(qtbot, owner_ctx)
+    assert panel.fields["smtp_password"].hint_label.text().startswith("Not on this PC")
+    _fill_email(qtbot, panel, "127.0.0.1", smtp_server.port, "s3cret-mail-pass")
+    _save(qtbot, panel)
+    assert panel.status_label.text() == "✓ Saved."
+
+    saved = messaging_settings(owner_ctx.db, owner_ctx.actor)
+    assert saved.email_enabled
+    assert (saved.smtp_host, saved.smtp_port, saved.smtp_security) == (
+        "127.0.0.1",
+        smtp_server.port,
+        "none",
+    )
+    assert (saved.smtp_user, saved.from_address) == ("desk", "desk@harbourdental.example")
+    assert saved.from_name == "Harbour Dental Care"
+    # The password is in this PC's key store, and nowhere in the settings row.
+    assert load_secret("smtp:127.0.0.1:desk") == "s3cret-mail-pass"
+    assert all("s3cret" not in str(value) for value in astuple(saved))
+    with owner_ctx.db.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT * FROM messaging_settings").one()
+    assert all("s3cret" not in str(value) for value in row)
+    # The box is emptied and says the PC has it; nothing is left to save.
+    assert panel.password.edit.text() == ""
+    qtbot.waitUntil(
+        lambda: panel.fields["smtp_password"].hint_label.text().startswith("Saved in this PC")
+    )
+    assert not panel.save_button.isEnabled()
+
+    # A test e-mail: asked where, sent now to the real server, its outcome shown.
+    asked = []
+
+    def answer(cls, parent, channel, suggestion=""):
+        asked.append((channel, suggestion))
+        return "olivia@harbourdental.example"
+
+    monkeypatch.setattr(MessageTestDialog, "ask", classmethod(answer))
+    qtbot.mouseClick(panel.test_email_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    assert asked == [("email", "desk@harbourdental.example")]
+    assert panel.test_email_result.text().startswith("The test e-mail was handed to 127.0.0.1")
+    [received] = smtp_server.messages
+    assert received["To"] == "olivia@harbourdental.example"
+    assert received["Subject"] == "CareDesk test message"
+    assert smtp_server.auth_attempts == ["desk"]
+
+
+def test_a_refused_setting_is_explained_beside_its_field_and_the_typing_is_kept(qtbot, owner_ctx):
+    panel = _sending(qtbot, owner_ctx)
+    _fill_email(qtbot, panel, "smtp.example.com", 25, "pw")
+    _save(qtbot, panel)
+    error = panel.fields["smtp_security"].error()
+    assert "only allowed to this computer" in error
+    assert panel.host_edit.text() == "smtp.example.com"  # nothing typed is lost
+    assert panel.password.edit.text() == "pw"
+    assert messaging_settings(owner_ctx.db, owner_ctx.actor).version is None  # nothing saved
+    assert load_secret("smtp:smtp.example.com:desk") is None
+
+    # STARTTLS is accepted; the port follows it from 25 only when it was the usual one.
+    panel.security_combo.setCurrentIndex(panel.security_combo.findData("starttls"))
+    _type(qtbot, panel.from_address_edit, "not an address")
+    _save(qtbot, panel)
+    assert "not a valid e-mail address" in panel.fields["from_address"].error()
+    assert panel.fields["smtp_security"].error() == ""
+    assert panel.from_address_edit.text() == "not an address"
+
+
+def test_a_test_message_waits_for_unsaved_changes(qtbot, owner_ctx, monkeypatch):
+    panel = _sending(qtbot, owner_ctx)
+    monkeypatch.setattr(MessageTestDialog, "ask", classmethod(lambda *a: pytest.fail("asked")))
+    _type(qtbot, panel.host_edit, "smtp.example.com")
+    qtbot.mouseClick(panel.test_email_button, Qt.MouseButton.LeftButton)
+    assert (
+        panel.test_email_result.text()
+        == "Save the changes first: the test uses the saved settings."
+    )
+
+
+def test_text_settings_save_the_token_and_a_test_text_reaches_the_gateway(
+    qtbot, owner_ctx, sms_gateway, monkeypatch
+):
+    panel = _sending(qtbot, owner_ctx)
+    panel.text_check.setFocus()
+    qtbot.keyClick(panel.text_check, Qt.Key.Key_Space)
+    _type(qtbot, panel.base_url_edit, sms_gateway.base_url)
+    _type(qtbot, panel.account_edit, sms_gateway.account_sid)
+    _type(qtbot, panel.token.edit, sms_gateway.token)
+    _type(qtbot, panel.from_number_edit, sms_gateway.from_number)
+    # Quiet hours an hour later at night and an hour earlier in the morning (the arrow
+    # keys move the hour), and the pause.
+    for edit, key in (
+        (panel.quiet_start_edit, Qt.Key.Key_Up),
+        (panel.quiet_end_edit, Qt.Key.Key_Down),
+    ):
+        edit.setFocus()
+        qtbot.keyClick(edit, Qt.Key.Key_Home)
+        qtbot.keyClick(edit, key)
+    panel.pause_check.setFocus()
+    qtbot.keyClick(panel.pause_check, Qt.Key.Key_Space)
+    _save(qtbot, panel)
+    assert panel.status_label.text() == "✓ Saved."
+    saved = messaging_settings(owner_ctx.db, owner_ctx.actor)
+    assert saved.text_enabled and not saved.sending_enabled
+    assert saved.sms_account_sid == sms_gateway.account_sid
+    assert (saved.quiet_hours_start_minute, saved.quiet_hours_end_minute) == (21 * 60, 7 * 60)
+    assert not saved.include_service_name and not saved.include_provider_name  # off by default
+    assert load_secret(f"sms:{sms_gateway.account_sid}") == sms_gateway.token
+
+    monkeypatch.setattr(
+        MessageTestDialog, "ask", classmethod(lambda cls, p, channel, s="": "(207) 555-0199")
+    )
+    qtbot.mouseClick(panel.test_text_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    assert panel.test_text_result.text().startswith("The gateway took the test text")
+    assert [text.to for text in sms_gateway.sent] == ["+12075550199"]
+
+    # Forget the token: the next save removes it from the key store.
+    qtbot.waitUntil(lambda: panel.token.forget_button.isEnabled())
+    qtbot.mouseClick(panel.token.forget_button, Qt.MouseButton.LeftButton)
+    assert panel.fields["sms_token"].hint_label.text() == "Forgotten on this PC when you save."
+    _type(qtbot, panel.base_url_edit, sms_gateway.base_url)  # (unchanged text)
+    panel.text_check.setChecked(False)
+    _save(qtbot, panel)
+    assert load_secret(f"sms:{sms_gateway.account_sid}") is None
+
+
+def test_test_message_dialog_asks_for_an_address(qtbot):
+    dialog = MessageTestDialog(None, "email", "")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClick(dialog.address_edit, Qt.Key.Key_Return)
+    assert dialog.isVisible()
+    assert dialog.message_label.text() == "Type where the test should go."
+    qtbot.keyClicks(dialog.address_edit, "desk@harbourdental.example")
+    qtbot.keyClick(dialog.address_edit, Qt.Key.Key_Return)
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.address() == "desk@harbourdental.example"
