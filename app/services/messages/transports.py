@@ -13,6 +13,7 @@ Every failure becomes a :class:`SendError` whose ``kind`` tells the sender what 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.policy
 import smtplib
@@ -194,7 +195,7 @@ class EmailTransport:
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
             if config.smtp_user:
-                smtp.login(config.smtp_user, self._password or "")
+                _login(smtp, config.smtp_user, self._password or "")
         except SendError:
             _close_quietly(smtp)
             raise
@@ -358,6 +359,28 @@ class EmailTransport:
         """421 means the server is closing the link: forget it so the next send reconnects."""
         if code == 421:
             self._lost_link()
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Sign in; a user name or password beyond ASCII goes as AUTH PLAIN in UTF-8 (RFC 4616),
+    which smtplib's own login cannot send (it encodes every mechanism as ASCII)."""
+    try:
+        (user + password).encode("ascii")
+    except UnicodeEncodeError:
+        mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+        if "PLAIN" not in mechanisms:
+            raise SendError(
+                "The mail password (or user name) holds letters beyond plain English ones, "
+                "which this mail server cannot take at sign-in. Change the password at the "
+                "mail provider, or ask it which sign-in to use.",
+                "configuration",
+            ) from None
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+        code, response = smtp.docmd("AUTH", f"PLAIN {token}")
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, response) from None
+        return
+    smtp.login(user, password)
 
 
 def _close_quietly(smtp: smtplib.SMTP | None) -> None:

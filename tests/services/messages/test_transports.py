@@ -138,6 +138,14 @@ def test_a_wrong_password_is_a_settings_problem_naming_the_server():
         assert server.received == []
 
 
+def test_a_password_beyond_ascii_signs_in_and_a_wrong_one_is_refused():
+    with FakeSmtpServer(credentials=("recepción", "contraseña-ñ")) as server:
+        config = config_for(server, smtp_user="recepción")
+        send_one(config, reminder(), "contraseña-ñ")
+        assert [r.authenticated_as for r in server.received] == ["recepción"]
+        assert failure_of(config, reminder(), "contraseña-n").kind == "configuration"
+
+
 def test_a_user_without_a_password_on_this_pc_is_a_settings_problem(smtp_server):
     error = failure_of(config_for(smtp_server, smtp_user="desk"), reminder(), None)
     assert error.kind == "configuration"
