@@ -52,8 +52,11 @@ __all__ = [
     "save_messaging_settings",
     "send_test_email",
     "send_test_text",
+    "sms_secret_name",
     "sms_token",
     "smtp_password",
+    "smtp_secret_name",
+    "validate_messaging_form",
 ]
 
 SMTP_PASSWORD_ENV = "CAREDESK_SMTP_PASSWORD"
@@ -124,10 +127,12 @@ def messaging_settings(db: Database, actor: Actor) -> MessagingConfig:
 
 
 def smtp_secret_name(config: MessagingConfig) -> str:
+    """The key-store entry of the mail account's password: ``smtp:<host>:<user>``."""
     return secret_name("smtp", config.smtp_host.lower(), config.smtp_user)
 
 
 def sms_secret_name(config: MessagingConfig) -> str:
+    """The key-store entry of the gateway's auth token: ``sms:<account sid>``."""
     return secret_name("sms", config.sms_account_sid)
 
 
@@ -278,7 +283,8 @@ def _check_minute(name: str, value: int, which: str) -> int:
 def validate_messaging_form(form: MessagingConfig, *, region: str = "US") -> MessagingConfig:
     """The form cleaned (spaces trimmed, address and number normalised), or the first
     problem as a ValidationError naming its field."""
-    host = _check_text("smtp_host", form.smtp_host)
+    # Host names are case-blind; one spelling keeps one key-store entry per account.
+    host = _check_text("smtp_host", form.smtp_host).lower()
     user = _check_text("smtp_user", form.smtp_user)
     from_address = _check_text("from_address", form.from_address)
     from_name = _check_text("from_name", form.from_name)

@@ -159,6 +159,13 @@ class EmailTransport:
             return
         config = self.config
         security = config.smtp_security
+        if security not in ("starttls", "ssl", "none"):
+            # Never fall through to plain text for a value this code does not know.
+            raise SendError(
+                f"The mail server's security setting ({security!r}) is not one CareDesk "
+                "knows. Choose STARTTLS or SSL in Settings → Messages.",
+                "configuration",
+            )
         if security == "none" and not is_loopback_host(config.smtp_host):
             # Settings refuse it when saved; this stops a row written by other means.
             raise SendError(
@@ -283,7 +290,14 @@ class EmailTransport:
 
     def send(self, outgoing: OutgoingEmail) -> None:
         """Hand one message to the server; :class:`SendError` when it did not take it."""
-        message = build_email(self.config, outgoing)
+        try:
+            message = build_email(self.config, outgoing)
+        except (ValueError, TypeError) as exc:
+            # A line break in the subject or address (header injection), a bad content type:
+            # this message can never be built as it is.
+            raise SendError(
+                f"The message could not be made into an e-mail ({exc}).", "permanent"
+            ) from None
         self.connect()
         assert self._smtp is not None
         try:

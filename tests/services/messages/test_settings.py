@@ -103,6 +103,14 @@ def test_no_secret_given_keeps_it_and_an_empty_one_forgets_it(clinic, owner, sav
     )
 
 
+def test_the_host_is_case_blind_so_the_password_is_found_again(clinic, owner, saved):
+    shouted = save_messaging_settings(
+        clinic.db, owner, replace(saved, smtp_host=" SMTP.Bayside.EXAMPLE ")
+    )
+    assert shouted.smtp_host == "smtp.bayside.example"
+    assert smtp_password(shouted) == PASSWORD
+
+
 def test_the_environment_overrides_the_key_store(saved, monkeypatch):
     monkeypatch.setenv("CAREDESK_SMTP_PASSWORD", "from-the-task")
     monkeypatch.setenv("CAREDESK_SMS_TOKEN", "token-from-the-task")

@@ -222,3 +222,19 @@ def test_plain_smtp_to_another_computer_never_connects(smtp_server):
     error = failure_of(config, reminder())
     assert error.kind == "configuration"
     assert "only allowed to this computer" in error.message
+
+
+def test_a_line_break_in_a_header_is_never_sent_as_a_header(smtp_server):
+    injected = replace(reminder(), subject="Reminder\r\nBcc: everyone@example.com")
+    with EmailTransport(config_for(smtp_server), None, timeout=5) as mail:
+        with pytest.raises(SendError) as caught:
+            mail.send(injected)
+        mail.send(reminder(uid="fine"))
+    assert caught.value.kind == "permanent"
+    assert [r.recipients for r in smtp_server.received] == [["ana@example.com"]]
+
+
+def test_an_unknown_security_setting_never_falls_back_to_plain_text(smtp_server):
+    error = failure_of(config_for(smtp_server, smtp_security="tls"), reminder())
+    assert error.kind == "configuration"
+    assert smtp_server.connections == 0
