@@ -200,10 +200,12 @@ class BackgroundSender(QObject):
         *,
         clock: Callable[[], datetime] | None = None,
         interval_ms: int = INTERVAL_MS,
+        soon_ms: int = SOON_MS,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.clock = clock
+        self.soon_ms = soon_ms
         self.active = False
         self.running = False
         self._again = False
@@ -233,7 +235,13 @@ class BackgroundSender(QObject):
     # --- start and stop ---------------------------------------------------------------------------
 
     def start(self, first_run_ms: int = FIRST_RUN_MS) -> None:
-        """Start sending (after sign-in, after unlock)."""
+        """Start sending (after sign-in, after unlock) — if the one signed in may send:
+        a provider's PC leaves the outbox to the desk's."""
+        from app.services.clinic.permissions import Permission
+
+        if not self.ctx.allows(Permission.SEND_MESSAGES):
+            self.stop()
+            return
         self.active = True
         self.tick_timer.start()
         self.run_soon(first_run_ms)
@@ -246,10 +254,12 @@ class BackgroundSender(QObject):
         self.tick_timer.stop()
         self.soon_timer.stop()
 
-    def run_soon(self, msecs: int = SOON_MS) -> None:
-        """A run in ``msecs`` (or now, if 0), unless one is due sooner already."""
+    def run_soon(self, msecs: int | None = None) -> None:
+        """A run in ``msecs`` (default: soon; 0: now), unless one is due sooner already."""
         if not self.active:
             return
+        if msecs is None:
+            msecs = self.soon_ms
         if self.soon_timer.isActive() and self.soon_timer.remainingTime() <= msecs:
             return
         self.soon_timer.start(msecs)
