@@ -315,6 +315,12 @@ class EmailTransport:
                     f"{_server_words(exc.smtp_error)}).",
                     "transient",
                 ) from None
+            if exc.smtp_code == 530:
+                raise SendError(
+                    f"{self._where.capitalize()} asks for a user name and password before it "
+                    "takes mail: fill them in under Settings → Messages.",
+                    "configuration",
+                ) from None
             raise SendError(
                 f"{self._where.capitalize()} refused the sender {self.config.from_address} "
                 f"({exc.smtp_code} {_server_words(exc.smtp_error)}). The from address must be "

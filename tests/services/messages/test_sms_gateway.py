@@ -184,3 +184,17 @@ def test_a_pc_without_the_token_cannot_make_a_gateway(sms_gateway):
 
     receipt = gateway_for(config, sms_gateway.token).send(PATIENT, "Hi", "k")
     assert receipt.gateway_id == sms_gateway.sent[0].sid
+
+
+def test_a_gateway_address_that_is_not_the_api_is_a_settings_problem(sms_gateway):
+    client = TwilioGateway(
+        f"{sms_gateway.base_url}/not-the-api",
+        sms_gateway.account_sid,
+        sms_gateway.token,
+        sms_gateway.from_number,
+    )
+    with pytest.raises(SendError) as caught:
+        client.send(PATIENT, "Reminder", "k")
+    assert caught.value.kind == "configuration"
+    assert "HTTP 404" in caught.value.message
+    assert sms_gateway.sent == []

@@ -238,3 +238,11 @@ def test_an_unknown_security_setting_never_falls_back_to_plain_text(smtp_server)
     error = failure_of(config_for(smtp_server, smtp_security="tls"), reminder())
     assert error.kind == "configuration"
     assert smtp_server.connections == 0
+
+
+def test_a_server_that_wants_a_password_none_was_set_for_says_so():
+    with FakeSmtpServer(credentials=("desk", "pw")) as server:
+        error = failure_of(config_for(server), reminder())
+        assert error.kind == "configuration"
+        assert "asks for a user name and password" in error.message
+        assert server.received == []
