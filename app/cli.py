@@ -29,6 +29,18 @@ PRINT_ROW_OPTION: dict[str, str | None] = {
 }
 PRINTABLE_DOCUMENTS = tuple(PRINT_ROW_OPTION)
 
+#: ``caredesk messages list --status S``: a message state, or one of the Outbox's views.
+MESSAGE_LIST_STATUSES = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "cancelled",
+    "problems",
+)
+
 
 #: The largest number a database id can be on either kind of database (the server's
 #: integer columns hold 32 bits).
@@ -267,6 +279,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_location(follow_ups)
     _add_user(follow_ups)
+
+    messages = commands.add_parser(
+        "messages",
+        help="reminders and messages: send what is due, list, configure",
+        description="The outbox of e-mails and texts to patients.",
+    )
+    message_commands = messages.add_subparsers(
+        dest="messages_command", metavar="ACTION", required=True
+    )
+    messages_run = message_commands.add_parser(
+        "run",
+        help="queue what the rules say is due and send it; one summary line",
+        description="Run the sender once, as the app does every minute (for a scheduled task "
+        "when nobody is signed in): queue the messages the rules say are due, send what is "
+        "due, and read delivery statuses and replies. Only one computer sends at a time; a "
+        "run that finds another sending says so and sends nothing.",
+    )
+    messages_run.add_argument(
+        "--now",
+        metavar="ISO",
+        help="the moment to run at, e.g. 2026-06-16T09:00 (the clinic's time) or with an "
+        "offset (default: now)",
+    )
+    messages_run.add_argument(
+        "--dry-run", action="store_true", help="say what would be queued and sent; change nothing"
+    )
+    messages_run.add_argument(
+        "--limit", type=_positive_int, default=500, help="most messages to send (500)"
+    )
+    _add_location(messages_run)
+    _add_user(messages_run)
+    messages_list = message_commands.add_parser(
+        "list",
+        help="list the outbox",
+        description="Print the outbox, latest change first: id, state, channel, kind, due "
+        "(UTC), to, patient or contact, attempts, reason.",
+    )
+    messages_list.add_argument(
+        "--status",
+        metavar="S",
+        choices=MESSAGE_LIST_STATUSES,
+        help="only these: " + ", ".join(MESSAGE_LIST_STATUSES) + " (default: all)",
+    )
+    messages_list.add_argument("--limit", type=_positive_int, default=500, help="most lines (500)")
+    _add_location(messages_list)
+    _add_user(messages_list)
+    configure = message_commands.add_parser(
+        "configure",
+        help="set the clinic's mail server for e-mail messages",
+        description="Set the mail server CareDesk sends e-mail through, and turn e-mail "
+        "messages on (the owner). The password comes from $CAREDESK_SMTP_PASSWORD (or is "
+        "asked for at a terminal) and is kept in this computer's key store, never in the "
+        "database; none given keeps the stored one.",
+    )
+    configure.add_argument("--smtp-host", required=True, metavar="H", help="the mail server")
+    configure.add_argument(
+        "--smtp-port", required=True, type=_positive_int, metavar="P", help="e.g. 587 or 465"
+    )
+    configure.add_argument(
+        "--smtp-security",
+        required=True,
+        choices=["starttls", "ssl", "none"],
+        help="none (plain SMTP) only to this computer",
+    )
+    configure.add_argument("--smtp-user", default="", metavar="U", help="the account's user name")
+    configure.add_argument(
+        "--from", dest="from_address", required=True, metavar="ADDR", help="the from address"
+    )
+    configure.add_argument("--from-name", metavar="N", help="the name shown as the sender")
+    _add_location(configure)
+    _add_user(configure)
 
     report = commands.add_parser(
         "report", help="the owner's reports", description="The owner's month-end report."
@@ -811,6 +894,138 @@ def _cmd_tasks(args) -> int:
     finally:
         clinic.db.close()
     _say(f"Automatic follow-ups: {result.created} made, {result.closed} closed.")
+    return EXIT_OK
+
+
+def _cmd_messages(args) -> int:
+    if args.messages_command == "run":
+        return _messages_run(args)
+    if args.messages_command == "list":
+        return _messages_list(args)
+    return _messages_configure(args)
+
+
+def _cli_moment(text: str, option: str):
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _UsageError(
+            f"{option} must be a moment like 2026-06-16T09:00 (the clinic's time) or "
+            f"2026-06-16T13:00+00:00, not “{text}”"
+        ) from None
+    if not CLI_YEARS[0] <= moment.year <= CLI_YEARS[1]:
+        raise _UsageError(
+            f"{option} {text}: the year must be between {CLI_YEARS[0]} and {CLI_YEARS[1]}"
+        )
+    return moment
+
+
+def _messages_run(args) -> int:
+    from app.services.messages.sender import clinic_moment, run_sender
+
+    now = _cli_moment(args.now, "--now") if args.now else None
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        if now is not None:
+            now = clinic_moment(clinic.db, actor, now)
+        summary = run_sender(clinic.db, actor, now, dry_run=args.dry_run, limit=args.limit)
+    finally:
+        clinic.db.close()
+    _say(summary.line)
+    return EXIT_OK
+
+
+def _messages_list(args) -> int:
+    from app.services.messages.outbox import OUTBOX_VIEWS, outbox
+
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        status = args.status
+        if status is None or status in OUTBOX_VIEWS:
+            lines = outbox(clinic.db, actor, status or "all", limit=args.limit)
+        else:
+            # One state: read the view that holds it, keep that state's lines.
+            view = {"queued": "queued", "sending": "queued", "sent": "sent", "delivered": "sent"}
+            lines = [
+                line
+                for line in outbox(clinic.db, actor, view.get(status, "all"), limit=None)
+                if line.state == status
+            ][: args.limit]
+    finally:
+        clinic.db.close()
+    for line in lines:
+        who = line.patient_name or line.contact_name or "-"
+        due = line.due_at.strftime("%Y-%m-%d %H:%M")
+        reason = " ".join(line.reason.split()) or "-"
+        _say(
+            f"{line.id}\t{line.state}\t{line.channel}\t{line.kind}\t{due}\t{line.to_address}"
+            f"\t{who}\t{line.attempts}\t{reason}"
+        )
+    if not lines:
+        _say("No message matches.")
+    return EXIT_OK
+
+
+def _messages_configure(args) -> int:
+    import dataclasses
+    import getpass
+
+    from app.services.errors import ValidationError
+    from app.services.messages.settings import (
+        SMTP_PASSWORD_ENV,
+        messaging_settings,
+        save_messaging_settings,
+    )
+
+    password = os.environ.get(SMTP_PASSWORD_ENV) or None
+    credentials = _staff_credentials(args)
+    if password is None and args.smtp_user and sys.stdin.isatty():
+        typed = getpass.getpass(
+            f"Password for the mail account {args.smtp_user} (Enter keeps the stored one): "
+        )
+        password = typed or None
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        current = messaging_settings(clinic.db, actor)
+        form = dataclasses.replace(
+            current,
+            email_enabled=True,
+            smtp_host=args.smtp_host,
+            smtp_port=args.smtp_port,
+            smtp_security=args.smtp_security,
+            smtp_user=args.smtp_user,
+            from_address=args.from_address,
+            from_name=current.from_name if args.from_name is None else args.from_name,
+        )
+        kept_in_env = False
+        try:
+            saved = save_messaging_settings(clinic.db, actor, form, smtp_password=password)
+        except ValidationError as error:
+            from_env = os.environ.get(SMTP_PASSWORD_ENV)
+            if error.field != "smtp_password" or not from_env or password != from_env:
+                raise
+            # No key store here: the settings are saved, the password stays in the variable.
+            saved = save_messaging_settings(clinic.db, actor, form)
+            kept_in_env = True
+    finally:
+        clinic.db.close()
+    where = f"{saved.smtp_host}:{saved.smtp_port} ({saved.smtp_security})"
+    line = f"E-mail messages go through {where} from {saved.from_address}."
+    if kept_in_env:
+        line += (
+            f" This computer has no key store: the password is read from {SMTP_PASSWORD_ENV} "
+            "on each run."
+        )
+    elif password:
+        line += " The password is in this computer's key store."
+    _say(line)
     return EXIT_OK
 
 
@@ -1439,6 +1654,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_contacts(args)
         if args.command == "tasks":
             return _cmd_tasks(args)
+        if args.command == "messages":
+            return _cmd_messages(args)
         if args.command == "calendar":
             return _cmd_calendar(args)
         if args.command == "report":
