@@ -9,7 +9,7 @@ show above it.  Keys: Ctrl+F the search, Ctrl+R retry, Delete cancel, Ctrl+O the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -53,7 +53,7 @@ RETRY_STATES = ("failed", "bounced")
 CANCEL_STATES = ("queued", "failed")
 REASON_MAX = 200
 #: When, To, Message, By, Address, State, Tries, Why (stretches).
-COLUMN_WIDTHS = (125, 165, 150, 55, 175, 95, 45, 120)
+COLUMN_WIDTHS = (120, 155, 140, 55, 165, 90, 52, 120)
 
 
 class OutboxModel(LazyTableModel):
@@ -75,7 +75,7 @@ class OutboxModel(LazyTableModel):
             parent=parent,
         )
 
-    def _format(self, moment: datetime | None) -> str:
+    def moment_text(self, moment: datetime | None) -> str:
         if moment is None:
             return "—"
         details = self.ctx.details
@@ -84,8 +84,8 @@ class OutboxModel(LazyTableModel):
     def _when(self, line) -> str:
         # A sent message is read by when it went; the rest by when they are (were) due.
         if line.sent_at is not None:
-            return self._format(line.sent_at)
-        return self._format(line.due_at)
+            return self.moment_text(line.sent_at)
+        return self.moment_text(line.due_at)
 
     @staticmethod
     def _recipient(line) -> str:
@@ -104,18 +104,24 @@ class OutboxModel(LazyTableModel):
             return PROBLEM_RED
         return DONE_GREY if line.state == "cancelled" else None
 
+    def describe(self, line) -> str:
+        """The message in a few lines: what, to whom, its state and why."""
+        by = CHANNEL_LABELS.get(line.channel, line.channel).lower()
+        parts = [f"{line.kind_label} by {by} to {self._recipient(line)} ({line.to_address})"]
+        if line.subject:
+            parts[0] += f": “{line.subject}”"
+        state = f"{line.state_label}, due {self.moment_text(line.due_at)}"
+        if line.sent_at is not None:
+            state += f", sent {self.moment_text(line.sent_at)}"
+        if line.attempts:
+            state += f", {line.attempts} {'try' if line.attempts == 1 else 'tries'}"
+        parts.append(state + (f". {line.reason}" if line.reason else "."))
+        return "\n".join(parts)
+
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.ToolTipRole and index.isValid():
             line = self.row_at(index.row())
-            if line is None:
-                return None
-            parts = [f"{line.kind_label} to {self._recipient(line)} ({line.to_address})"]
-            if line.subject:
-                parts.append(f"Subject: {line.subject}")
-            parts.append(f"{line.state_label} · due {self._format(line.due_at)}")
-            if line.reason:
-                parts.append(line.reason)
-            return "\n".join(parts)
+            return self.describe(line) if line is not None else None
         return super().data(index, role)
 
 
@@ -213,7 +219,11 @@ class OutboxPage(QWidget):
         header.setStretchLastSection(False)
         # "Why" takes the room left; the rest keep a width that fits the desk's screen (a
         # long name or reason is cut with "…" and read whole on hover).
-        for column, width in enumerate(COLUMN_WIDTHS):
+        # The moment's column as wide as the locale's longest date and time (a bold font in
+        # the style sheet's header is no wider than the cells' 12 px of padding).
+        longest = self.model.moment_text(datetime(2026, 12, 28, 22, 55, tzinfo=UTC))
+        when = self.table.fontMetrics().horizontalAdvance(longest) + 24
+        for column, width in enumerate((max(when, COLUMN_WIDTHS[0]), *COLUMN_WIDTHS[1:])):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, width)
         header.setSectionResizeMode(len(COLUMN_WIDTHS) - 1, QHeaderView.ResizeMode.Stretch)
@@ -223,6 +233,13 @@ class OutboxPage(QWidget):
         self.problem_label.setObjectName("senderProblem")
         self.sender_label = QLabel()
         self.sender_label.setObjectName("fieldHint")
+        # The chosen message whole: its subject and the reason a narrow column cuts.
+        self.detail_label = QLabel()
+        self.detail_label.setObjectName("outboxDetail")
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_label.hide()
 
         self.retry_button = QPushButton("&Retry")
         self.retry_button.setObjectName("retryButton")
@@ -257,6 +274,7 @@ class OutboxPage(QWidget):
         right.addWidget(self.problem_label)
         right.addWidget(self.message_label)
         right.addWidget(self.stack, 1)
+        right.addWidget(self.detail_label)
         right.addLayout(actions)
         body = QHBoxLayout()
         body.setSpacing(14)
@@ -396,6 +414,8 @@ class OutboxPage(QWidget):
             self.may_send and line is not None and line.state in CANCEL_STATES
         )
         self.open_record_button.setEnabled(line is not None and line.patient_id is not None)
+        self.detail_label.setText(self.model.describe(line) if line is not None else "")
+        self.detail_label.setVisible(line is not None)
 
     # --- slots ------------------------------------------------------------------------------
 

@@ -93,6 +93,9 @@ def test_retry_puts_a_failed_message_back_in_the_queue(qtbot, owner_ctx, world):
     assert not page.retry_button.isEnabled()  # nothing chosen yet
     page.table.selectRow(0)
     assert page.retry_button.isEnabled() and page.cancel_button.isEnabled()
+    # The chosen message is read whole under the list: the reason its column cuts.
+    assert page.detail_label.isVisible()
+    assert page.detail_label.text().endswith(f"3 tries. {REFUSED}")
     qtbot.keyClick(page.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     _settle(qtbot)
     assert stored(owner_ctx.db, world["failed"]).state == "queued"
