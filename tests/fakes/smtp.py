@@ -100,7 +100,7 @@ class Received:
 
 
 @dataclass
-class _Behaviour:
+class _Behavior:
     #: recipient (lower case) → the reply to RCPT TO, e.g. "550 5.1.1 No such user here".
     refused: dict[str, str] = field(default_factory=dict)
     #: How many of the next MAIL FROM commands are answered "421" (and the link closed).
@@ -113,8 +113,8 @@ class _Handler:
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.fake._lock:
-            if self.fake._behaviour.busy_replies > 0:
-                self.fake._behaviour.busy_replies -= 1
+            if self.fake._behavior.busy_replies > 0:
+                self.fake._behavior.busy_replies -= 1
                 return "421 4.3.2 Too busy, try again later"
         if self.fake.credentials is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
@@ -124,7 +124,7 @@ class _Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.fake._lock:
-            refusal = self.fake._behaviour.refused.get(address.lower())
+            refusal = self.fake._behavior.refused.get(address.lower())
         if refusal:
             return refusal
         envelope.rcpt_tos.append(address)
@@ -181,7 +181,7 @@ class FakeSmtpServer:
         self.auth_attempts: list[str] = []
         #: Client connections since start (the controller's own readiness check excluded).
         self.connections = 0
-        self._behaviour = _Behaviour()
+        self._behavior = _Behavior()
         self._lock = threading.Lock()
         self._controller: _Controller | None = None
 
@@ -199,12 +199,12 @@ class FakeSmtpServer:
     def refuse(self, recipient: str, reply: str = "550 5.1.1 No such user here") -> None:
         """Answer RCPT TO for ``recipient`` with ``reply`` from now on."""
         with self._lock:
-            self._behaviour.refused[recipient.lower()] = reply
+            self._behavior.refused[recipient.lower()] = reply
 
     def be_busy(self, times: int = 1) -> None:
         """Answer "421 Too busy" to the next ``times`` messages."""
         with self._lock:
-            self._behaviour.busy_replies += times
+            self._behavior.busy_replies += times
 
     # --- life ----------------------------------------------------------------------------
 

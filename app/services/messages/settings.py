@@ -281,7 +281,7 @@ def _check_minute(name: str, value: int, which: str) -> int:
 
 
 def validate_messaging_form(form: MessagingConfig, *, region: str = "US") -> MessagingConfig:
-    """The form cleaned (spaces trimmed, address and number normalised), or the first
+    """The form cleaned (spaces trimmed, address and number normalized), or the first
     problem as a ValidationError naming its field."""
     # Host names are case-blind; one spelling keeps one key-store entry per account.
     host = _check_text("smtp_host", form.smtp_host).lower()

@@ -4,7 +4,7 @@
 inbound replies — and :class:`TwilioGateway` implements it over Twilio's REST API with
 ``httpx`` (the base URL is a setting, so a compatible gateway or the tests' local fake can
 stand in).  Sends carry the outbox row's uid as ``I-Twilio-Idempotency-Token``: a send
-retried after a timeout or a crash is recognised by the gateway and delivered once.
+retried after a timeout or a crash is recognized by the gateway and delivered once.
 Failures become :class:`~app.services.messages.transports.SendError` with a ``kind``:
 a bad or landline number ``permanent``, a number that texted STOP ``opted_out``, a refused
 account ``configuration``, throttling, server errors and timeouts ``transient``.

@@ -80,7 +80,7 @@ class Attachment:
 
 @dataclass(frozen=True)
 class OutgoingEmail:
-    #: The outbox row's uid: the Message-ID, so a copy sent twice is recognisably the same.
+    #: The outbox row's uid: the Message-ID, so a copy sent twice is recognizably the same.
     uid: str
     to_address: str
     subject: str
@@ -249,7 +249,7 @@ class EmailTransport:
         if isinstance(exc, socket.gaierror):
             return SendError(
                 f"The mail server {self.config.smtp_host} could not be found: this computer "
-                "may be offline, or the server's name is misspelt. Messages wait and are "
+                "may be offline, or the server's name is misspelled. Messages wait and are "
                 "tried again.",
                 "transient",
             )
