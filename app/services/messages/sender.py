@@ -53,7 +53,7 @@ from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.permissions import Permission
-from app.services.clinic.uow import reading, unit_of_work
+from app.services.clinic.uow import LOCK_ONLY, reading, unit_of_work
 from app.services.messages import eligibility, replies, settings
 from app.services.messages.sms import SmsGatewayClient, gateway_for
 from app.services.messages.transports import (
@@ -136,6 +136,11 @@ def default_holder() -> str:
 # --- the lease --------------------------------------------------------------------------------
 
 
+#: The lease's writes change nothing a view shows: an idle sender's minute-by-minute runs
+#: must not refresh every open Outbox (on every PC of a server) each time.
+_UNSEEN = {LOCK_ONLY: True}
+
+
 def _lease_row_exists(session: Session) -> bool:
     return (
         session.scalar(select(SenderLease.name).where(SenderLease.name == LEASE_NAME)) is not None
@@ -163,6 +168,7 @@ def take_lease(session: Session, holder: str, now: datetime) -> bool:
             ),
         )
         .values(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
+        .execution_options(**_UNSEEN)
     )
     return taken.rowcount == 1
 
@@ -174,6 +180,7 @@ def _renew_lease(session: Session, holder: str, now: datetime) -> bool:
         update(SenderLease)
         .where(SenderLease.name == LEASE_NAME, SenderLease.holder == holder)
         .values(expires_at=now + timedelta(seconds=LEASE_SECONDS))
+        .execution_options(**_UNSEEN)
     )
     return renewed.rowcount == 1
 
@@ -185,6 +192,7 @@ def release_lease(db: Database, actor: Actor | None, holder: str) -> None:
             update(SenderLease)
             .where(SenderLease.name == LEASE_NAME, SenderLease.holder == holder)
             .values(expires_at=None)
+            .execution_options(**_UNSEEN)
         )
 
 

@@ -351,3 +351,13 @@ def test_a_text_state_is_never_left_sending(sending, owner, sms_gateway) -> None
     run(sending, owner, NOW + timedelta(minutes=1))
     assert message(sending, text).state == MessageState.SENT.value
     assert len(sms_gateway.sent) == 1
+
+
+def test_an_idle_run_changes_nothing_any_view_shows(clinic, owner) -> None:
+    from app.services.changes import collect_changes
+
+    run(clinic.db, owner)  # the first run ever inserts the lease's row
+    with collect_changes() as collector:
+        summary = run(clinic.db, owner, NOW + timedelta(minutes=1))
+    assert summary.lease and summary.sent == 0
+    assert not any(changes.messages for _db, changes in collector.committed)
