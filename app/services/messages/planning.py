@@ -35,10 +35,11 @@ from app.data.models.payments import Installment, PaymentPlan, PaymentPlanStatus
 from app.data.models.providers import Service
 from app.data.models.referrals import Referral, ReferralDirection, ReferralStatus
 from app.services.clinic.actor import Actor
+from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
 from app.services.clinic.uow import unit_of_work
 from app.services.messages import eligibility
-from app.services.messages.queueing import add_message, clinic_language, message_language
+from app.services.messages.queueing import add_messages, clinic_language, message_language
 from app.services.messages.queueing import message_values as values_for
 from app.services.messages.settings import (
     MessagingConfig,
@@ -484,6 +485,7 @@ def _plan(session: Session, now: datetime, *, created_by_id, dry_run: bool) -> P
     wordings: dict[tuple[str, str, str], TemplateText] = {}
     fallback_language = clinic_language(session)
     queued = already = 0
+    rows: list[dict[str, object]] = []
     for w in wanted:
         for channel in _channels(w.rule):
             key = f"{w.key}:{channel}"
@@ -527,31 +529,39 @@ def _plan(session: Session, now: datetime, *, created_by_id, dry_run: bool) -> P
             subject, body = fill_template(
                 kind, channel, language, wording.subject, wording.body, values
             )
-            made = add_message(
-                session,
-                kind=kind,
-                channel=channel,
-                to_address=to_address,
-                language=language,
-                subject=subject,
-                body=body,
-                due_at=due_at,
-                # A message to an office is still about its patient (the record lists it).
-                patient_id=w.patient.patient_id if w.patient is not None else None,
-                contact_id=w.contact.id if w.contact is not None else None,
-                appointment_id=w.appointment_id,
-                appointment_starts_at=w.appointment_starts_at,
-                installment_id=w.installment_id,
-                referral_id=w.referral_id,
-                rule_id=w.rule.id,
-                automatic_key=key,
-                created_by_id=created_by_id,
+            rows.append(
+                {
+                    "kind": kind,
+                    "channel": channel,
+                    "to_address": to_address,
+                    "language": language,
+                    "subject": subject,
+                    "body": body,
+                    "due_at": due_at,
+                    # A message to an office is still about its patient (the record lists it).
+                    "patient_id": w.patient.patient_id if w.patient is not None else None,
+                    "contact_id": w.contact.id if w.contact is not None else None,
+                    "appointment_id": w.appointment_id,
+                    "appointment_starts_at": w.appointment_starts_at,
+                    "installment_id": w.installment_id,
+                    "referral_id": w.referral_id,
+                    "rule_id": w.rule.id,
+                    "automatic_key": key,
+                    "created_by_id": created_by_id,
+                }
             )
-            if made is None:
-                already += 1
-            else:
-                queued += 1
-                taken.add(key)
+            taken.add(key)
+    if rows:
+        made = add_messages(session, rows)
+        queued += made
+        already += len(rows) - made
+        if made:
+            record(
+                session,
+                AuditAction.CREATE,
+                entity="messages",
+                detail=f"Messages planned by the clinic's rules: {made} queued",
+            )
     return PlanSummary(queued=queued, skipped=dict(run.skipped), already=already)
 
 

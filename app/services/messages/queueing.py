@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +30,7 @@ from app.services.clinic.printing import document_locale
 from app.services.messages.templates import LANGUAGES, appointment_phrase
 from app.services.patients.phones import display_phone
 
-__all__ = ["add_message", "clinic_language", "message_language", "message_values"]
+__all__ = ["add_message", "add_messages", "clinic_language", "message_language", "message_values"]
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +58,7 @@ def add_message(
     """Queue one message (a fresh ``uid``: its Message-ID and the gateway's idempotency
     token).  None when ``automatic_key`` is taken already — here or by another PC that
     inserted it meanwhile: the insert runs in a savepoint, so the rest of the work stands."""
-    message = Message(
-        uid=str(uuid.uuid4()),
-        kind=kind,
-        channel=channel,
-        state=MessageState.QUEUED.value,
-        patient_id=patient_id,
-        contact_id=contact_id,
-        to_address=to_address,
-        language=language,
-        subject=subject,
-        body=body,
-        due_at=due_at,
-        next_attempt_at=None,
-        attempts=0,
-        reason="",
-        appointment_id=appointment_id,
-        appointment_starts_at=appointment_starts_at,
-        installment_id=installment_id,
-        referral_id=referral_id,
-        rule_id=rule_id,
-        automatic_key=automatic_key,
-        created_by_id=created_by_id,
-    )
+    message = Message(**_row(locals()))
     if automatic_key is None:
         session.add(message)
         session.flush()
@@ -92,6 +72,58 @@ def add_message(
         log.info("a rule's message was queued meanwhile elsewhere; moving on")
         return None
     return message
+
+
+#: What add_message takes (and each row given to add_messages holds).
+_FIELDS = (
+    "kind",
+    "channel",
+    "to_address",
+    "language",
+    "subject",
+    "body",
+    "due_at",
+    "patient_id",
+    "contact_id",
+    "appointment_id",
+    "appointment_starts_at",
+    "installment_id",
+    "referral_id",
+    "rule_id",
+    "automatic_key",
+    "created_by_id",
+)
+_BATCH = 500
+
+
+def _row(given: Mapping[str, object]) -> dict[str, object]:
+    row = {name: given.get(name) for name in _FIELDS}
+    row |= {
+        "uid": str(uuid.uuid4()),
+        "state": MessageState.QUEUED.value,
+        "next_attempt_at": None,
+        "attempts": 0,
+        "reason": "",
+    }
+    return row
+
+
+def add_messages(session: Session, rows: Sequence[Mapping[str, object]]) -> int:
+    """Queue many rules' messages at once — each row holds :func:`add_message`'s keywords,
+    an ``automatic_key`` among them — and say how many were queued.  500 go in one insert;
+    a batch meeting a key another PC inserted meanwhile goes again one by one (each once).
+    Not audited row by row: the caller records one line for the run."""
+    queued = 0
+    for start in range(0, len(rows), _BATCH):
+        batch = rows[start : start + _BATCH]
+        try:
+            with session.begin_nested():
+                session.execute(insert(Message), [_row(row) for row in batch])
+            queued += len(batch)
+        except IntegrityError:
+            log.info("some rules' messages were queued meanwhile elsewhere; one by one")
+            queued += sum(add_message(session, **row) is not None for row in batch)
+    return queued
 
 
 def clinic_language(session: Session) -> str:

@@ -13,11 +13,13 @@ from sqlalchemy import event, select
 
 from app.data.models.appointments import Appointment
 from app.data.models.clinic import ClinicSettings
+from app.data.models.contacts import Contact
 from app.data.models.messages import Message, MessageRule, MessagingSettings
 from app.data.models.payments import Installment, PaymentPlan
+from app.data.models.referrals import Referral
 from app.services.messages import eligibility
 from app.services.messages.planning import EMAIL_OFF, plan_messages
-from app.services.messages.queueing import add_message
+from app.services.messages.queueing import add_message, add_messages
 from tests.data.factories import add_appointment, add_patient, add_provider, add_service
 
 NY = ZoneInfo("America/New_York")
@@ -313,6 +315,12 @@ def test_a_taken_key_is_not_queued_twice_even_past_the_check(clinic_sends, owner
         # The rest of the transaction stands.
         assert add_message(session, **(args | {"automatic_key": "custom:test:2"})) is not None
     assert len(_messages(clinic_sends)) == 2
+    # Many at once: the batch meets a key taken meanwhile and goes again one by one.
+    batch = [args | {"automatic_key": f"custom:test:{n}"} for n in range(1, 6)]
+    with clinic_sends.db.uow() as session:
+        assert add_messages(session, batch) == 3
+    keys = [m.automatic_key for m in _messages(clinic_sends)]
+    assert sorted(keys) == [f"custom:test:{n}" for n in range(1, 6)]
 
 
 def test_two_sessions_planning_at_once_queue_each_message_once(clinic_sends, owner):
@@ -378,3 +386,43 @@ def test_planning_reads_the_big_tables_through_indexes(clinic_sends, owner):
     assert scans == []
     read = " ".join(s for s, _ in statements)
     assert all(table in read for table in big)
+
+
+def test_after_treatment_while_the_visit_stays_completed(clinic_sends, owner):
+    _only_rules(clinic_sends, ("post_treatment", 24 * 60, False, True))
+    visit = _visit(clinic_sends, ny(2026, 12, 6, 11, 0))
+    with clinic_sends.db.uow() as session:
+        session.get(Appointment, visit).status = "completed"
+    assert plan_messages(clinic_sends.db, owner, ny(2026, 12, 7, 10, 0)).queued == 0
+    assert plan_messages(clinic_sends.db, owner, NOW).queued == 1
+    (message,) = _messages(clinic_sends)
+    assert "thank you for your visit on Sunday, December 6, 2026" in message.body
+    # A week and more later it is history: a first run does not send old follow-ups.
+    _visit(clinic_sends, ny(2026, 11, 20, 11, 0))
+    with clinic_sends.db.uow() as session:
+        for row in session.scalars(select(Appointment)):
+            row.status = "completed"
+    assert plan_messages(clinic_sends.db, owner, NOW).queued == 0
+
+
+def test_a_referral_reminder_goes_to_the_office_about_the_patient(clinic_sends, owner):
+    _only_rules(clinic_sends, ("referral_reminder", 7 * 24 * 60, True, False))
+    with clinic_sends.db.uow() as session:
+        patient = _patient(session, first_name="Ana", last_name="Ruiz", preferred_language="es")
+        office = Contact(kind="specialist", name="Dr. Patel", email="desk@patel.example")
+        session.add(office)
+        session.flush()
+        session.add(
+            Referral(
+                patient_id=patient.id, direction="outgoing", contact_id=office.id,
+                status="sent", referred_on=date(2026, 11, 28), sent_at=ny(2026, 11, 30, 10, 0),
+            )
+        )  # fmt: skip
+        ids = patient.id, office.id
+    assert plan_messages(clinic_sends.db, owner, NOW).queued == 1
+    (message,) = _messages(clinic_sends)
+    assert (message.patient_id, message.contact_id) == ids
+    assert message.to_address == "desk@patel.example"
+    assert message.language == "en"  # the clinic's, not the patient's
+    assert message.subject == "Referral of Ana Ruiz from Bayside Dental"
+    assert "Hello Dr. Patel," in message.body
