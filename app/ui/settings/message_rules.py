@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -20,19 +19,30 @@ from app.services.changes import Changes
 from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.messages import show_warning
-from app.ui.widgets.row_table import Column, RowTableModel, empty_state_label, list_table
+from app.ui.widgets.row_table import (
+    Column,
+    RowTableModel,
+    empty_state_label,
+    list_table,
+    set_column_widths,
+)
 from app.ui.widgets.write_dialog import FormWriteDialog
 
 #: (label, minutes): the units a rule's timing is typed in.
 UNITS = (("minutes", 1), ("hours", 60), ("days", 24 * 60))
 #: The longest timing a rule may have, in days either way (a year).
-MAX_DAYS = 366
+MAX_DAYS = 365
 
 
 def channels_text(send_email: bool, send_text: bool) -> str:
     return (
         " + ".join(name for name, on in (("E-mail", send_email), ("Text", send_text)) if on) or "—"
     )
+
+
+def sentence_start(text: str) -> str:
+    """``text`` with a capital first letter ("when due" → "When due"), the rest as it is."""
+    return text[:1].upper() + text[1:]
 
 
 def split_offset(offset_minutes: int) -> tuple[int, int, bool]:
@@ -53,6 +63,7 @@ class RuleDialog(FormWriteDialog):
         from app.services.messages.templates import KIND_LABELS
 
         super().__init__(ctx, parent, "Change the rule" if rule is not None else "Add a rule")
+        self.save_button.setText("&Save rule")
         self.setObjectName("messageRuleDialog")
         self.rule = rule
         self.saved = None
@@ -102,10 +113,10 @@ class RuleDialog(FormWriteDialog):
         self.active_check.setChecked(True)
 
         self.add_field("kind", "&Message", self.kind_combo)
-        self.add_field("offset_minutes", "&When", timing)
+        self.add_field("offset", "&When", timing)
         self.add_field("channels", "&By", channels)
         self.add_field(
-            "service_id",
+            "service",
             "&Service",
             self.service_combo,
             "A rule for one service's visits replaces the clinic-wide rules of its kind there.",
@@ -149,13 +160,19 @@ class RuleDialog(FormWriteDialog):
 
     @Slot()
     def on_timing_changed(self) -> None:
-        from app.services.messages.rules import describe_offset
+        from app.services.messages.rules import SERVICE_KINDS, describe_offset
 
-        self.fields["offset_minutes"].set_hint(
-            describe_offset(self.kind_combo.currentData(), self.offset_minutes()).capitalize()
+        # Only a visit's messages may differ by service; the others are the whole clinic's.
+        per_service = self.kind_combo.currentData() in SERVICE_KINDS
+        if not per_service:
+            self.service_combo.setCurrentIndex(0)
+        self.service_combo.setEnabled(per_service)
+
+        self.fields["offset"].set_hint(
+            sentence_start(describe_offset(self.kind_combo.currentData(), self.offset_minutes()))
         )
 
-    def form(self):
+    def rule_form(self):
         from app.services.messages.rules import RuleForm
 
         return RuleForm(
@@ -170,10 +187,7 @@ class RuleDialog(FormWriteDialog):
     def write(self):
         from app.services.messages.rules import save_rule
 
-        if not (self.email_check.isChecked() or self.text_check.isChecked()):
-            self.fields["channels"].set_error("Tick e-mail, text or both: how should it go?")
-            return None
-        db, actor, form, rule = self.ctx.db, self.ctx.actor, self.form(), self.rule
+        db, actor, form, rule = self.ctx.db, self.ctx.actor, self.rule_form(), self.rule
         rule_id = rule.id if rule is not None else None
         version = rule.version if rule is not None else None
         return lambda: save_rule(db, actor, form, rule_id=rule_id, version=version)
@@ -200,18 +214,17 @@ class RulesPanel(QWidget):
         self.model = RowTableModel(
             [
                 Column("Message", lambda r: KIND_LABELS.get(r.kind, r.kind)),
-                Column("When", lambda r: r.description),
+                Column("When", lambda r: sentence_start(r.description)),
                 Column("By", lambda r: channels_text(r.send_email, r.send_text)),
                 Column("For", lambda r: r.service_name or "Every service"),
-                Column("", lambda r: "On" if r.is_active else "Off"),
+                Column("Sends", lambda r: "On" if r.is_active else "Off (turned off)"),
             ],
             self,
         )
         self.table = list_table(self.model, "messageRules")
-        header = self.table.horizontalHeader()
-        for column in range(4):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # Each column as wide as its widest cell; the room left goes to "For" (a service's
+        # name can be long).
+        self.fitter = set_column_widths(self.table, stretch=3)
         self.empty_label = empty_state_label(
             "No rules: CareDesk sends nothing on its own. Add a rule to send reminders."
         )

@@ -59,6 +59,8 @@ class TemplatesPanel(QWidget):
         self._filling = False
         self._preview_generation = 0
         self._insert_target: QWidget | None = None
+        #: Shown again once the list has reloaded after a save (the reload clears it).
+        self._saved_message = ""
 
         self.model = RowTableModel(
             [
@@ -132,6 +134,8 @@ class TemplatesPanel(QWidget):
         splitter.addWidget(editor)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        # The list wide enough for "Appointment reminder", the wording gets the rest.
+        splitter.setSizes([470, 650])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 0)
         layout.addWidget(splitter, 1)
@@ -186,6 +190,9 @@ class TemplatesPanel(QWidget):
         if row >= 0:
             self.table.selectRow(row)
             self._show_current()
+        if self._saved_message:
+            self.status_label.setText(self._saved_message)
+            self._saved_message = ""
 
     def current(self):
         return self.model.row_at(self.table.currentIndex().row()) if self._templates else None
@@ -371,6 +378,7 @@ class TemplatesPanel(QWidget):
         self.table.selectRow(row)
         self._show_current()
         self.status_label.setText(message)
+        self._saved_message = message  # the save's broadcast reloads the list
 
     def _on_save_failed(self, exc: BaseException) -> None:
         self.status_label.clear()

@@ -51,6 +51,12 @@ TABS: list[SettingsTab] = [
         "app.ui.settings.follow_ups_tab:FollowUpsTab",
     ),
     SettingsTab(
+        "messages",
+        "Messages",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.messages_tab:MessagesTab",
+    ),
+    SettingsTab(
         "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"
     ),
 ]

@@ -14,7 +14,8 @@ from app.data.secrets import load_secret
 from app.services.messages.settings import messaging_settings
 from app.ui import ops
 from app.ui.messages.sender import network_pending, wait_for_network
-from app.ui.settings.messages_tab import MessageTestDialog, SendingPanel
+from app.ui.settings.message_templates import TemplatesPanel, key_of
+from app.ui.settings.messages_tab import MessagesTab, MessageTestDialog, SendingPanel
 
 
 def _settle(qtbot) -> None:
@@ -207,3 +208,170 @@ def test_test_message_dialog_asks_for_an_address(qtbot):
     qtbot.keyClick(dialog.address_edit, Qt.Key.Key_Return)
     assert dialog.result() == dialog.DialogCode.Accepted
     assert dialog.address() == "desk@harbourdental.example"
+
+
+# --- the tab ----------------------------------------------------------------------------------
+
+
+def test_the_tab_is_the_owners_after_follow_ups(qtbot, owner_ctx, receptionist_ctx):
+    from app.ui.settings.settings_page import SettingsPage
+
+    page = SettingsPage(owner_ctx)
+    qtbot.addWidget(page)
+    assert isinstance(page.tab("messages"), MessagesTab)
+    titles = [page.tabs.tabText(i) for i in range(page.tabs.count())]
+    assert titles.index("Messages") == titles.index("Follow-ups && referrals") + 1
+    parts = page.tab("messages").parts
+    assert [parts.tabText(i) for i in range(parts.count())] == ["Sending", "Templates", "Rules"]
+    desk_page = SettingsPage(receptionist_ctx)
+    qtbot.addWidget(desk_page)
+    assert "messages" not in desk_page.tab_widgets
+    _settle(qtbot)
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+def _templates(qtbot, ctx):
+
+    panel = TemplatesPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1160, 640)
+    panel.show()
+    qtbot.waitExposed(panel)
+    _settle(qtbot)
+    assert panel.isEnabled()
+    return panel
+
+
+def _wordings(ctx) -> dict:
+    from app.services.messages.templates import template_list
+
+    return {(t.kind, t.channel, t.language): t for t in template_list(ctx.db, ctx.actor)}
+
+
+def _preview(qtbot, panel) -> str:
+    panel.on_preview_timer_timeout()  # (the pause after typing, not waited for)
+    _settle(qtbot)
+    return panel.preview.toPlainText()
+
+
+def test_an_unknown_placeholder_is_named_beside_the_field_and_the_wording_kept(qtbot, owner_ctx):
+    panel = _templates(qtbot, owner_ctx)
+    assert panel.model.rowCount() == 32  # 8 kinds x e-mail and text x English and Spanish
+    panel.select("appointment_reminder", "text", "en")
+    assert panel.fields["subject"].isHidden()  # a text has no subject
+    assert _preview(qtbot, panel).endswith("Reply STOP to opt out.")
+    panel.body_edit.setFocus()
+    panel.body_edit.selectAll()
+    typed = "See you {date} at {time}, bring {insurance_card}."
+    qtbot.keyClicks(panel.body_edit, typed)
+    assert panel.save_button.isEnabled()
+    qtbot.keyClick(panel.body_edit, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: panel.fields["body"].error() != "")  # (the button's click animates)
+    error = panel.fields["body"].error()
+    assert "{insurance_card}" in error and "cannot fill in" in error
+    assert panel.body_edit.toPlainText() == typed  # nothing typed is lost
+    saved = _wordings(owner_ctx)
+    assert saved["appointment_reminder", "text", "en"].is_default  # nothing was saved
+    assert _preview(qtbot, panel) == ""  # the preview says why there is none
+    assert "No preview yet" in panel.preview.placeholderText()
+
+    # Moving to another wording and back keeps the typing, marked as not saved.
+    panel.select("recall_due", "email", "en")
+    rows = [key_of(panel.model.row_at(i)) for i in range(panel.model.rowCount())]
+    edited = rows.index(("appointment_reminder", "text", "en"))
+    assert panel.model.data(panel.model.index(edited, 3)) == "Edited, not saved"
+    panel.select("appointment_reminder", "text", "en")
+    assert panel.body_edit.toPlainText() == typed
+
+
+def test_a_placeholder_is_put_in_by_a_click_and_the_wording_saved(qtbot, owner_ctx):
+    panel = _templates(qtbot, owner_ctx)
+    panel.select("recall_due", "email", "es")
+    panel.body_edit.setFocus()
+    panel.body_edit.selectAll()
+    qtbot.keyClicks(panel.body_edit, "Hola ")
+    item = panel.placeholder_list.findItems("{first_name}", Qt.MatchFlag.MatchExactly)[0]
+    rect = panel.placeholder_list.visualItemRect(item)
+    qtbot.mouseClick(
+        panel.placeholder_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+    )
+    qtbot.keyClicks(panel.body_edit, ", le toca su limpieza. Llame al {clinic_phone}.")
+    body = "Hola {first_name}, le toca su limpieza. Llame al {clinic_phone}."
+    assert panel.body_edit.toPlainText() == body
+    assert "Llame al" in _preview(qtbot, panel)
+    qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    assert panel.status_label.text() == "✓ Saved."
+    saved = _wordings(owner_ctx)
+    mine = saved["recall_due", "email", "es"]
+    assert mine.body == body and not mine.is_default
+    assert panel.model.data(panel.table.currentIndex().siblingAtColumn(3)) == "The clinic's own"
+
+    # Reset to built-in, after a last word.
+    asked = []
+    TemplatesPanel.confirm_reset = classmethod(lambda cls, p, what: asked.append(what) or True)
+    try:
+        qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
+        _settle(qtbot)
+    finally:
+        del TemplatesPanel.confirm_reset
+    assert asked == ["recall due (e-mail, Spanish)"]
+    saved = _wordings(owner_ctx)
+    assert saved["recall_due", "email", "es"].is_default
+    assert panel.body_edit.toPlainText() == saved["recall_due", "email", "es"].body
+    assert not panel.reset_button.isEnabled()
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def test_a_rule_is_added_changed_and_turned_off(qtbot, owner_ctx, monkeypatch):
+    from app.services.messages.rules import rule_list
+    from app.ui.settings.message_rules import RuleDialog, RulesPanel
+
+    panel = RulesPanel(owner_ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    _settle(qtbot)
+    before = len(rule_list(owner_ctx.db, owner_ctx.actor))
+    assert panel.model.rowCount() == before > 0  # a new clinic's default rules
+    opened = []
+    monkeypatch.setattr(RuleDialog, "ask", classmethod(lambda cls, c, p, r, s: opened.append(r)))
+    qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    assert opened == [None]
+
+    # Post-treatment follow-up, 3 days after the visit, by text only.
+    dialog = RuleDialog(owner_ctx, panel, None, panel.services)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("post_treatment"))
+    dialog.direction_combo.setCurrentIndex(0)  # "before": refused for a follow-up
+    dialog.email_check.setChecked(False)
+    _type(qtbot, dialog.amount_spin.lineEdit(), "3")
+    assert dialog.fields["offset"].hint_label.text() == "3 days before the visit"
+    qtbot.keyClick(dialog.amount_spin, Qt.Key.Key_Return)
+    _settle(qtbot)
+    assert dialog.isVisible()
+    assert "not before it" in dialog.fields["offset"].error()
+    dialog.direction_combo.setCurrentIndex(1)
+    assert dialog.fields["offset"].hint_label.text() == "3 days after the visit"
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    assert not dialog.isVisible()
+    rules = rule_list(owner_ctx.db, owner_ctx.actor)
+    [added] = [r for r in rules if r.kind == "post_treatment"]
+    assert (added.offset_minutes, added.send_email, added.send_text) == (3 * 24 * 60, False, True)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == before + 1)
+
+    # Turn it off from the list.
+    row = [panel.model.row_at(i).id for i in range(panel.model.rowCount())].index(added.id)
+    panel.table.selectRow(row)
+    assert panel.toggle_button.text() == "Turn o&ff"
+    qtbot.mouseClick(panel.toggle_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    [turned] = [r for r in rule_list(owner_ctx.db, owner_ctx.actor) if r.id == added.id]
+    assert not turned.is_active
+    qtbot.waitUntil(lambda: panel.toggle_button.text() == "Turn o&n")
+    assert panel.model.data(panel.model.index(row, 4)) == "Off (turned off)"
