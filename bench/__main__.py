@@ -30,6 +30,7 @@ BENCHMARKS = {
     "report": lambda args: __import__("bench.reports", fromlist=["run"]).run(args),
     "tasks": lambda args: __import__("bench.task_list", fromlist=["run"]).run(args),
     "referrals": lambda args: __import__("bench.referrals_page", fromlist=["run"]).run(args),
+    "messages": lambda args: __import__("bench.messages", fromlist=["run"]).run(args),
 }
 
 
