@@ -94,6 +94,7 @@ def test_a_new_clinic_starts_with_the_default_rules(clinic):
     assert "confirmation_request" in kinds and "appointment_reminder" in kinds
 
 
+@pytest.mark.both_backends
 def test_each_message_is_queued_once(clinic_sends, owner):
     visit = _visit(clinic_sends, ny(2026, 12, 9, 15, 0))  # request went out at 3 pm today
     first = plan_messages(clinic_sends.db, owner, NOW)
@@ -128,6 +129,7 @@ def test_no_message_before_its_moment(clinic_sends, owner):
     assert plan_messages(clinic_sends.db, owner, ny(2026, 12, 7, 17, 0)).queued == 2
 
 
+@pytest.mark.both_backends
 def test_a_moved_visit_gets_new_messages_keyed_on_its_new_time(clinic_sends, owner):
     visit = _visit(clinic_sends, ny(2026, 12, 9, 15, 0))
     plan_messages(clinic_sends.db, owner, NOW)
@@ -248,6 +250,7 @@ def test_a_services_own_rule_replaces_the_clinic_wide_one(clinic_sends, owner):
     assert sent == {(laser_visit, laser_rule, "email"), (plain_visit, wide_rule, "text")}
 
 
+@pytest.mark.both_backends
 def test_recall_when_due_unless_something_is_booked(clinic_sends, owner):
     _only_rules(clinic_sends, ("recall_due", 0, True, False))
     with clinic_sends.db.uow() as session:
@@ -257,7 +260,8 @@ def test_recall_when_due_unless_something_is_booked(clinic_sends, owner):
         due, booked = _patient(session), _patient(session)
         for patient in (due, booked):
             add_appointment(
-                session, patient, provider, service_id=cleaning.id, status="completed",
+                session, patient, add_provider(session), service_id=cleaning.id,
+                status="completed",
                 starts_at=last_visit, ends_at=last_visit + timedelta(hours=1),
                 created_at=BOOKED_AT - timedelta(days=200),
             )  # fmt: skip
@@ -274,6 +278,7 @@ def test_recall_when_due_unless_something_is_booked(clinic_sends, owner):
     assert plan_messages(clinic_sends.db, owner, NOW + timedelta(days=1)).queued == 0
 
 
+@pytest.mark.both_backends
 def test_installment_reminders_only_while_unpaid(clinic_sends, owner):
     _only_rules(clinic_sends, ("installment_due", -3 * 24 * 60, True, False))
     with clinic_sends.db.uow() as session:
@@ -301,6 +306,7 @@ def test_installment_reminders_only_while_unpaid(clinic_sends, owner):
     assert "$150.00" in message.body and "Thursday, December 10, 2026" in message.body
 
 
+@pytest.mark.both_backends
 def test_a_taken_key_is_not_queued_twice_even_past_the_check(clinic_sends, owner):
     """Another PC inserting the same message meanwhile: the second insert meets the key."""
     args = dict(
@@ -323,6 +329,7 @@ def test_a_taken_key_is_not_queued_twice_even_past_the_check(clinic_sends, owner
     assert sorted(keys) == [f"custom:test:{n}" for n in range(1, 6)]
 
 
+@pytest.mark.both_backends
 def test_two_sessions_planning_at_once_queue_each_message_once(clinic_sends, owner):
     for hour in (15, 15, 14):
         _visit(clinic_sends, ny(2026, 12, 9, hour, 0))
@@ -405,6 +412,7 @@ def test_after_treatment_while_the_visit_stays_completed(clinic_sends, owner):
     assert plan_messages(clinic_sends.db, owner, NOW).queued == 0
 
 
+@pytest.mark.both_backends
 def test_a_referral_reminder_goes_to_the_office_about_the_patient(clinic_sends, owner):
     _only_rules(clinic_sends, ("referral_reminder", 7 * 24 * 60, True, False))
     with clinic_sends.db.uow() as session:
