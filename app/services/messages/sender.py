@@ -24,6 +24,7 @@ One run (the app's background timer, or ``caredesk messages run`` from a schedul
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -643,6 +644,9 @@ def _run_holding_lease(db, actor, clock, plan, holder, email, sms, limit) -> Sen
                     )
                 if channel == MessageChannel.TEXT.value and gateway is None:
                     gateway = gateway_for(config, settings.sms_token(config))
+                    if hasattr(gateway, "__enter__"):
+                        # One connection to the gateway for the whole batch.
+                        gateway = connections.enter_context(gateway)
             except SendError as error:
                 # The mail server cannot be reached (or refuses us): nothing was claimed.
                 stopped[channel] = error.message
@@ -677,7 +681,9 @@ def _run_holding_lease(db, actor, clock, plan, holder, email, sms, limit) -> Sen
             if _mark_sent(db, actor, claimed, holder, clock(), gateway_id):
                 counts["sent"] += 1
     statuses = replies_count = 0
-    if settings.can_send(config, MessageChannel.TEXT.value) is None:
+    # Replies are read while sending is paused too: a STOP must be heard.
+    receiving = dataclasses.replace(config, sending_enabled=True)
+    if settings.can_send(receiving, MessageChannel.TEXT.value) is None:
         try:
             if gateway is None:
                 gateway = gateway_for(config, settings.sms_token(config))

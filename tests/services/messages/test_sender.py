@@ -167,6 +167,7 @@ def test_a_stopped_run_never_sends_an_email_twice_and_resends_a_text_once(
     assert "may" in summary.line or "maybe" in summary.line
 
 
+@pytest.mark.both_backends
 def test_only_one_of_two_pcs_holds_the_lease(clinic, owner):
     elsewhere = another_workstation(clinic)
     try:
@@ -185,6 +186,7 @@ def test_only_one_of_two_pcs_holds_the_lease(clinic, owner):
         elsewhere.engine.dispose()
 
 
+@pytest.mark.both_backends
 def test_two_senders_at_once_send_each_message_once(sending, owner, clinic, smtp_server):
     patients = [reachable_patient(sending) for _ in range(3)]
     queued = [queue(sending, p, EMAIL, body=f"Note {i}") for i in range(8) for p in patients]
@@ -361,3 +363,17 @@ def test_an_idle_run_changes_nothing_any_view_shows(clinic, owner) -> None:
         summary = run(clinic.db, owner, NOW + timedelta(minutes=1))
     assert summary.lease and summary.sent == 0
     assert not any(changes.messages for _db, changes in collector.committed)
+
+
+def test_replies_are_read_while_sending_is_paused(sending, owner, sms_gateway, smtp_server):
+    patient = reachable_patient(sending)
+    with sending.uow() as session:
+        number = session.get(Patient, patient).mobile_phone
+    configure(sending, smtp_server, sms_gateway, sending_enabled=False)
+    sms_gateway.add_inbound(number, "STOP", NOW - timedelta(minutes=2))
+
+    summary = run(sending, owner)
+
+    assert (summary.sent, summary.replies) == (0, 1)
+    with sending.uow() as session:
+        assert session.get(Patient, patient).text_opted_out_at is not None
