@@ -377,3 +377,16 @@ def test_replies_are_read_while_sending_is_paused(sending, owner, sms_gateway, s
     assert (summary.sent, summary.replies) == (0, 1)
     with sending.uow() as session:
         assert session.get(Patient, patient).text_opted_out_at is not None
+
+
+def test_an_unreachable_mail_server_leaves_the_messages_queued(sending, owner, smtp_server):
+    queued = [queue(sending, reachable_patient(sending), EMAIL) for _ in range(2)]
+    smtp_server.stop()  # nothing listens on its port any more
+
+    summary = run(sending, owner)
+
+    assert (summary.sent, summary.waiting) == (0, 2)
+    assert "refused the connection" in summary.line
+    for message_id in queued:
+        waiting = message(sending, message_id)
+        assert (waiting.state, waiting.attempts) == ("queued", 0)
