@@ -25,6 +25,7 @@ __all__ = [
     "VISIT_KINDS",
     "address_of",
     "contact_address",
+    "why_not_about_patient",
     "why_not_send",
     "why_not_to_contact",
     "why_not_to_patient",
@@ -70,13 +71,9 @@ def why_not_to_patient(patient: Patient, channel: str, *, now: datetime) -> str 
     """Why ``patient`` may not get a message on ``channel`` now (None: they may).
 
     ``patient`` may be any row with the Patient's columns (planning passes query rows)."""
-    if patient.merged_into_id is not None:
-        return MERGED
-    # A date of death is never in the future (the record refuses one): any date means no.
-    if patient.deceased_on is not None:
-        return DECEASED
-    if not patient.is_active:
-        return INACTIVE
+    reason = why_not_about_patient(patient)
+    if reason is not None:
+        return reason
     if channel == MessageChannel.TEXT.value:
         if patient.text_opted_out_at is not None:
             return OPTED_OUT
@@ -91,6 +88,19 @@ def why_not_to_patient(patient: Patient, channel: str, *, now: datetime) -> str 
         return NO_EMAIL_CONSENT
     if not (patient.email or "").strip():
         return NO_EMAIL
+    return None
+
+
+def why_not_about_patient(patient: Patient) -> str | None:
+    """Why nothing may be sent about ``patient`` to anyone — them or a specialist's office
+    (None: it may): the record merged away, the patient died, the record inactive."""
+    if patient.merged_into_id is not None:
+        return MERGED
+    # A date of death is never in the future (the record refuses one): any date means no.
+    if patient.deceased_on is not None:
+        return DECEASED
+    if not patient.is_active:
+        return INACTIVE
     return None
 
 
@@ -151,6 +161,9 @@ def _recipient_reason(session: Session, message: Message, now: datetime) -> str 
         contact = session.get(Contact, message.contact_id)
         if contact is None:
             return CONTACT_INACTIVE
+        about = session.get(Patient, message.patient_id) if message.patient_id else None
+        if about is not None and (reason := why_not_about_patient(about)) is not None:
+            return reason
         reason = why_not_to_contact(contact, message.channel)
         if reason is None and contact_address(contact).lower() != message.to_address.lower():
             return CONTACT_ADDRESS_CHANGED

@@ -585,6 +585,9 @@ def _recipient(run: _Run, w: _Wanted, channel: str) -> tuple[str | None, str]:
     if w.contact is not None or w.referral is not None:
         if w.contact is None:
             return eligibility.CONTACT_INACTIVE, ""
+        reason = eligibility.why_not_about_patient(w.patient) if w.patient is not None else None
+        if reason is not None:
+            return reason, ""
         reason = eligibility.why_not_to_contact(w.contact, channel)
         return reason, eligibility.contact_address(w.contact) if reason is None else ""
     reason = eligibility.why_not_to_patient(w.patient, channel, now=run.now)

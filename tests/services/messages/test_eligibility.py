@@ -115,7 +115,7 @@ def _message(session, world, kind, channel="text") -> Message:
     elif kind == MessageKind.POST_TREATMENT.value:
         about |= {"appointment_id": world["visit"]}
     elif kind == MessageKind.REFERRAL_REMINDER.value:
-        about = {"contact_id": world["contact"], "referral_id": world["referral"]}
+        about |= {"contact_id": world["contact"], "referral_id": world["referral"]}
         to = "office@patel.example"
     message = add_message(
         session, kind=kind, channel=channel, to_address=to, language="en", subject="",
@@ -197,6 +197,8 @@ REFERRAL = MessageKind.REFERRAL_REMINDER.value
         (REFERRAL, "email", _set(Contact, "contact", is_active=False), e.CONTACT_INACTIVE),
         (REFERRAL, "email", _set(Contact, "contact", email="new@patel.example"),
          e.CONTACT_ADDRESS_CHANGED),
+        (REFERRAL, "email", _set(Patient, "patient", deceased_on=date(2026, 12, 1)), e.DECEASED),
+        (REFERRAL, "email", _set(Patient, "patient", may_email=False), None),
     ],
 )  # fmt: skip
 def test_what_may_still_go_when_it_is_sent(clinic, world, kind, channel, change, reason):
