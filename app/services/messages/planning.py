@@ -37,7 +37,7 @@ from app.data.models.referrals import Referral, ReferralDirection, ReferralStatu
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.clock import clinic_settings, clinic_today, clinic_zone
-from app.services.clinic.uow import unit_of_work
+from app.services.clinic.uow import reading, unit_of_work
 from app.services.messages import eligibility
 from app.services.messages.queueing import add_messages, clinic_language, message_language
 from app.services.messages.queueing import message_values as values_for
@@ -457,7 +457,8 @@ def plan_messages(
     one transaction (a dry run counts them and queues nothing).  Running it again queues
     nothing new; two PCs running it at once queue each message once.  The clinic's rules
     run for whoever is signed in: no permission of their own is needed."""
-    with unit_of_work(db, actor) as session:
+    # A dry run writes nothing: it need not wait for (or hold) the write lock.
+    with (reading if dry_run else unit_of_work)(db, actor) as session:
         return _plan(session, now, created_by_id=None, dry_run=dry_run)
 
 
