@@ -121,7 +121,7 @@ class TemplatesPanel(QWidget):
         self.reset_button.setObjectName("resetTemplateButton")
         self.reset_button.setToolTip("Go back to CareDesk's own wording of this message")
         bar.layout.insertWidget(0, self.reset_button)
-        bar.layout.setContentsMargins(0, 8, 0, 12)
+        bar.layout.setContentsMargins(0, 8, 0, 0)
 
         editor = QWidget()
         editor_column = QVBoxLayout(editor)
@@ -137,7 +137,7 @@ class TemplatesPanel(QWidget):
         # The list wide enough for "Appointment reminder", the wording gets the rest.
         splitter.setSizes([470, 650])
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 16, 24, 0)
+        layout.setContentsMargins(24, 16, 24, 12)
         layout.addWidget(splitter, 1)
 
         self.preview_timer = QTimer(self)

@@ -201,7 +201,7 @@ class SendingPanel(SettingsFormTab):
             "from_name",
             "From &name",
             self.from_name_edit,
-            "What patients see as the sender (the clinic's name if left empty).",
+            "What patients see as the sender.",
         )
         email_form.addRow("", self._test_row(self.test_email_button, self.test_email_result))
         email_box = QGroupBox("E-mail")
@@ -229,7 +229,7 @@ class SendingPanel(SettingsFormTab):
             "sms_base_url",
             "Gateway a&ddress",
             self.base_url_edit,
-            "The gateway's web address, as its documentation gives it.",
+            "As the gateway's documentation gives it.",
         )
         self._row(text_form, "sms_account_sid", "Account &SID", self.account_edit)
         self._row(text_form, "sms_token", "Auth to&ken", self.token)
@@ -238,7 +238,7 @@ class SendingPanel(SettingsFormTab):
             "sms_from_number",
             "Texting num&ber",
             self.from_number_edit,
-            "The gateway's number texts come from; patients reply to it.",
+            "Texts come from it; patients reply to it.",
         )
         text_form.addRow("", self._test_row(self.test_text_button, self.test_text_result))
         text_box = QGroupBox("Text messages")
@@ -272,8 +272,8 @@ class SendingPanel(SettingsFormTab):
             "quiet_hours_start_minute",
             "&Quiet hours",
             quiet,
-            "No message goes out in these hours (the clinic's time); one due then waits for "
-            "the end. The same time twice: no quiet hours.",
+            "Nothing goes out in these hours (the clinic's time): it waits for the end. The "
+            "same time twice: no quiet hours.",
         )
         self.fields["quiet_hours_end_minute"] = self.fields["quiet_hours_start_minute"]
         self._row(
@@ -281,8 +281,8 @@ class SendingPanel(SettingsFormTab):
             "include_service_name",
             "Reminders say",
             names,
-            "Off: a reminder says only the clinic, the date, the time and the address — "
-            "nothing about the visit that others reading the phone should not see.",
+            "Off: a reminder says only the clinic, date, time and address — nothing others "
+            "reading the phone should not see.",
         )
         self.fields["include_provider_name"] = self.fields["include_service_name"]
         self._row(general_form, "sending_enabled", "", self.pause_check)
