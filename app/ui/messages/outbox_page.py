@@ -231,8 +231,12 @@ class OutboxPage(QWidget):
         self.message_label = form_message()
         self.problem_label = form_message()
         self.problem_label.setObjectName("senderProblem")
+        # The background sender's last run in a sentence (it can be long: wrapped).
         self.sender_label = QLabel()
         self.sender_label.setObjectName("fieldHint")
+        self.sender_label.setWordWrap(True)
+        self.sender_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.sender_label.hide()
         # The chosen message whole: its subject and the reason a narrow column cuts.
         self.detail_label = QLabel()
         self.detail_label.setObjectName("outboxDetail")
@@ -268,13 +272,14 @@ class OutboxPage(QWidget):
         actions.setSpacing(6)
         actions.addWidget(self.retry_button)
         actions.addWidget(self.cancel_button)
-        actions.addWidget(self.sender_label, 1)
+        actions.addStretch(1)
         actions.addWidget(self.open_record_button)
         right = QVBoxLayout()
         right.addWidget(self.problem_label)
         right.addWidget(self.message_label)
         right.addWidget(self.stack, 1)
         right.addWidget(self.detail_label)
+        right.addWidget(self.sender_label)
         right.addLayout(actions)
         body = QHBoxLayout()
         body.setSpacing(14)
@@ -391,13 +396,13 @@ class OutboxPage(QWidget):
     def _show_sender_state(self) -> None:
         sender = self.sender
         if sender is None or sender.last_run_at is None:
-            self.sender_label.setText("")
+            self.sender_label.hide()
             return
         details = self.ctx.details
         at = i18n.format_time(sender.last_run_at, details.timezone, details.locale)
-        line = getattr(sender.last_summary, "line", "") if sender.last_summary else ""
-        self.sender_label.setText(f"Last run {at}" + (f": {line}" if line else ""))
-        self.sender_label.setToolTip(line)
+        line = sender.last_summary.line if sender.last_summary is not None else ""
+        self.sender_label.setText(f"Last run {at}" + (f" — {line}" if line else "."))
+        self.sender_label.show()
 
     # --- the selected message ---------------------------------------------------------------
 

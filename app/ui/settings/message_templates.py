@@ -100,6 +100,7 @@ class TemplatesPanel(QWidget):
         self.fields: dict[str, FormField] = {
             "subject": FormField(self.subject_edit),
             "body": FormField(self.body_edit),
+            "preview": FormField(self.preview),
         }
         self.errors = FieldErrors(self.fields)
         self.subject_label = QLabel("&Subject")
@@ -112,7 +113,7 @@ class TemplatesPanel(QWidget):
         form.addRow(placeholders_label, self.placeholder_list)
         preview_label = QLabel("Pre&view")
         preview_label.setBuddy(self.preview)
-        form.addRow(preview_label, self.preview)
+        form.addRow(preview_label, self.fields["preview"])
 
         bar = SaveBar("&Save wording", "Save this wording (Ctrl+S)")
         self.save_button, self.cancel_button = bar.save_button, bar.cancel_button
@@ -316,6 +317,7 @@ class TemplatesPanel(QWidget):
         try:
             check_template(kind, channel, subject, body)
         except ValidationError as exc:
+            self.fields["preview"].set_hint("")
             self.preview.setPlainText("")
             self.preview.setPlaceholderText(f"No preview yet: {exc}")
             return
@@ -332,6 +334,16 @@ class TemplatesPanel(QWidget):
         if generation != self._preview_generation:
             return  # typing went on: a newer preview follows
         self.preview.setPlainText(f"{subject}\n\n{body}" if subject else body)
+        template = self.current()
+        if template is not None and template.channel == "text":
+            from app.services.messages.templates import TEXT_MAX
+
+            # A long text costs several parts: the owner sees how close it is to the limit.
+            self.fields["preview"].set_hint(
+                f"{len(body)} of at most {TEXT_MAX} characters, with these sample values."
+            )
+        else:
+            self.fields["preview"].set_hint("")
 
     def _on_preview_failed(self, generation: int, exc: BaseException) -> None:
         if generation == self._preview_generation:

@@ -262,6 +262,7 @@ def test_an_unknown_placeholder_is_named_beside_the_field_and_the_wording_kept(q
     panel.select("appointment_reminder", "text", "en")
     assert panel.fields["subject"].isHidden()  # a text has no subject
     assert _preview(qtbot, panel).endswith("Reply STOP to opt out.")
+    assert " of at most 640 characters" in panel.fields["preview"].hint_label.text()
     panel.body_edit.setFocus()
     panel.body_edit.selectAll()
     typed = "See you {date} at {time}, bring {insurance_card}."
