@@ -14,15 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.data.database import Database
 from app.data.models.messages import MessageChannel, MessageKind, MessageTemplate
+from app.i18n import format_date, format_money, format_time
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
+from app.services.clinic.clock import clinic_settings
 from app.services.clinic.permissions import Permission
+from app.services.clinic.printing import document_locale
 from app.services.clinic.uow import reading, unit_of_work
 from app.services.errors import ConcurrentEditError, ValidationError
 from app.services.messages.settings import current_config
@@ -502,6 +507,11 @@ def appointment_phrase(language: str, service: str = "", provider: str = "") -> 
     )
 
 
+_SAMPLE_DAY = date(2026, 12, 8)
+_SAMPLE_TIME = time(9, 30)
+_SAMPLE_AMOUNT = Decimal("125.00")
+
+
 def sample_values(kind: str, language: str) -> dict[str, str]:
     """Made-up values for a preview of ``kind`` (only the placeholders it may use)."""
     samples = _SAMPLES.get(language, _SAMPLES["en"])
@@ -573,13 +583,36 @@ def reset_template(
 def preview_template(
     db: Database, actor: Actor, kind: str, channel: str, language: str, subject: str, body: str
 ) -> tuple[str, str]:
-    """Wording being edited, filled with made-up values as the clinic's settings would send
-    it (no service or provider named unless they allow it); refused like a save."""
+    """Wording being edited, filled in as the clinic would send it — its own name, address
+    and phone, a made-up patient and visit — naming no service or provider unless the
+    settings allow it; refused like a save."""
     _check_key(kind, channel, language)
     check_template(kind, channel, subject, body)
     with reading(db, actor) as session:
         config = current_config(session)
-    values = sample_values(kind, language)
+        settings = clinic_settings(session)
+        values = sample_values(kind, language)
+        # The clinic's own details, and the sample date, time and amount as Babel writes
+        # them for this language in the clinic's region: what the patient would read.
+        locale = document_locale(settings.locale, language)
+        clinic = {
+            "clinic_name": settings.name,
+            "clinic_phone": settings.phone,
+            "clinic_address": ", ".join(
+                p
+                for p in (
+                    settings.address_line1,
+                    settings.address_line2,
+                    settings.city,
+                    " ".join(q for q in (settings.region, settings.postal_code) if q),
+                )
+                if p
+            ),
+            "date": format_date(_SAMPLE_DAY, locale, "full"),
+            "time": format_time(_SAMPLE_TIME, None, locale),
+            "amount": format_money(_SAMPLE_AMOUNT, settings.currency, locale),
+        }
+    values |= {name: text for name, text in clinic.items() if name in values}
     if not config.include_service_name and "service" in values:
         values["service"] = ""
     if not config.include_provider_name and "provider" in values:

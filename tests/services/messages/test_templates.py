@@ -207,10 +207,22 @@ def test_preview_names_the_service_only_when_the_clinic_allows(clinic, owner):
     body = "{clinic_name}: {appointment} on {date}; {service} {provider}"
     _, plain = preview_template(clinic.db, owner, REMINDER, TEXT, "en", "", body)
     assert "Hygiene" not in plain and "Dr. Lee" not in plain
-    assert plain.startswith("Bright Smile Clinic: your appointment on Tuesday")
+    assert plain.startswith("Bayside Dental: your appointment on Tuesday, December 8, 2026;")
     _allow_names(clinic, service=True, provider=True)
     _, named = preview_template(clinic.db, owner, REMINDER, TEXT, "en", "", body)
     assert "your appointment for Hygiene visit with Dr. Lee on" in named
+
+
+def test_preview_writes_as_the_clinic_would_in_spanish(clinic, owner):
+    subject, body = preview_template(
+        clinic.db, owner, MessageKind.INSTALLMENT_DUE.value, EMAIL, "es",
+        "Pago de {amount}", "{clinic_name}, {clinic_address}: vence el {date}.",
+    )  # fmt: skip
+    assert subject == "Pago de $125.00"
+    assert body == (
+        "Bayside Dental, 12 Harbour Road, Portland, ME 04101: vence el martes, 8 de diciembre "
+        "de 2026."
+    )
 
 
 def test_preview_refuses_what_a_save_refuses(clinic, owner):
