@@ -53,6 +53,7 @@ def outboxed(clinic):
     return db, ids, rosa
 
 
+@pytest.mark.both_backends
 def test_views_hold_what_their_names_say(outboxed, owner) -> None:
     db, ids, _ = outboxed
 
@@ -78,6 +79,7 @@ def test_a_line_says_who_what_and_why(outboxed, owner) -> None:
     assert line.can_retry and not line.can_cancel
 
 
+@pytest.mark.both_backends
 def test_search_finds_by_name_or_address(outboxed, owner) -> None:
     db, ids, rosa = outboxed
     assert {line.patient_id for line in outbox(db, owner, "all", search="diaz")} == {rosa}
@@ -141,6 +143,7 @@ def test_a_provider_may_read_but_not_retry(outboxed, make_staff) -> None:
         retry_message(db, provider, failed.id, version=failed.version)
 
 
+@pytest.mark.both_backends
 def test_a_manual_message_goes_to_those_who_may_get_it(clinic, owner) -> None:
     db = clinic.db
     agreed = reachable_patient(db, preferred_language="es")

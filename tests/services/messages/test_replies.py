@@ -145,6 +145,7 @@ def test_keyword_folds_case_accents_and_punctuation() -> None:
     assert replies.keyword("C 👍") == "C"
 
 
+@pytest.mark.both_backends
 def test_replies_are_fetched_from_the_gateway_once(clinic, owner, sms_gateway, monkeypatch):
     configure(clinic.db, None, sms_gateway, monkeypatch)
     patient = reachable_patient(clinic.db)
