@@ -390,3 +390,25 @@ def test_an_unreachable_mail_server_leaves_the_messages_queued(sending, owner, s
     for message_id in queued:
         waiting = message(sending, message_id)
         assert (waiting.state, waiting.attempts) == ("queued", 0)
+
+
+def test_a_run_that_outlived_its_lease_still_records_what_it_sent(sending, owner):
+    """Run A was stuck in a send past its lease; run B took over and failed A's e-mail as
+    "may have arrived".  When A's send then succeeds, the message is sent — the truth."""
+    from collections import Counter
+
+    from app.services.messages.settings import messaging_settings
+
+    email = queue(sending, reachable_patient(sending), EMAIL)
+    config = messaging_settings(sending, owner)
+    with unit_of_work(sending, owner) as session:
+        assert sender.take_lease(session, "pc-a", NOW)
+    claimed = sender._claim(sending, owner, email, "pc-a", NOW, config, Counter())
+    later = NOW + timedelta(minutes=3)
+    with unit_of_work(sending, owner) as session:
+        assert sender.take_lease(session, "pc-b", later)
+    assert sender.recover_stopped_sends(sending, owner, later) == (1, 0)
+    assert message(sending, email).reason == MAY_HAVE_ARRIVED
+
+    assert sender._mark_sent(sending, owner, claimed, "pc-a", later, "")
+    assert message(sending, email).state == "sent"
