@@ -229,8 +229,8 @@ class OutboxPage(QWidget):
         header.setSectionResizeMode(len(COLUMN_WIDTHS) - 1, QHeaderView.ResizeMode.Stretch)
         self.stack = LazyTableStack(self.table, EMPTY_TEXT[self.view])
         self.message_label = form_message()
+        #: The background sender's problem, in red (form_message's style) until a run goes well.
         self.problem_label = form_message()
-        self.problem_label.setObjectName("senderProblem")
         # The background sender's last run in a sentence (it can be long: wrapped).
         self.sender_label = QLabel()
         self.sender_label.setObjectName("fieldHint")

@@ -164,3 +164,21 @@ def test_staff_who_may_not_send_start_no_sender(qtbot, clinic, owner_ctx):
     sender.start(first_run_ms=0)
     assert not sender.active and not sender.tick_timer.isActive()
     sender.deleteLater()
+
+
+def test_send_now_on_the_outbox_runs_at_once(qtbot, owner_ctx, smtp_server, sender):
+    point_at(owner_ctx.db, smtp_server)
+    ana = emailable_patient(owner_ctx.db)
+    queue_email(owner_ctx.db, ana)
+    sender.start(first_run_ms=NEVER_MS)
+    page = OutboxPage(owner_ctx)
+    qtbot.addWidget(page)
+    page.show()
+    _settle(qtbot)
+    assert page.send_now_button.isVisible()
+    assert page.sender_label.isHidden()  # no run yet
+    with qtbot.waitSignal(sender.ran, timeout=20_000):
+        qtbot.mouseClick(page.send_now_button, Qt.MouseButton.LeftButton)
+    assert len(smtp_server.messages) == 1
+    qtbot.waitUntil(lambda: page.sender_label.text().endswith("1 sent."))
+    assert page.problem_label.isHidden()
