@@ -245,10 +245,10 @@ class OutboxPage(QWidget):
         self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_label.hide()
 
-        self.retry_button = QPushButton("&Retry")
+        self.retry_button = QPushButton("Re&try")
         self.retry_button.setObjectName("retryButton")
         self.retry_button.setToolTip("Send the failed message again (Ctrl+R)")
-        self.cancel_button = QPushButton("&Cancel…")
+        self.cancel_button = QPushButton("Cance&l…")
         self.cancel_button.setObjectName("cancelMessageButton")
         self.cancel_button.setToolTip("Do not send this message (Delete)")
         self.open_record_button = QPushButton("Open &record")

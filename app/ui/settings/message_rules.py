@@ -117,7 +117,7 @@ class RuleDialog(FormWriteDialog):
         self.add_field("channels", "&By", channels)
         self.add_field(
             "service",
-            "&Service",
+            "Ser&vice",
             self.service_combo,
             "A rule for one service's visits replaces the clinic-wide rules of its kind there.",
         )

@@ -103,7 +103,7 @@ class TemplatesPanel(QWidget):
             "preview": FormField(self.preview),
         }
         self.errors = FieldErrors(self.fields)
-        self.subject_label = QLabel("&Subject")
+        self.subject_label = QLabel("Sub&ject")
         self.subject_label.setBuddy(self.subject_edit)
         form = growing_form()
         form.addRow(self.subject_label, self.fields["subject"])

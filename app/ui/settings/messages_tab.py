@@ -223,7 +223,7 @@ class SendingPanel(SettingsFormTab):
         self.test_text_result = self._result_label("testTextResult")
         text_form = growing_form()
         text_form.addRow("", self.text_check)
-        self._row(text_form, "sms_gateway", "&Gateway", self.gateway_combo)
+        self._row(text_form, "sms_gateway", "Gateway", self.gateway_combo)
         self._row(
             text_form,
             "sms_base_url",
@@ -231,7 +231,7 @@ class SendingPanel(SettingsFormTab):
             self.base_url_edit,
             "As the gateway's documentation gives it.",
         )
-        self._row(text_form, "sms_account_sid", "Account &SID", self.account_edit)
+        self._row(text_form, "sms_account_sid", "Account S&ID", self.account_edit)
         self._row(text_form, "sms_token", "Auth to&ken", self.token)
         self._row(
             text_form,
@@ -255,9 +255,9 @@ class SendingPanel(SettingsFormTab):
         quiet_row.addWidget(QLabel("to"))
         quiet_row.addWidget(self.quiet_end_edit)
         quiet_row.addStretch(1)
-        self.service_check = QCheckBox("Name the ser&vice in reminders")
+        self.service_check = QCheckBox("Name t&he service in reminders")
         self.service_check.setObjectName("includeService")
-        self.provider_check = QCheckBox("Name the provi&der in reminders")
+        self.provider_check = QCheckBox("Name the p&rovider in reminders")
         self.provider_check.setObjectName("includeProvider")
         names = QWidget()
         names_column = QVBoxLayout(names)

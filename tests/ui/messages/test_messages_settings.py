@@ -376,3 +376,27 @@ def test_a_rule_is_added_changed_and_turned_off(qtbot, owner_ctx, monkeypatch):
     assert not turned.is_active
     qtbot.waitUntil(lambda: panel.toggle_button.text() == "Turn o&n")
     assert panel.model.data(panel.model.index(row, 4)) == "Off (turned off)"
+
+
+def test_every_part_of_the_tab_has_its_own_keys(qtbot, owner_ctx):
+    """Sending, Templates and Rules each under the main window's menus: no Alt key or
+    shortcut answers two things (test_shortcuts.py sees only the first part)."""
+    from app.ui.main_window import MainWindow
+    from tests.ui.test_shortcuts import _active_keys, _alt_keys_shared
+
+    window = MainWindow(owner_ctx)
+    qtbot.addWidget(window)
+    window.resize(1440, 900)
+    window.show()
+    page = window.show_page("settings")
+    tab = page.tab("messages")
+    page.tabs.setCurrentWidget(tab)
+    clashes = {}
+    for part in ("sending", "templates", "rules"):
+        tab.show_part(part)
+        _settle(qtbot)
+        taken = {key: n for key, n in _active_keys(window).items() if n > 1}
+        shared = _alt_keys_shared(window)
+        if taken or shared:
+            clashes[part] = (taken, shared)
+    assert clashes == {}

@@ -177,3 +177,12 @@ def test_staff_who_may_not_send_see_no_retry_or_cancel(qtbot, clinic, world):
     qtbot.keyClick(page.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     _settle(qtbot)
     assert stored(clinic.db, world["failed"]).state == "failed"
+
+
+def test_no_key_answers_two_things(qtbot, owner_ctx, world):
+    from tests.ui.test_shortcuts import _active_keys, _alt_keys_shared
+
+    page = _page(qtbot, owner_ctx)
+    page.table.selectRow(0)
+    assert {key: n for key, n in _active_keys(page).items() if n > 1} == {}
+    assert _alt_keys_shared(page) == {}
