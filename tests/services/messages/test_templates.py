@@ -330,3 +330,9 @@ def test_placeholders_of_every_kind_are_described():
     for names in PLACEHOLDERS.values():
         for name in names:
             assert name in templates.PLACEHOLDER_DESCRIPTIONS
+
+
+def test_doubled_braces_print_a_brace_and_a_texts_subject_is_ignored():
+    check_template(REMINDER, TEXT, "{not_checked}", "Code {{A1}} on {date}")
+    _, body = fill_template(REMINDER, TEXT, "en", "", "Code {{A1}} on {date}", {"date": "Dec 8"})
+    assert body == "Code {A1} on Dec 8\nReply STOP to opt out."
