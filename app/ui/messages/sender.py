@@ -206,7 +206,10 @@ class BackgroundSender(QObject):
         self.ctx = ctx
         self.clock = clock
         self.soon_ms = soon_ms
+        #: Sending now (started, not paused or stopped).
         self.active = False
+        #: Started and not stopped: a pause (the screen lock) resumes to sending.
+        self.started = False
         self.running = False
         self._again = False
         self.runs = 0
@@ -235,24 +238,39 @@ class BackgroundSender(QObject):
     # --- start and stop ---------------------------------------------------------------------------
 
     def start(self, first_run_ms: int = FIRST_RUN_MS) -> None:
-        """Start sending (after sign-in, after unlock) — if the one signed in may send:
-        a provider's PC leaves the outbox to the desk's."""
-        from app.services.clinic.permissions import Permission
+        """Start sending (after sign-in) — if the one signed in may send: a provider's PC
+        leaves the outbox to the desk's."""
+        self.started = True
+        self._go(first_run_ms)
 
-        if not self.ctx.allows(Permission.SEND_MESSAGES):
-            self.stop()
-            return
-        self.active = True
-        self.tick_timer.start()
-        self.run_soon(first_run_ms)
-
-    def stop(self) -> None:
-        """Stop sending (lock, sign-out).  A run under way finishes — it cannot be taken
-        back from a mail server mid-sentence — but no other starts."""
+    def pause(self) -> None:
+        """Stop sending for now (the screen locks); :meth:`resume` goes on."""
         self.active = False
         self._again = False
         self.tick_timer.stop()
         self.soon_timer.stop()
+
+    def resume(self, first_run_ms: int = FIRST_RUN_MS) -> None:
+        """Go on after a pause (the screen unlocked), for whoever signed in again — if the
+        sender was started at all."""
+        if self.started:
+            self._go(first_run_ms)
+
+    def stop(self) -> None:
+        """Stop sending (sign-out).  A run under way finishes — it cannot be taken back
+        from a mail server mid-sentence — but no other starts."""
+        self.started = False
+        self.pause()
+
+    def _go(self, first_run_ms: int) -> None:
+        from app.services.clinic.permissions import Permission
+
+        if not self.ctx.allows(Permission.SEND_MESSAGES):
+            self.pause()
+            return
+        self.active = True
+        self.tick_timer.start()
+        self.run_soon(first_run_ms)
 
     def run_soon(self, msecs: int | None = None) -> None:
         """A run in ``msecs`` (default: soon; 0: now), unless one is due sooner already."""
@@ -318,7 +336,8 @@ class BackgroundSender(QObject):
             f"Messages could not be sent: {sentence} CareDesk tries again in a minute."
         )
         if isinstance(exc, SessionEndedError):
-            self.stop()
+            # The window locks (session_ended); signing in again resumes it.
+            self.pause()
             ops.session_ended_signal().emit(exc.reason)
             return
         self._after_run()

@@ -108,12 +108,12 @@ def test_one_run_at_a_time(qtbot, owner_ctx, smtp_server, sender):
     assert len(smtp_server.messages) == 1  # and the message went once
 
 
-def test_stopped_it_does_nothing(qtbot, owner_ctx, smtp_server, sender):
+def test_paused_it_does_nothing_until_it_resumes(qtbot, owner_ctx, smtp_server, sender):
     point_at(owner_ctx.db, smtp_server)
     ana = emailable_patient(owner_ctx.db)
     failed = queue_email(owner_ctx.db, ana, state="failed", reason="Busy", attempts=8)
     sender.start(first_run_ms=NEVER_MS)
-    sender.stop()  # the screen locks
+    sender.pause()  # the screen locks
     assert not sender.tick_timer.isActive() and not sender.soon_timer.isActive()
     db, actor = owner_ctx.db, owner_ctx.actor
     version = stored(db, failed).version
@@ -123,7 +123,22 @@ def test_stopped_it_does_nothing(qtbot, owner_ctx, smtp_server, sender):
     sender.on_timer_timeout()  # a tick already on its way when it stopped
     _settle(qtbot)
     assert sender.runs == 0 and smtp_server.messages == []
-    assert stored(db, failed).state == "queued"  # waits for the next sign-in
+    assert stored(db, failed).state == "queued"  # waits for the unlock
+
+    with qtbot.waitSignal(sender.ran, timeout=20_000):
+        sender.resume(first_run_ms=0)  # unlocked
+    assert len(smtp_server.messages) == 1
+    sender.stop()  # signed out: nothing resumes it
+    sender.resume()
+    assert not sender.active and not sender.tick_timer.isActive()
+
+
+def test_a_sender_never_started_does_not_resume(qtbot, owner_ctx, sender):
+    """A window whose sender the application never started (a test's, a demo's) sends
+    nothing after a lock and unlock either."""
+    sender.pause()
+    sender.resume(first_run_ms=0)
+    assert not sender.active and not sender.soon_timer.isActive()
 
 
 def test_a_run_refused_says_why_once_and_stops(qtbot, clinic, owner_ctx, smtp_server):
