@@ -97,6 +97,8 @@ class SendMessageDialog(FormWriteDialog):
         self.names = list(names)
         #: What was queued and skipped, once sent (the ``ask`` answer).
         self.sent: ManualResult | None = None
+        #: The channel it was sent by (readable after the dialog is gone).
+        self.sent_by = channel
         #: Who the message may reach on the channel chosen (None while it is asked).
         self.recipients: Recipients | None = None
         self._recipients_asked = 0
@@ -163,6 +165,8 @@ class SendMessageDialog(FormWriteDialog):
         count = len(self.patient_ids)
         if count == 1 and self.names:
             return f"To {self.names[0]}."
+        if count == 1:
+            return "To this patient."
         if self.names and count <= NAMES_SHOWN:
             return f"To {count} patients: {'; '.join(self.names)}."
         return f"To {count:,} patients chosen on the list."
@@ -224,6 +228,11 @@ class SendMessageDialog(FormWriteDialog):
         if asked != self._recipients_asked:
             return
         self.recipients = found
+        if not self.names and len(self.patient_ids) == 1:
+            self.names = [name for _id, name in found.reachable] or [
+                name for _id, name, _why in found.skipped if name
+            ]
+            self.intro_label.setText(self._intro())
         noun = "text" if self._is_text() else "e-mail"
         reach = len(found.reachable)
         if reach == 0:
@@ -346,6 +355,7 @@ class SendMessageDialog(FormWriteDialog):
 
     def on_saved(self, result: ManualResult) -> None:
         self.sent = result
+        self.sent_by = self.channel()
         super().on_saved(result)
 
     def may_discard(self) -> bool:

@@ -78,3 +78,40 @@ def discard_answered(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(DiscardTypedMessage, "ask", classmethod(answer))
     return asked
+
+
+def answer_send_dialog(qtbot, answer) -> list:
+    """Run ``answer(dialog)`` inside the Send message dialog the next action opens (it runs
+    modally: the answer is queued before the action and runs in the dialog's own loop, once
+    the dialog has read who can get the message).  The list gets the dialog."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.messages.send_dialog import SendMessageDialog
+
+    seen: list = []
+    tries = iter(range(1000))
+
+    def step() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SendMessageDialog) or dialog.recipients is None:
+            if next(tries, None) is not None:
+                QTimer.singleShot(10, step)  # not open (or not read) yet
+            return
+        seen.append(dialog)
+        answer(dialog)
+
+    QTimer.singleShot(0, step)
+    return seen
+
+
+def send_words(qtbot, words: str):
+    """An answer: type ``words`` and press Send, then wait for the write."""
+
+    def answer(dialog) -> None:
+        qtbot.keyClicks(dialog.body_edit, words)
+        qtbot.waitUntil(lambda: not dialog.preview_timer.isActive(), timeout=10_000)
+        click(qtbot, dialog.save_button)
+        qtbot.waitUntil(lambda: not dialog.isVisible() or not dialog.saving, timeout=10_000)
+
+    return answer
