@@ -74,6 +74,7 @@ class ConfirmationListPage(PatientListPage):
     """The confirmation calls for one day; ``day()`` / ``set_day()`` choose it."""
 
     model_class = ConfirmationModel
+    message_kind = "confirmation_request"
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         self.ctx = ctx

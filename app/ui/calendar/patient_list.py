@@ -22,13 +22,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.changes import Changes
+from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.messages.pick_several import pick_several_table
 from app.ui.widgets.row_table import (
     Column,
     RowTableModel,
     empty_state_label,
-    list_table,
     set_column_widths,
 )
 
@@ -47,7 +48,13 @@ OUTCOME_WORDS = {
 class PatientListPage(QWidget):
     """A call list: subclasses give ``columns()``, and ``fetch()`` and ``show_rows(rows)``
     for a list read whole — or, for a list read a page at a time (a lazy ``model_class``),
-    their own ``reload()``."""
+    their own ``reload()``.
+
+    Calls are logged one line at a time; "Send message…" goes to every line selected
+    (Shift/Ctrl+click), in the words of the page's ``message_kind`` unless changed."""
+
+    #: The kind of message "Send message…" starts with.
+    message_kind = "custom"
 
     #: Emitted after each load with the number of lines still to act on.
     count_changed = Signal(int)
@@ -74,7 +81,8 @@ class PatientListPage(QWidget):
         self.count_label.setStyleSheet("font-weight: 600;")
 
         self.model = self.model_class(self.columns(), parent=self)
-        self.table = list_table(self.model, table_name)
+        # Several lines may be picked for one message; the call buttons want exactly one.
+        self.table = pick_several_table(self.model, table_name)
         self.table.setParent(self)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -89,6 +97,20 @@ class PatientListPage(QWidget):
         self.stack.addWidget(self.empty_label)
         self.open_button = QPushButton("Open &record", self)
         self.open_button.setObjectName("openRecordButton")
+        self.send_button = QPushButton("Send &message…", self)
+        self.send_button.setObjectName("sendMessageButton")
+        self.send_button.setToolTip(
+            "Send a text or an e-mail to the patients selected (Shift or Ctrl+click for several)"
+        )
+        self.send_button.setVisible(ctx.allows(Permission.SEND_MESSAGES))
+        self.send_button.setEnabled(False)
+        #: What the last "Send message…" queued (and skipped).
+        self.sent_label = QLabel(self)
+        self.sent_label.setObjectName("messageSentNote")
+        self.sent_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.sent_label.setStyleSheet("color: #6b7280;")
+        #: The Send message dialog last opened (tests read what it sent).
+        self.send_dialog = None
 
     def lay_out(self, top_bar: QHBoxLayout, actions: QHBoxLayout) -> None:
         """The page: title and the page's filters, the table, the actions and Open record."""
@@ -96,7 +118,8 @@ class PatientListPage(QWidget):
         top_bar.insertSpacing(1, 16)
         top_bar.addStretch(1)
         top_bar.addWidget(self.count_label)
-        actions.addStretch(1)
+        actions.addWidget(self.send_button)
+        actions.addWidget(self.sent_label, 1)
         actions.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -111,10 +134,11 @@ class PatientListPage(QWidget):
     def _connect_list_signals(self) -> None:
         self.table.doubleClicked.connect(self.on_table_double_clicked)
         self.table.selectionModel().selectionChanged.connect(
-            lambda _selected, _deselected: self.update_buttons()
+            lambda _selected, _deselected: self._update_all_buttons()
         )
-        self.model.modelReset.connect(self.update_buttons)
+        self.model.modelReset.connect(self._update_all_buttons)
         self.open_button.clicked.connect(self.on_open_clicked)
+        self.send_button.clicked.connect(self.on_send_clicked)
         self.ctx.bus.changed.connect(self.on_bus_changed)
 
     # --- what a page says ------------------------------------------------------------------------
@@ -161,9 +185,19 @@ class PatientListPage(QWidget):
     def rows(self) -> list:
         return [self.model.row_at(r) for r in range(self.model.rowCount())]
 
+    def selected_lines(self) -> list:
+        from app.ui.messages.send_dialog import selected_lines
+
+        return selected_lines(self.table)
+
     def current_line(self):
+        """The one line selected (None when none, or several: a call is about one patient)."""
         rows = self.table.selectionModel().selectedRows()
-        return self.model.row_at(rows[0].row()) if rows else None
+        return self.model.row_at(rows[0].row()) if len(rows) == 1 else None
+
+    def _update_all_buttons(self) -> None:
+        self.update_buttons()
+        self.send_button.setEnabled(self.table.selectionModel().hasSelection())
 
     # --- slots -----------------------------------------------------------------------------------
 
@@ -178,6 +212,18 @@ class PatientListPage(QWidget):
         line = self.current_line()
         if line is not None:
             self.open_record(line.patient_id)
+
+    @Slot()
+    def on_send_clicked(self) -> None:
+        from app.ui.messages.send_dialog import result_sentence, send_to_lines
+
+        self.send_dialog = send_to_lines(
+            self.ctx, self, self.selected_lines(), kind=self.message_kind
+        )
+        if self.send_dialog is not None and self.send_dialog.sent is not None:
+            self.sent_label.setText(
+                result_sentence(self.send_dialog.sent, self.send_dialog.sent_by)
+            )
 
     def open_record(self, patient_id: int) -> None:
         from app.ui.patients import windows

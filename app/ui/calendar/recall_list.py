@@ -56,6 +56,7 @@ class RecallListPage(PatientListPage):
     """
 
     model_class = LazyTableModel
+    message_kind = "recall_due"
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         self._listing = False

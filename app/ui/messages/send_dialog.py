@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QWidget
 
-from app.data.models.messages import MessageChannel, MessageKind
 from app.services.errors import CareDeskError
 from app.services.messages.outbox import ManualMessage, ManualResult
 from app.services.messages.recipients import Recipients
@@ -24,9 +23,11 @@ from app.ui import ops
 from app.ui.context import UiContext
 from app.ui.widgets.write_dialog import FormWriteDialog
 
+# The services' words for channels and kinds (the window does not import the data layer).
+TEXT, EMAIL, CUSTOM = "text", "email", "custom"
 #: The kinds a person may send by hand, in the order offered (a referral reminder goes to
 #: the specialist's office from the referral itself).
-MANUAL_KINDS = tuple(k.value for k in MessageKind if k is not MessageKind.REFERRAL_REMINDER)
+MANUAL_KINDS = tuple(kind for kind in KIND_LABELS if kind != "referral_reminder")
 #: Names listed in the "skipped" sentence before "and n more".
 NAMES_SHOWN = 4
 #: Typing pauses this long before the preview is worked out again.
@@ -46,11 +47,12 @@ def skipped_lines(skipped: Sequence[tuple[int, str, str]]) -> str:
 
 def result_sentence(result: ManualResult, channel: str) -> str:
     """What was done, for the page the dialog was opened from."""
-    noun = "text" if channel == MessageChannel.TEXT.value else "e-mail"
+    noun = "text" if channel == TEXT else "e-mail"
     count = len(result.queued)
     text = f"{count} {noun}{'s' if count != 1 else ''} queued"
     if result.skipped:
-        names = ", ".join(name or "a removed record" for _id, name, _why in result.skipped[:3])
+        # "Last, First" names hold a comma: a semicolon parts them.
+        names = "; ".join(name or "a removed record" for _id, name, _why in result.skipped[:3])
         more = len(result.skipped) - 3
         text += (
             f"; {len(result.skipped)} skipped ({names}{f' and {more:,} more' if more > 0 else ''})"
@@ -87,8 +89,8 @@ class SendMessageDialog(FormWriteDialog):
         patient_ids: Sequence[int],
         parent: QWidget | None = None,
         *,
-        kind: str = MessageKind.CUSTOM.value,
-        channel: str = MessageChannel.TEXT.value,
+        kind: str = CUSTOM,
+        channel: str = TEXT,
         names: Sequence[str] = (),
     ) -> None:
         super().__init__(ctx, parent, "Send a message")
@@ -107,7 +109,7 @@ class SendMessageDialog(FormWriteDialog):
         self.intro_label.setText(self._intro())
         self.channel_combo = QComboBox()
         self.channel_combo.setObjectName("channelCombo")
-        for value in (MessageChannel.TEXT.value, MessageChannel.EMAIL.value):
+        for value in (TEXT, EMAIL):
             self.channel_combo.addItem(CHANNEL_LABELS[value], value)
         self.channel_combo.setCurrentIndex(max(0, self.channel_combo.findData(channel)))
         self.kind_combo = QComboBox()
@@ -178,12 +180,12 @@ class SendMessageDialog(FormWriteDialog):
         return self.kind_combo.currentData()
 
     def is_custom(self) -> bool:
-        return self.kind() == MessageKind.CUSTOM.value
+        return self.kind() == CUSTOM
 
     def request(self) -> ManualMessage:
         if not self.is_custom():
             return ManualMessage(self.kind(), self.channel())
-        subject = self.subject_edit.text() if self.channel() == MessageChannel.EMAIL.value else ""
+        subject = self.subject_edit.text() if self.channel() == EMAIL else ""
         return ManualMessage(self.kind(), self.channel(), subject, self.body_edit.toPlainText())
 
     def _show_parts(self) -> None:
@@ -194,7 +196,7 @@ class SendMessageDialog(FormWriteDialog):
         self._show_length()
 
     def _is_text(self) -> bool:
-        return self.channel() == MessageChannel.TEXT.value
+        return self.channel() == TEXT
 
     def _show_length(self) -> None:
         field = self.fields["body"]
@@ -370,10 +372,33 @@ class SendMessageDialog(FormWriteDialog):
         parent: QWidget | None,
         patient_ids: Sequence[int],
         *,
-        kind: str = MessageKind.CUSTOM.value,
-        channel: str = MessageChannel.TEXT.value,
+        kind: str = CUSTOM,
+        channel: str = TEXT,
         names: Sequence[str] = (),
     ) -> ManualResult | None:
         """Show the dialog; what was queued (and skipped), or None when nothing was sent."""
         dialog = cls(ctx, patient_ids, parent, kind=kind, channel=channel, names=names)
         return dialog.sent if dialog.run() else None
+
+
+def selected_lines(table) -> list:
+    """The lines selected in a list's ``table`` (whole rows), top to bottom."""
+    model = table.model()
+    rows = sorted(index.row() for index in table.selectionModel().selectedRows())
+    return [line for line in (model.row_at(row) for row in rows) if line is not None]
+
+
+def send_to_lines(
+    ctx: UiContext, parent: QWidget, lines: Sequence[Any], *, kind: str
+) -> SendMessageDialog | None:
+    """Send message… to the patients of a list's selected ``lines`` (each with ``patient_id``
+    and ``patient_name``; a patient on two lines gets one message).  The dialog, once closed
+    (its ``sent`` says what was queued), or None when nothing was selected."""
+    patients = dict((line.patient_id, line.patient_name) for line in lines)
+    if not patients:
+        return None
+    dialog = SendMessageDialog(
+        ctx, list(patients), parent, kind=kind, names=list(patients.values())
+    )
+    dialog.run()
+    return dialog

@@ -44,6 +44,7 @@ from app.services.changes import Changes
 from app.services.clinic.permissions import Permission
 from app.ui import ops
 from app.ui.context import UiContext
+from app.ui.messages.pick_several import pick_several_table
 from app.ui.widgets.lazy_table import Fetch, LazyTableModel, LazyTableStack
 from app.ui.widgets.row_table import Column, list_table, set_column_widths
 
@@ -93,6 +94,8 @@ class Section(QWidget):
 
     #: Changes flags that make this tab's figures stale.
     watches: tuple[str, ...] = ()
+    #: Lines may be picked several at a time (for one message to them all).
+    pick_several = False
 
     def __init__(self, page: PlansPage, name: str, empty_text: str) -> None:
         super().__init__(page.tabs)
@@ -107,7 +110,9 @@ class Section(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setObjectName(f"{name}Count")
         self.model = LazyTableModel(self.columns(), page_size=PAGE_SIZE, parent=self)
-        self.table = list_table(self.model, f"{name}Table")
+        # Collections: several patients may be picked for one message; a call is about one.
+        build = pick_several_table if self.pick_several else list_table
+        self.table = build(self.model, f"{name}Table")
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.stack = LazyTableStack(self.table, empty_text, self)
@@ -425,6 +430,7 @@ class PaymentPlansSection(Section):
 
 class CollectionsSection(Section):
     watches = ("plans", "payments", "patients")
+    pick_several = True
 
     def __init__(self, page: PlansPage) -> None:
         super().__init__(
@@ -447,6 +453,25 @@ class CollectionsSection(Section):
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
         self.model.modelReset.connect(self.on_selection_changed)
         self.call_button.setEnabled(False)
+        self.send_button = QPushButton("Send &message…", self)
+        self.send_button.setObjectName("sendMessageButton")
+        self.send_button.setToolTip(
+            "Send a text or an e-mail to the patients selected (Shift or Ctrl+click for several)"
+        )
+        self.send_button.setVisible(self.ctx.allows(Permission.SEND_MESSAGES))
+        self.send_button.setEnabled(False)
+        self.send_button.clicked.connect(self.on_send_clicked)
+        self.top.addWidget(self.send_button)
+        #: What the last "Send message…" queued (and skipped), under the list.
+        self.sent_label = QLabel(self)
+        self.sent_label.setObjectName("messageSentNote")
+        self.sent_label.setWordWrap(True)
+        self.sent_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.sent_label.setStyleSheet("color: #6b7280;")
+        self.sent_label.setVisible(False)
+        self.layout_.addWidget(self.sent_label)
+        #: The Send message dialog last opened (tests read what it sent).
+        self.send_dialog = None
         set_column_widths(self.table, (190, 130, 90, 100, 130, 110, 110, 210))
 
     def columns(self) -> list[Column]:
@@ -499,9 +524,28 @@ class CollectionsSection(Section):
         noun = "patient" if totals.patient_count == 1 else "patients"
         return f"{totals.patient_count:,} {noun} overdue · {self.money(totals.amount_overdue)} owed"
 
+    def current_line(self):
+        """The one line selected (None when none, or several: a call is about one patient)."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row_at(rows[0].row()) if len(rows) == 1 else None
+
     @Slot()
     def on_selection_changed(self, *_args) -> None:
         self.call_button.setEnabled(self.current_line() is not None)
+        self.send_button.setEnabled(self.table.selectionModel().hasSelection())
+
+    @Slot()
+    def on_send_clicked(self) -> None:
+        from app.ui.messages.send_dialog import result_sentence, selected_lines, send_to_lines
+
+        self.send_dialog = send_to_lines(
+            self.ctx, self, selected_lines(self.table), kind="installment_overdue"
+        )
+        if self.send_dialog is not None and self.send_dialog.sent is not None:
+            self.sent_label.setText(
+                result_sentence(self.send_dialog.sent, self.send_dialog.sent_by)
+            )
+            self.sent_label.setVisible(True)
 
     @Slot()
     def on_call_clicked(self) -> None:

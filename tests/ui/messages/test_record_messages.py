@@ -32,11 +32,18 @@ def test_send_message_from_the_record_lists_it_under_the_log(
     assert tab.messages_empty.text() == (
         "No messages to this patient yet. Use “Send message…” to write one."
     )
-    seen = answer_send_dialog(qtbot, send_words(qtbot, "See you soon, {first_name}."))
+    intros: list[str] = []
+    typing = send_words(qtbot, "See you soon, {first_name}.")
+
+    def answer(dialog) -> None:
+        intros.append(dialog.intro_label.text())
+        typing(dialog)
+
+    answer_send_dialog(qtbot, answer)
     click(qtbot, tab.send_button)
     qtbot.waitUntil(lambda: tab.messages_model.rowCount() == 1, timeout=10_000)
 
-    assert seen[0].intro_label.text() == "To Ruiz, Ana."
+    assert intros == ["To Ruiz, Ana."]
     assert tab.sent_label.text() == "1 text queued."
     assert cells(tab, 1) == ["Custom message"]
     assert cells(tab, 2) == ["Text"]
