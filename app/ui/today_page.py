@@ -570,6 +570,6 @@ class TodayPage(QWidget):
             self.follow_up_timer.start()
         if (
             changes.appointments or changes.patients or changes.plans or changes.payments
-            or changes.documents or changes.clinic or changes.referrals
+            or changes.documents or changes.clinic or changes.referrals or changes.messages
         ):  # fmt: skip
             self.reload_to_do()

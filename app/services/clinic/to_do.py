@@ -60,12 +60,12 @@ class ToDoLine:
 #: The items each role sees, in the order shown (and the permission each needs).
 _ROLE_ITEMS: dict[Role, tuple[str, ...]] = {
     Role.RECEPTIONIST: ("consents", "confirm", "insurance", "preauths", "overdue", "recalls",
-                        "tasks", "follow_ups"),
+                        "tasks", "follow_ups", "messages"),
     Role.COORDINATOR: ("consents", "unscheduled", "preauths", "insurance", "overdue", "recalls",
-                       "confirm", "tasks", "follow_ups"),
+                       "confirm", "tasks", "follow_ups", "messages"),
     Role.PROVIDER: ("consents", "tasks"),
     Role.OWNER: ("consents", "confirm", "insurance", "preauths", "unscheduled", "overdue",
-                 "recalls", "tasks", "follow_ups"),
+                 "recalls", "tasks", "follow_ups", "messages"),
 }  # fmt: skip
 _NEEDS = {
     "consents": Permission.VIEW_PATIENTS,
@@ -77,6 +77,8 @@ _NEEDS = {
     "recalls": Permission.VIEW_SCHEDULE,
     "tasks": Permission.VIEW_PATIENTS,
     "follow_ups": Permission.VIEW_PATIENTS,
+    # Those who may retry or cancel a message that failed.
+    "messages": Permission.SEND_MESSAGES,
 }
 
 
@@ -207,6 +209,7 @@ def to_do(
     """Today's items for ``actor``'s role, each with its count (zero counts included: the
     page says "nothing to do" beside them rather than hiding what is done)."""
     from app.services.billing import plans_overview
+    from app.services.messages import outbox
     from app.services.patients import insurance
     from app.services.scheduling import confirmations, recalls
 
@@ -269,6 +272,13 @@ def to_do(
             lambda: clinic_task_counts(db, actor, views=("follow_ups",), today=today, now=now)[
                 "follow_ups"
             ],
+        ),
+        # The Outbox's Problems view (failed, bounced, stuck while sending), counted by its
+        # own rule.
+        "messages": (
+            "Messages that failed",
+            "outbox",
+            lambda: outbox.outbox_counts(db, actor, now)["problems"],
         ),
     }
     return [ToDoItem(key, counters[key][0], counters[key][2](), counters[key][1]) for key in keys]
