@@ -132,3 +132,19 @@ def test_a_date_of_death_is_checked_without_a_date_of_birth_too() -> None:
             form(date_of_birth=None, deceased_on=date(2027, 1, 1)), today=TODAY
         )
     assert patients.validate_patient(form(date_of_birth=None), today=TODAY).deceased_on is None
+
+
+def test_confirming_the_address_clears_the_bounce_and_nothing_else(
+    clinic, owner, make_staff, ana
+) -> None:
+    from app.services.errors import PermissionDeniedError
+
+    mark(clinic, ana, email_bounced_at=STOPPED_AT, text_opted_out_at=STOPPED_AT)
+    provider = make_staff("paul", "provider")
+    with pytest.raises(PermissionDeniedError):
+        patients.confirm_email_address(clinic.db, provider, ana)
+    assert stored(clinic, ana).email_bounced_at is not None
+    record = patients.confirm_email_address(clinic.db, owner, ana)
+    assert record.email_bounced_at is None
+    assert record.text_opted_out_at == STOPPED_AT  # a STOP is the patient's to end
+    assert stored(clinic, ana).email == "ana@example.com"

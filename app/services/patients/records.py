@@ -539,6 +539,18 @@ def update_patient(
         return patient_record_of(session, patient)
 
 
+def confirm_email_address(db: Database, actor: Actor, patient_id: int) -> PatientRecord:
+    """The patient says the address that bounced is right (a full mailbox, a server down):
+    e-mail may go to it again.  Nothing else on the record changes."""
+    permissions.require(actor, Permission.EDIT_PATIENTS)
+    with unit_of_work(db, actor) as session:
+        patient = get_patient(session, patient_id)
+        if patient.email_bounced_at is not None:
+            patient.email_bounced_at = None
+            session.flush()
+        return patient_record_of(session, patient)
+
+
 # --- appointments -----------------------------------------------------------------------------
 
 

@@ -188,6 +188,7 @@ class DetailsTab(RecordTab):
 
     def _connect_signals(self) -> None:
         self.form.edited.connect(self.on_form_edited)
+        self.form.email_confirm_requested.connect(self.on_email_confirm_requested)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.cancel_button.clicked.connect(self.on_cancel_clicked)
         self.ctx.bus.changed.connect(self.on_bus_changed)
@@ -303,6 +304,28 @@ class DetailsTab(RecordTab):
     @Slot()
     def on_save_clicked(self) -> None:
         self.save()
+
+    @Slot()
+    def on_email_confirm_requested(self) -> None:
+        """The patient says the address that bounced is right: e-mail may go to it again."""
+        if not self.can_edit or self.record is None or self._saving:
+            return
+        db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
+        ops.run_write(
+            lambda: patients.confirm_email_address(db, actor, patient_id),
+            on_success=self.on_email_confirmed,
+            on_failure=lambda exc: show_warning(self, ops.user_message(exc)),
+            owner=self,
+        )
+
+    def on_email_confirmed(self, record: PatientRecord) -> None:
+        if self.form.is_dirty():
+            # Keep what is being typed; the save that follows is against this version.
+            self.record = record
+            self.form.set_messaging_state(record.text_opted_out_at, record.email_bounced_at)
+        else:
+            self.set_record(record)
+        self.status_label.setText("E-mail may go to this address again.")
 
     @Slot()
     def on_cancel_clicked(self) -> None:

@@ -105,6 +105,8 @@ class PatientFormWidget(QWidget):
     ``with_deceased`` adds the "Deceased on" date (a record's Details, not a new patient)."""
 
     edited = Signal()
+    #: "The address is right" was clicked under a bounced e-mail address.
+    email_confirm_requested = Signal()
 
     def __init__(
         self, ctx: UiContext, parent: QWidget | None = None, *, with_deceased: bool = False
@@ -187,7 +189,7 @@ class PatientFormWidget(QWidget):
         self.messaging_notice = QLabel()
         self.messaging_notice.setObjectName("messagingNotice")
         self.messaging_notice.setWordWrap(True)
-        self.messaging_notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.messaging_notice.setTextFormat(Qt.TextFormat.RichText)
         self.messaging_notice.setStyleSheet("color: #a15c00;")
         self.messaging_notice.setVisible(False)
 
@@ -372,8 +374,13 @@ class PatientFormWidget(QWidget):
         )
         for check in self.consent_checks.values():
             check.toggled.connect(self.on_consent_toggled)
+        self.messaging_notice.linkActivated.connect(self.on_messaging_link)
 
     # --- slots ----------------------------------------------------------------------------------
+
+    @Slot(str)
+    def on_messaging_link(self, _link: str) -> None:
+        self.email_confirm_requested.emit()
 
     @Slot(bool)
     def on_consent_toggled(self, _checked: bool) -> None:
@@ -523,6 +530,7 @@ class PatientFormWidget(QWidget):
             edit.setReadOnly(read_only)
         for text_edit in self.text_edits.values():
             text_edit.setReadOnly(read_only)
+        self._show_messaging_notice()  # the link to clear a bounce is for those who may edit
         for widget in (
             self.sex_combo,
             self.language_combo,
@@ -563,11 +571,14 @@ class PatientFormWidget(QWidget):
                 )
         bounced = self._email_bounced_at
         if bounced is not None:
-            lines.append(
+            line = (
                 f"E-mail bounced on {self._day_of(bounced)}: check the address with the "
                 "patient; a new address clears this."
             )
-        self.messaging_notice.setText("\n".join(lines))
+            if not self._read_only:
+                line += " <a href='confirm'>The address is right</a>"
+            lines.append(line)
+        self.messaging_notice.setText("<br>".join(lines))
         self.messaging_notice.setVisible(bool(lines))
 
     # --- validation -----------------------------------------------------------------------------

@@ -124,3 +124,37 @@ def test_a_date_of_death_is_checked_as_typed_and_saved_when_it_can_be(
     header.reload()
     qtbot.waitUntil(lambda: header.record is not None, timeout=10_000)
     assert "Died 5/1/2020" in header.facts_label.text()
+
+
+def test_the_address_that_bounced_is_confirmed_right_and_may_get_e_mail_again(
+    qtbot, clinic, receptionist_ctx
+) -> None:
+    ana = add_stopped_patient(clinic)
+    tab = make_tab(qtbot, receptionist_ctx, ana)
+    notice = tab.form.messaging_notice
+    assert "The address is right" in notice.text()
+    retype(qtbot, tab.form.line_edits["city"], "Bath")  # typing under way is kept
+    notice.linkActivated.emit("confirm")
+    qtbot.waitUntil(lambda: stored(clinic, ana).email_bounced_at is None, timeout=10_000)
+    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=10_000)
+    assert "E-mail bounced" not in notice.text()
+    assert tab.status_label.text() == "E-mail may go to this address again."
+    assert tab.form.line_edits["city"].text() == "Bath"
+    click_save(qtbot, tab)  # against the version the confirmation left: no conflict
+    after = stored(clinic, ana)
+    assert (after.city, after.email, after.email_bounced_at) == ("Bath", "ana@example.com", None)
+
+
+def test_a_role_that_cannot_edit_is_not_offered_to_clear_the_bounce(
+    qtbot, clinic, owner_ctx
+) -> None:
+    from app.data.models.staff import Role
+    from app.services.clinic import auth, staff
+    from tests.ui.conftest import OWNER_PASSWORD, STAFF_PASSWORD, make_context
+
+    ana = add_stopped_patient(clinic)
+    owner = auth.login(clinic.db, "olivia", OWNER_PASSWORD)
+    staff.create_staff(clinic.db, owner, "paul", "Dr Paul", Role.PROVIDER, STAFF_PASSWORD)
+    tab = make_tab(qtbot, make_context(clinic, "paul", STAFF_PASSWORD), ana)
+    assert "E-mail bounced" in tab.form.messaging_notice.text()
+    assert "The address is right" not in tab.form.messaging_notice.text()
