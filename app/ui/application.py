@@ -333,6 +333,7 @@ class AppController(QObject):
         self.main_window.signed_out.connect(self.on_main_signed_out)
         self.main_window.closed.connect(self.on_main_closed)
         self.main_window.start()
+        self.main_window.message_sender.start()
         self.login_window.hide()
 
     @Slot()
@@ -361,6 +362,9 @@ class AppController(QObject):
         assert self.clinic is not None
         file_clinic, self.clinic = self.clinic, None
         path, key = file_clinic.path, file_clinic.key
+        from app.ui.messages.sender import wait_for_network
+
+        wait_for_network()  # a sender's run still under way, before the file is closed
         ops.wait_for_done()  # the sign-out's audit row, before the file is closed
         file_clinic.db.close()
         relay = _ProgressRelay(self)
@@ -417,7 +421,11 @@ class AppController(QObject):
         self.finished.emit(code)
 
     def shutdown(self) -> None:
-        """Let queued writes (the sign-out audit row) finish, then close the database."""
+        """Let a sender's run and queued writes (the sign-out audit row) finish, then close
+        the database."""
+        from app.ui.messages.sender import wait_for_network
+
+        wait_for_network()
         ops.wait_for_done()
         if self.clinic is not None:
             self.clinic.db.close()

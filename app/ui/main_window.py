@@ -28,6 +28,7 @@ from app.ui.context import UiContext
 from app.ui.home_page import HomePage
 from app.ui.labels import role_label
 from app.ui.lock import ScreenLock
+from app.ui.messages.sender import BackgroundSender
 from app.ui.pages import PAGES, PageSpec
 from app.ui.widgets.form_field import dialog_buttons
 from app.ui.widgets.messages import show_info, show_warning
@@ -108,6 +109,9 @@ class MainWindow(QMainWindow):
         host_layout.addWidget(self.shell)
         self.setCentralWidget(host)
         self.screen_lock = ScreenLock(ctx, host, self.shell)
+        # Sends the outbox on its own thread while someone who may send is signed in; the
+        # application starts it (a window made by a test or the screenshots sends nothing).
+        self.message_sender = BackgroundSender(ctx, self)
         self.home_page: HomePage | None = None
 
         self._build_actions()
@@ -399,6 +403,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(False)
         self.menuBar().setEnabled(False)
         self.lock_button.setEnabled(False)
+        self.message_sender.pause()
 
     @Slot(object)
     def on_screen_lock_unlocked(self, actor: Actor) -> None:
@@ -412,6 +417,7 @@ class MainWindow(QMainWindow):
         for window in self._hidden_records:
             window.show()
         self._hidden_records = []
+        self.message_sender.resume()  # for whoever signed in again, if they may send
 
     @Slot(object)
     def on_move_to_server_requested(self, request) -> None:
@@ -485,6 +491,7 @@ class MainWindow(QMainWindow):
         settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         settings.setValue(STATE_KEY, self.saveState())
         self.screen_lock.stop()
+        self.message_sender.stop()
         from app.services.clinic import auth
 
         db, actor = self.ctx.db, self.ctx.actor

@@ -46,6 +46,10 @@ PAGES: list[PageSpec] = [
         "app.ui.patients.pipeline_page:PipelinePage",
     ),
     PageSpec("tasks", "Tasks", Permission.VIEW_PATIENTS, "app.ui.tasks.page:TasksPage"),
+    # The front desk's messages: what is queued, sent, and what failed and why.
+    PageSpec(
+        "outbox", "Outbox", Permission.SEND_MESSAGES, "app.ui.messages.outbox_page:OutboxPage"
+    ),
     PageSpec("plans", "Plans & Payments", Permission.VIEW_PLANS, "app.ui.plans.page:PlansPage"),
     PageSpec("contacts", "Contacts", Permission.VIEW_PATIENTS, "app.ui.contacts.page:ContactsPage"),
     PageSpec(

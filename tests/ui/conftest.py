@@ -94,6 +94,9 @@ def clinic(tmp_path: Path, clinic_templates: ClinicTemplates) -> Iterator[OpenCl
         tmp_path / "clinic.caredesk", DETAILS, "olivia", "Olivia Owner", OWNER_PASSWORD
     )
     yield opened
+    from app.ui.messages.sender import wait_for_network
+
+    wait_for_network()  # a background sender's run never outlives its test's database
     ops.wait_for_done()
     opened.db.close()
 

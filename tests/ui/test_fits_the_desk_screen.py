@@ -633,6 +633,43 @@ def _payment_plan_window(ctx, rows):
     return PaymentPlanWindow(ctx, rows.patient_id, payment_plan_id=rows.payment_plan_id)
 
 
+def _outbox_line(ctx, rows):
+    """A failed reminder to the patient with the longest name, with a long reason."""
+    from app.services.messages.outbox import OutboxLine
+
+    return OutboxLine(
+        id=1, kind="appointment_reminder", kind_label="Appointment reminder", channel="email",
+        state="failed", state_label="Failed", patient_id=rows.patient_id,
+        patient_name="Fernández-Castellanos, María Guadalupe", contact_name="",
+        to_address="maria.guadalupe.fernandez-castellanos@example.org",
+        subject="Reminder: your appointment at Bright Smile Clinic on Tuesday, December 8",
+        body="", due_at=NOW, sent_at=None, state_changed_at=NOW, attempts=8,
+        reason="The mail server did not answer (timed out after 20 s); tried 8 times.",
+        version=1,
+    )  # fmt: skip
+
+
+def _cancel_message(ctx, rows):
+    from app.ui.messages.outbox_page import CancelMessageDialog
+
+    return CancelMessageDialog(ctx, None, _outbox_line(ctx, rows))
+
+
+def _message_rule(ctx, rows):
+    from app.services.clinic.catalog import load_catalog
+    from app.services.messages.rules import rule_list
+    from app.ui.settings.message_rules import RuleDialog
+
+    services = load_catalog(ctx.db, ctx.actor, include_inactive=False).services
+    return RuleDialog(ctx, None, rule_list(ctx.db, ctx.actor)[0], services)
+
+
+def _message_test(ctx, rows):
+    from app.ui.settings.messages_tab import MessageTestDialog
+
+    return MessageTestDialog(None, "email", ctx.details.email)
+
+
 OPENERS: dict[str, Opener] = {
     "app.ui.calendar.booking_dialog:BookingDialog": _booking,
     "app.ui.calendar.export_dialog:ExportScheduleDialog": _export,
@@ -687,6 +724,9 @@ OPENERS: dict[str, Opener] = {
     "app.ui.settings.catalog:ProviderDialog": _provider,
     "app.ui.settings.catalog:RoomDialog": _room,
     "app.ui.settings.catalog:ServiceDialog": _service,
+    "app.ui.messages.outbox_page:CancelMessageDialog": _cancel_message,
+    "app.ui.settings.message_rules:RuleDialog": _message_rule,
+    "app.ui.settings.messages_tab:MessageTestDialog": _message_test,
     "app.ui.settings.move_to_server:MoveToServerDialog": _move_to_server,
     "app.ui.settings.staff:ResetPasswordDialog": _reset_password,
     "app.ui.settings.staff:StaffDialog": _staff,

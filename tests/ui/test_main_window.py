@@ -31,6 +31,7 @@ def test_owner_sees_every_page_and_starts_on_today(qtbot, owner_ctx):
         "Recalls",
         "Pipeline",
         "Tasks",
+        "Outbox",
         "Plans & Payments",
         "Contacts",
         "Referrals",
@@ -61,6 +62,7 @@ def test_receptionist_sees_patients_but_neither_settings_nor_audit(qtbot, recept
         "Recalls",
         "Pipeline",
         "Tasks",
+        "Outbox",
         "Plans & Payments",
         "Contacts",
     ]
