@@ -369,6 +369,11 @@ class RecordHeader(QFrame):
             facts.append("Inactive")
         if form.deceased_on is not None:
             facts.append(f"Died {format_birth_date(form.deceased_on, ctx.details.locale)}")
+        # Before a call or a message: texts the patient stopped, an address that bounced.
+        if record.text_opted_out_at is not None:
+            facts.append("No texts (STOP)")
+        if record.email_bounced_at is not None:
+            facts.append("E-mail bounced")
         self.facts_label.setText(" · ".join(facts))
 
         alerts = []

@@ -65,10 +65,21 @@ def click_save(qtbot, tab: DetailsTab) -> None:
     qtbot.waitUntil(lambda: not tab._saving and ops.pending() == 0, timeout=10_000)
 
 
+def header_facts(qtbot, ctx, patient_id: int) -> str:
+    header = RecordHeader(ctx, patient_id)
+    qtbot.addWidget(header)
+    header.reload()
+    qtbot.waitUntil(lambda: header.record is not None, timeout=10_000)
+    return header.facts_label.text()
+
+
 def test_a_stop_and_a_bounce_are_said_and_ended_by_the_desk(
     qtbot, clinic, receptionist_ctx
 ) -> None:
     ana = add_stopped_patient(clinic)
+    assert header_facts(qtbot, receptionist_ctx, ana).endswith(
+        " · No texts (STOP) · E-mail bounced"
+    )
     tab = make_tab(qtbot, receptionist_ctx, ana)
     may_text = tab.form.consent_checks["may_text"]
     notice = tab.form.messaging_notice
@@ -93,6 +104,8 @@ def test_a_stop_and_a_bounce_are_said_and_ended_by_the_desk(
     after = stored(clinic, ana)
     assert (after.email, after.email_bounced_at) == ("ana.ruiz@example.org", None)
     assert not notice.isVisible()
+    facts = header_facts(qtbot, receptionist_ctx, ana)
+    assert "STOP" not in facts and "bounced" not in facts
 
 
 def test_a_date_of_death_is_checked_as_typed_and_saved_when_it_can_be(
@@ -119,11 +132,7 @@ def test_a_date_of_death_is_checked_as_typed_and_saved_when_it_can_be(
     assert stored(clinic, ana).deceased_on == date(2020, 5, 1)
     assert died.text() == "5/1/2020"
 
-    header = RecordHeader(receptionist_ctx, ana)
-    qtbot.addWidget(header)
-    header.reload()
-    qtbot.waitUntil(lambda: header.record is not None, timeout=10_000)
-    assert "Died 5/1/2020" in header.facts_label.text()
+    assert "Died 5/1/2020" in header_facts(qtbot, receptionist_ctx, ana)
 
 
 def test_the_address_that_bounced_is_confirmed_right_and_may_get_e_mail_again(
