@@ -200,3 +200,24 @@ def test_ask_answers_none_when_cancelled(qtbot, receptionist_ctx, patients) -> N
 
     QTimer.singleShot(0, cancel)
     assert SendMessageDialog.ask(receptionist_ctx, None, [patients.ana]) is None
+
+
+def test_escape_asks_before_throwing_typed_words_away(
+    qtbot, receptionist_ctx, patients, discard_answered, monkeypatch
+) -> None:
+    from app.ui.messages.send_dialog import DiscardTypedMessage
+
+    dialog = open_dialog(qtbot, receptionist_ctx, [patients.ana])
+    qtbot.keyClicks(dialog.body_edit, "Half a thought")
+    monkeypatch.setattr(DiscardTypedMessage, "ask", classmethod(lambda cls, parent: False))
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.isVisible()  # "Cancel": the words stay
+    assert dialog.body_edit.toPlainText() == "Half a thought"
+    monkeypatch.setattr(
+        DiscardTypedMessage,
+        "ask",
+        classmethod(lambda cls, parent: discard_answered.append("discard?") or True),
+    )
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert discard_answered == ["discard?"]
+    assert not dialog.isVisible()
