@@ -105,6 +105,9 @@ class SendMessageDialog(FormWriteDialog):
         self.recipients: Recipients | None = None
         self._recipients_asked = 0
         self._preview_asked = 0
+        #: The template's words cannot be written for the one patient (no visit to remind
+        #: of, no unpaid installment): Send would queue nothing.
+        self._nothing_to_say = False
 
         self.intro_label.setText(self._intro())
         self.channel_combo = QComboBox()
@@ -257,7 +260,7 @@ class SendMessageDialog(FormWriteDialog):
 
     def update_buttons(self) -> None:
         reachable = self.recipients is not None and bool(self.recipients.reachable)
-        self.save_button.setEnabled(not self.saving and reachable)
+        self.save_button.setEnabled(not self.saving and reachable and not self._nothing_to_say)
 
     # --- the preview ----------------------------------------------------------------------------
 
@@ -303,6 +306,7 @@ class SendMessageDialog(FormWriteDialog):
     def _on_preview(self, asked: int, patient_id: int, words: tuple[str, str]) -> None:
         if asked != self._preview_asked:
             return
+        self._set_nothing_to_say(False)
         subject, body = words
         name = self._name_of(patient_id)
         self.fields["preview"].set_hint(f"As {name} will read it." if name else "")
@@ -314,6 +318,19 @@ class SendMessageDialog(FormWriteDialog):
             # The same sentence Send would give (an unknown placeholder, no visit to remind
             # of): shown here while the desk still types.
             self._show_preview(ops.user_message(exc), error=isinstance(exc, CareDeskError))
+            # Typed words are checked again by Send, beside the field; a template that has
+            # nothing to say to the only patient leaves nothing to send.
+            self._set_nothing_to_say(
+                isinstance(exc, CareDeskError) and not self.is_custom() and self._one_reachable()
+            )
+
+    def _one_reachable(self) -> bool:
+        return self.recipients is not None and len(self.recipients.reachable) == 1
+
+    def _set_nothing_to_say(self, nothing: bool) -> None:
+        if nothing != self._nothing_to_say:
+            self._nothing_to_say = nothing
+            self.update_buttons()
 
     def _show_preview(self, text: str, *, grey: bool = True, error: bool = False) -> None:
         self.preview_edit.setPlainText(text)
@@ -335,6 +352,7 @@ class SendMessageDialog(FormWriteDialog):
 
     @Slot(int)
     def on_kind_changed(self, _index: int) -> None:
+        self._set_nothing_to_say(False)
         self._show_parts()
         self.errors.clear()
         self.show_message("")

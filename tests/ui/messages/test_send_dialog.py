@@ -221,3 +221,17 @@ def test_escape_asks_before_throwing_typed_words_away(
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert discard_answered == ["discard?"]
     assert not dialog.isVisible()
+
+
+def test_a_reminder_to_a_patient_with_no_visit_says_so_and_sends_nothing(
+    qtbot, clinic, receptionist_ctx, patients
+) -> None:
+    dialog = open_dialog(
+        qtbot, receptionist_ctx, [patients.ana], kind=MessageKind.APPOINTMENT_REMINDER.value
+    )
+    assert dialog.preview_edit.toPlainText() == "No upcoming visit to remind of."
+    assert not dialog.save_button.isEnabled()
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("recall_due"))
+    settle(qtbot, dialog)
+    assert dialog.save_button.isEnabled()
+    assert outbox_rows(clinic) == []
