@@ -649,6 +649,12 @@ def _outbox_line(ctx, rows):
     )  # fmt: skip
 
 
+def _send_message(ctx, rows):
+    from app.ui.messages.send_dialog import SendMessageDialog
+
+    return SendMessageDialog(ctx, [rows.patient_id], kind="confirmation_request")
+
+
 def _cancel_message(ctx, rows):
     from app.ui.messages.outbox_page import CancelMessageDialog
 
@@ -725,6 +731,7 @@ OPENERS: dict[str, Opener] = {
     "app.ui.settings.catalog:RoomDialog": _room,
     "app.ui.settings.catalog:ServiceDialog": _service,
     "app.ui.messages.outbox_page:CancelMessageDialog": _cancel_message,
+    "app.ui.messages.send_dialog:SendMessageDialog": _send_message,
     "app.ui.settings.message_rules:RuleDialog": _message_rule,
     "app.ui.settings.messages_tab:MessageTestDialog": _message_test,
     "app.ui.settings.move_to_server:MoveToServerDialog": _move_to_server,

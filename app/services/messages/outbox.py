@@ -45,7 +45,7 @@ STATE_LABELS = {
     MessageState.DELIVERED.value: "Delivered",
     MessageState.FAILED.value: "Failed",
     MessageState.BOUNCED.value: "Bounced",
-    MessageState.CANCELLED.value: "Cancelled",
+    MessageState.CANCELLED.value: "Canceled",
 }
 #: A message "sending" for longer than this is stuck (its sender stopped): a problem.
 STUCK_MINUTES = 10
@@ -291,11 +291,11 @@ def cancel_message(
         if message.state not in (MessageState.QUEUED.value, MessageState.FAILED.value):
             label = STATE_LABELS.get(message.state, message.state).lower()
             raise ValidationError(
-                f"Only a queued or failed message can be cancelled; this one is {label}."
+                f"Only a queued or failed message can be canceled; this one is {label}."
             )
         message.state = MessageState.CANCELLED.value
         message.state_changed_at = now
-        message.reason = f"Cancelled by {actor.full_name}: {reason}"
+        message.reason = f"Canceled by {actor.full_name}: {reason}"
         session.flush()
         return _lines(session, [message])[0]
 

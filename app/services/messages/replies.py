@@ -213,6 +213,9 @@ def handle_inbound(db: Database, actor: Actor, inbound: InboundText) -> ReplyAct
             for holder in patients or [patient]:
                 if holder.text_opted_out_at is None:
                     holder.text_opted_out_at = now
+                # The consent itself is withdrawn too, so every form that prints or shows
+                # "may text" (the intake form, the record) says no.
+                holder.may_text = False
             _log_inbound(
                 session,
                 patient.id,

@@ -25,6 +25,7 @@ from app.services.errors import ConcurrentEditError, NotFoundError, ValidationEr
 from app.services.messages.templates import KIND_LABELS
 
 __all__ = [
+    "AUTOMATIC_KINDS",
     "MAX_OFFSET_MINUTES",
     "SERVICE_KINDS",
     "RuleForm",

@@ -373,6 +373,7 @@ def _mark_failed_try(
                 and patient.text_opted_out_at is None
             ):
                 patient.text_opted_out_at = now
+                patient.may_text = False  # consent withdrawn, as a STOP reply does
         elif kind == "permanent":
             _set_state(message, MessageState.FAILED.value, now, error.message)
         elif kind == "configuration":
@@ -514,7 +515,7 @@ def summary_line(summary: SendSummary, *, dry_run: bool = False) -> str:
         parts.append(f"{summary.bounced} bounced")
     cancelled = sum(summary.cancelled.values())
     if cancelled:
-        parts.append(f"{cancelled} cancelled ({_why_counts(summary.cancelled)})")
+        parts.append(f"{cancelled} canceled ({_why_counts(summary.cancelled)})")
     if summary.recovered:
         parts.append(
             f"{_plural(summary.recovered, 'e-mail')} failed as maybe sent by a stopped run"

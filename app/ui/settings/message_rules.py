@@ -59,7 +59,7 @@ class RuleDialog(FormWriteDialog):
     """Add a rule, or change one: the kind, its timing, the channels, the service, on/off."""
 
     def __init__(self, ctx: UiContext, parent: QWidget | None, rule=None, services=()) -> None:
-        from app.data.models.messages import AUTOMATIC_KINDS
+        from app.services.messages.rules import AUTOMATIC_KINDS
         from app.services.messages.templates import KIND_LABELS
 
         super().__init__(ctx, parent, "Change the rule" if rule is not None else "Add a rule")

@@ -128,7 +128,7 @@ def test_cancel_needs_a_reason_and_a_message_not_yet_sent(outboxed, owner) -> No
         cancel_message(db, owner, queued.id, version=queued.version, reason="  ")
     line = cancel_message(db, owner, queued.id, version=queued.version, reason="Moved away")
     assert line.state == "cancelled"
-    assert line.reason == "Cancelled by Olivia Owner: Moved away"
+    assert line.reason == "Canceled by Olivia Owner: Moved away"
     sent = message(db, ids["sent"])
     with pytest.raises(ValidationError, match="Only a queued or failed"):
         cancel_message(db, owner, sent.id, version=sent.version, reason="Oops")

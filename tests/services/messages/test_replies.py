@@ -108,6 +108,9 @@ def test_stop_or_baja_opts_every_patient_with_the_number_out(clinic, owner, body
     with clinic.db.uow() as session:
         assert session.get(Patient, patient).text_opted_out_at == NOW
         assert session.get(Patient, sibling).text_opted_out_at == NOW
+        # The consent is withdrawn too: the record and the printed intake form say no.
+        assert not session.get(Patient, patient).may_text
+        assert not session.get(Patient, sibling).may_text
 
 
 def test_anything_else_is_a_task_for_the_front_desk(clinic, owner) -> None:

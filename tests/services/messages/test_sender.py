@@ -104,9 +104,9 @@ def test_a_visit_cancelled_after_queueing_cancels_the_reminder(sending, owner, s
     assert smtp_server.messages == []
     cancelled = message(sending, reminder)
     assert cancelled.state == "cancelled"
-    assert "cancelled" in cancelled.reason
+    assert "canceled" in cancelled.reason
     assert summary.cancelled == {cancelled.reason: 1}
-    assert "1 cancelled" in summary.line
+    assert "1 canceled" in summary.line
 
 
 def test_an_email_reminder_carries_the_visit_as_an_ics(sending, owner, smtp_server):
