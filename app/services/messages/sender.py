@@ -674,7 +674,7 @@ def _run_holding_lease(db, actor, clock, plan, holder, email, sms, limit) -> Sen
                     cancelled[error.message] += 1
                 else:
                     waiting += 1
-                if error.kind in ("transient", "configuration"):
+                if error.kind in ("transient", "configuration") and not error.only_this_message:
                     # Offline, or the settings are wrong: the others wait for the next run.
                     stopped[channel] = error.message
                     held.append(error.message)

@@ -57,12 +57,15 @@ class SendError(Exception):
     """A message that did not go: ``message`` is the sentence the Outbox shows (no patient
     data beyond the address it was for), ``kind`` one of :data:`SEND_ERROR_KINDS`."""
 
-    def __init__(self, message: str, kind: str) -> None:
+    def __init__(self, message: str, kind: str, *, only_this_message: bool = False) -> None:
         if kind not in SEND_ERROR_KINDS:
             raise ValueError(kind)
         super().__init__(message)
         self.message = message
         self.kind = kind
+        #: The trouble is this one recipient's ("that mailbox: try later" — greylisting, a
+        #: full mailbox), not the server's: the rest of the batch goes on.
+        self.only_this_message = only_this_message
 
     def __repr__(self) -> str:
         return f"SendError({self.message!r}, {self.kind!r})"
@@ -372,6 +375,7 @@ class EmailTransport:
             return SendError(
                 f"{self._where.capitalize()} said to try {address} later ({words}).",
                 "transient",
+                only_this_message=code != 421,  # 421: the server itself is closing
             )
         return SendError(f"The mail server refused the address {address} ({words}).", "permanent")
 

@@ -231,6 +231,24 @@ def test_a_busy_server_backs_off_then_the_message_goes(sending, owner, smtp_serv
     assert message(sending, first).state == "sent"
 
 
+def test_one_mailbox_to_try_later_holds_up_only_its_own_message(sending, owner, smtp_server):
+    """Greylisting or a full mailbox is that recipient's trouble: the batch goes on."""
+    greylisted = reachable_patient(sending, email="later@example.com")
+    other = reachable_patient(sending)
+    first = queue(sending, greylisted, EMAIL)
+    second = queue(sending, other, EMAIL)
+    smtp_server.refuse("later@example.com", "451 4.7.1 Greylisted, please try again later")
+
+    summary = run(sending, owner)
+
+    waiting = message(sending, first)
+    assert (waiting.state, waiting.attempts) == ("queued", 1)
+    assert "451" in waiting.reason
+    assert waiting.next_attempt_at == NOW + timedelta(minutes=1)
+    assert message(sending, second).state == "sent"
+    assert summary.sent == 1 and summary.waiting == 1
+
+
 def test_backoff_grows_and_gives_up_after_eight_tries() -> None:
     waits = [sender.backoff(n) for n in range(1, 9)]
     assert [w.total_seconds() / 60 for w in waits] == [1, 5, 15, 60, 240, 240, 240, 240]
