@@ -110,6 +110,7 @@ class MessagingSettings(TimestampMixin, VersionedMixin, Base):
             check_in("sms_gateway", [g.value for g in SmsGateway]), name="gateway_known"
         ),
         CheckConstraint("smtp_port BETWEEN 1 AND 65535", name="smtp_port_valid"),
+        CheckConstraint("imap_port BETWEEN 1 AND 65535", name="imap_port_valid"),
         CheckConstraint(
             "quiet_hours_start_minute BETWEEN 0 AND 1439"
             " AND quiet_hours_end_minute BETWEEN 0 AND 1439",
@@ -125,6 +126,10 @@ class MessagingSettings(TimestampMixin, VersionedMixin, Base):
     smtp_user: Mapped[str] = mapped_column(String(255), default="")
     from_address: Mapped[str] = mapped_column(String(254), default="")
     from_name: Mapped[str] = mapped_column(String(120), default="")
+    # Where bounces that come back later (delivery-status notifications) are read, over
+    # IMAP with the mail account above; empty: they are not read.
+    imap_host: Mapped[str] = mapped_column(String(255), default="")
+    imap_port: Mapped[int] = mapped_column(default=993)
     text_enabled: Mapped[bool] = mapped_column(default=False)
     sms_gateway: Mapped[str] = mapped_column(String(20), default=SmsGateway.TWILIO.value)
     sms_base_url: Mapped[str] = mapped_column(String(255), default="https://api.twilio.com")

@@ -90,6 +90,11 @@ class MessagingConfig:
     version: int | None
     #: The clinic's time zone (quiet hours are on its wall clock).
     timezone: str
+    #: The IMAP server of the mail account's mailbox, where bounces that come back later
+    #: (delivery-status notifications) are read; "": they are not read.  Last, with
+    #: defaults, so a config built field by field before they existed still builds.
+    imap_host: str = ""
+    imap_port: int = 993
 
 
 #: The row's columns the form edits (everything but version and timezone).
@@ -237,6 +242,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _LIMITS = {
     "smtp_host": 255,
+    "imap_host": 255,
     "smtp_user": 255,
     "from_address": 254,
     "from_name": 120,
@@ -245,6 +251,7 @@ _LIMITS = {
 }
 _LABELS = {
     "smtp_host": "The mail server",
+    "imap_host": "The bounce mailbox's server",
     "smtp_user": "The mail user name",
     "from_address": "The from address",
     "from_name": "The from name",
@@ -280,6 +287,34 @@ def _check_minute(name: str, value: int, which: str) -> int:
     return value
 
 
+def _valid_host(host: str) -> bool:
+    return bool(_HOSTNAME.match(host) or (":" in host and _IPV6.match(host)))
+
+
+def _check_bounce_mailbox(form: MessagingConfig, user: str) -> tuple[str, int]:
+    """The IMAP server and port bounces are read from, cleaned; empty host: not read."""
+    host = _check_text("imap_host", form.imap_host).lower()
+    if host and not _valid_host(host):
+        raise ValidationError(
+            f'"{host}" is not a mail server\'s name: type just the name of the server the '
+            "mailbox is read from, like imap.example.com (no http://, no spaces).",
+            field="imap_host",
+        )
+    port = form.imap_port
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValidationError(
+            "The bounce mailbox's port is a number from 1 to 65535 (usually 993, IMAP over SSL).",
+            field="imap_port",
+        )
+    if host and not user:
+        raise ValidationError(
+            "Bounces are read by signing in to the mailbox with the mail account's user name "
+            "and password: type the user name, or leave the bounce mailbox empty.",
+            field="imap_host",
+        )
+    return host, port
+
+
 def validate_messaging_form(form: MessagingConfig, *, region: str = "US") -> MessagingConfig:
     """The form cleaned (spaces trimmed, address and number normalized), or the first
     problem as a ValidationError naming its field."""
@@ -291,7 +326,7 @@ def validate_messaging_form(form: MessagingConfig, *, region: str = "US") -> Mes
     base_url = _check_text("sms_base_url", form.sms_base_url).rstrip("/")
     account_sid = _check_text("sms_account_sid", form.sms_account_sid)
 
-    if host and not (_HOSTNAME.match(host) or (":" in host and _IPV6.match(host))):
+    if host and not _valid_host(host):
         raise ValidationError(
             f'"{host}" is not a mail server\'s name: type just the name, like '
             "smtp.example.com (no http://, no spaces).",
@@ -313,6 +348,7 @@ def validate_messaging_form(form: MessagingConfig, *, region: str = "US") -> Mes
         raise ValidationError(
             "Choose the mail server's security: STARTTLS, SSL or none.", field="smtp_security"
         )
+    imap_host, imap_port = _check_bounce_mailbox(form, user)
     if form.smtp_security == SmtpSecurity.NONE and host and not is_loopback_host(host):
         raise ValidationError(
             "Plain SMTP (no encryption) would send the password and every message readable "
@@ -380,6 +416,8 @@ def validate_messaging_form(form: MessagingConfig, *, region: str = "US") -> Mes
         form,
         smtp_host=host,
         smtp_user=user,
+        imap_host=imap_host,
+        imap_port=imap_port,
         from_address=from_address,
         from_name=from_name,
         sms_base_url=base_url,

@@ -4,8 +4,9 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-07
 
-- ``messaging_settings`` (one row): the clinic's mail server and SMS gateway (passwords and
-  tokens stay in the OS key store), quiet hours, what a reminder may name, the owner's pause.
+- ``messaging_settings`` (one row): the clinic's mail server (and the IMAP mailbox bounces
+  come back to) and SMS gateway (passwords and tokens stay in the OS key store), quiet
+  hours, what a reminder may name, the owner's pause.
 - ``message_templates``: the clinic's own wording per kind, channel and language.
 - ``message_rules``: when each kind goes, per service where it matters; the defaults are
   added here for an existing clinic (confirmation request 2 days before, reminder 2 hours before, recall when due
@@ -79,6 +80,8 @@ def upgrade() -> None:
         sa.Column("smtp_user", sa.String(length=255), nullable=False),
         sa.Column("from_address", sa.String(length=254), nullable=False),
         sa.Column("from_name", sa.String(length=120), nullable=False),
+        sa.Column("imap_host", sa.String(length=255), nullable=False),
+        sa.Column("imap_port", sa.Integer(), nullable=False),
         sa.Column("text_enabled", sa.Boolean(), nullable=False),
         sa.Column("sms_gateway", sa.String(length=20), nullable=False),
         sa.Column("sms_base_url", sa.String(length=255), nullable=False),
@@ -100,6 +103,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "smtp_port BETWEEN 1 AND 65535", name=op.f("ck_messaging_settings_smtp_port_valid")
+        ),
+        sa.CheckConstraint(
+            "imap_port BETWEEN 1 AND 65535", name=op.f("ck_messaging_settings_imap_port_valid")
         ),
         sa.CheckConstraint(
             "quiet_hours_start_minute BETWEEN 0 AND 1439"
