@@ -20,7 +20,9 @@ SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"],
                 ["db", "move-to-server"], ["audit"], ["audit", "verify"], ["audit", "seal"],
                 ["patients"], ["patients", "search"], ["calendar"], ["calendar", "daysheet"],
                 ["calendar", "export-ics"], ["server"], ["server", "setup"],
-                ["server", "upgrade"], ["server", "join"])  # fmt: skip
+                ["server", "upgrade"], ["server", "join"], ["contacts"], ["contacts", "import"],
+                ["contacts", "list"], ["tasks"], ["tasks", "follow-ups"], ["messages"],
+                ["messages", "run"], ["messages", "list"], ["messages", "configure"])  # fmt: skip
 
 
 def run(

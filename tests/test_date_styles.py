@@ -149,6 +149,19 @@ ALLOWED = {
     ("demo/seed.py", '"accepted_at": when.isoformat()'): "stored JSON",
     ("services/billing/treatment_plans.py", '"accepted_at": now.isoformat()'): "stored JSON",
     ("services/billing/plan_handouts.py", "{day.isoformat()}.pdf"): "file name",
+    ("cli.py", 'due = line.due_at.strftime("%Y-%m-%d %H:%M")'): "CLI table, ISO (UTC) for scripts",
+    ("services/messages/planning.py", 'return moment.strftime("%Y%m%dT%H%MZ")'): "a message's key",
+    ("services/messages/planning.py", "{due_on.isoformat()}:{rule.id}"): "a message's key",
+    ("services/messages/planning.py", "{row.due_on.isoformat()}:{rule.id}"): "a message's key",
+    ("services/messages/bounces.py", "{day.day:02d}-{_MONTHS[day.month - 1]}-{day.year}"): (
+        "IMAP's SEARCH date (RFC 3501)"
+    ),
+    ("services/messages/settings.py", "{utc_now():%Y-%m-%d %H:%M} UTC."): (
+        "the owner's test e-mail: when it left, in UTC"
+    ),
+    ("services/messages/sms.py", '"DateSent>": since.astimezone(UTC).strftime("%Y-%m-%d")'): (
+        "the gateway's API parameter"
+    ),
     ("services/clinic/audit.py", 'row["at"].isoformat()'): "CSV export",
     ("services/clinic/audit_seals.py", '"sealed_at": self.sealed_at.isoformat()'): "seal JSON",
     ("services/billing/month_close.py", '"closed_at": close.closed_at.isoformat()'): "report JSON",

@@ -77,6 +77,8 @@ def test_every_foreign_key_to_contacts_is_known():
         ("communication_entries", "contact_id"),
         ("contacts", "merged_into_id"),
         ("insurance_policies", "payer_id"),
+        # A message to a specialist's office moves to the contact kept, with its history.
+        ("messages", "contact_id"),
         ("payments", "payer_contact_id"),
         ("referrals", "contact_id"),
     }

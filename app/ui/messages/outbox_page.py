@@ -221,8 +221,15 @@ class OutboxPage(QWidget):
         # long name or reason is cut with "…" and read whole on hover).
         # The moment's column as wide as the locale's longest date and time (a bold font in
         # the style sheet's header is no wider than the cells' 12 px of padding).
-        longest = self.model.moment_text(datetime(2026, 12, 28, 22, 55, tzinfo=UTC))
-        when = self.table.fontMetrics().horizontalAdvance(longest) + 24
+        # Every hour of a two-digit day is tried: the clinic's zone decides which hour is
+        # "10:58 AM" (the widest), and the cells' font is measured, not guessed.
+        metrics = self.table.fontMetrics()
+        when = 24 + max(
+            metrics.horizontalAdvance(
+                self.model.moment_text(datetime(2026, 12, 28, hour, 58, tzinfo=UTC))
+            )
+            for hour in range(24)
+        )
         for column, width in enumerate((max(when, COLUMN_WIDTHS[0]), *COLUMN_WIDTHS[1:])):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, width)
