@@ -346,3 +346,15 @@ def sms_gateway():
 
     with FakeTwilio() as gateway:
         yield gateway
+
+
+@pytest.fixture
+def imap_server():
+    """A real IMAP4rev1 server on 127.0.0.1 and a free port for this test (tests/fakes/imap.py):
+    plain IMAP, one INBOX; ``.credentials`` is the (user, password) it takes; ``add(raw,
+    received_at=…)`` delivers a mail, ``seen(n)`` / ``flags(n)`` read back what the client
+    marked.  Tests that need IMAPS start their own ``FakeImapServer(security="ssl")``."""
+    from tests.fakes.imap import FakeImapServer
+
+    with FakeImapServer() as server:
+        yield server

@@ -55,7 +55,7 @@ from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.permissions import Permission
 from app.services.clinic.uow import LOCK_ONLY, reading, unit_of_work
-from app.services.messages import eligibility, replies, settings
+from app.services.messages import bounces, eligibility, replies, settings
 from app.services.messages.sms import SmsGatewayClient, gateway_for
 from app.services.messages.transports import (
     Attachment,
@@ -126,6 +126,10 @@ class SendSummary:
     held: tuple[str, ...] = ()
     #: E-mails failed because a stopped run may have sent them.
     recovered: int = 0
+    #: E-mails bounced (or failed) by delivery-status notices read from the mailbox.
+    bounces_read: int = 0
+    #: Why the mailbox could not be read this run (a sentence), or "".
+    bounce_problem: str = ""
 
 
 def default_holder() -> str:
@@ -357,13 +361,7 @@ def _mark_failed_try(
         patient = session.get(Patient, message.patient_id) if message.patient_id else None
         kind = error.kind
         if kind == "bounced":
-            _set_state(message, MessageState.BOUNCED.value, now, error.message)
-            if (
-                patient is not None
-                and message.channel == MessageChannel.EMAIL.value
-                and patient.email == message.to_address
-            ):
-                patient.email_bounced_at = now
+            bounces.mark_bounced(session, message, error.message, now)
         elif kind == "opted_out":
             _set_state(message, MessageState.CANCELLED.value, now, error.message)
             if (
@@ -529,6 +527,10 @@ def summary_line(summary: SendSummary, *, dry_run: bool = False) -> str:
         parts.append(f"{_plural(summary.statuses, 'delivery status', 'delivery statuses')}")
     if summary.replies:
         parts.append(_plural(summary.replies, "reply", "replies"))
+    if summary.bounces_read:
+        parts.append(f"{_plural(summary.bounces_read, 'e-mail')} returned later as undeliverable")
+    if summary.bounce_problem:
+        parts.append(f"bounces not read ({summary.bounce_problem})")
     return "Messages: " + ", ".join(parts) + "."
 
 
@@ -693,6 +695,7 @@ def _run_holding_lease(db, actor, clock, plan, holder, email, sms, limit) -> Sen
             replies_count = replies.poll_replies(db, actor, gateway, since)
         except SendError as error:
             log.info("messages: statuses and replies not read (%s)", error.kind)
+    bounces_read, bounce_problem = _read_bounces(db, actor, config, clock())
     summary = SendSummary(
         planned=planned,
         sent=counts["sent"],
@@ -706,8 +709,27 @@ def _run_holding_lease(db, actor, clock, plan, holder, email, sms, limit) -> Sen
         line="",
         held=tuple(dict.fromkeys(held)),
         recovered=recovered,
+        bounces_read=bounces_read,
+        bounce_problem=bounce_problem,
     )
     return _with_line(summary)
+
+
+def _read_bounces(
+    db: Database, actor: Actor, config: settings.MessagingConfig, now: datetime
+) -> tuple[int, str]:
+    """E-mails returned later, read from the mail account's mailbox (when the settings name
+    it and this PC has the account's password): (how many bounced, why not read or "")."""
+    if not config.imap_host:
+        return 0, ""
+    password = settings.smtp_password(config)
+    if not password:
+        return 0, ""  # this PC sends no e-mail either; the Outbox says so
+    try:
+        return bounces.read_bounces(db, actor, config, password, now=now), ""
+    except SendError as error:
+        log.info("messages: bounces not read (%s)", error.kind)
+        return 0, error.message
 
 
 def _send(
