@@ -1,9 +1,10 @@
 """Settings → Messages (owner): how the clinic sends e-mail and texts, and what it sends.
 
-Three parts, one tab each: *Sending* — the clinic's mail server, the SMS gateway, quiet
-hours, what a reminder may name, the pause switch, and a test message for each channel;
-*Templates* — the wording of each kind of message (app.ui.settings.message_templates);
-*Rules* — which messages go on their own, and when (app.ui.settings.message_rules).
+Three parts, one tab each: *Sending* — the clinic's mail server (and the mailbox bounces
+come back to), the SMS gateway, quiet hours, what a reminder may name, the pause switch,
+and a test message for each channel; *Templates* — the wording of each kind of message
+(app.ui.settings.message_templates); *Rules* — which messages go on their own, and when
+(app.ui.settings.message_rules).
 
 The mail password and the gateway's token are typed here and go to this PC's key store,
 never to the database; the form shows whether this PC has them, never what they are.
@@ -185,6 +186,21 @@ class SendingPanel(SettingsFormTab):
         self.password = SecretEdit("smtpPassword")
         self.from_address_edit = self._line("fromAddress", "desk@yourclinic.com", 254)
         self.from_name_edit = self._line("fromName", ctx.details.name, 120)
+        # Bounces that come back later (delivery-status notices) are read from the mail
+        # account's own mailbox: only its IMAP server is asked for.
+        self.imap_host_edit = self._line("imapHost", "imap.example.com", 255)
+        self.imap_port_spin = QSpinBox()
+        self.imap_port_spin.setObjectName("imapPort")
+        self.imap_port_spin.setRange(1, 65535)
+        self.imap_port_spin.setMaximumWidth(120)
+        self.imap_port_spin.setToolTip("The IMAP port (usually 993, IMAP over SSL)")
+        bounce_box = QWidget()
+        bounce_row = QHBoxLayout(bounce_box)
+        bounce_row.setContentsMargins(0, 0, 0, 0)
+        bounce_row.addWidget(self.imap_host_edit, 1)
+        bounce_row.addWidget(QLabel("port"))
+        bounce_row.addWidget(self.imap_port_spin)
+        bounce_box.setFocusProxy(self.imap_host_edit)
         self.test_email_button = QPushButton("Send a test e-&mail…")
         self.test_email_button.setObjectName("testEmailButton")
         self.test_email_result = self._result_label("testEmailResult")
@@ -203,6 +219,14 @@ class SendingPanel(SettingsFormTab):
             self.from_name_edit,
             "What patients see as the sender.",
         )
+        self._row(
+            email_form,
+            "imap_host",
+            "Read boun&ces from",
+            bounce_box,
+            "The mailbox of the user name above, over IMAP; leave empty not to read bounces.",
+        )
+        self.fields["imap_port"] = self.fields["imap_host"]
         email_form.addRow("", self._test_row(self.test_email_button, self.test_email_result))
         email_box = QGroupBox("E-mail")
         email_box.setLayout(email_form)
@@ -351,7 +375,7 @@ class SendingPanel(SettingsFormTab):
     def _connect_form(self) -> None:
         for edit in (
             self.host_edit, self.user_edit, self.from_address_edit, self.from_name_edit,
-            self.base_url_edit, self.account_edit, self.from_number_edit,
+            self.imap_host_edit, self.base_url_edit, self.account_edit, self.from_number_edit,
         ):  # fmt: skip
             edit.textEdited.connect(self.on_form_edited)
         for check in (
@@ -360,6 +384,7 @@ class SendingPanel(SettingsFormTab):
         ):  # fmt: skip
             check.toggled.connect(self.on_form_edited)
         self.port_spin.valueChanged.connect(self.on_form_edited)
+        self.imap_port_spin.valueChanged.connect(self.on_form_edited)
         self.security_combo.currentIndexChanged.connect(self.on_security_changed)
         self.gateway_combo.currentIndexChanged.connect(self.on_form_edited)
         for edit in (self.quiet_start_edit, self.quiet_end_edit):
@@ -397,6 +422,8 @@ class SendingPanel(SettingsFormTab):
         self.user_edit.setText(config.smtp_user)
         self.from_address_edit.setText(config.from_address)
         self.from_name_edit.setText(config.from_name)
+        self.imap_host_edit.setText(config.imap_host)
+        self.imap_port_spin.setValue(config.imap_port)
         self.text_check.setChecked(config.text_enabled)
         self.gateway_combo.setCurrentIndex(max(0, self.gateway_combo.findData(config.sms_gateway)))
         self.base_url_edit.setText(config.sms_base_url)
@@ -423,6 +450,8 @@ class SendingPanel(SettingsFormTab):
             smtp_user=self.user_edit.text().strip(),
             from_address=self.from_address_edit.text().strip(),
             from_name=self.from_name_edit.text().strip(),
+            imap_host=self.imap_host_edit.text().strip(),
+            imap_port=self.imap_port_spin.value(),
             text_enabled=self.text_check.isChecked(),
             sms_gateway=self.gateway_combo.currentData(),
             sms_base_url=self.base_url_edit.text().strip(),
