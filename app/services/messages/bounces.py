@@ -67,7 +67,18 @@ IMAP_TIMEOUT = 20
 _MAY_BOUNCE = (MessageState.SENT.value, MessageState.DELIVERED.value, MessageState.FAILED.value)
 _OUR_MESSAGE_ID = re.compile(r"^\s*<([^<>@\s]+)@caredesk>\s*$", re.IGNORECASE)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_RETURNED_HEADER_TYPES = ("text/rfc822-headers", "message/rfc822-headers")
+#: RFC 3464 and its internationalized form (RFC 6533, from a server that spoke SMTPUTF8).
+_REPORT_TYPES = ("delivery-status", "global-delivery-status")
+_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
+#: Parts that return the message, or just its headers: read for its Message-ID.
+_HEADERS = BytesHeaderParser(policy=email.policy.default)
+_RETURNED_TYPES = (
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "message/rfc822-headers",
+    "message/global-headers",
+)
 
 
 # --- reading a DSN -------------------------------------------------------------------------
@@ -119,38 +130,53 @@ def _typed_value(value: object) -> str:
     return text
 
 
+def _blocks_of(text: str) -> list[MailMessage]:
+    text = text.replace("\r\n", "\n")
+    parser = HeaderParser(policy=email.policy.default)
+    return [parser.parsestr(block + "\n") for block in re.split(r"\n\s*\n", text) if block]
+
+
 def _status_blocks(part: MailMessage) -> list[MailMessage]:
-    """The field blocks of a ``message/delivery-status`` part (the email package parses
-    them into one header-only message each; a part sent encoded is parsed here)."""
+    """The field blocks of a delivery-status part.  The email package splits a
+    ``message/delivery-status`` into one header-only message per block; any other
+    ``message/*`` (the RFC 6533 form) it reads as one message whose headers are the first
+    block and whose body holds the rest; a part sent encoded is text to split here."""
     payload = part.get_payload()
-    if isinstance(payload, list):
+    if not isinstance(payload, list):
+        return _blocks_of((part.get_payload(decode=True) or b"").decode("utf-8", "replace"))
+    if part.get_content_type() == "message/delivery-status":
         return payload
-    body = part.get_payload(decode=True) or b""
-    text = body.decode("utf-8", "replace").replace("\r\n", "\n")
-    return [HeaderParser().parsestr(block + "\n") for block in re.split(r"\n\s*\n", text)]
+    blocks: list[MailMessage] = []
+    for inner in payload:
+        blocks.append(inner)
+        if not inner.is_multipart():
+            # As bytes: an RFC 6533 address in UTF-8 comes back whole.
+            rest = inner.get_payload(decode=True) or b""
+            blocks.extend(_blocks_of(rest.decode("utf-8", "replace")))
+    return blocks
 
 
 def _returned_message_id(part: MailMessage) -> str:
-    """The Message-ID of the returned message (or its headers) in a DSN's third part."""
-    if part.get_content_type() == "message/rfc822":
-        payload = part.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else None
-        return str(inner.get("Message-ID", "")) if inner is not None else ""
+    """The Message-ID of the returned message (or its headers) in a DSN's third part (the
+    email package reads a ``message/*`` part as a message; a ``text/*`` one is text)."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return str(payload[0].get("Message-ID", "")) if payload else ""
     body = part.get_payload(decode=True) or b""
-    return str(BytesHeaderParser().parsebytes(body).get("Message-ID", ""))
+    return str(_HEADERS.parsebytes(body).get("Message-ID", ""))
 
 
 def _is_report(message: MailMessage) -> bool:
     if message.get_content_type() != "multipart/report":
         return False
     kind = email.utils.collapse_rfc2231_value(message.get_param("report-type", "") or "")
-    return str(kind).strip().lower() == "delivery-status"
+    return str(kind).strip().lower() in _REPORT_TYPES
 
 
 def parse_report(raw: bytes) -> DeliveryReport | None:
     """The DSN in ``raw`` if it is one about a message CareDesk sent (its returned headers
     carry ``<uid@caredesk>``), else None."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
     if not _is_report(message):
         return None
     uid = ""
@@ -159,7 +185,7 @@ def parse_report(raw: bytes) -> DeliveryReport | None:
         if not isinstance(part, MailMessage):
             continue
         kind = part.get_content_type()
-        if kind == "message/delivery-status":
+        if kind in _STATUS_TYPES:
             for block in _status_blocks(part):
                 if block.get("Action") is None:
                     continue  # the per-message block (Reporting-MTA …)
@@ -173,7 +199,7 @@ def parse_report(raw: bytes) -> DeliveryReport | None:
                         diagnostic=_typed_value(block.get("Diagnostic-Code"))[:300],
                     )
                 )
-        elif kind == "message/rfc822" or kind in _RETURNED_HEADER_TYPES:
+        elif kind in _RETURNED_TYPES:
             match = _OUR_MESSAGE_ID.match(_words(_returned_message_id(part)))
             if match:
                 uid = match.group(1)
@@ -392,7 +418,7 @@ def _imap_date(moment: datetime) -> str:
 
 
 def _looks_like_report(header: bytes) -> bool:
-    return _is_report(BytesHeaderParser().parsebytes(header))
+    return _is_report(_HEADERS.parsebytes(header))
 
 
 def read_bounces(

@@ -374,6 +374,27 @@ def test_parse_report_reads_only_delivery_status_reports():
     assert parse_report(feedback) is None
 
 
+def test_parse_report_reads_an_internationalized_notice():
+    """RFC 6533: what a server that spoke SMTPUTF8 sends back (UTF-8 fields, message/global)."""
+    headers = returned_headers("0b7e", "josé@example.org")
+    raw = (
+        dsn(headers.replace("josé", "jose"), "jose@example.org")
+        .replace(b"report-type=delivery-status", b"report-type=global-delivery-status")
+        .replace(b"message/delivery-status", b"message/global-delivery-status")
+        .replace(b"text/rfc822-headers", b"message/global-headers")
+        .replace(b"jose@", "josé@".encode())
+    )
+    report = parse_report(raw)
+    assert report is not None and report.uid == "0b7e"
+    (status,) = report.recipients
+    assert (status.recipient, status.action, status.status) == (
+        "josé@example.org",
+        "failed",
+        "5.1.1",
+    )
+    assert report.about("JOSÉ@example.org") == status
+
+
 # --- the sender run ------------------------------------------------------------------------
 
 
