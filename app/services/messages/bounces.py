@@ -70,8 +70,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 #: RFC 3464 and its internationalized form (RFC 6533, from a server that spoke SMTPUTF8).
 _REPORT_TYPES = ("delivery-status", "global-delivery-status")
 _STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
-#: Parts that return the message, or just its headers: read for its Message-ID.
 _HEADERS = BytesHeaderParser(policy=email.policy.default)
+#: Parts that return the message, or just its headers: read for its Message-ID.
 _RETURNED_TYPES = (
     "message/rfc822",
     "message/global",
