@@ -348,6 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="from_address", required=True, metavar="ADDR", help="the from address"
     )
     configure.add_argument("--from-name", metavar="N", help="the name shown as the sender")
+    configure.add_argument(
+        "--imap-host",
+        metavar="H",
+        help="read bounces from this mailbox server (IMAP over SSL, the same account); "
+        '"" stops reading them; not given keeps what is set',
+    )
+    configure.add_argument(
+        "--imap-port", type=_positive_int, metavar="P", help="the mailbox server's port (993)"
+    )
     _add_location(configure)
     _add_user(configure)
 
@@ -1003,6 +1012,8 @@ def _messages_configure(args) -> int:
             smtp_user=args.smtp_user,
             from_address=args.from_address,
             from_name=current.from_name if args.from_name is None else args.from_name,
+            imap_host=current.imap_host if args.imap_host is None else args.imap_host,
+            imap_port=current.imap_port if args.imap_port is None else args.imap_port,
         )
         kept_in_env = False
         try:
@@ -1018,6 +1029,8 @@ def _messages_configure(args) -> int:
         clinic.db.close()
     where = f"{saved.smtp_host}:{saved.smtp_port} ({saved.smtp_security})"
     line = f"E-mail messages go through {where} from {saved.from_address}."
+    if saved.imap_host:
+        line += f" Bounces are read from {saved.imap_host}:{saved.imap_port}."
     if kept_in_env:
         line += (
             f" This computer has no key store: the password is read from {SMTP_PASSWORD_ENV} "

@@ -196,3 +196,21 @@ def test_only_the_owner_configures(clinic, tmp_path, make_staff, smtp_server):
     )
     assert sent.returncode == 0, sent.stderr
     assert len(smtp_server.messages) == 2
+
+
+def test_configure_sets_the_bounce_mailbox_and_refuses_a_port_out_of_range(clinic_file, tmp_path):
+    args = ["configure", "--smtp-host", "smtp.example.com", "--smtp-port", "587",
+            "--smtp-security", "starttls", "--smtp-user", "front@bayside.example",
+            "--from", "front@bayside.example"]  # fmt: skip
+    env = {**AS_OWNER, "CAREDESK_SMTP_PASSWORD": "app-password-1"}
+    result = messages(clinic_file, tmp_path, *args, "--imap-host", "IMAP.Example.com", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Bounces are read from imap.example.com:993." in result.stdout
+    (saved,) = rows(clinic_file, MessagingSettings)
+    assert (saved.imap_host, saved.imap_port) == ("imap.example.com", 993)
+
+    refused = messages(clinic_file, tmp_path, *args, "--imap-port", "70000", env=env)
+    assert refused.returncode != 0
+    assert "port" in refused.stderr.lower() and "Traceback" not in refused.stderr
+    (unchanged,) = rows(clinic_file, MessagingSettings)
+    assert unchanged.imap_port == 993
