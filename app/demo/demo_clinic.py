@@ -333,3 +333,65 @@ def _sample_signature() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+#: The demo's mail server and text gateway: names that resolve nowhere, and no password or
+#: token saved, so a demo never sends anything (the Outbox says why its messages wait).
+DEMO_MAIL_SERVER = "smtp.riverside-dental.example"
+DEMO_SMS_ACCOUNT = "AC" + "5e" * 16
+DEMO_SMS_NUMBER = "+12015550123"
+
+
+def showcase_messages(db, owner, now: datetime.datetime) -> None:
+    """An outbox with a day behind it: Settings → Messages filled in, yesterday's
+    confirmation requests and reminders sent (the texts delivered, one address bounced, one
+    number refused), and what the rules call for now waiting in the queue."""
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from app.data.models.messages import Message, MessageChannel, MessageState
+    from app.data.models.patients import Patient
+    from app.services.messages import planning, settings
+
+    config = settings.messaging_settings(db, owner)
+    settings.save_messaging_settings(
+        db, owner, dataclasses.replace(
+            config, email_enabled=True, smtp_host=DEMO_MAIL_SERVER, smtp_port=587,
+            smtp_security="starttls", smtp_user="frontdesk@riverside-dental.example",
+            from_address="frontdesk@riverside-dental.example", from_name="Riverside Dental",
+            text_enabled=True, sms_account_sid=DEMO_SMS_ACCOUNT, sms_from_number=DEMO_SMS_NUMBER,
+        ),
+    )  # fmt: skip
+    yesterday = now - datetime.timedelta(days=1)
+    planning.plan_messages(db, owner, yesterday)
+    with db.uow() as session:
+        sent = list(session.scalars(select(Message).order_by(Message.due_at, Message.id)))
+        for n, message in enumerate(sent):
+            at = max(message.due_at, yesterday - datetime.timedelta(hours=3))
+            at += datetime.timedelta(seconds=20 + n)
+            message.attempts = 1
+            message.sent_at = message.state_changed_at = at
+            message.state = MessageState.SENT.value
+            if message.channel == MessageChannel.TEXT.value:
+                message.state = MessageState.DELIVERED.value
+                message.delivered_at = at + datetime.timedelta(seconds=4)
+                message.gateway_id = f"SM{message.uid.replace('-', '')}"
+        emails = [m for m in sent if m.channel == MessageChannel.EMAIL.value]
+        texts = [m for m in sent if m.channel == MessageChannel.TEXT.value]
+        if emails:  # a mailbox that no longer exists: the patient's address is marked
+            bounced = emails[len(emails) // 2]
+            bounced.state, bounced.delivered_at = MessageState.BOUNCED.value, None
+            bounced.reason = (
+                "The mail server refused the address: 550 5.1.1 The email account that you "
+                "tried to reach does not exist."
+            )
+            session.get(Patient, bounced.patient_id).email_bounced_at = bounced.sent_at
+        if texts:  # a landline typed as a mobile
+            refused = texts[len(texts) // 3]
+            refused.state, refused.delivered_at = MessageState.FAILED.value, None
+            refused.reason = (
+                "The gateway refused the number: it is not a mobile number (21614). "
+                "Correct the patient's mobile number, then Retry."
+            )
+    planning.plan_messages(db, owner, now)

@@ -175,6 +175,71 @@ def _coordinator_area(app, ctx, outdir: Path) -> None:
     referral.close()
 
 
+def _demo_moment() -> datetime.datetime:
+    """10:40 on the demo's day, in UTC (what ``_use_demo_clock`` makes the time)."""
+    from zoneinfo import ZoneInfo
+
+    from app.demo.seed import DEMO_CLINIC
+    from app.services.scheduling.booking import at_local
+
+    return at_local(_demo_day(), 10 * 60 + 40, ZoneInfo(DEMO_CLINIC.timezone))
+
+
+def _messages_area(app, owner_ctx, desk_ctx, outdir: Path) -> None:
+    """Messages: the desk's Outbox after a day of reminders (one address bounced, one number
+    refused), the owner's Settings → Messages (sending, a template, the rules), and a
+    message to several patients from the Confirmations list, the skipped ones named."""
+    from app.demo.demo_clinic import showcase_messages
+    from app.services.scheduling.confirmations import confirmation_list, next_open_day
+    from app.ui.main_window import MainWindow
+    from app.ui.messages.send_dialog import SendMessageDialog
+
+    now = _demo_moment()
+    showcase_messages(owner_ctx.db, owner_ctx.actor, now)
+    window = MainWindow(desk_ctx)
+    window.resize(1366, 740)
+    window.start()
+    outbox = window.show_page("outbox")
+    _wait_for_ops()
+    outbox.show_view("all")
+    _wait_for_ops()
+    problems = [
+        row for row, line in enumerate(outbox.model.rows) if line.state in ("bounced", "failed")
+    ]
+    outbox.table.selectRow(problems[0] if problems else 0)
+    outbox.table.scrollTo(outbox.table.currentIndex())
+    _wait_for_ops()
+    _save(app, window, outdir / "66-outbox.png")
+    window.hide()
+
+    day = next_open_day(desk_ctx.db, desk_ctx.actor, now.date())
+    lines = confirmation_list(desk_ctx.db, desk_ctx.actor, day)
+    patient_ids = list(dict.fromkeys(line.patient_id for line in lines))[:6]
+    dialog = SendMessageDialog(desk_ctx, patient_ids, kind="confirmation_request")
+    dialog.show()
+    _wait_for_ops()  # who gets it; then the preview, for the first of them, after its pause
+    _pause(800)
+    _wait_for_ops()
+    _save(app, dialog, outdir / "69-send-message.png")
+    dialog.reject()
+
+    window = MainWindow(owner_ctx)
+    window.resize(1366, 740)
+    window.start()
+    settings = window.show_page("settings")
+    settings.tabs.setCurrentWidget(settings.tab("messages"))
+    _wait_for_ops()
+    tab = settings.tab("messages")
+    _save(app, window, outdir / "67-settings-messages.png")
+    tab.parts.setCurrentWidget(tab.templates)
+    _wait_for_ops()
+    _save(app, window, outdir / "68-message-templates.png")
+    tab.parts.setCurrentWidget(tab.rules)
+    _wait_for_ops()
+    _save(app, window, outdir / "68b-message-rules.png")
+    window.hide()
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
@@ -317,6 +382,7 @@ def render(outdir: Path) -> None:
     _calendar_area(app, UiContext(clinic, coordinator, details), outdir)
     _plans_area(app, UiContext(clinic, coordinator, details), outdir)
     _coordinator_area(app, UiContext(clinic, coordinator, details), outdir)
+    _messages_area(app, ctx, UiContext(clinic, rita, details), outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()
