@@ -198,7 +198,7 @@ def showcase_consents(db, owner, patient_id: int) -> None:
 
 
 @contextlib.contextmanager
-def _clock_on(day: datetime.date):
+def clock_on(day: datetime.date):
     """The app's one clock (``app.clock``) reads 3 PM UTC on ``day`` while the block runs:
     the demo's referral takes its steps on the days they would have been taken."""
     import app.clock as clock
@@ -236,7 +236,7 @@ def showcase_referral(db, owner, patient_id: int, report_pdf: bytes) -> int:
         provider = session.scalar(select(Provider.id).order_by(Provider.id).limit(1))
     choices = referrals.record_choices(db, owner, patient_id)
     # Each step is taken on its own day, as the desk would have over three weeks.
-    with _clock_on(days_ago(20)):
+    with clock_on(days_ago(20)):
         line = referrals.create_outgoing(
             db, owner, patient_id=patient_id, contact_id=specialist, provider_id=provider,
             reason="Evaluation of tooth 30 for endodontic treatment; persistent pain on biting.",
@@ -244,7 +244,7 @@ def showcase_referral(db, owner, patient_id: int, report_pdf: bytes) -> int:
             attached_records="Periapical x-ray of tooth 30 (film, by post)",
         )  # fmt: skip
         line = referrals.mark_sent(db, owner, line.id, version=line.version, via="fax")
-    with _clock_on(days_ago(13)):
+    with clock_on(days_ago(13)):
         referrals.log_referral_call(
             db, owner, line.id, note="Their front desk is booking her this week.", reached=True
         )
@@ -252,9 +252,9 @@ def showcase_referral(db, owner, patient_id: int, report_pdf: bytes) -> int:
         line = referrals.record_booked(
             db, owner, line.id, version=line.version, visit_on=days_ago(6)
         )
-    with _clock_on(days_ago(5)):
+    with clock_on(days_ago(5)):
         line = referrals.record_seen(db, owner, line.id, version=line.version, seen_on=days_ago(6))
-    with _clock_on(days_ago(1)):
+    with clock_on(days_ago(1)):
         line = referrals.file_report(
             db, owner, line.id, version=line.version, filename="endodontic-report.pdf",
             content=report_pdf, received_on=days_ago(1),

@@ -189,7 +189,7 @@ def _messages_area(app, owner_ctx, desk_ctx, outdir: Path) -> None:
     """Messages: the desk's Outbox after a day of reminders (one address bounced, one number
     refused), the owner's Settings → Messages (sending, a template, the rules), and a
     message to several patients from the Confirmations list, the skipped ones named."""
-    from app.demo.demo_clinic import showcase_messages
+    from app.demo.demo_clinic import clock_on, showcase_messages
     from app.services.scheduling.confirmations import confirmation_list, next_open_day
     from app.ui.main_window import MainWindow
     from app.ui.messages.send_dialog import SendMessageDialog
@@ -215,13 +215,15 @@ def _messages_area(app, owner_ctx, desk_ctx, outdir: Path) -> None:
     day = next_open_day(desk_ctx.db, desk_ctx.actor, now.date())
     lines = confirmation_list(desk_ctx.db, desk_ctx.actor, day)
     patient_ids = list(dict.fromkeys(line.patient_id for line in lines))[:6]
-    dialog = SendMessageDialog(desk_ctx, patient_ids, kind="confirmation_request")
-    dialog.show()
-    _wait_for_ops()  # who gets it; then the preview, for the first of them, after its pause
-    _pause(800)
-    _wait_for_ops()
-    _save(app, dialog, outdir / "69-send-message.png")
-    dialog.reject()
+    # The preview finds each patient's next visit by the app's clock: the demo's day.
+    with clock_on(_demo_day()):
+        dialog = SendMessageDialog(desk_ctx, patient_ids, kind="confirmation_request")
+        dialog.show()
+        _wait_for_ops()  # who gets it; then the preview, for the first of them, after its pause
+        _pause(800)
+        _wait_for_ops()
+        _save(app, dialog, outdir / "69-send-message.png")
+        dialog.reject()
 
     window = MainWindow(owner_ctx)
     window.resize(1366, 740)
