@@ -197,8 +197,12 @@ def _fail(op: _Op, exc: BaseException) -> None:
         _runner.relay.session_ended.emit(exc.reason)
 
 
-class _Runnable(QRunnable):
-    def __init__(self, number: int, fn: Callable[[], Any], relay: _Relay) -> None:
+class CallRunnable(QRunnable):
+    """Runs one call on a worker and emits its outcome on ``relay.delivered`` (number, value
+    or exception, ok, what it committed).  The operations' workers use it, and so does the
+    messages' network thread (``app.ui.messages.sender``), whose relay has the same signal."""
+
+    def __init__(self, number: int, fn: Callable[[], Any], relay: QObject) -> None:
         super().__init__()
         self._number = number
         self._fn: Callable[[], Any] | None = fn
@@ -239,7 +243,7 @@ class _Runner:
         number = relay.add(op)
         pool = self._writer if write else self._readers
         assert pool is not None
-        pool.start(_Runnable(number, op.fn, relay))
+        pool.start(CallRunnable(number, op.fn, relay))
 
     @property
     def relay(self) -> _Relay:

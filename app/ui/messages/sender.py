@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-import traceback
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
 
-from app.services.changes import Changes, collect_changes
+from app.services.changes import Changes
 from app.services.errors import CareDeskError
 from app.ui import ops
 
@@ -78,7 +77,7 @@ class _NetworkRelay(QObject):
     ) -> None:
         number = next(self._numbers)
         self.calls[number] = (on_success, on_failure, owner)
-        self.pool.start(_NetworkCall(number, fn, self))
+        self.pool.start(ops.CallRunnable(number, fn, self))
 
     @Slot(int, object, bool, object)
     def _on_delivered(self, number: int, value: Any, ok: bool, committed: list) -> None:
@@ -107,26 +106,6 @@ class _NetworkRelay(QObject):
         finally:
             del self.calls[number]
             self.finished.emit()
-
-
-class _NetworkCall(QRunnable):
-    def __init__(self, number: int, fn: Callable[[], Any], relay: _NetworkRelay) -> None:
-        super().__init__()
-        self._number = number
-        self._fn: Callable[[], Any] | None = fn
-        self._relay = relay
-
-    def run(self) -> None:
-        fn, self._fn = self._fn, None
-        assert fn is not None
-        with collect_changes() as collected:
-            try:
-                value, ok = fn(), True
-            except BaseException as exc:  # delivered to the GUI thread, never swallowed
-                traceback.clear_frames(exc.__traceback__)
-                value, ok = exc, False
-        del fn
-        self._relay.delivered.emit(self._number, value, ok, collected.committed)
 
 
 _relay: _NetworkRelay | None = None
