@@ -174,6 +174,15 @@ def _confirm(
     return appointment, ""
 
 
+def opt_out_of_texts(patient: Patient, now: datetime) -> None:
+    """The patient said STOP (by a reply, or the gateway knows them unsubscribed): no text
+    goes until they agree again at the desk.  The consent itself is withdrawn too, so every
+    form that prints or shows "may text" (the intake form, the record) says no."""
+    if patient.text_opted_out_at is None:
+        patient.text_opted_out_at = now
+    patient.may_text = False
+
+
 def handle_inbound(db: Database, actor: Actor, inbound: InboundText) -> ReplyAction:
     """Act on one reply, once (a reply already handled returns what was done then)."""
     permissions.require(actor, Permission.SEND_MESSAGES)
@@ -211,11 +220,7 @@ def handle_inbound(db: Database, actor: Actor, inbound: InboundText) -> ReplyAct
             reply.action = ReplyAction.OPTED_OUT.value
             # The number is opted out for everyone who has it (a family's one phone).
             for holder in patients or [patient]:
-                if holder.text_opted_out_at is None:
-                    holder.text_opted_out_at = now
-                # The consent itself is withdrawn too, so every form that prints or shows
-                # "may text" (the intake form, the record) says no.
-                holder.may_text = False
+                opt_out_of_texts(holder, now)
             _log_inbound(
                 session,
                 patient.id,

@@ -368,10 +368,8 @@ def _mark_failed_try(
                 patient is not None
                 and message.channel == MessageChannel.TEXT.value
                 and patient.mobile_phone == message.to_address
-                and patient.text_opted_out_at is None
             ):
-                patient.text_opted_out_at = now
-                patient.may_text = False  # consent withdrawn, as a STOP reply does
+                replies.opt_out_of_texts(patient, now)
         elif kind == "permanent":
             _set_state(message, MessageState.FAILED.value, now, error.message)
         elif kind == "configuration":
