@@ -522,26 +522,142 @@ def _server_problems(db: Database) -> list[str]:
 
 
 def backup_copy(db: Database, target: Path, key: DatabaseKey) -> Path:
-    """Write an encrypted copy of the whole database to ``target`` with ``key``.
-
-    ``sqlcipher_export`` copies schema and rows into an attached database
-    keyed with the same key, so the backup is as protected as the original.
-    """
+    """Write an encrypted copy of the whole database to ``target`` with ``key`` (a new
+    file only); see :func:`snapshot_copy`."""
     target = Path(target)
     if target.exists():
         raise DatabaseExistsError(str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    raw = db.engine.raw_connection()
-    try:
-        dbapi_conn = raw.driver_connection
-        quoted_target = "'" + str(target).replace("'", "''") + "'"
-        dbapi_conn.execute(f"ATTACH DATABASE {quoted_target} AS backup KEY {key.pragma_literal()}")
-        try:
-            dbapi_conn.execute("SELECT sqlcipher_export('backup')")
-            version = dbapi_conn.execute("PRAGMA main.user_version").fetchone()[0]
-            dbapi_conn.execute(f"PRAGMA backup.user_version = {int(version)}")
-        finally:
-            dbapi_conn.execute("DETACH DATABASE backup")
-    finally:
-        raw.close()
+    snapshot_copy(db, target, key)
     return target
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a copy holds, counted in the very snapshot it was copied from."""
+
+    #: alembic_version's revision ("" for a database without one).
+    schema: str
+    #: Rows per table.
+    rows: dict[str, int]
+    #: The audit trail's head: (first row's hash, last row's id, last row's hash, rows),
+    #: or None while it is empty.
+    audit_head: tuple[str, int, str, int] | None
+
+
+def snapshot_copy(db: Database, target: Path, key: DatabaseKey) -> Snapshot:
+    """Copy the clinic's encrypted file — while others keep working in it — into a new
+    encrypted file ``target`` under ``key`` (the clinic's own, for a backup), and count
+    what was copied.
+
+    ``sqlcipher_export`` writes schema and rows into a database attached with the key
+    (never ``VACUUM INTO``, which would write plain pages).  It runs inside one read
+    transaction on its own connection, so every table comes from the same moment (the
+    write-ahead log lets other connections write meanwhile), and the counts and the audit
+    head come from that moment too.  ``target`` is made here; the caller names it
+    temporarily and renames it once it checks out.
+    """
+    assert db.path is not None, "a clinic server is backed up with pg_dump"
+    # A connection of its own, never returned to the pool: it attaches the copy.
+    raw = db.engine.raw_connection()
+    conn = raw.driver_connection
+    raw.detach()
+    try:
+        quoted = "'" + str(target).replace("'", "''") + "'"
+        conn.execute(f"ATTACH DATABASE {quoted} AS backup KEY {key.pragma_literal()}")
+        try:
+            conn.execute("BEGIN")
+            try:
+                tables = [
+                    name
+                    for (name,) in conn.execute(
+                        "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                    )
+                ]
+                rows = {
+                    name: conn.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0]
+                    for name in tables
+                }
+                schema = ""
+                if "alembic_version" in rows:
+                    found = conn.execute("SELECT version_num FROM main.alembic_version").fetchone()
+                    schema = found[0] if found else ""
+                audit_head = _audit_head(conn) if "audit_log" in rows else None
+                conn.execute("SELECT sqlcipher_export('backup')")
+                version = conn.execute("PRAGMA main.user_version").fetchone()[0]
+                conn.execute(f"PRAGMA backup.user_version = {int(version)}")
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlcipher.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            with contextlib.suppress(sqlcipher.Error):
+                conn.execute("DETACH DATABASE backup")
+    finally:
+        conn.close()
+    return Snapshot(schema=schema, rows=rows, audit_head=audit_head)
+
+
+def _audit_head(conn) -> tuple[str, int, str, int] | None:
+    first = conn.execute("SELECT hash FROM main.audit_log ORDER BY id LIMIT 1").fetchone()
+    if first is None:
+        return None
+    last_id, last_hash = conn.execute(
+        "SELECT id, hash FROM main.audit_log ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    rows = conn.execute("SELECT count(*) FROM main.audit_log").fetchone()[0]
+    return first[0], last_id, last_hash, rows
+
+
+def _read_only_connection(path: Path, key: DatabaseKey) -> sqlcipher.Connection:
+    """A keyed connection that cannot write: the file is opened read-only by SQLite itself
+    (``mode=ro``), so checking a backup never changes a byte of it."""
+    from urllib.parse import quote
+
+    conn = sqlcipher.connect(f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = {key.pragma_literal()}")
+        conn.execute("PRAGMA cipher_compatibility = 4")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher.DatabaseError:
+            raise DatabaseLockedError() from None
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_read_only(path: Path, key: DatabaseKey) -> Database:
+    """An encrypted file opened only to read (a backup being checked or looked into):
+    DatabaseLockedError when ``key`` does not open it."""
+    path = Path(path)
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: _read_only_connection(path, key),
+        module=sqlcipher,
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=1,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except BaseException:
+        engine.dispose()
+        raise
+    return Database(path=path, engine=engine)

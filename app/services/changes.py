@@ -71,6 +71,8 @@ TABLE_FLAGS: dict[str, str] = {
     "appointment_status_changes": "appointments",
     "appointments": "appointments",
     "audit_log": "audit",
+    "backup_runs": "clinic",
+    "backup_settings": "clinic",
     "charges": "payments",
     "clinic_settings": "clinic",
     "communication_entries": "patients",

@@ -8,6 +8,7 @@ from app.data.models.appointments import (
     WaitlistEntry,
 )
 from app.data.models.audit import AuditEntry
+from app.data.models.backups import BackupRun, BackupSettings
 from app.data.models.base import Base
 from app.data.models.clinic import ClinicSettings
 from app.data.models.communications import CommunicationEntry
@@ -54,6 +55,8 @@ __all__ = [
     "AppointmentStatus",
     "AppointmentStatusChange",
     "AuditEntry",
+    "BackupRun",
+    "BackupSettings",
     "Base",
     "Charge",
     "ClinicSettings",
