@@ -30,6 +30,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "export": "Exported",
     "recovery_kit": "Recovery kit printed",
     "audit_viewed": "Audit log viewed",
+    "backup_restored": "Backup restored",
 }
 
 ENTITY_LABELS: dict[str, str] = {
@@ -37,6 +38,8 @@ ENTITY_LABELS: dict[str, str] = {
     "clinic_settings": "Clinic settings",
     "patients": "Patient",
     "appointments": "Appointment",
+    "backup_runs": "Backup",
+    "backup_settings": "Backup settings",
 }
 
 

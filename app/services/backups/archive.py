@@ -269,3 +269,44 @@ def verify_backup(path: Path, key: DatabaseKey | None) -> Verification:
     if key is None:
         return Verification(path, manifest, ("the clinic's key is needed to check it",))
     return Verification(path, manifest, tuple(check_file(path, key, manifest)))
+
+
+@dataclass(frozen=True)
+class ListedBackup:
+    """A backup file found in a folder, with its manifest (None: unreadable, ``problem``)."""
+
+    path: Path
+    manifest: Manifest | None
+    problem: str = ""
+
+    @property
+    def made_at(self) -> datetime | None:
+        return self.manifest.made_at if self.manifest is not None else None
+
+
+def list_backups(
+    folder: Path, *, stem: str | None = None, trail: str | None = None
+) -> list[ListedBackup]:
+    """The backups in ``folder``, newest first: those whose name starts with ``stem`` and
+    whose manifest names the clinic ``trail`` (when given); a backup whose manifest cannot be
+    read is listed with its problem (only when its name matches)."""
+    from app.services.backups.files import is_backup_file
+
+    found: list[ListedBackup] = []
+    try:
+        paths = [p for p in Path(folder).iterdir() if is_backup_file(p)]
+    except OSError:
+        return []
+    for path in paths:
+        if stem is not None and not path.name.startswith(stem + "-"):
+            continue
+        try:
+            manifest = read_manifest(path)
+        except ManifestError as exc:
+            found.append(ListedBackup(path, None, str(exc)))
+            continue
+        if trail is not None and manifest.trail not in (None, trail):
+            continue
+        found.append(ListedBackup(path, manifest))
+    found.sort(key=lambda b: (b.made_at is not None, b.made_at or datetime.min), reverse=True)
+    return found

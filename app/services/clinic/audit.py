@@ -55,6 +55,9 @@ class AuditAction(StrEnum):
     #: A payment, charge or adjustment dated in a closed month changed on the owner's
     #: override; the detail holds the month and the reason.
     CLOSED_MONTH_OVERRIDE = "closed_month_override"
+    #: The clinic was put back as a backup held it; the detail names the backup, who did it
+    #: and where the database as it was before is kept.
+    BACKUP_RESTORED = "backup_restored"
 
 
 # Bookkeeping columns whose changes say nothing about who saw or changed what.

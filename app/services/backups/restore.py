@@ -1,0 +1,219 @@
+"""Putting a backup back — a step that must never be the one that loses data.
+
+1. The backup is checked first, as :func:`archive.verify_backup` checks any backup; one that
+   fails is never restored.
+2. A backup from a newer CareDesk (a newer schema) is refused; one of another clinic (another
+   audit trail) only on an explicit yes.
+3. The database as it is now is kept first: a checked backup of it ("before restore") when it
+   still opens, else a byte-for-byte copy of the file and its write-ahead log (the damaged
+   file a clinic restores *because of* may still hold the last hour).
+4. The backup is copied beside the database (``.restoring``), read back against its
+   SHA-256, and renamed over it in one step: a crash leaves the old database or the
+   restored one, never half of each.  The key goes into the key store under the restored
+   file's id first, so the restored clinic opens without the recovery key.
+5. The restore is written into the restored clinic's audit trail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from app.clock import utc_now
+from app.data import keys, migrate
+from app.data.database import connect, open_read_only
+from app.data.errors import CareDeskError
+from app.data.keys import DatabaseKey, KeyringUnavailable
+from app.services.backups.archive import Verification, make_file_backup, verify_backup
+from app.services.backups.files import (
+    BackupError,
+    backup_name,
+    copy_file,
+    fsync_dir,
+    remove_quietly,
+)
+from app.services.backups.manifest import Manifest
+from app.services.clinic.audit import AuditAction, record
+from app.services.clinic.uow import unit_of_work
+
+#: Companion files of a live database, copied with it when it is kept as it was.
+COMPANIONS = ("-wal", "-shm")
+RESTORING_SUFFIX = ".restoring"
+
+
+@dataclass(frozen=True)
+class RestoreCheck:
+    """What restoring ``backup`` would do, before anything is done."""
+
+    verification: Verification
+    #: Why it cannot be restored at all (None: it can).
+    refusal: str | None
+    #: Set when the backup is another clinic's: the sentence to confirm.
+    other_clinic: str | None
+
+    @property
+    def manifest(self) -> Manifest | None:
+        return self.verification.manifest
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    restored: Path
+    #: The database as it was before, kept (None: there was none, or ``--to`` a new file).
+    kept_before: Path | None
+    manifest: Manifest
+
+
+def trail_of(path: Path, key: DatabaseKey | None) -> str | None:
+    """The audit trail's first hash of the clinic file at ``path`` (its identity), or None
+    when it cannot be read with ``key`` (damaged, another key, no file)."""
+    if key is None or not Path(path).is_file():
+        return None
+    try:
+        db = open_read_only(path, key)
+    except (CareDeskError, Exception):
+        return None
+    try:
+        with db.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT hash FROM audit_log ORDER BY id LIMIT 1").scalar()
+    except Exception:
+        return None
+    finally:
+        db.close()
+
+
+def check_restore(backup: Path, key: DatabaseKey | None, current_trail: str | None) -> RestoreCheck:
+    """Check ``backup`` and say whether it may replace the clinic whose trail is
+    ``current_trail`` (None: unknown, or no clinic there yet)."""
+    verification = verify_backup(backup, key)
+    manifest = verification.manifest
+    if not verification.ok:
+        refusal = (
+            "This backup failed its check, so nothing was restored: "
+            + "; ".join(verification.problems)
+            + "."
+        )
+        return RestoreCheck(verification, refusal, None)
+    assert manifest is not None
+    if manifest.schema and manifest.schema not in ("empty", *migrate.known_revisions()):
+        return RestoreCheck(
+            verification,
+            f"This backup was made by a newer CareDesk ({manifest.program}, schema "
+            f"{manifest.schema}); install that version or newer to restore it.",
+            None,
+        )
+    other = None
+    if current_trail is not None and manifest.trail is not None and manifest.trail != current_trail:
+        other = (
+            f"This backup is of another clinic (“{manifest.clinic}”): restoring it replaces "
+            "this clinic's data with that clinic's."
+        )
+    return RestoreCheck(verification, None, other)
+
+
+def _keep_as_it_was(live: Path, live_key: DatabaseKey | None, folder: Path, now: datetime) -> Path:
+    """Keep the database as it is now, before it is replaced: a checked backup when it opens
+    with ``live_key``, else a copy of its bytes (and its write-ahead log)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if live_key is not None:
+        with contextlib.suppress(CareDeskError):
+            db = connect(live, live_key)
+            try:
+                return make_file_backup(db, live_key, folder, reason="before restore", now=now)[0]
+            finally:
+                db.close()
+    target = folder / backup_name(live.stem, now, "before restore as it was")
+    try:
+        for suffix in ("", *COMPANIONS):
+            source = Path(str(live) + suffix)
+            if source.exists():
+                shutil.copyfile(source, Path(str(target) + suffix))
+        fsync_dir(folder)
+    except OSError as exc:
+        raise BackupError(
+            "Nothing was restored: the database as it is now could not be kept first "
+            f"({exc.strerror or type(exc).__name__} in {folder})."
+        ) from None
+    return target
+
+
+def restore_file_backup(
+    backup: Path,
+    key: DatabaseKey,
+    live: Path,
+    *,
+    live_key: DatabaseKey | None,
+    keep_folder: Path,
+    allow_other_clinic: bool = False,
+    by: str = "",
+    now: datetime | None = None,
+) -> RestoreResult:
+    """Put ``backup`` (opened with ``key``) in place of the clinic file ``live``, which must be
+    closed.  ``live`` that does not exist yet is simply made from the backup (``--to``)."""
+    now = now or utc_now()
+    live = Path(live)
+    check = check_restore(backup, key, trail_of(live, live_key))
+    if check.refusal is not None:
+        raise BackupError(check.refusal)
+    if check.other_clinic is not None and not allow_other_clinic:
+        raise BackupError(check.other_clinic + " Confirm that this is what you want.")
+    manifest = check.manifest
+    assert manifest is not None
+    kept = _keep_as_it_was(live, live_key, keep_folder, now) if live.exists() else None
+    live.parent.mkdir(parents=True, exist_ok=True)
+    restoring = live.with_name(live.name + RESTORING_SUFFIX)
+    remove_quietly(restoring)
+    try:
+        digest = copy_file(Path(backup), restoring)
+        if manifest.sha256 is not None and digest != manifest.sha256:
+            raise BackupError(
+                "Nothing was restored: the copy of the backup did not read back as it was "
+                "written (its SHA-256 differs); the disk may be failing."
+            )
+        with contextlib.suppress(KeyringUnavailable):
+            if key.raw is not None:
+                keys.store_key(keys.database_id(restoring), key)
+        # The old file's write-ahead log must never be read into the restored one.
+        for suffix in COMPANIONS:
+            remove_quietly(Path(str(live) + suffix))
+        os.replace(restoring, live)
+        fsync_dir(live.parent)
+    except OSError as exc:
+        remove_quietly(restoring)
+        raise BackupError(
+            f"Nothing was restored: the backup could not be copied to {live.parent} "
+            f"({exc.strerror or type(exc).__name__})."
+        ) from None
+    except BaseException:
+        remove_quietly(restoring)
+        raise
+    _note_restore(live, key, manifest, kept, by)
+    return RestoreResult(restored=live, kept_before=kept, manifest=manifest)
+
+
+def _note_restore(live: Path, key: DatabaseKey, manifest: Manifest, kept: Path | None, by: str):
+    """The restore, in the restored clinic's own audit trail."""
+    db = connect(live, key)
+    try:
+        detail = f"from the backup {manifest.backup} made {manifest.made_at.isoformat()}"
+        if by:
+            detail += f", by {by}"
+        if kept is not None:
+            detail += f"; the database before it is kept as {kept}"
+        with unit_of_work(db, None) as session:
+            record(session, AuditAction.BACKUP_RESTORED, detail=detail[:1000])
+    finally:
+        db.close()
+
+
+__all__ = [
+    "RestoreCheck",
+    "RestoreResult",
+    "check_restore",
+    "restore_file_backup",
+    "trail_of",
+]
