@@ -16,6 +16,8 @@ from app import __version__
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: A recovery key (from the recovery kit) for `backup verify` and `backup restore`.
+RECOVERY_KEY_ENV = "CAREDESK_RECOVERY_KEY"
 
 #: ``caredesk print DOCUMENT`` → the option naming the row it prints (None: the patient
 #: alone; a consent form names its template with ``--template NAME``).
@@ -279,6 +281,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_location(follow_ups)
     _add_user(follow_ups)
+
+    backup = commands.add_parser(
+        "backup",
+        help="back up the clinic, list, check and restore its backups",
+        description="Encrypted, checked backups of the clinic: made into this computer's "
+        "backups folder and the backup folder chosen in Settings → Backups (or --to), each "
+        "with its manifest. A backup opens only with the clinic's key: keep the recovery kit "
+        "with the backups kept off-site. Each command prints one line per result and exits "
+        "non-zero when something failed.",
+    )
+    backup_commands = backup.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    backup_now = backup_commands.add_parser(
+        "now",
+        help="back the clinic up now and check the backup",
+        description="Back the clinic up now (while others may keep working in it), check "
+        "the backup, copy it to the backup folder, and remove the automatic backups the "
+        "rotation no longer keeps. For a scheduled task: nobody needs to be signed in.",
+    )
+    backup_now.add_argument(
+        "--to", type=Path, metavar="DIR", help="back up into DIR instead of the chosen folder"
+    )
+    _add_location(backup_now)
+    backup_list = backup_commands.add_parser(
+        "list",
+        help="list the clinic's backups, newest first",
+        description="One line per backup of the clinic in this computer's backups folder "
+        "and the chosen backup folder: when it was made (UTC), why, where, size, schema, "
+        "rows, file.",
+    )
+    backup_list.add_argument(
+        "--folder", type=Path, metavar="DIR", help="list the backups in DIR as well"
+    )
+    _add_location(backup_list)
+    backup_verify = backup_commands.add_parser(
+        "verify",
+        help="check a backup as a restore would",
+        description="Check a backup: its manifest and SHA-256, then (with the clinic's key) "
+        "every page, the row counts and the audit trail against its seal. The key is the "
+        "clinic's (--db/--server), $CAREDESK_PASSPHRASE, or the recovery key from "
+        f"${RECOVERY_KEY_ENV} (asked for at a terminal).",
+    )
+    backup_verify.add_argument("file", type=Path, metavar="FILE", help="the backup file")
+    _add_location(backup_verify)
+    backup_restore = backup_commands.add_parser(
+        "restore",
+        help="put a backup back (the clinic as it was is kept first)",
+        description="Restore a backup: it is checked first; the clinic as it is now is kept "
+        "as a pre-restore copy in this computer's backups folder; then the backup replaces "
+        "it in one step. CareDesk must be closed on this computer. With --to PATH the backup "
+        "is restored into a new file instead, and the clinic is left alone.",
+    )
+    backup_restore.add_argument("file", type=Path, metavar="FILE", help="the backup file")
+    backup_restore.add_argument(
+        "--to", type=Path, metavar="PATH", help="restore into this new file instead"
+    )
+    backup_restore.add_argument(
+        "--other-clinic",
+        action="store_true",
+        help="yes, replace this clinic with another clinic's backup",
+    )
+    _add_location(backup_restore)
+    _add_user(backup_restore)
 
     messages = commands.add_parser(
         "messages",
@@ -912,6 +976,204 @@ def _cmd_messages(args) -> int:
     if args.messages_command == "list":
         return _messages_list(args)
     return _messages_configure(args)
+
+
+# --- backup ---------------------------------------------------------------------------------
+
+
+def _cmd_backup(args) -> int:
+    if args.backup_command == "now":
+        return _backup_now(args)
+    if args.backup_command == "list":
+        return _backup_list(args)
+    if args.backup_command == "verify":
+        return _backup_verify(args)
+    return _backup_restore(args)
+
+
+def _backup_now(args) -> int:
+    from app.services.backups.schedule import back_up
+
+    if args.to is not None and not args.to.is_dir():
+        raise _UsageError(f"--to {args.to}: there is no folder there")
+    clinic = _open_for_cli(args)
+    try:
+        report = back_up(clinic.db, clinic.key, None, reason="manual", to=args.to)
+    finally:
+        clinic.db.close()
+    for place in report.places:
+        if place.ok:
+            _say(f"Backup verified in {place.label}: {place.backup}")
+        else:
+            _say(f"Backup FAILED in {place.label}: {place.message}")
+    return EXIT_OK if report.ok else _fail("the backup failed somewhere (see above)")
+
+
+def _backup_list(args) -> int:
+    from app.services.backups.archive import clinic_stem, list_backups
+    from app.services.backups.schedule import backups_of
+
+    clinic = _open_for_cli(args)
+    try:
+        found = backups_of(clinic.db, None)
+        if args.folder is not None:
+            found += [
+                (str(args.folder), b)
+                for b in list_backups(args.folder, stem=clinic_stem(clinic.db))
+            ]
+        where = clinic.db.describe()
+    finally:
+        clinic.db.close()
+    if not found:
+        _say(f"No backups of {where} yet.")
+        return EXIT_OK
+    for place, backup in found:
+        if backup.manifest is None:
+            _say(f"{'?':<16}  {'?':<14}  {place:<12}  {backup.path}  ({backup.problem})")
+            continue
+        m = backup.manifest
+        size = f"{(m.size or backup.path.stat().st_size) / 1e6:,.1f} MB"
+        rows = f"{sum(m.rows.values()):,} rows" if m.rows else "rows not counted"
+        _say(
+            f"{m.made_at:%Y-%m-%d %H:%M} UTC  {m.reason:<14}  {place:<12}  {size:>9}  "
+            f"schema {m.schema}  {rows}  {backup.path}"
+        )
+    return EXIT_OK
+
+
+def _backup_key(args, backup: Path):
+    """The key a backup opens with: the clinic's (--db/--server or the clinic used last),
+    $CAREDESK_PASSPHRASE, or the recovery key ($CAREDESK_RECOVERY_KEY, or asked for)."""
+    import getpass
+
+    from app.data import keys
+    from app.services.backups.manifest import ManifestError, read_manifest
+
+    typed = os.environ.get(RECOVERY_KEY_ENV, "").strip()
+    if typed:
+        try:
+            return keys.parse_recovery_input(typed)
+        except ValueError as error:
+            raise _UsageError(f"${RECOVERY_KEY_ENV}: {error}") from None
+    try:
+        server = read_manifest(backup).kind == "server"
+    except ManifestError:
+        server = False
+    where = _clinic_location(args)
+    if where is not None:
+        from app.data.errors import CareDeskError
+
+        try:
+            clinic = _open_for_cli(args, as_is=True)
+        except CareDeskError:
+            clinic = None  # a damaged clinic: its key cannot be found through it
+        if clinic is not None:
+            try:
+                if server and clinic.db.is_server:
+                    from app.services.backups.server_dump import server_backup_key
+
+                    return server_backup_key(clinic.db, create=False)
+                if clinic.key is not None:
+                    return clinic.key
+            finally:
+                clinic.db.close()
+    from_env = keys.passphrase_from_environment()
+    if from_env is not None:
+        return from_env
+    if sys.stdin.isatty():
+        text = getpass.getpass("The clinic's recovery key (from its recovery kit): ")
+        try:
+            return keys.parse_recovery_input(text)
+        except ValueError as error:
+            raise _UsageError(str(error)) from None
+    return None
+
+
+def _backup_verify(args) -> int:
+    from app.services.backups.archive import verify_backup
+
+    if not args.file.is_file():
+        raise _UsageError(f"there is no backup file at {args.file}")
+    verification = verify_backup(args.file, _backup_key(args, args.file))
+    if verification.ok:
+        _say(verification.summary())
+        return EXIT_OK
+    return _fail(verification.summary())
+
+
+def _backup_restore(args) -> int:
+    from app.data.errors import CareDeskError
+    from app.services.backups import restore
+    from app.services.backups.schedule import local_folder
+
+    if not args.file.is_file():
+        raise _UsageError(f"there is no backup file at {args.file}")
+    key = _backup_key(args, args.file)
+    if key is None:
+        raise _UsageError(
+            f"no key for this backup: give the clinic (--db), or the recovery key in "
+            f"${RECOVERY_KEY_ENV}"
+        )
+    if args.to is not None and args.to.exists():
+        raise _UsageError(f"--to {args.to}: a file is already there; choose a new name")
+    # The backup is checked before anything else (signing in writes to the clinic).
+    check = restore.check_restore(args.file, key, None)
+    if check.refusal is not None:
+        return _fail(check.refusal)
+    if args.to is not None:
+        result = restore.restore_file_backup(
+            args.file,
+            key,
+            args.to,
+            live_key=None,
+            keep_folder=local_folder(),
+            verified=check.verification,
+        )
+        made = f"{result.manifest.made_at:%Y-%m-%d %H:%M} UTC"
+        _say(f"Restored {args.file.name} (made {made}) into {args.to}.")
+        return EXIT_OK
+    where = _clinic_location(args)
+    if where is None:
+        raise _UsageError("no clinic given (use --db PATH, or --to PATH for a new file)")
+    if not isinstance(where, Path):
+        raise _UsageError(
+            "a clinic server is restored on the server: `caredesk backup restore FILE "
+            "--server URL` is not available yet; restore into a file with --to PATH"
+        )
+    # Whoever replaces the clinic signs in to it first (its owner), when it still opens.
+    credentials = _staff_credentials(args)
+    username = ""
+    live_key = None
+    try:
+        clinic = _open_for_cli(args)
+    except CareDeskError as error:
+        _say(f"The clinic does not open ({error}); it is kept byte for byte before the restore.")
+    else:
+        try:
+            from app.services.clinic import permissions
+            from app.services.clinic.permissions import Permission
+
+            actor = _sign_in(clinic.db, credentials)
+            permissions.require(actor, Permission.MANAGE_SETTINGS)
+            username, live_key = actor.username, clinic.key
+        finally:
+            clinic.db.close()
+    result = restore.restore_file_backup(
+        args.file,
+        key,
+        Path(where),
+        live_key=live_key,
+        keep_folder=local_folder(),
+        allow_other_clinic=args.other_clinic,
+        by=username,
+        verified=check.verification,
+    )
+    kept = f"; the clinic as it was is kept as {result.kept_before}" if result.kept_before else ""
+    _say(
+        f"Restored {args.file.name} (made {result.manifest.made_at:%Y-%m-%d %H:%M} UTC) "
+        f"into {where}{kept}."
+    )
+    return EXIT_OK
 
 
 def _cli_moment(text: str, option: str):
@@ -1669,6 +1931,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_tasks(args)
         if args.command == "messages":
             return _cmd_messages(args)
+        if args.command == "backup":
+            return _cmd_backup(args)
         if args.command == "calendar":
             return _cmd_calendar(args)
         if args.command == "report":

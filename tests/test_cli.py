@@ -22,7 +22,9 @@ SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"],
                 ["calendar", "export-ics"], ["server"], ["server", "setup"],
                 ["server", "upgrade"], ["server", "join"], ["contacts"], ["contacts", "import"],
                 ["contacts", "list"], ["tasks"], ["tasks", "follow-ups"], ["messages"],
-                ["messages", "run"], ["messages", "list"], ["messages", "configure"])  # fmt: skip
+                ["messages", "run"], ["messages", "list"], ["messages", "configure"],
+                ["backup"], ["backup", "now"], ["backup", "list"], ["backup", "verify"],
+                ["backup", "restore"])  # fmt: skip
 
 
 def run(

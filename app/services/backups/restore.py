@@ -86,10 +86,17 @@ def trail_of(path: Path, key: DatabaseKey | None) -> str | None:
         db.close()
 
 
-def check_restore(backup: Path, key: DatabaseKey | None, current_trail: str | None) -> RestoreCheck:
+def check_restore(
+    backup: Path,
+    key: DatabaseKey | None,
+    current_trail: str | None,
+    *,
+    verified: Verification | None = None,
+) -> RestoreCheck:
     """Check ``backup`` and say whether it may replace the clinic whose trail is
-    ``current_trail`` (None: unknown, or no clinic there yet)."""
-    verification = verify_backup(backup, key)
+    ``current_trail`` (None: unknown, or no clinic there yet).  ``verified``: the check
+    the caller has just made of it (the copy is compared with its SHA-256 all the same)."""
+    verification = verified if verified is not None else verify_backup(backup, key)
     manifest = verification.manifest
     if not verification.ok:
         refusal = (
@@ -151,12 +158,13 @@ def restore_file_backup(
     allow_other_clinic: bool = False,
     by: str = "",
     now: datetime | None = None,
+    verified: Verification | None = None,
 ) -> RestoreResult:
     """Put ``backup`` (opened with ``key``) in place of the clinic file ``live``, which must be
     closed.  ``live`` that does not exist yet is simply made from the backup (``--to``)."""
     now = now or utc_now()
     live = Path(live)
-    check = check_restore(backup, key, trail_of(live, live_key))
+    check = check_restore(backup, key, trail_of(live, live_key), verified=verified)
     if check.refusal is not None:
         raise BackupError(check.refusal)
     if check.other_clinic is not None and not allow_other_clinic:
