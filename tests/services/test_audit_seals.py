@@ -193,12 +193,20 @@ def test_db_check_fails_when_the_audit_guards_are_gone(clinic):
 
 
 def test_a_backups_manifest_carries_the_seal_verify_reads(busy_trail, tmp_path):
-    from app.services.clinic.clinics import write_backup_manifest
+    from app.clock import utc_now
+    from app.services.backups.manifest import Manifest, manifest_path
 
     clinic = busy_trail
-    manifest = write_backup_manifest(clinic.db, tmp_path / "before.caredesk", schema="0006")
+    # The manifest a backup gets (archive.make_file_backup, server_dump on a server).
+    backup = tmp_path / "before.caredesk"
+    made = Manifest(
+        made_at=utc_now(), program="test", schema="0011", kind="file", reason="manual",
+        clinic="", backup=backup.name, seal=audit_seals.current_seal(clinic.db, "backup"),
+    )  # fmt: skip
+    manifest = manifest_path(backup)
+    manifest.write_text(made.to_json(), encoding="utf-8")
     body = json.loads(manifest.read_text())
-    assert body["backup"] == "before.caredesk" and body["seal"]["reason"] == "backup"
+    assert body["backup"] == backup.name and body["seal"]["reason"] == "backup"
     _with_the_key(clinic, cut_the_tail)
     audit_seals.seals_file(clinic.db).unlink()
     [problem] = verify_trail(clinic.db, [manifest]).problems

@@ -21,7 +21,6 @@ from app.clock import utc_now
 from app.data import keys, migrate
 from app.data.database import (
     Database,
-    backup_copy,
     check_file_looks_encrypted,
     connect,
     connect_server,
@@ -531,13 +530,15 @@ def open_clinic(
 
 
 def upgrade_database(db: Database, key: DatabaseKey) -> Path:
-    """Back up (encrypted, same key) and migrate to the newest schema; returns the backup."""
+    """Back up (encrypted, same key, checked) and migrate to the newest schema; returns the
+    backup."""
+    from app.services.backups.archive import make_file_backup
+
     before = migrate.current_revision(db) or "empty"
-    stamp = utc_now().strftime("%Y%m%d-%H%M%S")
-    backup = paths.backups_dir() / f"{db.path.stem}-before-upgrade-{before}-{stamp}.caredesk"
-    backup_copy(db, backup, key)
-    write_backup_manifest(db, backup, schema=before)
+    folder = paths.backups_dir()
+    backup, _ = make_file_backup(db, key, folder, reason="before upgrade")
     if key.raw is not None:
+        # So `caredesk db check --db BACKUP` opens it without the recovery key.
         with contextlib.suppress(KeyringUnavailable):
             keys.store_key(keys.database_id(backup), key)
     migrate.upgrade(db)
@@ -555,29 +556,6 @@ def upgrade_database(db: Database, key: DatabaseKey) -> Path:
         )
     log.info("database upgraded from %s; backup at %s", before, backup)
     return backup
-
-
-def write_backup_manifest(db: Database, backup: Path, *, schema: str) -> Path:
-    """``<backup>.manifest.json`` beside a backup: when and from what it was made, and the
-    audit trail's seal at that moment — a record of the trail kept outside the database
-    (``caredesk audit verify --seal <manifest>``)."""
-    import json
-
-    from app import __version__
-    from app.services.clinic.audit_seals import current_seal
-
-    seal = current_seal(db, "backup")
-    manifest = {
-        "format": "caredesk-backup-manifest-1",
-        "made_at": utc_now().isoformat(),
-        "program": __version__,
-        "schema": schema,
-        "backup": backup.name,
-        "seal": json.loads(seal.to_json()) if seal is not None else None,
-    }
-    path = backup.with_name(backup.name + ".manifest.json")
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
 
 
 def remember_last_used(where: Path | ServerAddress) -> None:
