@@ -147,6 +147,22 @@ def _patient(ctx: Context) -> None:
     ctx.notes.append("patient")
 
 
+def _backup(ctx: Context) -> None:
+    """A backup made and checked as the clinic's are (SQLCipher's export under the key, the
+    read-only check, the audit trail against its seal)."""
+    from app.services.backups.archive import make_file_backup, verify_backup
+
+    folder = ctx.folder / "backups"
+    folder.mkdir()
+    backup, manifest = make_file_backup(ctx.clinic.db, ctx.clinic.key, folder, reason="manual")
+    verification = verify_backup(backup, ctx.clinic.key)
+    if not verification.ok:
+        raise SelfTestError(verification.summary())
+    if manifest.rows.get("patients") != 1:
+        raise SelfTestError("the backup does not hold the patient just written")
+    ctx.notes.append("backup")
+
+
 def _pdf(language: str) -> Callable[[Context], None]:
     def render(ctx: Context) -> None:
         from app.documents.labels import gettext_for
@@ -184,6 +200,7 @@ STEPS: tuple[Step, ...] = (
     ("database", _database),
     ("server-driver", _server_driver),
     ("patient", _patient),
+    ("backup", _backup),
     ("pdf-en", _pdf("en")),
     ("pdf-es", _pdf("es")),
     ("qt", _qt),

@@ -51,7 +51,7 @@ def test_a_failing_step_is_named_and_the_rest_do_not_run(memory_keyring, temp_fo
     def after(_ctx):
         ran.append("after")
 
-    steps = (*selftest.STEPS[:4], ("pdf-en", broken), ("later", after))
+    steps = (*selftest.STEPS[:5], ("pdf-en", broken), ("later", after))
     code, out, err = _run(steps)
     assert code == selftest.EXIT_FAILED
     assert out == ""
@@ -77,7 +77,9 @@ def test_a_check_that_finds_a_problem_says_what_it_found(memory_keyring):
 
 def test_steps_are_in_dependency_order():
     names = [name for name, _step in selftest.STEPS]
-    assert names == ["keyring", "database", "server-driver", "patient", "pdf-en", "pdf-es", "qt"]
+    assert names == [
+        "keyring", "database", "server-driver", "patient", "backup", "pdf-en", "pdf-es", "qt"
+    ]  # fmt: skip
 
 
 def _subprocess(env_overrides: dict[str, str], tmp_path: Path):
