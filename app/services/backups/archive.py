@@ -10,7 +10,6 @@ backups made before it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,17 +32,17 @@ from app.data.errors import DatabaseDamagedError, DatabaseLockedError
 from app.data.keys import DatabaseKey
 from app.data.models.clinic import ClinicSettings
 from app.services.backups.files import (
-    FILE_SUFFIX,
     PARTIAL_SUFFIX,
-    SERVER_SUFFIX,
     BackupError,
     backup_name,
     describe_write_failure,
     folder_problem,
     fsync_dir,
     fsync_file,
+    remove_partials,
     remove_quietly,
     sha256_of,
+    unused_backup_path,
     write_atomically,
 )
 from app.services.backups.manifest import (
@@ -91,29 +90,6 @@ def clinic_name(db: Database) -> str:
         return session.scalar(select(ClinicSettings.name).where(ClinicSettings.id == 1)) or ""
 
 
-def _unused_name(folder: Path, name: str) -> Path:
-    """``name`` in ``folder``, or with -2, -3 … when two backups fall in the same second."""
-    target = folder / name
-    number = 2
-    while target.exists() or manifest_path(target).exists():
-        base, _, suffix = name.rpartition(".")
-        target = folder / f"{base}-{number}.{suffix}"
-        number += 1
-    return target
-
-
-def remove_partials(folder: Path) -> None:
-    """Backups a stopped run left half-written (a crash, a pulled plug): never a backup."""
-    with contextlib.suppress(OSError):
-        for path in folder.iterdir():
-            if path.name.endswith(PARTIAL_SUFFIX) and path.name.split(".")[-2] in (
-                FILE_SUFFIX[1:],
-                SERVER_SUFFIX[1:],
-                "json",
-            ):
-                remove_quietly(path)
-
-
 def make_file_backup(
     db: Database,
     key: DatabaseKey,
@@ -132,7 +108,7 @@ def make_file_backup(
         raise BackupError(problem[0].upper() + problem[1:] + ".")
     remove_partials(folder)
     made_at = now or utc_now()
-    target = _unused_name(folder, backup_name(clinic_stem(db), made_at, reason))
+    target = unused_backup_path(folder, backup_name(clinic_stem(db), made_at, reason))
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
     name = clinic_name(db)
     try:

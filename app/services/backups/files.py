@@ -131,3 +131,28 @@ def describe_write_failure(exc: BaseException, folder: Path) -> str:
         return f"the disk of the backup folder {folder} reported an error (it may be failing)"
     reason = getattr(exc, "strerror", None) or type(exc).__name__
     return f"writing to the backup folder {folder} failed: {reason}"
+
+
+def unused_backup_path(folder: Path, name: str) -> Path:
+    """``name`` in ``folder``, or with -2, -3 … when two backups fall in the same second."""
+    from app.services.backups.manifest import manifest_path
+
+    target = folder / name
+    number = 2
+    while target.exists() or manifest_path(target).exists():
+        base, _, suffix = name.rpartition(".")
+        target = folder / f"{base}-{number}.{suffix}"
+        number += 1
+    return target
+
+
+def remove_partials(folder: Path) -> None:
+    """Backups a stopped run left half-written (a crash, a pulled plug): never a backup."""
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            if path.name.endswith(PARTIAL_SUFFIX) and path.name.split(".")[-2] in (
+                FILE_SUFFIX[1:],
+                SERVER_SUFFIX[1:],
+                "json",
+            ):
+                remove_quietly(path)

@@ -60,7 +60,6 @@ from app.data.models.clinic import ClinicSettings
 from app.data.server import KEYRING_SERVICE, ServerAddress, connect_error
 from app.data.server_admin import OWNER_ROLE
 from app.services.backups.files import (
-    FILE_SUFFIX,
     PARTIAL_SUFFIX,
     SERVER_SUFFIX,
     BackupError,
@@ -68,8 +67,10 @@ from app.services.backups.files import (
     describe_write_failure,
     folder_problem,
     fsync_dir,
+    remove_partials,
     remove_quietly,
     sha256_of,
+    unused_backup_path,
     write_atomically,
 )
 from app.services.backups.manifest import Manifest, manifest_path
@@ -453,33 +454,6 @@ def _tool_failure(tool: str, address: ServerAddress, line: str) -> str:
 
 # --- making a backup ----------------------------------------------------------------------------
 
-# archive.verify_backup imports this module to check server backups, so this module may not
-# import archive back (tests/test_architecture.py: no import circles); these two are
-# archive's _unused_name and remove_partials, as they are there.
-
-
-def _unused_name(folder: Path, name: str) -> Path:
-    """``name`` in ``folder``, or with -2, -3 … when two backups fall in the same second."""
-    target = folder / name
-    number = 2
-    while target.exists() or manifest_path(target).exists():
-        base, _, suffix = name.rpartition(".")
-        target = folder / f"{base}-{number}.{suffix}"
-        number += 1
-    return target
-
-
-def _remove_partials(folder: Path) -> None:
-    """Backups a stopped run left half-written (a crash, a pulled plug): never a backup."""
-    with contextlib.suppress(OSError):
-        for path in folder.iterdir():
-            if path.name.endswith(PARTIAL_SUFFIX) and path.name.split(".")[-2] in (
-                FILE_SUFFIX[1:],
-                SERVER_SUFFIX[1:],
-                "json",
-            ):
-                remove_quietly(path)
-
 
 @dataclass(frozen=True)
 class _Counted:
@@ -621,10 +595,10 @@ def make_server_backup(
             "on this PC. Join the server again, or set CAREDESK_SERVER_PASSWORD."
         )
     pg_dump = require_pg_tool("pg_dump")
-    _remove_partials(folder)
+    remove_partials(folder)
     made_at = now or utc_now()
     stem = db.server.database
-    target = _unused_name(folder, backup_name(stem, made_at, reason, SERVER_SUFFIX))
+    target = unused_backup_path(folder, backup_name(stem, made_at, reason, SERVER_SUFFIX))
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
     manifest_written = False
     try:
