@@ -147,12 +147,20 @@ def unused_backup_path(folder: Path, name: str) -> Path:
 
 
 def remove_partials(folder: Path) -> None:
-    """Backups a stopped run left half-written (a crash, a pulled plug): never a backup."""
+    """What a stopped run (a crash, a pulled plug) left in ``folder``: never a backup.  A
+    half-written backup (``.partial``, and the rollback journal SQLite keeps beside it), a
+    manifest written but not yet its backup (the run stopped between the two renames)."""
+    from app.services.backups.manifest import MANIFEST_SUFFIX
+
     with contextlib.suppress(OSError):
         for path in folder.iterdir():
-            if path.name.endswith(PARTIAL_SUFFIX) and path.name.split(".")[-2] in (
-                FILE_SUFFIX[1:],
-                SERVER_SUFFIX[1:],
-                "json",
-            ):
+            backup, _, rest = path.name.partition(PARTIAL_SUFFIX)
+            leftover = path.name != backup and rest in ("", "-journal")
+            if leftover and backup.endswith((*BACKUP_SUFFIXES, MANIFEST_SUFFIX)):
                 remove_quietly(path)
+        # Then the manifests whose backup never got its name (its .partial is gone now).
+        for path in folder.iterdir():
+            if path.name.endswith(MANIFEST_SUFFIX):
+                of = folder / path.name.removesuffix(MANIFEST_SUFFIX)
+                if of.name.endswith(BACKUP_SUFFIXES) and not of.exists():
+                    remove_quietly(path)

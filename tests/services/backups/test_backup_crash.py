@@ -221,21 +221,8 @@ def _kill_at(forker: Forker, scene: Clinic, point: str) -> None:
 @pytest.mark.parametrize(
     "point",
     [
-        pytest.param(
-            "export-half",
-            marks=pytest.mark.xfail(
-                reason="app/services/backups/archive.py remove_partials sweeps "
-                "'<name>.caredesk.partial' but not the export's rollback journal "
-                "'<name>.caredesk.partial-journal' a kill leaves beside it"
-            ),
-        ),
-        pytest.param(
-            "manifest-written",
-            marks=pytest.mark.xfail(
-                reason="a kill between the manifest's rename and the copy's leaves "
-                "'<name>.caredesk.manifest.json' with no '<name>.caredesk': nothing removes it"
-            ),
-        ),
+        "export-half",
+        "manifest-written",
     ],
 )
 def test_the_next_backup_leaves_nothing_of_a_killed_one(point, scene, forker) -> None:
