@@ -302,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup_now.add_argument(
         "--to", type=Path, metavar="DIR", help="back up into DIR instead of the chosen folder"
     )
+    backup_now.add_argument(
+        "--new-key",
+        action="store_true",
+        help="(clinic server) make this computer the one that backs the server up: make the "
+        "server backup key, keep it in its key store and print it once for the recovery kit",
+    )
     _add_location(backup_now)
     backup_list = backup_commands.add_parser(
         "list",
@@ -998,7 +1004,10 @@ def _backup_now(args) -> int:
         raise _UsageError(f"--to {args.to}: there is no folder there")
     clinic = _open_for_cli(args)
     try:
-        report = back_up(clinic.db, clinic.key, None, reason="manual", to=args.to)
+        key = clinic.key
+        if args.new_key:
+            key = _new_server_backup_key(clinic)
+        report = back_up(clinic.db, key, None, reason="manual", to=args.to)
     finally:
         clinic.db.close()
     for place in report.places:
@@ -1007,6 +1016,27 @@ def _backup_now(args) -> int:
         else:
             _say(f"Backup FAILED in {place.label}: {place.message}")
     return EXIT_OK if report.ok else _fail("the backup failed somewhere (see above)")
+
+
+def _new_server_backup_key(clinic):
+    """``backup now --new-key``: this computer's server backup key, made now if it has none
+    (and then printed, once, for the recovery kit)."""
+    from app.services.backups.server_dump import server_backup_key
+
+    if not clinic.db.is_server:
+        raise _UsageError("--new-key is for a clinic server; a file clinic's backups use its key")
+    key = server_backup_key(clinic.db, create=False)
+    if key is not None:
+        _say("This computer already has the server backup key; it is used as it is.")
+        return key
+    key = server_backup_key(clinic.db, create=True)
+    _say(
+        "A server backup key was made and kept in this computer's key store. Every backup of "
+        "the server opens only with it: write it down for the clinic's recovery kit (it is "
+        "shown only this once) and keep it with the off-site backups:"
+    )
+    _say(key.recovery_text())
+    return key
 
 
 def _backup_list(args) -> int:

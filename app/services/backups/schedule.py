@@ -55,6 +55,13 @@ log = logging.getLogger(__name__)
 
 #: A warning on Today when the newest good backup off this PC is older than this.
 OFF_PC_WARNING_AFTER = timedelta(days=1)
+#: A PC without the clinic server's backup key makes no backup of it (each PC would make a
+#: key of its own, and one recovery kit would not open the others' backups).
+NO_SERVER_KEY = (
+    "No backup was made: this PC has no backup key for the clinic server. The server's "
+    "backups are made on the PC chosen for them (Settings → Backups → Make the backups on "
+    "this PC, or `caredesk backup now --new-key` there)."
+)
 #: "Nearly full": less free space than this many backups of the last one's size.
 FREE_SPACE_BACKUPS = 3
 
@@ -292,8 +299,9 @@ def _make(
     if db.is_server:
         from app.services.backups.server_dump import make_server_backup, server_backup_key
 
-        server_key = key or server_backup_key(db, create=True)
-        assert server_key is not None
+        server_key = key or server_backup_key(db, create=False)
+        if server_key is None:
+            raise BackupError(NO_SERVER_KEY)
         return make_server_backup(db, server_key, folder, reason=reason, now=made_at)
     if key is None:
         raise BackupError("No backup was made: the clinic's key is not at hand on this PC.")

@@ -460,3 +460,41 @@ def test_something_else_is_not_taken_for_a_backup(tmp_path):
         with pytest.raises(ServerBackupDamagedError) as raised:
             decrypted(data)
         assert ("not a CareDesk server backup" in raised.value.problem) == bool(data)
+
+
+# --- one backup run on a server clinic --------------------------------------------------------
+
+
+@server
+def test_a_pc_without_the_server_backup_key_makes_no_backup_and_says_which_pc_does(
+    clinic, owner, tmp_path
+):
+    from app.services.backups import schedule
+
+    report = schedule.back_up(clinic.db, None, owner, reason="automatic", local=tmp_path / "l")
+
+    assert not report.ok
+    assert report.places[0].message == schedule.NO_SERVER_KEY
+    assert list((tmp_path / "l").iterdir()) == []
+
+
+@server
+def test_the_backup_pc_backs_the_server_up_here_and_to_its_folder(clinic, owner, tmp_path):
+    from dataclasses import replace
+
+    from app.services.backups import archive, schedule
+
+    key = server_backup_key(clinic.db, create=True)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    form = schedule.backup_config(clinic.db, owner)
+    schedule.save_backup_settings(clinic.db, owner, replace(form, folder=str(usb)))
+
+    report = schedule.back_up(clinic.db, None, owner, reason="automatic", local=tmp_path / "l")
+
+    assert report.ok, report.summary()
+    for place in report.places:
+        assert place.backup.name.endswith(".caredesk-server")
+        assert archive.verify_backup(place.backup, key).ok
+    status = schedule.backup_status(clinic.db, owner)
+    assert status.last_verified_off_pc is not None and status.warnings == ()
