@@ -478,7 +478,7 @@ def backup_status(db: Database, actor: Actor | None, now: datetime | None = None
             "Backups are kept on this PC only: choose a backup folder on a USB disk, a "
             "network share or a synced cloud folder in Settings → Backups."
         )
-    else:
+    elif _makes_the_backups(db):
         folder = Path(config.folder)
         problem = folder_problem(folder)
         if problem is not None:
@@ -491,15 +491,30 @@ def backup_status(db: Database, actor: Actor | None, now: datetime | None = None
                     f"The disk of the backup folder is nearly full: {free / 1e6:,.0f} MB "
                     f"free, and a backup takes {size / 1e6:,.0f} MB."
                 )
-        if off_pc is None or now - off_pc.finished_at > OFF_PC_WARNING_AFTER:
-            since = (
-                "There has been no backup off this PC yet"
-                if off_pc is None
-                else "The last backup off this PC is from "
-                + describe_moment(off_pc.finished_at, now, config.timezone)
-            )
-            warnings.append(since + ": a failed disk or a stolen PC would lose more than a day.")
+    if config.folder and (off_pc is None or now - off_pc.finished_at > OFF_PC_WARNING_AFTER):
+        since = (
+            "There has been no backup off this PC yet"
+            if off_pc is None
+            else "The last backup off this PC is from "
+            + describe_moment(off_pc.finished_at, now, config.timezone)
+        )
+        warnings.append(since + ": a failed disk or a stolen PC would lose more than a day.")
+    if db.is_server and last_verified is None and not _makes_the_backups(db):
+        warnings.append(
+            "No PC backs the clinic server up yet: choose one in Settings → Backups (Make "
+            "the backups on this PC)."
+        )
     return BackupStatus(config, last_verified, off_pc, last_failed, tuple(warnings))
+
+
+def _makes_the_backups(db: Database) -> bool:
+    """Whether this PC makes the clinic's backups (so its view of the folder counts): always
+    for a file; for a clinic server, the PC holding the server backup key."""
+    if not db.is_server:
+        return True
+    from app.services.backups.server_dump import server_backup_key
+
+    return server_backup_key(db, create=False) is not None
 
 
 def backups_of(db: Database, actor: Actor | None) -> list[tuple[str, ListedBackup]]:

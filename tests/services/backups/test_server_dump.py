@@ -498,3 +498,22 @@ def test_the_backup_pc_backs_the_server_up_here_and_to_its_folder(clinic, owner,
         assert archive.verify_backup(place.backup, key).ok
     status = schedule.backup_status(clinic.db, owner)
     assert status.last_verified_off_pc is not None and status.warnings == ()
+
+
+@server
+def test_a_pc_that_does_not_make_the_backups_does_not_judge_their_folder(clinic, owner, tmp_path):
+    """The USB disk is plugged into the backup PC, not this one: no 'not there' warning."""
+    from dataclasses import replace
+
+    from app.services.backups import schedule
+
+    form = schedule.backup_config(clinic.db, owner)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    schedule.save_backup_settings(clinic.db, owner, replace(form, folder=str(usb)))
+    usb.rmdir()
+
+    warnings = schedule.backup_status(clinic.db, owner).warnings
+
+    assert not any("not there" in w for w in warnings)
+    assert any("No PC backs the clinic server up yet" in w for w in warnings)
