@@ -18,6 +18,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: A recovery key (from the recovery kit) for `backup verify` and `backup restore`.
 RECOVERY_KEY_ENV = "CAREDESK_RECOVERY_KEY"
+#: The clinic server's owner role's password, for `backup restore --server`.
+OWNER_PASSWORD_ENV = "CAREDESK_OWNER_PASSWORD"
 
 #: ``caredesk print DOCUMENT`` → the option naming the row it prints (None: the patient
 #: alone; a consent form names its template with ``--template NAME``).
@@ -1007,6 +1009,12 @@ def _backup_now(args) -> int:
         key = clinic.key
         if args.new_key:
             key = _new_server_backup_key(clinic)
+        elif clinic.db.is_server:
+            from app.data import keys
+
+            # A server without a key store (a headless Linux box): its backups are keyed
+            # with $CAREDESK_PASSPHRASE instead.
+            key = keys.passphrase_from_environment()
         report = back_up(clinic.db, key, None, reason="manual", to=args.to)
     finally:
         clinic.db.close()
@@ -1037,6 +1045,48 @@ def _new_server_backup_key(clinic):
     )
     _say(key.recovery_text())
     return key
+
+
+def _backup_restore_server(args, key) -> int:
+    """``backup restore FILE --server URL``: as the owner; the owner role's password from
+    $CAREDESK_OWNER_PASSWORD, the key store `server setup` filled, or asked for."""
+    import getpass
+
+    from app.services.backups import restore
+    from app.services.backups.schedule import local_folder
+    from app.services.clinic import permissions
+    from app.services.clinic.permissions import Permission
+
+    credentials = _staff_credentials(args)
+    owner_password = os.environ.get(OWNER_PASSWORD_ENV) or None
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        permissions.require(actor, Permission.MANAGE_SETTINGS)
+        if owner_password is None and sys.stdin.isatty():
+            owner_password = (
+                getpass.getpass(
+                    "Password of the server's owner role (caredesk_owner; Enter: the stored one): "
+                )
+                or None
+            )
+        result = restore.restore_server(
+            args.file,
+            key,
+            clinic.db,
+            keep_folder=local_folder(),
+            owner_password=owner_password,
+            allow_other_clinic=args.other_clinic,
+            by=actor.username,
+        )
+        where = clinic.db.describe()
+    finally:
+        clinic.db.close()
+    _say(
+        f"Restored {args.file.name} (made {result.manifest.made_at:%Y-%m-%d %H:%M} UTC) into "
+        f"{where}; the server's data as it was is kept as {result.kept_before}."
+    )
+    return EXIT_OK
 
 
 def _backup_list(args) -> int:
@@ -1102,8 +1152,10 @@ def _backup_key(args, backup: Path):
                 if server and clinic.db.is_server:
                     from app.services.backups.server_dump import server_backup_key
 
-                    return server_backup_key(clinic.db, create=False)
-                if clinic.key is not None:
+                    stored = server_backup_key(clinic.db, create=False)
+                    if stored is not None:
+                        return stored
+                elif clinic.key is not None:
                     return clinic.key
             finally:
                 clinic.db.close()
@@ -1166,10 +1218,7 @@ def _backup_restore(args) -> int:
     if where is None:
         raise _UsageError("no clinic given (use --db PATH, or --to PATH for a new file)")
     if not isinstance(where, Path):
-        raise _UsageError(
-            "a clinic server is restored on the server: `caredesk backup restore FILE "
-            "--server URL` is not available yet; restore into a file with --to PATH"
-        )
+        return _backup_restore_server(args, key)
     # Whoever replaces the clinic signs in to it first (its owner), when it still opens.
     credentials = _staff_credentials(args)
     username = ""

@@ -114,3 +114,50 @@ def test_db_and_server_together_are_refused(tmp_path):
         tmp_path,
     )
     assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+def test_backup_now_verify_and_restore_on_the_server(server_url, tmp_path):
+    """A headless server has no key store: its backups are keyed with $CAREDESK_PASSPHRASE;
+    the restore signs in as the owner role with $CAREDESK_OWNER_PASSWORD."""
+    from app.data.server import ServerAddress
+    from app.services.clinic.clinics import open_server_clinic
+    from tests.pg_cluster import SERVER_OWNER_PASSWORD
+
+    def backup(*args, **env):
+        extra = {
+            "CAREDESK_USER": "owner",
+            "CAREDESK_PASSWORD": OWNER_PASSWORD,
+            "CAREDESK_SERVER_PASSWORD": SERVER_APP_PASSWORD,
+            "CAREDESK_PASSPHRASE": "the server backups' own passphrase",
+            **env,
+        }
+        return run(
+            ["backup", *args, "--server", server_url],
+            tmp_path / "userdata",
+            passphrase=None,
+            env_extra=extra,
+        )
+
+    made = backup("now")
+    assert made.returncode == 0, made.stderr
+    path = made.stdout.split(": ", 1)[1].splitlines()[0].strip()
+    assert path.endswith(".caredesk-server")
+    checked = backup("verify", path)
+    assert checked.returncode == 0, checked.stderr
+    assert "audit trail" in checked.stdout
+
+    # A patient added after the backup is gone after the restore.
+    clinic = open_server_clinic(ServerAddress.parse(server_url), password=SERVER_APP_PASSWORD,
+                                remember=False)  # fmt: skip
+    from app.services.clinic import auth
+
+    owner = auth.login(clinic.db, "owner", OWNER_PASSWORD)
+    create_patient(clinic.db, owner, PatientForm("Bea", "After"))
+    clinic.db.close()
+    restored = backup("restore", path, CAREDESK_OWNER_PASSWORD=SERVER_OWNER_PASSWORD)
+    assert restored.returncode == 0, restored.stderr
+    assert "the server's data as it was is kept as" in restored.stdout
+    found = run_on_server(["patients", "search", "After", "--json", "--server", server_url],
+                          tmp_path)  # fmt: skip
+    assert json.loads(found.stdout) == []
+    assert no_traceback(restored)

@@ -36,7 +36,7 @@ from app.services.backups.files import (
     fsync_dir,
     remove_quietly,
 )
-from app.services.backups.manifest import Manifest
+from app.services.backups.manifest import Manifest, ManifestError, read_manifest
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.uow import unit_of_work
 
@@ -218,10 +218,68 @@ def _note_restore(live: Path, key: DatabaseKey, manifest: Manifest, kept: Path |
         db.close()
 
 
+def server_trail(db) -> str | None:
+    """The clinic server's audit trail's first hash (its identity)."""
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT hash FROM audit_log ORDER BY id LIMIT 1").scalar()
+
+
+def restore_server(
+    backup: Path,
+    key: DatabaseKey,
+    db,
+    *,
+    keep_folder: Path,
+    owner_password: str | None = None,
+    allow_other_clinic: bool = False,
+    by: str = "",
+    now: datetime | None = None,
+) -> RestoreResult:
+    """Put the server backup ``backup`` back into the clinic server ``db``: checked first,
+    the server's data as it is now kept as a "before restore" backup, then restored in one
+    transaction (any failure leaves the server as it was), and noted in its trail.  Only a
+    backup of the server's own schema is restored: the tables of another schema version do
+    not fit the server's."""
+    from app.services.backups.server_dump import make_server_backup, restore_server_backup
+
+    now = now or utc_now()
+    with contextlib.suppress(ManifestError):  # (a missing manifest is named by the check)
+        if read_manifest(backup).kind != "server":
+            raise BackupError(
+                "This is a backup of a clinic file, not of a clinic server: restore it into a "
+                "file (`caredesk backup restore FILE --to PATH`), then move that to the server "
+                "(`caredesk db move-to-server`)."
+            )
+    check = check_restore(backup, key, server_trail(db))
+    if check.refusal is not None:
+        raise BackupError(check.refusal)
+    manifest = check.manifest
+    assert manifest is not None
+    current = migrate.current_revision(db)
+    if manifest.schema != current:
+        raise BackupError(
+            f"This backup holds schema {manifest.schema} and the clinic server is at "
+            f"{current}: a server is restored only from a backup of its own schema."
+        )
+    if check.other_clinic is not None and not allow_other_clinic:
+        raise BackupError(check.other_clinic + " Confirm that this is what you want.")
+    keep_folder.mkdir(parents=True, exist_ok=True)
+    kept = make_server_backup(db, key, keep_folder, reason="before restore", now=now)[0]
+    restore_server_backup(backup, key, db, owner_password=owner_password)
+    detail = f"from the backup {manifest.backup} made {manifest.made_at.isoformat()}"
+    if by:
+        detail += f", by {by}"
+    detail += f"; the server's data before it is kept as {kept}"
+    with unit_of_work(db, None) as session:
+        record(session, AuditAction.BACKUP_RESTORED, detail=detail[:1000])
+    return RestoreResult(restored=Path(backup), kept_before=kept, manifest=manifest)
+
+
 __all__ = [
     "RestoreCheck",
     "RestoreResult",
     "check_restore",
     "restore_file_backup",
+    "restore_server",
     "trail_of",
 ]

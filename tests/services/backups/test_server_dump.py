@@ -517,3 +517,43 @@ def test_a_pc_that_does_not_make_the_backups_does_not_judge_their_folder(clinic,
 
     assert not any("not there" in w for w in warnings)
     assert any("No PC backs the clinic server up yet" in w for w in warnings)
+
+
+@server
+def test_restoring_the_server_keeps_its_data_first_and_refuses_a_file_backup(
+    clinic, owner, backed_up, tmp_path, clinic_templates, clinic_details
+):
+    from app.services.backups import archive, restore
+    from app.services.backups.files import BackupError
+
+    path, _manifest, key = backed_up
+    add_named_patient(clinic.db, "Bea", "After")
+
+    result = restore.restore_server(
+        path, key, clinic.db, keep_folder=tmp_path / "kept",
+        owner_password=SERVER_OWNER_PASSWORD, by="owner",
+    )  # fmt: skip
+
+    assert patient_names(clinic.db) == [PATIENT_LAST]
+    kept = archive.verify_backup(result.kept_before, key)
+    assert kept.ok and kept.manifest.reason == "before restore"
+    assert kept.manifest.rows["patients"] == 2
+    with clinic.db.engine.connect() as conn:
+        detail = conn.exec_driver_sql(
+            "SELECT detail FROM audit_log WHERE action = 'backup_restored'"
+        ).scalar()
+    assert path.name in detail and "by owner" in detail
+
+    file_clinic = clinic_templates.copy(
+        tmp_path / "f.caredesk", clinic_details, "owner", "Olivia Owner", "pw-for-tests-123456"
+    )
+    (tmp_path / "files").mkdir()
+    file_backup = archive.make_file_backup(
+        file_clinic.db, file_clinic.key, tmp_path / "files", reason="manual"
+    )[0]
+    file_clinic.db.close()
+    with pytest.raises(BackupError, match="backup of a clinic file"):
+        restore.restore_server(
+            file_backup, key, clinic.db, keep_folder=tmp_path / "kept",
+            owner_password=SERVER_OWNER_PASSWORD,
+        )  # fmt: skip
