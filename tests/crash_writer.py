@@ -1,5 +1,6 @@
-"""A process for the kill -9 tests (tests/data/test_crash_durability.py and
-tests/services/backups/test_backup_crash.py), and the test's side of it (:class:`Forker`).
+"""A process for the kill -9 tests (tests/data/test_crash_durability.py,
+tests/services/backups/test_backup_crash.py and test_restore_crash.py), and the test's side of
+it (:class:`Forker`).
 
 Starting Python and importing CareDesk costs ~2 s: too much to pay for each of a hundred
 kills.  So ``python -m tests.crash_writer`` imports CareDesk once and then, for each command
@@ -15,8 +16,9 @@ What a worker says (stdout, each line written whole by one ``os.write``):
   ``begin N``     (write) it starts its N-th write
   ``commit N``    (write) that write's transaction is about to be committed
   ``ack ID``      (write) that write's commit returned: patient ID is on file
-  ``at POINT``    (backup) it reached POINT of the backup and waits there to be killed
+  ``at POINT``    (backup, restore) it reached POINT and waits there to be killed
   ``done NAME``   (backup) the backup NAME was made without meeting POINT
+  ``restored``    (restore) the restore was done without meeting POINT
   ``error TEXT``  it failed (the test fails with TEXT)
 and the process itself, once the worker ended: ``exit PID STATUS`` (as ``os.waitpid`` gives).
 
@@ -30,6 +32,7 @@ import ctypes
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import sqlcipher3.dbapi2 as sqlcipher
 from sqlalchemy import event
 from sqlalchemy.orm import configure_mappers
 
@@ -47,7 +51,7 @@ import app.data.models  # noqa: F401  (every mapper, configured before the fork)
 from app.data.database import Database, connect
 from app.data.keys import DatabaseKey
 from app.data.models.staff import Role
-from app.services.backups import archive
+from app.services.backups import archive, restore
 from app.services.clinic.actor import Actor
 from app.services.patients.records import PatientForm, create_patient
 
@@ -58,6 +62,8 @@ WRITE_LIMIT = 2_000
 PR_SET_PDEATHSIG = 1
 #: Opcodes between two calls of the progress handler that watches a backup being copied.
 PROGRESS_STEP = 200
+#: Bytes copied at a time to a restore's file that is stopped half-way.
+RESTORE_PIECE = 64 * 1024
 
 # --- the process: one fork per command ----------------------------------------------------
 
@@ -131,36 +137,43 @@ def _write(command: dict, limit: int = WRITE_LIMIT) -> None:
         event.remove(db.engine, "commit", committing)
 
 
-def _export_watcher(folder: Path, live_size: int, share: float):
+def _export_watcher(folder: Path, live_size: int, share: float, label: str = "export"):
     """A progress handler that stops the backup's export once its ``.partial`` holds
-    ``share`` of the live file's size (0: as soon as it holds anything)."""
+    ``share`` of the live file's size (0: as soon as it holds anything); it says
+    ``at LABEL SIZE``."""
     wanted = max(1, int(live_size * share))
 
     def watch() -> int:
         for partial in folder.glob("*.caredesk.partial"):
             if partial.stat().st_size >= wanted:
-                _wait_to_be_killed(f"export {partial.stat().st_size}")
+                _wait_to_be_killed(f"{label} {partial.stat().st_size}")
         return 0
 
     return watch
+
+
+def _stop_export(folder: Path, live_size: int, share: float, label: str = "export") -> None:
+    """Stop the next backup into ``folder`` once its ``.partial`` holds ``share`` of
+    ``live_size`` (see :func:`_export_watcher`)."""
+    watcher = _export_watcher(folder, live_size, share, label)
+    original_copy = archive.snapshot_copy
+
+    def snapshot_copy(db_, target, key):
+        # The copy's own connection is the next one checked out of the pool.
+        @event.listens_for(db_.engine, "checkout", once=True)
+        def _watch(dbapi_connection, _record, _proxy):
+            dbapi_connection.set_progress_handler(watcher, PROGRESS_STEP)
+
+        return original_copy(db_, target, key)
+
+    archive.snapshot_copy = snapshot_copy
 
 
 def _arm(point: str, db, folder: Path) -> None:
     """Stop the backup at ``point`` (see tests/services/backups/test_backup_crash.py)."""
     if point.startswith("export"):
         share = {"export-begun": 0.0, "export-half": 0.5}[point]
-        watcher = _export_watcher(folder, db.path.stat().st_size, share)
-        original_copy = archive.snapshot_copy
-
-        def snapshot_copy(db_, target, key):
-            # The copy's own connection is the next one checked out of the pool.
-            @event.listens_for(db_.engine, "checkout", once=True)
-            def _watch(dbapi_connection, _record, _proxy):
-                dbapi_connection.set_progress_handler(watcher, PROGRESS_STEP)
-
-            return original_copy(db_, target, key)
-
-        archive.snapshot_copy = snapshot_copy
+        _stop_export(folder, db.path.stat().st_size, share)
     elif point == "copied":
         original_fsync = archive.fsync_file
 
@@ -208,10 +221,18 @@ def _arm(point: str, db, folder: Path) -> None:
 SOFT_HEAP_LIMIT = 2_000_000
 
 
+def _limit_heap() -> None:
+    """SQLite's soft heap limit (one for the whole process), set on a connection of no file."""
+    conn = sqlcipher.connect(":memory:")
+    try:
+        conn.execute(f"PRAGMA soft_heap_limit = {SOFT_HEAP_LIMIT}")
+    finally:
+        conn.close()
+
+
 def _backup(command: dict) -> None:
+    _limit_heap()
     db = connect(Path(command["path"]), _key())
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql(f"PRAGMA soft_heap_limit = {SOFT_HEAP_LIMIT}")
     folder = Path(command["folder"])
     _arm(command["point"], db, folder)
     target, _manifest = archive.make_file_backup(
@@ -222,6 +243,129 @@ def _backup(command: dict) -> None:
         now=datetime.fromisoformat(command["now"]),
     )
     _say(f"done {target.name}")
+
+
+def _writing_to(file) -> str:
+    """The path of the open file ``file`` (Linux: its descriptor's link), or ""."""
+    try:
+        return os.readlink(f"/proc/self/fd/{file.fileno()}")
+    except (AttributeError, OSError, ValueError):
+        return ""
+
+
+def _arm_restore(point: str, live: Path, keep_folder: Path) -> None:
+    """Stop the restore at ``point`` (see tests/services/backups/test_restore_crash.py)."""
+    restoring = str(live) + restore.RESTORING_SUFFIX
+    if point == "keeping":  # the "before restore" backup half written (its .partial)
+        _stop_export(keep_folder, live.stat().st_size, 0.5, point)
+    elif point == "keeping-as-it-was":  # a clinic that does not open, its copy half written
+        original_copyfile = shutil.copyfile
+
+        def copyfile(source, target, *args, **kwargs):
+            if not str(target).endswith("-as-it-was.caredesk"):
+                return original_copyfile(source, target, *args, **kwargs)
+            half = os.path.getsize(source) // 2
+            with open(source, "rb") as src, open(target, "wb") as out:
+                while chunk := src.read(RESTORE_PIECE):
+                    out.write(chunk)
+                    if out.tell() >= half:
+                        out.flush()
+                        _wait_to_be_killed(f"{point} {out.tell()}")
+            return target
+
+        shutil.copyfile = copyfile
+    elif point == "kept":  # the "before restore" backup has its name
+        original_make = restore.make_file_backup
+
+        def make_file_backup(*args, **kwargs):
+            made = original_make(*args, **kwargs)
+            _wait_to_be_killed(point)
+            return made
+
+        restore.make_file_backup = make_file_backup
+    elif point == "restoring-half":  # the copy of the backup half written (.restoring)
+        original_copyfileobj = shutil.copyfileobj
+
+        def copyfileobj(source, target, length=0):
+            if _writing_to(target) != restoring:
+                return original_copyfileobj(source, target, length)
+            half = os.fstat(source.fileno()).st_size // 2
+            # Smaller pieces than the copy's own (1 MiB), to stop near the half.
+            while chunk := source.read(RESTORE_PIECE):
+                target.write(chunk)
+                if target.tell() >= half:
+                    target.flush()
+                    _wait_to_be_killed(f"{point} {target.tell()}")
+            return None
+
+        shutil.copyfileobj = copyfileobj
+    elif point == "restoring-copied":  # the copy whole and flushed, not yet compared
+        original_copy = restore.copy_file
+
+        def copy_file(source, target):
+            digest = original_copy(source, target)
+            _wait_to_be_killed(point)
+            return digest
+
+        restore.copy_file = copy_file
+    elif point in ("replacing", "renamed"):  # just before / just after the rename
+        original_replace = os.replace
+
+        def replace(source, target, *args, **kwargs):
+            if str(source) != restoring:
+                return original_replace(source, target, *args, **kwargs)
+            if point == "replacing":
+                _wait_to_be_killed(point)
+            original_replace(source, target, *args, **kwargs)
+            _wait_to_be_killed(point)
+            return None
+
+        os.replace = replace
+    elif point == "noting":  # the restore's audit row written, its commit under way
+        original_note, original_connect = restore._note_restore, restore.connect
+
+        def connect_(path, key):
+            db = original_connect(path, key)
+            event.listen(db.engine, "commit", lambda _conn: _wait_to_be_killed(point))
+            return db
+
+        def note_restore(*args, **kwargs):
+            # Only the note's connection (the "before restore" backup commits too).
+            restore.connect = connect_
+            return original_note(*args, **kwargs)
+
+        restore._note_restore = note_restore
+    elif point == "noted":  # the restore's audit row committed, its connection still open
+        original_uow = restore.unit_of_work
+
+        @contextlib.contextmanager
+        def unit_of_work(db, actor):
+            with original_uow(db, actor) as session:
+                yield session
+            _wait_to_be_killed(point)
+
+        restore.unit_of_work = unit_of_work
+    elif point != "none":
+        raise ValueError(f"no such point: {point}")
+
+
+def _restore(command: dict) -> None:
+    """restore_file_backup as CareDesk calls it (the live database closed), stopped at the
+    command's point."""
+    if command["point"] == "keeping":
+        _limit_heap()  # (only there: it slows the restore's checks down)
+    live, keep_folder = Path(command["live"]), Path(command["keep_folder"])
+    _arm_restore(command["point"], live, keep_folder)
+    restore.restore_file_backup(
+        Path(command["backup"]),
+        _key(),
+        live,
+        live_key=_key(),
+        keep_folder=keep_folder,
+        by=command["by"],
+        now=datetime.fromisoformat(command["now"]),
+    )
+    _say("restored")
 
 
 def _die_with_parent() -> None:
@@ -237,7 +381,7 @@ def _work(command: dict) -> None:
     try:
         _die_with_parent()
         _say(f"pid {os.getpid()}")
-        {"write": _write, "backup": _backup}[command["do"]](command)
+        {"write": _write, "backup": _backup, "restore": _restore}[command["do"]](command)
     except BaseException:
         _say("error " + " | ".join(traceback.format_exc().splitlines()[-3:]))
         code = 1
