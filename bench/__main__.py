@@ -31,6 +31,7 @@ BENCHMARKS = {
     "tasks": lambda args: __import__("bench.task_list", fromlist=["run"]).run(args),
     "referrals": lambda args: __import__("bench.referrals_page", fromlist=["run"]).run(args),
     "messages": lambda args: __import__("bench.messages", fromlist=["run"]).run(args),
+    "backups": lambda args: __import__("bench.backups", fromlist=["run"]).run(args),
 }
 
 
