@@ -52,6 +52,7 @@ from app.data.database import Database, connect
 from app.data.keys import DatabaseKey
 from app.data.models.staff import Role
 from app.services.backups import archive, restore
+from app.services.backups.files import PARTIAL_SUFFIX
 from app.services.clinic.actor import Actor
 from app.services.patients.records import PatientForm, create_patient
 
@@ -259,21 +260,20 @@ def _arm_restore(point: str, live: Path, keep_folder: Path) -> None:
     if point == "keeping":  # the "before restore" backup half written (its .partial)
         _stop_export(keep_folder, live.stat().st_size, 0.5, point)
     elif point == "keeping-as-it-was":  # a clinic that does not open, its copy half written
-        original_copyfile = shutil.copyfile
+        original_copyfileobj = shutil.copyfileobj
 
-        def copyfile(source, target, *args, **kwargs):
-            if not str(target).endswith("-as-it-was.caredesk"):
-                return original_copyfile(source, target, *args, **kwargs)
-            half = os.path.getsize(source) // 2
-            with open(source, "rb") as src, open(target, "wb") as out:
-                while chunk := src.read(RESTORE_PIECE):
-                    out.write(chunk)
-                    if out.tell() >= half:
-                        out.flush()
-                        _wait_to_be_killed(f"{point} {out.tell()}")
-            return target
+        def copyfileobj(source, target, length=0):
+            if not _writing_to(target).endswith("-as-it-was.caredesk" + PARTIAL_SUFFIX):
+                return original_copyfileobj(source, target, length)
+            half = os.fstat(source.fileno()).st_size // 2
+            while chunk := source.read(RESTORE_PIECE):
+                target.write(chunk)
+                if target.tell() >= half:
+                    target.flush()
+                    _wait_to_be_killed(f"{point} {target.tell()}")
+            return None
 
-        shutil.copyfile = copyfile
+        shutil.copyfileobj = copyfileobj
     elif point == "kept":  # the "before restore" backup has its name
         original_make = restore.make_file_backup
 

@@ -155,7 +155,7 @@ def remove_partials(folder: Path) -> None:
     with contextlib.suppress(OSError):
         for path in folder.iterdir():
             backup, _, rest = path.name.partition(PARTIAL_SUFFIX)
-            leftover = path.name != backup and rest in ("", "-journal")
+            leftover = path.name != backup and rest in ("", "-journal", "-wal")
             if leftover and backup.endswith((*BACKUP_SUFFIXES, MANIFEST_SUFFIX)):
                 remove_quietly(path)
         # Then the manifests whose backup never got its name (its .partial is gone now).

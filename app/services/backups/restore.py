@@ -18,30 +18,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from app import __version__
 from app.clock import utc_now
 from app.data import keys, migrate
-from app.data.database import connect, open_read_only
+from app.data.database import connect, open_read_only, remove_database_files
 from app.data.errors import CareDeskError
 from app.data.keys import DatabaseKey, KeyringUnavailable
 from app.services.backups.archive import Verification, make_file_backup, verify_backup
 from app.services.backups.files import (
+    PARTIAL_SUFFIX,
     BackupError,
     backup_name,
     copy_file,
     fsync_dir,
+    fsync_file,
     remove_quietly,
+    sha256_of,
+    unused_backup_path,
+    write_atomically,
 )
-from app.services.backups.manifest import Manifest, ManifestError, read_manifest
+from app.services.backups.manifest import Manifest, ManifestError, manifest_path, read_manifest
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.uow import unit_of_work
 
 #: Companion files of a live database, copied with it when it is kept as it was.
-COMPANIONS = ("-wal", "-shm")
+COMPANIONS = ("-wal", "-shm", "-journal")
 RESTORING_SUFFIX = ".restoring"
 
 
@@ -133,14 +138,35 @@ def _keep_as_it_was(live: Path, live_key: DatabaseKey | None, folder: Path, now:
                 return make_file_backup(db, live_key, folder, reason="before restore", now=now)[0]
             finally:
                 db.close()
-    target = folder / backup_name(live.stem, now, "before restore as it was")
+    # A copy of its bytes, written as every backup is: under temporary names, flushed, the
+    # write-ahead log named first and the file itself last, so a named copy is whole.
+    target = unused_backup_path(folder, backup_name(live.stem, now, "before restore as it was"))
+    copies: list[tuple[Path, Path]] = []
     try:
-        for suffix in ("", *COMPANIONS):
+        for suffix in ("-wal", ""):
             source = Path(str(live) + suffix)
             if source.exists():
-                shutil.copyfile(source, Path(str(target) + suffix))
+                partial = Path(str(target) + PARTIAL_SUFFIX + suffix)
+                remove_quietly(partial)
+                copy_file(source, partial)
+                copies.append((partial, Path(str(target) + suffix)))
+        manifest = Manifest(
+            made_at=now,
+            program=__version__,
+            schema="",
+            kind="file",
+            reason="before restore",
+            clinic="",
+            backup=target.name,
+            size=live.stat().st_size,
+            sha256=sha256_of(copies[-1][0]),
+        )
+        write_atomically(manifest_path(target), manifest.to_json().encode("utf-8"))
+        for partial, named in copies:
+            os.replace(partial, named)
         fsync_dir(folder)
     except OSError as exc:
+        remove_quietly(*(partial for partial, _named in copies))
         raise BackupError(
             "Nothing was restored: the database as it is now could not be kept first "
             f"({exc.strerror or type(exc).__name__} in {folder})."
@@ -174,7 +200,7 @@ def restore_file_backup(
     kept = _keep_as_it_was(live, live_key, keep_folder, now) if live.exists() else None
     live.parent.mkdir(parents=True, exist_ok=True)
     restoring = live.with_name(live.name + RESTORING_SUFFIX)
-    remove_quietly(restoring)
+    remove_database_files(restoring)  # what a stopped restore left
     try:
         digest = copy_file(Path(backup), restoring)
         if manifest.sha256 is not None and digest != manifest.sha256:
@@ -185,27 +211,31 @@ def restore_file_backup(
         with contextlib.suppress(KeyringUnavailable):
             if key.raw is not None:
                 keys.store_key(keys.database_id(restoring), key)
-        # The old file's write-ahead log must never be read into the restored one.
+        # Noted in the copy before it takes the database's place: the restored clinic's
+        # trail always says so, whenever a crash comes.
+        _note_restore(restoring, key, manifest, kept, by)
+        fsync_file(restoring)
+        # The old file's logs must never be read into the restored one.
         for suffix in COMPANIONS:
             remove_quietly(Path(str(live) + suffix))
         os.replace(restoring, live)
         fsync_dir(live.parent)
     except OSError as exc:
-        remove_quietly(restoring)
+        remove_database_files(restoring)
         raise BackupError(
             f"Nothing was restored: the backup could not be copied to {live.parent} "
             f"({exc.strerror or type(exc).__name__})."
         ) from None
     except BaseException:
-        remove_quietly(restoring)
+        remove_database_files(restoring)
         raise
-    _note_restore(live, key, manifest, kept, by)
     return RestoreResult(restored=live, kept_before=kept, manifest=manifest)
 
 
-def _note_restore(live: Path, key: DatabaseKey, manifest: Manifest, kept: Path | None, by: str):
-    """The restore, in the restored clinic's own audit trail."""
-    db = connect(live, key)
+def _note_restore(copy: Path, key: DatabaseKey, manifest: Manifest, kept: Path | None, by: str):
+    """The restore, in the restored clinic's own audit trail (written into the copy before
+    it is renamed; closing folds its write-ahead log back into the file)."""
+    db = connect(copy, key)
     try:
         detail = f"from the backup {manifest.backup} made {manifest.made_at.isoformat()}"
         if by:
@@ -214,6 +244,13 @@ def _note_restore(live: Path, key: DatabaseKey, manifest: Manifest, kept: Path |
             detail += f"; the database before it is kept as {kept}"
         with unit_of_work(db, None) as session:
             record(session, AuditAction.BACKUP_RESTORED, detail=detail[:1000])
+        # Fold the write-ahead log into the file now: the copy is renamed alone.
+        # (on the connection itself: SQLAlchemy's would begin a transaction first)
+        raw = db.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            raw.close()
     finally:
         db.close()
 

@@ -6,9 +6,9 @@ since — as CareDesk restores one (restore.restore_file_backup, the clinic clos
 "before restore" backup kept in the folder that holds the backup), and is stopped at one
 point of the restore and killed there with SIGKILL: while the database as it was is being
 kept (its backup half written), once it is kept, while the backup is being copied beside
-the database (``.restoring`` half written), once that copy is whole, just before and just
-after it is renamed over the database, and while and once the restore is noted in the
-restored clinic's audit trail.
+the database (``.restoring`` half written), once that copy is whole, while and once the
+restore is noted in the copy's audit trail, and just before and just after the copy is
+renamed over the database.
 
 Afterwards the backup is byte for byte as it was and checks out; the clinic opens, is
 whole, its audit trail verifies, and it is either the clinic as it was or the backup —
@@ -63,10 +63,10 @@ POINTS = (
     ("kept", "old"),  # the "before restore" backup has its name
     ("restoring-half", "old"),  # the backup's copy half written (.restoring)
     ("restoring-copied", "old"),  # that copy whole and flushed, not yet compared
-    ("replacing", "old"),  # the old -wal/-shm removed, the copy about to be renamed
-    ("renamed", "restored"),  # the copy renamed over the clinic, not yet flushed or noted
-    ("noting", "restored"),  # the restore's audit row written, its commit under way
-    ("noted", "restored"),  # that row committed, its connection still open
+    ("noting", "old"),  # the restore's audit row written into the copy, its commit under way
+    ("noted", "old"),  # that row committed, its connection still open
+    ("replacing", "old"),  # the old -wal/-shm removed, the noted copy about to be renamed
+    ("renamed", "restored"),  # the copy renamed over the clinic, not yet flushed
 )
 #: A clinic left by a crash: a writer killed as it begins this write (those before it are on
 #: file, the last ones only in the write-ahead log).
@@ -310,10 +310,8 @@ def _check_after_kill(
     # The clinic is whole, and wholly one of the two.
     ids, notes = _live_clinic(scene)
     assert ids == (old_ids if clinic_is == "old" else scene.backup_ids), (len(ids), sizes)
-    if clinic_is == "old" or point == "noted":
-        assert notes == (1 if point == "noted" else 0)
-    else:  # (restored, the restore not noted yet: the note is written after the rename)
-        assert notes <= 1
+    # The restore is noted in the copy before the rename: a restored clinic always says so.
+    assert notes == (0 if clinic_is == "old" else 1)
 
     # Every backup checks out; the database as it was is kept whole once the point is past.
     kept = _kept_backups(scene, checked)
@@ -329,8 +327,10 @@ def _check_after_kill(
     backup_size = scene.backup.stat().st_size
     if point == "restoring-half":
         assert 0 < sizes[restoring.name] < backup_size, sizes
-    elif point in ("restoring-copied", "replacing"):
+    elif point == "restoring-copied":
         assert sizes[restoring.name] == backup_size, sizes
+    elif point in ("noting", "noted", "replacing"):
+        assert restoring.name in sizes, sizes  # (the note makes it differ from the backup)
     else:
         assert restoring.name not in sizes, sizes
     print(f"{point}: left {sizes}")
@@ -378,16 +378,6 @@ def test_a_clinic_left_by_a_crash_survives_a_restore_killed_midway(point, scene,
 DAMAGED_BYTE = 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "restore._keep_as_it_was: a clinic file that does not open is kept by shutil.copyfile "
-        "straight under its final name (…-before-restore-as-it-was.caredesk, and its -wal), "
-        "not written as .partial, flushed and renamed: a kill -9 (or a power cut) mid-copy "
-        "leaves a part-written copy under a backup's name, which nothing tells from a whole one"
-    ),
-)
 def test_a_restore_killed_while_it_keeps_a_damaged_clinic_as_it_was(scene, forker) -> None:
     """A clinic that no longer opens is kept byte for byte before the restore; killed while
     that copy is written, the clinic is untouched and nothing part-written is under a
