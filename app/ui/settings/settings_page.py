@@ -57,6 +57,12 @@ TABS: list[SettingsTab] = [
         "app.ui.settings.messages_tab:MessagesTab",
     ),
     SettingsTab(
+        "backups",
+        "Backups",
+        Permission.MANAGE_SETTINGS,
+        "app.ui.settings.backups_tab:BackupsTab",
+    ),
+    SettingsTab(
         "staff", "Staff accounts", Permission.MANAGE_STAFF, "app.ui.settings.staff:StaffTab"
     ),
 ]
@@ -65,6 +71,8 @@ TABS: list[SettingsTab] = [
 class SettingsPage(QWidget):
     #: Relayed from Clinic details: move this PC's clinic to the clinic server.
     move_to_server_requested = Signal(object)
+    #: Relayed from Backups: restore a backup (a RestoreRequest) once signed out.
+    restore_requested = Signal(object)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +89,8 @@ class SettingsPage(QWidget):
                 self.tab_widgets[spec.key] = widget
                 if (asked := getattr(widget, "move_to_server_requested", None)) is not None:
                     asked.connect(self.move_to_server_requested)
+                if (restore := getattr(widget, "restore_requested", None)) is not None:
+                    restore.connect(self.restore_requested)
                 self.tabs.addTab(widget, spec.title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 0)
@@ -90,3 +100,8 @@ class SettingsPage(QWidget):
 
     def tab(self, key: str) -> QWidget:
         return self.tab_widgets[key]
+
+    def show_part(self, key: str) -> None:
+        """Show a tab ("backups": Today's "Backups…" link), when this role has it."""
+        if key in self.tab_widgets:
+            self.tabs.setCurrentWidget(self.tab_widgets[key])
