@@ -37,6 +37,9 @@ BENCH_MARKER = "CAREDESK_LOGIN_PAINTED"
 #: With the flag above: save a PNG of the painted login window here before exiting
 #: (the bundled app's screenshot for the installers' closing note).
 BENCH_GRAB_ENV = "CAREDESK_BENCH_GRAB"
+#: How long closing waits for a backup under way before the database is closed anyway (a
+#: backup to a slow network share; a backup cut short leaves only a ``.partial`` file).
+SHUTDOWN_BACKUP_WAIT_MS = 10 * 60_000
 
 
 class _ExitOnPaint(QObject):
@@ -124,6 +127,15 @@ def resolve_server(server, db_path: Path | None, demo: bool):
     except ServerAddressError as error:
         show_fatal(str(error))
         return None
+
+
+def _moment_words(moment, details) -> str:
+    """A backup's moment in the clinic's words ("Dec 8, 2026, 2:00 PM"), or "earlier"."""
+    if moment is None or details is None:
+        return "earlier"
+    from app.i18n import format_datetime
+
+    return format_datetime(moment, details.timezone, details.locale)
 
 
 def show_fatal(message: str) -> None:
@@ -334,23 +346,114 @@ class AppController(QObject):
         self.main_window.closed.connect(self.on_main_closed)
         self.main_window.start()
         self.main_window.message_sender.start()
+        self.main_window.backup_scheduler.start()
         self.login_window.hide()
 
     @Slot()
     def on_main_signed_out(self) -> None:
         window, self.main_window = self.main_window, None
-        move = None
+        move = restore = None
         if window is not None:
             self.details = window.ctx.details
             move = (window.pending_move, window.ctx.actor)
+            restore = (window.pending_restore, window.ctx.actor)
             window.deleteLater()
         if move is not None and move[0] is not None:
             self._move_to_server(*move)
             return
-        assert self.login_window is not None and self.clinic is not None
+        if restore is not None and restore[0] is not None:
+            # No sign-out backup: the restore keeps the clinic as it is as a checked copy.
+            self._restore_backup(*restore)
+            return
+        assert self.clinic is not None
+        self._back_up_before_closing(closing=False, then=self._show_login)
+
+    def _show_login(self) -> None:
+        if self.quitting or self.clinic is None:
+            return
+        assert self.login_window is not None
         self.login_window.set_clinic(self.clinic.db, self.details.name)
         self.login_window.show()
         self.login_window.activateWindow()
+
+    def _back_up_before_closing(self, *, closing: bool, then) -> None:
+        """The backup made at sign-out and close (app.ui.backups.before_closing), then
+        ``then`` — made, skipped or failed alike: a backup never keeps CareDesk open."""
+        from app.ui.backups.before_closing import back_up_before_closing
+
+        if self.clinic is None:
+            then()
+            return
+        #: The window saying so, while the backup runs (tests look at it).
+        self.closing_backup = back_up_before_closing(self.clinic, closing=closing, then=then)
+
+    def _restore_backup(self, request, actor: Actor) -> None:
+        """Settings → Backups → Restore…: close the file, put the backup in its place (the
+        clinic as it was kept first, as a checked pre-restore copy) and open it; on any
+        failure, open the untouched clinic again and say why."""
+        from app.services.backups.restore import restore_file_backup
+        from app.services.backups.schedule import local_folder
+        from app.ui.backups.worker import run_backup_work
+        from app.ui.messages.sender import wait_for_network
+        from app.ui.widgets.messages import show_info, show_warning
+
+        assert self.clinic is not None and self.clinic.path is not None
+        file_clinic, self.clinic = self.clinic, None
+        path, key = file_clinic.path, file_clinic.key
+        relay = _ProgressRelay(self)
+        dialog = self._progress_dialog(
+            relay,
+            "Restoring a backup",
+            "Restoring the backup: keeping the clinic as it is now, then putting the backup "
+            "in its place…",
+            "{stage}…",
+        )
+        dialog.setRange(0, 0)
+        when = _moment_words(request.made_at, self.details)
+
+        def restored(result) -> None:
+            dialog.close()
+            kept = (
+                f" The clinic as it was is kept as {result.kept_before}."
+                if result.kept_before is not None
+                else ""
+            )
+            show_info(
+                self.login_window,
+                f"The backup made {when} is restored.{kept} Sign in to go on.",
+            )
+            self._open_with(request.key)
+
+        def failed(exc: BaseException) -> None:
+            dialog.close()
+            show_warning(
+                self.login_window,
+                "Nothing was restored, and the clinic is as it was: " + ops.user_message(exc),
+            )
+            self._open_with(key)
+
+        def close_and_restore(_result: object = None) -> None:
+            wait_for_network()  # a sender's run still under way, before the file is closed
+            ops.wait_for_done()  # the sign-out's audit row, before the file is closed
+            file_clinic.db.close()
+            ops.run_write(
+                lambda: restore_file_backup(
+                    request.backup,
+                    request.key,
+                    path,
+                    live_key=key,
+                    keep_folder=local_folder(),
+                    allow_other_clinic=request.allow_other_clinic,
+                    by=actor.username,
+                ),
+                on_success=restored,
+                on_failure=failed,
+                owner=self,
+            )
+
+        # After a backup under way on the backups' thread (it reads the file): the window
+        # keeps answering meanwhile, then the file is closed.
+        run_backup_work(lambda: None, on_success=close_and_restore, owner=self)
 
     def _move_to_server(self, request, actor: Actor) -> None:
         """Settings → Move to the clinic server: close the file, copy it to the server with
@@ -362,9 +465,11 @@ class AppController(QObject):
         assert self.clinic is not None
         file_clinic, self.clinic = self.clinic, None
         path, key = file_clinic.path, file_clinic.key
+        from app.ui.backups.worker import wait_for_backups
         from app.ui.messages.sender import wait_for_network
 
         wait_for_network()  # a sender's run still under way, before the file is closed
+        wait_for_backups(SHUTDOWN_BACKUP_WAIT_MS)  # an automatic backup under way, likewise
         ops.wait_for_done()  # the sign-out's audit row, before the file is closed
         file_clinic.db.close()
         relay = _ProgressRelay(self)
@@ -405,7 +510,8 @@ class AppController(QObject):
 
     @Slot()
     def on_main_closed(self) -> None:
-        self.quit(0)
+        self.main_window = None
+        self._back_up_before_closing(closing=True, then=lambda: self.quit(0))
 
     @Slot()
     def on_login_closed(self) -> None:
@@ -421,11 +527,13 @@ class AppController(QObject):
         self.finished.emit(code)
 
     def shutdown(self) -> None:
-        """Let a sender's run and queued writes (the sign-out audit row) finish, then close
-        the database."""
+        """Let a sender's run, a backup under way and queued writes (the sign-out audit
+        row) finish, then close the database."""
+        from app.ui.backups.worker import wait_for_backups
         from app.ui.messages.sender import wait_for_network
 
         wait_for_network()
+        wait_for_backups(SHUTDOWN_BACKUP_WAIT_MS)
         ops.wait_for_done()
         if self.clinic is not None:
             self.clinic.db.close()

@@ -24,6 +24,7 @@ from app.services.changes import Changes
 from app.services.clinic.actor import Actor
 from app.services.errors import ValidationError
 from app.ui import ops
+from app.ui.backups.scheduler import BackupScheduler
 from app.ui.context import UiContext
 from app.ui.home_page import HomePage
 from app.ui.labels import role_label
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         self._signing_out = False
         #: A MoveRequest the owner made: the application moves the clinic once signed out.
         self.pending_move = None
+        #: A RestoreRequest the owner made: the application restores it once signed out.
+        self.pending_restore = None
         self._hidden_records: list[QWidget] = []
 
         host = QWidget()
@@ -112,6 +115,9 @@ class MainWindow(QMainWindow):
         # Sends the outbox on its own thread while someone who may send is signed in; the
         # application starts it (a window made by a test or the screenshots sends nothing).
         self.message_sender = BackgroundSender(ctx, self)
+        # Automatic backups while someone is signed in (and while the screen is locked: see
+        # app.ui.backups.scheduler); the application starts it, like the sender.
+        self.backup_scheduler = BackupScheduler(ctx, self)
         self.home_page: HomePage | None = None
 
         self._build_actions()
@@ -279,6 +285,8 @@ class MainWindow(QMainWindow):
             page.setObjectName(f"page_{spec.key}")
             if (asked := getattr(page, "move_to_server_requested", None)) is not None:
                 asked.connect(self.on_move_to_server_requested)
+            if (restore := getattr(page, "restore_requested", None)) is not None:
+                restore.connect(self.on_restore_requested)
             if (navigate := getattr(page, "navigate_requested", None)) is not None:
                 navigate.connect(self.go_to)
             self._pages[spec.key] = page
@@ -427,6 +435,15 @@ class MainWindow(QMainWindow):
         if self.isVisible():  # a record window kept CareDesk open: no move
             self.pending_move = None
 
+    @Slot(object)
+    def on_restore_requested(self, request) -> None:
+        """Sign out; the application then restores the backup with the clinic closed (see
+        AppController._restore_backup)."""
+        self.pending_restore = request
+        self.on_sign_out_triggered()
+        if self.isVisible():  # a record window kept CareDesk open: no restore
+            self.pending_restore = None
+
     @Slot()
     def on_sign_out_triggered(self) -> None:
         self._signing_out = True
@@ -492,6 +509,7 @@ class MainWindow(QMainWindow):
         settings.setValue(STATE_KEY, self.saveState())
         self.screen_lock.stop()
         self.message_sender.stop()
+        self.backup_scheduler.stop()  # the application makes the sign-out backup
         from app.services.clinic import auth
 
         db, actor = self.ctx.db, self.ctx.actor

@@ -94,9 +94,11 @@ def clinic(tmp_path: Path, clinic_templates: ClinicTemplates) -> Iterator[OpenCl
         tmp_path / "clinic.caredesk", DETAILS, "olivia", "Olivia Owner", OWNER_PASSWORD
     )
     yield opened
+    from app.ui.backups.worker import wait_for_backups
     from app.ui.messages.sender import wait_for_network
 
     wait_for_network()  # a background sender's run never outlives its test's database
+    wait_for_backups()  # nor a backup, or a check of one
     ops.wait_for_done()
     opened.db.close()
 
