@@ -38,6 +38,7 @@ from app.services.scheduling.day_board import (
     Stage,
 )
 from app.ui import ops
+from app.ui.backups.status import BackupWarnings, StatusView, load_status
 from app.ui.context import UiContext
 from app.ui.widgets.row_table import (
     Column,
@@ -252,6 +253,20 @@ class TodayPage(QWidget):
         #: The to-do buttons shown, by item key (tests press them).
         self.to_do_buttons: dict[str, QPushButton] = {}
         self.to_do_layout.addStretch(1)
+        # The backups, for everyone: "Last verified backup: today 2:00 PM (USB disk)".
+        self.backup_label = QLabel()
+        self.backup_label.setObjectName("todayBackup")
+        self.backup_label.setWordWrap(True)
+        self.backup_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.backup_label.setStyleSheet(f"color: {GREY};")
+        self.to_do_layout.addWidget(self.backup_label)
+        # Its warnings, across the page (a backup folder unplugged is not for the corner);
+        # the owner gets the way to Settings → Backups beside them.
+        self.backups_button: QPushButton | None = None
+        if ctx.allows(Permission.MANAGE_SETTINGS):
+            self.backups_button = QPushButton("&Backups…")
+            self.backups_button.setObjectName("todayBackupsButton")
+        self.backup_warnings = BackupWarnings(self.backups_button)
 
         top = QHBoxLayout()
         top.setSpacing(10)
@@ -273,11 +288,13 @@ class TodayPage(QWidget):
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(10)
         layout.addLayout(top)
+        layout.addWidget(self.backup_warnings)
         layout.addLayout(body, 1)
 
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.reload)
+        self.timer.timeout.connect(self.reload_backups)  # "today" becomes "yesterday"
         self.timer.start()
         # Changes come in bursts (a check-out writes the visit, the charge, the payment):
         # the automatic follow-ups are brought up to date once the burst is over.
@@ -290,6 +307,7 @@ class TodayPage(QWidget):
         self.reload()
         self.refresh_follow_ups()
         self.reload_to_do()
+        self.reload_backups()
 
     def _columns(self) -> list[Column]:
         ctx = self.ctx
@@ -317,6 +335,8 @@ class TodayPage(QWidget):
         )
         self.model.modelReset.connect(self.update_buttons)
         self.open_button.clicked.connect(self.on_open_clicked)
+        if self.backups_button is not None:
+            self.backups_button.clicked.connect(self.on_backups_clicked)
         self.table.installEventFilter(self)
 
     # --- loading ----------------------------------------------------------------------------------
@@ -347,6 +367,20 @@ class TodayPage(QWidget):
             on_failure=lambda exc: self._on_to_do_failed(generation, exc),
             owner=self,
         )
+
+    def reload_backups(self) -> None:
+        """The backup status and its warnings (read off the GUI thread: it looks at the
+        backup folder, which may be a network share)."""
+        load_status(self.ctx, self._on_backups, self, self._on_backups_failed)
+
+    def _on_backups(self, view: StatusView) -> None:
+        self.backup_label.setText(view.headline)
+        self.backup_label.setStyleSheet(f"color: {GREY if view.verified else RED};")
+        self.backup_warnings.set_warnings(view.warnings)
+
+    def _on_backups_failed(self, exc: BaseException) -> None:
+        self.backup_label.setText("The backup status could not be read: " + ops.user_message(exc))
+        self.backup_label.setStyleSheet(f"color: {RED};")
 
     def refresh_follow_ups(self) -> None:
         """Create the automatic follow-ups that fell due and close those whose condition is
@@ -538,6 +572,10 @@ class TodayPage(QWidget):
 
         open_patient_record(self.ctx, patient_id)
 
+    @Slot()
+    def on_backups_clicked(self) -> None:
+        self.navigate_requested.emit("settings:backups")
+
     def open_to_do(self, item: ToDoItem) -> None:
         if item.target != "list":
             self.navigate_requested.emit(item.target)
@@ -573,3 +611,5 @@ class TodayPage(QWidget):
             or changes.documents or changes.clinic or changes.referrals or changes.messages
         ):  # fmt: skip
             self.reload_to_do()
+        if changes.clinic:  # a backup run (on any PC), or the backup settings saved
+            self.reload_backups()
