@@ -242,6 +242,66 @@ def _messages_area(app, owner_ctx, desk_ctx, outdir: Path) -> None:
     window.hide()
 
 
+def _wait_for_backups() -> None:
+    """Let the backups' thread finish (a backup, a check) and its callbacks land."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from app.ui.backups.worker import backup_pending
+
+    for _ in range(3000):
+        _wait_for_ops()
+        if not backup_pending():
+            break
+        loop = QEventLoop()
+        QTimer.singleShot(10, loop.quit)
+        loop.exec()
+    _wait_for_ops()
+
+
+def _backups_area(app, ctx, folder: Path, outdir: Path) -> None:
+    """Settings → Backups after a day of backups — to this PC and a "USB disk" (a temporary
+    folder) — one selected; and Restore… of the one before, checked and ready."""
+    from dataclasses import replace
+
+    from app.services.backups import schedule
+    from app.ui.backups.restore_dialog import RestoreDialog
+    from app.ui.main_window import MainWindow
+
+    usb = folder / "usb-disk"
+    usb.mkdir(exist_ok=True)
+    form = schedule.backup_config(ctx.db, ctx.actor)
+    schedule.save_backup_settings(
+        ctx.db, ctx.actor, replace(form, folder=str(usb), folder_label="USB disk")
+    )
+    from app.clock import utc_now
+
+    now = utc_now().replace(microsecond=0)
+    for hours_ago, reason in ((25, "sign-out"), (2, "automatic"), (1, "automatic"), (0, "manual")):
+        made_at = now - datetime.timedelta(hours=hours_ago)
+        schedule.back_up(ctx.db, ctx.clinic.key, ctx.actor, reason=reason, now=made_at)
+
+    window = MainWindow(ctx)
+    window.resize(1366, 740)
+    window.start()
+    settings = window.show_page("settings")
+    settings.show_part("backups")
+    tab = settings.tab("backups")
+    _wait_for_ops()
+    tab.table.selectRow(1)
+    tab.on_verify_clicked()
+    _wait_for_backups()
+    _save(app, window, outdir / "70-settings-backups.png")
+
+    line = next(line for line in tab.model.lines() if line.reason == "automatic")
+    dialog = RestoreDialog(ctx, window, line)
+    dialog.show()
+    _wait_for_backups()
+    _save(app, dialog, outdir / "71-restore-backup.png")
+    dialog.reject()
+    window.screen_lock.stop()
+    window.hide()
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
@@ -385,6 +445,7 @@ def render(outdir: Path) -> None:
     _plans_area(app, UiContext(clinic, coordinator, details), outdir)
     _coordinator_area(app, UiContext(clinic, coordinator, details), outdir)
     _messages_area(app, ctx, UiContext(clinic, rita, details), outdir)
+    _backups_area(app, ctx, work, outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()

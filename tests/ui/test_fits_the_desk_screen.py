@@ -676,7 +676,26 @@ def _message_test(ctx, rows):
     return MessageTestDialog(None, "email", ctx.details.email)
 
 
+def _restore_backup(ctx, rows):
+    from app.services.backups import archive
+    from app.ui.backups.lines import line_of
+    from app.ui.backups.restore_dialog import RestoreDialog
+
+    folder = Path(ctx.clinic.path).with_name("desk-backups")
+    folder.mkdir(exist_ok=True)
+    archive.make_file_backup(ctx.db, ctx.clinic.key, folder, reason="automatic")
+    return RestoreDialog(ctx, None, line_of("USB disk", archive.list_backups(folder)[0]))
+
+
+def _closing_backup(ctx, rows):
+    from app.ui.backups.before_closing import ClosingBackupDialog
+
+    return ClosingBackupDialog(None, closing=True)
+
+
 OPENERS: dict[str, Opener] = {
+    "app.ui.backups.before_closing:ClosingBackupDialog": _closing_backup,
+    "app.ui.backups.restore_dialog:RestoreDialog": _restore_backup,
     "app.ui.calendar.booking_dialog:BookingDialog": _booking,
     "app.ui.calendar.export_dialog:ExportScheduleDialog": _export,
     "app.ui.calendar.next_available:NextAvailableDialog": _next_available,
@@ -778,8 +797,11 @@ def test_every_dialog_has_a_way_to_open_it_here():
 
 
 def _settle(qtbot) -> None:
+    from app.ui.backups.worker import backup_pending, wait_for_backups
+
+    wait_for_backups()  # a restore's check of its backup
     ops.wait_for_done()
-    qtbot.waitUntil(lambda: ops.pending() == 0, timeout=20_000)
+    qtbot.waitUntil(lambda: ops.pending() == 0 and backup_pending() == 0, timeout=20_000)
     QApplication.processEvents()
 
 
