@@ -100,11 +100,13 @@ def test_the_screen_lock_does_not_stop_backups_and_sign_out_does(qtbot, owner_ct
     qtbot.addWidget(window)
     assert not window.backup_scheduler.active  # a window the application did not start
     window.backup_scheduler.start(first_check_ms=NEVER_MS)
+    window.message_sender.start(first_run_ms=NEVER_MS)
+    assert window.message_sender.active
     window.show()
     window.screen_lock.lock(idle=False)
     assert window.screen_lock.is_locked
     assert window.backup_scheduler.active and window.backup_scheduler.timer.isActive()
-    assert not window.message_sender.active  # the sender does stop
+    assert not window.message_sender.active  # the sender, unlike the backups, pauses
     window.screen_lock.stop()
     with qtbot.waitSignal(window.signed_out):
         window.on_sign_out_triggered()
