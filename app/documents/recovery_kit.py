@@ -3,6 +3,10 @@
 It prints the database key as large monospaced text and as a QR code (for a
 barcode scanner that types what it reads), the facts needed to match the sheet
 to its database, plain instructions, and lines to record where it was put.
+
+A clinic on the clinic server has no database key of CareDesk's; its kit is the *backup
+key's*: the key the PC making the server's backups encrypts them with, to be kept with the
+off-site backups (``kind="server_backups"``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -50,17 +55,28 @@ QR_SIZE = 1.6 * inch
 _GROUPS_PER_LINE = 4
 
 
-@dataclass(frozen=True, repr=False)
+KitKind = Literal["database", "server_backups"]
+
+
+@dataclass(frozen=True, repr=False, kw_only=True)
 class RecoveryKitData:
-    """Everything the kit prints; built by the service that created or opened the database."""
+    """Everything the kit prints; built by the service that created or opened the database.
+
+    ``kind`` "database": the key of the clinic file at ``database_path``; "server_backups":
+    the key the clinic server's backups are encrypted with (the server is ``server_address``
+    — "host:port" — and ``server_database``; ``computer`` is the PC holding the key)."""
 
     letterhead: ClinicLetterhead
-    database_id: str
-    database_path: str
     recovery_text: str
     is_raw_key: bool
     created_at: datetime
     created_by: str
+    kind: KitKind = "database"
+    database_id: str = ""
+    database_path: str = ""
+    server_address: str = ""
+    server_database: str = ""
+    computer: str = ""
     locale: str | None = None
 
     def __post_init__(self) -> None:
@@ -68,8 +84,21 @@ class RecoveryKitData:
             raise ValueError("the recovery kit needs the recovery key or passphrase")
         if self.created_at.tzinfo is None:
             raise ValueError("created_at must be timezone-aware (UTC)")
+        if self.kind not in ("database", "server_backups"):
+            raise ValueError(f"unknown kind of recovery kit: {self.kind!r}")
+        if self.kind == "database" and not (self.database_id and self.database_path):
+            raise ValueError("a database's kit names its file and id")
+        if self.kind == "server_backups" and not (self.server_address and self.server_database):
+            raise ValueError("a backup key's kit names the clinic server and its database")
+
+    @property
+    def for_server_backups(self) -> bool:
+        return self.kind == "server_backups"
 
     def __repr__(self) -> str:  # the key never reaches a log or a traceback
+        if self.for_server_backups:
+            where = f"{self.server_address}/{self.server_database}"
+            return f"RecoveryKitData(server_backups={where!r}, hidden)"
         return f"RecoveryKitData(database_id={self.database_id!r}, hidden)"
 
 
@@ -162,10 +191,18 @@ def _details(data: RecoveryKitData, locale: str, styles: DocumentStyles, _: Tran
     letterhead = data.letterhead
     created = format_datetime(data.created_at, letterhead.timezone, locale, "long")
     kind = _("Recovery key (256-bit)") if data.is_raw_key else _("Passphrase chosen at setup")
-    rows = [
-        (_("Clinic"), Paragraph(text(letterhead.name), styles.value)),
-        (_("Database ID"), Paragraph(text(data.database_id), styles.mono)),
-        (_("Database file"), Paragraph(text(data.database_path), styles.mono)),
+    rows = [(_("Clinic"), Paragraph(text(letterhead.name), styles.value))]
+    if data.for_server_backups:
+        where = f"{data.server_address}/{data.server_database}"  # as in --server's address
+        rows.append((_("Clinic server"), Paragraph(text(where), styles.mono)))
+        if data.computer:
+            rows.append((_("Key kept on"), Paragraph(text(data.computer), styles.value)))
+    else:
+        rows += [
+            (_("Database ID"), Paragraph(text(data.database_id), styles.mono)),
+            (_("Database file"), Paragraph(text(data.database_path), styles.mono)),
+        ]
+    rows += [
         (_("Created"), Paragraph(text(created), styles.value)),
         (_("Created by"), Paragraph(text(data.created_by), styles.value)),
         (_("Kind of key"), Paragraph(text(kind), styles.value)),
@@ -230,51 +267,121 @@ def _storage_record(styles: DocumentStyles, _: Translate) -> Flowable:
     )
 
 
+@dataclass(frozen=True)
+class _KitWords:
+    """The sentences that differ between a database's kit and the backup key's."""
+
+    title: str
+    subtitle: str
+    what_this_is: str
+    keep_safe: list[str]
+    how_to: list[str]
+
+
+def _database_words(data: RecoveryKitData, _: Translate) -> _KitWords:
+    """What the kit of a clinic file's own key says."""
+    return _KitWords(
+        title=_("Database recovery kit"),
+        subtitle=_("Keep this sheet in a safe or a locked drawer."),
+        what_this_is=_(
+            "CareDesk keeps %(clinic)s's records encrypted on this computer. This sheet holds "
+            "the recovery key that unlocks them. Without it, or the computer's own key store, "
+            "nobody can open the records: not you, not your IT support, not CareDesk."
+        )
+        % {"clinic": data.letterhead.name},
+        keep_safe=[
+            _("Store this sheet in a safe or a locked drawer, away from the computers."),
+            _("Never email it, photograph it, scan it or keep a copy on any computer or phone."),
+            _(
+                "Anyone holding this sheet and a copy of the database can read every patient "
+                "record."
+            ),
+            _("Tell only the people who may need it where it is kept."),
+        ],
+        how_to=[
+            _(
+                "CareDesk asks for the recovery key when this computer's key store is lost: for "
+                "example after Windows or macOS is reinstalled, the user account is replaced, or "
+                "the database is moved to a new computer."
+            ),
+            _("Type the key into that window, or scan the QR code with a barcode scanner.")
+            if data.is_raw_key
+            else _(
+                "Type the passphrase into that window, or scan the QR code with a barcode scanner."
+            ),
+            _("CareDesk opens the records and stores the key in the computer's key store again."),
+            _("Lost this sheet? An owner can print it again from Settings."),
+        ],
+    )
+
+
+def _server_backups_words(data: RecoveryKitData, _: Translate) -> _KitWords:
+    """What the kit of the clinic server's backup key says: the server itself has no key of
+    CareDesk's, its backups do — and a backup nobody can open is no backup."""
+    return _KitWords(
+        title=_("Backup key recovery kit"),
+        subtitle=_("Keep this sheet locked away with the clinic's off-site backups."),
+        what_this_is=_(
+            "The backups of %(clinic)s's clinic server are encrypted with this key. Without it "
+            "nobody can restore them: not you, not your IT support, not CareDesk."
+        )
+        % {"clinic": data.letterhead.name},
+        keep_safe=[
+            _(
+                "Keep it locked away with the off-site backups, but never in the same bag or box "
+                "as a backup disk."
+            ),
+            _("Never email it, photograph it, scan it or keep a copy on any computer or phone."),
+            _(
+                "Anyone holding this sheet and a backup of the clinic server can read every "
+                "patient record."
+            ),
+            _("Tell only the people who may need it where it is kept."),
+        ],
+        how_to=[
+            _(
+                "CareDesk asks for this key to check or restore a backup on a computer that does "
+                "not hold it."
+            ),
+            _(
+                "For caredesk backup verify FILE or caredesk backup restore FILE, put the key in "
+                "CAREDESK_RECOVERY_KEY, or type or scan it when asked (Settings → Backups → "
+                "Restore… shows how)."
+            ),
+            _(
+                "A backup made with an earlier key opens only with that key's sheet: keep each "
+                "sheet with its backups."
+            ),
+            _(
+                "Lost this sheet? Print it again in Settings → Backups on the computer that makes "
+                "the backups."
+            ),
+        ],
+    )
+
+
 def _story(data: RecoveryKitData, locale: str, _: Translate) -> list[Flowable]:
     styles = document_styles()
-    clinic = data.letterhead.name
-    keep_safe = [
-        _("Store this sheet in a safe or a locked drawer, away from the computers."),
-        _("Never email it, photograph it, scan it or keep a copy on any computer or phone."),
-        _("Anyone holding this sheet and a copy of the database can read every patient record."),
-        _("Tell only the people who may need it where it is kept."),
-    ]
-    how_to = [
-        _(
-            "CareDesk asks for the recovery key when this computer's key store is lost: for "
-            "example after Windows or macOS is reinstalled, the user account is replaced, or "
-            "the database is moved to a new computer."
-        ),
-        _("Type the key into that window, or scan the QR code with a barcode scanner.")
-        if data.is_raw_key
-        else _("Type the passphrase into that window, or scan the QR code with a barcode scanner."),
-        _("CareDesk opens the records and stores the key in the computer's key store again."),
-        _("Lost this sheet? An owner can print it again from Settings."),
-    ]
-    what_this_is = _(
-        "CareDesk keeps %(clinic)s's records encrypted on this computer. This sheet holds the "
-        "recovery key that unlocks them. Without it, or the computer's own key store, nobody "
-        "can open the records: not you, not your IT support, not CareDesk."
-    ) % {"clinic": clinic}
+    words = (_server_backups_words if data.for_server_backups else _database_words)(data, _)
     return [
-        Paragraph(text(_("Database recovery kit")), styles.title),
-        Paragraph(text(_("Keep this sheet in a safe or a locked drawer.")), styles.subtitle),
+        Paragraph(text(words.title), styles.title),
+        Paragraph(text(words.subtitle), styles.subtitle),
         _key_box(data, styles, _),
         Spacer(1, 10),
         _details(data, locale, styles, _),
         KeepTogether(
             [
                 Paragraph(text(_("What this is")), styles.heading),
-                Paragraph(text(what_this_is), styles.body),
+                Paragraph(text(words.what_this_is), styles.body),
             ]
         ),
         KeepTogether(
-            [Paragraph(text(_("Keep it safe")), styles.heading), _bullets(keep_safe, styles)]
+            [Paragraph(text(_("Keep it safe")), styles.heading), _bullets(words.keep_safe, styles)]
         ),
         KeepTogether(
             [
                 Paragraph(text(_("How to use it")), styles.heading),
-                _bullets(how_to, styles, numbered=True),
+                _bullets(words.how_to, styles, numbered=True),
             ]
         ),
         _storage_record(styles, _),
@@ -282,7 +389,8 @@ def _story(data: RecoveryKitData, locale: str, _: Translate) -> list[Flowable]:
 
 
 def build_recovery_kit(data: RecoveryKitData) -> bytes:
-    """The recovery kit PDF for one database, in the kit's locale (the clinic's by default)."""
+    """The recovery kit PDF for one database (or the clinic server's backup key), in the
+    kit's locale (the clinic's by default)."""
     locale = data.locale or data.letterhead.locale
     _ = gettext_for(locale)
     buffer = io.BytesIO()
@@ -291,7 +399,9 @@ def build_recovery_kit(data: RecoveryKitData) -> bytes:
         data.letterhead,
         title=_("Recovery kit"),
         locale=locale,
-        subject=_("Database recovery kit"),
+        subject=_("Backup key recovery kit")
+        if data.for_server_backups
+        else _("Database recovery kit"),
     )
     doc.build(_story(data, locale, _))
     return buffer.getvalue()

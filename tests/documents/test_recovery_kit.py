@@ -43,6 +43,20 @@ def kit_data(letterhead: ClinicLetterhead, **changes: object) -> RecoveryKitData
     return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
 
 
+def server_kit_data(letterhead: ClinicLetterhead, **changes: object) -> RecoveryKitData:
+    """The kit of the clinic server's backup key, as the PC making the backups prints it."""
+    data = kit_data(
+        letterhead,
+        kind="server_backups",
+        database_id="",
+        database_path="",
+        server_address="clinic-server.munoz.lan:5432",
+        server_database="caredesk_munoz",
+        computer="FRONT-DESK-2",
+    )
+    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+
+
 def qr_widgets(drawing: object) -> list[QrCodeWidget]:
     return [item for item in drawing.contents if isinstance(item, QrCodeWidget)]  # type: ignore[attr-defined]
 
@@ -126,11 +140,12 @@ def test_only_the_embedded_dejavu_fonts_are_used(letterhead):
         assert "/FontFile2" in descriptor, "the TrueType font program is embedded"
 
 
+@pytest.mark.parametrize("make", [kit_data, server_kit_data], ids=["database", "server_backups"])
 @pytest.mark.parametrize(("paper", "size"), [("letter", LETTER), ("a4", A4)])
-def test_paper_size_follows_the_clinic_setting(letterhead, paper, size):
+def test_paper_size_follows_the_clinic_setting(letterhead, paper, size, make):
     chosen = dataclasses.replace(letterhead, paper_size=paper)
     for locale in ("en_US", "es_ES"):
-        reader = PdfReader(io.BytesIO(build_recovery_kit(kit_data(chosen, locale=locale))))
+        reader = PdfReader(io.BytesIO(build_recovery_kit(make(chosen, locale=locale))))
         box = reader.pages[0].mediabox
         assert (float(box.width), float(box.height)) == pytest.approx(size)
         assert len(reader.pages) == 1, f"{paper} {locale} kit spilled onto a second page"
@@ -166,9 +181,10 @@ def test_kit_puts_the_recovery_text_in_its_qr_code(letterhead, monkeypatch, text
     not (shutil.which("zbarimg") and shutil.which("pdftoppm")),
     reason="needs zbarimg (zbar-tools) and pdftoppm (poppler-utils) to scan the printed code",
 )
-def test_printed_qr_code_scans_back_to_the_key(letterhead, tmp_path: Path):
+@pytest.mark.parametrize("make", [kit_data, server_kit_data], ids=["database", "server_backups"])
+def test_printed_qr_code_scans_back_to_the_key(letterhead, tmp_path: Path, make):
     pdf_path = tmp_path / "kit.pdf"
-    pdf_path.write_bytes(build_recovery_kit(kit_data(letterhead)))
+    pdf_path.write_bytes(build_recovery_kit(make(letterhead)))
     subprocess.run(
         ["pdftoppm", "-png", "-r", "100", str(pdf_path), str(tmp_path / "page")], check=True
     )
@@ -207,3 +223,68 @@ def test_kit_data_refuses_a_naive_creation_time(letterhead):
 def test_kit_data_refuses_an_empty_key(letterhead):
     with pytest.raises(ValueError, match="recovery key"):
         kit_data(letterhead, recovery_text="")
+
+
+# --- the kit of the clinic server's backup key ------------------------------------------------
+
+
+def test_backup_key_kit_names_the_server_and_says_to_keep_it_with_the_off_site_backups(letterhead):
+    pages = pdf_pages_text(build_recovery_kit(server_kit_data(letterhead)))
+
+    assert len(pages) == 1
+    page = " ".join(pages[0].split())  # words as read, whatever the line breaks
+    assert "Backup key recovery kit" in page and "Database recovery kit" not in page
+    for line in key_lines(KEY_TEXT, is_raw_key=True):
+        assert line in page
+    # The server it belongs to, and the PC holding the key — not a database file.
+    assert "clinic-server.munoz.lan:5432/caredesk_munoz" in page
+    assert "FRONT-DESK-2" in page
+    assert "Database file" not in page and "Database ID" not in page
+    # What it is for, where it is kept, and how it is used.
+    assert "clinic server are encrypted with this key" in page
+    assert "nobody can restore them" in page
+    assert "off-site backups" in page
+    assert "caredesk backup verify FILE" in page and "caredesk backup restore FILE" in page
+    assert "CAREDESK_RECOVERY_KEY" in page
+    assert "Settings → Backups → Restore…" in page
+    assert "November 23, 2026, 10:04 AM" in page
+
+
+def test_spanish_backup_key_kit_is_in_spanish(letterhead):
+    page = pdf_pages_text(build_recovery_kit(server_kit_data(letterhead, locale="es_US")))[0]
+    page = " ".join(page.split())
+
+    assert "Kit de recuperación de las copias de seguridad" in page
+    assert "Servidor de la clínica" in page and "Clave guardada en" in page
+    assert "Sin ella nadie puede restaurarlas" in page
+    assert "copias externas" in page
+    assert "CAREDESK_RECOVERY_KEY" in page
+    assert "Página 1 de 1" in page
+    assert "off-site" not in page and "Keep it safe" not in page
+
+
+def test_the_backup_key_kit_pdf_says_what_it_is_in_its_properties(letterhead):
+    reader = PdfReader(io.BytesIO(build_recovery_kit(server_kit_data(letterhead))))
+
+    assert reader.metadata.subject == "Backup key recovery kit"
+
+
+def test_backup_key_kit_data_never_shows_the_key_in_its_repr(letterhead):
+    data = server_kit_data(letterhead)
+
+    assert "A0A1" not in repr(data)
+    assert "clinic-server.munoz.lan" in repr(data)
+
+
+@pytest.mark.parametrize(
+    ("make", "changes", "words"),
+    [
+        (kit_data, {"database_path": ""}, "names its file"),
+        (server_kit_data, {"server_address": ""}, "names the clinic server"),
+        (server_kit_data, {"server_database": ""}, "names the clinic server"),
+        (kit_data, {"kind": "usb"}, "unknown kind"),
+    ],
+)
+def test_kit_data_refuses_a_kit_that_does_not_say_what_it_opens(letterhead, make, changes, words):
+    with pytest.raises(ValueError, match=words):
+        make(letterhead, **changes)
