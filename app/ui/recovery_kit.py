@@ -1,4 +1,5 @@
-"""Saving (and reprinting) the recovery kit PDF: the key that opens the clinic's database."""
+"""Saving (and reprinting) the recovery kit PDF: the key that opens the clinic's database —
+or, for a clinic on the server, the key its backups are encrypted with."""
 
 from __future__ import annotations
 
@@ -41,8 +42,12 @@ def build_kit_pdf(
     info = recovery_kit_info(clinic, actor)
     data = RecoveryKitData(
         letterhead=letterhead_for(details),
+        kind="server_backups" if info.kind == "server_backups" else "database",
         database_id=info.database_id,
         database_path=info.database_path,
+        server_address=info.server_address,
+        server_database=info.server_database,
+        computer=info.computer,
         recovery_text=info.recovery_text,
         is_raw_key=info.is_raw_key,
         created_at=info.created_at,
@@ -82,7 +87,8 @@ class RecoveryKitSaver:
     ) -> bool:
         """Ask for a file name and save in the background; False when the user cancelled."""
         safe_name = "".join(c if c.isalnum() or c in " -_" else "_" for c in details.name)
-        suggested = Path.home() / f"{safe_name.strip() or 'Clinic'} - CareDesk recovery kit.pdf"
+        what = "backup key recovery kit" if clinic.server is not None else "recovery kit"
+        suggested = Path.home() / f"{safe_name.strip() or 'Clinic'} - CareDesk {what}.pdf"
         path = cls.ask_path(parent, suggested)
         if path is None:
             return False

@@ -507,6 +507,20 @@ def backup_status(db: Database, actor: Actor | None, now: datetime | None = None
     return BackupStatus(config, last_verified, off_pc, last_failed, tuple(warnings))
 
 
+def backup_pc(db: Database, actor: Actor | None) -> str | None:
+    """The computer that made the clinic's newest verified backup (for a clinic server: the
+    PC holding the server backup key), or None when none has been made yet.  A failed run
+    does not count: a PC without the key records one from ``caredesk backup now``."""
+    with reading(db, actor) as session:
+        computer = session.scalar(
+            select(BackupRun.computer)
+            .where(BackupRun.outcome == BackupOutcome.VERIFIED.value, BackupRun.computer != "")
+            .order_by(BackupRun.id.desc())
+            .limit(1)
+        )
+    return computer or None
+
+
 def _makes_the_backups(db: Database) -> bool:
     """Whether this PC makes the clinic's backups (so its view of the folder counts): always
     for a file; for a clinic server, the PC holding the server backup key."""

@@ -600,25 +600,47 @@ def update_details(db: Database, actor: Actor, details: ClinicDetails) -> Clinic
     return details
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RecoveryKitInfo:
-    database_id: str
-    database_path: str
+    """What a recovery kit prints. ``kind`` "database": the key of the clinic file at
+    ``database_path``; "server_backups": the key this PC encrypts the clinic server's
+    backups with (the server at ``server_address`` — "host:port" —, its database
+    ``server_database``, kept on the computer ``computer``)."""
+
     recovery_text: str
     is_raw_key: bool
     created_at: datetime
+    kind: str = "database"
+    database_id: str = ""
+    database_path: str = ""
+    server_address: str = ""
+    server_database: str = ""
+    computer: str = ""
+
+    def __repr__(self) -> str:  # the key never reaches a log or a traceback
+        return f"RecoveryKitInfo(kind={self.kind!r}, hidden)"
+
+
+#: A clinic server's own data has no key of CareDesk's; only its backups have one, and only
+#: the PC that makes them holds it.
+NO_SERVER_KIT = (
+    "This clinic is on the clinic server, which has no key of CareDesk's to print: the "
+    "server's own disk encryption protects its data. Its backups are encrypted with the "
+    "server backup key, and that key's recovery kit is printed on the PC that makes the "
+    "backups (Settings → Backups there)."
+)
 
 
 def recovery_kit_info(clinic: OpenClinic, actor: Actor | None) -> RecoveryKitInfo:
-    """What the recovery kit prints (owner only, audited: it is the key to every record)."""
+    """What the recovery kit prints (owner only, audited: it is the key to every record):
+    the clinic file's key, or — for a clinic on the server — the server backup key, when
+    this PC holds it (the PC that makes the server's backups)."""
     if actor is not None:
         permissions.require(actor, Permission.MANAGE_SETTINGS)
+    if clinic.server is not None:
+        return _server_backup_kit_info(clinic, actor)
     if clinic.key is None or clinic.path is None:
-        raise ValidationError(
-            "This clinic is on the clinic server, which CareDesk holds no key for: its data "
-            "is protected by the server's own disk encryption. Keep the server's backups "
-            "and its administrator password safe instead."
-        )
+        raise ValidationError(NO_SERVER_KIT)
     with unit_of_work(clinic.db, actor) as session:
         record(session, AuditAction.RECOVERY_KIT, detail="recovery kit printed")
     return RecoveryKitInfo(
@@ -626,5 +648,28 @@ def recovery_kit_info(clinic: OpenClinic, actor: Actor | None) -> RecoveryKitInf
         database_path=str(clinic.path),
         recovery_text=clinic.key.recovery_text(),
         is_raw_key=clinic.key.raw is not None,
+        created_at=utc_now(),
+    )
+
+
+def _server_backup_kit_info(clinic: OpenClinic, actor: Actor | None) -> RecoveryKitInfo:
+    import socket
+
+    from app.services.backups.server_dump import server_backup_key
+
+    server = clinic.server
+    assert server is not None
+    key = server_backup_key(clinic.db, create=False)
+    if key is None:
+        raise ValidationError(NO_SERVER_KIT)
+    with unit_of_work(clinic.db, actor) as session:
+        record(session, AuditAction.RECOVERY_KIT, detail="backup key recovery kit printed")
+    return RecoveryKitInfo(
+        kind="server_backups",
+        server_address=f"{server.host}:{server.port}",
+        server_database=server.database,
+        computer=socket.gethostname(),
+        recovery_text=key.recovery_text(),
+        is_raw_key=key.raw is not None,
         created_at=utc_now(),
     )
