@@ -693,7 +693,15 @@ def _closing_backup(ctx, rows):
     return ClosingBackupDialog(None, closing=True)
 
 
+def _make_backups_here(ctx, rows):
+    from app.ui.backups.backup_key_dialog import MakeBackupsHereDialog
+
+    # The longest of its texts: another PC made the backups until now.
+    return MakeBackupsHereDialog(None, "RECEPTION-WORKSTATION-02", "BACK-OFFICE-DESKTOP")
+
+
 OPENERS: dict[str, Opener] = {
+    "app.ui.backups.backup_key_dialog:MakeBackupsHereDialog": _make_backups_here,
     "app.ui.backups.before_closing:ClosingBackupDialog": _closing_backup,
     "app.ui.backups.restore_dialog:RestoreDialog": _restore_backup,
     "app.ui.calendar.booking_dialog:BookingDialog": _booking,

@@ -8,11 +8,18 @@ up, checking and the restore check run on the backups' own thread
 (:mod:`app.ui.backups.worker`), never on the write worker where they would hold up every
 save; the restore itself, once the owner said yes, runs with the clinic closed
 (``restore_requested``, relayed to the application like a move to the server).
+
+On a clinic server, only the PC holding the server backup key makes the backups: the tab
+says which PC does, offers "Make the backups on this PC…" (the key is made on the backups'
+thread, then the recovery kit is offered), and on that PC "Print the backup key's recovery
+kit…".
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -64,6 +71,10 @@ SERVER_RESTORE = (
     "This clinic is on the clinic server: its backups are restored on the server, with "
     "`caredesk backup restore FILE` (see `caredesk backup restore --help`). Everyone "
     "closes CareDesk first."
+)
+KIT_NOT_SAVED = (
+    "The recovery kit was not saved. Print it with “Print the backup key's recovery kit…” "
+    "and keep it with the off-site backups: without it, nobody can restore the backups."
 )
 NO_BACKUPS = (
     "No backups yet. “Back up now” makes the first; then CareDesk backs the clinic up by "
@@ -145,6 +156,40 @@ class BackupsTab(SettingsFormTab):
         self.headline_label.setWordWrap(True)
         self.headline_label.setTextFormat(Qt.TextFormat.PlainText)
         self.warnings = BackupWarnings()
+
+        # --- a clinic server: which PC makes its backups (the one holding their key)
+        self.this_pc = socket.gethostname()
+        #: Whether this PC holds the server backup key (None: not read yet, or a file).
+        self.holds_server_key: bool | None = None
+        #: The computer that made the newest verified backup, as last read.
+        self.backup_pc: str | None = None
+        self.server_key_label = QLabel("Reading which PC makes the backups…")
+        self.server_key_label.setObjectName("serverBackupPc")
+        self.server_key_label.setWordWrap(True)
+        self.server_key_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.make_here_button = QPushButton("Make the backups on this &PC…")
+        self.make_here_button.setObjectName("makeBackupsHereButton")
+        self.make_here_button.setToolTip(
+            "Make a backup key on this PC: from then on this PC makes the clinic server's "
+            "backups, encrypted with it"
+        )
+        self.print_key_kit_button = QPushButton("&Print the backup key's recovery kit…")
+        self.print_key_kit_button.setObjectName("printBackupKeyKitButton")
+        self.print_key_kit_button.setToolTip(
+            "Save the sheet with the key that opens the clinic server's backups, to print and "
+            "keep with the off-site backups"
+        )
+        for button in (self.make_here_button, self.print_key_kit_button):
+            button.hide()  # until it is known whether this PC holds the key
+        self.server_key_box = QWidget()
+        self.server_key_box.setObjectName("serverBackupKey")
+        server_row = QHBoxLayout(self.server_key_box)
+        server_row.setContentsMargins(0, 0, 0, 0)
+        server_row.setSpacing(12)
+        server_row.addWidget(self.server_key_label, 1)
+        server_row.addWidget(self.make_here_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        server_row.addWidget(self.print_key_kit_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.server_key_box.setVisible(ctx.db.is_server)
 
         # --- when, and how many are kept
         self.automatic_check = QCheckBox(
@@ -297,6 +342,7 @@ class BackupsTab(SettingsFormTab):
         column.setSpacing(10)
         column.addWidget(self.headline_label)
         column.addWidget(self.warnings)
+        column.addWidget(self.server_key_box)
         column.addWidget(settings_box)
         column.addLayout(actions)
         column.addWidget(self.list_stack, 1)
@@ -328,6 +374,8 @@ class BackupsTab(SettingsFormTab):
         self.back_up_button.clicked.connect(self.on_back_up_clicked)
         self.verify_button.clicked.connect(self.on_verify_clicked)
         self.restore_button.clicked.connect(self.on_restore_clicked)
+        self.make_here_button.clicked.connect(self.on_make_here_clicked)
+        self.print_key_kit_button.clicked.connect(self.on_print_key_kit_clicked)
         self.table.selectionModel().selectionChanged.connect(
             lambda _selected, _deselected: self._update_actions()
         )
@@ -344,6 +392,7 @@ class BackupsTab(SettingsFormTab):
         self.reload()
         self.reload_status()
         self.reload_backups()
+        self.reload_server_key()
 
     # --- SettingsFormTab ----------------------------------------------------------------------
 
@@ -443,6 +492,8 @@ class BackupsTab(SettingsFormTab):
         self.back_up_button.setEnabled(not self.busy and self._loaded is not None)
         self.verify_button.setEnabled(not self.busy and line is not None)
         self.restore_button.setEnabled(not self.busy and line is not None)
+        self.make_here_button.setEnabled(not self.busy)
+        self.print_key_kit_button.setEnabled(not self.busy)
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy = busy
@@ -459,6 +510,124 @@ class BackupsTab(SettingsFormTab):
         label.setStyleSheet(f"color: {colour};{weight}")
         label.setText(text)
         label.setToolTip(tip or text)
+
+    # --- a clinic server's backup key ---------------------------------------------------------
+
+    def reload_server_key(self) -> None:
+        """Whether this PC holds the server backup key, and which PC made the last backup
+        (off the GUI thread: the key store may take its time to answer)."""
+        if not self.ctx.db.is_server:
+            return
+        from app.services.backups.schedule import backup_pc
+
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def read() -> tuple[bool, str | None]:
+            return makes_the_backups(db), backup_pc(db, actor)
+
+        ops.run_query(
+            read,
+            on_success=self._on_server_key,
+            on_failure=lambda exc: self.server_key_label.setText(
+                "Which PC makes the backups could not be read: " + ops.user_message(exc)
+            ),
+            owner=self,
+        )
+
+    def _on_server_key(self, found: tuple[bool, str | None]) -> None:
+        self.holds_server_key, self.backup_pc = found
+        self.server_key_label.setText(self._server_key_words())
+        self.make_here_button.setVisible(not self.holds_server_key)
+        self.print_key_kit_button.setVisible(bool(self.holds_server_key))
+        self._update_actions()
+
+    def _server_key_words(self) -> str:
+        pc = self.backup_pc
+        if self.holds_server_key:
+            return (
+                f"This PC ({self.this_pc}) makes the clinic server's backups: their key is in "
+                "its key store. Keep the key's recovery kit with the off-site backups."
+            )
+        if pc is None:
+            return (
+                "No PC makes the clinic server's backups yet. They are made on the one PC "
+                "that holds their key."
+            )
+        if pc == self.this_pc:
+            return (
+                f"The clinic server's last backup was made on this PC ({pc}), but its key "
+                "store no longer holds the backup key: that backup opens only with the key's "
+                "recovery kit."
+            )
+        return (
+            f"The clinic server's backups are made on {pc}, the PC that holds their key: "
+            "Back up now and Verify work there."
+        )
+
+    @Slot()
+    def on_make_here_clicked(self) -> None:
+        from app.ui.backups.backup_key_dialog import MakeBackupsHereDialog
+
+        if self.busy or not self.ctx.db.is_server:
+            return
+        other = self.backup_pc
+        if not MakeBackupsHereDialog.ask(self, other, self.this_pc):
+            return
+        self._set_busy(True, "Making the backup key…")
+        db = self.ctx.db
+
+        def make_key() -> bool:
+            from app.services.backups.server_dump import server_backup_key
+
+            # Only whether it is there crosses to the GUI thread, not the key.
+            return server_backup_key(db, create=True) is not None
+
+        run_backup_work(
+            make_key, on_success=self._on_key_made, on_failure=self._on_work_failed, owner=self
+        )
+
+    def _on_key_made(self, _made: bool) -> None:
+        self._set_busy(False)
+        self._show_result(
+            "✓ This PC now makes the clinic server's backups. Save and print the backup key's "
+            "recovery kit.",
+            ok=True,
+        )
+        self._on_server_key((True, self.backup_pc))
+        self.reload_status()  # "No PC backs the clinic server up yet" is no longer so
+        self.reload_server_key()
+        self.save_key_kit(after_making=True)
+
+    @Slot()
+    def on_print_key_kit_clicked(self) -> None:
+        if not self.busy:
+            self.save_key_kit(after_making=False)
+
+    def save_key_kit(self, *, after_making: bool) -> None:
+        """Ask where to save the backup key's recovery kit, and save it there."""
+        from app.ui.recovery_kit import RecoveryKitSaver
+
+        def saved(path: Path) -> None:
+            self._show_result(
+                f"✓ The backup key's recovery kit was saved to {path.name}. Print it, keep it "
+                "with the off-site backups, then delete the file.",
+                ok=True,
+                tip=str(path),
+            )
+
+        started = RecoveryKitSaver.save(
+            self,
+            self.ctx.clinic,
+            self.ctx.details,
+            self.ctx.actor,
+            self.ctx.actor.full_name,
+            on_saved=saved,
+            on_failed=lambda message: self._show_result(message, ok=False),
+        )
+        if started:
+            self._show_result("Saving the recovery kit…", ok=None)
+        elif after_making:
+            self._show_result(KIT_NOT_SAVED, ok=False)
 
     # --- slots --------------------------------------------------------------------------------
 
@@ -561,3 +730,4 @@ class BackupsTab(SettingsFormTab):
         if changes.clinic:
             self.reload_status()
             self.reload_backups()
+            self.reload_server_key()  # a backup on another PC: that PC makes them
