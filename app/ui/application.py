@@ -445,6 +445,7 @@ class AppController(QObject):
                     keep_folder=local_folder(),
                     allow_other_clinic=request.allow_other_clinic,
                     by=actor.username,
+                    verified=request.verified,
                 ),
                 on_success=restored,
                 on_failure=failed,

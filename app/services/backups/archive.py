@@ -139,7 +139,7 @@ def make_file_backup(
             rows=snapshot.rows,
             seal=seal,
         )
-        problems = check_file(partial, key, manifest)
+        problems = check_file(partial, key, manifest, just_hashed=True)
         if problems:
             raise BackupError(
                 "The backup was made but failed its check, so it was not kept: "
@@ -160,9 +160,12 @@ def make_file_backup(
     return target, manifest
 
 
-def check_file(path: Path, key: DatabaseKey, manifest: Manifest) -> list[str]:
+def check_file(
+    path: Path, key: DatabaseKey, manifest: Manifest, *, just_hashed: bool = False
+) -> list[str]:
     """The problems of the encrypted backup file ``path`` against its manifest (none: good).
-    The file is opened read-only: checking it changes nothing."""
+    The file is opened read-only: checking it changes nothing.  ``just_hashed``: the
+    manifest's SHA-256 was taken from this very file a moment ago (not read again)."""
     problems: list[str] = []
     size = path.stat().st_size
     if manifest.size is not None and size != manifest.size:
@@ -170,7 +173,7 @@ def check_file(path: Path, key: DatabaseKey, manifest: Manifest) -> list[str]:
             f"it is {size:,} bytes but was {manifest.size:,} when made: it was cut short "
             "or added to"
         )
-    if manifest.sha256 is not None and sha256_of(path) != manifest.sha256:
+    if not just_hashed and manifest.sha256 is not None and sha256_of(path) != manifest.sha256:
         problems.append(
             "its content changed since it was made (its SHA-256 differs): a damaged disk, "
             "or the file was replaced"

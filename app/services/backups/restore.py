@@ -103,6 +103,18 @@ def check_restore(
     the caller has just made of it (the copy is compared with its SHA-256 all the same)."""
     verification = verified if verified is not None else verify_backup(backup, key)
     manifest = verification.manifest
+    if verified is not None and verified.ok and manifest is not None and manifest.sha256:
+        # Checked a moment ago: the file must still be the one checked (cheap to read again).
+        try:
+            same = sha256_of(Path(backup)) == manifest.sha256
+        except OSError:
+            same = False
+        if not same:
+            verification = Verification(
+                Path(backup),
+                manifest,
+                ("its content changed since it was checked (its SHA-256 differs)",),
+            )
     if not verification.ok:
         refusal = (
             "This backup failed its check, so nothing was restored: "

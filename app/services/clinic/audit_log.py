@@ -45,7 +45,10 @@ def verify_chain_in(session: Session) -> ChainCheck:
     expected_prev = GENESIS_HASH
     expected_id = 1
     count = 0
-    rows = session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id))
+    # In batches: a clinic's trail grows to millions of rows, never all in memory at once.
+    rows = session.execute(
+        select(AuditEntry.__table__).order_by(AuditEntry.id).execution_options(yield_per=2000)
+    )
     for row in rows.mappings():
         count += 1
         if row["id"] != expected_id:

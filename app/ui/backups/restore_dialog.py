@@ -60,6 +60,9 @@ class RestoreRequest:
     made_at: datetime | None
     #: The backup's clinic, as its manifest names it.
     clinic: str
+    #: The check the dialog just made of it (the restore does not read it all again; the
+    #: copy it puts in place is still compared with the backup's SHA-256).
+    verified: object = None
 
 
 def _wrapped(text: str = "", name: str = "") -> QLabel:
@@ -405,6 +408,7 @@ class RestoreDialog(QDialog):
             allow_other_clinic=self.check.other_clinic is not None and self.other_check.isChecked(),
             made_at=self.line.made_at,
             clinic=self.line.clinic,
+            verified=self.check.verification,
         )
 
     @classmethod
