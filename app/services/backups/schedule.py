@@ -363,7 +363,7 @@ def _record(
     label: str,
 ) -> None:
     finished = utc_now()
-    computer = socket.gethostname()[:100]
+    computer = _this_computer()
     try:
         with unit_of_work(db, actor) as session:
             for place in places:
@@ -437,8 +437,17 @@ def describe_moment(at: datetime, now: datetime, timezone: str, locale: str = "e
     return format_datetime(at, timezone, locale)
 
 
+def _this_computer() -> str:
+    return socket.gethostname()[:100]
+
+
 def _view(row: BackupRun) -> RunView:
-    where = "this PC" if row.place == BackupWhere.LOCAL else (row.folder_label or row.folder)
+    if row.place != BackupWhere.LOCAL:
+        where = row.folder_label or row.folder
+    elif row.computer and row.computer != _this_computer():
+        where = row.computer  # (a clinic server's backups, made by the PC chosen for them)
+    else:
+        where = "this PC"
     return RunView(
         finished_at=row.finished_at,
         place=row.place,

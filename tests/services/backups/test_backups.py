@@ -339,3 +339,17 @@ def test_a_backup_into_a_folder_that_is_gone_raises_nothing_and_is_recorded(
     assert report.places[0].ok and not report.places[1].ok
     with pytest.raises(BackupError, match="is not there"):
         archive.make_file_backup(clinic.db, clinic.key, tmp_path / "gone", reason="manual")
+
+
+def test_a_backup_another_pc_made_is_named_by_that_pc(clinic, owner, folders):
+    """On a clinic server the backups are made by one PC: the others name it, not 'this PC'."""
+    from sqlalchemy import update
+
+    from app.data.models.backups import BackupRun
+
+    assert _back_up(clinic, owner, folders).ok
+    with clinic.db.uow() as session:
+        session.execute(update(BackupRun).values(computer="FRONT-DESK-2"))
+    status = schedule.backup_status(clinic.db, owner)
+    assert status.last_verified.where == "FRONT-DESK-2"
+    assert status.headline(datetime.now(UTC)).endswith("(FRONT-DESK-2)")
