@@ -166,8 +166,10 @@ ALLOWED = {
     ("services/clinic/audit_seals.py", '"sealed_at": self.sealed_at.isoformat()'): "seal JSON",
     ("services/billing/month_close.py", '"closed_at": close.closed_at.isoformat()'): "report JSON",
     ("services/billing/month_close.py", '"sealed_at": close.sealed_at.isoformat()'): "report JSON",
-    ("services/clinic/clinics.py", 'strftime("%Y%m%d-%H%M%S")'): "file name",
-    ("services/clinic/clinics.py", '"made_at": utc_now().isoformat()'): "manifest JSON",
+    ("services/backups/files.py", "{made_at:%Y%m%d-%H%M%S}"): "backup file name",
+    ("services/backups/manifest.py", '"made_at": self.made_at.isoformat()'): "manifest JSON",
+    ("services/backups/restore.py", "made {manifest.made_at.isoformat()}"): "audit detail, UTC",
+    ("cli.py", "made_at:%Y-%m-%d %H:%M} UTC"): "CLI, UTC for scripts",
     ("services/patients/consents.py", "{stamp:%Y%m%d-%H%M%S}-signed.pdf"): "file name",
     ("services/reports/month_end.py", '"first": period.first.isoformat()'): "report JSON",
     ("services/reports/trends.py", '"months": [f"{p.first:%Y-%m}" for p in periods]'): (
