@@ -199,8 +199,8 @@ def _fail(op: _Op, exc: BaseException) -> None:
 
 class CallRunnable(QRunnable):
     """Runs one call on a worker and emits its outcome on ``relay.delivered`` (number, value
-    or exception, ok, what it committed).  The operations' workers use it, and so does the
-    messages' network thread (``app.ui.messages.sender``), whose relay has the same signal."""
+    or exception, ok, what it committed).  The operations' workers use it, and so does each
+    :class:`SerialLane`, whose ``delivered`` is the same signal."""
 
     def __init__(self, number: int, fn: Callable[[], Any], relay: QObject) -> None:
         super().__init__()
@@ -221,6 +221,87 @@ class CallRunnable(QRunnable):
                 value, ok = exc, False
         del fn  # the GUI thread's copy of the operation keeps it until the callbacks ran
         self._relay.delivered.emit(self._number, value, ok, collected.committed)
+
+
+class SerialLane(QObject):
+    """A thread of its own for one kind of long call, run one at a time in the order asked,
+    beside the operations' workers: the messages' network calls, the backups.  Lives on the
+    GUI thread and carries each call's outcome back to it; what a call committed is
+    announced like a write's.
+
+    ``report_every_failure``: an unexpected error (not a CareDeskError) is reported even
+    when the caller handles the failure; otherwise only when nobody does.
+    ``expiry_ms``: how long the idle thread is kept (None: Qt's default)."""
+
+    #: call number, value or exception, ok, [(Database, Changes)] it committed
+    delivered = Signal(int, object, bool, object)
+    #: After each call's callbacks ran (tests wait on it).
+    finished = Signal()
+
+    def __init__(self, *, report_every_failure: bool, expiry_ms: int | None = None) -> None:
+        super().__init__()
+        # The callbacks stay here, on the GUI thread: the worker gets the function alone,
+        # so no widget is ever released on it.
+        self.calls: dict[int, tuple[SuccessCallback | None, FailureCallback | None, Any]] = {}
+        self._numbers = itertools.count(1)
+        self._report_every_failure = report_every_failure
+        #: The owner of the call whose commits are being announced right now (a background
+        #: sender knows its own run's by it).
+        self.announcing_for: Any = None
+        self.pool = QThreadPool()
+        self.pool.setMaxThreadCount(1)
+        if expiry_ms is not None:
+            self.pool.setExpiryTimeout(expiry_ms)
+        self.delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
+
+    def submit(
+        self,
+        fn: Callable[[], Any],
+        on_success: SuccessCallback | None,
+        on_failure: FailureCallback | None,
+        owner: QObject | None,
+    ) -> None:
+        number = next(self._numbers)
+        self.calls[number] = (on_success, on_failure, owner)
+        self.pool.start(CallRunnable(number, fn, self))
+
+    def pending(self) -> int:
+        """Calls whose callbacks have not run yet (one under way, the rest waiting)."""
+        return len(self.calls)
+
+    def wait(self, msecs: int) -> bool:
+        """Block until the lane is idle."""
+        return self.pool.waitForDone(msecs)
+
+    @Slot(int, object, bool, object)
+    def _on_delivered(self, number: int, value: Any, ok: bool, committed: list) -> None:
+        on_success, on_failure, owner = self.calls[number]
+        unexpected = not ok and not isinstance(value, CareDeskError)
+        try:
+            self.announcing_for = owner
+            try:
+                for db, changes in committed:
+                    committed_signal().emit(db, changes)
+            finally:
+                self.announcing_for = None
+            if unexpected and self._report_every_failure:
+                from app.ui import crash
+
+                crash.report(value)  # logged, and said once; the app goes on
+            if owner is not None and not shiboken6.isValid(owner):
+                return  # the window that asked is gone
+            if ok:
+                if on_success is not None:
+                    on_success(value)
+            elif on_failure is not None:
+                on_failure(value)
+            elif unexpected and not self._report_every_failure:
+                from app.ui import crash
+
+                crash.report(value)
+        finally:
+            del self.calls[number]
+            self.finished.emit()
 
 
 class _Runner:

@@ -17,80 +17,22 @@ Settings' backup status hear of a run through ``Changes.clinic``).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from app.services.errors import CareDeskError
 from app.ui import ops
+from app.ui.ops import FailureCallback, SuccessCallback
 
-SuccessCallback = Callable[[Any], None]
-FailureCallback = Callable[[BaseException], None]
-
-
-class _BackupRelay(QObject):
-    """Lives on the GUI thread; carries each call's outcome back to it."""
-
-    #: call number, value or exception, ok, [(Database, Changes)] it committed
-    delivered = Signal(int, object, bool, object)
-    #: After each call's callbacks ran (tests wait on it).
-    finished = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        # The callbacks stay on the GUI thread: the worker gets the function alone, so no
-        # widget is ever released on it.
-        self.calls: dict[int, tuple[SuccessCallback | None, FailureCallback | None, Any]] = {}
-        self._numbers = itertools.count(1)
-        self.pool = QThreadPool()
-        self.pool.setMaxThreadCount(1)
-        # A backup copies a whole clinic: its thread is not kept waiting for the next one.
-        self.pool.setExpiryTimeout(30_000)
-        self.delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
-
-    def submit(
-        self,
-        fn: Callable[[], Any],
-        on_success: SuccessCallback | None,
-        on_failure: FailureCallback | None,
-        owner: QObject | None,
-    ) -> None:
-        number = next(self._numbers)
-        self.calls[number] = (on_success, on_failure, owner)
-        self.pool.start(ops.CallRunnable(number, fn, self))
-
-    @Slot(int, object, bool, object)
-    def _on_delivered(self, number: int, value: Any, ok: bool, committed: list) -> None:
-        on_success, on_failure, owner = self.calls[number]
-        try:
-            for db, changes in committed:
-                ops.committed_signal().emit(db, changes)
-            if not ok and not isinstance(value, CareDeskError):
-                from app.ui import crash
-
-                crash.report(value)  # logged, and said once; the app goes on
-            if owner is not None and not shiboken6.isValid(owner):
-                return  # the window that asked is gone
-            if ok:
-                if on_success is not None:
-                    on_success(value)
-            elif on_failure is not None:
-                on_failure(value)
-        finally:
-            del self.calls[number]
-            self.finished.emit()
+_relay: ops.SerialLane | None = None
 
 
-_relay: _BackupRelay | None = None
-
-
-def _backups() -> _BackupRelay:
+def _backups() -> ops.SerialLane:
     global _relay
     if _relay is None:  # made on first use, on the GUI thread
-        _relay = _BackupRelay()
+        # A backup copies a whole clinic: its thread is not kept waiting for the next one.
+        _relay = ops.SerialLane(report_every_failure=True, expiry_ms=30_000)
     return _relay
 
 
@@ -109,7 +51,7 @@ def run_backup_work(
 
 def backup_pending() -> int:
     """Backup calls whose callbacks have not run yet (one under way, the rest waiting)."""
-    return len(_relay.calls) if _relay is not None else 0
+    return _relay.pending() if _relay is not None else 0
 
 
 def backup_finished_signal() -> Signal:
@@ -119,7 +61,7 @@ def backup_finished_signal() -> Signal:
 
 def wait_for_backups(msecs: int = 30_000) -> bool:
     """Block until the backups' thread is idle (before the database closes; tests)."""
-    return _relay is None or _relay.pool.waitForDone(msecs)
+    return _relay is None or _relay.wait(msecs)
 
 
 def makes_the_backups(db) -> bool:

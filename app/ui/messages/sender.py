@@ -14,18 +14,17 @@ The sender stops when the screen locks or the user signs out, and starts again a
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from app.services.changes import Changes
 from app.services.errors import CareDeskError
 from app.ui import ops
+from app.ui.ops import FailureCallback, SuccessCallback
 
 if TYPE_CHECKING:
     from app.services.clinic.clinics import Database
@@ -41,80 +40,17 @@ SOON_MS = 3_000
 #: The first run after sign-in or unlock waits a little: the windows come first.
 FIRST_RUN_MS = 5_000
 
-SuccessCallback = Callable[[Any], None]
-FailureCallback = Callable[[BaseException], None]
-
 
 # --- the network thread -----------------------------------------------------------------------
 
 
-class _NetworkRelay(QObject):
-    """Lives on the GUI thread; carries each call's outcome back to it."""
-
-    #: call number, value or exception, ok, [(Database, Changes)] it committed
-    delivered = Signal(int, object, bool, object)
-    #: After each call's callbacks ran (tests wait on it).
-    finished = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        # The callbacks stay here, on the GUI thread: the worker gets the function alone,
-        # so no widget is ever released on it.
-        self.calls: dict[int, tuple[SuccessCallback | None, FailureCallback | None, Any]] = {}
-        self._numbers = itertools.count(1)
-        #: The owner of the call whose commits are being announced right now.
-        self.announcing_for: Any = None
-        self.pool = QThreadPool()
-        self.pool.setMaxThreadCount(1)
-        self.delivered.connect(self._on_delivered, Qt.ConnectionType.QueuedConnection)
-
-    def submit(
-        self,
-        fn: Callable[[], Any],
-        on_success: SuccessCallback | None,
-        on_failure: FailureCallback | None,
-        owner: QObject | None,
-    ) -> None:
-        number = next(self._numbers)
-        self.calls[number] = (on_success, on_failure, owner)
-        self.pool.start(ops.CallRunnable(number, fn, self))
-
-    @Slot(int, object, bool, object)
-    def _on_delivered(self, number: int, value: Any, ok: bool, committed: list) -> None:
-        on_success, on_failure, owner = self.calls[number]
-        try:
-            # What the call committed is announced first, like any write's: open views
-            # (the Outbox) refresh; the background sender knows its own run's by
-            # ``announcing_for``.
-            self.announcing_for = owner
-            try:
-                for db, changes in committed:
-                    ops.committed_signal().emit(db, changes)
-            finally:
-                self.announcing_for = None
-            if owner is not None and not shiboken6.isValid(owner):
-                return
-            if ok:
-                if on_success is not None:
-                    on_success(value)
-            elif on_failure is not None:
-                on_failure(value)
-            elif not isinstance(value, CareDeskError):
-                from app.ui import crash
-
-                crash.report(value)
-        finally:
-            del self.calls[number]
-            self.finished.emit()
+_relay: ops.SerialLane | None = None
 
 
-_relay: _NetworkRelay | None = None
-
-
-def _network() -> _NetworkRelay:
+def _network() -> ops.SerialLane:
     global _relay
     if _relay is None:  # made on first use, on the GUI thread
-        _relay = _NetworkRelay()
+        _relay = ops.SerialLane(report_every_failure=False)
     return _relay
 
 
@@ -133,7 +69,7 @@ def run_network(
 
 def network_pending() -> int:
     """Network calls whose callbacks have not run yet."""
-    return len(_relay.calls) if _relay is not None else 0
+    return _relay.pending() if _relay is not None else 0
 
 
 def network_finished_signal() -> Signal:
@@ -143,7 +79,7 @@ def network_finished_signal() -> Signal:
 
 def wait_for_network(msecs: int = 30_000) -> bool:
     """Block until the network thread is idle (before the database closes; tests)."""
-    return _relay is None or _relay.pool.waitForDone(msecs)
+    return _relay is None or _relay.wait(msecs)
 
 
 # --- the sender ---------------------------------------------------------------------------------
