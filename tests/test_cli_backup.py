@@ -51,7 +51,7 @@ def test_now_list_verify_and_restore(clinic_file, tmp_path):
 
     listed = backup(tmp_path, "list", "--folder", str(usb), "--db", str(clinic_file))
     assert listed.returncode == 0, listed.stderr
-    assert "manual" in listed.stdout and "schema 0011" in listed.stdout
+    assert "manual" in listed.stdout and "schema 0012" in listed.stdout
     assert str(copy) in listed.stdout
 
     checked = backup(tmp_path, "verify", str(copy), "--db", str(clinic_file))

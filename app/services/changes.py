@@ -88,6 +88,10 @@ TABLE_FLAGS: dict[str, str] = {
     "message_templates": "clinic",
     "messages": "messages",
     "messaging_settings": "clinic",
+    # An import: its batch and rows show on the import history (the clinic's settings).
+    "import_batches": "clinic",
+    "import_mappings": "clinic",
+    "import_rows": "clinic",
     "insurance_policies": "patients",
     "insurance_verifications": "patients",
     # A month closed or reopened: what the account windows may change, and the month's report.

@@ -31,6 +31,9 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "recovery_kit": "Recovery kit printed",
     "audit_viewed": "Audit log viewed",
     "backup_restored": "Backup restored",
+    "imported": "Imported",
+    "import_undone": "Import undone",
+    "disclosure": "Record disclosed",
 }
 
 ENTITY_LABELS: dict[str, str] = {
@@ -40,6 +43,7 @@ ENTITY_LABELS: dict[str, str] = {
     "appointments": "Appointment",
     "backup_runs": "Backup",
     "backup_settings": "Backup settings",
+    "import_batches": "Import",
 }
 
 

@@ -36,7 +36,7 @@ def _schema_differences(db: Database) -> list:
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(migrated_db: Database) -> None:
-    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0011"
+    assert migrate.current_revision(migrated_db) == migrate.head_revision() == "0012"
     assert not migrate.needs_upgrade(migrated_db)
     tables = set(inspect(migrated_db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables

@@ -14,6 +14,7 @@ from app.data.models.clinic import ClinicSettings
 from app.data.models.communications import CommunicationEntry
 from app.data.models.contacts import Contact
 from app.data.models.documents import ConsentTemplate, ConsentVersion, StoredDocument
+from app.data.models.imports import ImportBatch, ImportedRow, ImportKind, ImportMapping
 from app.data.models.insurance import InsurancePolicy, InsuranceVerification, PreAuthorization
 from app.data.models.messages import (
     Message,
@@ -66,6 +67,10 @@ __all__ = [
     "ConsultationNote",
     "Contact",
     "DayCloseOut",
+    "ImportBatch",
+    "ImportKind",
+    "ImportMapping",
+    "ImportedRow",
     "Installment",
     "InsurancePolicy",
     "InsuranceVerification",

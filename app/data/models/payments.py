@@ -77,10 +77,14 @@ class AdjustmentKind(StrEnum):
     WRITE_OFF = "write_off"
     INSURANCE_PAYMENT = "insurance_payment"
     FEE = "fee"
+    #: What the patient owed (or had in credit) in the clinic's previous system on the day
+    #: the clinic moved to CareDesk: one dated adjustment per patient, made by the import.
+    OPENING_BALANCE = "opening_balance"
+    OPENING_CREDIT = "opening_credit"
 
 
 #: Adjustments that add to what the patient owes; all others reduce it.
-BALANCE_INCREASING_ADJUSTMENTS = frozenset({AdjustmentKind.FEE})
+BALANCE_INCREASING_ADJUSTMENTS = frozenset({AdjustmentKind.FEE, AdjustmentKind.OPENING_BALANCE})
 
 
 class ChargeKind(StrEnum):

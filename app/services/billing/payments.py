@@ -89,6 +89,8 @@ ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
     AdjustmentKind.WRITE_OFF: "Write-off",
     AdjustmentKind.INSURANCE_PAYMENT: "Insurance payment",
     AdjustmentKind.FEE: "Fee",
+    AdjustmentKind.OPENING_BALANCE: "Opening balance",
+    AdjustmentKind.OPENING_CREDIT: "Opening credit",
 }
 
 #: Adjustments a user may post: an insurance payment is a payment from the payer now

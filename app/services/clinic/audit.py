@@ -58,6 +58,12 @@ class AuditAction(StrEnum):
     #: The clinic was put back as a backup held it; the detail names the backup, who did it
     #: and where the database as it was before is kept.
     BACKUP_RESTORED = "backup_restored"
+    #: A file from the clinic's previous system imported (the detail holds its counts), and
+    #: such an import undone as a whole.
+    IMPORTED = "imported"
+    IMPORT_UNDONE = "import_undone"
+    #: A copy of a patient's record given out (the detail says to whom and why).
+    DISCLOSURE = "disclosure"
 
 
 # Bookkeeping columns whose changes say nothing about who saw or changed what.

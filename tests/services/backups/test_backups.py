@@ -66,7 +66,7 @@ def test_the_manifest_says_what_the_backup_holds(clinic, owner, folders):
     manifest = read_manifest(path)
 
     assert manifest.kind == "file" and manifest.reason == "manual"
-    assert manifest.schema == "0011"
+    assert manifest.schema == "0012"
     assert manifest.clinic == "Bayside Dental"
     assert manifest.size == path.stat().st_size
     assert len(manifest.sha256) == 64

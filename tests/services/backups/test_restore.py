@@ -99,7 +99,7 @@ def test_a_newer_schema_in_a_whole_backup_is_refused_by_name(clinic, backed_up, 
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
     newer = archive.make_file_backup(db, clinic.key, backed_up.parent, reason="manual")[0]
     with db.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0011'")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0012'")
     db.close()
     clinic.db.close()
 

@@ -104,7 +104,7 @@ def test_back_up_now_makes_checked_backups_and_the_list_shows_them(qtbot, owner_
     assert {line.path.name for line in lines} == {made.name}
     assert tab.list_stack.currentWidget() is tab.table
     row = [tab.model.index(0, c).data() for c in range(tab.model.columnCount())]
-    assert row[1] == "By hand" and row[4] == "0011" and row[6] == made.name
+    assert row[1] == "By hand" and row[4] == "0012" and row[6] == made.name
     assert row[3].endswith(("KB", "MB")) and int(row[5].replace(",", "")) > 0
     assert tab.headline_label.text().startswith("Last verified backup: today ")
     assert tab.headline_label.text().endswith("(USB disk)")
