@@ -1,0 +1,74 @@
+"""What the import's steps hand each other: rows mapped to CareDesk's fields, the request an
+import runs on, and the rows it refuses.  Plain data, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from app.data.models.imports import ImportKind
+
+#: How a date like 03/04/2020 is read: month first, day first or year first.  A file whose
+#: dates could be read either way is imported only once the user has chosen.
+DATE_ORDERS: dict[str, str] = {
+    "MDY": "Month / day / year (03/04/2020 is March 4)",
+    "DMY": "Day / month / year (03/04/2020 is 3 April)",
+    "YMD": "Year / month / day (2020-03-04)",
+}
+
+#: Called with (rows done, rows in all) as an import goes; returns nothing.
+Progress = Callable[[int, int], None]
+#: Asked between rows; True stops the import, and nothing it did is kept.
+Cancelled = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class MappedRow:
+    """One row of the file: its line number, the cells read for each field (text, trimmed),
+    and the row as the file has it (what the rejects file gives back to be corrected)."""
+
+    line: int
+    values: Mapping[str, str]
+    cells: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row that will not be (or was not) imported, and why — one sentence."""
+
+    line: int
+    reason: str
+    cells: tuple[str, ...] = ()
+
+    def sentence(self) -> str:
+        return f"Line {self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """Everything an import (or its dry run) needs: the file's rows mapped to fields, where
+    they came from, and the choices the user made."""
+
+    kind: ImportKind
+    #: The system the file came from ("Open Dental", "Dentrix", "Jane", "Generic CSV" …).
+    source: str
+    file_name: str
+    file_sha256: str
+    #: How the file was read ("UTF-8", "Windows-1252", "XLSX" …).
+    encoding: str
+    #: The file's header cells (or "Column 1" … when it had none), for the rejects file.
+    headers: tuple[str, ...]
+    rows: Sequence[MappedRow]
+    #: One of DATE_ORDERS, or None: then only dates that read one way are accepted.
+    date_order: str | None = None
+    #: Appointments: each name the file uses for a provider / room / service → its id here
+    #: (None: rows naming it are rejected).
+    providers: Mapping[str, int | None] = field(default_factory=dict)
+    rooms: Mapping[str, int | None] = field(default_factory=dict)
+    services: Mapping[str, int | None] = field(default_factory=dict)
+    #: Appointments that clash with another are imported anyway (and audited as double
+    #: bookings) instead of being rejected.
+    double_book: bool = False
+    #: Balances: the day the opening balances are dated when a row gives none.
+    as_of: date | None = None
