@@ -32,6 +32,13 @@ class Permission(StrEnum):
     MANAGE_STAFF = "manage_staff"
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_SETTINGS = "manage_settings"
+    #: Bring patients, appointments, balances and contacts in from another system, and
+    #: undo such an import.
+    IMPORT_DATA = "import_data"
+    #: Give a patient (or whoever they authorize) a copy of their record: a disclosure.
+    EXPORT_RECORDS = "export_records"
+    #: Export the whole clinic's data in open formats (to leave CareDesk, or keep a copy).
+    EXPORT_CLINIC = "export_clinic"
 
 
 #: What each permission lets a user do, for "Your role does not allow you to …".
@@ -59,6 +66,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.MANAGE_STAFF: "manage staff accounts",
     Permission.VIEW_AUDIT_LOG: "read the audit log",
     Permission.MANAGE_SETTINGS: "change the clinic's settings",
+    Permission.IMPORT_DATA: "import data from another system, or undo an import",
+    Permission.EXPORT_RECORDS: "export a copy of a patient's record",
+    Permission.EXPORT_CLINIC: "export the whole clinic's data",
 }
 
 P = Permission
@@ -74,6 +84,8 @@ _FRONT_DESK = {
     P.MANAGE_CONTACTS,
     # Reminders, confirmation requests and the outbox's retry/cancel are front-desk work.
     P.SEND_MESSAGES,
+    # A patient asking for a copy of their record usually asks at the desk.
+    P.EXPORT_RECORDS,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -102,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_PLANS,
             P.MANAGE_PLANS,
             P.PRINT_DOCUMENTS,
+            P.EXPORT_RECORDS,
         }
     ),
 }
