@@ -37,6 +37,9 @@ EXPECTED = {
     Permission.MANAGE_STAFF:           (True,  False, False, False),
     Permission.VIEW_AUDIT_LOG:         (True,  False, False, False),
     Permission.MANAGE_SETTINGS:        (True,  False, False, False),
+    Permission.IMPORT_DATA:            (True,  False, False, False),
+    Permission.EXPORT_RECORDS:         (True,  True,  True,  True),
+    Permission.EXPORT_CLINIC:          (True,  False, False, False),
 }
 # fmt: on
 
