@@ -11,6 +11,11 @@ The CSV files are the same tables for other programs, in a machine format: numbe
 decimal point and no currency sign ("1234.50"), rates as fractions ("0.041"), dates and
 periods as ISO 8601 ("2026-11", "2026-06-03/2026-07-02"), UTF-8 with a byte-order mark so
 Excel reads "Muñoz" as written.  Only the labels are in the chosen language.
+
+Names in the figures are the clinic's own (providers, staff, payers, lead sources): the
+caller passes the one rule that keeps them from running as formulas
+(``app.services.exports.cells`` — this layer cannot import the services), ``keep_text`` for
+the workbook and ``safe_cell`` for each CSV cell.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -224,9 +230,12 @@ def _about_sheet(
     _widths(sheet, {1: 34, 2: 30, 3: 18})
 
 
-def build_month_end_xlsx(summary: dict, *, locale: str | None = None) -> bytes:
+def build_month_end_xlsx(
+    summary: dict, *, locale: str | None = None, keep_text: Callable[[Workbook], object]
+) -> bytes:
     """The summary as a workbook: Summary, then a sheet per section the summary has, then
-    Trends; labels in ``locale`` (default the clinic's)."""
+    Trends; labels in ``locale`` (default the clinic's).  ``keep_text(workbook)`` runs on
+    the filled workbook: no name in it may become a formula."""
     locale = locale or summary["clinic"].get("locale", "en_US")
     _ = gettext_for(locale)
     cols = columns(summary, locale, _)
@@ -244,6 +253,7 @@ def build_month_end_xlsx(summary: dict, *, locale: str | None = None) -> bytes:
     _trends_sheet(book.create_sheet(_("Trends")), summary, money_format, _)
     book.properties.title = about["A1"].value
     book.properties.creator = "CareDesk"
+    keep_text(book)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -252,12 +262,14 @@ def build_month_end_xlsx(summary: dict, *, locale: str | None = None) -> bytes:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _machine(value: Decimal | int | None, kind: Kind) -> str:
+def _machine(value: Decimal | int | None, kind: Kind) -> Decimal | int | str:
+    """A figure as a number the CSV writer prints ("-12.50"), never as text: only text is
+    escaped against formulas, and a negative amount must stay a number."""
     if value is None:
         return ""
     if kind == "money":
-        return f"{Decimal(value):.2f}"
-    return str(value)
+        return Decimal(value).quantize(Decimal("0.01"))
+    return value
 
 
 def _iso_period(column: Column) -> str:
@@ -269,9 +281,9 @@ def _iso_period(column: Column) -> str:
     return f"{column.first}/{column.last}"
 
 
-def _csv(rows: list[list[object]]) -> bytes:
+def _csv(rows: list[list[object]], safe_cell: Callable[[object], object]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv.writer(buffer).writerows([safe_cell(value) for value in row] for row in rows)
     # The byte-order mark tells Excel the file is UTF-8.
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -310,12 +322,15 @@ def _about_rows(summary: dict) -> list[list[object]]:
     return rows
 
 
-def csv_files(summary: dict, *, locale: str | None = None) -> dict[str, bytes]:
-    """File name → CSV bytes: about.csv, one "<section>-<table>.csv" per table, trends.csv."""
+def csv_files(
+    summary: dict, *, locale: str | None = None, safe_cell: Callable[[object], object]
+) -> dict[str, bytes]:
+    """File name → CSV bytes: about.csv, one "<section>-<table>.csv" per table, trends.csv;
+    every cell through ``safe_cell`` (no text may run as a formula)."""
     locale = locale or summary["clinic"].get("locale", "en_US")
     _ = gettext_for(locale)
     cols = columns(summary, locale, _)
-    files = {"about.csv": _csv(_about_rows(summary))}
+    files = {"about.csv": _csv(_about_rows(summary), safe_cell)}
     periods = [_iso_period(c) for c in cols]
     for table in figure_tables(summary, _):
         rows: list[list[object]] = [[table.title, *periods]]
@@ -323,7 +338,7 @@ def csv_files(summary: dict, *, locale: str | None = None) -> dict[str, bytes]:
             [line.full_label, *(_machine(v, line.kind) for v in line.values)]
             for line in table.lines
         ]
-        files[f"{table.section}-{table.key}.csv"] = _csv(rows)
+        files[f"{table.section}-{table.key}.csv"] = _csv(rows, safe_cell)
     t = trends(summary, _)
     if t is not None:
         keys = list(t.series)
@@ -332,14 +347,16 @@ def csv_files(summary: dict, *, locale: str | None = None) -> dict[str, bytes]:
             rows.append(
                 [str(month)[:7], *(_machine(t.series[k][2][index], t.series[k][1]) for k in keys)]
             )
-        files["trends.csv"] = _csv(rows)
+        files["trends.csv"] = _csv(rows, safe_cell)
     return files
 
 
-def build_month_end_csv_zip(summary: dict, *, locale: str | None = None) -> bytes:
+def build_month_end_csv_zip(
+    summary: dict, *, locale: str | None = None, safe_cell: Callable[[object], object]
+) -> bytes:
     """The CSV files of :func:`csv_files` in one zip."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in csv_files(summary, locale=locale).items():
+        for name, data in csv_files(summary, locale=locale, safe_cell=safe_cell).items():
             archive.writestr(name, data)
     return buffer.getvalue()

@@ -183,10 +183,12 @@ def _render(summary: dict, fmt: str, locale: str) -> bytes:
 
         return build_month_end_pdf(summary, locale=locale)
     from app.documents.month_end_sheets import build_month_end_csv_zip, build_month_end_xlsx
+    from app.services.exports.cells import keep_text, safe_cell
 
+    # Names in the figures (providers, payers, lead sources) never run as formulas.
     if fmt == "xlsx":
-        return build_month_end_xlsx(summary, locale=locale)
-    return build_month_end_csv_zip(summary, locale=locale)
+        return build_month_end_xlsx(summary, locale=locale, keep_text=keep_text)
+    return build_month_end_csv_zip(summary, locale=locale, safe_cell=safe_cell)
 
 
 def export_summary(
