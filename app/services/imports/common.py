@@ -72,3 +72,77 @@ class ImportRequest:
     double_book: bool = False
     #: Balances: the day the opening balances are dated when a row gives none.
     as_of: date | None = None
+
+
+# --- what checking a file's rows against the clinic found (the kinds' modules → batches) -------
+
+#: Rows read between two looks at Cancel (and two progress reports), and rows per insert.
+CHUNK = 1000
+
+
+class ImportCancelled(Exception):
+    """The user pressed Cancel: the import stopped and nothing it did was kept."""
+
+    def __init__(self) -> None:
+        super().__init__("The import was canceled: nothing was imported.")
+
+
+class Ticker:
+    """Reports progress and looks at Cancel every :data:`CHUNK` rows (and when asked)."""
+
+    def __init__(
+        self, total: int, progress: Progress | None, cancelled: Cancelled | None, *, start: int = 0
+    ) -> None:
+        self.total = total
+        self.done = start
+        self._progress = progress
+        self._cancelled = cancelled
+        self._next = start + CHUNK
+
+    def step(self, count: int = 1) -> None:
+        """``count`` more rows done; every CHUNK rows, report and look at Cancel."""
+        self.done += count
+        if self.done >= self._next:
+            self._next = self.done + CHUNK
+            self.report()
+
+    def report(self) -> None:
+        if self._cancelled is not None and self._cancelled():
+            raise ImportCancelled()
+        if self._progress is not None:
+            self._progress(min(self.done, self.total), self.total)
+
+
+@dataclass
+class PlannedUpdate:
+    """A row already in CareDesk the file changes: the columns to set and what they held."""
+
+    line: int
+    row_id: int
+    values: dict[str, object]
+    before: dict[str, object]
+
+
+@dataclass
+class Plan:
+    """What a file's rows would do to the clinic: the rows to create (line, columns), the rows
+    to update, and the rows skipped or refused, each with its reason.  Built the same way by
+    the dry run and by the import itself (inside its own transaction)."""
+
+    kind: ImportKind
+    rows: int
+    creates: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    updates: list[PlannedUpdate] = field(default_factory=list)
+    skipped: list[Reject] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    clashes: list[Reject] = field(default_factory=list)
+    unknown_names: dict[str, list[str]] = field(default_factory=dict)
+    date_order_needed: bool = False
+    #: Kind-specific facts the write needs (appointments: the lines imported as double
+    #: bookings; patients: the search terms …).
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def reject_of(row: MappedRow, reason: str) -> Reject:
+    """The rejects list's entry for ``row``: its line, why, and its cells as the file had them."""
+    return Reject(row.line, reason, tuple(row.cells))
