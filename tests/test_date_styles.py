@@ -187,6 +187,10 @@ ALLOWED = {
     ("services/imports/sources.py", "return value.isoformat()"): (
         "a workbook's date cell read as text, ISO for the import's date reading"
     ),
+    ("services/exports/fhir.py", 'isoformat(timespec="seconds").replace("+00:00", "Z")'): (
+        "FHIR instant (JSON)"
+    ),
+    ("services/exports/fhir.py", "return day.isoformat()"): "FHIR date (JSON)",
     # Left for now (the panel is being reworked): should be qt_date_format(locale).  The
     # test below fails once the line is gone, so this entry cannot outlive it.
     ("ui/calendar/waitlist_panel.py", "self.before_edit.setDisplayFormat(locale.dateFormat("): (
