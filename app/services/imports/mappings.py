@@ -192,6 +192,13 @@ KIND_NOUNS = {
     ImportKind.CONTACTS.value: "contact",
 }
 
+
+def _an(kind: str) -> str:
+    """ "a patient", "an appointment"."""
+    noun = KIND_NOUNS[kind]
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
 OPEN_DENTAL = "Open Dental"
 DENTRIX = "Dentrix"
 JANE = "Jane"
@@ -506,7 +513,7 @@ class ColumnMapping:
         on_field: dict[str, list[int]] = {}
         for index, name in sorted(self.columns.items()):
             if name not in specs:
-                found.append(f"“{name}” is not a field a {KIND_NOUNS[self.kind]} import fills.")
+                found.append(f"“{name}” is not a field {_an(self.kind)} import fills.")
                 continue
             if not 0 <= index < len(headers):
                 found.append(
@@ -518,7 +525,7 @@ class ColumnMapping:
         for name, indexes in on_field.items():
             if len(indexes) > 1:
                 found.append(
-                    f"{_column_list([headers[i] for i in indexes])} are all mapped to "
+                    f"{_columns_on_one([headers[i] for i in indexes])} mapped to "
                     f"{specs[name].label}: keep one of them."
                 )
         found.extend(_missing(self.kind, set(on_field), specs))
@@ -538,11 +545,11 @@ class ColumnMapping:
         return found
 
 
-def _column_list(names: Sequence[str]) -> str:
+def _columns_on_one(names: Sequence[str]) -> str:
     quoted = [f"“{name}”" for name in names]
     if len(quoted) == 2:
-        return f"Two columns, {quoted[0]} and {quoted[1]},"
-    return f"Columns {', '.join(quoted[:-1])} and {quoted[-1]}"
+        return f"Two columns, {quoted[0]} and {quoted[1]}, are both"
+    return f"The columns {', '.join(quoted[:-1])} and {quoted[-1]} are all"
 
 
 def _missing(kind: str, mapped: set[str], specs: Mapping[str, FieldSpec]) -> list[str]:
@@ -731,7 +738,7 @@ def mapping_from_json(
             known = ", ".join(spec.name for spec in FIELDS[kind])
             raise _mapping_error(
                 f"The mapping puts the column “{written}” in “{name}”, which is not a field of "
-                f"a {KIND_NOUNS[kind]} import ({known})."
+                f"{_an(kind)} import ({known})."
             )
         index = _column_named(written, headers)
         if index in columns:
