@@ -646,7 +646,7 @@ def _take_back(session: Session, batch) -> tuple[int, int]:
         session.execute(
             update(table)
             .where(table.c.id == row_id)
-            .values(values, version=table.c.version + 1, updated_at=utc_now())
+            .values({**values, "version": table.c.version + 1, "updated_at": utc_now()})
         )
         restored += 1
         if rows is not None:

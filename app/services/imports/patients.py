@@ -599,9 +599,11 @@ def write(
             update(table)
             .where(table.c.id == bindparam("_id"))
             .values(
-                {c: bindparam(f"_v_{c}") for c in columns},
-                updated_at=now,
-                version=table.c.version + 1,
+                {
+                    **{c: bindparam(f"_v_{c}") for c in columns},
+                    "updated_at": now,
+                    "version": table.c.version + 1,
+                }
             )
         )
         for start in range(0, len(planned_rows), CHUNK):
