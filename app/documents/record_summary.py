@@ -565,7 +565,7 @@ def _visits(page: _Page, heading: str, visits: tuple[SummaryVisit, ...]) -> list
         service = clinic_text(page.summary.locale, v.service, v.service_es) or "—"
         rows.append([page.moment(v.starts_at), service, v.provider or "—", status])
     head = [_("When"), _("Visit"), _("Provider"), _("Status")]
-    return [*out, page.grid(head, rows, [0.25, 0.35, 0.22, 0.18])]
+    return [*out, page.grid(head, rows, [0.24, 0.33, 0.2, 0.23])]
 
 
 def _treatment_plans(page: _Page) -> list[Flowable]:
@@ -696,7 +696,10 @@ def _account(page: _Page) -> list[Flowable]:
             )
         head = [_("Date"), _("What"), _("Amount"), _("Balance")]
         out.append(page.grid(head, rows, [0.15, 0.55, 0.15, 0.15], right={2, 3}))
-        out.append(page.para(_("Voided lines are shown in brackets: they do not count."), "muted"))
+        if any(line.voided for line in s.account):
+            out.append(
+                page.para(_("Voided lines are shown in brackets: they do not count."), "muted")
+            )
     else:
         out.append(page.none())
     if s.balance < 0:
