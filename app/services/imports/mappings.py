@@ -34,7 +34,12 @@ from app.services.clinic.uow import reading, unit_of_work
 from app.services.contacts.importing import HEADER_NAMES as CONTACT_HEADER_NAMES
 from app.services.errors import ValidationError
 from app.services.imports.common import DATE_ORDERS, MappedRow
-from app.services.imports.sources import SourceFile, SourceRow, header_key
+from app.services.imports.sources import (
+    SourceFile,
+    SourceRow,
+    header_key,
+    paused_cycle_collection,
+)
 
 
 @dataclass(frozen=True)
@@ -669,16 +674,17 @@ def mapped_rows(source_file: SourceFile, mapping: ColumnMapping) -> list[MappedR
     not have reads as empty), with its line and the row's own cells."""
     pairs = sorted(mapping.columns.items())
     widest = max((index for index, _name in pairs), default=-1)
-    result = []
+    result: list[MappedRow] = []
     append = result.append
-    for row in source_file.rows:
-        cells = row.cells
-        if len(cells) > widest:
-            values = {name: cells[index] for index, name in pairs}
-        else:
-            count = len(cells)
-            values = {name: cells[index] if index < count else "" for index, name in pairs}
-        append(MappedRow(row.line, values, cells))
+    with paused_cycle_collection():
+        for row in source_file.rows:
+            cells = row.cells
+            if len(cells) > widest:
+                values = {name: cells[index] for index, name in pairs}
+            else:
+                count = len(cells)
+                values = {name: cells[index] if index < count else "" for index, name in pairs}
+            append(MappedRow(row.line, values, cells))
     return result
 
 
