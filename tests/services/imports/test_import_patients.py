@@ -30,14 +30,22 @@ def on_file(clinic) -> dict[str, int]:
     """Two patients already in CareDesk: one the file updates by chart number, one it repeats."""
     with clinic.db.uow() as session:
         lopez = add_patient(
-            session, chart_number="C100", first_name="María", last_name="López",
-            date_of_birth=date(1980, 5, 17), mobile_phone="+12075550101", city="Portland",
+            session,
+            chart_number="C100",
+            first_name="María",
+            last_name="López",
+            date_of_birth=date(1980, 5, 17),
+            mobile_phone="+12075550101",
+            city="Portland",
             email="maria@example.com",
-        )  # fmt: skip
+        )
         ana = add_patient(
-            session, chart_number="P000007", first_name="Ana", last_name="Example",
+            session,
+            chart_number="P000007",
+            first_name="Ana",
+            last_name="Example",
             date_of_birth=date(1990, 1, 1),
-        )  # fmt: skip
+        )
         return {"lopez": lopez.id, "ana": ana.id}
 
 
@@ -136,12 +144,14 @@ def test_the_import_stores_what_the_dry_run_said(clinic, owner, on_file):
     assert lopez.version == 2
     # The search finds them without their accents, by phone and by chart number.
     assert {h.chart_number for h in search_patients(clinic.db, owner, "nguyen")} == {
-        "P000008", "P000010",
-    }  # fmt: skip
+        "P000008",
+        "P000010",
+    }
     assert [h.chart_number for h in search_patients(clinic.db, owner, "otsuka")] == ["OD-55"]
     assert {h.chart_number for h in search_patients(clinic.db, owner, "207 555 0142")} == {
-        "P000008", "P000010",
-    }  # fmt: skip
+        "P000008",
+        "P000010",
+    }
     assert [h.first_name for h in search_patients(clinic.db, owner, "maria.lopez@")] == ["María"]
 
 
@@ -157,8 +167,11 @@ def test_an_update_keeps_what_it_replaced_and_never_blanks_a_field(clinic, owner
             select(ImportedRow).where(ImportedRow.batch_id == outcome.batch_id)
         ).one()
         assert (kept.table_name, kept.row_id, kept.action, kept.line) == (
-            "patients", on_file["lopez"], "updated", 2,
-        )  # fmt: skip
+            "patients",
+            on_file["lopez"],
+            "updated",
+            2,
+        )
         before = json.loads(kept.before)
     assert before["email"] == "maria@example.com"
     assert before["may_text"] is False
@@ -212,8 +225,14 @@ def test_a_formula_for_a_name_is_kept_as_text_and_escaped_in_the_rejects_file(cl
     assert _patient(clinic, "F1").first_name == FORMULA
     assert data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert table[0] == ["chart_number", "first_name", "last_name", "email", "Line",
-                        "Why it was not imported"]  # fmt: skip
+    assert table[0] == [
+        "chart_number",
+        "first_name",
+        "last_name",
+        "email",
+        "Line",
+        "Why it was not imported",
+    ]
     assert table[1][:4] == ["F2", "'+1 cell", "'" + FORMULA, "bad"]
     assert table[1][4] == "3"
     assert table[1][5].startswith("E-mail:")
@@ -272,9 +291,10 @@ def test_an_import_is_one_audit_row_with_its_counts_and_the_chain_holds(clinic, 
 
     with clinic.db.uow() as session:
         written = session.execute(
-            select(AuditEntry.action, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.detail)
-            .where(AuditEntry.id >= first_new)
-        ).all()  # fmt: skip
+            select(
+                AuditEntry.action, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.detail
+            ).where(AuditEntry.id >= first_new)
+        ).all()
     assert written == [
         (
             "imported",
