@@ -39,6 +39,7 @@ from app.services.imports.sources import (
     SourceRow,
     header_key,
     paused_cycle_collection,
+    register_header_words,
 )
 
 
@@ -482,8 +483,9 @@ def _build_synonyms() -> dict[str, dict[str, str]]:
 
 SYNONYMS: dict[str, dict[str, str]] = _build_synonyms()
 #: Every header word an import knows, of any kind: what tells read_source that a first row
-#: names columns (pass it as ``known_headers``).
+#: names columns (its default once this module is imported).
 KNOWN_HEADERS: frozenset[str] = frozenset(key for words in SYNONYMS.values() for key in words)
+register_header_words(KNOWN_HEADERS)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def read_source(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
-    known_headers: Collection[str] = (),
+    known_headers: Collection[str] | None = None,
 ) -> SourceFile:
     """Read the file at ``path`` (see :func:`read_source_bytes`); a file larger than
     MAX_IMPORT_BYTES is refused from its size, before it is read."""
@@ -187,20 +187,36 @@ def read_source_bytes(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
-    known_headers: Collection[str] = (),
+    known_headers: Collection[str] | None = None,
 ) -> SourceFile:
     """Read a file's bytes as a workbook (a zip holding one) or a CSV.
 
     ``has_header`` None: the first row is a header when its cells look like column names
     (see :func:`looks_like_header`; ``known_headers`` are the header words the import knows,
-    as :func:`header_key` gives them).  ``sheet``: the workbook's sheet to read (default: the
-    first that is not empty).  ``encoding`` (one of ENCODINGS) and ``delimiter`` (one of
-    DELIMITERS) override what is detected.  ImportFileError when the file cannot be read.
+    as :func:`header_key` gives them — by default those :func:`register_header_words` was
+    given, which :mod:`.mappings` does with every field's synonyms).  ``sheet``: the
+    workbook's sheet to read (default: the first that is not empty).  ``encoding`` (one of
+    ENCODINGS) and ``delimiter`` (one of DELIMITERS) override what is detected.
+    ImportFileError when the file cannot be read.
     """
     data = bytes(data)
     _check_size(len(data))
     with paused_cycle_collection():
-        return _read(data, name, has_header, sheet, encoding, delimiter, frozenset(known_headers))
+        known = _registered_header_words if known_headers is None else frozenset(known_headers)
+        return _read(data, name, has_header, sheet, encoding, delimiter, known)
+
+
+#: The header words an import knows (see register_header_words).
+_registered_header_words: frozenset[str] = frozenset()
+
+
+def register_header_words(words: Collection[str]) -> None:
+    """Add to the header words (as header_key gives them) that tell a first row of column
+    names from a row of data when a caller names none.  The mappings module gives its
+    fields' names and synonyms when imported: reading stays below mapping (this module
+    never imports it), and every caller gets the same header detection."""
+    global _registered_header_words
+    _registered_header_words = _registered_header_words | frozenset(words)
 
 
 @contextmanager

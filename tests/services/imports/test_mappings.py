@@ -468,3 +468,16 @@ def test_a_mapping_needs_a_source_name_to_be_remembered(clinic, owner):
 
     with pytest.raises(ValidationError, match="Name the system the file came from"):
         remember_mapping(clinic.db, owner, nameless, source.headers)
+
+
+def test_every_reader_knows_the_header_words_once_mappings_are_loaded():
+    data = b"Last Name,,City\nTestperson,x,Austin\n"
+
+    by_default = read_source_bytes(data, "patients.csv")
+    without_words = read_source_bytes(data, "patients.csv", known_headers=())
+
+    # An unnamed column between two known header words: still a header.
+    assert by_default.has_header
+    assert by_default.headers == ("Last Name", "Column 2", "City")
+    assert not without_words.has_header
+    assert {"dob", "patnum", "apptlength", "staffmember", "organisation"} <= KNOWN_HEADERS
