@@ -286,7 +286,7 @@ def patient_resource(
         telecom.append({"system": "email", "value": patient.email, "use": "home"})
     address = {
         "use": "home",
-        "line": [patient.address_line1, patient.address_line2],
+        "line": [line for line in (patient.address_line1, patient.address_line2) if line],
         "city": patient.city,
         "state": patient.region,
         "postalCode": patient.postal_code,
@@ -313,7 +313,8 @@ def patient_resource(
         "telecom": telecom,
         "gender": _GENDER.get(patient.sex or "", ""),
         "birthDate": _date(patient.date_of_birth) if patient.date_of_birth else "",
-        "address": [address],
+        # Only what is known: a lone "use" would be an address that says nothing.
+        "address": [address] if any(v for k, v in address.items() if k != "use") else [],
         "communication": [
             {
                 "language": {
