@@ -275,8 +275,10 @@ def _read(
         headers = _header_names(first)
         data_records: Sequence[tuple[int, tuple[str, ...]]] = records[1:]
         if not data_records:
+            where = f"The sheet “{sheet_name}”" if sheet_name else "The file"
+            line = "row" if sheet_name else "line"
             raise ImportFileError(
-                f"The file has its column names (line {header_line}) but no rows below them: "
+                f"{where} has its column names ({line} {header_line}) but no rows below them: "
                 "export the data again, with its rows."
             )
     else:

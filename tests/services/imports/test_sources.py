@@ -422,6 +422,18 @@ def test_a_workbook_sheet_is_read_by_name_or_refused_by_name(two_sheet_workbook)
     assert read(two_sheet_workbook, sheet="Patients").sheet == "Patients"
 
 
+def test_a_sheet_of_column_names_only_names_its_row():
+    def build(book):
+        book.active.title = "Patients"
+        book.active.append([])
+        book.active.append(["Last Name", "First Name"])
+
+    assert refusal(workbook_bytes(build)) == (
+        "The sheet “Patients” has its column names (row 2) but no rows below them: export the "
+        "data again, with its rows."
+    )
+
+
 def test_a_workbook_of_empty_sheets_says_so():
     def build(book):
         book.create_sheet("Second")
