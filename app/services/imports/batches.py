@@ -129,6 +129,10 @@ def _plural(count: int, nouns: tuple[str, str]) -> str:
     return f"{count:,} {nouns[0] if count == 1 else nouns[1]}"
 
 
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
 def _noun(kind: str, count: int) -> str:
     return _plural(count, _NOUNS[kind])
 
@@ -447,7 +451,9 @@ def import_history(db, actor: Actor) -> list[ImportRecord]:
         zone = clinic_zone(session)
         records = []
         batches = session.execute(
-            select(ImportBatch.__table__).order_by(ImportBatch.imported_at.desc(), ImportBatch.id)
+            select(ImportBatch.__table__).order_by(
+                ImportBatch.imported_at.desc(), ImportBatch.id.desc()
+            )
         ).all()
         for batch in batches:
             why_not = _why_not(session, batch, today, zone, names)
@@ -520,7 +526,7 @@ def _used_since(session: Session, batch) -> str:
         select(func.count()).select_from(table).where(table.c.id.in_(created), table.c.version != 1)
     )
     if changed:
-        problems.append(f"{_plural(changed, nouns)} it created changed since")
+        problems.append(f"{_plural(changed, nouns)} it created {_were(changed)} changed since")
     if kind == ImportKind.PATIENTS.value:
         updated = _rows_of(batch.id, table_name, ImportedRowAction.UPDATED.value)
         versions = dict(
@@ -539,7 +545,9 @@ def _used_since(session: Session, batch) -> str:
             if versions.get(row_id) != json.loads(before)["version_after"]
         )
         if again:
-            problems.append(f"{_plural(again, nouns)} it updated changed again since")
+            problems.append(
+                f"{_plural(again, nouns)} it updated {_were(again)} changed again since"
+            )
     used: list[str] = []
     satellites = _SATELLITES.get(table_name, ())
     for referrer, column in _referrers(table_name):
@@ -557,7 +565,8 @@ def _used_since(session: Session, batch) -> str:
                 nouns_of = (label.removesuffix("s"), label)
             used.append(_plural(count, nouns_of))
     if used:
-        problems.append(f"{', '.join(used)} now refer to what it created")
+        listed = ", ".join(used[:-1]) + (" and " if len(used) > 1 else "") + used[-1]
+        problems.append(f"what it created is now used by {listed}")
     if kind == ImportKind.BALANCES.value:
         through = closed_months.closed_through(session)
         if through is not None:
@@ -567,7 +576,8 @@ def _used_since(session: Session, batch) -> str:
             )
             closed = sum(1 for moment in posted if moment.astimezone(zone).date() <= through)
             if closed:
-                problems.append(f"{_plural(closed, nouns)} it posted fall in a closed month")
+                verb = "falls" if closed == 1 else "fall"
+                problems.append(f"{_plural(closed, nouns)} it posted {verb} in a closed month")
     if not problems:
         return ""
     return (
