@@ -617,8 +617,8 @@ def _treatment_plans(page: _Page) -> list[Flowable]:
             block.append(page.grid(head, rows, [0.46, 0.14, 0.2, 0.2], right={3}))
         else:
             block.append(page.none())
-        out.append(KeepTogether(block[:3]) if len(block) > 3 else KeepTogether(block))
-        out.extend(block[3:])
+        # The plan's title never parts from its table (a long one still splits by rows).
+        out.append(KeepTogether(block))
     return out
 
 
