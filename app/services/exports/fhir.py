@@ -62,6 +62,7 @@ from app.data.models.payments import Charge, ChargeKind
 from app.data.models.providers import Provider, Room, Service
 from app.services.billing.balances import patient_balances
 from app.services.clinic.clock import clinic_settings
+from app.services.errors import NotFoundError
 
 __all__ = [
     "APPOINTMENT_STATUS",
@@ -864,7 +865,7 @@ def patient_resources(
     ctx = fhir_context(session, zone)
     patient = session.get(Patient, patient_id)
     if patient is None:
-        raise LookupError(patient_id)
+        raise NotFoundError("This patient record does not exist.")
     appointments = list(
         session.scalars(
             select(Appointment)
