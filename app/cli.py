@@ -575,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location(printer)
     _add_user(printer)
 
+    _add_import_commands(commands)
+    _add_export_commands(commands)
+
     server = commands.add_parser(
         "server",
         help="the clinic server (PostgreSQL) the clinic's PCs share",
@@ -647,6 +650,169 @@ def build_parser() -> argparse.ArgumentParser:
     )
     join.add_argument("code", metavar="CODE", help="the join code `caredesk server setup` printed")
     return parser
+
+
+#: What each `caredesk import KIND` reads, for its help.
+_IMPORT_KINDS = {
+    "patients": "patients (matched by chart number, then by the duplicate rules: same name "
+    "and date of birth, phone or e-mail)",
+    "appointments": "appointments, onto providers, rooms and services by name (clashes are "
+    "listed, not double-booked)",
+    "balances": "opening balances: one dated adjustment per patient, by chart number",
+    "contacts": "contacts: payers, specialists, referring providers, labs …",
+}
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a date written YYYY-MM-DD") from None
+
+
+def _add_import_commands(commands) -> None:
+    imports = commands.add_parser(
+        "import",
+        help="bring patients, appointments, balances or contacts in from another system",
+        description="Import a CSV (any delimiter; UTF-8, Windows-1252 or UTF-16) or XLSX file "
+        "exported by the clinic's previous system. The columns are matched to CareDesk's "
+        "fields by the mapping remembered for the system (--source), a ready-made one (Open "
+        "Dental, Dentrix, Jane, Generic CSV) or --mapping. Check first with --dry-run: it "
+        "says how many rows would be created, updated or skipped and names every row that "
+        "cannot be imported. The import is one transaction: while a row is bad nothing is "
+        "imported (unless --skip-bad-rows), and an interrupted import changes nothing. The "
+        "owner may undo an import the same day (`caredesk import undo`).",
+    )
+    kinds = imports.add_subparsers(dest="import_command", metavar="WHAT", required=True)
+    for kind, what in _IMPORT_KINDS.items():
+        sub = kinds.add_parser(kind, help=f"import {what.split(' (')[0].split(':')[0]}",
+                               description=f"Import {what}.")  # fmt: skip
+        sub.add_argument("file", type=Path, metavar="FILE", help="the CSV or XLSX file")
+        sub.add_argument(
+            "--dry-run", action="store_true", help="check the file and say what would happen"
+        )
+        sub.add_argument(
+            "--source",
+            metavar="SYSTEM",
+            help="the system the file comes from: Open Dental, Dentrix, Jane, Generic CSV or "
+            "the name of a mapping saved before (default: recognized from the columns)",
+        )
+        sub.add_argument(
+            "--mapping",
+            type=Path,
+            metavar="M.json",
+            help='the columns: {"columns": {"Header or column number": "field"}, '
+            '"date_order": "DMY"}',
+        )
+        sub.add_argument(
+            "--date-order",
+            choices=["MDY", "DMY", "YMD"],
+            help="how dates like 03/04/2020 read (needed when the file's dates read two ways)",
+        )
+        sub.add_argument("--sheet", metavar="NAME", help="the XLSX sheet (default: the first)")
+        sub.add_argument(
+            "--no-header", action="store_true", help="the first line is data, not column names"
+        )
+        sub.add_argument(
+            "--rejects",
+            type=Path,
+            metavar="OUT.csv",
+            help="write the rows that cannot be imported there, each with why",
+        )
+        sub.add_argument(
+            "--skip-bad-rows",
+            action="store_true",
+            help="import the good rows and leave the bad ones out (default: nothing while a "
+            "row is bad)",
+        )
+        if kind == "appointments":
+            sub.add_argument(
+                "--names",
+                type=Path,
+                metavar="N.json",
+                help='the file\'s names for providers, rooms and services: {"provider": '
+                '{"DrL": "Dr. Lee"}, "room": {…}, "service": {…}} (default: matched as written)',
+            )
+            sub.add_argument(
+                "--double-book",
+                action="store_true",
+                help="import appointments that clash as double bookings instead of leaving "
+                "them out",
+            )
+        if kind == "balances":
+            sub.add_argument(
+                "--as-of",
+                type=_date,
+                metavar="YYYY-MM-DD",
+                help="the date of balances whose row gives none (default: today)",
+            )
+        _add_location(sub)
+        _add_user(sub)
+    history = kinds.add_parser(
+        "history",
+        help="list the imports made",
+        description="Each file imported: id, when, who, what, from which system, the counts, "
+        "and whether it was undone.",
+    )
+    _add_location(history)
+    _add_user(history)
+    undo = kinds.add_parser(
+        "undo",
+        help="undo an import made today",
+        description="Take back everything an import made or changed, as a whole, on the day it "
+        "was made — refused when anything it brought in has been used or changed since.",
+    )
+    undo.add_argument("batch", type=_positive_int, metavar="ID", help="the id `history` lists")
+    _add_location(undo)
+    _add_user(undo)
+
+
+def _add_export_commands(commands) -> None:
+    exports = commands.add_parser(
+        "export",
+        help="a patient's record, or the whole clinic, in open formats",
+        description="Export a copy of one patient's record (a disclosure, audited with to "
+        "whom and why), or the whole clinic's data to move to another system.",
+    )
+    what = exports.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    patient = what.add_parser(
+        "patient",
+        help="a patient's record as a .zip (PDF summary, documents, FHIR R4 bundle)",
+        description="Write one patient's record as a .zip: a readable PDF summary, the stored "
+        "documents and a FHIR R4 Bundle (JSON). Consultation notes are included only for "
+        "staff who may read them. Audited as a disclosure.",
+    )
+    patient.add_argument(
+        "patient", type=_positive_int, metavar="ID", help="the id `patients search` prints"
+    )
+    patient.add_argument("--out", type=Path, metavar="F.zip", required=True, help="the file")
+    patient.add_argument(
+        "--to", dest="to_whom", metavar="WHOM", required=True, help='e.g. "the patient"'
+    )
+    patient.add_argument("--why", metavar="WHY", required=True, help='e.g. "patient\'s request"')
+    patient.add_argument(
+        "--language", choices=["en", "es"], help="of the PDF summary (default: the patient's)"
+    )
+    _add_location(patient)
+    _add_user(patient)
+    clinic = what.add_parser(
+        "clinic",
+        help="every table as CSV with a data dictionary, FHIR R4 NDJSON and the documents",
+        description="Write the whole clinic (owner only) into a new or empty folder: every "
+        "table as CSV (money as decimals, times ISO 8601 UTC) with a data dictionary, FHIR R4 "
+        "NDJSON per resource type, and every stored document — or, with --encrypt, into one "
+        "AES-256 encrypted .zip whose password comes from $CAREDESK_EXPORT_PASSWORD or is "
+        "asked for twice.",
+    )
+    clinic.add_argument("--out", type=Path, metavar="DIR", required=True, help="the folder")
+    clinic.add_argument(
+        "--encrypt", action="store_true", help="write a password-protected .zip at --out instead"
+    )
+    clinic.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_location(clinic)
+    _add_user(clinic)
 
 
 def _say(text: str) -> None:
@@ -960,6 +1126,281 @@ def _contacts_import(args) -> int:
     if result.errors:
         return _fail(result.summary())
     _say(result.summary())
+    return EXIT_OK
+
+
+#: The password of an encrypted clinic export, for scripts (otherwise asked for twice).
+EXPORT_PASSWORD_ENV = "CAREDESK_EXPORT_PASSWORD"
+
+
+def _read_small_file(path: Path, what: str) -> bytes:
+    try:
+        if path.stat().st_size > 1024 * 1024:
+            raise _UsageError(f"{path}: too large for {what} (at most 1 MB)")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise _UsageError(f"{path}: is a folder, not {what}") from None
+    except OSError as error:
+        raise _UsageError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def _write_user_file(path: Path, data: bytes) -> None:
+    """A file the user asked for, written whole or not at all."""
+    from app.services.backups.files import write_atomically
+
+    try:
+        write_atomically(path, data)
+    except OSError as error:
+        raise _UsageError(f"{path}: cannot be written ({error.strerror or error})") from None
+
+
+def _cmd_import(args) -> int:
+    if args.import_command == "history":
+        return _import_history(args)
+    if args.import_command == "undo":
+        return _import_undo(args)
+    from dataclasses import replace
+
+    from app.data.models.imports import ImportKind
+    from app.services.imports import batches, mappings, names, sources
+    from app.services.imports.common import ImportRequest
+
+    kind = ImportKind(args.import_command)
+    path: Path = args.file
+    if path.is_dir():
+        return _fail(f"{path}: is a folder, not a CSV or XLSX file")
+    if not path.exists():
+        return _fail(f"{path}: no such file")
+    mapping_json = _read_small_file(args.mapping, "a mapping") if args.mapping else None
+    names_json = (
+        _read_small_file(args.names, "a names file") if getattr(args, "names", None) else None
+    )
+    try:
+        source_file = sources.read_source(
+            path, has_header=False if args.no_header else None, sheet=args.sheet
+        )
+    except sources.ImportFileError as error:
+        return _fail(f"{path}: {error}")
+    except OSError as error:
+        return _fail(f"{path}: cannot be read ({error.strerror or error})")
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    bar = _ProgressBar(enabled=sys.stderr.isatty())
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        if mapping_json is not None:
+            mapping = mappings.mapping_from_json(mapping_json, source_file, kind.value)
+        else:
+            source = args.source or mappings.detect_source(kind.value, source_file.headers)
+            source = source or "Generic CSV"
+            mapping = mappings.remembered_mapping(
+                clinic.db, actor, source, kind.value, source_file
+            ) or mappings.guess_mapping(kind.value, source_file, source)
+        if args.date_order:
+            mapping = replace(mapping, date_order=args.date_order)
+        how = (
+            f"{source_file.format}, {source_file.encoding}"
+            if source_file.format == "CSV"
+            else (f"XLSX, sheet “{source_file.sheet}”")
+        )
+        _say(
+            f"{source_file.name}: {how}, {len(source_file.rows):,} rows, read as {mapping.source}."
+        )
+        for index in sorted(mapping.columns):
+            _say(f"  {source_file.headers[index]} → {mapping.columns[index]}")
+        problems = mapping.problems(source_file.headers, source_file.rows)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr, flush=True)
+            return _fail(
+                "the file's columns do not give what an import needs: say which column is "
+                "which with --mapping M.json",
+                EXIT_USAGE,
+            )
+        rows = mappings.mapped_rows(source_file, mapping)
+        chosen, matches = {}, None
+        if kind is ImportKind.APPOINTMENTS:
+            matches = names.match_names(clinic.db, actor, rows)
+            if names_json is not None:
+                matches = names.with_choices(matches, names.choices_from_json(names_json))
+            chosen = {what: matches.names.get(what, {}) for what in names.NAMED_FIELDS}
+        request = ImportRequest(
+            kind=kind,
+            source=mapping.source,
+            file_name=source_file.name,
+            file_sha256=source_file.sha256,
+            encoding=source_file.encoding,
+            headers=source_file.headers,
+            rows=rows,
+            date_order=mapping.date_order,
+            providers=chosen.get("provider", {}),
+            rooms=chosen.get("room", {}),
+            services=chosen.get("service", {}),
+            double_book=getattr(args, "double_book", False),
+            as_of=getattr(args, "as_of", None),
+        )
+        preview = batches.dry_run(
+            clinic.db, actor, request, progress=lambda done, total: bar("Checking", done, total)
+        )
+        if preview.date_order_needed:
+            return _fail(
+                "some dates in the file read two ways (03/04/2020: March 4 or 3 April?): say "
+                "which with --date-order MDY, DMY or YMD",
+                EXIT_USAGE,
+            )
+        unmatched = matches.unmatched() if kind is ImportKind.APPOINTMENTS else {}
+        for what, unknown in unmatched.items():
+            listed = ", ".join(f"“{name}”" for name in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            print(f"No {what} here is called {listed}{more}: match them with --names N.json.",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        for reject in preview.rejects:
+            print(reject.sentence(), file=sys.stderr, flush=True)
+        for skipped in preview.skipped_rows:
+            _say(skipped.sentence())
+        if args.rejects is not None and preview.rejects:
+            _write_user_file(args.rejects, batches.rejects_csv(request, preview.rejects))
+            _say(f"The {len(preview.rejects):,} rows that cannot be imported: {args.rejects}")
+        if args.dry_run:
+            _say(preview.summary())
+            return EXIT_FAILED if preview.rejects and not args.skip_bad_rows else EXIT_OK
+        if preview.rejects and not args.skip_bad_rows:
+            return _fail(
+                f"{len(preview.rejects):,} rows cannot be imported (above), so nothing was "
+                "imported: correct them, or import the other rows with --skip-bad-rows"
+            )
+        outcome = batches.run_import(
+            clinic.db,
+            actor,
+            request,
+            skip_rejects=args.skip_bad_rows,
+            progress=lambda done, total: bar("Importing", done, total),
+        )
+        if mapping_json is None:
+            mappings.remember_mapping(clinic.db, actor, mapping, source_file.headers)
+    finally:
+        clinic.db.close()
+    _say(outcome.summary())
+    _say(
+        f"Import {outcome.batch_id}: undo it today with `caredesk import undo {outcome.batch_id}`."
+    )
+    return EXIT_OK
+
+
+def _import_history(args) -> int:
+    from app.services.imports.batches import import_history
+
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        records = import_history(clinic.db, actor)
+    finally:
+        clinic.db.close()
+    for made in records:
+        when = made.imported_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        counts = (
+            f"{made.created} created, {made.updated} updated, {made.skipped} skipped, "
+            f"{made.rejected} left out"
+        )
+        state = "undone" if made.undone_at else ("can be undone today" if made.can_undo else "")
+        _say(
+            f"{made.id}\t{when}\t{made.imported_by}\t{made.kind}\t{made.source}\t"
+            f"{made.file_name}\t{counts}\t{state}".rstrip()
+        )
+    if not records:
+        _say("No imports yet.")
+    return EXIT_OK
+
+
+def _import_undo(args) -> int:
+    from app.services.imports.batches import undo_import
+
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        undone = undo_import(clinic.db, actor, args.batch)
+    finally:
+        clinic.db.close()
+    _say(undone.summary())
+    return EXIT_OK
+
+
+def _cmd_export(args) -> int:
+    if args.export_command == "clinic":
+        return _export_clinic(args)
+    from app.services.exports.patient_record import Disclosure, export_patient_record
+
+    out: Path = args.out
+    if out.exists():
+        return _fail(f"{out}: already exists; choose a new file name")
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        made = export_patient_record(
+            clinic.db,
+            actor,
+            args.patient,
+            out,
+            Disclosure(to_whom=args.to_whom, why=args.why),
+            locale=args.language,
+        )
+    finally:
+        clinic.db.close()
+    notes = "with" if made.includes_notes else "without"
+    _say(
+        f"Saved {made.path}: the summary, {made.documents} documents and the FHIR bundle "
+        f"({notes} consultation notes). The disclosure is in the audit trail."
+    )
+    return EXIT_OK
+
+
+def _export_password() -> str:
+    import getpass
+
+    password = os.environ.get(EXPORT_PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise _UsageError(
+                f"no password for the encrypted export: set {EXPORT_PASSWORD_ENV}, or run "
+                "the command at a terminal to be asked"
+            )
+        password = getpass.getpass("Password for the export (12 characters or more): ")
+        if getpass.getpass("The same password again: ") != password:
+            raise _UsageError("the two passwords differ; nothing was exported")
+    if len(password) < 12:
+        raise _UsageError("the export's password must be 12 characters or more")
+    return password
+
+
+def _export_clinic(args) -> int:
+    from app.services.exports.clinic import export_clinic
+
+    password = _export_password() if args.encrypt else None
+    credentials = _staff_credentials(args)
+    clinic = _open_for_cli(args)
+    bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        actor = _sign_in(clinic.db, credentials)
+        made = export_clinic(
+            clinic.db,
+            actor,
+            args.out,
+            password=password,
+            progress=lambda done, total, what: bar(what[:24], done, total),
+        )
+    finally:
+        clinic.db.close()
+    where = made.zip_path if made.encrypted else made.folder
+    _say(
+        f"Exported {made.rows:,} rows of {made.tables} tables, {made.fhir_resources:,} FHIR "
+        f"resources and {made.documents:,} documents to {where}"
+        + (" (AES-256 encrypted .zip)." if made.encrypted else ".")
+    )
     return EXIT_OK
 
 
@@ -2022,6 +2463,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_print(args)
         if args.command == "server":
             return _cmd_server(args)
+        if args.command == "import":
+            return _cmd_import(args)
+        if args.command == "export":
+            return _cmd_export(args)
     except _UsageError as error:
         return _fail(str(error), EXIT_USAGE)
     except CareDeskError as error:

@@ -24,7 +24,10 @@ SUB_COMMANDS = ([], ["seed"], ["db"], ["db", "upgrade"], ["db", "check"],
                 ["contacts", "list"], ["tasks"], ["tasks", "follow-ups"], ["messages"],
                 ["messages", "run"], ["messages", "list"], ["messages", "configure"],
                 ["backup"], ["backup", "now"], ["backup", "list"], ["backup", "verify"],
-                ["backup", "restore"])  # fmt: skip
+                ["backup", "restore"], ["import"], ["import", "patients"],
+                ["import", "appointments"], ["import", "balances"], ["import", "contacts"],
+                ["import", "history"], ["import", "undo"], ["export"], ["export", "patient"],
+                ["export", "clinic"])  # fmt: skip
 
 
 def run(
