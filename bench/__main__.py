@@ -32,6 +32,7 @@ BENCHMARKS = {
     "referrals": lambda args: __import__("bench.referrals_page", fromlist=["run"]).run(args),
     "messages": lambda args: __import__("bench.messages", fromlist=["run"]).run(args),
     "backups": lambda args: __import__("bench.backups", fromlist=["run"]).run(args),
+    "clinic_export": lambda args: __import__("bench.clinic_export", fromlist=["run"]).run(args),
 }
 
 

@@ -46,7 +46,7 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import BigInteger, Column, String, Table, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from app import __version__
@@ -610,31 +610,70 @@ def _utc_text(moment: datetime | None) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _day_text(day) -> str:
-    return "" if day is None else day.isoformat()
+# The CSV cells are made from the values as stored, past the columns' types: the cents, the
+# UTC wall time, the 0/1 — building a Decimal or an aware datetime for each of millions of
+# cells only to print it again is most of the time such an export takes.
 
 
-def _flag_text(value: bool | None) -> str:
+def _stored_moment_text(value: str | datetime | None) -> str:
+    """A stored UTC moment (SQLite's text "2026-12-07 14:00:00.000000", the server's naive
+    datetime) as ISO 8601 UTC, exactly as :func:`_utc_text` writes the aware datetime."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat() + "Z"
+    day, _, clock = value.partition(" ")
+    whole, _, fraction = clock.partition(".")
+    if fraction.strip("0"):
+        return f"{day}T{whole}.{fraction.ljust(6, '0')[:6]}Z"
+    return f"{day}T{whole}Z"
+
+
+def _stored_day_text(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def _flag_text(value) -> str:
     return "" if value is None else ("true" if value else "false")
 
 
-def _money_text(amount) -> str:
-    return "" if amount is None else str(amount)
+def _cents_text(cents: int | None) -> str:
+    """Stored cents as the decimal amount: 12345 → "123.45", -500 → "-5.00"."""
+    if cents is None:
+        return ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{whole}.{part:02d}"
 
 
-_CONVERTERS: dict[str, Callable[[object], object]] = {
-    "decimal": _money_text,
-    "datetime": _utc_text,
-    "date": _day_text,
-    "boolean": _flag_text,
-    "text": safe_cell,
+#: Per dictionary type: how the stored value is read (None: through its column type) and
+#: written.
+_CELLS: dict[str, tuple[type | None, Callable[[object], object]]] = {
+    "decimal": (BigInteger, _cents_text),
+    "datetime": (String, _stored_moment_text),
+    "date": (String, _stored_day_text),
+    "boolean": (None, _flag_text),
+    "text": (None, safe_cell),
 }
+
+
+def _stored_columns(columns: list[Column]) -> tuple[list, list[Callable[[object], object] | None]]:
+    """The select list reading each column's stored value, and each cell's writer."""
+    selected, writers = [], []
+    for column in columns:
+        raw, writer = _CELLS.get(dictionary.type_name(column), (None, None))
+        selected.append(column if raw is None else type_coerce(column, raw).label(column.name))
+        writers.append(writer)
+    return selected, writers
 
 
 def _write_table(session: Session, sink: _Sink, table: Table, job: _Job) -> None:
     columns = dictionary.exported_columns(table)
-    converters = [_CONVERTERS.get(dictionary.type_name(c)) for c in columns]
-    query = select(*columns).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
+    selected, writers = _stored_columns(columns)
+    query = (
+        select(*selected).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
+    )
     name = f"tables/{table.name}.csv"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -644,7 +683,7 @@ def _write_table(session: Session, sink: _Sink, table: Table, job: _Job) -> None
         job.report(name)
         for rows in session.execute(query).partitions():
             writer.writerows(
-                [v if f is None else f(v) for f, v in zip(converters, row, strict=True)]
+                [v if f is None else f(v) for f, v in zip(writers, row, strict=True)]
                 for row in rows
             )
             out.write(buffer.getvalue().encode("utf-8"))

@@ -142,6 +142,11 @@ def test_the_whole_clinic_is_exported_and_reads_back(clinic, owner, world, tmp_p
     assert charge["amount"] == "500.00" and charge["posted_at"] == "2026-11-03T15:00:00Z"
     assert charge["service_date"] == "2026-11-03"
     assert read_csv(files["tables/day_closeouts.csv"])[0]["difference"] == "-5.00"
+    with clinic.db.uow() as s:
+        trail = {e.id: e.at for e in s.scalars(select(AuditEntry))}
+    for row in read_csv(files["tables/audit_log.csv"]):  # fractions of a second kept
+        assert row["at"] == trail[int(row["id"])].isoformat().replace("+00:00", "Z")
+    assert any("." in row["at"] for row in read_csv(files["tables/audit_log.csv"]))
     visit = read_csv(files["tables/appointments.csv"])[0]
     assert visit["starts_at"] == "2026-11-03T15:00:00Z" and visit["status"] == "completed"
 
@@ -465,3 +470,23 @@ def test_a_cancel_in_an_existing_folder_empties_it_again(clinic, owner, world, t
         )  # fmt: skip
 
     assert out.is_dir() and list(out.iterdir()) == []
+
+
+def test_what_an_encrypted_export_keeps_aside_is_encrypted_on_disk():
+    """The FHIR files of a zip export wait in temporary files (their types come
+    interleaved, a zip takes one entry at a time): those hold the bytes encrypted."""
+    from app.services.exports.clinic import _Hashed, _Spool
+
+    spool = _Spool()
+    line = f'{{"resourceType":"Patient","name":[{{"family":"{MARKER}"}}]}}\n'.encode()
+    for _ in range(40_000):  # past the spool's buffer: most of it is on disk
+        spool.write(line)
+    spool._flush()
+    spool._file.seek(0)
+    on_disk = spool._file.read()
+    copied = io.BytesIO()
+    spool.copy_to(_Hashed(copied))
+    spool.close()
+
+    assert len(on_disk) == len(line) * 40_000 and MARKER.encode() not in on_disk
+    assert copied.getvalue() == line * 40_000
