@@ -174,14 +174,12 @@ def _check_folder(out: Path) -> None:
             f"The folder {out} is not empty: choose a new or empty folder for the export, so "
             "that nothing of it mixes with other files."
         )
-    if not out.is_dir() and not out.parent.is_dir():
-        raise ValidationError(f"The folder {out.parent} is not there (is the disk plugged in?).")
-    leftover = out.with_name(out.name + PARTIAL_SUFFIX)
-    if leftover.exists():
-        raise ValidationError(
-            f"{leftover} is in the way: an export that was stopped left it. Delete it (it is "
-            "incomplete), or choose another folder."
-        )
+    if not out.is_dir():
+        if not out.parent.is_dir():
+            raise ValidationError(
+                f"The folder {out.parent} is not there (is the disk plugged in?)."
+            )
+        _check_no_leftover(out)
 
 
 def _check_new_file(out: Path) -> None:
@@ -189,6 +187,16 @@ def _check_new_file(out: Path) -> None:
         raise ValidationError(f"{out} already exists: choose a new file name for the export.")
     if not out.parent.is_dir():
         raise ValidationError(f"The folder {out.parent} is not there (is the disk plugged in?).")
+    _check_no_leftover(out)
+
+
+def _check_no_leftover(out: Path) -> None:
+    leftover = out.with_name(out.name + PARTIAL_SUFFIX)
+    if leftover.exists():
+        raise ValidationError(
+            f"{leftover} is in the way: an export that was stopped (the computer turned off "
+            "midway) left it. Delete it — it is incomplete — or choose another name."
+        )
 
 
 def describe_failure(exc: OSError, out: Path) -> str:
@@ -373,11 +381,17 @@ class _ZipSink(_Sink):
         )
         self.zip.setpassword(password.encode("utf-8"))
         self.zip.setencryption(pyzipper.WZ_AES, nbits=256)
+        self._date_time = utc_now().astimezone().timetuple()[:6]
 
     @contextmanager
     def file(self, name: str) -> Iterator[_Hashed]:
+        # Dated when the export began (a zip's times are the local wall clock).
+        entry_info = self.zip.zipinfo_cls(_checked_name(name), date_time=self._date_time)
+        entry_info.compress_type = self.zip.compression
+        entry_info._compresslevel = self.zip.compresslevel
+        entry_info.external_attr = 0o600 << 16  # unpacked readable by its owner only
         # force_zip64: a table's size is not known before it is written.
-        with self.zip.open(_checked_name(name), "w", force_zip64=True) as entry:
+        with self.zip.open(entry_info, "w", force_zip64=True) as entry:
             written = _Hashed(entry)
             yield written
         self._note(name, written)

@@ -314,7 +314,10 @@ def plain_files_holding(folder: Path, marker: bytes) -> list[str]:
 
 
 @pytest.mark.both_backends
-def test_the_encrypted_zip_opens_with_its_password_only(clinic, owner, world, tmp_path):
+def test_the_encrypted_zip_opens_with_its_password_only(
+    clinic, owner, world, tmp_path, frozen_clock
+):
+    frozen_clock(datetime(2026, 12, 7, 17, 0, tzinfo=UTC))
     out_folder = tmp_path / "usb"
     out_folder.mkdir()
     out = out_folder / "clinic-export.zip"
@@ -343,6 +346,7 @@ def test_the_encrypted_zip_opens_with_its_password_only(clinic, owner, world, tm
         archive.setpassword(PASSWORD.encode())
         files = {name: archive.read(name) for name in archive.namelist()}
         assert all(info.flag_bits & 0x1 for info in archive.infolist())  # every entry encrypted
+        assert {info.date_time[:2] for info in archive.infolist()} == {(2026, 12)}
     manifest = json.loads(files["manifest.json"])
     assert manifest["encrypted"] is True
     assert set(manifest["files"]) == set(files) - {"manifest.json"}
@@ -386,6 +390,14 @@ def test_a_folder_with_files_in_it_or_a_file_is_refused(clinic, owner, tmp_path)
         export_clinic(clinic.db, owner, used / "taxes.xlsx", password=PASSWORD)
     with pytest.raises(ValidationError, match="not there"):
         export_clinic(clinic.db, owner, tmp_path / "gone" / "out")
+    # What an export cut off by a power failure left is never taken for, or mixed with, a new one.
+    (tmp_path / "out.partial").mkdir()
+    with pytest.raises(ValidationError, match="in the way"):
+        export_clinic(clinic.db, owner, tmp_path / "out")
+    (tmp_path / "out.zip.partial").write_bytes(b"PK")
+    with pytest.raises(ValidationError, match="in the way"):
+        export_clinic(clinic.db, owner, tmp_path / "out.zip", password=PASSWORD)
+    assert audit_rows(clinic.db) == []
 
 
 @pytest.fixture
