@@ -174,7 +174,7 @@ ALLOWED = {
     ("services/backups/files.py", "{made_at:%Y%m%d-%H%M%S}"): "backup file name",
     ("services/backups/manifest.py", '"made_at": self.made_at.isoformat()'): "manifest JSON",
     ("services/backups/restore.py", "made {manifest.made_at.isoformat()}"): "audit detail, UTC",
-    ("services/imports/batches.py", "return value.isoformat()"): (
+    ("services/imports/common.py", "return value.isoformat()"): (
         "stored JSON: the values an import replaced, for its undo"
     ),
     ("cli.py", "made_at:%Y-%m-%d %H:%M} UTC"): "CLI, UTC for scripts",

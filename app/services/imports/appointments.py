@@ -70,7 +70,9 @@ from app.services.imports.common import (
     ImportRequest,
     MappedRow,
     Plan,
+    RowLog,
     Ticker,
+    insert_returning_ids,
     reject_of,
 )
 from app.services.patients.search import clean_typed_text, fold_for_search
@@ -617,14 +619,13 @@ def _columns(visit: _Visit, now: datetime, double_booked: bool) -> dict[str, obj
 
 
 def write(
-    session: Session, actor, request: ImportRequest, result: Plan, ticker: Ticker
-) -> tuple[list[dict], list[dict]]:
+    session: Session, actor, request: ImportRequest, result: Plan, ticker: Ticker, log: RowLog
+) -> None:
     """Insert the appointments and their booking rows in chunks; their import_rows."""
     table = Appointment.__table__
     history = AppointmentStatusChange.__table__
     staff_id = actor.staff_id if actor is not None else None
     now = utc_now()
-    created: list[dict] = []
     for start in range(0, len(result.creates), CHUNK):
         chunk = result.creates[start : start + CHUNK]
         rows = []
@@ -632,10 +633,8 @@ def write(
             row = {k: v for k, v in columns.items() if not k.startswith("_")}
             row["booked_by_id"] = staff_id
             rows.append(row)
-        ids = (
-            session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-            .scalars()
-            .all()
+        ids = insert_returning_ids(
+            session, table, rows, ("patient_id", "provider_id", "starts_at", "ends_at")
         )
         session.execute(
             insert(history),
@@ -651,15 +650,16 @@ def write(
                 for aid, (_line, columns) in zip(ids, chunk, strict=True)
             ],
         )
-        created += [
-            {
-                "table_name": "appointments",
-                "row_id": aid,
-                "action": ImportedRowAction.CREATED.value,
-                "line": line,
-                "before": {"source_id": columns["_source_id"]} if columns["_source_id"] else "",
-            }
-            for aid, (line, columns) in zip(ids, chunk, strict=True)
-        ]
+        log.add(
+            [
+                {
+                    "table_name": "appointments",
+                    "row_id": aid,
+                    "action": ImportedRowAction.CREATED.value,
+                    "line": line,
+                    "before": {"source_id": columns["_source_id"]} if columns["_source_id"] else "",
+                }
+                for aid, (line, columns) in zip(ids, chunk, strict=True)
+            ]
+        )
         ticker.step(len(chunk))
-    return created, []

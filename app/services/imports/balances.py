@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
@@ -35,7 +35,15 @@ from app.money import MAX_AMOUNT
 from app.services.clinic import closed_months
 from app.services.clinic.clock import clinic_settings, clinic_zone, day_bounds
 from app.services.imports import values as read
-from app.services.imports.common import CHUNK, ImportRequest, Plan, Ticker, reject_of
+from app.services.imports.common import (
+    CHUNK,
+    ImportRequest,
+    Plan,
+    RowLog,
+    Ticker,
+    insert_returning_ids,
+    reject_of,
+)
 from app.services.patients.search import clean_typed_text
 
 FIELDS = ("patient_chart_number", "balance", "as_of", "note")
@@ -170,26 +178,22 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
 
 
 def write(
-    session: Session, actor, _request: ImportRequest, result: Plan, ticker: Ticker
-) -> tuple[list[dict], list[dict]]:
+    session: Session, actor, _request: ImportRequest, result: Plan, ticker: Ticker, log: RowLog
+) -> None:
     """Insert the adjustments in chunks; their import_rows."""
     table = AccountAdjustment.__table__
     staff_id = actor.staff_id if actor is not None else None
-    created: list[dict] = []
     for start in range(0, len(result.creates), CHUNK):
         chunk = result.creates[start : start + CHUNK]
-        ids = (
-            session.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [{**columns, "created_by_id": staff_id} for _line, columns in chunk],
-            )
-            .scalars()
-            .all()
+        ids = insert_returning_ids(
+            session,
+            table,
+            [{**columns, "created_by_id": staff_id} for _line, columns in chunk],
+            ("patient_id",),
         )
-        created += [
+        log.add([
             {"table_name": "account_adjustments", "row_id": aid,
              "action": ImportedRowAction.CREATED.value, "line": line, "before": ""}
             for aid, (line, _columns) in zip(ids, chunk, strict=True)
-        ]  # fmt: skip
+        ])  # fmt: skip
         ticker.step(len(chunk))
-    return created, []

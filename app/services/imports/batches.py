@@ -54,13 +54,13 @@ from app.services.errors import NotFoundError, ValidationError
 from app.services.exports.cells import safe_row
 from app.services.imports import appointments, balances, contacts, patients
 from app.services.imports.common import (
-    CHUNK,
     Cancelled,
     ImportCancelled,
     ImportRequest,
     Plan,
     Progress,
     Reject,
+    RowLog,
     Ticker,
 )
 from app.services.patients.search import search_terms
@@ -282,23 +282,21 @@ def dry_run(
 
 
 def _refusal(plan: Plan) -> ValidationError:
+    """The sentence a file with rows that cannot be imported is refused with: how many, the
+    first few with their lines and reasons, and what to do."""
     rejects = sorted(plan.rejects, key=lambda r: r.line)
-    listed = "; ".join(r.sentence() for r in rejects[:5])
-    more = f"; and {len(rejects) - 5:,} more" if len(rejects) > 5 else ""
+    listed = " ".join(_full_stop(r.sentence()) for r in rejects[:5])
+    more = f" And {len(rejects) - 5:,} more." if len(rejects) > 5 else ""
     rows = _plural(len(rejects), ("row", "rows"))
     return ValidationError(
-        f"{rows} cannot be imported: {listed}{more}. Nothing was imported: correct the file, "
+        f"{rows} cannot be imported. {listed}{more} Nothing was imported: correct the file, "
         "or import it leaving those rows out.",
         field="file",
     )
 
 
-def _json_value(value: object) -> object:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(type(value).__name__)
+def _full_stop(sentence: str) -> str:
+    return sentence if sentence.endswith((".", "?", "!", "…")) else sentence + "."
 
 
 def run_import(
@@ -327,11 +325,13 @@ def run_import(
         ticker.total = len(request.rows) + len(plan.creates) + len(plan.updates)
         ticker.report()
         batch_id = _new_batch(session, actor, request)
-        created, updated = module.write(session, actor, request, plan, ticker)
-        _note_import_rows(session, batch_id, [*created, *updated])
+        log = RowLog(session, batch_id)
+        module.write(session, actor, request, plan, ticker, log)
+        if not (log.created or log.updated):
+            note_written(session, "import_rows")  # an import of nothing new is still one
         counts = {
-            "created_count": len(created),
-            "updated_count": len(updated),
+            "created_count": log.created,
+            "updated_count": log.updated,
             "skipped_count": len(plan.skipped),
             "rejected_count": len(plan.rejects),
         }
@@ -351,7 +351,7 @@ def run_import(
         rows = session.info.get(WRITTEN_ROWS_KEY)
         if rows is not None:
             rows.add(("import_batches", batch_id))
-            rows.update((r["table_name"], r["row_id"]) for r in updated)
+            rows.update(log.changed_rows)
         ticker.done = ticker.total
         ticker.report()
     return ImportOutcome(
@@ -397,25 +397,6 @@ def _new_batch(session: Session, actor: Actor, request: ImportRequest) -> int:
             "undone_by_id": None,
         },
     ).scalar_one()
-
-
-def _note_import_rows(session: Session, batch_id: int, rows: list[dict]) -> None:
-    table = ImportedRow.__table__
-    for start in range(0, len(rows), CHUNK * 5):
-        chunk = rows[start : start + CHUNK * 5]
-        session.execute(
-            insert(table),
-            [
-                {
-                    **r,
-                    "batch_id": batch_id,
-                    "before": json.dumps(r["before"], default=_json_value) if r["before"] else "",
-                }
-                for r in chunk
-            ],
-        )
-    if not rows:
-        note_written(session, "import_rows")
 
 
 # --- the rejects file ------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 """What the import's steps hand each other: rows mapped to CareDesk's fields, the request an
-import runs on, and the rows it refuses.  Plain data, no database."""
+import runs on, the rows it refuses, the plan each kind makes of a file — and the one helper
+every kind writes with (:func:`insert_returning_ids`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
-from app.data.models.imports import ImportKind
+from sqlalchemy import insert
+
+from app.data.models.imports import ImportedRow, ImportedRowAction, ImportKind
 
 #: How a date like 03/04/2020 is read: month first, day first or year first.  A file whose
 #: dates could be read either way is imported only once the user has chosen.
@@ -72,6 +77,9 @@ class ImportRequest:
     double_book: bool = False
     #: Balances: the day the opening balances are dated when a row gives none.
     as_of: date | None = None
+    #: What reading the rows found, kept for the import that follows a dry run of this same
+    #: request (a copy made with other choices starts afresh).  Filled by the import itself.
+    read_cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 # --- what checking a file's rows against the clinic found (the kinds' modules → batches) -------
@@ -146,3 +154,66 @@ class Plan:
 def reject_of(row: MappedRow, reason: str) -> Reject:
     """The rejects list's entry for ``row``: its line, why, and its cells as the file had them."""
     return Reject(row.line, reason, tuple(row.cells))
+
+
+def insert_returning_ids(session, table, rows: list[dict], key: Sequence[str]) -> list[int]:
+    """Insert ``rows`` into ``table`` in as few statements as the database allows and return
+    their new ids, in the order of ``rows``.
+
+    Each row is told apart by its ``key`` columns (a chart number, a patient …): asking the
+    database to return the ids in the rows' order makes SQLite insert them one statement
+    each, five times slower.  Rows with the same key are the same in every way that matters
+    here, and get their ids in the order given."""
+    if not rows:
+        return []
+    columns = [table.c[name] for name in key]
+    found: dict[tuple, list[int]] = {}
+    for new_id, *values in session.execute(insert(table).returning(table.c.id, *columns), rows):
+        found.setdefault(tuple(values), []).append(new_id)
+    for ids in found.values():
+        ids.sort(reverse=True)  # the lowest id to the first row of that key (pop from the end)
+    return [found[tuple(row[name] for name in key)].pop() for row in rows]
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+class RowLog:
+    """The ``import_rows`` of one import, written a chunk at a time as the rows are (not kept
+    in memory for 200,000 appointments): each row created or changed, its line, and for a
+    change the values it replaced (JSON)."""
+
+    def __init__(self, session, batch_id: int) -> None:
+        self._session = session
+        self._batch_id = batch_id
+        self.created = 0
+        self.updated = 0
+        #: (table, id) of each row changed: other PCs may have it open (live refresh).
+        self.changed_rows: list[tuple[str, int]] = []
+
+    def add(self, rows: Sequence[dict]) -> None:
+        """Note ``rows`` (table_name, row_id, action, line, before — a dict or "")."""
+        if not rows:
+            return
+        self._session.execute(
+            insert(ImportedRow.__table__),
+            [
+                {
+                    **r,
+                    "batch_id": self._batch_id,
+                    "before": json.dumps(r["before"], default=_json_value) if r["before"] else "",
+                }
+                for r in rows
+            ],
+        )
+        for r in rows:
+            if r["action"] == ImportedRowAction.UPDATED.value:
+                self.updated += 1
+                self.changed_rows.append((r["table_name"], r["row_id"]))
+            else:
+                self.created += 1

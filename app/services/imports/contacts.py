@@ -12,7 +12,7 @@ once; only a row that looks like a contact there asks the directory's rule for t
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
@@ -29,7 +29,16 @@ from app.services.contacts.directory import (
 )
 from app.services.contacts.importing import KIND_WORDS, SEND_WORDS
 from app.services.errors import ValidationError
-from app.services.imports.common import CHUNK, ImportRequest, MappedRow, Plan, Ticker, reject_of
+from app.services.imports.common import (
+    CHUNK,
+    ImportRequest,
+    MappedRow,
+    Plan,
+    RowLog,
+    Ticker,
+    insert_returning_ids,
+    reject_of,
+)
 
 FIELDS = FORM_FIELDS
 _NUMBERS = ("phone", "other_phone", "fax")
@@ -114,25 +123,18 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
 
 
 def write(
-    session: Session, _actor, _request: ImportRequest, result: Plan, ticker: Ticker
-) -> tuple[list[dict], list[dict]]:
+    session: Session, _actor, _request: ImportRequest, result: Plan, ticker: Ticker, log: RowLog
+) -> None:
     """Insert the contacts in chunks; their import_rows."""
     table = Contact.__table__
-    created: list[dict] = []
     for start in range(0, len(result.creates), CHUNK):
         chunk = result.creates[start : start + CHUNK]
-        ids = (
-            session.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [columns for _line, columns in chunk],
-            )
-            .scalars()
-            .all()
+        ids = insert_returning_ids(
+            session, table, [columns for _line, columns in chunk], ("organisation", "name")
         )
-        created += [
+        log.add([
             {"table_name": "contacts", "row_id": cid, "action": ImportedRowAction.CREATED.value,
              "line": line, "before": ""}
             for cid, (line, _columns) in zip(ids, chunk, strict=True)
-        ]  # fmt: skip
+        ])  # fmt: skip
         ticker.step(len(chunk))
-    return created, []

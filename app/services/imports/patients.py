@@ -29,8 +29,10 @@ deleted rows are skipped.  Open Dental's PatStatus numbers (0 patient, 1 non-pat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date
 
@@ -49,7 +51,9 @@ from app.services.imports.common import (
     MappedRow,
     Plan,
     PlannedUpdate,
+    RowLog,
     Ticker,
+    insert_returning_ids,
     reject_of,
 )
 from app.services.patients.records import FORM_FIELDS, PatientForm, validate_patient
@@ -294,17 +298,23 @@ _KNOWN_COLUMNS = (
 )
 
 
+@functools.lru_cache(maxsize=65536)
+def _folded(name: str) -> str:
+    # Names repeat (a clinic's 100,000 patients have a few thousand last names): fold each once.
+    return fold_for_search(name)
+
+
 def _name_key(last: str, first: str) -> tuple[str, str]:
-    return fold_for_search(last), fold_for_search(first)
+    return _folded(last), _folded(first)
 
 
 def _known_patients(session: Session) -> dict[tuple[str, str], list[_Known]]:
     """Every patient not merged away, by folded (last, first) name: what duplicates match."""
     by_name: dict[tuple[str, str], list[_Known]] = defaultdict(list)
-    rows = session.execute(
-        select(*_KNOWN_COLUMNS)
-        .where(Patient.merged_into_id.is_(None))
-        .execution_options(yield_per=5000)
+    table = Patient.__table__
+    columns = [table.c[column.key] for column in _KNOWN_COLUMNS]
+    rows = session.connection().execute(
+        select(*columns).where(table.c.merged_into_id.is_(None)).execution_options(yield_per=5000)
     )
     for pid, chart, last, first, born, mobile, home, work, email in rows:
         known = _Known(pid, chart, last, first, born, frozenset({mobile, home, work} - {""}), email)
@@ -365,19 +375,15 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
 
     read_rows: list[tuple[MappedRow, _Row]] = []
     lines_of_chart: dict[str, list[int]] = defaultdict(list)
+    cache = _read_cache(request, region, today)
     for row in request.rows:
         ticker.step()
-        try:
-            parsed = _read_row(row, request, today)
-        except read.AmbiguousDate as exc:
-            result.date_order_needed = True
-            result.rejects.append(reject_of(row, str(exc)))
-            continue
-        except (_Refused, ValueError) as exc:
-            result.rejects.append(reject_of(row, str(exc)))
-            continue
-        except _Skip as exc:
-            result.skipped.append(reject_of(row, str(exc)))
+        parsed = cache.get(row.line)
+        if parsed is None:
+            parsed = cache[row.line] = _read_or_why(row, request, today)
+        if isinstance(parsed, _Why):
+            result.date_order_needed |= parsed.ambiguous
+            (result.skipped if parsed.skip else result.rejects).append(reject_of(row, parsed.text))
             continue
         read_rows.append((row, parsed))
         if parsed.chart:
@@ -393,7 +399,9 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     existing = _patients_by_chart(session, sorted(c for c in lines_of_chart if c not in repeated))
     known = _known_patients(session)
     in_file: dict[tuple[str, str], list[tuple[int, _Known]]] = defaultdict(list)
-    news: list[tuple[int, PatientForm, _Row]] = []
+    # Chart numbers are given once every row is known (the next free ones after the file's).
+    unnumbered: list[dict[str, object]] = []
+    now = utc_now()
     for row, parsed in read_rows:
         if parsed.chart in repeated:
             others = [str(n) for n in repeated[parsed.chart] if n != row.line]
@@ -411,7 +419,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
             if parsed.chart in existing:
                 _plan_update(result, row, parsed, existing[parsed.chart], region, today, source)
                 continue
-            clean = _new_form(parsed, region, today)
+            clean = _new_form(parsed, region, today, cache)
         except ValidationError as exc:
             result.rejects.append(reject_of(row, str(exc)))
             continue
@@ -445,23 +453,63 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
                 ),
             )
         )  # fmt: skip
-        news.append((row.line, clean, parsed))
-
+        columns = _new_columns(clean, parsed.chart, parsed.status, now)
+        result.creates.append((row.line, columns))
+        if not parsed.chart:
+            unnumbered.append(columns)
     numbers = _next_numbers(session, set(lines_of_chart))
-    now = utc_now()
-    terms: dict[int, set[tuple[str, str]]] = {}
-    for line, clean, parsed in news:
-        chart = parsed.chart or next(numbers)
-        result.creates.append((line, _new_columns(clean, chart, parsed.status, now)))
-        terms[line] = _terms(clean, chart)
-    result.extra["terms"] = terms
+    for columns in unnumbered:
+        columns["chart_number"] = next(numbers)
     return result
 
 
-def _new_form(parsed: _Row, region: str, today: date) -> PatientForm:
-    given = {k: v for k, v in parsed.given.items() if k in FORM_FIELDS}
-    form = PatientForm(**{"first_name": "", "last_name": "", **given})
-    return validate_patient(form, region=region, today=today)
+@dataclass(frozen=True)
+class _Why:
+    """Why a row is not read: refused (or skipped), and whether its date reads two ways."""
+
+    text: str
+    skip: bool = False
+    ambiguous: bool = False
+
+
+def _read_or_why(row: MappedRow, request: ImportRequest, today: date) -> _Row | _Why:
+    try:
+        return _read_row(row, request, today)
+    except read.AmbiguousDate as exc:
+        return _Why(str(exc), ambiguous=True)
+    except (_Refused, ValueError) as exc:
+        return _Why(str(exc))
+    except _Skip as exc:
+        return _Why(str(exc), skip=True)
+
+
+def _read_cache(request: ImportRequest, region: str, today: date) -> dict:
+    """What reading this request's rows found so far: kept on the request, so the import that
+    follows its dry run does not read every cell again (a cell's value depends only on the
+    request, the clinic's country and its day — the key)."""
+    key = ("patients", region, today)
+    cache = request.read_cache.get(key)
+    if cache is None:
+        request.read_cache.clear()
+        cache = request.read_cache[key] = {}
+    return cache
+
+
+def _new_form(parsed: _Row, region: str, today: date, cache: dict) -> PatientForm:
+    """The row as a new patient's form, validated (ValidationError with the reason)."""
+    key = ("form", parsed.line)
+    found = cache.get(key)
+    if found is None:
+        given = {k: v for k, v in parsed.given.items() if k in FORM_FIELDS}
+        form = PatientForm(**{"first_name": "", "last_name": "", **given})
+        try:
+            found = validate_patient(form, region=region, today=today)
+        except ValidationError as exc:
+            found = exc
+        cache[key] = found
+    if isinstance(found, ValidationError):
+        raise found
+    return found
 
 
 def _new_columns(clean: PatientForm, chart: str, status: _Status | None, now) -> dict:
@@ -488,15 +536,16 @@ def _new_columns(clean: PatientForm, chart: str, status: _Status | None, now) ->
     return columns
 
 
-def _terms(clean: PatientForm, chart: str) -> set[tuple[str, str]]:
+def _terms(columns: Mapping[str, object]) -> set[tuple[str, str]]:
+    """The search terms of a patient's columns (as written, or as an update leaves them)."""
     return search_terms(
-        first_name=clean.first_name,
-        middle_name=clean.middle_name,
-        last_name=clean.last_name,
-        preferred_name=clean.preferred_name,
-        phones=tuple(getattr(clean, name) for name in _PHONES),
-        email=clean.email,
-        chart_number=chart,
+        first_name=str(columns["first_name"]),
+        middle_name=str(columns["middle_name"]),
+        last_name=str(columns["last_name"]),
+        preferred_name=str(columns["preferred_name"]),
+        phones=tuple(str(columns[name]) for name in _PHONES),
+        email=str(columns["email"]),
+        chart_number=str(columns["chart_number"]),
     )
 
 
@@ -550,45 +599,40 @@ def _plan_update(
     before = {name: current[name] for name in changed}
     before["version"] = current["version"]
     result.updates.append(PlannedUpdate(row.line, current["id"], changed, before))
-    result.extra.setdefault("update_terms", {})[row.line] = _terms(clean, parsed.chart)
+    after = {name: getattr(clean, name) for name in FORM_FIELDS}
+    result.extra.setdefault("update_terms", {})[row.line] = _terms(
+        {**after, "chart_number": parsed.chart}
+    )
 
 
 # --- writing --------------------------------------------------------------------------------
 
 
 def write(
-    session: Session, _actor, _request: ImportRequest, result: Plan, ticker: Ticker
-) -> tuple[list[dict], list[dict]]:
+    session: Session, _actor, _request: ImportRequest, result: Plan, ticker: Ticker, log: RowLog
+) -> None:
     """Insert the new patients and apply the updates, in chunks; the import_rows of each
     (without the batch id) and of the updates (with ``before``) are returned."""
     table = Patient.__table__
     terms_table = PatientSearchTerm.__table__
-    terms: dict[int, set[tuple[str, str]]] = result.extra["terms"]  # type: ignore[assignment]
-    created: list[dict] = []
     for start in range(0, len(result.creates), CHUNK):
         chunk = result.creates[start : start + CHUNK]
-        ids = (
-            session.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [columns for _line, columns in chunk],
-            )
-            .scalars()
-            .all()
+        ids = insert_returning_ids(
+            session, table, [columns for _line, columns in chunk], ("chart_number",)
         )
         search_rows = [
             {"patient_id": pid, "term": term, "kind": kind}
-            for pid, (line, _columns) in zip(ids, chunk, strict=True)
-            for term, kind in sorted(terms[line])
+            for pid, (_line, columns) in zip(ids, chunk, strict=True)
+            for term, kind in sorted(_terms(columns))
         ]
         if search_rows:
             session.execute(insert(terms_table), search_rows)
-        created += [
+        log.add([
             {"table_name": "patients", "row_id": pid, "action": ImportedRowAction.CREATED.value,
              "line": line, "before": ""}
             for pid, (line, _columns) in zip(ids, chunk, strict=True)
-        ]  # fmt: skip
+        ])  # fmt: skip
         ticker.step(len(chunk))
-    updated: list[dict] = []
     update_terms = result.extra.get("update_terms", {})
     now = utc_now()
     by_columns: dict[tuple[str, ...], list[PlannedUpdate]] = defaultdict(list)
@@ -626,8 +670,8 @@ def write(
         session.execute(insert(terms_table), search_rows[start : start + CHUNK * 8])
     for p in result.updates:
         p.before["version_after"] = p.before["version"] + 1
-        updated.append(
-            {"table_name": "patients", "row_id": p.row_id,
-             "action": ImportedRowAction.UPDATED.value, "line": p.line, "before": p.before}
-        )  # fmt: skip
-    return created, updated
+    log.add([
+        {"table_name": "patients", "row_id": p.row_id,
+         "action": ImportedRowAction.UPDATED.value, "line": p.line, "before": p.before}
+        for p in result.updates
+    ])  # fmt: skip
