@@ -74,6 +74,7 @@ from app.services.imports.common import (
     Ticker,
     insert_returning_ids,
     reject_of,
+    unescaped,
 )
 from app.services.patients.search import clean_typed_text, fold_for_search
 from app.services.scheduling.booking import HOLDS_TIME, MAX_DURATION, MAX_YEARS_AHEAD
@@ -503,6 +504,7 @@ def _patients(session: Session, charts: list[str]) -> dict[str, tuple[int, int |
 def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     """What each row of an appointments file would do (nothing is written)."""
     result = Plan(request.kind, len(request.rows))
+    rows = [unescaped(row) for row in request.rows]
     settings = clinic_settings(session)
     now = utc_now()
     zone = clinic_zone(session)
@@ -510,7 +512,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
                "today": now.astimezone(zone).date()}  # fmt: skip
     names = _names(session, request)
     charts = sorted(
-        {c for r in request.rows if (c := clean_typed_text(r.values.get("patient_chart_number", ""),
+        {c for r in rows if (c := clean_typed_text(r.values.get("patient_chart_number", ""),
                                                            multiline=False))}
     )  # fmt: skip
     patients = _patients(session, charts)
@@ -518,7 +520,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     seen_source: dict[str, int] = {}
     visits: list[_Visit] = []
     rows_by_line: dict[int, MappedRow] = {}
-    for row in request.rows:
+    for row in rows:
         ticker.step()
         try:
             visit = _read(row, request, patients, names, context)
@@ -593,7 +595,8 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
 
 
 def _columns(visit: _Visit, now: datetime, double_booked: bool) -> dict[str, object]:
-    c = dict(visit.columns)
+    """The visit's row as it is inserted (its own dict, completed: 200,000 of them are held)."""
+    c = visit.columns
     starts_at, ends_at = c["starts_at"], c["ends_at"]
     stamps = dict.fromkeys(_STAMP_COLUMNS)
     for name in _STAMPS.get(str(c["status"]), ()):

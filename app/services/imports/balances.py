@@ -43,6 +43,7 @@ from app.services.imports.common import (
     Ticker,
     insert_returning_ids,
     reject_of,
+    unescaped,
 )
 from app.services.patients.search import clean_typed_text
 
@@ -78,6 +79,7 @@ def _with_opening(session: Session) -> set[int]:
 def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     """What each row of a balances file would do (nothing is written)."""
     result = Plan(request.kind, len(request.rows))
+    rows = [unescaped(row) for row in request.rows]
     settings = clinic_settings(session)
     locale, zone = settings.locale, clinic_zone(session)
     now = utc_now()
@@ -85,7 +87,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     through = closed_months.closed_through(session)
     charts = {
         row.line: clean_typed_text(row.values.get("patient_chart_number", ""), multiline=False)
-        for row in request.rows
+        for row in rows
     }
     patients = _patients(session, sorted({c for c in charts.values() if c}))
     lines_of: dict[str, list[int]] = defaultdict(list)
@@ -94,7 +96,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
             lines_of[chart].append(line)
     already = _with_opening(session)
     source = f"Opening balance from {request.source} ({request.file_name})"
-    for row in request.rows:
+    for row in rows:
         ticker.step()
         chart = charts[row.line]
         try:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import insert
 
 from app.data.models.imports import ImportedRow, ImportedRowAction, ImportKind
+from app.services.exports.cells import ESCAPE, FORMULA_STARTS
 
 #: How a date like 03/04/2020 is read: month first, day first or year first.  A file whose
 #: dates could be read either way is imported only once the user has chosen.
@@ -217,3 +218,23 @@ class RowLog:
                 self.changed_rows.append((r["table_name"], r["row_id"]))
             else:
                 self.created += 1
+
+
+def _unescape(text: str) -> str:
+    if text.startswith(ESCAPE) and text[1:2] and text[1] in (*FORMULA_STARTS, ESCAPE):
+        return text[1:]
+    return text
+
+
+def unescaped(row: MappedRow) -> MappedRow:
+    """``row`` with its cells as they were before a CSV escaped them against formulas (one
+    apostrophe before = + - @, a tab, a carriage return or another apostrophe is dropped):
+    the rejects file, corrected and imported again, reads "-12.00" and "=HYPERLINK(…)" as the
+    first file did."""
+    if not any(text.startswith(ESCAPE) for text in row.values.values()):
+        return row
+    return MappedRow(
+        row.line,
+        {name: _unescape(text) for name, text in row.values.items()},
+        tuple(_unescape(cell) for cell in row.cells),
+    )

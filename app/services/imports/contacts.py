@@ -38,6 +38,7 @@ from app.services.imports.common import (
     Ticker,
     insert_returning_ids,
     reject_of,
+    unescaped,
 )
 
 FIELDS = FORM_FIELDS
@@ -91,11 +92,12 @@ def _directory_keys(session: Session) -> set[tuple[str, str]]:
 def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     """What each row of a contacts file would do (nothing is written)."""
     result = Plan(request.kind, len(request.rows))
+    rows = [unescaped(row) for row in request.rows]
     region = clinic_settings(session).country
     directory = _directory_keys(session)
     seen: dict[tuple[str, str], int] = {}
     now = utc_now()
-    for row in request.rows:
+    for row in rows:
         ticker.step()
         try:
             clean = validate_contact(_form(row), region=region)

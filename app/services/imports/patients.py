@@ -55,6 +55,7 @@ from app.services.imports.common import (
     Ticker,
     insert_returning_ids,
     reject_of,
+    unescaped,
 )
 from app.services.patients.records import FORM_FIELDS, PatientForm, validate_patient
 from app.services.patients.search import (
@@ -369,6 +370,7 @@ def _next_numbers(session: Session, taken: set[str]):
 def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     """What each row of a patients file would do (nothing is written)."""
     result = Plan(request.kind, len(request.rows))
+    rows = [unescaped(row) for row in request.rows]
     settings = clinic_settings(session)
     region, today = settings.country, clinic_today(session)
     source = request.source
@@ -376,7 +378,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
     read_rows: list[tuple[MappedRow, _Row]] = []
     lines_of_chart: dict[str, list[int]] = defaultdict(list)
     cache = _read_cache(request, region, today)
-    for row in request.rows:
+    for row in rows:
         ticker.step()
         parsed = cache.get(row.line)
         if parsed is None:
@@ -390,7 +392,7 @@ def plan(session: Session, request: ImportRequest, ticker: Ticker) -> Plan:
             lines_of_chart[parsed.chart].append(row.line)
     # A chart number named twice in the file refuses every row naming it (checked over all
     # rows, refused or not: the file has to be corrected either way).
-    for row in request.rows:
+    for row in rows:
         chart = clean_typed_text(row.values.get("chart_number", ""), multiline=False)
         if chart and row.line not in lines_of_chart.get(chart, ()):
             lines_of_chart[chart].append(row.line)

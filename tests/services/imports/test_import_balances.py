@@ -4,6 +4,8 @@ month's production or fees)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -181,3 +183,25 @@ def test_the_month_end_counts_them_as_adjustments_not_production_or_fees(clinic,
     assert january.credits == Decimal("19.50")
     assert february.receivable_start == Decimal("1255.00")
     assert dict(february.adjustments_by_kind) == {}
+
+
+def test_a_credit_corrected_in_the_rejects_file_imports_as_a_credit(clinic, owner, charts):
+    rows = [{"patient_chart_number": "9999", "balance": "-12.00", "note": "=1+1"}]
+    request = _request(rows)
+    rejects = batches.dry_run(clinic.db, owner, request).rejects
+
+    table = list(csv.reader(io.StringIO(batches.rejects_csv(request, rejects).decode("utf-8-sig"))))
+    assert table[1][:3] == ["9999", "'-12.00", "'=1+1"]
+    corrected = dict(zip(table[0][:3], table[1][:3], strict=True))
+    corrected["patient_chart_number"] = "1002"
+    outcome = batches.run_import(clinic.db, owner, _request([corrected]))
+
+    assert outcome.created == 1
+    with clinic.db.uow() as session:
+        kind, amount, reason = session.execute(
+            select(
+                AccountAdjustment.kind, AccountAdjustment.amount, AccountAdjustment.reason
+            ).where(AccountAdjustment.patient_id == charts["1002"])
+        ).one()
+    assert (kind, amount) == ("opening_credit", Decimal("12.00"))
+    assert reason.endswith(": =1+1")

@@ -216,6 +216,7 @@ def test_a_chart_number_twice_in_the_file_refuses_every_row_with_it(clinic, owne
 
 
 def test_a_formula_for_a_name_is_kept_as_text_and_escaped_in_the_rejects_file(clinic, owner):
+    """Inside CareDesk it is only text; in the rejects file a spreadsheet must not run it."""
     rows = [
         {"chart_number": "F1", "first_name": FORMULA, "last_name": "Smith"},
         {"chart_number": "F2", "first_name": "+1 cell", "last_name": FORMULA, "email": "bad"},
@@ -240,6 +241,13 @@ def test_a_formula_for_a_name_is_kept_as_text_and_escaped_in_the_rejects_file(cl
     assert table[1][:4] == ["F2", "'+1 cell", "'" + FORMULA, "bad"]
     assert table[1][4] == "3"
     assert table[1][5].startswith("E-mail:")
+
+    # Corrected in the rejects file and imported from it with the same mapping: the names
+    # come back as the first file had them, not with the apostrophes.
+    corrected = dict(zip(table[0][:4], table[1][:4], strict=True)) | {"email": "f2@example.com"}
+    batches.run_import(clinic.db, owner, import_request(ImportKind.PATIENTS, [corrected]))
+    f2 = _patient(clinic, "F2")
+    assert (f2.first_name, f2.last_name) == ("+1 cell", FORMULA)
 
 
 def test_statuses_of_the_old_system(clinic, owner):
