@@ -299,3 +299,30 @@ def test_only_the_owner_sees_the_history_and_undoes(clinic, owner, make_staff, t
         batches.import_history(clinic.db, coordinator)
     with pytest.raises(PermissionDeniedError):
         batches.undo_import(clinic.db, coordinator, outcome.batch_id)
+
+
+@pytest.mark.server_only
+def test_other_pcs_hear_of_an_import_with_the_patients_it_changed(clinic, owner, lopez):
+    """On the clinic server an import announces itself like any write: the kinds of thing it
+    changed, and the patients it updated by id (another PC may have one open)."""
+    import queue
+
+    from app.data.server_events import ChangeListener
+    from tests.pg_cluster import SERVER_APP_PASSWORD
+
+    heard: queue.Queue = queue.Queue()
+    connected: queue.Queue = queue.Queue()
+    listener = ChangeListener(
+        clinic.server, SERVER_APP_PASSWORD, heard.put, on_connection=connected.put
+    )
+    listener.start()
+    try:
+        assert connected.get(timeout=10) is True
+        outcome = batches.run_import(clinic.db, owner, import_request(ImportKind.PATIENTS, ROWS))
+        change = heard.get(timeout=10)
+    finally:
+        listener.stop()
+
+    assert change.kinds == {"patients", "clinic", "audit"}
+    assert lopez in change.ids_of("patients")
+    assert outcome.batch_id in change.ids_of("import_batches")
