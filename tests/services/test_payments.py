@@ -464,6 +464,10 @@ def test_adjustment_refusals(db, owner, pid):
     with pytest.raises(ValidationError, match="Insurance payment…") as refused:
         payments.add_adjustment(db, owner, pid, AdjustmentKind.INSURANCE_PAYMENT, D("5.00"), "x")
     assert refused.value.field == "kind"
+    # Opening balances are the previous system's, brought in by an import only.
+    for opening in (AdjustmentKind.OPENING_BALANCE, AdjustmentKind.OPENING_CREDIT):
+        with pytest.raises(ValidationError, match="importing the previous system"):
+            payments.add_adjustment(db, owner, pid, opening, D("5.00"), "x")
     with db.uow() as session:
         assert session.scalar(select(func.count(AccountAdjustment.id))) == 0
     result = payments.add_adjustment(db, owner, pid, AdjustmentKind.FEE, D("5.00"), "Fee")

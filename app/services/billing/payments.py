@@ -94,9 +94,17 @@ ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
 }
 
 #: Adjustments a user may post: an insurance payment is a payment from the payer now
-#: (:func:`record_insurance_payment`); its old adjustment kind is only read.
+#: (:func:`record_insurance_payment`), its old adjustment kind only read; opening balances
+#: and credits are made only by an import of the previous system's balances.
 NEW_ADJUSTMENT_KINDS: tuple[AdjustmentKind, ...] = tuple(
-    kind for kind in AdjustmentKind if kind != AdjustmentKind.INSURANCE_PAYMENT
+    kind
+    for kind in AdjustmentKind
+    if kind
+    not in {
+        AdjustmentKind.INSURANCE_PAYMENT,
+        AdjustmentKind.OPENING_BALANCE,
+        AdjustmentKind.OPENING_CREDIT,
+    }
 )
 
 #: Methods the take-payment dialog offers: the patient's own money.
@@ -1266,6 +1274,12 @@ def add_adjustment(
             adjustment_kind = AdjustmentKind(kind)
         except ValueError:
             raise ValidationError("Choose the kind of adjustment.", field="kind") from None
+        if adjustment_kind in (AdjustmentKind.OPENING_BALANCE, AdjustmentKind.OPENING_CREDIT):
+            raise ValidationError(
+                "Opening balances come only from importing the previous system's balances: "
+                "post a fee or a discount instead.",
+                field="kind",
+            )
         if adjustment_kind not in NEW_ADJUSTMENT_KINDS:
             # So the Insurance row of the close-out and the payer's name see the money.
             raise ValidationError(
