@@ -192,6 +192,8 @@ ALLOWED = {
     ("ui/calendar/export_dialog.py", "_pydate(self.to_edit.date()).isoformat()"): "file name",
     ("ui/reports/page.py", 'return f"month-end {period.first:%Y-%m}"'): "file name",
     ("ui/reports/page.py", "{period.first.isoformat()} to {period.last.isoformat()}"): "file name",
+    ("ui/exports/record_export_dialog.py", "day = self.ctx.today().isoformat()"): "file name",
+    ("ui/exports/clinic_export_dialog.py", "day = self.ctx.today().isoformat()"): "folder name",
     ("services/imports/sources.py", "return value.isoformat()"): (
         "a workbook's date cell read as text, ISO for the import's date reading"
     ),

@@ -147,6 +147,15 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.sign_out_action)
         menu.addAction(self.quit_action)
+        # Moving in and out: the owner's (rebuilt with the Go menu for whoever signs in).
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.import_action = QAction("&Import from another system…", self)
+        self.import_history_action = QAction("Import &history…", self)
+        self.export_clinic_action = QAction("&Export the clinic's data…", self)
+        self.file_menu.addAction(self.import_action)
+        self.file_menu.addAction(self.import_history_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.export_clinic_action)
         self.go_menu = self.menuBar().addMenu("&Go")
         self._go_actions: list[QAction] = []
         for action in (self.lock_action, self.sign_out_action, self.quit_action):
@@ -193,6 +202,9 @@ class MainWindow(QMainWindow):
         self.sign_out_button.clicked.connect(self.on_sign_out_triggered)
         self.emergency_action.triggered.connect(self.on_emergency_triggered)
         self.change_password_action.triggered.connect(self.on_change_password_triggered)
+        self.import_action.triggered.connect(self.on_import_triggered)
+        self.import_history_action.triggered.connect(self.on_import_history_triggered)
+        self.export_clinic_action.triggered.connect(self.on_export_clinic_triggered)
         self.quit_action.triggered.connect(self.close)
         self.screen_lock.locked.connect(self.on_screen_lock_locked)
         self.screen_lock.unlocked.connect(self.on_screen_lock_unlocked)
@@ -206,7 +218,19 @@ class MainWindow(QMainWindow):
     def allowed_pages(self) -> list[PageSpec]:
         return [spec for spec in PAGES if self.ctx.allows(spec.permission)]
 
+    def rebuild_file_menu(self) -> None:
+        """The File menu's actions this role may use; the menu itself only when it has one."""
+        from app.services.clinic.permissions import Permission
+
+        may_import = self.ctx.allows(Permission.IMPORT_DATA)
+        self.import_action.setVisible(may_import)
+        self.import_history_action.setVisible(may_import)
+        self.export_clinic_action.setVisible(self.ctx.allows(Permission.EXPORT_CLINIC))
+        actions = (self.import_action, self.import_history_action, self.export_clinic_action)
+        self.file_menu.menuAction().setVisible(any(a.isVisible() for a in actions))
+
     def rebuild_navigation(self) -> None:
+        self.rebuild_file_menu()
         current = self.current_page_key()
         self._specs = self.allowed_pages()
         self.nav.blockSignals(True)
@@ -397,6 +421,24 @@ class MainWindow(QMainWindow):
         )
 
     @Slot()
+    def on_import_triggered(self) -> None:
+        from app.ui.imports.import_wizard import ImportWizard
+
+        ImportWizard.ask(self.ctx, self)
+
+    @Slot()
+    def on_import_history_triggered(self) -> None:
+        from app.ui.imports.history_dialog import ImportHistoryDialog
+
+        ImportHistoryDialog.ask(self.ctx, self)
+
+    @Slot()
+    def on_export_clinic_triggered(self) -> None:
+        from app.ui.exports.clinic_export_dialog import ClinicExportDialog
+
+        ClinicExportDialog.ask(self.ctx, self)
+
+    @Slot()
     def on_lock_triggered(self) -> None:
         self.screen_lock.lock(idle=False)
 
@@ -417,6 +459,7 @@ class MainWindow(QMainWindow):
     def on_screen_lock_unlocked(self, actor: Actor) -> None:
         if [spec.key for spec in self.allowed_pages()] != [spec.key for spec in self._specs]:
             self.rebuild_navigation()  # signed in again with another role
+        self.rebuild_file_menu()  # another role may keep the pages but not the File menu
         for action in (self.lock_action, *self._go_actions):
             action.setEnabled(True)
         self.menuBar().setEnabled(True)

@@ -693,6 +693,55 @@ def _closing_backup(ctx, rows):
     return ClosingBackupDialog(None, closing=True)
 
 
+def _record_export(ctx, rows):
+    from app.ui.exports.record_export_dialog import RecordExportDialog
+
+    return RecordExportDialog(
+        ctx,
+        None,
+        rows.patient_id,
+        patient_name="Juan Francisco Mendizábal Ripoll",
+        chart_number="C000123",
+    )
+
+
+def _clinic_export(ctx, rows):
+    from app.ui.exports.clinic_export_dialog import ClinicExportDialog
+
+    dialog = ClinicExportDialog(ctx, None)
+    dialog.encrypt_check.setChecked(True)  # its tallest: the password twice
+    return dialog
+
+
+def _import_wizard(ctx, rows):
+    """The wizard on its widest step: the columns of a file with many, and long, headers."""
+    from app.services.imports.mappings import KNOWN_HEADERS
+    from app.services.imports.sources import read_source
+    from app.ui.imports.import_wizard import ImportWizard
+
+    headers = ["Chart Number", "First Name", "Last Name", "Birth Date", "Email", "Mobile Phone"]
+    headers += [f"Custom field {n} from the previous practice software" for n in range(1, 25)]
+    line = ["1001", "María Guadalupe", "Fernández-Castellanos", "1980-05-17", "maria@example.org",
+            "(512) 555-0100"] + ["a long value someone typed into a custom field"] * 24  # fmt: skip
+    path = Path(ctx.clinic.path).with_name("patients from the old system.csv")
+    path.write_text(
+        "\n".join(",".join(cells) for cells in (headers, line, line)) + "\n", encoding="utf-8"
+    )
+    wizard = ImportWizard(ctx, None)
+    page = wizard.file_page
+    page.path_edit.setText(str(path))
+    wizard.choices.file = read_source(path, known_headers=KNOWN_HEADERS)
+    page.read_path = path
+    wizard.next()
+    return wizard
+
+
+def _import_history(ctx, rows):
+    from app.ui.imports.history_dialog import ImportHistoryDialog
+
+    return ImportHistoryDialog(ctx, None)
+
+
 def _make_backups_here(ctx, rows):
     from app.ui.backups.backup_key_dialog import MakeBackupsHereDialog
 
@@ -765,6 +814,10 @@ OPENERS: dict[str, Opener] = {
     "app.ui.settings.staff:ResetPasswordDialog": _reset_password,
     "app.ui.settings.staff:StaffDialog": _staff,
     "app.ui.setup_wizard:SetupWizard": _setup_wizard,
+    "app.ui.exports.record_export_dialog:RecordExportDialog": _record_export,
+    "app.ui.exports.clinic_export_dialog:ClinicExportDialog": _clinic_export,
+    "app.ui.imports.import_wizard:ImportWizard": _import_wizard,
+    "app.ui.imports.history_dialog:ImportHistoryDialog": _import_history,
     "app.ui.today_page:ToDoListDialog": _to_do_list,
     # The windows about one patient that are not dialogs.
     "app.ui.patients.record_window:PatientRecordWindow": _record,

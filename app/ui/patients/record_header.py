@@ -279,6 +279,8 @@ class RecordHeader(QFrame):
         self.intake_action = self.print_menu.addAction("&Intake form (pre-filled)")
         self.blank_intake_action = self.print_menu.addAction("&Blank intake form")
         self.consent_action = self.print_menu.addAction("&Consent form for signature…")
+        self.export_separator = self.print_menu.addSeparator()
+        self.export_action = self.print_menu.addAction("E&xport a copy of the record…")
         self.print_button.setMenu(self.print_menu)
         #: The last print preview opened (tests drive it).
         self.preview = None
@@ -333,7 +335,13 @@ class RecordHeader(QFrame):
         grid.setColumnStretch(1, 2)
         self.change_stage_button.setVisible(can_edit)
         self.log_call_button.setVisible(can_edit)
-        self.print_button.setVisible(ctx.allows(Permission.PRINT_DOCUMENTS))
+        may_print = ctx.allows(Permission.PRINT_DOCUMENTS)
+        may_export = ctx.allows(Permission.EXPORT_RECORDS)
+        for action in (self.intake_action, self.blank_intake_action, self.consent_action):
+            action.setVisible(may_print)
+        self.export_separator.setVisible(may_print and may_export)
+        self.export_action.setVisible(may_export)
+        self.print_button.setVisible(may_print or may_export)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -343,6 +351,7 @@ class RecordHeader(QFrame):
         self.intake_action.triggered.connect(lambda: self.print_intake(blank=False))
         self.blank_intake_action.triggered.connect(lambda: self.print_intake(blank=True))
         self.consent_action.triggered.connect(self.on_consent_clicked)
+        self.export_action.triggered.connect(self.on_export_clicked)
         self.ctx.bus.changed.connect(self.on_bus_changed)
 
     # --- showing --------------------------------------------------------------------------------
@@ -588,4 +597,22 @@ class RecordHeader(QFrame):
                 provider_id=provider_id,
                 language=language,
             ),
+        )
+
+    # --- a copy of the record -------------------------------------------------------------------
+
+    @Slot()
+    def on_export_clicked(self) -> None:
+        """A copy of the record for the patient or whoever they name: an audited disclosure."""
+        from app.ui.exports.record_export_dialog import RecordExportDialog
+
+        record = self.record
+        if record is None:
+            return
+        RecordExportDialog.ask(
+            self.ctx,
+            self.window(),
+            self.patient_id,
+            patient_name=f"{record.form.first_name} {record.form.last_name}".strip(),
+            chart_number=record.chart_number,
         )
