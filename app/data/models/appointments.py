@@ -182,10 +182,10 @@ class WaitlistEntry(TimestampMixin, VersionedMixin, Base):
     wanted_before: Mapped[datetime | None]
     # The booking the patient already has and would move from, if any.
     current_appointment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appointments.id", ondelete="RESTRICT")
+        ForeignKey("appointments.id", ondelete="RESTRICT"), index=True
     )
     booked_appointment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appointments.id", ondelete="RESTRICT")
+        ForeignKey("appointments.id", ondelete="RESTRICT"), index=True
     )
     status: Mapped[str] = mapped_column(String(10), default=WaitlistStatus.WAITING.value)
     notes: Mapped[str] = mapped_column(Text, default="")

@@ -73,5 +73,5 @@ class Contact(TimestampMixin, VersionedMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # Set when this row was a duplicate merged into another (which now holds its references).
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="RESTRICT")
+        ForeignKey("contacts.id", ondelete="RESTRICT"), index=True
     )

@@ -279,7 +279,7 @@ class MessageReply(Base):
     # The message it answers (the latest sent to that number), and the visit it confirmed.
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="RESTRICT"))
     appointment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appointments.id", ondelete="RESTRICT")
+        ForeignKey("appointments.id", ondelete="RESTRICT"), index=True
     )
     action: Mapped[str] = mapped_column(String(20))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="RESTRICT"))

@@ -109,7 +109,7 @@ class Referral(TimestampMixin, VersionedMixin, Base):
     visit_on: Mapped[date | None]
     # Incoming: the consultation we booked for the referred patient.
     appointment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appointments.id", ondelete="RESTRICT")
+        ForeignKey("appointments.id", ondelete="RESTRICT"), index=True
     )
     seen_on: Mapped[date | None]
     # The specialist's report, filed in the patient's documents …

@@ -77,7 +77,7 @@ class Task(TimestampMixin, VersionedMixin, Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"))
     # What the task is about, when it came from somewhere (a note's follow-up, a referral …).
     appointment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appointments.id", ondelete="RESTRICT")
+        ForeignKey("appointments.id", ondelete="RESTRICT"), index=True
     )
     consultation_note_id: Mapped[int | None] = mapped_column(
         ForeignKey("consultation_notes.id", ondelete="RESTRICT")

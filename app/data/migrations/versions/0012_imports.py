@@ -10,6 +10,9 @@ Create Date: 2026-12-07
 - ``import_rows``: every row an import created or updated (table, id, the file's line, the
   changed columns' previous values), so the import can be traced and undone as a whole.
 - ``import_mappings``: per source and kind, the columns and reading options last used.
+- Indexes on the references to appointments and contacts that had none (referrals,
+  waitlist entries, tasks, message replies, merged contacts, the contact log): deleting an
+  imported appointment or contact (an import undone) looked through each table whole.
 - ``account_adjustments.kind`` may also be ``opening_balance`` / ``opening_credit``: what a
   patient owed (or had in credit) in the previous system, one dated adjustment each.
 """
@@ -32,6 +35,18 @@ _ADJUSTMENTS = (
 )
 
 
+#: (table, column) of each reference given an index.
+_REFERENCE_INDEXES = (
+    ("referrals", "appointment_id"),
+    ("waitlist_entries", "current_appointment_id"),
+    ("waitlist_entries", "booked_appointment_id"),
+    ("tasks", "appointment_id"),
+    ("message_replies", "appointment_id"),
+    ("contacts", "merged_into_id"),
+    ("communication_entries", "contact_id"),
+)
+
+
 def _adjustment_kinds(check: str) -> None:
     with op.batch_alter_table("account_adjustments", recreate=recreate()) as batch:
         batch.drop_constraint(op.f("ck_account_adjustments_kind_known"), type_="check")
@@ -40,6 +55,8 @@ def _adjustment_kinds(check: str) -> None:
 
 def upgrade() -> None:
     _adjustment_kinds(_ADJUSTMENTS)
+    for table, column in _REFERENCE_INDEXES:
+        op.create_index(f"ix_{table}_{column}", table, [column])
     op.create_table(
         "import_batches",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -117,4 +134,6 @@ def downgrade() -> None:
     op.drop_table("import_rows")
     op.drop_index("ix_import_batches_imported_at", table_name="import_batches")
     op.drop_table("import_batches")
+    for table, column in _REFERENCE_INDEXES:
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
     _adjustment_kinds(_OLD_ADJUSTMENTS)
