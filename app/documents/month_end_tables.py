@@ -53,6 +53,8 @@ ADJUSTMENT_WORDS = {
     "write_off": N_("Write-offs"),
     "insurance_payment": N_("Insurance payments (older entries)"),
     "fee": N_("Fees added"),
+    "opening_balance": N_("Opening balances (previous system)"),
+    "opening_credit": N_("Opening credits (previous system)"),
 }
 AGING_WORDS = {
     "current": N_("Current (0–30 days)"),

@@ -92,6 +92,8 @@ ADJUSTMENT_LABELS: dict[AdjustmentKind, str] = {
     AdjustmentKind.OPENING_BALANCE: "Opening balance",
     AdjustmentKind.OPENING_CREDIT: "Opening credit",
 }
+#: The ledger's labels of adjustments that add to what the patient owes (shown without a minus).
+BALANCE_INCREASING_LABELS = frozenset(ADJUSTMENT_LABELS[k] for k in BALANCE_INCREASING_ADJUSTMENTS)
 
 #: Adjustments a user may post: an insurance payment is a payment from the payer now
 #: (:func:`record_insurance_payment`), its old adjustment kind only read; opening balances

@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
 
 from app.i18n import spelling
 from app.services.billing.payments import (
-    ADJUSTMENT_LABELS,
+    BALANCE_INCREASING_LABELS,
     AccountOverview,
-    AdjustmentKind,
     LedgerEntry,
     PlanLine,
 )
@@ -42,7 +41,6 @@ CREDIT_GREEN = "#1e7d32"
 SETTLED_GREY = "#374151"
 TAKE_PAYMENT_KEYS = "Ctrl+Shift+P"
 INSURANCE_PAYMENT_KEYS = "Ctrl+Shift+I"
-FEE_LABEL = ADJUSTMENT_LABELS[AdjustmentKind.FEE]
 
 ENTRY_LABELS = {
     "charge": "Charge",
@@ -102,7 +100,7 @@ class LedgerTableModel(RowTableModel):
         # Signed as it moves the balance: a payment shows the locale's minus, a charge none.
         entry = row.entry
         increases = entry.entry_type in ("charge", "refund") or (
-            entry.entry_type == "adjustment" and entry.method == FEE_LABEL
+            entry.entry_type == "adjustment" and entry.method in BALANCE_INCREASING_LABELS
         )
         return money(self.ctx, entry.amount if increases else -entry.amount)
 

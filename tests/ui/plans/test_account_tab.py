@@ -355,3 +355,31 @@ def test_print_receipt_saves_the_selected_payments_pdf(
         saved, rendered = entries[0], entries[1]
         assert (saved.action, saved.entity_id) == ("export", payment.entry_id)
         assert (rendered.action, rendered.entity_id) == ("print", payment.entry_id)
+
+
+def test_an_opening_balance_adds_to_what_is_owed_and_a_credit_takes_off(
+    qtbot, receptionist_ctx, clinic, patient_id
+):
+    """What the previous system said the patient owed (an import's adjustment) shows as a
+    debt, its credit as a credit — the signs the balance itself moves by."""
+    from datetime import UTC, datetime
+
+    from app.data.models.payments import AccountAdjustment, AdjustmentKind
+
+    with clinic.db.uow(write=True) as session:
+        for kind, amount, day in (
+            (AdjustmentKind.OPENING_BALANCE, "120.00", 1),
+            (AdjustmentKind.OPENING_CREDIT, "20.00", 2),
+        ):
+            session.add(
+                AccountAdjustment(
+                    patient_id=patient_id,
+                    kind=kind.value,
+                    amount=D(amount),
+                    reason="Opening balance from Open Dental (patients.csv)",
+                    posted_at=datetime(2026, 1, day, 12, tzinfo=UTC),
+                )
+            )
+    tab = make_tab(qtbot, receptionist_ctx, patient_id)
+    assert column(tab.model, 5) == ["$120.00", "-$20.00"]
+    assert tab.balance_label.text() == "Owes $100.00"
