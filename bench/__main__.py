@@ -33,6 +33,7 @@ BENCHMARKS = {
     "messages": lambda args: __import__("bench.messages", fromlist=["run"]).run(args),
     "backups": lambda args: __import__("bench.backups", fromlist=["run"]).run(args),
     "clinic_export": lambda args: __import__("bench.clinic_export", fromlist=["run"]).run(args),
+    "moving": lambda args: __import__("bench.moving", fromlist=["run"]).run(args),
 }
 
 
