@@ -8,6 +8,7 @@ AES-256 encrypted zip holding the same tree::
     tables/<table>.csv              every table: UTF-8 with a BOM, a header row, one row per row
     fhir/<ResourceType>.ndjson      the clinic as FHIR R4 resources, one JSON object a line
     documents/<chart>/<id>-<name>   every stored document's bytes (fhir.document_path)
+    moving/<kind>.csv               patients, appointments, balances as an import reads them
     clinic/logo.png                 the clinic's logo, when it has one
     manifest.json                   rows per table, the size and SHA-256 of every file
 
@@ -64,6 +65,7 @@ from app.services.errors import CareDeskError, ValidationError
 from app.services.exports import dictionary
 from app.services.exports.cells import safe_cell
 from app.services.exports.fhir import clinic_resources, document_path, to_json
+from app.services.exports.moving_files import moving_files
 
 #: Rows fetched per round trip (and between two looks at ``cancelled``).
 BATCH = 2_000
@@ -592,6 +594,10 @@ def _write_tree(
     for table in tables:
         _write_table(session, sink, table, job)
     _write_documents(session, sink, job)
+    job.report("Moving files")
+    for name, data in moving_files(session, moment=made_at, zone=zone):
+        sink.write_bytes(f"moving/{name}", data)
+        job.check()
     if settings is not None and settings.logo_png:
         sink.write_bytes(dictionary.LOGO_FILE, settings.logo_png)
 
@@ -760,6 +766,10 @@ information: keep it as safe as the clinic's records themselves.
 - documents/<chart number>/<id>-<file name>: every stored document (signed consents, intake
   forms, letters, scans) exactly as stored; tables/stored_documents.csv says whose and what
   each is, and the FHIR DocumentReference resources point at these files.
+- moving/patients.csv, moving/appointments.csv, moving/balances.csv: what a new system
+  imports first — the patients, every appointment (local date and time, provider, room and
+  service by name) and each patient's balance on the day of this export — with the columns
+  CareDesk's own import reads (File → Import from another system…).
 - clinic/logo.png: the clinic's logo, when it has one.
 - manifest.json: the rows of each table and the size and SHA-256 of every file, to check
   that nothing is missing or changed. It is written last: an export without it is not

@@ -80,6 +80,14 @@ def world(clinic, owner):
     return {"evil": ids[0], "marked": ids[1], "documents": (scan.id, letter.id)}
 
 
+def made_at_day(files: dict[str, bytes]) -> str:
+    """The clinic's day the export was made (the balances' date), from its manifest."""
+    from zoneinfo import ZoneInfo
+
+    made = datetime.fromisoformat(json.loads(files["manifest.json"])["made_at"])
+    return made.astimezone(ZoneInfo("America/New_York")).date().isoformat()
+
+
 def db_counts(db) -> dict[str, int]:
     with db.uow() as s:
         return {
@@ -187,6 +195,20 @@ def test_the_whole_clinic_is_exported_and_reads_back(clinic, owner, world, tmp_p
     assert total == made.fhir_resources
     patients_fhir = [json.loads(x) for x in ndjson["fhir/Patient.ndjson"].decode().splitlines()]
     assert len(patients_fhir) == counts["patients"]
+
+    # The moving files: what a new system imports first, with the import's own columns.
+    moved = {r["Chart number"]: r for r in read_csv(files["moving/patients.csv"])}
+    assert set(moved) == {"C-1", "C-2"} and moved["C-1"]["Last name"] == "Muñoz"
+    assert (
+        moved["C-1"]["First name"] == "'" + EVIL and moved["C-1"]["Date of birth"] == "1980-05-17"
+    )
+    [visit_row] = read_csv(files["moving/appointments.csv"])
+    assert visit_row["Patient chart number"] == "C-1"
+    assert visit_row["Provider"] == "Dr. Daniel Okafor"  # (add_provider gives the title)
+    assert (visit_row["Date"], visit_row["Start time"]) == ("2026-11-03", "10:00")  # New York
+    assert read_csv(files["moving/balances.csv"]) == [
+        {"Chart number": "C-1", "Balance": "300.00", "As of": made_at_day(files)}
+    ]
 
     # The manifest, written last: every other file with its size and SHA-256.
     manifest = json.loads(files["manifest.json"])
