@@ -181,6 +181,7 @@ class ClinicExportDialog(QDialog):
         self.done_label.setWordWrap(True)
         self.done_label.setTextFormat(Qt.TextFormat.PlainText)
         self.done_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.done_label.setStyleSheet("color: #1b6e3a; font-weight: 600;")
         self.done_label.hide()
         self.show_folder_button = QPushButton("Show in f&older")
         self.show_folder_button.setObjectName("clinicExportShowFolder")
@@ -261,6 +262,7 @@ class ClinicExportDialog(QDialog):
             self.password_edit.setFocus()
         elif mismatch is not None:
             self.again_edit.setFocus()
+        self._fit_height()
         return None if problem or mismatch else password
 
     # --- slots --------------------------------------------------------------------------------
@@ -298,6 +300,7 @@ class ClinicExportDialog(QDialog):
         if out is None:
             what = "the .zip file" if self.encrypted else "the folder"
             self.errors.show(ValidationError(f"Choose {what} to export to.", field="out"))
+            self._fit_height()
             return
         password = None
         if self.encrypted:
@@ -356,6 +359,7 @@ class ClinicExportDialog(QDialog):
             field = self.fields["password" if exc.field == "password" else "out"]
             field.set_error(str(exc))
             field.editor.setFocus()
+            self._fit_height()
             return
         self.show_message("Nothing was exported: " + ops.user_message(exc))
 

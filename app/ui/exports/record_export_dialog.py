@@ -217,10 +217,12 @@ class RecordExportDialog(WriteDialog):
             disclosure = Disclosure(self.to_whom_edit.text(), self.why_edit.text())
         except ValidationError as exc:
             self.errors.show(exc)
+            self._fit_height()
             return
         path = self.chosen_path()
         if path is None:
             self.errors.show(ValidationError("Choose where to save the copy.", field="out"))
+            self._fit_height()
             return
         self.path_edit.setText(str(path))
         db, actor, patient_id = self.ctx.db, self.ctx.actor, self.patient_id
@@ -253,6 +255,10 @@ class RecordExportDialog(WriteDialog):
             widget.setEnabled(editable)
         self.close_button.setEnabled(not self.saving)
         self.progress.setVisible(self.saving)
+
+    def on_save_failed(self, exc: BaseException) -> None:
+        super().on_save_failed(exc)
+        self._fit_height()  # the sentence beside its field is a line or two taller
 
     def show_message(self, text: str) -> None:
         super().show_message(text)

@@ -17,6 +17,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
+    QSpacerItem,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -28,7 +31,7 @@ from app.ui import ops
 from app.ui.exports.worker import ProgressRelay
 from app.ui.imports.choices import IMPORT
 from app.ui.imports.rows_model import RejectsModel
-from app.ui.widgets.row_table import list_table, set_column_widths
+from app.ui.widgets.row_table import empty_state_label, list_table, set_column_widths
 from app.ui.widgets.save_file import ask_save_path, write_file
 
 if TYPE_CHECKING:
@@ -93,6 +96,7 @@ class PreviewPage(QWizardPage):
         self.message_label.hide()
 
         self.counts: dict[str, QLabel] = {}
+        self.captions: dict[str, QLabel] = {}
         counts = QGridLayout()
         counts.setHorizontalSpacing(24)
         for column, (key, caption) in enumerate(
@@ -101,13 +105,14 @@ class PreviewPage(QWizardPage):
                 ("updated", "will be updated"),
                 ("skipped", "skipped"),
                 ("rejected", "cannot be imported"),
-                ("clashes", "clash"),
+                ("clashes", "clash with the book"),
             )
         ):
             self.counts[key] = _count_label(f"count_{key}")
             under = QLabel(caption)
             under.setObjectName("fieldHint")
             under.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.captions[key] = under
             counts.addWidget(self.counts[key], 0, column)
             counts.addWidget(under, 1, column)
         self.counts_host = QWidget()
@@ -120,15 +125,21 @@ class PreviewPage(QWizardPage):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("checkTabs")
         self.tables = {}
-        for key, model in (
-            ("rejects", self.rejects_model),
-            ("skipped", self.skipped_model),
-            ("clashes", self.clashes_model),
+        self.stacks: dict[str, QStackedWidget] = {}
+        for key, model, empty in (
+            ("rejects", self.rejects_model, "Every row can be imported."),
+            ("skipped", self.skipped_model, "No row is skipped."),
+            ("clashes", self.clashes_model, "No appointment clashes with another."),
         ):
             table = list_table(model, f"{key}Table")
             set_column_widths(table, (70, 400), stretch=1)
+            # A list with no rows says so, instead of an empty grid.
+            stack = QStackedWidget()
+            stack.addWidget(table)
+            stack.addWidget(empty_state_label(empty))
             self.tables[key] = table
-            self.tabs.addTab(table, "")
+            self.stacks[key] = stack
+            self.tabs.addTab(stack, "")
         self.save_button = QPushButton("Save the rejects as &CSV…")
         self.save_button.setAutoDefault(False)
         self.save_button.setObjectName("saveRejects")
@@ -150,6 +161,10 @@ class PreviewPage(QWizardPage):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(save_row)
         layout.addWidget(self.skip_check)
+        # Takes the room the lists leave while there are none (the check under way).
+        self.filler = QSpacerItem(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
+        layout.addItem(self.filler)
+        self.page_layout = layout
         self._connect_signals()
         self._show(None)
 
@@ -254,9 +269,15 @@ class PreviewPage(QWizardPage):
         ready = preview is not None
         self.counts_host.setVisible(ready)
         self.tabs.setVisible(ready)
+        self.filler.changeSize(
+            0, 0, QSizePolicy.Policy.Minimum,
+            QSizePolicy.Policy.Minimum if ready else QSizePolicy.Policy.Expanding,
+        )  # fmt: skip
+        self.page_layout.invalidate()
         self.save_button.setVisible(ready and bool(preview.rejects))
         self.saved_label.setText("")
-        self.skip_check.setVisible(ready and bool(preview.rejects))
+        others = preview.created + preview.updated if ready else 0
+        self.skip_check.setVisible(ready and bool(preview.rejects) and others > 0)
         self.skip_check.setChecked(False)
         if preview is None:
             for model in (self.rejects_model, self.skipped_model, self.clashes_model):
@@ -289,17 +310,20 @@ class PreviewPage(QWizardPage):
         self.rejects_model.set_rows(preview.rejects)
         self.skipped_model.set_rows(preview.skipped_rows)
         self.clashes_model.set_rows(preview.clashes)
-        for index, (title, rows) in enumerate(
+        for index, (key, title, rows) in enumerate(
             (
-                ("Cannot be imported", preview.rejects),
-                ("Skipped", preview.skipped_rows),
-                ("Clashes", preview.clashes),
+                ("rejects", "Cannot be imported", preview.rejects),
+                ("skipped", "Skipped", preview.skipped_rows),
+                ("clashes", "Clashes", preview.clashes),
             )
         ):
             self.tabs.setTabText(index, f"{title} ({len(rows):,})")
-        self.tabs.setTabVisible(2, self.choices.kind == "appointments")
+            self.stacks[key].setCurrentIndex(0 if rows else 1)
+        appointments = self.choices.kind == "appointments"
+        self.tabs.setTabVisible(2, appointments)
+        self.counts["clashes"].setVisible(appointments)
+        self.captions["clashes"].setVisible(appointments)
         self.tabs.setCurrentIndex(0 if preview.rejects or not preview.skipped_rows else 1)
-        others = preview.created + preview.updated
         self.skip_check.setText(
             f"Import the other {others:,} row{'' if others == 1 else 's'} and &leave "
             f"{'this one' if len(preview.rejects) == 1 else 'these'} out"

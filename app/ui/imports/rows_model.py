@@ -59,7 +59,7 @@ class RejectsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return HEADINGS[section]
         if role == Qt.ItemDataRole.TextAlignmentRole and section == 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -73,5 +73,6 @@ class RejectsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 1:
             return reject.reason
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            # Centered under "Line": right-aligned, the number ran into the reason beside it.
+            return int(Qt.AlignmentFlag.AlignCenter)
         return None

@@ -224,16 +224,20 @@ class RunPage(QWizardPage):
         self.progress_host.setVisible(self.running)
         self.cancel_button.setEnabled(self.running and not self.stopping)
         if self.running:
+            self.setTitle("Importing")
             self.progress.setRange(0, 0)
             self.status_label.setStyleSheet("")
             self.status_label.setText(f"Importing {self.what()}…")
         elif failure:
+            self.setTitle("Not imported")
             self.status_label.setStyleSheet("color: #b3261e; font-weight: 600;")
             self.status_label.setText(failure)
         elif self.undone is not None:
+            self.setTitle("Import undone")
             self.status_label.setStyleSheet("font-weight: 600;")
             self.status_label.setText(self.undone.summary())
         elif self.outcome is not None:
+            self.setTitle("Imported")
             self.status_label.setStyleSheet(f"color: {DONE_COLOUR}; font-weight: 600;")
             self.status_label.setText(f"✓ Imported: {self.outcome.summary()}")
         can_undo = self.outcome is not None and self.undone is None and not self.running
