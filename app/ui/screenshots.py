@@ -302,6 +302,64 @@ def _backups_area(app, ctx, folder: Path, outdir: Path) -> None:
     window.hide()
 
 
+#: A previous system's patient list (Dentrix's column names), its dates month first — and
+#: a few rows the check refuses.
+_OLD_SYSTEM_PATIENTS = """\
+Chart Number,Last Name,First Name,MI,Birth Date,Gender,Mobile Phone,Email,Address 1,City,\
+State,Zip
+20417,Okafor,Chidi,A,04/03/1986,M,(207) 555-0188,chidi.okafor@example.com,14 Fore St,\
+Portland,ME,04101
+20418,Lindqvist,Astrid,,11/09/1979,F,(207) 555-0102,astrid.l@example.com,3 Elm Ave,\
+South Portland,ME,04106
+20419,Ferreira Santos,João Pedro,,07/12/2001,M,(207) 555-0131,,88 Congress St,Portland,ME,04101
+20420,,,,02/05/1990,F,(207) 555-0177,,,Portland,ME,04101
+20421,Haddad,Layla,,13/25/1990,F,(207) 555-0150,layla@example.com,9 Pine St,Falmouth,ME,04105
+20422,Brandt,Eli,R,06/14/1972,M,,eli.brandt@,21 Oak St,Westbrook,ME,04092
+20423,O'Connor,Siobhan,,10/01/1995,F,(207) 555-0119,siobhan.oc@example.com,5 Bay Rd,\
+Portland,ME,04103
+"""
+
+
+def _moving_area(app, ctx, folder: Path, outdir: Path) -> None:
+    """File → Import from another system… on a Dentrix patient list: its columns mapped (the
+    date order asked for: its dates read two ways), then the check with the rows it refuses;
+    and Record → Print → Export a copy of the record…, filled in."""
+    from app.services.patients.search import search_patients
+    from app.ui.exports.record_export_dialog import RecordExportDialog
+    from app.ui.imports.import_wizard import ImportWizard
+
+    path = folder / "Dentrix patient list.csv"
+    path.write_text(_OLD_SYSTEM_PATIENTS, encoding="utf-8")
+    wizard = ImportWizard(ctx, None)
+    wizard.resize(1000, 700)
+    wizard.show()
+    page = wizard.file_page
+    page.path_edit.setText(str(path))
+    page.read(path)
+    _wait_for_ops()
+    wizard.next()
+    _wait_for_ops()
+    _save(app, wizard, outdir / "72-import-columns.png")
+    wizard.mapping_page.date_radios["MDY"].setChecked(True)
+    wizard.next()
+    _wait_for_ops()
+    _save(app, wizard, outdir / "73-import-check.png")
+    wizard.hide()
+
+    patient = search_patients(ctx.db, ctx.actor, "a", limit=1)[0]
+    dialog = RecordExportDialog(
+        ctx,
+        None,
+        patient.id,
+        patient_name=f"{patient.first_name} {patient.last_name}",
+        chart_number=patient.chart_number,
+    )
+    dialog.to_whom_edit.setText("Portland Oral Surgery Associates (Dr. Smith)")
+    dialog.why_edit.setText("Referral for implant consultation, at the patient's request")
+    _save(app, dialog, outdir / "74-record-export.png")
+    dialog.hide()
+
+
 def _demo_clinic(folder: Path):
     """The demo clinic's data (seeded, deterministic), plus a little audit history to show."""
     from app.demo.seed import DEMO_PASSWORD, create_seeded_clinic
@@ -446,6 +504,7 @@ def render(outdir: Path) -> None:
     _coordinator_area(app, UiContext(clinic, coordinator, details), outdir)
     _messages_area(app, ctx, UiContext(clinic, rita, details), outdir)
     _backups_area(app, ctx, work, outdir)
+    _moving_area(app, ctx, work, outdir)
     ops.wait_for_done()
     while ops.pending():
         app.processEvents()

@@ -364,6 +364,9 @@ class MappingPage(QWizardPage):
     def validatePage(self) -> bool:
         self.choices.mapping = self.mapping()
         self.choices.remember = self.remember_check.isChecked()
+        if self.choices.kind != "appointments":
+            # Names chosen for an appointments file before Back changed the kind.
+            self.choices.names, self.choices.double_book = {}, False
         return True
 
     def nextId(self) -> int:
