@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app import i18n
 from app.ui import ops
 from app.ui.imports.choices import CHECK, DATE_FIELDS, NAMES
+from app.ui.imports.field_combo import FieldCombo
 
 if TYPE_CHECKING:
     from app.services.imports.mappings import ColumnMapping
@@ -237,7 +238,7 @@ class MappingPage(QWizardPage):
             sample_label.setObjectName("mappingSample")
             sample_label.setStyleSheet("color: #5d6b72;")
             sample_label.setToolTip(sample)
-            combo = QComboBox()
+            combo = FieldCombo()
             combo.setObjectName(f"mappingField{index}")
             combo.setAccessibleName(f"Field for the column {header}")
             combo.addItem(NOT_IMPORTED, None)

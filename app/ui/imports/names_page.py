@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.ui import ops
 from app.ui.imports.choices import CHECK
+from app.ui.imports.field_combo import FieldCombo
 
 if TYPE_CHECKING:
     from app.services.imports.names import NameMatches
@@ -133,7 +134,7 @@ class NamesPage(QWizardPage):
             for name, matched in names.items():
                 label = QLabel(name)
                 label.setTextFormat(Qt.TextFormat.PlainText)
-                combo = QComboBox()
+                combo = FieldCombo()
                 combo.setObjectName(f"names_{what}")
                 combo.setAccessibleName(f"CareDesk's {what} for {name}")
                 combo.addItem(REJECT_THEM, None)

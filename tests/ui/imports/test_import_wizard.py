@@ -245,3 +245,22 @@ def test_a_file_that_cannot_be_read_is_said_under_it_and_nothing_else_happens(
     assert page.file_field.error().startswith("The file is empty (0 bytes)")
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     assert wizard.currentPage() is page
+
+
+def test_scrolling_the_columns_never_changes_a_field(qtbot, wizard, tmp_path):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    to_columns(qtbot, wizard, write(tmp_path, "patients.csv", PATIENTS_CSV))
+    combo = wizard.mapping_page.field_combo("Email")
+    chosen = combo.currentData()
+    assert chosen == "email"
+    centre = QPointF(combo.rect().center())
+    wheel = QWheelEvent(
+        centre, combo.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )  # fmt: skip
+    QApplication.sendEvent(combo, wheel)
+    assert combo.currentData() == chosen  # the page scrolls instead
