@@ -125,7 +125,7 @@ class FilePage(QWizardPage):
         self.browse_button.clicked.connect(self.on_browse_clicked)
         self.path_edit.editingFinished.connect(self.on_path_edited)
         self.path_edit.textChanged.connect(lambda _text: self.completeChanged.emit())
-        self.sheet_combo.activated.connect(self.on_sheet_activated)
+        self.sheet_combo.currentIndexChanged.connect(self.on_sheet_changed)
 
     def _fill_sources(self) -> None:
         from app.services.imports.mappings import GENERIC, SOURCES
@@ -212,10 +212,12 @@ class FilePage(QWizardPage):
         self.choices.file = source
         self.read_path = path
         self.file_field.set_hint(source.describe())
+        self.sheet_combo.blockSignals(True)  # the sheets listed, not one chosen
         self.sheet_combo.clear()
         for name in source.sheets:
             self.sheet_combo.addItem(name, name)
         self.sheet_combo.setCurrentIndex(max(0, self.sheet_combo.findData(source.sheet)))
+        self.sheet_combo.blockSignals(False)
         self.form.setRowVisible(self.sheet_combo, len(source.sheets) > 1)
         self._detect_source()
         self.completeChanged.emit()
@@ -272,7 +274,7 @@ class FilePage(QWizardPage):
         self.read(path)
 
     @Slot(int)
-    def on_sheet_activated(self, _index: int) -> None:
+    def on_sheet_changed(self, _index: int) -> None:
         sheet = self.sheet_combo.currentData()
         source = self.choices.file
         if self.read_path is not None and source is not None and sheet != source.sheet:

@@ -10,7 +10,7 @@ import io
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QDate, QPoint, Qt
 from PySide6.QtWidgets import QWizard
 
 from app.services.imports.mappings import KNOWN_HEADERS, remembered_mapping
@@ -264,3 +264,60 @@ def test_scrolling_the_columns_never_changes_a_field(qtbot, wizard, tmp_path):
     )  # fmt: skip
     QApplication.sendEvent(combo, wheel)
     assert combo.currentData() == chosen  # the page scrolls instead
+
+
+def test_opening_balances_are_dated_as_of_the_day_chosen(
+    qtbot, owner_ctx, wizard, tmp_path, frozen_clock
+):
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from app.services.billing.payments import account_ledger
+
+    frozen_clock(datetime(2026, 3, 10, 15, 0, tzinfo=UTC))
+    with owner_ctx.db.uow() as session:
+        patient = add_patient(session, chart_number="1001").id
+    path = write(tmp_path, "balances.csv", "Chart Number,Balance\r\n1001,125.50\r\n")
+    page = wizard.file_page
+    qtbot.keyClicks(page.kind_combo, "Opening")
+    assert page.as_of_field.isVisible()
+    page.as_of_edit.setDate(QDate(2026, 2, 28))
+    to_columns(qtbot, wizard, path, "Opening")
+    press(qtbot, wizard)
+    qtbot.waitUntil(lambda: wizard.preview_page.preview is not None, timeout=WAIT_MS)
+    assert wizard.preview_page.summary_label.text() == (
+        "1 opening balance will be created, 0 updated, 0 skipped."
+    )
+    press(qtbot, wizard)
+    qtbot.waitUntil(lambda: wizard.run_page.outcome is not None, timeout=WAIT_MS)
+
+    [entry] = account_ledger(owner_ctx.db, owner_ctx.actor, patient).entries
+    assert entry.effect == Decimal("125.50")
+    zone = ZoneInfo(owner_ctx.details.timezone)
+    assert entry.at.astimezone(zone).date() == date(2026, 2, 28)
+
+
+def test_a_workbooks_other_sheet_is_read_when_chosen(qtbot, wizard, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Read me"
+    book.active.append(["Exported from the old system"])
+    book.active.append(["on 1 December, by the office manager"])
+    patients = book.create_sheet("Patients")
+    patients.append(["Chart Number", "First Name", "Last Name"])
+    for number in range(1, 4):
+        patients.append([str(1000 + number), f"Ana{number}", "García"])
+    path = tmp_path / "old system.xlsx"
+    book.save(path)
+
+    open_file(qtbot, wizard, path)
+    page = wizard.file_page
+    assert page.sheet_combo.isVisible()
+    assert page.file_field.hint_label.text() == "XLSX, sheet “Read me”, 1 row"
+    qtbot.keyClicks(page.sheet_combo, "Patients")
+    qtbot.waitUntil(lambda: not page.reading and wizard.choices.file is not None, timeout=WAIT_MS)
+    assert page.file_field.hint_label.text() == "XLSX, sheet “Patients”, 3 rows"
+    press(qtbot, wizard)
+    qtbot.waitUntil(lambda: bool(wizard.mapping_page.combos), timeout=WAIT_MS)
+    assert wizard.mapping_page.field_combo("Last Name").currentData() == "last_name"
