@@ -5,6 +5,7 @@ brought in has been used)."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Slot
@@ -25,6 +26,8 @@ from app.ui.exports.worker import ProgressRelay
 if TYPE_CHECKING:
     from app.services.imports.batches import ImportOutcome, UndoOutcome
     from app.ui.imports.import_wizard import ImportWizard
+
+_log = logging.getLogger(__name__)
 
 #: What the import hands back when Cancel stopped it (see preview_page.STOPPED).
 STOPPED = object()
@@ -120,6 +123,9 @@ class RunPage(QWizardPage):
 
         db, actor, choices = self.ctx.db, self.ctx.actor, self.choices
         relay = self.relay
+        # Rows left out only when the check showed them and the user ticked it: a row that
+        # became unimportable since (another PC) refuses the import instead, with its reason.
+        skip_rejects = self.wizard_.preview_page.skip_check.isChecked()
         relay.reset()
         self.running, self.stopping = True, False
         self.outcome, self.undone = None, None
@@ -133,14 +139,19 @@ class RunPage(QWizardPage):
                     db,
                     actor,
                     choices.request(),
-                    skip_rejects=True,
+                    skip_rejects=skip_rejects,
                     progress=relay.report,
                     cancelled=relay.cancelled,
                 )
             except ImportCancelled:
                 return STOPPED
             if choices.remember and choices.mapping is not None and choices.file is not None:
-                remember_mapping(db, actor, choices.mapping, choices.file.headers)
+                try:
+                    remember_mapping(db, actor, choices.mapping, choices.file.headers)
+                except Exception as exc:
+                    # The import is in: a mapping not kept only means choosing it again
+                    # next time — never "Nothing was imported".
+                    _log.warning("the import's mapping was not remembered: %s", type(exc).__name__)
             return outcome
 
         ops.run_write(work, on_success=self._on_imported, on_failure=self._on_failed, owner=self)
