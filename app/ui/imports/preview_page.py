@@ -147,7 +147,12 @@ class PreviewPage(QWizardPage):
         self.saved_label.setObjectName("fieldHint")
         self.saved_label.setTextFormat(Qt.TextFormat.PlainText)
         self.saved_label.setWordWrap(True)
+        self.again_button = QPushButton("Check &again")
+        self.again_button.setAutoDefault(False)
+        self.again_button.setObjectName("checkAgain")
+        self.again_button.hide()
         save_row = QHBoxLayout()
+        save_row.addWidget(self.again_button)
         save_row.addWidget(self.save_button)
         save_row.addWidget(self.saved_label, 1)
         self.skip_check = QCheckBox()
@@ -171,6 +176,7 @@ class PreviewPage(QWizardPage):
     def _connect_signals(self) -> None:
         self.relay.changed.connect(self.on_progress_changed)
         self.stop_button.clicked.connect(self.stop)
+        self.again_button.clicked.connect(self.run_check)
         self.save_button.clicked.connect(self.on_save_clicked)
         self.skip_check.toggled.connect(lambda _on: self.completeChanged.emit())
 
@@ -230,7 +236,8 @@ class PreviewPage(QWizardPage):
         self.checking = False
         if result is STOPPED:
             self._show(None)
-            self.summary_label.setText("The check was stopped. Go back, or check again.")
+            self.summary_label.setText("The check was stopped before it finished.")
+            self.again_button.show()
             self.completeChanged.emit()
             return
         self.preview = result
@@ -244,6 +251,7 @@ class PreviewPage(QWizardPage):
         self.checking = False
         self._show(None)
         self.message_label.setText("The file could not be checked: " + ops.user_message(exc))
+        self.again_button.show()
         self.message_label.show()
         self.completeChanged.emit()
 
@@ -262,6 +270,7 @@ class PreviewPage(QWizardPage):
     def _show(self, preview: ImportPreview | None) -> None:
         self.progress_host.setVisible(self.checking)
         self.stop_button.setEnabled(True)
+        self.again_button.hide()
         if self.checking:
             self.progress.setRange(0, 0)
             self.summary_label.setText("Checking each row of the file…")

@@ -321,3 +321,28 @@ def test_a_workbooks_other_sheet_is_read_when_chosen(qtbot, wizard, tmp_path):
     press(qtbot, wizard)
     qtbot.waitUntil(lambda: bool(wizard.mapping_page.combos), timeout=WAIT_MS)
     assert wizard.mapping_page.field_combo("Last Name").currentData() == "last_name"
+
+
+def test_the_check_can_be_stopped_and_run_again(qtbot, owner_ctx, wizard, tmp_path):
+    to_columns(qtbot, wizard, write(tmp_path, "patients.csv", PATIENTS_CSV))
+    # Both reading threads are busy with other lists: the check waits, under way, while
+    # Stop is pressed.
+    release = threading.Event()
+    for _ in range(2):
+        ops.run_query(lambda: release.wait(30))
+    press(qtbot, wizard)
+    check = wizard.preview_page
+    assert check.checking and check.stop_button.isVisible()
+
+    qtbot.keyClick(wizard, Qt.Key.Key_Escape)  # Escape stops the check, the wizard stays
+    assert wizard.isVisible() and check.summary_label.text() == "Stopping the check…"
+    release.set()
+    qtbot.waitUntil(lambda: not check.checking, timeout=WAIT_MS)
+    assert check.summary_label.text() == "The check was stopped before it finished."
+    assert check.preview is None and check.again_button.isVisible()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+    qtbot.mouseClick(check.again_button, Left)
+    qtbot.waitUntil(lambda: check.preview is not None, timeout=WAIT_MS)
+    assert check.summary_label.text().startswith("2 patients will be created")
+    assert not check.again_button.isVisible()
