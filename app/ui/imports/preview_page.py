@@ -36,6 +36,7 @@ from app.ui.widgets.save_file import ask_save_path, write_file
 
 if TYPE_CHECKING:
     from app.services.imports.batches import ImportPreview
+    from app.services.imports.common import ImportRequest
     from app.ui.imports.import_wizard import ImportWizard
 
 CSV_FILTER = "CSV files (*.csv)"
@@ -64,6 +65,8 @@ class PreviewPage(QWizardPage):
         self.wizard_ = wizard
         self.choices = wizard.choices
         self.preview: ImportPreview | None = None
+        #: The request the preview was made of (the import runs on it).
+        self.request: ImportRequest | None = None
         self.checking = False
         self.relay = ProgressRelay(self)
         #: Where the rejects were saved, once they were.
@@ -190,7 +193,7 @@ class PreviewPage(QWizardPage):
         if self.checking:
             self.relay.cancel()
         self.checking = False
-        self.preview = None
+        self.preview = self.request = None
         self._show(None)
 
     def run_check(self) -> None:
@@ -203,17 +206,21 @@ class PreviewPage(QWizardPage):
         self.relay = relay = ProgressRelay(self)
         relay.changed.connect(self.on_progress_changed)
         self.checking = True
-        self.preview = None
+        self.preview = self.request = None
         self.saved_path = None
         self._show(None)
 
         def check():
+            request = choices.request()
             try:
-                return dry_run(
-                    db, actor, choices.request(), progress=relay.report, cancelled=relay.cancelled
+                preview = dry_run(
+                    db, actor, request, progress=relay.report, cancelled=relay.cancelled
                 )
             except ImportCancelled:
                 return STOPPED
+            # The import runs on this same request: what the check read of each row is kept
+            # on it, and not read again.
+            return preview, request
 
         ops.run_query(
             check,
@@ -240,9 +247,9 @@ class PreviewPage(QWizardPage):
             self.again_button.show()
             self.completeChanged.emit()
             return
-        self.preview = result
-        self.wizard_.preview = result
-        self._show(result)
+        self.preview, self.request = result
+        self.wizard_.preview = self.preview
+        self._show(self.preview)
         self.completeChanged.emit()
 
     def _on_check_failed(self, relay: ProgressRelay, exc: BaseException) -> None:

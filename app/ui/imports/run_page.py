@@ -126,6 +126,8 @@ class RunPage(QWizardPage):
         # Rows left out only when the check showed them and the user ticked it: a row that
         # became unimportable since (another PC) refuses the import instead, with its reason.
         skip_rejects = self.wizard_.preview_page.skip_check.isChecked()
+        # The check's own request: what it read of each row is not read again.
+        checked = self.wizard_.preview_page.request
         relay.reset()
         self.running, self.stopping = True, False
         self.outcome, self.undone = None, None
@@ -138,7 +140,7 @@ class RunPage(QWizardPage):
                 outcome = run_import(
                     db,
                     actor,
-                    choices.request(),
+                    checked if checked is not None else choices.request(),
                     skip_rejects=skip_rejects,
                     progress=relay.report,
                     cancelled=relay.cancelled,
