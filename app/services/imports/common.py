@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert
 
+from app.data.errors import CareDeskError
 from app.data.models.imports import ImportedRow, ImportedRowAction, ImportKind
 from app.services.exports.cells import ESCAPE, FORMULA_STARTS
 
@@ -89,7 +90,7 @@ class ImportRequest:
 CHUNK = 1000
 
 
-class ImportCancelled(Exception):
+class ImportCancelled(CareDeskError):
     """The user pressed Cancel: the import stopped and nothing it did was kept."""
 
     def __init__(self) -> None:

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from app.ui.imports.import_wizard import ImportWizard
 
 CSV_FILTER = "CSV files (*.csv)"
-#: What the dry run hands back when Cancel stopped it (ImportCancelled is no CareDeskError:
-#: let through, the operations' helper would report it as a failure of CareDesk's own).
+#: What the dry run hands back when Cancel stopped it (the page says so itself, instead of
+#: the operations' helper showing ImportCancelled's sentence as a failure).
 STOPPED = object()
 
 
