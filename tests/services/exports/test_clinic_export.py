@@ -13,9 +13,7 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -422,34 +420,14 @@ def test_a_folder_with_files_in_it_or_a_file_is_refused(clinic, owner, tmp_path)
     assert audit_rows(clinic.db) == []
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KiB disk of its own (tmpfs): it fills up, or is made read-only, for real
-    (as root, chmod does not stop a write; a read-only mount does)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small disk needs root")
-    path = tmp_path / "usb"
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0777", "tmpfs", str(path)],
-        capture_output=True,
-    )
-    if done.returncode != 0:
-        pytest.skip("this machine does not let tests mount a disk")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 def test_a_read_only_disk_is_said_and_nothing_is_left(clinic, owner, world, small_disk):
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    small_disk.read_only()
 
     with pytest.raises(ClinicExportError, match="cannot be written to"):
-        export_clinic(clinic.db, owner, small_disk / "out")
+        export_clinic(clinic.db, owner, small_disk.path / "out")
     with pytest.raises(ClinicExportError, match="cannot be written to"):
-        export_clinic(clinic.db, owner, small_disk / "out.zip", password=PASSWORD)
-    assert list(small_disk.iterdir()) == [] and audit_rows(clinic.db) == []
+        export_clinic(clinic.db, owner, small_disk.path / "out.zip", password=PASSWORD)
+    assert list(small_disk.path.iterdir()) == [] and audit_rows(clinic.db) == []
 
 
 @pytest.mark.parametrize("password", [None, PASSWORD])
@@ -463,8 +441,8 @@ def test_a_disk_that_fills_up_is_said_and_nothing_is_left(
     add_document(clinic.db, owner, patient_id, "big.pdf", big)
 
     with pytest.raises(ClinicExportError, match="is full"):
-        export_clinic(clinic.db, owner, small_disk / "out", password=password)
-    assert list(small_disk.iterdir()) == [] and audit_rows(clinic.db) == []
+        export_clinic(clinic.db, owner, small_disk.path / "out", password=password)
+    assert list(small_disk.path.iterdir()) == [] and audit_rows(clinic.db) == []
 
 
 # --- cancel -------------------------------------------------------------------------------------
