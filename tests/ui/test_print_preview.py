@@ -384,6 +384,8 @@ def test_the_record_headers_print_menu_previews_intake_and_consent_forms(
         "&Intake form (pre-filled)",
         "&Blank intake form",
         "&Consent form for signature…",
+        "",  # the separator before the copy of the record, which is no printout
+        "E&xport a copy of the record…",
     ]
 
     header.intake_action.trigger()
