@@ -596,3 +596,24 @@ def test_the_clinic_drawn_at_random_has_something_to_count(clinic, owner, years_
     assert all(sum(f.journey[i].converted for f in figures) > 5 for i in range(3))
     assert sum(f.recalls_due for f in figures) > 10
     assert 0 < sum(f.recalls_booked for f in figures) < sum(f.recalls_due for f in figures)
+
+
+def test_patients_imported_in_the_month_are_no_leads_of_it(clinic, owner):
+    """The move-in month's funnel counts the patients who came to the clinic that month, not
+    the thousands brought in from the previous system (their rows are new, they are not)."""
+    from app.data.models.imports import ImportBatch, ImportedRow
+
+    with clinic.db.uow(write=True) as s:
+        new = add_patient(s, first_name="Nia", created_at=at(date(2026, 11, 10)))
+        moved = add_patient(s, first_name="Old", created_at=at(date(2026, 11, 10)))
+        batch = ImportBatch(kind="patients", source="Dentrix", file_name="patients.csv",
+                            file_sha256="0" * 64, imported_at=at(date(2026, 11, 10)))  # fmt: skip
+        s.add(batch)
+        s.flush()
+        s.add(ImportedRow(batch_id=batch.id, table_name="patients", row_id=moved.id,
+                          action="created", line=2))  # fmt: skip
+        assert new.id != moved.id
+
+    figures = coordination_figures(clinic.db, owner, NOVEMBER, now=NOW)
+    inquiry = next(c for c in figures.journey if c.stage == "inquiry")
+    assert inquiry.entered == 1

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from app.clock import utc_now
 from app.data.database import Database
 from app.data.models.appointments import Appointment, AppointmentStatus
+from app.data.models.imports import ImportedRow, ImportedRowAction
 from app.data.models.notes import ConsultationNote
 from app.data.models.patients import JourneyStage, Patient
 from app.data.models.plans import (
@@ -237,14 +238,25 @@ def _stage_moments(session: Session, start: datetime, end: datetime) -> dict[str
     )
     entries: dict[str, dict[int, datetime]] = {stage: {} for stage in FUNNEL}
     ids: list[int] = []
+    # A patient brought in from the clinic's previous system is no lead of the month it was
+    # imported in (its row's created_at): its journey happened before CareDesk knew it.
+    imported = (
+        select(ImportedRow.id)
+        .where(
+            ImportedRow.table_name == Patient.__tablename__,
+            ImportedRow.row_id == Patient.id,
+            ImportedRow.action == ImportedRowAction.CREATED.value,
+        )
+        .exists()
+    )
     # Merged records are left out here, not in SQL: asked there, SQLite would walk every
     # live patient by merged_into_id instead of these few by their ids.
-    for pid, merged_into_id, created_at, noted_at in session.execute(
-        select(Patient.id, Patient.merged_into_id, Patient.created_at, first_note)
+    for pid, merged_into_id, created_at, noted_at, was_imported in session.execute(
+        select(Patient.id, Patient.merged_into_id, Patient.created_at, first_note, imported)
         .select_from(candidates)
         .join(Patient, Patient.id == candidates.c.patient_id)
     ):
-        if merged_into_id is not None:
+        if merged_into_id is not None or was_imported:
             continue
         ids.append(pid)
         for stage, moment in (
