@@ -1200,14 +1200,7 @@ def _cmd_import(args) -> int:
             ) or mappings.guess_mapping(kind.value, source_file, source)
         if args.date_order:
             mapping = replace(mapping, date_order=args.date_order)
-        how = (
-            f"{source_file.format}, {source_file.encoding}"
-            if source_file.format == "CSV"
-            else (f"XLSX, sheet “{source_file.sheet}”")
-        )
-        _say(
-            f"{source_file.name}: {how}, {len(source_file.rows):,} rows, read as {mapping.source}."
-        )
+        _say(f"{source_file.name}: {source_file.describe()}, read as {mapping.source}.")
         for index in sorted(mapping.columns):
             _say(f"  {source_file.headers[index]} → {mapping.columns[index]}")
         problems = mapping.problems(source_file.headers, source_file.rows)

@@ -59,7 +59,7 @@ def test_patients_dry_run_import_history_and_undo(seeded, tmp_path) -> None:
 
     checked = run(["import", "patients", str(file), "--dry-run", *db], data_dir, env_extra=OWNER)
     assert checked.returncode == 0, checked.stderr
-    assert "old system.csv: CSV, UTF-8, 2 rows" in checked.stdout
+    assert "old system.csv: CSV, UTF-8, comma-separated, 2 rows" in checked.stdout
     assert "Chart number → chart_number" in checked.stdout
     assert "2 patients will be created" in checked.stdout
     assert search(seeded, "Zyłowski") == []  # a dry run stores nothing
