@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from types import MappingProxyType
 
 from sqlalchemy import select
@@ -669,6 +670,39 @@ def guess_mapping(
 
 
 # --- the rows -----------------------------------------------------------------------------------
+
+
+#: The fields whose cells hold a date (a day, or a day and a time): where a cell like
+#: 03/04/2020 reads two ways and the user must choose the order (``ColumnMapping.date_order``).
+DATE_FIELDS = frozenset({"date_of_birth", "deceased_on", "date", "end_time", "as_of"})
+
+
+def date_columns(mapping: ColumnMapping) -> tuple[int, ...]:
+    """The file's columns that ``mapping`` reads as dates, in the file's order."""
+    return tuple(sorted(i for i, name in mapping.columns.items() if name in DATE_FIELDS))
+
+
+def ambiguous_date(source_file: SourceFile, indexes: Sequence[int], *, today: date) -> str | None:
+    """The first cell of the date columns ``indexes`` that reads two ways (03/04/2020), or
+    None when every date there reads one way only (then no order need be asked).  It may
+    read every row: call it off the GUI thread."""
+    from app.services.imports.values import AmbiguousDate, parse_date
+
+    seen: set[str] = set()
+    for row in source_file.rows:
+        cells = row.cells
+        for index in indexes:
+            cell = cells[index] if index < len(cells) else ""
+            if not cell or cell in seen:
+                continue
+            seen.add(cell)
+            try:
+                parse_date(cell, None, today=today)
+            except AmbiguousDate:
+                return cell
+            except ValueError:
+                continue  # not a date at all: its row is refused with the reason later
+    return None
 
 
 def mapped_rows(source_file: SourceFile, mapping: ColumnMapping) -> list[MappedRow]:

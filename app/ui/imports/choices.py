@@ -21,9 +21,6 @@ KIND_LABELS: dict[str, str] = {
     "balances": "Opening balances",
     "contacts": "Contacts (payers, specialists, labs …)",
 }
-#: The fields whose cells are dates (a date order is asked for when one reads two ways).
-#: (The import's services read these through values.parse_date; they name no such set.)
-DATE_FIELDS = frozenset({"date_of_birth", "deceased_on", "date", "end_time", "as_of"})
 
 
 @dataclass

@@ -9,7 +9,6 @@ ways (03/04/2020), the order is asked for — with the file's own example — ne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app import i18n
 from app.ui import ops
-from app.ui.imports.choices import CHECK, DATE_FIELDS, NAMES
+from app.ui.imports.choices import CHECK, NAMES
 from app.ui.imports.field_combo import FieldCombo
 
 if TYPE_CHECKING:
@@ -55,28 +54,6 @@ def sample_text(source: SourceFile, index: int) -> str:
             if len(values) == SAMPLES:
                 break
     return "  ·  ".join(values)
-
-
-def first_ambiguous_date(source: SourceFile, indexes: Sequence[int], today: date) -> str | None:
-    """The first cell of the date columns ``indexes`` that reads two ways (03/04/2020), or
-    None when every date there reads one way only.  On a worker: it may read every row."""
-    from app.services.imports.values import AmbiguousDate, parse_date
-
-    seen: set[str] = set()
-    for row in source.rows:
-        cells = row.cells
-        for index in indexes:
-            cell = cells[index] if index < len(cells) else ""
-            if not cell or cell in seen:
-                continue
-            seen.add(cell)
-            try:
-                parse_date(cell, None, today=today)
-            except AmbiguousDate:
-                return cell
-            except ValueError:
-                continue  # not a date at all: its row is refused with the reason later
-    return None
 
 
 def reading_of(cell: str, order: str, today: date, locale: str) -> str:
@@ -302,7 +279,9 @@ class MappingPage(QWizardPage):
         mapping = self.mapping()
         self.problems = mapping.problems(source.headers, source.rows)
         self._show_problems()
-        dates = tuple(sorted(i for i, name in mapping.columns.items() if name in DATE_FIELDS))
+        from app.services.imports.mappings import date_columns
+
+        dates = date_columns(mapping)
         if dates != self._date_columns:
             self._date_columns = dates
             self._check_dates(dates)
@@ -326,8 +305,10 @@ class MappingPage(QWizardPage):
         self.dates_label.show()
         source, today = self.choices.file, self.ctx.today()
         assert source is not None
+        from app.services.imports.mappings import ambiguous_date
+
         ops.run_query(
-            lambda: first_ambiguous_date(source, indexes, today),
+            lambda: ambiguous_date(source, indexes, today=today),
             on_success=lambda cell: self._on_dates_checked(generation, cell),
             on_failure=lambda exc: self._on_dates_checked(generation, None),
             owner=self,

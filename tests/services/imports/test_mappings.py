@@ -481,3 +481,22 @@ def test_every_reader_knows_the_header_words_once_mappings_are_loaded():
     assert by_default.headers == ("Last Name", "Column 2", "City")
     assert not without_words.has_header
     assert {"dob", "patnum", "apptlength", "staffmember", "organisation"} <= KNOWN_HEADERS
+
+
+@pytest.mark.parametrize(
+    ("births", "expected"),
+    [
+        (["1980-02-03", "13/04/1990"], None),  # ISO, and a day that can only be day-first
+        (["13/04/1990", "03/04/2020"], "03/04/2020"),  # the first one that reads two ways
+        (["", "not a date"], None),  # left to the row checks, which name them
+    ],
+)
+def test_the_date_order_is_asked_only_when_a_mapped_date_reads_two_ways(births, expected):
+    from app.services.imports.mappings import ambiguous_date, date_columns
+
+    rows = "".join(f"Lee,Ann,{born},03/04/2020\n" for born in births)
+    source = csv_file("Last name,First name,Date of birth,Notes\n" + rows)
+    mapping = guess_mapping(ImportKind.PATIENTS.value, source)
+    # The Notes column holds a date-like text too, but it is no date field: never asked about.
+    assert date_columns(mapping) == (2,)
+    assert ambiguous_date(source, date_columns(mapping), today=date(2026, 12, 7)) == expected
