@@ -355,7 +355,12 @@ class _Page:
         return Paragraph(text(value).replace("\n", "<br/>"), self.st[style])
 
     def pairs(self, rows: list[tuple[str, str]], style: str = "cell") -> Table:
-        data = [[self.para(label, "label"), self.para(value, style)] for label, value in rows]
+        return self.pair_table(
+            [[self.para(label, "label"), self.para(value, style)] for label, value in rows]
+        )
+
+    def pair_table(self, data: list[list[Paragraph]]) -> Table:
+        """Label | value rows, ruled between them (the details, the alerts)."""
         return Table(
             data,
             colWidths=[self.width * 0.27, self.width * 0.73],
@@ -505,19 +510,7 @@ def _health(page: _Page) -> list[Flowable]:
     # Medications are not a warning: printed in ink, not red.
     if s.medications:
         data[2][1] = page.para(rows[2][1])
-    table = Table(
-        data,
-        colWidths=[page.width * 0.27, page.width * 0.73],
-        style=table_style(
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 0), (-1, -1), 2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("LINEBELOW", (0, 0), (-1, -2), 0.3, RULE),
-        ),
-        hAlign="LEFT",
-    )
-    return [page.heading(_("Alerts, allergies and medications")), table]
+    return [page.heading(_("Alerts, allergies and medications")), page.pair_table(data)]
 
 
 def _insurance(page: _Page) -> list[Flowable]:
