@@ -54,7 +54,7 @@ from app import __version__
 from app.clock import utc_now
 from app.data.database import Database
 from app.data.models import Base, ClinicSettings, Patient, StoredDocument
-from app.services.backups.files import fsync_dir, write_atomically
+from app.services.backups.files import PARTIAL_SUFFIX, fsync_dir, write_atomically
 from app.services.clinic.actor import Actor
 from app.services.clinic.audit import AuditAction, record
 from app.services.clinic.passwords import check_strength
@@ -71,7 +71,6 @@ from app.services.exports.moving_files import moving_files
 BATCH = 2_000
 #: Documents fetched per round trip: their bytes are in the rows.
 DOCUMENT_BATCH = 8
-PARTIAL_SUFFIX = ".partial"
 MANIFEST = "manifest.json"
 README = "README.txt"
 FORMAT = "caredesk-clinic-export"

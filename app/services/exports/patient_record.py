@@ -66,6 +66,7 @@ from app.documents.record_summary import (
     build_record_summary,
 )
 from app.i18n import format_phone
+from app.services.backups.files import fsync_dir
 from app.services.billing.balances import patient_balance
 from app.services.clinic import permissions
 from app.services.clinic.actor import Actor
@@ -435,19 +436,8 @@ def _write_zip(out: Path, entries: list[tuple[str, bytes, bool]], when: tuple[in
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    _sync_folder(out.parent)
+    fsync_dir(out.parent)  # the rename is on disk only once the folder is
     return out.stat().st_size
-
-
-def _sync_folder(folder: Path) -> None:
-    # The rename is on disk only once the folder is (POSIX); Windows has no such call.
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _already_there(out: Path) -> ValidationError:
